@@ -1,0 +1,452 @@
+//! Observability and alerting: thresholds, custom rules, SLOs, receivers and routing.
+
+use std::collections::BTreeMap;
+
+use super::workload::{duration, placeholders};
+use super::Ctx;
+use crate::diag::{Code, Diagnostic};
+use crate::spec::*;
+use crate::units;
+
+/// Built-in threshold names and the kind of level each takes.
+pub(crate) const BUILTIN_THRESHOLDS: &[(&str, LevelKind)] = &[
+    ("cpu", LevelKind::Percent),
+    ("memory", LevelKind::Percent),
+    ("error_rate", LevelKind::Percent),
+    ("latency_p95", LevelKind::Seconds),
+    ("disk", LevelKind::Percent),
+    ("db_connections", LevelKind::Percent),
+];
+
+/// How a threshold level is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum LevelKind {
+    /// A number from 0 to 100.
+    Percent,
+    /// A duration (`"500ms"`) or a number of seconds.
+    Seconds,
+    /// Any number (custom thresholds).
+    Number,
+}
+
+/// Parses a level of the given kind to a number (seconds for durations).
+pub(crate) fn parse_level(text: &str, kind: LevelKind) -> Result<f64, String> {
+    let number = text.trim().parse::<f64>().ok().filter(|v| v.is_finite());
+    match kind {
+        LevelKind::Seconds => number
+            .or_else(|| {
+                units::parse_duration(text)
+                    .ok()
+                    .map(|ms| ms as f64 / 1000.0)
+            })
+            .ok_or_else(|| format!("`{text}` is not a duration such as `500ms` or `1s`")),
+        LevelKind::Percent => match number {
+            Some(v) if (0.0..=100.0).contains(&v) => Ok(v),
+            Some(_) => Err(format!("`{text}` is not a percentage from 0 to 100")),
+            None => Err(format!(
+                "`{text}` is not a number; write percentages as plain numbers, e.g. `70`"
+            )),
+        },
+        LevelKind::Number => number.ok_or_else(|| format!("`{text}` is not a number")),
+    }
+}
+
+pub(super) fn run(ctx: &mut Ctx) {
+    let mut found = Vec::new();
+    let spec = ctx.spec;
+    for (name, t) in &spec.observability.thresholds {
+        threshold(name, t, &mut found);
+    }
+    for view in &ctx.views {
+        for s in view.services.values() {
+            for (name, t) in s.thresholds.iter().flatten() {
+                threshold(name, t, &mut found);
+            }
+        }
+        for d in view.datastores.values() {
+            for (name, t) in d.thresholds.iter().flatten() {
+                threshold(name, t, &mut found);
+            }
+        }
+    }
+    for r in &spec.observability.rules {
+        custom_rule(r, &mut found);
+    }
+    for slo in spec.observability.slos.values() {
+        invalid_slo(slo, &mut found);
+    }
+    for d in [
+        &spec.observability.scrape_interval,
+        &spec.observability.retention,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        duration(d, &mut found);
+    }
+    for (name, r) in &spec.alerting.receivers {
+        receiver_config(name, r, &mut found);
+    }
+    let a = &spec.alerting;
+    for d in [&a.group_wait, &a.group_interval, &a.repeat_interval]
+        .into_iter()
+        .flatten()
+    {
+        duration(d, &mut found);
+    }
+    unrouted_severity(ctx, &mut found);
+    for d in found {
+        ctx.report(d);
+    }
+}
+
+/// E154 `unknown-threshold`, E150 `threshold-order`, E152 for a custom threshold's PromQL.
+///
+/// Why: a threshold needs an expression to compare against; the built-in ones bring theirs.
+/// A warning at or above its critical level never warns before paging.
+fn threshold(name: &Sp<String>, t: &Threshold, out: &mut Vec<Diagnostic>) {
+    let builtin = BUILTIN_THRESHOLDS
+        .iter()
+        .find(|(n, _)| *n == name.value)
+        .map(|(_, k)| *k);
+    let kind = match (builtin, &t.expr) {
+        (Some(k), None) => k,
+        (_, Some(expr)) => {
+            let substituted = expr
+                .value
+                .replace("{service}", "svc")
+                .replace("{namespace}", "ns");
+            promql(expr, &substituted, out);
+            for p in placeholders(&expr.value) {
+                if p != "service" && p != "namespace" {
+                    out.push(
+                        Diagnostic::new(
+                            Code::UnknownPlaceholder,
+                            format!("unknown placeholder `{{{p}}}`"),
+                            expr.span.clone(),
+                            "in this expression",
+                        )
+                        .help("expressions may use `{service}` and `{namespace}`"),
+                    );
+                }
+            }
+            builtin.unwrap_or(LevelKind::Number)
+        }
+        (None, None) => {
+            let known: Vec<&str> = BUILTIN_THRESHOLDS.iter().map(|(n, _)| *n).collect();
+            let mut d = Diagnostic::new(
+                Code::UnknownThreshold,
+                format!("unknown threshold `{}`", name.value),
+                name.span.clone(),
+                "not built in, and no `expr`",
+            )
+            .help(format!(
+                "built-in thresholds: {}; or add `expr = \"…\"` with PromQL",
+                known.join(", ")
+            ));
+            if let Some(s) = crate::diag::did_you_mean(&name.value, known.iter().copied()) {
+                d = d.help(format!(
+                    "did you mean `{s}`? Otherwise add `expr = \"…\"` with PromQL"
+                ));
+            }
+            out.push(d);
+            return;
+        }
+    };
+    let mut level = |l: Option<&'_ Sp<Level>>| -> Option<(f64, Sp<Level>)> {
+        let l = l?;
+        match parse_level(&l.value.0, kind) {
+            Ok(v) => Some((v, l.clone())),
+            Err(e) => {
+                out.push(Diagnostic::new(
+                    Code::InvalidValue,
+                    "invalid threshold level",
+                    l.span.clone(),
+                    e,
+                ));
+                None
+            }
+        }
+    };
+    let warning = level(t.warning.as_ref());
+    let critical = level(t.critical.as_ref());
+    if let (Some((w, ws)), Some((c, cs))) = (warning, critical) {
+        if w >= c {
+            out.push(
+                Diagnostic::new(
+                    Code::ThresholdOrder,
+                    format!(
+                        "warning level of `{}` is not below its critical level",
+                        name.value
+                    ),
+                    ws.span.clone(),
+                    "warning",
+                )
+                .related(cs.span.clone(), "critical")
+                .help("the warning level must be lower, so that it fires first"),
+            );
+        }
+    }
+    if let Some(f) = &t.for_ {
+        duration(f, out);
+    }
+}
+
+/// Reports PromQL that does not parse (E152).
+fn promql(at: &Sp<String>, text: &str, out: &mut Vec<Diagnostic>) {
+    if let Err(e) = promql_parser::parser::parse(text) {
+        let first = e.lines().next().unwrap_or("parse error").to_owned();
+        out.push(
+            Diagnostic::new(
+                Code::InvalidPromql,
+                "invalid PromQL",
+                at.span.clone(),
+                first,
+            )
+            .help("check the expression with the Prometheus expression browser"),
+        );
+    }
+}
+
+/// E152 `invalid-promql` and naming for custom rules.
+///
+/// Why: Prometheus refuses to load a rule file with one bad expression, which silently drops
+/// every alert in it.
+fn custom_rule(r: &AlertRule, out: &mut Vec<Diagnostic>) {
+    promql(&r.expr, &r.expr.value, out);
+    let valid_name = r
+        .name
+        .value
+        .starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && r.name
+            .value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid_name {
+        out.push(
+            Diagnostic::new(
+                Code::InvalidName,
+                format!("invalid alert name `{}`", r.name.value),
+                r.name.span.clone(),
+                "not a metric-style name",
+            )
+            .help("use letters, digits and `_`, e.g. `PaymentFailuresHigh`"),
+        );
+    }
+    if let Some(f) = &r.for_ {
+        duration(f, out);
+    }
+}
+
+/// E155 `invalid-slo`, E152 for SLI queries.
+///
+/// Why: an objective of 100% has no error budget, so every burn-rate alert divides by zero.
+fn invalid_slo(slo: &Slo, out: &mut Vec<Diagnostic>) {
+    if !(slo.objective.value > 0.0 && slo.objective.value < 100.0) {
+        out.push(
+            Diagnostic::new(
+                Code::InvalidSlo,
+                format!(
+                    "objective {} is not between 0 and 100 percent",
+                    slo.objective.value
+                ),
+                slo.objective.span.clone(),
+                "out of range",
+            )
+            .help("write the objective as a percentage below 100, e.g. `99.9`"),
+        );
+    }
+    if let Some(w) = &slo.window {
+        duration(w, out);
+    }
+    for q in [&slo.good, &slo.total] {
+        promql(q, &q.value.replace("{window}", "5m"), out);
+        if !q.value.contains("{window}") {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidSlo,
+                    "SLI query has no `{window}`",
+                    q.span.clone(),
+                    "cannot be evaluated over the burn-rate windows",
+                )
+                .help(
+                    "use `{window}` as the range, e.g. `sum(rate(http_requests_total[{window}]))`",
+                ),
+            );
+        }
+    }
+}
+
+/// E153 `receiver-config`: each receiver type needs its fields and no others.
+///
+/// Why: Alertmanager rejects a Slack receiver without a URL; a field for another type is a
+/// sign of a copy-paste mistake and would be ignored.
+fn receiver_config(name: &Sp<String>, r: &Receiver, out: &mut Vec<Diagnostic>) {
+    let has: BTreeMap<&str, bool> = [
+        ("routing_key", r.routing_key.is_some()),
+        ("webhook_url", r.webhook_url.is_some()),
+        ("channel", r.channel.is_some()),
+        ("to", r.to.is_some()),
+        ("from", r.from.is_some()),
+        ("smarthost", r.smarthost.is_some()),
+        ("password", r.password.is_some()),
+        ("url", r.url.is_some()),
+    ]
+    .into_iter()
+    .collect();
+    let (needs, allows): (&[&str], &[&str]) = match r.kind.value {
+        ReceiverKind::Pagerduty => (&["routing_key"], &["routing_key"]),
+        ReceiverKind::Slack => (&["webhook_url", "channel"], &["webhook_url", "channel"]),
+        ReceiverKind::Email => (
+            &["to", "from", "smarthost"],
+            &["to", "from", "smarthost", "password"],
+        ),
+        ReceiverKind::Webhook => (&["url"], &["url"]),
+    };
+    for n in needs {
+        if !has[n] {
+            out.push(
+                Diagnostic::new(
+                    Code::ReceiverConfig,
+                    format!("receiver `{}` needs `{n}`", name.value),
+                    r.kind.span.clone(),
+                    "this receiver type",
+                )
+                .help(format!("add `{n}` to `alerting.receivers.{}`", name.value)),
+            );
+        }
+    }
+    for (field, set) in &has {
+        if *set && !allows.contains(field) {
+            out.push(
+                Diagnostic::new(
+                    Code::ReceiverConfig,
+                    format!("receiver `{}` does not use `{field}`", name.value),
+                    r.kind.span.clone(),
+                    "this receiver type",
+                )
+                .help(format!("remove `{field}`")),
+            );
+        }
+    }
+    if let Some(c) = &r.channel {
+        if !c.value.starts_with('#') && !c.value.starts_with('@') {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    "Slack channel must start with `#` or `@`",
+                    c.span.clone(),
+                    "not a channel",
+                )
+                .help(format!("write `\"#{}\"`", c.value)),
+            );
+        }
+    }
+}
+
+/// E151 `unrouted-severity`, W003 `no-alert-routes`.
+///
+/// Why: an alert that reaches no receiver is an outage nobody hears about. Every alert plinth
+/// generates has known labels (severity, service, team), so routing can be proven at compile
+/// time: each must match a route or fall to a default receiver.
+fn unrouted_severity(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
+    let spec = ctx.spec;
+    let alerting = &spec.alerting;
+    if alerting.default_receiver.is_some() {
+        return;
+    }
+    let platform_team = spec.platform.team.as_ref().map(|t| t.value.clone());
+    // Every alert source with its labels and the span that defines its severity.
+    let mut alerts: Vec<(BTreeMap<&str, String>, crate::source::Span, String)> = Vec::new();
+    let mut add = |labels: BTreeMap<&'static str, String>,
+                   span: crate::source::Span,
+                   what: String| alerts.push((labels, span, what));
+    for view in &ctx.views {
+        for (name, s) in &view.services {
+            let team = s
+                .team
+                .as_ref()
+                .map(|t| t.value.clone())
+                .or(platform_team.clone());
+            for sev in ["critical", "warning"] {
+                let mut l = BTreeMap::from([
+                    ("severity", sev.to_owned()),
+                    ("service", name.value.clone()),
+                ]);
+                if let Some(t) = &team {
+                    l.insert("team", t.clone());
+                }
+                add(
+                    l,
+                    name.span.clone(),
+                    format!("{sev} alerts of service `{}`", name.value),
+                );
+            }
+        }
+        for name in view.datastores.keys() {
+            for sev in ["critical", "warning"] {
+                let mut l = BTreeMap::from([
+                    ("severity", sev.to_owned()),
+                    ("service", name.value.clone()),
+                ]);
+                if let Some(t) = &platform_team {
+                    l.insert("team", t.clone());
+                }
+                add(
+                    l,
+                    name.span.clone(),
+                    format!("{sev} alerts of data store `{}`", name.value),
+                );
+            }
+        }
+    }
+    for r in &spec.observability.rules {
+        let sev = match r.severity.value {
+            SeverityLevel::Critical => "critical",
+            SeverityLevel::Warning => "warning",
+            SeverityLevel::Info => "info",
+        };
+        let mut l = BTreeMap::from([
+            ("severity", sev.to_owned()),
+            ("alertname", r.name.value.clone()),
+        ]);
+        if let Some(t) = r
+            .team
+            .as_ref()
+            .map(|t| t.value.clone())
+            .or(platform_team.clone())
+        {
+            l.insert("team", t);
+        }
+        add(
+            l,
+            r.severity.span.clone(),
+            format!("alert `{}`", r.name.value),
+        );
+    }
+    if alerts.is_empty() {
+        return;
+    }
+    if alerting.receivers.is_empty() {
+        out.push(
+            Diagnostic::global(Code::NoRoutes, "alerts are generated but no receiver is configured")
+                .help("add `[alerting.receivers.NAME]` and `alerting.default_receiver`, or routes by severity"),
+        );
+        return;
+    }
+    let mut reported = std::collections::BTreeSet::new();
+    for (labels, span, what) in alerts {
+        let routed = alerting.routes.iter().any(|r| {
+            r.matchers
+                .iter()
+                .all(|(k, v)| labels.get(k.value.as_str()) == Some(&v.value))
+        });
+        if !routed && reported.insert((labels["severity"].clone(), span.source, span.range.start)) {
+            let sev = &labels["severity"];
+            out.push(
+                Diagnostic::new(Code::UnroutedSeverity, format!("{what} reach no receiver"), span, format!("raises `severity = \"{sev}\"` alerts"))
+                    .help(format!("add a route with `match = {{ severity = \"{sev}\" }}` or set `alerting.default_receiver`")),
+            );
+        }
+    }
+}

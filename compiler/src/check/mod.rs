@@ -1,0 +1,72 @@
+//! The check phase: semantic rules over the loaded spec, collecting every problem.
+//!
+//! Rules that concern one definition run on each environment's merged view (see
+//! [`crate::spec::resolve`]), because an override can make a valid base invalid; the same
+//! problem found in several views is reported once. Each rule is one function named after the
+//! problem, documented with what it catches and why, and tagged with a [`Code`].
+
+pub(crate) mod alerts;
+mod refs;
+mod secrets;
+mod workload;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::spec::{resolve, DataStore, Resolved, Sp, Spec};
+pub(crate) use alerts::{parse_level, LevelKind, BUILTIN_THRESHOLDS};
+
+/// Everything a rule may look at.
+pub(crate) struct Ctx<'a> {
+    /// The spec as written.
+    pub spec: &'a Spec,
+    /// One merged view per environment (or one for a spec without environments).
+    pub views: Vec<Resolved>,
+    diags: Vec<Diagnostic>,
+    seen: BTreeSet<(Code, u32, usize, usize, String)>,
+}
+
+impl Ctx<'_> {
+    /// Reports a problem once, however many views show it.
+    pub fn report(&mut self, d: Diagnostic) {
+        let key = match &d.primary {
+            Some(l) => (
+                d.code,
+                l.span.source.0,
+                l.span.range.start,
+                l.span.range.end,
+                d.message.clone(),
+            ),
+            None => (d.code, u32::MAX, 0, 0, d.message.clone()),
+        };
+        if self.seen.insert(key) {
+            self.diags.push(d);
+        }
+    }
+}
+
+/// Runs every rule. `presets` are the loaded stdlib presets that the spec's data stores use.
+pub fn run(spec: &Spec, presets: &BTreeMap<String, DataStore>) -> Diagnostics {
+    let envs: Vec<Option<&Sp<String>>> = if spec.environments.is_empty() {
+        vec![None]
+    } else {
+        spec.environments.keys().map(Some).collect()
+    };
+    let views = envs
+        .into_iter()
+        .map(|e| resolve(spec, presets, e))
+        .collect();
+    let mut ctx = Ctx {
+        spec,
+        views,
+        diags: Vec::new(),
+        seen: BTreeSet::new(),
+    };
+    refs::run(&mut ctx);
+    workload::run(&mut ctx);
+    secrets::run(&mut ctx);
+    alerts::run(&mut ctx);
+    let mut diags = Diagnostics(ctx.diags);
+    diags.sort();
+    diags
+}

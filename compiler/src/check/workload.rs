@@ -1,0 +1,997 @@
+//! Rules over one workload (a service or an in-cluster data store) as merged for an
+//! environment: image, ports, probes, scaling, resources, storage, ingress and security.
+
+use std::collections::BTreeMap;
+
+use super::Ctx;
+use crate::diag::{Code, Diagnostic};
+use crate::spec::*;
+use crate::units::{self, IntOrPercent};
+
+/// The fields rules look at, shared by services and data stores.
+struct W<'a> {
+    name: &'a Sp<String>,
+    store: Option<&'a DataStore>,
+    kind: ServiceKind,
+    kind_span: Option<&'a Sp<ServiceKind>>,
+    image: Option<&'a Sp<String>>,
+    schedule: Option<&'a Sp<String>>,
+    ports: &'a [Port],
+    replicas: Option<&'a Sp<i64>>,
+    resources: Option<&'a Resources>,
+    autoscaling: Option<&'a Autoscaling>,
+    probes: Option<&'a Probes>,
+    rollout: Option<&'a Rollout>,
+    pdb: Option<&'a DisruptionBudget>,
+    storage: Option<&'a Storage>,
+    volumes: &'a [Volume],
+    ingress: Option<&'a Ingress>,
+    metrics: Option<&'a Metrics>,
+    security: Option<&'a Security>,
+}
+
+fn service_view<'a>(name: &'a Sp<String>, s: &'a Service) -> W<'a> {
+    W {
+        name,
+        store: None,
+        kind: s.kind.as_ref().map_or(ServiceKind::Web, |k| k.value),
+        kind_span: s.kind.as_ref(),
+        image: s.image.as_ref(),
+        schedule: s.schedule.as_ref(),
+        ports: s.ports.as_deref().unwrap_or_default(),
+        replicas: s.replicas.as_ref(),
+        resources: s.resources.as_ref(),
+        autoscaling: s.autoscaling.as_ref(),
+        probes: s.probes.as_ref(),
+        rollout: s.rollout.as_ref(),
+        pdb: s.disruption_budget.as_ref(),
+        storage: s.storage.as_ref(),
+        volumes: s.volumes.as_deref().unwrap_or_default(),
+        ingress: s.ingress.as_ref(),
+        metrics: s.metrics.as_ref(),
+        security: s.security.as_ref(),
+    }
+}
+
+fn store_view<'a>(name: &'a Sp<String>, d: &'a DataStore) -> W<'a> {
+    W {
+        name,
+        store: Some(d),
+        kind: ServiceKind::Stateful,
+        kind_span: None,
+        image: d.image.as_ref(),
+        schedule: None,
+        ports: d.ports.as_deref().unwrap_or_default(),
+        replicas: d.replicas.as_ref(),
+        resources: d.resources.as_ref(),
+        autoscaling: None,
+        probes: d.probes.as_ref(),
+        rollout: None,
+        pdb: None,
+        storage: d.storage.as_ref(),
+        volumes: &[],
+        ingress: None,
+        metrics: d.metrics.as_ref(),
+        security: d.security.as_ref(),
+    }
+}
+
+pub(super) fn run(ctx: &mut Ctx) {
+    let mut found = Vec::new();
+    for view in &ctx.views {
+        let domain = view
+            .env
+            .as_ref()
+            .and_then(|e| ctx.spec.environments.get(e.value.as_str()))
+            .and_then(|e| e.domain.as_ref())
+            .or(ctx.spec.platform.domain.as_ref());
+        for (name, s) in &view.services {
+            let w = service_view(name, s);
+            check_workload(&w, domain.is_some(), &mut found);
+        }
+        for (name, d) in &view.datastores {
+            // A managed store is not a workload; only its backup settings matter here.
+            if d.mode
+                .as_ref()
+                .is_none_or(|m| m.value == StoreMode::InCluster)
+            {
+                let w = store_view(name, d);
+                check_workload(&w, domain.is_some(), &mut found);
+            }
+            backup_settings(d, &mut found);
+        }
+    }
+    for (_, env) in &ctx.spec.environments {
+        invalid_scale(env, &mut found);
+    }
+    for d in found {
+        ctx.report(d);
+    }
+}
+
+fn check_workload(w: &W, has_domain: bool, out: &mut Vec<Diagnostic>) {
+    image(w, out);
+    ports(w, out);
+    port_references(w, out);
+    probe_shape(w, out);
+    schedule(w, out);
+    replicas_with_autoscaler(w, out);
+    autoscale(w, out);
+    resources(w, out);
+    rollout_and_budget(w, out);
+    storage(w, out);
+    ingress(w, has_domain, out);
+    security_opt_out(w, out);
+    no_readiness_probe(w, out);
+}
+
+/// E142 `missing-image`, E140 `malformed-image`, E141 `unpinned-image`.
+///
+/// Why: an untagged or `latest` image makes a deployment depend on when it was pulled, so
+/// two rollouts of the same spec can run different code; a digest or an explicit tag pins it.
+fn image(w: &W, out: &mut Vec<Diagnostic>) {
+    let Some(image) = w.image else {
+        if w.store.is_none() {
+            out.push(
+                Diagnostic::new(
+                    Code::MissingImage,
+                    format!("service `{}` has no image", w.name.value),
+                    w.name.span.clone(),
+                    "no `image`",
+                )
+                .help("add `image = \"registry/name:tag\"`"),
+            );
+        }
+        return;
+    };
+    if let Some(store) = w.store {
+        // Data stores name a repository; the version is the tag.
+        match units::parse_image(&image.value) {
+            Ok(r) if r.tag.is_some() || r.digest.is_some() => out.push(
+                Diagnostic::new(
+                    Code::MalformedImage,
+                    "data store image has a tag",
+                    image.span.clone(),
+                    "a repository without tag",
+                )
+                .help("set the tag through `version`"),
+            ),
+            Ok(_) => {
+                if let Some(v) = &store.version {
+                    if units::parse_image(&format!("{}:{}", image.value, v.value)).is_err()
+                        || v.value == "latest"
+                    {
+                        out.push(
+                            Diagnostic::new(
+                                Code::UnpinnedImage,
+                                "invalid data store version",
+                                v.span.clone(),
+                                "not usable as an image tag",
+                            )
+                            .help("use a release version such as `\"16.4\"`"),
+                        );
+                    }
+                }
+            }
+            Err(e) => out.push(Diagnostic::new(
+                Code::MalformedImage,
+                "malformed image reference",
+                image.span.clone(),
+                e,
+            )),
+        }
+        return;
+    }
+    match units::parse_image(&image.value) {
+        Err(e) => out.push(
+            Diagnostic::new(
+                Code::MalformedImage,
+                "malformed image reference",
+                image.span.clone(),
+                e,
+            )
+            .help("write `registry/name:tag` or `registry/name@sha256:<digest>`"),
+        ),
+        Ok(r) if r.digest.is_none() && r.tag.as_deref().is_none_or(|t| t == "latest") => out.push(
+            Diagnostic::new(
+                Code::UnpinnedImage,
+                "image is not pinned",
+                image.span.clone(),
+                if r.tag.is_some() {
+                    "`latest` moves with every push"
+                } else {
+                    "no tag means `latest`"
+                },
+            )
+            .help("pin a release tag (`:1.4.2`) or a digest (`@sha256:…`)"),
+        ),
+        Ok(_) => {}
+    }
+}
+
+/// E104 `duplicate-port-name`, E105 `duplicate-port`, E101 `invalid-name` for port names.
+///
+/// Why: Kubernetes rejects a pod with two ports of the same name or number, and port names
+/// must be IANA service names.
+fn ports(w: &W, out: &mut Vec<Diagnostic>) {
+    let mut names: BTreeMap<&str, &Sp<String>> = BTreeMap::new();
+    let mut numbers: BTreeMap<(i64, bool), &Sp<i64>> = BTreeMap::new();
+    for p in w.ports {
+        if !units::is_port_name(&p.name.value) {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidName,
+                    format!("invalid port name `{}`", p.name.value),
+                    p.name.span.clone(),
+                    "not an IANA service name",
+                )
+                .help("use at most 15 lowercase letters, digits and `-`, with at least one letter"),
+            );
+        }
+        if let Some(first) = names.insert(&p.name.value, &p.name) {
+            out.push(
+                Diagnostic::new(
+                    Code::DuplicatePortName,
+                    format!("duplicate port name `{}`", p.name.value),
+                    p.name.span.clone(),
+                    "declared again here",
+                )
+                .related(first.span.clone(), "first declared here")
+                .help("give each port its own name"),
+            );
+        }
+        let udp = p
+            .protocol
+            .as_ref()
+            .is_some_and(|x| x.value == Protocol::Udp);
+        if let Some(first) = numbers.insert((p.port.value, udp), &p.port) {
+            out.push(
+                Diagnostic::new(
+                    Code::DuplicatePort,
+                    format!("port {} is declared twice", p.port.value),
+                    p.port.span.clone(),
+                    "declared again here",
+                )
+                .related(first.span.clone(), "first declared here")
+                .help("remove one of the two ports"),
+            );
+        }
+    }
+}
+
+/// Whether a port reference resolves against the declared ports.
+fn resolve_port(w: &W, r: &Sp<PortRef>) -> bool {
+    match &r.value {
+        PortRef::Name(n) => w.ports.iter().any(|p| &p.name.value == n),
+        PortRef::Number(n) => w.ports.iter().any(|p| p.port.value == *n),
+    }
+}
+
+/// E106 `undeclared-port`: probes, ingress and metrics must name a declared port.
+///
+/// Why: a probe on a port the container does not declare fails forever and restarts the pod
+/// in a loop; an ingress to an undeclared port routes nowhere.
+fn port_references(w: &W, out: &mut Vec<Diagnostic>) {
+    let declared: Vec<String> = w
+        .ports
+        .iter()
+        .map(|p| format!("{} ({})", p.name.value, p.port.value))
+        .collect();
+    let mut refs: Vec<(&str, &Sp<PortRef>)> = Vec::new();
+    if let Some(p) = w.probes {
+        for (what, probe) in [
+            ("liveness probe", &p.liveness),
+            ("readiness probe", &p.readiness),
+            ("startup probe", &p.startup),
+        ] {
+            if let Some(r) = probe.as_ref().and_then(|x| x.port.as_ref()) {
+                refs.push((what, r));
+            }
+        }
+    }
+    if let Some(r) = w.ingress.and_then(|i| i.port.as_ref()) {
+        refs.push(("ingress", r));
+    }
+    if let Some(r) = w.metrics.and_then(|m| m.port.as_ref()) {
+        refs.push(("metrics endpoint", r));
+    }
+    for (what, r) in refs {
+        if !resolve_port(w, r) {
+            let shown = match &r.value {
+                PortRef::Name(n) => format!("`{n}`"),
+                PortRef::Number(n) => n.to_string(),
+            };
+            out.push(
+                Diagnostic::new(
+                    Code::UndeclaredPort,
+                    format!("{what} of `{}` uses undeclared port {shown}", w.name.value),
+                    r.span.clone(),
+                    "not in `ports`",
+                )
+                .help(if declared.is_empty() {
+                    "declare the port in `ports = [{ name = \"http\", port = 8080 }]`".to_owned()
+                } else {
+                    format!("declared ports: {}", declared.join(", "))
+                }),
+            );
+        }
+    }
+    // An HTTP or TCP probe without a port uses the first port, so there must be one.
+    if w.ports.is_empty() {
+        if let Some(p) = w.probes {
+            for probe in [&p.liveness, &p.readiness, &p.startup]
+                .into_iter()
+                .flatten()
+            {
+                if probe.command.is_none() && probe.port.is_none() {
+                    let span = probe
+                        .path
+                        .as_ref()
+                        .map(|x| x.span.clone())
+                        .unwrap_or(w.name.span.clone());
+                    out.push(
+                        Diagnostic::new(
+                            Code::UndeclaredPort,
+                            format!(
+                                "probe of `{}` needs a port, but none is declared",
+                                w.name.value
+                            ),
+                            span,
+                            "no port to probe",
+                        )
+                        .help("declare a port, or use an exec probe with `command`"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// E144 `probe-shape`, E132 `malformed-duration` for probe timings.
+///
+/// Why: a probe is exactly one of HTTP GET, exec or TCP; Kubernetes rejects a probe with two
+/// handlers.
+fn probe_shape(w: &W, out: &mut Vec<Diagnostic>) {
+    let Some(p) = w.probes else { return };
+    for probe in [&p.liveness, &p.readiness, &p.startup]
+        .into_iter()
+        .flatten()
+    {
+        if let (Some(path), Some(_)) = (&probe.path, &probe.command) {
+            out.push(
+                Diagnostic::new(
+                    Code::ProbeShape,
+                    "probe has both `path` and `command`",
+                    path.span.clone(),
+                    "an HTTP probe",
+                )
+                .help("keep `path` for an HTTP probe or `command` for an exec probe, not both"),
+            );
+        }
+        if let Some(path) = &probe.path {
+            if !path.value.starts_with('/') {
+                out.push(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        "probe path must start with `/`",
+                        path.span.clone(),
+                        "relative path",
+                    )
+                    .help(format!("write `\"/{}\"`", path.value)),
+                );
+            }
+        }
+        if let Some(cmd) = &probe.command {
+            if cmd.is_empty() {
+                if let Some(path) = &probe.path {
+                    out.push(Diagnostic::new(
+                        Code::ProbeShape,
+                        "empty probe command",
+                        path.span.clone(),
+                        "no command",
+                    ));
+                }
+            }
+        }
+        for d in [&probe.initial_delay, &probe.period, &probe.timeout]
+            .into_iter()
+            .flatten()
+        {
+            duration(d, out);
+        }
+        if let Some(t) = &probe.failure_threshold {
+            if t.value < 1 {
+                out.push(Diagnostic::new(
+                    Code::InvalidValue,
+                    "failure threshold must be at least 1",
+                    t.span.clone(),
+                    "too small",
+                ));
+            }
+        }
+    }
+}
+
+/// Reports a malformed duration (E132).
+pub(super) fn duration(d: &Sp<String>, out: &mut Vec<Diagnostic>) -> Option<u64> {
+    match units::parse_duration(&d.value) {
+        Ok(ms) => Some(ms),
+        Err(e) => {
+            out.push(
+                Diagnostic::new(
+                    Code::MalformedDuration,
+                    "malformed duration",
+                    d.span.clone(),
+                    e,
+                )
+                .help("write a number and a unit: `ms`, `s`, `m`, `h`, `d`"),
+            );
+            None
+        }
+    }
+}
+
+/// E143 `schedule-mismatch`, E133 `malformed-cron`.
+///
+/// Why: a cron job without a schedule never runs; a schedule on a web service is ignored and
+/// shows a misunderstanding worth pointing out.
+fn schedule(w: &W, out: &mut Vec<Diagnostic>) {
+    match (w.kind, w.schedule) {
+        (ServiceKind::Cron, None) => {
+            let span = w.kind_span.map_or(w.name.span.clone(), |k| k.span.clone());
+            out.push(
+                Diagnostic::new(
+                    Code::ScheduleMismatch,
+                    format!("cron job `{}` has no schedule", w.name.value),
+                    span,
+                    "a cron job",
+                )
+                .help("add `schedule = \"0 3 * * *\"` (minute hour day month weekday)"),
+            );
+        }
+        (ServiceKind::Cron, Some(s)) => cron(s, out),
+        (_, Some(s)) => out.push(
+            Diagnostic::new(
+                Code::ScheduleMismatch,
+                format!("`{}` has a schedule but is not a cron job", w.name.value),
+                s.span.clone(),
+                "ignored",
+            )
+            .help("set `kind = \"cron\"` or remove `schedule`"),
+        ),
+        (_, None) => {}
+    }
+}
+
+/// Reports a malformed cron schedule (E133).
+fn cron(s: &Sp<String>, out: &mut Vec<Diagnostic>) {
+    if let Err(e) = units::check_cron(&s.value) {
+        out.push(
+            Diagnostic::new(
+                Code::MalformedCron,
+                "malformed cron schedule",
+                s.span.clone(),
+                e,
+            )
+            .help("five fields: minute hour day-of-month month day-of-week, e.g. `0 2 * * *`"),
+        );
+    }
+}
+
+/// E121 `replicas-with-autoscaler`: a fixed replica count next to autoscaling.
+///
+/// Why: when both set the count, every `kubectl apply` resets the autoscaler's choice and the
+/// workload flaps; the autoscaler must own the count.
+fn replicas_with_autoscaler(w: &W, out: &mut Vec<Diagnostic>) {
+    if let (Some(r), Some(a)) = (w.replicas, w.autoscaling) {
+        let mut d = Diagnostic::new(
+            Code::ReplicasWithAutoscaler,
+            format!("`{}` sets both `replicas` and `autoscaling`", w.name.value),
+            r.span.clone(),
+            "fixed count",
+        )
+        .help("remove `replicas`; use `autoscaling.min` for the lower bound");
+        if let Some(min) = &a.min {
+            d = d.related(min.span.clone(), "autoscaler lower bound");
+        }
+        out.push(d);
+    }
+    if let Some(r) = w.replicas {
+        if r.value < 0 || r.value > 1000 {
+            out.push(Diagnostic::new(
+                Code::InvalidValue,
+                "replicas must be between 0 and 1000",
+                r.span.clone(),
+                "out of range",
+            ));
+        }
+    }
+}
+
+/// E120 `autoscale-min-above-max`, E122 `autoscale-no-metric`, E148 `invalid-percent`.
+///
+/// Why: Kubernetes rejects an autoscaler whose minimum is above its maximum, and one with no
+/// metric never scales.
+fn autoscale(w: &W, out: &mut Vec<Diagnostic>) {
+    let Some(a) = w.autoscaling else { return };
+    if let (Some(min), Some(max)) = (&a.min, &a.max) {
+        if min.value > max.value {
+            out.push(
+                Diagnostic::new(
+                    Code::AutoscaleMinAboveMax,
+                    format!(
+                        "autoscaling minimum {} is above maximum {}",
+                        min.value, max.value
+                    ),
+                    min.span.clone(),
+                    "minimum",
+                )
+                .related(max.span.clone(), "maximum")
+                .help("make `min` at most `max`"),
+            );
+        }
+    }
+    if let Some(min) = &a.min {
+        if min.value < 1 {
+            out.push(Diagnostic::new(
+                Code::InvalidValue,
+                "autoscaling minimum must be at least 1",
+                min.span.clone(),
+                "too small",
+            ));
+        }
+    }
+    match &a.max {
+        None => out.push(
+            Diagnostic::new(
+                Code::MissingKey,
+                format!("autoscaling of `{}` has no maximum", w.name.value),
+                w.name.span.clone(),
+                "no `autoscaling.max`",
+            )
+            .help("add `max = …` to `autoscaling`"),
+        ),
+        Some(max) if max.value < 1 || max.value > 1000 => out.push(Diagnostic::new(
+            Code::InvalidValue,
+            "autoscaling maximum must be between 1 and 1000",
+            max.span.clone(),
+            "out of range",
+        )),
+        Some(_) => {}
+    }
+    if a.cpu.is_none() && a.memory.is_none() && a.metrics.as_ref().is_none_or(Vec::is_empty) {
+        let span = a
+            .max
+            .as_ref()
+            .or(a.min.as_ref())
+            .map_or(w.name.span.clone(), |s| s.span.clone());
+        out.push(
+            Diagnostic::new(
+                Code::AutoscaleNoMetric,
+                format!("autoscaling of `{}` has no metric", w.name.value),
+                span,
+                "nothing to scale on",
+            )
+            .help("add `cpu = 70` (percent), `memory = 80` or a custom `metrics` entry"),
+        );
+    }
+    for p in [&a.cpu, &a.memory].into_iter().flatten() {
+        if !(1..=100).contains(&p.value) {
+            out.push(Diagnostic::new(
+                Code::InvalidPercent,
+                "utilisation target must be between 1 and 100 percent",
+                p.span.clone(),
+                "out of range",
+            ));
+        }
+    }
+    for m in a.metrics.iter().flatten() {
+        quantity(&m.target, Unit::Plain, out);
+    }
+    for b in [&a.scale_up, &a.scale_down].into_iter().flatten() {
+        if let Some(s) = &b.stabilization {
+            if duration(s, out).is_some_and(|ms| ms > 3_600_000) {
+                out.push(Diagnostic::new(
+                    Code::InvalidValue,
+                    "stabilization window is at most one hour",
+                    s.span.clone(),
+                    "too long",
+                ));
+            }
+        }
+        for p in b.policies.iter().flatten() {
+            if duration(&p.period, out)
+                .is_some_and(|ms| ms == 0 || ms > 1_800_000 || ms % 1000 != 0)
+            {
+                out.push(Diagnostic::new(
+                    Code::InvalidValue,
+                    "policy period must be whole seconds from 1s to 30m",
+                    p.period.span.clone(),
+                    "out of range",
+                ));
+            }
+            if p.value.value < 1 {
+                out.push(Diagnostic::new(
+                    Code::InvalidValue,
+                    "policy value must be at least 1",
+                    p.value.span.clone(),
+                    "too small",
+                ));
+            }
+        }
+    }
+}
+
+/// What a quantity measures.
+#[derive(Clone, Copy)]
+pub(super) enum Unit {
+    Cpu,
+    Bytes,
+    Plain,
+}
+
+/// Reports a malformed quantity (E131) and returns its value in millicores or bytes.
+pub(super) fn quantity(q: &Sp<Quantity>, unit: Unit, out: &mut Vec<Diagnostic>) -> Option<i128> {
+    let parsed = match unit {
+        Unit::Cpu => units::parse_cpu(&q.value.0).map(i128::from),
+        Unit::Bytes => units::parse_bytes(&q.value.0),
+        Unit::Plain => units::parse_cpu(&q.value.0)
+            .map(i128::from)
+            .or_else(|_| units::parse_bytes(&q.value.0)),
+    };
+    match parsed {
+        Ok(v) => Some(v),
+        Err(e) => {
+            out.push(
+                Diagnostic::new(
+                    Code::MalformedQuantity,
+                    "malformed quantity",
+                    q.span.clone(),
+                    e,
+                )
+                .help("CPU: `250m`, `0.5`, `2`; memory and storage: `512Mi`, `1Gi`"),
+            );
+            None
+        }
+    }
+}
+
+/// E130 `request-above-limit`, E131 `malformed-quantity`.
+///
+/// Why: Kubernetes rejects a container whose request exceeds its limit.
+fn resources(w: &W, out: &mut Vec<Diagnostic>) {
+    let Some(r) = w.resources else { return };
+    let empty = ResourceAmounts::default();
+    let req = r.requests.as_ref().unwrap_or(&empty);
+    let lim = r.limits.as_ref().unwrap_or(&empty);
+    for (what, unit, rq, lm) in [
+        ("CPU", Unit::Cpu, &req.cpu, &lim.cpu),
+        ("memory", Unit::Bytes, &req.memory, &lim.memory),
+    ] {
+        let rv = rq.as_ref().and_then(|q| quantity(q, unit, out));
+        let lv = lm.as_ref().and_then(|q| quantity(q, unit, out));
+        if let (Some(rv), Some(lv), Some(rq), Some(lm)) = (rv, lv, rq, lm) {
+            if rv > lv {
+                out.push(
+                    Diagnostic::new(
+                        Code::RequestAboveLimit,
+                        format!(
+                            "{what} request {} is above its limit {}",
+                            rq.value.0, lm.value.0
+                        ),
+                        rq.span.clone(),
+                        "request",
+                    )
+                    .related(lm.span.clone(), "limit")
+                    .help("lower the request or raise the limit"),
+                );
+            }
+        }
+    }
+}
+
+/// Rolling update and disruption budget values.
+///
+/// Why: Kubernetes rejects `max_surge = 0` together with `max_unavailable = 0` (the rollout
+/// could never make progress) and a budget with both fields.
+fn rollout_and_budget(w: &W, out: &mut Vec<Diagnostic>) {
+    let parse =
+        |v: &Sp<IntOrPercentSpec>, out: &mut Vec<Diagnostic>| match units::parse_int_or_percent(
+            &v.value.0,
+        ) {
+            Ok(x) => Some(x),
+            Err(e) => {
+                out.push(Diagnostic::new(
+                    Code::InvalidValue,
+                    "invalid count or percentage",
+                    v.span.clone(),
+                    e,
+                ));
+                None
+            }
+        };
+    if let Some(r) = w.rollout {
+        let surge = r.max_surge.as_ref().and_then(|v| parse(v, out));
+        let unavailable = r.max_unavailable.as_ref().and_then(|v| parse(v, out));
+        let zero = |x: Option<IntOrPercent>| {
+            matches!(x, Some(IntOrPercent::Int(0) | IntOrPercent::Percent(0)))
+        };
+        if zero(surge) && zero(unavailable) {
+            if let Some(s) = &r.max_surge {
+                out.push(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        "rollout can never progress",
+                        s.span.clone(),
+                        "no surge and no unavailability",
+                    )
+                    .help("allow `max_surge = 1` or `max_unavailable = 1`"),
+                );
+            }
+        }
+    }
+    if let Some(b) = w.pdb {
+        let min = b.min_available.as_ref().and_then(|v| parse(v, out));
+        let max = b.max_unavailable.as_ref().and_then(|v| parse(v, out));
+        if let (Some(_), Some(_), Some(m)) = (min, max, &b.max_unavailable) {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    "disruption budget sets both `min_available` and `max_unavailable`",
+                    m.span.clone(),
+                    "choose one",
+                )
+                .help("keep one of the two fields"),
+            );
+        }
+    }
+}
+
+type IntOrPercentSpec = crate::spec::IntOrPercent;
+
+/// Storage and volume sizes.
+fn storage(w: &W, out: &mut Vec<Diagnostic>) {
+    if let Some(size) = w.storage.and_then(|s| s.size.as_ref()) {
+        quantity(size, Unit::Bytes, out);
+    }
+    for v in w.volumes {
+        if let Some(size) = &v.size {
+            quantity(size, Unit::Bytes, out);
+        }
+    }
+    let paths = w
+        .storage
+        .and_then(|s| s.path.as_ref())
+        .into_iter()
+        .chain(w.volumes.iter().map(|v| &v.path));
+    for p in paths {
+        if !p.value.starts_with('/') {
+            out.push(Diagnostic::new(
+                Code::InvalidValue,
+                "mount path must be absolute",
+                p.span.clone(),
+                "relative path",
+            ));
+        }
+    }
+    if let Some(m) = w.metrics.and_then(|m| m.interval.as_ref()) {
+        duration(m, out);
+    }
+}
+
+/// E145 `ingress-without-port`, E149 `unknown-placeholder`.
+///
+/// Why: an ingress needs a Service port to route to, and a host with an unknown placeholder
+/// would be published verbatim.
+fn ingress(w: &W, has_domain: bool, out: &mut Vec<Diagnostic>) {
+    let Some(i) = w.ingress else { return };
+    if w.ports.is_empty() {
+        let span = i
+            .host
+            .as_ref()
+            .map_or(w.name.span.clone(), |h| h.span.clone());
+        out.push(
+            Diagnostic::new(
+                Code::IngressWithoutPort,
+                format!(
+                    "`{}` is exposed by ingress but declares no port",
+                    w.name.value
+                ),
+                span,
+                "nothing to route to",
+            )
+            .help("declare the port the service listens on in `ports`"),
+        );
+    }
+    match &i.host {
+        None => out.push(
+            Diagnostic::new(
+                Code::MissingKey,
+                format!("ingress of `{}` has no host", w.name.value),
+                w.name.span.clone(),
+                "no `ingress.host`",
+            )
+            .help("add `host = \"api.{domain}\"` or a full host name"),
+        ),
+        Some(h) => {
+            for placeholder in placeholders(&h.value) {
+                if placeholder != "domain" {
+                    out.push(
+                        Diagnostic::new(
+                            Code::UnknownPlaceholder,
+                            format!("unknown placeholder `{{{placeholder}}}`"),
+                            h.span.clone(),
+                            "in this host",
+                        )
+                        .help("hosts may use `{domain}`"),
+                    );
+                } else if !has_domain {
+                    out.push(
+                        Diagnostic::new(
+                            Code::UnknownPlaceholder,
+                            "`{domain}` is used but no domain is set",
+                            h.span.clone(),
+                            "needs a domain",
+                        )
+                        .help("set `platform.domain` or the environment's `domain`"),
+                    );
+                }
+            }
+            let host = h.value.replace("{domain}", "example.com");
+            let valid = host
+                .split('.')
+                .all(|l| units::is_dns_label(l) || (l == "*" && host.starts_with("*.")))
+                && host.len() <= 253;
+            if !valid && placeholders(&h.value).iter().all(|p| p == "domain") {
+                out.push(Diagnostic::new(
+                    Code::InvalidName,
+                    format!("invalid host `{}`", h.value),
+                    h.span.clone(),
+                    "not a DNS name",
+                ));
+            }
+        }
+    }
+    if let Some(p) = &i.path {
+        if !p.value.starts_with('/') {
+            out.push(Diagnostic::new(
+                Code::InvalidValue,
+                "ingress path must start with `/`",
+                p.span.clone(),
+                "relative path",
+            ));
+        }
+    }
+}
+
+/// The `{names}` in a template string.
+pub(super) fn placeholders(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        match rest[start..].find('}') {
+            Some(end) => {
+                found.push(rest[start + 1..start + end].to_owned());
+                rest = &rest[start + end + 1..];
+            }
+            None => break,
+        }
+    }
+    found
+}
+
+/// W002 `security-opt-out`, and E006 for a non-root user id below 10000.
+///
+/// Why: every opt-out weakens the pod's isolation; it is allowed, but it should be visible in
+/// every `check` run. Low user ids collide with system users of the host.
+fn security_opt_out(w: &W, out: &mut Vec<Diagnostic>) {
+    let Some(s) = w.security else { return };
+    let allow_root = s.allow_root.as_ref().is_some_and(|v| v.value);
+    for (flag, bad, what) in [
+        (&s.allow_root, true, "runs as root"),
+        (
+            &s.read_only_root_filesystem,
+            false,
+            "has a writable root filesystem",
+        ),
+        (
+            &s.service_account_token,
+            true,
+            "mounts its service account token",
+        ),
+    ] {
+        if let Some(v) = flag {
+            if v.value == bad {
+                out.push(Diagnostic::new(
+                    Code::SecurityOptOut,
+                    format!("`{}` {what}", w.name.value),
+                    v.span.clone(),
+                    "secure default turned off",
+                ));
+            }
+        }
+    }
+    if let Some(caps) = &s.add_capabilities {
+        if let Some(first) = caps.first() {
+            out.push(Diagnostic::new(
+                Code::SecurityOptOut,
+                format!("`{}` adds Linux capabilities", w.name.value),
+                first.span.clone(),
+                "secure default turned off",
+            ));
+        }
+    }
+    if let Some(uid) = &s.run_as_user {
+        if uid.value < 10000 && !allow_root {
+            out.push(
+                Diagnostic::new(Code::InvalidValue, "user id below 10000", uid.span.clone(), "may collide with host users")
+                    .help("use a user id of 10000 or more, or set `allow_root = true` to opt out explicitly"),
+            );
+        }
+    }
+}
+
+/// W001 `no-readiness-probe`: a web service without a readiness probe.
+///
+/// Why: without one, Kubernetes sends traffic to a pod as soon as its process starts, and
+/// every rollout drops requests.
+fn no_readiness_probe(w: &W, out: &mut Vec<Diagnostic>) {
+    if w.store.is_none()
+        && w.kind == ServiceKind::Web
+        && w.probes.is_none_or(|p| p.readiness.is_none())
+    {
+        out.push(
+            Diagnostic::new(
+                Code::NoReadinessProbe,
+                format!("web service `{}` has no readiness probe", w.name.value),
+                w.name.span.clone(),
+                "traffic may arrive before it is ready",
+            )
+            .help("add `[services.NAME.probes.readiness]` with `path` and `port`"),
+        );
+    }
+}
+
+/// Backup schedule and retention of a data store.
+fn backup_settings(d: &DataStore, out: &mut Vec<Diagnostic>) {
+    if let Some(b) = &d.backup {
+        if let Some(s) = &b.schedule {
+            cron(s, out);
+        }
+        if let Some(r) = &b.retention {
+            duration(r, out);
+        }
+    }
+    if let Some(r) = &d.read_replicas {
+        if !(0..=15).contains(&r.value) {
+            out.push(Diagnostic::new(
+                Code::InvalidValue,
+                "read replicas must be between 0 and 15",
+                r.span.clone(),
+                "out of range",
+            ));
+        }
+    }
+}
+
+/// E146 `invalid-scale`: environment scale factors must be in (0, 10].
+///
+/// Why: a zero or negative factor would scale workloads away; a huge one is a typo.
+fn invalid_scale(env: &Environment, out: &mut Vec<Diagnostic>) {
+    for f in [&env.replica_scale, &env.resource_scale]
+        .into_iter()
+        .flatten()
+    {
+        if !(f.value > 0.0 && f.value <= 10.0) {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidScale,
+                    format!("scale factor {} is out of range", f.value),
+                    f.span.clone(),
+                    "must be above 0 and at most 10",
+                )
+                .help("for \"50% of production\" write `0.5`"),
+            );
+        }
+    }
+}

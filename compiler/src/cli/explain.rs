@@ -1,0 +1,78 @@
+//! `plinth explain`: the resolved model of one environment, and where a value came from.
+
+use std::path::PathBuf;
+
+use super::render::Format;
+use super::{display_path, print_diagnostics, read_spec, spec_path, EXIT_ERROR, EXIT_OK};
+use crate::diag::Diagnostics;
+use crate::source::Sources;
+
+/// Show the resolved spec of an environment as JSON, or one field and the layer (default,
+/// preset, spec, environment) that set it.
+#[derive(clap::Args, Debug)]
+#[command(
+    after_help = "Examples:\n  plinth explain --env production\n  plinth explain examples/codepal.toml --env staging services.codepal-app.resources.limits.cpu"
+)]
+pub struct Args {
+    /// The spec file [default: platform.toml]
+    spec: Option<PathBuf>,
+    /// A dotted path such as `services.api.replicas`.
+    path: Option<String>,
+    /// The environment; required when the spec has more than one.
+    #[arg(long)]
+    env: Option<String>,
+}
+
+pub fn run(args: Args) -> u8 {
+    let path = spec_path(args.spec);
+    let shown = display_path(&path);
+    let text = match read_spec(&path) {
+        Ok(t) => t,
+        Err(d) => {
+            print_diagnostics(Format::Human, &Sources::new(), &Diagnostics(vec![d]));
+            return EXIT_ERROR;
+        }
+    };
+    let analysis = crate::analyze(&shown, &text);
+    let Some(platform) = analysis.platform else {
+        print_diagnostics(Format::Human, &analysis.sources, &analysis.diagnostics);
+        return EXIT_ERROR;
+    };
+    let names: Vec<&str> = platform
+        .environments
+        .iter()
+        .map(|e| e.name.as_str())
+        .collect();
+    let env = match (&args.env, platform.environments.as_slice()) {
+        (Some(name), envs) => envs.iter().find(|e| &e.name == name),
+        (None, [only]) => Some(only),
+        (None, _) => None,
+    };
+    let Some(env) = env else {
+        eprintln!(
+            "error: choose an environment with --env: {}",
+            names.join(", ")
+        );
+        return EXIT_ERROR;
+    };
+    match args.path {
+        None => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&crate::ir::explain(env)).unwrap_or_default()
+            );
+            EXIT_OK
+        }
+        Some(p) => match crate::ir::explain_path(env, &p) {
+            Some((value, layer)) => {
+                println!("{p} = {value}");
+                println!("  set by: {layer}");
+                EXIT_OK
+            }
+            None => {
+                eprintln!("error: `{p}` is not a field of environment `{}`", env.name);
+                EXIT_ERROR
+            }
+        },
+    }
+}

@@ -1,0 +1,168 @@
+//! The command line: the only code that reads files, writes files or prints.
+//!
+//! One file per subcommand, each a clap struct and a `run` function. Exit codes, the same for
+//! every subcommand: 0 success (warnings allowed), 1 invalid spec or error, 2 changes found
+//! (`diff`, like `terraform plan -detailed-exitcode`).
+
+mod build;
+mod check;
+mod explain;
+mod init;
+pub mod render;
+mod schema;
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::diag::{Code, Diagnostic, Diagnostics, Severity};
+use crate::source::Sources;
+use render::Format;
+
+/// Exit code for success.
+pub const EXIT_OK: u8 = 0;
+/// Exit code for an invalid spec or any error.
+pub const EXIT_ERROR: u8 = 1;
+/// Exit code for "changes found".
+pub const EXIT_CHANGES: u8 = 2;
+
+/// plinth: one typed TOML platform spec in; Kubernetes, Helm, Compose, Terraform, Prometheus
+/// and Alertmanager out.
+#[derive(Parser, Debug)]
+#[command(name = "plinth", version, about, long_about = None, propagate_version = true)]
+#[command(
+    after_help = "Examples:\n  plinth init\n  plinth check\n  plinth build examples/devmentor.toml --out out\n  plinth explain --env production services.api-gateway.replicas\n\nExit codes: 0 ok, 1 invalid spec or error, 2 changes found (diff)."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    Check(check::Args),
+    Build(build::Args),
+    Explain(explain::Args),
+    Schema(schema::Args),
+    Init(init::Args),
+}
+
+/// Runs the command line and returns the process exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Command::Check(a) => check::run(a),
+        Command::Build(a) => build::run(a),
+        Command::Explain(a) => explain::run(a),
+        Command::Schema(a) => schema::run(a),
+        Command::Init(a) => init::run(a),
+    };
+    ExitCode::from(code)
+}
+
+/// The default spec path.
+pub(crate) const DEFAULT_SPEC: &str = "platform.toml";
+
+/// Reads a spec file, or returns the diagnostic that says why it cannot be read.
+pub(crate) fn read_spec(path: &Path) -> Result<String, Diagnostic> {
+    let io = |msg: String| Diagnostic::global(Code::Io, msg);
+    let meta = std::fs::metadata(path).map_err(|e| {
+        io(format!(
+            "cannot read `{}`: {}",
+            path.display(),
+            e.kind().to_string().to_lowercase()
+        ))
+        .help(if path == Path::new(DEFAULT_SPEC) {
+            "pass the spec's path, or run `plinth init` to create one"
+        } else {
+            "check the path"
+        })
+    })?;
+    if meta.is_dir() {
+        return Err(io(format!(
+            "`{}` is a directory, not a spec file",
+            path.display()
+        ))
+        .help("pass the path of a `.toml` spec"));
+    }
+    if meta.len() > crate::spec::MAX_SPEC_BYTES as u64 {
+        return Err(Diagnostic::global(
+            Code::InputLimit,
+            format!(
+                "`{}` is {} bytes, more than the {} bytes plinth reads",
+                path.display(),
+                meta.len(),
+                crate::spec::MAX_SPEC_BYTES
+            ),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| {
+        io(format!(
+            "cannot read `{}`: {}",
+            path.display(),
+            e.kind().to_string().to_lowercase()
+        ))
+    })?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        io(format!(
+            "`{}` is not UTF-8 text (invalid byte on line {line})",
+            path.display()
+        ))
+        .help("TOML files must be UTF-8")
+    })?;
+    // A byte-order mark is legal UTF-8 but not TOML; editors on Windows add it silently.
+    Ok(text
+        .strip_prefix('\u{feff}')
+        .map(str::to_owned)
+        .unwrap_or(text))
+}
+
+/// Whether human output may use colour: only on a terminal, and never with NO_COLOR set.
+pub(crate) fn use_color() -> bool {
+    std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// Prints diagnostics in the chosen format: JSON to stdout, the others to stderr.
+pub(crate) fn print_diagnostics(format: Format, sources: &Sources, diags: &Diagnostics) {
+    match format {
+        Format::Human => {
+            let width = std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(100);
+            eprint!("{}", render::human(sources, &diags.0, use_color(), width));
+        }
+        Format::Json => print!("{}", render::json(sources, &diags.0)),
+        Format::Github => print!("{}", render::github(sources, &diags.0)),
+    }
+}
+
+/// "2 errors, 1 warning".
+pub(crate) fn counts(diags: &Diagnostics) -> String {
+    let errors = diags
+        .0
+        .iter()
+        .filter(|d| d.severity() == Severity::Error)
+        .count();
+    let warnings = diags.0.len() - errors;
+    let plural = |n: usize, w: &str| format!("{n} {w}{}", if n == 1 { "" } else { "s" });
+    format!(
+        "{}, {}",
+        plural(errors, "error"),
+        plural(warnings, "warning")
+    )
+}
+
+/// The spec path from an optional argument.
+pub(crate) fn spec_path(arg: Option<PathBuf>) -> PathBuf {
+    arg.unwrap_or_else(|| PathBuf::from(DEFAULT_SPEC))
+}
+
+/// Renders a path with `/` separators, so banners and diagnostics read the same everywhere.
+pub(crate) fn display_path(path: &Path) -> String {
+    path.to_string_lossy().replace('\\', "/")
+}

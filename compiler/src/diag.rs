@@ -1,0 +1,213 @@
+//! Diagnostics as data: a stable code, a severity, a primary label on the narrowest span,
+//! related labels and help. Rendering (human, JSON, GitHub annotations) lives in `cli/`.
+//!
+//! Every code plinth can emit is listed once in [`Code`]; codes are never renumbered or
+//! reused, so CI configurations and documentation can refer to them.
+
+use crate::source::Span;
+
+/// How bad a diagnostic is. Warnings never fail `check`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Severity {
+    /// The spec is valid but probably not what was meant.
+    Warning,
+    /// The spec cannot be compiled.
+    Error,
+}
+
+macro_rules! codes {
+    ($($variant:ident = $code:literal, $name:literal, $summary:literal;)*) => {
+        /// Every diagnostic code, with its stable identifier and kebab-case name.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Code {
+            $(#[doc = $summary] $variant,)*
+        }
+
+        impl Code {
+            /// All codes, in numeric order, for documentation and tests.
+            pub const ALL: &'static [Code] = &[$(Code::$variant,)*];
+
+            /// The stable identifier, e.g. `E120`.
+            pub fn id(self) -> &'static str {
+                match self { $(Code::$variant => $code,)* }
+            }
+
+            /// The rule's name, e.g. `autoscale-min-above-max`.
+            pub fn name(self) -> &'static str {
+                match self { $(Code::$variant => $name,)* }
+            }
+
+            /// One sentence saying what the rule catches.
+            pub fn summary(self) -> &'static str {
+                match self { $(Code::$variant => $summary,)* }
+            }
+
+            /// Warnings start with `W`; everything else is an error.
+            pub fn severity(self) -> Severity {
+                if self.id().starts_with('W') { Severity::Warning } else { Severity::Error }
+            }
+        }
+    };
+}
+
+codes! {
+    Io = "E001", "io", "the spec file could not be read";
+    Internal = "E000", "internal", "a bug in plinth: an emitter failed";
+    TomlSyntax = "E002", "toml-syntax", "the file is not valid TOML";
+    WrongType = "E003", "wrong-type", "a value has the wrong type";
+    UnknownKey = "E004", "unknown-key", "a key that the spec format does not define";
+    MissingKey = "E005", "missing-key", "a required key is missing";
+    InvalidValue = "E006", "invalid-value", "a value is outside what the key accepts";
+    UnsupportedVersion = "E007", "unsupported-version", "the spec's format version is not supported";
+    InputLimit = "E008", "input-limit", "the input exceeds a limit plinth enforces";
+    InvalidName = "E101", "invalid-name", "a name that Kubernetes and DNS would reject";
+    UnknownReference = "E102", "unknown-reference", "a reference to a service, data store, receiver, preset or environment that does not exist";
+    DependencyCycle = "E103", "dependency-cycle", "services depend on each other in a cycle";
+    DuplicatePortName = "E104", "duplicate-port-name", "two ports of one workload share a name";
+    DuplicatePort = "E105", "duplicate-port", "two ports of one workload share a number";
+    UndeclaredPort = "E106", "undeclared-port", "a probe, ingress or metrics endpoint names a port the workload does not declare";
+    DuplicateName = "E107", "duplicate-name", "a service and a data store share a name";
+    AutoscaleMinAboveMax = "E120", "autoscale-min-above-max", "autoscaling minimum is above its maximum";
+    ReplicasWithAutoscaler = "E121", "replicas-with-autoscaler", "a fixed replica count fights an autoscaler";
+    AutoscaleNoMetric = "E122", "autoscale-no-metric", "autoscaling has no metric to scale on";
+    RequestAboveLimit = "E130", "request-above-limit", "a resource request is above its limit";
+    MalformedQuantity = "E131", "malformed-quantity", "a CPU, memory or storage quantity is malformed";
+    MalformedDuration = "E132", "malformed-duration", "a duration is malformed";
+    MalformedCron = "E133", "malformed-cron", "a cron schedule is malformed";
+    MalformedImage = "E140", "malformed-image", "an image reference is malformed";
+    UnpinnedImage = "E141", "unpinned-image", "an image uses `latest` or no tag at all";
+    MissingImage = "E142", "missing-image", "a service has no image";
+    ScheduleMismatch = "E143", "schedule-mismatch", "a cron job without a schedule, or a schedule on a workload that is not a cron job";
+    ProbeShape = "E144", "probe-shape", "a probe must have exactly one of path (HTTP), command (exec) or only a port (TCP)";
+    IngressWithoutPort = "E145", "ingress-without-port", "an ingress on a workload with no port to route to";
+    InvalidScale = "E146", "invalid-scale", "an environment scale factor outside (0, 10]";
+    ManagedWithoutCloud = "E147", "managed-without-cloud", "a managed data store in a spec without a cloud section";
+    InvalidPercent = "E148", "invalid-percent", "a percentage outside its valid range";
+    UnknownPlaceholder = "E149", "unknown-placeholder", "a `{placeholder}` plinth does not know";
+    ThresholdOrder = "E150", "threshold-order", "a warning threshold is not below its critical threshold";
+    UnroutedSeverity = "E151", "unrouted-severity", "alerts of a severity that no receiver route catches";
+    InvalidPromql = "E152", "invalid-promql", "a PromQL expression does not parse";
+    ReceiverConfig = "E153", "receiver-config", "a receiver lacks a field its type needs, or has one it does not use";
+    UnknownThreshold = "E154", "unknown-threshold", "a threshold that is neither built in nor given an expression";
+    InvalidSlo = "E155", "invalid-slo", "an SLO objective outside (0, 100)";
+    PlaintextSecret = "E160", "plaintext-secret", "a value that looks like a secret is written in plain text";
+    MalformedSecretRef = "E161", "malformed-secret-ref", "a secret reference names an invalid secret or key";
+    NoReadinessProbe = "W001", "no-readiness-probe", "a web service has no readiness probe, so it receives traffic before it is ready";
+    SecurityOptOut = "W002", "security-opt-out", "a workload opts out of a secure default";
+    NoRoutes = "W003", "no-alert-routes", "alerts are generated but no receiver is configured";
+}
+
+/// A label: a span and what to say about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Label {
+    /// Where.
+    pub span: Span,
+    /// What, short and lowercase.
+    pub message: String,
+}
+
+/// One problem found in a spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The stable code.
+    pub code: Code,
+    /// Headline, lowercase, no trailing period.
+    pub message: String,
+    /// The narrowest span that shows the problem; `None` only for problems with no location
+    /// (an unreadable file).
+    pub primary: Option<Label>,
+    /// Other places that explain it ("first defined here").
+    pub related: Vec<Label>,
+    /// How to fix it.
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    /// A diagnostic with a primary label.
+    pub fn new(
+        code: Code,
+        message: impl Into<String>,
+        span: Span,
+        label: impl Into<String>,
+    ) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            primary: Some(Label {
+                span,
+                message: label.into(),
+            }),
+            related: Vec::new(),
+            help: None,
+        }
+    }
+
+    /// A diagnostic with no location.
+    pub fn global(code: Code, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            primary: None,
+            related: Vec::new(),
+            help: None,
+        }
+    }
+
+    /// Adds help text.
+    pub fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// Adds a related label.
+    pub fn related(mut self, span: Span, message: impl Into<String>) -> Self {
+        self.related.push(Label {
+            span,
+            message: message.into(),
+        });
+        self
+    }
+
+    /// The severity, derived from the code.
+    pub fn severity(&self) -> Severity {
+        self.code.severity()
+    }
+}
+
+/// The diagnostics of one run, in the order they were found.
+#[derive(Clone, Debug, Default)]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+impl Diagnostics {
+    /// Records one diagnostic.
+    pub fn push(&mut self, d: Diagnostic) {
+        self.0.push(d);
+    }
+
+    /// True when at least one error (not warning) was recorded.
+    pub fn has_errors(&self) -> bool {
+        self.0.iter().any(|d| d.severity() == Severity::Error)
+    }
+
+    /// Sorts by source position so output reads top to bottom, keeping discovery order for ties.
+    pub fn sort(&mut self) {
+        self.0.sort_by_key(|d| {
+            d.primary
+                .as_ref()
+                .map(|l| (l.span.source, l.span.range.start, l.span.range.end))
+        });
+    }
+}
+
+/// The "did you mean" suggestion for `word` among `candidates`, if one is close enough.
+pub fn did_you_mean<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro_winkler(word, c), c))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
+        .map(|(_, c)| c)
+}

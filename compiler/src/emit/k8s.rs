@@ -1,0 +1,745 @@
+//! Raw Kubernetes manifests: a folder per environment, one file per workload plus one for
+//! the namespace and its baseline policies, so a pull request's diff shows which workload
+//! changed.
+//!
+//! Objects are k8s-openapi structs for Kubernetes 1.30. Every pod gets the secure defaults:
+//! non-root with a high UID, read-only root filesystem (with an emptyDir for `/tmp`), no
+//! privilege escalation, all capabilities dropped, seccomp `RuntimeDefault`, no service
+//! account token, resource requests and limits.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::apps::v1::{
+    Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
+    RollingUpdateStatefulSetStrategy, StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy,
+};
+use k8s_openapi::api::autoscaling::v2::{
+    HPAScalingPolicy, HPAScalingRules, HorizontalPodAutoscaler, HorizontalPodAutoscalerBehavior,
+    HorizontalPodAutoscalerSpec, MetricIdentifier, MetricSpec, MetricTarget, PodsMetricSource,
+    ResourceMetricSource,
+};
+use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::core::v1::{
+    Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
+    EnvVar, EnvVarSource, ExecAction, HTTPGetAction, Namespace, PersistentVolumeClaim,
+    PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe as K8sProbe,
+    ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Service,
+    ServiceAccount, ServicePort, ServiceSpec, TCPSocketAction, Volume as K8sVolume, VolumeMount,
+    VolumeResourceRequirements,
+};
+use k8s_openapi::api::networking::v1::{
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
+    IngressServiceBackend, IngressSpec, IngressTLS, NetworkPolicy, NetworkPolicyIngressRule,
+    NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec, ServiceBackendPort,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
+use serde::Serialize;
+
+use super::{hash_banner, to_yaml, EmitError, Emitted, OutputFile};
+use crate::ir::{self, naming, Environment, Kind, ProbeAction, Replicas, Workload};
+use crate::units::{format_bytes, format_cpu, IntOrPercent};
+
+/// Namespace label of the ingress controller allowed to reach exposed services.
+pub const INGRESS_NAMESPACE: &str = "ingress-nginx";
+/// Namespace label of the Prometheus allowed to scrape metrics ports.
+pub const MONITORING_NAMESPACE: &str = "monitoring";
+/// Ingress class of generated Ingresses.
+pub const INGRESS_CLASS: &str = "nginx";
+/// cert-manager issuer that provisions TLS certificates.
+pub const CLUSTER_ISSUER: &str = "letsencrypt";
+
+/// Emits the manifests of every environment in `envs`.
+pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, EmitError> {
+    let mut out = Emitted::default();
+    for env in envs {
+        out.files.push(OutputFile {
+            path: naming::k8s_namespace_file(&env.name),
+            contents: format!(
+                "{}{}",
+                hash_banner(platform),
+                namespace_docs(platform, env)?
+            ),
+        });
+        for w in &env.workloads {
+            out.files.push(OutputFile {
+                path: naming::k8s_workload_file(&env.name, &w.name),
+                contents: format!(
+                    "{}{}",
+                    hash_banner(platform),
+                    workload_docs(platform, env, w)?
+                ),
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// Any object of one file, so objects of different kinds serialize into one stream.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Object {
+    Namespace(Box<Namespace>),
+    ServiceAccount(Box<ServiceAccount>),
+    ConfigMap(Box<ConfigMap>),
+    Deployment(Box<Deployment>),
+    StatefulSet(Box<StatefulSet>),
+    CronJob(Box<CronJob>),
+    Service(Box<Service>),
+    Hpa(Box<HorizontalPodAutoscaler>),
+    Pdb(Box<PodDisruptionBudget>),
+    Ingress(Box<Ingress>),
+    NetworkPolicy(Box<NetworkPolicy>),
+}
+
+fn meta(name: &str, env: &Environment, labels: BTreeMap<String, String>) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        namespace: Some(env.namespace.clone()),
+        labels: Some(labels),
+        ..Default::default()
+    }
+}
+
+fn selector(platform: &ir::Platform, w: &Workload) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(naming::selector_labels(&platform.name, w)),
+        ..Default::default()
+    }
+}
+
+fn int_or_string(v: IntOrPercent) -> IntOrString {
+    match v {
+        IntOrPercent::Int(n) => IntOrString::Int(n as i32),
+        IntOrPercent::Percent(p) => IntOrString::String(format!("{p}%")),
+    }
+}
+
+fn namespace_docs(platform: &ir::Platform, env: &Environment) -> Result<String, EmitError> {
+    let labels = naming::common_labels(&platform.name, env);
+    let mut ns_labels = labels.clone();
+    // Pod Security Admission enforces the restricted profile the generated pods satisfy.
+    ns_labels.insert(
+        "pod-security.kubernetes.io/enforce".to_owned(),
+        "restricted".to_owned(),
+    );
+    let ns = Namespace {
+        metadata: ObjectMeta {
+            name: Some(env.namespace.clone()),
+            labels: Some(ns_labels),
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let deny = NetworkPolicy {
+        metadata: meta("default-deny-ingress", env, labels),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Ingress".to_owned()]),
+            ..Default::default()
+        }),
+    };
+    to_yaml(&[
+        Object::Namespace(Box::new(ns)),
+        Object::NetworkPolicy(Box::new(deny)),
+    ])
+}
+
+fn workload_docs(
+    platform: &ir::Platform,
+    env: &Environment,
+    w: &Workload,
+) -> Result<String, EmitError> {
+    let labels = naming::workload_labels(&platform.name, env, w);
+    let mut docs = vec![Object::ServiceAccount(Box::new(ServiceAccount {
+        metadata: meta(&naming::service_account(w), env, labels.clone()),
+        automount_service_account_token: Some(w.security.service_account_token),
+        ..Default::default()
+    }))];
+    if !w.config_files.is_empty() {
+        docs.push(Object::ConfigMap(Box::new(ConfigMap {
+            metadata: meta(&naming::config_map(w), env, labels.clone()),
+            data: Some(
+                w.config_files
+                    .iter()
+                    .map(|f| (config_key(&f.path), f.content.clone()))
+                    .collect(),
+            ),
+            ..Default::default()
+        })));
+    }
+    let template = pod_template(w, &labels);
+    match w.kind {
+        Kind::Cron => docs.push(Object::CronJob(Box::new(CronJob {
+            metadata: meta(&w.name, env, labels.clone()),
+            spec: Some(CronJobSpec {
+                schedule: w.schedule.clone().unwrap_or_default(),
+                concurrency_policy: Some("Forbid".to_owned()),
+                job_template: JobTemplateSpec {
+                    spec: Some(JobSpec {
+                        backoff_limit: Some(3),
+                        template: PodTemplateSpec {
+                            spec: template.spec.map(|s| PodSpec {
+                                restart_policy: Some("OnFailure".to_owned()),
+                                ..s
+                            }),
+                            ..template
+                        },
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))),
+        Kind::Stateful => docs.push(Object::StatefulSet(Box::new(StatefulSet {
+            metadata: meta(&w.name, env, labels.clone()),
+            spec: Some(StatefulSetSpec {
+                replicas: fixed_replicas(w),
+                selector: selector(platform, w),
+                service_name: Some(w.name.clone()),
+                template,
+                update_strategy: Some(StatefulSetUpdateStrategy {
+                    type_: Some("RollingUpdate".to_owned()),
+                    rolling_update: Some(RollingUpdateStatefulSetStrategy {
+                        partition: Some(0),
+                        ..Default::default()
+                    }),
+                }),
+                volume_claim_templates: w.storage.as_ref().map(|s| {
+                    vec![PersistentVolumeClaim {
+                        metadata: ObjectMeta {
+                            name: Some("data".to_owned()),
+                            ..Default::default()
+                        },
+                        spec: Some(PersistentVolumeClaimSpec {
+                            access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
+                            storage_class_name: s.class.clone(),
+                            resources: Some(VolumeResourceRequirements {
+                                requests: Some(BTreeMap::from([(
+                                    "storage".to_owned(),
+                                    Quantity(format_bytes(s.size)),
+                                )])),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        }),
+                        ..Default::default()
+                    }]
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))),
+        Kind::Web | Kind::Worker => docs.push(Object::Deployment(Box::new(Deployment {
+            metadata: meta(&w.name, env, labels.clone()),
+            spec: Some(DeploymentSpec {
+                replicas: fixed_replicas(w),
+                selector: selector(platform, w),
+                template,
+                strategy: Some(DeploymentStrategy {
+                    type_: Some("RollingUpdate".to_owned()),
+                    rolling_update: Some(RollingUpdateDeployment {
+                        max_surge: Some(int_or_string(w.rollout.max_surge)),
+                        max_unavailable: Some(int_or_string(w.rollout.max_unavailable)),
+                    }),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))),
+    }
+    if !w.ports.is_empty() {
+        docs.push(Object::Service(Box::new(Service {
+            metadata: meta(&w.name, env, labels.clone()),
+            spec: Some(ServiceSpec {
+                type_: Some("ClusterIP".to_owned()),
+                // A StatefulSet's governing Service is headless so each pod gets a stable name.
+                cluster_ip: (w.kind == Kind::Stateful).then(|| "None".to_owned()),
+                selector: Some(naming::selector_labels(&platform.name, w)),
+                ports: Some(
+                    w.ports
+                        .iter()
+                        .map(|p| ServicePort {
+                            name: Some(p.name.clone()),
+                            port: i32::from(p.port),
+                            target_port: Some(IntOrString::String(p.name.clone())),
+                            protocol: Some(protocol(p)),
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })));
+    }
+    if let Replicas::Auto(a) = &w.replicas {
+        docs.push(Object::Hpa(Box::new(hpa(env, w, a, labels.clone()))));
+    }
+    if let Some(b) = w.disruption_budget {
+        let (min_available, max_unavailable) = match b {
+            ir::Budget::MinAvailable(v) => (Some(int_or_string(v)), None),
+            ir::Budget::MaxUnavailable(v) => (None, Some(int_or_string(v))),
+        };
+        docs.push(Object::Pdb(Box::new(PodDisruptionBudget {
+            metadata: meta(&w.name, env, labels.clone()),
+            spec: Some(PodDisruptionBudgetSpec {
+                selector: Some(selector(platform, w)),
+                min_available,
+                max_unavailable,
+                ..Default::default()
+            }),
+            ..Default::default()
+        })));
+    }
+    if let Some(i) = &w.ingress {
+        docs.push(Object::Ingress(Box::new(ingress(
+            env,
+            w,
+            i,
+            labels.clone(),
+        ))));
+    }
+    if let Some(np) = network_policy(platform, env, w, labels) {
+        docs.push(Object::NetworkPolicy(Box::new(np)));
+    }
+    to_yaml(&docs)
+}
+
+fn protocol(p: &ir::Port) -> String {
+    match p.protocol {
+        ir::Protocol::Tcp => "TCP".to_owned(),
+        ir::Protocol::Udp => "UDP".to_owned(),
+    }
+}
+
+fn fixed_replicas(w: &Workload) -> Option<i32> {
+    // When an autoscaler owns the workload, `replicas` is left out so applies never reset it.
+    match w.replicas {
+        Replicas::Fixed(n) => Some(n as i32),
+        Replicas::Auto(_) => None,
+    }
+}
+
+/// The ConfigMap key of a config file: its path with separators replaced.
+fn config_key(path: &str) -> String {
+    path.trim_start_matches('/').replace('/', "_")
+}
+
+fn pod_template(w: &Workload, labels: &BTreeMap<String, String>) -> PodTemplateSpec {
+    let s = &w.security;
+    let mut volumes = Vec::new();
+    let mut mounts = Vec::new();
+    if s.read_only_root_filesystem {
+        volumes.push(K8sVolume {
+            name: "tmp".to_owned(),
+            empty_dir: Some(EmptyDirVolumeSource::default()),
+            ..Default::default()
+        });
+        mounts.push(VolumeMount {
+            name: "tmp".to_owned(),
+            mount_path: "/tmp".to_owned(),
+            ..Default::default()
+        });
+    }
+    for v in &w.volumes {
+        volumes.push(K8sVolume {
+            name: v.name.clone(),
+            empty_dir: Some(EmptyDirVolumeSource {
+                size_limit: v.size.map(|b| Quantity(format_bytes(b))),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        mounts.push(VolumeMount {
+            name: v.name.clone(),
+            mount_path: v.path.clone(),
+            ..Default::default()
+        });
+    }
+    if !w.config_files.is_empty() {
+        volumes.push(K8sVolume {
+            name: "config".to_owned(),
+            config_map: Some(ConfigMapVolumeSource {
+                name: naming::config_map(w),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        for f in &w.config_files {
+            mounts.push(VolumeMount {
+                name: "config".to_owned(),
+                mount_path: f.path.clone(),
+                sub_path: Some(config_key(&f.path)),
+                read_only: Some(true),
+                ..Default::default()
+            });
+        }
+    }
+    if let (Some(st), Kind::Stateful) = (&w.storage, w.kind) {
+        mounts.push(VolumeMount {
+            name: "data".to_owned(),
+            mount_path: st.path.clone(),
+            ..Default::default()
+        });
+    }
+    let mut env: Vec<EnvVar> = w
+        .env
+        .iter()
+        .map(|(k, v)| EnvVar {
+            name: k.clone(),
+            value: Some(v.clone()),
+            ..Default::default()
+        })
+        .collect();
+    env.extend(w.secrets.iter().map(|(k, r)| EnvVar {
+        name: k.clone(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: r.secret.clone(),
+                key: r.key.clone(),
+                optional: Some(false),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }));
+    env.sort_by(|a, b| a.name.cmp(&b.name));
+    let r = &w.resources;
+    let container = Container {
+        name: w.name.clone(),
+        image: Some(w.image.clone()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
+        command: (!w.command.is_empty()).then(|| w.command.clone()),
+        args: (!w.args.is_empty()).then(|| w.args.clone()),
+        ports: (!w.ports.is_empty()).then(|| {
+            w.ports
+                .iter()
+                .map(|p| ContainerPort {
+                    name: Some(p.name.clone()),
+                    container_port: i32::from(p.port),
+                    protocol: Some(protocol(p)),
+                    ..Default::default()
+                })
+                .collect()
+        }),
+        env: (!env.is_empty()).then_some(env),
+        resources: Some(ResourceRequirements {
+            requests: Some(BTreeMap::from([
+                ("cpu".to_owned(), Quantity(format_cpu(r.cpu_request))),
+                (
+                    "memory".to_owned(),
+                    Quantity(format_bytes(r.memory_request)),
+                ),
+            ])),
+            limits: Some(BTreeMap::from([
+                ("cpu".to_owned(), Quantity(format_cpu(r.cpu_limit))),
+                ("memory".to_owned(), Quantity(format_bytes(r.memory_limit))),
+            ])),
+            ..Default::default()
+        }),
+        liveness_probe: w.probes.liveness.as_ref().map(probe),
+        readiness_probe: w.probes.readiness.as_ref().map(probe),
+        startup_probe: w.probes.startup.as_ref().map(probe),
+        security_context: Some(SecurityContext {
+            allow_privilege_escalation: Some(false),
+            privileged: Some(false),
+            read_only_root_filesystem: Some(s.read_only_root_filesystem),
+            run_as_non_root: Some(!s.allow_root),
+            run_as_user: Some(s.run_as_user),
+            run_as_group: Some(s.run_as_user),
+            capabilities: Some(Capabilities {
+                drop: Some(vec!["ALL".to_owned()]),
+                add: (!s.add_capabilities.is_empty()).then(|| s.add_capabilities.clone()),
+            }),
+            seccomp_profile: Some(SeccompProfile {
+                type_: "RuntimeDefault".to_owned(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        volume_mounts: (!mounts.is_empty()).then_some(mounts),
+        ..Default::default()
+    };
+    PodTemplateSpec {
+        metadata: Some(ObjectMeta {
+            labels: Some(labels.clone()),
+            annotations: scrape_annotations(w),
+            ..Default::default()
+        }),
+        spec: Some(PodSpec {
+            service_account_name: Some(naming::service_account(w)),
+            automount_service_account_token: Some(s.service_account_token),
+            security_context: Some(PodSecurityContext {
+                run_as_non_root: Some(!s.allow_root),
+                run_as_user: Some(s.run_as_user),
+                run_as_group: Some(s.run_as_user),
+                fs_group: Some(s.run_as_user),
+                seccomp_profile: Some(SeccompProfile {
+                    type_: "RuntimeDefault".to_owned(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }),
+            containers: vec![container],
+            volumes: (!volumes.is_empty()).then_some(volumes),
+            ..Default::default()
+        }),
+    }
+}
+
+fn scrape_annotations(w: &Workload) -> Option<BTreeMap<String, String>> {
+    let m = w.metrics.as_ref()?;
+    Some(BTreeMap::from([
+        ("prometheus.io/scrape".to_owned(), "true".to_owned()),
+        ("prometheus.io/path".to_owned(), m.path.clone()),
+        ("prometheus.io/port".to_owned(), m.port.port.to_string()),
+    ]))
+}
+
+fn probe(p: &ir::Probe) -> K8sProbe {
+    let mut out = K8sProbe {
+        initial_delay_seconds: (p.initial_delay > 0).then_some(p.initial_delay as i32),
+        period_seconds: Some(p.period as i32),
+        timeout_seconds: Some(p.timeout as i32),
+        failure_threshold: Some(p.failure_threshold as i32),
+        ..Default::default()
+    };
+    match &p.action {
+        ProbeAction::Http { path, port } => {
+            out.http_get = Some(HTTPGetAction {
+                path: Some(path.clone()),
+                port: IntOrString::String(port.name.clone()),
+                ..Default::default()
+            })
+        }
+        ProbeAction::Exec(cmd) => {
+            out.exec = Some(ExecAction {
+                command: Some(cmd.clone()),
+            })
+        }
+        ProbeAction::Tcp(port) => {
+            out.tcp_socket = Some(TCPSocketAction {
+                port: IntOrString::String(port.name.clone()),
+                ..Default::default()
+            })
+        }
+    }
+    out
+}
+
+fn hpa(
+    env: &Environment,
+    w: &Workload,
+    a: &ir::Autoscaler,
+    labels: BTreeMap<String, String>,
+) -> HorizontalPodAutoscaler {
+    let mut metrics = Vec::new();
+    for (name, target) in [("cpu", a.cpu), ("memory", a.memory)] {
+        if let Some(t) = target {
+            metrics.push(MetricSpec {
+                type_: "Resource".to_owned(),
+                resource: Some(ResourceMetricSource {
+                    name: name.to_owned(),
+                    target: MetricTarget {
+                        type_: "Utilization".to_owned(),
+                        average_utilization: Some(t as i32),
+                        ..Default::default()
+                    },
+                }),
+                ..Default::default()
+            });
+        }
+    }
+    for (name, value) in &a.pod_metrics {
+        metrics.push(MetricSpec {
+            type_: "Pods".to_owned(),
+            pods: Some(PodsMetricSource {
+                metric: MetricIdentifier {
+                    name: name.clone(),
+                    ..Default::default()
+                },
+                target: MetricTarget {
+                    type_: "AverageValue".to_owned(),
+                    average_value: Some(Quantity(value.clone())),
+                    ..Default::default()
+                },
+            }),
+            ..Default::default()
+        });
+    }
+    let rules = |b: &ir::Behavior| HPAScalingRules {
+        stabilization_window_seconds: b.stabilization_seconds.map(|s| s as i32),
+        select_policy: Some(
+            match b.select {
+                ir::SelectPolicy::Max => "Max",
+                ir::SelectPolicy::Min => "Min",
+                ir::SelectPolicy::Disabled => "Disabled",
+            }
+            .to_owned(),
+        ),
+        policies: (!b.policies.is_empty()).then(|| {
+            b.policies
+                .iter()
+                .map(|p| HPAScalingPolicy {
+                    type_: match p.kind {
+                        ir::PolicyKind::Percent => "Percent",
+                        ir::PolicyKind::Pods => "Pods",
+                    }
+                    .to_owned(),
+                    value: p.value as i32,
+                    period_seconds: p.period_seconds as i32,
+                })
+                .collect()
+        }),
+    };
+    let behavior =
+        (a.scale_up.is_some() || a.scale_down.is_some()).then(|| HorizontalPodAutoscalerBehavior {
+            scale_up: a.scale_up.as_ref().map(rules),
+            scale_down: a.scale_down.as_ref().map(rules),
+        });
+    let api_version = match w.kind {
+        Kind::Stateful => "StatefulSet",
+        _ => "Deployment",
+    };
+    HorizontalPodAutoscaler {
+        metadata: meta(&w.name, env, labels),
+        spec: Some(HorizontalPodAutoscalerSpec {
+            scale_target_ref: k8s_openapi::api::autoscaling::v2::CrossVersionObjectReference {
+                api_version: Some("apps/v1".to_owned()),
+                kind: api_version.to_owned(),
+                name: w.name.clone(),
+            },
+            min_replicas: Some(a.min as i32),
+            max_replicas: a.max as i32,
+            metrics: Some(metrics),
+            behavior,
+        }),
+        ..Default::default()
+    }
+}
+
+fn ingress(
+    env: &Environment,
+    w: &Workload,
+    i: &ir::Ingress,
+    labels: BTreeMap<String, String>,
+) -> Ingress {
+    let mut metadata = meta(&w.name, env, labels);
+    if i.tls {
+        metadata.annotations = Some(BTreeMap::from([(
+            "cert-manager.io/cluster-issuer".to_owned(),
+            CLUSTER_ISSUER.to_owned(),
+        )]));
+    }
+    Ingress {
+        metadata,
+        spec: Some(IngressSpec {
+            ingress_class_name: Some(INGRESS_CLASS.to_owned()),
+            tls: i.tls.then(|| {
+                vec![IngressTLS {
+                    hosts: Some(vec![i.host.clone()]),
+                    secret_name: Some(naming::tls_secret(&i.host)),
+                }]
+            }),
+            rules: Some(vec![IngressRule {
+                host: Some(i.host.clone()),
+                http: Some(HTTPIngressRuleValue {
+                    paths: vec![HTTPIngressPath {
+                        path: Some(i.path.clone()),
+                        path_type: "Prefix".to_owned(),
+                        backend: IngressBackend {
+                            service: Some(IngressServiceBackend {
+                                name: w.name.clone(),
+                                port: Some(ServiceBackendPort {
+                                    name: Some(i.port.name.clone()),
+                                    ..Default::default()
+                                }),
+                            }),
+                            ..Default::default()
+                        },
+                    }],
+                }),
+            }]),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Allows exactly the declared edges into a workload: from the workloads that depend on it,
+/// from the ingress controller to its ingress port, and from Prometheus to its metrics port.
+/// Everything else stays denied by the namespace's default-deny policy.
+fn network_policy(
+    platform: &ir::Platform,
+    env: &Environment,
+    w: &Workload,
+    labels: BTreeMap<String, String>,
+) -> Option<NetworkPolicy> {
+    if w.ports.is_empty() {
+        return None;
+    }
+    let port_rule = |p: &ir::Port| NetworkPolicyPort {
+        port: Some(IntOrString::Int(i32::from(p.port))),
+        protocol: Some(protocol(p)),
+        ..Default::default()
+    };
+    let namespace_peer = |ns: &str| NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([(
+                "kubernetes.io/metadata.name".to_owned(),
+                ns.to_owned(),
+            )])),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut rules = Vec::new();
+    let clients: Vec<&Workload> = env
+        .workloads
+        .iter()
+        .filter(|c| c.depends_on.contains(&w.name))
+        .collect();
+    if !clients.is_empty() {
+        rules.push(NetworkPolicyIngressRule {
+            from: Some(
+                clients
+                    .iter()
+                    .map(|c| NetworkPolicyPeer {
+                        pod_selector: Some(selector(platform, c)),
+                        ..Default::default()
+                    })
+                    .collect(),
+            ),
+            ports: Some(w.ports.iter().map(port_rule).collect()),
+        });
+    }
+    if let Some(i) = &w.ingress {
+        rules.push(NetworkPolicyIngressRule {
+            from: Some(vec![namespace_peer(INGRESS_NAMESPACE)]),
+            ports: Some(vec![port_rule(&i.port)]),
+        });
+    }
+    if let Some(m) = &w.metrics {
+        rules.push(NetworkPolicyIngressRule {
+            from: Some(vec![namespace_peer(MONITORING_NAMESPACE)]),
+            ports: Some(vec![port_rule(&m.port)]),
+        });
+    }
+    if rules.is_empty() {
+        return None;
+    }
+    Some(NetworkPolicy {
+        metadata: meta(&w.name, env, labels),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(selector(platform, w)),
+            policy_types: Some(vec!["Ingress".to_owned()]),
+            ingress: Some(rules),
+            ..Default::default()
+        }),
+    })
+}

@@ -1,0 +1,25 @@
+//! YAML serialization shared by the YAML targets.
+//!
+//! serde-saphyr quotes every string a YAML 1.1 reader could take for something else (`on`,
+//! `yes`, `22:22`), which is why it is used instead of the archived serde_yaml.
+
+use serde::Serialize;
+
+use super::EmitError;
+
+/// Serializes documents into one multi-document YAML stream.
+pub fn to_yaml<T: Serialize>(docs: &[T]) -> Result<String, EmitError> {
+    let mut out = String::new();
+    for (i, doc) in docs.iter().enumerate() {
+        if i > 0 {
+            out.push_str("---\n");
+        }
+        let text = serde_saphyr::to_string(doc)
+            .map_err(|e| EmitError(format!("YAML serialization failed: {e}")))?;
+        out.push_str(&text);
+        if !text.ends_with('\n') {
+            out.push('\n');
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,61 @@
+//! Every default plinth applies, in one place, so the documentation and `explain` agree
+//! with the code.
+
+use crate::units::IntOrPercent;
+
+/// CPU request when none is given: 100m.
+pub const CPU_REQUEST: i64 = 100;
+/// CPU limit when none is given: 500m.
+pub const CPU_LIMIT: i64 = 500;
+/// Memory request when none is given: 128Mi.
+pub const MEMORY_REQUEST: i128 = 128 << 20;
+/// Memory limit when none is given: 512Mi.
+pub const MEMORY_LIMIT: i128 = 512 << 20;
+/// Replicas of a service without `replicas` or `autoscaling`.
+pub const REPLICAS: u32 = 1;
+/// Autoscaling minimum when only `max` is given.
+pub const AUTOSCALE_MIN: u32 = 1;
+/// Probe period in seconds.
+pub const PROBE_PERIOD: u32 = 10;
+/// Probe timeout in seconds.
+pub const PROBE_TIMEOUT: u32 = 1;
+/// Probe failures before acting.
+pub const PROBE_FAILURES: u32 = 3;
+/// Surge during rolling updates: one extra pod, so capacity never drops.
+pub const MAX_SURGE: IntOrPercent = IntOrPercent::Int(1);
+/// Unavailability during rolling updates: none.
+pub const MAX_UNAVAILABLE: IntOrPercent = IntOrPercent::Int(0);
+/// Disruption budget of workloads that can run more than one replica.
+pub const BUDGET_MAX_UNAVAILABLE: IntOrPercent = IntOrPercent::Int(1);
+/// User and group id of every container; above the range of host system users.
+pub const RUN_AS_USER: i64 = 10001;
+/// Ingress path.
+pub const INGRESS_PATH: &str = "/";
+/// Metrics path.
+pub const METRICS_PATH: &str = "/metrics";
+/// Scrape interval: 30 seconds.
+pub const SCRAPE_INTERVAL_MS: u64 = 30_000;
+/// Metrics retention: 15 days, Prometheus's own default.
+pub const RETENTION_MS: u64 = 15 * 86_400_000;
+/// Threshold hold duration: 5 minutes.
+pub const THRESHOLD_FOR_MS: u64 = 300_000;
+/// SLO window: 30 days.
+pub const SLO_WINDOW_MS: u64 = 30 * 86_400_000;
+/// Storage of a data store without a size: 10Gi.
+pub const STORAGE: i128 = 10 << 30;
+/// Alert grouping labels.
+pub const GROUP_BY: &[&str] = &["alertname", "service", "environment"];
+/// Alertmanager group wait: 30 seconds.
+pub const GROUP_WAIT_MS: u64 = 30_000;
+/// Alertmanager group interval: 5 minutes.
+pub const GROUP_INTERVAL_MS: u64 = 300_000;
+/// Alertmanager repeat interval: 4 hours.
+pub const REPEAT_INTERVAL_MS: u64 = 4 * 3_600_000;
+/// Name of the only environment of a spec without environments.
+pub const DEFAULT_ENVIRONMENT: &str = "default";
+/// Kubernetes version of a cluster without one.
+pub const CLUSTER_VERSION: &str = "1.30";
+/// VPC CIDR of a network without one.
+pub const NETWORK_CIDR: &str = "10.0.0.0/16";
+/// Availability zones of a network without a count.
+pub const NETWORK_AZS: u32 = 3;

@@ -1,0 +1,227 @@
+//! `plinth explain`: the resolved IR of one environment as JSON, and for one field the layer
+//! that set it.
+//!
+//! The JSON mirrors the spec's paths (`services.api.resources.limits.cpu`) so that a path a
+//! user writes in the spec finds its resolved value here. It is built by hand because the IR
+//! deliberately has no serde derives.
+
+use serde_json::{json, Map, Value};
+
+use super::*;
+use crate::units::{format_bytes, format_cpu, format_duration};
+
+fn iop(v: IntOrPercent) -> Value {
+    match v {
+        IntOrPercent::Int(n) => json!(n),
+        IntOrPercent::Percent(p) => json!(format!("{p}%")),
+    }
+}
+
+fn port(p: &Port) -> Value {
+    json!({ "name": p.name, "port": p.port, "protocol": match p.protocol { Protocol::Tcp => "tcp", Protocol::Udp => "udp" } })
+}
+
+fn probe(p: &Option<Probe>) -> Value {
+    let Some(p) = p else { return Value::Null };
+    let mut m = match &p.action {
+        ProbeAction::Http { path, port } => json!({ "path": path, "port": port.name }),
+        ProbeAction::Exec(cmd) => json!({ "command": cmd }),
+        ProbeAction::Tcp(port) => json!({ "port": port.name }),
+    };
+    if let Value::Object(o) = &mut m {
+        o.insert(
+            "initial_delay".into(),
+            json!(format!("{}s", p.initial_delay)),
+        );
+        o.insert("period".into(), json!(format!("{}s", p.period)));
+        o.insert("timeout".into(), json!(format!("{}s", p.timeout)));
+        o.insert("failure_threshold".into(), json!(p.failure_threshold));
+    }
+    m
+}
+
+fn workload(w: &Workload) -> Value {
+    let mut m = Map::new();
+    m.insert(
+        "kind".into(),
+        json!(match w.kind {
+            Kind::Web => "web",
+            Kind::Worker => "worker",
+            Kind::Stateful => "stateful",
+            Kind::Cron => "cron",
+        }),
+    );
+    if let Role::DataStore(s) = &w.role {
+        m.insert("engine".into(), json!(s.engine));
+        m.insert("version".into(), json!(s.version));
+        m.insert("read_replicas".into(), json!(s.read_replicas));
+        if let Some(b) = &s.backup {
+            m.insert(
+                "backup".into(),
+                json!({ "schedule": b.schedule, "retention": format_duration(b.retention_ms) }),
+            );
+        }
+    }
+    m.insert("image".into(), json!(w.image));
+    if let Some(s) = &w.schedule {
+        m.insert("schedule".into(), json!(s));
+    }
+    if !w.command.is_empty() {
+        m.insert("command".into(), json!(w.command));
+    }
+    if !w.args.is_empty() {
+        m.insert("args".into(), json!(w.args));
+    }
+    m.insert(
+        "ports".into(),
+        Value::Array(w.ports.iter().map(port).collect()),
+    );
+    match &w.replicas {
+        Replicas::Fixed(n) => {
+            m.insert("replicas".into(), json!(n));
+        }
+        Replicas::Auto(a) => {
+            m.insert(
+                "autoscaling".into(),
+                json!({
+                    "min": a.min, "max": a.max, "cpu": a.cpu, "memory": a.memory,
+                    "metrics": a.pod_metrics.iter().map(|(n, t)| json!({ "name": n, "target": t })).collect::<Vec<_>>(),
+                }),
+            );
+        }
+    }
+    let r = &w.resources;
+    m.insert(
+        "resources".into(),
+        json!({
+            "requests": { "cpu": format_cpu(r.cpu_request), "memory": format_bytes(r.memory_request) },
+            "limits": { "cpu": format_cpu(r.cpu_limit), "memory": format_bytes(r.memory_limit) },
+        }),
+    );
+    m.insert(
+        "probes".into(),
+        json!({ "liveness": probe(&w.probes.liveness), "readiness": probe(&w.probes.readiness), "startup": probe(&w.probes.startup) }),
+    );
+    m.insert("rollout".into(), json!({ "max_surge": iop(w.rollout.max_surge), "max_unavailable": iop(w.rollout.max_unavailable) }));
+    m.insert(
+        "disruption_budget".into(),
+        match w.disruption_budget {
+            None => json!({ "enabled": false }),
+            Some(Budget::MinAvailable(v)) => json!({ "min_available": iop(v) }),
+            Some(Budget::MaxUnavailable(v)) => json!({ "max_unavailable": iop(v) }),
+        },
+    );
+    m.insert("env".into(), json!(w.env));
+    m.insert(
+        "secrets".into(),
+        Value::Object(
+            w.secrets
+                .iter()
+                .map(|(k, s)| (k.clone(), json!({ "secret": s.secret, "key": s.key })))
+                .collect(),
+        ),
+    );
+    if let Some(s) = &w.storage {
+        m.insert(
+            "storage".into(),
+            json!({ "size": format_bytes(s.size), "path": s.path, "class": s.class }),
+        );
+    }
+    m.insert("depends_on".into(), json!(w.depends_on));
+    if let Some(i) = &w.ingress {
+        m.insert(
+            "ingress".into(),
+            json!({ "host": i.host, "path": i.path, "port": i.port.name, "tls": i.tls }),
+        );
+    }
+    if let Some(x) = &w.metrics {
+        m.insert("metrics".into(), json!({ "path": x.path, "port": x.port.name, "interval": format_duration(x.interval_ms) }));
+    }
+    m.insert(
+        "thresholds".into(),
+        Value::Object(
+            w.thresholds
+                .iter()
+                .map(|t| (t.name.clone(), json!({ "warning": t.warning, "critical": t.critical, "for": format_duration(t.for_ms), "expr": t.expr })))
+                .collect(),
+        ),
+    );
+    m.insert("team".into(), json!(w.team));
+    let s = &w.security;
+    m.insert(
+        "security".into(),
+        json!({
+            "run_as_user": s.run_as_user, "read_only_root_filesystem": s.read_only_root_filesystem,
+            "allow_root": s.allow_root, "service_account_token": s.service_account_token,
+            "add_capabilities": s.add_capabilities,
+        }),
+    );
+    Value::Object(m)
+}
+
+/// The resolved environment as JSON.
+pub fn explain(env: &Environment) -> Value {
+    let services: Map<String, Value> = env
+        .workloads
+        .iter()
+        .filter(|w| !w.is_store())
+        .map(|w| (w.name.clone(), workload(w)))
+        .collect();
+    let mut stores: Map<String, Value> = env
+        .workloads
+        .iter()
+        .filter(|w| w.is_store())
+        .map(|w| (w.name.clone(), workload(w)))
+        .collect();
+    for m in &env.managed_stores {
+        stores.insert(
+            m.name.clone(),
+            json!({
+                "mode": "managed", "engine": m.engine, "version": m.version, "instance_class": m.instance_class,
+                "multi_az": m.multi_az, "deletion_protection": m.deletion_protection,
+                "storage": { "size": format_bytes(m.storage) }, "read_replicas": m.read_replicas,
+            }),
+        );
+    }
+    let cloud = env.cloud.as_ref().map(|c| {
+        json!({
+            "provider": c.provider, "region": c.region,
+            "state": { "bucket": c.state.bucket, "key": c.state.key, "lock_table": c.state.lock_table },
+            "cluster": {
+                "version": c.cluster.version,
+                "node_groups": c.cluster.node_groups.iter().map(|g| (g.name.clone(), json!({
+                    "instance_types": g.instance_types, "min": g.min, "max": g.max, "desired": g.desired, "spot": g.spot,
+                }))).collect::<Map<String, Value>>(),
+            },
+            "network": { "cidr": c.network.cidr, "azs": c.network.azs },
+            "cdn": { "enabled": c.cdn },
+        })
+    });
+    json!({
+        "environment": env.name,
+        "namespace": env.namespace,
+        "domain": env.domain,
+        "services": services,
+        "datastores": stores,
+        "cloud": cloud,
+    })
+}
+
+/// The value at a dotted spec path and the layer that set it. `None` when the path does not
+/// exist in the resolved environment.
+pub fn explain_path(env: &Environment, path: &str) -> Option<(Value, String)> {
+    let root = explain(env);
+    let mut node = &root;
+    for seg in path.split('.') {
+        node = match node {
+            Value::Object(m) => m.get(seg)?,
+            Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    let layer = env
+        .origins
+        .get(path)
+        .map_or_else(|| Layer::Default.to_string(), ToString::to_string);
+    Some((node.clone(), layer))
+}

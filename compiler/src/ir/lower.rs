@@ -1,0 +1,790 @@
+//! Lowering: merged spec views to the IR, one environment at a time.
+//!
+//! The checker has accepted the spec before this runs, so parse failures here cannot happen
+//! for checked input; they fall back to defaults rather than panicking, which keeps the
+//! pipeline total even when called on unchecked input (the fuzz targets do).
+
+use std::collections::BTreeMap;
+
+use super::*;
+use crate::check::{parse_level, LevelKind, BUILTIN_THRESHOLDS};
+use crate::spec::{self, Resolved, Sp, StoreMode};
+use crate::units;
+
+/// Lowers a checked spec. `presets` are the loaded presets by name.
+pub fn lower(
+    spec: &spec::Spec,
+    presets: &BTreeMap<String, spec::DataStore>,
+    spec_path: &str,
+) -> Platform {
+    let envs: Vec<Option<&Sp<String>>> = if spec.environments.is_empty() {
+        vec![None]
+    } else {
+        spec.environments.keys().map(Some).collect()
+    };
+    let environments = envs
+        .into_iter()
+        .map(|e| lower_env(spec, spec::resolve(spec, presets, e)))
+        .collect();
+    Platform {
+        name: spec.platform.name.value.clone(),
+        spec_path: spec_path.to_owned(),
+        environments,
+    }
+}
+
+fn text(s: &Option<Sp<String>>) -> Option<String> {
+    s.as_ref().map(|v| v.value.clone())
+}
+
+fn ms(s: &Option<Sp<String>>, default: u64) -> u64 {
+    s.as_ref()
+        .and_then(|d| units::parse_duration(&d.value).ok())
+        .unwrap_or(default)
+}
+
+fn secs(s: &Option<Sp<String>>, default: u32) -> u32 {
+    s.as_ref()
+        .and_then(|d| units::parse_duration(&d.value).ok())
+        .map_or(default, |ms| {
+            u32::try_from(ms.div_ceil(1000)).unwrap_or(u32::MAX)
+        })
+}
+
+fn count(v: &Option<Sp<i64>>, default: u32) -> u32 {
+    v.as_ref()
+        .map_or(default, |x| u32::try_from(x.value).unwrap_or(default))
+}
+
+/// Scales a count, rounding up and never below one.
+fn scale_count(n: u32, f: f64) -> u32 {
+    if n == 0 {
+        return 0;
+    }
+    ((n as f64 * f).ceil() as u32).max(1)
+}
+
+fn lower_env(spec: &spec::Spec, view: Resolved) -> Environment {
+    let env_name = view
+        .env
+        .as_ref()
+        .map_or(DEFAULT_ENVIRONMENT.to_owned(), |e| e.value.clone());
+    let env_spec = view
+        .env
+        .as_ref()
+        .and_then(|e| spec.environments.get(e.value.as_str()));
+    let mut origins = view.origins.clone();
+    let platform = &spec.platform;
+    let namespace = env_spec
+        .and_then(|e| text(&e.namespace))
+        .or_else(|| text(&platform.namespace))
+        .unwrap_or_else(|| platform.name.value.clone());
+    let domain = env_spec
+        .and_then(|e| text(&e.domain))
+        .or_else(|| text(&platform.domain));
+    let replica_scale = env_spec
+        .and_then(|e| e.replica_scale.as_ref())
+        .map_or(1.0, |f| f.value);
+    let resource_scale = env_spec
+        .and_then(|e| e.resource_scale.as_ref())
+        .map_or(1.0, |f| f.value);
+    let scaled = Layer::Scaled(env_name.clone());
+    let scrape_interval_ms = ms(&spec.observability.scrape_interval, SCRAPE_INTERVAL_MS);
+    let ctx = Lower {
+        domain: domain.clone(),
+        replica_scale,
+        resource_scale,
+        scrape_interval_ms,
+        global_thresholds: &spec.observability.thresholds,
+        platform_team: text(&platform.team),
+        namespace: namespace.clone(),
+    };
+
+    let mut workloads = Vec::new();
+    let mut managed_stores = Vec::new();
+    for (name, s) in &view.services {
+        let w = ctx.service(name, s);
+        record_scaled(
+            &mut origins,
+            &format!("services.{}", name.value),
+            &ctx,
+            &scaled,
+        );
+        workloads.push(w);
+    }
+    for (name, d) in &view.datastores {
+        if d.mode
+            .as_ref()
+            .is_some_and(|m| m.value == StoreMode::Managed)
+        {
+            managed_stores.push(ctx.managed(name, d));
+        } else {
+            let w = ctx.store(name, d);
+            record_scaled(
+                &mut origins,
+                &format!("datastores.{}", name.value),
+                &ctx,
+                &scaled,
+            );
+            workloads.push(w);
+        }
+    }
+    workloads.sort_by(|a, b| a.name.cmp(&b.name));
+
+    Environment {
+        name: env_name.clone(),
+        namespace,
+        domain,
+        local: env_spec
+            .and_then(|e| e.local.as_ref())
+            .is_some_and(|l| l.value),
+        team: text(&platform.team),
+        owner: text(&platform.owner),
+        labels: platform
+            .labels
+            .iter()
+            .map(|(k, v)| (k.value.clone(), v.value.clone()))
+            .collect(),
+        workloads,
+        managed_stores,
+        cloud: view
+            .cloud
+            .as_ref()
+            .map(|c| lower_cloud(c, &env_name, &platform.name.value)),
+        observability: lower_observability(spec, scrape_interval_ms),
+        alerting: lower_alerting(&spec.alerting),
+        origins,
+    }
+}
+
+/// Marks replica and resource fields as scaled when the environment scales them.
+fn record_scaled(origins: &mut Origins, path: &str, ctx: &Lower, layer: &Layer) {
+    if ctx.replica_scale != 1.0 {
+        for f in ["replicas", "autoscaling.min", "autoscaling.max"] {
+            origins.set(format!("{path}.{f}"), layer);
+        }
+    }
+    if ctx.resource_scale != 1.0 {
+        for f in [
+            "requests.cpu",
+            "requests.memory",
+            "limits.cpu",
+            "limits.memory",
+        ] {
+            origins.set(format!("{path}.resources.{f}"), layer);
+        }
+    }
+}
+
+/// What lowering one environment's workloads needs to know.
+struct Lower<'a> {
+    domain: Option<String>,
+    replica_scale: f64,
+    resource_scale: f64,
+    scrape_interval_ms: u64,
+    global_thresholds: &'a BTreeMap<Sp<String>, spec::Threshold>,
+    platform_team: Option<String>,
+    namespace: String,
+}
+
+impl Lower<'_> {
+    fn service(&self, name: &Sp<String>, s: &spec::Service) -> Workload {
+        let kind = match s.kind.as_ref().map(|k| k.value) {
+            None | Some(spec::ServiceKind::Web) => Kind::Web,
+            Some(spec::ServiceKind::Worker) => Kind::Worker,
+            Some(spec::ServiceKind::Stateful) => Kind::Stateful,
+            Some(spec::ServiceKind::Cron) => Kind::Cron,
+        };
+        let ports = ports(s.ports.as_deref());
+        let replicas = match &s.autoscaling {
+            Some(a) => Replicas::Auto(self.autoscaler(a)),
+            None => Replicas::Fixed(scale_count(
+                count(&s.replicas, REPLICAS),
+                self.replica_scale,
+            )),
+        };
+        let budget = budget(s.disruption_budget.as_ref(), &replicas, kind);
+        Workload {
+            name: name.value.clone(),
+            role: Role::Service,
+            kind,
+            schedule: text(&s.schedule),
+            image: text(&s.image).unwrap_or_default(),
+            command: strings(s.command.as_deref()),
+            args: strings(s.args.as_deref()),
+            replicas,
+            vpa: s.vertical_autoscaling.as_ref().map(|v| v.value),
+            resources: self.resources(s.resources.as_ref()),
+            probes: probes(s.probes.as_ref(), &ports),
+            rollout: rollout(s.rollout.as_ref()),
+            disruption_budget: budget,
+            env: env(s.env.as_ref(), &name.value),
+            secrets: secrets(s.secrets.as_ref(), &name.value),
+            config_files: s
+                .config_files
+                .iter()
+                .flatten()
+                .map(|c| ConfigFile {
+                    path: c.path.value.clone(),
+                    content: c.content.value.clone(),
+                })
+                .collect(),
+            volumes: s
+                .volumes
+                .iter()
+                .flatten()
+                .map(|v| Volume {
+                    name: v.name.value.clone(),
+                    path: v.path.value.clone(),
+                    size: v
+                        .size
+                        .as_ref()
+                        .and_then(|q| units::parse_bytes(&q.value.0).ok()),
+                })
+                .collect(),
+            storage: s.storage.as_ref().map(|st| storage(st, "/data")),
+            depends_on: strings(s.depends_on.as_deref()),
+            ingress: s.ingress.as_ref().map(|i| self.ingress(i, &ports)),
+            metrics: s.metrics.as_ref().map(|m| self.metrics(m, &ports)),
+            thresholds: self.thresholds(s.thresholds.as_ref(), &name.value),
+            team: text(&s.team).or_else(|| self.platform_team.clone()),
+            security: security(s.security.as_ref()),
+            ports,
+        }
+    }
+
+    fn store(&self, name: &Sp<String>, d: &spec::DataStore) -> Workload {
+        let ports = ports(d.ports.as_deref());
+        let version = text(&d.version).unwrap_or_default();
+        let image = match text(&d.image) {
+            Some(repo) => format!("{repo}:{version}"),
+            None => String::new(),
+        };
+        let replicas = Replicas::Fixed(scale_count(
+            count(&d.replicas, REPLICAS),
+            self.replica_scale,
+        ));
+        let budget = budget(None, &replicas, Kind::Stateful);
+        Workload {
+            name: name.value.clone(),
+            role: Role::DataStore(StoreInfo {
+                engine: text(&d.engine).unwrap_or_default(),
+                version,
+                read_replicas: count(&d.read_replicas, 0),
+                backup: backup(d.backup.as_ref()),
+            }),
+            kind: Kind::Stateful,
+            schedule: None,
+            image,
+            command: strings(d.command.as_deref()),
+            args: strings(d.args.as_deref()),
+            replicas,
+            vpa: d.vertical_autoscaling.as_ref().map(|v| v.value),
+            resources: self.resources(d.resources.as_ref()),
+            probes: probes(d.probes.as_ref(), &ports),
+            rollout: rollout(None),
+            disruption_budget: budget,
+            env: env(d.env.as_ref(), &name.value),
+            secrets: secrets(d.secrets.as_ref(), &name.value),
+            config_files: Vec::new(),
+            volumes: Vec::new(),
+            storage: Some(d.storage.as_ref().map_or(
+                Storage {
+                    size: STORAGE,
+                    path: "/data".to_owned(),
+                    class: None,
+                },
+                |st| storage(st, "/data"),
+            )),
+            depends_on: Vec::new(),
+            ingress: None,
+            metrics: d.metrics.as_ref().map(|m| self.metrics(m, &ports)),
+            thresholds: self.thresholds(d.thresholds.as_ref(), &name.value),
+            team: self.platform_team.clone(),
+            security: security(d.security.as_ref()),
+            ports,
+        }
+    }
+
+    fn managed(&self, name: &Sp<String>, d: &spec::DataStore) -> ManagedStore {
+        let m = d.managed.clone().unwrap_or_default();
+        ManagedStore {
+            name: name.value.clone(),
+            engine: text(&d.engine).unwrap_or_default(),
+            version: text(&d.version).unwrap_or_default(),
+            instance_class: text(&m.instance_class),
+            multi_az: m.multi_az.as_ref().is_some_and(|v| v.value),
+            deletion_protection: m.deletion_protection.as_ref().is_none_or(|v| v.value),
+            storage: d
+                .storage
+                .as_ref()
+                .and_then(|s| s.size.as_ref())
+                .and_then(|q| units::parse_bytes(&q.value.0).ok())
+                .unwrap_or(STORAGE),
+            read_replicas: count(&d.read_replicas, 0),
+            replicas: count(&d.replicas, REPLICAS),
+            backup: backup(d.backup.as_ref()),
+            ports: ports(d.ports.as_deref()),
+            secrets: secrets(d.secrets.as_ref(), &name.value),
+        }
+    }
+
+    fn autoscaler(&self, a: &spec::Autoscaling) -> Autoscaler {
+        let min = scale_count(count(&a.min, AUTOSCALE_MIN), self.replica_scale);
+        let max = scale_count(count(&a.max, min), self.replica_scale).max(min);
+        Autoscaler {
+            min,
+            max,
+            cpu: a.cpu.as_ref().and_then(|v| u32::try_from(v.value).ok()),
+            memory: a.memory.as_ref().and_then(|v| u32::try_from(v.value).ok()),
+            pod_metrics: a
+                .metrics
+                .iter()
+                .flatten()
+                .map(|m| (m.name.value.clone(), m.target.value.0.clone()))
+                .collect(),
+            scale_up: a.scale_up.as_ref().map(behavior),
+            scale_down: a.scale_down.as_ref().map(behavior),
+        }
+    }
+
+    fn resources(&self, r: Option<&spec::Resources>) -> Resources {
+        let get = |f: fn(&spec::Resources) -> Option<&spec::ResourceAmounts>, cpu: bool| {
+            r.and_then(f).and_then(|a| {
+                if cpu {
+                    a.cpu.as_ref()
+                } else {
+                    a.memory.as_ref()
+                }
+            })
+        };
+        let cpu = |q: Option<&Sp<spec::Quantity>>, d: i64| {
+            q.and_then(|q| units::parse_cpu(&q.value.0).ok())
+                .unwrap_or(d)
+        };
+        let mem = |q: Option<&Sp<spec::Quantity>>, d: i128| {
+            q.and_then(|q| units::parse_bytes(&q.value.0).ok())
+                .unwrap_or(d)
+        };
+        let mut cpu_request = cpu(get(|r| r.requests.as_ref(), true), CPU_REQUEST);
+        let mut cpu_limit = cpu(get(|r| r.limits.as_ref(), true), CPU_LIMIT);
+        let mut memory_request = mem(get(|r| r.requests.as_ref(), false), MEMORY_REQUEST);
+        let mut memory_limit = mem(get(|r| r.limits.as_ref(), false), MEMORY_LIMIT);
+        // A request given without a limit above it would otherwise exceed the default limit.
+        cpu_limit = cpu_limit.max(cpu_request);
+        memory_limit = memory_limit.max(memory_request);
+        if self.resource_scale != 1.0 {
+            let f = self.resource_scale;
+            let scale_cpu = |m: i64| ((m as f64 * f).ceil() as i64).max(1);
+            // Memory scales to whole mebibytes, rounded up, so quantities stay readable.
+            let scale_mem =
+                |b: i128| (((b as f64 * f) / (1 << 20) as f64).ceil() as i128).max(1) << 20;
+            cpu_request = scale_cpu(cpu_request);
+            cpu_limit = scale_cpu(cpu_limit);
+            memory_request = scale_mem(memory_request);
+            memory_limit = scale_mem(memory_limit);
+        }
+        Resources {
+            cpu_request,
+            cpu_limit,
+            memory_request,
+            memory_limit,
+        }
+    }
+
+    fn ingress(&self, i: &spec::Ingress, ports: &[Port]) -> Ingress {
+        let host = text(&i.host).unwrap_or_default();
+        let host = match &self.domain {
+            Some(d) => host.replace("{domain}", d),
+            None => host,
+        };
+        Ingress {
+            host,
+            path: text(&i.path).unwrap_or_else(|| INGRESS_PATH.to_owned()),
+            port: port_ref(i.port.as_ref(), ports),
+            tls: i.tls.as_ref().is_none_or(|t| t.value),
+        }
+    }
+
+    fn metrics(&self, m: &spec::Metrics, ports: &[Port]) -> Metrics {
+        Metrics {
+            path: text(&m.path).unwrap_or_else(|| METRICS_PATH.to_owned()),
+            port: port_ref(m.port.as_ref(), ports),
+            interval_ms: ms(&m.interval, self.scrape_interval_ms),
+        }
+    }
+
+    /// Global thresholds with the workload's own merged over them, in name order.
+    fn thresholds(
+        &self,
+        own: Option<&BTreeMap<Sp<String>, spec::Threshold>>,
+        service: &str,
+    ) -> Vec<Threshold> {
+        use crate::spec::Overlay;
+        let mut merged: BTreeMap<String, spec::Threshold> = BTreeMap::new();
+        let mut scratch = Origins::default();
+        for (k, t) in self
+            .global_thresholds
+            .iter()
+            .chain(own.into_iter().flatten())
+        {
+            merged
+                .entry(k.value.clone())
+                .or_default()
+                .overlay(t, &Layer::Spec, "", &mut scratch);
+        }
+        merged
+            .into_iter()
+            .filter(|(_, t)| t.enabled.as_ref().is_none_or(|e| e.value))
+            .map(|(name, t)| {
+                let kind = BUILTIN_THRESHOLDS
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map_or(LevelKind::Number, |(_, k)| *k);
+                let level = |l: &Option<Sp<spec::Level>>| {
+                    l.as_ref().and_then(|l| parse_level(&l.value.0, kind).ok())
+                };
+                Threshold {
+                    expr: t.expr.as_ref().map(|e| {
+                        e.value
+                            .replace("{service}", service)
+                            .replace("{namespace}", &self.namespace)
+                    }),
+                    warning: level(&t.warning),
+                    critical: level(&t.critical),
+                    for_ms: ms(&t.for_, THRESHOLD_FOR_MS),
+                    summary: text(&t.summary),
+                    name,
+                }
+            })
+            .collect()
+    }
+}
+
+fn strings(v: Option<&[Sp<String>]>) -> Vec<String> {
+    v.unwrap_or_default()
+        .iter()
+        .map(|s| s.value.clone())
+        .collect()
+}
+
+fn ports(p: Option<&[spec::Port]>) -> Vec<Port> {
+    p.unwrap_or_default()
+        .iter()
+        .map(|p| Port {
+            name: p.name.value.clone(),
+            port: u16::try_from(p.port.value).unwrap_or(0),
+            protocol: p.protocol.as_ref().map_or(Protocol::Tcp, |x| x.value),
+        })
+        .collect()
+}
+
+/// Resolves a port reference; the first port when none is given.
+fn port_ref(r: Option<&Sp<spec::PortRef>>, ports: &[Port]) -> Port {
+    let found = match r.map(|r| &r.value) {
+        Some(spec::PortRef::Name(n)) => ports.iter().find(|p| &p.name == n),
+        Some(spec::PortRef::Number(n)) => ports.iter().find(|p| i64::from(p.port) == *n),
+        None => ports.first(),
+    };
+    found.cloned().unwrap_or(Port {
+        name: "http".to_owned(),
+        port: 80,
+        protocol: Protocol::Tcp,
+    })
+}
+
+fn probes(p: Option<&spec::Probes>, ports: &[Port]) -> Probes {
+    let one = |p: &Option<spec::Probe>| {
+        p.as_ref().map(|p| Probe {
+            action: match (&p.path, &p.command) {
+                (_, Some(cmd)) => ProbeAction::Exec(cmd.iter().map(|c| c.value.clone()).collect()),
+                (Some(path), None) => ProbeAction::Http {
+                    path: path.value.clone(),
+                    port: port_ref(p.port.as_ref(), ports),
+                },
+                (None, None) => ProbeAction::Tcp(port_ref(p.port.as_ref(), ports)),
+            },
+            initial_delay: secs(&p.initial_delay, 0),
+            period: secs(&p.period, PROBE_PERIOD),
+            timeout: secs(&p.timeout, PROBE_TIMEOUT),
+            failure_threshold: count(&p.failure_threshold, PROBE_FAILURES),
+        })
+    };
+    match p {
+        None => Probes::default(),
+        Some(p) => Probes {
+            liveness: one(&p.liveness),
+            readiness: one(&p.readiness),
+            startup: one(&p.startup),
+        },
+    }
+}
+
+fn int_or_percent(v: &Option<Sp<spec::IntOrPercent>>, default: IntOrPercent) -> IntOrPercent {
+    v.as_ref()
+        .and_then(|v| units::parse_int_or_percent(&v.value.0).ok())
+        .unwrap_or(default)
+}
+
+fn rollout(r: Option<&spec::Rollout>) -> Rollout {
+    Rollout {
+        max_surge: r.map_or(MAX_SURGE, |r| int_or_percent(&r.max_surge, MAX_SURGE)),
+        max_unavailable: r.map_or(MAX_UNAVAILABLE, |r| {
+            int_or_percent(&r.max_unavailable, MAX_UNAVAILABLE)
+        }),
+    }
+}
+
+/// A budget for workloads that can run more than one replica, unless turned off; cron jobs
+/// have none because their pods are meant to finish.
+fn budget(b: Option<&spec::DisruptionBudget>, replicas: &Replicas, kind: Kind) -> Option<Budget> {
+    if kind == Kind::Cron || b.and_then(|b| b.enabled.as_ref()).is_some_and(|e| !e.value) {
+        return None;
+    }
+    if let Some(b) = b {
+        if b.min_available.is_some() {
+            return Some(Budget::MinAvailable(int_or_percent(
+                &b.min_available,
+                IntOrPercent::Int(1),
+            )));
+        }
+        if b.max_unavailable.is_some() {
+            return Some(Budget::MaxUnavailable(int_or_percent(
+                &b.max_unavailable,
+                BUDGET_MAX_UNAVAILABLE,
+            )));
+        }
+        if b.enabled.as_ref().is_some_and(|e| e.value) {
+            return Some(Budget::MaxUnavailable(BUDGET_MAX_UNAVAILABLE));
+        }
+    }
+    let max = match replicas {
+        Replicas::Fixed(n) => *n,
+        Replicas::Auto(a) => a.max,
+    };
+    (max > 1).then_some(Budget::MaxUnavailable(BUDGET_MAX_UNAVAILABLE))
+}
+
+fn env(e: Option<&BTreeMap<Sp<String>, Sp<String>>>, _name: &str) -> BTreeMap<String, String> {
+    e.into_iter()
+        .flatten()
+        .map(|(k, v)| (k.value.clone(), v.value.clone()))
+        .collect()
+}
+
+fn secrets(
+    s: Option<&BTreeMap<Sp<String>, spec::SecretRef>>,
+    name: &str,
+) -> BTreeMap<String, SecretRef> {
+    s.into_iter()
+        .flatten()
+        .map(|(k, r)| (k.value.clone(), secret_ref(r, name)))
+        .collect()
+}
+
+fn secret_ref(r: &spec::SecretRef, name: &str) -> SecretRef {
+    SecretRef {
+        secret: r.secret.value.replace("{name}", name),
+        key: r.key.value.clone(),
+    }
+}
+
+fn storage(s: &spec::Storage, default_path: &str) -> Storage {
+    Storage {
+        size: s
+            .size
+            .as_ref()
+            .and_then(|q| units::parse_bytes(&q.value.0).ok())
+            .unwrap_or(STORAGE),
+        path: text(&s.path).unwrap_or_else(|| default_path.to_owned()),
+        class: text(&s.class),
+    }
+}
+
+fn backup(b: Option<&spec::Backup>) -> Option<Backup> {
+    let b = b?;
+    Some(Backup {
+        schedule: text(&b.schedule)?,
+        retention_ms: ms(&b.retention, 7 * 86_400_000),
+        continuous: b.continuous.as_ref().is_some_and(|c| c.value),
+    })
+}
+
+fn behavior(b: &spec::ScalingBehavior) -> Behavior {
+    Behavior {
+        stabilization_seconds: b
+            .stabilization
+            .as_ref()
+            .and_then(|s| units::parse_duration(&s.value).ok())
+            .map(|ms| (ms / 1000) as u32),
+        select: b.select.as_ref().map_or(SelectPolicy::Max, |s| s.value),
+        policies: b
+            .policies
+            .iter()
+            .flatten()
+            .map(|p| Policy {
+                kind: p.kind.value,
+                value: u32::try_from(p.value.value).unwrap_or(1),
+                period_seconds: units::parse_duration(&p.period.value)
+                    .map_or(60, |ms| (ms / 1000) as u32),
+            })
+            .collect(),
+    }
+}
+
+fn security(s: Option<&spec::Security>) -> Security {
+    let flag = |f: fn(&spec::Security) -> &Option<Sp<bool>>, d: bool| {
+        s.and_then(|s| f(s).as_ref()).map_or(d, |v| v.value)
+    };
+    let allow_root = flag(|s| &s.allow_root, false);
+    Security {
+        run_as_user: s
+            .and_then(|s| s.run_as_user.as_ref())
+            .map_or(if allow_root { 0 } else { RUN_AS_USER }, |u| u.value),
+        read_only_root_filesystem: flag(|s| &s.read_only_root_filesystem, true),
+        allow_root,
+        service_account_token: flag(|s| &s.service_account_token, false),
+        add_capabilities: s
+            .map(|s| strings(s.add_capabilities.as_deref()))
+            .unwrap_or_default(),
+    }
+}
+
+fn lower_cloud(c: &spec::Cloud, env: &str, platform: &str) -> Cloud {
+    let state = c.state.clone().unwrap_or_default();
+    let cluster = c.cluster.clone().unwrap_or_default();
+    let network = c.network.clone().unwrap_or_default();
+    Cloud {
+        provider: "aws".to_owned(),
+        region: text(&c.region).unwrap_or_else(|| "us-east-1".to_owned()),
+        state: StateBackend {
+            bucket: text(&state.bucket).unwrap_or_else(|| format!("{platform}-terraform-state")),
+            key: text(&state.key)
+                .unwrap_or_else(|| "{env}/terraform.tfstate".to_owned())
+                .replace("{env}", env),
+            lock_table: text(&state.lock_table)
+                .unwrap_or_else(|| format!("{platform}-terraform-locks")),
+        },
+        cluster: Cluster {
+            version: text(&cluster.version).unwrap_or_else(|| CLUSTER_VERSION.to_owned()),
+            node_groups: cluster
+                .node_groups
+                .iter()
+                .map(|(name, g)| {
+                    let min = count(&g.min, 1);
+                    let max = count(&g.max, min).max(min);
+                    NodeGroup {
+                        name: name.value.clone(),
+                        instance_types: strings(g.instance_types.as_deref()),
+                        min,
+                        max,
+                        desired: count(&g.desired, min).clamp(min, max),
+                        spot: g.spot.as_ref().is_some_and(|s| s.value),
+                    }
+                })
+                .collect(),
+        },
+        network: Network {
+            cidr: text(&network.cidr).unwrap_or_else(|| NETWORK_CIDR.to_owned()),
+            azs: count(&network.azs, NETWORK_AZS),
+        },
+        cdn: c
+            .cdn
+            .as_ref()
+            .and_then(|c| c.enabled.as_ref())
+            .is_some_and(|e| e.value),
+    }
+}
+
+fn lower_observability(spec: &spec::Spec, scrape_interval_ms: u64) -> Observability {
+    let o = &spec.observability;
+    Observability {
+        scrape_interval_ms,
+        retention_ms: ms(&o.retention, RETENTION_MS),
+        runbook_url: text(&o.runbook_url),
+        logs: text(&o.logs),
+        rules: o
+            .rules
+            .iter()
+            .map(|r| AlertRule {
+                name: r.name.value.clone(),
+                expr: r.expr.value.clone(),
+                for_ms: ms(&r.for_, 0),
+                severity: r.severity.value,
+                summary: text(&r.summary),
+                description: text(&r.description),
+                team: text(&r.team).or_else(|| text(&spec.platform.team)),
+            })
+            .collect(),
+        slos: o
+            .slos
+            .iter()
+            .map(|(name, s)| Slo {
+                name: name.value.clone(),
+                service: s.service.value.clone(),
+                objective: s.objective.value / 100.0,
+                window_ms: ms(&s.window, SLO_WINDOW_MS),
+                good: s.good.value.clone(),
+                total: s.total.value.clone(),
+                description: text(&s.description),
+            })
+            .collect(),
+    }
+}
+
+fn lower_alerting(a: &spec::Alerting) -> Alerting {
+    let sref = |r: &Option<spec::SecretRef>| {
+        r.as_ref().map(|r| secret_ref(r, "")).unwrap_or(SecretRef {
+            secret: String::new(),
+            key: String::new(),
+        })
+    };
+    Alerting {
+        receivers: a
+            .receivers
+            .iter()
+            .map(|(name, r)| Receiver {
+                name: name.value.clone(),
+                kind: match r.kind.value {
+                    spec::ReceiverKind::Pagerduty => ReceiverKind::Pagerduty {
+                        routing_key: sref(&r.routing_key),
+                    },
+                    spec::ReceiverKind::Slack => ReceiverKind::Slack {
+                        webhook_url: sref(&r.webhook_url),
+                        channel: text(&r.channel).unwrap_or_default(),
+                    },
+                    spec::ReceiverKind::Email => ReceiverKind::Email {
+                        to: text(&r.to).unwrap_or_default(),
+                        from: text(&r.from).unwrap_or_default(),
+                        smarthost: text(&r.smarthost).unwrap_or_default(),
+                        password: r.password.as_ref().map(|p| secret_ref(p, "")),
+                    },
+                    spec::ReceiverKind::Webhook => ReceiverKind::Webhook { url: sref(&r.url) },
+                },
+                send_resolved: r.send_resolved.as_ref().is_none_or(|s| s.value),
+            })
+            .collect(),
+        routes: a
+            .routes
+            .iter()
+            .map(|r| Route {
+                matchers: r
+                    .matchers
+                    .iter()
+                    .map(|(k, v)| (k.value.clone(), v.value.clone()))
+                    .collect(),
+                receiver: r.receiver.value.clone(),
+                continue_: r.continue_.as_ref().is_some_and(|c| c.value),
+            })
+            .collect(),
+        default_receiver: text(&a.default_receiver),
+        group_by: a
+            .group_by
+            .as_ref()
+            .map(|g| strings(Some(g)))
+            .unwrap_or_else(|| GROUP_BY.iter().map(|s| (*s).to_owned()).collect()),
+        group_wait_ms: ms(&a.group_wait, GROUP_WAIT_MS),
+        group_interval_ms: ms(&a.group_interval, GROUP_INTERVAL_MS),
+        repeat_interval_ms: ms(&a.repeat_interval, REPEAT_INTERVAL_MS),
+    }
+}

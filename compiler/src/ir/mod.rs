@@ -1,0 +1,629 @@
+//! The IR: the platform fully resolved for each environment.
+//!
+//! Presets are merged, environment overlays and scale factors applied, defaults filled in
+//! and references bound (a probe knows its port number, an ingress its host). Nothing here is
+//! optional when it has a default, and nothing is a serde type: emitters read plain data.
+
+mod defaults;
+mod explain;
+mod lower;
+pub mod naming;
+
+pub use defaults::*;
+pub use explain::{explain, explain_path};
+pub use lower::lower;
+
+use std::collections::BTreeMap;
+
+pub use crate::spec::{Layer, Origins, PolicyKind, Protocol, SelectPolicy, SeverityLevel, VpaMode};
+pub use crate::units::IntOrPercent;
+
+/// The whole platform.
+#[derive(Clone, Debug)]
+pub struct Platform {
+    /// Platform name.
+    pub name: String,
+    /// The spec's path as given, for the generated-file banner.
+    pub spec_path: String,
+    /// One entry per environment, in name order; a spec without environments has one called
+    /// `default`.
+    pub environments: Vec<Environment>,
+}
+
+/// The platform as deployed to one environment.
+#[derive(Clone, Debug)]
+pub struct Environment {
+    /// Environment name.
+    pub name: String,
+    /// Kubernetes namespace.
+    pub namespace: String,
+    /// Domain for ingress hosts, if any.
+    pub domain: Option<String>,
+    /// Whether Docker Compose is generated for this environment.
+    pub local: bool,
+    /// Owning team of the platform.
+    pub team: Option<String>,
+    /// Owner contact.
+    pub owner: Option<String>,
+    /// Extra labels on every resource.
+    pub labels: BTreeMap<String, String>,
+    /// Services and in-cluster data stores, in name order.
+    pub workloads: Vec<Workload>,
+    /// Data stores run by the cloud provider.
+    pub managed_stores: Vec<ManagedStore>,
+    /// The cloud side, when the spec has one.
+    pub cloud: Option<Cloud>,
+    /// Metrics and alert definitions.
+    pub observability: Observability,
+    /// Alert routing.
+    pub alerting: Alerting,
+    /// Which layer set each field (spec paths).
+    pub origins: Origins,
+}
+
+/// What a workload is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// An application service.
+    Service,
+    /// An in-cluster data store.
+    DataStore(StoreInfo),
+}
+
+/// Data store specifics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreInfo {
+    /// Engine family (`postgres`, `redis`, `qdrant`, `object-storage`).
+    pub engine: String,
+    /// Engine version.
+    pub version: String,
+    /// Read replicas beside the primary.
+    pub read_replicas: u32,
+    /// Backups, if scheduled.
+    pub backup: Option<Backup>,
+}
+
+/// The workload kind, as written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// A stateless server.
+    Web,
+    /// A background worker.
+    Worker,
+    /// A stateful workload.
+    Stateful,
+    /// A scheduled job.
+    Cron,
+}
+
+/// A service or in-cluster data store, ready to emit.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    /// Name, a DNS label.
+    pub name: String,
+    /// Service or data store.
+    pub role: Role,
+    /// Kind.
+    pub kind: Kind,
+    /// Cron schedule, for `Kind::Cron`.
+    pub schedule: Option<String>,
+    /// Full image reference.
+    pub image: String,
+    /// Entrypoint override.
+    pub command: Vec<String>,
+    /// Arguments.
+    pub args: Vec<String>,
+    /// Declared ports.
+    pub ports: Vec<Port>,
+    /// Fixed count or autoscaler.
+    pub replicas: Replicas,
+    /// Vertical autoscaling mode, when asked for.
+    pub vpa: Option<VpaMode>,
+    /// Requests and limits.
+    pub resources: Resources,
+    /// Probes.
+    pub probes: Probes,
+    /// Rolling-update strategy.
+    pub rollout: Rollout,
+    /// Disruption budget, when one is created.
+    pub disruption_budget: Option<Budget>,
+    /// Plain environment variables.
+    pub env: BTreeMap<String, String>,
+    /// Secret environment variables.
+    pub secrets: BTreeMap<String, SecretRef>,
+    /// Mounted configuration files.
+    pub config_files: Vec<ConfigFile>,
+    /// Scratch volumes.
+    pub volumes: Vec<Volume>,
+    /// Persistent storage.
+    pub storage: Option<Storage>,
+    /// Names of the workloads and managed stores this one needs.
+    pub depends_on: Vec<String>,
+    /// Ingress exposure.
+    pub ingress: Option<Ingress>,
+    /// Metrics endpoint.
+    pub metrics: Option<Metrics>,
+    /// Threshold alerts that apply to this workload.
+    pub thresholds: Vec<Threshold>,
+    /// Owning team.
+    pub team: Option<String>,
+    /// Pod security settings.
+    pub security: Security,
+}
+
+impl Workload {
+    /// The largest number of replicas this workload can run.
+    pub fn max_replicas(&self) -> u32 {
+        match &self.replicas {
+            Replicas::Fixed(n) => *n,
+            Replicas::Auto(a) => a.max,
+        }
+    }
+
+    /// Whether this is a data store.
+    pub fn is_store(&self) -> bool {
+        matches!(self.role, Role::DataStore(_))
+    }
+}
+
+/// A declared port.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Port {
+    /// Name.
+    pub name: String,
+    /// Number.
+    pub port: u16,
+    /// Protocol.
+    pub protocol: Protocol,
+}
+
+/// Who decides the replica count.
+#[derive(Clone, Debug)]
+pub enum Replicas {
+    /// A fixed count.
+    Fixed(u32),
+    /// A HorizontalPodAutoscaler.
+    Auto(Autoscaler),
+}
+
+/// Horizontal autoscaling.
+#[derive(Clone, Debug)]
+pub struct Autoscaler {
+    /// Fewest replicas.
+    pub min: u32,
+    /// Most replicas.
+    pub max: u32,
+    /// CPU utilisation target, percent.
+    pub cpu: Option<u32>,
+    /// Memory utilisation target, percent.
+    pub memory: Option<u32>,
+    /// Custom pod metrics: name and average value target.
+    pub pod_metrics: Vec<(String, String)>,
+    /// Scale-up behaviour.
+    pub scale_up: Option<Behavior>,
+    /// Scale-down behaviour.
+    pub scale_down: Option<Behavior>,
+}
+
+/// Scaling behaviour in one direction.
+#[derive(Clone, Debug)]
+pub struct Behavior {
+    /// Stabilization window in seconds.
+    pub stabilization_seconds: Option<u32>,
+    /// Which policy wins.
+    pub select: SelectPolicy,
+    /// Rate limits.
+    pub policies: Vec<Policy>,
+}
+
+/// A scaling rate limit.
+#[derive(Clone, Debug)]
+pub struct Policy {
+    /// Percent or pods.
+    pub kind: PolicyKind,
+    /// How many.
+    pub value: u32,
+    /// Over how many seconds.
+    pub period_seconds: u32,
+}
+
+/// CPU and memory requests and limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Resources {
+    /// Requested millicores.
+    pub cpu_request: i64,
+    /// Millicore limit.
+    pub cpu_limit: i64,
+    /// Requested bytes.
+    pub memory_request: i128,
+    /// Byte limit.
+    pub memory_limit: i128,
+}
+
+/// The three probes.
+#[derive(Clone, Debug, Default)]
+pub struct Probes {
+    /// Liveness.
+    pub liveness: Option<Probe>,
+    /// Readiness.
+    pub readiness: Option<Probe>,
+    /// Startup.
+    pub startup: Option<Probe>,
+}
+
+/// One probe with its timings in seconds.
+#[derive(Clone, Debug)]
+pub struct Probe {
+    /// What it does.
+    pub action: ProbeAction,
+    /// Delay before the first probe.
+    pub initial_delay: u32,
+    /// Time between probes.
+    pub period: u32,
+    /// Time a probe may take.
+    pub timeout: u32,
+    /// Failures before acting.
+    pub failure_threshold: u32,
+}
+
+/// A probe's handler.
+#[derive(Clone, Debug)]
+pub enum ProbeAction {
+    /// HTTP GET.
+    Http {
+        /// Path.
+        path: String,
+        /// Port.
+        port: Port,
+    },
+    /// Run a command.
+    Exec(Vec<String>),
+    /// Open a TCP connection.
+    Tcp(Port),
+}
+
+/// Rolling-update strategy.
+#[derive(Clone, Copy, Debug)]
+pub struct Rollout {
+    /// Extra pods during an update.
+    pub max_surge: IntOrPercent,
+    /// Missing pods during an update.
+    pub max_unavailable: IntOrPercent,
+}
+
+/// A disruption budget.
+#[derive(Clone, Copy, Debug)]
+pub enum Budget {
+    /// Pods that must stay up.
+    MinAvailable(IntOrPercent),
+    /// Pods that may be down.
+    MaxUnavailable(IntOrPercent),
+}
+
+/// A reference into the external secret store.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SecretRef {
+    /// Secret name.
+    pub secret: String,
+    /// Key in the secret.
+    pub key: String,
+}
+
+/// A mounted configuration file.
+#[derive(Clone, Debug)]
+pub struct ConfigFile {
+    /// Absolute path.
+    pub path: String,
+    /// Content.
+    pub content: String,
+}
+
+/// A scratch volume.
+#[derive(Clone, Debug)]
+pub struct Volume {
+    /// Name.
+    pub name: String,
+    /// Mount path.
+    pub path: String,
+    /// Size limit in bytes.
+    pub size: Option<i128>,
+}
+
+/// Persistent storage per replica.
+#[derive(Clone, Debug)]
+pub struct Storage {
+    /// Size in bytes.
+    pub size: i128,
+    /// Mount path.
+    pub path: String,
+    /// Storage class, or the cluster default.
+    pub class: Option<String>,
+}
+
+/// Ingress exposure.
+#[derive(Clone, Debug)]
+pub struct Ingress {
+    /// Host name, placeholders substituted.
+    pub host: String,
+    /// Path prefix.
+    pub path: String,
+    /// Target port.
+    pub port: Port,
+    /// Whether TLS is terminated.
+    pub tls: bool,
+}
+
+/// Metrics endpoint.
+#[derive(Clone, Debug)]
+pub struct Metrics {
+    /// Path.
+    pub path: String,
+    /// Port.
+    pub port: Port,
+    /// Scrape interval in milliseconds.
+    pub interval_ms: u64,
+}
+
+/// Pod security settings.
+#[derive(Clone, Debug)]
+pub struct Security {
+    /// User and group id.
+    pub run_as_user: i64,
+    /// Read-only root filesystem.
+    pub read_only_root_filesystem: bool,
+    /// Whether running as root is allowed.
+    pub allow_root: bool,
+    /// Whether the service account token is mounted.
+    pub service_account_token: bool,
+    /// Capabilities added after dropping all.
+    pub add_capabilities: Vec<String>,
+}
+
+/// A threshold alert applying to one workload.
+#[derive(Clone, Debug)]
+pub struct Threshold {
+    /// Threshold name (`cpu`, `error_rate`, or a custom one).
+    pub name: String,
+    /// PromQL for a custom threshold, placeholders substituted; `None` for built-ins.
+    pub expr: Option<String>,
+    /// Warning level (percent, seconds, or the custom unit).
+    pub warning: Option<f64>,
+    /// Critical level.
+    pub critical: Option<f64>,
+    /// How long the condition must hold, in milliseconds.
+    pub for_ms: u64,
+    /// Summary text.
+    pub summary: Option<String>,
+}
+
+/// Backup settings.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Backup {
+    /// Cron schedule.
+    pub schedule: String,
+    /// Retention in milliseconds.
+    pub retention_ms: u64,
+    /// Continuous archiving.
+    pub continuous: bool,
+}
+
+/// A data store run by the cloud provider.
+#[derive(Clone, Debug)]
+pub struct ManagedStore {
+    /// Name.
+    pub name: String,
+    /// Engine family.
+    pub engine: String,
+    /// Engine version.
+    pub version: String,
+    /// Instance class, if set.
+    pub instance_class: Option<String>,
+    /// Multi-AZ.
+    pub multi_az: bool,
+    /// Deletion protection.
+    pub deletion_protection: bool,
+    /// Allocated storage in bytes.
+    pub storage: i128,
+    /// Read replicas.
+    pub read_replicas: u32,
+    /// Nodes (cache clusters).
+    pub replicas: u32,
+    /// Backups.
+    pub backup: Option<Backup>,
+    /// Ports clients connect to.
+    pub ports: Vec<Port>,
+    /// Credentials.
+    pub secrets: BTreeMap<String, SecretRef>,
+}
+
+/// The cloud side.
+#[derive(Clone, Debug)]
+pub struct Cloud {
+    /// Provider name (`aws`).
+    pub provider: String,
+    /// Region.
+    pub region: String,
+    /// Terraform state backend.
+    pub state: StateBackend,
+    /// Cluster.
+    pub cluster: Cluster,
+    /// Network.
+    pub network: Network,
+    /// Whether a CDN is created.
+    pub cdn: bool,
+}
+
+/// Terraform state backend.
+#[derive(Clone, Debug)]
+pub struct StateBackend {
+    /// Bucket.
+    pub bucket: String,
+    /// Object key, placeholders substituted.
+    pub key: String,
+    /// Lock table.
+    pub lock_table: String,
+}
+
+/// The Kubernetes cluster.
+#[derive(Clone, Debug)]
+pub struct Cluster {
+    /// Kubernetes version.
+    pub version: String,
+    /// Node groups, in name order.
+    pub node_groups: Vec<NodeGroup>,
+}
+
+/// A node group.
+#[derive(Clone, Debug)]
+pub struct NodeGroup {
+    /// Name.
+    pub name: String,
+    /// Instance types.
+    pub instance_types: Vec<String>,
+    /// Fewest nodes.
+    pub min: u32,
+    /// Most nodes.
+    pub max: u32,
+    /// Nodes at creation.
+    pub desired: u32,
+    /// Spot capacity.
+    pub spot: bool,
+}
+
+/// The network.
+#[derive(Clone, Debug)]
+pub struct Network {
+    /// VPC CIDR.
+    pub cidr: String,
+    /// Availability zones.
+    pub azs: u32,
+}
+
+/// Metrics and alert definitions.
+#[derive(Clone, Debug)]
+pub struct Observability {
+    /// Default scrape interval in milliseconds.
+    pub scrape_interval_ms: u64,
+    /// Retention in milliseconds.
+    pub retention_ms: u64,
+    /// Runbook link prefix.
+    pub runbook_url: Option<String>,
+    /// Log stack to install.
+    pub logs: Option<String>,
+    /// Custom rules.
+    pub rules: Vec<AlertRule>,
+    /// SLOs.
+    pub slos: Vec<Slo>,
+}
+
+/// A custom alert rule.
+#[derive(Clone, Debug)]
+pub struct AlertRule {
+    /// Alert name.
+    pub name: String,
+    /// PromQL.
+    pub expr: String,
+    /// Hold duration in milliseconds.
+    pub for_ms: u64,
+    /// Severity.
+    pub severity: SeverityLevel,
+    /// Summary.
+    pub summary: Option<String>,
+    /// Description.
+    pub description: Option<String>,
+    /// Team.
+    pub team: Option<String>,
+}
+
+/// A service level objective.
+#[derive(Clone, Debug)]
+pub struct Slo {
+    /// Name.
+    pub name: String,
+    /// Service.
+    pub service: String,
+    /// Objective as a fraction (0.999).
+    pub objective: f64,
+    /// Window in milliseconds.
+    pub window_ms: u64,
+    /// Good events query with `{window}`.
+    pub good: String,
+    /// Total events query with `{window}`.
+    pub total: String,
+    /// Description.
+    pub description: Option<String>,
+}
+
+/// Alert routing.
+#[derive(Clone, Debug)]
+pub struct Alerting {
+    /// Receivers in name order.
+    pub receivers: Vec<Receiver>,
+    /// Routes in order.
+    pub routes: Vec<Route>,
+    /// Receiver for unmatched alerts.
+    pub default_receiver: Option<String>,
+    /// Grouping labels.
+    pub group_by: Vec<String>,
+    /// Group wait in milliseconds.
+    pub group_wait_ms: u64,
+    /// Group interval in milliseconds.
+    pub group_interval_ms: u64,
+    /// Repeat interval in milliseconds.
+    pub repeat_interval_ms: u64,
+}
+
+/// A notification receiver.
+#[derive(Clone, Debug)]
+pub struct Receiver {
+    /// Name.
+    pub name: String,
+    /// Type and settings.
+    pub kind: ReceiverKind,
+    /// Notify on resolution.
+    pub send_resolved: bool,
+}
+
+/// Receiver settings by type; credentials are secret references.
+#[derive(Clone, Debug)]
+pub enum ReceiverKind {
+    /// PagerDuty.
+    Pagerduty {
+        /// Routing key.
+        routing_key: SecretRef,
+    },
+    /// Slack.
+    Slack {
+        /// Webhook URL.
+        webhook_url: SecretRef,
+        /// Channel.
+        channel: String,
+    },
+    /// Email.
+    Email {
+        /// Recipient.
+        to: String,
+        /// Sender.
+        from: String,
+        /// SMTP server.
+        smarthost: String,
+        /// SMTP password.
+        password: Option<SecretRef>,
+    },
+    /// Webhook.
+    Webhook {
+        /// URL.
+        url: SecretRef,
+    },
+}
+
+/// A route.
+#[derive(Clone, Debug)]
+pub struct Route {
+    /// Label equality matchers.
+    pub matchers: BTreeMap<String, String>,
+    /// Receiver.
+    pub receiver: String,
+    /// Continue matching.
+    pub continue_: bool,
+}

@@ -1,0 +1,525 @@
+//! Loading a spec or preset file: syntax, then structure, then typed values.
+
+use std::sync::OnceLock;
+
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::Value as Json;
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
+
+use super::span::{with_source, Sp};
+use super::types::{DataStore, Spec};
+use crate::diag::{did_you_mean, Code, Diagnostic, Diagnostics};
+use crate::source::{SourceId, Sources, Span};
+
+/// The only spec format version this compiler reads.
+pub const FORMAT_VERSION: i64 = 1;
+
+/// Largest spec file plinth reads. Larger inputs are rejected before parsing so that memory
+/// stays bounded in pre-commit hooks and CI; 32 MiB is far beyond any hand-written spec.
+pub const MAX_SPEC_BYTES: usize = 32 * 1024 * 1024;
+
+/// Deepest nesting of tables and arrays accepted; deeper documents are rejected before they
+/// reach the recursive converters below.
+const MAX_DEPTH: usize = 64;
+
+/// A stdlib preset file: a data store definition in the spec's own language.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresetFile {
+    /// Format version; `1`.
+    pub version: Sp<i64>,
+    /// What the preset provides.
+    pub description: Sp<String>,
+    /// The data store defaults.
+    pub datastore: DataStore,
+}
+
+/// The JSON Schema of the spec format, as published in `schemas/platform.schema.json`.
+pub fn schema() -> Json {
+    serde_json::to_value(schemars::schema_for!(Spec)).unwrap_or(Json::Null)
+}
+
+fn spec_validator() -> Option<&'static jsonschema::Validator> {
+    static V: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
+    V.get_or_init(|| jsonschema::validator_for(&schema()).ok())
+        .as_ref()
+}
+
+fn preset_validator() -> Option<&'static jsonschema::Validator> {
+    static V: OnceLock<Option<jsonschema::Validator>> = OnceLock::new();
+    V.get_or_init(|| {
+        let schema = serde_json::to_value(schemars::schema_for!(PresetFile)).ok()?;
+        jsonschema::validator_for(&schema).ok()
+    })
+    .as_ref()
+}
+
+/// Loads the spec in `source`. Returns `None` when the file is not structurally valid; every
+/// problem found is in the diagnostics either way.
+pub fn load(sources: &Sources, source: SourceId) -> (Option<Spec>, Diagnostics) {
+    load_as(sources, source, spec_validator())
+}
+
+/// Loads a stdlib preset through the same steps as a user file.
+pub fn load_preset(sources: &Sources, source: SourceId) -> (Option<PresetFile>, Diagnostics) {
+    load_as(sources, source, preset_validator())
+}
+
+fn load_as<T: DeserializeOwned>(
+    sources: &Sources,
+    source: SourceId,
+    validator: Option<&jsonschema::Validator>,
+) -> (Option<T>, Diagnostics) {
+    let mut diags = Diagnostics::default();
+    let text = &sources.get(source).text;
+    let span = |r: std::ops::Range<usize>| Span::new(source, r);
+
+    if text.len() > MAX_SPEC_BYTES {
+        diags.push(
+            Diagnostic::global(
+                Code::InputLimit,
+                format!(
+                    "spec is {} bytes, more than the {} bytes plinth reads",
+                    text.len(),
+                    MAX_SPEC_BYTES
+                ),
+            )
+            .help("split the platform into several specs"),
+        );
+        return (None, diags);
+    }
+
+    let (root, errors) = DeTable::parse_recoverable(text);
+    if !errors.is_empty() {
+        for e in errors {
+            let range = e.span().unwrap_or(0..0);
+            diags.push(
+                Diagnostic::new(
+                    Code::TomlSyntax,
+                    e.message().trim().to_owned(),
+                    span(range),
+                    "here",
+                )
+                .help("see https://toml.io/en/v1.0.0 for TOML syntax"),
+            );
+        }
+        return (None, diags);
+    }
+    let root_span = root.span();
+    let table = root.into_inner();
+
+    if let Some(deep) = too_deep(&table, 0) {
+        diags.push(
+            Diagnostic::new(
+                Code::InputLimit,
+                format!("tables and arrays nest deeper than {MAX_DEPTH} levels"),
+                span(deep),
+                "too deep",
+            )
+            .help("no part of the spec format nests this deep"),
+        );
+        return (None, diags);
+    }
+
+    // The version decides which schema applies, so it is checked before anything else.
+    match table.iter().find(|(k, _)| k.get_ref() == "version") {
+        Some((_, v)) => match v
+            .get_ref()
+            .as_integer()
+            .and_then(|i| i.as_str().parse::<i64>().ok())
+        {
+            Some(FORMAT_VERSION) => {}
+            _ => {
+                diags.push(
+                    Diagnostic::new(
+                        Code::UnsupportedVersion,
+                        "unsupported spec format version",
+                        span(v.span()),
+                        format!("this plinth reads format version {FORMAT_VERSION}"),
+                    )
+                    .help(format!("set `version = {FORMAT_VERSION}`")),
+                );
+                return (None, diags);
+            }
+        },
+        None => {
+            diags.push(
+                Diagnostic::new(
+                    Code::MissingKey,
+                    "missing `version`",
+                    span(0..0),
+                    "the file should start with the format version",
+                )
+                .help(format!(
+                    "add `version = {FORMAT_VERSION}` at the top of the file"
+                )),
+            );
+            return (None, diags);
+        }
+    }
+
+    let json = table_to_json(&table);
+    let mut table = table;
+    if let Some(validator) = validator {
+        let mut structural: Vec<Diagnostic> = Vec::new();
+        let mut unknown_keys: Vec<(String, String)> = Vec::new();
+        let mut only_unknown_keys = true;
+        for e in validator.iter_errors(&json) {
+            match e.kind() {
+                jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
+                    let at = e.instance_path().as_str().to_owned();
+                    unknown_keys.extend(unexpected.iter().map(|k| (at.clone(), k.clone())));
+                }
+                _ => only_unknown_keys = false,
+            }
+            structural.extend(schema_error(&table, root_span.clone(), source, &e));
+        }
+        structural.dedup();
+        if !structural.is_empty() {
+            diags.0.extend(structural);
+            diags.sort();
+            if !only_unknown_keys {
+                return (None, diags);
+            }
+            // Unknown keys cannot cause knock-on errors, so they are dropped and the rest of
+            // the file is still checked: one run reports every problem.
+            for (pointer, key) in &unknown_keys {
+                remove_key(&mut table, pointer, key);
+            }
+        }
+    }
+
+    let de = toml::de::Deserializer::from(Spanned::new(root_span, table));
+    match with_source(source, || T::deserialize(de)) {
+        Ok(value) => (Some(value), diags),
+        Err(e) => {
+            // The schema mirrors the types, so this is a gap between the two; still report it
+            // as an ordinary diagnostic rather than failing.
+            let range = e.span().unwrap_or(0..0);
+            diags.push(Diagnostic::new(
+                Code::WrongType,
+                e.message().trim().to_owned(),
+                span(range),
+                "here",
+            ));
+            (None, diags)
+        }
+    }
+}
+
+/// Removes `key` from the table at JSON `pointer`.
+fn remove_key(root: &mut DeTable<'_>, pointer: &str, key: &str) {
+    let segs: Vec<String> = pointer
+        .split('/')
+        .skip(1)
+        .map(|r| r.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    match segs.split_first() {
+        None => {
+            root.remove(key);
+        }
+        Some((first, rest)) => {
+            if let Some(v) = root.get_mut(first.as_str()) {
+                remove_in(v.get_mut(), rest, key);
+            }
+        }
+    }
+}
+
+fn remove_in(v: &mut DeValue<'_>, segs: &[String], key: &str) {
+    match (segs.split_first(), v) {
+        (None, DeValue::Table(t)) => {
+            t.remove(key);
+        }
+        (Some((s, rest)), DeValue::Table(t)) => {
+            if let Some(c) = t.get_mut(s.as_str()) {
+                remove_in(c.get_mut(), rest, key);
+            }
+        }
+        (Some((s, rest)), DeValue::Array(a)) => {
+            if let Some(c) = s.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
+                remove_in(c.get_mut(), rest, key);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn too_deep(table: &DeTable<'_>, depth: usize) -> Option<std::ops::Range<usize>> {
+    if depth > MAX_DEPTH {
+        return Some(0..0);
+    }
+    for (_, v) in table.iter() {
+        if let Some(r) = value_too_deep(v, depth + 1) {
+            return Some(if r == (0..0) { v.span() } else { r });
+        }
+    }
+    None
+}
+
+fn value_too_deep(v: &Spanned<DeValue<'_>>, depth: usize) -> Option<std::ops::Range<usize>> {
+    if depth > MAX_DEPTH {
+        return Some(v.span());
+    }
+    match v.get_ref() {
+        DeValue::Table(t) => too_deep(t, depth),
+        DeValue::Array(a) => a.iter().find_map(|x| value_too_deep(x, depth + 1)),
+        _ => None,
+    }
+}
+
+fn table_to_json(table: &DeTable<'_>) -> Json {
+    Json::Object(
+        table
+            .iter()
+            .map(|(k, v)| (k.get_ref().to_string(), value_to_json(v.get_ref())))
+            .collect(),
+    )
+}
+
+fn value_to_json(v: &DeValue<'_>) -> Json {
+    match v {
+        DeValue::String(s) => Json::String(s.to_string()),
+        DeValue::Integer(i) => {
+            let text = i.as_str().replace('_', "");
+            let parsed = match i.radix() {
+                10 => text.parse::<i64>().ok(),
+                r => i64::from_str_radix(text.trim_start_matches(['+']), r).ok(),
+            };
+            parsed.map(Json::from).unwrap_or(Json::Null)
+        }
+        DeValue::Float(f) => f
+            .as_str()
+            .replace('_', "")
+            .parse::<f64>()
+            .ok()
+            .and_then(serde_json::Number::from_f64)
+            .map(Json::Number)
+            .unwrap_or(Json::Null),
+        DeValue::Boolean(b) => Json::Bool(*b),
+        DeValue::Datetime(d) => Json::String(d.to_string()),
+        DeValue::Array(a) => Json::Array(a.iter().map(|x| value_to_json(x.get_ref())).collect()),
+        DeValue::Table(t) => table_to_json(t),
+    }
+}
+
+/// What a path into the document resolves to: the value's span and, for table entries, the
+/// key's span.
+struct Located {
+    value: std::ops::Range<usize>,
+    key: Option<std::ops::Range<usize>>,
+    table: Option<Vec<(String, std::ops::Range<usize>)>>,
+}
+
+fn locate(root: &DeTable<'_>, root_span: std::ops::Range<usize>, pointer: &str) -> Located {
+    let mut here = Located {
+        value: root_span,
+        key: None,
+        table: Some(
+            root.iter()
+                .map(|(k, _)| (k.get_ref().to_string(), k.span()))
+                .collect(),
+        ),
+    };
+    let mut current: Option<&DeValue<'_>> = None;
+    let mut table = Some(root);
+    for raw in pointer.split('/').skip(1) {
+        let seg = raw.replace("~1", "/").replace("~0", "~");
+        let next = if let Some(t) = table {
+            t.iter()
+                .find(|(k, _)| k.get_ref() == seg.as_str())
+                .map(|(k, v)| (Some(k.span()), v))
+        } else if let Some(DeValue::Array(a)) = current {
+            seg.parse::<usize>()
+                .ok()
+                .and_then(|i| a.get(i))
+                .map(|v| (None, v))
+        } else {
+            None
+        };
+        let Some((key, v)) = next else { break };
+        here.value = v.span();
+        here.key = key.or(here.key.take().filter(|_| false));
+        current = Some(v.get_ref());
+        table = v.get_ref().as_table();
+        here.table = table.map(|t| {
+            t.iter()
+                .map(|(k, _)| (k.get_ref().to_string(), k.span()))
+                .collect()
+        });
+    }
+    here
+}
+
+fn describe(v: &Json) -> &'static str {
+    match v {
+        Json::Null => "nothing",
+        Json::Bool(_) => "a boolean",
+        Json::Number(n) if n.is_i64() || n.is_u64() => "an integer",
+        Json::Number(_) => "a float",
+        Json::String(_) => "a string",
+        Json::Array(_) => "an array",
+        Json::Object(_) => "a table",
+    }
+}
+
+fn schema_error(
+    root: &DeTable<'_>,
+    root_span: std::ops::Range<usize>,
+    source: SourceId,
+    e: &jsonschema::ValidationError<'_>,
+) -> Vec<Diagnostic> {
+    use jsonschema::error::ValidationErrorKind as K;
+    let pointer = e.instance_path().as_str().to_owned();
+    let at = locate(root, root_span, &pointer);
+    let span = |r: std::ops::Range<usize>| Span::new(source, r);
+    let dotted = pointer.trim_start_matches('/').replace('/', ".");
+    let what = if dotted.is_empty() {
+        "the file".to_owned()
+    } else {
+        format!("`{dotted}`")
+    };
+    match e.kind() {
+        K::AdditionalProperties { unexpected } => {
+            let known = known_properties(e.schema_path().as_str());
+            unexpected
+                .iter()
+                .map(|key| {
+                    let key_span = at
+                        .table
+                        .as_ref()
+                        .and_then(|t| t.iter().find(|(k, _)| k == key).map(|(_, s)| s.clone()))
+                        .unwrap_or(at.value.clone());
+                    let mut d = Diagnostic::new(
+                        Code::UnknownKey,
+                        format!("unknown key `{key}` in {what}"),
+                        span(key_span),
+                        "not a key of this table",
+                    );
+                    d = match did_you_mean(key, known.iter().map(String::as_str)) {
+                        Some(s) => d.help(format!("did you mean `{s}`?")),
+                        None if !known.is_empty() => {
+                            d.help(format!("expected one of: {}", known.join(", ")))
+                        }
+                        None => d,
+                    };
+                    d
+                })
+                .collect()
+        }
+        K::Required { property } => {
+            let name = property.as_str().unwrap_or("?");
+            let label_span = at.key.clone().unwrap_or(at.value.clone());
+            vec![Diagnostic::new(
+                Code::MissingKey,
+                format!("missing key `{name}` in {what}"),
+                span(label_span),
+                format!("`{name}` is required here"),
+            )
+            .help(format!("add `{name} = …` to this table"))]
+        }
+        K::Type { kind } => {
+            let debug = format!("{kind:?}").to_lowercase();
+            let names: Vec<&str> = ["boolean", "integer", "number", "string", "array", "object"]
+                .into_iter()
+                .filter(|n| debug.contains(n))
+                .map(|n| match n {
+                    "boolean" => "a boolean",
+                    "integer" => "an integer",
+                    "number" => "a number",
+                    "string" => "a string",
+                    "array" => "an array",
+                    _ => "a table",
+                })
+                .collect();
+            let expected = names.join(" or ");
+            vec![Diagnostic::new(
+                Code::WrongType,
+                format!("wrong type for {what}"),
+                span(at.value),
+                format!("expected {expected}, found {}", describe(e.instance())),
+            )]
+        }
+        K::AnyOf { .. } | K::OneOfNotValid { .. } => vec![Diagnostic::new(
+            Code::WrongType,
+            format!("wrong type for {what}"),
+            span(at.value),
+            format!(
+                "expected a string or a number, found {}",
+                describe(e.instance())
+            ),
+        )],
+        K::Enum { options } => {
+            let choices: Vec<String> = options
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|o| o.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            let given = e.instance().as_str().unwrap_or_default();
+            let mut d = Diagnostic::new(
+                Code::InvalidValue,
+                format!("invalid value for {what}"),
+                span(at.value),
+                format!("expected one of: {}", choices.join(", ")),
+            );
+            if let Some(s) = did_you_mean(given, choices.iter().map(String::as_str)) {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+            vec![d]
+        }
+        _ => vec![Diagnostic::new(
+            Code::InvalidValue,
+            format!("invalid value for {what}"),
+            span(at.value),
+            e.to_string(),
+        )],
+    }
+}
+
+/// The property names the schema allows at the object whose `additionalProperties` keyword
+/// failed, for did-you-mean suggestions.
+fn known_properties(schema_path: &str) -> Vec<String> {
+    let schema = schema();
+    let parent = schema_path.trim_end_matches("/additionalProperties");
+    let mut node = &schema;
+    for raw in parent.split('/').skip(1) {
+        let seg = raw.replace("~1", "/").replace("~0", "~");
+        if seg == "$ref" {
+            match deref(&schema, node) {
+                Some(target) => node = target,
+                None => return Vec::new(),
+            }
+            continue;
+        }
+        node = match node {
+            Json::Object(m) => match m.get(&seg) {
+                Some(n) => n,
+                None => return Vec::new(),
+            },
+            Json::Array(a) => match seg.parse::<usize>().ok().and_then(|i| a.get(i)) {
+                Some(n) => n,
+                None => return Vec::new(),
+            },
+            _ => return Vec::new(),
+        };
+    }
+    if let Some(target) = deref(&schema, node) {
+        node = target;
+    }
+    node.get("properties")
+        .and_then(Json::as_object)
+        .map(|p| p.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+/// The target of a node's local `$ref`, if it has one.
+fn deref<'a>(schema: &'a Json, node: &Json) -> Option<&'a Json> {
+    let r = node.get("$ref")?.as_str()?;
+    schema.pointer(r.strip_prefix('#')?)
+}

@@ -1,0 +1,291 @@
+//! Layering: a preset, the spec's base definition and an environment's override merge into
+//! one definition per environment, and every field remembers which layer set it.
+//!
+//! Merging is field-wise: a scalar or list set by a later layer replaces the earlier one,
+//! tables merge key by key. This runs on spec types, so spans survive into the checker; the
+//! recorded [`Origins`] feed `plinth explain`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use super::span::Sp;
+use super::types::*;
+
+/// The layer a value came from, lowest precedence first.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Layer {
+    /// plinth's built-in default.
+    Default,
+    /// A stdlib preset.
+    Preset(String),
+    /// The spec's base definition.
+    Spec,
+    /// An environment's override.
+    Environment(String),
+    /// An environment's `replica_scale` or `resource_scale` applied to a lower layer's value.
+    Scaled(String),
+}
+
+impl fmt::Display for Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Layer::Default => f.write_str("default"),
+            Layer::Preset(p) => write!(f, "preset `{p}`"),
+            Layer::Spec => f.write_str("spec"),
+            Layer::Environment(e) => write!(f, "environment `{e}`"),
+            Layer::Scaled(e) => write!(f, "environment `{e}` scale factor"),
+        }
+    }
+}
+
+/// Which layer set each field, by dotted path (`services.api.resources.limits.cpu`).
+#[derive(Clone, Debug, Default)]
+pub struct Origins(pub BTreeMap<String, Layer>);
+
+impl Origins {
+    /// Records that `layer` set `path`.
+    pub fn set(&mut self, path: String, layer: &Layer) {
+        self.0.insert(path, layer.clone());
+    }
+
+    /// The layer that set `path`, or the nearest enclosing table's layer.
+    pub fn get(&self, path: &str) -> Option<&Layer> {
+        let mut p = path;
+        loop {
+            if let Some(l) = self.0.get(p) {
+                return Some(l);
+            }
+            p = &p[..p.rfind('.')?];
+        }
+    }
+}
+
+/// Field-wise merging of a higher layer onto a lower one.
+pub trait Overlay {
+    /// Merges `top` onto `self`, recording origins under `path`.
+    fn overlay(&mut self, top: &Self, layer: &Layer, path: &str, origins: &mut Origins);
+}
+
+/// Replaces a leaf when the top layer sets it.
+fn leaf<T: Clone>(
+    base: &mut Option<T>,
+    top: &Option<T>,
+    layer: &Layer,
+    path: String,
+    o: &mut Origins,
+) {
+    if let Some(v) = top {
+        *base = Some(v.clone());
+        o.set(path, layer);
+    }
+}
+
+/// Merges a nested table when the top layer has it.
+fn nested<T: Overlay + Default>(
+    base: &mut Option<T>,
+    top: &Option<T>,
+    layer: &Layer,
+    path: String,
+    o: &mut Origins,
+) {
+    if let Some(t) = top {
+        base.get_or_insert_with(T::default)
+            .overlay(t, layer, &path, o);
+    }
+}
+
+/// Merges a map of leaves key by key.
+fn map_leaf<V: Clone>(
+    base: &mut Option<BTreeMap<Sp<String>, V>>,
+    top: &Option<BTreeMap<Sp<String>, V>>,
+    layer: &Layer,
+    path: String,
+    o: &mut Origins,
+) {
+    if let Some(t) = top {
+        let b = base.get_or_insert_with(BTreeMap::new);
+        for (k, v) in t {
+            b.insert(k.clone(), v.clone());
+            o.set(format!("{path}.{}", k.value), layer);
+        }
+    }
+}
+
+/// Merges a map of tables key by key.
+fn map_nested<V: Overlay + Default>(
+    base: &mut Option<BTreeMap<Sp<String>, V>>,
+    top: &Option<BTreeMap<Sp<String>, V>>,
+    layer: &Layer,
+    path: String,
+    o: &mut Origins,
+) {
+    if let Some(t) = top {
+        let b = base.get_or_insert_with(BTreeMap::new);
+        for (k, v) in t {
+            b.entry(k.clone())
+                .or_default()
+                .overlay(v, layer, &format!("{path}.{}", k.value), o);
+        }
+    }
+}
+
+macro_rules! overlay {
+    ($ty:ty { $($kind:ident $field:ident $(as $name:literal)?),* $(,)? }) => {
+        impl Overlay for $ty {
+            fn overlay(&mut self, top: &Self, layer: &Layer, path: &str, o: &mut Origins) {
+                $(
+                    let name = overlay!(@name $field $($name)?);
+                    $kind(&mut self.$field, &top.$field, layer, format!("{path}.{name}"), o);
+                )*
+            }
+        }
+    };
+    (@name $field:ident $name:literal) => { $name };
+    (@name $field:ident) => { stringify!($field) };
+}
+
+overlay!(Service {
+    leaf kind, leaf image, leaf command, leaf args, leaf schedule, leaf ports, leaf replicas,
+    nested resources, nested autoscaling, leaf vertical_autoscaling, nested probes,
+    nested rollout, nested disruption_budget, map_leaf env, map_leaf secrets,
+    leaf config_files, leaf volumes, nested storage, leaf depends_on, nested ingress,
+    nested metrics, map_nested thresholds, leaf team, nested security,
+});
+
+overlay!(DataStore {
+    leaf preset, leaf engine, leaf version, leaf mode, leaf image, leaf command, leaf args,
+    leaf ports, leaf replicas, leaf read_replicas, nested resources, leaf vertical_autoscaling,
+    nested probes, map_leaf env, map_leaf secrets, nested storage, nested backup,
+    nested metrics, nested managed, map_nested thresholds, nested security,
+});
+
+overlay!(Resources { nested requests, nested limits });
+overlay!(ResourceAmounts { leaf cpu, leaf memory });
+overlay!(Autoscaling {
+    leaf min, leaf max, leaf cpu, leaf memory, leaf metrics, nested scale_up, nested scale_down,
+});
+overlay!(ScalingBehavior { leaf stabilization, leaf select, leaf policies });
+overlay!(Probes { nested liveness, nested readiness, nested startup });
+overlay!(Probe {
+    leaf path, leaf port, leaf command, leaf initial_delay, leaf period, leaf timeout,
+    leaf failure_threshold,
+});
+overlay!(Rollout { leaf max_surge, leaf max_unavailable });
+overlay!(DisruptionBudget { leaf enabled, leaf min_available, leaf max_unavailable });
+overlay!(Storage { leaf size, leaf path, leaf class });
+overlay!(Ingress { leaf host, leaf path, leaf port, leaf tls });
+overlay!(Metrics { leaf path, leaf port, leaf interval });
+overlay!(Threshold { leaf expr, leaf warning, leaf critical, leaf for_ as "for", leaf enabled, leaf summary });
+overlay!(Security {
+    leaf run_as_user, leaf read_only_root_filesystem, leaf allow_root, leaf service_account_token,
+    leaf add_capabilities,
+});
+overlay!(Backup { leaf schedule, leaf retention, leaf continuous });
+overlay!(ManagedSettings { leaf instance_class, leaf multi_az, leaf deletion_protection });
+overlay!(Cloud { leaf provider, leaf region, nested state, nested cluster, nested network, nested cdn });
+overlay!(StateBackend { leaf bucket, leaf key, leaf lock_table });
+overlay!(Network { leaf cidr, leaf azs });
+overlay!(Cdn { leaf enabled });
+overlay!(NodeGroup { leaf instance_types, leaf min, leaf max, leaf desired, leaf spot });
+
+impl Overlay for Cluster {
+    fn overlay(&mut self, top: &Self, layer: &Layer, path: &str, o: &mut Origins) {
+        leaf(
+            &mut self.version,
+            &top.version,
+            layer,
+            format!("{path}.version"),
+            o,
+        );
+        for (k, v) in &top.node_groups {
+            self.node_groups.entry(k.clone()).or_default().overlay(
+                v,
+                layer,
+                &format!("{path}.node_groups.{}", k.value),
+                o,
+            );
+        }
+    }
+}
+
+/// One environment's view of the spec: every service, data store and the cloud section with
+/// all layers merged.
+#[derive(Clone, Debug, Default)]
+pub struct Resolved {
+    /// The environment, or `None` for a spec without environments.
+    pub env: Option<Sp<String>>,
+    /// Services, merged.
+    pub services: BTreeMap<Sp<String>, Service>,
+    /// Data stores, merged with their presets.
+    pub datastores: BTreeMap<Sp<String>, DataStore>,
+    /// The cloud section, merged.
+    pub cloud: Option<Cloud>,
+    /// Which layer set each field.
+    pub origins: Origins,
+}
+
+/// Merges presets, base definitions and the environment `env` (if any).
+///
+/// `presets` maps a preset name to its data store definition; a store whose preset is not
+/// there (an unknown name, already reported) merges without one.
+pub fn resolve(
+    spec: &Spec,
+    presets: &BTreeMap<String, DataStore>,
+    env: Option<&Sp<String>>,
+) -> Resolved {
+    let mut origins = Origins::default();
+    let environment = env.and_then(|e| spec.environments.get(e.value.as_str()));
+    let env_layer = env.map(|e| Layer::Environment(e.value.clone()));
+
+    let mut services = BTreeMap::new();
+    for (name, base) in &spec.services {
+        let path = format!("services.{}", name.value);
+        let mut merged = Service::default();
+        merged.overlay(base, &Layer::Spec, &path, &mut origins);
+        if let (Some(e), Some(layer)) = (environment, &env_layer) {
+            if let Some(over) = e.services.get(name.value.as_str()) {
+                merged.overlay(over, layer, &path, &mut origins);
+            }
+        }
+        services.insert(name.clone(), merged);
+    }
+
+    let mut datastores = BTreeMap::new();
+    for (name, base) in &spec.datastores {
+        let path = format!("datastores.{}", name.value);
+        let mut merged = DataStore::default();
+        if let Some(p) = base
+            .preset
+            .as_ref()
+            .and_then(|p| presets.get(p.value.as_str()).map(|d| (p, d)))
+        {
+            merged.overlay(p.1, &Layer::Preset(p.0.value.clone()), &path, &mut origins);
+        }
+        merged.overlay(base, &Layer::Spec, &path, &mut origins);
+        if let (Some(e), Some(layer)) = (environment, &env_layer) {
+            if let Some(over) = e.datastores.get(name.value.as_str()) {
+                merged.overlay(over, layer, &path, &mut origins);
+            }
+        }
+        datastores.insert(name.clone(), merged);
+    }
+
+    let mut cloud = None;
+    if let Some(c) = &spec.cloud {
+        let mut merged = Cloud::default();
+        merged.overlay(c, &Layer::Spec, "cloud", &mut origins);
+        if let (Some(over), Some(layer)) = (environment.and_then(|e| e.cloud.as_ref()), &env_layer)
+        {
+            merged.overlay(over, layer, "cloud", &mut origins);
+        }
+        cloud = Some(merged);
+    }
+
+    Resolved {
+        env: env.cloned(),
+        services,
+        datastores,
+        cloud,
+        origins,
+    }
+}

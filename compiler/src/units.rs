@@ -1,0 +1,402 @@
+//! Parsers for the value syntaxes the spec uses: Kubernetes quantities, durations, cron
+//! schedules, image references and DNS names.
+//!
+//! `check` calls them to report problems; `ir` calls them to build typed values. Keeping both
+//! on the same functions means a value the checker accepted always lowers.
+
+/// A parsed CPU quantity in millicores.
+pub fn parse_cpu(text: &str) -> Result<i64, String> {
+    let t = text.trim();
+    if let Some(m) = t.strip_suffix('m') {
+        return m.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| {
+            format!("`{text}` is not a CPU quantity: millicores must be a positive whole number")
+        });
+    }
+    match t.parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() && (v * 1000.0).fract() == 0.0 && v <= 1e6 => {
+            Ok((v * 1000.0) as i64)
+        }
+        Ok(_) => Err(format!(
+            "`{text}` is not a CPU quantity: use whole millicores (`250m`) or cores (`0.5`, `2`)"
+        )),
+        Err(_) => Err(format!(
+            "`{text}` is not a CPU quantity: expected cores (`2`, `0.5`) or millicores (`250m`)"
+        )),
+    }
+}
+
+/// Binary and decimal suffixes Kubernetes accepts for byte quantities.
+const BYTE_SUFFIXES: &[(&str, i128)] = &[
+    ("Ki", 1 << 10),
+    ("Mi", 1 << 20),
+    ("Gi", 1 << 30),
+    ("Ti", 1 << 40),
+    ("Pi", 1 << 50),
+    ("Ei", 1 << 60),
+    ("k", 1_000),
+    ("M", 1_000_000),
+    ("G", 1_000_000_000),
+    ("T", 1_000_000_000_000),
+    ("P", 1_000_000_000_000_000),
+    ("E", 1_000_000_000_000_000_000),
+];
+
+/// A parsed byte quantity (memory, storage) in bytes.
+pub fn parse_bytes(text: &str) -> Result<i128, String> {
+    let t = text.trim();
+    let (number, factor) = BYTE_SUFFIXES
+        .iter()
+        .find_map(|(s, f)| t.strip_suffix(s).map(|n| (n, *f)))
+        .unwrap_or((t, 1));
+    let hint = || {
+        let near = ["Ki", "Mi", "Gi", "Ti"]
+            .iter()
+            .find(|s| t.to_ascii_lowercase().contains(&s.to_ascii_lowercase()))
+            .map(|s| {
+                format!(
+                    " (did you mean `{}{}`?)",
+                    t.trim_end_matches(|c: char| c.is_ascii_alphabetic()),
+                    s
+                )
+            })
+            .unwrap_or_default();
+        format!("`{text}` is not a byte quantity: expected a number with a suffix such as `Mi` or `Gi`{near}")
+    };
+    if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit()) {
+        return Err(hint());
+    }
+    let n: i128 = number.parse().map_err(|_| hint())?;
+    if n == 0 {
+        return Err(format!("`{text}` is zero"));
+    }
+    n.checked_mul(factor)
+        .ok_or_else(|| format!("`{text}` is too large"))
+}
+
+/// Formats millicores the way Kubernetes users write them.
+pub fn format_cpu(milli: i64) -> String {
+    if milli % 1000 == 0 {
+        format!("{}", milli / 1000)
+    } else {
+        format!("{milli}m")
+    }
+}
+
+/// Formats bytes with the largest binary suffix that divides them exactly.
+pub fn format_bytes(bytes: i128) -> String {
+    for (suffix, factor) in [
+        ("Ei", 1i128 << 60),
+        ("Pi", 1 << 50),
+        ("Ti", 1 << 40),
+        ("Gi", 1 << 30),
+        ("Mi", 1 << 20),
+        ("Ki", 1 << 10),
+    ] {
+        if bytes % factor == 0 {
+            return format!("{}{}", bytes / factor, suffix);
+        }
+    }
+    bytes.to_string()
+}
+
+/// A duration such as `30s`, `5m`, `1h30m`, `7d`, `500ms`, in milliseconds.
+pub fn parse_duration(text: &str) -> Result<u64, String> {
+    let err = || {
+        format!("`{text}` is not a duration: expected a number with a unit, e.g. `30s`, `5m`, `1h`, `7d`, `500ms`")
+    };
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return Err(err());
+    }
+    let mut total: u64 = 0;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(err)?;
+        if digits == 0 {
+            return Err(err());
+        }
+        let n: u64 = rest[..digits].parse().map_err(|_| err())?;
+        rest = &rest[digits..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let factor = match &rest[..unit_len] {
+            "ms" => 1,
+            "s" => 1_000,
+            "m" => 60_000,
+            "h" => 3_600_000,
+            "d" => 86_400_000,
+            "w" => 604_800_000,
+            "y" => 31_536_000_000,
+            _ => return Err(err()),
+        };
+        total = n
+            .checked_mul(factor)
+            .and_then(|v| total.checked_add(v))
+            .ok_or_else(err)?;
+        rest = &rest[unit_len..];
+    }
+    Ok(total)
+}
+
+/// Formats milliseconds in the largest exact Prometheus unit (`90s`, `5m`, `1h`, `500ms`).
+pub fn format_duration(ms: u64) -> String {
+    if ms == 0 {
+        return "0s".to_owned();
+    }
+    for (unit, f) in [
+        ("d", 86_400_000),
+        ("h", 3_600_000),
+        ("m", 60_000),
+        ("s", 1_000),
+    ] {
+        if ms % f == 0 {
+            return format!("{}{unit}", ms / f);
+        }
+    }
+    format!("{ms}ms")
+}
+
+/// Validates a five-field cron schedule (minute hour day-of-month month day-of-week), as
+/// Kubernetes CronJobs accept it, including the `@daily`-style macros.
+pub fn check_cron(text: &str) -> Result<(), String> {
+    let t = text.trim();
+    if matches!(
+        t,
+        "@yearly" | "@annually" | "@monthly" | "@weekly" | "@daily" | "@midnight" | "@hourly"
+    ) {
+        return Ok(());
+    }
+    let fields: Vec<&str> = t.split_whitespace().collect();
+    if fields.len() != 5 {
+        return Err(format!(
+            "`{text}` has {} fields; a cron schedule has five: minute hour day-of-month month day-of-week",
+            fields.len()
+        ));
+    }
+    let names = ["minute", "hour", "day-of-month", "month", "day-of-week"];
+    let ranges = [(0, 59), (0, 23), (1, 31), (1, 12), (0, 7)];
+    let months = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let days = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+    for (i, field) in fields.iter().enumerate() {
+        let (lo, hi) = ranges[i];
+        let value = |s: &str| -> Option<u32> {
+            let lower = s.to_ascii_lowercase();
+            let named = match i {
+                3 => months
+                    .iter()
+                    .position(|m| *m == lower)
+                    .map(|p| p as u32 + 1),
+                4 => days.iter().position(|d| *d == lower).map(|p| p as u32),
+                _ => None,
+            };
+            named
+                .or_else(|| s.parse::<u32>().ok())
+                .filter(|v| (lo..=hi).contains(v))
+        };
+        for part in field.split(',') {
+            let (range, step) = match part.split_once('/') {
+                Some((r, s)) => (r, Some(s)),
+                None => (part, None),
+            };
+            let ok_step = step.is_none_or(|s| s.parse::<u32>().is_ok_and(|v| v > 0));
+            let ok_range = range == "*"
+                || range == "?"
+                || match range.split_once('-') {
+                    Some((a, b)) => matches!((value(a), value(b)), (Some(x), Some(y)) if x <= y),
+                    None => value(range).is_some(),
+                };
+            if !ok_step || !ok_range || part.is_empty() {
+                return Err(format!(
+                    "`{part}` is not a valid {} field (allowed {lo}-{hi}, `*`, ranges, lists and steps)",
+                    names[i]
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A parsed image reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageRef {
+    /// Registry and repository, e.g. `ghcr.io/acme/api`.
+    pub repository: String,
+    /// Tag, when given.
+    pub tag: Option<String>,
+    /// Digest, when given.
+    pub digest: Option<String>,
+}
+
+/// Parses `registry/name:tag` or `registry/name@sha256:…`.
+pub fn parse_image(text: &str) -> Result<ImageRef, String> {
+    let t = text.trim();
+    if t.is_empty()
+        || t != text
+        || t.chars()
+            .any(|c| c.is_whitespace() || c.is_ascii_uppercase() && !t.contains('@'))
+    {
+        return Err(format!(
+            "`{text}` is not an image reference: expected lowercase `registry/name:tag`"
+        ));
+    }
+    let (name, digest) = match t.split_once('@') {
+        Some((n, d)) => {
+            let valid = d.strip_prefix("sha256:").is_some_and(|h| {
+                h.len() == 64
+                    && h.chars()
+                        .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+            });
+            if !valid {
+                return Err(format!(
+                    "`{d}` is not a digest: expected `sha256:` and 64 lowercase hex digits"
+                ));
+            }
+            (n, Some(d.to_owned()))
+        }
+        None => (t, None),
+    };
+    // A colon after the last slash separates the tag; one before it is a registry port.
+    let last_slash = name.rfind('/').map_or(0, |i| i + 1);
+    let (repository, tag) = match name[last_slash..].rfind(':') {
+        Some(i) => (
+            &name[..last_slash + i],
+            Some(name[last_slash + i + 1..].to_owned()),
+        ),
+        None => (name, None),
+    };
+    let component_ok = |c: &str| {
+        !c.is_empty()
+            && c.chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "._-:".contains(ch))
+            && c.starts_with(|ch: char| ch.is_ascii_alphanumeric())
+    };
+    if !repository.split('/').all(component_ok) {
+        return Err(format!(
+            "`{text}` is not an image reference: `{repository}` is not a valid repository"
+        ));
+    }
+    if let Some(tag) = &tag {
+        let valid = !tag.is_empty()
+            && tag.len() <= 128
+            && tag
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+            && !tag.starts_with(['.', '-']);
+        if !valid {
+            return Err(format!("`{tag}` is not a valid image tag"));
+        }
+    }
+    Ok(ImageRef {
+        repository: repository.to_owned(),
+        tag,
+        digest,
+    })
+}
+
+/// Whether `name` is a DNS-1123 label: lowercase alphanumerics and `-`, at most 63 characters,
+/// starting and ending with an alphanumeric.
+pub fn is_dns_label(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 63
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && name.ends_with(|c: char| c.is_ascii_alphanumeric())
+}
+
+/// Whether `name` is a valid port name (IANA service name): at most 15 characters,
+/// lowercase alphanumerics and `-`, at least one letter, no leading, trailing or double `-`.
+pub fn is_port_name(name: &str) -> bool {
+    name.len() <= 15
+        && is_dns_label(name)
+        && name.chars().any(|c| c.is_ascii_lowercase())
+        && !name.contains("--")
+}
+
+/// A percentage string (`"25%"`) or a non-negative integer, as Kubernetes IntOrString.
+pub fn parse_int_or_percent(text: &str) -> Result<IntOrPercent, String> {
+    let t = text.trim();
+    if let Some(p) = t.strip_suffix('%') {
+        return p
+            .parse::<u32>()
+            .ok()
+            .filter(|v| *v <= 100)
+            .map(IntOrPercent::Percent)
+            .ok_or_else(|| format!("`{text}` is not a percentage from 0% to 100%"));
+    }
+    t.parse::<u32>()
+        .map(IntOrPercent::Int)
+        .map_err(|_| format!("`{text}` is not a whole number or a percentage like `25%`"))
+}
+
+/// An absolute count or a percentage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IntOrPercent {
+    /// A count.
+    Int(u32),
+    /// A percentage.
+    Percent(u32),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantities() {
+        assert_eq!(parse_cpu("250m"), Ok(250));
+        assert_eq!(parse_cpu("2"), Ok(2000));
+        assert_eq!(parse_cpu("0.5"), Ok(500));
+        assert!(parse_cpu("2 cores").is_err());
+        assert_eq!(parse_bytes("512Mi"), Ok(512 << 20));
+        assert!(parse_bytes("256Mib")
+            .unwrap_err()
+            .contains("did you mean `256Mi`"));
+        assert_eq!(format_bytes(1 << 29), "512Mi");
+        assert_eq!(format_cpu(250), "250m");
+        assert_eq!(format_cpu(2000), "2");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("1h30m"), Ok(5_400_000));
+        assert_eq!(parse_duration("500ms"), Ok(500));
+        assert!(parse_duration("5 minutes").is_err());
+        assert!(parse_duration("10").is_err());
+        assert_eq!(format_duration(90_000), "90s");
+        assert_eq!(format_duration(300_000), "5m");
+    }
+
+    #[test]
+    fn cron() {
+        assert!(check_cron("0 2 * * *").is_ok());
+        assert!(check_cron("*/15 9-17 * * mon-fri").is_ok());
+        assert!(check_cron("@daily").is_ok());
+        assert!(check_cron("0 25 * * *").is_err());
+        assert!(check_cron("0 2 * *").is_err());
+    }
+
+    #[test]
+    fn images() {
+        let i = parse_image("ghcr.io/acme/api:1.2.3").unwrap();
+        assert_eq!(i.repository, "ghcr.io/acme/api");
+        assert_eq!(i.tag.as_deref(), Some("1.2.3"));
+        let p = parse_image("localhost:5000/api").unwrap();
+        assert_eq!(p.repository, "localhost:5000/api");
+        assert_eq!(p.tag, None);
+        assert!(parse_image("acme/api@sha256:abc").is_err());
+        assert!(parse_image("Acme/api:1").is_err());
+    }
+
+    #[test]
+    fn names() {
+        assert!(is_dns_label("api-gateway"));
+        assert!(!is_dns_label("Api"));
+        assert!(!is_dns_label("api_gateway"));
+        assert!(is_port_name("http"));
+        assert!(!is_port_name("8080"));
+    }
+}
