@@ -80,7 +80,24 @@ pub fn analyze(path: &str, text: &str) -> Analysis {
             presets.insert(name.to_owned(), p.datastore);
         }
     }
-    diagnostics.0.extend(check::run(&spec, &presets).0);
+    let semantic = check::run(&spec, &presets).0;
+    // An unknown key is usually a misspelt known one (`imag`), so "missing" findings would be
+    // knock-on errors of the typo; they are left out until it is fixed.
+    let typos = diagnostics.0.iter().any(|d| d.code == Code::UnknownKey);
+    let knock_on = [
+        Code::MissingKey,
+        Code::MissingImage,
+        Code::NoRoutes,
+        Code::NoReadinessProbe,
+        Code::UnroutedSeverity,
+        Code::AutoscaleNoMetric,
+        Code::ScheduleMismatch,
+    ];
+    diagnostics.0.extend(
+        semantic
+            .into_iter()
+            .filter(|d| !(typos && knock_on.contains(&d.code))),
+    );
     diagnostics.sort();
     let platform = (!diagnostics.has_errors()).then(|| ir::lower(&spec, &presets, path));
     Analysis {

@@ -59,18 +59,34 @@ pub fn parse_bytes(text: &str) -> Result<i128, String> {
                     s
                 )
             })
+            .filter(|s| !s.contains(&format!("`{t}`")))
             .unwrap_or_default();
         format!("`{text}` is not a byte quantity: expected a number with a suffix such as `Mi` or `Gi`{near}")
     };
-    if number.is_empty() || !number.chars().all(|c| c.is_ascii_digit()) {
+    // Kubernetes accepts decimals (`0.5Gi`) as long as the result is a whole number of bytes.
+    let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+    let digits_ok = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if (whole.is_empty() && frac.is_empty())
+        || !digits_ok(whole)
+        || !digits_ok(frac)
+        || frac.len() > 9
+        || number.ends_with('.')
+    {
         return Err(hint());
     }
-    let n: i128 = number.parse().map_err(|_| hint())?;
+    let scale = 10i128.pow(frac.len() as u32);
+    let mantissa: i128 = format!("{whole}{frac}").parse().map_err(|_| hint())?;
+    let scaled = mantissa
+        .checked_mul(factor)
+        .ok_or_else(|| format!("`{text}` is too large"))?;
+    if scaled % scale != 0 {
+        return Err(format!("`{text}` is not a whole number of bytes"));
+    }
+    let n = scaled / scale;
     if n == 0 {
         return Err(format!("`{text}` is zero"));
     }
-    n.checked_mul(factor)
-        .ok_or_else(|| format!("`{text}` is too large"))
+    Ok(n)
 }
 
 /// Formats millicores the way Kubernetes users write them.
@@ -356,6 +372,8 @@ mod tests {
             .unwrap_err()
             .contains("did you mean `256Mi`"));
         assert_eq!(format_bytes(1 << 29), "512Mi");
+        assert_eq!(parse_bytes("0.5Gi"), Ok(512 << 20));
+        assert!(parse_bytes("0.3").is_err());
         assert_eq!(format_cpu(250), "250m");
         assert_eq!(format_cpu(2000), "2");
     }

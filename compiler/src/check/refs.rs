@@ -72,7 +72,7 @@ fn invalid_name(ctx: &mut Ctx) {
 /// name either, so the name must say which one is meant.
 fn duplicate_name(ctx: &mut Ctx) {
     let spec = ctx.spec;
-    for (name, _) in &spec.datastores {
+    for name in spec.datastores.keys() {
         if let Some((first, _)) = spec.services.get_key_value(name.value.as_str()) {
             ctx.report(
                 Diagnostic::new(

@@ -112,7 +112,7 @@ fn env_and_secret_clash(
     let (Some(env), Some(secrets)) = (env, secrets) else {
         return;
     };
-    for (k, _) in secrets {
+    for k in secrets.keys() {
         if let Some((first, _)) = env.get_key_value(k.value.as_str()) {
             out.push(
                 Diagnostic::new(

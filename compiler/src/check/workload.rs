@@ -101,7 +101,7 @@ pub(super) fn run(ctx: &mut Ctx) {
             backup_settings(d, &mut found);
         }
     }
-    for (_, env) in &ctx.spec.environments {
+    for env in ctx.spec.environments.values() {
         invalid_scale(env, &mut found);
     }
     for d in found {
@@ -424,7 +424,7 @@ pub(super) fn duration(d: &Sp<String>, out: &mut Vec<Diagnostic>) -> Option<u64>
                     d.span.clone(),
                     e,
                 )
-                .help("write a number and a unit: `ms`, `s`, `m`, `h`, `d`"),
+                .help("write a number and a unit: `ms`, `s`, `m`, `h`, `d`, `w`, `y`"),
             );
             None
         }
@@ -498,12 +498,15 @@ fn replicas_with_autoscaler(w: &W, out: &mut Vec<Diagnostic>) {
     }
     if let Some(r) = w.replicas {
         if r.value < 0 || r.value > 1000 {
-            out.push(Diagnostic::new(
-                Code::InvalidValue,
-                "replicas must be between 0 and 1000",
-                r.span.clone(),
-                "out of range",
-            ));
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    "replicas must be between 0 and 1000",
+                    r.span.clone(),
+                    "out of range",
+                )
+                .help("write the target as a percentage of the requests, e.g. `cpu = 70`"),
+            );
         }
     }
 }
@@ -871,8 +874,15 @@ pub(super) fn placeholders(text: &str) -> Vec<String> {
     while let Some(start) = rest.find('{') {
         match rest[start..].find('}') {
             Some(end) => {
-                found.push(rest[start + 1..start + end].to_owned());
-                rest = &rest[start + end + 1..];
+                let inner = &rest[start + 1..start + end];
+                // Only `{identifier}` is a placeholder; PromQL label matchers such as
+                // `{job="api"}` contain other characters and are left alone.
+                if !inner.is_empty() && inner.chars().all(|c| c.is_ascii_lowercase() || c == '_') {
+                    found.push(inner.to_owned());
+                    rest = &rest[start + end + 1..];
+                } else {
+                    rest = &rest[start + 1..];
+                }
             }
             None => break,
         }

@@ -37,7 +37,7 @@ pub fn run(args: Args) -> u8 {
     let text = match read_spec(&path) {
         Ok(t) => t,
         Err(d) => {
-            print_diagnostics(args.format, &Sources::new(), &Diagnostics(vec![d]));
+            print_diagnostics(args.format, &Sources::new(), &Diagnostics(vec![*d]));
             return EXIT_ERROR;
         }
     };

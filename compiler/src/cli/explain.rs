@@ -29,7 +29,7 @@ pub fn run(args: Args) -> u8 {
     let text = match read_spec(&path) {
         Ok(t) => t,
         Err(d) => {
-            print_diagnostics(Format::Human, &Sources::new(), &Diagnostics(vec![d]));
+            print_diagnostics(Format::Human, &Sources::new(), &Diagnostics(vec![*d]));
             return EXIT_ERROR;
         }
     };

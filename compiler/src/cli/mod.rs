@@ -66,7 +66,12 @@ pub fn main() -> ExitCode {
 pub(crate) const DEFAULT_SPEC: &str = "platform.toml";
 
 /// Reads a spec file, or returns the diagnostic that says why it cannot be read.
-pub(crate) fn read_spec(path: &Path) -> Result<String, Diagnostic> {
+pub(crate) fn read_spec(path: &Path) -> Result<String, Box<Diagnostic>> {
+    read_spec_inner(path).map_err(Box::new)
+}
+
+#[allow(clippy::result_large_err)] // Boxed by `read_spec`, its only caller.
+fn read_spec_inner(path: &Path) -> Result<String, Diagnostic> {
     let io = |msg: String| Diagnostic::global(Code::Io, msg);
     let meta = std::fs::metadata(path).map_err(|e| {
         io(format!(

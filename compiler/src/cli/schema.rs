@@ -7,13 +7,6 @@
 pub struct Args {}
 
 pub fn run(_args: Args) -> u8 {
-    print!("{}", schema_text());
+    print!("{}", crate::spec::schema_text());
     super::EXIT_OK
-}
-
-/// The schema as committed: pretty JSON with a trailing newline.
-pub fn schema_text() -> String {
-    let mut s = serde_json::to_string_pretty(&crate::spec::schema()).unwrap_or_default();
-    s.push('\n');
-    s
 }

@@ -37,9 +37,17 @@ pub struct PresetFile {
     pub datastore: DataStore,
 }
 
-/// The JSON Schema of the spec format, as published in `schemas/platform.schema.json`.
+/// The JSON Schema of the spec format.
 pub fn schema() -> Json {
     serde_json::to_value(schemars::schema_for!(Spec)).unwrap_or(Json::Null)
+}
+
+/// The schema exactly as committed in `schemas/platform.schema.json`: pretty JSON with a
+/// trailing newline.
+pub fn schema_text() -> String {
+    let mut s = serde_json::to_string_pretty(&schema()).unwrap_or_default();
+    s.push('\n');
+    s
 }
 
 fn spec_validator() -> Option<&'static jsonschema::Validator> {
@@ -96,14 +104,24 @@ fn load_as<T: DeserializeOwned>(
     if !errors.is_empty() {
         for e in errors {
             let range = e.span().unwrap_or(0..0);
+            let snippet = text.get(range.clone()).unwrap_or_default();
+            let mut message = e.message().trim().to_owned();
+            if message == "duplicate key" && !snippet.is_empty() && !snippet.contains('\n') {
+                message = format!("duplicate key `{snippet}`");
+            }
+            // At the end of a line the parser reports what it hoped to find; the user's
+            // mistake is the missing value.
+            let rest_of_line = text
+                .get(range.start..)
+                .and_then(|r| r.lines().next())
+                .unwrap_or_default();
+            if message.starts_with("string values must be quoted") && rest_of_line.trim().is_empty()
+            {
+                message = "missing value after `=`".to_owned();
+            }
             diags.push(
-                Diagnostic::new(
-                    Code::TomlSyntax,
-                    e.message().trim().to_owned(),
-                    span(range),
-                    "here",
-                )
-                .help("see https://toml.io/en/v1.0.0 for TOML syntax"),
+                Diagnostic::new(Code::TomlSyntax, message, span(range), "here")
+                    .help("see https://toml.io/en/v1.0.0 for TOML syntax"),
             );
         }
         return (None, diags);
@@ -443,6 +461,20 @@ fn schema_error(
                 format!("expected {expected}, found {}", describe(e.instance())),
             )]
         }
+        K::OneOfNotValid { context } | K::AnyOf { context } if enum_choices(context).is_some() => {
+            let choices = enum_choices(context).unwrap_or_default();
+            let given = e.instance().as_str().unwrap_or_default();
+            let mut d = Diagnostic::new(
+                Code::InvalidValue,
+                format!("invalid value for {what}"),
+                span(at.value),
+                format!("expected one of: {}", choices.join(", ")),
+            );
+            if let Some(s) = did_you_mean(given, choices.iter().map(String::as_str)) {
+                d = d.help(format!("did you mean `{s}`?"));
+            }
+            vec![d]
+        }
         K::AnyOf { .. } | K::OneOfNotValid { .. } => vec![Diagnostic::new(
             Code::WrongType,
             format!("wrong type for {what}"),
@@ -522,4 +554,32 @@ fn known_properties(schema_path: &str) -> Vec<String> {
 fn deref<'a>(schema: &'a Json, node: &Json) -> Option<&'a Json> {
     let r = node.get("$ref")?.as_str()?;
     schema.pointer(r.strip_prefix('#')?)
+}
+
+/// The allowed values when an `anyOf`/`oneOf` failed only because the value is none of the
+/// `const` branches (schemars' rendering of a documented enum, possibly inside the
+/// `anyOf [$ref, null]` of an `Option`).
+fn enum_choices(context: &[Vec<jsonschema::ValidationError<'static>>]) -> Option<Vec<String>> {
+    use jsonschema::error::ValidationErrorKind as K;
+    let mut choices = Vec::new();
+    for branch in context {
+        for e in branch {
+            match e.kind() {
+                K::Constant { expected_value } => choices.push(expected_value.as_str()?.to_owned()),
+                K::Enum { options } => choices.extend(
+                    options
+                        .as_array()?
+                        .iter()
+                        .filter_map(|o| o.as_str().map(str::to_owned)),
+                ),
+                // The `null` branch of an optional field.
+                K::Type { .. } => {}
+                K::AnyOf { context } | K::OneOfNotValid { context } => {
+                    choices.extend(enum_choices(context)?)
+                }
+                _ => return None,
+            }
+        }
+    }
+    (!choices.is_empty()).then_some(choices)
 }

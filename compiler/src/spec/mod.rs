@@ -10,7 +10,9 @@ mod overlay;
 mod span;
 mod types;
 
-pub use load::{load, load_preset, schema, PresetFile, FORMAT_VERSION, MAX_SPEC_BYTES};
+pub use load::{
+    load, load_preset, schema, schema_text, PresetFile, FORMAT_VERSION, MAX_SPEC_BYTES,
+};
 pub use overlay::{resolve, Layer, Origins, Overlay, Resolved};
 pub use span::Sp;
 pub use types::*;

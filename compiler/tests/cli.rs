@@ -1,0 +1,216 @@
+//! The binary's exit codes and file behaviour.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+
+fn plinth(args: &[&str], dir: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_plinth"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+fn tempdir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("plinth-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn check_exit_codes() {
+    let root = root();
+    for ex in toml_files("examples") {
+        let out = plinth(&["check", ex.to_str().unwrap()], &root);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}: {}",
+            ex.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    for bad in toml_files("compiler/tests/fixtures/invalid") {
+        let out = plinth(&["check", bad.to_str().unwrap()], &root);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "{} should exit 1",
+            bad.display()
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains('╰'),
+            "{}: no labelled span in output",
+            bad.display()
+        );
+    }
+    let missing = plinth(&["check", "does-not-exist.toml"], &root);
+    assert_eq!(missing.status.code(), Some(1));
+    let dir = plinth(&["check", "examples"], &root);
+    assert_eq!(dir.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&dir.stderr).contains("is a directory"));
+}
+
+#[test]
+fn json_and_github_formats() {
+    let bad = toml_files("compiler/tests/fixtures/invalid")
+        .into_iter()
+        .next()
+        .unwrap();
+    let out = plinth(
+        &["check", bad.to_str().unwrap(), "--format", "json"],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON output parses");
+    let first = &v[0];
+    assert!(first["code"].as_str().unwrap().starts_with('E'));
+    assert!(first["location"]["line"].as_u64().is_some());
+    let gh = plinth(
+        &["check", bad.to_str().unwrap(), "--format", "github"],
+        &root(),
+    );
+    assert!(String::from_utf8_lossy(&gh.stdout).starts_with("::error file="));
+}
+
+#[test]
+fn build_writes_identical_bytes_twice_and_nothing_on_error() {
+    let root = root();
+    let ex = toml_files("examples").into_iter().next().unwrap();
+    let (a, b) = (tempdir("a"), tempdir("b"));
+    for d in [&a, &b] {
+        let out = plinth(
+            &["build", ex.to_str().unwrap(), "--out", d.to_str().unwrap()],
+            &root,
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let read = |d: &Path| {
+        let mut files = Vec::new();
+        let mut stack = vec![d.to_path_buf()];
+        while let Some(p) = stack.pop() {
+            for e in std::fs::read_dir(&p).unwrap() {
+                let e = e.unwrap().path();
+                if e.is_dir() {
+                    stack.push(e);
+                } else {
+                    files.push((
+                        e.strip_prefix(d).unwrap().to_path_buf(),
+                        std::fs::read(&e).unwrap(),
+                    ));
+                }
+            }
+        }
+        files.sort();
+        files
+    };
+    let (fa, fb) = (read(&a), read(&b));
+    assert!(!fa.is_empty());
+    assert_eq!(fa, fb, "two builds differ");
+
+    let bad = toml_files("compiler/tests/fixtures/invalid")
+        .into_iter()
+        .next()
+        .unwrap();
+    let out_dir = tempdir("bad");
+    let out = plinth(
+        &[
+            "build",
+            bad.to_str().unwrap(),
+            "--out",
+            out_dir.to_str().unwrap(),
+        ],
+        &root,
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        std::fs::read_dir(&out_dir).unwrap().count(),
+        0,
+        "a failed build wrote files"
+    );
+}
+
+#[test]
+fn init_writes_a_valid_spec_and_refuses_to_overwrite() {
+    let d = tempdir("init");
+    assert_eq!(plinth(&["init"], &d).status.code(), Some(0));
+    assert_eq!(plinth(&["check"], &d).status.code(), Some(0));
+    assert_eq!(
+        plinth(&["init"], &d).status.code(),
+        Some(1),
+        "init must not overwrite"
+    );
+}
+
+#[test]
+fn explain_reports_the_layer_that_set_a_value() {
+    let d = tempdir("explain");
+    assert_eq!(plinth(&["init"], &d).status.code(), Some(0));
+    let out = plinth(
+        &[
+            "explain",
+            "--env",
+            "production",
+            "services.api.autoscaling.max",
+        ],
+        &d,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("= 12") && text.contains("environment `production`"),
+        "{text}"
+    );
+    let out = plinth(
+        &[
+            "explain",
+            "--env",
+            "staging",
+            "services.api.resources.limits.cpu",
+        ],
+        &d,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("\"250m\"") && text.contains("scale factor"),
+        "{text}"
+    );
+    let out = plinth(
+        &["explain", "--env", "staging", "datastores.db.storage.path"],
+        &d,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("preset `postgres`"), "{text}");
+    let out = plinth(
+        &[
+            "explain",
+            "--env",
+            "staging",
+            "services.api.rollout.max_surge",
+        ],
+        &d,
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("set by: default"));
+}
+
+#[test]
+fn every_command_has_help_with_an_example() {
+    for cmd in ["check", "build", "explain", "schema", "init"] {
+        let out = plinth(&[cmd, "--help"], &root());
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success() && text.contains("Example"),
+            "{cmd} --help lacks an example"
+        );
+    }
+}
