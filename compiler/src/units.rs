@@ -248,11 +248,7 @@ pub struct ImageRef {
 /// Parses `registry/name:tag` or `registry/name@sha256:…`.
 pub fn parse_image(text: &str) -> Result<ImageRef, String> {
     let t = text.trim();
-    if t.is_empty()
-        || t != text
-        || t.chars()
-            .any(|c| c.is_whitespace() || c.is_ascii_uppercase() && !t.contains('@'))
-    {
+    if t.is_empty() || t != text || t.chars().any(char::is_whitespace) {
         return Err(format!(
             "`{text}` is not an image reference: expected lowercase `registry/name:tag`"
         ));

@@ -69,7 +69,7 @@ fn store_view<'a>(name: &'a Sp<String>, d: &'a DataStore) -> W<'a> {
         rollout: None,
         pdb: None,
         storage: d.storage.as_ref(),
-        volumes: &[],
+        volumes: d.volumes.as_deref().unwrap_or_default(),
         ingress: None,
         metrics: d.metrics.as_ref(),
         security: d.security.as_ref(),
@@ -735,6 +735,20 @@ fn rollout_and_budget(w: &W, out: &mut Vec<Diagnostic>) {
     }
     if let Some(b) = w.pdb {
         let min = b.min_available.as_ref().and_then(|v| parse(v, out));
+        // A budget that keeps every replica available blocks every node drain forever.
+        let fewest = match (w.autoscaling.and_then(|a| a.min.as_ref()), w.replicas) {
+            (Some(m), _) => m.value,
+            (None, Some(r)) => r.value,
+            (None, None) => 1,
+        };
+        if let (Some(IntOrPercent::Int(n)), Some(m)) = (min, &b.min_available) {
+            if i64::from(n) >= fewest {
+                out.push(
+                    Diagnostic::new(Code::InvalidValue, format!("disruption budget keeps all {fewest} replica(s) of `{}` available", w.name.value), m.span.clone(), "no pod may ever be evicted")
+                        .help("allow at least one pod to be evicted: lower `min_available` or use `max_unavailable = 1`"),
+                );
+            }
+        }
         let max = b.max_unavailable.as_ref().and_then(|v| parse(v, out));
         if let (Some(_), Some(_), Some(m)) = (min, max, &b.max_unavailable) {
             out.push(
@@ -941,23 +955,23 @@ fn security_opt_out(w: &W, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// W001 `no-readiness-probe`: a web service without a readiness probe.
+/// W001 `no-readiness-probe`: a web service or worker without a readiness probe.
 ///
-/// Why: without one, Kubernetes sends traffic to a pod as soon as its process starts, and
-/// every rollout drops requests.
+/// Why: without one, Kubernetes sends traffic to a pod as soon as its process starts, and a
+/// rolling update replaces old pods before the new ones work.
 fn no_readiness_probe(w: &W, out: &mut Vec<Diagnostic>) {
     if w.store.is_none()
-        && w.kind == ServiceKind::Web
+        && matches!(w.kind, ServiceKind::Web | ServiceKind::Worker)
         && w.probes.is_none_or(|p| p.readiness.is_none())
     {
         out.push(
             Diagnostic::new(
                 Code::NoReadinessProbe,
-                format!("web service `{}` has no readiness probe", w.name.value),
+                format!("`{}` has no readiness probe", w.name.value),
                 w.name.span.clone(),
-                "traffic may arrive before it is ready",
+                "rollouts cannot tell when a new pod works",
             )
-            .help("add `[services.NAME.probes.readiness]` with `path` and `port`"),
+            .help("add `[services.NAME.probes.readiness]` with `path` and `port`, or `command` for a worker"),
         );
     }
 }

@@ -14,17 +14,26 @@ use crate::source::Sources;
     after_help = "Examples:\n  plinth explain --env production\n  plinth explain examples/codepal.toml --env staging services.codepal-app.resources.limits.cpu"
 )]
 pub struct Args {
-    /// The spec file [default: platform.toml]
-    spec: Option<PathBuf>,
-    /// A dotted path such as `services.api.replicas`.
-    path: Option<String>,
+    /// `[SPEC] [PATH]`: the spec file (default `platform.toml`) and a dotted field path such as
+    /// `services.api.replicas`. A single argument is the spec when it ends in `.toml` or names
+    /// an existing file, and the path otherwise.
+    #[arg(num_args = 0..=2, value_name = "SPEC|PATH")]
+    args: Vec<String>,
     /// The environment; required when the spec has more than one.
     #[arg(long)]
     env: Option<String>,
 }
 
 pub fn run(args: Args) -> u8 {
-    let path = spec_path(args.spec);
+    let (spec, field) = match args.args.as_slice() {
+        [] => (None, None),
+        [one] if one.ends_with(".toml") || std::path::Path::new(one).is_file() => {
+            (Some(PathBuf::from(one)), None)
+        }
+        [one] => (None, Some(one.clone())),
+        [spec, field, ..] => (Some(PathBuf::from(spec)), Some(field.clone())),
+    };
+    let path = spec_path(spec);
     let shown = display_path(&path);
     let text = match read_spec(&path) {
         Ok(t) => t,
@@ -55,7 +64,7 @@ pub fn run(args: Args) -> u8 {
         );
         return EXIT_ERROR;
     };
-    match args.path {
+    match field {
         None => {
             println!(
                 "{}",

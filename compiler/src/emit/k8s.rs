@@ -413,7 +413,8 @@ fn pod_template(w: &Workload, labels: &BTreeMap<String, String>) -> PodTemplateS
     let container = Container {
         name: w.name.clone(),
         image: Some(w.image.clone()),
-        image_pull_policy: Some("IfNotPresent".to_owned()),
+        // `Always` re-checks registry credentials on every start; a pinned tag keeps it cheap.
+        image_pull_policy: Some("Always".to_owned()),
         command: (!w.command.is_empty()).then(|| w.command.clone()),
         args: (!w.args.is_empty()).then(|| w.args.clone()),
         ports: (!w.ports.is_empty()).then(|| {

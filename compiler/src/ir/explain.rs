@@ -58,7 +58,7 @@ fn workload(w: &Workload) -> Value {
         if let Some(b) = &s.backup {
             m.insert(
                 "backup".into(),
-                json!({ "schedule": b.schedule, "retention": format_duration(b.retention_ms) }),
+                json!({ "schedule": b.schedule, "retention": format_duration(b.retention_ms), "continuous": b.continuous }),
             );
         }
     }

@@ -246,7 +246,15 @@ impl Lower<'_> {
             depends_on: strings(s.depends_on.as_deref()),
             ingress: s.ingress.as_ref().map(|i| self.ingress(i, &ports)),
             metrics: s.metrics.as_ref().map(|m| self.metrics(m, &ports)),
-            thresholds: self.thresholds(s.thresholds.as_ref(), &name.value),
+            thresholds: self.thresholds(
+                s.thresholds.as_ref(),
+                &name.value,
+                Scope {
+                    store_engine: None,
+                    serves_http: kind == Kind::Web && !ports.is_empty(),
+                    has_storage: s.storage.is_some() && kind == Kind::Stateful,
+                },
+            ),
             team: text(&s.team).or_else(|| self.platform_team.clone()),
             security: security(s.security.as_ref()),
             ports,
@@ -287,7 +295,7 @@ impl Lower<'_> {
             env: env(d.env.as_ref(), &name.value),
             secrets: secrets(d.secrets.as_ref(), &name.value),
             config_files: Vec::new(),
-            volumes: Vec::new(),
+            volumes: volumes(d.volumes.as_deref()),
             storage: Some(d.storage.as_ref().map_or(
                 Storage {
                     size: STORAGE,
@@ -299,7 +307,15 @@ impl Lower<'_> {
             depends_on: Vec::new(),
             ingress: None,
             metrics: d.metrics.as_ref().map(|m| self.metrics(m, &ports)),
-            thresholds: self.thresholds(d.thresholds.as_ref(), &name.value),
+            thresholds: self.thresholds(
+                d.thresholds.as_ref(),
+                &name.value,
+                Scope {
+                    store_engine: d.engine.as_ref().map(|e| e.value.clone()),
+                    serves_http: false,
+                    has_storage: true,
+                },
+            ),
             team: self.platform_team.clone(),
             security: security(d.security.as_ref()),
             ports,
@@ -419,15 +435,18 @@ impl Lower<'_> {
         &self,
         own: Option<&BTreeMap<Sp<String>, spec::Threshold>>,
         service: &str,
+        scope: Scope,
     ) -> Vec<Threshold> {
         use crate::spec::Overlay;
         let mut merged: BTreeMap<String, spec::Threshold> = BTreeMap::new();
         let mut scratch = Origins::default();
-        for (k, t) in self
+        // Platform-wide thresholds apply only where they mean something (no error rate for a
+        // database, no disk alert without a disk); a workload's own thresholds always apply.
+        let global = self
             .global_thresholds
             .iter()
-            .chain(own.into_iter().flatten())
-        {
+            .filter(|(k, t)| scope.applies(&k.value, t.expr.is_some()));
+        for (k, t) in global.chain(own.into_iter().flatten()) {
             merged
                 .entry(k.value.clone())
                 .or_default()
@@ -459,6 +478,39 @@ impl Lower<'_> {
             })
             .collect()
     }
+}
+
+/// What a workload is, for deciding which platform-wide thresholds apply to it.
+struct Scope {
+    store_engine: Option<String>,
+    serves_http: bool,
+    has_storage: bool,
+}
+
+impl Scope {
+    fn applies(&self, threshold: &str, custom: bool) -> bool {
+        match threshold {
+            "cpu" | "memory" => true,
+            "error_rate" | "latency_p95" => self.serves_http,
+            "disk" => self.has_storage,
+            "db_connections" => self.store_engine.as_deref() == Some("postgres"),
+            _ => custom && self.store_engine.is_none(),
+        }
+    }
+}
+
+fn volumes(v: Option<&[spec::Volume]>) -> Vec<Volume> {
+    v.unwrap_or_default()
+        .iter()
+        .map(|v| Volume {
+            name: v.name.value.clone(),
+            path: v.path.value.clone(),
+            size: v
+                .size
+                .as_ref()
+                .and_then(|q| units::parse_bytes(&q.value.0).ok()),
+        })
+        .collect()
 }
 
 fn strings(v: Option<&[Sp<String>]>) -> Vec<String> {
@@ -603,8 +655,11 @@ fn storage(s: &spec::Storage, default_path: &str) -> Storage {
 
 fn backup(b: Option<&spec::Backup>) -> Option<Backup> {
     let b = b?;
+    if b.schedule.is_none() && !b.continuous.as_ref().is_some_and(|c| c.value) {
+        return None;
+    }
     Some(Backup {
-        schedule: text(&b.schedule)?,
+        schedule: text(&b.schedule),
         retention_ms: ms(&b.retention, 7 * 86_400_000),
         continuous: b.continuous.as_ref().is_some_and(|c| c.value),
     })

@@ -399,8 +399,8 @@ pub struct Threshold {
 /// Backup settings.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Backup {
-    /// Cron schedule.
-    pub schedule: String,
+    /// Cron schedule of full backups, if any.
+    pub schedule: Option<String>,
     /// Retention in milliseconds.
     pub retention_ms: u64,
     /// Continuous archiving.

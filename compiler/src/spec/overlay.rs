@@ -155,7 +155,7 @@ overlay!(Service {
 overlay!(DataStore {
     leaf preset, leaf engine, leaf version, leaf mode, leaf image, leaf command, leaf args,
     leaf ports, leaf replicas, leaf read_replicas, nested resources, leaf vertical_autoscaling,
-    nested probes, map_leaf env, map_leaf secrets, nested storage, nested backup,
+    nested probes, map_leaf env, map_leaf secrets, nested storage, leaf volumes, nested backup,
     nested metrics, nested managed, map_nested thresholds, nested security,
 });
 

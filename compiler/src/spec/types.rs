@@ -549,6 +549,8 @@ pub struct DataStore {
     pub secrets: Option<BTreeMap<Sp<String>, SecretRef>>,
     /// Persistent storage per instance.
     pub storage: Option<Storage>,
+    /// Scratch volumes (emptyDir), e.g. a socket directory under a read-only root.
+    pub volumes: Option<Vec<Volume>>,
     /// Backups.
     pub backup: Option<Backup>,
     /// Prometheus metrics endpoint (an exporter port).
