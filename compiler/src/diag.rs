@@ -69,6 +69,7 @@ codes! {
     DuplicateName = "E107", "duplicate-name", "a service and a data store share a name";
     AutoscaleMinAboveMax = "E120", "autoscale-min-above-max", "autoscaling minimum is above its maximum";
     ReplicasWithAutoscaler = "E121", "replicas-with-autoscaler", "a fixed replica count fights an autoscaler";
+    VpaWithHpa = "E123", "vpa-with-hpa", "a vertical autoscaler that acts on the same CPU or memory a horizontal autoscaler scales on";
     AutoscaleNoMetric = "E122", "autoscale-no-metric", "autoscaling has no metric to scale on";
     RequestAboveLimit = "E130", "request-above-limit", "a resource request is above its limit";
     MalformedQuantity = "E131", "malformed-quantity", "a CPU, memory or storage quantity is malformed";

@@ -10,6 +10,7 @@ use crate::units::{self, IntOrPercent};
 
 /// The fields rules look at, shared by services and data stores.
 struct W<'a> {
+    vpa: Option<&'a Sp<VpaMode>>,
     name: &'a Sp<String>,
     store: Option<&'a DataStore>,
     kind: ServiceKind,
@@ -33,6 +34,7 @@ struct W<'a> {
 fn service_view<'a>(name: &'a Sp<String>, s: &'a Service) -> W<'a> {
     W {
         name,
+        vpa: s.vertical_autoscaling.as_ref(),
         store: None,
         kind: s.kind.as_ref().map_or(ServiceKind::Web, |k| k.value),
         kind_span: s.kind.as_ref(),
@@ -56,6 +58,7 @@ fn service_view<'a>(name: &'a Sp<String>, s: &'a Service) -> W<'a> {
 fn store_view<'a>(name: &'a Sp<String>, d: &'a DataStore) -> W<'a> {
     W {
         name,
+        vpa: d.vertical_autoscaling.as_ref(),
         store: Some(d),
         kind: ServiceKind::Stateful,
         kind_span: None,
@@ -104,6 +107,15 @@ pub(super) fn run(ctx: &mut Ctx) {
     for env in ctx.spec.environments.values() {
         invalid_scale(env, &mut found);
     }
+    egress(
+        ctx.spec.platform.egress.as_deref().unwrap_or_default(),
+        &mut found,
+    );
+    for view in &ctx.views {
+        for s in view.services.values() {
+            egress(s.egress.as_deref().unwrap_or_default(), &mut found);
+        }
+    }
     for d in found {
         ctx.report(d);
     }
@@ -116,6 +128,7 @@ fn check_workload(w: &W, has_domain: bool, out: &mut Vec<Diagnostic>) {
     probe_shape(w, out);
     schedule(w, out);
     replicas_with_autoscaler(w, out);
+    vpa_with_hpa(w, out);
     autoscale(w, out);
     resources(w, out);
     rollout_and_budget(w, out);
@@ -1017,5 +1030,59 @@ fn invalid_scale(env: &Environment, out: &mut Vec<Diagnostic>) {
                 .help("for \"50% of production\" write `0.5`"),
             );
         }
+    }
+}
+
+/// E006 for egress destinations: a CIDR and ports that a NetworkPolicy accepts.
+///
+/// Why: an invalid `ipBlock` makes the API server reject the whole policy, which leaves the
+/// workload with no allowed egress at all.
+fn egress(rules: &[Egress], out: &mut Vec<Diagnostic>) {
+    for e in rules {
+        let valid = e.cidr.value.split_once('/').is_some_and(|(ip, bits)| {
+            match (ip.parse::<std::net::IpAddr>(), bits.parse::<u8>()) {
+                (Ok(std::net::IpAddr::V4(_)), Ok(b)) => b <= 32,
+                (Ok(std::net::IpAddr::V6(_)), Ok(b)) => b <= 128,
+                _ => false,
+            }
+        });
+        if !valid {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    format!("`{}` is not a CIDR block", e.cidr.value),
+                    e.cidr.span.clone(),
+                    "expected an address and a prefix length",
+                )
+                .help("write e.g. `\"0.0.0.0/0\"` for anywhere or `\"10.0.0.0/16\"` for a network"),
+            );
+        }
+        for p in &e.ports {
+            if !(1..=65535).contains(&p.value) {
+                out.push(Diagnostic::new(
+                    Code::InvalidValue,
+                    "port must be between 1 and 65535",
+                    p.span.clone(),
+                    "out of range",
+                ));
+            }
+        }
+    }
+}
+
+/// E123 `vpa-with-hpa`: a vertical autoscaler that changes requests while a horizontal one
+/// scales on CPU or memory utilisation.
+///
+/// Why: utilisation is measured against the requests, so each autoscaler's change moves the
+/// other's signal and the two oscillate. Recommendation-only mode (`"off"`) is safe.
+fn vpa_with_hpa(w: &W, out: &mut Vec<Diagnostic>) {
+    let (Some(v), Some(a)) = (w.vpa, w.autoscaling) else {
+        return;
+    };
+    if v.value != VpaMode::Off && (a.cpu.is_some() || a.memory.is_some()) {
+        out.push(
+            Diagnostic::new(Code::VpaWithHpa, format!("`{}` has a vertical and a horizontal autoscaler on CPU or memory", w.name.value), v.span.clone(), "changes the requests the HPA measures against")
+                .help("use `vertical_autoscaling = \"off\"` for recommendations only, or scale horizontally on a custom metric"),
+        );
     }
 }

@@ -19,6 +19,7 @@ use k8s_openapi::api::autoscaling::v2::{
     ResourceMetricSource,
 };
 use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::core::v1::TopologySpreadConstraint;
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
     EnvVar, EnvVarSource, ExecAction, HTTPGetAction, Namespace, PersistentVolumeClaim,
@@ -28,9 +29,10 @@ use k8s_openapi::api::core::v1::{
     VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{
-    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule,
-    IngressServiceBackend, IngressSpec, IngressTLS, NetworkPolicy, NetworkPolicyIngressRule,
-    NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec, ServiceBackendPort,
+    HTTPIngressPath, HTTPIngressRuleValue, IPBlock, Ingress, IngressBackend, IngressRule,
+    IngressServiceBackend, IngressSpec, IngressTLS, NetworkPolicy, NetworkPolicyEgressRule,
+    NetworkPolicyIngressRule, NetworkPolicyPeer, NetworkPolicyPort, NetworkPolicySpec,
+    ServiceBackendPort,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
@@ -38,18 +40,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
-use super::{hash_banner, to_yaml, EmitError, Emitted, OutputFile};
+use super::{hash_banner, to_yaml, EmitError, Emitted, Note, OutputFile, Target};
 use crate::ir::{self, naming, Environment, Kind, ProbeAction, Replicas, Workload};
 use crate::units::{format_bytes, format_cpu, IntOrPercent};
-
-/// Namespace label of the ingress controller allowed to reach exposed services.
-pub const INGRESS_NAMESPACE: &str = "ingress-nginx";
-/// Namespace label of the Prometheus allowed to scrape metrics ports.
-pub const MONITORING_NAMESPACE: &str = "monitoring";
-/// Ingress class of generated Ingresses.
-pub const INGRESS_CLASS: &str = "nginx";
-/// cert-manager issuer that provisions TLS certificates.
-pub const CLUSTER_ISSUER: &str = "letsencrypt";
 
 /// Emits the manifests of every environment in `envs`.
 pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, EmitError> {
@@ -64,6 +57,17 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
             ),
         });
         for w in &env.workloads {
+            if let ir::Role::DataStore(info) = &w.role {
+                if info.read_replicas > 0 {
+                    out.notes.push(Note {
+                        target: Target::K8s,
+                        message: format!(
+                            "{}: in-cluster `{}` runs {} instance(s) without streaming read replicas ({} asked for); use `mode = \"managed\"` or a database operator for replication",
+                            env.name, w.name, w.max_replicas(), info.read_replicas
+                        ),
+                    });
+                }
+            }
             out.files.push(OutputFile {
                 path: naming::k8s_workload_file(&env.name, &w.name),
                 contents: format!(
@@ -92,6 +96,18 @@ enum Object {
     Pdb(Box<PodDisruptionBudget>),
     Ingress(Box<Ingress>),
     NetworkPolicy(Box<NetworkPolicy>),
+    Custom(Box<CustomObject>),
+}
+
+/// An object of a custom resource (VerticalPodAutoscaler, ServiceMonitor) that k8s-openapi
+/// does not model: typed envelope, spec as built JSON.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct CustomObject {
+    api_version: &'static str,
+    kind: &'static str,
+    metadata: ObjectMeta,
+    spec: serde_json::Value,
 }
 
 fn meta(name: &str, env: &Environment, labels: BTreeMap<String, String>) -> ObjectMeta {
@@ -99,6 +115,13 @@ fn meta(name: &str, env: &Environment, labels: BTreeMap<String, String>) -> Obje
         name: Some(name.to_owned()),
         namespace: Some(env.namespace.clone()),
         labels: Some(labels),
+        ..Default::default()
+    }
+}
+
+fn labelled(key: &str, value: &str) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(BTreeMap::from([(key.to_owned(), value.to_owned())])),
         ..Default::default()
     }
 }
@@ -133,17 +156,48 @@ fn namespace_docs(platform: &ir::Platform, env: &Environment) -> Result<String, 
         },
         ..Default::default()
     };
+    // Nothing may talk to or from a pod unless a policy below or a workload's own policy
+    // allows it; DNS is the one edge every pod needs.
     let deny = NetworkPolicy {
-        metadata: meta("default-deny-ingress", env, labels),
+        metadata: meta("default-deny", env, labels.clone()),
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(LabelSelector::default()),
-            policy_types: Some(vec!["Ingress".to_owned()]),
+            policy_types: Some(vec!["Ingress".to_owned(), "Egress".to_owned()]),
+            ..Default::default()
+        }),
+    };
+    let dns = NetworkPolicy {
+        metadata: meta("allow-dns", env, labels),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector::default()),
+            policy_types: Some(vec!["Egress".to_owned()]),
+            egress: Some(vec![NetworkPolicyEgressRule {
+                to: Some(vec![NetworkPolicyPeer {
+                    namespace_selector: Some(labelled(
+                        "kubernetes.io/metadata.name",
+                        "kube-system",
+                    )),
+                    pod_selector: Some(labelled("k8s-app", "kube-dns")),
+                    ..Default::default()
+                }]),
+                ports: Some(
+                    ["UDP", "TCP"]
+                        .iter()
+                        .map(|p| NetworkPolicyPort {
+                            port: Some(IntOrString::Int(53)),
+                            protocol: Some((*p).to_owned()),
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
+            }]),
             ..Default::default()
         }),
     };
     to_yaml(&[
         Object::Namespace(Box::new(ns)),
         Object::NetworkPolicy(Box::new(deny)),
+        Object::NetworkPolicy(Box::new(dns)),
     ])
 }
 
@@ -170,7 +224,10 @@ fn workload_docs(
             ..Default::default()
         })));
     }
-    let template = pod_template(w, &labels);
+    let mut template = pod_template(w, &labels);
+    if let Some(spec) = template.spec.as_mut() {
+        spec.topology_spread_constraints = topology_spread(platform, w);
+    }
     match w.kind {
         Kind::Cron => docs.push(Object::CronJob(Box::new(CronJob {
             metadata: meta(&w.name, env, labels.clone()),
@@ -301,6 +358,18 @@ fn workload_docs(
             env,
             w,
             i,
+            labels.clone(),
+        ))));
+    }
+    if let Some(mode) = w.vpa {
+        docs.push(Object::Custom(Box::new(vpa(env, w, mode, labels.clone()))));
+    }
+    if let (Some(m), false) = (&w.metrics, w.ports.is_empty()) {
+        docs.push(Object::Custom(Box::new(service_monitor(
+            platform,
+            env,
+            w,
+            m,
             labels.clone(),
         ))));
     }
@@ -634,13 +703,13 @@ fn ingress(
     if i.tls {
         metadata.annotations = Some(BTreeMap::from([(
             "cert-manager.io/cluster-issuer".to_owned(),
-            CLUSTER_ISSUER.to_owned(),
+            env.cluster.tls_issuer.clone(),
         )]));
     }
     Ingress {
         metadata,
         spec: Some(IngressSpec {
-            ingress_class_name: Some(INGRESS_CLASS.to_owned()),
+            ingress_class_name: Some(env.cluster.ingress_class.clone()),
             tls: i.tls.then(|| {
                 vec![IngressTLS {
                     hosts: Some(vec![i.host.clone()]),
@@ -672,41 +741,47 @@ fn ingress(
     }
 }
 
-/// Allows exactly the declared edges into a workload: from the workloads that depend on it,
-/// from the ingress controller to its ingress port, and from Prometheus to its metrics port.
-/// Everything else stays denied by the namespace's default-deny policy.
+/// Allows exactly the declared edges of a workload, both ways. In: from the workloads that
+/// depend on it, from the ingress controller to its ingress port, from Prometheus to its
+/// metrics port. Out: to its dependencies' ports (managed stores by network, since they live
+/// outside the cluster) and to the destinations its `egress` declares. Everything else stays
+/// denied by the namespace's default-deny policy.
 fn network_policy(
     platform: &ir::Platform,
     env: &Environment,
     w: &Workload,
     labels: BTreeMap<String, String>,
 ) -> Option<NetworkPolicy> {
-    if w.ports.is_empty() {
-        return None;
-    }
     let port_rule = |p: &ir::Port| NetworkPolicyPort {
         port: Some(IntOrString::Int(i32::from(p.port))),
         protocol: Some(protocol(p)),
         ..Default::default()
     };
+    let tcp_port = |port: u16| NetworkPolicyPort {
+        port: Some(IntOrString::Int(i32::from(port))),
+        protocol: Some("TCP".to_owned()),
+        ..Default::default()
+    };
     let namespace_peer = |ns: &str| NetworkPolicyPeer {
-        namespace_selector: Some(LabelSelector {
-            match_labels: Some(BTreeMap::from([(
-                "kubernetes.io/metadata.name".to_owned(),
-                ns.to_owned(),
-            )])),
+        namespace_selector: Some(labelled("kubernetes.io/metadata.name", ns)),
+        ..Default::default()
+    };
+    let cidr_peer = |cidr: &str| NetworkPolicyPeer {
+        ip_block: Some(IPBlock {
+            cidr: cidr.to_owned(),
             ..Default::default()
         }),
         ..Default::default()
     };
-    let mut rules = Vec::new();
+
+    let mut ingress = Vec::new();
     let clients: Vec<&Workload> = env
         .workloads
         .iter()
         .filter(|c| c.depends_on.contains(&w.name))
         .collect();
-    if !clients.is_empty() {
-        rules.push(NetworkPolicyIngressRule {
+    if !clients.is_empty() && !w.ports.is_empty() {
+        ingress.push(NetworkPolicyIngressRule {
             from: Some(
                 clients
                     .iter()
@@ -720,27 +795,151 @@ fn network_policy(
         });
     }
     if let Some(i) = &w.ingress {
-        rules.push(NetworkPolicyIngressRule {
-            from: Some(vec![namespace_peer(INGRESS_NAMESPACE)]),
+        ingress.push(NetworkPolicyIngressRule {
+            from: Some(vec![namespace_peer(&env.cluster.ingress_namespace)]),
             ports: Some(vec![port_rule(&i.port)]),
         });
     }
     if let Some(m) = &w.metrics {
-        rules.push(NetworkPolicyIngressRule {
-            from: Some(vec![namespace_peer(MONITORING_NAMESPACE)]),
+        ingress.push(NetworkPolicyIngressRule {
+            from: Some(vec![namespace_peer(&env.cluster.monitoring_namespace)]),
             ports: Some(vec![port_rule(&m.port)]),
         });
     }
-    if rules.is_empty() {
+
+    let mut egress = Vec::new();
+    for dep in &w.depends_on {
+        if let Some(target) = env.workloads.iter().find(|x| &x.name == dep) {
+            if !target.ports.is_empty() {
+                egress.push(NetworkPolicyEgressRule {
+                    to: Some(vec![NetworkPolicyPeer {
+                        pod_selector: Some(selector(platform, target)),
+                        ..Default::default()
+                    }]),
+                    ports: Some(target.ports.iter().map(port_rule).collect()),
+                });
+            }
+        } else if let Some(store) = env.managed_stores.iter().find(|m| &m.name == dep) {
+            // Managed stores have no pods to select; their endpoints live in the VPC.
+            let cidr = env
+                .cloud
+                .as_ref()
+                .map_or("0.0.0.0/0", |c| c.network.cidr.as_str());
+            let ports: Vec<NetworkPolicyPort> = if store.ports.is_empty() {
+                vec![tcp_port(443)]
+            } else {
+                store.ports.iter().map(port_rule).collect()
+            };
+            egress.push(NetworkPolicyEgressRule {
+                to: Some(vec![cidr_peer(cidr)]),
+                ports: Some(ports),
+            });
+        }
+    }
+    for e in &w.egress {
+        egress.push(NetworkPolicyEgressRule {
+            to: Some(vec![cidr_peer(&e.cidr)]),
+            ports: (!e.ports.is_empty()).then(|| e.ports.iter().map(|p| tcp_port(*p)).collect()),
+        });
+    }
+
+    if ingress.is_empty() && egress.is_empty() {
         return None;
+    }
+    let mut types = Vec::new();
+    if !ingress.is_empty() {
+        types.push("Ingress".to_owned());
+    }
+    if !egress.is_empty() {
+        types.push("Egress".to_owned());
     }
     Some(NetworkPolicy {
         metadata: meta(&w.name, env, labels),
         spec: Some(NetworkPolicySpec {
             pod_selector: Some(selector(platform, w)),
-            policy_types: Some(vec!["Ingress".to_owned()]),
-            ingress: Some(rules),
-            ..Default::default()
+            policy_types: Some(types),
+            ingress: (!ingress.is_empty()).then_some(ingress),
+            egress: (!egress.is_empty()).then_some(egress),
         }),
     })
+}
+
+/// A VerticalPodAutoscaler (`autoscaling.k8s.io/v1`) for a workload that asks for one.
+fn vpa(
+    env: &Environment,
+    w: &Workload,
+    mode: ir::VpaMode,
+    labels: BTreeMap<String, String>,
+) -> CustomObject {
+    let kind = match w.kind {
+        Kind::Stateful => "StatefulSet",
+        Kind::Cron => "CronJob",
+        _ => "Deployment",
+    };
+    let mode = match mode {
+        ir::VpaMode::Off => "Off",
+        ir::VpaMode::Initial => "Initial",
+        ir::VpaMode::Recreate => "Recreate",
+        ir::VpaMode::Auto => "Auto",
+    };
+    let r = &w.resources;
+    CustomObject {
+        api_version: "autoscaling.k8s.io/v1",
+        kind: "VerticalPodAutoscaler",
+        metadata: meta(&w.name, env, labels),
+        spec: serde_json::json!({
+            "targetRef": { "apiVersion": "apps/v1", "kind": kind, "name": w.name },
+            "updatePolicy": { "updateMode": mode },
+            // The spec's requests and limits bound what the autoscaler may recommend.
+            "resourcePolicy": { "containerPolicies": [{
+                "containerName": w.name,
+                "minAllowed": { "cpu": format_cpu(r.cpu_request), "memory": format_bytes(r.memory_request) },
+                "maxAllowed": { "cpu": format_cpu(r.cpu_limit), "memory": format_bytes(r.memory_limit) },
+            }]},
+        }),
+    }
+}
+
+/// A ServiceMonitor (`monitoring.coreos.com/v1`) so kube-prometheus-stack scrapes the
+/// workload's metrics endpoint.
+fn service_monitor(
+    platform: &ir::Platform,
+    env: &Environment,
+    w: &Workload,
+    m: &ir::Metrics,
+    labels: BTreeMap<String, String>,
+) -> CustomObject {
+    CustomObject {
+        api_version: "monitoring.coreos.com/v1",
+        kind: "ServiceMonitor",
+        metadata: meta(&w.name, env, labels),
+        spec: serde_json::json!({
+            "selector": { "matchLabels": naming::selector_labels(&platform.name, w) },
+            "endpoints": [{
+                "port": m.port.name,
+                "path": m.path,
+                "interval": crate::units::format_duration(m.interval_ms),
+            }],
+        }),
+    }
+}
+
+/// Spreads replicas across zones and nodes, preferring but not requiring balance so a
+/// single-zone cluster still schedules.
+fn topology_spread(platform: &ir::Platform, w: &Workload) -> Option<Vec<TopologySpreadConstraint>> {
+    if w.max_replicas() < 2 {
+        return None;
+    }
+    Some(
+        ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+            .iter()
+            .map(|key| TopologySpreadConstraint {
+                max_skew: 1,
+                topology_key: (*key).to_owned(),
+                when_unsatisfiable: "ScheduleAnyway".to_owned(),
+                label_selector: Some(selector(platform, w)),
+                ..Default::default()
+            })
+            .collect(),
+    )
 }

@@ -29,6 +29,14 @@ pub const MAX_UNAVAILABLE: IntOrPercent = IntOrPercent::Int(0);
 pub const BUDGET_MAX_UNAVAILABLE: IntOrPercent = IntOrPercent::Int(1);
 /// User and group id of every container; above the range of host system users.
 pub const RUN_AS_USER: i64 = 10001;
+/// Ingress class.
+pub const INGRESS_CLASS: &str = "nginx";
+/// Namespace of the ingress controller.
+pub const INGRESS_NAMESPACE: &str = "ingress-nginx";
+/// cert-manager ClusterIssuer.
+pub const TLS_ISSUER: &str = "letsencrypt";
+/// Namespace of Prometheus.
+pub const MONITORING_NAMESPACE: &str = "monitoring";
 /// Ingress path.
 pub const INGRESS_PATH: &str = "/";
 /// Metrics path.

@@ -91,6 +91,7 @@ fn lower_env(spec: &spec::Spec, view: Resolved) -> Environment {
     let scaled = Layer::Scaled(env_name.clone());
     let scrape_interval_ms = ms(&spec.observability.scrape_interval, SCRAPE_INTERVAL_MS);
     let ctx = Lower {
+        platform_egress: egress(platform.egress.as_deref()),
         domain: domain.clone(),
         replica_scale,
         resource_scale,
@@ -140,6 +141,15 @@ fn lower_env(spec: &spec::Spec, view: Resolved) -> Environment {
             .is_some_and(|l| l.value),
         team: text(&platform.team),
         owner: text(&platform.owner),
+        cluster: ClusterAddons {
+            ingress_class: text(&platform.ingress_class)
+                .unwrap_or_else(|| INGRESS_CLASS.to_owned()),
+            ingress_namespace: text(&platform.ingress_namespace)
+                .unwrap_or_else(|| INGRESS_NAMESPACE.to_owned()),
+            tls_issuer: text(&platform.tls_issuer).unwrap_or_else(|| TLS_ISSUER.to_owned()),
+            monitoring_namespace: text(&platform.monitoring_namespace)
+                .unwrap_or_else(|| MONITORING_NAMESPACE.to_owned()),
+        },
         labels: platform
             .labels
             .iter()
@@ -178,6 +188,7 @@ fn record_scaled(origins: &mut Origins, path: &str, ctx: &Lower, layer: &Layer) 
 
 /// What lowering one environment's workloads needs to know.
 struct Lower<'a> {
+    platform_egress: Vec<Egress>,
     domain: Option<String>,
     replica_scale: f64,
     resource_scale: f64,
@@ -244,6 +255,11 @@ impl Lower<'_> {
                 .collect(),
             storage: s.storage.as_ref().map(|st| storage(st, "/data")),
             depends_on: strings(s.depends_on.as_deref()),
+            egress: {
+                let mut e = self.platform_egress.clone();
+                e.extend(egress(s.egress.as_deref()));
+                e
+            },
             ingress: s.ingress.as_ref().map(|i| self.ingress(i, &ports)),
             metrics: s.metrics.as_ref().map(|m| self.metrics(m, &ports)),
             thresholds: self.thresholds(
@@ -305,6 +321,7 @@ impl Lower<'_> {
                 |st| storage(st, "/data"),
             )),
             depends_on: Vec::new(),
+            egress: Vec::new(),
             ingress: None,
             metrics: d.metrics.as_ref().map(|m| self.metrics(m, &ports)),
             thresholds: self.thresholds(
@@ -497,6 +514,20 @@ impl Scope {
             _ => custom && self.store_engine.is_none(),
         }
     }
+}
+
+fn egress(e: Option<&[spec::Egress]>) -> Vec<Egress> {
+    e.unwrap_or_default()
+        .iter()
+        .map(|e| Egress {
+            cidr: e.cidr.value.clone(),
+            ports: e
+                .ports
+                .iter()
+                .filter_map(|p| u16::try_from(p.value).ok())
+                .collect(),
+        })
+        .collect()
 }
 
 fn volumes(v: Option<&[spec::Volume]>) -> Vec<Volume> {

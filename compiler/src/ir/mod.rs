@@ -47,6 +47,8 @@ pub struct Environment {
     pub owner: Option<String>,
     /// Extra labels on every resource.
     pub labels: BTreeMap<String, String>,
+    /// Cluster add-ons the generated objects integrate with.
+    pub cluster: ClusterAddons,
     /// Services and in-cluster data stores, in name order.
     pub workloads: Vec<Workload>,
     /// Data stores run by the cloud provider.
@@ -59,6 +61,28 @@ pub struct Environment {
     pub alerting: Alerting,
     /// Which layer set each field (spec paths).
     pub origins: Origins,
+}
+
+/// The cluster add-ons generated objects refer to.
+#[derive(Clone, Debug)]
+pub struct ClusterAddons {
+    /// Ingress class.
+    pub ingress_class: String,
+    /// Namespace of the ingress controller.
+    pub ingress_namespace: String,
+    /// cert-manager ClusterIssuer.
+    pub tls_issuer: String,
+    /// Namespace of Prometheus.
+    pub monitoring_namespace: String,
+}
+
+/// An allowed outbound destination.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Egress {
+    /// CIDR.
+    pub cidr: String,
+    /// TCP ports.
+    pub ports: Vec<u16>,
 }
 
 /// What a workload is.
@@ -141,6 +165,8 @@ pub struct Workload {
     pub depends_on: Vec<String>,
     /// Ingress exposure.
     pub ingress: Option<Ingress>,
+    /// Outbound destinations beyond dependencies (platform-wide ones included).
+    pub egress: Vec<Egress>,
     /// Metrics endpoint.
     pub metrics: Option<Metrics>,
     /// Threshold alerts that apply to this workload.

@@ -65,6 +65,29 @@ pub struct Platform {
     /// Extra labels on every resource.
     #[serde(default)]
     pub labels: BTreeMap<Sp<String>, Sp<String>>,
+    /// Ingress class of generated Ingresses; defaults to `nginx`.
+    pub ingress_class: Option<Sp<String>>,
+    /// Namespace the ingress controller runs in (allowed through network policies); defaults
+    /// to `ingress-nginx`.
+    pub ingress_namespace: Option<Sp<String>>,
+    /// cert-manager ClusterIssuer that provisions TLS certificates; defaults to `letsencrypt`.
+    pub tls_issuer: Option<Sp<String>>,
+    /// Namespace Prometheus runs in (allowed to scrape metrics ports); defaults to
+    /// `monitoring`.
+    pub monitoring_namespace: Option<Sp<String>>,
+    /// Outbound traffic every service may send beyond its dependencies (e.g. an error tracker
+    /// at `0.0.0.0/0` port 443). Everything else is denied.
+    pub egress: Option<Vec<Egress>>,
+}
+
+/// An allowed outbound destination.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Egress {
+    /// Destination network in CIDR notation, e.g. `"0.0.0.0/0"` for anywhere.
+    pub cidr: Sp<String>,
+    /// Destination ports (TCP).
+    pub ports: Vec<Sp<i64>>,
 }
 
 /// What kind of workload a service is.
@@ -128,6 +151,9 @@ pub struct Service {
     pub depends_on: Option<Vec<Sp<String>>>,
     /// Exposure through the ingress controller.
     pub ingress: Option<Ingress>,
+    /// Outbound traffic this service may send beyond its dependencies and `platform.egress`,
+    /// e.g. `[{ cidr = "0.0.0.0/0", ports = [443] }]` for an external API.
+    pub egress: Option<Vec<Egress>>,
     /// Prometheus metrics endpoint.
     pub metrics: Option<Metrics>,
     /// Per-service alert thresholds, overriding `observability.thresholds`.

@@ -1,0 +1,471 @@
+//! The Kubernetes target, feature by feature: each test compiles a small spec through the
+//! public API, parses the manifests back and asserts the fields that matter.
+
+use serde_json::Value;
+
+/// Compiles `spec` and returns every object of environment `env`, in file order.
+fn objects(spec: &str, env: &str) -> Vec<Value> {
+    let c = plinth::compile("spec.toml", spec, &plinth::Options::default());
+    assert!(
+        !c.diagnostics.has_errors(),
+        "{}",
+        plinth::cli::render::human(&c.sources, &c.diagnostics.0, false, 100)
+    );
+    c.files
+        .iter()
+        .filter(|f| f.path.starts_with(&format!("k8s/{env}/")))
+        .flat_map(|f| {
+            serde_saphyr::from_multiple::<Value>(&f.contents).expect("generated YAML parses")
+        })
+        .collect()
+}
+
+fn find<'a>(objs: &'a [Value], kind: &str, name: &str) -> &'a Value {
+    objs.iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+        .unwrap_or_else(|| panic!("no {kind} {name}"))
+}
+
+fn has(objs: &[Value], kind: &str, name: &str) -> bool {
+    objs.iter()
+        .any(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+}
+
+const BASE: &str = r#"
+version = 1
+[platform]
+name = "acme"
+domain = "acme.dev"
+team = "core"
+[alerting]
+default_receiver = "ops"
+receivers.ops = { type = "webhook", url = { secret = "ops", key = "url" } }
+"#;
+
+fn spec(extra: &str) -> String {
+    format!("{BASE}\n{extra}")
+}
+
+const API: &str = r#"
+[services.api]
+image = "ghcr.io/acme/api:1.2.3"
+ports = [{ name = "http", port = 8080 }, { name = "metrics", port = 9090 }]
+resources = { requests = { cpu = "200m", memory = "256Mi" }, limits = { cpu = "500m", memory = "512Mi" } }
+probes.readiness = { path = "/ready", port = "http", initial_delay = "5s", period = "5s" }
+probes.liveness = { path = "/health", port = "http", initial_delay = "30s" }
+rollout = { max_surge = 1, max_unavailable = 0 }
+env = { LOG_LEVEL = "info" }
+secrets = { SENTRY_DSN = { secret = "sentry", key = "dsn" } }
+config_files = [{ path = "/etc/api/config.yaml", content = "mode: strict\n" }]
+metrics = { path = "/metrics", port = "metrics", interval = "15s" }
+ingress = { host = "api.{domain}", path = "/" }
+depends_on = ["db"]
+egress = [{ cidr = "0.0.0.0/0", ports = [443] }]
+autoscaling = { min = 2, max = 10, cpu = 70, memory = 80, metrics = [{ name = "http_requests_per_second", target = "100" }], scale_up = { stabilization = "60s", policies = [{ type = "percent", value = 100, period = "15s" }] }, scale_down = { stabilization = "300s", policies = [{ type = "pods", value = 2, period = "60s" }] } }
+
+[datastores.db]
+preset = "postgres"
+version = "16.4"
+storage = { size = "100Gi" }
+vertical_autoscaling = "auto"
+"#;
+
+#[test]
+fn namespace_with_restricted_pod_security_and_default_deny() {
+    let objs = objects(&spec(API), "default");
+    let ns = find(&objs, "Namespace", "acme");
+    assert_eq!(
+        ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+        "restricted"
+    );
+    let deny = find(&objs, "NetworkPolicy", "default-deny");
+    assert_eq!(deny["spec"]["podSelector"], serde_json::json!({}));
+    assert_eq!(
+        deny["spec"]["policyTypes"],
+        serde_json::json!(["Ingress", "Egress"])
+    );
+    let dns = find(&objs, "NetworkPolicy", "allow-dns");
+    assert_eq!(dns["spec"]["egress"][0]["ports"][0]["port"], 53);
+}
+
+#[test]
+fn service_account_per_workload_without_token() {
+    let objs = objects(&spec(API), "default");
+    let sa = find(&objs, "ServiceAccount", "api");
+    assert_eq!(sa["automountServiceAccountToken"], false);
+    let pod = &find(&objs, "Deployment", "api")["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "api");
+    assert_eq!(pod["automountServiceAccountToken"], false);
+}
+
+#[test]
+fn deployment_with_rollout_probes_resources_env_and_secret_refs() {
+    let objs = objects(&spec(API), "default");
+    let d = find(&objs, "Deployment", "api");
+    assert!(
+        d["spec"].get("replicas").is_none(),
+        "an HPA owns the replica count"
+    );
+    assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxSurge"], 1);
+    assert_eq!(d["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"], 0);
+    let c = &d["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["image"], "ghcr.io/acme/api:1.2.3");
+    assert_eq!(c["readinessProbe"]["httpGet"]["path"], "/ready");
+    assert_eq!(c["readinessProbe"]["initialDelaySeconds"], 5);
+    assert_eq!(c["livenessProbe"]["initialDelaySeconds"], 30);
+    assert_eq!(c["resources"]["requests"]["cpu"], "200m");
+    assert_eq!(c["resources"]["limits"]["memory"], "512Mi");
+    let env = c["env"].as_array().unwrap();
+    assert!(env
+        .iter()
+        .any(|e| e["name"] == "LOG_LEVEL" && e["value"] == "info"));
+    let dsn = env.iter().find(|e| e["name"] == "SENTRY_DSN").unwrap();
+    assert_eq!(dsn["valueFrom"]["secretKeyRef"]["name"], "sentry");
+    assert_eq!(dsn["valueFrom"]["secretKeyRef"]["key"], "dsn");
+    assert!(
+        dsn.get("value").is_none(),
+        "secrets are references, never values"
+    );
+}
+
+#[test]
+fn config_files_become_a_configmap_mounted_read_only() {
+    let objs = objects(&spec(API), "default");
+    let cm = find(&objs, "ConfigMap", "api-config");
+    assert_eq!(cm["data"]["etc_api_config.yaml"], "mode: strict\n");
+    let c = &find(&objs, "Deployment", "api")["spec"]["template"]["spec"]["containers"][0];
+    let m = c["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["mountPath"] == "/etc/api/config.yaml")
+        .unwrap();
+    assert_eq!(m["readOnly"], true);
+    assert_eq!(m["subPath"], "etc_api_config.yaml");
+}
+
+#[test]
+fn secure_pod_defaults() {
+    let objs = objects(&spec(API), "default");
+    for (kind, name) in [("Deployment", "api"), ("StatefulSet", "db")] {
+        let pod = &find(&objs, kind, name)["spec"]["template"]["spec"];
+        assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+        assert!(pod["securityContext"]["runAsUser"].as_i64().unwrap() >= 10000);
+        assert_eq!(
+            pod["securityContext"]["seccompProfile"]["type"],
+            "RuntimeDefault"
+        );
+        let c = &pod["containers"][0];
+        let sc = &c["securityContext"];
+        assert_eq!(sc["readOnlyRootFilesystem"], true);
+        assert_eq!(sc["allowPrivilegeEscalation"], false);
+        assert_eq!(sc["capabilities"]["drop"], serde_json::json!(["ALL"]));
+        assert!(c["volumeMounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["mountPath"] == "/tmp"));
+        assert!(c["resources"]["limits"]["cpu"].is_string());
+    }
+}
+
+#[test]
+fn security_opt_out_is_explicit_and_warned() {
+    let text = spec(
+        r#"
+[services.legacy]
+image = "ghcr.io/acme/legacy:2.0.0"
+kind = "worker"
+probes.readiness = { command = ["true"] }
+security = { read_only_root_filesystem = false }
+"#,
+    );
+    let c = plinth::compile("spec.toml", &text, &plinth::Options::default());
+    assert!(c.diagnostics.0.iter().any(|d| d.code.id() == "W002"));
+    let objs = objects(&text, "default");
+    let c = &find(&objs, "Deployment", "legacy")["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], false);
+    assert_eq!(
+        c["securityContext"]["runAsNonRoot"], true,
+        "only the one default is relaxed"
+    );
+}
+
+#[test]
+fn service_and_ingress_with_tls() {
+    let objs = objects(&spec(API), "default");
+    let svc = find(&objs, "Service", "api");
+    assert_eq!(svc["spec"]["ports"][0]["targetPort"], "http");
+    let ing = find(&objs, "Ingress", "api");
+    assert_eq!(ing["spec"]["ingressClassName"], "nginx");
+    assert_eq!(ing["spec"]["rules"][0]["host"], "api.acme.dev");
+    assert_eq!(ing["spec"]["tls"][0]["hosts"][0], "api.acme.dev");
+    assert_eq!(
+        ing["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
+        "letsencrypt"
+    );
+}
+
+#[test]
+fn ingress_class_and_issuer_are_configurable() {
+    let text = spec(API).replace(
+        "team = \"core\"",
+        "team = \"core\"\ningress_class = \"istio\"\ntls_issuer = \"internal-ca\"",
+    );
+    let objs = objects(&text, "default");
+    let ing = find(&objs, "Ingress", "api");
+    assert_eq!(ing["spec"]["ingressClassName"], "istio");
+    assert_eq!(
+        ing["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
+        "internal-ca"
+    );
+}
+
+#[test]
+fn hpa_with_resource_and_pod_metrics_and_behavior() {
+    let objs = objects(&spec(API), "default");
+    let hpa = find(&objs, "HorizontalPodAutoscaler", "api");
+    assert_eq!(hpa["apiVersion"], "autoscaling/v2");
+    assert_eq!(hpa["spec"]["minReplicas"], 2);
+    assert_eq!(hpa["spec"]["maxReplicas"], 10);
+    let metrics = hpa["spec"]["metrics"].as_array().unwrap();
+    assert_eq!(metrics[0]["resource"]["name"], "cpu");
+    assert_eq!(metrics[0]["resource"]["target"]["averageUtilization"], 70);
+    assert_eq!(metrics[1]["resource"]["target"]["averageUtilization"], 80);
+    assert_eq!(
+        metrics[2]["pods"]["metric"]["name"],
+        "http_requests_per_second"
+    );
+    assert_eq!(metrics[2]["pods"]["target"]["averageValue"], "100");
+    assert_eq!(
+        hpa["spec"]["behavior"]["scaleUp"]["stabilizationWindowSeconds"],
+        60
+    );
+    assert_eq!(
+        hpa["spec"]["behavior"]["scaleUp"]["policies"][0]["type"],
+        "Percent"
+    );
+    assert_eq!(
+        hpa["spec"]["behavior"]["scaleDown"]["policies"][0]["periodSeconds"],
+        60
+    );
+}
+
+#[test]
+fn pdb_for_multi_replica_workloads_only() {
+    let objs = objects(&spec(API), "default");
+    assert_eq!(
+        find(&objs, "PodDisruptionBudget", "api")["spec"]["maxUnavailable"],
+        1
+    );
+    assert!(
+        !has(&objs, "PodDisruptionBudget", "db"),
+        "a single replica gets no budget"
+    );
+}
+
+#[test]
+fn statefulset_with_volume_claim_templates_and_headless_service() {
+    let text = spec(
+        r#"
+[services.pbml]
+kind = "stateful"
+image = "ghcr.io/acme/pbml:3.0.0"
+replicas = 3
+ports = [{ name = "http", port = 8080 }]
+probes.readiness = { path = "/ready", port = "http" }
+storage = { size = "100Gi", path = "/var/lib/pbml" }
+"#,
+    );
+    let objs = objects(&text, "default");
+    let sts = find(&objs, "StatefulSet", "pbml");
+    assert_eq!(sts["spec"]["replicas"], 3);
+    assert_eq!(sts["spec"]["serviceName"], "pbml");
+    let vct = &sts["spec"]["volumeClaimTemplates"][0];
+    assert_eq!(vct["spec"]["resources"]["requests"]["storage"], "100Gi");
+    let c = &sts["spec"]["template"]["spec"]["containers"][0];
+    assert!(c["volumeMounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["name"] == "data" && m["mountPath"] == "/var/lib/pbml"));
+    assert_eq!(find(&objs, "Service", "pbml")["spec"]["clusterIP"], "None");
+    assert!(has(&objs, "PodDisruptionBudget", "pbml"));
+}
+
+#[test]
+fn cron_job_with_schedule_and_no_budget() {
+    let text = spec(
+        r#"
+[services.report]
+kind = "cron"
+image = "ghcr.io/acme/report:1.0.0"
+schedule = "0 3 * * *"
+"#,
+    );
+    let objs = objects(&text, "default");
+    let cj = find(&objs, "CronJob", "report");
+    assert_eq!(cj["spec"]["schedule"], "0 3 * * *");
+    assert_eq!(cj["spec"]["concurrencyPolicy"], "Forbid");
+    assert_eq!(
+        cj["spec"]["jobTemplate"]["spec"]["template"]["spec"]["restartPolicy"],
+        "OnFailure"
+    );
+    assert!(!has(&objs, "PodDisruptionBudget", "report"));
+}
+
+#[test]
+fn network_policies_allow_exactly_the_declared_edges() {
+    let objs = objects(&spec(API), "default");
+    let api = find(&objs, "NetworkPolicy", "api");
+    let ingress = api["spec"]["ingress"].as_array().unwrap();
+    // From the ingress controller to the ingress port, from Prometheus to the metrics port.
+    assert!(ingress
+        .iter()
+        .any(
+            |r| r["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                == "ingress-nginx"
+                && r["ports"][0]["port"] == 8080
+        ));
+    assert!(ingress
+        .iter()
+        .any(
+            |r| r["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                == "monitoring"
+                && r["ports"][0]["port"] == 9090
+        ));
+    let egress = api["spec"]["egress"].as_array().unwrap();
+    // To its dependency's pods on their port, and to the declared external destination.
+    assert!(egress
+        .iter()
+        .any(
+            |r| r["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "db"
+                && r["ports"][0]["port"] == 5432
+        ));
+    assert!(egress
+        .iter()
+        .any(|r| r["to"][0]["ipBlock"]["cidr"] == "0.0.0.0/0" && r["ports"][0]["port"] == 443));
+    // The database accepts connections only from its dependents.
+    let db = find(&objs, "NetworkPolicy", "db");
+    assert_eq!(
+        db["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+        "api"
+    );
+    assert_eq!(db["spec"]["ingress"].as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn vertical_pod_autoscaler_when_asked() {
+    let objs = objects(&spec(API), "default");
+    let vpa = find(&objs, "VerticalPodAutoscaler", "db");
+    assert_eq!(vpa["apiVersion"], "autoscaling.k8s.io/v1");
+    assert_eq!(vpa["spec"]["targetRef"]["kind"], "StatefulSet");
+    assert_eq!(vpa["spec"]["updatePolicy"]["updateMode"], "Auto");
+    assert!(!has(&objs, "VerticalPodAutoscaler", "api"));
+}
+
+#[test]
+fn in_cluster_data_store_from_preset() {
+    let objs = objects(&spec(API), "default");
+    let sts = find(&objs, "StatefulSet", "db");
+    let c = &sts["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["image"], "docker.io/library/postgres:16.4");
+    assert_eq!(c["readinessProbe"]["exec"]["command"][0], "pg_isready");
+    let pw = c["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "POSTGRES_PASSWORD")
+        .unwrap();
+    assert_eq!(pw["valueFrom"]["secretKeyRef"]["name"], "db-credentials");
+    assert_eq!(
+        sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"],
+        "100Gi"
+    );
+    assert_eq!(
+        find(&objs, "Service", "db")["spec"]["ports"][0]["port"],
+        5432
+    );
+}
+
+#[test]
+fn recommended_labels_and_stable_selectors() {
+    let objs = objects(&spec(API), "default");
+    let d = find(&objs, "Deployment", "api");
+    let labels = &d["metadata"]["labels"];
+    assert_eq!(labels["app.kubernetes.io/name"], "api");
+    assert_eq!(labels["app.kubernetes.io/instance"], "acme-api");
+    assert_eq!(labels["app.kubernetes.io/component"], "service");
+    assert_eq!(labels["app.kubernetes.io/part-of"], "acme");
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "plinth");
+    // The selector depends only on names: changing the image or team must not change it.
+    let changed = spec(API)
+        .replace("api:1.2.3", "api:1.3.0")
+        .replace("team = \"core\"", "team = \"edge\"");
+    let d2 = find(&objects(&changed, "default"), "Deployment", "api").clone();
+    assert_eq!(d["spec"]["selector"], d2["spec"]["selector"]);
+}
+
+#[test]
+fn metrics_endpoint_scrape_annotations_and_service_monitor() {
+    let objs = objects(&spec(API), "default");
+    let tpl = &find(&objs, "Deployment", "api")["spec"]["template"]["metadata"]["annotations"];
+    assert_eq!(tpl["prometheus.io/scrape"], "true");
+    assert_eq!(tpl["prometheus.io/port"], "9090");
+    let sm = find(&objs, "ServiceMonitor", "api");
+    assert_eq!(sm["spec"]["endpoints"][0]["port"], "metrics");
+    assert_eq!(sm["spec"]["endpoints"][0]["interval"], "15s");
+}
+
+#[test]
+fn topology_spread_for_replicated_workloads() {
+    let objs = objects(&spec(API), "default");
+    let pod = &find(&objs, "Deployment", "api")["spec"]["template"]["spec"];
+    let keys: Vec<&str> = pod["topologySpreadConstraints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["topologyKey"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        keys,
+        ["topology.kubernetes.io/zone", "kubernetes.io/hostname"]
+    );
+    assert!(find(&objs, "StatefulSet", "db")["spec"]["template"]["spec"]
+        .get("topologySpreadConstraints")
+        .is_none());
+}
+
+#[test]
+fn environment_scaling_and_overrides() {
+    let text = spec(&format!(
+        "{API}\n[environments.staging]\nresource_scale = 0.5\nreplica_scale = 0.5\n[environments.production.services.api]\nautoscaling = {{ min = 4, max = 20 }}\n"
+    ));
+    let staging = objects(&text, "staging");
+    let c = &find(&staging, "Deployment", "api")["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["resources"]["requests"]["cpu"], "100m");
+    assert_eq!(c["resources"]["limits"]["memory"], "256Mi");
+    assert_eq!(
+        find(&staging, "HorizontalPodAutoscaler", "api")["spec"]["maxReplicas"],
+        5
+    );
+    let prod = objects(&text, "production");
+    let hpa = find(&prod, "HorizontalPodAutoscaler", "api");
+    assert_eq!(hpa["spec"]["minReplicas"], 4);
+    assert_eq!(hpa["spec"]["maxReplicas"], 20);
+    assert_eq!(
+        hpa["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"], 70,
+        "unset override fields keep the base"
+    );
+}
+
+#[test]
+fn read_replicas_of_in_cluster_stores_are_reported_not_dropped() {
+    let text = spec("[datastores.db]\npreset = \"postgres\"\nread_replicas = 2\n");
+    let c = plinth::compile("spec.toml", &text, &plinth::Options::default());
+    assert!(
+        c.notes.iter().any(|n| n.message.contains("read replicas")),
+        "{:?}",
+        c.notes
+    );
+}
