@@ -68,6 +68,27 @@ pub fn service_account(w: &Workload) -> String {
     w.name.clone()
 }
 
+/// Name of a data store's backup CronJob, and the identity its pods are selected by.
+pub fn backup_job(store: &str) -> String {
+    format!("{store}-backup")
+}
+
+/// Name of the PersistentVolumeClaim backups of a data store are written to.
+pub fn backup_volume(store: &str) -> String {
+    format!("{store}-backups")
+}
+
+/// Selector labels of a data store's backup job pods.
+pub fn backup_selector_labels(platform: &str, store: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_owned(), backup_job(store)),
+        (
+            "app.kubernetes.io/instance".to_owned(),
+            format!("{platform}-{}", backup_job(store)),
+        ),
+    ])
+}
+
 /// Name of the TLS secret for an ingress host.
 pub fn tls_secret(host: &str) -> String {
     format!("{}-tls", host.replace('.', "-").replace('*', "wildcard"))
