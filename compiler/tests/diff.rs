@@ -274,6 +274,26 @@ fn terraform_blocks_by_address() {
     let old = set(&[(
         "terraform/production/main.tf",
         r#"
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws", version = "~> 5.0" }
+  }
+  backend "s3" {
+    bucket         = "shop-terraform-state"
+    dynamodb_table = "shop-terraform-locks"
+  }
+}
+locals {
+  tags = { project = "shop" }
+}
+data "aws_availability_zones" "available" {}
+resource "aws_s3_bucket" "assets" {
+  bucket = "shop-assets"
+  tags   = local.tags
+  lifecycle {
+    prevent_destroy = true
+  }
+}
 module "vpc" {
   source = "terraform-aws-modules/vpc/aws"
   cidr   = "10.0.0.0/16"
@@ -293,6 +313,26 @@ resource "aws_db_instance" "main" {
     let new = set(&[(
         "terraform/production/main.tf",
         r#"
+terraform {
+  required_providers {
+    aws = { source = "hashicorp/aws", version = "~> 5.0" }
+  }
+  backend "s3" {
+    bucket         = "shop-terraform-state"
+    dynamodb_table = "shop-terraform-locks"
+  }
+}
+locals {
+  tags = { project = "shop" }
+}
+data "aws_availability_zones" "available" {}
+resource "aws_s3_bucket" "assets" {
+  bucket = "shop-assets-v2"
+  tags   = local.tags
+  lifecycle {
+    prevent_destroy = true
+  }
+}
 module "vpc" {
   source = "terraform-aws-modules/vpc/aws"
   cidr   = "10.1.0.0/16"
@@ -304,6 +344,15 @@ resource "aws_db_instance" "main" {
 "#,
     )]);
     let report = diff::compare(&old, &new);
+    assert!(
+        report.resources.iter().all(|r| r.kind != "file"),
+        "parsed as HCL"
+    );
+    let bucket = find(&report, "resource", "aws_s3_bucket.assets");
+    assert_eq!(report.resources.len(), 4, "{:#?}", report.resources);
+    assert!(bucket.risks[0]
+        .reason
+        .contains("replace `aws_s3_bucket.assets`"));
     let vpc = find(&report, "module", "module.vpc");
     assert_eq!(
         field(vpc, "cidr"),
@@ -631,6 +680,28 @@ fn stale_generated_file_is_removed_and_hand_written_file_survives() {
     let before = snapshot(&d.join("out"));
     assert_eq!(code(&plinth(&["build"], &d)), 0);
     assert_eq!(snapshot(&d.join("out")), before);
+}
+
+#[test]
+fn partial_build_and_diff_leave_other_environments_alone() {
+    let d = tempdir("partial");
+    let spec = common::root().join("examples/codepal.toml");
+    let spec = spec.to_str().unwrap();
+    assert_eq!(code(&plinth(&["build", spec], &d)), 0);
+    let production = d.join("out/k8s/production/codepal-app.yaml");
+    assert!(production.exists());
+    let out = plinth(&["build", spec, "--env", "staging"], &d);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(
+        production.exists(),
+        "a staging build keeps production's files"
+    );
+    let manifest = std::fs::read_to_string(d.join("out/.plinth-manifest")).unwrap();
+    assert!(manifest.contains("k8s/production/codepal-app.yaml"));
+    assert_eq!(code(&plinth(&["diff", spec, "--env", "staging"], &d)), 0);
+    assert_eq!(code(&plinth(&["diff", spec], &d)), 0);
+    let both = plinth(&["diff", spec, spec, "--base", "HEAD"], &d);
+    assert_eq!(code(&both), 1);
 }
 
 #[test]

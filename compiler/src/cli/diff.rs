@@ -70,6 +70,10 @@ pub fn run(args: Args) -> u8 {
         DiffFormat::Json => Format::Json,
         _ => Format::Human,
     };
+    if args.base.is_some() && args.specs.len() == 2 {
+        eprintln!("error: pass either --base REV or two specs, not both");
+        return EXIT_ERROR;
+    }
     let drift = args.base.is_none() && args.specs.len() < 2;
     let (old, new) = match inputs(&args, &options, diag_format) {
         Ok(pair) => pair,
