@@ -129,10 +129,29 @@ pub(crate) fn read_generated(
     produced: &FileSet,
 ) -> Result<FileSet, String> {
     let manifest = read_manifest(out)?;
-    let mut files = FileSet::new();
+    Ok(generated(out, &manifest, scope, produced)?
+        .into_iter()
+        .map(|(p, b)| (p, String::from_utf8_lossy(&b).into_owned()))
+        .collect())
+}
+
+/// The bytes of every generated file in `out` within `scope`: the manifest's entries and the
+/// files with the banner under the scope's target folders (left by a build before the
+/// manifest existed). Temporary files of an interrupted write are skipped.
+fn generated(
+    out: &Path,
+    manifest: &BTreeMap<String, String>,
+    scope: &Scope,
+    produced: &FileSet,
+) -> Result<BTreeMap<String, Vec<u8>>, String> {
+    let mut files = BTreeMap::new();
     for path in manifest.keys().filter(|p| scope.contains(p, produced)) {
-        if let Some(bytes) = read_lossy(&out.join(path))? {
-            files.insert(path.clone(), String::from_utf8_lossy(&bytes).into_owned());
+        let target = out.join(path);
+        if target.is_dir() {
+            continue;
+        }
+        if let Some(bytes) = read_lossy(&target)? {
+            files.insert(path.clone(), bytes);
         }
     }
     for target in &scope.targets {
@@ -146,16 +165,18 @@ pub(crate) fn read_generated(
             };
             for entry in entries {
                 let entry = entry.map_err(|e| format!("cannot read `{}`: {e}", dir.display()))?;
-                let child = rel.join(entry.file_name());
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let child = rel.join(&name);
                 let shown = super::display_path(&child);
                 if entry.path().is_dir() {
                     stack.push(child);
-                } else if !files.contains_key(&shown) && scope.contains(&shown, produced) {
-                    let Some(bytes) = read_lossy(&entry.path())? else {
-                        continue;
-                    };
-                    if has_banner(&bytes) {
-                        files.insert(shown, String::from_utf8_lossy(&bytes).into_owned());
+                } else if !name.ends_with(TMP_SUFFIX)
+                    && !name.ends_with(OLD_SUFFIX)
+                    && !files.contains_key(&shown)
+                    && scope.contains(&shown, produced)
+                {
+                    if let Some(bytes) = read_lossy(&entry.path())?.filter(|b| has_banner(b)) {
+                        files.insert(shown, bytes);
                     }
                 }
             }
@@ -222,25 +243,21 @@ pub(crate) fn plan(
             None => plan.writes.push((f.path.clone(), f.contents.clone())),
         }
     }
-    let mut entries: BTreeMap<String, String> = BTreeMap::new();
-    for (path, h) in &manifest {
-        if produced.contains_key(path) {
+    // Manifest entries outside the scope (another environment or target) stay listed.
+    let mut entries: BTreeMap<String, String> = manifest
+        .iter()
+        .filter(|(p, _)| !scope.contains(p, &produced))
+        .map(|(p, h)| (p.clone(), h.clone()))
+        .collect();
+    for (path, bytes) in generated(out, &manifest, scope, &produced)? {
+        if produced.contains_key(&path) {
             continue;
         }
-        if !scope.contains(path, &produced) {
-            entries.insert(path.clone(), h.clone());
-            continue;
-        }
-        let target = out.join(path);
-        if target.is_dir() {
-            continue;
-        }
-        match read_lossy(&target)? {
-            None => {}
-            Some(bytes) if force || hash(&bytes) == *h || has_banner(&bytes) => {
-                plan.removes.push(path.clone());
-            }
-            Some(_) => plan.kept.push(path.clone()),
+        let listed = manifest.get(&path).is_some_and(|h| *h == hash(&bytes));
+        if force || listed || has_banner(&bytes) {
+            plan.removes.push(path);
+        } else {
+            plan.kept.push(path);
         }
     }
     for f in files {
