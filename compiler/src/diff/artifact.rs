@@ -32,17 +32,6 @@ pub enum Artifact {
 }
 
 impl Artifact {
-    /// Every kind, in report order.
-    pub const ALL: &'static [Artifact] = &[
-        Artifact::K8s,
-        Artifact::Helm,
-        Artifact::Compose,
-        Artifact::Terraform,
-        Artifact::Prometheus,
-        Artifact::Alertmanager,
-        Artifact::Other,
-    ];
-
     /// The kind of the file at `path`, from its top-level folder.
     pub fn of(path: &str) -> Artifact {
         match path.split('/').next().unwrap_or_default() {
