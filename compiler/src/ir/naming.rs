@@ -157,3 +157,8 @@ pub fn sql_ident(name: &str) -> String {
 pub fn store_credentials(store: &str) -> String {
     format!("{store}-credentials")
 }
+
+/// Bucket receiving an environment's access logs.
+pub fn cloud_log_bucket(cloud_name: &str) -> String {
+    format!("{cloud_name}-logs")
+}

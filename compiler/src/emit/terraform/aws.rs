@@ -17,7 +17,10 @@ use std::collections::BTreeMap;
 use hcl::expr::{BinaryOperator, Expression, ForExpr, Traversal};
 use hcl::{Block, Body, Identifier};
 
-use super::{a, b, block, call, doc, obj, op, r, s, strings, template, Item, Module, Part};
+use super::{
+    a, b, block, call, doc, doc_with_locals, obj, op, r, s, strings, template, Item, Module, Part,
+    Skip,
+};
 use crate::ir::{self, naming, Cloud, Environment, ManagedStore};
 use crate::units;
 
@@ -66,6 +69,31 @@ pub fn lower(platform: &ir::Platform, env: &Environment, cloud: &Cloud) -> Modul
     module.files.push(("helm.tf", ctx.helm()));
     module.files.push(("variables.tf", ctx.variables()));
     module.files.push(("outputs.tf", ctx.outputs()));
+    if ctx.needs_log_bucket() {
+        let skip = |resource: &str, check, reason| Skip {
+            resource: resource.to_owned(),
+            check,
+            reason,
+        };
+        module.skips.extend([
+            skip(
+                "aws_s3_bucket.logs",
+                "CKV_AWS_18",
+                "this is the access log bucket; logging its own access would log the log writes",
+            ),
+            skip(
+                "aws_s3_bucket.logs",
+                "CKV_AWS_145",
+                "S3 server access log delivery supports only SSE-S3 (AES256) on the target bucket",
+            ),
+        ]);
+        if ctx.cdn() {
+            module.skips.extend([
+                skip("aws_s3_bucket_ownership_controls.logs", "CKV2_AWS_65", "CloudFront standard logs are delivered through a bucket ACL grant, which needs ACLs enabled on this log-only bucket"),
+                skip("aws_cloudfront_distribution.cdn", "CKV2_AWS_46", "the only bucket this distribution references is its log bucket; its origin is the ingress, not S3"),
+            ]);
+        }
+    }
     if cloud.cdn && ctx.hosts.is_empty() {
         module
             .notes
@@ -237,20 +265,18 @@ impl<'a> Ctx<'a> {
 
     fn main(&self) -> Body {
         let tags = naming::cloud_tags(&self.platform.name, self.env);
-        let mut blocks = vec![
-            block("data", ["aws_caller_identity", "current"], []),
-            block(
-                "locals",
-                [],
-                [a("tags", obj(tags.iter().map(|(k, v)| (k.as_str(), s(v)))))],
-            ),
-        ];
+        let mut locals = vec![a("tags", obj(tags.iter().map(|(k, v)| (k.as_str(), s(v)))))];
+        let mut blocks = vec![block("data", ["aws_caller_identity", "current"], [])];
         blocks.extend(self.kms_key(
+            &mut locals,
             "main",
             None,
             &self.name,
             &format!("{}: data stores, logs and secrets", self.name),
         ));
+        if self.needs_log_bucket() {
+            blocks.extend(self.log_bucket(&mut locals));
+        }
         blocks.push(self.vpc());
         blocks.push(self.eks());
         if self.needs_ebs_csi() {
@@ -275,7 +301,7 @@ impl<'a> Ctx<'a> {
                 AUTOSCALER_SA,
             ));
         }
-        doc(blocks)
+        doc_with_locals(locals, blocks)
     }
 
     /// A customer-managed key and its alias. `provider` selects an aliased provider; the
@@ -283,6 +309,7 @@ impl<'a> Ctx<'a> {
     /// key's region encrypt log groups with it.
     fn kms_key(
         &self,
+        locals: &mut Vec<Item>,
         label: &str,
         provider: Option<(&str, &str)>,
         alias: &str,
@@ -360,12 +387,14 @@ impl<'a> Ctx<'a> {
         ]);
         let provider_attr = || provider.map(|(p, _)| a("provider", r(p)));
         let mut key_body: Vec<Item> = provider_attr().into_iter().collect();
+        let local = format!("{label}_key_policy");
         key_body.extend([
             a("description", s(description)),
             a("enable_key_rotation", true),
             a("deletion_window_in_days", 30),
-            a("policy", call("jsonencode", [policy])),
+            a("policy", call("jsonencode", [r(&format!("local.{local}"))])),
         ]);
+        locals.push(a(local, policy));
         let mut alias_body: Vec<Item> = provider_attr().into_iter().collect();
         alias_body.extend([
             a("name", s(format!("alias/{alias}"))),
@@ -524,9 +553,10 @@ impl<'a> Ctx<'a> {
     // --------------------------------------------------------------- datastores.tf
 
     fn datastores(&self) -> Body {
+        let mut locals = Vec::new();
         let mut blocks = Vec::new();
         if self.stores("postgres").next().is_some() {
-            blocks.push(monitoring_role(&self.name));
+            blocks.push(monitoring_role(&mut locals, &self.name));
             blocks.push(block(
                 "resource",
                 ["aws_iam_role_policy_attachment", "rds_monitoring"],
@@ -539,19 +569,15 @@ impl<'a> Ctx<'a> {
                 ],
             ));
         }
-        let buckets: Vec<&ManagedStore> = self.stores("object-storage").collect();
         for st in &self.env.managed_stores {
             match st.engine.as_str() {
                 "postgres" => blocks.extend(self.postgres(st)),
                 "redis" => blocks.extend(self.redis(st)),
-                "object-storage" => blocks.extend(self.bucket(st)),
+                "object-storage" => blocks.extend(self.bucket(&mut locals, st)),
                 _ => {}
             }
         }
-        if !buckets.is_empty() {
-            blocks.extend(self.log_bucket());
-        }
-        doc(blocks)
+        doc_with_locals(locals, blocks)
     }
 
     /// A security group admitting the cluster's nodes on the store's ports, and nothing out.
@@ -816,9 +842,9 @@ impl<'a> Ctx<'a> {
 
     /// An S3 bucket for object storage: versioned, KMS-encrypted, private, TLS only, with
     /// access logs, and old versions expired after the backup retention.
-    fn bucket(&self, st: &ManagedStore) -> Vec<Block> {
+    fn bucket(&self, locals: &mut Vec<Item>, st: &ManagedStore) -> Vec<Block> {
         let id = naming::tf_ident(&st.name);
-        let mut blocks = self.bucket_common(&id, &self.store_id(st), true);
+        let mut blocks = self.bucket_common(locals, &id, &self.store_id(st), false);
         blocks.push(block(
             "resource",
             ["aws_s3_bucket_logging", &id],
@@ -828,51 +854,89 @@ impl<'a> Ctx<'a> {
                 a("target_prefix", s(format!("s3/{}/", st.name))),
             ],
         ));
-        blocks.push(lifecycle(
-            &id,
-            retention_days(st, ir::MANAGED_BACKUP_RETENTION_DAYS),
-        ));
+        // Replaced object versions are the bucket's backups: they are kept as long as the
+        // spec's backup retention says.
+        let keep = st
+            .backup
+            .as_ref()
+            .map_or(ir::MANAGED_BACKUP_RETENTION_DAYS, |b| {
+                ((b.retention_ms / 86_400_000) as u32).max(1)
+            });
+        blocks.push(lifecycle(&id, keep));
         blocks
     }
 
-    /// Resources every bucket has. `kms` chooses SSE-KMS with the environment's key over
-    /// SSE-S3, which log delivery requires.
-    fn bucket_common(&self, id: &str, name: &str, kms: bool) -> Vec<Block> {
+    /// Resources every bucket has. The log bucket (`for_logs`) differs where log delivery
+    /// requires it: S3 server access logs accept only SSE-S3 encryption and are written by
+    /// the `logging.s3.amazonaws.com` service, and CloudFront writes its logs through an
+    /// ACL grant, which needs ACLs enabled.
+    fn bucket_common(
+        &self,
+        locals: &mut Vec<Item>,
+        id: &str,
+        name: &str,
+        for_logs: bool,
+    ) -> Vec<Block> {
         let bucket = r(&format!("aws_s3_bucket.{id}.id"));
-        let encryption = if kms {
+        let arn = r(&format!("aws_s3_bucket.{id}.arn"));
+        let objects = template([Part::Expr(arn.clone()), Part::Lit("/*".into())]);
+        let encryption = if for_logs {
+            vec![a("sse_algorithm", s("AES256"))]
+        } else {
             vec![
                 a("sse_algorithm", s("aws:kms")),
                 a("kms_master_key_id", r("aws_kms_key.main.arn")),
             ]
-        } else {
-            vec![a("sse_algorithm", s("AES256"))]
         };
-        let deny_plain_http = obj([
-            ("Version", s("2012-10-17")),
+        let ownership = if for_logs && self.cdn() {
+            "BucketOwnerPreferred"
+        } else {
+            "BucketOwnerEnforced"
+        };
+        let mut statements = vec![obj([
+            ("Sid", s("DenyInsecureTransport")),
+            ("Effect", s("Deny")),
+            ("Principal", s("*")),
+            ("Action", s("s3:*")),
             (
-                "Statement",
-                Expression::Array(vec![obj([
-                    ("Sid", s("DenyInsecureTransport")),
-                    ("Effect", s("Deny")),
-                    ("Principal", s("*")),
-                    ("Action", s("s3:*")),
-                    (
-                        "Resource",
-                        Expression::Array(vec![
-                            r(&format!("aws_s3_bucket.{id}.arn")),
-                            template([
-                                Part::Expr(r(&format!("aws_s3_bucket.{id}.arn"))),
-                                Part::Lit("/*".into()),
-                            ]),
-                        ]),
-                    ),
-                    (
-                        "Condition",
-                        obj([("Bool", obj([("aws:SecureTransport", s("false"))]))]),
-                    ),
-                ])]),
+                "Resource",
+                Expression::Array(vec![arn.clone(), objects.clone()]),
             ),
-        ]);
+            (
+                "Condition",
+                obj([("Bool", obj([("aws:SecureTransport", s("false"))]))]),
+            ),
+        ])];
+        if for_logs {
+            statements.push(obj([
+                ("Sid", s("S3ServerAccessLogDelivery")),
+                ("Effect", s("Allow")),
+                (
+                    "Principal",
+                    obj([("Service", s("logging.s3.amazonaws.com"))]),
+                ),
+                ("Action", s("s3:PutObject")),
+                ("Resource", objects),
+                (
+                    "Condition",
+                    obj([(
+                        "StringEquals",
+                        obj([(
+                            "aws:SourceAccount",
+                            r("data.aws_caller_identity.current.account_id"),
+                        )]),
+                    )]),
+                ),
+            ]));
+        }
+        let policy = format!("{id}_bucket_policy");
+        locals.push(a(
+            policy.clone(),
+            obj([
+                ("Version", s("2012-10-17")),
+                ("Statement", Expression::Array(statements)),
+            ]),
+        ));
         vec![
             block("resource", ["aws_s3_bucket", id], [a("bucket", s(name))]),
             block(
@@ -901,7 +965,7 @@ impl<'a> Ctx<'a> {
                                 [],
                                 encryption,
                             )),
-                            a("bucket_key_enabled", kms),
+                            a("bucket_key_enabled", !for_logs),
                         ],
                     )),
                 ],
@@ -922,11 +986,7 @@ impl<'a> Ctx<'a> {
                 ["aws_s3_bucket_ownership_controls", id],
                 [
                     a("bucket", bucket.clone()),
-                    b(block(
-                        "rule",
-                        [],
-                        [a("object_ownership", s("BucketOwnerEnforced"))],
-                    )),
+                    b(block("rule", [], [a("object_ownership", s(ownership))])),
                 ],
             ),
             block(
@@ -934,7 +994,10 @@ impl<'a> Ctx<'a> {
                 ["aws_s3_bucket_policy", id],
                 [
                     a("bucket", bucket.clone()),
-                    a("policy", call("jsonencode", [deny_plain_http])),
+                    a(
+                        "policy",
+                        call("jsonencode", [r(&format!("local.{policy}"))]),
+                    ),
                 ],
             ),
             // Object events go to EventBridge, where consumers can subscribe.
@@ -947,17 +1010,25 @@ impl<'a> Ctx<'a> {
     }
 
     /// The bucket receiving S3 access logs and CloudFront logs.
-    fn log_bucket(&self) -> Vec<Block> {
-        let mut blocks = self.bucket_common("logs", &format!("{}-logs", self.name), false);
+    fn log_bucket(&self, locals: &mut Vec<Item>) -> Vec<Block> {
+        let mut blocks =
+            self.bucket_common(locals, "logs", &naming::cloud_log_bucket(&self.name), true);
         blocks.push(lifecycle("logs", LOG_RETENTION_DAYS));
         blocks
+    }
+
+    /// Whether a bucket for access logs is needed: buckets and the CDN log to it.
+    fn needs_log_bucket(&self) -> bool {
+        self.cdn() || self.stores("object-storage").next().is_some()
     }
 
     // ---------------------------------------------------------------------- cdn.tf
 
     fn cdn_doc(&self) -> Body {
         let east = || a("provider", r("aws.us_east_1"));
+        let mut locals = Vec::new();
         let mut blocks = self.kms_key(
+            &mut locals,
             "edge",
             Some(("aws.us_east_1", "us-east-1")),
             &format!("{}-edge", self.name),
@@ -999,15 +1070,28 @@ impl<'a> Ctx<'a> {
             b(block("default_action", [], [b(block("allow", [], []))])),
         ];
         // AWS managed rule groups: the common rule set, known bad inputs (which blocks the
-        // Log4j JNDI lookups) and the IP reputation list.
+        // Log4j JNDI lookups), the IP reputation list and anonymizers (VPNs, Tor). Requests
+        // from hosting providers are only counted: webhooks and API clients run there.
         for (priority, group) in [
             "AWSManagedRulesCommonRuleSet",
             "AWSManagedRulesKnownBadInputsRuleSet",
             "AWSManagedRulesAmazonIpReputationList",
+            "AWSManagedRulesAnonymousIpList",
         ]
         .iter()
         .enumerate()
         {
+            let mut statement = vec![a("name", s(*group)), a("vendor_name", s("AWS"))];
+            if *group == "AWSManagedRulesAnonymousIpList" {
+                statement.push(b(block(
+                    "rule_action_override",
+                    [],
+                    [
+                        a("name", s("HostingProviderIPList")),
+                        b(block("action_to_use", [], [b(block("count", [], []))])),
+                    ],
+                )));
+            }
             acl.push(b(block(
                 "rule",
                 [],
@@ -1018,11 +1102,7 @@ impl<'a> Ctx<'a> {
                     b(block(
                         "statement",
                         [],
-                        [b(block(
-                            "managed_rule_group_statement",
-                            [],
-                            [a("name", s(*group)), a("vendor_name", s("AWS"))],
-                        ))],
+                        [b(block("managed_rule_group_statement", [], statement))],
                     )),
                     visibility(group),
                 ],
@@ -1184,10 +1264,7 @@ impl<'a> Ctx<'a> {
                 )),
             ],
         ));
-        if self.stores("object-storage").next().is_none() {
-            blocks.extend(self.log_bucket());
-        }
-        doc(blocks)
+        doc_with_locals(locals, blocks)
     }
 
     // --------------------------------------------------------------------- helm.tf
@@ -1579,7 +1656,7 @@ fn irsa<const N: usize>(
 }
 
 /// The role RDS enhanced monitoring publishes metrics with.
-fn monitoring_role(name: &str) -> Block {
+fn monitoring_role(locals: &mut Vec<Item>, name: &str) -> Block {
     let assume = obj([
         ("Version", s("2012-10-17")),
         (
@@ -1594,12 +1671,16 @@ fn monitoring_role(name: &str) -> Block {
             ])]),
         ),
     ]);
+    locals.push(a("rds_monitoring_assume_role", assume));
     block(
         "resource",
         ["aws_iam_role", "rds_monitoring"],
         [
             a("name", s(format!("{name}-rds-monitoring"))),
-            a("assume_role_policy", call("jsonencode", [assume])),
+            a(
+                "assume_role_policy",
+                call("jsonencode", [r("local.rds_monitoring_assume_role")]),
+            ),
         ],
     )
 }

@@ -1,10 +1,13 @@
-//! The `terraform fmt` alignment pass over hcl-rs output.
+//! The `terraform fmt` pass over hcl-rs output.
 //!
-//! hcl-rs writes every attribute as `key = value` with one space before the `=`, while
-//! `terraform fmt` (hclwrite) aligns the `=` of consecutive single-line attributes and the
-//! `#` of consecutive trailing comments. This pass reproduces hclwrite's `formatCells` on the
-//! text: it splits each line into a lead, an assignment cell and a comment cell exactly as
-//! hclwrite does, then pads the cells of each run of consecutive lines to a common column.
+//! hcl-rs writes every attribute as `key = value` with one space before the `=`, indents
+//! compactly written arrays of objects by its own rule and leaves spaces inside an empty
+//! nested block (`none {  }`), while `terraform fmt` (hclwrite) aligns the `=` of consecutive
+//! single-line attributes and the `#` of consecutive trailing comments, indents by bracket
+//! count and writes `none {}`. This pass reproduces hclwrite's `formatIndent` and
+//! `formatCells` on the text: it counts each line's brackets, splits it into a lead, an
+//! assignment cell and a comment cell exactly as hclwrite does, re-indents it and pads the
+//! cells of each run of consecutive lines to a common column.
 //!
 //! The rules it mirrors (hashicorp/hcl `hclwrite/format.go`):
 //! - a line has an assignment cell when its first `=` token is not the line's first token
@@ -16,8 +19,8 @@
 //!   brackets and full-line comments each start a new run;
 //! - widths count characters, indentation included; lines inside a heredoc are left alone.
 
-/// Aligns `=` and trailing comments the way `terraform fmt` does. The input must already be
-/// indented canonically (as hcl-rs writes it); only the spaces before the cells change.
+/// Indents and aligns `=` and trailing comments the way `terraform fmt` does. Spacing
+/// inside the cells is kept as written: hcl-rs already writes it canonically.
 pub fn align(text: &str) -> String {
     let mut scanner = Scanner::default();
     let mut lines: Vec<Line> = Vec::new();
@@ -33,6 +36,7 @@ pub fn align(text: &str) -> String {
         }
     }
 
+    indent(&mut lines);
     // Assignment cells first: moving them moves the comment cells too.
     for run in runs(&lines, |l| l.assign.is_some()) {
         let widest = run.clone().map(|i| lines[i].lead_width()).max();
@@ -49,6 +53,40 @@ pub fn align(text: &str) -> String {
         }
     }
     lines.iter().map(Line::render).collect()
+}
+
+/// Sets each line's indentation from the brackets opened before it, as hclwrite's
+/// `formatIndent` does: a line opening brackets is indented at the current level and opens
+/// one level, however many brackets it opened; a line closing brackets first closes the
+/// levels they account for. So a `}, {` line, which closes one bracket and opens one, stays
+/// at the level of the object's items.
+fn indent(lines: &mut [Line]) {
+    let mut levels: Vec<i64> = Vec::new();
+    for line in lines.iter_mut() {
+        if line.body().trim().is_empty() {
+            continue;
+        }
+        let net = line.brackets;
+        if net < 0 {
+            let mut closed = -net;
+            while closed > 0 {
+                let Some(last) = levels.last_mut() else {
+                    break;
+                };
+                if closed >= *last {
+                    closed -= *last;
+                    levels.pop();
+                } else {
+                    *last -= closed;
+                    closed = 0;
+                }
+            }
+        }
+        line.indent = 2 * levels.len();
+        if net > 0 {
+            levels.push(net);
+        }
+    }
 }
 
 /// Indices of maximal runs of consecutive lines for which `has` holds.
@@ -89,6 +127,10 @@ struct Line<'a> {
     /// Byte range of the spaces in an empty `{    }` at the end of the line, which
     /// hcl-rs writes for an empty nested block and `terraform fmt` closes up.
     empty_braces: Option<std::ops::Range<usize>>,
+    /// Net brackets opened on the line.
+    brackets: i64,
+    /// Indentation in spaces, as hclwrite computes it.
+    indent: usize,
 }
 
 impl Line<'_> {
@@ -96,14 +138,14 @@ impl Line<'_> {
         self.raw.trim_end_matches('\n')
     }
 
-    /// The lead: everything before the first cell, without trailing spaces.
+    /// The lead: everything before the first cell, without indentation or trailing spaces.
     fn lead(&self) -> &str {
         let end = self.assign.or(self.comment).unwrap_or(self.body().len());
-        self.body()[..end].trim_end()
+        self.body()[..end].trim()
     }
 
     fn lead_width(&self) -> usize {
-        width(self.lead())
+        self.indent + width(self.lead())
     }
 
     /// The assignment cell without the spaces around it.
@@ -122,15 +164,18 @@ impl Line<'_> {
     }
 
     fn render(&self) -> String {
+        if self.body().trim().is_empty() {
+            // hclwrite never leaves spaces on an empty line.
+            return format!("{}{}", &self.raw[self.body().len()..], self.tail);
+        }
+        let mut out = " ".repeat(self.indent);
         if let Some(spaces) = &self.empty_braces {
-            let mut raw = self.raw.to_owned();
-            raw.replace_range(spaces.clone(), "");
-            return format!("{raw}{}", self.tail);
+            let mut body = self.body().to_owned();
+            body.replace_range(spaces.clone(), "");
+            out.push_str(body.trim());
+        } else {
+            out.push_str(self.lead());
         }
-        if self.assign.is_none() && self.comment.is_none() {
-            return format!("{}{}", self.raw, self.tail);
-        }
-        let mut out = self.lead().to_owned();
         if let Some(cell) = self.assign_cell() {
             out.push_str(&" ".repeat(self.assign_pad));
             out.push_str(cell);
@@ -183,6 +228,8 @@ impl Scanner {
             assign_pad: 1,
             comment_pad: 1,
             empty_braces: None,
+            brackets: 0,
+            indent: 0,
         };
         let body = raw.trim_end_matches('\n');
         let bytes = body.as_bytes();
@@ -209,7 +256,7 @@ impl Scanner {
                     (b'$' | b'%', Some(b'{')) if bytes.get(i + 2) == Some(&c) => i += 3,
                     (b'$' | b'%', Some(b'{')) => {
                         self.stack.push(Open::Interpolation);
-                        bump(&mut net, counting, 1);
+                        bump(&mut net, &mut line.brackets, counting, 1);
                         i += 2;
                     }
                     (b'"', _) => {
@@ -265,13 +312,13 @@ impl Scanner {
                 }
                 (b'(' | b'[' | b'{', _) => {
                     self.stack.push(Open::Bracket);
-                    bump(&mut net, counting, 1);
+                    bump(&mut net, &mut line.brackets, counting, 1);
                     i += 1;
                 }
                 (b')' | b']' | b'}', _) => {
                     // Closing an interpolation returns to the quoted string below it.
                     self.stack.pop();
-                    bump(&mut net, counting, -1);
+                    bump(&mut net, &mut line.brackets, counting, -1);
                     i += 1;
                 }
                 (b'=' | b'!' | b'<' | b'>', Some(b'=')) | (b'=', Some(b'>')) => i += 2,
@@ -313,8 +360,11 @@ impl Scanner {
     }
 }
 
-fn bump(net: &mut Option<i64>, counting: bool, by: i64) {
+/// Counts a bracket: into the line's balance and, once the line's `=` is seen, into the
+/// assignment's balance. Nothing counts after a heredoc opener.
+fn bump(net: &mut Option<i64>, brackets: &mut i64, counting: bool, by: i64) {
     if counting {
+        *brackets += by;
         if let Some(n) = net {
             *n += by;
         }
@@ -391,6 +441,17 @@ mod tests {
             // Empty nested blocks, which hcl-rs writes with the indentation inside.
             "a {\n  allow {  }\n  b = 1\n  none {    }\n}\nc {}\n",
             "a {\n  allow {}\n  b = 1\n  none {}\n}\nc {}\n",
+        ),
+        (
+            // An array of objects written compactly: `}, {` closes one bracket and opens one,
+            // so it stays at the level of the items.
+            "x = {\n  S = [{\n    a = 1\n    bb = 2\n  }, {\n    c = 3\n  }]\n}\n",
+            "x = {\n  S = [{\n    a  = 1\n    bb = 2\n    }, {\n    c = 3\n  }]\n}\n",
+        ),
+        (
+            // Indentation is recomputed from the brackets.
+            "a {\n      b = 1\n  c {\n d = 2\n    }\n}\n",
+            "a {\n  b = 1\n  c {\n    d = 2\n  }\n}\n",
         ),
         (
             // Already aligned input is left as it is; too-wide padding is reduced.

@@ -31,6 +31,22 @@ pub struct Module {
     pub files: Vec<(&'static str, Body)>,
     /// Things the lowering could not express, for the build summary.
     pub notes: Vec<String>,
+    /// checkov checks that do not apply to one resource, written into it as annotations.
+    pub skips: Vec<Skip>,
+}
+
+/// A checkov check that does not apply to one generated resource, and why. It becomes a
+/// `#checkov:skip=ID:reason` line at the top of the resource, where a reviewer sees it next
+/// to the configuration it excuses. Checks that do not apply to any generated output are
+/// listed in `scripts/checkov-skips.txt` instead.
+#[derive(Debug, Clone)]
+pub struct Skip {
+    /// Resource type and name, `aws_s3_bucket.logs`.
+    pub resource: String,
+    /// Check id, `CKV_AWS_145`.
+    pub check: &'static str,
+    /// Why it does not apply.
+    pub reason: &'static str,
 }
 
 /// Emits a root module for every environment in `envs` that has a cloud section.
@@ -73,9 +89,10 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
                 .push(note(format!("environment `{}`: {message}", env.name)));
         }
         for (name, body) in module.files {
+            let text = annotate(&render(platform, &body)?, &module.skips);
             out.files.push(OutputFile {
                 path: naming::terraform_file(&env.name, name),
-                contents: render(platform, &body)?,
+                contents: text,
             });
         }
     }
@@ -95,6 +112,25 @@ fn render(platform: &ir::Platform, body: &Body) -> Result<String, EmitError> {
         super::hash_banner(platform),
         fmt::align(&text)
     ))
+}
+
+/// Writes each skip as the first line inside its resource's block.
+fn annotate(text: &str, skips: &[Skip]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for line in text.split_inclusive('\n') {
+        out.push_str(line);
+        let Some(header) = line
+            .strip_prefix("resource \"")
+            .and_then(|rest| rest.strip_suffix("\" {\n"))
+        else {
+            continue;
+        };
+        let resource = header.replacen("\" \"", ".", 1);
+        for skip in skips.iter().filter(|s| s.resource == resource) {
+            out.push_str(&format!("  #checkov:skip={}:{}\n", skip.check, skip.reason));
+        }
+    }
+    out
 }
 
 // Expression helpers. Each builds a typed hcl-rs value.
@@ -193,18 +229,24 @@ fn block<'a>(
 
 /// An item of a block body.
 enum Item {
-    Attr(&'static str, Expression),
+    Attr(String, Expression),
     Block(Block),
 }
 
 /// `key = value`.
-fn a(k: &'static str, v: impl Into<Expression>) -> Item {
-    Item::Attr(k, v.into())
+fn a(k: impl Into<String>, v: impl Into<Expression>) -> Item {
+    Item::Attr(k.into(), v.into())
 }
 
 /// A nested block.
 fn b(x: Block) -> Item {
     Item::Block(x)
+}
+
+/// A document: a `locals` block first when there are locals, then the blocks.
+fn doc_with_locals(locals: Vec<Item>, blocks: impl IntoIterator<Item = Block>) -> Body {
+    let first = (!locals.is_empty()).then(|| block("locals", [], locals));
+    doc(first.into_iter().chain(blocks))
 }
 
 /// A document from top-level blocks.
@@ -254,6 +296,20 @@ pub(crate) mod tests {
                 Err(String::from_utf8_lossy(&out.stderr).into_owned())
             }
         }))
+    }
+
+    #[test]
+    fn skips_go_inside_their_resource() {
+        let skip = super::Skip {
+            resource: "aws_s3_bucket.logs".into(),
+            check: "CKV_AWS_18",
+            reason: "why",
+        };
+        let text = "resource \"aws_s3_bucket\" \"logs\" {\n  bucket = \"x\"\n}\n\nresource \"aws_s3_bucket\" \"data\" {\n  bucket = \"y\"\n}\n";
+        assert_eq!(
+            super::annotate(text, &[skip]),
+            "resource \"aws_s3_bucket\" \"logs\" {\n  #checkov:skip=CKV_AWS_18:why\n  bucket = \"x\"\n}\n\nresource \"aws_s3_bucket\" \"data\" {\n  bucket = \"y\"\n}\n"
+        );
     }
 
     #[test]
