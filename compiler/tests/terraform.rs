@@ -133,10 +133,34 @@ fn network_and_cluster_use_pinned_registry_modules() {
         text(attr(eks, "eks_managed_node_groups")),
         "var.node_groups"
     );
+    // checkov does not download modules, so the settings its checks would look for inside
+    // them are asserted on the module inputs: every control-plane log type (CKV_AWS_37),
+    // encrypted Secrets (CKV_AWS_58), no public endpoint unless networks are listed
+    // (CKV_AWS_38/39), KMS-encrypted log groups (CKV_AWS_158), flow logs (CKV2_AWS_11).
+    assert_eq!(
+        text(attr(eks, "cluster_enabled_log_types")),
+        "[\"api\", \"audit\", \"authenticator\", \"controllerManager\", \"scheduler\"]"
+    );
+    assert_eq!(
+        text(attr(eks, "cluster_encryption_config")),
+        "{ resources = [\"secrets\"] }"
+    );
+    assert_eq!(
+        text(attr(eks, "cluster_endpoint_public_access")),
+        "length(var.cluster_endpoint_public_access_cidrs) > 0"
+    );
+    for (module, key) in [
+        (eks, "cloudwatch_log_group_kms_key_id"),
+        (vpc, "flow_log_cloudwatch_log_group_kms_key_id"),
+    ] {
+        assert_eq!(text(attr(module, key)), "aws_kms_key.main.arn");
+    }
     assert_eq!(text(attr(eks, "cluster_version")), "var.cluster_version");
     // Node groups scale between the bounds the environment gives them; the autoscaler has
     // an IRSA role and a release.
     let vars = file(&c, "terraform/staging/variables.tf");
+    let public = find(&vars, "variable", &["cluster_endpoint_public_access_cidrs"]);
+    assert_eq!(text(attr(public, "default")), "[]");
     let groups = text(attr(find(&vars, "variable", &["node_groups"]), "default"));
     assert!(groups.contains("min_size = 2"), "{groups}");
     assert!(groups.contains("max_size = 4"), "{groups}");

@@ -175,8 +175,25 @@ enum Part {
     Expr(Expression),
 }
 
-/// A quoted string template: `"${path.module}/x"`.
+/// A quoted string template: `"${path.module}/x"`. A string literal among the parts is
+/// written as text, and a template without interpolations is a plain string.
 fn template(parts: impl IntoIterator<Item = Part>) -> Expression {
+    let parts: Vec<Part> = parts
+        .into_iter()
+        .map(|p| match p {
+            Part::Expr(Expression::String(l)) => Part::Lit(l),
+            p => p,
+        })
+        .collect();
+    if parts.iter().all(|p| matches!(p, Part::Lit(_))) {
+        return s(parts
+            .into_iter()
+            .map(|p| match p {
+                Part::Lit(l) => l,
+                Part::Expr(_) => String::new(),
+            })
+            .collect::<String>());
+    }
     let mut t = Template::new();
     for p in parts {
         t = match p {
@@ -310,6 +327,23 @@ pub(crate) mod tests {
             super::annotate(text, &[skip]),
             "resource \"aws_s3_bucket\" \"logs\" {\n  #checkov:skip=CKV_AWS_18:why\n  bucket = \"x\"\n}\n\nresource \"aws_s3_bucket\" \"data\" {\n  bucket = \"y\"\n}\n"
         );
+    }
+
+    #[test]
+    fn literal_parts_of_templates_are_text() {
+        use super::{r, s, template, Part};
+        let t = template([
+            Part::Lit("logs.".into()),
+            Part::Expr(s("us-east-1")),
+            Part::Lit(":".into()),
+            Part::Expr(r("var.x")),
+        ]);
+        assert_eq!(
+            hcl::format::to_string(&t).unwrap(),
+            "\"logs.us-east-1:${var.x}\""
+        );
+        let plain = template([Part::Lit("a".into()), Part::Expr(s("b"))]);
+        assert_eq!(plain, s("ab"));
     }
 
     #[test]
