@@ -5,6 +5,7 @@
 //! that `cli` writes or `diff` compares.
 
 pub mod k8s;
+pub mod terraform;
 mod yaml;
 
 pub use yaml::to_yaml;
@@ -34,16 +35,19 @@ pub struct Note {
 pub enum Target {
     /// Raw Kubernetes manifests, a folder per environment.
     K8s,
+    /// Terraform for the cloud side, a root module per environment with a cloud section.
+    Terraform,
 }
 
 impl Target {
     /// All targets, in output order.
-    pub const ALL: &'static [Target] = &[Target::K8s];
+    pub const ALL: &'static [Target] = &[Target::K8s, Target::Terraform];
 
     /// The target's folder and name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Target::K8s => "k8s",
+            Target::Terraform => "terraform",
         }
     }
 }
@@ -75,6 +79,7 @@ pub fn emit(
         .collect();
     match target {
         Target::K8s => k8s::emit(platform, &selected),
+        Target::Terraform => terraform::emit(platform, &selected),
     }
 }
 

@@ -67,3 +67,11 @@ pub const CLUSTER_VERSION: &str = "1.30";
 pub const NETWORK_CIDR: &str = "10.0.0.0/16";
 /// Availability zones of a network without a count.
 pub const NETWORK_AZS: u32 = 3;
+/// Backup retention of a managed data store without a backup setting: 7 days.
+pub const MANAGED_BACKUP_RETENTION_DAYS: u32 = 7;
+/// RDS instance class of a managed PostgreSQL without `managed.instance_class`.
+pub const RDS_INSTANCE_CLASS: &str = "db.t4g.medium";
+/// ElastiCache node type of a managed Redis without `managed.instance_class`.
+pub const CACHE_NODE_TYPE: &str = "cache.t4g.medium";
+/// Key in a secret of a managed store's password when the store declares no secret.
+pub const CREDENTIALS_KEY: &str = "password";

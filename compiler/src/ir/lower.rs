@@ -341,6 +341,9 @@ impl Lower<'_> {
 
     fn managed(&self, name: &Sp<String>, d: &spec::DataStore) -> ManagedStore {
         let m = d.managed.clone().unwrap_or_default();
+        let secrets = secrets(d.secrets.as_ref(), &name.value);
+        let environment = env(d.env.as_ref(), &name.value);
+        let store_env = |k: &str| environment.get(k).cloned();
         ManagedStore {
             name: name.value.clone(),
             engine: text(&d.engine).unwrap_or_default(),
@@ -358,7 +361,17 @@ impl Lower<'_> {
             replicas: count(&d.replicas, REPLICAS),
             backup: backup(d.backup.as_ref()),
             ports: ports(d.ports.as_deref()),
-            secrets: secrets(d.secrets.as_ref(), &name.value),
+            auth: secrets
+                .values()
+                .next()
+                .cloned()
+                .unwrap_or_else(|| SecretRef {
+                    secret: naming::store_credentials(&name.value),
+                    key: CREDENTIALS_KEY.to_owned(),
+                }),
+            database: store_env("POSTGRES_DB").unwrap_or_else(|| name.value.clone()),
+            username: store_env("POSTGRES_USER").unwrap_or_else(|| name.value.clone()),
+            secrets,
         }
     }
 

@@ -460,6 +460,13 @@ pub struct ManagedStore {
     pub ports: Vec<Port>,
     /// Credentials.
     pub secrets: BTreeMap<String, SecretRef>,
+    /// The secret holding the store's password or auth token: the store's first secret
+    /// reference (by variable name), else `<name>-credentials` key `password`.
+    pub auth: SecretRef,
+    /// Database created in a PostgreSQL store: its `POSTGRES_DB`, else the store name.
+    pub database: String,
+    /// Administrator user of a PostgreSQL store: its `POSTGRES_USER`, else the store name.
+    pub username: String,
 }
 
 /// The cloud side.

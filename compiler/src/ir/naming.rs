@@ -106,3 +106,83 @@ pub fn k8s_workload_file(env: &str, w: &str) -> String {
 pub fn k8s_namespace_file(env: &str) -> String {
     format!("k8s/{env}/namespace.yaml")
 }
+
+/// Path of a file of an environment's Terraform root module.
+pub fn terraform_file(env: &str, file: &str) -> String {
+    format!("terraform/{env}/{file}")
+}
+
+/// A path relative to the output folder, as seen from an environment's Terraform folder
+/// (`terraform/<env>/`).
+pub fn from_terraform_dir(path: &str) -> String {
+    format!("../../{path}")
+}
+
+/// Folder of the platform's Helm chart.
+pub fn helm_chart_dir(platform: &str) -> String {
+    format!("helm/{platform}")
+}
+
+/// The chart's values file for one environment.
+pub fn helm_values_file(platform: &str, env: &str) -> String {
+    format!("helm/{platform}/values-{env}.yaml")
+}
+
+/// Name of an environment's cloud resources: cluster, VPC, key alias.
+pub fn cloud_name(platform: &str, env: &str) -> String {
+    format!("{platform}-{env}")
+}
+
+/// Name of a managed data store's cloud resources (database identifier, replication group,
+/// bucket).
+pub fn cloud_store_name(platform: &str, env: &str, store: &str) -> String {
+    format!("{platform}-{env}-{store}")
+}
+
+/// Name in the cloud's secret manager of the secret a spec reference names: the platform and
+/// environment first, so environments sharing an account do not share secrets.
+pub fn cloud_secret_name(platform: &str, env: &str, secret: &str) -> String {
+    format!("{platform}/{env}/{secret}")
+}
+
+/// Tags on every cloud resource.
+pub fn cloud_tags(platform: &str, env: &Environment) -> BTreeMap<String, String> {
+    let mut tags: BTreeMap<String, String> = env.labels.clone();
+    tags.insert("platform".to_owned(), platform.to_owned());
+    tags.insert("environment".to_owned(), env.name.clone());
+    tags.insert("managed-by".to_owned(), "plinth".to_owned());
+    if let Some(team) = &env.team {
+        tags.insert("team".to_owned(), team.clone());
+    }
+    tags
+}
+
+/// A Terraform identifier (resource and output names) from a spec name: dashes become
+/// underscores, the usual Terraform style.
+pub fn tf_ident(name: &str) -> String {
+    name.replace('-', "_")
+}
+
+/// A SQL identifier (database and user names) from a spec value: anything but letters,
+/// digits and underscores becomes an underscore.
+pub fn sql_ident(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Secret of a data store's credentials when the spec names none, as the presets do.
+pub fn store_credentials(store: &str) -> String {
+    format!("{store}-credentials")
+}
+
+/// Bucket receiving an environment's access logs.
+pub fn cloud_log_bucket(cloud_name: &str) -> String {
+    format!("{cloud_name}-logs")
+}
