@@ -4,6 +4,7 @@
 //! HCL documents), never string templates. Nothing here touches the filesystem: files are data
 //! that `cli` writes or `diff` compares.
 
+pub mod compose;
 pub mod k8s;
 mod yaml;
 
@@ -34,16 +35,19 @@ pub struct Note {
 pub enum Target {
     /// Raw Kubernetes manifests, a folder per environment.
     K8s,
+    /// Docker Compose for the local environment.
+    Compose,
 }
 
 impl Target {
     /// All targets, in output order.
-    pub const ALL: &'static [Target] = &[Target::K8s];
+    pub const ALL: &'static [Target] = &[Target::K8s, Target::Compose];
 
     /// The target's folder and name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Target::K8s => "k8s",
+            Target::Compose => "compose",
         }
     }
 }
@@ -75,6 +79,7 @@ pub fn emit(
         .collect();
     match target {
         Target::K8s => k8s::emit(platform, &selected),
+        Target::Compose => compose::emit(platform, &selected),
     }
 }
 

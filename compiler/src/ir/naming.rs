@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Environment, Workload};
+use super::{Environment, SecretRef, Workload};
 
 /// The first line of every generated file (after the comment marker): no version and no
 /// timestamp, so output is byte-identical across machines and releases.
@@ -81,4 +81,106 @@ pub fn k8s_workload_file(env: &str, w: &str) -> String {
 /// Path of the environment-wide Kubernetes objects (namespace, policies).
 pub fn k8s_namespace_file(env: &str) -> String {
     format!("k8s/{env}/namespace.yaml")
+}
+
+/// Path of the Compose file of the Compose environment.
+pub fn compose_file() -> String {
+    "compose/compose.yaml".to_owned()
+}
+
+/// Path of the list of variables the Compose file reads from `.env`.
+pub fn compose_env_example_file() -> String {
+    "compose/.env.example".to_owned()
+}
+
+/// A path relative to the Compose file's folder, for bind mounts of other targets' files:
+/// Compose resolves relative paths against the folder of the Compose file.
+pub fn from_compose_dir(path: &str) -> String {
+    format!("../{path}")
+}
+
+/// Compose project name: the platform name, so containers and volumes are prefixed with it.
+pub fn compose_project(platform: &str) -> String {
+    platform.to_owned()
+}
+
+/// Named volume of a workload's persistent storage.
+pub fn compose_volume(w: &Workload) -> String {
+    format!("{}-data", w.name)
+}
+
+/// Name of a Compose config holding one config file of a workload.
+pub fn compose_config(w: &Workload, path: &str) -> String {
+    format!(
+        "{}-{}",
+        w.name,
+        path.trim_start_matches('/').replace('/', "-")
+    )
+}
+
+/// The `.env` variable that stands for a secret reference in the Compose file. A key that is
+/// already an environment variable name (`POSTGRES_PASSWORD`, as in a secret made with
+/// `kubectl create secret --from-env-file`) is the variable; any other key is qualified by
+/// its secret ([`compose_qualified_variable`]).
+pub fn compose_variable(r: &SecretRef) -> String {
+    let is_env_name = r
+        .key
+        .starts_with(|c: char| c.is_ascii_uppercase() || c == '_')
+        && r.key
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if is_env_name {
+        r.key.clone()
+    } else {
+        compose_qualified_variable(r)
+    }
+}
+
+/// The secret name and key of a reference in upper snake case (`sentry`/`dsn` is
+/// `SENTRY_DSN`): the `.env` variable when [`compose_variable`] would give two references
+/// the same name.
+pub fn compose_qualified_variable(r: &SecretRef) -> String {
+    format!("{}_{}", r.secret, r.key)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Compose service that gives persistent volumes to the workloads' user before they start.
+pub const COMPOSE_VOLUME_INIT: &str = "volume-init";
+/// Compose service of the Traefik reverse proxy that serves the ingress hosts.
+pub const COMPOSE_TRAEFIK: &str = "traefik";
+/// Compose service of Prometheus.
+pub const COMPOSE_PROMETHEUS: &str = "prometheus";
+/// Compose service of Alertmanager.
+pub const COMPOSE_ALERTMANAGER: &str = "alertmanager";
+/// Compose service of the log viewer.
+pub const COMPOSE_LOG_VIEWER: &str = "dozzle";
+
+/// Named volume of the local Prometheus's time series.
+pub fn compose_prometheus_volume() -> String {
+    "prometheus-data".to_owned()
+}
+
+/// Path of an environment's Prometheus rule file (the `prometheus` target writes it).
+pub fn prometheus_rules_file(env: &str) -> String {
+    format!("prometheus/{env}/rules.yaml")
+}
+
+/// Path of an environment's Prometheus configuration (the `prometheus` target writes it).
+/// It sits beside the rules so `rule_files: [rules.yaml]` resolves in both layouts.
+pub fn prometheus_config_file(env: &str) -> String {
+    format!("prometheus/{env}/prometheus.yml")
+}
+
+/// Path of an environment's Alertmanager configuration (the `alertmanager` target writes
+/// it).
+pub fn alertmanager_config_file(env: &str) -> String {
+    format!("alertmanager/{env}/alertmanager.yaml")
 }
