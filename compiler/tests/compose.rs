@@ -536,3 +536,35 @@ fn a_workload_named_like_a_tool_keeps_its_name() {
     );
     out.note("tool services renamed");
 }
+
+#[test]
+fn managed_data_stores_are_noted_and_their_dependents_keep_running() {
+    let spec = format!(
+        "{SHOP}\n[environments.dev.datastores.db]\nmode = \"managed\"\n\n[cloud]\nprovider = \"aws\"\n"
+    );
+    let out = compile(&spec);
+    assert!(out.file["services"].get("db").is_none());
+    assert!(out.service("api")["depends_on"].get("db").is_none());
+    assert!(out.note("managed data stores are not run").contains("db"));
+    assert!(out
+        .note("dependencies on managed data stores")
+        .contains("api on db"));
+}
+
+#[test]
+fn volumes_of_different_users_are_handed_over_in_one_init() {
+    let spec = SHOP.replace(
+        "[datastores.cache]\npreset = \"redis\"",
+        "[datastores.cache]\npreset = \"redis\"\nsecurity = { run_as_user = 10002 }",
+    );
+    let out = compile(&spec);
+    assert_eq!(
+        out.service("volume-init")["command"],
+        serde_json::json!([
+            "sh",
+            "-c",
+            "chown -R 10001:10001 /volumes/db-data && chown -R 10002:10002 /volumes/cache-data"
+        ])
+    );
+    assert_eq!(out.service("cache")["user"], "10002:10002");
+}
