@@ -568,3 +568,29 @@ fn volumes_of_different_users_are_handed_over_in_one_init() {
     );
     assert_eq!(out.service("cache")["user"], "10002:10002");
 }
+
+#[test]
+fn config_files_udp_ports_and_security_opt_outs() {
+    let spec = SHOP.replace(
+        "[services.search]",
+        r#"[services.dns]
+image = "ghcr.io/acme/dns:1.0.0"
+ports = [{ name = "web", port = 8053 }, { name = "dns", port = 5353, protocol = "udp" }]
+config_files = [{ path = "/etc/dns/zone.conf", content = "owner $USER\n" }]
+security = { read_only_root_filesystem = false, allow_root = true }
+
+[services.search]"#,
+    );
+    let out = compile(&spec);
+    let dns = out.service("dns");
+    // Ports in host port order, as dclint wants them.
+    assert_eq!(dns["ports"][0]["published"], "5353");
+    assert_eq!(dns["ports"][0]["protocol"], "udp");
+    assert_eq!(dns["ports"][1]["published"], "8053");
+    assert_eq!(dns["user"], "0:0");
+    assert!(dns.get("read_only").is_none());
+    assert!(dns.get("tmpfs").is_none());
+    assert_eq!(dns["configs"][0]["target"], "/etc/dns/zone.conf");
+    let name = dns["configs"][0]["source"].as_str().unwrap();
+    assert_eq!(out.file["configs"][name]["content"], "owner $$USER\n");
+}

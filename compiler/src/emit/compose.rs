@@ -261,8 +261,8 @@ struct Builder<'a> {
     configs: BTreeMap<String, Config>,
     /// The `.env` variable of each secret reference.
     variables: BTreeMap<SecretRef, String>,
-    /// Health checks of the workloads that have one.
-    health: BTreeMap<String, Healthcheck>,
+    /// The workloads that have a health check Compose can run.
+    healthy: BTreeSet<String>,
     ports: HostPorts,
     notes: Notes,
 }
@@ -276,7 +276,7 @@ impl<'a> Builder<'a> {
             volumes: BTreeMap::new(),
             configs: BTreeMap::new(),
             variables: variables(env),
-            health: BTreeMap::new(),
+            healthy: BTreeSet::new(),
             ports: HostPorts::default(),
             notes: Notes::default(),
         }
@@ -287,34 +287,22 @@ impl<'a> Builder<'a> {
         let traefik = env.workloads.iter().any(|w| w.ingress.is_some());
         // The tools' documented ports are claimed first, so workloads move out of their way
         // rather than the other way round.
-        let tools = [
-            (traefik, naming::COMPOSE_TRAEFIK, TRAEFIK_PORT),
-            (
-                env.compose.log_viewer,
-                naming::COMPOSE_LOG_VIEWER,
-                LOG_VIEWER_PORT,
-            ),
-            (
-                env.compose.monitoring,
-                naming::COMPOSE_PROMETHEUS,
-                PROMETHEUS_PORT,
-            ),
-            (
-                env.compose.monitoring,
-                naming::COMPOSE_ALERTMANAGER,
-                ALERTMANAGER_PORT,
-            ),
-        ];
-        for (on, _, port) in tools {
+        for (on, port) in [
+            (traefik, TRAEFIK_PORT),
+            (env.compose.log_viewer, LOG_VIEWER_PORT),
+            (env.compose.monitoring, PROMETHEUS_PORT),
+            (env.compose.monitoring, ALERTMANAGER_PORT),
+        ] {
             if on {
                 self.ports.claim(port);
             }
         }
-        for w in &env.workloads {
-            if let Some(h) = healthcheck(w) {
-                self.health.insert(w.name.clone(), h);
-            }
-        }
+        self.healthy = env
+            .workloads
+            .iter()
+            .filter(|w| healthcheck(w).is_some())
+            .map(|w| w.name.clone())
+            .collect();
         let init = self.volume_init();
         let init_name = init
             .as_ref()
@@ -403,9 +391,10 @@ impl<'a> Builder<'a> {
         let sec = &w.security;
         s.user = Some(format!("{0}:{0}", sec.run_as_user));
         s.cap_add = sec.add_capabilities.clone();
+        // As on the Kubernetes side, `/tmp` is a scratch mount only under a read-only root.
         s.read_only = sec.read_only_root_filesystem;
-        if sec.read_only_root_filesystem {
-            s.tmpfs = vec!["/tmp".to_owned()];
+        if !sec.read_only_root_filesystem {
+            s.tmpfs.clear();
         }
         s.deploy = Some(Deploy {
             replicas: (replicas != 1).then_some(replicas),
@@ -435,7 +424,7 @@ impl<'a> Builder<'a> {
                         condition: "service_started",
                         required: false,
                     }
-                } else if self.health.contains_key(d) {
+                } else if self.healthy.contains(d) {
                     Dependency {
                         condition: "service_healthy",
                         required: true,
@@ -534,8 +523,11 @@ impl<'a> Builder<'a> {
         env
     }
 
+    /// Host ports for every port of `w`, in host port order (dclint's
+    /// `service-ports-alphabetical-order`).
     fn published(&mut self, w: &Workload) -> Vec<PortMapping> {
-        w.ports
+        let mut ports: Vec<(u16, PortMapping)> = w
+            .ports
             .iter()
             .filter_map(|p| {
                 let host = self.ports.claim(p.port)?;
@@ -544,9 +536,11 @@ impl<'a> Builder<'a> {
                         .remapped
                         .push(format!("{} {} on {host}", w.name, p.port));
                 }
-                Some(port_mapping(p.port, host, p.protocol))
+                Some((host, port_mapping(p.port, host, p.protocol)))
             })
-            .collect()
+            .collect();
+        ports.sort_by_key(|(host, _)| *host);
+        ports.into_iter().map(|(_, m)| m).collect()
     }
 
     /// A one-shot service that hands the persistent volumes to the user each workload runs
