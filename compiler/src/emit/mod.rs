@@ -4,6 +4,7 @@
 //! HCL documents), never string templates. Nothing here touches the filesystem: files are data
 //! that `cli` writes or `diff` compares.
 
+pub mod compose;
 pub mod k8s;
 pub mod terraform;
 mod yaml;
@@ -37,17 +38,20 @@ pub enum Target {
     K8s,
     /// Terraform for the cloud side, a root module per environment with a cloud section.
     Terraform,
+    /// Docker Compose for the local environment.
+    Compose,
 }
 
 impl Target {
     /// All targets, in output order.
-    pub const ALL: &'static [Target] = &[Target::K8s, Target::Terraform];
+    pub const ALL: &'static [Target] = &[Target::K8s, Target::Terraform, Target::Compose];
 
     /// The target's folder and name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Target::K8s => "k8s",
             Target::Terraform => "terraform",
+            Target::Compose => "compose",
         }
     }
 }
@@ -80,6 +84,7 @@ pub fn emit(
     match target {
         Target::K8s => k8s::emit(platform, &selected),
         Target::Terraform => terraform::emit(platform, &selected),
+        Target::Compose => compose::emit(platform, &selected),
     }
 }
 

@@ -61,6 +61,8 @@ pub const GROUP_INTERVAL_MS: u64 = 300_000;
 pub const REPEAT_INTERVAL_MS: u64 = 4 * 3_600_000;
 /// Name of the only environment of a spec without environments.
 pub const DEFAULT_ENVIRONMENT: &str = "default";
+/// The environment Docker Compose runs when no environment is marked `local`.
+pub const COMPOSE_ENVIRONMENT: &str = "dev";
 /// Kubernetes version of a cluster without one.
 pub const CLUSTER_VERSION: &str = "1.30";
 /// VPC CIDR of a network without one.

@@ -139,6 +139,13 @@ fn lower_env(spec: &spec::Spec, view: Resolved) -> Environment {
         local: env_spec
             .and_then(|e| e.local.as_ref())
             .is_some_and(|l| l.value),
+        compose: env_spec.and_then(|e| e.compose.as_ref()).map_or_else(
+            ComposeSettings::default,
+            |c| ComposeSettings {
+                monitoring: c.monitoring.as_ref().is_some_and(|v| v.value),
+                log_viewer: c.log_viewer.as_ref().is_some_and(|v| v.value),
+            },
+        ),
         team: text(&platform.team),
         owner: text(&platform.owner),
         cluster: ClusterAddons {
@@ -273,6 +280,7 @@ impl Lower<'_> {
             ),
             team: text(&s.team).or_else(|| self.platform_team.clone()),
             security: security(s.security.as_ref()),
+            compose_healthcheck: compose_healthcheck(s.compose.as_ref()),
             ports,
         }
     }
@@ -335,6 +343,7 @@ impl Lower<'_> {
             ),
             team: self.platform_team.clone(),
             security: security(d.security.as_ref()),
+            compose_healthcheck: compose_healthcheck(d.compose.as_ref()),
             ports,
         }
     }
@@ -747,6 +756,14 @@ fn security(s: Option<&spec::Security>) -> Security {
             .map(|s| strings(s.add_capabilities.as_deref()))
             .unwrap_or_default(),
     }
+}
+
+fn compose_healthcheck(c: Option<&spec::WorkloadCompose>) -> Option<ComposeHealthcheck> {
+    c.and_then(|c| c.healthcheck.as_ref())
+        .map(|h| match &h.value {
+            spec::ComposeHealthcheck::Client(client) => ComposeHealthcheck::Http(*client),
+            spec::ComposeHealthcheck::Command(cmd) => ComposeHealthcheck::Command(cmd.clone()),
+        })
 }
 
 fn lower_cloud(c: &spec::Cloud, env: &str, platform: &str) -> Cloud {
