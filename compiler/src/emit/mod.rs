@@ -4,7 +4,9 @@
 //! HCL documents), never string templates. Nothing here touches the filesystem: files are data
 //! that `cli` writes or `diff` compares.
 
+pub mod alertmanager;
 pub mod k8s;
+pub mod prometheus;
 mod yaml;
 
 pub use yaml::to_yaml;
@@ -34,16 +36,22 @@ pub struct Note {
 pub enum Target {
     /// Raw Kubernetes manifests, a folder per environment.
     K8s,
+    /// Prometheus rules, their unit tests, a `PrometheusRule` and a Compose `prometheus.yml`.
+    Prometheus,
+    /// Alertmanager configuration and its route tests.
+    Alertmanager,
 }
 
 impl Target {
     /// All targets, in output order.
-    pub const ALL: &'static [Target] = &[Target::K8s];
+    pub const ALL: &'static [Target] = &[Target::K8s, Target::Prometheus, Target::Alertmanager];
 
     /// The target's folder and name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Target::K8s => "k8s",
+            Target::Prometheus => "prometheus",
+            Target::Alertmanager => "alertmanager",
         }
     }
 }
@@ -75,6 +83,8 @@ pub fn emit(
         .collect();
     match target {
         Target::K8s => k8s::emit(platform, &selected),
+        Target::Prometheus => prometheus::emit(platform, &selected),
+        Target::Alertmanager => alertmanager::emit(platform, &selected),
     }
 }
 

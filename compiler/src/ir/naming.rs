@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use super::{Environment, Workload};
+use super::{Environment, SeverityLevel, Workload};
 
 /// The first line of every generated file (after the comment marker): no version and no
 /// timestamp, so output is byte-identical across machines and releases.
@@ -82,3 +82,204 @@ pub fn k8s_workload_file(env: &str, w: &str) -> String {
 pub fn k8s_namespace_file(env: &str) -> String {
     format!("k8s/{env}/namespace.yaml")
 }
+
+/// Name of the persistent volume claim template of stateful workloads; Kubernetes names each
+/// replica's claim `<template>-<workload>-<ordinal>`.
+pub const DATA_CLAIM: &str = "data";
+
+/// A PromQL regular expression matching every persistent volume claim of a workload.
+pub fn data_claim_pattern(w: &Workload) -> String {
+    format!("{DATA_CLAIM}-{}-[0-9]+", w.name)
+}
+
+/// The `severity` label value of a severity.
+pub fn severity(s: SeverityLevel) -> &'static str {
+    match s {
+        SeverityLevel::Critical => "critical",
+        SeverityLevel::Warning => "warning",
+        SeverityLevel::Info => "info",
+    }
+}
+
+/// Label names plinth puts on every alert it generates; routes and inhibit rules rely on them.
+pub mod alert_label {
+    /// How urgent: `critical`, `warning` or `info`.
+    pub const SEVERITY: &str = "severity";
+    /// The workload the alert is about.
+    pub const SERVICE: &str = "service";
+    /// The owning team, when the spec names one.
+    pub const TEAM: &str = "team";
+    /// The environment.
+    pub const ENVIRONMENT: &str = "environment";
+    /// The SLO a burn-rate alert is about.
+    pub const SLO: &str = "slo";
+    /// The alert name, set by Prometheus.
+    pub const ALERTNAME: &str = "alertname";
+}
+
+/// The labels of an alert: severity, environment, and the service and team when known.
+pub fn alert_labels(
+    env: &Environment,
+    service: Option<&str>,
+    team: Option<&str>,
+    severity: SeverityLevel,
+) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::from([
+        (
+            alert_label::SEVERITY.to_owned(),
+            self::severity(severity).to_owned(),
+        ),
+        (alert_label::ENVIRONMENT.to_owned(), env.name.clone()),
+    ]);
+    if let Some(s) = service {
+        labels.insert(alert_label::SERVICE.to_owned(), s.to_owned());
+    }
+    if let Some(t) = team {
+        labels.insert(alert_label::TEAM.to_owned(), t.to_owned());
+    }
+    labels
+}
+
+/// `payment_failures` → `PaymentFailures`: the UpperCamelCase form of a snake or kebab name.
+fn upper_camel(name: &str) -> String {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut cs = p.chars();
+            cs.next()
+                .map(|c| c.to_ascii_uppercase().to_string() + cs.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// `payment-failures` → `payment_failures`: a name usable inside a metric name.
+fn metric_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// Alert name of a threshold: one name for both levels, told apart by `severity`, so that the
+/// critical alert can inhibit the warning one.
+pub fn threshold_alert(threshold: &str) -> String {
+    let stem = match threshold {
+        "cpu" => "CPUUsage".to_owned(),
+        "memory" => "MemoryUsage".to_owned(),
+        "error_rate" => "ErrorRate".to_owned(),
+        "latency_p95" => "LatencyP95".to_owned(),
+        "disk" => "DiskUsage".to_owned(),
+        "db_connections" => "DBConnections".to_owned(),
+        "replication_lag" => "ReplicationLag".to_owned(),
+        "redis_memory" => "RedisMemory".to_owned(),
+        other => upper_camel(other),
+    };
+    format!("{stem}High")
+}
+
+/// Alert raised when scrape targets of a workload are down.
+pub const ALERT_TARGET_DOWN: &str = "ScrapeTargetDown";
+/// Alert raised when a workload's container is in `CrashLoopBackOff`.
+pub const ALERT_CRASH_LOOPING: &str = "PodCrashLooping";
+/// Alert raised when an autoscaler has been at its maximum for a while.
+pub const ALERT_HPA_AT_MAX: &str = "HPAAtMaxReplicas";
+/// Alert raised when a persistent volume is predicted to fill up.
+pub const ALERT_VOLUME_FILLING_UP: &str = "VolumeFillingUp";
+/// Alert raised when an SLO burns its error budget too fast.
+pub const ALERT_ERROR_BUDGET_BURN: &str = "ErrorBudgetBurn";
+
+/// Recorded series holding a custom threshold's value per workload, so that the alert compares
+/// a plain series (which the unit tests can feed) with its levels.
+pub fn threshold_record(threshold: &str) -> String {
+    format!("plinth:threshold_{}:value", metric_safe(threshold))
+}
+
+/// Recorded SLI error ratio over `window` (`5m`, `1h`, …).
+pub fn slo_error_ratio_record(window: &str) -> String {
+    format!("slo:sli_error:ratio_rate{window}")
+}
+
+/// Recorded objective of an SLO, as a ratio.
+pub const SLO_OBJECTIVE_RECORD: &str = "slo:objective:ratio";
+/// Recorded error budget of an SLO, as a ratio (one minus the objective).
+pub const SLO_ERROR_BUDGET_RECORD: &str = "slo:error_budget:ratio";
+/// Recorded share of the error budget left over the SLO window.
+pub const SLO_BUDGET_REMAINING_RECORD: &str = "slo:error_budget_remaining:ratio";
+
+/// Rule group of a workload's alerts.
+pub fn workload_rule_group(platform: &str, w: &Workload) -> String {
+    format!("{platform}/workload/{}", w.name)
+}
+
+/// Rule group of an SLO's recording rules and burn-rate alerts.
+pub fn slo_rule_group(platform: &str, slo: &str) -> String {
+    format!("{platform}/slo/{slo}")
+}
+
+/// Rule group of the spec's custom alert rules.
+pub fn custom_rule_group(platform: &str) -> String {
+    format!("{platform}/custom-rules")
+}
+
+/// Name of the `PrometheusRule` object holding an environment's rules.
+pub fn prometheus_rule(platform: &str) -> String {
+    format!("{platform}-rules")
+}
+
+/// Labels that make kube-prometheus-stack's Prometheus load a `PrometheusRule`: by default it
+/// selects rules labelled with its Helm release name.
+pub fn prometheus_rule_selector() -> BTreeMap<String, String> {
+    BTreeMap::from([("release".to_owned(), "kube-prometheus-stack".to_owned())])
+}
+
+/// File name of the rules file, as referenced from the test file and `prometheus.yml` beside it.
+pub const RULES_FILE: &str = "rules.yaml";
+
+/// Path of an environment's Prometheus rules file.
+pub fn prometheus_rules_file(env: &str) -> String {
+    format!("prometheus/{env}/{RULES_FILE}")
+}
+
+/// Path of an environment's promtool unit tests; they name the rules file by relative path.
+pub fn prometheus_tests_file(env: &str) -> String {
+    format!("prometheus/{env}/rules.test.yaml")
+}
+
+/// Path of an environment's `PrometheusRule` object.
+pub fn prometheus_rule_file(env: &str) -> String {
+    format!("prometheus/{env}/prometheus-rule.yaml")
+}
+
+/// Path of an environment's Prometheus configuration for the Compose side.
+pub fn prometheus_config_file(env: &str) -> String {
+    format!("prometheus/{env}/prometheus.yml")
+}
+
+/// Scrape target of a workload's metrics port on the Compose network, where each service is
+/// reachable by its name.
+pub fn compose_scrape_target(w: &Workload, port: u16) -> String {
+    format!("{}:{port}", w.name)
+}
+
+/// Alertmanager as Prometheus reaches it on the Compose network.
+pub const COMPOSE_ALERTMANAGER: &str = "alertmanager:9093";
+
+/// Path of an environment's Alertmanager configuration.
+pub fn alertmanager_config_file(env: &str) -> String {
+    format!("alertmanager/{env}/alertmanager.yaml")
+}
+
+/// Path of an environment's `amtool config routes test` cases.
+pub fn alertmanager_route_tests_file(env: &str) -> String {
+    format!("alertmanager/{env}/route-tests.yaml")
+}
+
+/// Where Alertmanager reads a receiver credential: the secret is mounted as a folder with one
+/// file per key, which is what kube-prometheus-stack's `alertmanagerSpec.secrets` does.
+pub fn alertmanager_secret_file(r: &super::SecretRef) -> String {
+    format!("/etc/alertmanager/secrets/{}/{}", r.secret, r.key)
+}
+
+/// Root receiver of a configuration without a default receiver. plinth proves that none of
+/// its own alerts ends here; alerts from other sources that match no route are dropped.
+pub const UNROUTED_RECEIVER: &str = "unrouted";
