@@ -431,7 +431,7 @@ fn unrouted_severity(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
             add(
                 base(l, &team),
                 r.severity.span.clone(),
-                format!("alert `{}`{in_env}", r.name.value),
+                format!("the alerts of rule `{}`{in_env}", r.name.value),
             );
         }
     }

@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use super::signals::{num, selector, Signal, Unit};
+use super::signals::{num, Condition, Signal, Unit};
 use super::slo;
 use crate::ir::{self, naming, Environment, Replicas, SeverityLevel, Workload};
 use crate::units::format_duration;
@@ -18,6 +18,17 @@ pub(crate) struct Catalogue {
     pub groups: Vec<Group>,
     /// Threshold alerts with the signal behind them, for the unit tests.
     pub families: Vec<Family>,
+    /// Built-in alerts with the condition behind them, for the unit tests.
+    pub packs: Vec<Pack>,
+}
+
+/// One built-in alert of one workload, at each of its severities, and what drives it.
+#[derive(Clone, Debug)]
+pub(crate) struct Pack {
+    /// The condition.
+    pub condition: Condition,
+    /// Its alerts (as in `groups`).
+    pub alerts: Vec<Alert>,
 }
 
 /// A rule group.
@@ -131,7 +142,10 @@ pub(crate) fn build(platform: &ir::Platform, env: &Environment) -> Catalogue {
                 c.families.push(f);
             }
         }
-        rules.extend(packs(env, w).into_iter().map(Rule::Alert));
+        for p in packs(env, w) {
+            rules.extend(p.alerts.iter().cloned().map(Rule::Alert));
+            c.packs.push(p);
+        }
         if !rules.is_empty() {
             c.groups.push(Group {
                 name: naming::workload_rule_group(&platform.name, w),
@@ -342,8 +356,8 @@ fn threshold(
 /// The built-in alerts every workload gets, whatever the spec's thresholds: scrape targets
 /// down, crash-looping containers, an autoscaler stuck at its maximum and a volume about to
 /// fill up.
-fn packs(env: &Environment, w: &Workload) -> Vec<Alert> {
-    let ns = env.namespace.as_str();
+fn packs(env: &Environment, w: &Workload) -> Vec<Pack> {
+    let namespace = env.namespace.clone();
     let name = w.name.as_str();
     let team = w.team.as_deref();
     let alert = |alert: &str,
@@ -360,81 +374,91 @@ fn packs(env: &Environment, w: &Workload) -> Vec<Alert> {
     };
     let mut out = Vec::new();
     if w.metrics.is_some() {
-        let up = selector("up", &[("namespace", ns), ("service", name)]);
-        out.push(alert(
-            naming::ALERT_TARGET_DOWN,
-            SeverityLevel::Warning,
-            format!("sum(1 - {up}) > 0"),
-            300_000,
-            format!("Some metrics endpoints of {name} are down"),
-            format!(
-                "Prometheus cannot scrape {{{{ $value }}}} target(s) of {name}: pods are failing or unreachable."
-            ),
-        ));
-        out.push(alert(
-            naming::ALERT_TARGET_DOWN,
-            SeverityLevel::Critical,
-            format!("max({up}) == 0"),
-            60_000,
-            format!("{name} is down"),
-            format!("No metrics endpoint of {name} has answered Prometheus for a minute."),
-        ));
+        let condition = Condition::TargetDown {
+            namespace: namespace.clone(),
+            service: name.to_owned(),
+        };
+        out.push(Pack {
+            alerts: vec![
+                alert(
+                    naming::ALERT_TARGET_DOWN,
+                    SeverityLevel::Warning,
+                    condition.expr(SeverityLevel::Warning),
+                    300_000,
+                    format!("Some metrics endpoints of {name} are down"),
+                    format!(
+                        "Prometheus cannot scrape {{{{ $value }}}} target(s) of {name}: pods are failing or unreachable."
+                    ),
+                ),
+                alert(
+                    naming::ALERT_TARGET_DOWN,
+                    SeverityLevel::Critical,
+                    condition.expr(SeverityLevel::Critical),
+                    60_000,
+                    format!("{name} is down"),
+                    format!("No metrics endpoint of {name} has answered Prometheus for a minute."),
+                ),
+            ],
+            condition,
+        });
     }
-    let waiting = selector(
-        "kube_pod_container_status_waiting_reason",
-        &[
-            ("namespace", ns),
-            ("container", name),
-            ("reason", "CrashLoopBackOff"),
-        ],
-    );
-    out.push(alert(
-        naming::ALERT_CRASH_LOOPING,
-        SeverityLevel::Warning,
-        format!("max(max_over_time({waiting}[5m])) >= 1"),
-        900_000,
-        format!("A container of {name} is crash-looping"),
-        format!(
-            "A pod of {name} has been restarting in CrashLoopBackOff for 15 minutes; see `kubectl logs --previous`."
-        ),
-    ));
-    if let Replicas::Auto(a) = &w.replicas {
-        let sel = [("namespace", ns), ("horizontalpodautoscaler", name)];
-        out.push(alert(
-            naming::ALERT_HPA_AT_MAX,
+    let condition = Condition::CrashLooping {
+        namespace: namespace.clone(),
+        container: name.to_owned(),
+    };
+    out.push(Pack {
+        alerts: vec![alert(
+            naming::ALERT_CRASH_LOOPING,
             SeverityLevel::Warning,
-            format!(
-                "max({})\n>= max({})",
-                selector("kube_horizontalpodautoscaler_status_current_replicas", &sel),
-                selector("kube_horizontalpodautoscaler_spec_max_replicas", &sel),
-            ),
+            condition.expr(SeverityLevel::Warning),
             900_000,
-            format!("{name} has run at its maximum of {} replicas for 15 minutes", a.max),
+            format!("A container of {name} is crash-looping"),
             format!(
-                "The autoscaler of {name} cannot add replicas; raise `autoscaling.max` or find what drives the load."
+                "A pod of {name} has been restarting in CrashLoopBackOff for 15 minutes; see `kubectl logs --previous`."
             ),
-        ));
+        )],
+        condition,
+    });
+    if let Replicas::Auto(a) = &w.replicas {
+        let condition = Condition::AtMaxReplicas {
+            namespace: namespace.clone(),
+            autoscaler: name.to_owned(),
+            max: a.max,
+        };
+        out.push(Pack {
+            alerts: vec![alert(
+                naming::ALERT_HPA_AT_MAX,
+                SeverityLevel::Warning,
+                condition.expr(SeverityLevel::Warning),
+                900_000,
+                format!("{name} has run at its maximum of {} replicas for 15 minutes", a.max),
+                format!(
+                    "The autoscaler of {name} cannot add replicas; raise `autoscaling.max` or find what drives the load."
+                ),
+            )],
+            condition,
+        });
     }
-    if w.storage.is_some() && w.kind == ir::Kind::Stateful {
-        let claims = naming::data_claim_pattern(w);
-        let sel = [
-            ("namespace", ns),
-            ("~persistentvolumeclaim", claims.as_str()),
-        ];
-        let available = selector("kubelet_volume_stats_available_bytes", &sel);
-        out.push(alert(
-            naming::ALERT_VOLUME_FILLING_UP,
-            SeverityLevel::Warning,
-            format!(
-                "min(\n  {available}\n    / {}\n    < 0.15\n  and\n  predict_linear({available}[6h], 4 * 24 * 3600) < 0\n)",
-                selector("kubelet_volume_stats_capacity_bytes", &sel),
-            ),
-            3_600_000,
-            format!("A volume of {name} will be full within four days"),
-            format!(
-                "A volume of {name} has less than 15% space left and, at the rate of the last six hours, fills up within four days."
-            ),
-        ));
+    if let (Some(storage), ir::Kind::Stateful) = (&w.storage, w.kind) {
+        let condition = Condition::VolumeFillingUp {
+            namespace,
+            claims: naming::data_claim_pattern(w),
+            claim: format!("{}-{}-0", naming::DATA_CLAIM, w.name),
+            capacity_bytes: storage.size as f64,
+        };
+        out.push(Pack {
+            alerts: vec![alert(
+                naming::ALERT_VOLUME_FILLING_UP,
+                SeverityLevel::Warning,
+                condition.expr(SeverityLevel::Warning),
+                3_600_000,
+                format!("A volume of {name} will be full within four days"),
+                format!(
+                    "A volume of {name} has less than 15% space left and, at the rate of the last six hours, fills up within four days."
+                ),
+            )],
+            condition,
+        });
     }
     out
 }

@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
-use super::{hash_banner, to_yaml, EmitError, Emitted, OutputFile};
+use super::{hash_banner, to_yaml, EmitError, Emitted, Note, OutputFile, Target};
 use crate::ir::{self, naming, Environment};
 use crate::units::format_duration;
 use catalogue::{Catalogue, Rule};
@@ -68,6 +68,7 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
             naming::prometheus_rule_file(&env.name),
             to_yaml(&[object])?,
         ));
+        out.notes.extend(exporter_notes(env));
         if env.local {
             out.files.push(file(
                 naming::prometheus_config_file(&env.name),
@@ -75,7 +76,34 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
             ));
         }
     }
+    // The same store lacks its exporter in every environment; say so once.
+    let mut seen = std::collections::BTreeSet::new();
+    out.notes.retain(|n| seen.insert(n.message.clone()));
     Ok(out)
+}
+
+/// Notes for data stores whose alerts read exporter series but which declare no metrics
+/// endpoint: the alerts stay silent until an exporter is scraped for them.
+fn exporter_notes(env: &Environment) -> Vec<Note> {
+    env.workloads
+        .iter()
+        .filter(|w| w.is_store() && w.metrics.is_none())
+        .filter_map(|w| {
+            let exporter = w.thresholds.iter().find_map(|t| match t.name.as_str() {
+                _ if t.expr.is_some() => None,
+                "db_connections" | "replication_lag" => Some("postgres_exporter"),
+                "redis_memory" => Some("redis_exporter"),
+                _ => None,
+            })?;
+            Some(Note {
+                target: Target::Prometheus,
+                message: format!(
+                    "data store `{}` has no `metrics` endpoint: its {exporter} alerts need that exporter scraped with labels namespace and service=\"{}\"",
+                    w.name, w.name
+                ),
+            })
+        })
+        .collect()
 }
 
 /// A `PrometheusRule` of prometheus-operator.
@@ -119,12 +147,21 @@ enum RuleOut<'a> {
     },
 }
 
-/// PromQL as a literal block (short ones stay plain scalars), so that it reads as written:
-/// never folded, never escaped.
-type Expr = serde_saphyr::LitString;
+/// PromQL: short one-liners as plain scalars, anything longer as a literal block, so that it
+/// reads as written, never folded or escaped.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum Expr {
+    Line(String),
+    Block(serde_saphyr::LitString),
+}
 
 fn expr(text: &str) -> Expr {
-    serde_saphyr::LitString(text.to_owned())
+    if text.contains('\n') || text.len() > 60 {
+        Expr::Block(serde_saphyr::LitString(text.to_owned()))
+    } else {
+        Expr::Line(text.to_owned())
+    }
 }
 
 fn rules_file(c: &Catalogue) -> RulesFile<'_> {

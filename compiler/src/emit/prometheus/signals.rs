@@ -14,6 +14,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::ir::SeverityLevel;
+
 /// How a level and a value are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Unit {
@@ -462,6 +464,249 @@ impl Signal {
                     .map(|(k, v)| (k.as_str(), v.as_str()))
                     .collect();
                 vec![constant(selector(metric, &sel), value)]
+            }
+        }
+    }
+}
+
+/// The condition behind a built-in alert of one workload.
+#[derive(Clone, Debug)]
+pub(crate) enum Condition {
+    /// Scrape targets down: some (warning) or all (critical).
+    TargetDown {
+        /// Namespace.
+        namespace: String,
+        /// Value of the `service` label.
+        service: String,
+    },
+    /// A container waiting in `CrashLoopBackOff`.
+    CrashLooping {
+        /// Namespace.
+        namespace: String,
+        /// Container name.
+        container: String,
+    },
+    /// The autoscaler at its maximum.
+    AtMaxReplicas {
+        /// Namespace.
+        namespace: String,
+        /// HorizontalPodAutoscaler name.
+        autoscaler: String,
+        /// Its maximum, for the test series.
+        max: u32,
+    },
+    /// A volume with less than 15% left that, at the rate of the last six hours, fills up
+    /// within four days.
+    VolumeFillingUp {
+        /// Namespace.
+        namespace: String,
+        /// Regular expression matching the workload's claims.
+        claims: String,
+        /// One claim name the pattern matches, for the test series.
+        claim: String,
+        /// Claim size in bytes.
+        capacity_bytes: f64,
+    },
+}
+
+/// How the unit tests drive a built-in alert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Drive {
+    /// The condition holds fully (every target down).
+    Full,
+    /// The condition holds in part (one of two targets down); the same as `Full` for
+    /// conditions without parts.
+    Partial,
+    /// The condition does not hold.
+    Healthy,
+}
+
+impl Condition {
+    /// The alert expression at `severity`.
+    pub fn expr(&self, severity: SeverityLevel) -> String {
+        match self {
+            Condition::TargetDown { namespace, service } => {
+                let up = selector("up", &[("namespace", namespace), ("service", service)]);
+                if severity == SeverityLevel::Critical {
+                    format!("max({up}) == 0")
+                } else {
+                    format!("sum(1 - {up}) > 0")
+                }
+            }
+            Condition::CrashLooping {
+                namespace,
+                container,
+            } => format!(
+                "max(max_over_time({}[5m])) >= 1",
+                selector(
+                    "kube_pod_container_status_waiting_reason",
+                    &[
+                        ("namespace", namespace),
+                        ("container", container),
+                        ("reason", "CrashLoopBackOff")
+                    ],
+                )
+            ),
+            Condition::AtMaxReplicas {
+                namespace,
+                autoscaler,
+                ..
+            } => {
+                let sel = [
+                    ("namespace", namespace.as_str()),
+                    ("horizontalpodautoscaler", autoscaler),
+                ];
+                format!(
+                    "max({})\n>= max({})",
+                    selector("kube_horizontalpodautoscaler_status_current_replicas", &sel),
+                    selector("kube_horizontalpodautoscaler_spec_max_replicas", &sel),
+                )
+            }
+            Condition::VolumeFillingUp {
+                namespace, claims, ..
+            } => {
+                let sel = [
+                    ("namespace", namespace.as_str()),
+                    ("~persistentvolumeclaim", claims),
+                ];
+                let available = selector("kubelet_volume_stats_available_bytes", &sel);
+                format!(
+                    "min(\n  {available}\n    / {}\n    < 0.15\n  and\n  predict_linear({available}[6h], 4 * 24 * 3600) < 0\n)",
+                    selector("kubelet_volume_stats_capacity_bytes", &sel),
+                )
+            }
+        }
+    }
+
+    /// When the expression first holds while the condition does, in milliseconds from the
+    /// first sample: `predict_linear` needs two samples, the others one.
+    pub fn active_from(&self) -> u64 {
+        match self {
+            Condition::VolumeFillingUp { .. } => 60_000,
+            _ => 0,
+        }
+    }
+
+    /// The value of the warning alert under `drive`, for `{{ $value }}` in its annotations.
+    pub fn value(&self, drive: Drive) -> f64 {
+        match (self, drive) {
+            (Condition::TargetDown { .. }, Drive::Full) => 2.0,
+            _ => 1.0,
+        }
+    }
+
+    /// Which of the alerts fire under `drive`: (warning, critical).
+    pub fn fires(&self, drive: Drive) -> (bool, bool) {
+        match (self, drive) {
+            (_, Drive::Healthy) => (false, false),
+            (Condition::TargetDown { .. }, Drive::Partial) => (true, false),
+            _ => (true, true),
+        }
+    }
+
+    /// Input series with one sample per minute for `samples` samples.
+    pub fn inputs(&self, drive: Drive, samples: u64) -> Vec<Input> {
+        let n = samples.saturating_sub(1);
+        let constant = |series: String, v: f64| Input {
+            series,
+            values: format!("{}x{n}", num(v)),
+        };
+        let bad = drive != Drive::Healthy;
+        match self {
+            Condition::TargetDown { namespace, service } => (0..2)
+                .map(|i| {
+                    let instance = format!("{service}-{i}");
+                    let down = match drive {
+                        Drive::Full => true,
+                        Drive::Partial => i == 0,
+                        Drive::Healthy => false,
+                    };
+                    constant(
+                        selector(
+                            "up",
+                            &[
+                                ("namespace", namespace),
+                                ("service", service),
+                                ("instance", &instance),
+                            ],
+                        ),
+                        if down { 0.0 } else { 1.0 },
+                    )
+                })
+                .collect(),
+            Condition::CrashLooping {
+                namespace,
+                container,
+            } => {
+                let pod = format!("{container}-0");
+                vec![constant(
+                    selector(
+                        "kube_pod_container_status_waiting_reason",
+                        &[
+                            ("namespace", namespace),
+                            ("pod", &pod),
+                            ("container", container),
+                            ("reason", "CrashLoopBackOff"),
+                        ],
+                    ),
+                    if bad { 1.0 } else { 0.0 },
+                )]
+            }
+            Condition::AtMaxReplicas {
+                namespace,
+                autoscaler,
+                max,
+            } => {
+                let sel = [
+                    ("namespace", namespace.as_str()),
+                    ("horizontalpodautoscaler", autoscaler),
+                ];
+                let max = f64::from(*max);
+                vec![
+                    constant(
+                        selector("kube_horizontalpodautoscaler_status_current_replicas", &sel),
+                        if bad { max } else { max - 1.0 },
+                    ),
+                    constant(
+                        selector("kube_horizontalpodautoscaler_spec_max_replicas", &sel),
+                        max,
+                    ),
+                ]
+            }
+            Condition::VolumeFillingUp {
+                namespace,
+                claim,
+                capacity_bytes,
+                ..
+            } => {
+                let sel = [
+                    ("namespace", namespace.as_str()),
+                    ("persistentvolumeclaim", claim),
+                ];
+                // Filling: 14% left, a thousandth of the volume more used every minute.
+                // Healthy: half full and steady.
+                let available = if bad {
+                    Input {
+                        series: selector("kubelet_volume_stats_available_bytes", &sel),
+                        values: format!(
+                            "{}-{}x{n}",
+                            num((capacity_bytes * 0.14).round()),
+                            num((capacity_bytes * 0.001).round())
+                        ),
+                    }
+                } else {
+                    constant(
+                        selector("kubelet_volume_stats_available_bytes", &sel),
+                        (capacity_bytes * 0.5).round(),
+                    )
+                };
+                vec![
+                    available,
+                    constant(
+                        selector("kubelet_volume_stats_capacity_bytes", &sel),
+                        *capacity_bytes,
+                    ),
+                ]
             }
         }
     }

@@ -14,8 +14,8 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_saphyr::SingleQuoted;
 
-use super::catalogue::{value_template, value_text, Catalogue, Family};
-use super::signals::{Input, Signal};
+use super::catalogue::{value_template, value_text, Alert, Catalogue, Family, Pack};
+use super::signals::{num, Drive, Input, Signal};
 use crate::ir::{naming, SeverityLevel};
 use crate::units::format_duration;
 
@@ -146,9 +146,121 @@ fn settled_at(f: &Family) -> u64 {
     fire_time(settle, f.for_ms)
 }
 
+/// The checks of one test group, per alert name: just before and at each time an alert
+/// starts firing, and once all have settled (`end_of`), each expecting exactly the alerts
+/// that fire by then.
+fn checks(names: BTreeMap<&str, Vec<Firing>>, end_of: &BTreeMap<&str, u64>) -> Vec<AlertTest> {
+    let mut checks = Vec::new();
+    for (name, firing) in names {
+        let mut times: Vec<u64> = firing
+            .iter()
+            .filter(|((early, late), _)| early == late)
+            .flat_map(|((t, _), _)| [t.checked_sub(STEP_MS), Some(*t)])
+            .flatten()
+            .collect();
+        times.push(end_of.get(name).copied().unwrap_or(0));
+        times.sort_unstable();
+        times.dedup();
+        for t in times {
+            // A time at which an alert may or may not have started firing proves nothing.
+            if firing
+                .iter()
+                .any(|((early, late), _)| *early <= t && t < *late)
+            {
+                continue;
+            }
+            checks.push(AlertTest {
+                eval_time: format_duration(t),
+                alertname: name.to_owned(),
+                exp_alerts: firing
+                    .iter()
+                    .filter(|((_, late), _)| *late <= t)
+                    .map(|(_, e)| e.clone())
+                    .collect(),
+            });
+        }
+    }
+    checks
+}
+
+/// Expected alerts: the alert's labels, and its annotations with `{{ … $value }}` (as
+/// `template` writes it) replaced by `value`.
+fn expect(alert: &Alert, template: &str, value: &str) -> ExpAlert {
+    ExpAlert {
+        exp_labels: alert.labels.clone(),
+        exp_annotations: alert
+            .annotations
+            .iter()
+            .map(|(k, a)| (k.clone(), a.replace(template, value)))
+            .collect(),
+    }
+}
+
+/// The test groups of the built-in alerts: every condition in full, in part (one of two
+/// targets down) and healthy.
+fn pack_groups(packs: &[Pack]) -> Vec<TestGroup> {
+    let mut out = Vec::new();
+    for (drive, what) in [
+        (
+            Drive::Full,
+            "every built-in condition in full (all targets down)",
+        ),
+        (
+            Drive::Partial,
+            "every built-in condition in part (one of two targets down)",
+        ),
+        (Drive::Healthy, "every built-in condition healthy"),
+    ] {
+        let mut names: BTreeMap<&str, Vec<Firing>> = BTreeMap::new();
+        let mut end_of: BTreeMap<&str, u64> = BTreeMap::new();
+        for p in packs {
+            let (warning, critical) = p.condition.fires(drive);
+            for a in &p.alerts {
+                let fire = fire_time(p.condition.active_from(), a.for_ms);
+                let end = end_of.entry(a.name.as_str()).or_default();
+                *end = (*end).max(fire);
+                let firing = names.entry(a.name.as_str()).or_default();
+                let critical_alert = a
+                    .labels
+                    .get(naming::alert_label::SEVERITY)
+                    .map(String::as_str)
+                    == Some(naming::severity(SeverityLevel::Critical));
+                if (critical_alert && critical) || (!critical_alert && warning) {
+                    let value = num(p.condition.value(drive));
+                    firing.push(((fire, fire), expect(a, "{{ $value }}", &value)));
+                }
+            }
+        }
+        let end = end_of.values().copied().max().unwrap_or(0);
+        let mut inputs: Vec<Input> = packs
+            .iter()
+            .flat_map(|p| p.condition.inputs(drive, end / STEP_MS + 1))
+            .collect();
+        inputs.sort();
+        inputs.dedup();
+        out.push(TestGroup {
+            name: what.to_owned(),
+            interval: format_duration(STEP_MS),
+            input_series: series(inputs),
+            alert_rule_test: checks(names, &end_of),
+        });
+    }
+    out
+}
+
+fn series(inputs: Vec<Input>) -> Vec<Series> {
+    inputs
+        .into_iter()
+        .map(|i| Series {
+            series: SingleQuoted(i.series),
+            values: SingleQuoted(i.values),
+        })
+        .collect()
+}
+
 /// The test file for a catalogue, or `None` when it has no threshold alerts.
 pub(super) fn build(c: &Catalogue) -> Option<TestFile> {
-    if c.families.is_empty() {
+    if c.families.is_empty() && c.packs.is_empty() {
         return None;
     }
     let mut tests = Vec::new();
@@ -173,6 +285,7 @@ pub(super) fn build(c: &Catalogue) -> Option<TestFile> {
             tests.push(group(severity, above, &fed));
         }
     }
+    tests.extend(pack_groups(&c.packs));
     Some(TestFile {
         rule_files: vec![naming::RULES_FILE.to_owned()],
         evaluation_interval: format_duration(STEP_MS),
@@ -204,55 +317,11 @@ fn group(severity: SeverityLevel, above: bool, fed: &[(&Family, f64)]) -> TestGr
             let Some(when) = fires(f, *v, *level) else {
                 continue;
             };
-            firing.push((
-                when,
-                ExpAlert {
-                    exp_labels: alert.labels.clone(),
-                    exp_annotations: alert
-                        .annotations
-                        .iter()
-                        .map(|(k, a)| {
-                            (
-                                k.clone(),
-                                a.replace(value_template(unit), &value_text(unit, *v)),
-                            )
-                        })
-                        .collect(),
-                },
-            ));
+            let value = value_text(unit, *v);
+            firing.push((when, expect(alert, value_template(unit), &value)));
         }
     }
-    let mut checks = Vec::new();
-    for (name, firing) in names {
-        // Just before and at each time an alert starts firing, and once all have settled.
-        let mut times: Vec<u64> = firing
-            .iter()
-            .filter(|((early, late), _)| early == late)
-            .flat_map(|((t, _), _)| [t.checked_sub(STEP_MS), Some(*t)])
-            .flatten()
-            .collect();
-        times.push(end_of[name]);
-        times.sort_unstable();
-        times.dedup();
-        for t in times {
-            // A time at which an alert may or may not have started firing proves nothing.
-            if firing
-                .iter()
-                .any(|((early, late), _)| *early <= t && t < *late)
-            {
-                continue;
-            }
-            checks.push(AlertTest {
-                eval_time: format_duration(t),
-                alertname: name.to_owned(),
-                exp_alerts: firing
-                    .iter()
-                    .filter(|((_, late), _)| *late <= t)
-                    .map(|(_, e)| e.clone())
-                    .collect(),
-            });
-        }
-    }
+    let checks = checks(names, &end_of);
     TestGroup {
         name: format!(
             "every threshold just {} its {} level",
@@ -260,13 +329,7 @@ fn group(severity: SeverityLevel, above: bool, fed: &[(&Family, f64)]) -> TestGr
             naming::severity(severity)
         ),
         interval: format_duration(STEP_MS),
-        input_series: inputs
-            .into_iter()
-            .map(|i| Series {
-                series: SingleQuoted(i.series),
-                values: SingleQuoted(i.values),
-            })
-            .collect(),
+        input_series: series(inputs),
         alert_rule_test: checks,
     }
 }
