@@ -584,3 +584,34 @@ fn without_receivers_no_alertmanager_config_is_generated() {
         .iter()
         .any(|n| n.message.contains("no Alertmanager configuration")));
 }
+
+#[test]
+fn plinth_check_exits_1_on_the_unrouted_fixture() {
+    let root = common::root();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_plinth"))
+        .args([
+            "check",
+            "compiler/tests/fixtures/invalid/E151-unrouted-severity.toml",
+        ])
+        .current_dir(&root)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("E151"), "{text}");
+}
+
+/// The emit-time proof stands on its own: given an IR in which an alert reaches no receiver
+/// (which `check` never lets through), the Alertmanager target refuses it.
+#[test]
+fn the_alertmanager_target_refuses_unroutable_alerts() {
+    let c = build(&spec(""));
+    let mut platform = c.platform.unwrap();
+    for env in &mut platform.environments {
+        env.alerting.default_receiver = None;
+    }
+    let err = plinth::emit::emit(Target::Alertmanager, &platform, &[]).unwrap_err();
+    assert!(err.0.contains("reaches no receiver"), "{}", err.0);
+}

@@ -419,7 +419,11 @@ fn packs(env: &Environment, w: &Workload) -> Vec<Pack> {
         )],
         condition,
     });
-    if let Replicas::Auto(a) = &w.replicas {
+    // An autoscaler whose minimum is its maximum is always at it; that is no news.
+    if let Some(a) = match &w.replicas {
+        Replicas::Auto(a) if a.max > a.min => Some(a),
+        _ => None,
+    } {
         let condition = Condition::AtMaxReplicas {
             namespace: namespace.clone(),
             autoscaler: name.to_owned(),
@@ -431,7 +435,11 @@ fn packs(env: &Environment, w: &Workload) -> Vec<Pack> {
                 SeverityLevel::Warning,
                 condition.expr(SeverityLevel::Warning),
                 900_000,
-                format!("{name} has run at its maximum of {} replicas for 15 minutes", a.max),
+                format!(
+                    "{name} has run at its maximum of {} replica{} for 15 minutes",
+                    a.max,
+                    if a.max == 1 { "" } else { "s" }
+                ),
                 format!(
                     "The autoscaler of {name} cannot add replicas; raise `autoscaling.max` or find what drives the load."
                 ),
