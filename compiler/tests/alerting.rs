@@ -615,3 +615,14 @@ fn the_alertmanager_target_refuses_unroutable_alerts() {
     let err = plinth::emit::emit(Target::Alertmanager, &platform, &[]).unwrap_err();
     assert!(err.0.contains("reaches no receiver"), "{}", err.0);
 }
+
+#[test]
+fn disk_thresholds_need_a_volume() {
+    let c = build(&spec(
+        "[services.api.thresholds.disk]\nwarning = 80\ncritical = 90\n",
+    ));
+    let r = yaml(&c, "prometheus/production/rules.yaml");
+    assert!(alerts(&rules_in(&r), "DiskUsageHigh").is_empty());
+    assert!(c.notes.iter().any(|n| n.message
+        == "threshold `disk` of `api` is not generated: `api` has no persistent volume"));
+}

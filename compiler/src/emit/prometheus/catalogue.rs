@@ -20,6 +20,8 @@ pub(crate) struct Catalogue {
     pub families: Vec<Family>,
     /// Built-in alerts with the condition behind them, for the unit tests.
     pub packs: Vec<Pack>,
+    /// Thresholds that cannot apply, as (workload, threshold), for the build notes.
+    pub skipped: Vec<(String, String)>,
 }
 
 /// One built-in alert of one workload, at each of its severities, and what drives it.
@@ -138,6 +140,12 @@ pub(crate) fn build(platform: &ir::Platform, env: &Environment) -> Catalogue {
     for w in &env.workloads {
         let mut rules = Vec::new();
         for t in &w.thresholds {
+            // Disk use is measured on the volume claims of a stateful workload; without any
+            // there is nothing to measure.
+            if t.name == "disk" && t.expr.is_none() && !has_claims(w) {
+                c.skipped.push((w.name.clone(), t.name.clone()));
+                continue;
+            }
             if let Some(f) = threshold(env, w, t, &mut rules) {
                 c.families.push(f);
             }
@@ -168,6 +176,11 @@ pub(crate) fn build(platform: &ir::Platform, env: &Environment) -> Catalogue {
         });
     }
     c
+}
+
+/// Whether a workload has persistent volume claims (a stateful workload with storage).
+fn has_claims(w: &Workload) -> bool {
+    w.storage.is_some() && w.kind == ir::Kind::Stateful
 }
 
 /// Annotations shared by every alert: the summary, description and runbook link.
@@ -447,7 +460,7 @@ fn packs(env: &Environment, w: &Workload) -> Vec<Pack> {
             condition,
         });
     }
-    if let (Some(storage), ir::Kind::Stateful) = (&w.storage, w.kind) {
+    if let (Some(storage), true) = (&w.storage, has_claims(w)) {
         let condition = Condition::VolumeFillingUp {
             namespace,
             claims: naming::data_claim_pattern(w),

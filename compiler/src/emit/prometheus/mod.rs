@@ -69,6 +69,12 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
             to_yaml(&[object])?,
         ));
         out.notes.extend(exporter_notes(env));
+        out.notes.extend(c.skipped.iter().map(|(w, t)| Note {
+            target: Target::Prometheus,
+            message: format!(
+                "threshold `{t}` of `{w}` is not generated: `{w}` has no persistent volume"
+            ),
+        }));
         if env.local {
             out.files.push(file(
                 naming::prometheus_config_file(&env.name),
