@@ -4,8 +4,10 @@
 //! HCL documents), never string templates. Nothing here touches the filesystem: files are data
 //! that `cli` writes or `diff` compares.
 
+pub mod alertmanager;
 pub mod compose;
 pub mod k8s;
+pub mod prometheus;
 pub mod terraform;
 mod yaml;
 
@@ -40,11 +42,21 @@ pub enum Target {
     Terraform,
     /// Docker Compose for the local environment.
     Compose,
+    /// Prometheus rules, their unit tests, a `PrometheusRule` and a Compose `prometheus.yml`.
+    Prometheus,
+    /// Alertmanager configuration and its route tests.
+    Alertmanager,
 }
 
 impl Target {
     /// All targets, in output order.
-    pub const ALL: &'static [Target] = &[Target::K8s, Target::Terraform, Target::Compose];
+    pub const ALL: &'static [Target] = &[
+        Target::K8s,
+        Target::Terraform,
+        Target::Compose,
+        Target::Prometheus,
+        Target::Alertmanager,
+    ];
 
     /// The target's folder and name on the command line.
     pub fn name(self) -> &'static str {
@@ -52,6 +64,8 @@ impl Target {
             Target::K8s => "k8s",
             Target::Terraform => "terraform",
             Target::Compose => "compose",
+            Target::Prometheus => "prometheus",
+            Target::Alertmanager => "alertmanager",
         }
     }
 }
@@ -85,6 +99,8 @@ pub fn emit(
         Target::K8s => k8s::emit(platform, &selected),
         Target::Terraform => terraform::emit(platform, &selected),
         Target::Compose => compose::emit(platform, &selected),
+        Target::Prometheus => prometheus::emit(platform, &selected),
+        Target::Alertmanager => alertmanager::emit(platform, &selected),
     }
 }
 

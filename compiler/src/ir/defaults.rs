@@ -47,6 +47,13 @@ pub const SCRAPE_INTERVAL_MS: u64 = 30_000;
 pub const RETENTION_MS: u64 = 15 * 86_400_000;
 /// Threshold hold duration: 5 minutes.
 pub const THRESHOLD_FOR_MS: u64 = 300_000;
+/// Levels (warning, critical) of `db_connections`, in percent of `max_connections`, for a
+/// PostgreSQL store whose spec sets none (002's alert table).
+pub const PACK_DB_CONNECTIONS: (f64, f64) = (80.0, 95.0);
+/// Levels of `replication_lag`, in seconds, for a PostgreSQL store with read replicas.
+pub const PACK_REPLICATION_LAG: (f64, f64) = (30.0, 120.0);
+/// Levels of `redis_memory`, in percent of the container's memory limit, for a Redis store.
+pub const PACK_REDIS_MEMORY: (f64, f64) = (80.0, 90.0);
 /// SLO window: 30 days.
 pub const SLO_WINDOW_MS: u64 = 30 * 86_400_000;
 /// Storage of a data store without a size: 10Gi.

@@ -276,6 +276,7 @@ impl Lower<'_> {
                     store_engine: None,
                     serves_http: kind == Kind::Web && !ports.is_empty(),
                     has_storage: s.storage.is_some() && kind == Kind::Stateful,
+                    has_replicas: false,
                 },
             ),
             team: text(&s.team).or_else(|| self.platform_team.clone()),
@@ -339,6 +340,7 @@ impl Lower<'_> {
                     store_engine: d.engine.as_ref().map(|e| e.value.clone()),
                     serves_http: false,
                     has_storage: true,
+                    has_replicas: count(&d.read_replicas, 0) > 0,
                 },
             ),
             team: self.platform_team.clone(),
@@ -491,7 +493,22 @@ impl Lower<'_> {
                 .or_default()
                 .overlay(t, &Layer::Spec, "", &mut scratch);
         }
-        merged
+        // A data store's pack thresholds apply unless the spec mentions them (to change the
+        // levels, or to turn them off with `enabled = false`).
+        let pack: Vec<Threshold> = scope
+            .pack()
+            .iter()
+            .filter(|(name, _)| !merged.contains_key(*name))
+            .map(|(name, (warning, critical))| Threshold {
+                name: (*name).to_owned(),
+                expr: None,
+                warning: Some(*warning),
+                critical: Some(*critical),
+                for_ms: THRESHOLD_FOR_MS,
+                summary: None,
+            })
+            .collect();
+        let mut out: Vec<Threshold> = merged
             .into_iter()
             .filter(|(_, t)| t.enabled.as_ref().is_none_or(|e| e.value))
             .map(|(name, t)| {
@@ -515,7 +532,10 @@ impl Lower<'_> {
                     name,
                 }
             })
-            .collect()
+            .collect();
+        out.extend(pack);
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
     }
 }
 
@@ -524,17 +544,37 @@ struct Scope {
     store_engine: Option<String>,
     serves_http: bool,
     has_storage: bool,
+    has_replicas: bool,
 }
 
 impl Scope {
     fn applies(&self, threshold: &str, custom: bool) -> bool {
+        let engine = self.store_engine.as_deref();
         match threshold {
             "cpu" | "memory" => true,
             "error_rate" | "latency_p95" => self.serves_http,
             "disk" => self.has_storage,
-            "db_connections" => self.store_engine.as_deref() == Some("postgres"),
+            "db_connections" => engine == Some("postgres"),
+            "replication_lag" => engine == Some("postgres") && self.has_replicas,
+            "redis_memory" => engine == Some("redis"),
             _ => custom && self.store_engine.is_none(),
         }
+    }
+
+    /// Thresholds a data store gets by default, with their (warning, critical) levels.
+    fn pack(&self) -> Vec<(&'static str, (f64, f64))> {
+        let mut pack = Vec::new();
+        match self.store_engine.as_deref() {
+            Some("postgres") => {
+                pack.push(("db_connections", PACK_DB_CONNECTIONS));
+                if self.has_replicas {
+                    pack.push(("replication_lag", PACK_REPLICATION_LAG));
+                }
+            }
+            Some("redis") => pack.push(("redis_memory", PACK_REDIS_MEMORY)),
+            _ => {}
+        }
+        pack
     }
 }
 

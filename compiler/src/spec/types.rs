@@ -817,8 +817,8 @@ pub struct Observability {
     /// Log stack to install: `loki`.
     pub logs: Option<Sp<String>>,
     /// Threshold alerts applied to every service (and overridable per service), by name.
-    /// Built in: `cpu`, `memory`, `error_rate`, `latency_p95`, `disk`, `db_connections`;
-    /// any other name needs `expr`.
+    /// Built in: `cpu`, `memory`, `error_rate`, `latency_p95`, `disk`, `db_connections`,
+    /// `replication_lag`, `redis_memory`; any other name needs `expr`.
     #[serde(default)]
     pub thresholds: BTreeMap<Sp<String>, Threshold>,
     /// Custom alert rules.

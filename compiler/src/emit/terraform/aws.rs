@@ -1354,7 +1354,10 @@ impl<'a> Ctx<'a> {
                 ),
                 a("chart", s("kube-prometheus-stack")),
                 a("version", s(KUBE_PROMETHEUS_STACK)),
-                a("namespace", s(self.env.cluster.monitoring_namespace.as_str())),
+                a(
+                    "namespace",
+                    s(self.env.cluster.monitoring_namespace.as_str()),
+                ),
                 a("create_namespace", true),
                 a("values", yaml("kube_prometheus_stack_values")),
                 a("depends_on", Expression::Array(vec![r("module.eks")])),
