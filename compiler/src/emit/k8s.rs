@@ -481,20 +481,7 @@ fn backup_docs(platform: &ir::Platform, env: &Environment, w: &Workload) -> Vec<
         image_pull_policy: Some("Always".to_owned()),
         command: Some(vec!["/bin/sh".to_owned(), "-c".to_owned(), script]),
         env: Some(env_vars),
-        resources: Some(ResourceRequirements {
-            requests: Some(BTreeMap::from([
-                ("cpu".to_owned(), Quantity(format_cpu(r.cpu_request))),
-                (
-                    "memory".to_owned(),
-                    Quantity(format_bytes(r.memory_request)),
-                ),
-            ])),
-            limits: Some(BTreeMap::from([
-                ("cpu".to_owned(), Quantity(format_cpu(r.cpu_limit))),
-                ("memory".to_owned(), Quantity(format_bytes(r.memory_limit))),
-            ])),
-            ..Default::default()
-        }),
+        resources: Some(resource_requirements(r)),
         security_context: Some(container_security(s)),
         volume_mounts: Some(vec![
             VolumeMount {
@@ -729,20 +716,7 @@ fn pod_template(w: &Workload, labels: &BTreeMap<String, String>) -> PodTemplateS
                 .collect()
         }),
         env: (!env.is_empty()).then_some(env),
-        resources: Some(ResourceRequirements {
-            requests: Some(BTreeMap::from([
-                ("cpu".to_owned(), Quantity(format_cpu(r.cpu_request))),
-                (
-                    "memory".to_owned(),
-                    Quantity(format_bytes(r.memory_request)),
-                ),
-            ])),
-            limits: Some(BTreeMap::from([
-                ("cpu".to_owned(), Quantity(format_cpu(r.cpu_limit))),
-                ("memory".to_owned(), Quantity(format_bytes(r.memory_limit))),
-            ])),
-            ..Default::default()
-        }),
+        resources: Some(resource_requirements(r)),
         liveness_probe: w.probes.liveness.as_ref().map(probe),
         readiness_probe: w.probes.readiness.as_ref().map(probe),
         startup_probe: w.probes.startup.as_ref().map(probe),
@@ -764,6 +738,24 @@ fn pod_template(w: &Workload, labels: &BTreeMap<String, String>) -> PodTemplateS
             volumes: (!volumes.is_empty()).then_some(volumes),
             ..Default::default()
         }),
+    }
+}
+
+/// Requests and limits as Kubernetes quantities.
+fn resource_requirements(r: &ir::Resources) -> ResourceRequirements {
+    ResourceRequirements {
+        requests: Some(BTreeMap::from([
+            ("cpu".to_owned(), Quantity(format_cpu(r.cpu_request))),
+            (
+                "memory".to_owned(),
+                Quantity(format_bytes(r.memory_request)),
+            ),
+        ])),
+        limits: Some(BTreeMap::from([
+            ("cpu".to_owned(), Quantity(format_cpu(r.cpu_limit))),
+            ("memory".to_owned(), Quantity(format_bytes(r.memory_limit))),
+        ])),
+        ..Default::default()
     }
 }
 

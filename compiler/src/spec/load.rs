@@ -474,16 +474,7 @@ fn schema_error(
         K::OneOfNotValid { context } | K::AnyOf { context } if enum_choices(context).is_some() => {
             let choices = enum_choices(context).unwrap_or_default();
             let given = e.instance().as_str().unwrap_or_default();
-            let mut d = Diagnostic::new(
-                Code::InvalidValue,
-                format!("invalid value for {what}"),
-                span(at.value),
-                format!("expected one of: {}", choices.join(", ")),
-            );
-            if let Some(s) = did_you_mean(given, choices.iter().map(String::as_str)) {
-                d = d.help(format!("did you mean `{s}`?"));
-            }
-            vec![d]
+            vec![invalid_choice(&what, span(at.value), given, &choices)]
         }
         K::AnyOf { .. } | K::OneOfNotValid { .. } => vec![Diagnostic::new(
             Code::WrongType,
@@ -504,16 +495,7 @@ fn schema_error(
                 })
                 .unwrap_or_default();
             let given = e.instance().as_str().unwrap_or_default();
-            let mut d = Diagnostic::new(
-                Code::InvalidValue,
-                format!("invalid value for {what}"),
-                span(at.value),
-                format!("expected one of: {}", choices.join(", ")),
-            );
-            if let Some(s) = did_you_mean(given, choices.iter().map(String::as_str)) {
-                d = d.help(format!("did you mean `{s}`?"));
-            }
-            vec![d]
+            vec![invalid_choice(&what, span(at.value), given, &choices)]
         }
         _ => vec![Diagnostic::new(
             Code::InvalidValue,
@@ -609,4 +591,18 @@ fn enum_choices(context: &[Vec<jsonschema::ValidationError<'static>>]) -> Option
         }
     }
     (!choices.is_empty()).then_some(choices)
+}
+
+/// An enum value outside its choices, with a did-you-mean when one is close.
+fn invalid_choice(what: &str, at: Span, given: &str, choices: &[String]) -> Diagnostic {
+    let d = Diagnostic::new(
+        Code::InvalidValue,
+        format!("invalid value for {what}"),
+        at,
+        format!("expected one of: {}", choices.join(", ")),
+    );
+    match did_you_mean(given, choices.iter().map(String::as_str)) {
+        Some(s) => d.help(format!("did you mean `{s}`?")),
+        None => d,
+    }
 }
