@@ -4,6 +4,7 @@
 //! HCL documents), never string templates. Nothing here touches the filesystem: files are data
 //! that `cli` writes or `diff` compares.
 
+pub mod helm;
 pub mod k8s;
 mod yaml;
 
@@ -34,16 +35,19 @@ pub struct Note {
 pub enum Target {
     /// Raw Kubernetes manifests, a folder per environment.
     K8s,
+    /// A Helm chart of the platform with values per environment, plus upstream chart values.
+    Helm,
 }
 
 impl Target {
     /// All targets, in output order.
-    pub const ALL: &'static [Target] = &[Target::K8s];
+    pub const ALL: &'static [Target] = &[Target::K8s, Target::Helm];
 
     /// The target's folder and name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Target::K8s => "k8s",
+            Target::Helm => "helm",
         }
     }
 }
@@ -75,6 +79,7 @@ pub fn emit(
         .collect();
     match target {
         Target::K8s => k8s::emit(platform, &selected),
+        Target::Helm => helm::emit(platform, &selected),
     }
 }
 
