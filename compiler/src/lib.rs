@@ -6,12 +6,14 @@
 //! 2. [`check`]: semantic rules, collecting every diagnostic;
 //! 3. [`ir`]: lower each environment to a resolved model;
 //! 4. [`emit`]: one pure function per target, IR to files;
+//! 5. [`diff`]: compare two sets of generated files, by file and by resource;
 //!
 //! with `cli` on top as the only code that touches the filesystem or the terminal. The whole
 //! pipeline is [`compile`]: text in, files and diagnostics out.
 
 pub mod check;
 pub mod diag;
+pub mod diff;
 pub mod emit;
 pub mod ir;
 pub mod source;

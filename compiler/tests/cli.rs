@@ -214,3 +214,18 @@ fn every_command_has_help_with_an_example() {
         );
     }
 }
+
+#[test]
+fn explain_of_a_table_names_the_layers_of_its_fields() {
+    let d = tempdir("explain-table");
+    assert_eq!(plinth(&["init"], &d).status.code(), Some(0));
+    let out = plinth(
+        &["explain", "--env", "production", "datastores.db.storage"],
+        &d,
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("preset `postgres`") && text.contains("spec"),
+        "{text}"
+    );
+}

@@ -469,3 +469,54 @@ fn read_replicas_of_in_cluster_stores_are_reported_not_dropped() {
         c.notes
     );
 }
+
+#[test]
+fn backup_cron_job_for_in_cluster_postgres() {
+    let text = spec("[datastores.db]\npreset = \"postgres\"\nbackup = { schedule = \"0 2 * * *\", retention = \"30d\" }\n");
+    let objs = objects(&text, "default");
+    let job = find(&objs, "CronJob", "db-backup");
+    assert_eq!(job["spec"]["schedule"], "0 2 * * *");
+    let pod = &job["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    let c = &pod["containers"][0];
+    let script = c["command"][2].as_str().unwrap();
+    assert!(
+        script.starts_with("pg_dump") && script.contains("-mtime +30"),
+        "{script}"
+    );
+    let pw = c["env"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "PGPASSWORD")
+        .unwrap();
+    assert_eq!(pw["valueFrom"]["secretKeyRef"]["name"], "db-credentials");
+    assert_eq!(pod["securityContext"]["runAsNonRoot"], true);
+    assert_eq!(
+        pod["volumes"][0]["persistentVolumeClaim"]["claimName"],
+        "db-backups"
+    );
+    assert!(has(&objs, "PersistentVolumeClaim", "db-backups"));
+    // The job may reach the database, and the database admits the job.
+    let egress = find(&objs, "NetworkPolicy", "db-backup");
+    assert_eq!(egress["spec"]["egress"][0]["ports"][0]["port"], 5432);
+    let db = find(&objs, "NetworkPolicy", "db");
+    let from = db["spec"]["ingress"][0]["from"].as_array().unwrap();
+    assert!(from
+        .iter()
+        .any(|p| p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "db-backup"));
+}
+
+#[test]
+fn backups_that_cannot_be_generated_are_reported() {
+    let text = spec(
+        "[datastores.vectors]\npreset = \"qdrant\"\nbackup = { schedule = \"0 */6 * * *\" }\n",
+    );
+    let c = plinth::compile("spec.toml", &text, &plinth::Options::default());
+    assert!(
+        c.notes.iter().any(|n| n
+            .message
+            .contains("backups of in-cluster `vectors` are not generated")),
+        "{:?}",
+        c.notes
+    );
+}

@@ -1,15 +1,18 @@
-//! `plinth build`: compile and write the generated files.
+//! `plinth build`: compile and write the generated files, safely (see `write`).
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::render::Format;
+use super::write;
 use super::{counts, display_path, print_diagnostics, read_spec, spec_path, EXIT_ERROR, EXIT_OK};
 use crate::diag::Diagnostics;
-use crate::emit::{OutputFile, Target};
+use crate::emit::Target;
 use crate::source::Sources;
 
-/// Compile a spec and write the generated files. Nothing is written when the spec has errors.
+/// Compile a spec and write the generated files, all or none: nothing is written when the
+/// spec has errors. Generated files no longer produced are removed; files plinth did not
+/// generate are never overwritten or removed without --force.
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Examples:\n  plinth build\n  plinth build examples/devmentor.toml --out out\n  plinth build --env production --target k8s"
@@ -29,6 +32,9 @@ pub struct Args {
     /// How to print diagnostics.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+    /// Overwrite or remove files in the output folder that plinth did not generate.
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn run(args: Args) -> u8 {
@@ -54,43 +60,63 @@ pub fn run(args: Args) -> u8 {
         );
         return EXIT_ERROR;
     }
-    if let Err(e) = write_all(&args.out, &c.files) {
+    let out = &args.out;
+    let scope = write::Scope::new(&options.targets, &options.envs);
+    let plan = match write::plan(out, &c.files, &scope, args.force) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: {e}; nothing written");
+            return EXIT_ERROR;
+        }
+    };
+    if !plan.foreign.is_empty() {
+        eprintln!(
+            "error: refusing to overwrite files plinth did not generate (no banner, not in {}):",
+            write::MANIFEST
+        );
+        for f in &plan.foreign {
+            eprintln!("  {}", display_path(&out.join(f)));
+        }
+        eprintln!("  help: move them away, or pass --force to overwrite them; nothing written");
+        return EXIT_ERROR;
+    }
+    if let Err(e) = write::apply(out, &plan) {
         eprintln!("error: {e}");
         return EXIT_ERROR;
     }
-    let mut per_target: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut per_target: BTreeMap<&str, [usize; 2]> = BTreeMap::new();
     for f in &c.files {
-        *per_target
+        per_target
             .entry(f.path.split('/').next().unwrap_or_default())
-            .or_default() += 1;
+            .or_default()[0] += 1;
     }
-    for (target, n) in per_target {
+    for f in plan.written() {
+        if let Some(n) = per_target.get_mut(f.split('/').next().unwrap_or_default()) {
+            n[1] += 1;
+        }
+    }
+    for (target, [n, written]) in per_target {
         eprintln!(
-            "{target}: wrote {n} file{} to {}/{target}",
+            "{target}: {n} file{} in {}/{target} ({written} written, {} unchanged)",
             if n == 1 { "" } else { "s" },
-            display_path(&args.out)
+            display_path(out),
+            n - written
+        );
+    }
+    for f in &plan.removes {
+        eprintln!(
+            "removed {} (no longer generated)",
+            display_path(&out.join(f))
+        );
+    }
+    for f in &plan.kept {
+        eprintln!(
+            "warning: kept {}: no longer generated, but edited by hand since plinth wrote it",
+            display_path(&out.join(f))
         );
     }
     for n in &c.notes {
         eprintln!("note ({}): {}", n.target.name(), n.message);
     }
     EXIT_OK
-}
-
-/// Writes every file through a temporary file and a rename, so a reader never sees a half
-/// written file.
-fn write_all(out: &Path, files: &[OutputFile]) -> Result<(), String> {
-    for f in files {
-        let target = out.join(&f.path);
-        if let Some(dir) = target.parent() {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("cannot create `{}`: {e}", dir.display()))?;
-        }
-        let tmp = target.with_extension("plinth-tmp");
-        std::fs::write(&tmp, &f.contents)
-            .map_err(|e| format!("cannot write `{}`: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, &target)
-            .map_err(|e| format!("cannot write `{}`: {e}", target.display()))?;
-    }
-    Ok(())
 }

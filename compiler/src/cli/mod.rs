@@ -2,14 +2,17 @@
 //!
 //! One file per subcommand, each a clap struct and a `run` function. Exit codes, the same for
 //! every subcommand: 0 success (warnings allowed), 1 invalid spec or error, 2 changes found
-//! (`diff`, like `terraform plan -detailed-exitcode`).
+//! (`diff`, like `terraform plan -detailed-exitcode`). A policy failure is an error: `diff
+//! --fail-on-destructive` exits 1 when a change destroys state.
 
 mod build;
 mod check;
+mod diff;
 mod explain;
 mod init;
 pub mod render;
 mod schema;
+mod write;
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -33,7 +36,7 @@ pub const EXIT_CHANGES: u8 = 2;
 #[derive(Parser, Debug)]
 #[command(name = "plinth", version, about, long_about = None, propagate_version = true)]
 #[command(
-    after_help = "Examples:\n  plinth init\n  plinth check\n  plinth build examples/devmentor.toml --out out\n  plinth explain --env production services.api-gateway.replicas\n\nExit codes: 0 ok, 1 invalid spec or error, 2 changes found (diff)."
+    after_help = "Examples:\n  plinth init\n  plinth check\n  plinth build examples/devmentor.toml --out out\n  plinth explain --env production services.api-gateway.replicas\n  plinth diff --base origin/main --format markdown\n\nExit codes: 0 ok, 1 invalid spec or error, 2 changes found (diff)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -44,6 +47,7 @@ pub struct Cli {
 enum Command {
     Check(check::Args),
     Build(build::Args),
+    Diff(diff::Args),
     Explain(explain::Args),
     Schema(schema::Args),
     Init(init::Args),
@@ -55,6 +59,7 @@ pub fn main() -> ExitCode {
     let code = match cli.command {
         Command::Check(a) => check::run(a),
         Command::Build(a) => build::run(a),
+        Command::Diff(a) => diff::run(a),
         Command::Explain(a) => explain::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Init(a) => init::run(a),

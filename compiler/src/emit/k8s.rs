@@ -58,6 +58,20 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
         });
         for w in &env.workloads {
             if let ir::Role::DataStore(info) = &w.role {
+                if info.backup.is_some() && backup_engine(w).is_none() {
+                    let why = if info.backup.as_ref().is_some_and(|b| b.schedule.is_none()) {
+                        "continuous archiving needs `mode = \"managed\"` or a database operator"
+                    } else {
+                        "no dump tool is known for this engine; use volume snapshots"
+                    };
+                    out.notes.push(Note {
+                        target: Target::K8s,
+                        message: format!(
+                            "{}: backups of in-cluster `{}` are not generated: {why}",
+                            env.name, w.name
+                        ),
+                    });
+                }
                 if info.read_replicas > 0 {
                     out.notes.push(Note {
                         target: Target::K8s,
@@ -97,6 +111,7 @@ enum Object {
     Ingress(Box<Ingress>),
     NetworkPolicy(Box<NetworkPolicy>),
     Custom(Box<CustomObject>),
+    Pvc(Box<PersistentVolumeClaim>),
 }
 
 /// An object of a custom resource (VerticalPodAutoscaler, ServiceMonitor) that k8s-openapi
@@ -376,7 +391,223 @@ fn workload_docs(
     if let Some(np) = network_policy(platform, env, w, labels) {
         docs.push(Object::NetworkPolicy(Box::new(np)));
     }
+    docs.extend(backup_docs(platform, env, w));
     to_yaml(&docs)
+}
+
+/// The dump command of an engine plinth can back up in-cluster, if any.
+fn backup_engine(w: &Workload) -> Option<&'static str> {
+    let ir::Role::DataStore(info) = &w.role else {
+        return None;
+    };
+    info.backup.as_ref()?.schedule.as_ref()?;
+    match info.engine.as_str() {
+        "postgres" => Some("postgres"),
+        "redis" => Some("redis"),
+        _ => None,
+    }
+}
+
+/// A CronJob that dumps an in-cluster data store on its backup schedule into a dedicated
+/// volume and prunes dumps older than the retention, with the network edges it needs. The
+/// job uses the store's own image, so the client tools match the server version.
+fn backup_docs(platform: &ir::Platform, env: &Environment, w: &Workload) -> Vec<Object> {
+    let (Some(engine), ir::Role::DataStore(info)) = (backup_engine(w), &w.role) else {
+        return Vec::new();
+    };
+    let Some(backup) = &info.backup else {
+        return Vec::new();
+    };
+    let name = naming::backup_job(&w.name);
+    let volume = naming::backup_volume(&w.name);
+    let days = backup.retention_ms.div_ceil(86_400_000).max(1);
+    let mut labels = naming::workload_labels(&platform.name, env, w);
+    labels.extend(naming::backup_selector_labels(&platform.name, &w.name));
+    labels.insert(
+        "app.kubernetes.io/component".to_owned(),
+        "backup".to_owned(),
+    );
+    let port = w.ports.first().map_or(0, |p| p.port);
+    let (script, mut env_vars) = match engine {
+        "postgres" => (
+            format!(
+                "pg_dump --format=custom --file=/backups/{n}-$(date +%Y%m%dT%H%M%S).dump && find /backups -name '{n}-*.dump' -mtime +{days} -delete",
+                n = w.name
+            ),
+            vec![
+                EnvVar { name: "PGHOST".to_owned(), value: Some(w.name.clone()), ..Default::default() },
+                EnvVar { name: "PGPORT".to_owned(), value: Some(port.to_string()), ..Default::default() },
+            ],
+        ),
+        _ => (
+            format!(
+                "redis-cli -h {n} -p {port} --rdb /backups/{n}-$(date +%Y%m%dT%H%M%S).rdb && find /backups -name '{n}-*.rdb' -mtime +{days} -delete",
+                n = w.name
+            ),
+            Vec::new(),
+        ),
+    };
+    // The dump authenticates the way the server is configured: same user, database and
+    // password references.
+    for (from, to) in [("POSTGRES_USER", "PGUSER"), ("POSTGRES_DB", "PGDATABASE")] {
+        if let Some(v) = w.env.get(from) {
+            env_vars.push(EnvVar {
+                name: to.to_owned(),
+                value: Some(v.clone()),
+                ..Default::default()
+            });
+        }
+    }
+    if let Some(r) = w.secrets.get("POSTGRES_PASSWORD") {
+        env_vars.push(EnvVar {
+            name: "PGPASSWORD".to_owned(),
+            value_from: Some(EnvVarSource {
+                secret_key_ref: Some(SecretKeySelector {
+                    name: r.secret.clone(),
+                    key: r.key.clone(),
+                    optional: Some(false),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    env_vars.sort_by(|a, b| a.name.cmp(&b.name));
+    let s = &w.security;
+    let r = &w.resources;
+    let container = Container {
+        name: name.clone(),
+        image: Some(w.image.clone()),
+        image_pull_policy: Some("Always".to_owned()),
+        command: Some(vec!["/bin/sh".to_owned(), "-c".to_owned(), script]),
+        env: Some(env_vars),
+        resources: Some(ResourceRequirements {
+            requests: Some(BTreeMap::from([
+                ("cpu".to_owned(), Quantity(format_cpu(r.cpu_request))),
+                (
+                    "memory".to_owned(),
+                    Quantity(format_bytes(r.memory_request)),
+                ),
+            ])),
+            limits: Some(BTreeMap::from([
+                ("cpu".to_owned(), Quantity(format_cpu(r.cpu_limit))),
+                ("memory".to_owned(), Quantity(format_bytes(r.memory_limit))),
+            ])),
+            ..Default::default()
+        }),
+        security_context: Some(container_security(s)),
+        volume_mounts: Some(vec![
+            VolumeMount {
+                name: "backups".to_owned(),
+                mount_path: "/backups".to_owned(),
+                ..Default::default()
+            },
+            VolumeMount {
+                name: "tmp".to_owned(),
+                mount_path: "/tmp".to_owned(),
+                ..Default::default()
+            },
+        ]),
+        ..Default::default()
+    };
+    let pod = PodSpec {
+        service_account_name: Some(naming::service_account(w)),
+        automount_service_account_token: Some(false),
+        restart_policy: Some("OnFailure".to_owned()),
+        security_context: Some(pod_security(s)),
+        containers: vec![container],
+        volumes: Some(vec![
+            K8sVolume {
+                name: "backups".to_owned(),
+                persistent_volume_claim: Some(
+                    k8s_openapi::api::core::v1::PersistentVolumeClaimVolumeSource {
+                        claim_name: volume.clone(),
+                        read_only: Some(false),
+                    },
+                ),
+                ..Default::default()
+            },
+            K8sVolume {
+                name: "tmp".to_owned(),
+                empty_dir: Some(EmptyDirVolumeSource::default()),
+                ..Default::default()
+            },
+        ]),
+        ..Default::default()
+    };
+    let pvc = PersistentVolumeClaim {
+        metadata: meta(&volume, env, labels.clone()),
+        spec: Some(PersistentVolumeClaimSpec {
+            access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
+            storage_class_name: w.storage.as_ref().and_then(|st| st.class.clone()),
+            resources: Some(VolumeResourceRequirements {
+                requests: Some(BTreeMap::from([(
+                    "storage".to_owned(),
+                    Quantity(format_bytes(
+                        w.storage.as_ref().map_or(ir::STORAGE, |st| st.size),
+                    )),
+                )])),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let job = CronJob {
+        metadata: meta(&name, env, labels.clone()),
+        spec: Some(CronJobSpec {
+            schedule: backup.schedule.clone().unwrap_or_default(),
+            concurrency_policy: Some("Forbid".to_owned()),
+            job_template: JobTemplateSpec {
+                spec: Some(JobSpec {
+                    backoff_limit: Some(2),
+                    template: PodTemplateSpec {
+                        metadata: Some(ObjectMeta {
+                            labels: Some(labels.clone()),
+                            ..Default::default()
+                        }),
+                        spec: Some(pod),
+                    },
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let policy = NetworkPolicy {
+        metadata: meta(&name, env, labels),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(naming::backup_selector_labels(&platform.name, &w.name)),
+                ..Default::default()
+            }),
+            policy_types: Some(vec!["Egress".to_owned()]),
+            egress: Some(vec![NetworkPolicyEgressRule {
+                to: Some(vec![NetworkPolicyPeer {
+                    pod_selector: Some(selector(platform, w)),
+                    ..Default::default()
+                }]),
+                ports: Some(
+                    w.ports
+                        .iter()
+                        .map(|p| NetworkPolicyPort {
+                            port: Some(IntOrString::Int(i32::from(p.port))),
+                            protocol: Some(protocol(p)),
+                            ..Default::default()
+                        })
+                        .collect(),
+                ),
+            }]),
+            ..Default::default()
+        }),
+    };
+    vec![
+        Object::Pvc(Box::new(pvc)),
+        Object::CronJob(Box::new(job)),
+        Object::NetworkPolicy(Box::new(policy)),
+    ]
 }
 
 fn protocol(p: &ir::Port) -> String {
@@ -515,23 +746,7 @@ fn pod_template(w: &Workload, labels: &BTreeMap<String, String>) -> PodTemplateS
         liveness_probe: w.probes.liveness.as_ref().map(probe),
         readiness_probe: w.probes.readiness.as_ref().map(probe),
         startup_probe: w.probes.startup.as_ref().map(probe),
-        security_context: Some(SecurityContext {
-            allow_privilege_escalation: Some(false),
-            privileged: Some(false),
-            read_only_root_filesystem: Some(s.read_only_root_filesystem),
-            run_as_non_root: Some(!s.allow_root),
-            run_as_user: Some(s.run_as_user),
-            run_as_group: Some(s.run_as_user),
-            capabilities: Some(Capabilities {
-                drop: Some(vec!["ALL".to_owned()]),
-                add: (!s.add_capabilities.is_empty()).then(|| s.add_capabilities.clone()),
-            }),
-            seccomp_profile: Some(SeccompProfile {
-                type_: "RuntimeDefault".to_owned(),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }),
+        security_context: Some(container_security(s)),
         volume_mounts: (!mounts.is_empty()).then_some(mounts),
         ..Default::default()
     };
@@ -544,21 +759,47 @@ fn pod_template(w: &Workload, labels: &BTreeMap<String, String>) -> PodTemplateS
         spec: Some(PodSpec {
             service_account_name: Some(naming::service_account(w)),
             automount_service_account_token: Some(s.service_account_token),
-            security_context: Some(PodSecurityContext {
-                run_as_non_root: Some(!s.allow_root),
-                run_as_user: Some(s.run_as_user),
-                run_as_group: Some(s.run_as_user),
-                fs_group: Some(s.run_as_user),
-                seccomp_profile: Some(SeccompProfile {
-                    type_: "RuntimeDefault".to_owned(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }),
+            security_context: Some(pod_security(s)),
             containers: vec![container],
             volumes: (!volumes.is_empty()).then_some(volumes),
             ..Default::default()
         }),
+    }
+}
+
+/// The container-level half of the secure defaults.
+fn container_security(s: &ir::Security) -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        privileged: Some(false),
+        read_only_root_filesystem: Some(s.read_only_root_filesystem),
+        run_as_non_root: Some(!s.allow_root),
+        run_as_user: Some(s.run_as_user),
+        run_as_group: Some(s.run_as_user),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_owned()]),
+            add: (!s.add_capabilities.is_empty()).then(|| s.add_capabilities.clone()),
+        }),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".to_owned(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// The pod-level half of the secure defaults.
+fn pod_security(s: &ir::Security) -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(!s.allow_root),
+        run_as_user: Some(s.run_as_user),
+        run_as_group: Some(s.run_as_user),
+        fs_group: Some(s.run_as_user),
+        seccomp_profile: Some(SeccompProfile {
+            type_: "RuntimeDefault".to_owned(),
+            ..Default::default()
+        }),
+        ..Default::default()
     }
 }
 
@@ -780,17 +1021,26 @@ fn network_policy(
         .iter()
         .filter(|c| c.depends_on.contains(&w.name))
         .collect();
-    if !clients.is_empty() && !w.ports.is_empty() {
+    let mut peers: Vec<NetworkPolicyPeer> = clients
+        .iter()
+        .map(|c| NetworkPolicyPeer {
+            pod_selector: Some(selector(platform, c)),
+            ..Default::default()
+        })
+        .collect();
+    if backup_engine(w).is_some() {
+        // The store's own backup job connects to it like a client.
+        peers.push(NetworkPolicyPeer {
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(naming::backup_selector_labels(&platform.name, &w.name)),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+    }
+    if !peers.is_empty() && !w.ports.is_empty() {
         ingress.push(NetworkPolicyIngressRule {
-            from: Some(
-                clients
-                    .iter()
-                    .map(|c| NetworkPolicyPeer {
-                        pod_selector: Some(selector(platform, c)),
-                        ..Default::default()
-                    })
-                    .collect(),
-            ),
+            from: Some(peers),
             ports: Some(w.ports.iter().map(port_rule).collect()),
         });
     }

@@ -222,6 +222,6 @@ pub fn explain_path(env: &Environment, path: &str) -> Option<(Value, String)> {
     let layer = env
         .origins
         .get(path)
-        .map_or_else(|| Layer::Default.to_string(), ToString::to_string);
+        .unwrap_or_else(|| Layer::Default.to_string());
     Some((node.clone(), layer))
 }

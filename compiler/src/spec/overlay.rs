@@ -48,14 +48,38 @@ impl Origins {
         self.0.insert(path, layer.clone());
     }
 
-    /// The layer that set `path`, or the nearest enclosing table's layer.
-    pub fn get(&self, path: &str) -> Option<&Layer> {
+    /// The layer that set `path`: its own entry, the nearest enclosing entry (a map set as a
+    /// whole), or for a table the layers of the fields inside it.
+    pub fn get(&self, path: &str) -> Option<String> {
         let mut p = path;
         loop {
             if let Some(l) = self.0.get(p) {
-                return Some(l);
+                return Some(l.to_string());
             }
-            p = &p[..p.rfind('.')?];
+            match p.rfind('.') {
+                Some(i) => p = &p[..i],
+                None => break,
+            }
+        }
+        let prefix = format!("{path}.");
+        let mut layers: Vec<&Layer> = self
+            .0
+            .range(prefix.clone()..)
+            .take_while(|(k, _)| k.starts_with(&prefix))
+            .map(|(_, l)| l)
+            .collect();
+        layers.sort();
+        layers.dedup();
+        match layers.as_slice() {
+            [] => None,
+            [one] => Some(one.to_string()),
+            many => Some(format!(
+                "its fields, by {}",
+                many.iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
         }
     }
 }

@@ -1,0 +1,190 @@
+//! `plinth diff`: is the committed output current (drift), and what will a spec change do
+//! (change review). The comparison itself is the pure `crate::diff`.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use super::render::Format;
+use super::{display_path, print_diagnostics, read_spec, spec_path, write};
+use super::{EXIT_CHANGES, EXIT_ERROR, EXIT_OK};
+use crate::diag::Diagnostics;
+use crate::diff::{self, render, FileSet};
+use crate::emit::Target;
+use crate::source::Sources;
+
+/// Compare generated output: with the files in --out (drift), with the spec at a git revision
+/// (--base), or between two specs. Exit 0 no changes, 2 changes, 1 error.
+#[derive(clap::Args, Debug)]
+#[command(after_help = "Examples:
+  plinth diff --out out                      is the committed output current?
+  plinth diff --base origin/main             what does this branch change?
+  plinth diff old.toml new.toml --format markdown
+
+Exit codes (like `terraform plan -detailed-exitcode`): 0 no changes, 2 changes, 1 error.
+With --fail-on-destructive, destructive changes exit 1.")]
+pub struct Args {
+    /// The spec [default: platform.toml]; with two, compare the first (old) with the second.
+    #[arg(num_args = 0..=2, value_name = "SPEC")]
+    specs: Vec<PathBuf>,
+    /// Compare with the spec at this git revision instead of the output folder.
+    #[arg(long, value_name = "REV")]
+    base: Option<String>,
+    /// Output folder to check for drift.
+    #[arg(long, default_value = "out")]
+    out: PathBuf,
+    /// Only these environments (repeatable); all by default.
+    #[arg(long = "env", value_name = "NAME")]
+    envs: Vec<String>,
+    /// Only these targets (repeatable); all by default.
+    #[arg(long = "target", value_name = "NAME", value_enum)]
+    targets: Vec<Target>,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = DiffFormat::Human)]
+    format: DiffFormat,
+    /// Include the unified diff of every file (always on for drift).
+    #[arg(long)]
+    patch: bool,
+    /// Exit 1 when a change destroys state (a removed data store or volume, an immutable field).
+    #[arg(long)]
+    fail_on_destructive: bool,
+}
+
+/// How the report is printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum DiffFormat {
+    /// Text, coloured on a terminal.
+    Human,
+    /// One JSON object.
+    Json,
+    /// Markdown for a pull-request comment.
+    Markdown,
+}
+
+pub fn run(args: Args) -> u8 {
+    let options = crate::Options {
+        targets: args.targets.clone(),
+        envs: args.envs.clone(),
+    };
+    let diag_format = match args.format {
+        DiffFormat::Json => Format::Json,
+        _ => Format::Human,
+    };
+    if args.base.is_some() && args.specs.len() == 2 {
+        eprintln!("error: pass either --base REV or two specs, not both");
+        return EXIT_ERROR;
+    }
+    let drift = args.base.is_none() && args.specs.len() < 2;
+    let (old, new) = match inputs(&args, &options, diag_format) {
+        Ok(pair) => pair,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("error: {e}");
+            }
+            return EXIT_ERROR;
+        }
+    };
+    let report = diff::compare(&old, &new);
+    let color = args.format == DiffFormat::Human
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let ropts = render::Options {
+        color,
+        patch: args.patch || drift,
+    };
+    let text = match args.format {
+        DiffFormat::Human => render::human(&report, &ropts),
+        DiffFormat::Json => render::json(&report, &ropts),
+        DiffFormat::Markdown => render::markdown(&report, &ropts),
+    };
+    print!("{text}");
+    let destructive = report.destructive().count();
+    if args.fail_on_destructive && destructive > 0 {
+        eprintln!("error: {destructive} destructive change(s) and --fail-on-destructive is set");
+        return EXIT_ERROR;
+    }
+    if report.has_changes() {
+        EXIT_CHANGES
+    } else {
+        EXIT_OK
+    }
+}
+
+/// The old and new file sets. The error is empty when diagnostics were already printed.
+fn inputs(
+    args: &Args,
+    options: &crate::Options,
+    format: Format,
+) -> Result<(FileSet, FileSet), String> {
+    let new_path = spec_path(args.specs.last().cloned());
+    let shown = display_path(&new_path);
+    let new = compile(&shown, read(&new_path, format)?, options, format)?;
+    let old = if let [old_path, _] = args.specs.as_slice() {
+        // Both are compiled under the new spec's name so banners do not differ.
+        compile(&shown, read(old_path, format)?, options, format)?
+    } else if let Some(rev) = &args.base {
+        compile(&shown, git_show(&new_path, rev)?, options, format)?
+    } else {
+        let scope = write::Scope::new(&options.targets, &options.envs);
+        write::read_generated(&args.out, &scope, &new)?
+    };
+    Ok((old, new))
+}
+
+fn read(path: &Path, format: Format) -> Result<String, String> {
+    read_spec(path).map_err(|d| {
+        print_diagnostics(format, &Sources::new(), &Diagnostics(vec![*d]));
+        String::new()
+    })
+}
+
+fn compile(
+    shown: &str,
+    text: String,
+    options: &crate::Options,
+    format: Format,
+) -> Result<FileSet, String> {
+    let c = crate::compile(shown, &text, options);
+    if c.diagnostics.has_errors() {
+        print_diagnostics(format, &c.sources, &c.diagnostics);
+        return Err(format!("{shown}: invalid; nothing compared"));
+    }
+    Ok(c.files.into_iter().map(|f| (f.path, f.contents)).collect())
+}
+
+/// The spec's text at a git revision: `git show REV:./FILE` run in the spec's folder.
+fn git_show(spec: &Path, rev: &str) -> Result<String, String> {
+    let dir = spec
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let file = spec
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let output = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .arg("show")
+        .arg(format!("{rev}:./{file}"))
+        .output()
+        .map_err(|e| format!("cannot run git: {e}"))?;
+    if !output.status.success() {
+        let msg = String::from_utf8_lossy(&output.stderr);
+        return Err(format!(
+            "cannot read `{}` at revision `{rev}`: {}",
+            display_path(spec),
+            msg.lines()
+                .next()
+                .unwrap_or("git failed")
+                .trim_start_matches("fatal: ")
+        ));
+    }
+    let text = String::from_utf8(output.stdout)
+        .map_err(|_| format!("`{}` at revision `{rev}` is not UTF-8", display_path(spec)))?;
+    // Like `read_spec`: a byte-order mark is legal UTF-8 but not TOML.
+    Ok(text
+        .strip_prefix('\u{feff}')
+        .map(str::to_owned)
+        .unwrap_or(text))
+}
