@@ -36,6 +36,10 @@ pub const HELM_APP_CHART: &[(&str, &str)] = &[
         include_str!("../../stdlib/helm/app-chart/templates/_helpers.tpl"),
     ),
     (
+        "templates/backup.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/backup.yaml"),
+    ),
+    (
         "templates/configmap.yaml",
         include_str!("../../stdlib/helm/app-chart/templates/configmap.yaml"),
     ),

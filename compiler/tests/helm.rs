@@ -146,12 +146,14 @@ vertical_autoscaling = "initial"
 [datastores.db]
 preset = "postgres"
 version = "16.4"
-storage = { size = "100Gi" }
+storage = { size = "100Gi", class = "gp3" }
 vertical_autoscaling = "auto"
+backup = { schedule = "0 2 * * *", retention = "30d" }
 
 [datastores.cache]
 preset = "redis"
 version = "7.2"
+backup = { schedule = "0 */6 * * *", retention = "36h" }
 
 [datastores.search]
 preset = "qdrant"
@@ -391,6 +393,19 @@ fn kitchen_sink_values_cover_every_workload_feature() {
     let staging = merged_values(&c, "acme", "staging");
     assert!(staging["datastores"].get("db").is_some());
     assert!(staging.get("managedStores").is_none());
+    // Backups: the k8s target's job as data, the dump authenticating by reference.
+    let backup = &staging["datastores"]["db"]["backup"];
+    assert_eq!(backup["schedule"], "0 2 * * *");
+    assert!(backup["script"].as_str().unwrap().starts_with("pg_dump "));
+    assert_eq!(
+        backup["secrets"]["PGPASSWORD"],
+        staging["datastores"]["db"]["secrets"]["POSTGRES_PASSWORD"]
+    );
+    assert_eq!(backup["storageClass"], "gp3");
+    assert!(v["datastores"]["cache"]["backup"]["script"]
+        .as_str()
+        .unwrap()
+        .starts_with("redis-cli "));
     assert_eq!(v["services"]["nightly"]["schedule"], "0 3 * * *");
     assert!(v["services"]["nightly"].get("rollingUpdate").is_none());
     assert_eq!(

@@ -336,15 +336,7 @@ fn workload(w: &Workload) -> WorkloadValues {
         secrets: w
             .secrets
             .iter()
-            .map(|(k, s)| {
-                (
-                    k.clone(),
-                    SecretRefValues {
-                        secret: s.secret.clone(),
-                        key: s.key.clone(),
-                    },
-                )
-            })
+            .map(|(k, s)| (k.clone(), secret_ref(s)))
             .collect(),
         config_files: w
             .config_files
@@ -373,6 +365,18 @@ fn workload(w: &Workload) -> WorkloadValues {
                 mount_path: s.path.clone(),
                 storage_class: s.class.clone(),
             }),
+        backup: super::k8s::backup_plan(w).map(|plan| BackupValues {
+            schedule: plan.schedule,
+            script: plan.script,
+            env: plan.env,
+            secrets: plan
+                .secrets
+                .iter()
+                .map(|(k, s)| (k.clone(), secret_ref(s)))
+                .collect(),
+            size: format_bytes(w.storage.as_ref().map_or(ir::STORAGE, |s| s.size)),
+            storage_class: w.storage.as_ref().and_then(|s| s.class.clone()),
+        }),
         depends_on: w.depends_on.clone(),
         ingress: w.ingress.as_ref().map(|i| IngressValues {
             host: i.host.clone(),
@@ -403,6 +407,13 @@ fn workload(w: &Workload) -> WorkloadValues {
             service_account_token: w.security.service_account_token,
             add_capabilities: w.security.add_capabilities.clone(),
         },
+    }
+}
+
+fn secret_ref(s: &ir::SecretRef) -> SecretRefValues {
+    SecretRefValues {
+        secret: s.secret.clone(),
+        key: s.key.clone(),
     }
 }
 

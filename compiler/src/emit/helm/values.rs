@@ -163,6 +163,10 @@ pub struct WorkloadValues {
     /// Storage per replica of a `stateful` workload (a volume claim template).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub persistence: Option<PersistenceValues>,
+    /// Scheduled dumps of a data store into a volume of their own (a CronJob, a
+    /// PersistentVolumeClaim and the network edge to the store).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupValues>,
     /// Workloads and managed stores this one connects to (network policy egress).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
@@ -466,6 +470,28 @@ pub struct PersistenceValues {
     /// Mount path.
     pub mount_path: String,
     /// Storage class; the cluster default when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+}
+
+/// The backup job of a data store. It runs the store's image, as the store's service account
+/// and with its security settings and resources.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BackupValues {
+    /// Cron schedule.
+    pub schedule: String,
+    /// Shell script run by `/bin/sh -c`: dump the store into `/backups`, prune old dumps.
+    pub script: String,
+    /// Plain environment variables of the job.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Environment variables of the job read from Kubernetes Secrets.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, SecretRefValues>,
+    /// Size of the volume dumps are written to (a quantity).
+    pub size: String,
+    /// Storage class of that volume; the cluster default when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<String>,
 }

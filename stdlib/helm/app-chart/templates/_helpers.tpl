@@ -96,6 +96,56 @@ protocol: {{ $found.protocol | quote }}
 {{- end -}}
 
 {{- /*
+plinth.env: the container environment of `env` and `secrets` (dict holding both) as a YAML
+list sorted by name, secrets as `secretKeyRef`s; nothing when there is none.
+*/ -}}
+{{- define "plinth.env" -}}
+{{- $env := dict -}}
+{{- range $k, $v := .env -}}
+{{- $_ := set $env $k (dict "name" $k "value" (toString $v)) -}}
+{{- end -}}
+{{- range $k, $r := .secrets -}}
+{{- $_ := set $env $k (dict "name" $k "valueFrom" (dict "secretKeyRef" (dict "name" $r.secret "key" $r.key "optional" false))) -}}
+{{- end -}}
+{{- $list := list -}}
+{{- range $k, $e := $env -}}
+{{- $list = append $list $e -}}
+{{- end -}}
+{{- with $list -}}
+{{- toYaml . -}}
+{{- end -}}
+{{- end -}}
+
+{{- /* plinth.podSecurityContext: the pod half of the secure defaults (the security values). */ -}}
+{{- define "plinth.podSecurityContext" -}}
+runAsNonRoot: {{ not .allowRoot }}
+runAsUser: {{ .runAsUser | int64 }}
+runAsGroup: {{ .runAsUser | int64 }}
+fsGroup: {{ .runAsUser | int64 }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- /* plinth.containerSecurityContext: the container half (the security values). */ -}}
+{{- define "plinth.containerSecurityContext" -}}
+allowPrivilegeEscalation: false
+privileged: false
+readOnlyRootFilesystem: {{ .readOnlyRootFilesystem }}
+runAsNonRoot: {{ not .allowRoot }}
+runAsUser: {{ .runAsUser | int64 }}
+runAsGroup: {{ .runAsUser | int64 }}
+capabilities:
+  drop:
+    - ALL
+  {{- with .addCapabilities }}
+  add:
+    {{- toYaml . | nindent 4 }}
+  {{- end }}
+seccompProfile:
+  type: RuntimeDefault
+{{- end -}}
+
+{{- /*
 plinth.podTemplate: the pod template of a workload (dict: root, name, component, w,
 restartPolicy). Every pod runs as a non-root user with a read-only root filesystem (an
 emptyDir at /tmp), no privilege escalation, all capabilities dropped and seccomp
@@ -121,12 +171,7 @@ spec:
   restartPolicy: {{ . | quote }}
   {{- end }}
   securityContext:
-    runAsNonRoot: {{ not $s.allowRoot }}
-    runAsUser: {{ $s.runAsUser | int64 }}
-    runAsGroup: {{ $s.runAsUser | int64 }}
-    fsGroup: {{ $s.runAsUser | int64 }}
-    seccompProfile:
-      type: RuntimeDefault
+    {{- include "plinth.podSecurityContext" $s | nindent 4 }}
   {{- if ge (include "plinth.maxReplicas" $w | int) 2 }}
   topologySpreadConstraints:
     {{- range list "topology.kubernetes.io/zone" "kubernetes.io/hostname" }}
@@ -158,20 +203,9 @@ spec:
           protocol: {{ .protocol | quote }}
         {{- end }}
       {{- end }}
-      {{- $env := dict }}
-      {{- range $k, $v := $w.env }}
-      {{- $_ := set $env $k (dict "name" $k "value" (toString $v)) }}
-      {{- end }}
-      {{- range $k, $r := $w.secrets }}
-      {{- $_ := set $env $k (dict "name" $k "valueFrom" (dict "secretKeyRef" (dict "name" $r.secret "key" $r.key "optional" false))) }}
-      {{- end }}
-      {{- $envList := list }}
-      {{- range $k, $e := $env }}
-      {{- $envList = append $envList $e }}
-      {{- end }}
-      {{- with $envList }}
+      {{- with include "plinth.env" $w }}
       env:
-        {{- toYaml . | nindent 8 }}
+        {{- . | nindent 8 }}
       {{- end }}
       resources:
         {{- toYaml $w.resources | nindent 8 }}
@@ -188,21 +222,7 @@ spec:
         {{- toYaml . | nindent 8 }}
       {{- end }}
       securityContext:
-        allowPrivilegeEscalation: false
-        privileged: false
-        readOnlyRootFilesystem: {{ $s.readOnlyRootFilesystem }}
-        runAsNonRoot: {{ not $s.allowRoot }}
-        runAsUser: {{ $s.runAsUser | int64 }}
-        runAsGroup: {{ $s.runAsUser | int64 }}
-        capabilities:
-          drop:
-            - ALL
-          {{- with $s.addCapabilities }}
-          add:
-            {{- toYaml . | nindent 12 }}
-          {{- end }}
-        seccompProfile:
-          type: RuntimeDefault
+        {{- include "plinth.containerSecurityContext" $s | nindent 8 }}
       {{- $mounts := list }}
       {{- $volumes := list }}
       {{- if $s.readOnlyRootFilesystem }}
