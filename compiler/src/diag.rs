@@ -93,6 +93,7 @@ codes! {
     InvalidSlo = "E155", "invalid-slo", "an SLO objective outside (0, 100)";
     PlaintextSecret = "E160", "plaintext-secret", "a value that looks like a secret is written in plain text";
     MalformedSecretRef = "E161", "malformed-secret-ref", "a secret reference names an invalid secret or key";
+    MultipleLocalEnvironments = "E170", "multiple-local-environments", "more than one environment sets `local = true`";
     NoReadinessProbe = "W001", "no-readiness-probe", "a web service has no readiness probe, so it receives traffic before it is ready";
     SecurityOptOut = "W002", "security-opt-out", "a workload opts out of a secure default";
     NoRoutes = "W003", "no-alert-routes", "alerts are generated but no receiver is configured";

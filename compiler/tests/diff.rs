@@ -170,7 +170,8 @@ fn database_storage_change_is_destructive() {
     assert!(find(&grow, "StatefulSet", "/db").is_destructive());
     let md = render::markdown(&report, &render::Options::default());
     assert!(
-        md.contains("[!CAUTION]") && md.contains("1 destructive change"),
+        // The data volume template and the backups volume (sized like it) both shrink.
+        md.contains("[!CAUTION]") && md.contains("2 destructive changes"),
         "{md}"
     );
 }
@@ -566,7 +567,8 @@ fn review_exit_codes_and_fail_on_destructive() {
     let json = plinth(&["diff", "old.toml", "shrink.toml", "--format", "json"], &d);
     assert_eq!(code(&json), 2);
     let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
-    assert_eq!(v["summary"]["destructive"], 1);
+    // The data volume template and the backups volume (sized like it).
+    assert_eq!(v["summary"]["destructive"], 2);
 }
 
 #[test]

@@ -24,9 +24,11 @@ fn compile(name: &str, text: &str, options: &plinth::Options) -> plinth::Compila
     c
 }
 
-/// Every example and every inline spec of this file, as (name, text).
+/// Every example, valid fixture and inline spec of this file, as (name, text).
 fn specs() -> Vec<(String, String)> {
-    let mut v: Vec<(String, String)> = toml_files("examples")
+    let mut paths = toml_files("examples");
+    paths.extend(toml_files("compiler/tests/fixtures/valid"));
+    let mut v: Vec<(String, String)> = paths
         .into_iter()
         .map(|p| (shown(&p), std::fs::read_to_string(&p).unwrap()))
         .collect();
@@ -551,7 +553,21 @@ fn upstream_values_where_the_spec_asks_for_them() {
     assert_eq!(spec["ruleSelectorNilUsesHelmValues"], false);
     assert_eq!(
         kps["grafana"]["additionalDataSources"][0]["url"],
-        "http://loki.monitoring.svc:3100"
+        "http://loki.observability.svc:3100"
+    );
+    // The generated rules and Alertmanager configuration, exactly as the Prometheus and
+    // Alertmanager targets write them, with the Secrets the credential files come from.
+    assert_eq!(
+        kps["additionalPrometheusRulesMap"]["devmentor-rules"],
+        yaml(file(&c, "prometheus/production/rules.yaml"))
+    );
+    assert_eq!(
+        kps["alertmanager"]["config"],
+        yaml(file(&c, "alertmanager/production/alertmanager.yaml"))
+    );
+    assert_eq!(
+        kps["alertmanager"]["alertmanagerSpec"]["secrets"],
+        json!(["pagerduty", "slack"])
     );
 
     // 003: 15s scrape interval, 30 days retention; no log stack asked for.

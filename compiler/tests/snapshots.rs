@@ -42,12 +42,15 @@ fn valid_specs_compile_and_match_snapshots() {
                 f.path
             );
         }
-        // One snapshot per example and target keeps each reviewable on its own.
+        // One snapshot per example and target keeps each reviewable on its own. A target
+        // that wrote nothing but reported notes gets one too, so the notes are reviewed.
         let mut targets: Vec<&str> = c
             .files
             .iter()
             .map(|f| f.path.split('/').next().unwrap_or_default())
+            .chain(c.notes.iter().map(|n| n.target.name()))
             .collect();
+        targets.sort_unstable();
         targets.dedup();
         for target in targets {
             let mut body = String::new();
@@ -57,6 +60,18 @@ fn valid_specs_compile_and_match_snapshots() {
                 .filter(|f| f.path.starts_with(&format!("{target}/")))
             {
                 body.push_str(&format!("=== {} ===\n{}", f.path, f.contents));
+            }
+            let notes: Vec<&str> = c
+                .notes
+                .iter()
+                .filter(|n| n.target.name() == target)
+                .map(|n| n.message.as_str())
+                .collect();
+            if !notes.is_empty() {
+                body.push_str("=== notes ===\n");
+                for n in notes {
+                    body.push_str(&format!("{n}\n"));
+                }
             }
             in_snapshots(|| insta::assert_snapshot!(format!("{}__{target}", stem(&path)), body));
         }

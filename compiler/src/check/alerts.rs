@@ -16,6 +16,8 @@ pub(crate) const BUILTIN_THRESHOLDS: &[(&str, LevelKind)] = &[
     ("latency_p95", LevelKind::Seconds),
     ("disk", LevelKind::Percent),
     ("db_connections", LevelKind::Percent),
+    ("replication_lag", LevelKind::Seconds),
+    ("redis_memory", LevelKind::Percent),
 ];
 
 /// How a threshold level is written.
@@ -347,8 +349,10 @@ fn receiver_config(name: &Sp<String>, r: &Receiver, out: &mut Vec<Diagnostic>) {
 /// E151 `unrouted-severity`, W003 `no-alert-routes`.
 ///
 /// Why: an alert that reaches no receiver is an outage nobody hears about. Every alert plinth
-/// generates has known labels (severity, service, team), so routing can be proven at compile
-/// time: each must match a route or fall to a default receiver.
+/// generates has known labels (severity, service, team, environment), so routing can be
+/// proven at compile time: each must match a route or fall to a default receiver. This rule
+/// over-approximates on the spec (every service may raise both severities); the Alertmanager
+/// target proves it again, exactly, on the alerts it routes.
 fn unrouted_severity(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
     let spec = ctx.spec;
     let alerting = &spec.alerting;
@@ -362,6 +366,22 @@ fn unrouted_severity(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
                    span: crate::source::Span,
                    what: String| alerts.push((labels, span, what));
     for view in &ctx.views {
+        // Alerts carry their environment, so routes may match on it; a spec without
+        // environments gets a default name that routes cannot know, so it is left out.
+        let env = view.env.as_ref().map(|e| e.value.clone());
+        let in_env = env
+            .as_ref()
+            .map(|e| format!(" in environment `{e}`"))
+            .unwrap_or_default();
+        let base = |mut l: BTreeMap<&'static str, String>, team: &Option<String>| {
+            if let Some(t) = team {
+                l.insert("team", t.clone());
+            }
+            if let Some(e) = &env {
+                l.insert("environment", e.clone());
+            }
+            l
+        };
         for (name, s) in &view.services {
             let team = s
                 .team
@@ -369,60 +389,51 @@ fn unrouted_severity(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
                 .map(|t| t.value.clone())
                 .or(platform_team.clone());
             for sev in ["critical", "warning"] {
-                let mut l = BTreeMap::from([
+                let l = BTreeMap::from([
                     ("severity", sev.to_owned()),
                     ("service", name.value.clone()),
                 ]);
-                if let Some(t) = &team {
-                    l.insert("team", t.clone());
-                }
                 add(
-                    l,
+                    base(l, &team),
                     name.span.clone(),
-                    format!("{sev} alerts of service `{}`", name.value),
+                    format!("{sev} alerts of service `{}`{in_env}", name.value),
                 );
             }
         }
         for name in view.datastores.keys() {
             for sev in ["critical", "warning"] {
-                let mut l = BTreeMap::from([
+                let l = BTreeMap::from([
                     ("severity", sev.to_owned()),
                     ("service", name.value.clone()),
                 ]);
-                if let Some(t) = &platform_team {
-                    l.insert("team", t.clone());
-                }
                 add(
-                    l,
+                    base(l, &platform_team),
                     name.span.clone(),
-                    format!("{sev} alerts of data store `{}`", name.value),
+                    format!("{sev} alerts of data store `{}`{in_env}", name.value),
                 );
             }
         }
-    }
-    for r in &spec.observability.rules {
-        let sev = match r.severity.value {
-            SeverityLevel::Critical => "critical",
-            SeverityLevel::Warning => "warning",
-            SeverityLevel::Info => "info",
-        };
-        let mut l = BTreeMap::from([
-            ("severity", sev.to_owned()),
-            ("alertname", r.name.value.clone()),
-        ]);
-        if let Some(t) = r
-            .team
-            .as_ref()
-            .map(|t| t.value.clone())
-            .or(platform_team.clone())
-        {
-            l.insert("team", t);
+        for r in &spec.observability.rules {
+            let sev = match r.severity.value {
+                SeverityLevel::Critical => "critical",
+                SeverityLevel::Warning => "warning",
+                SeverityLevel::Info => "info",
+            };
+            let l = BTreeMap::from([
+                ("severity", sev.to_owned()),
+                ("alertname", r.name.value.clone()),
+            ]);
+            let team = r
+                .team
+                .as_ref()
+                .map(|t| t.value.clone())
+                .or(platform_team.clone());
+            add(
+                base(l, &team),
+                r.severity.span.clone(),
+                format!("the alerts of rule `{}`{in_env}", r.name.value),
+            );
         }
-        add(
-            l,
-            r.severity.span.clone(),
-            format!("alert `{}`", r.name.value),
-        );
     }
     if alerts.is_empty() {
         return;

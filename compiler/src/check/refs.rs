@@ -18,6 +18,36 @@ pub(super) fn run(ctx: &mut Ctx) {
     unknown_slo_service(ctx);
     unknown_receiver(ctx);
     managed_without_cloud(ctx);
+    multiple_local_environments(ctx);
+}
+
+/// E170 `multiple-local-environments`: more than one environment sets `local = true`.
+///
+/// Why: the Compose output runs one environment on a developer's machine; with two marked
+/// local, which one `docker compose up` starts would depend on their names.
+fn multiple_local_environments(ctx: &mut Ctx) {
+    let local: Vec<&Sp<bool>> = ctx
+        .spec
+        .environments
+        .values()
+        .filter_map(|e| e.local.as_ref())
+        .filter(|l| l.value)
+        .collect();
+    let Some((first, rest)) = local.split_first() else {
+        return;
+    };
+    for l in rest {
+        ctx.report(
+            Diagnostic::new(
+                Code::MultipleLocalEnvironments,
+                "more than one environment is local",
+                l.span.clone(),
+                "second local environment",
+            )
+            .related(first.span.clone(), "first local environment")
+            .help("Compose runs one environment: keep `local = true` on one of them"),
+        );
+    }
 }
 
 /// A did-you-mean diagnostic for a name that is not among `known`.

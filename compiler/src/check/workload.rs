@@ -29,6 +29,7 @@ struct W<'a> {
     ingress: Option<&'a Ingress>,
     metrics: Option<&'a Metrics>,
     security: Option<&'a Security>,
+    compose: Option<&'a WorkloadCompose>,
 }
 
 fn service_view<'a>(name: &'a Sp<String>, s: &'a Service) -> W<'a> {
@@ -52,6 +53,7 @@ fn service_view<'a>(name: &'a Sp<String>, s: &'a Service) -> W<'a> {
         ingress: s.ingress.as_ref(),
         metrics: s.metrics.as_ref(),
         security: s.security.as_ref(),
+        compose: s.compose.as_ref(),
     }
 }
 
@@ -76,6 +78,7 @@ fn store_view<'a>(name: &'a Sp<String>, d: &'a DataStore) -> W<'a> {
         ingress: None,
         metrics: d.metrics.as_ref(),
         security: d.security.as_ref(),
+        compose: d.compose.as_ref(),
     }
 }
 
@@ -136,6 +139,28 @@ fn check_workload(w: &W, has_domain: bool, out: &mut Vec<Diagnostic>) {
     ingress(w, has_domain, out);
     security_opt_out(w, out);
     no_readiness_probe(w, out);
+    empty_compose_healthcheck(w, out);
+}
+
+/// E006 `invalid-value` for an empty `compose.healthcheck` command.
+///
+/// Why: Compose would run nothing and report the container unhealthy forever, so every
+/// dependent waiting for it would never start.
+fn empty_compose_healthcheck(w: &W, out: &mut Vec<Diagnostic>) {
+    let Some(h) = w.compose.and_then(|c| c.healthcheck.as_ref()) else {
+        return;
+    };
+    if matches!(&h.value, ComposeHealthcheck::Command(c) if c.iter().all(|a| a.trim().is_empty())) {
+        out.push(
+            Diagnostic::new(
+                Code::InvalidValue,
+                format!("empty Compose health check command for `{}`", w.name.value),
+                h.span.clone(),
+                "no command",
+            )
+            .help("give a command such as `[\"pg_isready\"]`, or `\"wget\"`/`\"curl\"` to run the HTTP readiness probe"),
+        );
+    }
 }
 
 /// E142 `missing-image`, E140 `malformed-image`, E141 `unpinned-image`.

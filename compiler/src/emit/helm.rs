@@ -120,10 +120,35 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
         out.files.extend(upstream::emit(
             platform,
             env,
-            &upstream::PrometheusExtras::default(),
+            &prometheus_extras(platform, env)?,
         )?);
     }
     Ok(out)
+}
+
+/// What the Prometheus and Alertmanager targets give kube-prometheus-stack: the rule groups
+/// of `prometheus/<env>/rules.yaml` and the configuration of
+/// `alertmanager/<env>/alertmanager.yaml`, with the Secrets it reads credentials from.
+fn prometheus_extras(
+    platform: &ir::Platform,
+    env: &Environment,
+) -> Result<upstream::PrometheusExtras, EmitError> {
+    let rules = super::prometheus::rule_groups(platform, env)?;
+    let has_rules = rules["groups"].as_array().is_some_and(|g| !g.is_empty());
+    let (alertmanager_config, alertmanager_secrets) = match super::alertmanager::config_value(env)?
+    {
+        Some((config, secrets)) => (Some(config), secrets),
+        None => (None, Vec::new()),
+    };
+    Ok(upstream::PrometheusExtras {
+        rule_files: if has_rules {
+            vec![(naming::prometheus_rule(&platform.name), rules)]
+        } else {
+            Vec::new()
+        },
+        alertmanager_config,
+        alertmanager_secrets,
+    })
 }
 
 /// `Chart.yaml` (Helm chart API v2).

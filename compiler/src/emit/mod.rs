@@ -4,8 +4,12 @@
 //! HCL documents), never string templates. Nothing here touches the filesystem: files are data
 //! that `cli` writes or `diff` compares.
 
+pub mod alertmanager;
+pub mod compose;
 pub mod helm;
 pub mod k8s;
+pub mod prometheus;
+pub mod terraform;
 mod yaml;
 
 pub use yaml::to_yaml;
@@ -37,17 +41,36 @@ pub enum Target {
     K8s,
     /// A Helm chart of the platform with values per environment, plus upstream chart values.
     Helm,
+    /// Terraform for the cloud side, a root module per environment with a cloud section.
+    Terraform,
+    /// Docker Compose for the local environment.
+    Compose,
+    /// Prometheus rules, their unit tests, a `PrometheusRule` and a Compose `prometheus.yml`.
+    Prometheus,
+    /// Alertmanager configuration and its route tests.
+    Alertmanager,
 }
 
 impl Target {
     /// All targets, in output order.
-    pub const ALL: &'static [Target] = &[Target::K8s, Target::Helm];
+    pub const ALL: &'static [Target] = &[
+        Target::K8s,
+        Target::Helm,
+        Target::Terraform,
+        Target::Compose,
+        Target::Prometheus,
+        Target::Alertmanager,
+    ];
 
     /// The target's folder and name on the command line.
     pub fn name(self) -> &'static str {
         match self {
             Target::K8s => "k8s",
             Target::Helm => "helm",
+            Target::Terraform => "terraform",
+            Target::Compose => "compose",
+            Target::Prometheus => "prometheus",
+            Target::Alertmanager => "alertmanager",
         }
     }
 }
@@ -80,6 +103,10 @@ pub fn emit(
     match target {
         Target::K8s => k8s::emit(platform, &selected),
         Target::Helm => helm::emit(platform, &selected),
+        Target::Terraform => terraform::emit(platform, &selected),
+        Target::Compose => compose::emit(platform, &selected),
+        Target::Prometheus => prometheus::emit(platform, &selected),
+        Target::Alertmanager => alertmanager::emit(platform, &selected),
     }
 }
 

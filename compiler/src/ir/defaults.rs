@@ -47,6 +47,13 @@ pub const SCRAPE_INTERVAL_MS: u64 = 30_000;
 pub const RETENTION_MS: u64 = 15 * 86_400_000;
 /// Threshold hold duration: 5 minutes.
 pub const THRESHOLD_FOR_MS: u64 = 300_000;
+/// Levels (warning, critical) of `db_connections`, in percent of `max_connections`, for a
+/// PostgreSQL store whose spec sets none (002's alert table).
+pub const PACK_DB_CONNECTIONS: (f64, f64) = (80.0, 95.0);
+/// Levels of `replication_lag`, in seconds, for a PostgreSQL store with read replicas.
+pub const PACK_REPLICATION_LAG: (f64, f64) = (30.0, 120.0);
+/// Levels of `redis_memory`, in percent of the container's memory limit, for a Redis store.
+pub const PACK_REDIS_MEMORY: (f64, f64) = (80.0, 90.0);
 /// SLO window: 30 days.
 pub const SLO_WINDOW_MS: u64 = 30 * 86_400_000;
 /// Storage of a data store without a size: 10Gi.
@@ -61,9 +68,19 @@ pub const GROUP_INTERVAL_MS: u64 = 300_000;
 pub const REPEAT_INTERVAL_MS: u64 = 4 * 3_600_000;
 /// Name of the only environment of a spec without environments.
 pub const DEFAULT_ENVIRONMENT: &str = "default";
+/// The environment Docker Compose runs when no environment is marked `local`.
+pub const COMPOSE_ENVIRONMENT: &str = "dev";
 /// Kubernetes version of a cluster without one.
 pub const CLUSTER_VERSION: &str = "1.30";
 /// VPC CIDR of a network without one.
 pub const NETWORK_CIDR: &str = "10.0.0.0/16";
 /// Availability zones of a network without a count.
 pub const NETWORK_AZS: u32 = 3;
+/// Backup retention of a managed data store without a backup setting: 7 days.
+pub const MANAGED_BACKUP_RETENTION_DAYS: u32 = 7;
+/// RDS instance class of a managed PostgreSQL without `managed.instance_class`.
+pub const RDS_INSTANCE_CLASS: &str = "db.t4g.medium";
+/// ElastiCache node type of a managed Redis without `managed.instance_class`.
+pub const CACHE_NODE_TYPE: &str = "cache.t4g.medium";
+/// Key in a secret of a managed store's password when the store declares no secret.
+pub const CREDENTIALS_KEY: &str = "password";

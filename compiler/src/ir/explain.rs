@@ -156,6 +156,14 @@ fn workload(w: &Workload) -> Value {
             "add_capabilities": s.add_capabilities,
         }),
     );
+    if let Some(h) = &w.compose_healthcheck {
+        let h = match h {
+            ComposeHealthcheck::Http(HttpClient::Wget) => json!("wget"),
+            ComposeHealthcheck::Http(HttpClient::Curl) => json!("curl"),
+            ComposeHealthcheck::Command(cmd) => json!(cmd),
+        };
+        m.insert("compose".into(), json!({ "healthcheck": h }));
+    }
     Value::Object(m)
 }
 
@@ -201,6 +209,8 @@ pub fn explain(env: &Environment) -> Value {
         "environment": env.name,
         "namespace": env.namespace,
         "domain": env.domain,
+        "local": env.local,
+        "compose": { "monitoring": env.compose.monitoring, "log_viewer": env.compose.log_viewer },
         "services": services,
         "datastores": stores,
         "cloud": cloud,

@@ -139,6 +139,13 @@ fn lower_env(spec: &spec::Spec, view: Resolved) -> Environment {
         local: env_spec
             .and_then(|e| e.local.as_ref())
             .is_some_and(|l| l.value),
+        compose: env_spec.and_then(|e| e.compose.as_ref()).map_or_else(
+            ComposeSettings::default,
+            |c| ComposeSettings {
+                monitoring: c.monitoring.as_ref().is_some_and(|v| v.value),
+                log_viewer: c.log_viewer.as_ref().is_some_and(|v| v.value),
+            },
+        ),
         team: text(&platform.team),
         owner: text(&platform.owner),
         cluster: ClusterAddons {
@@ -269,10 +276,12 @@ impl Lower<'_> {
                     store_engine: None,
                     serves_http: kind == Kind::Web && !ports.is_empty(),
                     has_storage: s.storage.is_some() && kind == Kind::Stateful,
+                    has_replicas: false,
                 },
             ),
             team: text(&s.team).or_else(|| self.platform_team.clone()),
             security: security(s.security.as_ref()),
+            compose_healthcheck: compose_healthcheck(s.compose.as_ref()),
             ports,
         }
     }
@@ -331,16 +340,21 @@ impl Lower<'_> {
                     store_engine: d.engine.as_ref().map(|e| e.value.clone()),
                     serves_http: false,
                     has_storage: true,
+                    has_replicas: count(&d.read_replicas, 0) > 0,
                 },
             ),
             team: self.platform_team.clone(),
             security: security(d.security.as_ref()),
+            compose_healthcheck: compose_healthcheck(d.compose.as_ref()),
             ports,
         }
     }
 
     fn managed(&self, name: &Sp<String>, d: &spec::DataStore) -> ManagedStore {
         let m = d.managed.clone().unwrap_or_default();
+        let secrets = secrets(d.secrets.as_ref(), &name.value);
+        let environment = env(d.env.as_ref(), &name.value);
+        let store_env = |k: &str| environment.get(k).cloned();
         ManagedStore {
             name: name.value.clone(),
             engine: text(&d.engine).unwrap_or_default(),
@@ -358,7 +372,17 @@ impl Lower<'_> {
             replicas: count(&d.replicas, REPLICAS),
             backup: backup(d.backup.as_ref()),
             ports: ports(d.ports.as_deref()),
-            secrets: secrets(d.secrets.as_ref(), &name.value),
+            auth: secrets
+                .values()
+                .next()
+                .cloned()
+                .unwrap_or_else(|| SecretRef {
+                    secret: naming::store_credentials(&name.value),
+                    key: CREDENTIALS_KEY.to_owned(),
+                }),
+            database: store_env("POSTGRES_DB").unwrap_or_else(|| name.value.clone()),
+            username: store_env("POSTGRES_USER").unwrap_or_else(|| name.value.clone()),
+            secrets,
         }
     }
 
@@ -469,7 +493,22 @@ impl Lower<'_> {
                 .or_default()
                 .overlay(t, &Layer::Spec, "", &mut scratch);
         }
-        merged
+        // A data store's pack thresholds apply unless the spec mentions them (to change the
+        // levels, or to turn them off with `enabled = false`).
+        let pack: Vec<Threshold> = scope
+            .pack()
+            .iter()
+            .filter(|(name, _)| !merged.contains_key(*name))
+            .map(|(name, (warning, critical))| Threshold {
+                name: (*name).to_owned(),
+                expr: None,
+                warning: Some(*warning),
+                critical: Some(*critical),
+                for_ms: THRESHOLD_FOR_MS,
+                summary: None,
+            })
+            .collect();
+        let mut out: Vec<Threshold> = merged
             .into_iter()
             .filter(|(_, t)| t.enabled.as_ref().is_none_or(|e| e.value))
             .map(|(name, t)| {
@@ -493,7 +532,10 @@ impl Lower<'_> {
                     name,
                 }
             })
-            .collect()
+            .collect();
+        out.extend(pack);
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
     }
 }
 
@@ -502,17 +544,37 @@ struct Scope {
     store_engine: Option<String>,
     serves_http: bool,
     has_storage: bool,
+    has_replicas: bool,
 }
 
 impl Scope {
     fn applies(&self, threshold: &str, custom: bool) -> bool {
+        let engine = self.store_engine.as_deref();
         match threshold {
             "cpu" | "memory" => true,
             "error_rate" | "latency_p95" => self.serves_http,
             "disk" => self.has_storage,
-            "db_connections" => self.store_engine.as_deref() == Some("postgres"),
+            "db_connections" => engine == Some("postgres"),
+            "replication_lag" => engine == Some("postgres") && self.has_replicas,
+            "redis_memory" => engine == Some("redis"),
             _ => custom && self.store_engine.is_none(),
         }
+    }
+
+    /// Thresholds a data store gets by default, with their (warning, critical) levels.
+    fn pack(&self) -> Vec<(&'static str, (f64, f64))> {
+        let mut pack = Vec::new();
+        match self.store_engine.as_deref() {
+            Some("postgres") => {
+                pack.push(("db_connections", PACK_DB_CONNECTIONS));
+                if self.has_replicas {
+                    pack.push(("replication_lag", PACK_REPLICATION_LAG));
+                }
+            }
+            Some("redis") => pack.push(("redis_memory", PACK_REDIS_MEMORY)),
+            _ => {}
+        }
+        pack
     }
 }
 
@@ -734,6 +796,14 @@ fn security(s: Option<&spec::Security>) -> Security {
             .map(|s| strings(s.add_capabilities.as_deref()))
             .unwrap_or_default(),
     }
+}
+
+fn compose_healthcheck(c: Option<&spec::WorkloadCompose>) -> Option<ComposeHealthcheck> {
+    c.and_then(|c| c.healthcheck.as_ref())
+        .map(|h| match &h.value {
+            spec::ComposeHealthcheck::Client(client) => ComposeHealthcheck::Http(*client),
+            spec::ComposeHealthcheck::Command(cmd) => ComposeHealthcheck::Command(cmd.clone()),
+        })
 }
 
 fn lower_cloud(c: &spec::Cloud, env: &str, platform: &str) -> Cloud {

@@ -15,7 +15,9 @@ pub use lower::lower;
 
 use std::collections::BTreeMap;
 
-pub use crate::spec::{Layer, Origins, PolicyKind, Protocol, SelectPolicy, SeverityLevel, VpaMode};
+pub use crate::spec::{
+    HttpClient, Layer, Origins, PolicyKind, Protocol, SelectPolicy, SeverityLevel, VpaMode,
+};
 pub use crate::units::IntOrPercent;
 
 /// The whole platform.
@@ -30,6 +32,18 @@ pub struct Platform {
     pub environments: Vec<Environment>,
 }
 
+impl Platform {
+    /// The environment Docker Compose runs: the one marked `local`, else the one named
+    /// [`COMPOSE_ENVIRONMENT`], else none.
+    pub fn compose_environment(&self) -> Option<&Environment> {
+        self.environments.iter().find(|e| e.local).or_else(|| {
+            self.environments
+                .iter()
+                .find(|e| e.name == COMPOSE_ENVIRONMENT)
+        })
+    }
+}
+
 /// The platform as deployed to one environment.
 #[derive(Clone, Debug)]
 pub struct Environment {
@@ -39,8 +53,11 @@ pub struct Environment {
     pub namespace: String,
     /// Domain for ingress hosts, if any.
     pub domain: Option<String>,
-    /// Whether Docker Compose is generated for this environment.
+    /// Whether the spec marks this environment `local`, the one Docker Compose runs (see
+    /// [`Platform::compose_environment`]).
     pub local: bool,
+    /// What the Compose output runs beside the platform.
+    pub compose: ComposeSettings,
     /// Owning team of the platform.
     pub team: Option<String>,
     /// Owner contact.
@@ -83,6 +100,24 @@ pub struct Egress {
     pub cidr: String,
     /// TCP ports.
     pub ports: Vec<u16>,
+}
+
+/// What the Compose output runs beside the platform.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ComposeSettings {
+    /// Prometheus and Alertmanager.
+    pub monitoring: bool,
+    /// A log viewer (Dozzle).
+    pub log_viewer: bool,
+}
+
+/// How Compose checks a workload's health, when the spec says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ComposeHealthcheck {
+    /// Run the HTTP readiness probe with this client.
+    Http(HttpClient),
+    /// Run this command.
+    Command(Vec<String>),
 }
 
 /// What a workload is.
@@ -175,6 +210,8 @@ pub struct Workload {
     pub team: Option<String>,
     /// Pod security settings.
     pub security: Security,
+    /// How Compose checks its health, when the spec says; otherwise derived from the probes.
+    pub compose_healthcheck: Option<ComposeHealthcheck>,
 }
 
 impl Workload {
@@ -460,6 +497,13 @@ pub struct ManagedStore {
     pub ports: Vec<Port>,
     /// Credentials.
     pub secrets: BTreeMap<String, SecretRef>,
+    /// The secret holding the store's password or auth token: the store's first secret
+    /// reference (by variable name), else `<name>-credentials` key `password`.
+    pub auth: SecretRef,
+    /// Database created in a PostgreSQL store: its `POSTGRES_DB`, else the store name.
+    pub database: String,
+    /// Administrator user of a PostgreSQL store: its `POSTGRES_USER`, else the store name.
+    pub username: String,
 }
 
 /// The cloud side.

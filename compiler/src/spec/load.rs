@@ -392,7 +392,7 @@ fn schema_error(
 ) -> Vec<Diagnostic> {
     use jsonschema::error::ValidationErrorKind as K;
     let pointer = e.instance_path().as_str().to_owned();
-    let at = locate(root, root_span, &pointer);
+    let at = locate(root, root_span.clone(), &pointer);
     let span = |r: std::ops::Range<usize>| Span::new(source, r);
     let dotted = pointer.trim_start_matches('/').replace('/', ".");
     let what = if dotted.is_empty() {
@@ -400,6 +400,16 @@ fn schema_error(
     } else {
         format!("`{dotted}`")
     };
+    if let K::AnyOf { context } | K::OneOfNotValid { context } = e.kind() {
+        // An optional table or value (`anyOf [X, null]`) that is present but wrong: report
+        // what is wrong inside it, at its narrowest span, rather than the whole value.
+        if let Some(inner) = present_branch(context, &pointer) {
+            return inner
+                .iter()
+                .flat_map(|inner| schema_error(root, root_span.clone(), source, inner))
+                .collect();
+        }
+    }
     match e.kind() {
         K::AdditionalProperties { unexpected } => {
             let known = known_properties(e.schema_path().as_str());
@@ -554,6 +564,23 @@ fn known_properties(schema_path: &str) -> Vec<String> {
 fn deref<'a>(schema: &'a Json, node: &Json) -> Option<&'a Json> {
     let r = node.get("$ref")?.as_str()?;
     schema.pointer(r.strip_prefix('#')?)
+}
+
+/// The errors of the one branch that is not `null`, when every other branch failed only
+/// because the value is not `null`: the shape of an `Option<T>` field.
+fn present_branch<'a>(
+    context: &'a [Vec<jsonschema::ValidationError<'static>>],
+    pointer: &str,
+) -> Option<&'a [jsonschema::ValidationError<'static>]> {
+    use jsonschema::error::ValidationErrorKind as K;
+    // The `null` branch fails with one type error about the value itself.
+    let is_null_branch = |branch: &Vec<jsonschema::ValidationError<'static>>| {
+        matches!(branch.as_slice(), [e] if e.instance_path().as_str() == pointer
+            && matches!(e.kind(), K::Type { kind } if format!("{kind:?}").to_lowercase().contains("null")))
+    };
+    let mut others = context.iter().filter(|b| !is_null_branch(b));
+    let present = others.next()?;
+    (others.next().is_none() && context.len() > 1 && !present.is_empty()).then_some(present)
 }
 
 /// The allowed values when an `anyOf`/`oneOf` failed only because the value is none of the

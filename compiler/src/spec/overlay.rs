@@ -173,14 +173,14 @@ overlay!(Service {
     nested resources, nested autoscaling, leaf vertical_autoscaling, nested probes,
     nested rollout, nested disruption_budget, map_leaf env, map_leaf secrets,
     leaf config_files, leaf volumes, nested storage, leaf depends_on, nested ingress, leaf egress,
-    nested metrics, map_nested thresholds, leaf team, nested security,
+    nested metrics, map_nested thresholds, leaf team, nested security, nested compose,
 });
 
 overlay!(DataStore {
     leaf preset, leaf engine, leaf version, leaf mode, leaf image, leaf command, leaf args,
     leaf ports, leaf replicas, leaf read_replicas, nested resources, leaf vertical_autoscaling,
     nested probes, map_leaf env, map_leaf secrets, nested storage, leaf volumes, nested backup,
-    nested metrics, nested managed, map_nested thresholds, nested security,
+    nested metrics, nested managed, map_nested thresholds, nested security, nested compose,
 });
 
 overlay!(Resources { nested requests, nested limits });
@@ -204,6 +204,7 @@ overlay!(Security {
     leaf run_as_user, leaf read_only_root_filesystem, leaf allow_root, leaf service_account_token,
     leaf add_capabilities,
 });
+overlay!(WorkloadCompose { leaf healthcheck });
 overlay!(Backup { leaf schedule, leaf retention, leaf continuous });
 overlay!(ManagedSettings { leaf instance_class, leaf multi_az, leaf deletion_protection });
 overlay!(Cloud { leaf provider, leaf region, nested state, nested cluster, nested network, nested cdn });

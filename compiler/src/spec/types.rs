@@ -162,6 +162,8 @@ pub struct Service {
     pub team: Option<Sp<String>>,
     /// Opt-outs from the secure pod defaults. Each one is reported as a warning.
     pub security: Option<Security>,
+    /// Settings only the Docker Compose output reads.
+    pub compose: Option<WorkloadCompose>,
 }
 
 /// A port a workload listens on.
@@ -528,6 +530,81 @@ pub struct Security {
     pub add_capabilities: Option<Vec<Sp<String>>>,
 }
 
+/// Settings of a service or data store that only the Docker Compose output reads.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkloadCompose {
+    /// How Compose checks that the container is healthy, which is what dependents wait for.
+    /// `"wget"` or `"curl"` runs the HTTP readiness probe with that client, which the image
+    /// must contain; a command such as `["mc", "ready", "local"]` runs that command. Without
+    /// it, Compose runs the exec readiness probe if there is one; an HTTP or TCP probe needs
+    /// a client that slim and distroless images lack, so dependents then only wait for the
+    /// container to start.
+    pub healthcheck: Option<Sp<ComposeHealthcheck>>,
+}
+
+/// A Compose health check: an HTTP client inside the image, or a command.
+#[derive(Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(untagged)]
+pub enum ComposeHealthcheck {
+    /// Run the HTTP readiness probe with this client.
+    Client(HttpClient),
+    /// Run this command in the container; exit code 0 means healthy.
+    Command(Vec<String>),
+}
+
+impl<'de> Deserialize<'de> for ComposeHealthcheck {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = ComposeHealthcheck;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("`wget`, `curl` or a command")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<ComposeHealthcheck, E> {
+                match v {
+                    "wget" => Ok(ComposeHealthcheck::Client(HttpClient::Wget)),
+                    "curl" => Ok(ComposeHealthcheck::Client(HttpClient::Curl)),
+                    _ => Err(E::unknown_variant(v, &["wget", "curl"])),
+                }
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<ComposeHealthcheck, A::Error> {
+                let mut cmd = Vec::new();
+                while let Some(arg) = seq.next_element::<String>()? {
+                    cmd.push(arg);
+                }
+                Ok(ComposeHealthcheck::Command(cmd))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An HTTP client that Compose runs inside the container for a health check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HttpClient {
+    /// `wget -q --spider URL` (BusyBox and GNU wget; Alpine-based images have it).
+    Wget,
+    /// `curl -fsS -o /dev/null URL`.
+    Curl,
+}
+
+/// What the Docker Compose output runs beside the platform. Each is off unless set.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnvironmentCompose {
+    /// Run Prometheus with the generated rules (on 127.0.0.1:9090) and Alertmanager with the
+    /// generated configuration (on 127.0.0.1:9093). They mount the files of the `prometheus`
+    /// and `alertmanager` targets, so build those too.
+    pub monitoring: Option<Sp<bool>>,
+    /// Run Dozzle, a web viewer of every container's logs, on 127.0.0.1:8890.
+    pub log_viewer: Option<Sp<bool>>,
+}
+
 /// Whether a data store is run by the cloud provider or inside the cluster.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -587,6 +664,8 @@ pub struct DataStore {
     pub thresholds: Option<BTreeMap<Sp<String>, Threshold>>,
     /// Opt-outs from the secure pod defaults.
     pub security: Option<Security>,
+    /// Settings only the Docker Compose output reads.
+    pub compose: Option<WorkloadCompose>,
 }
 
 /// Backup schedule and retention.
@@ -626,8 +705,12 @@ pub struct Environment {
     pub replica_scale: Option<Sp<f64>>,
     /// Multiplies CPU and memory requests and limits, e.g. `0.5` for "50% of production".
     pub resource_scale: Option<Sp<f64>>,
-    /// The environment Docker Compose is generated for (at most one).
+    /// The environment Docker Compose is generated for (at most one). When no environment
+    /// sets it, the environment named `dev` is used, if there is one.
     pub local: Option<Sp<bool>>,
+    /// What the Docker Compose output runs beside the platform; read only for the Compose
+    /// environment.
+    pub compose: Option<EnvironmentCompose>,
     /// Per-service overrides; any service field.
     #[serde(default)]
     pub services: Named<Service>,
@@ -734,8 +817,8 @@ pub struct Observability {
     /// Log stack to install: `loki`.
     pub logs: Option<Sp<String>>,
     /// Threshold alerts applied to every service (and overridable per service), by name.
-    /// Built in: `cpu`, `memory`, `error_rate`, `latency_p95`, `disk`, `db_connections`;
-    /// any other name needs `expr`.
+    /// Built in: `cpu`, `memory`, `error_rate`, `latency_p95`, `disk`, `db_connections`,
+    /// `replication_lag`, `redis_memory`; any other name needs `expr`.
     #[serde(default)]
     pub thresholds: BTreeMap<Sp<String>, Threshold>,
     /// Custom alert rules.

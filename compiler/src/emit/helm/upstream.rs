@@ -1,8 +1,9 @@
 //! Values for the upstream charts a platform installs beside its own, where the spec asks for
 //! them: `grafana/loki-stack` (`observability.logs = "loki"`) and
 //! `prometheus-community/kube-prometheus-stack` (any metrics endpoint, threshold, rule, SLO
-//! or receiver). Both go into the monitoring namespace (`platform.monitoring_namespace`), the
-//! one the generated network policies let scrape metrics ports.
+//! or receiver). kube-prometheus-stack goes into the monitoring namespace
+//! (`platform.monitoring_namespace`), the one the generated network policies let scrape
+//! metrics ports; loki-stack into `observability`, as 000 installs it.
 //!
 //! Data-store charts (Bitnami PostgreSQL, Redis…) get no values: plinth runs in-cluster stores
 //! as StatefulSets of its own, in the platform's chart, so such values would describe a second
@@ -19,8 +20,9 @@ use crate::units::format_duration;
 const LOKI_PORT: u16 = 3100;
 
 /// What the Prometheus and Alertmanager targets contribute to kube-prometheus-stack: the hook
-/// through which generated alert rules and routing reach the chart's values. Empty parts are
-/// left out of the values, so the chart keeps its own defaults for them.
+/// through which generated alert rules and routing reach the chart's values (filled by
+/// `helm::prometheus_extras`). Empty parts are left out of the values, so the chart keeps its
+/// own defaults for them.
 #[derive(Clone, Debug, Default)]
 pub struct PrometheusExtras {
     /// Rule files by name, each a Prometheus rule file (`{ groups: [...] }`); they become
@@ -41,12 +43,11 @@ pub fn emit(
     extras: &PrometheusExtras,
 ) -> Result<Vec<OutputFile>, EmitError> {
     let mut files = Vec::new();
-    let header = |chart: &str, repo: &str, release: &str| {
+    let header = |chart: &str, repo: &str, release: &str, namespace: &str| {
         format!(
-            "{}# Values of {repo}/{chart} for `{}`:\n#   helm upgrade --install {release} {repo}/{chart} --namespace {} -f {}\n",
+            "{}# Values of {repo}/{chart} for `{}`:\n#   helm upgrade --install {release} {repo}/{chart} --namespace {namespace} -f {}\n",
             hash_banner(platform),
             env.name,
-            env.cluster.monitoring_namespace,
             naming::helm_upstream_values_file(chart, &env.name),
         )
     };
@@ -55,7 +56,12 @@ pub fn emit(
             path: naming::helm_upstream_values_file("loki-stack", &env.name),
             contents: format!(
                 "{}{}",
-                header("loki-stack", "grafana", naming::LOKI_RELEASE),
+                header(
+                    "loki-stack",
+                    "grafana",
+                    naming::LOKI_RELEASE,
+                    naming::LOGS_NAMESPACE
+                ),
                 to_yaml(&[loki_stack()])?
             ),
         });
@@ -68,7 +74,8 @@ pub fn emit(
                 header(
                     "kube-prometheus-stack",
                     "prometheus-community",
-                    naming::KUBE_PROMETHEUS_STACK_RELEASE
+                    naming::KUBE_PROMETHEUS_STACK_RELEASE,
+                    &env.cluster.monitoring_namespace
                 ),
                 to_yaml(&[kube_prometheus_stack(env, extras)])?
             ),
@@ -217,7 +224,7 @@ pub fn kube_prometheus_stack(env: &Environment, extras: &PrometheusExtras) -> Ku
                 url: format!(
                     "http://{}.{}.svc:{LOKI_PORT}",
                     naming::LOKI_RELEASE,
-                    env.cluster.monitoring_namespace
+                    naming::LOGS_NAMESPACE
                 ),
                 access: "proxy".to_owned(),
             }],

@@ -1,0 +1,503 @@
+//! The alerts and recording rules of one environment, as data.
+//!
+//! The Prometheus target writes them (as a rules file, a `PrometheusRule` and unit tests); the
+//! Alertmanager target reads their label sets to prove that each alert reaches a receiver.
+//! Both therefore see exactly the same alerts.
+
+use std::collections::BTreeMap;
+
+use super::signals::{num, Condition, Signal, Unit};
+use super::slo;
+use crate::ir::{self, naming, Environment, Replicas, SeverityLevel, Workload};
+use crate::units::format_duration;
+
+/// Every rule of an environment.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Catalogue {
+    /// Rule groups in output order.
+    pub groups: Vec<Group>,
+    /// Threshold alerts with the signal behind them, for the unit tests.
+    pub families: Vec<Family>,
+    /// Built-in alerts with the condition behind them, for the unit tests.
+    pub packs: Vec<Pack>,
+    /// Thresholds that cannot apply, as (workload, threshold), for the build notes.
+    pub skipped: Vec<(String, String)>,
+}
+
+/// One built-in alert of one workload, at each of its severities, and what drives it.
+#[derive(Clone, Debug)]
+pub(crate) struct Pack {
+    /// The condition.
+    pub condition: Condition,
+    /// Its alerts (as in `groups`).
+    pub alerts: Vec<Alert>,
+}
+
+/// A rule group.
+#[derive(Clone, Debug)]
+pub(crate) struct Group {
+    /// Group name.
+    pub name: String,
+    /// Rules, evaluated in order (recordings before the alerts that read them).
+    pub rules: Vec<Rule>,
+}
+
+/// A recording or alerting rule.
+#[derive(Clone, Debug)]
+pub(crate) enum Rule {
+    /// A recording rule.
+    Record(Record),
+    /// An alerting rule.
+    Alert(Alert),
+}
+
+/// A recording rule.
+#[derive(Clone, Debug)]
+pub(crate) struct Record {
+    /// Series name.
+    pub record: String,
+    /// PromQL.
+    pub expr: String,
+    /// Labels set on the result.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// An alerting rule.
+#[derive(Clone, Debug)]
+pub(crate) struct Alert {
+    /// Alert name.
+    pub name: String,
+    /// PromQL.
+    pub expr: String,
+    /// Hold duration in milliseconds.
+    pub for_ms: u64,
+    /// Labels plinth sets; with `alertname`, the alert's whole label set for every alert
+    /// whose expression aggregates its series away.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations; `{{ … $value }}` templates are expanded by Prometheus.
+    pub annotations: BTreeMap<String, String>,
+}
+
+impl Alert {
+    /// The labels Alertmanager sees: plinth's labels plus `alertname`.
+    pub fn routing_labels(&self) -> BTreeMap<String, String> {
+        let mut l = self.labels.clone();
+        l.insert(naming::alert_label::ALERTNAME.to_owned(), self.name.clone());
+        l
+    }
+}
+
+/// One threshold of one workload: its alert at each level, and what drives it.
+#[derive(Clone, Debug)]
+pub(crate) struct Family {
+    /// What is measured.
+    pub signal: Signal,
+    /// Rate window in milliseconds.
+    pub window_ms: u64,
+    /// Hold duration in milliseconds.
+    pub for_ms: u64,
+    /// Each level with its alert (as in `groups`).
+    pub levels: Vec<(f64, Alert)>,
+}
+
+impl Catalogue {
+    /// Every alerting rule, in output order.
+    pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
+        self.groups.iter().flat_map(|g| {
+            g.rules.iter().filter_map(|r| match r {
+                Rule::Alert(a) => Some(a),
+                Rule::Record(_) => None,
+            })
+        })
+    }
+}
+
+/// The template that prints an alert's value in annotations, for values in `unit`.
+pub(crate) fn value_template(unit: Unit) -> &'static str {
+    match unit {
+        Unit::Seconds => "{{ printf \"%.3f\" $value }}",
+        Unit::Percent | Unit::Number => "{{ printf \"%.2f\" $value }}",
+    }
+}
+
+/// The value as `value_template` prints it, for the unit tests' expected annotations.
+pub(crate) fn value_text(unit: Unit, v: f64) -> String {
+    match unit {
+        Unit::Seconds => format!("{v:.3}"),
+        Unit::Percent | Unit::Number => format!("{v:.2}"),
+    }
+}
+
+/// Shortest window a `rate()` may use: five minutes, or four scrapes when those are slower,
+/// so that a window always holds enough samples. Whole minutes keep the rules readable.
+fn rate_window(scrape_interval_ms: u64) -> u64 {
+    (4 * scrape_interval_ms).max(300_000).div_ceil(60_000) * 60_000
+}
+
+/// Builds the catalogue of one environment.
+pub(crate) fn build(platform: &ir::Platform, env: &Environment) -> Catalogue {
+    let mut c = Catalogue::default();
+    for w in &env.workloads {
+        let mut rules = Vec::new();
+        for t in &w.thresholds {
+            // Disk use is measured on the volume claims of a stateful workload; without any
+            // there is nothing to measure.
+            if t.name == "disk" && t.expr.is_none() && !has_claims(w) {
+                c.skipped.push((w.name.clone(), t.name.clone()));
+                continue;
+            }
+            if let Some(f) = threshold(env, w, t, &mut rules) {
+                c.families.push(f);
+            }
+        }
+        for p in packs(env, w) {
+            rules.extend(p.alerts.iter().cloned().map(Rule::Alert));
+            c.packs.push(p);
+        }
+        if !rules.is_empty() {
+            c.groups.push(Group {
+                name: naming::workload_rule_group(&platform.name, w),
+                rules,
+            });
+        }
+    }
+    for s in &env.observability.slos {
+        c.groups.push(slo::group(platform, env, s));
+    }
+    if !env.observability.rules.is_empty() {
+        c.groups.push(Group {
+            name: naming::custom_rule_group(&platform.name),
+            rules: env
+                .observability
+                .rules
+                .iter()
+                .map(|r| Rule::Alert(custom_rule(env, r)))
+                .collect(),
+        });
+    }
+    c
+}
+
+/// Whether a workload has persistent volume claims (a stateful workload with storage).
+fn has_claims(w: &Workload) -> bool {
+    w.storage.is_some() && w.kind == ir::Kind::Stateful
+}
+
+/// Annotations shared by every alert: the summary, description and runbook link.
+pub(crate) fn annotations(
+    env: &Environment,
+    alert: &str,
+    summary: String,
+    description: String,
+) -> BTreeMap<String, String> {
+    let mut a = BTreeMap::from([
+        ("summary".to_owned(), summary),
+        ("description".to_owned(), description),
+    ]);
+    if let Some(prefix) = &env.observability.runbook_url {
+        a.insert("runbook_url".to_owned(), format!("{prefix}{alert}"));
+    }
+    a
+}
+
+/// A level as people read it: `70%`, `500ms`, `2s`, `42`.
+fn level_text(unit: Unit, level: f64) -> String {
+    match unit {
+        Unit::Percent => format!("{}%", num(level)),
+        Unit::Seconds => {
+            let ms = level * 1000.0;
+            if ms >= 1.0 && ms.fract() == 0.0 {
+                format_duration(ms as u64)
+            } else {
+                format!("{}s", num(level))
+            }
+        }
+        Unit::Number => num(level),
+    }
+}
+
+/// The signal behind a threshold of workload `w`; custom thresholds add their recording rule
+/// to `rules`.
+fn signal(env: &Environment, w: &Workload, t: &ir::Threshold, rules: &mut Vec<Rule>) -> Signal {
+    let namespace = env.namespace.clone();
+    let service = w.name.clone();
+    if let Some(expr) = &t.expr {
+        let labels = BTreeMap::from([
+            ("namespace".to_owned(), namespace),
+            (naming::alert_label::SERVICE.to_owned(), service),
+        ]);
+        let metric = naming::threshold_record(&t.name);
+        rules.push(Rule::Record(Record {
+            record: metric.clone(),
+            expr: expr.clone(),
+            labels: labels.clone(),
+        }));
+        return Signal::Recorded { metric, labels };
+    }
+    let r = &w.resources;
+    match t.name.as_str() {
+        "cpu" => Signal::Cpu {
+            namespace,
+            container: service,
+            limit_cores: r.cpu_limit as f64 / 1000.0,
+        },
+        "memory" => Signal::Memory {
+            namespace,
+            container: service,
+            limit_bytes: r.memory_limit as f64,
+        },
+        "error_rate" => Signal::ErrorRate { namespace, service },
+        "latency_p95" => Signal::LatencyP95 { namespace, service },
+        "disk" => Signal::Disk {
+            namespace,
+            claims: naming::data_claim_pattern(w),
+            claim: format!("{}-{}-0", naming::DATA_CLAIM, w.name),
+            capacity_bytes: w.storage.as_ref().map_or(0.0, |s| s.size as f64),
+        },
+        "db_connections" => Signal::DbConnections { namespace, service },
+        "replication_lag" => Signal::ReplicationLag { namespace, service },
+        "redis_memory" => Signal::RedisMemory {
+            namespace,
+            service,
+            limit_bytes: r.memory_limit as f64,
+        },
+        // The checker rejects any other name without an expression.
+        other => Signal::Recorded {
+            metric: naming::threshold_record(other),
+            labels: BTreeMap::new(),
+        },
+    }
+}
+
+/// What a threshold measures, for its annotations: (summary stem, description).
+fn wording(t: &ir::Threshold, w: &str, value: &str, window: &str) -> (String, String) {
+    match t.name.as_str() {
+        "cpu" if t.expr.is_none() => (
+            format!("CPU use of {w} is above"),
+            format!("The pods of {w} use {value}% of their CPU limit on average over {window}."),
+        ),
+        "memory" if t.expr.is_none() => (
+            format!("Memory use of {w} is above"),
+            format!(
+                "The fullest pod of {w} uses {value}% of its memory limit; at 100% it is OOM-killed."
+            ),
+        ),
+        "error_rate" if t.expr.is_none() => (
+            format!("Error rate of {w} is above"),
+            format!("{value}% of the requests to {w} failed with a 5xx status over {window}."),
+        ),
+        "latency_p95" if t.expr.is_none() => (
+            format!("p95 latency of {w} is above"),
+            format!("95% of the requests to {w} took up to {value}s over {window}."),
+        ),
+        "disk" if t.expr.is_none() => (
+            format!("Disk use of {w} is above"),
+            format!("The fullest volume of {w} is {value}% full."),
+        ),
+        "db_connections" if t.expr.is_none() => (
+            format!("Connections to {w} are above"),
+            format!("The busiest instance of {w} uses {value}% of its max_connections."),
+        ),
+        "replication_lag" if t.expr.is_none() => (
+            format!("Replication lag of {w} is above"),
+            format!("The furthest replica of {w} is {value}s behind the primary."),
+        ),
+        "redis_memory" if t.expr.is_none() => (
+            format!("Redis memory of {w} is above"),
+            format!(
+                "{w} holds data worth {value}% of its container memory limit; at 100% it is OOM-killed."
+            ),
+        ),
+        name => (
+            format!("{name} of {w} is above"),
+            format!("{name} of {w} is {value}."),
+        ),
+    }
+}
+
+/// The alerts of one threshold of workload `w`, and the family that tests them.
+fn threshold(
+    env: &Environment,
+    w: &Workload,
+    t: &ir::Threshold,
+    rules: &mut Vec<Rule>,
+) -> Option<Family> {
+    let signal = signal(env, w, t, rules);
+    let interval = w
+        .metrics
+        .as_ref()
+        .map_or(env.observability.scrape_interval_ms, |m| m.interval_ms);
+    let window_ms = rate_window(interval);
+    let window = format_duration(window_ms);
+    let unit = signal.unit();
+    let value = signal.expr(&window);
+    let name = naming::threshold_alert(&t.name);
+    let mut levels = Vec::new();
+    for (severity, level) in [
+        (SeverityLevel::Warning, t.warning),
+        (SeverityLevel::Critical, t.critical),
+    ] {
+        let Some(level) = level else { continue };
+        let (stem, description) = wording(t, &w.name, value_template(unit), &window);
+        let level_text = level_text(unit, level);
+        let summary = t
+            .summary
+            .clone()
+            .unwrap_or_else(|| format!("{stem} {level_text}"));
+        let description = format!(
+            "{description} The {} level is {level_text}.",
+            naming::severity(severity)
+        );
+        let alert = Alert {
+            expr: format!("{value}\n> {}", num(level)),
+            for_ms: t.for_ms,
+            labels: naming::alert_labels(env, Some(&w.name), w.team.as_deref(), severity),
+            annotations: annotations(env, &name, summary, description),
+            name: name.clone(),
+        };
+        rules.push(Rule::Alert(alert.clone()));
+        levels.push((level, alert));
+    }
+    (!levels.is_empty()).then_some(Family {
+        signal,
+        window_ms,
+        for_ms: t.for_ms,
+        levels,
+    })
+}
+
+/// The built-in alerts every workload gets, whatever the spec's thresholds: scrape targets
+/// down, crash-looping containers, an autoscaler stuck at its maximum and a volume about to
+/// fill up.
+fn packs(env: &Environment, w: &Workload) -> Vec<Pack> {
+    let namespace = env.namespace.clone();
+    let name = w.name.as_str();
+    let team = w.team.as_deref();
+    let alert = |alert: &str,
+                 severity: SeverityLevel,
+                 expr: String,
+                 for_ms: u64,
+                 summary: String,
+                 description: String| Alert {
+        name: alert.to_owned(),
+        expr,
+        for_ms,
+        labels: naming::alert_labels(env, Some(name), team, severity),
+        annotations: annotations(env, alert, summary, description),
+    };
+    let mut out = Vec::new();
+    if w.metrics.is_some() {
+        let condition = Condition::TargetDown {
+            namespace: namespace.clone(),
+            service: name.to_owned(),
+        };
+        out.push(Pack {
+            alerts: vec![
+                alert(
+                    naming::ALERT_TARGET_DOWN,
+                    SeverityLevel::Warning,
+                    condition.expr(SeverityLevel::Warning),
+                    300_000,
+                    format!("Some metrics endpoints of {name} are down"),
+                    format!(
+                        "Prometheus cannot scrape {{{{ $value }}}} target(s) of {name}: pods are failing or unreachable."
+                    ),
+                ),
+                alert(
+                    naming::ALERT_TARGET_DOWN,
+                    SeverityLevel::Critical,
+                    condition.expr(SeverityLevel::Critical),
+                    60_000,
+                    format!("{name} is down"),
+                    format!("No metrics endpoint of {name} has answered Prometheus for a minute."),
+                ),
+            ],
+            condition,
+        });
+    }
+    let condition = Condition::CrashLooping {
+        namespace: namespace.clone(),
+        container: name.to_owned(),
+    };
+    out.push(Pack {
+        alerts: vec![alert(
+            naming::ALERT_CRASH_LOOPING,
+            SeverityLevel::Warning,
+            condition.expr(SeverityLevel::Warning),
+            900_000,
+            format!("A container of {name} is crash-looping"),
+            format!(
+                "A pod of {name} has been restarting in CrashLoopBackOff for 15 minutes; see `kubectl logs --previous`."
+            ),
+        )],
+        condition,
+    });
+    // An autoscaler whose minimum is its maximum is always at it; that is no news.
+    if let Some(a) = match &w.replicas {
+        Replicas::Auto(a) if a.max > a.min => Some(a),
+        _ => None,
+    } {
+        let condition = Condition::AtMaxReplicas {
+            namespace: namespace.clone(),
+            autoscaler: name.to_owned(),
+            max: a.max,
+        };
+        out.push(Pack {
+            alerts: vec![alert(
+                naming::ALERT_HPA_AT_MAX,
+                SeverityLevel::Warning,
+                condition.expr(SeverityLevel::Warning),
+                900_000,
+                format!(
+                    "{name} has run at its maximum of {} replica{} for 15 minutes",
+                    a.max,
+                    if a.max == 1 { "" } else { "s" }
+                ),
+                format!(
+                    "The autoscaler of {name} cannot add replicas; raise `autoscaling.max` or find what drives the load."
+                ),
+            )],
+            condition,
+        });
+    }
+    if let (Some(storage), true) = (&w.storage, has_claims(w)) {
+        let condition = Condition::VolumeFillingUp {
+            namespace,
+            claims: naming::data_claim_pattern(w),
+            claim: format!("{}-{}-0", naming::DATA_CLAIM, w.name),
+            capacity_bytes: storage.size as f64,
+        };
+        out.push(Pack {
+            alerts: vec![alert(
+                naming::ALERT_VOLUME_FILLING_UP,
+                SeverityLevel::Warning,
+                condition.expr(SeverityLevel::Warning),
+                3_600_000,
+                format!("A volume of {name} will be full within four days"),
+                format!(
+                    "A volume of {name} has less than 15% space left and, at the rate of the last six hours, fills up within four days."
+                ),
+            )],
+            condition,
+        });
+    }
+    out
+}
+
+/// A custom rule of the spec.
+fn custom_rule(env: &Environment, r: &ir::AlertRule) -> Alert {
+    Alert {
+        name: r.name.clone(),
+        expr: r.expr.clone(),
+        for_ms: r.for_ms,
+        labels: naming::alert_labels(env, None, r.team.as_deref(), r.severity),
+        annotations: annotations(
+            env,
+            &r.name,
+            r.summary.clone().unwrap_or_else(|| r.name.clone()),
+            r.description
+                .clone()
+                .unwrap_or_else(|| format!("{} fired in {}.", r.name, env.name)),
+        ),
+    }
+}

@@ -1,0 +1,1827 @@
+//! The AWS lowering: one environment's cloud side as a Terraform root module.
+//!
+//! Network and cluster come from the `terraform-aws-modules` registry modules (`vpc`, `eks`,
+//! `iam` for IRSA roles), pinned to exact versions. Managed data stores, the encryption key,
+//! the CDN and the Helm releases are plain resources, so that checkov, which does not
+//! download modules, evaluates every one of them.
+//!
+//! Security defaults: one customer-managed KMS key per environment (rotated, with an explicit
+//! policy) encrypts the databases, caches, buckets, log groups and the RDS master password;
+//! data stores sit in their own subnets behind security groups that admit only the cluster's
+//! nodes; no secret value is written anywhere (RDS manages its master password in Secrets
+//! Manager, the ElastiCache auth token is read from a Secrets Manager secret named after the
+//! spec's secret reference); logs go to KMS-encrypted CloudWatch log groups kept a year.
+
+use std::collections::BTreeMap;
+
+use hcl::expr::{BinaryOperator, Expression, ForExpr, Traversal};
+use hcl::{Block, Body, Identifier};
+
+use super::{
+    a, b, block, call, doc, doc_with_locals, obj, op, r, s, strings, template, Item, Module, Part,
+    Skip,
+};
+use crate::ir::{self, naming, Cloud, Environment, ManagedStore};
+use crate::units;
+
+/// Terraform versions the module is written for.
+const TERRAFORM_VERSION: &str = "~> 1.5";
+/// AWS provider: 5.95 is the oldest the pinned EKS module accepts.
+const AWS_PROVIDER: &str = "~> 5.95";
+/// Helm provider: the 2.x series with the `kubernetes` block.
+const HELM_PROVIDER: &str = "~> 2.17";
+/// `terraform-aws-modules/vpc/aws`.
+const VPC_MODULE: &str = "5.21.0";
+/// `terraform-aws-modules/eks/aws`.
+const EKS_MODULE: &str = "20.36.0";
+/// `terraform-aws-modules/iam/aws`, for IRSA roles.
+const IAM_MODULE: &str = "5.59.0";
+/// `prometheus-community/kube-prometheus-stack`.
+const KUBE_PROMETHEUS_STACK: &str = "69.4.1";
+/// `grafana/loki-stack` (000: `version = "^2.10"`).
+const LOKI_STACK: &str = "2.10.2";
+/// `autoscaler/cluster-autoscaler` (cluster-autoscaler 1.30).
+const CLUSTER_AUTOSCALER: &str = "9.37.0";
+/// Days CloudWatch keeps logs: a year, the usual audit requirement.
+const LOG_RETENTION_DAYS: u32 = 365;
+/// Namespace of the log stack, as 000 installs it.
+const LOGS_NAMESPACE: &str = naming::LOGS_NAMESPACE;
+/// Namespace of cluster add-ons.
+const SYSTEM_NAMESPACE: &str = "kube-system";
+/// Service account of the cluster autoscaler.
+const AUTOSCALER_SA: &str = "cluster-autoscaler";
+/// Service account of the EBS CSI controller.
+const EBS_CSI_SA: &str = "ebs-csi-controller-sa";
+
+/// Lowers one environment.
+pub fn lower(platform: &ir::Platform, env: &Environment, cloud: &Cloud) -> Module {
+    let ctx = Ctx::new(platform, env, cloud);
+    let mut module = Module::default();
+    module.files.push(("versions.tf", ctx.versions()));
+    module.files.push(("providers.tf", ctx.providers()));
+    module.files.push(("main.tf", ctx.main()));
+    if !env.managed_stores.is_empty() {
+        module.files.push(("datastores.tf", ctx.datastores()));
+    }
+    if ctx.cdn() {
+        module.files.push(("cdn.tf", ctx.cdn_doc()));
+    }
+    module.files.push(("helm.tf", ctx.helm()));
+    module.files.push(("variables.tf", ctx.variables()));
+    module.files.push(("outputs.tf", ctx.outputs()));
+    if ctx.needs_log_bucket() {
+        let skip = |resource: &str, check, reason| Skip {
+            resource: resource.to_owned(),
+            check,
+            reason,
+        };
+        module.skips.extend([
+            skip(
+                "aws_s3_bucket.logs",
+                "CKV_AWS_18",
+                "this is the access log bucket; logging its own access would log the log writes",
+            ),
+            skip(
+                "aws_s3_bucket.logs",
+                "CKV_AWS_145",
+                "S3 server access log delivery supports only SSE-S3 (AES256) on the target bucket",
+            ),
+        ]);
+        if ctx.cdn() {
+            module.skips.extend([
+                skip("aws_s3_bucket_ownership_controls.logs", "CKV2_AWS_65", "CloudFront standard logs are delivered through a bucket ACL grant, which needs ACLs enabled on this log-only bucket"),
+                skip("aws_cloudfront_distribution.cdn", "CKV2_AWS_46", "the only bucket this distribution references is its log bucket; its origin is the ingress, not S3"),
+            ]);
+        }
+    }
+    if cloud.cdn && ctx.hosts.is_empty() {
+        module
+            .notes
+            .push("`cloud.cdn` is on but no service has an ingress host: no CDN generated".into());
+    }
+    for st in &env.managed_stores {
+        if !matches!(st.engine.as_str(), "postgres" | "redis" | "object-storage") {
+            module.notes.push(format!(
+                "managed data store `{}`: engine `{}` has no AWS lowering",
+                st.name, st.engine
+            ));
+        }
+    }
+    module
+}
+
+/// What every part of the lowering needs.
+struct Ctx<'a> {
+    platform: &'a ir::Platform,
+    env: &'a Environment,
+    cloud: &'a Cloud,
+    /// `<platform>-<env>`: cluster, VPC and key names.
+    name: String,
+    /// Public hosts of the environment's ingresses, sorted.
+    hosts: Vec<String>,
+}
+
+impl<'a> Ctx<'a> {
+    fn new(platform: &'a ir::Platform, env: &'a Environment, cloud: &'a Cloud) -> Self {
+        let mut hosts: Vec<String> = env
+            .workloads
+            .iter()
+            .filter_map(|w| w.ingress.as_ref().map(|i| i.host.clone()))
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        Ctx {
+            platform,
+            env,
+            cloud,
+            name: naming::cloud_name(&platform.name, &env.name),
+            hosts,
+        }
+    }
+
+    fn cdn(&self) -> bool {
+        self.cloud.cdn && !self.hosts.is_empty()
+    }
+
+    fn stores(&self, engine: &str) -> impl Iterator<Item = &'a ManagedStore> + '_ {
+        let engine = engine.to_owned();
+        self.env
+            .managed_stores
+            .iter()
+            .filter(move |s| s.engine == engine)
+    }
+
+    /// Whether pods use persistent volumes, which on EKS need the EBS CSI driver.
+    fn needs_ebs_csi(&self) -> bool {
+        self.env.workloads.iter().any(|w| w.storage.is_some())
+    }
+
+    /// Whether a node group can grow or shrink, which needs the cluster autoscaler.
+    fn needs_autoscaler(&self) -> bool {
+        self.cloud.cluster.node_groups.iter().any(|g| g.min < g.max)
+    }
+
+    fn store_id(&self, st: &ManagedStore) -> String {
+        naming::cloud_store_name(&self.platform.name, &self.env.name, &st.name)
+    }
+
+    // ----------------------------------------------------------------- versions.tf
+
+    fn versions(&self) -> Body {
+        let state = &self.cloud.state;
+        let provider =
+            |source: &str, version: &str| obj([("source", s(source)), ("version", s(version))]);
+        doc([block(
+            "terraform",
+            [],
+            [
+                a("required_version", s(TERRAFORM_VERSION)),
+                b(block(
+                    "required_providers",
+                    [],
+                    [
+                        a("aws", provider("hashicorp/aws", AWS_PROVIDER)),
+                        a("helm", provider("hashicorp/helm", HELM_PROVIDER)),
+                    ],
+                )),
+                b(block(
+                    "backend",
+                    ["s3"],
+                    [
+                        a("bucket", s(&state.bucket)),
+                        a("key", s(&state.key)),
+                        a("region", s(&self.cloud.region)),
+                        a("dynamodb_table", s(&state.lock_table)),
+                        a("encrypt", true),
+                    ],
+                )),
+            ],
+        )])
+    }
+
+    // ---------------------------------------------------------------- providers.tf
+
+    fn providers(&self) -> Body {
+        let tags = || b(block("default_tags", [], [a("tags", r("local.tags"))]));
+        let mut blocks = vec![block(
+            "provider",
+            ["aws"],
+            [a("region", r("var.region")), tags()],
+        )];
+        if self.cdn() {
+            // CloudFront's WAF ACL, certificate and logs live in us-east-1 whatever the region.
+            blocks.push(block(
+                "provider",
+                ["aws"],
+                [
+                    a("alias", s("us_east_1")),
+                    a("region", s("us-east-1")),
+                    tags(),
+                ],
+            ));
+        }
+        blocks.push(block(
+            "provider",
+            ["helm"],
+            [b(block(
+                "kubernetes",
+                [],
+                [
+                    a("host", r("module.eks.cluster_endpoint")),
+                    a(
+                        "cluster_ca_certificate",
+                        call(
+                            "base64decode",
+                            [r("module.eks.cluster_certificate_authority_data")],
+                        ),
+                    ),
+                    // A short-lived token from the AWS CLI, never a stored credential.
+                    b(block(
+                        "exec",
+                        [],
+                        [
+                            a("api_version", s("client.authentication.k8s.io/v1beta1")),
+                            a("command", s("aws")),
+                            a(
+                                "args",
+                                Expression::Array(vec![
+                                    s("eks"),
+                                    s("get-token"),
+                                    s("--cluster-name"),
+                                    r("module.eks.cluster_name"),
+                                    s("--region"),
+                                    r("var.region"),
+                                ]),
+                            ),
+                        ],
+                    )),
+                ],
+            ))],
+        ));
+        doc(blocks)
+    }
+
+    // --------------------------------------------------------------------- main.tf
+
+    fn main(&self) -> Body {
+        let tags = naming::cloud_tags(&self.platform.name, self.env);
+        let mut locals = vec![a("tags", obj(tags.iter().map(|(k, v)| (k.as_str(), s(v)))))];
+        let mut blocks = vec![block("data", ["aws_caller_identity", "current"], [])];
+        blocks.extend(self.kms_key(
+            &mut locals,
+            "main",
+            None,
+            &self.name,
+            &format!("{}: data stores, logs and secrets", self.name),
+        ));
+        if self.needs_log_bucket() {
+            blocks.extend(self.log_bucket(&mut locals));
+        }
+        blocks.push(self.vpc());
+        blocks.push(self.eks());
+        if self.needs_ebs_csi() {
+            blocks.push(irsa(
+                "ebs_csi_irsa",
+                &format!("{}-ebs-csi", self.name),
+                [a("attach_ebs_csi_policy", true)],
+                EBS_CSI_SA,
+            ));
+        }
+        if self.needs_autoscaler() {
+            blocks.push(irsa(
+                "cluster_autoscaler_irsa",
+                &format!("{}-cluster-autoscaler", self.name),
+                [
+                    a("attach_cluster_autoscaler_policy", true),
+                    a(
+                        "cluster_autoscaler_cluster_names",
+                        Expression::Array(vec![r("module.eks.cluster_name")]),
+                    ),
+                ],
+                AUTOSCALER_SA,
+            ));
+        }
+        doc_with_locals(locals, blocks)
+    }
+
+    /// A customer-managed key and its alias. `provider` selects an aliased provider; the
+    /// policy lets the account administer the key through IAM and CloudWatch Logs of the
+    /// key's region encrypt log groups with it.
+    fn kms_key(
+        &self,
+        locals: &mut Vec<Item>,
+        label: &str,
+        provider: Option<(&str, &str)>,
+        alias: &str,
+        description: &str,
+    ) -> Vec<Block> {
+        let region = match provider {
+            Some((_, region)) => s(region),
+            None => r("var.region"),
+        };
+        let account = r("data.aws_caller_identity.current.account_id");
+        let arn = |service: &str, resource: Vec<Part>| {
+            let mut parts = vec![Part::Lit(format!("arn:aws:{service}:"))];
+            parts.extend(resource);
+            template(parts)
+        };
+        let root = arn(
+            "iam",
+            vec![
+                Part::Lit(":".into()),
+                Part::Expr(account.clone()),
+                Part::Lit(":root".into()),
+            ],
+        );
+        let logs_principal = template([
+            Part::Lit("logs.".into()),
+            Part::Expr(region.clone()),
+            Part::Lit(".amazonaws.com".into()),
+        ]);
+        let log_groups = arn(
+            "logs",
+            vec![
+                Part::Expr(region),
+                Part::Lit(":".into()),
+                Part::Expr(account),
+                Part::Lit(":log-group:*".into()),
+            ],
+        );
+        let policy = obj([
+            ("Version", s("2012-10-17")),
+            (
+                "Statement",
+                Expression::Array(vec![
+                    obj([
+                        ("Sid", s("AccountAdministersTheKeyThroughIam")),
+                        ("Effect", s("Allow")),
+                        ("Principal", obj([("AWS", root)])),
+                        ("Action", s("kms:*")),
+                        ("Resource", s("*")),
+                    ]),
+                    obj([
+                        ("Sid", s("CloudWatchLogsEncryptLogGroups")),
+                        ("Effect", s("Allow")),
+                        ("Principal", obj([("Service", logs_principal)])),
+                        (
+                            "Action",
+                            strings([
+                                "kms:Decrypt*",
+                                "kms:Describe*",
+                                "kms:Encrypt*",
+                                "kms:GenerateDataKey*",
+                                "kms:ReEncrypt*",
+                            ]),
+                        ),
+                        ("Resource", s("*")),
+                        (
+                            "Condition",
+                            obj([(
+                                "ArnLike",
+                                obj([("kms:EncryptionContext:aws:logs:arn", log_groups)]),
+                            )]),
+                        ),
+                    ]),
+                ]),
+            ),
+        ]);
+        let provider_attr = || provider.map(|(p, _)| a("provider", r(p)));
+        let mut key_body: Vec<Item> = provider_attr().into_iter().collect();
+        let local = format!("{label}_key_policy");
+        key_body.extend([
+            a("description", s(description)),
+            a("enable_key_rotation", true),
+            a("deletion_window_in_days", 30),
+            a("policy", call("jsonencode", [r(&format!("local.{local}"))])),
+        ]);
+        locals.push(a(local, policy));
+        let mut alias_body: Vec<Item> = provider_attr().into_iter().collect();
+        alias_body.extend([
+            a("name", s(format!("alias/{alias}"))),
+            a("target_key_id", r(&format!("aws_kms_key.{label}.key_id"))),
+        ]);
+        vec![
+            block("resource", ["aws_kms_key", label], key_body),
+            block("resource", ["aws_kms_alias", label], alias_body),
+        ]
+    }
+
+    fn vpc(&self) -> Block {
+        // Subnets are carved from the VPC range: a /20 (for a /16) per zone for the nodes,
+        // and /24s from the top of the range for load balancers and data stores, so any
+        // number of zones up to eight fits without overlap.
+        let subnets = |newbits: u32, base: u32| {
+            let index = if base == 0 {
+                r("k")
+            } else {
+                op(Expression::from(base), BinaryOperator::Plus, r("k"))
+            };
+            Expression::from(
+                ForExpr::new(
+                    Identifier::unchecked("v"),
+                    r("var.availability_zones"),
+                    call(
+                        "cidrsubnet",
+                        [r("var.vpc_cidr"), Expression::from(newbits), index],
+                    ),
+                )
+                .with_key_var(Identifier::unchecked("k")),
+            )
+        };
+        let mut body = vec![
+            a("source", s("terraform-aws-modules/vpc/aws")),
+            a("version", s(VPC_MODULE)),
+            a("name", s(&self.name)),
+            a("cidr", r("var.vpc_cidr")),
+            a("azs", r("var.availability_zones")),
+            a("private_subnets", subnets(4, 0)),
+            a("public_subnets", subnets(8, 224)),
+        ];
+        if self.stores("postgres").next().is_some() {
+            body.push(a("database_subnets", subnets(8, 232)));
+        }
+        if self.stores("redis").next().is_some() {
+            body.push(a("elasticache_subnets", subnets(8, 240)));
+        }
+        body.extend([
+            // A NAT gateway per zone, so losing a zone does not cut the others off.
+            a("enable_nat_gateway", true),
+            a("one_nat_gateway_per_az", true),
+            a("enable_dns_hostnames", true),
+            a("enable_dns_support", true),
+            a("enable_flow_log", true),
+            a("create_flow_log_cloudwatch_log_group", true),
+            a("create_flow_log_cloudwatch_iam_role", true),
+            a("flow_log_max_aggregation_interval", 60),
+            a(
+                "flow_log_cloudwatch_log_group_kms_key_id",
+                r("aws_kms_key.main.arn"),
+            ),
+            a(
+                "flow_log_cloudwatch_log_group_retention_in_days",
+                LOG_RETENTION_DAYS,
+            ),
+            // Tags by which the AWS load balancer integration finds the subnets.
+            a(
+                "public_subnet_tags",
+                obj([("kubernetes.io/role/elb", Expression::from(1))]),
+            ),
+            a(
+                "private_subnet_tags",
+                obj([("kubernetes.io/role/internal-elb", Expression::from(1))]),
+            ),
+        ]);
+        block("module", ["vpc"], body)
+    }
+
+    fn eks(&self) -> Block {
+        let mut addons = vec![
+            ("coredns", obj([("most_recent", Expression::from(true))])),
+            ("kube-proxy", obj([("most_recent", Expression::from(true))])),
+            (
+                "vpc-cni",
+                obj([
+                    ("most_recent", Expression::from(true)),
+                    ("before_compute", Expression::from(true)),
+                ]),
+            ),
+        ];
+        if self.needs_ebs_csi() {
+            addons.push((
+                "aws-ebs-csi-driver",
+                obj([
+                    ("most_recent", Expression::from(true)),
+                    (
+                        "service_account_role_arn",
+                        r("module.ebs_csi_irsa.iam_role_arn"),
+                    ),
+                ]),
+            ));
+        }
+        addons.sort_by(|x, y| x.0.cmp(y.0));
+        block(
+            "module",
+            ["eks"],
+            [
+                a("source", s("terraform-aws-modules/eks/aws")),
+                a("version", s(EKS_MODULE)),
+                a("cluster_name", s(&self.name)),
+                a("cluster_version", r("var.cluster_version")),
+                a("vpc_id", r("module.vpc.vpc_id")),
+                a("subnet_ids", r("module.vpc.private_subnets")),
+                a("control_plane_subnet_ids", r("module.vpc.private_subnets")),
+                // The API is private unless the deployment lists networks that may reach it.
+                a("cluster_endpoint_private_access", true),
+                a(
+                    "cluster_endpoint_public_access",
+                    op(
+                        call("length", [r("var.cluster_endpoint_public_access_cidrs")]),
+                        BinaryOperator::Greater,
+                        Expression::from(0),
+                    ),
+                ),
+                a(
+                    "cluster_endpoint_public_access_cidrs",
+                    r("var.cluster_endpoint_public_access_cidrs"),
+                ),
+                a(
+                    "cluster_enabled_log_types",
+                    strings([
+                        "api",
+                        "audit",
+                        "authenticator",
+                        "controllerManager",
+                        "scheduler",
+                    ]),
+                ),
+                a("cloudwatch_log_group_kms_key_id", r("aws_kms_key.main.arn")),
+                a("cloudwatch_log_group_retention_in_days", LOG_RETENTION_DAYS),
+                // Kubernetes Secrets are envelope-encrypted with a key the module creates.
+                a("create_kms_key", true),
+                a(
+                    "cluster_encryption_config",
+                    obj([("resources", strings(["secrets"]))]),
+                ),
+                a("enable_irsa", true),
+                a("enable_cluster_creator_admin_permissions", true),
+                a("cluster_addons", obj(addons)),
+                a("eks_managed_node_groups", r("var.node_groups")),
+            ],
+        )
+    }
+
+    // --------------------------------------------------------------- datastores.tf
+
+    fn datastores(&self) -> Body {
+        let mut locals = Vec::new();
+        let mut blocks = Vec::new();
+        if self.stores("postgres").next().is_some() {
+            blocks.push(monitoring_role(&mut locals, &self.name));
+            blocks.push(block(
+                "resource",
+                ["aws_iam_role_policy_attachment", "rds_monitoring"],
+                [
+                    a("role", r("aws_iam_role.rds_monitoring.name")),
+                    a(
+                        "policy_arn",
+                        s("arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"),
+                    ),
+                ],
+            ));
+        }
+        for st in &self.env.managed_stores {
+            match st.engine.as_str() {
+                "postgres" => blocks.extend(self.postgres(st)),
+                "redis" => blocks.extend(self.redis(st)),
+                "object-storage" => blocks.extend(self.bucket(&mut locals, st)),
+                _ => {}
+            }
+        }
+        doc_with_locals(locals, blocks)
+    }
+
+    /// A security group admitting the cluster's nodes on the store's ports, and nothing out.
+    fn security_group(&self, st: &ManagedStore, what: &str) -> Block {
+        let mut body = vec![
+            a("name", s(self.store_id(st))),
+            a(
+                "description",
+                s(format!("{what} {}: clients in the cluster only", st.name)),
+            ),
+            a("vpc_id", r("module.vpc.vpc_id")),
+        ];
+        for p in &st.ports {
+            body.push(b(block(
+                "ingress",
+                [],
+                [
+                    a(
+                        "description",
+                        s(format!("{what} from the cluster nodes ({})", p.name)),
+                    ),
+                    a("from_port", p.port),
+                    a("to_port", p.port),
+                    a("protocol", s("tcp")),
+                    a(
+                        "security_groups",
+                        Expression::Array(vec![r("module.eks.node_security_group_id")]),
+                    ),
+                ],
+            )));
+        }
+        block(
+            "resource",
+            ["aws_security_group", &naming::tf_ident(&st.name)],
+            body,
+        )
+    }
+
+    fn postgres(&self, st: &ManagedStore) -> Vec<Block> {
+        let id = naming::tf_ident(&st.name);
+        let major = st.version.split('.').next().unwrap_or_default().to_owned();
+        let port = st.ports.first().map_or(5432, |p| p.port);
+        let retention = retention_days(st, ir::MANAGED_BACKUP_RETENTION_DAYS);
+        let mut blocks = vec![self.security_group(st, "PostgreSQL")];
+        let param = |name: &str, value: &str| {
+            b(block(
+                "parameter",
+                [],
+                [a("name", s(name)), a("value", s(value))],
+            ))
+        };
+        blocks.push(block(
+            "resource",
+            ["aws_db_parameter_group", &id],
+            [
+                a("name", s(self.store_id(st))),
+                a("family", s(format!("postgres{major}"))),
+                a(
+                    "description",
+                    s(format!(
+                        "{}: TLS only, DDL and slow queries logged",
+                        st.name
+                    )),
+                ),
+                // Clients must use TLS (encryption in transit).
+                param("rds.force_ssl", "1"),
+                param("log_statement", "ddl"),
+                param("log_min_duration_statement", "1000"),
+            ],
+        ));
+        // RDS creates these on first export; creating them first sets encryption and
+        // retention.
+        for log in ["postgresql", "upgrade"] {
+            blocks.push(log_group(
+                &format!("{id}_{log}"),
+                &format!("/aws/rds/instance/{}/{log}", self.store_id(st)),
+            ));
+        }
+        // Settings shared by the primary and its read replicas.
+        let common = |primary: bool| {
+            let mut body = vec![
+                a(
+                    "instance_class",
+                    s(instance_class(st, ir::RDS_INSTANCE_CLASS)),
+                ),
+                a("storage_encrypted", true),
+                a("kms_key_id", r("aws_kms_key.main.arn")),
+                a("multi_az", st.multi_az),
+                a(
+                    "vpc_security_group_ids",
+                    Expression::Array(vec![r(&format!("aws_security_group.{id}.id"))]),
+                ),
+                a(
+                    "parameter_group_name",
+                    r(&format!("aws_db_parameter_group.{id}.name")),
+                ),
+                a("port", port),
+                a("publicly_accessible", false),
+                a("iam_database_authentication_enabled", true),
+                a("ca_cert_identifier", s("rds-ca-rsa2048-g1")),
+                a("auto_minor_version_upgrade", true),
+                a("copy_tags_to_snapshot", true),
+                a("backup_retention_period", retention),
+                a("deletion_protection", st.deletion_protection),
+                a("monitoring_interval", 60),
+                a("monitoring_role_arn", r("aws_iam_role.rds_monitoring.arn")),
+                a("performance_insights_enabled", true),
+                a("performance_insights_kms_key_id", r("aws_kms_key.main.arn")),
+                a("performance_insights_retention_period", 7),
+                a(
+                    "enabled_cloudwatch_logs_exports",
+                    strings(["postgresql", "upgrade"]),
+                ),
+            ];
+            if primary {
+                body.extend([
+                    a("skip_final_snapshot", false),
+                    a(
+                        "final_snapshot_identifier",
+                        s(format!("{}-final", self.store_id(st))),
+                    ),
+                ]);
+            } else {
+                // A read replica has no final snapshot of its own: the primary's covers it.
+                body.push(a("skip_final_snapshot", true));
+            }
+            body.push(a(
+                "depends_on",
+                Expression::Array(vec![
+                    r(&format!("aws_cloudwatch_log_group.{id}_postgresql")),
+                    r(&format!("aws_cloudwatch_log_group.{id}_upgrade")),
+                ]),
+            ));
+            body
+        };
+        let mut primary = vec![
+            a("identifier", s(self.store_id(st))),
+            a("engine", s("postgres")),
+            // The major version: minor versions are upgraded automatically.
+            a("engine_version", s(&major)),
+            a("allocated_storage", gib(st.storage)),
+            a("storage_type", s("gp3")),
+            a("db_name", s(naming::sql_ident(&st.database))),
+            a("username", s(naming::sql_ident(&st.username))),
+            // RDS generates the password and keeps it in Secrets Manager.
+            a("manage_master_user_password", true),
+            a("master_user_secret_kms_key_id", r("aws_kms_key.main.arn")),
+            a(
+                "db_subnet_group_name",
+                r("module.vpc.database_subnet_group_name"),
+            ),
+        ];
+        if let Some(window) = st.backup.as_ref().and_then(|b| backup_window(b, 60)) {
+            primary.push(a("backup_window", s(window)));
+        }
+        primary.extend(common(true));
+        blocks.push(block("resource", ["aws_db_instance", &id], primary));
+        if st.read_replicas > 0 {
+            let mut replica = vec![
+                a("count", st.read_replicas),
+                a(
+                    "identifier",
+                    template([
+                        Part::Lit(format!("{}-replica-", self.store_id(st))),
+                        Part::Expr(op(
+                            r("count.index"),
+                            BinaryOperator::Plus,
+                            Expression::from(1),
+                        )),
+                    ]),
+                ),
+                a(
+                    "replicate_source_db",
+                    r(&format!("aws_db_instance.{id}.identifier")),
+                ),
+            ];
+            replica.extend(common(false));
+            blocks.push(block(
+                "resource",
+                ["aws_db_instance", &format!("{id}_replica")],
+                replica,
+            ));
+        }
+        blocks
+    }
+
+    fn redis(&self, st: &ManagedStore) -> Vec<Block> {
+        let id = naming::tf_ident(&st.name);
+        let nodes = st.replicas.max(1) + st.read_replicas;
+        let port = st.ports.first().map_or(6379, |p| p.port);
+        let secret = format!("{id}_auth");
+        let mut blocks = vec![
+            // The auth token is read at apply time; its value is never in a generated file.
+            block(
+                "data",
+                ["aws_secretsmanager_secret_version", &secret],
+                [a(
+                    "secret_id",
+                    s(naming::cloud_secret_name(
+                        &self.platform.name,
+                        &self.env.name,
+                        &st.auth.secret,
+                    )),
+                )],
+            ),
+            self.security_group(st, "Redis"),
+        ];
+        let token = Expression::from(Traversal::new(
+            call(
+                "jsondecode",
+                [r(&format!(
+                    "data.aws_secretsmanager_secret_version.{secret}.secret_string"
+                ))],
+            ),
+            [hcl::expr::TraversalOperator::Index(s(&st.auth.key))],
+        ));
+        let mut body = vec![
+            a("replication_group_id", s(self.store_id(st))),
+            a(
+                "description",
+                s(format!(
+                    "{} of {} {}",
+                    st.name, self.platform.name, self.env.name
+                )),
+            ),
+            a("engine", s("redis")),
+            a("engine_version", s(&st.version)),
+            a("node_type", s(instance_class(st, ir::CACHE_NODE_TYPE))),
+            a("num_cache_clusters", nodes),
+            a("port", port),
+            a(
+                "subnet_group_name",
+                r("module.vpc.elasticache_subnet_group_name"),
+            ),
+            a(
+                "security_group_ids",
+                Expression::Array(vec![r(&format!("aws_security_group.{id}.id"))]),
+            ),
+            // Failover needs a replica to promote.
+            a("automatic_failover_enabled", nodes > 1),
+            a("multi_az_enabled", st.multi_az && nodes > 1),
+            a("at_rest_encryption_enabled", true),
+            a("kms_key_id", r("aws_kms_key.main.arn")),
+            a("transit_encryption_enabled", true),
+            a("auth_token", token),
+            a("auto_minor_version_upgrade", true),
+            a(
+                "snapshot_retention_limit",
+                retention_days(st, ir::MANAGED_BACKUP_RETENTION_DAYS),
+            ),
+        ];
+        if let Some(window) = st.backup.as_ref().and_then(|b| backup_window(b, 60)) {
+            body.push(a("snapshot_window", s(window)));
+        }
+        blocks.push(block(
+            "resource",
+            ["aws_elasticache_replication_group", &id],
+            body,
+        ));
+        blocks
+    }
+
+    /// An S3 bucket for object storage: versioned, KMS-encrypted, private, TLS only, with
+    /// access logs, and old versions expired after the backup retention.
+    fn bucket(&self, locals: &mut Vec<Item>, st: &ManagedStore) -> Vec<Block> {
+        let id = naming::tf_ident(&st.name);
+        let mut blocks = self.bucket_common(locals, &id, &self.store_id(st), false);
+        blocks.push(block(
+            "resource",
+            ["aws_s3_bucket_logging", &id],
+            [
+                a("bucket", r(&format!("aws_s3_bucket.{id}.id"))),
+                a("target_bucket", r("aws_s3_bucket.logs.id")),
+                a("target_prefix", s(format!("s3/{}/", st.name))),
+            ],
+        ));
+        // Replaced object versions are the bucket's backups: they are kept as long as the
+        // spec's backup retention says.
+        let keep = st
+            .backup
+            .as_ref()
+            .map_or(ir::MANAGED_BACKUP_RETENTION_DAYS, |b| {
+                ((b.retention_ms / 86_400_000) as u32).max(1)
+            });
+        blocks.push(lifecycle(&id, keep));
+        blocks
+    }
+
+    /// Resources every bucket has. The log bucket (`for_logs`) differs where log delivery
+    /// requires it: S3 server access logs accept only SSE-S3 encryption and are written by
+    /// the `logging.s3.amazonaws.com` service, and CloudFront writes its logs through an
+    /// ACL grant, which needs ACLs enabled.
+    fn bucket_common(
+        &self,
+        locals: &mut Vec<Item>,
+        id: &str,
+        name: &str,
+        for_logs: bool,
+    ) -> Vec<Block> {
+        let bucket = r(&format!("aws_s3_bucket.{id}.id"));
+        let arn = r(&format!("aws_s3_bucket.{id}.arn"));
+        let objects = template([Part::Expr(arn.clone()), Part::Lit("/*".into())]);
+        let encryption = if for_logs {
+            vec![a("sse_algorithm", s("AES256"))]
+        } else {
+            vec![
+                a("sse_algorithm", s("aws:kms")),
+                a("kms_master_key_id", r("aws_kms_key.main.arn")),
+            ]
+        };
+        let ownership = if for_logs && self.cdn() {
+            "BucketOwnerPreferred"
+        } else {
+            "BucketOwnerEnforced"
+        };
+        let mut statements = vec![obj([
+            ("Sid", s("DenyInsecureTransport")),
+            ("Effect", s("Deny")),
+            ("Principal", s("*")),
+            ("Action", s("s3:*")),
+            (
+                "Resource",
+                Expression::Array(vec![arn.clone(), objects.clone()]),
+            ),
+            (
+                "Condition",
+                obj([("Bool", obj([("aws:SecureTransport", s("false"))]))]),
+            ),
+        ])];
+        if for_logs {
+            statements.push(obj([
+                ("Sid", s("S3ServerAccessLogDelivery")),
+                ("Effect", s("Allow")),
+                (
+                    "Principal",
+                    obj([("Service", s("logging.s3.amazonaws.com"))]),
+                ),
+                ("Action", s("s3:PutObject")),
+                ("Resource", objects),
+                (
+                    "Condition",
+                    obj([(
+                        "StringEquals",
+                        obj([(
+                            "aws:SourceAccount",
+                            r("data.aws_caller_identity.current.account_id"),
+                        )]),
+                    )]),
+                ),
+            ]));
+        }
+        let policy = format!("{id}_bucket_policy");
+        locals.push(a(
+            policy.clone(),
+            obj([
+                ("Version", s("2012-10-17")),
+                ("Statement", Expression::Array(statements)),
+            ]),
+        ));
+        vec![
+            block("resource", ["aws_s3_bucket", id], [a("bucket", s(name))]),
+            block(
+                "resource",
+                ["aws_s3_bucket_versioning", id],
+                [
+                    a("bucket", bucket.clone()),
+                    b(block(
+                        "versioning_configuration",
+                        [],
+                        [a("status", s("Enabled"))],
+                    )),
+                ],
+            ),
+            block(
+                "resource",
+                ["aws_s3_bucket_server_side_encryption_configuration", id],
+                [
+                    a("bucket", bucket.clone()),
+                    b(block(
+                        "rule",
+                        [],
+                        [
+                            b(block(
+                                "apply_server_side_encryption_by_default",
+                                [],
+                                encryption,
+                            )),
+                            a("bucket_key_enabled", !for_logs),
+                        ],
+                    )),
+                ],
+            ),
+            block(
+                "resource",
+                ["aws_s3_bucket_public_access_block", id],
+                [
+                    a("bucket", bucket.clone()),
+                    a("block_public_acls", true),
+                    a("block_public_policy", true),
+                    a("ignore_public_acls", true),
+                    a("restrict_public_buckets", true),
+                ],
+            ),
+            block(
+                "resource",
+                ["aws_s3_bucket_ownership_controls", id],
+                [
+                    a("bucket", bucket.clone()),
+                    b(block("rule", [], [a("object_ownership", s(ownership))])),
+                ],
+            ),
+            block(
+                "resource",
+                ["aws_s3_bucket_policy", id],
+                [
+                    a("bucket", bucket.clone()),
+                    a(
+                        "policy",
+                        call("jsonencode", [r(&format!("local.{policy}"))]),
+                    ),
+                ],
+            ),
+            // Object events go to EventBridge, where consumers can subscribe.
+            block(
+                "resource",
+                ["aws_s3_bucket_notification", id],
+                [a("bucket", bucket), a("eventbridge", true)],
+            ),
+        ]
+    }
+
+    /// The bucket receiving S3 access logs and CloudFront logs.
+    fn log_bucket(&self, locals: &mut Vec<Item>) -> Vec<Block> {
+        let mut blocks =
+            self.bucket_common(locals, "logs", &naming::cloud_log_bucket(&self.name), true);
+        blocks.push(lifecycle("logs", LOG_RETENTION_DAYS));
+        blocks
+    }
+
+    /// Whether a bucket for access logs is needed: buckets and the CDN log to it.
+    fn needs_log_bucket(&self) -> bool {
+        self.cdn() || self.stores("object-storage").next().is_some()
+    }
+
+    // ---------------------------------------------------------------------- cdn.tf
+
+    fn cdn_doc(&self) -> Body {
+        let east = || a("provider", r("aws.us_east_1"));
+        let mut locals = Vec::new();
+        let mut blocks = self.kms_key(
+            &mut locals,
+            "edge",
+            Some(("aws.us_east_1", "us-east-1")),
+            &format!("{}-edge", self.name),
+            &format!("{}: CDN firewall logs", self.name),
+        );
+        let waf_logs = format!("aws-waf-logs-{}", self.name);
+        blocks.push(block(
+            "resource",
+            ["aws_cloudwatch_log_group", "waf"],
+            [
+                east(),
+                a("name", s(&waf_logs)),
+                a("retention_in_days", LOG_RETENTION_DAYS),
+                a("kms_key_id", r("aws_kms_key.edge.arn")),
+            ],
+        ));
+        let visibility = |metric: &str| {
+            b(block(
+                "visibility_config",
+                [],
+                [
+                    a("cloudwatch_metrics_enabled", true),
+                    a("metric_name", s(metric)),
+                    a("sampled_requests_enabled", true),
+                ],
+            ))
+        };
+        let mut acl = vec![
+            east(),
+            a("name", s(&self.name)),
+            a(
+                "description",
+                s(format!(
+                    "{}: AWS managed protections in front of the CDN",
+                    self.name
+                )),
+            ),
+            a("scope", s("CLOUDFRONT")),
+            b(block("default_action", [], [b(block("allow", [], []))])),
+        ];
+        // AWS managed rule groups: the common rule set, known bad inputs (which blocks the
+        // Log4j JNDI lookups), the IP reputation list and anonymizers (VPNs, Tor). Requests
+        // from hosting providers are only counted: webhooks and API clients run there.
+        for (priority, group) in [
+            "AWSManagedRulesCommonRuleSet",
+            "AWSManagedRulesKnownBadInputsRuleSet",
+            "AWSManagedRulesAmazonIpReputationList",
+            "AWSManagedRulesAnonymousIpList",
+        ]
+        .iter()
+        .enumerate()
+        {
+            let mut statement = vec![a("name", s(*group)), a("vendor_name", s("AWS"))];
+            if *group == "AWSManagedRulesAnonymousIpList" {
+                statement.push(b(block(
+                    "rule_action_override",
+                    [],
+                    [
+                        a("name", s("HostingProviderIPList")),
+                        b(block("action_to_use", [], [b(block("count", [], []))])),
+                    ],
+                )));
+            }
+            acl.push(b(block(
+                "rule",
+                [],
+                [
+                    a("name", s(*group)),
+                    a("priority", priority as u32 + 1),
+                    b(block("override_action", [], [b(block("none", [], []))])),
+                    b(block(
+                        "statement",
+                        [],
+                        [b(block("managed_rule_group_statement", [], statement))],
+                    )),
+                    visibility(group),
+                ],
+            )));
+        }
+        acl.push(visibility(&naming::tf_ident(&self.name)));
+        blocks.push(block("resource", ["aws_wafv2_web_acl", "cdn"], acl));
+        blocks.push(block(
+            "resource",
+            ["aws_wafv2_web_acl_logging_configuration", "cdn"],
+            [
+                east(),
+                a("resource_arn", r("aws_wafv2_web_acl.cdn.arn")),
+                a(
+                    "log_destination_configs",
+                    Expression::Array(vec![r("aws_cloudwatch_log_group.waf.arn")]),
+                ),
+            ],
+        ));
+        // Responses are cached only as the origin's Cache-Control allows, keyed by host,
+        // query string, cookies and Authorization, so a page is never served to the wrong
+        // user.
+        blocks.push(block(
+            "resource",
+            ["aws_cloudfront_cache_policy", "cdn"],
+            [
+                a("name", s(&self.name)),
+                a(
+                    "comment",
+                    s("cache what the origin marks cacheable, per host, user and query"),
+                ),
+                a("min_ttl", 0),
+                a("default_ttl", 0),
+                a("max_ttl", 31_536_000),
+                b(block(
+                    "parameters_in_cache_key_and_forwarded_to_origin",
+                    [],
+                    [
+                        a("enable_accept_encoding_brotli", true),
+                        a("enable_accept_encoding_gzip", true),
+                        b(block(
+                            "cookies_config",
+                            [],
+                            [a("cookie_behavior", s("all"))],
+                        )),
+                        b(block(
+                            "headers_config",
+                            [],
+                            [
+                                a("header_behavior", s("whitelist")),
+                                b(block(
+                                    "headers",
+                                    [],
+                                    [a("items", strings(["Authorization", "Host"]))],
+                                )),
+                            ],
+                        )),
+                        b(block(
+                            "query_strings_config",
+                            [],
+                            [a("query_string_behavior", s("all"))],
+                        )),
+                    ],
+                )),
+            ],
+        ));
+        blocks.push(block(
+            "data",
+            ["aws_cloudfront_origin_request_policy", "all_viewer"],
+            [a("name", s("Managed-AllViewer"))],
+        ));
+        blocks.push(block(
+            "data",
+            ["aws_cloudfront_response_headers_policy", "security_headers"],
+            [a("name", s("Managed-SecurityHeadersPolicy"))],
+        ));
+        let origin = "ingress";
+        blocks.push(block(
+            "resource",
+            ["aws_cloudfront_distribution", "cdn"],
+            [
+                a("enabled", true),
+                a("is_ipv6_enabled", true),
+                a("http_version", s("http2and3")),
+                a(
+                    "comment",
+                    s(format!("{} {}", self.platform.name, self.env.name)),
+                ),
+                a("aliases", strings(&self.hosts)),
+                a("price_class", s("PriceClass_All")),
+                a("web_acl_id", r("aws_wafv2_web_acl.cdn.arn")),
+                b(block(
+                    "origin",
+                    [],
+                    [
+                        a("origin_id", s(origin)),
+                        a("domain_name", r("var.cdn_origin_domain")),
+                        b(block(
+                            "custom_origin_config",
+                            [],
+                            [
+                                a("http_port", 80),
+                                a("https_port", 443),
+                                a("origin_protocol_policy", s("https-only")),
+                                a("origin_ssl_protocols", strings(["TLSv1.2"])),
+                            ],
+                        )),
+                    ],
+                )),
+                b(block(
+                    "default_cache_behavior",
+                    [],
+                    [
+                        a("target_origin_id", s(origin)),
+                        a("viewer_protocol_policy", s("redirect-to-https")),
+                        a(
+                            "allowed_methods",
+                            strings(["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]),
+                        ),
+                        a("cached_methods", strings(["GET", "HEAD"])),
+                        a("compress", true),
+                        a("cache_policy_id", r("aws_cloudfront_cache_policy.cdn.id")),
+                        a(
+                            "origin_request_policy_id",
+                            r("data.aws_cloudfront_origin_request_policy.all_viewer.id"),
+                        ),
+                        a(
+                            "response_headers_policy_id",
+                            r("data.aws_cloudfront_response_headers_policy.security_headers.id"),
+                        ),
+                    ],
+                )),
+                b(block(
+                    "logging_config",
+                    [],
+                    [
+                        a("bucket", r("aws_s3_bucket.logs.bucket_domain_name")),
+                        a("prefix", s("cloudfront/")),
+                        a("include_cookies", false),
+                    ],
+                )),
+                b(block(
+                    "restrictions",
+                    [],
+                    [b(block(
+                        "geo_restriction",
+                        [],
+                        [a("restriction_type", s("none"))],
+                    ))],
+                )),
+                b(block(
+                    "viewer_certificate",
+                    [],
+                    [
+                        a("acm_certificate_arn", r("var.cdn_certificate_arn")),
+                        a("ssl_support_method", s("sni-only")),
+                        a("minimum_protocol_version", s("TLSv1.2_2021")),
+                    ],
+                )),
+            ],
+        ));
+        doc_with_locals(locals, blocks)
+    }
+
+    // --------------------------------------------------------------------- helm.tf
+
+    fn helm(&self) -> Body {
+        let obs = &self.env.observability;
+        let mut locals: Vec<Item> = Vec::new();
+        let mut blocks = Vec::new();
+        let yaml = |local: &str| {
+            Expression::Array(vec![call("yamlencode", [r(&format!("local.{local}"))])])
+        };
+        if self.needs_autoscaler() {
+            locals.push(a(
+                "cluster_autoscaler_values",
+                obj([
+                    (
+                        "autoDiscovery",
+                        obj([("clusterName", r("module.eks.cluster_name"))]),
+                    ),
+                    ("awsRegion", r("var.region")),
+                    (
+                        "rbac",
+                        obj([(
+                            "serviceAccount",
+                            obj([
+                                ("name", s(AUTOSCALER_SA)),
+                                (
+                                    "annotations",
+                                    obj([(
+                                        "eks.amazonaws.com/role-arn",
+                                        r("module.cluster_autoscaler_irsa.iam_role_arn"),
+                                    )]),
+                                ),
+                            ]),
+                        )]),
+                    ),
+                ]),
+            ));
+            blocks.push(block(
+                "resource",
+                ["helm_release", "cluster_autoscaler"],
+                [
+                    a("name", s("cluster-autoscaler")),
+                    a("repository", s("https://kubernetes.github.io/autoscaler")),
+                    a("chart", s("cluster-autoscaler")),
+                    a("version", s(CLUSTER_AUTOSCALER)),
+                    a("namespace", s(SYSTEM_NAMESPACE)),
+                    a("values", yaml("cluster_autoscaler_values")),
+                ],
+            ));
+        }
+        // Prometheus selects every ServiceMonitor and PrometheusRule in the cluster, not
+        // only those labelled for this Helm release, so the platform's own are picked up.
+        locals.push(a(
+            "kube_prometheus_stack_values",
+            obj([(
+                "prometheus",
+                obj([(
+                    "prometheusSpec",
+                    obj([
+                        ("retention", s(units::format_duration(obs.retention_ms))),
+                        (
+                            "scrapeInterval",
+                            s(units::format_duration(obs.scrape_interval_ms)),
+                        ),
+                        (
+                            "serviceMonitorSelectorNilUsesHelmValues",
+                            Expression::from(false),
+                        ),
+                        (
+                            "podMonitorSelectorNilUsesHelmValues",
+                            Expression::from(false),
+                        ),
+                        ("ruleSelectorNilUsesHelmValues", Expression::from(false)),
+                    ]),
+                )]),
+            )]),
+        ));
+        blocks.push(block(
+            "resource",
+            ["helm_release", "kube_prometheus_stack"],
+            [
+                a("name", s("kube-prometheus-stack")),
+                a(
+                    "repository",
+                    s("https://prometheus-community.github.io/helm-charts"),
+                ),
+                a("chart", s("kube-prometheus-stack")),
+                a("version", s(KUBE_PROMETHEUS_STACK)),
+                a(
+                    "namespace",
+                    s(self.env.cluster.monitoring_namespace.as_str()),
+                ),
+                a("create_namespace", true),
+                a("values", yaml("kube_prometheus_stack_values")),
+                a("depends_on", Expression::Array(vec![r("module.eks")])),
+            ],
+        ));
+        let mut platform_deps = vec![r("module.eks"), r("helm_release.kube_prometheus_stack")];
+        if obs.logs.as_deref() == Some("loki") {
+            // 000: Loki with Promtail, without its own Grafana.
+            locals.push(a(
+                "loki_stack_values",
+                obj([
+                    ("promtail", obj([("enabled", Expression::from(true))])),
+                    ("grafana", obj([("enabled", Expression::from(false))])),
+                ]),
+            ));
+            blocks.push(block(
+                "resource",
+                ["helm_release", "loki_stack"],
+                [
+                    a("name", s("loki")),
+                    a("repository", s("https://grafana.github.io/helm-charts")),
+                    a("chart", s("loki-stack")),
+                    a("version", s(LOKI_STACK)),
+                    a("namespace", s(LOGS_NAMESPACE)),
+                    a("create_namespace", true),
+                    a("values", yaml("loki_stack_values")),
+                    a("depends_on", Expression::Array(vec![r("module.eks")])),
+                ],
+            ));
+        }
+        for st in &self.env.managed_stores {
+            let id = naming::tf_ident(&st.name);
+            match st.engine.as_str() {
+                "postgres" => platform_deps.push(r(&format!("aws_db_instance.{id}"))),
+                "redis" => {
+                    platform_deps.push(r(&format!("aws_elasticache_replication_group.{id}")))
+                }
+                "object-storage" => platform_deps.push(r(&format!("aws_s3_bucket.{id}"))),
+                _ => {}
+            }
+        }
+        let from_here = |path: String| {
+            template([
+                Part::Expr(r("path.module")),
+                Part::Lit(format!("/{}", naming::from_terraform_dir(&path))),
+            ])
+        };
+        blocks.push(block(
+            "resource",
+            ["helm_release", "platform"],
+            [
+                a("name", s(&self.platform.name)),
+                a(
+                    "chart",
+                    from_here(naming::helm_chart_dir(&self.platform.name)),
+                ),
+                a("namespace", s(&self.env.namespace)),
+                a("create_namespace", true),
+                a(
+                    "values",
+                    Expression::Array(vec![call(
+                        "file",
+                        [from_here(naming::helm_values_file(
+                            &self.platform.name,
+                            &self.env.name,
+                        ))],
+                    )]),
+                ),
+                a("depends_on", Expression::Array(platform_deps)),
+            ],
+        ));
+        let mut all = vec![block("locals", [], locals)];
+        all.extend(blocks);
+        doc(all)
+    }
+
+    // ---------------------------------------------------------------- variables.tf
+
+    fn variables(&self) -> Body {
+        let zones: Vec<String> = (0..self.cloud.network.azs)
+            .map(|i| format!("{}{}", self.cloud.region, zone_letter(i)))
+            .collect();
+        let groups: BTreeMap<&str, Expression> = self
+            .cloud
+            .cluster
+            .node_groups
+            .iter()
+            .map(|g| {
+                (
+                    g.name.as_str(),
+                    obj([
+                        ("instance_types", strings(&g.instance_types)),
+                        (
+                            "capacity_type",
+                            s(if g.spot { "SPOT" } else { "ON_DEMAND" }),
+                        ),
+                        ("min_size", Expression::from(g.min)),
+                        ("max_size", Expression::from(g.max)),
+                        ("desired_size", Expression::from(g.desired)),
+                    ]),
+                )
+            })
+            .collect();
+        let mut blocks = vec![
+            variable(
+                "region",
+                r("string"),
+                "AWS region of the environment",
+                Some(s(&self.cloud.region)),
+            ),
+            variable(
+                "availability_zones",
+                call("list", [r("string")]),
+                "Availability zones to spread subnets and nodes over; zone letters differ between accounts",
+                Some(strings(&zones)),
+            ),
+            variable(
+                "vpc_cidr",
+                r("string"),
+                "Address range of the VPC",
+                Some(s(&self.cloud.network.cidr)),
+            ),
+            variable(
+                "cluster_version",
+                r("string"),
+                "Kubernetes version of the EKS cluster",
+                Some(s(&self.cloud.cluster.version)),
+            ),
+            variable(
+                "node_groups",
+                call(
+                    "map",
+                    [call(
+                        "object",
+                        [obj([
+                            ("instance_types", call("list", [r("string")])),
+                            ("capacity_type", r("string")),
+                            ("min_size", r("number")),
+                            ("max_size", r("number")),
+                            ("desired_size", r("number")),
+                        ])],
+                    )],
+                ),
+                "EKS managed node groups, by name",
+                Some(obj(groups)),
+            ),
+            variable(
+                "cluster_endpoint_public_access_cidrs",
+                call("list", [r("string")]),
+                "Networks that may reach the Kubernetes API from outside the VPC (e.g. CI runners); empty keeps the API private",
+                Some(Expression::Array(vec![])),
+            ),
+        ];
+        if self.cdn() {
+            blocks.push(variable(
+                "cdn_origin_domain",
+                r("string"),
+                "DNS name of the ingress controller's load balancer, which the CDN forwards to",
+                None,
+            ));
+            blocks.push(variable(
+                "cdn_certificate_arn",
+                r("string"),
+                &format!(
+                    "ARN of an ACM certificate in us-east-1 covering {}",
+                    self.hosts.join(", ")
+                ),
+                None,
+            ));
+        }
+        doc(blocks)
+    }
+
+    // ------------------------------------------------------------------ outputs.tf
+
+    fn outputs(&self) -> Body {
+        let mut blocks = vec![
+            output(
+                "cluster_name",
+                "EKS cluster name",
+                r("module.eks.cluster_name"),
+            ),
+            output(
+                "cluster_endpoint",
+                "Kubernetes API endpoint",
+                r("module.eks.cluster_endpoint"),
+            ),
+            output("vpc_id", "VPC id", r("module.vpc.vpc_id")),
+        ];
+        for st in &self.env.managed_stores {
+            let id = naming::tf_ident(&st.name);
+            match st.engine.as_str() {
+                "postgres" => {
+                    blocks.push(output(
+                        &format!("{id}_endpoint"),
+                        &format!("{}: primary host name", st.name),
+                        r(&format!("aws_db_instance.{id}.address")),
+                    ));
+                    blocks.push(output(
+                        &format!("{id}_port"),
+                        &format!("{}: port", st.name),
+                        r(&format!("aws_db_instance.{id}.port")),
+                    ));
+                    blocks.push(output(
+                        &format!("{id}_master_user_secret_arn"),
+                        &format!(
+                            "{}: Secrets Manager secret holding the master credentials",
+                            st.name
+                        ),
+                        r(&format!(
+                            "aws_db_instance.{id}.master_user_secret.0.secret_arn"
+                        )),
+                    ));
+                    if st.read_replicas > 0 {
+                        blocks.push(output(
+                            &format!("{id}_replica_endpoints"),
+                            &format!("{}: read replica host names", st.name),
+                            Expression::from(
+                                Traversal::builder(r(&format!("aws_db_instance.{id}_replica")))
+                                    .full_splat()
+                                    .attr("address")
+                                    .build(),
+                            ),
+                        ));
+                    }
+                }
+                "redis" => {
+                    blocks.push(output(
+                        &format!("{id}_primary_endpoint"),
+                        &format!("{}: primary endpoint (TLS)", st.name),
+                        r(&format!(
+                            "aws_elasticache_replication_group.{id}.primary_endpoint_address"
+                        )),
+                    ));
+                    blocks.push(output(
+                        &format!("{id}_reader_endpoint"),
+                        &format!("{}: reader endpoint (TLS)", st.name),
+                        r(&format!(
+                            "aws_elasticache_replication_group.{id}.reader_endpoint_address"
+                        )),
+                    ));
+                }
+                "object-storage" => {
+                    blocks.push(output(
+                        &format!("{id}_bucket"),
+                        &format!("{}: bucket name", st.name),
+                        r(&format!("aws_s3_bucket.{id}.id")),
+                    ));
+                    blocks.push(output(
+                        &format!("{id}_bucket_endpoint"),
+                        &format!("{}: regional bucket endpoint", st.name),
+                        r(&format!("aws_s3_bucket.{id}.bucket_regional_domain_name")),
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if self.cdn() {
+            blocks.push(output(
+                "cdn_domain_name",
+                "CloudFront domain to point the public host names at",
+                r("aws_cloudfront_distribution.cdn.domain_name"),
+            ));
+        }
+        doc(blocks)
+    }
+}
+
+/// An IAM role for a Kubernetes service account in kube-system (IRSA).
+fn irsa<const N: usize>(
+    label: &str,
+    role_name: &str,
+    policy: [Item; N],
+    service_account: &str,
+) -> Block {
+    let mut body = vec![
+        a(
+            "source",
+            s("terraform-aws-modules/iam/aws//modules/iam-role-for-service-accounts-eks"),
+        ),
+        a("version", s(IAM_MODULE)),
+        a("role_name", s(role_name)),
+    ];
+    body.extend(policy);
+    body.push(a(
+        "oidc_providers",
+        obj([(
+            "main",
+            obj([
+                ("provider_arn", r("module.eks.oidc_provider_arn")),
+                (
+                    "namespace_service_accounts",
+                    strings([format!("{SYSTEM_NAMESPACE}:{service_account}")]),
+                ),
+            ]),
+        )]),
+    ));
+    block("module", [label], body)
+}
+
+/// The role RDS enhanced monitoring publishes metrics with.
+fn monitoring_role(locals: &mut Vec<Item>, name: &str) -> Block {
+    let assume = obj([
+        ("Version", s("2012-10-17")),
+        (
+            "Statement",
+            Expression::Array(vec![obj([
+                ("Effect", s("Allow")),
+                (
+                    "Principal",
+                    obj([("Service", s("monitoring.rds.amazonaws.com"))]),
+                ),
+                ("Action", s("sts:AssumeRole")),
+            ])]),
+        ),
+    ]);
+    locals.push(a("rds_monitoring_assume_role", assume));
+    block(
+        "resource",
+        ["aws_iam_role", "rds_monitoring"],
+        [
+            a("name", s(format!("{name}-rds-monitoring"))),
+            a(
+                "assume_role_policy",
+                call("jsonencode", [r("local.rds_monitoring_assume_role")]),
+            ),
+        ],
+    )
+}
+
+/// A KMS-encrypted log group kept a year.
+fn log_group(label: &str, name: &str) -> Block {
+    block(
+        "resource",
+        ["aws_cloudwatch_log_group", label],
+        [
+            a("name", s(name)),
+            a("retention_in_days", LOG_RETENTION_DAYS),
+            a("kms_key_id", r("aws_kms_key.main.arn")),
+        ],
+    )
+}
+
+/// Lifecycle of a versioned bucket: unfinished uploads are aborted after a week and
+/// replaced versions expire after `keep_days`.
+fn lifecycle(id: &str, keep_days: u32) -> Block {
+    block(
+        "resource",
+        ["aws_s3_bucket_lifecycle_configuration", id],
+        [
+            a("bucket", r(&format!("aws_s3_bucket.{id}.id"))),
+            b(block(
+                "rule",
+                [],
+                [
+                    a("id", s("expire-old-versions")),
+                    a("status", s("Enabled")),
+                    b(block("filter", [], [])),
+                    b(block(
+                        "abort_incomplete_multipart_upload",
+                        [],
+                        [a("days_after_initiation", 7)],
+                    )),
+                    b(block(
+                        "noncurrent_version_expiration",
+                        [],
+                        [a("noncurrent_days", keep_days)],
+                    )),
+                ],
+            )),
+            a(
+                "depends_on",
+                Expression::Array(vec![r(&format!("aws_s3_bucket_versioning.{id}"))]),
+            ),
+        ],
+    )
+}
+
+fn variable(name: &str, ty: Expression, description: &str, default: Option<Expression>) -> Block {
+    let mut body = vec![a("description", s(description)), a("type", ty)];
+    if let Some(d) = default {
+        body.push(a("default", d));
+    }
+    block("variable", [name], body)
+}
+
+fn output(name: &str, description: &str, value: Expression) -> Block {
+    block(
+        "output",
+        [name],
+        [a("description", s(description)), a("value", value)],
+    )
+}
+
+fn instance_class(st: &ManagedStore, default: &str) -> String {
+    st.instance_class
+        .clone()
+        .unwrap_or_else(|| default.to_owned())
+}
+
+/// Backup retention in whole days, within the 1..=35 days AWS accepts.
+fn retention_days(st: &ManagedStore, default: u32) -> u32 {
+    st.backup.as_ref().map_or(default, |b| {
+        ((b.retention_ms / 86_400_000) as u32).clamp(1, 35)
+    })
+}
+
+/// The `hh:mm-hh:mm` UTC window starting at a daily backup schedule (`M H * * *`), lasting
+/// `minutes`; `None` for other schedules, which leave the window to AWS.
+fn backup_window(backup: &ir::Backup, minutes: u32) -> Option<String> {
+    let schedule = backup.schedule.as_ref()?;
+    let fields: Vec<&str> = schedule.split_whitespace().collect();
+    let [minute, hour, "*", "*", "*"] = fields.as_slice() else {
+        return None;
+    };
+    let start = hour.parse::<u32>().ok()? * 60 + minute.parse::<u32>().ok()?;
+    if start >= 24 * 60 {
+        return None;
+    }
+    let end = (start + minutes) % (24 * 60);
+    Some(format!(
+        "{:02}:{:02}-{:02}:{:02}",
+        start / 60,
+        start % 60,
+        end / 60,
+        end % 60
+    ))
+}
+
+/// Whole GiB, rounded up.
+fn gib(bytes: i128) -> u32 {
+    u32::try_from((bytes + (1 << 30) - 1) >> 30).unwrap_or(u32::MAX)
+}
+
+fn zone_letter(i: u32) -> char {
+    char::from(b'a' + (i % 26) as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn daily_schedules_become_backup_windows() {
+        let b = |schedule: &str| ir::Backup {
+            schedule: Some(schedule.to_owned()),
+            retention_ms: 0,
+            continuous: false,
+        };
+        assert_eq!(
+            backup_window(&b("0 3 * * *"), 60).as_deref(),
+            Some("03:00-04:00")
+        );
+        assert_eq!(
+            backup_window(&b("30 23 * * *"), 60).as_deref(),
+            Some("23:30-00:30")
+        );
+        assert_eq!(backup_window(&b("0 */6 * * *"), 60), None);
+        assert_eq!(backup_window(&b("0 3 * * 1"), 60), None);
+    }
+
+    #[test]
+    fn storage_rounds_up_to_whole_gib() {
+        assert_eq!(gib(100 << 30), 100);
+        assert_eq!(gib((10 << 30) + 1), 11);
+    }
+}
