@@ -1,4 +1,5 @@
-//! The stdlib: data store presets written in the spec's own TOML and embedded in the binary.
+//! The stdlib: data store presets written in the spec's own TOML, and the templates of the
+//! generic Helm application chart, embedded in the binary.
 //!
 //! Each preset is registered under the pseudo-path `<stdlib>/NAME.toml` and goes through the
 //! same loader as a user file, so a mistake in a preset renders like any other diagnostic.
@@ -25,3 +26,69 @@ pub fn path(name: &str) -> String {
 pub fn names() -> impl Iterator<Item = &'static str> {
     PRESETS.iter().map(|(n, _)| *n)
 }
+
+/// The templates of the generic application chart, by path relative to the chart folder.
+/// They are Go templates for Helm, copied into every generated chart unchanged (after the
+/// banner); the values plinth writes beside them drive them.
+pub const HELM_APP_CHART: &[(&str, &str)] = &[
+    (
+        "templates/_helpers.tpl",
+        include_str!("../../stdlib/helm/app-chart/templates/_helpers.tpl"),
+    ),
+    (
+        "templates/backup.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/backup.yaml"),
+    ),
+    (
+        "templates/configmap.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/configmap.yaml"),
+    ),
+    (
+        "templates/cronjob.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/cronjob.yaml"),
+    ),
+    (
+        "templates/deployment.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/deployment.yaml"),
+    ),
+    (
+        "templates/hpa.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/hpa.yaml"),
+    ),
+    (
+        "templates/ingress.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/ingress.yaml"),
+    ),
+    (
+        "templates/networkpolicy-baseline.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/networkpolicy-baseline.yaml"),
+    ),
+    (
+        "templates/networkpolicy.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/networkpolicy.yaml"),
+    ),
+    (
+        "templates/pdb.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/pdb.yaml"),
+    ),
+    (
+        "templates/service.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/service.yaml"),
+    ),
+    (
+        "templates/serviceaccount.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/serviceaccount.yaml"),
+    ),
+    (
+        "templates/servicemonitor.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/servicemonitor.yaml"),
+    ),
+    (
+        "templates/statefulset.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/statefulset.yaml"),
+    ),
+    (
+        "templates/vpa.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/vpa.yaml"),
+    ),
+];

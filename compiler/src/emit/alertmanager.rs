@@ -98,6 +98,39 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
     Ok(out)
 }
 
+/// The Alertmanager configuration of an environment as data, the content of
+/// `alertmanager.yaml`, with the Secrets its credential files are read from (mounted at
+/// `/etc/alertmanager/secrets/<secret>/`); `None` without receivers. The Helm target carries
+/// both in kube-prometheus-stack's values.
+pub(crate) fn config_value(
+    env: &Environment,
+) -> Result<Option<(serde_json::Value, Vec<String>)>, EmitError> {
+    let a = &env.alerting;
+    if a.receivers.is_empty() {
+        return Ok(None);
+    }
+    let root = a
+        .default_receiver
+        .clone()
+        .unwrap_or_else(|| naming::UNROUTED_RECEIVER.to_owned());
+    let value = serde_json::to_value(config(a, root))
+        .map_err(|e| EmitError(format!("alertmanager serialization failed: {e}")))?;
+    let mut secrets: Vec<String> = a
+        .receivers
+        .iter()
+        .filter_map(|r| match &r.kind {
+            ReceiverKind::Pagerduty { routing_key } => Some(routing_key),
+            ReceiverKind::Slack { webhook_url, .. } => Some(webhook_url),
+            ReceiverKind::Email { password, .. } => password.as_ref(),
+            ReceiverKind::Webhook { url } => Some(url),
+        })
+        .map(|r| r.secret.clone())
+        .collect();
+    secrets.sort();
+    secrets.dedup();
+    Ok(Some((value, secrets)))
+}
+
 /// The receivers Alertmanager notifies for an alert with `labels`, in routing-tree order as
 /// `amtool config routes test` prints them: the spec's routes in order, each taken when all
 /// its matchers hold, stopping at the first one without `continue`; the root's receiver when

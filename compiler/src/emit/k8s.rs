@@ -408,70 +408,103 @@ fn backup_engine(w: &Workload) -> Option<&'static str> {
     }
 }
 
-/// A CronJob that dumps an in-cluster data store on its backup schedule into a dedicated
-/// volume and prunes dumps older than the retention, with the network edges it needs. The
-/// job uses the store's own image, so the client tools match the server version.
-fn backup_docs(platform: &ir::Platform, env: &Environment, w: &Workload) -> Vec<Object> {
-    let (Some(engine), ir::Role::DataStore(info)) = (backup_engine(w), &w.role) else {
-        return Vec::new();
+/// What the backup job of an in-cluster data store runs: its schedule, a shell script that
+/// dumps the store into `/backups` and prunes dumps older than the retention, the plain
+/// environment and the secret references the dump authenticates with. The Helm target's
+/// chart runs the same job, so both read it from here.
+pub(crate) struct BackupPlan {
+    /// Cron schedule.
+    pub schedule: String,
+    /// The script, run by `/bin/sh -c`.
+    pub script: String,
+    /// Plain environment variables.
+    pub env: BTreeMap<String, String>,
+    /// Environment variables from secrets.
+    pub secrets: BTreeMap<String, ir::SecretRef>,
+}
+
+/// The backup job of `w`, when it is a data store with a backup schedule and an engine plinth
+/// knows how to dump.
+pub(crate) fn backup_plan(w: &Workload) -> Option<BackupPlan> {
+    let engine = backup_engine(w)?;
+    let ir::Role::DataStore(info) = &w.role else {
+        return None;
     };
-    let Some(backup) = &info.backup else {
-        return Vec::new();
-    };
-    let name = naming::backup_job(&w.name);
-    let volume = naming::backup_volume(&w.name);
+    let backup = info.backup.as_ref()?;
     let days = backup.retention_ms.div_ceil(86_400_000).max(1);
-    let mut labels = naming::workload_labels(&platform.name, env, w);
-    labels.extend(naming::backup_selector_labels(&platform.name, &w.name));
-    labels.insert(
-        "app.kubernetes.io/component".to_owned(),
-        "backup".to_owned(),
-    );
     let port = w.ports.first().map_or(0, |p| p.port);
-    let (script, mut env_vars) = match engine {
-        "postgres" => (
+    let mut env = BTreeMap::new();
+    let script = match engine {
+        "postgres" => {
+            env.insert("PGHOST".to_owned(), w.name.clone());
+            env.insert("PGPORT".to_owned(), port.to_string());
             format!(
                 "pg_dump --format=custom --file=/backups/{n}-$(date +%Y%m%dT%H%M%S).dump && find /backups -name '{n}-*.dump' -mtime +{days} -delete",
                 n = w.name
-            ),
-            vec![
-                EnvVar { name: "PGHOST".to_owned(), value: Some(w.name.clone()), ..Default::default() },
-                EnvVar { name: "PGPORT".to_owned(), value: Some(port.to_string()), ..Default::default() },
-            ],
-        ),
-        _ => (
-            format!(
-                "redis-cli -h {n} -p {port} --rdb /backups/{n}-$(date +%Y%m%dT%H%M%S).rdb && find /backups -name '{n}-*.rdb' -mtime +{days} -delete",
-                n = w.name
-            ),
-            Vec::new(),
+            )
+        }
+        _ => format!(
+            "redis-cli -h {n} -p {port} --rdb /backups/{n}-$(date +%Y%m%dT%H%M%S).rdb && find /backups -name '{n}-*.rdb' -mtime +{days} -delete",
+            n = w.name
         ),
     };
     // The dump authenticates the way the server is configured: same user, database and
     // password references.
     for (from, to) in [("POSTGRES_USER", "PGUSER"), ("POSTGRES_DB", "PGDATABASE")] {
         if let Some(v) = w.env.get(from) {
-            env_vars.push(EnvVar {
-                name: to.to_owned(),
-                value: Some(v.clone()),
-                ..Default::default()
-            });
+            env.insert(to.to_owned(), v.clone());
         }
     }
-    if let Some(r) = w.secrets.get("POSTGRES_PASSWORD") {
-        env_vars.push(EnvVar {
-            name: "PGPASSWORD".to_owned(),
-            value_from: Some(EnvVarSource {
-                secret_key_ref: Some(SecretKeySelector {
-                    name: r.secret.clone(),
-                    key: r.key.clone(),
-                    optional: Some(false),
-                }),
-                ..Default::default()
+    let secrets = w
+        .secrets
+        .get("POSTGRES_PASSWORD")
+        .map(|r| ("PGPASSWORD".to_owned(), r.clone()))
+        .into_iter()
+        .collect();
+    Some(BackupPlan {
+        schedule: backup.schedule.clone().unwrap_or_default(),
+        script,
+        env,
+        secrets,
+    })
+}
+
+/// A CronJob that dumps an in-cluster data store on its backup schedule into a dedicated
+/// volume and prunes dumps older than the retention, with the network edges it needs. The
+/// job uses the store's own image, so the client tools match the server version.
+fn backup_docs(platform: &ir::Platform, env: &Environment, w: &Workload) -> Vec<Object> {
+    let Some(plan) = backup_plan(w) else {
+        return Vec::new();
+    };
+    let name = naming::backup_job(&w.name);
+    let volume = naming::backup_volume(&w.name);
+    let mut labels = naming::workload_labels(&platform.name, env, w);
+    labels.extend(naming::backup_selector_labels(&platform.name, &w.name));
+    labels.insert(
+        "app.kubernetes.io/component".to_owned(),
+        "backup".to_owned(),
+    );
+    let mut env_vars: Vec<EnvVar> = plan
+        .env
+        .iter()
+        .map(|(k, v)| EnvVar {
+            name: k.clone(),
+            value: Some(v.clone()),
+            ..Default::default()
+        })
+        .collect();
+    env_vars.extend(plan.secrets.iter().map(|(k, r)| EnvVar {
+        name: k.clone(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: r.secret.clone(),
+                key: r.key.clone(),
+                optional: Some(false),
             }),
             ..Default::default()
-        });
-    }
+        }),
+        ..Default::default()
+    }));
     env_vars.sort_by(|a, b| a.name.cmp(&b.name));
     let s = &w.security;
     let r = &w.resources;
@@ -479,7 +512,11 @@ fn backup_docs(platform: &ir::Platform, env: &Environment, w: &Workload) -> Vec<
         name: name.clone(),
         image: Some(w.image.clone()),
         image_pull_policy: Some("Always".to_owned()),
-        command: Some(vec!["/bin/sh".to_owned(), "-c".to_owned(), script]),
+        command: Some(vec![
+            "/bin/sh".to_owned(),
+            "-c".to_owned(),
+            plan.script.clone(),
+        ]),
         env: Some(env_vars),
         resources: Some(resource_requirements(r)),
         security_context: Some(container_security(s)),
@@ -543,7 +580,7 @@ fn backup_docs(platform: &ir::Platform, env: &Environment, w: &Workload) -> Vec<
     let job = CronJob {
         metadata: meta(&name, env, labels.clone()),
         spec: Some(CronJobSpec {
-            schedule: backup.schedule.clone().unwrap_or_default(),
+            schedule: plan.schedule.clone(),
             concurrency_policy: Some("Forbid".to_owned()),
             job_template: JobTemplateSpec {
                 spec: Some(JobSpec {

@@ -6,6 +6,7 @@
 
 pub mod alertmanager;
 pub mod compose;
+pub mod helm;
 pub mod k8s;
 pub mod prometheus;
 pub mod terraform;
@@ -38,6 +39,8 @@ pub struct Note {
 pub enum Target {
     /// Raw Kubernetes manifests, a folder per environment.
     K8s,
+    /// A Helm chart of the platform with values per environment, plus upstream chart values.
+    Helm,
     /// Terraform for the cloud side, a root module per environment with a cloud section.
     Terraform,
     /// Docker Compose for the local environment.
@@ -52,6 +55,7 @@ impl Target {
     /// All targets, in output order.
     pub const ALL: &'static [Target] = &[
         Target::K8s,
+        Target::Helm,
         Target::Terraform,
         Target::Compose,
         Target::Prometheus,
@@ -62,6 +66,7 @@ impl Target {
     pub fn name(self) -> &'static str {
         match self {
             Target::K8s => "k8s",
+            Target::Helm => "helm",
             Target::Terraform => "terraform",
             Target::Compose => "compose",
             Target::Prometheus => "prometheus",
@@ -97,6 +102,7 @@ pub fn emit(
         .collect();
     match target {
         Target::K8s => k8s::emit(platform, &selected),
+        Target::Helm => helm::emit(platform, &selected),
         Target::Terraform => terraform::emit(platform, &selected),
         Target::Compose => compose::emit(platform, &selected),
         Target::Prometheus => prometheus::emit(platform, &selected),

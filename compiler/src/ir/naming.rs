@@ -118,15 +118,44 @@ pub fn from_terraform_dir(path: &str) -> String {
     format!("../../{path}")
 }
 
-/// Folder of the platform's Helm chart.
+/// Folder of the platform's Helm chart. Other targets refer to it (a Terraform
+/// `helm_release` uses `../../helm/<platform>` from `terraform/<env>/`), so it is stable.
 pub fn helm_chart_dir(platform: &str) -> String {
     format!("helm/{platform}")
 }
 
-/// The chart's values file for one environment.
+/// Path of one environment's values file, inside the chart folder.
 pub fn helm_values_file(platform: &str, env: &str) -> String {
-    format!("helm/{platform}/values-{env}.yaml")
+    format!("{}/values-{env}.yaml", helm_chart_dir(platform))
 }
+
+/// Path of a file of the platform's chart, `rel` relative to the chart folder.
+pub fn helm_chart_file(platform: &str, rel: &str) -> String {
+    format!("{}/{rel}", helm_chart_dir(platform))
+}
+
+/// Release name of the platform's chart. Objects are named after their workloads, never after
+/// the release, so this is a convention for install commands rather than part of any name.
+pub fn helm_release(platform: &str) -> String {
+    platform.to_owned()
+}
+
+/// Path of the values of an upstream chart (`loki-stack`, `kube-prometheus-stack`) for one
+/// environment. Beside the chart folders rather than in one, so they are never taken for a
+/// values file of the platform's chart.
+pub fn helm_upstream_values_file(chart: &str, env: &str) -> String {
+    format!("helm/values-{chart}-{env}.yaml")
+}
+
+/// Release name of loki-stack; its Loki Service is called the same, which Grafana's data
+/// source points at.
+pub const LOKI_RELEASE: &str = "loki";
+
+/// Namespace of the log stack (loki-stack), as 000 installs it.
+pub const LOGS_NAMESPACE: &str = "observability";
+
+/// Release name of kube-prometheus-stack.
+pub const KUBE_PROMETHEUS_STACK_RELEASE: &str = "kube-prometheus-stack";
 
 /// Name of an environment's cloud resources: cluster, VPC, key alias.
 pub fn cloud_name(platform: &str, env: &str) -> String {
@@ -425,7 +454,10 @@ pub fn prometheus_rule(platform: &str) -> String {
 /// Labels that make kube-prometheus-stack's Prometheus load a `PrometheusRule`: by default it
 /// selects rules labelled with its Helm release name.
 pub fn prometheus_rule_selector() -> BTreeMap<String, String> {
-    BTreeMap::from([("release".to_owned(), "kube-prometheus-stack".to_owned())])
+    BTreeMap::from([(
+        "release".to_owned(),
+        KUBE_PROMETHEUS_STACK_RELEASE.to_owned(),
+    )])
 }
 
 /// File name of the rules file, as referenced from the test file and `prometheus.yml` beside it.

@@ -170,6 +170,16 @@ fn expr(text: &str) -> Expr {
     }
 }
 
+/// The rule groups of an environment as data, the content of `rules.yaml`: the Helm target
+/// carries them in kube-prometheus-stack's values.
+pub(crate) fn rule_groups(
+    platform: &ir::Platform,
+    env: &Environment,
+) -> Result<serde_json::Value, EmitError> {
+    serde_json::to_value(rules_file(&catalogue(platform, env)))
+        .map_err(|e| EmitError(format!("rule serialization failed: {e}")))
+}
+
 fn rules_file(c: &Catalogue) -> RulesFile<'_> {
     RulesFile {
         groups: c

@@ -45,7 +45,7 @@ const CLUSTER_AUTOSCALER: &str = "9.37.0";
 /// Days CloudWatch keeps logs: a year, the usual audit requirement.
 const LOG_RETENTION_DAYS: u32 = 365;
 /// Namespace of the log stack, as 000 installs it.
-const LOGS_NAMESPACE: &str = "observability";
+const LOGS_NAMESPACE: &str = naming::LOGS_NAMESPACE;
 /// Namespace of cluster add-ons.
 const SYSTEM_NAMESPACE: &str = "kube-system";
 /// Service account of the cluster autoscaler.

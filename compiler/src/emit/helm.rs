@@ -1,0 +1,636 @@
+//! Helm: the platform as one chart plus values per environment, equivalent to the raw
+//! manifests of the `k8s` target.
+//!
+//! Layout, all under `helm/`:
+//!
+//! - `<platform>/Chart.yaml`: generated (name = platform, fixed version `0.1.0`);
+//! - `<platform>/templates/*`: the generic application chart of the stdlib, copied as is;
+//! - `<platform>/values.schema.json`: generated from the typed values ([`values::Values`]), so
+//!   Helm rejects unknown keys and wrong types;
+//! - `<platform>/values.yaml`: what every environment shares (the chart's defaults);
+//! - `<platform>/values-<env>.yaml`: what differs, including `environment`, which the chart
+//!   needs to render anything;
+//! - `values-<chart>-<env>.yaml`: values for upstream charts the spec asks for (loki-stack,
+//!   kube-prometheus-stack), see [`upstream`].
+//!
+//! Rendering the chart with `-f values-<env>.yaml` (the chart's `values.yaml` always applies
+//! first) gives the objects of `k8s/<env>/` except the Namespace, which must exist before a
+//! release is installed into it; `compiler/tests/helm.rs` renders every example and compares.
+//!
+//! Values are the IR rendered as data. Shared and per-environment files are split from the
+//! full values of every environment: a key goes to `values.yaml` when all environments agree
+//! on it (maps recursively, lists and scalars whole), and Helm's merge of the two files gives
+//! back exactly the environment's values.
+
+pub mod upstream;
+pub mod values;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Map, Value as Json};
+
+use super::{hash_banner, to_yaml, EmitError, Emitted, OutputFile};
+use crate::ir::{self, naming, Environment, Kind, ProbeAction, Replicas, Workload};
+use crate::stdlib;
+use crate::units::{format_bytes, format_cpu, format_duration, IntOrPercent};
+use values::*;
+
+/// Version of every generated chart. Fixed so output never depends on when or by which
+/// plinth it was built; the chart is versioned with the spec that produced it.
+pub const CHART_VERSION: &str = "0.1.0";
+
+/// The keys only an environment's own file may hold, even when every environment agrees.
+const ENVIRONMENT_ONLY: &[&str] = &["environment"];
+
+/// Emits the chart, the shared values and the values of every environment in `envs`.
+///
+/// The shared `values.yaml` is computed over all environments of the platform, not only the
+/// selected ones, so building one environment never rewrites the chart's defaults.
+pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, EmitError> {
+    let mut out = Emitted::default();
+    if envs.is_empty() {
+        return Ok(out);
+    }
+    let banner = hash_banner(platform);
+    let file = |path: String, contents: String| OutputFile { path, contents };
+
+    out.files.push(file(
+        naming::helm_chart_file(&platform.name, "Chart.yaml"),
+        format!("{banner}{}", to_yaml(&[chart_file(platform)])?),
+    ));
+    // Templates are Go templates: the banner goes in a template comment, which renders to
+    // nothing, so it never becomes an empty manifest.
+    for (rel, text) in stdlib::HELM_APP_CHART {
+        out.files.push(file(
+            naming::helm_chart_file(&platform.name, rel),
+            format!(
+                "{{{{- /* {} */ -}}}}\n{text}",
+                naming::banner(&platform.spec_path)
+            ),
+        ));
+    }
+    out.files.push(file(
+        naming::helm_chart_file(&platform.name, "values.schema.json"),
+        values_schema(platform)?,
+    ));
+
+    let full: Vec<(&Environment, Json)> = platform
+        .environments
+        .iter()
+        .map(|e| Ok((e, to_json(&values(platform, e))?)))
+        .collect::<Result<_, EmitError>>()?;
+    let trees: Vec<&Json> = full.iter().map(|(_, v)| v).collect();
+    let mut shared = common(&trees).unwrap_or_else(|| Json::Object(Map::new()));
+    if let Json::Object(m) = &mut shared {
+        for k in ENVIRONMENT_ONLY {
+            m.remove(*k);
+        }
+    }
+    let release = naming::helm_release(&platform.name);
+    let chart = naming::helm_chart_dir(&platform.name);
+    out.files.push(file(
+        naming::helm_chart_file(&platform.name, "values.yaml"),
+        format!(
+            "{banner}# Shared by every environment; renders nothing by itself. Deploy one with\n\
+             #   helm upgrade --install {release} {chart} --namespace NAMESPACE -f {chart}/values-ENV.yaml\n{}",
+            to_yaml(&[&shared])?
+        ),
+    ));
+    for (env, tree) in &full {
+        if !envs.iter().any(|e| e.name == env.name) {
+            continue;
+        }
+        let own = difference(tree, &shared).unwrap_or_else(|| Json::Object(Map::new()));
+        out.files.push(file(
+            naming::helm_values_file(&platform.name, &env.name),
+            format!(
+                "{banner}# Environment `{env_name}`, over the chart's values.yaml. The namespace must exist first\n\
+                 # (the Namespace of k8s/{env_name}/namespace.yaml, with its Pod Security label):\n\
+                 #   helm upgrade --install {release} {chart} --namespace {ns} -f {file}\n{}",
+                to_yaml(&[&own])?,
+                env_name = env.name,
+                ns = env.namespace,
+                file = naming::helm_values_file(&platform.name, &env.name),
+            ),
+        ));
+    }
+
+    for env in envs {
+        out.files.extend(upstream::emit(
+            platform,
+            env,
+            &prometheus_extras(platform, env)?,
+        )?);
+    }
+    Ok(out)
+}
+
+/// What the Prometheus and Alertmanager targets give kube-prometheus-stack: the rule groups
+/// of `prometheus/<env>/rules.yaml` and the configuration of
+/// `alertmanager/<env>/alertmanager.yaml`, with the Secrets it reads credentials from.
+fn prometheus_extras(
+    platform: &ir::Platform,
+    env: &Environment,
+) -> Result<upstream::PrometheusExtras, EmitError> {
+    let rules = super::prometheus::rule_groups(platform, env)?;
+    let has_rules = rules["groups"].as_array().is_some_and(|g| !g.is_empty());
+    let (alertmanager_config, alertmanager_secrets) = match super::alertmanager::config_value(env)?
+    {
+        Some((config, secrets)) => (Some(config), secrets),
+        None => (None, Vec::new()),
+    };
+    Ok(upstream::PrometheusExtras {
+        rule_files: if has_rules {
+            vec![(naming::prometheus_rule(&platform.name), rules)]
+        } else {
+            Vec::new()
+        },
+        alertmanager_config,
+        alertmanager_secrets,
+    })
+}
+
+/// `Chart.yaml` (Helm chart API v2).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ChartFile {
+    api_version: &'static str,
+    name: String,
+    description: String,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    version: &'static str,
+}
+
+fn chart_file(platform: &ir::Platform) -> ChartFile {
+    ChartFile {
+        api_version: "v2",
+        name: platform.name.clone(),
+        description: format!(
+            "The {} platform: its services and in-cluster data stores, one environment per values file",
+            platform.name
+        ),
+        kind: "application",
+        version: CHART_VERSION,
+    }
+}
+
+fn to_json<T: Serialize>(v: &T) -> Result<Json, EmitError> {
+    serde_json::to_value(v).map_err(|e| EmitError(format!("values serialization failed: {e}")))
+}
+
+/// What all `trees` agree on: objects key by key (recursively), anything else whole. `None`
+/// when they agree on nothing.
+fn common(trees: &[&Json]) -> Option<Json> {
+    let first = trees.first()?;
+    if let Json::Object(m) = first {
+        let objects: Vec<&Map<String, Json>> = trees.iter().filter_map(|t| t.as_object()).collect();
+        if objects.len() != trees.len() {
+            return None;
+        }
+        let mut out = Map::new();
+        for key in m.keys() {
+            let values: Option<Vec<&Json>> = objects.iter().map(|o| o.get(key)).collect();
+            if let Some(c) = values.and_then(|v| common(&v)) {
+                out.insert(key.clone(), c);
+            }
+        }
+        return (!out.is_empty()).then_some(Json::Object(out));
+    }
+    trees.iter().all(|t| t == first).then(|| (*first).clone())
+}
+
+/// What `tree` holds beyond `shared`, such that Helm's merge of `shared` (the chart's
+/// defaults) with the result gives `tree` back. `shared` must come from [`common`] over trees
+/// that include `tree`, so it never holds a key `tree` lacks.
+fn difference(tree: &Json, shared: &Json) -> Option<Json> {
+    match (tree, shared) {
+        (Json::Object(t), Json::Object(s)) => {
+            let mut out = Map::new();
+            for (k, v) in t {
+                let d = match s.get(k) {
+                    Some(sv) => difference(v, sv),
+                    None => Some(v.clone()),
+                };
+                if let Some(d) = d {
+                    out.insert(k.clone(), d);
+                }
+            }
+            (!out.is_empty()).then_some(Json::Object(out))
+        }
+        _ => (tree != shared).then(|| tree.clone()),
+    }
+}
+
+/// The full values of one environment.
+pub fn values(platform: &ir::Platform, env: &Environment) -> Values {
+    let mut out = Values {
+        environment: Some(env.name.clone()),
+        platform: platform.name.clone(),
+        common_labels: naming::common_labels(&platform.name, env),
+        cluster: ClusterValues {
+            ingress_class: env.cluster.ingress_class.clone(),
+            ingress_namespace: env.cluster.ingress_namespace.clone(),
+            tls_issuer: env.cluster.tls_issuer.clone(),
+            monitoring_namespace: env.cluster.monitoring_namespace.clone(),
+        },
+        managed_stores: BTreeMap::new(),
+        services: BTreeMap::new(),
+        datastores: BTreeMap::new(),
+    };
+    // A managed store's endpoints live in the VPC; without a cloud section plinth cannot know
+    // where, so its clients may reach any address on its ports.
+    let cidr = env
+        .cloud
+        .as_ref()
+        .map_or("0.0.0.0/0", |c| c.network.cidr.as_str());
+    for m in &env.managed_stores {
+        let ports = if m.ports.is_empty() {
+            vec![NetworkPortValues {
+                port: 443,
+                protocol: Protocol::Tcp,
+            }]
+        } else {
+            m.ports
+                .iter()
+                .map(|p| NetworkPortValues {
+                    port: p.port,
+                    protocol: protocol(p),
+                })
+                .collect()
+        };
+        out.managed_stores.insert(
+            m.name.clone(),
+            ManagedStoreValues {
+                cidr: cidr.to_owned(),
+                ports,
+            },
+        );
+    }
+    for w in &env.workloads {
+        let set = if w.is_store() {
+            &mut out.datastores
+        } else {
+            &mut out.services
+        };
+        set.insert(w.name.clone(), workload(w));
+    }
+    out
+}
+
+fn protocol(p: &ir::Port) -> Protocol {
+    match p.protocol {
+        ir::Protocol::Tcp => Protocol::Tcp,
+        ir::Protocol::Udp => Protocol::Udp,
+    }
+}
+
+fn int_or_string(v: IntOrPercent) -> IntOrString {
+    match v {
+        IntOrPercent::Int(n) => IntOrString::Int(n),
+        IntOrPercent::Percent(p) => IntOrString::String(format!("{p}%")),
+    }
+}
+
+fn workload(w: &Workload) -> WorkloadValues {
+    let (replica_count, autoscaling) = match &w.replicas {
+        Replicas::Fixed(n) => (Some(*n), None),
+        Replicas::Auto(a) => (None, Some(autoscaler(a))),
+    };
+    let r = &w.resources;
+    WorkloadValues {
+        kind: match w.kind {
+            Kind::Web => WorkloadKind::Web,
+            Kind::Worker => WorkloadKind::Worker,
+            Kind::Stateful => WorkloadKind::Stateful,
+            Kind::Cron => WorkloadKind::Cron,
+        },
+        schedule: w.schedule.clone().filter(|_| w.kind == Kind::Cron),
+        image: w.image.clone(),
+        command: w.command.clone(),
+        args: w.args.clone(),
+        ports: w
+            .ports
+            .iter()
+            .map(|p| PortValues {
+                name: p.name.clone(),
+                port: p.port,
+                protocol: protocol(p),
+            })
+            .collect(),
+        replica_count,
+        autoscaling,
+        vertical_autoscaling: w.vpa.map(|m| VerticalAutoscalingValues {
+            update_mode: match m {
+                ir::VpaMode::Off => UpdateMode::Off,
+                ir::VpaMode::Initial => UpdateMode::Initial,
+                ir::VpaMode::Recreate => UpdateMode::Recreate,
+                ir::VpaMode::Auto => UpdateMode::Auto,
+            },
+        }),
+        resources: ResourcesValues {
+            requests: ComputeValues {
+                cpu: Quantity::Text(format_cpu(r.cpu_request)),
+                memory: Quantity::Text(format_bytes(r.memory_request)),
+            },
+            limits: ComputeValues {
+                cpu: Quantity::Text(format_cpu(r.cpu_limit)),
+                memory: Quantity::Text(format_bytes(r.memory_limit)),
+            },
+        },
+        liveness_probe: w.probes.liveness.as_ref().map(probe),
+        readiness_probe: w.probes.readiness.as_ref().map(probe),
+        startup_probe: w.probes.startup.as_ref().map(probe),
+        // Only a Deployment has rolling-update limits; a StatefulSet updates one pod at a time.
+        rolling_update: matches!(w.kind, Kind::Web | Kind::Worker).then(|| RollingUpdateValues {
+            max_surge: int_or_string(w.rollout.max_surge),
+            max_unavailable: int_or_string(w.rollout.max_unavailable),
+        }),
+        pod_disruption_budget: w.disruption_budget.map(|b| match b {
+            ir::Budget::MinAvailable(v) => DisruptionBudgetValues {
+                min_available: Some(int_or_string(v)),
+                ..Default::default()
+            },
+            ir::Budget::MaxUnavailable(v) => DisruptionBudgetValues {
+                max_unavailable: Some(int_or_string(v)),
+                ..Default::default()
+            },
+        }),
+        env: w.env.clone(),
+        secrets: w
+            .secrets
+            .iter()
+            .map(|(k, s)| (k.clone(), secret_ref(s)))
+            .collect(),
+        config_files: w
+            .config_files
+            .iter()
+            .map(|f| ConfigFileValues {
+                path: f.path.clone(),
+                content: f.content.clone(),
+            })
+            .collect(),
+        volumes: w
+            .volumes
+            .iter()
+            .map(|v| VolumeValues {
+                name: v.name.clone(),
+                path: v.path.clone(),
+                size_limit: v.size.map(format_bytes),
+            })
+            .collect(),
+        // Storage means a volume per replica, which only a StatefulSet has.
+        persistence: w
+            .storage
+            .as_ref()
+            .filter(|_| w.kind == Kind::Stateful)
+            .map(|s| PersistenceValues {
+                size: format_bytes(s.size),
+                mount_path: s.path.clone(),
+                storage_class: s.class.clone(),
+            }),
+        backup: super::k8s::backup_plan(w).map(|plan| BackupValues {
+            schedule: plan.schedule,
+            script: plan.script,
+            env: plan.env,
+            secrets: plan
+                .secrets
+                .iter()
+                .map(|(k, s)| (k.clone(), secret_ref(s)))
+                .collect(),
+            size: format_bytes(w.storage.as_ref().map_or(ir::STORAGE, |s| s.size)),
+            storage_class: w.storage.as_ref().and_then(|s| s.class.clone()),
+        }),
+        depends_on: w.depends_on.clone(),
+        ingress: w.ingress.as_ref().map(|i| IngressValues {
+            host: i.host.clone(),
+            path: i.path.clone(),
+            port: i.port.name.clone(),
+            tls: i.tls.then(|| TlsValues {
+                secret_name: naming::tls_secret(&i.host),
+            }),
+        }),
+        egress: w
+            .egress
+            .iter()
+            .map(|e| EgressValues {
+                cidr: e.cidr.clone(),
+                ports: e.ports.clone(),
+            })
+            .collect(),
+        metrics: w.metrics.as_ref().map(|m| MetricsValues {
+            path: m.path.clone(),
+            port: m.port.name.clone(),
+            interval: format_duration(m.interval_ms),
+        }),
+        team: w.team.clone(),
+        security: SecurityValues {
+            run_as_user: w.security.run_as_user,
+            read_only_root_filesystem: w.security.read_only_root_filesystem,
+            allow_root: w.security.allow_root,
+            service_account_token: w.security.service_account_token,
+            add_capabilities: w.security.add_capabilities.clone(),
+        },
+    }
+}
+
+fn secret_ref(s: &ir::SecretRef) -> SecretRefValues {
+    SecretRefValues {
+        secret: s.secret.clone(),
+        key: s.key.clone(),
+    }
+}
+
+fn autoscaler(a: &ir::Autoscaler) -> AutoscalingValues {
+    let rules = |b: &ir::Behavior| ScalingRulesValues {
+        stabilization_window_seconds: b.stabilization_seconds,
+        select_policy: match b.select {
+            ir::SelectPolicy::Max => SelectPolicy::Max,
+            ir::SelectPolicy::Min => SelectPolicy::Min,
+            ir::SelectPolicy::Disabled => SelectPolicy::Disabled,
+        },
+        policies: b
+            .policies
+            .iter()
+            .map(|p| ScalingPolicyValues {
+                kind: match p.kind {
+                    ir::PolicyKind::Percent => PolicyType::Percent,
+                    ir::PolicyKind::Pods => PolicyType::Pods,
+                },
+                value: p.value,
+                period_seconds: p.period_seconds,
+            })
+            .collect(),
+    };
+    AutoscalingValues {
+        min_replicas: a.min,
+        max_replicas: a.max,
+        target_cpu: a.cpu,
+        target_memory: a.memory,
+        pod_metrics: a
+            .pod_metrics
+            .iter()
+            .map(|(name, value)| PodMetricValues {
+                name: name.clone(),
+                average_value: value.clone(),
+            })
+            .collect(),
+        behavior: (a.scale_up.is_some() || a.scale_down.is_some()).then(|| BehaviorValues {
+            scale_up: a.scale_up.as_ref().map(rules),
+            scale_down: a.scale_down.as_ref().map(rules),
+        }),
+    }
+}
+
+fn probe(p: &ir::Probe) -> ProbeValues {
+    let mut out = ProbeValues {
+        initial_delay_seconds: (p.initial_delay > 0).then_some(p.initial_delay),
+        period_seconds: p.period,
+        timeout_seconds: p.timeout,
+        failure_threshold: p.failure_threshold,
+        ..Default::default()
+    };
+    match &p.action {
+        ProbeAction::Http { path, port } => {
+            out.http_get = Some(HttpGetValues {
+                path: path.clone(),
+                port: IntOrString::String(port.name.clone()),
+            });
+        }
+        ProbeAction::Exec(cmd) => {
+            out.exec = Some(ExecValues {
+                command: cmd.clone(),
+            });
+        }
+        ProbeAction::Tcp(port) => {
+            out.tcp_socket = Some(TcpSocketValues {
+                port: IntOrString::String(port.name.clone()),
+            });
+        }
+    }
+    out
+}
+
+/// `values.schema.json`: the JSON Schema (draft 7, which every Helm 3 and 4 accepts) of
+/// [`Values`]. JSON has no comments, so the banner is the schema's `$comment`, a keyword
+/// validators ignore.
+///
+/// The shared `values.yaml` holds only part of a workload, so nothing is required in
+/// general; once `environment` is set, the values must be complete, which the schema states
+/// as an `if`/`then` carrying every `required` list of the types.
+pub fn values_schema(platform: &ir::Platform) -> Result<String, EmitError> {
+    let schema = schemars::generate::SchemaSettings::draft07()
+        .for_serialize()
+        .into_generator()
+        .into_root_schema_for::<Values>();
+    let mut schema = to_json(&schema)?;
+    let definitions = schema
+        .get("definitions")
+        .cloned()
+        .unwrap_or_else(|| Json::Object(Map::new()));
+    let complete = completeness(&schema, &definitions, 0);
+    strip_required(&mut schema);
+    if let Json::Object(root) = &mut schema {
+        let mut ordered = Map::new();
+        ordered.insert(
+            "$comment".to_owned(),
+            Json::String(naming::banner(&platform.spec_path)),
+        );
+        ordered.extend(std::mem::take(root));
+        if let Some(then) = complete {
+            ordered.insert(
+                "if".to_owned(),
+                serde_json::json!({ "required": ["environment"] }),
+            );
+            ordered.insert("then".to_owned(), then);
+        }
+        *root = ordered;
+    }
+    let mut text = serde_json::to_string_pretty(&schema)
+        .map_err(|e| EmitError(format!("schema serialization failed: {e}")))?;
+    text.push('\n');
+    Ok(text)
+}
+
+/// The `required` lists of `schema` and of everything below it, as a schema of their own.
+fn completeness(schema: &Json, definitions: &Json, depth: usize) -> Option<Json> {
+    // The values types are not recursive; the bound only guards against a future type that is.
+    if depth > 16 {
+        return None;
+    }
+    let schema = match schema.get("$ref").and_then(Json::as_str) {
+        Some(r) => definitions.get(r.strip_prefix("#/definitions/")?)?,
+        None => schema,
+    };
+    // schemars wraps a described reference in `allOf` and an optional one in `anyOf` with
+    // `null`; either way one branch is the object whose requirements count.
+    for key in ["allOf", "anyOf"] {
+        if let Some(branches) = schema.get(key).and_then(Json::as_array) {
+            return branches
+                .iter()
+                .find_map(|b| completeness(b, definitions, depth + 1));
+        }
+    }
+    let mut out = Map::new();
+    if let Some(req) = schema.get("required") {
+        out.insert("required".to_owned(), req.clone());
+    }
+    if let Some(props) = schema.get("properties").and_then(Json::as_object) {
+        let nested: Map<String, Json> = props
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), completeness(v, definitions, depth + 1)?)))
+            .collect();
+        if !nested.is_empty() {
+            out.insert("properties".to_owned(), Json::Object(nested));
+        }
+    }
+    for key in ["additionalProperties", "items"] {
+        if let Some(sub) = schema.get(key).filter(|s| s.is_object()) {
+            if let Some(c) = completeness(sub, definitions, depth + 1) {
+                out.insert(key.to_owned(), c);
+            }
+        }
+    }
+    (!out.is_empty()).then_some(Json::Object(out))
+}
+
+fn strip_required(schema: &mut Json) {
+    match schema {
+        Json::Object(m) => {
+            m.remove("required");
+            m.values_mut().for_each(strip_required);
+        }
+        Json::Array(items) => items.iter_mut().for_each(strip_required),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn common_keeps_what_every_tree_agrees_on() {
+        let a = json!({ "x": 1, "m": { "a": 1, "b": [1, 2] }, "only": true });
+        let b = json!({ "x": 1, "m": { "a": 2, "b": [1, 2] } });
+        assert_eq!(
+            common(&[&a, &b]),
+            Some(json!({ "x": 1, "m": { "b": [1, 2] } }))
+        );
+        assert_eq!(common(&[&json!([1]), &json!([2])]), None);
+    }
+
+    #[test]
+    fn difference_is_what_the_merge_needs() {
+        let a = json!({ "x": 1, "m": { "a": 1, "b": [1, 2] }, "only": true });
+        let b = json!({ "x": 1, "m": { "a": 2, "b": [1, 2] } });
+        let shared = common(&[&a, &b]).unwrap();
+        assert_eq!(
+            difference(&a, &shared),
+            Some(json!({ "m": { "a": 1 }, "only": true }))
+        );
+        assert_eq!(difference(&b, &shared), Some(json!({ "m": { "a": 2 } })));
+    }
+}

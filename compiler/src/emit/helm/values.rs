@@ -1,0 +1,560 @@
+//! The values of the platform chart as typed structs.
+//!
+//! One type describes both what plinth writes (`values.yaml`, `values-<env>.yaml`) and what
+//! Helm accepts: `values.schema.json` is generated from these structs with schemars, so the
+//! chart rejects an unknown key (`additionalProperties: false`) or a wrong type the moment
+//! someone edits a values file by hand. Keys are camelCase as Helm users expect
+//! (`replicaCount`, `resources.requests.cpu`); workloads are keyed by their names as written
+//! in the spec (`api-gateway`), which are also the names of their Kubernetes objects.
+//! Doc comments become the schema's descriptions.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+
+/// Values of a plinth platform chart. `values.yaml` holds what every environment shares and
+/// renders nothing by itself; `values-<env>.yaml` adds `environment` and what differs.
+#[derive(Clone, Debug, Default, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Values {
+    /// The environment these values deploy. Only `values-<env>.yaml` sets it; without it the
+    /// chart renders nothing, so the shared file alone never deploys a half-configured
+    /// platform.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub environment: Option<String>,
+    /// Platform name; part of every workload's `app.kubernetes.io/instance` label.
+    pub platform: String,
+    /// Labels on every object (`app.kubernetes.io/part-of`, `environment`, `team`, the spec's
+    /// `platform.labels`).
+    pub common_labels: BTreeMap<String, String>,
+    /// Cluster add-ons the objects integrate with.
+    pub cluster: ClusterValues,
+    /// Data stores run by the cloud provider that workloads may depend on, by name: where
+    /// network policies let their clients connect.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub managed_stores: BTreeMap<String, ManagedStoreValues>,
+    /// Application workloads, by name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, WorkloadValues>,
+    /// In-cluster data stores, by name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub datastores: BTreeMap<String, WorkloadValues>,
+}
+
+/// The cluster add-ons generated objects refer to.
+#[derive(Clone, Debug, Default, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterValues {
+    /// Ingress class of every Ingress.
+    pub ingress_class: String,
+    /// Namespace of the ingress controller, allowed in to ingress ports.
+    pub ingress_namespace: String,
+    /// cert-manager ClusterIssuer of TLS certificates.
+    pub tls_issuer: String,
+    /// Namespace of Prometheus, allowed in to metrics ports.
+    pub monitoring_namespace: String,
+}
+
+/// Where a managed data store accepts connections.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ManagedStoreValues {
+    /// Network its endpoints live in (the VPC).
+    pub cidr: String,
+    /// Ports clients connect to.
+    pub ports: Vec<NetworkPortValues>,
+}
+
+/// A port and protocol a network policy allows.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NetworkPortValues {
+    /// Port number.
+    pub port: u16,
+    /// Protocol.
+    pub protocol: Protocol,
+}
+
+/// Transport protocol.
+#[derive(Clone, Copy, Debug, Serialize, JsonSchema)]
+pub enum Protocol {
+    /// TCP.
+    #[serde(rename = "TCP")]
+    Tcp,
+    /// UDP.
+    #[serde(rename = "UDP")]
+    Udp,
+}
+
+/// What Kubernetes object runs a workload.
+#[derive(Clone, Copy, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WorkloadKind {
+    /// A stateless server (Deployment).
+    Web,
+    /// A background worker (Deployment).
+    Worker,
+    /// Stable identity and storage per replica (StatefulSet with a headless Service).
+    Stateful,
+    /// A scheduled job (CronJob).
+    Cron,
+}
+
+/// One service or in-cluster data store.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct WorkloadValues {
+    /// `web` or `worker` (a Deployment), `stateful` (a StatefulSet), `cron` (a CronJob).
+    pub kind: WorkloadKind,
+    /// Cron schedule of a `cron` workload.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// Full image reference, pinned by tag or digest.
+    pub image: String,
+    /// Entrypoint override.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub command: Vec<String>,
+    /// Arguments.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub args: Vec<String>,
+    /// Ports the container listens on; the Service exposes all of them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PortValues>,
+    /// Replica count when there is no `autoscaling`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica_count: Option<u32>,
+    /// Horizontal autoscaling; when set it owns the replica count and `replicaCount` is
+    /// ignored (set `autoscaling: null` to use a fixed count).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<AutoscalingValues>,
+    /// A VerticalPodAutoscaler bounded by `resources`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vertical_autoscaling: Option<VerticalAutoscalingValues>,
+    /// Requests and limits of the container.
+    pub resources: ResourcesValues,
+    /// Liveness probe, as in a container spec.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub liveness_probe: Option<ProbeValues>,
+    /// Readiness probe, as in a container spec.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub readiness_probe: Option<ProbeValues>,
+    /// Startup probe, as in a container spec.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub startup_probe: Option<ProbeValues>,
+    /// Rolling-update limits of a Deployment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rolling_update: Option<RollingUpdateValues>,
+    /// PodDisruptionBudget; none when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_disruption_budget: Option<DisruptionBudgetValues>,
+    /// Plain environment variables.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Environment variables read from Kubernetes Secrets (`secretKeyRef`), by variable name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, SecretRefValues>,
+    /// Files mounted read-only from the workload's ConfigMap.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub config_files: Vec<ConfigFileValues>,
+    /// Scratch volumes (emptyDir).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<VolumeValues>,
+    /// Storage per replica of a `stateful` workload (a volume claim template).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub persistence: Option<PersistenceValues>,
+    /// Scheduled dumps of a data store into a volume of their own (a CronJob, a
+    /// PersistentVolumeClaim and the network edge to the store).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backup: Option<BackupValues>,
+    /// Workloads and managed stores this one connects to (network policy egress).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub depends_on: Vec<String>,
+    /// Exposure through the ingress controller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<IngressValues>,
+    /// Outbound destinations beyond dependencies.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub egress: Vec<EgressValues>,
+    /// Prometheus metrics endpoint (scrape annotations, a ServiceMonitor).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<MetricsValues>,
+    /// Owning team, the `team` label of the workload's objects.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// Pod security settings.
+    pub security: SecurityValues,
+}
+
+/// A container port.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PortValues {
+    /// Port name, referenced by probes, the ingress and the metrics endpoint.
+    pub name: String,
+    /// Port number.
+    pub port: u16,
+    /// Protocol.
+    pub protocol: Protocol,
+}
+
+/// Horizontal autoscaling (`autoscaling/v2`).
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct AutoscalingValues {
+    /// Fewest replicas.
+    pub min_replicas: u32,
+    /// Most replicas.
+    pub max_replicas: u32,
+    /// Average CPU utilisation target, percent of the request.
+    #[serde(
+        rename = "targetCPUUtilizationPercentage",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub target_cpu: Option<u32>,
+    /// Average memory utilisation target, percent of the request.
+    #[serde(
+        rename = "targetMemoryUtilizationPercentage",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub target_memory: Option<u32>,
+    /// Custom per-pod metrics and their average value targets.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pod_metrics: Vec<PodMetricValues>,
+    /// Scale-up and scale-down behaviour, as in an HPA spec.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub behavior: Option<BehaviorValues>,
+}
+
+/// A custom per-pod metric target.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PodMetricValues {
+    /// Metric name.
+    pub name: String,
+    /// Average value per pod (a quantity).
+    pub average_value: String,
+}
+
+/// HPA scaling behaviour.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BehaviorValues {
+    /// Scaling up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale_up: Option<ScalingRulesValues>,
+    /// Scaling down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scale_down: Option<ScalingRulesValues>,
+}
+
+/// HPA scaling rules in one direction.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScalingRulesValues {
+    /// Stabilization window in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stabilization_window_seconds: Option<u32>,
+    /// Which policy wins.
+    pub select_policy: SelectPolicy,
+    /// Rate limits.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<ScalingPolicyValues>,
+}
+
+/// Which scaling policy wins.
+#[derive(Clone, Copy, Debug, Serialize, JsonSchema)]
+pub enum SelectPolicy {
+    /// The one allowing the largest change.
+    Max,
+    /// The one allowing the smallest change.
+    Min,
+    /// No scaling in this direction.
+    Disabled,
+}
+
+/// A scaling rate limit.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ScalingPolicyValues {
+    /// `Percent` or `Pods`.
+    #[serde(rename = "type")]
+    pub kind: PolicyType,
+    /// How many.
+    pub value: u32,
+    /// Over how many seconds.
+    pub period_seconds: u32,
+}
+
+/// The unit of a scaling policy.
+#[derive(Clone, Copy, Debug, Serialize, JsonSchema)]
+pub enum PolicyType {
+    /// Percent of the current replicas.
+    Percent,
+    /// Pods.
+    Pods,
+}
+
+/// Vertical autoscaling.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VerticalAutoscalingValues {
+    /// How recommendations are applied.
+    pub update_mode: UpdateMode,
+}
+
+/// VerticalPodAutoscaler update mode.
+#[derive(Clone, Copy, Debug, Serialize, JsonSchema)]
+pub enum UpdateMode {
+    /// Only recommend.
+    Off,
+    /// Apply at pod creation.
+    Initial,
+    /// Apply by evicting pods.
+    Recreate,
+    /// Let the autoscaler choose.
+    Auto,
+}
+
+/// Container requests and limits.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ResourcesValues {
+    /// What the scheduler reserves.
+    pub requests: ComputeValues,
+    /// The most the container may use.
+    pub limits: ComputeValues,
+}
+
+/// CPU and memory quantities.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ComputeValues {
+    /// CPU, e.g. `250m` or `2`.
+    pub cpu: Quantity,
+    /// Memory, e.g. `512Mi`.
+    pub memory: Quantity,
+}
+
+/// A Kubernetes quantity. plinth writes strings; a number is accepted too.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Quantity {
+    /// A quantity such as `250m`, `1Gi`.
+    Text(String),
+    /// A plain number of units.
+    Number(f64),
+}
+
+/// A probe, in the shape of a Kubernetes container probe.
+#[derive(Clone, Debug, Default, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ProbeValues {
+    /// HTTP GET.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_get: Option<HttpGetValues>,
+    /// Command run in the container.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exec: Option<ExecValues>,
+    /// TCP connection.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tcp_socket: Option<TcpSocketValues>,
+    /// Delay before the first probe, in seconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_delay_seconds: Option<u32>,
+    /// Seconds between probes.
+    pub period_seconds: u32,
+    /// Seconds a probe may take.
+    pub timeout_seconds: u32,
+    /// Failures before acting.
+    pub failure_threshold: u32,
+}
+
+/// An HTTP GET probe.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct HttpGetValues {
+    /// Path.
+    pub path: String,
+    /// Port name or number.
+    pub port: IntOrString,
+}
+
+/// An exec probe.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExecValues {
+    /// Command and arguments.
+    pub command: Vec<String>,
+}
+
+/// A TCP probe.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TcpSocketValues {
+    /// Port name or number.
+    pub port: IntOrString,
+}
+
+/// A number, or a string (a name or a percentage such as `25%`).
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(untagged)]
+pub enum IntOrString {
+    /// A number.
+    Int(u32),
+    /// A name or a percentage.
+    String(String),
+}
+
+/// Rolling-update limits.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RollingUpdateValues {
+    /// Extra pods during an update.
+    pub max_surge: IntOrString,
+    /// Missing pods during an update.
+    pub max_unavailable: IntOrString,
+}
+
+/// A PodDisruptionBudget: exactly one of the two.
+#[derive(Clone, Debug, Default, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DisruptionBudgetValues {
+    /// Pods that must stay up.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_available: Option<IntOrString>,
+    /// Pods that may be down.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<IntOrString>,
+}
+
+/// A reference to one key of a Kubernetes Secret; never a value.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecretRefValues {
+    /// Secret name.
+    pub secret: String,
+    /// Key in the secret.
+    pub key: String,
+}
+
+/// A mounted configuration file.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ConfigFileValues {
+    /// Absolute path in the container.
+    pub path: String,
+    /// File content.
+    pub content: String,
+}
+
+/// A scratch volume.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct VolumeValues {
+    /// Volume name.
+    pub name: String,
+    /// Mount path.
+    pub path: String,
+    /// Size limit (a quantity).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_limit: Option<String>,
+}
+
+/// Persistent storage per replica.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PersistenceValues {
+    /// Size of each replica's volume (a quantity).
+    pub size: String,
+    /// Mount path.
+    pub mount_path: String,
+    /// Storage class; the cluster default when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+}
+
+/// The backup job of a data store. It runs the store's image, as the store's service account
+/// and with its security settings and resources.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct BackupValues {
+    /// Cron schedule.
+    pub schedule: String,
+    /// Shell script run by `/bin/sh -c`: dump the store into `/backups`, prune old dumps.
+    pub script: String,
+    /// Plain environment variables of the job.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Environment variables of the job read from Kubernetes Secrets.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, SecretRefValues>,
+    /// Size of the volume dumps are written to (a quantity).
+    pub size: String,
+    /// Storage class of that volume; the cluster default when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub storage_class: Option<String>,
+}
+
+/// Ingress exposure.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct IngressValues {
+    /// Host name.
+    pub host: String,
+    /// Path prefix.
+    pub path: String,
+    /// Name of the port traffic goes to.
+    pub port: String,
+    /// TLS through cert-manager; plain HTTP when unset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsValues>,
+}
+
+/// TLS of an ingress host.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct TlsValues {
+    /// Secret cert-manager writes the certificate to.
+    pub secret_name: String,
+}
+
+/// An allowed outbound destination.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EgressValues {
+    /// Destination network.
+    pub cidr: String,
+    /// TCP ports; every port when empty.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<u16>,
+}
+
+/// A Prometheus metrics endpoint.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MetricsValues {
+    /// Path.
+    pub path: String,
+    /// Name of the port serving it.
+    pub port: String,
+    /// Scrape interval, e.g. `30s`.
+    pub interval: String,
+}
+
+/// Pod security settings; the secure defaults unless the spec opts out.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SecurityValues {
+    /// User, group and fsGroup id.
+    pub run_as_user: i64,
+    /// Read-only root filesystem (with an emptyDir at `/tmp`).
+    pub read_only_root_filesystem: bool,
+    /// Whether the container may run as root.
+    pub allow_root: bool,
+    /// Whether the service account token is mounted.
+    pub service_account_token: bool,
+    /// Capabilities added after dropping all.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub add_capabilities: Vec<String>,
+}
