@@ -484,28 +484,7 @@ fn backup_docs(platform: &ir::Platform, env: &Environment, w: &Workload) -> Vec<
         "app.kubernetes.io/component".to_owned(),
         "backup".to_owned(),
     );
-    let mut env_vars: Vec<EnvVar> = plan
-        .env
-        .iter()
-        .map(|(k, v)| EnvVar {
-            name: k.clone(),
-            value: Some(v.clone()),
-            ..Default::default()
-        })
-        .collect();
-    env_vars.extend(plan.secrets.iter().map(|(k, r)| EnvVar {
-        name: k.clone(),
-        value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector {
-                name: r.secret.clone(),
-                key: r.key.clone(),
-                optional: Some(false),
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }));
-    env_vars.sort_by(|a, b| a.name.cmp(&b.name));
+    let vars = env_vars(&plan.env, &plan.secrets);
     let s = &w.security;
     let r = &w.resources;
     let container = Container {
@@ -517,7 +496,7 @@ fn backup_docs(platform: &ir::Platform, env: &Environment, w: &Workload) -> Vec<
             "-c".to_owned(),
             plan.script.clone(),
         ]),
-        env: Some(env_vars),
+        env: Some(vars),
         resources: Some(resource_requirements(r)),
         security_context: Some(container_security(s)),
         volume_mounts: Some(vec![
@@ -711,28 +690,7 @@ fn pod_template(w: &Workload, labels: &BTreeMap<String, String>) -> PodTemplateS
             ..Default::default()
         });
     }
-    let mut env: Vec<EnvVar> = w
-        .env
-        .iter()
-        .map(|(k, v)| EnvVar {
-            name: k.clone(),
-            value: Some(v.clone()),
-            ..Default::default()
-        })
-        .collect();
-    env.extend(w.secrets.iter().map(|(k, r)| EnvVar {
-        name: k.clone(),
-        value_from: Some(EnvVarSource {
-            secret_key_ref: Some(SecretKeySelector {
-                name: r.secret.clone(),
-                key: r.key.clone(),
-                optional: Some(false),
-            }),
-            ..Default::default()
-        }),
-        ..Default::default()
-    }));
-    env.sort_by(|a, b| a.name.cmp(&b.name));
+    let env = env_vars(&w.env, &w.secrets);
     let r = &w.resources;
     let container = Container {
         name: w.name.clone(),
@@ -776,6 +734,36 @@ fn pod_template(w: &Workload, labels: &BTreeMap<String, String>) -> PodTemplateS
             ..Default::default()
         }),
     }
+}
+
+/// Plain variables and secret references as one list sorted by name; secrets are
+/// `secretKeyRef`s, never values.
+fn env_vars(
+    plain: &BTreeMap<String, String>,
+    secrets: &BTreeMap<String, ir::SecretRef>,
+) -> Vec<EnvVar> {
+    let mut vars: Vec<EnvVar> = plain
+        .iter()
+        .map(|(k, v)| EnvVar {
+            name: k.clone(),
+            value: Some(v.clone()),
+            ..Default::default()
+        })
+        .collect();
+    vars.extend(secrets.iter().map(|(k, r)| EnvVar {
+        name: k.clone(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: r.secret.clone(),
+                key: r.key.clone(),
+                optional: Some(false),
+            }),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }));
+    vars.sort_by(|a, b| a.name.cmp(&b.name));
+    vars
 }
 
 /// Requests and limits as Kubernetes quantities.
