@@ -19,6 +19,7 @@ pub mod ir;
 pub mod source;
 pub mod spec;
 pub mod stdlib;
+pub mod synth;
 pub mod units;
 
 #[doc(hidden)]

@@ -12,6 +12,7 @@ mod explain;
 mod init;
 pub mod render;
 mod schema;
+mod synth;
 mod write;
 
 use std::io::IsTerminal;
@@ -51,6 +52,9 @@ enum Command {
     Explain(explain::Args),
     Schema(schema::Args),
     Init(init::Args),
+    /// Print a synthetic spec of N services (for benchmarks).
+    #[command(hide = true)]
+    Synth(synth::Args),
 }
 
 /// Runs the command line and returns the process exit code.
@@ -63,6 +67,7 @@ pub fn main() -> ExitCode {
         Command::Explain(a) => explain::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Init(a) => init::run(a),
+        Command::Synth(a) => synth::run(a),
     };
     ExitCode::from(code)
 }
@@ -115,20 +120,7 @@ fn read_spec_inner(path: &Path) -> Result<String, Diagnostic> {
             e.kind().to_string().to_lowercase()
         ))
     })?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
-        io(format!(
-            "`{}` is not UTF-8 text (invalid byte on line {line})",
-            path.display()
-        ))
-        .help("TOML files must be UTF-8")
-    })?;
-    // A byte-order mark is legal UTF-8 but not TOML; editors on Windows add it silently.
-    Ok(text
-        .strip_prefix('\u{feff}')
-        .map(str::to_owned)
-        .unwrap_or(text))
+    crate::spec::decode(&path.display().to_string(), bytes)
 }
 
 /// Whether human output may use colour: only on a terminal, and never with NO_COLOR set.

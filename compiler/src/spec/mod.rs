@@ -16,3 +16,25 @@ pub use load::{
 pub use overlay::{resolve, Layer, Origins, Overlay, Resolved};
 pub use span::Sp;
 pub use types::*;
+
+use crate::diag::{Code, Diagnostic};
+
+/// Turns the bytes of a spec file into text: UTF-8 is required, and a leading byte-order mark
+/// (legal UTF-8 but not TOML, added silently by some Windows editors) is dropped. `shown` is
+/// the path as the diagnostic names it.
+#[allow(clippy::result_large_err)] // One diagnostic per file read, on the cold path.
+pub fn decode(shown: &str, bytes: Vec<u8>) -> Result<String, Diagnostic> {
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        let line = e.as_bytes()[..at].iter().filter(|b| **b == b'\n').count() + 1;
+        Diagnostic::global(
+            Code::Io,
+            format!("`{shown}` is not UTF-8 text (invalid byte on line {line})"),
+        )
+        .help("TOML files must be UTF-8")
+    })?;
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_owned(),
+        None => text,
+    })
+}
