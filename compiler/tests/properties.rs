@@ -70,11 +70,9 @@ fn env_values(text: &str) -> Vec<String> {
     while let Some(t) = tables.pop() {
         for (k, v) in t {
             match v {
-                toml::Value::Table(inner) if k == "env" => out.extend(
-                    inner
-                        .values()
-                        .filter_map(|x| x.as_str().map(str::to_owned)),
-                ),
+                toml::Value::Table(inner) if k == "env" => {
+                    out.extend(inner.values().filter_map(|x| x.as_str().map(str::to_owned)))
+                }
                 toml::Value::Table(inner) => tables.push(inner),
                 _ => {}
             }

@@ -1,9 +1,19 @@
 //! Safe writes of an output folder, and reading back what plinth generated there.
 //!
-//! A build replaces the generated files as one transaction: every new file is first written
-//! to a temporary file beside its target, then the targets are swapped in by renames, keeping
-//! each replaced or removed file as a backup until all renames succeeded. On any failure the
-//! renames are undone, so the folder is left as it was.
+//! A build replaces the generated files as one unit, so a reader (or a build killed halfway)
+//! never sees a mix of old and new files. Where the platform allows it (Linux and macOS, the
+//! output folder an ordinary directory on the same filesystem as its parent), the new folder
+//! is staged beside the old one as `.<name>.plinth-staging`: unchanged and hand-written files
+//! are hard-linked into it, new files written, and then the two folders are exchanged with one
+//! `renameat2(RENAME_EXCHANGE)`. A kill before the exchange leaves the old folder untouched, a
+//! kill after it the new one; either way the next build removes the leftover staging folder.
+//!
+//! Elsewhere (the output folder is a mount point, a symlink, the working directory, holds a
+//! Git checkout, or the filesystem cannot exchange) the files are replaced one by one as a
+//! transaction: every new file is first written to a temporary file beside its target, then
+//! the targets are swapped in by renames, keeping each replaced or removed file as a backup
+//! until all renames succeeded. On any error the renames are undone, so the folder is left as
+//! it was; only a kill in the middle of the renames can leave a mix there.
 //!
 //! `.plinth-manifest` lists the files plinth generated, with a content hash. A later build
 //! removes the listed files it no longer produces, and never overwrites or removes a file that
@@ -355,7 +365,8 @@ fn run(out: &Path, plan: &Plan, tx: &mut Transaction) -> Result<(), String> {
             let tmp = sibling(&target, TMP_SUFFIX);
             std::fs::rename(&tmp, &target)
                 .map_err(|e| format!("cannot write `{}`: {e}", target.display()))?;
-            tx.temps.retain(|t| *t != tmp);
+            // The temporary file is gone now; removing it again on rollback is a harmless
+            // no-op, which keeps this loop linear in the number of files.
             tx.placed.push(target);
         }
     }
@@ -364,6 +375,17 @@ fn run(out: &Path, plan: &Plan, tx: &mut Transaction) -> Result<(), String> {
 
 /// Carries out `plan`: all of it, or on failure nothing.
 pub(crate) fn apply(out: &Path, plan: &Plan) -> Result<(), String> {
+    swap::clear_stale(out);
+    if plan.writes.is_empty() && plan.removes.is_empty() {
+        return Ok(());
+    }
+    match swap::apply(out, plan) {
+        swap::Outcome::Done => return Ok(()),
+        swap::Outcome::Failed(e) => {
+            return Err(format!("{e}; the output folder was left as it was"))
+        }
+        swap::Outcome::Unsupported => {}
+    }
     let mut tx = Transaction::default();
     if let Err(e) = run(out, plan, &mut tx) {
         tx.rollback();
@@ -383,6 +405,237 @@ pub(crate) fn apply(out: &Path, plan: &Plan) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// The staged, atomic exchange of the whole output folder (see the module documentation).
+mod swap {
+    use std::collections::BTreeSet;
+    use std::path::{Path, PathBuf};
+
+    use super::Plan;
+
+    /// More entries than this in the output folder (hand-written files included) and mirroring
+    /// it would cost more than the per-file transaction saves: a sign `--out` points at a
+    /// source tree rather than an output folder.
+    const MAX_MIRRORED: usize = 100_000;
+
+    /// How the staged exchange went.
+    pub(super) enum Outcome {
+        /// The new folder is in place.
+        Done,
+        /// It failed before the exchange; the output folder is untouched.
+        Failed(String),
+        /// This folder cannot be exchanged; use the per-file transaction.
+        Unsupported,
+    }
+
+    /// `parent/.name.plinth-staging`, or `None` for paths without a final name (`.`, `/`).
+    fn staging_path(out: &Path) -> Option<PathBuf> {
+        let name = out.file_name()?.to_string_lossy().into_owned();
+        Some(out.with_file_name(format!(".{name}.plinth-staging")))
+    }
+
+    /// Removes the leftover of a killed build: its half-staged new folder, or the old folder
+    /// it had just exchanged out.
+    pub(super) fn clear_stale(out: &Path) {
+        if let Some(staging) = staging_path(out).filter(|s| s.exists()) {
+            let _ = std::fs::remove_dir_all(staging);
+        }
+    }
+
+    pub(super) fn apply(out: &Path, plan: &Plan) -> Outcome {
+        let Some(staging) = staging_path(out) else {
+            return Outcome::Unsupported;
+        };
+        if staging.exists() {
+            return Outcome::Unsupported;
+        }
+        let exists = match std::fs::symlink_metadata(out) {
+            Ok(m) if m.is_dir() => true,
+            Ok(_) => return Outcome::Unsupported,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+            Err(_) => return Outcome::Unsupported,
+        };
+        if exists && !exchangeable(out) {
+            return Outcome::Unsupported;
+        }
+        match stage(out, &staging, plan, exists) {
+            Ok(true) => {}
+            Ok(false) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Outcome::Unsupported;
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Outcome::Failed(e);
+            }
+        }
+        let swapped = if exists {
+            exchange(&staging, out)
+        } else {
+            std::fs::rename(&staging, out)
+        };
+        match swapped {
+            Ok(()) => {
+                // The staging path now holds the old folder; a kill before this removal only
+                // leaves it for the next build to remove.
+                if exists {
+                    let _ = std::fs::remove_dir_all(&staging);
+                }
+                Outcome::Done
+            }
+            // The filesystem cannot exchange (EINVAL), or the folder appeared meanwhile:
+            // nothing was touched, so the per-file transaction gets its turn.
+            Err(_) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                Outcome::Unsupported
+            }
+        }
+    }
+
+    /// Whether `out` (an existing directory) may be exchanged: writable, on the same
+    /// filesystem as its parent (not a mount point), not the working directory or one of its
+    /// ancestors, and not a Git checkout.
+    #[cfg(unix)]
+    fn exchangeable(out: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        let parent = match out.parent() {
+            Some(p) if p.as_os_str().is_empty() => Path::new("."),
+            Some(p) => p,
+            None => return false,
+        };
+        let (Ok(o), Ok(p)) = (std::fs::metadata(out), std::fs::metadata(parent)) else {
+            return false;
+        };
+        // A read-only folder is the user's "do not touch": the per-file path reports it.
+        if o.dev() != p.dev() || o.permissions().readonly() || out.join(".git").exists() {
+            return false;
+        }
+        match (std::env::current_dir(), std::fs::canonicalize(out)) {
+            (Ok(cwd), Ok(abs)) => !cwd.starts_with(abs),
+            _ => false,
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn exchangeable(_out: &Path) -> bool {
+        false
+    }
+
+    #[cfg(any(target_os = "linux", target_os = "macos"))]
+    fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE).map_err(std::io::Error::from)
+    }
+
+    #[cfg(not(any(target_os = "linux", target_os = "macos")))]
+    fn exchange(_a: &Path, _b: &Path) -> std::io::Result<()> {
+        Err(std::io::ErrorKind::Unsupported.into())
+    }
+
+    /// Builds the new folder at `staging`: the old folder's entries that the plan neither
+    /// rewrites nor removes, hard-linked, then the plan's writes. `Ok(false)` when the old
+    /// folder cannot be mirrored (too large, or links are not possible).
+    fn stage(out: &Path, staging: &Path, plan: &Plan, exists: bool) -> Result<bool, String> {
+        let cannot = |p: &Path, e: std::io::Error| format!("cannot write `{}`: {e}", p.display());
+        std::fs::create_dir(staging).map_err(|e| cannot(staging, e))?;
+        if exists {
+            let skip: BTreeSet<&str> = plan
+                .writes
+                .iter()
+                .map(|(p, _)| p.as_str())
+                .chain(plan.removes.iter().map(String::as_str))
+                .collect();
+            let mut budget = MAX_MIRRORED;
+            if !mirror(out, staging, "", &skip, &mut budget) {
+                return Ok(false);
+            }
+            // Folders emptied by removals go too.
+            for path in &plan.removes {
+                let mut dir = staging.join(path).parent().map(Path::to_path_buf);
+                while let Some(d) = dir {
+                    if d == staging || std::fs::remove_dir(&d).is_err() {
+                        break;
+                    }
+                    dir = d.parent().map(Path::to_path_buf);
+                }
+            }
+        }
+        for (path, contents) in &plan.writes {
+            let target = staging.join(path);
+            if let Some(dir) = target.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| cannot(dir, e))?;
+            }
+            std::fs::write(&target, contents).map_err(|e| cannot(&target, e))?;
+        }
+        if exists {
+            if let Ok(m) = std::fs::metadata(out) {
+                let _ = std::fs::set_permissions(staging, m.permissions());
+            }
+        }
+        Ok(true)
+    }
+
+    /// Recreates `from`'s tree under `to`, files as hard links, leaving out `skip` (paths
+    /// relative to the output folder). False when it cannot (or should not) be done.
+    fn mirror(
+        from: &Path,
+        to: &Path,
+        rel: &str,
+        skip: &BTreeSet<&str>,
+        budget: &mut usize,
+    ) -> bool {
+        let Ok(entries) = std::fs::read_dir(from) else {
+            return false;
+        };
+        for entry in entries {
+            let Ok(entry) = entry else { return false };
+            if *budget == 0 {
+                return false;
+            }
+            *budget -= 1;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let child_rel = if rel.is_empty() {
+                name.clone()
+            } else {
+                format!("{rel}/{name}")
+            };
+            if skip.contains(child_rel.as_str()) {
+                continue;
+            }
+            let (src, dst) = (entry.path(), to.join(&name));
+            let Ok(kind) = entry.file_type() else {
+                return false;
+            };
+            let ok = if kind.is_dir() {
+                std::fs::create_dir(&dst).is_ok()
+                    && mirror(&src, &dst, &child_rel, skip, budget)
+                    && std::fs::metadata(&src)
+                        .and_then(|m| std::fs::set_permissions(&dst, m.permissions()))
+                        .is_ok()
+            } else if kind.is_symlink() {
+                copy_symlink(&src, &dst)
+            } else {
+                std::fs::hard_link(&src, &dst).is_ok()
+            };
+            if !ok {
+                return false;
+            }
+        }
+        true
+    }
+
+    #[cfg(unix)]
+    fn copy_symlink(src: &Path, dst: &Path) -> bool {
+        std::fs::read_link(src)
+            .and_then(|t| std::os::unix::fs::symlink(t, dst))
+            .is_ok()
+    }
+
+    #[cfg(not(unix))]
+    fn copy_symlink(_src: &Path, _dst: &Path) -> bool {
+        false
+    }
 }
 
 #[cfg(test)]
@@ -442,6 +695,12 @@ mod tests {
         assert!(tree(&out)
             .iter()
             .all(|(p, _)| !p.to_string_lossy().contains(".plinth-")));
+        // The staging folder beside it is gone too.
+        let staging = out.with_file_name(format!(
+            ".{}.plinth-staging",
+            out.file_name().unwrap().to_string_lossy()
+        ));
+        assert!(!staging.exists());
         let _ = std::fs::remove_dir_all(&out);
     }
 }

@@ -76,7 +76,40 @@ pub fn load_preset(sources: &Sources, source: SourceId) -> (Option<PresetFile>, 
     load_as(sources, source, preset_validator())
 }
 
-fn load_as<T: DeserializeOwned>(
+/// The constraints the JSON Schema states beyond what the Rust types enforce, so that a
+/// document the types accept can skip the schema validation (see `load_as`).
+trait SchemaBounds {
+    /// Whether every value lies within the schema's bounds.
+    fn within_schema_bounds(&self) -> bool;
+}
+
+/// Port numbers are the schema's only numeric range.
+fn ports_in_range(d: Option<&Vec<super::types::Port>>) -> bool {
+    d.is_none_or(|ports| ports.iter().all(|p| (1..=65535).contains(&p.port.value)))
+}
+
+impl SchemaBounds for Spec {
+    fn within_schema_bounds(&self) -> bool {
+        let envs = self.environments.values();
+        self.services
+            .values()
+            .chain(envs.clone().flat_map(|e| e.services.values()))
+            .all(|s| ports_in_range(s.ports.as_ref()))
+            && self
+                .datastores
+                .values()
+                .chain(envs.flat_map(|e| e.datastores.values()))
+                .all(|d| ports_in_range(d.ports.as_ref()))
+    }
+}
+
+impl SchemaBounds for PresetFile {
+    fn within_schema_bounds(&self) -> bool {
+        ports_in_range(self.datastore.ports.as_ref())
+    }
+}
+
+fn load_as<T: DeserializeOwned + SchemaBounds>(
     sources: &Sources,
     source: SourceId,
     validator: Option<&jsonschema::Validator>,
@@ -179,6 +212,20 @@ fn load_as<T: DeserializeOwned>(
         }
     }
 
+    // Fast path: a valid document deserializes straight into the types. Building the schema
+    // validator and converting the document to JSON cost more than everything else `check`
+    // does to a small spec, so they only run when the types reject the document (or a value
+    // is outside a bound only the schema states), to explain what is wrong.
+    let de = toml::de::Deserializer::from(Spanned::new(root_span.clone(), table));
+    if let Ok(value) = with_source(source, || T::deserialize(de)) {
+        if value.within_schema_bounds() {
+            return (Some(value), diags);
+        }
+    }
+    // The fast path consumed the parsed table; parsing again is cheap next to validation,
+    // and the text parsed without errors the first time.
+    let (root, _) = DeTable::parse_recoverable(text);
+    let table = root.into_inner();
     let json = table_to_json(&table);
     let mut table = table;
     if let Some(validator) = validator {

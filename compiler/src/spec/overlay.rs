@@ -90,17 +90,27 @@ pub trait Overlay {
     fn overlay(&mut self, top: &Self, layer: &Layer, path: &str, origins: &mut Origins);
 }
 
+/// `path.name`. Paths are only built for fields a layer sets: formatting one for every
+/// field of every service was most of the cost of merging large specs.
+fn join(path: &str, name: &str) -> String {
+    let mut p = String::with_capacity(path.len() + 1 + name.len());
+    p.push_str(path);
+    p.push('.');
+    p.push_str(name);
+    p
+}
+
 /// Replaces a leaf when the top layer sets it.
 fn leaf<T: Clone>(
     base: &mut Option<T>,
     top: &Option<T>,
     layer: &Layer,
-    path: String,
+    (path, name): (&str, &str),
     o: &mut Origins,
 ) {
     if let Some(v) = top {
         *base = Some(v.clone());
-        o.set(path, layer);
+        o.set(join(path, name), layer);
     }
 }
 
@@ -109,12 +119,12 @@ fn nested<T: Overlay + Default>(
     base: &mut Option<T>,
     top: &Option<T>,
     layer: &Layer,
-    path: String,
+    (path, name): (&str, &str),
     o: &mut Origins,
 ) {
     if let Some(t) = top {
         base.get_or_insert_with(T::default)
-            .overlay(t, layer, &path, o);
+            .overlay(t, layer, &join(path, name), o);
     }
 }
 
@@ -123,14 +133,15 @@ fn map_leaf<V: Clone>(
     base: &mut Option<BTreeMap<Sp<String>, V>>,
     top: &Option<BTreeMap<Sp<String>, V>>,
     layer: &Layer,
-    path: String,
+    (path, name): (&str, &str),
     o: &mut Origins,
 ) {
     if let Some(t) = top {
+        let path = join(path, name);
         let b = base.get_or_insert_with(BTreeMap::new);
         for (k, v) in t {
             b.insert(k.clone(), v.clone());
-            o.set(format!("{path}.{}", k.value), layer);
+            o.set(join(&path, &k.value), layer);
         }
     }
 }
@@ -140,15 +151,16 @@ fn map_nested<V: Overlay + Default>(
     base: &mut Option<BTreeMap<Sp<String>, V>>,
     top: &Option<BTreeMap<Sp<String>, V>>,
     layer: &Layer,
-    path: String,
+    (path, name): (&str, &str),
     o: &mut Origins,
 ) {
     if let Some(t) = top {
+        let path = join(path, name);
         let b = base.get_or_insert_with(BTreeMap::new);
         for (k, v) in t {
             b.entry(k.clone())
                 .or_default()
-                .overlay(v, layer, &format!("{path}.{}", k.value), o);
+                .overlay(v, layer, &join(&path, &k.value), o);
         }
     }
 }
@@ -159,7 +171,7 @@ macro_rules! overlay {
             fn overlay(&mut self, top: &Self, layer: &Layer, path: &str, o: &mut Origins) {
                 $(
                     let name = overlay!(@name $field $($name)?);
-                    $kind(&mut self.$field, &top.$field, layer, format!("{path}.{name}"), o);
+                    $kind(&mut self.$field, &top.$field, layer, (path, name), o);
                 )*
             }
         }
@@ -215,13 +227,7 @@ overlay!(NodeGroup { leaf instance_types, leaf min, leaf max, leaf desired, leaf
 
 impl Overlay for Cluster {
     fn overlay(&mut self, top: &Self, layer: &Layer, path: &str, o: &mut Origins) {
-        leaf(
-            &mut self.version,
-            &top.version,
-            layer,
-            format!("{path}.version"),
-            o,
-        );
+        leaf(&mut self.version, &top.version, layer, (path, "version"), o);
         for (k, v) in &top.node_groups {
             self.node_groups.entry(k.clone()).or_default().overlay(
                 v,
