@@ -51,18 +51,13 @@ pub struct Analysis {
     pub platform: Option<ir::Platform>,
 }
 
-/// Loads, checks and lowers the spec `text` shown as `path`.
-pub fn analyze(path: &str, text: &str) -> Analysis {
-    let mut sources = Sources::new();
-    let id = sources.add(path, text);
-    let (spec, mut diagnostics) = spec::load(&sources, id);
-    let Some(spec) = spec else {
-        return Analysis {
-            sources,
-            diagnostics,
-            platform: None,
-        };
-    };
+/// Loads the stdlib presets that the spec's data stores name (unknown names are the checker's
+/// to report), adding them to `sources` and their problems to `diagnostics`.
+pub fn load_presets(
+    spec: &spec::Spec,
+    sources: &mut Sources,
+    diagnostics: &mut Diagnostics,
+) -> BTreeMap<String, spec::DataStore> {
     let mut presets = BTreeMap::new();
     let mut names: Vec<&str> = spec
         .datastores
@@ -77,13 +72,30 @@ pub fn analyze(path: &str, text: &str) -> Analysis {
             continue;
         };
         let pid = sources.add(stdlib::path(name), text);
-        let (preset, d) = spec::load_preset(&sources, pid);
+        let (preset, d) = spec::load_preset(sources, pid);
         diagnostics.0.extend(d.0);
         if let Some(p) = preset {
             presets.insert(name.to_owned(), p.datastore);
         }
     }
-    let semantic = check::run(&spec, &presets).0;
+    presets
+}
+
+/// Loads, checks and lowers the spec `text` shown as `path`.
+pub fn analyze(path: &str, text: &str) -> Analysis {
+    let mut sources = Sources::new();
+    let id = sources.add(path, text);
+    let (spec, mut diagnostics) = spec::load(&sources, id);
+    let Some(spec) = spec else {
+        return Analysis {
+            sources,
+            diagnostics,
+            platform: None,
+        };
+    };
+    let presets = load_presets(&spec, &mut sources, &mut diagnostics);
+    let views = spec::resolve_all(&spec, &presets);
+    let semantic = check::run(&spec, &views).0;
     // An unknown key is usually a misspelt known one (`imag`), so "missing" findings would be
     // knock-on errors of the typo; they are left out until it is fixed.
     let typos = diagnostics.0.iter().any(|d| d.code == Code::UnknownKey);
@@ -102,7 +114,7 @@ pub fn analyze(path: &str, text: &str) -> Analysis {
             .filter(|d| !(typos && knock_on.contains(&d.code))),
     );
     diagnostics.sort();
-    let platform = (!diagnostics.has_errors()).then(|| ir::lower(&spec, &presets, path));
+    let platform = (!diagnostics.has_errors()).then(|| ir::lower(&spec, views, path));
     Analysis {
         sources,
         diagnostics,

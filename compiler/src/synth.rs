@@ -7,8 +7,9 @@
 //!
 //! Every service has ports, resources, autoscaling, probes, environment variables, secret
 //! references, a dependency, an ingress, a threshold override and an SLO; every tenth service
-//! brings a data store (PostgreSQL and Redis in turn); there are two environments. The result
-//! checks clean: no errors and no warnings.
+//! brings a data store (PostgreSQL and Redis in turn); there are two environments, a local
+//! `dev` (for Compose) and `production`, and an AWS cloud section (for Terraform), so every
+//! target has work. The result checks clean: no errors and no warnings.
 
 use std::fmt::Write;
 
@@ -81,12 +82,24 @@ thresholds.error_rate = {{ warning = 2, critical = 10 }}
         );
     }
     s.push_str(
-        "[environments.staging]\n\
-         domain = \"staging.synthetic.example.com\"\n\
+        "[environments.dev]\n\
+         local = true\n\
+         domain = \"localhost\"\n\
          replica_scale = 0.5\n\
          resource_scale = 0.5\n\n\
          [environments.production]\n\
          domain = \"synthetic.example.com\"\n\n\
+         [cloud]\n\
+         provider = \"aws\"\n\
+         region = \"eu-west-1\"\n\
+         state = { bucket = \"synthetic-tfstate\" }\n\
+         network = { cidr = \"10.20.0.0/16\", azs = 3 }\n\n\
+         [cloud.cluster]\n\
+         version = \"1.31\"\n\n\
+         [cloud.cluster.node_groups.main]\n\
+         instance_types = [\"m7g.large\"]\n\
+         min = 3\n\
+         max = 30\n\n\
          [observability.thresholds]\n\
          error_rate = { warning = 1, critical = 5 }\n\
          latency_p95 = { warning = \"500ms\", critical = \"2s\" }\n\

@@ -59,7 +59,7 @@ pub(super) fn run(ctx: &mut Ctx) {
     for (name, t) in &spec.observability.thresholds {
         threshold(name, t, &mut found);
     }
-    for view in &ctx.views {
+    for view in ctx.views {
         for s in view.services.values() {
             for (name, t) in s.thresholds.iter().flatten() {
                 threshold(name, t, &mut found);
@@ -365,7 +365,7 @@ fn unrouted_severity(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
     let mut add = |labels: BTreeMap<&'static str, String>,
                    span: crate::source::Span,
                    what: String| alerts.push((labels, span, what));
-    for view in &ctx.views {
+    for view in ctx.views {
         // Alerts carry their environment, so routes may match on it; a spec without
         // environments gets a default name that routes cannot know, so it is left out.
         let env = view.env.as_ref().map(|e| e.value.clone());

@@ -10,10 +10,10 @@ mod refs;
 mod secrets;
 mod workload;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
-use crate::spec::{resolve, DataStore, Resolved, Sp, Spec};
+use crate::spec::{Resolved, Spec};
 pub(crate) use alerts::{parse_level, LevelKind, BUILTIN_THRESHOLDS};
 
 /// Everything a rule may look at.
@@ -21,7 +21,7 @@ pub(crate) struct Ctx<'a> {
     /// The spec as written.
     pub spec: &'a Spec,
     /// One merged view per environment (or one for a spec without environments).
-    pub views: Vec<Resolved>,
+    pub views: &'a [Resolved],
     diags: Vec<Diagnostic>,
     seen: BTreeSet<(Code, u32, usize, usize, String)>,
 }
@@ -45,17 +45,9 @@ impl Ctx<'_> {
     }
 }
 
-/// Runs every rule. `presets` are the loaded stdlib presets that the spec's data stores use.
-pub fn run(spec: &Spec, presets: &BTreeMap<String, DataStore>) -> Diagnostics {
-    let envs: Vec<Option<&Sp<String>>> = if spec.environments.is_empty() {
-        vec![None]
-    } else {
-        spec.environments.keys().map(Some).collect()
-    };
-    let views = envs
-        .into_iter()
-        .map(|e| resolve(spec, presets, e))
-        .collect();
+/// Runs every rule over the spec and its merged view per environment (from
+/// [`crate::spec::resolve_all`]).
+pub fn run(spec: &Spec, views: &[Resolved]) -> Diagnostics {
     let mut ctx = Ctx {
         spec,
         views,

@@ -180,7 +180,7 @@ fn unknown_dependency(ctx: &mut Ctx) {
     let known = all_workload_names(ctx);
     let known: Vec<&str> = known.iter().map(String::as_str).collect();
     let mut found = Vec::new();
-    for view in &ctx.views {
+    for view in ctx.views {
         for (name, svc) in &view.services {
             for dep in svc.depends_on.iter().flatten() {
                 if !known.contains(&dep.value.as_str()) {
@@ -210,7 +210,7 @@ fn unknown_dependency(ctx: &mut Ctx) {
 /// wait on dependencies deadlock.
 fn dependency_cycle(ctx: &mut Ctx) {
     let mut found = Vec::new();
-    for view in &ctx.views {
+    for view in ctx.views {
         let graph: BTreeMap<&str, Vec<&Sp<String>>> = view
             .services
             .iter()
@@ -313,7 +313,7 @@ fn unknown_receiver(ctx: &mut Ctx) {
 /// them the store would silently not exist.
 fn managed_without_cloud(ctx: &mut Ctx) {
     let mut found = Vec::new();
-    for view in &ctx.views {
+    for view in ctx.views {
         for store in view.datastores.values() {
             let Some(mode) = &store.mode else { continue };
             if mode.value != StoreMode::Managed {

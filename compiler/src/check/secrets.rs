@@ -8,7 +8,7 @@ use crate::units::is_dns_label;
 
 pub(super) fn run(ctx: &mut Ctx) {
     let mut found = Vec::new();
-    for view in &ctx.views {
+    for view in ctx.views {
         for s in view.services.values() {
             plaintext_secret(s.env.iter().flatten(), &mut found);
             env_and_secret_clash(s.env.as_ref(), s.secrets.as_ref(), &mut found);

@@ -84,7 +84,7 @@ fn store_view<'a>(name: &'a Sp<String>, d: &'a DataStore) -> W<'a> {
 
 pub(super) fn run(ctx: &mut Ctx) {
     let mut found = Vec::new();
-    for view in &ctx.views {
+    for view in ctx.views {
         let domain = view
             .env
             .as_ref()
@@ -114,7 +114,7 @@ pub(super) fn run(ctx: &mut Ctx) {
         ctx.spec.platform.egress.as_deref().unwrap_or_default(),
         &mut found,
     );
-    for view in &ctx.views {
+    for view in ctx.views {
         for s in view.services.values() {
             egress(s.egress.as_deref().unwrap_or_default(), &mut found);
         }

@@ -12,20 +12,8 @@ use crate::spec::{self, Resolved, Sp, StoreMode};
 use crate::units;
 
 /// Lowers a checked spec. `presets` are the loaded presets by name.
-pub fn lower(
-    spec: &spec::Spec,
-    presets: &BTreeMap<String, spec::DataStore>,
-    spec_path: &str,
-) -> Platform {
-    let envs: Vec<Option<&Sp<String>>> = if spec.environments.is_empty() {
-        vec![None]
-    } else {
-        spec.environments.keys().map(Some).collect()
-    };
-    let environments = envs
-        .into_iter()
-        .map(|e| lower_env(spec, spec::resolve(spec, presets, e)))
-        .collect();
+pub fn lower(spec: &spec::Spec, views: Vec<spec::Resolved>, spec_path: &str) -> Platform {
+    let environments = views.into_iter().map(|v| lower_env(spec, v)).collect();
     Platform {
         name: spec.platform.name.value.clone(),
         spec_path: spec_path.to_owned(),

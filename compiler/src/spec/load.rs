@@ -68,12 +68,12 @@ fn preset_validator() -> Option<&'static jsonschema::Validator> {
 /// Loads the spec in `source`. Returns `None` when the file is not structurally valid; every
 /// problem found is in the diagnostics either way.
 pub fn load(sources: &Sources, source: SourceId) -> (Option<Spec>, Diagnostics) {
-    load_as(sources, source, spec_validator())
+    load_as(sources, source, spec_validator)
 }
 
 /// Loads a stdlib preset through the same steps as a user file.
 pub fn load_preset(sources: &Sources, source: SourceId) -> (Option<PresetFile>, Diagnostics) {
-    load_as(sources, source, preset_validator())
+    load_as(sources, source, preset_validator)
 }
 
 /// The constraints the JSON Schema states beyond what the Rust types enforce, so that a
@@ -112,7 +112,8 @@ impl SchemaBounds for PresetFile {
 fn load_as<T: DeserializeOwned + SchemaBounds>(
     sources: &Sources,
     source: SourceId,
-    validator: Option<&jsonschema::Validator>,
+    // Built on first use only: valid documents never need it.
+    validator: fn() -> Option<&'static jsonschema::Validator>,
 ) -> (Option<T>, Diagnostics) {
     let mut diags = Diagnostics::default();
     let text = &sources.get(source).text;
@@ -228,7 +229,7 @@ fn load_as<T: DeserializeOwned + SchemaBounds>(
     let table = root.into_inner();
     let json = table_to_json(&table);
     let mut table = table;
-    if let Some(validator) = validator {
+    if let Some(validator) = validator() {
         let mut structural: Vec<Diagnostic> = Vec::new();
         let mut unknown_keys: Vec<(String, String)> = Vec::new();
         let mut only_unknown_keys = true;

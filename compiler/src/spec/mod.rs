@@ -13,7 +13,7 @@ mod types;
 pub use load::{
     load, load_preset, schema, schema_text, PresetFile, FORMAT_VERSION, MAX_SPEC_BYTES,
 };
-pub use overlay::{resolve, Layer, Origins, Overlay, Resolved};
+pub use overlay::{resolve, resolve_all, Layer, Origins, Overlay, Resolved};
 pub use span::Sp;
 pub use types::*;
 

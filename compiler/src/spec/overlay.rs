@@ -255,6 +255,19 @@ pub struct Resolved {
     pub origins: Origins,
 }
 
+/// The merged view of every environment, in name order (one view without environment for a
+/// spec that has none). The checker and the lowering share them, so merging runs once.
+pub fn resolve_all(spec: &Spec, presets: &BTreeMap<String, DataStore>) -> Vec<Resolved> {
+    if spec.environments.is_empty() {
+        vec![resolve(spec, presets, None)]
+    } else {
+        spec.environments
+            .keys()
+            .map(|e| resolve(spec, presets, Some(e)))
+            .collect()
+    }
+}
+
 /// Merges presets, base definitions and the environment `env` (if any).
 ///
 /// `presets` maps a preset name to its data store definition; a store whose preset is not
