@@ -83,6 +83,16 @@ pub fn load_presets(
 
 /// Loads, checks and lowers the spec `text` shown as `path`.
 pub fn analyze(path: &str, text: &str) -> Analysis {
+    analyze_with(path, text, true)
+}
+
+/// Loads and checks the spec `text` shown as `path`, without lowering it: what `plinth check`
+/// needs (`platform` is always `None`).
+pub fn check_only(path: &str, text: &str) -> Analysis {
+    analyze_with(path, text, false)
+}
+
+fn analyze_with(path: &str, text: &str, lower: bool) -> Analysis {
     let mut sources = Sources::new();
     let id = sources.add(path, text);
     let (spec, mut diagnostics) = spec::load(&sources, id);
@@ -114,7 +124,7 @@ pub fn analyze(path: &str, text: &str) -> Analysis {
             .filter(|d| !(typos && knock_on.contains(&d.code))),
     );
     diagnostics.sort();
-    let platform = (!diagnostics.has_errors()).then(|| ir::lower(&spec, views, path));
+    let platform = (lower && !diagnostics.has_errors()).then(|| ir::lower(&spec, views, path));
     Analysis {
         sources,
         diagnostics,

@@ -30,7 +30,7 @@ pub fn run(args: Args) -> u8 {
             return EXIT_ERROR;
         }
     };
-    let analysis = crate::analyze(&shown, &text);
+    let analysis = crate::check_only(&shown, &text);
     print_diagnostics(args.format, &analysis.sources, &analysis.diagnostics);
     let failed = analysis.diagnostics.has_errors();
     if args.format == Format::Human {

@@ -19,7 +19,8 @@
 //! removes the listed files it no longer produces, and never overwrites or removes a file that
 //! plinth did not generate (not in the manifest and without the banner) unless forced.
 
-use std::collections::BTreeMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::ErrorKind;
 use std::path::{Component, Path, PathBuf};
 
@@ -74,12 +75,12 @@ impl Scope {
     /// when a folder or file of its path is named after a selected environment, or when the
     /// build produces it; files shared by all environments are never removed by a partial
     /// build.
-    fn contains(&self, path: &str, produced: &FileSet) -> bool {
+    fn contains(&self, path: &str, produced: &BTreeSet<&str>) -> bool {
         let mut parts = path.split('/');
         let in_target = parts.next().is_some_and(|t| self.targets.contains(&t));
         in_target
             && (self.envs.is_empty()
-                || produced.contains_key(path)
+                || produced.contains(path)
                 || parts.any(|p| {
                     let stem = p.split('.').next().unwrap_or(p);
                     self.envs.iter().any(|e| e == p || e == stem)
@@ -139,7 +140,8 @@ pub(crate) fn read_generated(
     produced: &FileSet,
 ) -> Result<FileSet, String> {
     let manifest = read_manifest(out)?;
-    Ok(generated(out, &manifest, scope, produced)?
+    let produced: BTreeSet<&str> = produced.keys().map(String::as_str).collect();
+    Ok(generated(out, &manifest, scope, &produced)?
         .into_iter()
         .map(|(p, b)| (p, String::from_utf8_lossy(&b).into_owned()))
         .collect())
@@ -152,7 +154,7 @@ fn generated(
     out: &Path,
     manifest: &BTreeMap<String, String>,
     scope: &Scope,
-    produced: &FileSet,
+    produced: &BTreeSet<&str>,
 ) -> Result<BTreeMap<String, Vec<u8>>, String> {
     let mut files = BTreeMap::new();
     for path in manifest.keys().filter(|p| scope.contains(p, produced)) {
@@ -197,9 +199,10 @@ fn generated(
 
 /// What a build will do to the output folder.
 #[derive(Debug, Default)]
-pub(crate) struct Plan {
-    /// Files to write (new or changed), the manifest last.
-    writes: Vec<(String, String)>,
+pub(crate) struct Plan<'a> {
+    /// Files to write (new or changed), the manifest last. Generated contents are borrowed:
+    /// copying every file would double the peak memory of a large build.
+    writes: Vec<(String, Cow<'a, str>)>,
     /// Generated files no longer produced, to remove.
     pub removes: Vec<String>,
     /// Files plinth did not generate that the build would overwrite.
@@ -210,7 +213,7 @@ pub(crate) struct Plan {
     pub unchanged: usize,
 }
 
-impl Plan {
+impl Plan<'_> {
     /// The generated files written, the manifest left out.
     pub(crate) fn written(&self) -> impl Iterator<Item = &str> {
         self.writes
@@ -222,17 +225,14 @@ impl Plan {
 
 /// Plans writing `files` to `out`. Files plinth did not generate are listed in
 /// `Plan::foreign`; with `force` they are overwritten and removed like generated ones.
-pub(crate) fn plan(
+pub(crate) fn plan<'a>(
     out: &Path,
-    files: &[OutputFile],
+    files: &'a [OutputFile],
     scope: &Scope,
     force: bool,
-) -> Result<Plan, String> {
+) -> Result<Plan<'a>, String> {
     let manifest = read_manifest(out)?;
-    let produced: FileSet = files
-        .iter()
-        .map(|f| (f.path.clone(), f.contents.clone()))
-        .collect();
+    let produced: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
     let mut plan = Plan::default();
     for f in files {
         let target = out.join(&f.path);
@@ -248,9 +248,9 @@ pub(crate) fn plan(
                 if !manifest.contains_key(&f.path) && !has_banner(&existing) && !force {
                     plan.foreign.push(f.path.clone());
                 }
-                plan.writes.push((f.path.clone(), f.contents.clone()));
+                plan.writes.push((f.path.clone(), Cow::Borrowed(&f.contents)));
             }
-            None => plan.writes.push((f.path.clone(), f.contents.clone())),
+            None => plan.writes.push((f.path.clone(), Cow::Borrowed(&f.contents))),
         }
     }
     // Manifest entries outside the scope (another environment or target) stay listed.
@@ -260,7 +260,7 @@ pub(crate) fn plan(
         .map(|(p, h)| (p.clone(), h.clone()))
         .collect();
     for (path, bytes) in generated(out, &manifest, scope, &produced)? {
-        if produced.contains_key(&path) {
+        if produced.contains(path.as_str()) {
             continue;
         }
         let listed = manifest.get(&path).is_some_and(|h| *h == hash(&bytes));
@@ -275,7 +275,7 @@ pub(crate) fn plan(
     }
     let text = manifest_text(&entries);
     if read_lossy(&out.join(MANIFEST))?.as_deref() != Some(text.as_bytes()) {
-        plan.writes.push((MANIFEST.to_owned(), text));
+        plan.writes.push((MANIFEST.to_owned(), Cow::Owned(text)));
     }
     Ok(plan)
 }
@@ -345,7 +345,7 @@ fn run(out: &Path, plan: &Plan, tx: &mut Transaction) -> Result<(), String> {
         }
         let tmp = sibling(&target, TMP_SUFFIX);
         tx.temps.push(tmp.clone());
-        std::fs::write(&tmp, contents)
+        std::fs::write(&tmp, contents.as_bytes())
             .map_err(|e| format!("cannot write `{}`: {e}", tmp.display()))?;
     }
     let renames = plan
@@ -566,7 +566,7 @@ mod swap {
             if let Some(dir) = target.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| cannot(dir, e))?;
             }
-            std::fs::write(&target, contents).map_err(|e| cannot(&target, e))?;
+            std::fs::write(&target, contents.as_bytes()).map_err(|e| cannot(&target, e))?;
         }
         if exists {
             if let Ok(m) = std::fs::metadata(out) {
@@ -674,9 +674,9 @@ mod tests {
         let before = tree(&out);
         let plan = Plan {
             writes: vec![
-                ("k8s/a.yaml".to_owned(), "new a\n".to_owned()),
-                ("k8s/new/b.yaml".to_owned(), "b\n".to_owned()),
-                ("blocker/c.yaml".to_owned(), "c\n".to_owned()),
+                ("k8s/a.yaml".to_owned(), "new a\n".into()),
+                ("k8s/new/b.yaml".to_owned(), "b\n".into()),
+                ("blocker/c.yaml".to_owned(), "c\n".into()),
             ],
             removes: vec!["k8s/stale.yaml".to_owned()],
             ..Plan::default()
