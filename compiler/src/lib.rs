@@ -63,6 +63,16 @@ pub fn analyze(path: &str, text: &str) -> Analysis {
             platform: None,
         };
     };
+    // Checked before any environment is resolved: a small spec can multiply into more views
+    // than memory holds.
+    if let Some(d) = spec::too_many_views(&spec) {
+        diagnostics.push(d);
+        return Analysis {
+            sources,
+            diagnostics,
+            platform: None,
+        };
+    }
     let mut presets = BTreeMap::new();
     let mut names: Vec<&str> = spec
         .datastores

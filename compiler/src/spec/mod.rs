@@ -11,7 +11,8 @@ mod span;
 mod types;
 
 pub use load::{
-    load, load_preset, schema, schema_text, PresetFile, FORMAT_VERSION, MAX_SPEC_BYTES,
+    load, load_preset, schema, schema_text, too_many_views, PresetFile, FORMAT_VERSION,
+    MAX_SPEC_BYTES, MAX_WORKLOAD_VIEWS,
 };
 pub use overlay::{resolve, Layer, Origins, Overlay, Resolved};
 pub use span::Sp;
