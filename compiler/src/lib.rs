@@ -103,6 +103,16 @@ fn analyze_with(path: &str, text: &str, lower: bool) -> Analysis {
             platform: None,
         };
     };
+    // Checked before any environment is resolved: a small spec can multiply into more views
+    // than memory holds.
+    if let Some(d) = spec::too_many_views(&spec) {
+        diagnostics.push(d);
+        return Analysis {
+            sources,
+            diagnostics,
+            platform: None,
+        };
+    }
     let presets = load_presets(&spec, &mut sources, &mut diagnostics);
     let views = spec::resolve_all(&spec, &presets);
     let semantic = check::run(&spec, &views).0;

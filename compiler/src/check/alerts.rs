@@ -194,8 +194,29 @@ fn threshold(name: &Sp<String>, t: &Threshold, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Reports PromQL that does not parse (E152).
+/// Longest PromQL expression plinth parses. The parser recurses once per nesting level, so a
+/// deep enough expression (`sum(sum(…))` or `-----…up`, 100,000 levels) overflowed the stack
+/// and aborted plinth. 8 KiB bounds the depth well below what even a 1 MiB thread stack holds,
+/// and is far longer than any hand-written rule.
+const MAX_PROMQL_BYTES: usize = 8 * 1024;
+
+/// Reports PromQL that does not parse (E152), or is too long to parse safely (E008).
 fn promql(at: &Sp<String>, text: &str, out: &mut Vec<Diagnostic>) {
+    if text.len() > MAX_PROMQL_BYTES {
+        out.push(
+            Diagnostic::new(
+                Code::InputLimit,
+                format!(
+                    "PromQL expression is {} bytes, more than the {MAX_PROMQL_BYTES} plinth parses",
+                    text.len()
+                ),
+                at.span.clone(),
+                "too long",
+            )
+            .help("shorten the expression"),
+        );
+        return;
+    }
     if let Err(e) = promql_parser::parser::parse(text) {
         let first = e.lines().next().unwrap_or("parse error").to_owned();
         out.push(

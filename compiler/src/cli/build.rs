@@ -61,6 +61,14 @@ pub fn run(args: Args) -> u8 {
         return EXIT_ERROR;
     }
     let out = &args.out;
+    // Said plainly here; otherwise the first read inside it fails with "not a directory".
+    if out.exists() && !out.is_dir() {
+        eprintln!(
+            "error: the output folder `{}` is a file; nothing written",
+            display_path(out)
+        );
+        return EXIT_ERROR;
+    }
     let scope = write::Scope::new(&options.targets, &options.envs);
     let plan = match write::plan(out, &c.files, &scope, args.force) {
         Ok(p) => p,

@@ -180,11 +180,8 @@ fn git_show(spec: &Path, rev: &str) -> Result<String, String> {
                 .trim_start_matches("fatal: ")
         ));
     }
-    let text = String::from_utf8(output.stdout)
-        .map_err(|_| format!("`{}` at revision `{rev}` is not UTF-8", display_path(spec)))?;
-    // Like `read_spec`: a byte-order mark is legal UTF-8 but not TOML.
-    Ok(text
-        .strip_prefix('\u{feff}')
-        .map(str::to_owned)
-        .unwrap_or(text))
+    // Decoded like `read_spec` (byte-order mark, CRLF), so that a revision stored with LF and
+    // a working copy checked out with CRLF compare equal.
+    crate::spec::decode(&display_path(spec), output.stdout)
+        .map_err(|_| format!("`{}` at revision `{rev}` is not UTF-8", display_path(spec)))
 }

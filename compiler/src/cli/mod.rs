@@ -15,7 +15,7 @@ mod schema;
 mod synth;
 mod write;
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Read};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -102,24 +102,37 @@ fn read_spec_inner(path: &Path) -> Result<String, Diagnostic> {
         ))
         .help("pass the path of a `.toml` spec"));
     }
+    let too_big = |msg: String| {
+        Diagnostic::global(Code::InputLimit, msg).help("split the platform into several specs")
+    };
     if meta.len() > crate::spec::MAX_SPEC_BYTES as u64 {
-        return Err(Diagnostic::global(
-            Code::InputLimit,
-            format!(
-                "`{}` is {} bytes, more than the {} bytes plinth reads",
-                path.display(),
-                meta.len(),
-                crate::spec::MAX_SPEC_BYTES
-            ),
-        ));
-    }
-    let bytes = std::fs::read(path).map_err(|e| {
-        io(format!(
-            "cannot read `{}`: {}",
+        return Err(too_big(format!(
+            "`{}` is {} bytes, more than the {} bytes plinth reads",
             path.display(),
-            e.kind().to_string().to_lowercase()
-        ))
-    })?;
+            meta.len(),
+            crate::spec::MAX_SPEC_BYTES
+        )));
+    }
+    // The size check above trusts the file's metadata, which says 0 bytes for pipes and
+    // devices (`<(…)`, `/dev/zero`): reading at most one byte past the limit keeps memory
+    // bounded whatever the path names.
+    let limit = crate::spec::MAX_SPEC_BYTES;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit as u64 + 1).read_to_end(&mut bytes))
+        .map_err(|e| {
+            io(format!(
+                "cannot read `{}`: {}",
+                path.display(),
+                e.kind().to_string().to_lowercase()
+            ))
+        })?;
+    if bytes.len() > limit {
+        return Err(too_big(format!(
+            "`{}` is more than the {limit} bytes plinth reads",
+            path.display()
+        )));
+    }
     crate::spec::decode(&path.display().to_string(), bytes)
 }
 
@@ -128,8 +141,31 @@ pub(crate) fn use_color() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// Prints diagnostics in the chosen format: JSON to stdout, the others to stderr.
-pub(crate) fn print_diagnostics(format: Format, sources: &Sources, diags: &Diagnostics) {
+/// Most diagnostics printed by one run. A generated or hostile spec can hold millions of
+/// problems (a 32 MiB file of unknown keys), and rendering one costs time in proportion to the
+/// file's size, so printing them all would not finish. The summary line still counts every
+/// diagnostic, and fixing the first ones usually removes most of the rest.
+pub(crate) const MAX_SHOWN: usize = 100;
+
+/// The diagnostics to print: all of them up to [`MAX_SHOWN`], otherwise the first errors
+/// (then warnings, if room is left), in their original order.
+fn shown(diags: &Diagnostics) -> Diagnostics {
+    if diags.0.len() <= MAX_SHOWN {
+        return diags.clone();
+    }
+    let mut picked: Vec<usize> = (0..diags.0.len())
+        .filter(|&i| diags.0[i].severity() == Severity::Error)
+        .chain((0..diags.0.len()).filter(|&i| diags.0[i].severity() != Severity::Error))
+        .take(MAX_SHOWN)
+        .collect();
+    picked.sort_unstable();
+    Diagnostics(picked.into_iter().map(|i| diags.0[i].clone()).collect())
+}
+
+/// Prints diagnostics in the chosen format: JSON to stdout, the others to stderr. At most
+/// [`MAX_SHOWN`] are printed; a note on stderr says how many were left out.
+pub(crate) fn print_diagnostics(format: Format, sources: &Sources, all: &Diagnostics) {
+    let diags = &shown(all);
     match format {
         Format::Human => {
             let width = std::env::var("COLUMNS")
@@ -140,6 +176,12 @@ pub(crate) fn print_diagnostics(format: Format, sources: &Sources, diags: &Diagn
         }
         Format::Json => print!("{}", render::json(sources, &diags.0)),
         Format::Github => print!("{}", render::github(sources, &diags.0)),
+    }
+    if diags.0.len() < all.0.len() {
+        eprintln!(
+            "note: {} more diagnostics not shown; plinth prints at most {MAX_SHOWN}",
+            all.0.len() - diags.0.len()
+        );
     }
 }
 

@@ -1,5 +1,6 @@
 //! Loading a spec or preset file: syntax, then structure, then typed values.
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use schemars::JsonSchema;
@@ -24,6 +25,40 @@ pub const MAX_SPEC_BYTES: usize = 32 * 1024 * 1024;
 /// Deepest nesting of tables and arrays accepted; deeper documents are rejected before they
 /// reach the recursive converters below.
 const MAX_DEPTH: usize = 64;
+
+/// Most workload views a spec may describe: services and data stores, counted once per
+/// environment. Every environment checks and lowers every workload on its own, so time, memory
+/// and output grow with this product rather than with the file's size: 400 services in 400
+/// environments fit in 20 KB, yet took more than a gigabyte to check. 25,000 leaves room for
+/// 10,000 services and 1,000 data stores in two environments.
+pub const MAX_WORKLOAD_VIEWS: usize = 25_000;
+
+/// The diagnostic for a spec with more workload views than [`MAX_WORKLOAD_VIEWS`], if it has.
+pub fn too_many_views(spec: &Spec) -> Option<Diagnostic> {
+    let workloads = spec.services.len() + spec.datastores.len();
+    let envs = spec.environments.len().max(1);
+    let views = workloads.saturating_mul(envs);
+    if views <= MAX_WORKLOAD_VIEWS {
+        return None;
+    }
+    let message = format!(
+        "{workloads} services and data stores in {envs} environment{} make {views} workload \
+         views, more than the {MAX_WORKLOAD_VIEWS} plinth compiles",
+        if envs == 1 { "" } else { "s" }
+    );
+    let d = match spec.environments.keys().next() {
+        Some(first) => Diagnostic::new(
+            Code::InputLimit,
+            message,
+            first.span.clone(),
+            "every environment repeats every workload",
+        ),
+        None => Diagnostic::global(Code::InputLimit, message),
+    };
+    Some(d.help(
+        "split the platform into several specs, or merge environments that repeat one another",
+    ))
+}
 
 /// A stdlib preset file: a data store definition in the spec's own language.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
@@ -153,6 +188,32 @@ fn load_as<T: DeserializeOwned + SchemaBounds>(
             {
                 message = "missing value after `=`".to_owned();
             }
+            // The parser has a nesting limit of its own, above ours: report it as the same
+            // limit, not as a syntax error. Deep dotted keys come without a position.
+            if message == "recursion limit" || message.starts_with("cannot recurse further") {
+                diags.push(nesting_limit(text, source, range));
+                continue;
+            }
+            // A NUL or other control character is invisible in the rendered snippet; name it.
+            let control = |c: &char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
+            let at_error = match snippet {
+                "" => rest_of_line.chars().next().filter(control),
+                s => s.chars().find(control),
+            };
+            if let Some(c) = at_error {
+                message = format!(
+                    "control character U+{:04X} is not allowed here ({message})",
+                    u32::from(c)
+                );
+            }
+            // Two `[name]` headers: the parser reports a duplicate key.
+            let line_start = text[..range.start.min(text.len())]
+                .rfind('\n')
+                .map_or(0, |i| i + 1);
+            let line = text[line_start..].lines().next().unwrap_or_default().trim();
+            if message.starts_with("duplicate key") && line.starts_with('[') {
+                message = format!("duplicate table `{line}`");
+            }
             diags.push(
                 Diagnostic::new(Code::TomlSyntax, message, span(range), "here")
                     .help("see https://toml.io/en/v1.0.0 for TOML syntax"),
@@ -276,6 +337,30 @@ fn load_as<T: DeserializeOwned + SchemaBounds>(
     }
 }
 
+/// The diagnostic for nesting beyond the TOML parser's own limit. The parser gives no
+/// position for a deep dotted key (`a.a.a… = 1`), so the first line with more dots than the
+/// limit allows is labelled instead; failing that, the diagnostic has no label.
+fn nesting_limit(text: &str, source: SourceId, range: std::ops::Range<usize>) -> Diagnostic {
+    let message = format!("tables, arrays or dotted keys nest deeper than {MAX_DEPTH} levels");
+    let help = "no part of the spec format nests this deep";
+    let range = if range.is_empty() && range.start == 0 {
+        let mut offset = 0;
+        text.split_inclusive('\n').find_map(|line| {
+            let start = offset;
+            offset += line.len();
+            (line.matches('.').count() > MAX_DEPTH).then(|| start..start + line.trim_end().len())
+        })
+    } else {
+        Some(range)
+    };
+    match range {
+        Some(r) => {
+            Diagnostic::new(Code::InputLimit, message, Span::new(source, r), "too deep").help(help)
+        }
+        None => Diagnostic::global(Code::InputLimit, message).help(help),
+    }
+}
+
 /// Removes `key` from the table at JSON `pointer`.
 fn remove_key(root: &mut DeTable<'_>, pointer: &str, key: &str) {
     let segs: Vec<String> = pointer
@@ -384,19 +469,16 @@ fn locate(root: &DeTable<'_>, root_span: std::ops::Range<usize>, pointer: &str) 
     let mut here = Located {
         value: root_span,
         key: None,
-        table: Some(
-            root.iter()
-                .map(|(k, _)| (k.get_ref().to_string(), k.span()))
-                .collect(),
-        ),
+        table: None,
     };
     let mut current: Option<&DeValue<'_>> = None;
     let mut table = Some(root);
     for raw in pointer.split('/').skip(1) {
         let seg = raw.replace("~1", "/").replace("~0", "~");
+        // A keyed lookup, not a scan: a spec with 100,000 services and an error in each would
+        // otherwise scan the whole `services` table once per error.
         let next = if let Some(t) = table {
-            t.iter()
-                .find(|(k, _)| k.get_ref() == seg.as_str())
+            t.get_key_value(seg.as_str())
                 .map(|(k, v)| (Some(k.span()), v))
         } else if let Some(DeValue::Array(a)) = current {
             seg.parse::<usize>()
@@ -411,12 +493,13 @@ fn locate(root: &DeTable<'_>, root_span: std::ops::Range<usize>, pointer: &str) 
         here.key = key.or(here.key.take().filter(|_| false));
         current = Some(v.get_ref());
         table = v.get_ref().as_table();
-        here.table = table.map(|t| {
-            t.iter()
-                .map(|(k, _)| (k.get_ref().to_string(), k.span()))
-                .collect()
-        });
     }
+    // The keys of the table reached, listed once at the end rather than at every step.
+    here.table = table.map(|t| {
+        t.iter()
+            .map(|(k, _)| (k.get_ref().to_string(), k.span()))
+            .collect()
+    });
     here
 }
 
@@ -461,14 +544,20 @@ fn schema_error(
     match e.kind() {
         K::AdditionalProperties { unexpected } => {
             let known = known_properties(e.schema_path().as_str());
+            // Indexed once: a file of a million unknown keys would otherwise scan the whole
+            // table for every key, which is quadratic and never finishes.
+            let key_spans: BTreeMap<&str, &std::ops::Range<usize>> = at
+                .table
+                .iter()
+                .flatten()
+                .map(|(k, s)| (k.as_str(), s))
+                .collect();
             unexpected
                 .iter()
                 .map(|key| {
-                    let key_span = at
-                        .table
-                        .as_ref()
-                        .and_then(|t| t.iter().find(|(k, _)| k == key).map(|(_, s)| s.clone()))
-                        .unwrap_or(at.value.clone());
+                    let key_span = key_spans
+                        .get(key.as_str())
+                        .map_or(at.value.clone(), |s| (*s).clone());
                     let mut d = Diagnostic::new(
                         Code::UnknownKey,
                         format!("unknown key `{key}` in {what}"),

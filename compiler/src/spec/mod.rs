@@ -11,7 +11,8 @@ mod span;
 mod types;
 
 pub use load::{
-    load, load_preset, schema, schema_text, PresetFile, FORMAT_VERSION, MAX_SPEC_BYTES,
+    load, load_preset, schema, schema_text, too_many_views, PresetFile, FORMAT_VERSION,
+    MAX_SPEC_BYTES, MAX_WORKLOAD_VIEWS,
 };
 pub use overlay::{resolve, resolve_all, Layer, Origins, Overlay, Resolved};
 pub use span::Sp;
@@ -19,9 +20,13 @@ pub use types::*;
 
 use crate::diag::{Code, Diagnostic};
 
-/// Turns the bytes of a spec file into text: UTF-8 is required, and a leading byte-order mark
-/// (legal UTF-8 but not TOML, added silently by some Windows editors) is dropped. `shown` is
-/// the path as the diagnostic names it.
+/// Turns the bytes of a spec file into text: UTF-8 is required, a leading byte-order mark
+/// (legal UTF-8 but not TOML, added silently by some Windows editors) is dropped, and CRLF
+/// line endings become LF. `shown` is the path as the diagnostic names it.
+///
+/// Without the last step a multi-line string (a config file's content) kept its `\r\n`, so
+/// a Windows checkout of the same spec generated different files; TOML lets a parser
+/// normalize the newlines of multi-line strings, and everywhere else they are whitespace.
 #[allow(clippy::result_large_err)] // One diagnostic per file read, on the cold path.
 pub fn decode(shown: &str, bytes: Vec<u8>) -> Result<String, Diagnostic> {
     let text = String::from_utf8(bytes).map_err(|e| {
@@ -33,8 +38,13 @@ pub fn decode(shown: &str, bytes: Vec<u8>) -> Result<String, Diagnostic> {
         )
         .help("TOML files must be UTF-8")
     })?;
-    Ok(match text.strip_prefix('\u{feff}') {
+    let text = match text.strip_prefix('\u{feff}') {
         Some(rest) => rest.to_owned(),
         None => text,
+    };
+    Ok(if text.contains("\r\n") {
+        text.replace("\r\n", "\n")
+    } else {
+        text
     })
 }
