@@ -202,7 +202,7 @@ fn output_folder_with_files_and_folders_in_the_way() {
     assert_same_tree(&before, &tree(&out), "a file in the way");
 
     std::fs::remove_file(out.join("k8s")).expect("remove the file");
-    std::fs::create_dir_all(out.join("k8s/staging/namespace.yaml")).expect("create a folder");
+    std::fs::create_dir_all(out.join("k8s/production/namespace.yaml")).expect("create a folder");
     let before = tree(&out);
     assert_failed(&build(&dir, "small.toml", &out), "namespace.yaml");
     assert_same_tree(&before, &tree(&out), "a folder in the way");

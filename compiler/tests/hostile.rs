@@ -108,14 +108,21 @@ fn ten_thousand_services_build() {
     let spec = write(&dir, "platform.toml", plinth::synth::spec(10_000));
     let out = run(
         plinth(&dir.0).args([
-            "build", &spec, "--env", "staging", "--target", "k8s", "--out", "out",
+            "build",
+            &spec,
+            "--env",
+            "production",
+            "--target",
+            "k8s",
+            "--out",
+            "out",
         ]),
         BIG_GUARD,
     );
     assert_exit(&out, 0);
     // One file per workload (10,000 services, 1,000 data stores) and the namespace file.
-    assert_eq!(file_count(&dir.join("out/k8s/staging")), 11_001);
-    let api = std::fs::read_to_string(dir.join("out/k8s/staging/svc-09999.yaml"))
+    assert_eq!(file_count(&dir.join("out/k8s/production")), 11_001);
+    let api = std::fs::read_to_string(dir.join("out/k8s/production/svc-09999.yaml"))
         .expect("the last service's manifest");
     assert!(api.contains("kind: Deployment") && api.contains("svc-09998"));
 }
@@ -212,7 +219,7 @@ fn one_megabyte_string_value() {
     assert_exit(&plinth_run(&dir.0, &["check", &spec]), 0);
     let out = plinth_run(&dir.0, &["build", &spec, "--target", "k8s", "--out", "out"]);
     assert_exit(&out, 0);
-    let manifest = std::fs::read_to_string(dir.join("out/k8s/staging/svc-00000.yaml"))
+    let manifest = std::fs::read_to_string(dir.join("out/k8s/production/svc-00000.yaml"))
         .expect("the service's manifest");
     assert!(
         manifest.contains(&big),

@@ -248,9 +248,12 @@ pub(crate) fn plan<'a>(
                 if !manifest.contains_key(&f.path) && !has_banner(&existing) && !force {
                     plan.foreign.push(f.path.clone());
                 }
-                plan.writes.push((f.path.clone(), Cow::Borrowed(&f.contents)));
+                plan.writes
+                    .push((f.path.clone(), Cow::Borrowed(&f.contents)));
             }
-            None => plan.writes.push((f.path.clone(), Cow::Borrowed(&f.contents))),
+            None => plan
+                .writes
+                .push((f.path.clone(), Cow::Borrowed(&f.contents))),
         }
     }
     // Manifest entries outside the scope (another environment or target) stay listed.
