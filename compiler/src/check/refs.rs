@@ -1,6 +1,6 @@
 //! Names and references: what a name may look like, and that every name used is defined.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Ctx;
 use crate::diag::{did_you_mean, Code, Diagnostic};
@@ -179,11 +179,13 @@ fn all_workload_names(ctx: &Ctx) -> Vec<String> {
 fn unknown_dependency(ctx: &mut Ctx) {
     let known = all_workload_names(ctx);
     let known: Vec<&str> = known.iter().map(String::as_str).collect();
+    // A set for membership: a scan of the list per dependency was quadratic in services.
+    let members: BTreeSet<&str> = known.iter().copied().collect();
     let mut found = Vec::new();
     for view in ctx.views {
         for (name, svc) in &view.services {
             for dep in svc.depends_on.iter().flatten() {
-                if !known.contains(&dep.value.as_str()) {
+                if !members.contains(dep.value.as_str()) {
                     found.push(unknown("service or data store", dep, &known));
                 } else if dep.value == name.value {
                     found.push(
@@ -275,8 +277,9 @@ fn dependency_cycle(ctx: &mut Ctx) {
 fn unknown_slo_service(ctx: &mut Ctx) {
     let known = all_workload_names(ctx);
     let known: Vec<&str> = known.iter().map(String::as_str).collect();
+    let members: BTreeSet<&str> = known.iter().copied().collect();
     for slo in ctx.spec.observability.slos.values() {
-        if !known.contains(&slo.service.value.as_str()) {
+        if !members.contains(slo.service.value.as_str()) {
             let d = unknown("service", &slo.service, &known);
             ctx.report(d);
         }
