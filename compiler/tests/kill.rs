@@ -5,34 +5,16 @@
 //! first), so some kills land while files are staged and some after the exchange; each time
 //! it compares the whole folder, hidden files included, with the two complete sets.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+mod support;
+
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// Every file under `dir` (relative path to bytes), hidden files included.
-fn tree(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
-                out.insert(rel, std::fs::read(&p).unwrap());
-            }
-        }
-    }
-    out
-}
+use support::{tree, TempDir};
 
 fn build(spec: &Path, out: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_plinth"));
+    let mut c = support::plinth(spec.parent().expect("the spec is in a folder"));
     c.arg("build")
         .arg(spec)
         .arg("--out")
@@ -48,9 +30,7 @@ fn build_ok(spec: &Path, out: &Path) {
 
 #[test]
 fn a_killed_build_leaves_the_old_or_the_new_set_and_the_next_build_recovers() {
-    let dir = std::env::temp_dir().join(format!("plinth-kill-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("kill");
     // Two versions of one platform that differ in every service's files, with a file set
     // of a few thousand files, so a build takes long enough to be killed in the middle.
     let old_text = plinth::synth::spec(80);
@@ -98,7 +78,7 @@ fn a_killed_build_leaves_the_old_or_the_new_set_and_the_next_build_recovers() {
         } else if now == new {
             saw_new += 1;
         } else {
-            let mixed: Vec<&String> = now
+            let mixed: Vec<_> = now
                 .iter()
                 .filter(|(p, b)| old.get(*p) != Some(b) && new.get(*p) != Some(b))
                 .map(|(p, _)| p)
@@ -113,26 +93,14 @@ fn a_killed_build_leaves_the_old_or_the_new_set_and_the_next_build_recovers() {
             tree(&out) == new,
             "step {step}: the next build did not recover"
         );
-        assert!(leftovers(&dir).is_empty(), "{:?}", leftovers(&dir));
+        let leftovers: Vec<_> = tree(&dir.0)
+            .into_keys()
+            .filter(|p| {
+                let p = p.to_string_lossy();
+                p.contains(".plinth-") && !p.ends_with(".plinth-manifest")
+            })
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
     }
     println!("kills that left the old set: {saw_old}, the new set: {saw_new}");
-    let _ = std::fs::remove_dir_all(&dir);
-}
-
-/// Staging folders and temporary files anywhere under `dir`.
-fn leftovers(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
-            let p = e.path();
-            if p.to_string_lossy().contains(".plinth-") && !p.ends_with(".plinth-manifest") {
-                found.push(p.clone());
-            }
-            if p.is_dir() {
-                stack.push(p);
-            }
-        }
-    }
-    found
 }

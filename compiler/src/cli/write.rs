@@ -397,17 +397,22 @@ pub(crate) fn apply(out: &Path, plan: &Plan) -> Result<(), String> {
     for (_, backup) in &tx.backups {
         let _ = std::fs::remove_file(backup);
     }
-    // Folders emptied by removals go too, up to (not including) the output folder.
-    for path in &plan.removes {
-        let mut dir = out.join(path).parent().map(Path::to_path_buf);
+    remove_emptied_dirs(out, &plan.removes);
+    Ok(())
+}
+
+/// Removes the folders under `root` that the removal of `removes` left empty, up to (not
+/// including) `root` itself.
+fn remove_emptied_dirs(root: &Path, removes: &[String]) {
+    for path in removes {
+        let mut dir = root.join(path).parent().map(Path::to_path_buf);
         while let Some(d) = dir {
-            if d == out || std::fs::remove_dir(&d).is_err() {
+            if d == root || std::fs::remove_dir(&d).is_err() {
                 break;
             }
             dir = d.parent().map(Path::to_path_buf);
         }
     }
-    Ok(())
 }
 
 /// The staged, atomic exchange of the whole output folder (see the module documentation).
@@ -553,16 +558,7 @@ mod swap {
             if !mirror(out, staging, "", &skip, &mut budget) {
                 return Ok(false);
             }
-            // Folders emptied by removals go too.
-            for path in &plan.removes {
-                let mut dir = staging.join(path).parent().map(Path::to_path_buf);
-                while let Some(d) = dir {
-                    if d == staging || std::fs::remove_dir(&d).is_err() {
-                        break;
-                    }
-                    dir = d.parent().map(Path::to_path_buf);
-                }
-            }
+            super::remove_emptied_dirs(staging, &plan.removes);
         }
         for (path, contents) in &plan.writes {
             let target = staging.join(path);
