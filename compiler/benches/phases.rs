@@ -42,20 +42,20 @@ fn load(b: Bencher, n: usize) {
 #[divan::bench(args = SIZES)]
 fn resolve(b: Bencher, n: usize) {
     let (spec, presets) = loaded(n);
-    b.bench(|| plinth::spec::resolve_all(&spec, &presets));
+    b.bench(|| plinth::spec::resolve_all(&spec, &presets, false));
 }
 
 #[divan::bench(args = SIZES)]
 fn check(b: Bencher, n: usize) {
     let (spec, presets) = loaded(n);
-    let views = plinth::spec::resolve_all(&spec, &presets);
+    let views = plinth::spec::resolve_all(&spec, &presets, false);
     b.bench(|| plinth::check::run(&spec, &views));
 }
 
 #[divan::bench(args = SIZES)]
 fn lower(b: Bencher, n: usize) {
     let (spec, presets) = loaded(n);
-    let views = plinth::spec::resolve_all(&spec, &presets);
+    let views = plinth::spec::resolve_all(&spec, &presets, false);
     b.with_inputs(|| views.clone())
         .bench_values(|v| plinth::ir::lower(&spec, v, "synthetic.toml"));
 }
@@ -65,7 +65,7 @@ fn emit(b: Bencher, n: usize, target: Target) {
     let (spec, presets) = loaded(n);
     let platform = plinth::ir::lower(
         &spec,
-        plinth::spec::resolve_all(&spec, &presets),
+        plinth::spec::resolve_all(&spec, &presets, false),
         "synthetic.toml",
     );
     b.bench(|| plinth::emit::emit(target, &platform, &[]).expect("emits"));

@@ -49,6 +49,27 @@ pub struct Analysis {
     pub diagnostics: Diagnostics,
     /// The lowered platform; `None` when there are errors.
     pub platform: Option<ir::Platform>,
+    /// The loaded spec and the merged views lowering did not consume. Nothing reads them; they
+    /// are kept so that a caller about to exit can skip freeing them (see [`Analysis::leak`]).
+    retained: Option<Box<(spec::Spec, Vec<spec::Resolved>)>>,
+}
+
+impl Analysis {
+    fn unloaded(sources: Sources, diagnostics: Diagnostics) -> Self {
+        Self {
+            sources,
+            diagnostics,
+            platform: None,
+            retained: None,
+        }
+    }
+
+    /// Forgets the analysis without freeing it. For a process that exits next: freeing every
+    /// node of a checked spec and its views costs about a tenth of `plinth check`, and the
+    /// operating system reclaims the memory at exit anyway.
+    pub fn leak(self) {
+        std::mem::forget(self);
+    }
 }
 
 /// Loads the stdlib presets that the spec's data stores name (unknown names are the checker's
@@ -81,40 +102,50 @@ pub fn load_presets(
     presets
 }
 
-/// Loads, checks and lowers the spec `text` shown as `path`.
+/// How far [`analyze_with`] goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Depth {
+    /// Load and check only.
+    Check,
+    /// Also lower.
+    Lower,
+    /// Also lower, recording which layer set each field.
+    Explain,
+}
+
+/// Loads, checks and lowers the spec `text` shown as `path`. The environments' origins are
+/// left empty; [`analyze_explained`] records them.
 pub fn analyze(path: &str, text: &str) -> Analysis {
-    analyze_with(path, text, true)
+    analyze_with(path, text, Depth::Lower)
+}
+
+/// Like [`analyze`], and records in each environment's [`ir::Environment::origins`] which
+/// layer set each field: what `plinth explain` shows.
+pub fn analyze_explained(path: &str, text: &str) -> Analysis {
+    analyze_with(path, text, Depth::Explain)
 }
 
 /// Loads and checks the spec `text` shown as `path`, without lowering it: what `plinth check`
 /// needs (`platform` is always `None`).
 pub fn check_only(path: &str, text: &str) -> Analysis {
-    analyze_with(path, text, false)
+    analyze_with(path, text, Depth::Check)
 }
 
-fn analyze_with(path: &str, text: &str, lower: bool) -> Analysis {
+fn analyze_with(path: &str, text: &str, depth: Depth) -> Analysis {
     let mut sources = Sources::new();
     let id = sources.add(path, text);
     let (spec, mut diagnostics) = spec::load(&sources, id);
     let Some(spec) = spec else {
-        return Analysis {
-            sources,
-            diagnostics,
-            platform: None,
-        };
+        return Analysis::unloaded(sources, diagnostics);
     };
     // Checked before any environment is resolved: a small spec can multiply into more views
     // than memory holds.
     if let Some(d) = spec::too_many_views(&spec) {
         diagnostics.push(d);
-        return Analysis {
-            sources,
-            diagnostics,
-            platform: None,
-        };
+        return Analysis::unloaded(sources, diagnostics);
     }
     let presets = load_presets(&spec, &mut sources, &mut diagnostics);
-    let views = spec::resolve_all(&spec, &presets);
+    let views = spec::resolve_all(&spec, &presets, depth == Depth::Explain);
     let semantic = check::run(&spec, &views).0;
     // An unknown key is usually a misspelt known one (`imag`), so "missing" findings would be
     // knock-on errors of the typo; they are left out until it is fixed.
@@ -134,11 +165,16 @@ fn analyze_with(path: &str, text: &str, lower: bool) -> Analysis {
             .filter(|d| !(typos && knock_on.contains(&d.code))),
     );
     diagnostics.sort();
-    let platform = (lower && !diagnostics.has_errors()).then(|| ir::lower(&spec, views, path));
+    let (platform, views) = if depth != Depth::Check && !diagnostics.has_errors() {
+        (Some(ir::lower(&spec, views, path)), Vec::new())
+    } else {
+        (None, views)
+    };
     Analysis {
         sources,
         diagnostics,
         platform,
+        retained: Some(Box::new((spec, views))),
     }
 }
 
@@ -155,6 +191,16 @@ pub struct Compilation {
     pub notes: Vec<Note>,
     /// The lowered platform, when compilation got that far.
     pub platform: Option<ir::Platform>,
+    /// See [`Analysis`]: kept only to be leaked by an exiting caller.
+    #[allow(dead_code)]
+    retained: Option<Box<(spec::Spec, Vec<spec::Resolved>)>>,
+}
+
+impl Compilation {
+    /// Forgets the compilation without freeing it; see [`Analysis::leak`].
+    pub fn leak(self) {
+        std::mem::forget(self);
+    }
 }
 
 /// Compiles the spec `text` shown as `path` into files. Pure: reads and writes nothing.
@@ -163,6 +209,7 @@ pub fn compile(path: &str, text: &str, options: &Options) -> Compilation {
         sources,
         mut diagnostics,
         platform,
+        retained,
     } = analyze(path, text);
     let mut files = Vec::new();
     let mut notes = Vec::new();
@@ -187,6 +234,9 @@ pub fn compile(path: &str, text: &str, options: &Options) -> Compilation {
             } else {
                 options.targets.clone()
             };
+            // One target at a time: run side by side on two threads they finished a quarter
+            // sooner, but each holds its own half-built files and allocator arena, which
+            // took peak memory from 2.5 to 3.9 times the output at 1,000 services.
             for t in targets {
                 match emit::emit(t, p, &options.envs) {
                     Ok(e) => {
@@ -214,5 +264,6 @@ pub fn compile(path: &str, text: &str, options: &Options) -> Compilation {
         files,
         notes,
         platform,
+        retained,
     }
 }

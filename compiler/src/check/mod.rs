@@ -14,7 +14,7 @@ use std::collections::BTreeSet;
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
 use crate::spec::{Resolved, Spec};
-pub(crate) use alerts::{parse_level, LevelKind, BUILTIN_THRESHOLDS};
+pub(crate) use alerts::{parse_level, prepare_promql, LevelKind, BUILTIN_THRESHOLDS};
 
 /// Everything a rule may look at.
 pub(crate) struct Ctx<'a> {

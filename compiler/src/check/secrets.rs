@@ -58,9 +58,11 @@ fn secret_name(name: &str) -> bool {
     if upper.ends_with("_KEY_ID") || upper.ends_with("PUBLIC_KEY") || upper.ends_with("_KEY_NAME") {
         return false;
     }
-    SECRET_SUFFIXES
-        .iter()
-        .any(|s| upper == *s || upper.ends_with(&format!("_{s}")))
+    SECRET_SUFFIXES.iter().any(|s| {
+        upper
+            .strip_suffix(s)
+            .is_some_and(|rest| rest.is_empty() || rest.ends_with('_'))
+    })
 }
 
 /// Whether a value embeds credentials: `scheme://user:password@host`.

@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use super::render::Format;
 use super::write;
-use super::{counts, display_path, print_diagnostics, read_spec, spec_path, EXIT_ERROR, EXIT_OK};
+use super::{
+    counts, display_path, print_diagnostics, read_spec, say, spec_path, EXIT_ERROR, EXIT_OK,
+};
 use crate::diag::Diagnostics;
 use crate::emit::Target;
 use crate::source::Sources;
@@ -103,28 +105,32 @@ pub fn run(args: Args) -> u8 {
             n[1] += 1;
         }
     }
+    // The summary goes out in one write: stderr is unbuffered.
+    let mut summary = String::new();
     for (target, [n, written]) in per_target {
-        eprintln!(
-            "{target}: {n} file{} in {}/{target} ({written} written, {} unchanged)",
+        summary.push_str(&format!(
+            "{target}: {n} file{} in {}/{target} ({written} written, {} unchanged)\n",
             if n == 1 { "" } else { "s" },
             display_path(out),
             n - written
-        );
+        ));
     }
     for f in &plan.removes {
-        eprintln!(
-            "removed {} (no longer generated)",
+        summary.push_str(&format!(
+            "removed {} (no longer generated)\n",
             display_path(&out.join(f))
-        );
+        ));
     }
     for f in &plan.kept {
-        eprintln!(
-            "warning: kept {}: no longer generated, but edited by hand since plinth wrote it",
+        summary.push_str(&format!(
+            "warning: kept {}: no longer generated, but edited by hand since plinth wrote it\n",
             display_path(&out.join(f))
-        );
+        ));
     }
     for n in &c.notes {
-        eprintln!("note ({}): {}", n.target.name(), n.message);
+        summary.push_str(&format!("note ({}): {}\n", n.target.name(), n.message));
     }
+    say(&summary);
+    c.leak();
     EXIT_OK
 }

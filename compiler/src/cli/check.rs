@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 
 use super::render::Format;
-use super::{counts, display_path, print_diagnostics, read_spec, spec_path, EXIT_ERROR, EXIT_OK};
+use super::{
+    counts, display_path, print_diagnostics, read_spec, say, spec_path, EXIT_ERROR, EXIT_OK,
+};
 use crate::diag::Diagnostics;
 use crate::source::Sources;
 
@@ -21,6 +23,7 @@ pub struct Args {
 }
 
 pub fn run(args: Args) -> u8 {
+    crate::check::prepare_promql();
     let path = spec_path(args.spec);
     let shown = display_path(&path);
     let text = match read_spec(&path) {
@@ -35,8 +38,12 @@ pub fn run(args: Args) -> u8 {
     let failed = analysis.diagnostics.has_errors();
     if args.format == Format::Human {
         let verdict = if failed { "invalid" } else { "ok" };
-        eprintln!("{shown}: {verdict} ({})", counts(&analysis.diagnostics));
+        say(&format!(
+            "{shown}: {verdict} ({})\n",
+            counts(&analysis.diagnostics)
+        ));
     }
+    analysis.leak();
     if failed {
         EXIT_ERROR
     } else {

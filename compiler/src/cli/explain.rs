@@ -42,7 +42,7 @@ pub fn run(args: Args) -> u8 {
             return EXIT_ERROR;
         }
     };
-    let analysis = crate::analyze(&shown, &text);
+    let analysis = crate::analyze_explained(&shown, &text);
     let Some(platform) = analysis.platform else {
         print_diagnostics(Format::Human, &analysis.sources, &analysis.diagnostics);
         return EXIT_ERROR;

@@ -185,6 +185,14 @@ pub(crate) fn print_diagnostics(format: Format, sources: &Sources, all: &Diagnos
     }
 }
 
+/// Writes `text` to stderr in one call: `eprint!` with arguments writes each piece separately,
+/// and every write is a system call.
+pub(crate) fn say(text: &str) {
+    use std::io::Write;
+    // A closed stderr leaves nowhere to report the failure to.
+    let _ = std::io::stderr().lock().write_all(text.as_bytes());
+}
+
 /// "2 errors, 1 warning".
 pub(crate) fn counts(diags: &Diagnostics) -> String {
     let errors = diags

@@ -100,14 +100,20 @@ pub fn emit(
         .iter()
         .filter(|e| envs.is_empty() || envs.contains(&e.name))
         .collect();
-    match target {
+    let mut emitted = match target {
         Target::K8s => k8s::emit(platform, &selected),
         Target::Helm => helm::emit(platform, &selected),
         Target::Terraform => terraform::emit(platform, &selected),
         Target::Compose => compose::emit(platform, &selected),
         Target::Prometheus => prometheus::emit(platform, &selected),
         Target::Alertmanager => alertmanager::emit(platform, &selected),
+    }?;
+    // Contents grown by appending keep up to twice their length in capacity, and every file is
+    // held until the last target is done, so the slack would count twice in peak memory.
+    for f in &mut emitted.files {
+        f.contents.shrink_to_fit();
     }
+    Ok(emitted)
 }
 
 /// The banner as a `#` comment line.

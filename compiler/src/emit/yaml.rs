@@ -14,10 +14,11 @@ pub fn to_yaml<T: Serialize>(docs: &[T]) -> Result<String, EmitError> {
         if i > 0 {
             out.push_str("---\n");
         }
-        let text = serde_saphyr::to_string(doc)
+        // Straight into `out`: a string per document, copied over, doubled the memory of the
+        // largest files (rules of every service) while they were written.
+        serde_saphyr::to_fmt_writer(&mut out, doc)
             .map_err(|e| EmitError(format!("YAML serialization failed: {e}")))?;
-        out.push_str(&text);
-        if !text.ends_with('\n') {
+        if !out.ends_with('\n') {
             out.push('\n');
         }
     }

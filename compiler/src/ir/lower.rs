@@ -52,7 +52,7 @@ fn scale_count(n: u32, f: f64) -> u32 {
     ((n as f64 * f).ceil() as u32).max(1)
 }
 
-fn lower_env(spec: &spec::Spec, view: Resolved) -> Environment {
+fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
     let env_name = view
         .env
         .as_ref()
@@ -61,7 +61,7 @@ fn lower_env(spec: &spec::Spec, view: Resolved) -> Environment {
         .env
         .as_ref()
         .and_then(|e| spec.environments.get(e.value.as_str()));
-    let mut origins = view.origins.clone();
+    let mut origins = std::mem::take(&mut view.origins);
     let platform = &spec.platform;
     let namespace = env_spec
         .and_then(|e| text(&e.namespace))
@@ -93,12 +93,7 @@ fn lower_env(spec: &spec::Spec, view: Resolved) -> Environment {
     let mut managed_stores = Vec::new();
     for (name, s) in &view.services {
         let w = ctx.service(name, s);
-        record_scaled(
-            &mut origins,
-            &format!("services.{}", name.value),
-            &ctx,
-            &scaled,
-        );
+        record_scaled(&mut origins, "services", &name.value, &ctx, &scaled);
         workloads.push(w);
     }
     for (name, d) in &view.datastores {
@@ -109,12 +104,7 @@ fn lower_env(spec: &spec::Spec, view: Resolved) -> Environment {
             managed_stores.push(ctx.managed(name, d));
         } else {
             let w = ctx.store(name, d);
-            record_scaled(
-                &mut origins,
-                &format!("datastores.{}", name.value),
-                &ctx,
-                &scaled,
-            );
+            record_scaled(&mut origins, "datastores", &name.value, &ctx, &scaled);
             workloads.push(w);
         }
     }
@@ -162,21 +152,26 @@ fn lower_env(spec: &spec::Spec, view: Resolved) -> Environment {
     }
 }
 
-/// Marks replica and resource fields as scaled when the environment scales them.
-fn record_scaled(origins: &mut Origins, path: &str, ctx: &Lower, layer: &Layer) {
+/// Marks the replica and resource fields of `section.name` as scaled when the environment
+/// scales them.
+fn record_scaled(origins: &mut Origins, section: &str, name: &str, ctx: &Lower, layer: &Layer) {
+    if !origins.is_recording() {
+        return;
+    }
+    let path = format!("{section}.{name}");
     if ctx.replica_scale != 1.0 {
         for f in ["replicas", "autoscaling.min", "autoscaling.max"] {
-            origins.set(format!("{path}.{f}"), layer);
+            origins.set(&path, f, layer);
         }
     }
     if ctx.resource_scale != 1.0 {
         for f in [
-            "requests.cpu",
-            "requests.memory",
-            "limits.cpu",
-            "limits.memory",
+            "resources.requests.cpu",
+            "resources.requests.memory",
+            "resources.limits.cpu",
+            "resources.limits.memory",
         ] {
-            origins.set(format!("{path}.resources.{f}"), layer);
+            origins.set(&path, f, layer);
         }
     }
 }
@@ -468,7 +463,7 @@ impl Lower<'_> {
     ) -> Vec<Threshold> {
         use crate::spec::Overlay;
         let mut merged: BTreeMap<String, spec::Threshold> = BTreeMap::new();
-        let mut scratch = Origins::default();
+        let mut scratch = Origins::ignoring();
         // Platform-wide thresholds apply only where they mean something (no error rate for a
         // database, no disk alert without a disk); a workload's own thresholds always apply.
         let global = self

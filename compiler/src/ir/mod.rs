@@ -76,7 +76,8 @@ pub struct Environment {
     pub observability: Observability,
     /// Alert routing.
     pub alerting: Alerting,
-    /// Which layer set each field (spec paths).
+    /// Which layer set each field (spec paths); recorded only by
+    /// [`crate::analyze_explained`].
     pub origins: Origins,
 }
 

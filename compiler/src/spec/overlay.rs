@@ -3,7 +3,7 @@
 //!
 //! Merging is field-wise: a scalar or list set by a later layer replaces the earlier one,
 //! tables merge key by key. This runs on spec types, so spans survive into the checker; the
-//! recorded [`Origins`] feed `plinth explain`.
+//! [`Origins`], recorded only when asked for, feed `plinth explain`.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -39,13 +39,55 @@ impl fmt::Display for Layer {
 }
 
 /// Which layer set each field, by dotted path (`services.api.resources.limits.cpu`).
+///
+/// Only `plinth explain` reads them, so they are recorded only when asked for: building a path
+/// string and a map entry for every field of every service in every environment was the
+/// largest part of merging, and most of the memory of a `check`.
 #[derive(Clone, Debug, Default)]
-pub struct Origins(pub BTreeMap<String, Layer>);
+pub struct Origins {
+    entries: BTreeMap<String, Layer>,
+    recording: bool,
+}
 
 impl Origins {
-    /// Records that `layer` set `path`.
-    pub fn set(&mut self, path: String, layer: &Layer) {
-        self.0.insert(path, layer.clone());
+    /// An empty record that records what it is given.
+    pub fn recording() -> Self {
+        Self {
+            entries: BTreeMap::new(),
+            recording: true,
+        }
+    }
+
+    /// An empty record that ignores what it is given.
+    pub fn ignoring() -> Self {
+        Self::default()
+    }
+
+    /// Whether [`Origins::set`] records anything.
+    pub fn is_recording(&self) -> bool {
+        self.recording
+    }
+
+    /// Records that `layer` set `path.name` (`path` alone when `name` is empty).
+    pub fn set(&mut self, path: &str, name: &str, layer: &Layer) {
+        if self.recording {
+            let key = if name.is_empty() {
+                path.to_owned()
+            } else {
+                join(path, name)
+            };
+            self.entries.insert(key, layer.clone());
+        }
+    }
+
+    /// The path of the field `name` under `path`, for the nested merges: empty when not
+    /// recording, since nothing will be keyed by it.
+    fn child(&self, path: &str, name: &str) -> String {
+        if self.recording {
+            join(path, name)
+        } else {
+            String::new()
+        }
     }
 
     /// The layer that set `path`: its own entry, the nearest enclosing entry (a map set as a
@@ -53,7 +95,7 @@ impl Origins {
     pub fn get(&self, path: &str) -> Option<String> {
         let mut p = path;
         loop {
-            if let Some(l) = self.0.get(p) {
+            if let Some(l) = self.entries.get(p) {
                 return Some(l.to_string());
             }
             match p.rfind('.') {
@@ -63,7 +105,7 @@ impl Origins {
         }
         let prefix = format!("{path}.");
         let mut layers: Vec<&Layer> = self
-            .0
+            .entries
             .range(prefix.clone()..)
             .take_while(|(k, _)| k.starts_with(&prefix))
             .map(|(_, l)| l)
@@ -110,7 +152,7 @@ fn leaf<T: Clone>(
 ) {
     if let Some(v) = top {
         *base = Some(v.clone());
-        o.set(join(path, name), layer);
+        o.set(path, name, layer);
     }
 }
 
@@ -123,8 +165,9 @@ fn nested<T: Overlay + Default>(
     o: &mut Origins,
 ) {
     if let Some(t) = top {
+        let path = o.child(path, name);
         base.get_or_insert_with(T::default)
-            .overlay(t, layer, &join(path, name), o);
+            .overlay(t, layer, &path, o);
     }
 }
 
@@ -137,11 +180,11 @@ fn map_leaf<V: Clone>(
     o: &mut Origins,
 ) {
     if let Some(t) = top {
-        let path = join(path, name);
+        let path = o.child(path, name);
         let b = base.get_or_insert_with(BTreeMap::new);
         for (k, v) in t {
             b.insert(k.clone(), v.clone());
-            o.set(join(&path, &k.value), layer);
+            o.set(&path, &k.value, layer);
         }
     }
 }
@@ -155,12 +198,13 @@ fn map_nested<V: Overlay + Default>(
     o: &mut Origins,
 ) {
     if let Some(t) = top {
-        let path = join(path, name);
+        let path = o.child(path, name);
         let b = base.get_or_insert_with(BTreeMap::new);
         for (k, v) in t {
+            let key_path = o.child(&path, &k.value);
             b.entry(k.clone())
                 .or_default()
-                .overlay(v, layer, &join(&path, &k.value), o);
+                .overlay(v, layer, &key_path, o);
         }
     }
 }
@@ -228,13 +272,13 @@ overlay!(NodeGroup { leaf instance_types, leaf min, leaf max, leaf desired, leaf
 impl Overlay for Cluster {
     fn overlay(&mut self, top: &Self, layer: &Layer, path: &str, o: &mut Origins) {
         leaf(&mut self.version, &top.version, layer, (path, "version"), o);
+        let groups = o.child(path, "node_groups");
         for (k, v) in &top.node_groups {
-            self.node_groups.entry(k.clone()).or_default().overlay(
-                v,
-                layer,
-                &format!("{path}.node_groups.{}", k.value),
-                o,
-            );
+            let group = o.child(&groups, &k.value);
+            self.node_groups
+                .entry(k.clone())
+                .or_default()
+                .overlay(v, layer, &group, o);
         }
     }
 }
@@ -251,24 +295,30 @@ pub struct Resolved {
     pub datastores: BTreeMap<Sp<String>, DataStore>,
     /// The cloud section, merged.
     pub cloud: Option<Cloud>,
-    /// Which layer set each field.
+    /// Which layer set each field; empty unless origins were asked for.
     pub origins: Origins,
 }
 
 /// The merged view of every environment, in name order (one view without environment for a
 /// spec that has none). The checker and the lowering share them, so merging runs once.
-pub fn resolve_all(spec: &Spec, presets: &BTreeMap<String, DataStore>) -> Vec<Resolved> {
+/// `origins` says whether to record which layer set each field (for `plinth explain`).
+pub fn resolve_all(
+    spec: &Spec,
+    presets: &BTreeMap<String, DataStore>,
+    origins: bool,
+) -> Vec<Resolved> {
     if spec.environments.is_empty() {
-        vec![resolve(spec, presets, None)]
+        vec![resolve(spec, presets, None, origins)]
     } else {
         spec.environments
             .keys()
-            .map(|e| resolve(spec, presets, Some(e)))
+            .map(|e| resolve(spec, presets, Some(e), origins))
             .collect()
     }
 }
 
-/// Merges presets, base definitions and the environment `env` (if any).
+/// Merges presets, base definitions and the environment `env` (if any), recording origins
+/// when `origins` is set.
 ///
 /// `presets` maps a preset name to its data store definition; a store whose preset is not
 /// there (an unknown name, already reported) merges without one.
@@ -276,14 +326,19 @@ pub fn resolve(
     spec: &Spec,
     presets: &BTreeMap<String, DataStore>,
     env: Option<&Sp<String>>,
+    origins: bool,
 ) -> Resolved {
-    let mut origins = Origins::default();
+    let mut origins = if origins {
+        Origins::recording()
+    } else {
+        Origins::ignoring()
+    };
     let environment = env.and_then(|e| spec.environments.get(e.value.as_str()));
     let env_layer = env.map(|e| Layer::Environment(e.value.clone()));
 
     let mut services = BTreeMap::new();
     for (name, base) in &spec.services {
-        let path = format!("services.{}", name.value);
+        let path = origins.child("services", &name.value);
         let mut merged = Service::default();
         merged.overlay(base, &Layer::Spec, &path, &mut origins);
         if let (Some(e), Some(layer)) = (environment, &env_layer) {
@@ -296,7 +351,7 @@ pub fn resolve(
 
     let mut datastores = BTreeMap::new();
     for (name, base) in &spec.datastores {
-        let path = format!("datastores.{}", name.value);
+        let path = origins.child("datastores", &name.value);
         let mut merged = DataStore::default();
         if let Some(p) = base
             .preset
@@ -331,5 +386,52 @@ pub fn resolve(
         datastores,
         cloud,
         origins,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::diag::Diagnostics;
+    use crate::source::Sources;
+
+    #[test]
+    fn recording_origins_does_not_change_the_merge() {
+        let mut sources = Sources::new();
+        let id = sources.add(
+            "devmentor.toml",
+            include_str!("../../../examples/devmentor.toml"),
+        );
+        let spec = super::super::load(&sources, id)
+            .0
+            .expect("the example loads");
+        let presets = crate::load_presets(&spec, &mut sources, &mut Diagnostics::default());
+        let plain = resolve_all(&spec, &presets, false);
+        let recorded = resolve_all(&spec, &presets, true);
+        assert_eq!(plain.len(), 3);
+        for (p, r) in plain.iter().zip(&recorded) {
+            assert_eq!(format!("{:?}", p.services), format!("{:?}", r.services));
+            assert_eq!(format!("{:?}", p.datastores), format!("{:?}", r.datastores));
+            assert_eq!(format!("{:?}", p.cloud), format!("{:?}", r.cloud));
+            assert!(p.origins.entries.is_empty());
+        }
+        let staging = &recorded[2];
+        assert_eq!(staging.env.as_ref().unwrap().value, "staging");
+        let origin = |path: &str| staging.origins.get(path);
+        assert_eq!(
+            origin("services.api-gateway.env.SENTRY_ENV").as_deref(),
+            Some("environment `staging`")
+        );
+        assert_eq!(
+            origin("datastores.postgres.read_replicas").as_deref(),
+            Some("environment `staging`")
+        );
+        assert_eq!(
+            origin("services.api-gateway.image").as_deref(),
+            Some("spec")
+        );
+        assert!(origin("datastores.postgres.engine")
+            .unwrap()
+            .starts_with("preset"));
     }
 }
