@@ -65,7 +65,7 @@ impl Analysis {
     }
 
     /// Forgets the analysis without freeing it. For a process that exits next: freeing every
-    /// node of a checked spec and its views costs about a tenth of `plinth check`, and the
+    /// node of a checked spec and its views costs about a twentieth of `plinth check`, and the
     /// operating system reclaims the memory at exit anyway.
     pub fn leak(self) {
         std::mem::forget(self);
