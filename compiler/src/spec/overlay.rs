@@ -68,15 +68,10 @@ impl Origins {
         self.recording
     }
 
-    /// Records that `layer` set `path.name` (`path` alone when `name` is empty).
+    /// Records that `layer` set `path.name`.
     pub fn set(&mut self, path: &str, name: &str, layer: &Layer) {
         if self.recording {
-            let key = if name.is_empty() {
-                path.to_owned()
-            } else {
-                join(path, name)
-            };
-            self.entries.insert(key, layer.clone());
+            self.entries.insert(join(path, name), layer.clone());
         }
     }
 
