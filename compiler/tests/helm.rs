@@ -600,21 +600,26 @@ fn upstream_values_where_the_spec_asks_for_them() {
 fn kube_prometheus_stack_takes_rules_and_alertmanager_config_through_the_hook() {
     let c = compile("spec.toml", KITCHEN_SINK, &plinth::Options::default());
     let env = &c.platform.as_ref().unwrap().environments[0];
+    let rules = "groups:\n- name: acme\n  rules:\n  - alert: Down\n    expr: |-\n      up\n\n        == 0\n";
     let extras = plinth::emit::helm::upstream::PrometheusExtras {
-        rule_files: vec![(
-            "acme-thresholds".to_owned(),
-            json!({ "groups": [{ "name": "acme", "rules": [] }] }),
-        )],
+        rule_files: vec![
+            ("acme-thresholds".to_owned(), rules.to_owned()),
+            // A name YAML would read as a boolean must come out quoted.
+            ("yes".to_owned(), "groups: []\n".to_owned()),
+        ],
         alertmanager_config: Some(json!({ "route": { "receiver": "ops" } })),
         alertmanager_secrets: vec!["ops".to_owned()],
     };
-    let v = serde_json::to_value(plinth::emit::helm::upstream::kube_prometheus_stack(
-        env, &extras,
-    ))
-    .unwrap();
+    let text = plinth::emit::helm::upstream::kube_prometheus_stack_values(env, &extras).unwrap();
+    let v: serde_json::Value = serde_saphyr::from_str(&text).unwrap();
+    let acme = &v["additionalPrometheusRulesMap"]["acme-thresholds"]["groups"][0];
+    assert_eq!(acme["name"], "acme");
+    // The rule file's block scalar keeps its text, blank line included, once indented.
+    assert_eq!(acme["rules"][0]["expr"], "up\n\n  == 0");
+    assert!(!text.contains(" \n"), "no trailing spaces:\n{text}");
     assert_eq!(
-        v["additionalPrometheusRulesMap"]["acme-thresholds"]["groups"][0]["name"],
-        "acme"
+        v["additionalPrometheusRulesMap"]["yes"],
+        json!({ "groups": [] })
     );
     assert_eq!(v["alertmanager"]["config"]["route"]["receiver"], "ops");
     assert_eq!(
@@ -622,11 +627,9 @@ fn kube_prometheus_stack_takes_rules_and_alertmanager_config_through_the_hook() 
         json!(["ops"])
     );
     // Without extras the chart keeps its own defaults for them.
-    let bare = serde_json::to_value(plinth::emit::helm::upstream::kube_prometheus_stack(
-        env,
-        &Default::default(),
-    ))
-    .unwrap();
+    let bare = plinth::emit::helm::upstream::kube_prometheus_stack_values(env, &Default::default())
+        .unwrap();
+    let bare: serde_json::Value = serde_saphyr::from_str(&bare).unwrap();
     assert!(bare.get("additionalPrometheusRulesMap").is_none());
     assert_eq!(bare["alertmanager"], json!({ "enabled": true }));
 }

@@ -41,13 +41,24 @@ pub(crate) fn has_banner(bytes: &[u8]) -> bool {
     String::from_utf8_lossy(head).contains(crate::ir::naming::BANNER_PREFIX)
 }
 
-/// A 64-bit FNV-1a hash: stable across machines and releases, enough to tell whether a file
-/// was edited since plinth wrote it.
+/// The content hash the manifest records: 128-bit XXH3 in hex, stable across machines and
+/// releases, enough to tell whether a file was edited since plinth wrote it.
 fn hash(bytes: &[u8]) -> String {
-    let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    format!("{h:016x}")
+    format!("{:032x}", xxhash_rust::xxh3::xxh3_128(bytes))
+}
+
+/// Whether `bytes` is what a manifest entry's hash `recorded` describes. Manifests written by
+/// earlier versions of plinth hold 64-bit FNV-1a hashes (16 hex digits); they still count, so
+/// a file such a build generated is still recognised as unedited. (FNV-1a goes byte by byte
+/// and took a twentieth of a 1,000-service build, so new manifests use XXH3.)
+fn hash_matches(recorded: &str, bytes: &[u8]) -> bool {
+    if recorded.len() == 16 {
+        let h = bytes.iter().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        return recorded == format!("{h:016x}");
+    }
+    recorded == hash(bytes)
 }
 
 /// The part of the output folder a build or diff is about: the selected targets' folders,
@@ -266,7 +277,7 @@ pub(crate) fn plan<'a>(
         if produced.contains(path.as_str()) {
             continue;
         }
-        let listed = manifest.get(&path).is_some_and(|h| *h == hash(&bytes));
+        let listed = manifest.get(&path).is_some_and(|h| hash_matches(h, &bytes));
         if force || listed || has_banner(&bytes) {
             plan.removes.push(path);
         } else {
@@ -640,6 +651,17 @@ mod swap {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn manifest_hashes_are_the_published_algorithms() {
+        // Published test vectors: a change of algorithm would orphan every existing manifest.
+        assert_eq!(hash(b""), "99aa06d3014798d86001c324468d497f");
+        assert!(hash_matches("99aa06d3014798d86001c324468d497f", b""));
+        // FNV-1a 64 of "a", as manifests of earlier versions recorded it.
+        assert!(hash_matches("af63dc4c8601ec8c", b"a"));
+        assert!(!hash_matches("af63dc4c8601ec8c", b"b"));
+        assert!(!hash_matches(&hash(b"a"), b"b"));
+    }
 
     fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
         let mut out = Vec::new();

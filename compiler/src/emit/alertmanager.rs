@@ -23,13 +23,13 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_saphyr::{FlowMap, FlowSeq};
 
-use super::prometheus;
-use super::{hash_banner, to_yaml, EmitError, Emitted, Note, OutputFile, Target};
+use super::{hash_banner, to_yaml, EmitError, Emitted, Note, OutputFile, Shared, Target};
 use crate::ir::{self, naming, Environment, ReceiverKind};
 use crate::units::format_duration;
 
 /// Emits the Alertmanager files of every environment in `envs`.
-pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, EmitError> {
+pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError> {
+    let platform = shared.platform();
     let mut out = Emitted::default();
     for env in envs {
         let a = &env.alerting;
@@ -48,7 +48,7 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
             .clone()
             .unwrap_or_else(|| naming::UNROUTED_RECEIVER.to_owned());
         let mut cases: BTreeMap<BTreeMap<String, String>, Vec<String>> = BTreeMap::new();
-        for alert in prometheus::catalogue(platform, env).alerts() {
+        for alert in shared.rules(env)?.catalogue.alerts() {
             let labels = alert.routing_labels();
             let receivers = route(a, &root, &labels);
             if a.default_receiver.is_none() && receivers == [naming::UNROUTED_RECEIVER] {

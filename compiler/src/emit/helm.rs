@@ -30,7 +30,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
 
-use super::{hash_banner, to_yaml, EmitError, Emitted, OutputFile};
+use super::{hash_banner, to_yaml, EmitError, Emitted, OutputFile, Shared};
 use crate::ir::{self, naming, Environment, Kind, ProbeAction, Replicas, Workload};
 use crate::stdlib;
 use crate::units::{format_bytes, format_cpu, format_duration, IntOrPercent};
@@ -47,7 +47,8 @@ const ENVIRONMENT_ONLY: &[&str] = &["environment"];
 ///
 /// The shared `values.yaml` is computed over all environments of the platform, not only the
 /// selected ones, so building one environment never rewrites the chart's defaults.
-pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, EmitError> {
+pub fn emit(build: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError> {
+    let platform = build.platform();
     let mut out = Emitted::default();
     if envs.is_empty() {
         return Ok(out);
@@ -120,7 +121,7 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
         out.files.extend(upstream::emit(
             platform,
             env,
-            &prometheus_extras(platform, env)?,
+            &prometheus_extras(build, env)?,
         )?);
     }
     Ok(out)
@@ -130,21 +131,23 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
 /// of `prometheus/<env>/rules.yaml` and the configuration of
 /// `alertmanager/<env>/alertmanager.yaml`, with the Secrets it reads credentials from.
 fn prometheus_extras(
-    platform: &ir::Platform,
+    build: &Shared,
     env: &Environment,
 ) -> Result<upstream::PrometheusExtras, EmitError> {
-    let rules = super::prometheus::rule_groups(platform, env)?;
-    let has_rules = rules["groups"].as_array().is_some_and(|g| !g.is_empty());
+    let rules = build.rules(env)?;
     let (alertmanager_config, alertmanager_secrets) = match super::alertmanager::config_value(env)?
     {
         Some((config, secrets)) => (Some(config), secrets),
         None => (None, Vec::new()),
     };
     Ok(upstream::PrometheusExtras {
-        rule_files: if has_rules {
-            vec![(naming::prometheus_rule(&platform.name), rules)]
-        } else {
+        rule_files: if rules.is_empty() {
             Vec::new()
+        } else {
+            vec![(
+                naming::prometheus_rule(&build.platform().name),
+                rules.yaml()?.to_owned(),
+            )]
         },
         alertmanager_config,
         alertmanager_secrets,

@@ -14,6 +14,10 @@ mod yaml;
 
 pub use yaml::to_yaml;
 
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+
 use crate::ir;
 
 /// One generated file.
@@ -95,6 +99,13 @@ pub fn emit(
     platform: &ir::Platform,
     envs: &[String],
 ) -> Result<Emitted, EmitError> {
+    emit_with(target, &Shared::new(platform), envs)
+}
+
+/// Runs one target over the environments in `envs` (all when empty), reusing what earlier
+/// targets of the same build put in `shared`.
+pub fn emit_with(target: Target, shared: &Shared, envs: &[String]) -> Result<Emitted, EmitError> {
+    let platform = shared.platform;
     let selected: Vec<&ir::Environment> = platform
         .environments
         .iter()
@@ -102,11 +113,11 @@ pub fn emit(
         .collect();
     let mut emitted = match target {
         Target::K8s => k8s::emit(platform, &selected),
-        Target::Helm => helm::emit(platform, &selected),
+        Target::Helm => helm::emit(shared, &selected),
         Target::Terraform => terraform::emit(platform, &selected),
         Target::Compose => compose::emit(platform, &selected),
-        Target::Prometheus => prometheus::emit(platform, &selected),
-        Target::Alertmanager => alertmanager::emit(platform, &selected),
+        Target::Prometheus => prometheus::emit(shared, &selected),
+        Target::Alertmanager => alertmanager::emit(shared, &selected),
     }?;
     // Contents grown by appending keep up to twice their length in capacity, and every file is
     // held until the last target is done, so the slack would count twice in peak memory.
@@ -114,6 +125,63 @@ pub fn emit(
         f.contents.shrink_to_fit();
     }
     Ok(emitted)
+}
+
+/// What several targets of one build derive from the same environment, made once.
+///
+/// The alert rules of an environment are written three times (Prometheus's `rules.yaml`, its
+/// `PrometheusRule`, kube-prometheus-stack's values) and routed once more by the Alertmanager
+/// target. Building the catalogue and its YAML once per environment, not per use, took a third
+/// off building every target. Emission is serial, so a `RefCell` suffices.
+pub struct Shared<'p> {
+    platform: &'p ir::Platform,
+    rules: RefCell<BTreeMap<String, Rc<prometheus::RuleSet>>>,
+}
+
+impl<'p> Shared<'p> {
+    /// Nothing made yet, for the targets of `platform`.
+    pub fn new(platform: &'p ir::Platform) -> Self {
+        Shared {
+            platform,
+            rules: RefCell::default(),
+        }
+    }
+
+    /// The platform being emitted.
+    pub fn platform(&self) -> &'p ir::Platform {
+        self.platform
+    }
+
+    /// The alert rules of `env`, made on first use.
+    pub(crate) fn rules(
+        &self,
+        env: &ir::Environment,
+    ) -> Result<Rc<prometheus::RuleSet>, EmitError> {
+        if let Some(r) = self.rules.borrow().get(&env.name) {
+            return Ok(Rc::clone(r));
+        }
+        let made = Rc::new(prometheus::RuleSet::build(self.platform, env));
+        self.rules
+            .borrow_mut()
+            .insert(env.name.clone(), Rc::clone(&made));
+        Ok(made)
+    }
+}
+
+/// `yaml`, a block-style YAML document, indented by `by` spaces to sit under a key.
+///
+/// Shifting every line by the same amount keeps each node's meaning: block scalars are
+/// indented relative to their key, and continuation lines of quoted and plain scalars are
+/// folded regardless of indentation. Empty lines stay empty, so block scalars gain no
+/// trailing spaces.
+pub(crate) fn indent(yaml: &str, by: usize, out: &mut String) {
+    out.reserve(yaml.len() + yaml.len() / 16 * by);
+    for line in yaml.split_inclusive('\n') {
+        if line != "\n" {
+            out.extend(std::iter::repeat_n(' ', by));
+        }
+        out.push_str(line);
+    }
 }
 
 /// The banner as a `#` comment line.

@@ -12,7 +12,7 @@
 use serde::Serialize;
 use serde_json::Value as Json;
 
-use crate::emit::{hash_banner, to_yaml, EmitError, OutputFile};
+use crate::emit::{hash_banner, indent, to_yaml, EmitError, OutputFile};
 use crate::ir::{self, naming, Environment};
 use crate::units::format_duration;
 
@@ -25,9 +25,9 @@ const LOKI_PORT: u16 = 3100;
 /// own defaults for them.
 #[derive(Clone, Debug, Default)]
 pub struct PrometheusExtras {
-    /// Rule files by name, each a Prometheus rule file (`{ groups: [...] }`); they become
-    /// `additionalPrometheusRulesMap`.
-    pub rule_files: Vec<(String, Json)>,
+    /// Rule files by name, each the YAML of a Prometheus rule file (`groups: ...`); they
+    /// become `additionalPrometheusRulesMap`.
+    pub rule_files: Vec<(String, String)>,
     /// The Alertmanager configuration (`route`, `receivers`…); it becomes
     /// `alertmanager.config`.
     pub alertmanager_config: Option<Json>,
@@ -67,18 +67,16 @@ pub fn emit(
         });
     }
     if wants_prometheus(env) {
+        let mut contents = header(
+            "kube-prometheus-stack",
+            "prometheus-community",
+            naming::KUBE_PROMETHEUS_STACK_RELEASE,
+            &env.cluster.monitoring_namespace,
+        );
+        contents.push_str(&kube_prometheus_stack_values(env, extras)?);
         files.push(OutputFile {
             path: naming::helm_upstream_values_file("kube-prometheus-stack", &env.name),
-            contents: format!(
-                "{}{}",
-                header(
-                    "kube-prometheus-stack",
-                    "prometheus-community",
-                    naming::KUBE_PROMETHEUS_STACK_RELEASE,
-                    &env.cluster.monitoring_namespace
-                ),
-                to_yaml(&[kube_prometheus_stack(env, extras)])?
-            ),
+            contents,
         });
     }
     Ok(files)
@@ -134,8 +132,6 @@ pub struct KubePrometheusStack {
     alertmanager: AlertmanagerValues,
     #[serde(skip_serializing_if = "Option::is_none")]
     grafana: Option<GrafanaValues>,
-    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
-    additional_prometheus_rules_map: serde_json::Map<String, Json>,
 }
 
 #[derive(Serialize)]
@@ -187,9 +183,43 @@ struct DataSource {
     access: String,
 }
 
-/// The kube-prometheus-stack values of one environment: scrape interval and retention from
-/// `observability`, an `environment` external label on every series and alert (Alertmanager
-/// groups by it), and the generated rules and Alertmanager configuration from `extras`.
+/// The kube-prometheus-stack values of one environment as YAML: [`kube_prometheus_stack`],
+/// then `additionalPrometheusRulesMap` with the rule files of `extras` (left out when there
+/// are none, so the chart keeps its default).
+///
+/// The rule files are already YAML (the Prometheus target's `rules.yaml`), so they are
+/// indented into place instead of being turned back into data and serialized again: at
+/// 1,000 services they are 12 MB per environment.
+pub fn kube_prometheus_stack_values(
+    env: &Environment,
+    extras: &PrometheusExtras,
+) -> Result<String, EmitError> {
+    let mut out = to_yaml(&[kube_prometheus_stack(env, extras)])?;
+    if extras.rule_files.is_empty() {
+        return Ok(out);
+    }
+    out.push_str("additionalPrometheusRulesMap:\n");
+    for (name, yaml) in &extras.rule_files {
+        // The key as a scalar from the serializer, which quotes it where YAML needs it.
+        let key = to_yaml(&[name])?;
+        let key = key.trim_end();
+        if key.contains('\n') {
+            return Err(EmitError(format!(
+                "rule file name {name:?} is not one line"
+            )));
+        }
+        out.push_str("  ");
+        out.push_str(key);
+        out.push_str(":\n");
+        indent(yaml, 4, &mut out);
+    }
+    Ok(out)
+}
+
+/// The kube-prometheus-stack values of one environment except the rules (see
+/// [`kube_prometheus_stack_values`]): scrape interval and retention from `observability`, an
+/// `environment` external label on every series and alert (Alertmanager groups by it), and
+/// the Alertmanager configuration from `extras`.
 ///
 /// The chart's Prometheus normally selects only ServiceMonitors and PrometheusRules labelled
 /// with its own release; plinth's objects carry no release label, so the selectors are opened
@@ -229,10 +259,5 @@ pub fn kube_prometheus_stack(env: &Environment, extras: &PrometheusExtras) -> Ku
                 access: "proxy".to_owned(),
             }],
         }),
-        additional_prometheus_rules_map: extras
-            .rule_files
-            .iter()
-            .map(|(name, file)| (name.clone(), file.clone()))
-            .collect(),
     }
 }

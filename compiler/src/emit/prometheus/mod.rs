@@ -17,39 +17,77 @@ mod signals;
 mod slo;
 mod unit_tests;
 
-pub(crate) use catalogue::build as catalogue;
-
+use std::cell::OnceCell;
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
-use super::{hash_banner, to_yaml, EmitError, Emitted, Note, OutputFile, Target};
+use super::{hash_banner, indent, to_yaml, EmitError, Emitted, Note, OutputFile, Shared, Target};
 use crate::ir::{self, naming, Environment};
 use crate::units::format_duration;
-use catalogue::{Catalogue, Rule};
+pub(crate) use catalogue::Catalogue;
+use catalogue::Rule;
+
+/// The alert and recording rules of one environment: as data, for the unit tests and the
+/// Alertmanager target's routing proof, and as the YAML of `rules.yaml`, which the
+/// `PrometheusRule` and kube-prometheus-stack's values embed.
+pub(crate) struct RuleSet {
+    /// The rules as data.
+    pub catalogue: Catalogue,
+    /// The rules file as YAML, made on first use: the Alertmanager target alone never needs it.
+    yaml: OnceCell<String>,
+}
+
+impl RuleSet {
+    /// The rules of `env`.
+    pub fn build(platform: &ir::Platform, env: &Environment) -> Self {
+        RuleSet {
+            catalogue: catalogue::build(platform, env),
+            yaml: OnceCell::new(),
+        }
+    }
+
+    /// The rules file (`groups: ...`) as YAML, without banner.
+    pub fn yaml(&self) -> Result<&str, EmitError> {
+        if let Some(y) = self.yaml.get() {
+            return Ok(y);
+        }
+        let made = to_yaml(&[rules_file(&self.catalogue)])?;
+        Ok(self.yaml.get_or_init(|| made))
+    }
+
+    /// Whether there is any rule group.
+    pub fn is_empty(&self) -> bool {
+        self.catalogue.groups.is_empty()
+    }
+}
 
 /// Emits the Prometheus files of every environment in `envs`.
-pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, EmitError> {
+pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError> {
+    let platform = shared.platform();
     let mut out = Emitted::default();
     for env in envs {
-        let c = catalogue(platform, env);
-        let file = |path: String, body: String| OutputFile {
-            path,
-            contents: format!("{}{body}", hash_banner(platform)),
+        let set = shared.rules(env)?;
+        let c = &set.catalogue;
+        let banner = hash_banner(platform);
+        let file = |path: String, body: &str| {
+            let mut contents = String::with_capacity(banner.len() + body.len());
+            contents.push_str(&banner);
+            contents.push_str(body);
+            OutputFile { path, contents }
         };
-        let rules = rules_file(&c);
-        out.files.push(file(
-            naming::prometheus_rules_file(&env.name),
-            to_yaml(&[&rules])?,
-        ));
-        if let Some(tests) = unit_tests::build(&c) {
+        out.files
+            .push(file(naming::prometheus_rules_file(&env.name), set.yaml()?));
+        if let Some(tests) = unit_tests::build(c) {
             out.files.push(file(
                 naming::prometheus_tests_file(&env.name),
-                to_yaml(&[tests])?,
+                &to_yaml(&[tests])?,
             ));
         }
-        let object = PrometheusRule {
+        // The object's `spec` is the rules file: its YAML is reused, indented under `spec`,
+        // rather than serialized a second time.
+        let head = PrometheusRuleHead {
             api_version: "monitoring.coreos.com/v1",
             kind: "PrometheusRule",
             metadata: ObjectMeta {
@@ -62,12 +100,15 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
                 }),
                 ..Default::default()
             },
-            spec: rules,
         };
-        out.files.push(file(
-            naming::prometheus_rule_file(&env.name),
-            to_yaml(&[object])?,
-        ));
+        let mut object = banner.clone();
+        object.push_str(&to_yaml(&[head])?);
+        object.push_str("spec:\n");
+        indent(set.yaml()?, 2, &mut object);
+        out.files.push(OutputFile {
+            path: naming::prometheus_rule_file(&env.name),
+            contents: object,
+        });
         out.notes.extend(exporter_notes(env));
         out.notes.extend(c.skipped.iter().map(|(w, t)| Note {
             target: Target::Prometheus,
@@ -78,7 +119,7 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
         if env.local {
             out.files.push(file(
                 naming::prometheus_config_file(&env.name),
-                to_yaml(&[config::build(env)])?,
+                &to_yaml(&[config::build(env)])?,
             ));
         }
     }
@@ -112,14 +153,14 @@ fn exporter_notes(env: &Environment) -> Vec<Note> {
         .collect()
 }
 
-/// A `PrometheusRule` of prometheus-operator.
+/// A `PrometheusRule` of prometheus-operator up to its `spec`, the rules file, which
+/// follows it.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
-struct PrometheusRule<'a> {
+struct PrometheusRuleHead {
     api_version: &'static str,
     kind: &'static str,
     metadata: ObjectMeta,
-    spec: RulesFile<'a>,
 }
 
 /// A Prometheus rules file.
@@ -168,16 +209,6 @@ fn expr(text: &str) -> Expr {
     } else {
         Expr::Line(text.to_owned())
     }
-}
-
-/// The rule groups of an environment as data, the content of `rules.yaml`: the Helm target
-/// carries them in kube-prometheus-stack's values.
-pub(crate) fn rule_groups(
-    platform: &ir::Platform,
-    env: &Environment,
-) -> Result<serde_json::Value, EmitError> {
-    serde_json::to_value(rules_file(&catalogue(platform, env)))
-        .map_err(|e| EmitError(format!("rule serialization failed: {e}")))
 }
 
 fn rules_file(c: &Catalogue) -> RulesFile<'_> {
