@@ -229,17 +229,27 @@ pub fn compile(path: &str, text: &str, options: &Options) -> Compilation {
             }
         }
         if !diagnostics.has_errors() {
-            let targets = if options.targets.is_empty() {
+            let mut targets = if options.targets.is_empty() {
                 Target::ALL.to_vec()
             } else {
                 options.targets.clone()
             };
+            // The targets that read the shared alert rules go first, so that the rules are
+            // freed before the other targets' files join the ones held until the end. Files
+            // are sorted below and notes by target, so the order shows nowhere.
+            targets.sort_by_key(|t| (!t.reads_rules(), *t));
+            targets.dedup();
+            let last_reader = targets.iter().rposition(|t| t.reads_rules());
             // One target at a time: run side by side on two threads they finished a quarter
             // sooner, but each holds its own half-built files and allocator arena, which
             // took peak memory from 2.5 to 3.9 times the output at 1,000 services.
             let shared = emit::Shared::new(p);
-            for t in targets {
-                match emit::emit_with(t, &shared, &options.envs) {
+            for (i, t) in targets.into_iter().enumerate() {
+                let emitted = emit::emit_with(t, &shared, &options.envs);
+                if Some(i) == last_reader {
+                    shared.release_rules();
+                }
+                match emitted {
                     Ok(e) => {
                         files.extend(e.files);
                         notes.extend(e.notes);
@@ -259,6 +269,7 @@ pub fn compile(path: &str, text: &str, options: &Options) -> Compilation {
         files.clear();
     }
     files.sort();
+    notes.sort_by_key(|n| n.target);
     Compilation {
         sources,
         diagnostics,

@@ -26,6 +26,7 @@ pub mod upstream;
 pub mod values;
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
@@ -146,7 +147,7 @@ fn prometheus_extras(
         } else {
             vec![(
                 naming::prometheus_rule(&build.platform().name),
-                rules.yaml()?.to_owned(),
+                Rc::clone(rules.yaml()?),
             )]
         },
         alertmanager_config,

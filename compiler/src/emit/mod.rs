@@ -66,6 +66,14 @@ impl Target {
         Target::Alertmanager,
     ];
 
+    /// Whether the target reads the alert rules [`Shared`] holds.
+    pub fn reads_rules(self) -> bool {
+        matches!(
+            self,
+            Target::Helm | Target::Prometheus | Target::Alertmanager
+        )
+    }
+
     /// The target's folder and name on the command line.
     pub fn name(self) -> &'static str {
         match self {
@@ -150,6 +158,12 @@ impl<'p> Shared<'p> {
     /// The platform being emitted.
     pub fn platform(&self) -> &'p ir::Platform {
         self.platform
+    }
+
+    /// Frees the alert rules: a build calls it once no target left reads them
+    /// ([`Target::reads_rules`]); a later use makes them again.
+    pub fn release_rules(&self) {
+        self.rules.borrow_mut().clear();
     }
 
     /// The alert rules of `env`, made on first use.

@@ -5,6 +5,7 @@
 //! Both therefore see exactly the same alerts.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use super::signals::{num, Condition, Signal, Unit};
 use super::slo;
@@ -30,7 +31,7 @@ pub(crate) struct Pack {
     /// The condition.
     pub condition: Condition,
     /// Its alerts (as in `groups`).
-    pub alerts: Vec<Alert>,
+    pub alerts: Vec<Rc<Alert>>,
 }
 
 /// A rule group.
@@ -47,8 +48,9 @@ pub(crate) struct Group {
 pub(crate) enum Rule {
     /// A recording rule.
     Record(Record),
-    /// An alerting rule.
-    Alert(Alert),
+    /// An alerting rule; shared with the family or pack that tests it, which at 1,000
+    /// services halves the catalogue.
+    Alert(Rc<Alert>),
 }
 
 /// A recording rule.
@@ -97,7 +99,7 @@ pub(crate) struct Family {
     /// Hold duration in milliseconds.
     pub for_ms: u64,
     /// Each level with its alert (as in `groups`).
-    pub levels: Vec<(f64, Alert)>,
+    pub levels: Vec<(f64, Rc<Alert>)>,
 }
 
 impl Catalogue {
@@ -105,7 +107,7 @@ impl Catalogue {
     pub fn alerts(&self) -> impl Iterator<Item = &Alert> {
         self.groups.iter().flat_map(|g| {
             g.rules.iter().filter_map(|r| match r {
-                Rule::Alert(a) => Some(a),
+                Rule::Alert(a) => Some(&**a),
                 Rule::Record(_) => None,
             })
         })
@@ -151,7 +153,7 @@ pub(crate) fn build(platform: &ir::Platform, env: &Environment) -> Catalogue {
             }
         }
         for p in packs(env, w) {
-            rules.extend(p.alerts.iter().cloned().map(Rule::Alert));
+            rules.extend(p.alerts.iter().map(|a| Rule::Alert(Rc::clone(a))));
             c.packs.push(p);
         }
         if !rules.is_empty() {
@@ -171,7 +173,7 @@ pub(crate) fn build(platform: &ir::Platform, env: &Environment) -> Catalogue {
                 .observability
                 .rules
                 .iter()
-                .map(|r| Rule::Alert(custom_rule(env, r)))
+                .map(|r| Rule::Alert(Rc::new(custom_rule(env, r))))
                 .collect(),
         });
     }
@@ -348,14 +350,14 @@ fn threshold(
             "{description} The {} level is {level_text}.",
             naming::severity(severity)
         );
-        let alert = Alert {
+        let alert = Rc::new(Alert {
             expr: format!("{value}\n> {}", num(level)),
             for_ms: t.for_ms,
             labels: naming::alert_labels(env, Some(&w.name), w.team.as_deref(), severity),
             annotations: annotations(env, &name, summary, description),
             name: name.clone(),
-        };
-        rules.push(Rule::Alert(alert.clone()));
+        });
+        rules.push(Rule::Alert(Rc::clone(&alert)));
         levels.push((level, alert));
     }
     (!levels.is_empty()).then_some(Family {
@@ -378,12 +380,14 @@ fn packs(env: &Environment, w: &Workload) -> Vec<Pack> {
                  expr: String,
                  for_ms: u64,
                  summary: String,
-                 description: String| Alert {
-        name: alert.to_owned(),
-        expr,
-        for_ms,
-        labels: naming::alert_labels(env, Some(name), team, severity),
-        annotations: annotations(env, alert, summary, description),
+                 description: String| {
+        Rc::new(Alert {
+            name: alert.to_owned(),
+            expr,
+            for_ms,
+            labels: naming::alert_labels(env, Some(name), team, severity),
+            annotations: annotations(env, alert, summary, description),
+        })
     };
     let mut out = Vec::new();
     if w.metrics.is_some() {

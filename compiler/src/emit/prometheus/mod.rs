@@ -19,6 +19,7 @@ mod unit_tests;
 
 use std::cell::OnceCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
@@ -36,7 +37,7 @@ pub(crate) struct RuleSet {
     /// The rules as data.
     pub catalogue: Catalogue,
     /// The rules file as YAML, made on first use: the Alertmanager target alone never needs it.
-    yaml: OnceCell<String>,
+    yaml: OnceCell<Rc<str>>,
 }
 
 impl RuleSet {
@@ -49,11 +50,11 @@ impl RuleSet {
     }
 
     /// The rules file (`groups: ...`) as YAML, without banner.
-    pub fn yaml(&self) -> Result<&str, EmitError> {
+    pub fn yaml(&self) -> Result<&Rc<str>, EmitError> {
         if let Some(y) = self.yaml.get() {
             return Ok(y);
         }
-        let made = to_yaml(&[rules_file(&self.catalogue)])?;
+        let made = Rc::from(to_yaml(&[rules_file(&self.catalogue)])?);
         Ok(self.yaml.get_or_init(|| made))
     }
 

@@ -7,6 +7,7 @@
 //! stops soon after the burning does.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use super::catalogue::{annotations, Alert, Group, Record, Rule};
 use super::signals::{num, selector};
@@ -157,7 +158,7 @@ pub(crate) fn group(platform: &ir::Platform, env: &Environment, slo: &ir::Slo) -
             b.short,
             num(b.factor),
         );
-        rules.push(Rule::Alert(Alert {
+        rules.push(Rule::Alert(Rc::new(Alert {
             name: naming::ALERT_ERROR_BUDGET_BURN.to_owned(),
             expr,
             for_ms: 0,
@@ -171,7 +172,7 @@ pub(crate) fn group(platform: &ir::Platform, env: &Environment, slo: &ir::Slo) -
                 description,
             ),
             labels,
-        }));
+        })));
     }
     Group {
         name: naming::slo_rule_group(&platform.name, &slo.name),

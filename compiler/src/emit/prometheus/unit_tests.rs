@@ -10,6 +10,7 @@
 //! of exactly the alerts that fire then.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
 use serde::Serialize;
 use serde_saphyr::SingleQuoted;
@@ -49,18 +50,35 @@ struct Series {
 struct AlertTest {
     eval_time: String,
     alertname: String,
-    exp_alerts: Vec<ExpAlert>,
+    exp_alerts: Vec<Shared<ExpAlert>>,
 }
 
-#[derive(Clone, Serialize)]
+#[derive(Serialize)]
 struct ExpAlert {
     exp_labels: BTreeMap<String, String>,
     exp_annotations: BTreeMap<String, String>,
 }
 
+/// A value written in several places of the file, built and held once: an expected alert
+/// appears in every check from the time it fires on (two or three per group), and at 1,000
+/// services the copies were most of the test file's memory.
+struct Shared<T>(Rc<T>);
+
+impl<T> Clone for Shared<T> {
+    fn clone(&self) -> Self {
+        Shared(Rc::clone(&self.0))
+    }
+}
+
+impl<T: Serialize> Serialize for Shared<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
 /// An alert that fires: the earliest and latest evaluation at which it starts, and how it
 /// looks then.
-type Firing = ((u64, u64), ExpAlert);
+type Firing = ((u64, u64), Shared<ExpAlert>);
 
 /// Rounds up to two decimals, ignoring floating-point noise below them.
 fn ceil2(x: f64) -> f64 {
@@ -185,15 +203,15 @@ fn checks(names: BTreeMap<&str, Vec<Firing>>, end_of: &BTreeMap<&str, u64>) -> V
 
 /// Expected alerts: the alert's labels, and its annotations with `{{ … $value }}` (as
 /// `template` writes it) replaced by `value`.
-fn expect(alert: &Alert, template: &str, value: &str) -> ExpAlert {
-    ExpAlert {
+fn expect(alert: &Alert, template: &str, value: &str) -> Shared<ExpAlert> {
+    Shared(Rc::new(ExpAlert {
         exp_labels: alert.labels.clone(),
         exp_annotations: alert
             .annotations
             .iter()
             .map(|(k, a)| (k.clone(), a.replace(template, value)))
             .collect(),
-    }
+    }))
 }
 
 /// The test groups of the built-in alerts: every condition in full, in part (one of two
