@@ -25,18 +25,18 @@ const STEP_MS: u64 = 60_000;
 
 /// A promtool test file.
 #[derive(Serialize)]
-pub(super) struct TestFile {
+pub(super) struct TestFile<'a> {
     rule_files: Vec<String>,
     evaluation_interval: String,
-    tests: Vec<TestGroup>,
+    tests: Vec<TestGroup<'a>>,
 }
 
 #[derive(Serialize)]
-struct TestGroup {
+struct TestGroup<'a> {
     name: String,
     interval: String,
     input_series: Vec<Series>,
-    alert_rule_test: Vec<AlertTest>,
+    alert_rule_test: Vec<AlertTest<'a>>,
 }
 
 /// An input series, quoted the way promtool's documentation writes them.
@@ -47,16 +47,17 @@ struct Series {
 }
 
 #[derive(Serialize)]
-struct AlertTest {
+struct AlertTest<'a> {
     eval_time: String,
     alertname: String,
-    exp_alerts: Vec<Shared<ExpAlert>>,
+    exp_alerts: Vec<Shared<ExpAlert<'a>>>,
 }
 
 #[derive(Serialize)]
-struct ExpAlert {
-    exp_labels: BTreeMap<String, String>,
-    exp_annotations: BTreeMap<String, String>,
+struct ExpAlert<'a> {
+    /// The alert's own labels, borrowed from the catalogue.
+    exp_labels: &'a BTreeMap<String, String>,
+    exp_annotations: BTreeMap<&'a str, String>,
 }
 
 /// A value written in several places of the file, built and held once: an expected alert
@@ -78,7 +79,7 @@ impl<T: Serialize> Serialize for Shared<T> {
 
 /// An alert that fires: the earliest and latest evaluation at which it starts, and how it
 /// looks then.
-type Firing = ((u64, u64), Shared<ExpAlert>);
+type Firing<'a> = ((u64, u64), Shared<ExpAlert<'a>>);
 
 /// Rounds up to two decimals, ignoring floating-point noise below them.
 fn ceil2(x: f64) -> f64 {
@@ -167,7 +168,10 @@ fn settled_at(f: &Family) -> u64 {
 /// The checks of one test group, per alert name: just before and at each time an alert
 /// starts firing, and once all have settled (`end_of`), each expecting exactly the alerts
 /// that fire by then.
-fn checks(names: BTreeMap<&str, Vec<Firing>>, end_of: &BTreeMap<&str, u64>) -> Vec<AlertTest> {
+fn checks<'a>(
+    names: BTreeMap<&str, Vec<Firing<'a>>>,
+    end_of: &BTreeMap<&str, u64>,
+) -> Vec<AlertTest<'a>> {
     let mut checks = Vec::new();
     for (name, firing) in names {
         let mut times: Vec<u64> = firing
@@ -203,20 +207,20 @@ fn checks(names: BTreeMap<&str, Vec<Firing>>, end_of: &BTreeMap<&str, u64>) -> V
 
 /// Expected alerts: the alert's labels, and its annotations with `{{ … $value }}` (as
 /// `template` writes it) replaced by `value`.
-fn expect(alert: &Alert, template: &str, value: &str) -> Shared<ExpAlert> {
+fn expect<'a>(alert: &'a Alert, template: &str, value: &str) -> Shared<ExpAlert<'a>> {
     Shared(Rc::new(ExpAlert {
-        exp_labels: alert.labels.clone(),
+        exp_labels: &alert.labels,
         exp_annotations: alert
             .annotations
             .iter()
-            .map(|(k, a)| (k.clone(), a.replace(template, value)))
+            .map(|(k, a)| (k.as_str(), a.replace(template, value)))
             .collect(),
     }))
 }
 
 /// The test groups of the built-in alerts: every condition in full, in part (one of two
 /// targets down) and healthy.
-fn pack_groups(packs: &[Pack]) -> Vec<TestGroup> {
+fn pack_groups(packs: &[Pack]) -> Vec<TestGroup<'_>> {
     let mut out = Vec::new();
     for (drive, what) in [
         (
@@ -229,7 +233,7 @@ fn pack_groups(packs: &[Pack]) -> Vec<TestGroup> {
         ),
         (Drive::Healthy, "every built-in condition healthy"),
     ] {
-        let mut names: BTreeMap<&str, Vec<Firing>> = BTreeMap::new();
+        let mut names: BTreeMap<&str, Vec<Firing<'_>>> = BTreeMap::new();
         let mut end_of: BTreeMap<&str, u64> = BTreeMap::new();
         for p in packs {
             let (warning, critical) = p.condition.fires(drive);
@@ -277,7 +281,7 @@ fn series(inputs: Vec<Input>) -> Vec<Series> {
 }
 
 /// The test file for a catalogue, or `None` when it has no threshold alerts.
-pub(super) fn build(c: &Catalogue) -> Option<TestFile> {
+pub(super) fn build(c: &Catalogue) -> Option<TestFile<'_>> {
     if c.families.is_empty() && c.packs.is_empty() {
         return None;
     }
@@ -312,7 +316,7 @@ pub(super) fn build(c: &Catalogue) -> Option<TestFile> {
 }
 
 /// One test group: every family fed its value, every alert name checked.
-fn group(severity: SeverityLevel, above: bool, fed: &[(&Family, f64)]) -> TestGroup {
+fn group<'a>(severity: SeverityLevel, above: bool, fed: &[(&'a Family, f64)]) -> TestGroup<'a> {
     let end = fed.iter().map(|(f, _)| settled_at(f)).max().unwrap_or(0);
     let samples = end / STEP_MS + 1;
     let mut inputs: Vec<Input> = fed
@@ -323,7 +327,7 @@ fn group(severity: SeverityLevel, above: bool, fed: &[(&Family, f64)]) -> TestGr
     inputs.sort();
     inputs.dedup();
     // Per alert name, each alert that fires: when (earliest, latest), and what it looks like.
-    let mut names: BTreeMap<&str, Vec<Firing>> = BTreeMap::new();
+    let mut names: BTreeMap<&str, Vec<Firing<'a>>> = BTreeMap::new();
     let mut end_of: BTreeMap<&str, u64> = BTreeMap::new();
     for (f, v) in fed {
         let unit = f.signal.unit();
