@@ -139,8 +139,9 @@ pub fn emit_with(target: Target, shared: &Shared, envs: &[String]) -> Result<Emi
 ///
 /// The alert rules of an environment are written three times (Prometheus's `rules.yaml`, its
 /// `PrometheusRule`, kube-prometheus-stack's values) and routed once more by the Alertmanager
-/// target. Building the catalogue and its YAML once per environment, not per use, took a third
-/// off building every target. Emission is serial, so a `RefCell` suffices.
+/// target. Building the catalogue and its YAML once per environment, not per use, removes
+/// that repetition (bench/README.md has the figures). Emission is serial, so a `RefCell`
+/// suffices.
 pub struct Shared<'p> {
     platform: &'p ir::Platform,
     rules: RefCell<BTreeMap<String, Rc<prometheus::RuleSet>>>,
