@@ -48,7 +48,7 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
             .clone()
             .unwrap_or_else(|| naming::UNROUTED_RECEIVER.to_owned());
         let mut cases: BTreeMap<BTreeMap<String, String>, Vec<String>> = BTreeMap::new();
-        for alert in shared.rules(env)?.catalogue.alerts() {
+        for alert in shared.rules(env).catalogue.alerts() {
             let labels = alert.routing_labels();
             let receivers = route(a, &root, &labels);
             if a.default_receiver.is_none() && receivers == [naming::UNROUTED_RECEIVER] {

@@ -135,7 +135,7 @@ fn prometheus_extras(
     build: &Shared,
     env: &Environment,
 ) -> Result<upstream::PrometheusExtras, EmitError> {
-    let rules = build.rules(env)?;
+    let rules = build.rules(env);
     let (alertmanager_config, alertmanager_secrets) = match super::alertmanager::config_value(env)?
     {
         Some((config, secrets)) => (Some(config), secrets),

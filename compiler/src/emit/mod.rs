@@ -168,18 +168,15 @@ impl<'p> Shared<'p> {
     }
 
     /// The alert rules of `env`, made on first use.
-    pub(crate) fn rules(
-        &self,
-        env: &ir::Environment,
-    ) -> Result<Rc<prometheus::RuleSet>, EmitError> {
+    pub(crate) fn rules(&self, env: &ir::Environment) -> Rc<prometheus::RuleSet> {
         if let Some(r) = self.rules.borrow().get(&env.name) {
-            return Ok(Rc::clone(r));
+            return Rc::clone(r);
         }
         let made = Rc::new(prometheus::RuleSet::build(self.platform, env));
         self.rules
             .borrow_mut()
             .insert(env.name.clone(), Rc::clone(&made));
-        Ok(made)
+        made
     }
 }
 

@@ -69,7 +69,7 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
     let platform = shared.platform();
     let mut out = Emitted::default();
     for env in envs {
-        let set = shared.rules(env)?;
+        let set = shared.rules(env);
         let c = &set.catalogue;
         let banner = hash_banner(platform);
         let file = |path: String, body: &str| {
