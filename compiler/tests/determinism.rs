@@ -172,3 +172,44 @@ fn diagnostics_are_the_same_in_every_environment() {
         }
     }
 }
+
+/// The targets of a build run on two threads sharing the alert rules (`emit::Shared`); what a
+/// build writes must not depend on which thread made the rules or finished first. Each target
+/// compiled alone runs on one thread, so the union of those is the reference, and a whole
+/// build is compared with it several times, since a schedule that leaks into output would
+/// show in only some runs.
+#[test]
+fn targets_built_together_write_what_each_writes_alone() {
+    for (name, text) in specs() {
+        let alone = |t: plinth::emit::Target| {
+            let options = plinth::Options {
+                targets: vec![t],
+                envs: Vec::new(),
+            };
+            let c = plinth::compile("platform.toml", &text, &options);
+            assert!(!c.diagnostics.has_errors(), "{name}: {}", t.name());
+            c.files
+        };
+        let mut expected: Vec<_> = plinth::emit::Target::ALL
+            .iter()
+            .flat_map(|&t| alone(t))
+            .collect();
+        expected.sort();
+        for run in 0..4 {
+            let c = plinth::compile("platform.toml", &text, &plinth::Options::default());
+            assert!(!c.diagnostics.has_errors(), "{name}");
+            assert_eq!(
+                c.files.len(),
+                expected.len(),
+                "{name}, run {run}: file count"
+            );
+            for (got, want) in c.files.iter().zip(&expected) {
+                assert!(
+                    got == want,
+                    "{name}, run {run}: {} differs from the target built alone",
+                    got.path
+                );
+            }
+        }
+    }
+}

@@ -603,9 +603,15 @@ fn kube_prometheus_stack_takes_rules_and_alertmanager_config_through_the_hook() 
     let rules = "groups:\n- name: acme\n  rules:\n  - alert: Down\n    expr: |-\n      up\n\n        == 0\n";
     let extras = plinth::emit::helm::upstream::PrometheusExtras {
         rule_files: vec![
-            ("acme-thresholds".to_owned(), rules.into()),
+            (
+                "acme-thresholds".to_owned(),
+                std::sync::Arc::new(rules.to_owned()),
+            ),
             // A name YAML would read as a boolean must come out quoted.
-            ("yes".to_owned(), "groups: []\n".into()),
+            (
+                "yes".to_owned(),
+                std::sync::Arc::new("groups: []\n".to_owned()),
+            ),
         ],
         alertmanager_config: Some(json!({ "route": { "receiver": "ops" } })),
         alertmanager_secrets: vec!["ops".to_owned()],

@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_saphyr::{FlowMap, FlowSeq};
 
-use super::{hash_banner, to_yaml, EmitError, Emitted, Note, OutputFile, Shared, Target};
+use super::{hash_banner, to_yaml_after, EmitError, Emitted, Note, OutputFile, Shared, Target};
 use crate::ir::{self, naming, Environment, ReceiverKind};
 use crate::units::format_duration;
 
@@ -70,14 +70,10 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
                 });
             }
         }
-        let file = |path: String, body: String| OutputFile {
-            path,
-            contents: format!("{}{body}", hash_banner(platform)),
-        };
-        out.files.push(file(
-            naming::alertmanager_config_file(&env.name),
-            to_yaml(&[config(a, root)])?,
-        ));
+        out.files.push(OutputFile {
+            path: naming::alertmanager_config_file(&env.name),
+            contents: to_yaml_after(hash_banner(platform), &[config(a, root)])?,
+        });
         let tests = RouteTests {
             tests: cases
                 .into_iter()
@@ -87,10 +83,10 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
                 })
                 .collect(),
         };
-        out.files.push(file(
-            naming::alertmanager_route_tests_file(&env.name),
-            to_yaml(&[tests])?,
-        ));
+        out.files.push(OutputFile {
+            path: naming::alertmanager_route_tests_file(&env.name),
+            contents: to_yaml_after(hash_banner(platform), &[tests])?,
+        });
     }
     // Notes about receivers repeat for every environment; once is enough.
     let mut seen = std::collections::BTreeSet::new();

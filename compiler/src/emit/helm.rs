@@ -26,7 +26,7 @@ pub mod upstream;
 pub mod values;
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::{Map, Value as Json};
@@ -147,7 +147,7 @@ fn prometheus_extras(
         } else {
             vec![(
                 naming::prometheus_rule(&build.platform().name),
-                Rc::clone(rules.yaml()?),
+                Arc::clone(rules.yaml()?),
             )]
         },
         alertmanager_config,

@@ -40,7 +40,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
-use super::{hash_banner, to_yaml, EmitError, Emitted, Note, OutputFile, Target};
+use super::{hash_banner, to_yaml, to_yaml_after, EmitError, Emitted, Note, OutputFile, Target};
 use crate::ir::{self, naming, Environment, Kind, ProbeAction, Replicas, Workload};
 use crate::units::{format_bytes, format_cpu, IntOrPercent};
 
@@ -85,11 +85,7 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
             }
             out.files.push(OutputFile {
                 path: naming::k8s_workload_file(&env.name, &w.name),
-                contents: format!(
-                    "{}{}",
-                    hash_banner(platform),
-                    workload_docs(platform, env, &edges, w)?
-                ),
+                contents: workload_docs(hash_banner(platform), platform, env, &edges, w)?,
             });
         }
     }
@@ -247,7 +243,9 @@ fn namespace_docs(platform: &ir::Platform, env: &Environment) -> Result<String, 
     ])
 }
 
+/// The objects of workload `w`, after `head`.
 fn workload_docs(
+    head: String,
     platform: &ir::Platform,
     env: &Environment,
     edges: &Edges<'_>,
@@ -424,7 +422,7 @@ fn workload_docs(
         docs.push(Object::NetworkPolicy(Box::new(np)));
     }
     docs.extend(backup_docs(platform, env, w));
-    to_yaml(&docs)
+    to_yaml_after(head, &docs)
 }
 
 /// The dump command of an engine plinth can back up in-cluster, if any.

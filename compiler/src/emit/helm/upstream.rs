@@ -9,7 +9,7 @@
 //! as StatefulSets of its own, in the platform's chart, so such values would describe a second
 //! copy of the same database.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use serde::Serialize;
 use serde_json::Value as Json;
@@ -29,7 +29,7 @@ const LOKI_PORT: u16 = 3100;
 pub struct PrometheusExtras {
     /// Rule files by name, each the YAML of a Prometheus rule file (`groups: ...`); they
     /// become `additionalPrometheusRulesMap`.
-    pub rule_files: Vec<(String, Rc<str>)>,
+    pub rule_files: Vec<(String, Arc<String>)>,
     /// The Alertmanager configuration (`route`, `receivers`…); it becomes
     /// `alertmanager.config`.
     pub alertmanager_config: Option<Json>,

@@ -5,7 +5,7 @@
 //! Both therefore see exactly the same alerts.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::signals::{num, Condition, Signal, Unit};
 use super::slo;
@@ -31,7 +31,7 @@ pub(crate) struct Pack {
     /// The condition.
     pub condition: Condition,
     /// Its alerts (as in `groups`).
-    pub alerts: Vec<Rc<Alert>>,
+    pub alerts: Vec<Arc<Alert>>,
 }
 
 /// A rule group.
@@ -50,7 +50,7 @@ pub(crate) enum Rule {
     Record(Record),
     /// An alerting rule; shared with the family or pack that tests it, which at 1,000
     /// services halves the catalogue.
-    Alert(Rc<Alert>),
+    Alert(Arc<Alert>),
 }
 
 /// A recording rule.
@@ -99,7 +99,7 @@ pub(crate) struct Family {
     /// Hold duration in milliseconds.
     pub for_ms: u64,
     /// Each level with its alert (as in `groups`).
-    pub levels: Vec<(f64, Rc<Alert>)>,
+    pub levels: Vec<(f64, Arc<Alert>)>,
 }
 
 impl Catalogue {
@@ -153,7 +153,7 @@ pub(crate) fn build(platform: &ir::Platform, env: &Environment) -> Catalogue {
             }
         }
         for p in packs(env, w) {
-            rules.extend(p.alerts.iter().map(|a| Rule::Alert(Rc::clone(a))));
+            rules.extend(p.alerts.iter().map(|a| Rule::Alert(Arc::clone(a))));
             c.packs.push(p);
         }
         if !rules.is_empty() {
@@ -173,7 +173,7 @@ pub(crate) fn build(platform: &ir::Platform, env: &Environment) -> Catalogue {
                 .observability
                 .rules
                 .iter()
-                .map(|r| Rule::Alert(Rc::new(custom_rule(env, r))))
+                .map(|r| Rule::Alert(Arc::new(custom_rule(env, r))))
                 .collect(),
         });
     }
@@ -350,14 +350,14 @@ fn threshold(
             "{description} The {} level is {level_text}.",
             naming::severity(severity)
         );
-        let alert = Rc::new(Alert {
+        let alert = Arc::new(Alert {
             expr: format!("{value}\n> {}", num(level)),
             for_ms: t.for_ms,
             labels: naming::alert_labels(env, Some(&w.name), w.team.as_deref(), severity),
             annotations: annotations(env, &name, summary, description),
             name: name.clone(),
         });
-        rules.push(Rule::Alert(Rc::clone(&alert)));
+        rules.push(Rule::Alert(Arc::clone(&alert)));
         levels.push((level, alert));
     }
     (!levels.is_empty()).then_some(Family {
@@ -381,7 +381,7 @@ fn packs(env: &Environment, w: &Workload) -> Vec<Pack> {
                  for_ms: u64,
                  summary: String,
                  description: String| {
-        Rc::new(Alert {
+        Arc::new(Alert {
             name: alert.to_owned(),
             expr,
             for_ms,

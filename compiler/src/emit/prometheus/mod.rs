@@ -17,14 +17,16 @@ mod signals;
 mod slo;
 mod unit_tests;
 
-use std::cell::OnceCell;
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::{Arc, OnceLock};
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
-use super::{hash_banner, indent, to_yaml, EmitError, Emitted, Note, OutputFile, Shared, Target};
+use super::{
+    hash_banner, indent, to_yaml, to_yaml_after, EmitError, Emitted, Note, OutputFile, Shared,
+    Target,
+};
 use crate::ir::{self, naming, Environment};
 use crate::units::format_duration;
 pub(crate) use catalogue::Catalogue;
@@ -37,7 +39,17 @@ pub(crate) struct RuleSet {
     /// The rules as data.
     pub catalogue: Catalogue,
     /// The rules file as YAML, made on first use: the Alertmanager target alone never needs it.
-    yaml: OnceCell<Rc<str>>,
+    /// The Prometheus and Helm targets may ask for it at the same time from two threads; the
+    /// second waits for the first instead of making it again.
+    yaml: OnceLock<Result<Arc<String>, EmitError>>,
+}
+
+impl std::fmt::Debug for RuleSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RuleSet")
+            .field("groups", &self.catalogue.groups.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl RuleSet {
@@ -45,17 +57,16 @@ impl RuleSet {
     pub fn build(platform: &ir::Platform, env: &Environment) -> Self {
         RuleSet {
             catalogue: catalogue::build(platform, env),
-            yaml: OnceCell::new(),
+            yaml: OnceLock::new(),
         }
     }
 
     /// The rules file (`groups: ...`) as YAML, without banner.
-    pub fn yaml(&self) -> Result<&Rc<str>, EmitError> {
-        if let Some(y) = self.yaml.get() {
-            return Ok(y);
-        }
-        let made = Rc::from(to_yaml(&[rules_file(&self.catalogue)])?);
-        Ok(self.yaml.get_or_init(|| made))
+    pub fn yaml(&self) -> Result<&Arc<String>, EmitError> {
+        self.yaml
+            .get_or_init(|| to_yaml(&[rules_file(&self.catalogue)]).map(Arc::new))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// Whether there is any rule group.
@@ -81,10 +92,10 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
         out.files
             .push(file(naming::prometheus_rules_file(&env.name), set.yaml()?));
         if let Some(tests) = unit_tests::build(c) {
-            out.files.push(file(
-                naming::prometheus_tests_file(&env.name),
-                &to_yaml(&[tests])?,
-            ));
+            out.files.push(OutputFile {
+                path: naming::prometheus_tests_file(&env.name),
+                contents: to_yaml_after(banner.clone(), &[tests])?,
+            });
         }
         // The object's `spec` is the rules file: its YAML is reused, indented under `spec`,
         // rather than serialized a second time.
@@ -102,8 +113,8 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
                 ..Default::default()
             },
         };
-        let mut object = banner.clone();
-        object.push_str(&to_yaml(&[head])?);
+        let object = banner.clone();
+        let mut object = to_yaml_after(object, &[head])?;
         object.push_str("spec:\n");
         indent(set.yaml()?, 2, &mut object);
         out.files.push(OutputFile {
@@ -118,10 +129,10 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
             ),
         }));
         if env.local {
-            out.files.push(file(
-                naming::prometheus_config_file(&env.name),
-                &to_yaml(&[config::build(env)])?,
-            ));
+            out.files.push(OutputFile {
+                path: naming::prometheus_config_file(&env.name),
+                contents: to_yaml_after(banner.clone(), &[config::build(env)])?,
+            });
         }
     }
     // The same store lacks its exporter in every environment; say so once.

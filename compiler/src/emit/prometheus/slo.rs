@@ -7,7 +7,7 @@
 //! stops soon after the burning does.
 
 use std::collections::BTreeMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use super::catalogue::{annotations, Alert, Group, Record, Rule};
 use super::signals::{num, selector};
@@ -158,7 +158,7 @@ pub(crate) fn group(platform: &ir::Platform, env: &Environment, slo: &ir::Slo) -
             b.short,
             num(b.factor),
         );
-        rules.push(Rule::Alert(Rc::new(Alert {
+        rules.push(Rule::Alert(Arc::new(Alert {
             name: naming::ALERT_ERROR_BUDGET_BURN.to_owned(),
             expr,
             for_ms: 0,
