@@ -256,6 +256,9 @@ struct Limits {
 struct Builder<'a> {
     platform: &'a ir::Platform,
     env: &'a Environment,
+    /// The environment's workloads by name: dependencies are looked up per workload, and a
+    /// scan for each was quadratic in the number of workloads.
+    by_name: BTreeMap<&'a str, &'a Workload>,
     services: BTreeMap<String, Service>,
     volumes: BTreeMap<String, NamedVolume>,
     configs: BTreeMap<String, Config>,
@@ -272,6 +275,7 @@ impl<'a> Builder<'a> {
         Builder {
             platform,
             env,
+            by_name: env.workloads.iter().map(|w| (w.name.as_str(), w)).collect(),
             services: BTreeMap::new(),
             volumes: BTreeMap::new(),
             configs: BTreeMap::new(),
@@ -337,7 +341,7 @@ impl<'a> Builder<'a> {
 
     /// The service name of a tool: its usual name, unless a workload already has it.
     fn tool_name(&mut self, base: &str) -> String {
-        if self.env.workloads.iter().any(|w| w.name == base) {
+        if self.by_name.contains_key(base) {
             let name = format!("plinth-{base}");
             self.notes
                 .renamed_tools
@@ -416,7 +420,7 @@ impl<'a> Builder<'a> {
     ) -> BTreeMap<String, Dependency> {
         let mut deps = BTreeMap::new();
         for d in &w.depends_on {
-            if let Some(target) = self.env.workloads.iter().find(|x| &x.name == d) {
+            if let Some(&target) = self.by_name.get(d.as_str()) {
                 let dep = if target.kind == Kind::Cron {
                     // A job only runs on demand, so nothing can wait for it to be healthy.
                     self.notes.waits_for_job.push(format!("{} on {d}", w.name));

@@ -52,8 +52,13 @@ const TICKET: [Burn; 2] = [
 /// Every window an SLI ratio is recorded over.
 const WINDOWS: [&str; 7] = ["5m", "30m", "1h", "2h", "6h", "1d", "3d"];
 
-/// The rule group of one SLO.
-pub(crate) fn group(platform: &ir::Platform, env: &Environment, slo: &ir::Slo) -> Group {
+/// The rule group of one SLO; `service_team` is the team of the SLO's service, if it has one.
+pub(crate) fn group(
+    platform: &ir::Platform,
+    env: &Environment,
+    slo: &ir::Slo,
+    service_team: Option<&str>,
+) -> Group {
     let labels = BTreeMap::from([
         (naming::alert_label::SLO.to_owned(), slo.name.clone()),
         (naming::alert_label::SERVICE.to_owned(), slo.service.clone()),
@@ -112,12 +117,7 @@ pub(crate) fn group(platform: &ir::Platform, env: &Environment, slo: &ir::Slo) -
             selector(naming::SLO_ERROR_BUDGET_RECORD, &sel)
         ),
     ));
-    let team = env
-        .workloads
-        .iter()
-        .find(|w| w.name == slo.service)
-        .and_then(|w| w.team.as_deref())
-        .or(env.team.as_deref());
+    let team = service_team.or(env.team.as_deref());
     for (severity, burns, speed) in [
         (SeverityLevel::Critical, &PAGE, "fast"),
         (SeverityLevel::Warning, &TICKET, "steadily"),
