@@ -276,6 +276,14 @@ pub fn compile(path: &str, text: &str, options: &Options) -> Compilation {
     }
 }
 
+/// How many threads a build uses for work that can be split: one per available core (which
+/// honours CPU affinity and cgroup quotas), at most two. Each thread's half-built files and
+/// allocator arena add to peak memory, and at two the costliest target already takes about as
+/// long as all the others together.
+pub(crate) fn threads() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
+}
+
 /// What [`emit_targets`] returns: each target's result, in the order given, and the alert
 /// rules the targets shared, for the caller to free or leak.
 type Emissions = (
@@ -286,10 +294,7 @@ type Emissions = (
 /// Runs `targets` over `envs` and returns what each emitted, in the order of `targets`.
 ///
 /// The targets are independent but for the alert rules they share ([`emit::Shared`]), so
-/// they run side by side, one per available core, at most two: each thread's half-built
-/// files and allocator arena add to peak memory, and with two the costliest target
-/// (Prometheus) already takes as long as all the others together at 1,000 services. Threads
-/// take the costliest targets first, so that the last to start is a short one. Results are
+/// they run side by side on [`threads`] threads. Threads take the costliest targets first, so that the last to start is a short one. Results are
 /// put back in the order of `targets`, so the schedule shows in no output.
 fn emit_targets(platform: &ir::Platform, targets: &[Target], envs: &[String]) -> Emissions {
     use std::sync::atomic::{AtomicUsize, Ordering};
@@ -305,10 +310,7 @@ fn emit_targets(platform: &ir::Platform, targets: &[Target], envs: &[String]) ->
         }
         done
     };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(2)
-        .min(targets.len());
+    let threads = threads().min(targets.len());
     let mut results = if threads <= 1 {
         work()
     } else {
