@@ -294,8 +294,9 @@ type Emissions = (
 /// Runs `targets` over `envs` and returns what each emitted, in the order of `targets`.
 ///
 /// The targets are independent but for the alert rules they share ([`emit::Shared`]), so
-/// they run side by side on [`threads`] threads. Threads take the costliest targets first, so that the last to start is a short one. Results are
-/// put back in the order of `targets`, so the schedule shows in no output.
+/// they run side by side on [`threads`] threads. Threads take the costliest targets first, so
+/// that the last to start is a short one. Results are put back in the order of `targets`, so
+/// the schedule shows in no output.
 fn emit_targets(platform: &ir::Platform, targets: &[Target], envs: &[String]) -> Emissions {
     use std::sync::atomic::{AtomicUsize, Ordering};
 

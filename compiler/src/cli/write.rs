@@ -556,7 +556,6 @@ mod swap {
     /// rewrites nor removes, hard-linked, then the plan's writes. `Ok(false)` when the old
     /// folder cannot be mirrored (too large, or links are not possible).
     fn stage(out: &Path, staging: &Path, plan: &Plan, exists: bool) -> Result<bool, String> {
-        let cannot = |p: &Path, e: std::io::Error| format!("cannot write `{}`: {e}", p.display());
         std::fs::create_dir(staging).map_err(|e| cannot(staging, e))?;
         if exists {
             let skip: BTreeSet<&str> = plan
@@ -589,6 +588,11 @@ mod swap {
         Ok(true)
     }
 
+    /// The error of a failed write or folder creation at `p`.
+    fn cannot(p: &Path, e: std::io::Error) -> String {
+        format!("cannot write `{}`: {e}", p.display())
+    }
+
     /// Writes `writes` below `root`, whose folders exist, on up to two threads.
     ///
     /// The staged folder is new and private until it is exchanged in, so the order of writes
@@ -602,8 +606,7 @@ mod swap {
         let write = |part: &[(String, std::borrow::Cow<'_, str>)]| -> Result<(), String> {
             for (path, contents) in part {
                 let target = root.join(path);
-                std::fs::write(&target, contents.as_bytes())
-                    .map_err(|e| format!("cannot write `{}`: {e}", target.display()))?;
+                std::fs::write(&target, contents.as_bytes()).map_err(|e| cannot(&target, e))?;
             }
             Ok(())
         };

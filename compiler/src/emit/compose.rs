@@ -275,7 +275,7 @@ impl<'a> Builder<'a> {
         Builder {
             platform,
             env,
-            by_name: env.workloads.iter().map(|w| (w.name.as_str(), w)).collect(),
+            by_name: env.workloads_by_name(),
             services: BTreeMap::new(),
             volumes: BTreeMap::new(),
             configs: BTreeMap::new(),

@@ -105,11 +105,10 @@ struct Edges<'a> {
 impl<'a> Edges<'a> {
     fn new(env: &'a Environment) -> Edges<'a> {
         let mut edges = Edges {
-            by_name: BTreeMap::new(),
+            by_name: env.workloads_by_name(),
             clients: BTreeMap::new(),
         };
         for c in &env.workloads {
-            edges.by_name.entry(c.name.as_str()).or_insert(c);
             for dep in &c.depends_on {
                 let list = edges.clients.entry(dep.as_str()).or_default();
                 // A client that names the same dependency twice is still one client.

@@ -65,14 +65,6 @@ impl Target {
         Target::Alertmanager,
     ];
 
-    /// Whether the target reads the alert rules [`Shared`] holds.
-    pub fn reads_rules(self) -> bool {
-        matches!(
-            self,
-            Target::Helm | Target::Prometheus | Target::Alertmanager
-        )
-    }
-
     /// Where the target goes in the queue of a build's threads: the costliest first, from
     /// the per-phase benchmarks (bench/README.md). Order only, not a measure.
     pub fn cost_rank(self) -> u8 {

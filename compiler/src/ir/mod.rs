@@ -81,6 +81,19 @@ pub struct Environment {
     pub origins: Origins,
 }
 
+impl Environment {
+    /// The workloads by name, for emitters that look workloads up per item (a scan each time
+    /// is quadratic in the number of workloads). Should a name repeat, which `check` rejects
+    /// but lowering does not assume, the first workload of that name is the one found.
+    pub fn workloads_by_name(&self) -> BTreeMap<&str, &Workload> {
+        let mut by_name = BTreeMap::new();
+        for w in &self.workloads {
+            by_name.entry(w.name.as_str()).or_insert(w);
+        }
+        by_name
+    }
+}
+
 /// The cluster add-ons generated objects refer to.
 #[derive(Clone, Debug)]
 pub struct ClusterAddons {

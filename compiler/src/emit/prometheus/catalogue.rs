@@ -163,15 +163,11 @@ pub(crate) fn build(platform: &ir::Platform, env: &Environment) -> Catalogue {
             });
         }
     }
-    // Each SLO names its service; looked up by a scan per SLO, this was quadratic (with an
-    // SLO per service, 10,000 services took seconds).
-    let teams: BTreeMap<&str, Option<&str>> = env
-        .workloads
-        .iter()
-        .map(|w| (w.name.as_str(), w.team.as_deref()))
-        .collect();
+    let workloads = env.workloads_by_name();
     for s in &env.observability.slos {
-        let team = teams.get(s.service.as_str()).copied().flatten();
+        let team = workloads
+            .get(s.service.as_str())
+            .and_then(|w| w.team.as_deref());
         c.groups.push(slo::group(platform, env, s, team));
     }
     if !env.observability.rules.is_empty() {

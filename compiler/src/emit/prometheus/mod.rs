@@ -113,8 +113,7 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
                 ..Default::default()
             },
         };
-        let object = banner.clone();
-        let mut object = to_yaml_after(object, &[head])?;
+        let mut object = to_yaml_after(banner.clone(), &[head])?;
         object.push_str("spec:\n");
         indent(set.yaml()?, 2, &mut object);
         out.files.push(OutputFile {
