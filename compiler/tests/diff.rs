@@ -543,6 +543,49 @@ fn drift_exit_codes() {
     );
 }
 
+/// Drift leaves the target folders without any difference out of both sides before comparing
+/// (so that an up-to-date folder is read one file at a time). The report must still be what
+/// comparing every file gives, which a review of the same two specs does.
+#[test]
+fn drift_reports_what_comparing_every_file_reports() {
+    let d = tempdir("drift-narrowed");
+    std::fs::write(d.join("platform.toml"), BASE).unwrap();
+    assert_eq!(code(&plinth(&["build"], &d)), 0);
+    std::fs::write(d.join("old.toml"), BASE).unwrap();
+    let changed = BASE.replace("replicas = 2", "replicas = 3");
+    std::fs::write(d.join("platform.toml"), &changed).unwrap();
+    // A hand edit late in a folder that also has a spec change: the files before it are read
+    // again once the folder is known to differ.
+    let last = d.join("out/k8s/production/worker.yaml");
+    let edited = std::fs::read_to_string(&last).unwrap() + "# edited by hand\n";
+    std::fs::write(&last, &edited).unwrap();
+    let drift = plinth(&["diff", "--format", "json"], &d);
+    assert_eq!(code(&drift), 2, "{}", show(&drift));
+    // The review sees the hand edit too when the old side is that folder's own text, so it
+    // is compared without it: both runs then differ only by that one file.
+    std::fs::write(&last, edited.replace("# edited by hand\n", "")).unwrap();
+    let drift_clean = plinth(&["diff", "--format", "json"], &d);
+    let review = plinth(
+        &[
+            "diff",
+            "old.toml",
+            "platform.toml",
+            "--format",
+            "json",
+            "--patch",
+        ],
+        &d,
+    );
+    assert_eq!(code(&review), 2, "{}", show(&review));
+    assert_eq!(
+        String::from_utf8_lossy(&drift_clean.stdout),
+        String::from_utf8_lossy(&review.stdout)
+    );
+    let text = String::from_utf8_lossy(&drift.stdout);
+    assert!(text.contains("edited by hand"), "{text}");
+    assert!(text.contains("worker.yaml"), "{text}");
+}
+
 #[test]
 fn review_exit_codes_and_fail_on_destructive() {
     let d = tempdir("review");

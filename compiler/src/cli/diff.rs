@@ -126,7 +126,7 @@ fn inputs(
         compile(&shown, git_show(&new_path, rev)?, options, format)?
     } else {
         let scope = write::Scope::new(&options.targets, &options.envs);
-        write::read_generated(&args.out, &scope, &new)?
+        return write::read_drift(&args.out, &scope, new);
     };
     Ok((old, new))
 }
