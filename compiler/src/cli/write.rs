@@ -143,6 +143,59 @@ fn read_lossy(path: &Path) -> Result<Option<Vec<u8>>, String> {
     }
 }
 
+/// How a file on disk compares with the contents plinth would write there.
+enum OnDisk {
+    /// There is no such file.
+    Missing,
+    /// Byte for byte the same.
+    Same,
+    /// Different; with its first kilobyte, where the banner would be.
+    Differs(Vec<u8>),
+}
+
+/// The bytes of a file [`has_banner`] looks at.
+const HEAD_BYTES: usize = 1024;
+
+/// Compares the file at `path` with `expected`, reading it in small pieces: a rebuild or a
+/// drift check compares every generated file, and reading each whole (190 MB for the largest
+/// at 10,000 services) into a buffer of its own cost fresh memory for each, most of which the
+/// kernel had to zero first. A file of another length is read no further than its head.
+fn compare(path: &Path, expected: &[u8]) -> Result<OnDisk, String> {
+    use std::io::Read;
+    let err = |e: std::io::Error| format!("cannot read `{}`: {e}", path.display());
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(OnDisk::Missing),
+        Err(e) => return Err(err(e)),
+    };
+    let mut same = file.metadata().map_err(err)?.len() == expected.len() as u64;
+    let mut buf = vec![0; 64 * 1024];
+    let mut head = Vec::with_capacity(HEAD_BYTES);
+    let mut at = 0;
+    loop {
+        let n = match file.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => return Err(err(e)),
+        };
+        let chunk = &buf[..n];
+        let room = HEAD_BYTES.saturating_sub(head.len());
+        head.extend_from_slice(&chunk[..n.min(room)]);
+        same = same && expected.get(at..at + n) == Some(chunk);
+        at += n;
+        if !same && head.len() >= HEAD_BYTES {
+            break;
+        }
+    }
+    // A file that changed length while it was read compares by what was read.
+    Ok(if same && at == expected.len() {
+        OnDisk::Same
+    } else {
+        OnDisk::Differs(head)
+    })
+}
+
 /// What `plinth diff` compares for drift: the generated files in `out` within `scope`
 /// (those in the manifest and those with the banner; hand-written files beside them are not
 /// part of the output) against `new`, both narrowed to the artifacts (target folders) where
@@ -170,13 +223,20 @@ pub(crate) fn read_drift(
     let mut touched = BTreeSet::new();
     let mut old = FileSet::new();
     let mut seen = BTreeSet::new();
-    visit_generated(out, &manifest, scope, in_scope, |path, bytes| {
+    visit_generated(out, &manifest, scope, in_scope, |path, file| {
         let artifact = Artifact::of(&path);
-        if touched.contains(&artifact) {
-            old.insert(path.clone(), lossy(bytes));
-        } else if new.get(&path).map(String::as_bytes) != Some(&bytes[..]) {
+        let differs = touched.contains(&artifact)
+            || match new.get(&path) {
+                Some(n) => !matches!(compare(file, n.as_bytes())?, OnDisk::Same),
+                None => true,
+            };
+        if differs {
             touched.insert(artifact);
-            old.insert(path.clone(), lossy(bytes));
+            match read_lossy(file)? {
+                Some(bytes) => old.insert(path.clone(), lossy(bytes)),
+                // Removed since it was listed: as if it had never been there.
+                None => return Ok(()),
+            };
         }
         seen.insert(path);
         Ok(())
@@ -194,8 +254,10 @@ pub(crate) fn read_drift(
         &manifest,
         scope,
         |p| in_scope(p) && missing(p),
-        |path, bytes| {
-            again.insert(path, lossy(bytes));
+        |path, file| {
+            if let Some(bytes) = read_lossy(file)? {
+                again.insert(path, lossy(bytes));
+            }
             Ok(())
         },
     )?;
@@ -221,34 +283,33 @@ fn stale(
         manifest,
         scope,
         |p| scope.contains(p, produced) && !produced.contains(p),
-        |path, bytes| {
-            files.insert(path, bytes);
+        |path, file| {
+            if let Some(bytes) = read_lossy(file)? {
+                files.insert(path, bytes);
+            }
             Ok(())
         },
     )?;
     Ok(files)
 }
 
-/// Hands `visit` the bytes of each generated file in `out` for which `wanted` holds, one at a
-/// time: the manifest's entries, then the files with the banner under the scope's target
-/// folders (left by a build before the manifest existed). Temporary files of an interrupted
-/// write are skipped.
+/// Hands `visit` each generated file in `out` for which `wanted` holds, as its path relative
+/// to `out` and on disk, for it to read as much of it as it needs: the manifest's entries
+/// that exist, then the files with the banner under the scope's target folders (left by a
+/// build before the manifest existed). Temporary files of an interrupted write are skipped.
 fn visit_generated(
     out: &Path,
     manifest: &BTreeMap<String, String>,
     scope: &Scope,
     wanted: impl Fn(&str) -> bool,
-    mut visit: impl FnMut(String, Vec<u8>) -> Result<(), String>,
+    mut visit: impl FnMut(String, &Path) -> Result<(), String>,
 ) -> Result<(), String> {
     let mut seen = BTreeSet::new();
     for path in manifest.keys().filter(|p| wanted(p)) {
         let target = out.join(path);
-        if target.is_dir() {
-            continue;
-        }
-        if let Some(bytes) = read_lossy(&target)? {
+        if target.is_file() {
             seen.insert(path.clone());
-            visit(path.clone(), bytes)?;
+            visit(path.clone(), &target)?;
         }
     }
     for target in &scope.targets {
@@ -272,8 +333,11 @@ fn visit_generated(
                     && !seen.contains(&shown)
                     && wanted(&shown)
                 {
-                    if let Some(bytes) = read_lossy(&entry.path())?.filter(|b| has_banner(b)) {
-                        visit(shown, bytes)?;
+                    let file = entry.path();
+                    if let OnDisk::Differs(head) = compare(&file, &[])? {
+                        if has_banner(&head) {
+                            visit(shown, &file)?;
+                        }
                     }
                 }
             }
@@ -327,16 +391,16 @@ pub(crate) fn plan<'a>(
                 target.display()
             ));
         }
-        match read_lossy(&target)? {
-            Some(existing) if existing == f.contents.as_bytes() => plan.unchanged += 1,
-            Some(existing) => {
-                if !manifest.contains_key(&f.path) && !has_banner(&existing) && !force {
+        match compare(&target, f.contents.as_bytes())? {
+            OnDisk::Same => plan.unchanged += 1,
+            OnDisk::Differs(head) => {
+                if !manifest.contains_key(&f.path) && !has_banner(&head) && !force {
                     plan.foreign.push(f.path.clone());
                 }
                 plan.writes
                     .push((f.path.clone(), Cow::Borrowed(&f.contents)));
             }
-            None => plan
+            OnDisk::Missing => plan
                 .writes
                 .push((f.path.clone(), Cow::Borrowed(&f.contents))),
         }
@@ -782,6 +846,48 @@ mod tests {
         assert!(hash_matches("af63dc4c8601ec8c", b"a"));
         assert!(!hash_matches("af63dc4c8601ec8c", b"b"));
         assert!(!hash_matches(&hash(b"a"), b"b"));
+    }
+
+    /// `compare` reads in pieces: a difference in any piece, or in length, is found, and the
+    /// head handed back is the file's first kilobyte whatever the difference.
+    #[test]
+    fn compare_finds_every_difference_piece_by_piece() {
+        let dir = std::env::temp_dir().join(format!("plinth-compare-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("f");
+        // Three and a half pieces of 64 KiB.
+        let text: Vec<u8> = (0..224 * 1024).map(|i| b"plinth\n"[i % 7]).collect();
+        std::fs::write(&file, &text).unwrap();
+        assert!(matches!(compare(&file, &text).unwrap(), OnDisk::Same));
+        for at in [0, 1023, 1024, 64 * 1024, 200 * 1024, text.len() - 1] {
+            let mut other = text.clone();
+            other[at] = b'#';
+            match compare(&file, &other).unwrap() {
+                OnDisk::Differs(head) => assert_eq!(head, text[..HEAD_BYTES], "at {at}"),
+                _ => panic!("a difference at byte {at} was not found"),
+            }
+        }
+        assert!(matches!(
+            compare(&file, &text[..text.len() - 1]).unwrap(),
+            OnDisk::Differs(_)
+        ));
+        assert!(matches!(
+            compare(&file, &[text.as_slice(), b"x"].concat()).unwrap(),
+            OnDisk::Differs(_)
+        ));
+        std::fs::write(&file, b"short").unwrap();
+        match compare(&file, &text).unwrap() {
+            OnDisk::Differs(head) => assert_eq!(head, b"short"),
+            _ => panic!("a shorter file compared equal"),
+        }
+        std::fs::write(&file, b"").unwrap();
+        assert!(matches!(compare(&file, b"").unwrap(), OnDisk::Same));
+        assert!(matches!(
+            compare(&dir.join("missing"), b"").unwrap(),
+            OnDisk::Missing
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     fn tree(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
