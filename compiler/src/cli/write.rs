@@ -37,7 +37,7 @@ const OLD_SUFFIX: &str = ".plinth-old";
 /// Whether a file's first kilobyte carries the banner. Formats without comments (JSON) cannot
 /// carry it; such files are recognised by the manifest.
 pub(crate) fn has_banner(bytes: &[u8]) -> bool {
-    let head = &bytes[..bytes.len().min(1024)];
+    let head = &bytes[..bytes.len().min(HEAD_BYTES)];
     String::from_utf8_lossy(head).contains(crate::ir::naming::BANNER_PREFIX)
 }
 
