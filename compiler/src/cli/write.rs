@@ -196,6 +196,15 @@ fn compare(path: &Path, expected: &[u8]) -> Result<OnDisk, String> {
     })
 }
 
+/// The first kilobyte of the file at `path`, where the banner would be; empty for an empty
+/// or missing file.
+fn read_head(path: &Path) -> Result<Vec<u8>, String> {
+    Ok(match compare(path, &[])? {
+        OnDisk::Differs(head) => head,
+        OnDisk::Same | OnDisk::Missing => Vec::new(),
+    })
+}
+
 /// What `plinth diff` compares for drift: the generated files in `out` within `scope`
 /// (those in the manifest and those with the banner; hand-written files beside them are not
 /// part of the output) against `new`, both narrowed to the artifacts (target folders) where
@@ -214,8 +223,7 @@ pub(crate) fn read_drift(
 ) -> Result<(FileSet, FileSet), String> {
     use crate::diff::Artifact;
     let manifest = read_manifest(out)?;
-    let produced_paths: BTreeSet<String> = new.keys().cloned().collect();
-    let produced: BTreeSet<&str> = produced_paths.iter().map(String::as_str).collect();
+    let produced: BTreeSet<&str> = new.keys().map(String::as_str).collect();
     let in_scope = |p: &str| scope.contains(p, &produced);
     let lossy = |b: Vec<u8>| {
         String::from_utf8(b).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
@@ -334,10 +342,8 @@ fn visit_generated(
                     && wanted(&shown)
                 {
                     let file = entry.path();
-                    if let OnDisk::Differs(head) = compare(&file, &[])? {
-                        if has_banner(&head) {
-                            visit(shown, &file)?;
-                        }
+                    if has_banner(&read_head(&file)?) {
+                        visit(shown, &file)?;
                     }
                 }
             }
