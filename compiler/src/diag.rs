@@ -91,6 +91,7 @@ codes! {
     ReceiverConfig = "E153", "receiver-config", "a receiver lacks a field its type needs, or has one it does not use";
     UnknownThreshold = "E154", "unknown-threshold", "a threshold that is neither built in nor given an expression";
     InvalidSlo = "E155", "invalid-slo", "an SLO objective outside (0, 100)";
+    InvalidMatcherLabel = "E156", "invalid-matcher-label", "a route matches on a name that is not a valid Prometheus label name";
     PlaintextSecret = "E160", "plaintext-secret", "a value that looks like a secret is written in plain text";
     MalformedSecretRef = "E161", "malformed-secret-ref", "a secret reference names an invalid secret or key";
     MultipleLocalEnvironments = "E170", "multiple-local-environments", "more than one environment sets `local = true`";

@@ -23,7 +23,9 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_saphyr::{FlowMap, FlowSeq};
 
-use super::{hash_banner, to_yaml_after, EmitError, Emitted, Note, OutputFile, Shared, Target};
+use super::{
+    gotmpl, hash_banner, to_yaml_after, EmitError, Emitted, Note, OutputFile, Shared, Target,
+};
 use crate::ir::{self, naming, Environment, ReceiverKind};
 use crate::units::format_duration;
 
@@ -320,7 +322,7 @@ fn receiver(r: &ir::Receiver) -> ReceiverOut {
             channel,
         } => out.slack_configs.push(Slack {
             api_url_file: naming::alertmanager_secret_file(webhook_url),
-            channel: channel.clone(),
+            channel: gotmpl::literal(channel).into_owned(),
             send_resolved,
             title: SLACK_TITLE.to_owned(),
             text: SLACK_TEXT.to_owned(),
@@ -331,8 +333,9 @@ fn receiver(r: &ir::Receiver) -> ReceiverOut {
             smarthost,
             password,
         } => out.email_configs.push(Email {
-            to: to.clone(),
-            from: from.clone(),
+            // `to` and `from` are templates to Alertmanager; the login name is not.
+            to: gotmpl::literal(to).into_owned(),
+            from: gotmpl::literal(from).into_owned(),
             smarthost: smarthost.clone(),
             // SMTP servers take the sender address as the login name.
             auth_username: password.as_ref().map(|_| from.clone()),

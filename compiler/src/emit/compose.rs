@@ -82,7 +82,11 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
     };
     out.files.push(OutputFile {
         path: naming::compose_file(),
-        contents: format!("{}{}", hash_banner(platform), to_yaml(&[file])?),
+        contents: format!(
+            "{}{}",
+            hash_banner(platform),
+            compose_yaml(&file, &b.required)?
+        ),
     });
     out.files.push(OutputFile {
         path: naming::compose_env_example_file(),
@@ -264,6 +268,9 @@ struct Builder<'a> {
     configs: BTreeMap<String, Config>,
     /// The `.env` variable of each secret reference.
     variables: BTreeMap<SecretRef, String>,
+    /// Per service, the environment variables that are plinth's interpolations of `.env`
+    /// variables (name to `.env` variable): the only `$` the Compose file may interpolate.
+    required: BTreeMap<String, BTreeMap<String, String>>,
     /// The workloads that have a health check Compose can run.
     healthy: BTreeSet<String>,
     ports: HostPorts,
@@ -280,6 +287,7 @@ impl<'a> Builder<'a> {
             volumes: BTreeMap::new(),
             configs: BTreeMap::new(),
             variables: variables(env),
+            required: BTreeMap::new(),
             healthy: BTreeSet::new(),
             ports: HostPorts::default(),
             notes: Notes::default(),
@@ -381,8 +389,8 @@ impl<'a> Builder<'a> {
                 }
             ));
         }
-        s.entrypoint = w.command.iter().map(|a| escape(a)).collect();
-        s.command = w.args.iter().map(|a| escape(a)).collect();
+        s.entrypoint = w.command.clone();
+        s.command = w.args.clone();
         if w.kind == Kind::Cron {
             // Compose has no schedules: a job runs when asked, with `docker compose run`.
             s.restart = "no".to_owned();
@@ -473,7 +481,7 @@ impl<'a> Builder<'a> {
             mounts.push(Mount {
                 kind: "volume",
                 source: Some(name),
-                target: escape(&st.path),
+                target: st.path.clone(),
                 read_only: false,
                 bind: None,
                 tmpfs: None,
@@ -483,7 +491,7 @@ impl<'a> Builder<'a> {
             mounts.push(Mount {
                 kind: "tmpfs",
                 source: None,
-                target: escape(&v.path),
+                target: v.path.clone(),
                 read_only: false,
                 bind: None,
                 tmpfs: v.size.map(|size| TmpfsOptions { size }),
@@ -500,29 +508,34 @@ impl<'a> Builder<'a> {
                 self.configs.insert(
                     name.clone(),
                     Config {
-                        content: escape(&f.content),
+                        content: f.content.clone(),
                     },
                 );
                 ConfigMount {
                     source: name,
-                    target: escape(&f.path),
+                    target: f.path.clone(),
                 }
             })
             .collect()
     }
 
-    /// Plain variables as written (with `$` escaped), secret ones as interpolations of
-    /// `.env` variables that stop Compose when they are missing or empty.
-    fn environment(&self, w: &Workload) -> BTreeMap<String, String> {
-        let mut env: BTreeMap<String, String> =
-            w.env.iter().map(|(k, v)| (k.clone(), escape(v))).collect();
+    /// Plain variables as written, secret ones as interpolations of `.env` variables that
+    /// stop Compose when they are missing or empty. The interpolations are recorded in
+    /// `required` and written by [`compose_yaml`] after every other `$` is escaped; here they
+    /// hold the variable's name, so the keys keep their order.
+    fn environment(&mut self, w: &Workload) -> BTreeMap<String, String> {
+        let mut env: BTreeMap<String, String> = w.env.clone().into_iter().collect();
         for (k, r) in &w.secrets {
             let var = self
                 .variables
                 .get(r)
                 .cloned()
                 .unwrap_or_else(|| naming::compose_variable(r));
-            env.insert(k.clone(), format!("${{{var}:?set it in .env}}"));
+            self.required
+                .entry(w.name.clone())
+                .or_default()
+                .insert(k.clone(), var.clone());
+            env.insert(k.clone(), var);
         }
         env
     }
@@ -825,7 +838,7 @@ fn healthcheck(w: &Workload) -> Option<Healthcheck> {
         _ => return None,
     };
     let mut test = vec!["CMD".to_owned()];
-    test.extend(cmd.iter().map(|a| escape(a)));
+    test.extend(cmd.iter().cloned());
     let (period, timeout, retries, delay) = probe.map_or(
         (ir::PROBE_PERIOD, ir::PROBE_TIMEOUT, ir::PROBE_FAILURES, 0),
         |p| (p.period, p.timeout, p.failure_threshold, p.initial_delay),
@@ -855,13 +868,39 @@ fn traefik_labels(w: &Workload, i: &ir::Ingress) -> BTreeMap<String, String> {
         (format!("{router}.entrypoints"), "web".to_owned()),
         (
             format!("{router}.rule"),
-            format!("Host(`{}`) && PathPrefix(`{}`)", i.host, i.path),
+            format!(
+                "Host({}) && PathPrefix({})",
+                go_string(&i.host),
+                go_string(&i.path)
+            ),
         ),
         (
             format!("traefik.http.services.{}.loadbalancer.server.port", w.name),
             i.port.port.to_string(),
         ),
     ])
+}
+
+/// `text` as a Go string literal, which is how a Traefik rule reads a matcher's argument: a
+/// raw string in backticks when `text` has no backtick (the usual form, read as written),
+/// otherwise an interpreted string with `"`, `\` and control characters escaped. A path or
+/// host from the spec thus stays one argument and can never close it and add a matcher
+/// (`/a`) || Host(`evil`).
+fn go_string(text: &str) -> String {
+    if !text.contains('`') && !text.contains('\r') {
+        return format!("`{text}`");
+    }
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Host ports already published. Several services often listen on the same port (every
@@ -896,9 +935,43 @@ impl HostPorts {
     }
 }
 
-/// Compose interpolates `$` in most values; a literal `$` is written `$$`.
-fn escape(s: &str) -> String {
-    s.replace('$', "$$")
+/// The Compose file as YAML. Compose interpolates `$` in every string value of the file, so
+/// text from the spec — a command, an environment value, a config file's content, a path in a
+/// Traefik rule — would have `$VAR` replaced by the variable of whoever runs `docker compose
+/// up`. Every string value is therefore escaped here, in one pass over the whole document
+/// (`$` is written `$$`), and only then are plinth's own interpolations put in: the secret
+/// variables of each service's `environment`, read from `.env`. No field can be forgotten, and
+/// no text from the spec can become an interpolation.
+fn compose_yaml(
+    file: &File,
+    required: &BTreeMap<String, BTreeMap<String, String>>,
+) -> Result<String, EmitError> {
+    let mut doc = serde_json::to_value(file)
+        .map_err(|e| EmitError(format!("compose serialization failed: {e}")))?;
+    literal_dollars(&mut doc);
+    for (service, vars) in required {
+        for (key, var) in vars {
+            if let Some(slot) = doc
+                .get_mut("services")
+                .and_then(|s| s.get_mut(service))
+                .and_then(|s| s.get_mut("environment"))
+                .and_then(|e| e.get_mut(key))
+            {
+                *slot = serde_json::Value::String(format!("${{{var}:?set it in .env}}"));
+            }
+        }
+    }
+    to_yaml(&[doc])
+}
+
+/// Escapes `$` as `$$` in every string value of a document (keys are not interpolated).
+fn literal_dollars(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) if s.contains('$') => *s = s.replace('$', "$$"),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(literal_dollars),
+        serde_json::Value::Object(map) => map.values_mut().for_each(literal_dollars),
+        _ => {}
+    }
 }
 
 /// Millicores as Compose's decimal `cpus`.

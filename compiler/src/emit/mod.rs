@@ -6,6 +6,7 @@
 
 pub mod alertmanager;
 pub mod compose;
+pub mod gotmpl;
 pub mod helm;
 pub mod k8s;
 pub mod prometheus;

@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use super::signals::{num, Condition, Signal, Unit};
 use super::slo;
+use crate::emit::gotmpl;
 use crate::ir::{self, naming, Environment, Replicas, SeverityLevel, Workload};
 use crate::units::format_duration;
 
@@ -201,7 +202,10 @@ pub(crate) fn annotations(
         ("description".to_owned(), description),
     ]);
     if let Some(prefix) = &env.observability.runbook_url {
-        a.insert("runbook_url".to_owned(), format!("{prefix}{alert}"));
+        a.insert(
+            "runbook_url".to_owned(),
+            format!("{}{alert}", gotmpl::literal(prefix)),
+        );
     }
     a
 }
@@ -314,10 +318,13 @@ fn wording(t: &ir::Threshold, w: &str, value: &str, window: &str) -> (String, St
                 "{w} holds data worth {value}% of its container memory limit; at 100% it is OOM-killed."
             ),
         ),
-        name => (
-            format!("{name} of {w} is above"),
-            format!("{name} of {w} is {value}."),
-        ),
+        name => {
+            let name = gotmpl::literal(name);
+            (
+                format!("{name} of {w} is above"),
+                format!("{name} of {w} is {value}."),
+            )
+        }
     }
 }
 
@@ -346,10 +353,10 @@ fn threshold(
         let Some(level) = level else { continue };
         let (stem, description) = wording(t, &w.name, value_template(unit), &window);
         let level_text = level_text(unit, level);
-        let summary = t
-            .summary
-            .clone()
-            .unwrap_or_else(|| format!("{stem} {level_text}"));
+        let summary = t.summary.as_deref().map_or_else(
+            || format!("{stem} {level_text}"),
+            |s| gotmpl::literal(s).into_owned(),
+        );
         let description = format!(
             "{description} The {} level is {level_text}.",
             naming::severity(severity)
@@ -502,10 +509,13 @@ fn custom_rule(env: &Environment, r: &ir::AlertRule) -> Alert {
         annotations: annotations(
             env,
             &r.name,
-            r.summary.clone().unwrap_or_else(|| r.name.clone()),
-            r.description
-                .clone()
-                .unwrap_or_else(|| format!("{} fired in {}.", r.name, env.name)),
+            r.summary
+                .as_deref()
+                .map_or_else(|| r.name.clone(), |s| gotmpl::literal(s).into_owned()),
+            r.description.as_deref().map_or_else(
+                || format!("{} fired in {}.", r.name, env.name),
+                |d| gotmpl::literal(d).into_owned(),
+            ),
         ),
     }
 }

@@ -17,6 +17,7 @@ mod signals;
 mod slo;
 mod unit_tests;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::{Arc, OnceLock};
 
@@ -27,6 +28,7 @@ use super::{
     hash_banner, indent, to_yaml, to_yaml_after, EmitError, Emitted, Note, OutputFile, Shared,
     Target,
 };
+use crate::emit::gotmpl;
 use crate::ir::{self, naming, Environment};
 use crate::units::format_duration;
 pub(crate) use catalogue::Catalogue;
@@ -200,7 +202,8 @@ enum RuleOut<'a> {
         expr: Expr,
         #[serde(rename = "for", skip_serializing_if = "Option::is_none")]
         for_: Option<String>,
-        labels: &'a BTreeMap<String, String>,
+        /// Prometheus expands an alerting rule's labels as templates: the values are text.
+        labels: Cow<'a, BTreeMap<String, String>>,
         annotations: &'a BTreeMap<String, String>,
     },
 }
@@ -219,6 +222,21 @@ fn expr(text: &str) -> Expr {
         Expr::Block(serde_saphyr::LitString(text.to_owned()))
     } else {
         Expr::Line(text.to_owned())
+    }
+}
+
+/// An alerting rule's labels as Prometheus must read them: each value a template that
+/// prints the value itself ([`gotmpl::literal`]). Borrowed unless a value holds a `{`.
+fn literal_labels(labels: &BTreeMap<String, String>) -> Cow<'_, BTreeMap<String, String>> {
+    if labels.values().any(|v| v.contains('{')) {
+        Cow::Owned(
+            labels
+                .iter()
+                .map(|(k, v)| (k.clone(), gotmpl::literal(v).into_owned()))
+                .collect(),
+        )
+    } else {
+        Cow::Borrowed(labels)
     }
 }
 
@@ -242,7 +260,7 @@ fn rules_file(c: &Catalogue) -> RulesFile<'_> {
                             alert: &a.name,
                             expr: expr(&a.expr),
                             for_: (a.for_ms > 0).then(|| format_duration(a.for_ms)),
-                            labels: &a.labels,
+                            labels: literal_labels(&a.labels),
                             annotations: &a.annotations,
                         },
                     })

@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use super::catalogue::{annotations, Alert, Group, Record, Rule};
 use super::signals::{num, selector};
+use crate::emit::gotmpl;
 use crate::ir::{self, naming, Environment, SeverityLevel};
 use crate::units::format_duration;
 
@@ -148,7 +149,7 @@ pub(crate) fn group(
             "{}The error budget of the {objective}% objective over {period} burns at more than {}× the sustainable rate over {} (and {}), or {}× over {} (and {}); at {}× it is gone in {exhaustion}.",
             slo.description
                 .as_ref()
-                .map(|d| format!("{d}. "))
+                .map(|d| format!("{}. ", gotmpl::literal(d)))
                 .unwrap_or_default(),
             num(a.factor),
             a.long,

@@ -17,6 +17,7 @@ use serde_saphyr::SingleQuoted;
 
 use super::catalogue::{value_template, value_text, Alert, Catalogue, Family, Pack};
 use super::signals::{num, Drive, Input, Signal};
+use crate::emit::gotmpl;
 use crate::ir::{naming, SeverityLevel};
 use crate::units::format_duration;
 
@@ -213,7 +214,10 @@ fn expect<'a>(alert: &'a Alert, template: &str, value: &str) -> Shared<ExpAlert<
         exp_annotations: alert
             .annotations
             .iter()
-            .map(|(k, a)| (k.as_str(), a.replace(template, value)))
+            .map(|(k, a)| {
+                let text = a.replace(template, value);
+                (k.as_str(), gotmpl::render_literals(&text).into_owned())
+            })
             .collect(),
     }))
 }

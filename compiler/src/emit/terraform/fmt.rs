@@ -253,7 +253,10 @@ impl Scanner {
             if self.stack.last() == Some(&Open::Quote) {
                 match (c, next) {
                     (b'\\', _) => i += 2,
-                    (b'$' | b'%', Some(b'{')) if bytes.get(i + 2) == Some(&c) => i += 3,
+                    // `$${` and `%%{` are the escaped, literal forms: text, not an opener.
+                    (b'$', Some(b'$')) | (b'%', Some(b'%')) if bytes.get(i + 2) == Some(&b'{') => {
+                        i += 3
+                    }
                     (b'$' | b'%', Some(b'{')) => {
                         self.stack.push(Open::Interpolation);
                         bump(&mut net, &mut line.brackets, counting, 1);
@@ -452,6 +455,13 @@ mod tests {
             // Indentation is recomputed from the brackets.
             "a {\n      b = 1\n  c {\n d = 2\n    }\n}\n",
             "a {\n  b = 1\n  c {\n    d = 2\n  }\n}\n",
+        ),
+        (
+            // `$${` and `%%{` are escaped literals, not interpolations: an unbalanced one
+            // leaves the string open to no one, so the `=` inside the next string is text
+            // and the attributes after it still align.
+            "a = \"x$${y\"\nbb = \"p = q\"\nc = \"%%{ if\"\ndddd = 1\n",
+            "a    = \"x$${y\"\nbb   = \"p = q\"\nc    = \"%%{ if\"\ndddd = 1\n",
         ),
         (
             // Already aligned input is left as it is; too-wide padding is reduced.

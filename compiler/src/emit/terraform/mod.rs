@@ -18,7 +18,6 @@ pub mod fmt;
 use hcl::expr::{
     BinaryOp, BinaryOperator, Expression, FuncCall, Object, ObjectKey, Traversal, Variable,
 };
-use hcl::template::Template;
 use hcl::{Block, Body, Identifier};
 
 use super::{EmitError, Emitted, Note, OutputFile, Target};
@@ -99,19 +98,92 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
     Ok(out)
 }
 
-/// Renders a document as `terraform fmt` would write it, banner first.
+/// Renders a document as `terraform fmt` would write it, banner first. Every string literal
+/// is written by [`template_literal`] ([`literal_strings`]) rather than by hcl-rs.
 fn render(platform: &ir::Platform, body: &Body) -> Result<String, EmitError> {
     let mut formatter = hcl::format::Formatter::builder()
         .compact_arrays(true)
         .prefer_ident_keys(true)
         .build_vec();
-    let text = hcl::format::Format::format_string(body, &mut formatter)
+    let mut body = body.clone();
+    for structure in body.iter_mut() {
+        literal_structure(structure);
+    }
+    let text = hcl::format::Format::format_string(&body, &mut formatter)
         .map_err(|e| EmitError(format!("cannot format HCL: {e}")))?;
     Ok(format!(
         "{}\n{}",
         super::hash_banner(platform),
         fmt::align(&text)
     ))
+}
+
+/// Turns every string literal of a structure into the quoted template [`template_literal`]
+/// writes. Why: hcl-rs escapes `${` and `%{` in strings itself, but pairs characters as it
+/// scans, so after an earlier marker it leaves `$${` (which Terraform reads as `${`, one `$`
+/// lost) and `$%{` (a directive Terraform evaluates) as they are. Spec text reaches many
+/// strings (tags, keys, names); one pass at the root means no string can be written by the
+/// faulty path, whichever lowering built it.
+fn literal_structure(structure: &mut hcl::Structure) {
+    match structure {
+        hcl::Structure::Attribute(a) => literal_strings(&mut a.expr),
+        hcl::Structure::Block(b) => b.body.iter_mut().for_each(literal_structure),
+    }
+}
+
+/// [`literal_structure`] for one expression and everything inside it.
+fn literal_strings(e: &mut Expression) {
+    match e {
+        Expression::String(text) => {
+            *e = Expression::from(hcl::expr::TemplateExpr::QuotedString(template_literal(
+                text,
+            )));
+        }
+        Expression::Array(items) => items.iter_mut().for_each(literal_strings),
+        Expression::Object(o) => {
+            // Keys cannot change in place: the object is rebuilt, in the same order.
+            for (mut k, mut v) in std::mem::take(o) {
+                if let ObjectKey::Expression(key) = &mut k {
+                    literal_strings(key);
+                }
+                literal_strings(&mut v);
+                o.insert(k, v);
+            }
+        }
+        Expression::FuncCall(f) => f.args.iter_mut().for_each(literal_strings),
+        Expression::Parenthesis(inner) => literal_strings(inner),
+        Expression::Conditional(c) => {
+            literal_strings(&mut c.cond_expr);
+            literal_strings(&mut c.true_expr);
+            literal_strings(&mut c.false_expr);
+        }
+        Expression::Operation(op) => match op.as_mut() {
+            hcl::expr::Operation::Unary(u) => literal_strings(&mut u.expr),
+            hcl::expr::Operation::Binary(b) => {
+                literal_strings(&mut b.lhs_expr);
+                literal_strings(&mut b.rhs_expr);
+            }
+        },
+        Expression::Traversal(t) => {
+            literal_strings(&mut t.expr);
+            for op in &mut t.operators {
+                if let hcl::expr::TraversalOperator::Index(i) = op {
+                    literal_strings(i);
+                }
+            }
+        }
+        Expression::ForExpr(f) => {
+            literal_strings(&mut f.collection_expr);
+            if let Some(k) = &mut f.key_expr {
+                literal_strings(k);
+            }
+            literal_strings(&mut f.value_expr);
+            if let Some(c) = &mut f.cond_expr {
+                literal_strings(c);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Writes each skip as the first line inside its resource's block.
@@ -194,14 +266,46 @@ fn template(parts: impl IntoIterator<Item = Part>) -> Expression {
             })
             .collect::<String>());
     }
-    let mut t = Template::new();
+    // The template's source is written here, not by hcl-rs's `Template`, whose literal
+    // escaping has the flaw described at [`literal_structure`].
+    let mut source = String::new();
     for p in parts {
-        t = match p {
-            Part::Lit(l) => t.add_literal(l.replace('\\', "\\\\").replace('"', "\\\"")),
-            Part::Expr(e) => t.add_interpolation(e),
-        };
+        match p {
+            Part::Lit(l) => source.push_str(&template_literal(&l)),
+            Part::Expr(e) => {
+                source.push_str("${");
+                source.push_str(&hcl::format::to_string(&e).unwrap_or_default());
+                source.push('}');
+            }
+        }
     }
-    Expression::from(hcl::expr::TemplateExpr::QuotedString(t.to_string()))
+    Expression::from(hcl::expr::TemplateExpr::QuotedString(source))
+}
+
+/// `text` as the literal part of a quoted template: what `terraform` reads back is `text`
+/// itself. Quotes, backslashes and line breaks are escaped, and so are the template openers
+/// `${` and `%{` (as `$${` and `%%{`, so a literal `$${` is `$$${`), which would otherwise
+/// turn text from the spec into an interpolation or a directive that `terraform apply`
+/// evaluates.
+fn template_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '$' | '%' if chars.peek() == Some(&'{') => {
+                out.push(c);
+                out.push(c);
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// An object; keys that are identifiers stay bare, others are quoted.
@@ -344,6 +448,87 @@ pub(crate) mod tests {
         );
         let plain = template([Part::Lit("a".into()), Part::Expr(s("b"))]);
         assert_eq!(plain, s("ab"));
+    }
+
+    #[test]
+    fn literal_parts_of_templates_never_interpolate() {
+        use super::{r, template, Part};
+        let hostile = "a${b}%{ if c }\"d\\\n";
+        let t = template([Part::Lit(hostile.into()), Part::Expr(r("var.x"))]);
+        let text = format!("v = {}\n", hcl::format::to_string(&t).unwrap());
+        assert_eq!(text, "v = \"a$${b}%%{ if c }\\\"d\\\\\\n${var.x}\"\n");
+        // Read back by an HCL parser, the literal part is the text itself.
+        let body: hcl::Body = hcl::from_str(&text).unwrap();
+        let hcl::Structure::Attribute(attr) = &body.iter().next().unwrap() else {
+            panic!("an attribute");
+        };
+        let hcl::Expression::TemplateExpr(tpl) = &attr.expr else {
+            panic!("a template: {:?}", attr.expr);
+        };
+        let parsed = hcl::template::Template::from_expr(tpl).unwrap();
+        let literal: String = parsed
+            .elements()
+            .iter()
+            .filter_map(|e| match e {
+                hcl::template::Element::Literal(l) => Some(l.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(literal, hostile);
+        assert_eq!(parsed.elements().len(), 2, "one literal, one interpolation");
+    }
+
+    /// hcl-rs's own escaping leaves `$${` and `$%{` after an earlier `${` as they are;
+    /// every string of a rendered document must read back as itself.
+    #[test]
+    fn strings_read_back_as_written() {
+        use hcl::eval::Evaluate;
+        let hostile = [
+            "a${x}$${y}$%{ if z }",
+            "%{ for a in b }${a}%{ endfor }$${",
+            "plain",
+            "q\"b\\s\nnl\u{1}",
+        ];
+        let mut body = super::doc([super::block(
+            "locals",
+            [],
+            hostile
+                .iter()
+                .enumerate()
+                .map(|(i, h)| super::a(format!("v{i}"), super::s(*h)))
+                .chain([super::a("o", super::obj([("k${x}$${y}", super::s("v"))]))]),
+        )]);
+        for structure in body.iter_mut() {
+            super::literal_structure(structure);
+        }
+        let text = hcl::format::to_string(&body).unwrap();
+        let parsed: hcl::Body = hcl::from_str(&text).unwrap();
+        let hcl::Structure::Block(locals) = parsed.iter().next().unwrap() else {
+            panic!("a block");
+        };
+        let ctx = hcl::eval::Context::new();
+        for (i, h) in hostile.iter().enumerate() {
+            let attr = locals
+                .body
+                .attributes()
+                .find(|a| a.key.as_str() == format!("v{i}"))
+                .unwrap();
+            assert_eq!(
+                attr.expr.evaluate(&ctx).unwrap(),
+                hcl::Value::from(*h),
+                "{text}"
+            );
+        }
+        let o = locals
+            .body
+            .attributes()
+            .find(|a| a.key.as_str() == "o")
+            .unwrap();
+        let value = o.expr.evaluate(&ctx).unwrap();
+        assert!(
+            value.as_object().unwrap().contains_key("k${x}$${y}"),
+            "{text}"
+        );
     }
 
     #[test]
