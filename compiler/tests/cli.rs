@@ -229,3 +229,34 @@ fn explain_of_a_table_names_the_layers_of_its_fields() {
         "{text}"
     );
 }
+
+/// A usage error — an unknown flag, subcommand or value — exits 1 with clap's message, for
+/// every subcommand: 2 means "changes found", so a mistyped `plinth diff` must not read as a
+/// diff with changes in CI. Help and version still exit 0.
+#[test]
+fn usage_errors_exit_1_never_2() {
+    let dir = tempdir("usage");
+    for args in [
+        &["diff", "--fromat", "markdown"][..],
+        &["build", "--target", "k9s"],
+        &["check", "--format", "xml"],
+        &["explain", "--nope"],
+        &["schema", "extra"],
+        &["init", "--bogus"],
+        &["nosuch"],
+        &[],
+    ] {
+        let out = plinth(args, &dir);
+        assert_eq!(out.status.code(), Some(1), "plinth {args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("error:") || stderr.contains("Usage:"),
+            "plinth {args:?}: {stderr}"
+        );
+    }
+    for args in [&["--help"][..], &["--version"], &["diff", "--help"]] {
+        let out = plinth(args, &dir);
+        assert_eq!(out.status.code(), Some(0), "plinth {args:?}");
+        assert!(!out.stdout.is_empty());
+    }
+}

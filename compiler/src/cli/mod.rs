@@ -59,7 +59,10 @@ enum Command {
 
 /// Runs the command line and returns the process exit code.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return ExitCode::from(usage_error(&e)),
+    };
     let code = match cli.command {
         Command::Check(a) => check::run(a),
         Command::Build(a) => build::run(a),
@@ -70,6 +73,19 @@ pub fn main() -> ExitCode {
         Command::Synth(a) => synth::run(a),
     };
     ExitCode::from(code)
+}
+
+/// Prints a command-line parse failure as clap words it and returns its exit code: 0 for
+/// `--help` and `--version`, otherwise 1. clap's own code for a usage error is 2, which plinth
+/// reserves for "changes found": a mistyped `plinth diff --fromat …` in CI must fail the job,
+/// not read as a diff with changes.
+fn usage_error(e: &clap::Error) -> u8 {
+    let _ = e.print();
+    if e.use_stderr() {
+        EXIT_ERROR
+    } else {
+        EXIT_OK
+    }
 }
 
 /// The default spec path.
