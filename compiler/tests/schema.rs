@@ -19,6 +19,23 @@ fn committed_schema_is_current() {
     );
 }
 
+/// `docs/spec.md`, the reference for people, is rendered from the same schema and is current.
+#[test]
+fn committed_reference_is_current() {
+    let path = root().join("docs/spec.md");
+    let fresh = plinth::spec::reference();
+    if std::env::var_os("PLINTH_UPDATE_SCHEMA").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, &fresh).unwrap();
+        return;
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == fresh,
+        "docs/spec.md is stale: run `PLINTH_UPDATE_SCHEMA=1 cargo test --test schema` and commit it"
+    );
+}
+
 #[test]
 fn schema_accepts_every_example() {
     let schema = plinth::spec::schema();

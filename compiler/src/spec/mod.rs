@@ -7,6 +7,7 @@
 
 mod load;
 mod overlay;
+mod reference;
 mod span;
 mod types;
 
@@ -15,6 +16,7 @@ pub use load::{
     MAX_SPEC_BYTES, MAX_WORKLOAD_VIEWS,
 };
 pub use overlay::{resolve, resolve_all, Layer, Origins, Overlay, Resolved};
+pub use reference::reference;
 pub use span::Sp;
 pub use types::*;
 
