@@ -260,3 +260,67 @@ fn usage_errors_exit_1_never_2() {
         assert!(!out.stdout.is_empty());
     }
 }
+
+/// `plinth explain`: the top-level help's example works on a real spec; paths follow the
+/// spec's own keys; provenance names the layer that set the value; an unknown path or
+/// environment says which name is unknown, with did-you-mean.
+#[test]
+fn explain_follows_the_spec_and_says_what_is_unknown() {
+    let dir = tempdir("explain");
+    std::fs::copy(
+        root().join("examples/devmentor.toml"),
+        dir.join("platform.toml"),
+    )
+    .unwrap();
+    let help = String::from_utf8(plinth(&["--help"], &dir).stdout).unwrap();
+    let example = help
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("plinth explain"))
+        .expect("the help has an explain example");
+    let args: Vec<&str> = example.split_whitespace().skip(1).collect();
+    let out = plinth(&args, &dir);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "`{example}`: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let codepal = root().join("examples/codepal.toml");
+    let codepal = codepal.to_str().unwrap();
+    let explain = |path: &str, env: &str| {
+        let out = plinth(&["explain", codepal, "--env", env, path], &dir);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    for path in [
+        "datastores.postgres.managed.instance_class",
+        "datastores.postgres.instance_class",
+        "domain",
+        "namespace",
+    ] {
+        let (code, text) = explain(path, "production");
+        assert_eq!(code, Some(0), "{path}: {text}");
+        assert!(
+            text.contains("set by: environment `production`"),
+            "{path}: {text}"
+        );
+    }
+    let (code, text) = explain("services.codepal-app.resources.limits.cpux", "production");
+    assert_eq!(code, Some(1));
+    assert!(
+        text.contains("no `cpux` under `services.codepal-app.resources.limits`"),
+        "{text}"
+    );
+    assert!(text.contains("did you mean `cpu`?"), "{text}");
+    assert!(text.contains("keys there: cpu, memory"), "{text}");
+    let (code, text) = explain("domain", "prod");
+    assert_eq!(code, Some(1));
+    assert!(text.contains("unknown environment `prod`"), "{text}");
+    assert!(text.contains("did you mean `production`?"), "{text}");
+}

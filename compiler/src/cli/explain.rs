@@ -3,8 +3,10 @@
 use std::path::PathBuf;
 
 use super::render::Format;
-use super::{display_path, print_diagnostics, read_spec, spec_path, EXIT_ERROR, EXIT_OK};
-use crate::diag::Diagnostics;
+use super::{
+    display_path, print_diagnostics, read_spec, spec_path, unknown_env, EXIT_ERROR, EXIT_OK,
+};
+use crate::diag::{did_you_mean, Diagnostics};
 use crate::source::Sources;
 
 /// Show the resolved spec of an environment as JSON, or one field and the layer (default,
@@ -58,10 +60,13 @@ pub fn run(args: Args) -> u8 {
         (None, _) => None,
     };
     let Some(env) = env else {
-        eprintln!(
-            "error: choose an environment with --env: {}",
-            names.join(", ")
-        );
+        match &args.env {
+            Some(name) => eprintln!("error: {}", unknown_env(name, &names)),
+            None => eprintln!(
+                "error: choose an environment with --env: {}",
+                names.join(", ")
+            ),
+        }
         return EXIT_ERROR;
     };
     match field {
@@ -73,13 +78,27 @@ pub fn run(args: Args) -> u8 {
             EXIT_OK
         }
         Some(p) => match crate::ir::explain_path(env, &p) {
-            Some((value, layer)) => {
+            Ok((value, layer)) => {
                 println!("{p} = {value}");
                 println!("  set by: {layer}");
                 EXIT_OK
             }
-            None => {
-                eprintln!("error: `{p}` is not a field of environment `{}`", env.name);
+            Err(u) => {
+                let place = if u.parent.is_empty() {
+                    "at the top".to_owned()
+                } else {
+                    format!("under `{}`", u.parent)
+                };
+                eprintln!(
+                    "error: `{p}` is not a field of environment `{}`: no `{}` {place}",
+                    env.name, u.segment
+                );
+                if let Some(near) = did_you_mean(&u.segment, u.known.iter().map(String::as_str)) {
+                    eprintln!("  help: did you mean `{near}`?");
+                }
+                if !u.known.is_empty() {
+                    eprintln!("  keys there: {}", u.known.join(", "));
+                }
                 EXIT_ERROR
             }
         },

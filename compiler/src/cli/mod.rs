@@ -37,7 +37,7 @@ pub const EXIT_CHANGES: u8 = 2;
 #[derive(Parser, Debug)]
 #[command(name = "plinth", version, about, long_about = None, propagate_version = true)]
 #[command(
-    after_help = "Examples:\n  plinth init\n  plinth check\n  plinth build examples/devmentor.toml --out out\n  plinth explain --env production services.api-gateway.replicas\n  plinth diff --base origin/main --format markdown\n\nExit codes: 0 ok, 1 invalid spec or error, 2 changes found (diff)."
+    after_help = "Examples:\n  plinth init\n  plinth check\n  plinth build examples/devmentor.toml --out out\n  plinth explain --env production services.api-gateway.autoscaling.max\n  plinth diff --base origin/main --format markdown\n\nExit codes: 0 ok, 1 invalid spec or error, 2 changes found (diff)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -86,6 +86,21 @@ fn usage_error(e: &clap::Error) -> u8 {
     } else {
         EXIT_OK
     }
+}
+
+/// The message for an `--env NAME` the spec does not define: a command-line mistake, named
+/// as such, with the nearest name and the list to choose from.
+pub(crate) fn unknown_env(name: &str, known: &[&str]) -> String {
+    let mut text = format!("unknown environment `{name}` given to --env");
+    if let Some(near) = crate::diag::did_you_mean(name, known.iter().copied()) {
+        text.push_str(&format!(": did you mean `{near}`?"));
+    }
+    if known.is_empty() {
+        text.push_str(" (the spec defines no environments)");
+    } else {
+        text.push_str(&format!(" (the spec defines {})", known.join(", ")));
+    }
+    text
 }
 
 /// The default spec path.

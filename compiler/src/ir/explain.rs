@@ -182,11 +182,17 @@ pub fn explain(env: &Environment) -> Value {
         .map(|w| (w.name.clone(), workload(w)))
         .collect();
     for m in &env.managed_stores {
+        // The managed settings appear where the spec writes them (`managed.instance_class`)
+        // and, as before, directly under the store.
         stores.insert(
             m.name.clone(),
             json!({
                 "mode": "managed", "engine": m.engine, "version": m.version, "instance_class": m.instance_class,
                 "multi_az": m.multi_az, "deletion_protection": m.deletion_protection,
+                "managed": {
+                    "instance_class": m.instance_class, "multi_az": m.multi_az,
+                    "deletion_protection": m.deletion_protection,
+                },
                 "storage": { "size": format_bytes(m.storage) }, "read_replicas": m.read_replicas,
             }),
         );
@@ -217,21 +223,65 @@ pub fn explain(env: &Environment) -> Value {
     })
 }
 
-/// The value at a dotted spec path and the layer that set it. `None` when the path does not
-/// exist in the resolved environment.
-pub fn explain_path(env: &Environment, path: &str) -> Option<(Value, String)> {
+/// A path that `plinth explain` cannot follow: where it stops and what was there instead.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownPath {
+    /// The part of the path that exists (empty at the top).
+    pub parent: String,
+    /// The segment that does not.
+    pub segment: String,
+    /// The keys (or, in a list, the indexes) that exist under `parent`.
+    pub known: Vec<String>,
+}
+
+/// The value at a dotted spec path and the layer that set it, or where the path stops.
+pub fn explain_path(env: &Environment, path: &str) -> Result<(Value, String), UnknownPath> {
     let root = explain(env);
     let mut node = &root;
+    let mut parent: Vec<&str> = Vec::new();
     for seg in path.split('.') {
-        node = match node {
-            Value::Object(m) => m.get(seg)?,
-            Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
-            _ => return None,
+        let next = match node {
+            Value::Object(m) => m.get(seg),
+            Value::Array(a) => seg.parse::<usize>().ok().and_then(|i| a.get(i)),
+            _ => None,
         };
+        let Some(next) = next else {
+            let known = match node {
+                Value::Object(m) => m.keys().cloned().collect(),
+                Value::Array(a) => (0..a.len()).map(|i| i.to_string()).collect(),
+                _ => Vec::new(),
+            };
+            return Err(UnknownPath {
+                parent: parent.join("."),
+                segment: seg.to_owned(),
+                known,
+            });
+        };
+        node = next;
+        parent.push(seg);
     }
     let layer = env
         .origins
-        .get(path)
+        .get(&origin_path(env, path))
         .unwrap_or_else(|| Layer::Default.to_string());
-    Some((node.clone(), layer))
+    Ok((node.clone(), layer))
+}
+
+/// The path under which the merge recorded who set the value at `path`. They differ where
+/// the resolved model shows a value elsewhere than the spec writes it: a managed store's
+/// settings, which the spec writes under `managed`, also show directly under the store.
+fn origin_path(env: &Environment, path: &str) -> String {
+    let parts: Vec<&str> = path.split('.').collect();
+    if let ["datastores", store, field] = parts.as_slice() {
+        let managed = env.managed_stores.iter().any(|m| m.name == *store);
+        if managed
+            && matches!(
+                *field,
+                "instance_class" | "multi_az" | "deletion_protection"
+            )
+        {
+            return format!("datastores.{store}.managed.{field}");
+        }
+    }
+    path.to_owned()
 }

@@ -10,7 +10,7 @@ mod lower;
 pub mod naming;
 
 pub use defaults::*;
-pub use explain::{explain, explain_path};
+pub use explain::{explain, explain_path, UnknownPath};
 pub use lower::lower;
 
 use std::collections::BTreeMap;

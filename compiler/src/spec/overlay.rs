@@ -130,6 +130,9 @@ pub trait Overlay {
 /// `path.name`. Paths are only built for fields a layer sets: formatting one for every
 /// field of every service was most of the cost of merging large specs.
 fn join(path: &str, name: &str) -> String {
+    if path.is_empty() {
+        return name.to_owned();
+    }
     let mut p = String::with_capacity(path.len() + 1 + name.len());
     p.push_str(path);
     p.push('.');
@@ -364,6 +367,49 @@ pub fn resolve(
         datastores.insert(name.clone(), merged);
     }
 
+    // The environment's own settings: who set them, for `plinth explain`.
+    if origins.is_recording() {
+        let set = |origins: &mut Origins, key: &str, by_env: bool, by_spec: bool| {
+            if let (true, Some(layer)) = (by_env, &env_layer) {
+                origins.set("", key, layer);
+            } else if by_spec {
+                origins.set("", key, &Layer::Spec);
+            }
+        };
+        let e = environment;
+        set(
+            &mut origins,
+            "namespace",
+            e.is_some_and(|e| e.namespace.is_some()),
+            spec.platform.namespace.is_some(),
+        );
+        set(
+            &mut origins,
+            "domain",
+            e.is_some_and(|e| e.domain.is_some()),
+            spec.platform.domain.is_some(),
+        );
+        set(
+            &mut origins,
+            "local",
+            e.is_some_and(|e| e.local.is_some()),
+            false,
+        );
+        let compose = e.and_then(|e| e.compose.as_ref());
+        set(
+            &mut origins,
+            "compose.monitoring",
+            compose.is_some_and(|c| c.monitoring.is_some()),
+            false,
+        );
+        set(
+            &mut origins,
+            "compose.log_viewer",
+            compose.is_some_and(|c| c.log_viewer.is_some()),
+            false,
+        );
+    }
+
     let mut cloud = None;
     if let Some(c) = &spec.cloud {
         let mut merged = Cloud::default();
@@ -428,5 +474,7 @@ mod tests {
         assert!(origin("datastores.postgres.engine")
             .unwrap()
             .starts_with("preset"));
+        // Settings of the environment itself.
+        assert_eq!(origin("domain").as_deref(), Some("environment `staging`"));
     }
 }
