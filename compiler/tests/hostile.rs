@@ -455,6 +455,26 @@ fn environments_times_workloads_limit() {
     assert!(message(&diags, "E008").contains("40000"), "{diags:?}");
 }
 
+/// Environments without any workload were free under the view limit, yet each is lowered and
+/// emitted: a 32 MiB spec holds 1.5 million of them, and 200,000 took 430 MB just to check.
+/// An environment counts as at least one view.
+#[test]
+fn environments_without_workloads_count_as_views() {
+    let dir = TempDir::new("hostile-empty-envs");
+    let mut text = String::from(
+        "version = 1\n[platform]\nname = \"x\"\ndomain = \"x.example.com\"\nteam = \"t\"\n",
+    );
+    for i in 0..30_000 {
+        text.push_str(&format!("[environments.e{i}]\n"));
+    }
+    let spec = write(&dir, "empty-envs.toml", text);
+    let diags = assert_rejected(&dir, &spec, "E008");
+    assert!(
+        message(&diags, "E008").contains("30000 environments"),
+        "{diags:?}"
+    );
+}
+
 /// 300,000 unknown keys give 300,000 diagnostics. Rendering each one scanned the whole file,
 /// and locating each one scanned the whole table, so this never finished; now every format
 /// prints the first 100 and says how many were left out.

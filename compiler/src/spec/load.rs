@@ -84,7 +84,10 @@ pub fn too_much_text(spec: &Spec) -> Option<Diagnostic> {
 pub fn too_many_views(spec: &Spec) -> Option<Diagnostic> {
     let workloads = spec.services.len() + spec.datastores.len();
     let envs = spec.environments.len().max(1);
-    let views = workloads.saturating_mul(envs);
+    // An environment without workloads still costs a namespace, alert rules and a route tree
+    // in each target: counted as one view, so that 1.5 million empty environments (32 MiB)
+    // are not free.
+    let views = workloads.max(1).saturating_mul(envs);
     if views <= MAX_WORKLOAD_VIEWS {
         return None;
     }
