@@ -18,14 +18,20 @@ fn main() {
 /// Service counts of the synthetic specs.
 const SIZES: &[usize] = &[10, 100, 1000];
 
-/// A loaded synthetic spec with its presets.
-fn loaded(n: usize) -> (Spec, BTreeMap<String, DataStore>) {
+/// A loaded synthetic spec with its presets and sources.
+fn loaded_with_sources(n: usize) -> (Spec, BTreeMap<String, DataStore>, Sources) {
     let text = plinth::synth::spec(n);
     let mut sources = Sources::new();
     let id = sources.add("synthetic.toml", &text);
     let (spec, _) = plinth::spec::load(&sources, id);
     let spec = spec.expect("the synthetic spec loads");
     let presets = plinth::load_presets(&spec, &mut sources, &mut Diagnostics::default());
+    (spec, presets, sources)
+}
+
+/// A loaded synthetic spec with its presets.
+fn loaded(n: usize) -> (Spec, BTreeMap<String, DataStore>) {
+    let (spec, presets, _) = loaded_with_sources(n);
     (spec, presets)
 }
 
@@ -47,9 +53,9 @@ fn resolve(b: Bencher, n: usize) {
 
 #[divan::bench(args = SIZES)]
 fn check(b: Bencher, n: usize) {
-    let (spec, presets) = loaded(n);
+    let (spec, presets, sources) = loaded_with_sources(n);
     let views = plinth::spec::resolve_all(&spec, &presets, false);
-    b.bench(|| plinth::check::run(&spec, &views));
+    b.bench(|| plinth::check::run(&spec, &views, &sources));
 }
 
 #[divan::bench(args = SIZES)]

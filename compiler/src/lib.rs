@@ -140,13 +140,13 @@ fn analyze_with(path: &str, text: &str, depth: Depth) -> Analysis {
     };
     // Checked before any environment is resolved: a small spec can multiply into more views
     // than memory holds.
-    if let Some(d) = spec::too_many_views(&spec) {
+    if let Some(d) = spec::too_many_views(&spec).or_else(|| spec::too_much_text(&spec)) {
         diagnostics.push(d);
         return Analysis::unloaded(sources, diagnostics);
     }
     let presets = load_presets(&spec, &mut sources, &mut diagnostics);
     let views = spec::resolve_all(&spec, &presets, depth == Depth::Explain);
-    let semantic = check::run(&spec, &views).0;
+    let semantic = check::run(&spec, &views, &sources).0;
     // An unknown key is usually a misspelt known one (`imag`), so "missing" findings would be
     // knock-on errors of the typo; they are left out until it is fixed.
     let typos = diagnostics.0.iter().any(|d| d.code == Code::UnknownKey);

@@ -455,6 +455,26 @@ fn environments_times_workloads_limit() {
     assert!(message(&diags, "E008").contains("40000"), "{diags:?}");
 }
 
+/// Environments without any workload were free under the view limit, yet each is lowered and
+/// emitted: a 32 MiB spec holds 1.5 million of them, and 200,000 took 430 MB just to check.
+/// An environment counts as at least one view.
+#[test]
+fn environments_without_workloads_count_as_views() {
+    let dir = TempDir::new("hostile-empty-envs");
+    let mut text = String::from(
+        "version = 1\n[platform]\nname = \"x\"\ndomain = \"x.example.com\"\nteam = \"t\"\n",
+    );
+    for i in 0..30_000 {
+        text.push_str(&format!("[environments.e{i}]\n"));
+    }
+    let spec = write(&dir, "empty-envs.toml", text);
+    let diags = assert_rejected(&dir, &spec, "E008");
+    assert!(
+        message(&diags, "E008").contains("30000 environments"),
+        "{diags:?}"
+    );
+}
+
 /// 300,000 unknown keys give 300,000 diagnostics. Rendering each one scanned the whole file,
 /// and locating each one scanned the whole table, so this never finished; now every format
 /// prints the first 100 and says how many were left out.
@@ -504,4 +524,76 @@ fn an_error_in_each_of_100_000_services() {
     let out = plinth_run(&dir.0, &["check", &spec, "--format", "json"]);
     assert_exit(&out, 1);
     assert!(codes(&out).iter().all(|c| c == "E003"), "{:?}", codes(&out));
+}
+
+/// The most address space a run below may take: far above what a spec within the limits
+/// needs (a debug build checks the in-limit spec below in about 100 MB), far below the
+/// gigabytes the hostile spec asked for. Past it an allocation fails, which aborts plinth and
+/// fails the exit-code assertion.
+const ADDRESS_SPACE_KIB: u64 = 1536 * 1024;
+
+/// Runs plinth with `args` in `dir` with its address space capped at [`ADDRESS_SPACE_KIB`]
+/// (`ulimit -v` in a shell that then `exec`s plinth, so the cap binds plinth itself).
+fn plinth_capped(dir: &TempDir, args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new("sh");
+    cmd.current_dir(&dir.0)
+        .env("NO_COLOR", "1")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -v {ADDRESS_SPACE_KIB} && exec \"$0\" \"$@\""
+        ))
+        .arg(env!("CARGO_BIN_EXE_plinth"))
+        .args(args);
+    run(&mut cmd, GUARD)
+}
+
+/// A spec of one service whose config file holds `file_bytes`, in `envs` environments.
+fn config_file_spec(file_bytes: usize, envs: usize) -> String {
+    let line = "setting_000000 = some value here\n";
+    let mut text = String::from(
+        "version = 1\n[platform]\nname = \"x\"\ndomain = \"x.example.com\"\nteam = \"t\"\n\
+         [services.api]\nimage = \"ghcr.io/x/y:1.0\"\nconfig_files = [{ path = \"/etc/app/big.conf\", content = \"\"\"\n",
+    );
+    text.push_str(&line.repeat(file_bytes / line.len()));
+    text.push_str("\"\"\" }]\n");
+    for i in 0..envs {
+        text.push_str(&format!("[environments.e{i}]\n"));
+    }
+    text
+}
+
+/// A 1.2 MB spec — one 1.1 MB config file in 2,000 environments — is far inside the size and
+/// view limits, yet each environment copied the file into its view, model and outputs: more
+/// than 2 GB, an allocation failure under a memory cap. The text environments copy is bounded
+/// now: E008 on the config file, before anything is copied, for `check` and `build`, under the
+/// cap; the same file in 40 environments still checks and builds under it.
+#[test]
+fn config_bytes_times_environments_limit() {
+    let dir = TempDir::new("hostile-expanded");
+    let spec = write(&dir, "copies.toml", config_file_spec(1_150_000, 2_000));
+    for args in [
+        vec!["check", &spec, "--format", "json"],
+        vec!["build", &spec, "--out", "out", "--format", "json"],
+    ] {
+        let cmd = args[0];
+        let out = plinth_capped(&dir, &args);
+        assert_exit(&out, 1);
+        let diags = json_diagnostics(&out);
+        let e008 = diags
+            .iter()
+            .find(|d| d["code"] == "E008")
+            .unwrap_or_else(|| panic!("{cmd}: no E008 in {diags:?}"));
+        assert!(
+            e008["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("2000 environments"),
+            "{e008}"
+        );
+        assert_eq!(e008["location"]["line"], 8, "on the config file: {e008}");
+        assert!(!dir.join("out").exists(), "a rejected build wrote files");
+    }
+    let within = write(&dir, "within.toml", config_file_spec(1_150_000, 40));
+    assert_exit(&plinth_capped(&dir, &["check", &within]), 0);
+    assert_exit(&plinth_capped(&dir, &["build", &within, "--out", "out"]), 0);
 }

@@ -13,6 +13,7 @@ mod workload;
 use std::collections::BTreeSet;
 
 use crate::diag::{Code, Diagnostic, Diagnostics};
+use crate::source::Sources;
 use crate::spec::{Resolved, Spec};
 pub(crate) use alerts::{parse_level, prepare_promql, LevelKind, BUILTIN_THRESHOLDS};
 
@@ -22,6 +23,8 @@ pub(crate) struct Ctx<'a> {
     pub spec: &'a Spec,
     /// One merged view per environment (or one for a spec without environments).
     pub views: &'a [Resolved],
+    /// The spec's text and its presets', for labels narrower than a whole string.
+    pub sources: &'a Sources,
     diags: Vec<Diagnostic>,
     seen: BTreeSet<(Code, u32, usize, usize, String)>,
 }
@@ -46,11 +49,12 @@ impl Ctx<'_> {
 }
 
 /// Runs every rule over the spec and its merged view per environment (from
-/// [`crate::spec::resolve_all`]).
-pub fn run(spec: &Spec, views: &[Resolved]) -> Diagnostics {
+/// [`crate::spec::resolve_all`]); `sources` holds their text.
+pub fn run(spec: &Spec, views: &[Resolved], sources: &Sources) -> Diagnostics {
     let mut ctx = Ctx {
         spec,
         views,
+        sources,
         diags: Vec::new(),
         seen: BTreeSet::new(),
     };

@@ -160,32 +160,9 @@ fn kubernetes(docs: &[Value]) -> Option<Vec<Parsed>> {
                 Some(ns) => format!("{ns}/{name}"),
                 None => name.to_owned(),
             };
-            Some(parsed(kind, id, redact_secret(doc)))
+            Some(parsed(kind, id, doc.clone()))
         })
         .collect()
-}
-
-/// A Secret's data, should one ever be compared, is replaced by a fingerprint: a change still
-/// shows, its value never does. plinth itself only emits references to secrets.
-fn redact_secret(doc: &Value) -> Value {
-    let mut doc = doc.clone();
-    if doc["kind"] == "Secret" {
-        for field in ["data", "stringData"] {
-            if let Some(Value::Object(data)) = doc.get_mut(field) {
-                for v in data.values_mut() {
-                    *v = Value::String(format!("(redacted, fingerprint {:08x})", fnv(v)));
-                }
-            }
-        }
-    }
-    doc
-}
-
-/// A short non-cryptographic fingerprint (FNV-1a), enough to tell two values apart.
-fn fnv(v: &Value) -> u32 {
-    v.to_string().bytes().fold(0x811c_9dc5_u32, |h, b| {
-        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
-    })
 }
 
 /// Helm: `Chart.yaml` as one resource, values files by top-level key, templates without

@@ -12,6 +12,7 @@
 
 mod artifact;
 mod fields;
+mod redact;
 pub mod render;
 mod risk;
 
@@ -138,8 +139,11 @@ impl Report {
     }
 }
 
-/// Compares the `old` file set with the `new` one.
+/// Compares the `old` file set with the `new` one. Secret values in either are replaced by
+/// fingerprints first ([`redact`]), so nothing in the report holds one.
 pub fn compare(old: &FileSet, new: &FileSet) -> Report {
+    let (old, new) = (redact::files(old), redact::files(new));
+    let (old, new) = (old.as_ref(), new.as_ref());
     let mut files = Vec::new();
     for (path, text) in old {
         match new.get(path) {

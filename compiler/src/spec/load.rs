@@ -33,11 +33,61 @@ const MAX_DEPTH: usize = 64;
 /// 10,000 services and 1,000 data stores in two environments.
 pub const MAX_WORKLOAD_VIEWS: usize = 25_000;
 
+/// Most bytes of text the environments of a spec may copy between them: the strings of the
+/// base definitions (config file contents, variables, arguments, alert texts) counted once per
+/// environment. Each environment's view, its lowered model and its generated files hold a copy
+/// of every such string, so memory grows with this product, not with the file's size: a
+/// 1.2 MB spec of one 1 MiB config file in 2,000 environments asked for more than 2 GB before
+/// it was refused. 64 MiB keeps a build's peak to a few hundred megabytes, and still lets a
+/// 1 MiB config file live in 64 environments, or the 10,000-service spec in two.
+pub const MAX_EXPANDED_TEXT: usize = 64 * 1024 * 1024;
+
+/// The diagnostic for a spec whose environments copy more than [`MAX_EXPANDED_TEXT`] bytes
+/// of text, if it does. Its label is on the largest string that gets copied.
+pub fn too_much_text(spec: &Spec) -> Option<Diagnostic> {
+    let envs = spec.environments.len().max(1);
+    let mut bytes = 0usize;
+    let mut largest: Option<(usize, Span)> = None;
+    super::text::base(spec, &mut |t| {
+        let len = t.len();
+        bytes = bytes.saturating_add(len);
+        if largest.as_ref().is_none_or(|(l, _)| len > *l) {
+            largest = t.span().map(|s| (len, s.clone()));
+        }
+    });
+    let expanded = bytes.saturating_mul(envs);
+    if expanded <= MAX_EXPANDED_TEXT {
+        return None;
+    }
+    let message = format!(
+        "{bytes} bytes of text copied into {envs} environments make {} MiB, more than the {} MiB \
+         plinth compiles",
+        expanded >> 20,
+        MAX_EXPANDED_TEXT >> 20
+    );
+    let d = match largest {
+        Some((len, span)) => Diagnostic::new(
+            Code::InputLimit,
+            message,
+            span,
+            format!("{len} bytes, copied into every environment"),
+        ),
+        None => Diagnostic::global(Code::InputLimit, message),
+    };
+    Some(d.help(
+        "keep large files out of the spec (mount them from a ConfigMap of their own), or split \
+         the platform into several specs with fewer environments each",
+    ))
+}
+
 /// The diagnostic for a spec with more workload views than [`MAX_WORKLOAD_VIEWS`], if it has.
 pub fn too_many_views(spec: &Spec) -> Option<Diagnostic> {
     let workloads = spec.services.len() + spec.datastores.len();
     let envs = spec.environments.len().max(1);
-    let views = workloads.saturating_mul(envs);
+    // An environment without workloads still costs a namespace, alert rules and a route tree
+    // in each target: counted as one view, so that 1.5 million empty environments (32 MiB)
+    // are not free.
+    let views = workloads.max(1).saturating_mul(envs);
     if views <= MAX_WORKLOAD_VIEWS {
         return None;
     }

@@ -9,11 +9,12 @@ mod load;
 mod overlay;
 mod reference;
 mod span;
+pub mod text;
 mod types;
 
 pub use load::{
-    load, load_preset, schema, schema_text, too_many_views, PresetFile, FORMAT_VERSION,
-    MAX_SPEC_BYTES, MAX_WORKLOAD_VIEWS,
+    load, load_preset, schema, schema_text, too_many_views, too_much_text, PresetFile,
+    FORMAT_VERSION, MAX_EXPANDED_TEXT, MAX_SPEC_BYTES, MAX_WORKLOAD_VIEWS,
 };
 pub use overlay::{resolve, resolve_all, Layer, Origins, Overlay, Resolved};
 pub use reference::reference;
