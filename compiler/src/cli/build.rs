@@ -42,6 +42,10 @@ pub struct Args {
 pub fn run(args: Args) -> u8 {
     let path = spec_path(args.spec);
     let shown = display_path(&path);
+    if let Err(e) = write::refuse_out(&args.out, &path) {
+        eprintln!("error: {e}; nothing written");
+        return EXIT_ERROR;
+    }
     let text = match read_spec(&path) {
         Ok(t) => t,
         Err(d) => {

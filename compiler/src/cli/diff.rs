@@ -75,6 +75,12 @@ pub fn run(args: Args) -> u8 {
         return EXIT_ERROR;
     }
     let drift = args.base.is_none() && args.specs.len() < 2;
+    if drift {
+        if let Err(e) = write::refuse_out(&args.out, &spec_path(args.specs.last().cloned())) {
+            eprintln!("error: {e}");
+            return EXIT_ERROR;
+        }
+    }
     let (old, new) = match inputs(&args, &options, diag_format) {
         Ok(pair) => pair,
         Err(e) => {
@@ -157,7 +163,18 @@ fn compile(
 }
 
 /// The spec's text at a git revision: `git show REV:./FILE` run in the spec's folder.
+///
+/// The revision comes from the command line of a CI job, which may take it from a pull
+/// request: a revision starting with `-` is refused, and `--end-of-options` tells git that
+/// nothing after it is an option, so no revision can reach git as one (`--output=FILE` would
+/// make `git show` write a file).
 fn git_show(spec: &Path, rev: &str) -> Result<String, String> {
+    if rev.starts_with('-') {
+        return Err(format!(
+            "the revision `{rev}` starts with `-`, which git would read as an option; \
+             pass a branch, tag or commit"
+        ));
+    }
     let dir = spec
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -170,6 +187,7 @@ fn git_show(spec: &Path, rev: &str) -> Result<String, String> {
         .arg("-C")
         .arg(dir)
         .arg("show")
+        .arg("--end-of-options")
         .arg(format!("{rev}:./{file}"))
         .output()
         .map_err(|e| format!("cannot run git: {e}"))?;
