@@ -112,25 +112,16 @@ fn config_file_collision(view: &Resolved, out: &mut Vec<Diagnostic>) {
 }
 
 /// E183 `generated-name-collision`: a workload named like an object plinth generates for
-/// another: the backup job of a data store (`<store>-backup`), or a Compose service plinth
-/// adds (`traefik`, `prometheus`, `alertmanager`, `dozzle`, `volume-init`).
+/// another: the backup job of a data store (`<store>-backup`). (Compose tools such as
+/// `traefik` need no rule: the Compose target renames a tool whose name a workload has.)
 ///
 /// Why: a backup job's pods are selected by the same `app.kubernetes.io/name` and `instance`
 /// labels as a workload of that name, so a service called `db-backup` would be selected as
 /// `db`'s backup job and inherit its NetworkPolicy allowance to the database, and its CronJob
-/// or Deployment would share the job's name. A Compose service of a reserved name replaces
-/// the one plinth generates.
+/// or Deployment would share the job's name.
 ///
 /// Example: `[services.db-backup]` beside `[datastores.db]`.
 fn generated_name_collision(view: &Resolved, out: &mut Vec<Diagnostic>) {
-    /// Compose services the Compose target adds beside the workloads (`ir::naming`).
-    const COMPOSE_SERVICES: &[&str] = &[
-        "traefik",
-        "prometheus",
-        "alertmanager",
-        "dozzle",
-        "volume-init",
-    ];
     let workloads: BTreeMap<&str, &Sp<String>> = view
         .services
         .keys()
@@ -158,19 +149,6 @@ fn generated_name_collision(view: &Resolved, out: &mut Vec<Diagnostic>) {
                     "rename `{job}`: it would be selected as the backup job and reach `{}`",
                     store.value
                 )),
-            );
-        }
-    }
-    for reserved in COMPOSE_SERVICES {
-        if let Some(name) = workloads.get(reserved) {
-            out.push(
-                Diagnostic::new(
-                    Code::GeneratedNameCollision,
-                    format!("`{reserved}` is the name of a Compose service plinth generates"),
-                    name.span.clone(),
-                    "reserved name",
-                )
-                .help(format!("rename `{reserved}`")),
             );
         }
     }
