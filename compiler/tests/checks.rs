@@ -354,3 +354,82 @@ smarthost = "smtp.example.com"
     ];
     assert_all_rejected(cases);
 }
+
+/// What the rules must not reject: environments with a cluster each sharing a namespace name,
+/// an ingress controller in `kube-system` (k3s), one host on two services (one certificate),
+/// a config file inside plinth's `/tmp`, and a smarthost given by IPv6 address.
+#[test]
+fn near_misses_are_accepted() {
+    let cases: &[(&str, String)] = &[
+        (
+            "namespace-per-cluster",
+            spec(
+                "",
+                "",
+                "",
+                r#"[cloud]
+provider = "aws"
+region = "us-east-1"
+
+[environments.staging]
+namespace = "apps"
+
+[environments.production]
+namespace = "apps"
+"#,
+            ),
+        ),
+        (
+            "ingress-in-kube-system",
+            spec(r#"ingress_namespace = "kube-system""#, "", "", ""),
+        ),
+        (
+            "one-host-two-services",
+            spec(
+                r#"domain = "example.com""#,
+                r#"ingress = { host = "shop.example.com", path = "/api", port = "http" }"#,
+                "",
+                r#"[services.web]
+image = "ghcr.io/acme/web:1.0.0"
+ports = [{ name = "http", port = 8080 }]
+probes.readiness = { path = "/ready", port = "http" }
+ingress = { host = "shop.example.com", port = "http" }
+"#,
+            ),
+        ),
+        (
+            "config-file-in-tmp",
+            spec(
+                "",
+                r#"config_files = [{ path = "/tmp/app.conf", content = "x" }]"#,
+                "",
+                "",
+            ),
+        ),
+        (
+            "ipv6-smarthost",
+            spec(
+                "",
+                "",
+                "",
+                r#"[alerting.receivers.mail]
+type = "email"
+to = "ops@example.com"
+from = "plinth@example.com"
+smarthost = "[2001:db8::25]:587"
+"#,
+            ),
+        ),
+    ];
+    let failures: Vec<String> = cases
+        .iter()
+        .filter_map(|(case, text)| {
+            let dir = TempDir::new(&format!("checks-ok-{case}"));
+            std::fs::write(dir.join("platform.toml"), text).expect("write the spec");
+            let out = plinth_run(&dir.0, &["check", "platform.toml", "--format", "json"]);
+            (out.status.code() != Some(0))
+                .then(|| format!("{case}: rejected with {:?}", codes(&out)))
+        })
+        .collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

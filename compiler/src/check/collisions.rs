@@ -210,55 +210,66 @@ pub(super) fn namespace_of<'a>(ctx: &Ctx<'a>, view: &Resolved) -> &'a Sp<String>
 /// environment deploys into.
 ///
 /// Why: environments without their own namespace share the platform's, which is right when
-/// they live in separate clusters (the default). Setting one says the environments share a
-/// cluster and are kept apart by namespace; if two then land in one namespace, every object
-/// of one (Deployments, Services, ConfigMaps, policies) is overwritten by the other's at
-/// apply time, and staging traffic may reach production pods.
+/// they live in separate clusters (the default, and always so for environments with a
+/// `[cloud]`, which get a cluster each). Setting one says the environments share a cluster
+/// and are kept apart by namespace; if two then land in one namespace, every object of one
+/// (Deployments, Services, ConfigMaps, policies) is overwritten by the other's at apply
+/// time, and staging traffic may reach production pods.
 ///
 /// Example: `[environments.staging] namespace = "shop"` and `[environments.production]
 /// namespace = "shop"`.
 fn shared_namespace(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
-    let mut seen: BTreeMap<&str, (&Sp<String>, &Sp<String>)> = BTreeMap::new();
+    /// Where one environment deploys.
+    struct Placed<'a> {
+        env: &'a Sp<String>,
+        ns: &'a Sp<String>,
+        explicit: bool,
+        cloud: bool,
+    }
+    let mut seen: BTreeMap<&str, Vec<Placed>> = BTreeMap::new();
     for view in ctx.views {
         let Some(env) = &view.env else { continue };
         let ns = namespace_of(ctx, view);
-        let explicit = ctx
-            .spec
-            .environments
-            .get(env.value.as_str())
-            .is_some_and(|e| e.namespace.is_some());
-        match seen.get(ns.value.as_str()) {
-            Some((first_env, first_ns)) => {
-                let first_explicit = ctx
-                    .spec
-                    .environments
-                    .get(first_env.value.as_str())
-                    .is_some_and(|e| e.namespace.is_some());
-                if explicit || first_explicit {
-                    let (at, other) = if explicit {
-                        (ns, *first_ns)
-                    } else {
-                        (*first_ns, ns)
-                    };
-                    out.push(
-                        Diagnostic::new(
-                            Code::SharedNamespace,
-                            format!(
-                                "environments `{}` and `{}` both deploy into namespace `{}`",
-                                first_env.value, env.value, ns.value
-                            ),
-                            at.span.clone(),
-                            "namespace of a second environment",
-                        )
-                        .related(other.span.clone(), "namespace of the other environment")
-                        .help("give each environment that shares a cluster its own `namespace`"),
-                    );
-                }
-            }
-            None => {
-                seen.insert(ns.value.as_str(), (env, ns));
-            }
+        let here = Placed {
+            env,
+            ns,
+            explicit: ctx
+                .spec
+                .environments
+                .get(env.value.as_str())
+                .is_some_and(|e| e.namespace.is_some()),
+            cloud: view.cloud.is_some(),
+        };
+        let earlier = seen.entry(ns.value.as_str()).or_default();
+        // Two environments with a `[cloud]` each get a cluster each, so one namespace name
+        // is two namespaces.
+        let clash = earlier
+            .iter()
+            .find(|p| (p.explicit || here.explicit) && !(p.cloud && here.cloud));
+        if let Some(p) = clash {
+            let (at, other) = if here.explicit {
+                (&here, p)
+            } else {
+                (p, &here)
+            };
+            out.push(
+                Diagnostic::new(
+                    Code::SharedNamespace,
+                    format!(
+                        "environments `{}` and `{}` both deploy into namespace `{}`",
+                        p.env.value, env.value, ns.value
+                    ),
+                    at.ns.span.clone(),
+                    format!("namespace of `{}`", at.env.value),
+                )
+                .related(
+                    other.ns.span.clone(),
+                    format!("namespace of `{}`", other.env.value),
+                )
+                .help("give each environment that shares a cluster its own `namespace`"),
+            );
         }
+        earlier.push(here);
     }
 }
 
