@@ -111,6 +111,7 @@ codes! {
     InvalidHttpPath = "E195", "invalid-http-path", "a probe, ingress or metrics path that is not a plain absolute URL path";
     InvalidLabelName = "E197", "invalid-label-name", "an alert label name in `group_by` or a route matcher that Prometheus rejects";
     InvalidSmarthost = "E198", "invalid-smarthost", "an SMTP smarthost that is not `host:port`";
+    InvalidCloudName = "E199", "invalid-cloud-name", "a generated AWS name (cluster, database, cache, bucket) longer than AWS allows, or not starting with a letter or with `--` where AWS forbids it";
     NoReadinessProbe = "W001", "no-readiness-probe", "a web service has no readiness probe, so it receives traffic before it is ready";
     SecurityOptOut = "W002", "security-opt-out", "a workload opts out of a secure default";
     NoRoutes = "W003", "no-alert-routes", "alerts are generated but no receiver is configured";

@@ -243,6 +243,7 @@ fn system_and_add_on_namespaces_are_rejected() {
 }
 
 /// Class 5: values Kubernetes, Compose, AWS or Alertmanager reject when the output is applied.
+/// (`cloud-name` was added with E199, after the others, and seen failing on its own.)
 #[test]
 fn fields_the_target_rejects_are_rejected() {
     let cases: &[(&str, String, &str)] = &[
@@ -350,6 +351,25 @@ smarthost = "smtp.example.com"
 "#,
             ),
             "E198",
+        ),
+        (
+            "cloud-name",
+            spec(
+                "",
+                "",
+                "",
+                r#"[datastores.sessions-cache-primary]
+preset = "redis"
+mode = "managed"
+
+[cloud]
+provider = "aws"
+region = "us-east-1"
+
+[environments.production-eu-west]
+"#,
+            ),
+            "E199",
         ),
     ];
     assert_all_rejected(cases);

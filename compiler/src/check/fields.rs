@@ -1,14 +1,15 @@
 //! Fields the target rejects at apply time: label keys and values, environment variable
-//! names, ConfigMap keys, volume names, mount paths, HTTP paths, alert label names and SMTP
-//! smarthosts, validated here with the syntax Kubernetes, Compose, Prometheus and
-//! Alertmanager apply, so that a spec that passes `check` does not fail in `kubectl apply`,
-//! `docker compose up` or an Alertmanager reload, far from the line that caused it.
+//! names, ConfigMap keys, volume names, mount paths, HTTP paths, alert label names, SMTP
+//! smarthosts and generated AWS names, validated here with the syntax Kubernetes, Compose,
+//! Prometheus, Alertmanager and AWS apply, so that a spec that passes `check` does not fail in
+//! `kubectl apply`, `docker compose up`, `terraform apply` or an Alertmanager reload, far from
+//! the line that caused it.
 
 use std::collections::BTreeMap;
 
 use super::Ctx;
 use crate::diag::{Code, Diagnostic};
-use crate::spec::{ConfigFile, Receiver, Security, Sp, Storage, Volume};
+use crate::spec::{ConfigFile, Receiver, Resolved, Security, Sp, Storage, StoreMode, Volume};
 use crate::units::{self, is_dns_label};
 
 pub(super) fn run(ctx: &mut Ctx) {
@@ -92,6 +93,9 @@ pub(super) fn run(ctx: &mut Ctx) {
     invalid_label_name(names, &mut found);
     for r in alerting.receivers.values() {
         invalid_smarthost(r, &mut found);
+    }
+    for view in ctx.views {
+        invalid_cloud_name(ctx, view, &mut found);
     }
     for d in found {
         ctx.report(d);
@@ -519,6 +523,102 @@ fn invalid_smarthost(r: &Receiver, out: &mut Vec<Diagnostic>) {
                 "not `host:port`",
             )
             .help("write the server and its port, e.g. `smtp.example.com:587`"),
+        );
+    }
+}
+
+/// E199 `invalid-cloud-name`: the names plinth generates for AWS resources must fit AWS's
+/// limits: the EKS cluster (`<platform>-<env>`) at most 100 characters; a managed
+/// PostgreSQL's RDS identifier (`<platform>-<env>-<store>`, and `-replica-N` after it for
+/// read replicas) at most 63; a managed Redis's ElastiCache replication group at most 40
+/// (both starting with a letter, without `--`); S3 buckets (an object store's, the access-log bucket
+/// `<platform>-<env>-logs`, the Terraform state bucket) at most 63.
+///
+/// Why: names are DNS labels of up to 53 characters each, so their joins easily pass these
+/// limits, and AWS only refuses them in the middle of `terraform apply`, with part of the
+/// environment created.
+///
+/// Example: a platform, environment and Redis store whose names add up to 41 characters.
+fn invalid_cloud_name(ctx: &Ctx, view: &Resolved, out: &mut Vec<Diagnostic>) {
+    let Some(cloud) = &view.cloud else { return };
+    let platform = &ctx.spec.platform.name;
+    let env = view
+        .env
+        .as_ref()
+        .map_or(units::DEFAULT_ENVIRONMENT, |e| e.value.as_str());
+    let env_span = view.env.as_ref().map_or(&platform.span, |e| &e.span);
+    let mut check =
+        |name: String, limit: usize, strict: bool, what: &str, span: &crate::source::Span| {
+            let too_long = name.len() > limit;
+            let shape = strict
+                && (name.contains("--") || !name.starts_with(|c: char| c.is_ascii_alphabetic()));
+            if too_long || shape {
+                out.push(
+                    Diagnostic::new(
+                        Code::InvalidCloudName,
+                        format!("the {what} `{name}` is not a valid AWS name"),
+                        span.clone(),
+                        if too_long {
+                            format!("{} characters, AWS allows {limit}", name.len())
+                        } else {
+                            "AWS needs a letter first and no `--` here".to_owned()
+                        },
+                    )
+                    .help("shorten the platform, environment or data store name"),
+                );
+            }
+        };
+    let cluster = units::cloud_name(&platform.value, env);
+    check(cluster.clone(), 100, false, "EKS cluster name", env_span);
+    let state_bucket = cloud.state.as_ref().and_then(|s| s.bucket.as_ref());
+    check(
+        state_bucket.map_or_else(
+            || units::default_state_bucket(&platform.value),
+            |b| b.value.clone(),
+        ),
+        63,
+        false,
+        "Terraform state bucket",
+        state_bucket.map_or(&platform.span, |b| &b.span),
+    );
+    let mut buckets = cloud
+        .cdn
+        .as_ref()
+        .and_then(|c| c.enabled.as_ref())
+        .is_some_and(|e| e.value);
+    for (store, d) in &view.datastores {
+        if d.mode
+            .as_ref()
+            .is_none_or(|m| m.value != StoreMode::Managed)
+        {
+            continue;
+        }
+        let id = units::cloud_store_name(&platform.value, env, &store.value);
+        match d.engine.as_ref().map(|e| e.value.as_str()) {
+            Some("postgres") => {
+                let replicas = d.read_replicas.as_ref().map_or(0, |r| r.value);
+                let longest = if replicas > 0 {
+                    format!("{id}-replica-{replicas}")
+                } else {
+                    id
+                };
+                check(longest, 63, true, "RDS identifier", &store.span);
+            }
+            Some("redis") => check(id, 40, true, "ElastiCache replication group", &store.span),
+            Some("object-storage") => {
+                buckets = true;
+                check(id, 63, false, "S3 bucket", &store.span);
+            }
+            _ => {}
+        }
+    }
+    if buckets {
+        check(
+            units::cloud_log_bucket(&cluster),
+            63,
+            false,
+            "access-log bucket",
+            env_span,
         );
     }
 }
