@@ -156,6 +156,13 @@ fn toml_str(s: &str) -> String {
     out
 }
 
+/// The [`AWKWARD_VALUES`] that are also Kubernetes label values (at most 63 alphanumerics,
+/// `-`, `_`, `.`): YAML would still read each as a boolean, a number or null unless quoted,
+/// and `check` rejects the other awkward values as labels (E190).
+const AWKWARD_LABEL_VALUES: &[&str] = &[
+    "on", "yes", "No", "off", "y", "true", "0x1F", "1e3", "017", "null", "",
+];
+
 /// Plain environment values chosen to stress YAML, HCL and Compose quoting: YAML 1.1
 /// booleans and sexagesimals, numbers, nulls, comment and anchor characters, quotes,
 /// backslashes, interpolation syntax and non-ASCII text.
@@ -232,7 +239,7 @@ pub fn random(u: &mut arbitrary::Unstructured<'_>) -> arbitrary::Result<String> 
         let _ = writeln!(
             s,
             "labels = {{ cost-center = {} }}",
-            toml_str(u.choose(AWKWARD_VALUES)?)
+            toml_str(u.choose(AWKWARD_LABEL_VALUES)?)
         );
     }
     s.push('\n');

@@ -1,8 +1,11 @@
 //! Parsers for the value syntaxes the spec uses: Kubernetes quantities, durations, cron
-//! schedules, image references and DNS names.
+//! schedules, image references and DNS names; and the few name derivations whose collisions
+//! `check` must predict (ConfigMap keys, Compose config names, TLS secrets, cloud names).
 //!
 //! `check` calls them to report problems; `ir` calls them to build typed values. Keeping both
-//! on the same functions means a value the checker accepted always lowers.
+//! on the same functions means a value the checker accepted always lowers, and a name the
+//! checker proved unique is the name the emitters write (`ir::naming` delegates here, since
+//! `check` may not import a later phase).
 
 /// A parsed CPU quantity in millicores.
 pub fn parse_cpu(text: &str) -> Result<i64, String> {
@@ -326,6 +329,76 @@ pub fn is_port_name(name: &str) -> bool {
         && is_dns_label(name)
         && name.chars().any(|c| c.is_ascii_lowercase())
         && !name.contains("--")
+}
+
+/// The ConfigMap key (and Compose config suffix source) of a config file: its path without the
+/// leading `/`, with every `/` replaced by `_`. Two paths can map to one key
+/// (`/etc/app/a.conf` and `/etc/app_a.conf`), which `check` rejects.
+pub fn config_map_key(path: &str) -> String {
+    path.trim_start_matches('/').replace('/', "_")
+}
+
+/// The Compose config name of a workload's config file: the workload name and the path with
+/// every `/` replaced by `-`. Compose configs share one namespace per project, so `api` with
+/// `/b-c` and `api-b` with `/c` would both be `api-b-c`, which `check` rejects.
+pub fn compose_config_name(workload: &str, path: &str) -> String {
+    format!(
+        "{workload}-{}",
+        path.trim_start_matches('/').replace('/', "-")
+    )
+}
+
+/// The name of the TLS secret for an ingress host: dots become `-`, `*` becomes `wildcard`.
+/// Distinct hosts can share one (`a-b.example.com` and `a.b-example.com`), which `check`
+/// rejects.
+pub fn tls_secret_name(host: &str) -> String {
+    format!("{}-tls", host.replace('.', "-").replace('*', "wildcard"))
+}
+
+/// Name of an environment's cloud resources: cluster, VPC, key alias.
+pub fn cloud_name(platform: &str, env: &str) -> String {
+    format!("{platform}-{env}")
+}
+
+/// Name of a managed data store's cloud resources (database identifier, replication group,
+/// bucket).
+pub fn cloud_store_name(platform: &str, env: &str, store: &str) -> String {
+    format!("{platform}-{env}-{store}")
+}
+
+/// Bucket receiving an environment's access logs, from its [`cloud_name`].
+pub fn cloud_log_bucket(cloud_name: &str) -> String {
+    format!("{cloud_name}-logs")
+}
+
+/// Namespace of the ingress controller when the spec names none.
+pub const INGRESS_NAMESPACE: &str = "ingress-nginx";
+
+/// Namespace of Prometheus when the spec names none.
+pub const MONITORING_NAMESPACE: &str = "monitoring";
+
+/// Namespace of the log stack (loki-stack), as 000 installs it.
+pub const LOGS_NAMESPACE: &str = "observability";
+
+/// The name of the one environment of a spec that defines none.
+pub const DEFAULT_ENVIRONMENT: &str = "default";
+
+/// The Terraform state bucket when the spec names none.
+pub fn default_state_bucket(platform: &str) -> String {
+    format!("{platform}-terraform-state")
+}
+
+/// The Terraform state key when the spec names none: one state per environment.
+pub const DEFAULT_STATE_KEY: &str = "{env}/terraform.tfstate";
+
+/// The state key of one environment: `{env}` replaced by its name.
+pub fn state_key(template: &str, env: &str) -> String {
+    template.replace("{env}", env)
+}
+
+/// Name of a data store's backup CronJob, and the identity its pods are selected by.
+pub fn backup_job(store: &str) -> String {
+    format!("{store}-backup")
 }
 
 /// A percentage string (`"25%"`) or a non-negative integer, as Kubernetes IntOrString.

@@ -96,9 +96,6 @@ pub(super) fn run(ctx: &mut Ctx) {
     {
         duration(d, &mut found);
     }
-    for route in &a.routes {
-        invalid_matcher_label(route, &mut found);
-    }
     unrouted_severity(ctx, &mut found);
     for d in found {
         ctx.report(d);
@@ -379,51 +376,6 @@ fn receiver_config(name: &Sp<String>, r: &Receiver, out: &mut Vec<Diagnostic>) {
             );
         }
     }
-}
-
-/// E156 `invalid-matcher-label`: a key of a route's `match` that is not a label name.
-///
-/// Why: alert labels are named `[a-zA-Z_][a-zA-Z0-9_]*`. Alertmanager reads a matcher
-/// `name="value"` by that grammar, so any other key (`"bad key"`, `team-name`) makes the
-/// whole configuration fail to load, and no alert of any route would be delivered; a key
-/// that parsed differently could match something else entirely.
-///
-/// Example: `routes = [{ match = { "on call" = "yes" }, receiver = "pager" }]`.
-fn invalid_matcher_label(route: &crate::spec::Route, out: &mut Vec<Diagnostic>) {
-    for key in route.matchers.keys() {
-        if !is_label_name(&key.value) {
-            let fixed: String = key
-                .value
-                .chars()
-                .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-                .collect();
-            let fixed = if fixed.starts_with(|c: char| c.is_ascii_digit()) || fixed.is_empty() {
-                format!("_{fixed}")
-            } else {
-                fixed
-            };
-            out.push(
-                Diagnostic::new(
-                    Code::InvalidMatcherLabel,
-                    format!("`{}` is not a label name", key.value),
-                    key.span.clone(),
-                    "matched as a label",
-                )
-                .help(format!(
-                    "label names are letters, digits and `_`, not starting with a digit, e.g. `{fixed}`"
-                )),
-            );
-        }
-    }
-}
-
-/// Whether `name` is a Prometheus label name, `[a-zA-Z_][a-zA-Z0-9_]*`.
-pub(crate) fn is_label_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// E151 `unrouted-severity`, W003 `no-alert-routes`.

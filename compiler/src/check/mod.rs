@@ -6,6 +6,9 @@
 //! problem, documented with what it catches and why, and tagged with a [`Code`].
 
 pub(crate) mod alerts;
+mod collisions;
+mod fields;
+mod namespaces;
 mod refs;
 mod secrets;
 mod workload;
@@ -62,6 +65,9 @@ pub fn run(spec: &Spec, views: &[Resolved], sources: &Sources) -> Diagnostics {
     workload::run(&mut ctx);
     secrets::run(&mut ctx);
     alerts::run(&mut ctx);
+    collisions::run(&mut ctx);
+    namespaces::run(&mut ctx);
+    fields::run(&mut ctx);
     let mut diags = Diagnostics(ctx.diags);
     diags.sort();
     diags

@@ -65,8 +65,8 @@ fn unknown(what: &str, name: &Sp<String>, known: &[&str]) -> Diagnostic {
     }
 }
 
-/// E101 `invalid-name`: service, data store, environment and platform names must be DNS
-/// labels.
+/// E101 `invalid-name`: service, data store, environment and platform names, and the
+/// platform, environment, ingress and monitoring namespaces, must be DNS labels.
 ///
 /// Why: they become Kubernetes object names, DNS names of Services and Terraform
 /// identifiers; `api_gateway` or `API` would be rejected at apply time, far from the spec.
@@ -74,6 +74,19 @@ fn invalid_name(ctx: &mut Ctx) {
     let spec = ctx.spec;
     let mut names: Vec<(&str, &Sp<String>)> = vec![("platform", &spec.platform.name)];
     names.extend(spec.platform.namespace.iter().map(|n| ("namespace", n)));
+    // The add-on namespaces become NetworkPolicy peers, selected by namespace name.
+    names.extend(
+        spec.platform
+            .ingress_namespace
+            .iter()
+            .map(|n| ("ingress namespace", n)),
+    );
+    names.extend(
+        spec.platform
+            .monitoring_namespace
+            .iter()
+            .map(|n| ("monitoring namespace", n)),
+    );
     names.extend(spec.services.keys().map(|n| ("service", n)));
     names.extend(spec.datastores.keys().map(|n| ("data store", n)));
     names.extend(spec.environments.keys().map(|n| ("environment", n)));

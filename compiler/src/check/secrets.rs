@@ -609,7 +609,8 @@ fn env_and_secret_clash(
 }
 
 /// E161 `malformed-secret-ref`: secret names must be DNS subdomains and keys valid Secret
-/// keys; in data stores the secret name may use `{name}`.
+/// keys (letters, digits, `-._`, not `.`, `..` or starting with `..`); in data stores the
+/// secret name may use `{name}`.
 ///
 /// Why: the reference becomes a Kubernetes `secretKeyRef` and an ExternalSecret target, both
 /// of which reject other names.
@@ -634,7 +635,12 @@ fn malformed_secret_ref(r: &SecretRef, allow_name: bool, out: &mut Vec<Diagnosti
         && r.key
             .value
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
+            .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+        // `.` and `..` are valid characters but not valid keys: Kubernetes rejects them, and
+        // Alertmanager reads a receiver credential from a file named after the key, where
+        // `..` would leave the secret's folder.
+        && r.key.value != "."
+        && !r.key.value.starts_with("..");
     if !key_ok {
         out.push(
             Diagnostic::new(
@@ -643,7 +649,7 @@ fn malformed_secret_ref(r: &SecretRef, allow_name: bool, out: &mut Vec<Diagnosti
                 r.key.span.clone(),
                 "not a valid key",
             )
-            .help("keys use letters, digits, `-`, `_` and `.`"),
+            .help("keys use letters, digits, `-`, `_` and `.`, and are not `.` or `..`"),
         );
     }
 }

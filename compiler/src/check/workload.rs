@@ -804,7 +804,7 @@ fn rollout_and_budget(w: &W, out: &mut Vec<Diagnostic>) {
 
 type IntOrPercentSpec = crate::spec::IntOrPercent;
 
-/// Storage and volume sizes.
+/// Storage and volume sizes, and the metrics interval.
 fn storage(w: &W, out: &mut Vec<Diagnostic>) {
     if let Some(size) = w.storage.and_then(|s| s.size.as_ref()) {
         quantity(size, Unit::Bytes, out);
@@ -814,21 +814,7 @@ fn storage(w: &W, out: &mut Vec<Diagnostic>) {
             quantity(size, Unit::Bytes, out);
         }
     }
-    let paths = w
-        .storage
-        .and_then(|s| s.path.as_ref())
-        .into_iter()
-        .chain(w.volumes.iter().map(|v| &v.path));
-    for p in paths {
-        if !p.value.starts_with('/') {
-            out.push(Diagnostic::new(
-                Code::InvalidValue,
-                "mount path must be absolute",
-                p.span.clone(),
-                "relative path",
-            ));
-        }
-    }
+    // Mount paths are E194, in `fields.rs`, with every other mount of the workload.
     if let Some(m) = w.metrics.and_then(|m| m.interval.as_ref()) {
         duration(m, out);
     }

@@ -1210,3 +1210,18 @@ impl Notes {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::go_string;
+
+    /// A Traefik rule argument stays one Go string literal whatever it holds: `check` rejects
+    /// such paths and hosts already (E195), and this keeps the rule sound without it.
+    #[test]
+    fn rule_arguments_cannot_close_their_quotes() {
+        assert_eq!(go_string("/api"), "`/api`");
+        assert_eq!(go_string("/a`) || Host(`evil"), "\"/a`) || Host(`evil\"");
+        assert_eq!(go_string("a\"b\\c`"), "\"a\\\"b\\\\c`\"");
+        assert_eq!(go_string("x\ry"), "\"x\\u000dy\"");
+    }
+}

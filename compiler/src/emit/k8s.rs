@@ -262,7 +262,7 @@ fn workload_docs(
             data: Some(
                 w.config_files
                     .iter()
-                    .map(|f| (config_key(&f.path), f.content.clone()))
+                    .map(|f| (naming::config_map_key(&f.path), f.content.clone()))
                     .collect(),
             ),
             ..Default::default()
@@ -657,11 +657,6 @@ fn fixed_replicas(w: &Workload) -> Option<i32> {
     }
 }
 
-/// The ConfigMap key of a config file: its path with separators replaced.
-fn config_key(path: &str) -> String {
-    path.trim_start_matches('/').replace('/', "_")
-}
-
 fn pod_template(w: &Workload, labels: &BTreeMap<String, String>) -> PodTemplateSpec {
     let s = &w.security;
     let mut volumes = Vec::new();
@@ -706,7 +701,7 @@ fn pod_template(w: &Workload, labels: &BTreeMap<String, String>) -> PodTemplateS
             mounts.push(VolumeMount {
                 name: "config".to_owned(),
                 mount_path: f.path.clone(),
-                sub_path: Some(config_key(&f.path)),
+                sub_path: Some(naming::config_map_key(&f.path)),
                 read_only: Some(true),
                 ..Default::default()
             });

@@ -32,11 +32,11 @@ pub const RUN_AS_USER: i64 = 10001;
 /// Ingress class.
 pub const INGRESS_CLASS: &str = "nginx";
 /// Namespace of the ingress controller.
-pub const INGRESS_NAMESPACE: &str = "ingress-nginx";
+pub const INGRESS_NAMESPACE: &str = crate::units::INGRESS_NAMESPACE;
 /// cert-manager ClusterIssuer.
 pub const TLS_ISSUER: &str = "letsencrypt";
 /// Namespace of Prometheus.
-pub const MONITORING_NAMESPACE: &str = "monitoring";
+pub const MONITORING_NAMESPACE: &str = crate::units::MONITORING_NAMESPACE;
 /// Ingress path.
 pub const INGRESS_PATH: &str = "/";
 /// Metrics path.
@@ -67,7 +67,7 @@ pub const GROUP_INTERVAL_MS: u64 = 300_000;
 /// Alertmanager repeat interval: 4 hours.
 pub const REPEAT_INTERVAL_MS: u64 = 4 * 3_600_000;
 /// Name of the only environment of a spec without environments.
-pub const DEFAULT_ENVIRONMENT: &str = "default";
+pub const DEFAULT_ENVIRONMENT: &str = crate::units::DEFAULT_ENVIRONMENT;
 /// The environment Docker Compose runs when no environment is marked `local`.
 pub const COMPOSE_ENVIRONMENT: &str = "dev";
 /// Kubernetes version of a cluster without one.

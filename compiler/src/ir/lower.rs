@@ -797,10 +797,12 @@ fn lower_cloud(c: &spec::Cloud, env: &str, platform: &str) -> Cloud {
         provider: "aws".to_owned(),
         region: text(&c.region).unwrap_or_else(|| "us-east-1".to_owned()),
         state: StateBackend {
-            bucket: text(&state.bucket).unwrap_or_else(|| format!("{platform}-terraform-state")),
-            key: text(&state.key)
-                .unwrap_or_else(|| "{env}/terraform.tfstate".to_owned())
-                .replace("{env}", env),
+            bucket: text(&state.bucket)
+                .unwrap_or_else(|| crate::units::default_state_bucket(platform)),
+            key: crate::units::state_key(
+                &text(&state.key).unwrap_or_else(|| crate::units::DEFAULT_STATE_KEY.to_owned()),
+                env,
+            ),
             lock_table: text(&state.lock_table)
                 .unwrap_or_else(|| format!("{platform}-terraform-locks")),
         },

@@ -126,6 +126,11 @@ pub fn config_map(w: &Workload) -> String {
     format!("{}-config", w.name)
 }
 
+/// Key of a config file in its workload's ConfigMap, also the `subPath` it is mounted by.
+pub fn config_map_key(path: &str) -> String {
+    crate::units::config_map_key(path)
+}
+
 /// Name of a workload's ServiceAccount.
 pub fn service_account(w: &Workload) -> String {
     w.name.clone()
@@ -133,7 +138,7 @@ pub fn service_account(w: &Workload) -> String {
 
 /// Name of a data store's backup CronJob, and the identity its pods are selected by.
 pub fn backup_job(store: &str) -> String {
-    format!("{store}-backup")
+    crate::units::backup_job(store)
 }
 
 /// Name of the PersistentVolumeClaim backups of a data store are written to.
@@ -154,7 +159,7 @@ pub fn backup_selector_labels(platform: &str, store: &str) -> BTreeMap<String, S
 
 /// Name of the TLS secret for an ingress host.
 pub fn tls_secret(host: &str) -> String {
-    format!("{}-tls", host.replace('.', "-").replace('*', "wildcard"))
+    crate::units::tls_secret_name(host)
 }
 
 /// Path of a workload's Kubernetes manifest file.
@@ -212,20 +217,20 @@ pub fn helm_upstream_values_file(chart: &str, env: &str) -> String {
 pub const LOKI_RELEASE: &str = "loki";
 
 /// Namespace of the log stack (loki-stack), as 000 installs it.
-pub const LOGS_NAMESPACE: &str = "observability";
+pub const LOGS_NAMESPACE: &str = crate::units::LOGS_NAMESPACE;
 
 /// Release name of kube-prometheus-stack.
 pub const KUBE_PROMETHEUS_STACK_RELEASE: &str = "kube-prometheus-stack";
 
 /// Name of an environment's cloud resources: cluster, VPC, key alias.
 pub fn cloud_name(platform: &str, env: &str) -> String {
-    format!("{platform}-{env}")
+    crate::units::cloud_name(platform, env)
 }
 
 /// Name of a managed data store's cloud resources (database identifier, replication group,
 /// bucket).
 pub fn cloud_store_name(platform: &str, env: &str, store: &str) -> String {
-    format!("{platform}-{env}-{store}")
+    crate::units::cloud_store_name(platform, env, store)
 }
 
 /// Name in the cloud's secret manager of the secret a spec reference names: the platform and
@@ -273,7 +278,7 @@ pub fn store_credentials(store: &str) -> String {
 
 /// Bucket receiving an environment's access logs.
 pub fn cloud_log_bucket(cloud_name: &str) -> String {
-    format!("{cloud_name}-logs")
+    crate::units::cloud_log_bucket(cloud_name)
 }
 
 /// Path of the Compose file of the Compose environment.
@@ -304,11 +309,7 @@ pub fn compose_volume(w: &Workload) -> String {
 
 /// Name of a Compose config holding one config file of a workload.
 pub fn compose_config(w: &Workload, path: &str) -> String {
-    format!(
-        "{}-{}",
-        w.name,
-        path.trim_start_matches('/').replace('/', "-")
-    )
+    crate::units::compose_config_name(&w.name, path)
 }
 
 /// The `.env` variable that stands for a secret reference in the Compose file. A key that is
