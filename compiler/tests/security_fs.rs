@@ -384,3 +384,28 @@ fn init_never_writes_through_a_symlink() {
     assert_eq!(std::fs::read_to_string(&existing).unwrap(), "precious\n");
     assert!(is_link(&dir.join("other.toml")));
 }
+
+/// The spec path is untrusted too: a committed `platform.toml` that links to a file outside
+/// its folder is refused before it is read, so no line of that file (which a syntax error
+/// would quote) reaches the CI log. A link within the folder still works.
+#[test]
+fn a_spec_linking_outside_its_folder_is_not_read() {
+    let dir = TempDir::new("spec-link");
+    let repo = dir.join("repo");
+    std::fs::create_dir_all(repo.join("specs")).unwrap();
+    std::fs::write(dir.join("credentials"), format!("token = \"{SECRET}\" [\n")).unwrap();
+    symlink(&dir.join("credentials"), &repo.join("platform.toml"));
+    for cmd in ["check", "build"] {
+        let out = plinth_run(&repo, &[cmd, "platform.toml"]);
+        assert_exit(&out, 1);
+        let text = printed(&out);
+        assert!(!text.contains(SECRET), "{cmd} printed the target: {text}");
+        assert!(text.contains("symbolic link"), "{cmd}: {text}");
+    }
+    assert!(!repo.join("out").exists());
+
+    std::fs::write(repo.join("specs/real.toml"), plinth::synth::spec(1)).unwrap();
+    symlink(Path::new("specs/real.toml"), &repo.join("inside.toml"));
+    let out = plinth_run(&repo, &["check", "inside.toml"]);
+    assert_exit(&out, 0);
+}

@@ -114,6 +114,14 @@ pub(crate) fn read_spec(path: &Path) -> Result<String, Box<Diagnostic>> {
 #[allow(clippy::result_large_err)] // Boxed by `read_spec`, its only caller.
 fn read_spec_inner(path: &Path) -> Result<String, Diagnostic> {
     let io = |msg: String| Diagnostic::global(Code::Io, msg);
+    if let Some(target) = link_outside_its_folder(path) {
+        return Err(io(format!(
+            "`{}` is a symbolic link to `{}`, outside the folder that holds it",
+            path.display(),
+            target.display()
+        ))
+        .help("a spec that is a link must point at a file in its own folder or below; pass the real path instead"));
+    }
     let meta = std::fs::metadata(path).map_err(|e| {
         io(format!(
             "cannot read `{}`: {}",
@@ -165,6 +173,28 @@ fn read_spec_inner(path: &Path) -> Result<String, Diagnostic> {
         )));
     }
     crate::spec::decode(&path.display().to_string(), bytes)
+}
+
+/// The target of `path` when `path` is a symbolic link to a regular file outside the folder
+/// that holds the link.
+///
+/// Why: the spec path comes from a pull request as much as the spec does. A committed
+/// `platform.toml -> ~/.aws/credentials` would otherwise be read, and a syntax error quotes
+/// the lines it failed on into the CI log. Links that stay in their folder (a spec shared
+/// between checkouts) still work, and so do links to pipes and devices (`<(…)`), which are
+/// not regular files.
+fn link_outside_its_folder(path: &Path) -> Option<PathBuf> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    if !meta.file_type().is_symlink() || !std::fs::metadata(path).ok()?.is_file() {
+        return None;
+    }
+    let target = std::fs::canonicalize(path).ok()?;
+    let folder = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let folder = std::fs::canonicalize(folder).ok()?;
+    (!target.starts_with(&folder)).then_some(target)
 }
 
 /// Whether human output may use colour: only on a terminal, and never with NO_COLOR set.
