@@ -426,6 +426,55 @@ pub enum IntOrPercent {
     Percent(u32),
 }
 
+/// The placeholders an environment variable's value may use, with what each stands for.
+pub const ENV_PLACEHOLDERS: &[&str] = &["env", "namespace", "domain", "platform"];
+
+/// The `{name}` placeholders of an environment variable's value, with their byte ranges.
+///
+/// A placeholder is `{` lowercase letters or `_` `}`, not part of `{{…}}`: values often hold
+/// JSON (`{"a": 1}`) or a template of the application's own (`Hello {{name}}`), which stay
+/// text.
+pub fn env_placeholders(text: &str) -> Vec<(std::ops::Range<usize>, &str)> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while let Some(off) = text[i..].find('{') {
+        let start = i + off;
+        let Some(len) = text[start + 1..].find('}') else {
+            break;
+        };
+        let end = start + 1 + len;
+        let inner = &text[start + 1..end];
+        let doubled = (start > 0 && bytes[start - 1] == b'{') || bytes.get(end + 1) == Some(&b'}');
+        if !inner.is_empty()
+            && !doubled
+            && inner.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        {
+            found.push((start..end + 1, inner));
+            i = end + 1;
+        } else {
+            i = start + 1;
+        }
+    }
+    found
+}
+
+/// `text` with each known placeholder replaced by `value(name)`; unknown ones are kept (the
+/// checker rejects them before lowering).
+pub fn substitute_env(text: &str, value: impl Fn(&str) -> Option<String>) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (range, name) in env_placeholders(text) {
+        if let Some(v) = value(name) {
+            out.push_str(&text[at..range.start]);
+            out.push_str(&v);
+            at = range.end;
+        }
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -485,5 +534,17 @@ mod tests {
         assert!(!is_dns_label("api_gateway"));
         assert!(is_port_name("http"));
         assert!(!is_port_name("8080"));
+    }
+
+    #[test]
+    fn env_placeholders_leave_json_and_templates_alone() {
+        let text = r#"{env}-x {"a": 1} {{name}} {{ x }} {Env} {namespace}"#;
+        let names: Vec<&str> = super::env_placeholders(text)
+            .into_iter()
+            .map(|(_, n)| n)
+            .collect();
+        assert_eq!(names, ["env", "namespace"]);
+        let out = super::substitute_env(text, |n| (n == "env").then(|| "dev".to_owned()));
+        assert_eq!(out, r#"dev-x {"a": 1} {{name}} {{ x }} {Env} {namespace}"#);
     }
 }

@@ -151,6 +151,14 @@ fn init_writes_a_valid_spec_and_refuses_to_overwrite() {
         Some(1),
         "init must not overwrite"
     );
+    // The `#:schema` line points at a schema that exists: the one init wrote beside it,
+    // which is what `plinth schema` prints.
+    let spec = std::fs::read_to_string(d.join("platform.toml")).unwrap();
+    let first = spec.lines().next().unwrap();
+    let target = first.strip_prefix("#:schema ").expect("a #:schema line");
+    let schema = std::fs::read_to_string(d.join(target)).expect("the schema exists");
+    let printed = plinth(&["schema"], &d).stdout;
+    assert_eq!(schema.as_bytes(), printed.as_slice());
 }
 
 #[test]
@@ -323,4 +331,92 @@ fn explain_follows_the_spec_and_says_what_is_unknown() {
     assert_eq!(code, Some(1));
     assert!(text.contains("unknown environment `prod`"), "{text}");
     assert!(text.contains("did you mean `production`?"), "{text}");
+}
+
+/// Platform-wide and environment-wide variables, with placeholders: the layers merge as
+/// documented (platform < service < environment < the environment's override of the
+/// service), `{env}`, `{namespace}`, `{domain}` and `{platform}` are replaced, JSON and
+/// `{{…}}` stay text, and an unknown placeholder is E149 with did-you-mean.
+#[test]
+fn platform_and_environment_variables_reach_every_service() {
+    let dir = tempdir("env-vars");
+    let spec = r#"version = 1
+[platform]
+name = "shop"
+domain = "shop.example.com"
+env = { SENTRY_ENV = "{env}", REGION = "eu", JSON = '{"a": 1}', GREETING = "hi {{name}}", WHERE = "{platform}.{namespace}.{domain}" }
+
+[services.api]
+image = "ghcr.io/shop/api:1.0.0"
+env = { REGION = "us" }
+
+[services.web]
+image = "ghcr.io/shop/web:1.0.0"
+
+[environments.staging]
+domain = "staging.shop.example.com"
+env = { REGION = "staging-region" }
+
+[environments.staging.services.web]
+env = { REGION = "web-only" }
+
+[environments.production]
+"#;
+    std::fs::write(dir.join("platform.toml"), spec).unwrap();
+    let out = plinth(&["build", "--target", "k8s", "--out", "out"], &dir);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let env_of = |env: &str, svc: &str| {
+        let text = std::fs::read_to_string(dir.join(format!("out/k8s/{env}/{svc}.yaml"))).unwrap();
+        let mut vars = std::collections::BTreeMap::new();
+        for doc in serde_saphyr::from_multiple::<serde_json::Value>(&text).unwrap() {
+            if doc["kind"] == "Deployment" {
+                for e in doc["spec"]["template"]["spec"]["containers"][0]["env"]
+                    .as_array()
+                    .unwrap()
+                {
+                    if let Some(v) = e["value"].as_str() {
+                        vars.insert(e["name"].as_str().unwrap().to_owned(), v.to_owned());
+                    }
+                }
+            }
+        }
+        vars
+    };
+    let prod_api = env_of("production", "api");
+    assert_eq!(prod_api["SENTRY_ENV"], "production");
+    assert_eq!(
+        prod_api["REGION"], "us",
+        "a service's own value beats the platform's"
+    );
+    assert_eq!(prod_api["JSON"], r#"{"a": 1}"#);
+    assert_eq!(prod_api["GREETING"], "hi {{name}}");
+    assert_eq!(prod_api["WHERE"], "shop.shop.shop.example.com");
+    let staging_api = env_of("staging", "api");
+    assert_eq!(staging_api["SENTRY_ENV"], "staging");
+    assert_eq!(
+        staging_api["REGION"], "staging-region",
+        "the environment's beats the base"
+    );
+    assert_eq!(staging_api["WHERE"], "shop.shop.staging.shop.example.com");
+    assert_eq!(env_of("staging", "web")["REGION"], "web-only");
+    assert_eq!(env_of("production", "web")["REGION"], "eu");
+
+    std::fs::write(
+        dir.join("bad.toml"),
+        spec.replace("\"{env}\"", "\"{environment}\""),
+    )
+    .unwrap();
+    let out = plinth(&["check", "bad.toml"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("E149"), "{text}");
+    assert!(
+        text.contains("unknown placeholder `{environment}`"),
+        "{text}"
+    );
 }

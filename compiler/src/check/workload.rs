@@ -94,6 +94,7 @@ pub(super) fn run(ctx: &mut Ctx) {
         for (name, s) in &view.services {
             let w = service_view(name, s);
             check_workload(&w, domain.is_some(), &mut found);
+            env_placeholder(s.env.as_ref(), domain.is_some(), &mut found);
         }
         for (name, d) in &view.datastores {
             // A managed store is not a workload; only its backup settings matter here.
@@ -104,6 +105,7 @@ pub(super) fn run(ctx: &mut Ctx) {
                 let w = store_view(name, d);
                 check_workload(&w, domain.is_some(), &mut found);
             }
+            env_placeholder(d.env.as_ref(), domain.is_some(), &mut found);
             backup_settings(d, &mut found);
         }
     }
@@ -901,6 +903,51 @@ fn ingress(w: &W, has_domain: bool, out: &mut Vec<Diagnostic>) {
                 p.span.clone(),
                 "relative path",
             ));
+        }
+    }
+}
+
+/// E149 `unknown-placeholder` in an environment variable's value.
+///
+/// Why: values may use `{env}`, `{namespace}`, `{domain}` and `{platform}` (so one
+/// `platform.env = { SENTRY_ENV = "{env}" }` serves every environment). Any other `{name}` is
+/// almost certainly a misspelling of one of them, and would otherwise reach the application
+/// as literal text; `{domain}` needs a domain. JSON (`{"a": 1}`) and double-brace templates
+/// (`{{name}}`) are not placeholders and stay text.
+///
+/// Example: `env = { SENTRY_ENV = "{environment}" }`.
+fn env_placeholder(
+    env: Option<&BTreeMap<Sp<String>, Sp<String>>>,
+    has_domain: bool,
+    out: &mut Vec<Diagnostic>,
+) {
+    for value in env.into_iter().flat_map(|e| e.values()) {
+        for (_, name) in units::env_placeholders(&value.value) {
+            if !units::ENV_PLACEHOLDERS.contains(&name) {
+                let near = crate::diag::did_you_mean(name, units::ENV_PLACEHOLDERS.iter().copied());
+                out.push(
+                    Diagnostic::new(
+                        Code::UnknownPlaceholder,
+                        format!("unknown placeholder `{{{name}}}`"),
+                        value.span.clone(),
+                        "in this value",
+                    )
+                    .help(match near {
+                        Some(n) => format!("did you mean `{{{n}}}`? values may use `{{env}}`, `{{namespace}}`, `{{domain}}` and `{{platform}}`"),
+                        None => "values may use `{env}`, `{namespace}`, `{domain}` and `{platform}`".to_owned(),
+                    }),
+                );
+            } else if name == "domain" && !has_domain {
+                out.push(
+                    Diagnostic::new(
+                        Code::UnknownPlaceholder,
+                        "`{domain}` is used but no domain is set",
+                        value.span.clone(),
+                        "needs a domain",
+                    )
+                    .help("set `platform.domain` or the environment's `domain`"),
+                );
+            }
         }
     }
 }

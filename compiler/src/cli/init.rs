@@ -1,4 +1,5 @@
-//! `plinth init`: write a commented starter spec.
+//! `plinth init`: write a commented starter spec, and beside it the JSON Schema its
+//! `#:schema` line points at, so editors with taplo complete and validate it offline.
 
 use std::path::PathBuf;
 
@@ -37,23 +38,41 @@ pub fn run(args: Args) -> u8 {
         eprintln!("error: `{shown}` already exists; pass --force to overwrite it");
         return EXIT_ERROR;
     }
-    match write(&args.path, args.force) {
-        Ok(()) => {
-            eprintln!("wrote {shown}; next: plinth check {shown}");
-            EXIT_OK
+    if let Err(e) = write(&args.path, TEMPLATE, args.force) {
+        eprintln!("error: cannot write `{shown}`: {e}");
+        return EXIT_ERROR;
+    }
+    // The schema the template's `#:schema` line names, from this binary, so it always
+    // matches the format this plinth reads. An existing one is kept unless --force.
+    let schema = args
+        .path
+        .parent()
+        .unwrap_or(std::path::Path::new(""))
+        .join(SCHEMA_FILE);
+    let schema_shown = schema.display();
+    match write(&schema, &crate::spec::schema_text(), args.force) {
+        Ok(()) => eprintln!("wrote {shown} and {schema_shown}; next: plinth check {shown}"),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            eprintln!(
+                "wrote {shown} (kept the existing {schema_shown}); next: plinth check {shown}"
+            )
         }
         Err(e) => {
-            eprintln!("error: cannot write `{shown}`: {e}");
-            EXIT_ERROR
+            eprintln!("error: cannot write `{schema_shown}`: {e}");
+            return EXIT_ERROR;
         }
     }
+    EXIT_OK
 }
 
-/// Writes the template to `path`, never through a link: a new file is created with `O_EXCL`,
+/// The schema's file name beside the starter spec, as its `#:schema` line names it.
+const SCHEMA_FILE: &str = "platform.schema.json";
+
+/// Writes `text` to `path`, never through a link: a new file is created with `O_EXCL`,
 /// which fails on a link (dangling or not) in its place, and an existing one, with --force,
 /// is opened with `O_NOFOLLOW`, which does the same. The check in `run` says it plainly; these
 /// flags keep it true if the path changes in between.
-fn write(path: &std::path::Path, force: bool) -> std::io::Result<()> {
+fn write(path: &std::path::Path, text: &str, force: bool) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true);
@@ -68,5 +87,5 @@ fn write(path: &std::path::Path, force: bool) -> std::io::Result<()> {
     } else {
         options.create_new(true);
     }
-    options.open(path)?.write_all(TEMPLATE.as_bytes())
+    options.open(path)?.write_all(text.as_bytes())
 }

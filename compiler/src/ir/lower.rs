@@ -87,6 +87,8 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
         global_thresholds: &spec.observability.thresholds,
         platform_team: text(&platform.team),
         namespace: namespace.clone(),
+        env_name: env_name.clone(),
+        platform_name: platform.name.value.clone(),
     };
 
     let mut workloads = Vec::new();
@@ -186,9 +188,33 @@ struct Lower<'a> {
     global_thresholds: &'a BTreeMap<Sp<String>, spec::Threshold>,
     platform_team: Option<String>,
     namespace: String,
+    /// The environment's name and the platform's, for `{env}` and `{platform}` in values.
+    env_name: String,
+    platform_name: String,
 }
 
 impl Lower<'_> {
+    /// Environment variables with their placeholders (`{env}`, `{namespace}`, `{domain}`,
+    /// `{platform}`) replaced by this environment's values.
+    fn env(&self, e: Option<&BTreeMap<Sp<String>, Sp<String>>>) -> BTreeMap<String, String> {
+        let value = |name: &str| match name {
+            "env" => Some(self.env_name.clone()),
+            "namespace" => Some(self.namespace.clone()),
+            "domain" => self.domain.clone(),
+            "platform" => Some(self.platform_name.clone()),
+            _ => None,
+        };
+        e.into_iter()
+            .flatten()
+            .map(|(k, v)| {
+                (
+                    k.value.clone(),
+                    crate::units::substitute_env(&v.value, value),
+                )
+            })
+            .collect()
+    }
+
     fn service(&self, name: &Sp<String>, s: &spec::Service) -> Workload {
         let kind = match s.kind.as_ref().map(|k| k.value) {
             None | Some(spec::ServiceKind::Web) => Kind::Web,
@@ -219,7 +245,7 @@ impl Lower<'_> {
             probes: probes(s.probes.as_ref(), &ports),
             rollout: rollout(s.rollout.as_ref()),
             disruption_budget: budget,
-            env: env(s.env.as_ref(), &name.value),
+            env: self.env(s.env.as_ref()),
             secrets: secrets(s.secrets.as_ref(), &name.value),
             config_files: s
                 .config_files
@@ -300,7 +326,7 @@ impl Lower<'_> {
             probes: probes(d.probes.as_ref(), &ports),
             rollout: rollout(None),
             disruption_budget: budget,
-            env: env(d.env.as_ref(), &name.value),
+            env: self.env(d.env.as_ref()),
             secrets: secrets(d.secrets.as_ref(), &name.value),
             config_files: Vec::new(),
             volumes: volumes(d.volumes.as_deref()),
@@ -336,7 +362,7 @@ impl Lower<'_> {
     fn managed(&self, name: &Sp<String>, d: &spec::DataStore) -> ManagedStore {
         let m = d.managed.clone().unwrap_or_default();
         let secrets = secrets(d.secrets.as_ref(), &name.value);
-        let environment = env(d.env.as_ref(), &name.value);
+        let environment = self.env(d.env.as_ref());
         let store_env = |k: &str| environment.get(k).cloned();
         ManagedStore {
             name: name.value.clone(),
@@ -691,13 +717,6 @@ fn budget(b: Option<&spec::DisruptionBudget>, replicas: &Replicas, kind: Kind) -
         Replicas::Auto(a) => a.max,
     };
     (max > 1).then_some(Budget::MaxUnavailable(BUDGET_MAX_UNAVAILABLE))
-}
-
-fn env(e: Option<&BTreeMap<Sp<String>, Sp<String>>>, _name: &str) -> BTreeMap<String, String> {
-    e.into_iter()
-        .flatten()
-        .map(|(k, v)| (k.value.clone(), v.value.clone()))
-        .collect()
 }
 
 fn secrets(

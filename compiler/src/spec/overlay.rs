@@ -338,8 +338,23 @@ pub fn resolve(
     for (name, base) in &spec.services {
         let path = origins.child("services", &name.value);
         let mut merged = Service::default();
+        // Variables for every service are layers of their own: the platform's below the
+        // service's definition, the environment's above it and below the environment's
+        // override of this one service.
+        let everywhere = |env: &Option<BTreeMap<Sp<String>, Sp<String>>>| {
+            env.as_ref().map(|e| Service {
+                env: Some(e.clone()),
+                ..Service::default()
+            })
+        };
+        if let Some(all) = everywhere(&spec.platform.env) {
+            merged.overlay(&all, &Layer::Spec, &path, &mut origins);
+        }
         merged.overlay(base, &Layer::Spec, &path, &mut origins);
         if let (Some(e), Some(layer)) = (environment, &env_layer) {
+            if let Some(all) = everywhere(&e.env) {
+                merged.overlay(&all, layer, &path, &mut origins);
+            }
             if let Some(over) = e.services.get(name.value.as_str()) {
                 merged.overlay(over, layer, &path, &mut origins);
             }
@@ -459,9 +474,10 @@ mod tests {
         let staging = &recorded[2];
         assert_eq!(staging.env.as_ref().unwrap().value, "staging");
         let origin = |path: &str| staging.origins.get(path);
+        // SENTRY_ENV comes from `platform.env`, a layer of the spec under each service.
         assert_eq!(
             origin("services.api-gateway.env.SENTRY_ENV").as_deref(),
-            Some("environment `staging`")
+            Some("spec")
         );
         assert_eq!(
             origin("datastores.postgres.read_replicas").as_deref(),

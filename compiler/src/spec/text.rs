@@ -103,6 +103,7 @@ pub fn base<'a>(spec: &'a Spec, f: &mut impl FnMut(Text<'a>)) {
 pub fn overrides<'a>(spec: &'a Spec, f: &mut impl FnMut(Text<'a>)) {
     for env in spec.environments.values() {
         plain("domain", env.domain.as_ref(), f);
+        named("env", env.env.as_ref(), f);
         for s in env.services.values() {
             service(s, f);
         }
@@ -138,6 +139,7 @@ fn platform<'a>(p: &'a Platform, f: &mut impl FnMut(Text<'a>)) {
     plain("platform.domain", p.domain.as_ref(), f);
     plain("platform.owner", p.owner.as_ref(), f);
     plain("platform.team", p.team.as_ref(), f);
+    named("env", p.env.as_ref(), f);
     named("labels", Some(&p.labels), f);
 }
 

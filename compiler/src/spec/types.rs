@@ -65,6 +65,10 @@ pub struct Platform {
     /// Extra labels on every resource.
     #[serde(default)]
     pub labels: BTreeMap<Sp<String>, Sp<String>>,
+    /// Environment variables of every service (not data stores), below each service's own
+    /// `env`. Values may use `{env}`, `{namespace}`, `{domain}` and `{platform}`, e.g.
+    /// `SENTRY_ENV = "{env}"`.
+    pub env: Option<BTreeMap<Sp<String>, Sp<String>>>,
     /// Ingress class of generated Ingresses; defaults to `nginx`.
     pub ingress_class: Option<Sp<String>>,
     /// Namespace the ingress controller runs in (allowed through network policies); defaults
@@ -711,6 +715,9 @@ pub struct Environment {
     /// What the Docker Compose output runs beside the platform; read only for the Compose
     /// environment.
     pub compose: Option<EnvironmentCompose>,
+    /// Environment variables of every service in this environment: over `platform.env` and
+    /// each service's own `env`, under the environment's override of one service.
+    pub env: Option<BTreeMap<Sp<String>, Sp<String>>>,
     /// Per-service overrides; any service field.
     #[serde(default)]
     pub services: Named<Service>,
