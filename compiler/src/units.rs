@@ -383,6 +383,10 @@ pub const LOGS_NAMESPACE: &str = "observability";
 /// The name of the one environment of a spec that defines none.
 pub const DEFAULT_ENVIRONMENT: &str = "default";
 
+/// The environment Docker Compose runs when no environment is marked `local`. The merge
+/// (`spec::resolve`, which gives it no cloud of its own) and the Compose target share it.
+pub const COMPOSE_ENVIRONMENT: &str = "dev";
+
 /// The Terraform state bucket when the spec names none.
 pub fn default_state_bucket(platform: &str) -> String {
     format!("{platform}-terraform-state")

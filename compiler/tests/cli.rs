@@ -420,3 +420,55 @@ env = { REGION = "web-only" }
         "{text}"
     );
 }
+
+/// The local environment gets no Terraform unless it asks for a cloud of its own, and any
+/// environment can opt out with `cloud.enabled = false`; the checks that depend on a cloud
+/// (a managed store) follow the same view.
+#[test]
+fn local_and_opted_out_environments_get_no_terraform() {
+    let dir = tempdir("cloud-opt-out");
+    let devmentor = root().join("examples/devmentor.toml");
+    let out = plinth(
+        &[
+            "build",
+            devmentor.to_str().unwrap(),
+            "--target",
+            "terraform",
+            "--out",
+            "out",
+        ],
+        &dir,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !dir.join("out/terraform/dev").exists(),
+        "the local environment got Terraform"
+    );
+    assert!(dir.join("out/terraform/staging/main.tf").exists());
+    assert!(dir.join("out/terraform/production/main.tf").exists());
+
+    let spec = std::fs::read_to_string(&devmentor).unwrap()
+        + "\n[environments.staging.cloud]\nenabled = false\n\n[environments.dev.cloud]\nregion = \"eu-west-1\"\n";
+    std::fs::write(dir.join("platform.toml"), spec).unwrap();
+    let out = plinth(&["build", "--target", "terraform", "--out", "out2"], &dir);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        !dir.join("out2/terraform/staging").exists(),
+        "staging opted out"
+    );
+    assert!(
+        dir.join("out2/terraform/dev/main.tf").exists(),
+        "dev asked for its own cloud"
+    );
+    assert!(dir.join("out2/terraform/production/main.tf").exists());
+}

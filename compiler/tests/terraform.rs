@@ -405,9 +405,8 @@ fn a_spec_without_a_cloud_section_produces_no_terraform_and_says_so() {
         let c = compile(spec);
         assert!(c.files.is_empty(), "{spec}");
         assert!(
-            c.notes.iter().any(
-                |n| n.target == Target::Terraform && n.message.contains("no `[cloud]` section")
-            ),
+            c.notes.iter().any(|n| n.target == Target::Terraform
+                && n.message.contains("no environment has a cloud")),
             "{spec}: {:?}",
             c.notes
         );

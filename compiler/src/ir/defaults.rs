@@ -69,7 +69,7 @@ pub const REPEAT_INTERVAL_MS: u64 = 4 * 3_600_000;
 /// Name of the only environment of a spec without environments.
 pub const DEFAULT_ENVIRONMENT: &str = crate::units::DEFAULT_ENVIRONMENT;
 /// The environment Docker Compose runs when no environment is marked `local`.
-pub const COMPOSE_ENVIRONMENT: &str = "dev";
+pub const COMPOSE_ENVIRONMENT: &str = crate::units::COMPOSE_ENVIRONMENT;
 /// Kubernetes version of a cluster without one.
 pub const CLUSTER_VERSION: &str = "1.30";
 /// VPC CIDR of a network without one.

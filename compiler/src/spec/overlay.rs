@@ -261,7 +261,7 @@ overlay!(Security {
 overlay!(WorkloadCompose { leaf healthcheck });
 overlay!(Backup { leaf schedule, leaf retention, leaf continuous });
 overlay!(ManagedSettings { leaf instance_class, leaf multi_az, leaf deletion_protection });
-overlay!(Cloud { leaf provider, leaf region, nested state, nested cluster, nested network, nested cdn });
+overlay!(Cloud { leaf enabled, leaf provider, leaf region, nested state, nested cluster, nested network, nested cdn });
 overlay!(StateBackend { leaf bucket, leaf key, leaf lock_table });
 overlay!(Network { leaf cidr, leaf azs });
 overlay!(Cdn { leaf enabled });
@@ -433,7 +433,13 @@ pub fn resolve(
         {
             merged.overlay(over, layer, "cloud", &mut origins);
         }
-        cloud = Some(merged);
+        // An environment may opt out, and the local one has no cloud unless it asks for one:
+        // its platform runs on the developer's machine, not on a production-size cluster.
+        let own = environment.and_then(|e| e.cloud.as_ref());
+        let off = merged.enabled.as_ref().is_some_and(|e| !e.value);
+        if !off && (own.is_some() || !is_local(spec, env)) {
+            cloud = Some(merged);
+        }
     }
 
     Resolved {
@@ -442,6 +448,17 @@ pub fn resolve(
         datastores,
         cloud,
         origins,
+    }
+}
+
+/// Whether `env` is the environment Docker Compose runs: the one with `local = true`, or,
+/// when none sets it, the one named `dev` (as `ir::Platform::compose_environment` picks it).
+fn is_local(spec: &Spec, env: Option<&Sp<String>>) -> bool {
+    let Some(env) = env else { return false };
+    let local = |e: &Environment| e.local.as_ref().is_some_and(|l| l.value);
+    match spec.environments.iter().find(|(_, e)| local(e)) {
+        Some((name, _)) => name.value == env.value,
+        None => env.value == crate::units::COMPOSE_ENVIRONMENT,
     }
 }
 

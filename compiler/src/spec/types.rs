@@ -740,6 +740,10 @@ pub enum Provider {
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cloud {
+    /// Set `false` for an environment that gets no cloud side (no Terraform): it deploys onto
+    /// a cluster that exists already. The local (Compose) environment has none unless it has
+    /// a `cloud` section of its own.
+    pub enabled: Option<Sp<bool>>,
     /// Provider; only `aws` today.
     pub provider: Option<Sp<Provider>>,
     /// Region, e.g. `us-east-1`.

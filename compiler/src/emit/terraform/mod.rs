@@ -62,9 +62,12 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
         .collect();
     if !without.is_empty() {
         let which = if without.len() == envs.len() {
-            "the spec has no `[cloud]` section".to_owned()
+            "no environment has a cloud (no `[cloud]` section, `cloud.enabled = false`, or only the local environment)".to_owned()
         } else {
-            format!("no `[cloud]` section for {}", without.join(", "))
+            format!(
+                "no cloud for {} (the local environment without a `cloud` of its own, or `cloud.enabled = false`)",
+                without.join(", ")
+            )
         };
         out.notes
             .push(note(format!("{which}: no Terraform generated")));
