@@ -94,6 +94,7 @@ codes! {
     PlaintextSecret = "E160", "plaintext-secret", "a value that looks like a secret is written in plain text";
     MalformedSecretRef = "E161", "malformed-secret-ref", "a secret reference names an invalid secret or key";
     MultipleLocalEnvironments = "E170", "multiple-local-environments", "more than one environment sets `local = true`";
+    InvalidAllow = "E172", "invalid-allow", "an `allow` entry names no warning, or gives no reason";
     ConfigFileCollision = "E180", "config-file-collision", "two config files that map to one ConfigMap key or one Compose config name";
     SharedNamespace = "E181", "shared-namespace", "two environments deploy into one namespace";
     SharedStateKey = "E182", "shared-state-key", "two environments write one Terraform state";
@@ -115,6 +116,7 @@ codes! {
     NoReadinessProbe = "W001", "no-readiness-probe", "a web service has no readiness probe, so it receives traffic before it is ready";
     SecurityOptOut = "W002", "security-opt-out", "a workload opts out of a secure default";
     NoRoutes = "W003", "no-alert-routes", "alerts are generated but no receiver is configured";
+    UnusedAllow = "W004", "unused-allow", "an `allow` entry silences no warning of the spec";
 }
 
 /// A label: a span and what to say about it.

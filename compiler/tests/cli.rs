@@ -472,3 +472,38 @@ fn local_and_opted_out_environments_get_no_terraform() {
     );
     assert!(dir.join("out2/terraform/production/main.tf").exists());
 }
+
+/// A spec can accept a warning, by code and with a reason: `check` stops printing it, an
+/// entry that silences nothing is W004, and errors cannot be allowed (E172).
+#[test]
+fn allowed_warnings_are_silent_and_need_a_reason() {
+    let dir = tempdir("allow");
+    let base = r#"version = 1
+[platform]
+name = "shop"
+
+[services.worker]
+image = "ghcr.io/shop/worker:1.0.0"
+ports = [{ name = "http", port = 8080 }]
+"#;
+    std::fs::write(dir.join("warned.toml"), base).unwrap();
+    let out = plinth(&["check", "warned.toml"], &dir);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("W001"));
+
+    let allowed = format!(
+        "{base}\n[[allow]]\ncode = \"W001\"\nreason = \"the worker takes no traffic\"\n\n[[allow]]\ncode = \"W003\"\nreason = \"alerting is configured elsewhere\"\n"
+    );
+    std::fs::write(dir.join("allowed.toml"), allowed).unwrap();
+    let out = plinth(&["check", "allowed.toml"], &dir);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!text.contains("W001"), "{text}");
+    assert!(!text.contains("W003(no-alert-routes)"), "{text}");
+
+    let stale = format!("{base}\nprobes.readiness = {{ path = \"/ready\", port = \"http\" }}\n\n[[allow]]\ncode = \"W001\"\nreason = \"old\"\n");
+    std::fs::write(dir.join("stale.toml"), stale).unwrap();
+    let out = plinth(&["check", "stale.toml"], &dir);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("W004"));
+}

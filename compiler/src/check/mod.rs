@@ -68,7 +68,88 @@ pub fn run(spec: &Spec, views: &[Resolved], sources: &Sources) -> Diagnostics {
     collisions::run(&mut ctx);
     namespaces::run(&mut ctx);
     fields::run(&mut ctx);
-    let mut diags = Diagnostics(ctx.diags);
+    let diags = allowed(spec, ctx.diags);
+    let mut diags = Diagnostics(diags);
     diags.sort();
     diags
+}
+
+/// E172 `invalid-allow`, W004 `unused-allow`: applies the spec's `allow` list, dropping the
+/// warnings it names.
+///
+/// Why: a warning that a team has looked at and accepted (a worker with no readiness probe,
+/// a deliberate security opt-out) should not be printed on every run, or real warnings drown
+/// in it; but silencing must be explicit, per code, and say why, so the next reader can
+/// judge it. Errors cannot be allowed: the output would not work. An entry that silences
+/// nothing is itself a warning, so stale entries do not accumulate.
+///
+/// Example: `allow = [{ code = "W001", reason = "the worker serves no traffic" }]`.
+fn allowed(spec: &Spec, diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let mut valid = Vec::new();
+    for a in &spec.allow {
+        let code = Code::ALL.iter().find(|c| c.id() == a.code.value);
+        match code {
+            Some(c) if c.severity() == crate::diag::Severity::Warning => valid.push((*c, a)),
+            Some(c) => out.push(
+                Diagnostic::new(
+                    Code::InvalidAllow,
+                    format!("`{}` is an error and cannot be allowed", c.id()),
+                    a.code.span.clone(),
+                    "an error",
+                )
+                .help("fix what the error names; only warnings (W…) can be allowed"),
+            ),
+            None => {
+                let warnings = Code::ALL
+                    .iter()
+                    .filter(|c| c.severity() == crate::diag::Severity::Warning)
+                    .map(|c| c.id());
+                let d = Diagnostic::new(
+                    Code::InvalidAllow,
+                    format!("`{}` is not a warning code", a.code.value),
+                    a.code.span.clone(),
+                    "unknown code",
+                );
+                out.push(match crate::diag::did_you_mean(&a.code.value, warnings) {
+                    Some(near) => d.help(format!("did you mean `{near}`?")),
+                    None => d.help(
+                        "warning codes start with `W`; `plinth check` prints each warning's code",
+                    ),
+                });
+            }
+        }
+        if a.reason.value.trim().is_empty() {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidAllow,
+                    "an allowed warning needs a reason",
+                    a.reason.span.clone(),
+                    "empty reason",
+                )
+                .help("say why the warning does not apply, for the next reader"),
+            );
+        }
+    }
+    let mut used = vec![false; valid.len()];
+    for d in diags {
+        match valid.iter().position(|(c, _)| *c == d.code) {
+            Some(i) => used[i] = true,
+            None => out.push(d),
+        }
+    }
+    for ((code, a), used) in valid.iter().zip(used) {
+        if !used {
+            out.push(
+                Diagnostic::new(
+                    Code::UnusedAllow,
+                    format!("no `{}` warning to allow", code.id()),
+                    a.code.span.clone(),
+                    "silences nothing",
+                )
+                .help("remove the entry"),
+            );
+        }
+    }
+    out
 }

@@ -97,6 +97,9 @@ pub fn base<'a>(spec: &'a Spec, f: &mut impl FnMut(Text<'a>)) {
     }
     observability(&spec.observability, f);
     alerting(&spec.alerting, f);
+    for a in &spec.allow {
+        plain("allow.reason", Some(&a.reason), f);
+    }
 }
 
 /// Calls `f` with every string of the spec's environment overrides.

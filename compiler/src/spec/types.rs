@@ -46,6 +46,19 @@ pub struct Spec {
     /// Where alerts go.
     #[serde(default)]
     pub alerting: Alerting,
+    /// Warnings this spec accepts, each with the reason: `check` no longer prints them.
+    #[serde(default)]
+    pub allow: Vec<Allow>,
+}
+
+/// A warning the spec accepts.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Allow {
+    /// The warning's code, e.g. `W001`. Errors cannot be allowed.
+    pub code: Sp<String>,
+    /// Why it does not apply here; required, so the next reader knows.
+    pub reason: Sp<String>,
 }
 
 /// Who and what this platform is.
