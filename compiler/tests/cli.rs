@@ -507,3 +507,63 @@ ports = [{ name = "http", port = 8080 }]
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&out.stderr).contains("W004"));
 }
+
+/// An environment overrides alerting (staging should not page): its routes replace the
+/// spec's, its receivers merge by name, and the routing proof and the checks run on each
+/// environment's own alerting.
+#[test]
+fn an_environment_routes_its_alerts_itself() {
+    let dir = tempdir("env-alerting");
+    let spec = std::fs::read_to_string(root().join("examples/codepal.toml")).unwrap()
+        + r##"
+[environments.staging.alerting]
+default_receiver = "staging-chat"
+routes = [{ match = { severity = "critical" }, receiver = "staging-chat" }]
+
+[environments.staging.alerting.receivers.staging-chat]
+type = "slack"
+channel = "#codepal-staging"
+webhook_url = { secret = "alertmanager-slack", key = "webhook-url" }
+"##;
+    std::fs::write(dir.join("platform.toml"), &spec).unwrap();
+    let out = plinth(&["build", "--target", "alertmanager", "--out", "out"], &dir);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let read = |env: &str| {
+        std::fs::read_to_string(dir.join(format!("out/alertmanager/{env}/alertmanager.yaml")))
+            .unwrap()
+    };
+    let staging = read("staging");
+    let config: serde_json::Value = serde_saphyr::from_str(&staging).unwrap();
+    assert_eq!(config["route"]["receiver"], "staging-chat");
+    for r in config["route"]["routes"].as_array().unwrap() {
+        assert_eq!(r["receiver"], "staging-chat", "staging pages:\n{staging}");
+    }
+    assert!(staging.contains("#codepal-staging"));
+    let tests =
+        std::fs::read_to_string(dir.join("out/alertmanager/staging/route-tests.yaml")).unwrap();
+    assert!(!tests.contains("pagerduty-devops"), "{tests}");
+    assert!(
+        read("production").contains("pagerduty_configs"),
+        "production still pages"
+    );
+
+    // A route of the override that names a missing receiver is caught in that environment.
+    std::fs::write(
+        dir.join("bad.toml"),
+        spec.replace(
+            "receiver = \"staging-chat\" }]",
+            "receiver = \"staging-chta\" }]",
+        ),
+    )
+    .unwrap();
+    let out = plinth(&["check", "bad.toml"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(text.contains("unknown receiver `staging-chta`"), "{text}");
+    assert!(text.contains("did you mean `staging-chat`?"), "{text}");
+}

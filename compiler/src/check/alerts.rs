@@ -86,17 +86,20 @@ pub(super) fn run(ctx: &mut Ctx) {
     {
         duration(d, &mut found);
     }
-    for (name, r) in &spec.alerting.receivers {
-        receiver_config(name, r, &mut found);
+    // Each environment routes with its own alerting (the spec's, or its override).
+    for view in ctx.views {
+        let a = &view.alerting;
+        for (name, r) in &a.receivers {
+            receiver_config(name, r, &mut found);
+        }
+        for d in [&a.group_wait, &a.group_interval, &a.repeat_interval]
+            .into_iter()
+            .flatten()
+        {
+            duration(d, &mut found);
+        }
+        unrouted_severity(ctx, view, &mut found);
     }
-    let a = &spec.alerting;
-    for d in [&a.group_wait, &a.group_interval, &a.repeat_interval]
-        .into_iter()
-        .flatten()
-    {
-        duration(d, &mut found);
-    }
-    unrouted_severity(ctx, &mut found);
     for d in found {
         ctx.report(d);
     }
@@ -385,9 +388,9 @@ fn receiver_config(name: &Sp<String>, r: &Receiver, out: &mut Vec<Diagnostic>) {
 /// proven at compile time: each must match a route or fall to a default receiver. This rule
 /// over-approximates on the spec (every service may raise both severities); the Alertmanager
 /// target proves it again, exactly, on the alerts it routes.
-fn unrouted_severity(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
+fn unrouted_severity(ctx: &Ctx, view: &crate::spec::Resolved, out: &mut Vec<Diagnostic>) {
     let spec = ctx.spec;
-    let alerting = &spec.alerting;
+    let alerting = &view.alerting;
     if alerting.default_receiver.is_some() {
         return;
     }
@@ -397,7 +400,7 @@ fn unrouted_severity(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
     let mut add = |labels: BTreeMap<&'static str, String>,
                    span: crate::source::Span,
                    what: String| alerts.push((labels, span, what));
-    for view in ctx.views {
+    {
         // Alerts carry their environment, so routes may match on it; a spec without
         // environments gets a default name that routes cannot know, so it is left out.
         let env = view.env.as_ref().map(|e| e.value.clone());

@@ -83,16 +83,18 @@ pub(super) fn run(ctx: &mut Ctx) {
             invalid_http_path(&paths, None, &mut found);
         }
     }
-    let alerting = &ctx.spec.alerting;
-    let names = alerting
-        .group_by
-        .iter()
-        .flatten()
-        .filter(|l| l.value != "...")
-        .chain(alerting.routes.iter().flat_map(|r| r.matchers.keys()));
-    invalid_label_name(names, &mut found);
-    for r in alerting.receivers.values() {
-        invalid_smarthost(r, &mut found);
+    for view in ctx.views {
+        let alerting = &view.alerting;
+        let names = alerting
+            .group_by
+            .iter()
+            .flatten()
+            .filter(|l| l.value != "...")
+            .chain(alerting.routes.iter().flat_map(|r| r.matchers.keys()));
+        invalid_label_name(names, &mut found);
+        for r in alerting.receivers.values() {
+            invalid_smarthost(r, &mut found);
+        }
     }
     for view in ctx.views {
         invalid_cloud_name(ctx, view, &mut found);

@@ -303,21 +303,25 @@ fn unknown_slo_service(ctx: &mut Ctx) {
 ///
 /// Why: Alertmanager refuses a config whose route names a missing receiver.
 fn unknown_receiver(ctx: &mut Ctx) {
-    let alerting = &ctx.spec.alerting;
-    let known: Vec<&str> = alerting
-        .receivers
-        .keys()
-        .map(|k| k.value.as_str())
-        .collect();
-    let names = alerting
-        .routes
-        .iter()
-        .map(|r| &r.receiver)
-        .chain(alerting.default_receiver.iter());
-    let found: Vec<Diagnostic> = names
-        .filter(|n| !alerting.receivers.contains_key(n.value.as_str()))
-        .map(|n| unknown("receiver", n, &known))
-        .collect();
+    let mut found = Vec::new();
+    for view in ctx.views {
+        let alerting = &view.alerting;
+        let known: Vec<&str> = alerting
+            .receivers
+            .keys()
+            .map(|k| k.value.as_str())
+            .collect();
+        let names = alerting
+            .routes
+            .iter()
+            .map(|r| &r.receiver)
+            .chain(alerting.default_receiver.iter());
+        found.extend(
+            names
+                .filter(|n| !alerting.receivers.contains_key(n.value.as_str()))
+                .map(|n| unknown("receiver", n, &known)),
+        );
+    }
     for d in found {
         ctx.report(d);
     }

@@ -27,7 +27,7 @@ pub(super) fn run(ctx: &mut Ctx) {
             }
         }
     }
-    for r in ctx.spec.alerting.receivers.values() {
+    for r in ctx.views.iter().flat_map(|v| v.alerting.receivers.values()) {
         for s in [&r.routing_key, &r.webhook_url, &r.password, &r.url]
             .into_iter()
             .flatten()

@@ -149,7 +149,7 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
             .as_ref()
             .map(|c| lower_cloud(c, &env_name, &platform.name.value)),
         observability: lower_observability(spec, scrape_interval_ms),
-        alerting: lower_alerting(&spec.alerting),
+        alerting: lower_alerting(&view.alerting),
         origins,
     }
 }

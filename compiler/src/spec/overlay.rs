@@ -293,6 +293,8 @@ pub struct Resolved {
     pub datastores: BTreeMap<Sp<String>, DataStore>,
     /// The cloud section, merged.
     pub cloud: Option<Cloud>,
+    /// Alerting, the environment's over the spec's.
+    pub alerting: Alerting,
     /// Which layer set each field; empty unless origins were asked for.
     pub origins: Origins,
 }
@@ -442,13 +444,45 @@ pub fn resolve(
         }
     }
 
+    let alerting = match environment.and_then(|e| e.alerting.as_ref()) {
+        Some(top) => merge_alerting(&spec.alerting, top),
+        None => spec.alerting.clone(),
+    };
+
     Resolved {
         env: env.cloned(),
         services,
         datastores,
         cloud,
+        alerting,
         origins,
     }
+}
+
+/// An environment's alerting over the spec's: receivers by name (the environment's replaces
+/// one of the same name), routes as a whole when the environment gives any, every other key
+/// when the environment sets it.
+fn merge_alerting(base: &Alerting, top: &Alerting) -> Alerting {
+    let mut merged = base.clone();
+    for (name, r) in &top.receivers {
+        merged.receivers.insert(name.clone(), r.clone());
+    }
+    if !top.routes.is_empty() {
+        merged.routes = top.routes.clone();
+    }
+    let keep = |b: &mut Option<Sp<String>>, t: &Option<Sp<String>>| {
+        if t.is_some() {
+            b.clone_from(t);
+        }
+    };
+    keep(&mut merged.default_receiver, &top.default_receiver);
+    keep(&mut merged.group_wait, &top.group_wait);
+    keep(&mut merged.group_interval, &top.group_interval);
+    keep(&mut merged.repeat_interval, &top.repeat_interval);
+    if top.group_by.is_some() {
+        merged.group_by.clone_from(&top.group_by);
+    }
+    merged
 }
 
 /// Whether `env` is the environment Docker Compose runs: the one with `local = true`, or,

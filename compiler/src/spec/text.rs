@@ -107,6 +107,9 @@ pub fn overrides<'a>(spec: &'a Spec, f: &mut impl FnMut(Text<'a>)) {
     for env in spec.environments.values() {
         plain("domain", env.domain.as_ref(), f);
         named("env", env.env.as_ref(), f);
+        if let Some(a) = &env.alerting {
+            alerting(a, f);
+        }
         for s in env.services.values() {
             service(s, f);
         }

@@ -731,6 +731,10 @@ pub struct Environment {
     /// Environment variables of every service in this environment: over `platform.env` and
     /// each service's own `env`, under the environment's override of one service.
     pub env: Option<BTreeMap<Sp<String>, Sp<String>>>,
+    /// Alerting of this environment over the spec's `[alerting]` (so staging need not page):
+    /// receivers merge by name, a receiver of the same name replacing the base one; `routes`,
+    /// when given, replace the base routes; the other keys replace the base values.
+    pub alerting: Option<Alerting>,
     /// Per-service overrides; any service field.
     #[serde(default)]
     pub services: Named<Service>,
