@@ -567,3 +567,80 @@ webhook_url = { secret = "alertmanager-slack", key = "webhook-url" }
     assert!(text.contains("unknown receiver `staging-chta`"), "{text}");
     assert!(text.contains("did you mean `staging-chat`?"), "{text}");
 }
+
+/// Placement and shutdown: a service on a dedicated node group selects it and tolerates its
+/// taint, which the Terraform sets on the group; graceful shutdown becomes the grace period
+/// and a preStop sleep; pull secrets are named as prerequisites; mistakes are check errors.
+#[test]
+fn pods_run_where_and_stop_how_the_spec_says() {
+    let dir = tempdir("placement");
+    let spec = std::fs::read_to_string(root().join("examples/codepal.toml")).unwrap().replace(
+        "[services.auth-service]\n",
+        "[services.auth-service]\nshutdown = { grace = \"45s\", drain = \"5s\" }\nannotations = { \"fluentbit.io/parser\" = \"json\" }\nimage_pull_secrets = [\"regcred\"]\n",
+    );
+    std::fs::write(dir.join("platform.toml"), &spec).unwrap();
+    let out = plinth(
+        &[
+            "build",
+            "--target",
+            "k8s",
+            "--target",
+            "terraform",
+            "--out",
+            "out",
+        ],
+        &dir,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("prerequisite: `auth-service` pulls its image with Secret(s) `regcred`"),
+        "{stderr}"
+    );
+    let pod = |svc: &str| {
+        let text =
+            std::fs::read_to_string(dir.join(format!("out/k8s/production/{svc}.yaml"))).unwrap();
+        serde_saphyr::from_multiple::<serde_json::Value>(&text)
+            .unwrap()
+            .into_iter()
+            .find(|d| d["kind"] == "Deployment")
+            .unwrap()["spec"]["template"]
+            .clone()
+    };
+    let ai = pod("ai-service");
+    assert_eq!(ai["spec"]["nodeSelector"]["plinth/node-group"], "spot");
+    assert_eq!(ai["spec"]["tolerations"][0]["value"], "spot");
+    assert_eq!(ai["spec"]["tolerations"][0]["effect"], "NoSchedule");
+    let auth = pod("auth-service");
+    assert!(auth["spec"].get("nodeSelector").is_none());
+    assert_eq!(auth["spec"]["terminationGracePeriodSeconds"], 45);
+    assert_eq!(
+        auth["spec"]["containers"][0]["lifecycle"]["preStop"]["sleep"]["seconds"],
+        5
+    );
+    assert_eq!(
+        auth["metadata"]["annotations"]["fluentbit.io/parser"],
+        "json"
+    );
+    assert_eq!(auth["spec"]["imagePullSecrets"][0]["name"], "regcred");
+    let vars = std::fs::read_to_string(dir.join("out/terraform/production/variables.tf")).unwrap();
+    assert!(vars.contains("effect = \"NO_SCHEDULE\""), "{vars}");
+
+    for (from, to, code) in [
+        ("node_group = \"spot\"", "node_group = \"spto\"", "E102"),
+        ("drain = \"5s\"", "drain = \"60s\"", "E006"),
+        ("\"fluentbit.io/parser\"", "\"fluent bit\"", "E190"),
+        ("[\"regcred\"]", "[\"Reg Cred\"]", "E101"),
+    ] {
+        std::fs::write(dir.join("bad.toml"), spec.replace(from, to)).unwrap();
+        let out = plinth(&["check", "bad.toml"], &dir);
+        assert_eq!(out.status.code(), Some(1), "{to}");
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(text.contains(code), "{to}: {text}");
+    }
+}

@@ -539,8 +539,9 @@ fn a_workload_named_like_a_tool_keeps_its_name() {
 
 #[test]
 fn managed_data_stores_are_noted_and_their_dependents_keep_running() {
+    // The local environment has a cloud only when it asks for one of its own.
     let spec = format!(
-        "{SHOP}\n[environments.dev.datastores.db]\nmode = \"managed\"\n\n[cloud]\nprovider = \"aws\"\n"
+        "{SHOP}\n[environments.dev.datastores.db]\nmode = \"managed\"\n\n[environments.dev.cloud]\nregion = \"eu-west-1\"\n\n[cloud]\nprovider = \"aws\"\n"
     );
     let out = compile(&spec);
     assert!(out.file["services"].get("db").is_none());

@@ -131,7 +131,7 @@ fn is_label_segment(s: &str) -> bool {
 
 /// Whether `key` is a Kubernetes label key: a name, optionally after a DNS subdomain prefix
 /// and `/`.
-fn is_label_key(key: &str) -> bool {
+pub(super) fn is_label_key(key: &str) -> bool {
     match key.split_once('/') {
         Some((prefix, name)) => {
             prefix.len() <= 253 && prefix.split('.').all(is_dns_label) && is_label_segment(name)

@@ -9,6 +9,7 @@ pub(crate) mod alerts;
 mod collisions;
 mod fields;
 mod namespaces;
+mod placement;
 mod refs;
 mod secrets;
 mod workload;
@@ -68,6 +69,7 @@ pub fn run(spec: &Spec, views: &[Resolved], sources: &Sources) -> Diagnostics {
     collisions::run(&mut ctx);
     namespaces::run(&mut ctx);
     fields::run(&mut ctx);
+    placement::run(&mut ctx);
     let diags = allowed(spec, ctx.diags);
     let mut diags = Diagnostics(diags);
     diags.sort();

@@ -165,6 +165,8 @@ struct Service {
     #[serde(skip_serializing_if = "is_false")]
     read_only: bool,
     security_opt: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stop_grace_period: Option<String>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tmpfs: Vec<String>,
 }
@@ -397,6 +399,7 @@ impl<'a> Builder<'a> {
             s.profiles = vec![JOBS_PROFILE.to_owned()];
         }
         s.healthcheck = healthcheck(w);
+        s.stop_grace_period = w.shutdown.grace_s.map(|g| format!("{g}s"));
         if let Some(i) = &w.ingress {
             s.labels = traefik_labels(w, i);
         }
@@ -1072,6 +1075,9 @@ struct Notes {
     managed_dependency: Vec<String>,
     managed: Vec<String>,
     renamed_tools: Vec<String>,
+    node_groups: Vec<String>,
+    drains: Vec<String>,
+    pull_secrets: Vec<String>,
     network_policies: bool,
     plain_http: bool,
     receivers_offline: bool,
@@ -1107,6 +1113,15 @@ impl Notes {
         }
         if !w.ports.is_empty() {
             self.network_policies = true;
+        }
+        if let Some(p) = &w.placement {
+            self.node_groups.push(format!("{} ({})", w.name, p.group));
+        }
+        if w.shutdown.drain_s.is_some() {
+            self.drains.push(w.name.clone());
+        }
+        if !w.image_pull_secrets.is_empty() {
+            self.pull_secrets.push(w.name.clone());
         }
     }
 
@@ -1146,6 +1161,18 @@ impl Notes {
             "read replicas are not run by Compose; only the primary runs",
         );
         add(&self.backups, "backups are not run by Compose");
+        add(
+            &self.node_groups,
+            "node groups do not apply on one machine; these run beside the others",
+        );
+        add(
+            &self.drains,
+            "Compose has no preStop hook, so `shutdown.drain` does not apply; `shutdown.grace` is the stop grace period",
+        );
+        add(
+            &self.pull_secrets,
+            "image pull secrets are not expressible in Compose; log in with `docker login` to pull these",
+        );
         add(
             &self.shared_volumes,
             "replicas of these share one named volume in Compose",

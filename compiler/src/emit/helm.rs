@@ -436,6 +436,14 @@ fn workload(w: &Workload) -> WorkloadValues {
             service_account_token: w.security.service_account_token,
             add_capabilities: w.security.add_capabilities.clone(),
         },
+        node_group: w.placement.as_ref().map(|p| NodeGroupValues {
+            name: p.group.clone(),
+            dedicated: p.dedicated,
+        }),
+        termination_grace_period_seconds: w.shutdown.grace_s,
+        pre_stop_sleep_seconds: w.shutdown.drain_s,
+        pod_annotations: w.annotations.clone(),
+        image_pull_secrets: w.image_pull_secrets.clone(),
     }
 }
 

@@ -22,10 +22,11 @@ use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec
 use k8s_openapi::api::core::v1::TopologySpreadConstraint;
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
-    EnvVar, EnvVarSource, ExecAction, HTTPGetAction, Namespace, PersistentVolumeClaim,
-    PersistentVolumeClaimSpec, PodSecurityContext, PodSpec, PodTemplateSpec, Probe as K8sProbe,
-    ResourceRequirements, SeccompProfile, SecretKeySelector, SecurityContext, Service,
-    ServiceAccount, ServicePort, ServiceSpec, TCPSocketAction, Volume as K8sVolume, VolumeMount,
+    EnvVar, EnvVarSource, ExecAction, HTTPGetAction, Lifecycle, LifecycleHandler,
+    LocalObjectReference, Namespace, PersistentVolumeClaim, PersistentVolumeClaimSpec,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe as K8sProbe, ResourceRequirements,
+    SeccompProfile, SecretKeySelector, SecurityContext, Service, ServiceAccount, ServicePort,
+    ServiceSpec, SleepAction, TCPSocketAction, Toleration, Volume as K8sVolume, VolumeMount,
     VolumeResourceRequirements,
 };
 use k8s_openapi::api::networking::v1::{
@@ -82,6 +83,23 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
                         ),
                     });
                 }
+            }
+            if !w.image_pull_secrets.is_empty() {
+                // A prerequisite, not generated: say so where the build summary lists them.
+                out.notes.push(Note {
+                    target: Target::K8s,
+                    message: format!(
+                        "{}: prerequisite: `{}` pulls its image with Secret(s) {} in namespace `{}`, which plinth does not create",
+                        env.name,
+                        w.name,
+                        w.image_pull_secrets
+                            .iter()
+                            .map(|s| format!("`{s}`"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        env.namespace
+                    ),
+                });
             }
             out.files.push(OutputFile {
                 path: naming::k8s_workload_file(&env.name, &w.name),
@@ -741,12 +759,25 @@ fn pod_template(w: &Workload, labels: &BTreeMap<String, String>) -> PodTemplateS
         startup_probe: w.probes.startup.as_ref().map(probe),
         security_context: Some(container_security(s)),
         volume_mounts: (!mounts.is_empty()).then_some(mounts),
+        // Kept serving while the endpoints controller takes the pod out of its Service, so
+        // requests already routed to it are not refused.
+        lifecycle: w.shutdown.drain_s.map(|seconds| Lifecycle {
+            pre_stop: Some(LifecycleHandler {
+                sleep: Some(SleepAction {
+                    seconds: i64::from(seconds),
+                }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }),
         ..Default::default()
     };
+    let mut annotations = w.annotations.clone();
+    annotations.extend(scrape_annotations(w).into_iter().flatten());
     PodTemplateSpec {
         metadata: Some(ObjectMeta {
             labels: Some(labels.clone()),
-            annotations: scrape_annotations(w),
+            annotations: (!annotations.is_empty()).then_some(annotations),
             ..Default::default()
         }),
         spec: Some(PodSpec {
@@ -755,6 +786,26 @@ fn pod_template(w: &Workload, labels: &BTreeMap<String, String>) -> PodTemplateS
             security_context: Some(pod_security(s)),
             containers: vec![container],
             volumes: (!volumes.is_empty()).then_some(volumes),
+            node_selector: w
+                .placement
+                .as_ref()
+                .map(|p| BTreeMap::from([(naming::NODE_GROUP_LABEL.to_owned(), p.group.clone())])),
+            tolerations: w.placement.as_ref().filter(|p| p.dedicated).map(|p| {
+                vec![Toleration {
+                    key: Some(naming::NODE_GROUP_LABEL.to_owned()),
+                    operator: Some("Equal".to_owned()),
+                    value: Some(p.group.clone()),
+                    effect: Some("NoSchedule".to_owned()),
+                    ..Default::default()
+                }]
+            }),
+            image_pull_secrets: (!w.image_pull_secrets.is_empty()).then(|| {
+                w.image_pull_secrets
+                    .iter()
+                    .map(|n| LocalObjectReference { name: n.clone() })
+                    .collect()
+            }),
+            termination_grace_period_seconds: w.shutdown.grace_s.map(i64::from),
             ..Default::default()
         }),
     }

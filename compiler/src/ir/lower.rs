@@ -31,6 +31,15 @@ fn ms(s: &Option<Sp<String>>, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// A workload's shutdown settings, in whole seconds (rounded up).
+fn shutdown(s: Option<&spec::Shutdown>) -> ShutdownPolicy {
+    let seconds = |d: &Option<Sp<String>>| d.as_ref().map(|_| secs(d, 0));
+    ShutdownPolicy {
+        grace_s: s.and_then(|s| seconds(&s.grace)),
+        drain_s: s.and_then(|s| seconds(&s.drain)),
+    }
+}
+
 fn secs(s: &Option<Sp<String>>, default: u32) -> u32 {
     s.as_ref()
         .and_then(|d| units::parse_duration(&d.value).ok())
@@ -89,6 +98,14 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
         namespace: namespace.clone(),
         env_name: env_name.clone(),
         platform_name: platform.name.value.clone(),
+        dedicated: view
+            .cloud
+            .iter()
+            .filter_map(|c| c.cluster.as_ref())
+            .flat_map(|c| c.node_groups.iter())
+            .filter(|(_, g)| g.dedicated.as_ref().is_some_and(|d| d.value))
+            .map(|(n, _)| n.value.clone())
+            .collect(),
     };
 
     let mut workloads = Vec::new();
@@ -191,6 +208,8 @@ struct Lower<'a> {
     /// The environment's name and the platform's, for `{env}` and `{platform}` in values.
     env_name: String,
     platform_name: String,
+    /// The node groups of the environment's cluster whose nodes are tainted.
+    dedicated: std::collections::BTreeSet<String>,
 }
 
 impl Lower<'_> {
@@ -291,6 +310,18 @@ impl Lower<'_> {
             team: text(&s.team).or_else(|| self.platform_team.clone()),
             security: security(s.security.as_ref()),
             compose_healthcheck: compose_healthcheck(s.compose.as_ref()),
+            placement: s.node_group.as_ref().map(|g| Placement {
+                group: g.value.clone(),
+                dedicated: self.dedicated.contains(&g.value),
+            }),
+            shutdown: shutdown(s.shutdown.as_ref()),
+            annotations: s
+                .annotations
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.value.clone(), v.value.clone()))
+                .collect(),
+            image_pull_secrets: strings(s.image_pull_secrets.as_deref()),
             ports,
         }
     }
@@ -355,6 +386,10 @@ impl Lower<'_> {
             team: self.platform_team.clone(),
             security: security(d.security.as_ref()),
             compose_healthcheck: compose_healthcheck(d.compose.as_ref()),
+            placement: None,
+            shutdown: ShutdownPolicy::default(),
+            annotations: BTreeMap::new(),
+            image_pull_secrets: Vec::new(),
             ports,
         }
     }
@@ -840,6 +875,7 @@ fn lower_cloud(c: &spec::Cloud, env: &str, platform: &str) -> Cloud {
                         max,
                         desired: count(&g.desired, min).clamp(min, max),
                         spot: g.spot.as_ref().is_some_and(|s| s.value),
+                        dedicated: g.dedicated.as_ref().is_some_and(|d| d.value),
                     }
                 })
                 .collect(),

@@ -226,6 +226,32 @@ pub struct Workload {
     pub security: Security,
     /// How Compose checks its health, when the spec says; otherwise derived from the probes.
     pub compose_healthcheck: Option<ComposeHealthcheck>,
+    /// Where the pods run: the node group they select, and whether they tolerate its taint.
+    pub placement: Option<Placement>,
+    /// How the pods stop.
+    pub shutdown: ShutdownPolicy,
+    /// Pod annotations from the spec.
+    pub annotations: BTreeMap<String, String>,
+    /// Secrets the image is pulled with; they must exist in the namespace.
+    pub image_pull_secrets: Vec<String>,
+}
+
+/// The node group a workload runs on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Placement {
+    /// The node group's name, the value of its nodes' [`naming::NODE_GROUP_LABEL`].
+    pub group: String,
+    /// Whether the group's nodes carry the `NoSchedule` taint the pods must tolerate.
+    pub dedicated: bool,
+}
+
+/// How a workload's pods stop.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ShutdownPolicy {
+    /// Seconds between the stop signal and the kill; `None` keeps Kubernetes' default.
+    pub grace_s: Option<u32>,
+    /// Seconds the pod keeps running after leaving its Service (a `preStop` sleep).
+    pub drain_s: Option<u32>,
 }
 
 impl Workload {
@@ -572,6 +598,8 @@ pub struct NodeGroup {
     pub desired: u32,
     /// Spot capacity.
     pub spot: bool,
+    /// Tainted, so only the workloads that name the group run there.
+    pub dedicated: bool,
 }
 
 /// The network.

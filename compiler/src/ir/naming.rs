@@ -131,6 +131,10 @@ pub fn config_map_key(path: &str) -> String {
     crate::units::config_map_key(path)
 }
 
+/// The node label (and taint key) that marks a node group's nodes. The Terraform of the
+/// cluster sets it on every node group; workloads with a `node_group` select it.
+pub const NODE_GROUP_LABEL: &str = "plinth/node-group";
+
 /// Name of a workload's ServiceAccount.
 pub fn service_account(w: &Workload) -> String {
     w.name.clone()

@@ -225,10 +225,12 @@ macro_rules! overlay {
 overlay!(Service {
     leaf kind, leaf image, leaf command, leaf args, leaf schedule, leaf ports, leaf replicas,
     nested resources, nested autoscaling, leaf vertical_autoscaling, nested probes,
-    nested rollout, nested disruption_budget, map_leaf env, map_leaf secrets,
+    nested rollout, nested disruption_budget, leaf node_group, nested shutdown,
+    map_leaf annotations, leaf image_pull_secrets, map_leaf env, map_leaf secrets,
     leaf config_files, leaf volumes, nested storage, leaf depends_on, nested ingress, leaf egress,
     nested metrics, map_nested thresholds, leaf team, nested security, nested compose,
 });
+overlay!(Shutdown { leaf grace, leaf drain });
 
 overlay!(DataStore {
     leaf preset, leaf engine, leaf version, leaf mode, leaf image, leaf command, leaf args,
@@ -265,7 +267,7 @@ overlay!(Cloud { leaf enabled, leaf provider, leaf region, nested state, nested 
 overlay!(StateBackend { leaf bucket, leaf key, leaf lock_table });
 overlay!(Network { leaf cidr, leaf azs });
 overlay!(Cdn { leaf enabled });
-overlay!(NodeGroup { leaf instance_types, leaf min, leaf max, leaf desired, leaf spot });
+overlay!(NodeGroup { leaf instance_types, leaf min, leaf max, leaf desired, leaf spot, leaf dedicated });
 
 impl Overlay for Cluster {
     fn overlay(&mut self, top: &Self, layer: &Layer, path: &str, o: &mut Origins) {

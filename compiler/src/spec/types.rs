@@ -153,6 +153,17 @@ pub struct Service {
     /// Pod disruption budget; by default one is created for workloads with more than one
     /// replica, allowing one pod to be unavailable.
     pub disruption_budget: Option<DisruptionBudget>,
+    /// The node group to run on, a `cloud.cluster.node_groups` name: pods select its nodes by
+    /// their `plinth/node-group` label, and tolerate its taint when the group is `dedicated`.
+    pub node_group: Option<Sp<String>>,
+    /// Graceful shutdown: how long the pod may take to stop, and how long it keeps serving
+    /// while it is taken out of its Service.
+    pub shutdown: Option<Shutdown>,
+    /// Pod annotations (for agents that read them, e.g. a log shipper).
+    pub annotations: Option<BTreeMap<Sp<String>, Sp<String>>>,
+    /// Names of `kubernetes.io/dockerconfigjson` Secrets to pull the image with. plinth does
+    /// not create them: they are prerequisites, listed in the build summary.
+    pub image_pull_secrets: Option<Vec<Sp<String>>>,
     /// Plain environment variables. Values that look like secrets are rejected: use `secrets`.
     pub env: Option<BTreeMap<Sp<String>, Sp<String>>>,
     /// Environment variables read from an external secret store, by variable name.
@@ -812,6 +823,22 @@ pub struct NodeGroup {
     pub desired: Option<Sp<i64>>,
     /// Use spot capacity.
     pub spot: Option<Sp<bool>>,
+    /// Reserve the group for the workloads that name it in `node_group` (its nodes get a
+    /// `NoSchedule` taint they tolerate), e.g. spot capacity for non-critical workloads.
+    pub dedicated: Option<Sp<bool>>,
+}
+
+/// How a workload stops.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Shutdown {
+    /// Time between the stop signal and the kill, e.g. `"60s"`
+    /// (`terminationGracePeriodSeconds`; Kubernetes' default is 30 s).
+    pub grace: Option<Sp<String>>,
+    /// Time the pod keeps running after it is taken out of its Service, before the stop
+    /// signal, so that requests already routed to it complete (a `preStop` sleep), e.g.
+    /// `"5s"`. Counts against `grace`.
+    pub drain: Option<Sp<String>>,
 }
 
 /// The network.

@@ -184,6 +184,31 @@ pub struct WorkloadValues {
     pub team: Option<String>,
     /// Pod security settings.
     pub security: SecurityValues,
+    /// The node group the pods run on (`nodeSelector` on its `plinth/node-group` label).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node_group: Option<NodeGroupValues>,
+    /// Seconds between the stop signal and the kill (`terminationGracePeriodSeconds`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub termination_grace_period_seconds: Option<u32>,
+    /// Seconds the container keeps running after leaving its Service (a `preStop` sleep).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pre_stop_sleep_seconds: Option<u32>,
+    /// Pod annotations.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub pod_annotations: BTreeMap<String, String>,
+    /// Names of the Secrets the image is pulled with.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub image_pull_secrets: Vec<String>,
+}
+
+/// A node group placement.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NodeGroupValues {
+    /// The group's name, the value of its nodes' `plinth/node-group` label.
+    pub name: String,
+    /// Whether its nodes are tainted, so the pods tolerate the taint.
+    pub dedicated: bool,
 }
 
 /// A container port.

@@ -1457,6 +1457,22 @@ impl<'a> Ctx<'a> {
                         ("min_size", Expression::from(g.min)),
                         ("max_size", Expression::from(g.max)),
                         ("desired_size", Expression::from(g.desired)),
+                        // Workloads select a group by this label; a dedicated group's
+                        // taint keeps every other workload off it.
+                        ("labels", obj([(naming::NODE_GROUP_LABEL, s(&g.name))])),
+                        (
+                            "taints",
+                            obj(g.dedicated.then(|| {
+                                (
+                                    "dedicated",
+                                    obj([
+                                        ("key", s(naming::NODE_GROUP_LABEL)),
+                                        ("value", s(&g.name)),
+                                        ("effect", s("NO_SCHEDULE")),
+                                    ]),
+                                )
+                            })),
+                        ),
                     ]),
                 )
             })
@@ -1498,6 +1514,21 @@ impl<'a> Ctx<'a> {
                             ("min_size", r("number")),
                             ("max_size", r("number")),
                             ("desired_size", r("number")),
+                            ("labels", call("map", [r("string")])),
+                            (
+                                "taints",
+                                call(
+                                    "map",
+                                    [call(
+                                        "object",
+                                        [obj([
+                                            ("key", r("string")),
+                                            ("value", r("string")),
+                                            ("effect", r("string")),
+                                        ])],
+                                    )],
+                                ),
+                            ),
                         ])],
                     )],
                 ),

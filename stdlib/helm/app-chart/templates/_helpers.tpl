@@ -158,15 +158,41 @@ RuntimeDefault, unless the values opt out.
 metadata:
   labels:
     {{- include "plinth.labels" . | nindent 4 }}
+  {{- $annotations := deepCopy ($w.podAnnotations | default dict) }}
   {{- with $w.metrics }}
+  {{- $_ := set $annotations "prometheus.io/path" .path }}
+  {{- $_ := set $annotations "prometheus.io/port" ((include "plinth.networkPort" (dict "ports" $w.ports "name" .port) | fromYaml).port | toString) }}
+  {{- $_ := set $annotations "prometheus.io/scrape" "true" }}
+  {{- end }}
+  {{- with $annotations }}
   annotations:
-    prometheus.io/path: {{ .path | quote }}
-    prometheus.io/port: {{ (include "plinth.networkPort" (dict "ports" $w.ports "name" .port) | fromYaml).port | toString | quote }}
-    prometheus.io/scrape: "true"
+    {{- range $k, $v := . }}
+    {{ $k | quote }}: {{ $v | quote }}
+    {{- end }}
   {{- end }}
 spec:
   serviceAccountName: {{ .name | quote }}
   automountServiceAccountToken: {{ $s.serviceAccountToken }}
+  {{- with $w.imagePullSecrets }}
+  imagePullSecrets:
+    {{- range . }}
+    - name: {{ . | quote }}
+    {{- end }}
+  {{- end }}
+  {{- with $w.terminationGracePeriodSeconds }}
+  terminationGracePeriodSeconds: {{ . | int }}
+  {{- end }}
+  {{- with $w.nodeGroup }}
+  nodeSelector:
+    plinth/node-group: {{ .name | quote }}
+  {{- if .dedicated }}
+  tolerations:
+    - key: plinth/node-group
+      operator: Equal
+      value: {{ .name | quote }}
+      effect: NoSchedule
+  {{- end }}
+  {{- end }}
   {{- with .restartPolicy }}
   restartPolicy: {{ . | quote }}
   {{- end }}
@@ -223,6 +249,12 @@ spec:
       {{- end }}
       securityContext:
         {{- include "plinth.containerSecurityContext" $s | nindent 8 }}
+      {{- with $w.preStopSleepSeconds }}
+      lifecycle:
+        preStop:
+          sleep:
+            seconds: {{ . | int }}
+      {{- end }}
       {{- $mounts := list }}
       {{- $volumes := list }}
       {{- if $s.readOnlyRootFilesystem }}
