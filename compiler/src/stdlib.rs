@@ -72,6 +72,10 @@ pub const HELM_APP_CHART: &[(&str, &str)] = &[
         include_str!("../../stdlib/helm/app-chart/templates/pdb.yaml"),
     ),
     (
+        "templates/resourcequota.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/resourcequota.yaml"),
+    ),
+    (
         "templates/service.yaml",
         include_str!("../../stdlib/helm/app-chart/templates/service.yaml"),
     ),

@@ -644,3 +644,65 @@ fn pods_run_where_and_stop_how_the_spec_says() {
         assert!(text.contains(code), "{to}: {text}");
     }
 }
+
+/// A namespace quota: the ResourceQuota with its LimitRange of defaults in the namespace's
+/// file, a note when the workloads at their maximum scale need more, and check errors for
+/// quotas that could admit nothing.
+#[test]
+fn a_namespace_quota_comes_with_defaults_and_a_fit_note() {
+    let dir = tempdir("quota");
+    let spec = std::fs::read_to_string(root().join("examples/learning-assistant.toml")).unwrap();
+    std::fs::write(dir.join("platform.toml"), &spec).unwrap();
+    let out = plinth(&["build", "--target", "k8s", "--out", "out"], &dir);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("more than the namespace quota"));
+    let text = std::fs::read_to_string(dir.join("out/k8s/production/namespace.yaml")).unwrap();
+    let docs = serde_saphyr::from_multiple::<serde_json::Value>(&text).unwrap();
+    let quota = docs
+        .iter()
+        .find(|d| d["kind"] == "ResourceQuota")
+        .expect("a quota");
+    assert_eq!(quota["spec"]["hard"]["limits.cpu"], "16");
+    assert_eq!(quota["spec"]["hard"]["pods"], "40");
+    let limits = docs
+        .iter()
+        .find(|d| d["kind"] == "LimitRange")
+        .expect("a limit range");
+    assert_eq!(limits["spec"]["limits"][0]["default"]["memory"], "512Mi");
+    let staging = std::fs::read_to_string(dir.join("out/k8s/staging/namespace.yaml")).unwrap();
+    assert!(
+        !staging.contains("ResourceQuota"),
+        "only production sets a quota"
+    );
+
+    std::fs::write(
+        dir.join("small.toml"),
+        spec.replace("pods = 40", "pods = 5"),
+    )
+    .unwrap();
+    let out = plinth(
+        &["build", "small.toml", "--target", "k8s", "--out", "out2"],
+        &dir,
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("pods, more than the namespace quota allows"),
+        "{text}"
+    );
+
+    for (from, to, code) in [
+        ("cpu = \"16\"", "cpu = \"16 cores\"", "E131"),
+        ("pods = 40", "pods = 0", "E006"),
+    ] {
+        std::fs::write(dir.join("bad.toml"), spec.replace(from, to)).unwrap();
+        let out = plinth(&["check", "bad.toml"], &dir);
+        assert_eq!(out.status.code(), Some(1), "{to}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains(code), "{to}");
+    }
+}

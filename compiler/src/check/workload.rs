@@ -111,6 +111,9 @@ pub(super) fn run(ctx: &mut Ctx) {
     }
     for env in ctx.spec.environments.values() {
         invalid_scale(env, &mut found);
+        if let Some(q) = &env.quota {
+            quota(q, &mut found);
+        }
     }
     egress(
         ctx.spec.platform.egress.as_deref().unwrap_or_default(),
@@ -1066,6 +1069,45 @@ fn backup_settings(d: &DataStore, out: &mut Vec<Diagnostic>) {
                 "out of range",
             ));
         }
+    }
+}
+
+/// E131 `malformed-quantity` and E006 `invalid-value` for an environment's `quota`.
+///
+/// Why: the API server rejects a ResourceQuota with a malformed amount, and a quota of no
+/// pods or no CPU admits nothing, so the whole environment would stay empty.
+///
+/// Example: `quota = { cpu = "16 cores", pods = 0 }`.
+fn quota(q: &Quota, out: &mut Vec<Diagnostic>) {
+    for (amount, unit) in [
+        (&q.cpu, Unit::Cpu),
+        (&q.memory, Unit::Bytes),
+        (&q.storage, Unit::Bytes),
+    ] {
+        if let Some(a) = amount {
+            if quantity(a, unit, out) == Some(0) {
+                out.push(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        "a quota of nothing admits no pod",
+                        a.span.clone(),
+                        "zero",
+                    )
+                    .help("give the most the environment may use, or leave the key out"),
+                );
+            }
+        }
+    }
+    if let Some(p) = q.pods.as_ref().filter(|p| p.value < 1) {
+        out.push(
+            Diagnostic::new(
+                Code::InvalidValue,
+                "a quota of no pods admits no pod",
+                p.span.clone(),
+                "less than 1",
+            )
+            .help("give the most pods the environment may run, or leave the key out"),
+        );
     }
 }
 

@@ -1076,6 +1076,7 @@ struct Notes {
     managed: Vec<String>,
     renamed_tools: Vec<String>,
     node_groups: Vec<String>,
+    quota: Vec<String>,
     drains: Vec<String>,
     pull_secrets: Vec<String>,
     network_policies: bool,
@@ -1126,6 +1127,9 @@ impl Notes {
     }
 
     fn whole_platform(&mut self, env: &Environment) {
+        if env.quota.is_some() {
+            self.quota.push(env.name.clone());
+        }
         self.managed = env.managed_stores.iter().map(|m| m.name.clone()).collect();
     }
 
@@ -1161,6 +1165,10 @@ impl Notes {
             "read replicas are not run by Compose; only the primary runs",
         );
         add(&self.backups, "backups are not run by Compose");
+        add(
+            &self.quota,
+            "a namespace quota is not expressible in Compose; each service keeps its own limits",
+        );
         add(
             &self.node_groups,
             "node groups do not apply on one machine; these run beside the others",

@@ -242,6 +242,11 @@ pub fn values(platform: &ir::Platform, env: &Environment) -> Values {
         managed_stores: BTreeMap::new(),
         services: BTreeMap::new(),
         datastores: BTreeMap::new(),
+        quota: env.quota.as_ref().map(|q| QuotaValues {
+            hard: super::k8s::quota_hard(q),
+            default_limits: super::k8s::default_amounts(ir::CPU_LIMIT, ir::MEMORY_LIMIT),
+            default_requests: super::k8s::default_amounts(ir::CPU_REQUEST, ir::MEMORY_REQUEST),
+        }),
     };
     // A managed store's endpoints live in the VPC; without a cloud section plinth cannot know
     // where, so its clients may reach any address on its ports.

@@ -29,6 +29,9 @@ use k8s_openapi::api::core::v1::{
     ServiceSpec, SleepAction, TCPSocketAction, Toleration, Volume as K8sVolume, VolumeMount,
     VolumeResourceRequirements,
 };
+use k8s_openapi::api::core::v1::{
+    LimitRange, LimitRangeItem, LimitRangeSpec, ResourceQuota, ResourceQuotaSpec,
+};
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, IPBlock, Ingress, IngressBackend, IngressRule,
     IngressServiceBackend, IngressSpec, IngressTLS, NetworkPolicy, NetworkPolicyEgressRule,
@@ -58,6 +61,12 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
                 namespace_docs(platform, env)?
             ),
         });
+        if let Some(message) = env.quota.as_ref().and_then(|q| quota_shortfall(q, env)) {
+            out.notes.push(Note {
+                target: Target::K8s,
+                message,
+            });
+        }
         for w in &env.workloads {
             if let ir::Role::DataStore(info) = &w.role {
                 if info.backup.is_some() && backup_engine(w).is_none() {
@@ -156,6 +165,8 @@ enum Object {
     NetworkPolicy(Box<NetworkPolicy>),
     Custom(Box<CustomObject>),
     Pvc(Box<PersistentVolumeClaim>),
+    ResourceQuota(Box<ResourceQuota>),
+    LimitRange(Box<LimitRange>),
 }
 
 /// An object of a custom resource (VerticalPodAutoscaler, ServiceMonitor) that k8s-openapi
@@ -253,10 +264,110 @@ fn namespace_docs(platform: &ir::Platform, env: &Environment) -> Result<String, 
             ..Default::default()
         }),
     };
-    to_yaml(&[
+    let mut docs = vec![
         Object::Namespace(Box::new(ns)),
         Object::NetworkPolicy(Box::new(deny)),
         Object::NetworkPolicy(Box::new(dns)),
+    ];
+    if let Some(q) = &env.quota {
+        let (quota, limits) = quota_docs(q, env, &naming::common_labels(&platform.name, env));
+        docs.push(Object::ResourceQuota(Box::new(quota)));
+        docs.push(Object::LimitRange(Box::new(limits)));
+    }
+    to_yaml(&docs)
+}
+
+/// The namespace's ResourceQuota, and the LimitRange that gives plinth's default requests
+/// and limits to a container that sets none: with a quota on limits, the API server rejects
+/// any pod without them (a debugging pod, a job run by hand), which plinth's own pods never
+/// are.
+fn quota_docs(
+    q: &ir::Quota,
+    env: &Environment,
+    labels: &BTreeMap<String, String>,
+) -> (ResourceQuota, LimitRange) {
+    let quantities = |m: BTreeMap<String, String>| -> BTreeMap<String, Quantity> {
+        m.into_iter().map(|(k, v)| (k, Quantity(v))).collect()
+    };
+    let quota = ResourceQuota {
+        metadata: meta(naming::QUOTA, env, labels.clone()),
+        spec: Some(ResourceQuotaSpec {
+            hard: Some(quantities(quota_hard(q))),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let limits = LimitRange {
+        metadata: meta(naming::QUOTA, env, labels.clone()),
+        spec: Some(LimitRangeSpec {
+            limits: vec![LimitRangeItem {
+                type_: "Container".to_owned(),
+                default: Some(quantities(default_amounts(ir::CPU_LIMIT, ir::MEMORY_LIMIT))),
+                default_request: Some(quantities(default_amounts(
+                    ir::CPU_REQUEST,
+                    ir::MEMORY_REQUEST,
+                ))),
+                ..Default::default()
+            }],
+        }),
+    };
+    (quota, limits)
+}
+
+/// What the workloads of `env` need at their maximum scale beyond its quota, as a note for
+/// the build summary: the API server refuses the pods past the quota, so an autoscaler
+/// stops short of its maximum there, which is worth knowing before the load arrives.
+fn quota_shortfall(q: &ir::Quota, env: &Environment) -> Option<String> {
+    let (mut cpu, mut memory, mut pods) = (0_i64, 0_i128, 0_u32);
+    for w in &env.workloads {
+        let n = w.max_replicas();
+        cpu += w.resources.cpu_limit * i64::from(n);
+        memory += w.resources.memory_limit * i128::from(n);
+        pods += n;
+    }
+    let mut over = Vec::new();
+    if q.cpu.is_some_and(|c| cpu > c) {
+        over.push(format!("{} CPU", format_cpu(cpu)));
+    }
+    if q.memory.is_some_and(|m| memory > m) {
+        over.push(format!("{} of memory", format_bytes(memory)));
+    }
+    if q.pods.is_some_and(|p| pods > p) {
+        over.push(format!("{pods} pods"));
+    }
+    (!over.is_empty()).then(|| {
+        format!(
+            "{}: at their maximum scale the workloads need {}, more than the namespace quota allows; pods past the quota are refused",
+            env.name,
+            over.join(", ")
+        )
+    })
+}
+
+/// The `hard` amounts of an environment's ResourceQuota, as Kubernetes quantities; shared
+/// with the Helm chart's values, so both render the same object.
+pub(crate) fn quota_hard(q: &ir::Quota) -> BTreeMap<String, String> {
+    let mut hard = BTreeMap::new();
+    if let Some(cpu) = q.cpu {
+        hard.insert("limits.cpu".to_owned(), format_cpu(cpu));
+    }
+    if let Some(memory) = q.memory {
+        hard.insert("limits.memory".to_owned(), format_bytes(memory));
+    }
+    if let Some(pods) = q.pods {
+        hard.insert("pods".to_owned(), pods.to_string());
+    }
+    if let Some(storage) = q.storage {
+        hard.insert("requests.storage".to_owned(), format_bytes(storage));
+    }
+    hard
+}
+
+/// CPU and memory as the LimitRange's defaults write them.
+pub(crate) fn default_amounts(cpu: i64, memory: i128) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("cpu".to_owned(), format_cpu(cpu)),
+        ("memory".to_owned(), format_bytes(memory)),
     ])
 }
 

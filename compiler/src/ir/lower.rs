@@ -31,6 +31,25 @@ fn ms(s: &Option<Sp<String>>, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
+/// An environment's quota in millicores, bytes and pods.
+fn quota(q: &spec::Quota) -> Quota {
+    Quota {
+        cpu: q
+            .cpu
+            .as_ref()
+            .and_then(|c| units::parse_cpu(&c.value.0).ok()),
+        memory: q
+            .memory
+            .as_ref()
+            .and_then(|m| units::parse_bytes(&m.value.0).ok()),
+        pods: q.pods.as_ref().and_then(|p| u32::try_from(p.value).ok()),
+        storage: q
+            .storage
+            .as_ref()
+            .and_then(|s| units::parse_bytes(&s.value.0).ok()),
+    }
+}
+
 /// A workload's shutdown settings, in whole seconds (rounded up).
 fn shutdown(s: Option<&spec::Shutdown>) -> ShutdownPolicy {
     let seconds = |d: &Option<Sp<String>>| d.as_ref().map(|_| secs(d, 0));
@@ -167,6 +186,7 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
             .map(|c| lower_cloud(c, &env_name, &platform.name.value)),
         observability: lower_observability(spec, scrape_interval_ms),
         alerting: lower_alerting(&view.alerting),
+        quota: env_spec.and_then(|e| e.quota.as_ref()).map(quota),
         origins,
     }
 }

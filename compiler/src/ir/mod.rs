@@ -76,6 +76,8 @@ pub struct Environment {
     pub observability: Observability,
     /// Alert routing.
     pub alerting: Alerting,
+    /// The namespace's ResourceQuota, when the spec sets one.
+    pub quota: Option<Quota>,
     /// Which layer set each field (spec paths); recorded only by
     /// [`crate::analyze_explained`].
     pub origins: Origins,
@@ -234,6 +236,19 @@ pub struct Workload {
     pub annotations: BTreeMap<String, String>,
     /// Secrets the image is pulled with; they must exist in the namespace.
     pub image_pull_secrets: Vec<String>,
+}
+
+/// An environment's ResourceQuota: sums over its pods.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Quota {
+    /// Millicores of CPU limits.
+    pub cpu: Option<i64>,
+    /// Bytes of memory limits.
+    pub memory: Option<i128>,
+    /// Pods.
+    pub pods: Option<u32>,
+    /// Bytes of storage requested by volume claims.
+    pub storage: Option<i128>,
 }
 
 /// The node group a workload runs on.

@@ -135,6 +135,9 @@ pub fn config_map_key(path: &str) -> String {
 /// cluster sets it on every node group; workloads with a `node_group` select it.
 pub const NODE_GROUP_LABEL: &str = "plinth/node-group";
 
+/// Name of an environment's ResourceQuota and LimitRange.
+pub const QUOTA: &str = "quota";
+
 /// Name of a workload's ServiceAccount.
 pub fn service_account(w: &Workload) -> String {
     w.name.clone()

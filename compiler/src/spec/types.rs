@@ -742,6 +742,10 @@ pub struct Environment {
     /// Environment variables of every service in this environment: over `platform.env` and
     /// each service's own `env`, under the environment's override of one service.
     pub env: Option<BTreeMap<Sp<String>, Sp<String>>>,
+    /// A ResourceQuota on the environment's namespace, with a LimitRange giving plinth's
+    /// default requests and limits to any container that sets none (a quota on limits
+    /// rejects those otherwise).
+    pub quota: Option<Quota>,
     /// Alerting of this environment over the spec's `[alerting]` (so staging need not page):
     /// receivers merge by name, a receiver of the same name replacing the base one; `routes`,
     /// when given, replace the base routes; the other keys replace the base values.
@@ -826,6 +830,20 @@ pub struct NodeGroup {
     /// Reserve the group for the workloads that name it in `node_group` (its nodes get a
     /// `NoSchedule` taint they tolerate), e.g. spot capacity for non-critical workloads.
     pub dedicated: Option<Sp<bool>>,
+}
+
+/// The most a namespace may use, summed over its pods.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Quota {
+    /// CPU limits of all containers together, e.g. `"16"`.
+    pub cpu: Option<Sp<Quantity>>,
+    /// Memory limits of all containers together, e.g. `"32Gi"`.
+    pub memory: Option<Sp<Quantity>>,
+    /// Pods.
+    pub pods: Option<Sp<i64>>,
+    /// Storage requested by all volume claims together, e.g. `"500Gi"`.
+    pub storage: Option<Sp<Quantity>>,
 }
 
 /// How a workload stops.

@@ -40,6 +40,21 @@ pub struct Values {
     /// In-cluster data stores, by name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub datastores: BTreeMap<String, WorkloadValues>,
+    /// The namespace's ResourceQuota and the LimitRange of defaults that comes with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaValues>,
+}
+
+/// A ResourceQuota and its LimitRange.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct QuotaValues {
+    /// The quota's `hard` amounts (`limits.cpu`, `limits.memory`, `pods`, `requests.storage`).
+    pub hard: BTreeMap<String, String>,
+    /// Limits of a container that sets none.
+    pub default_limits: BTreeMap<String, String>,
+    /// Requests of a container that sets none.
+    pub default_requests: BTreeMap<String, String>,
 }
 
 /// The cluster add-ons generated objects refer to.
