@@ -27,7 +27,7 @@ pub mod cli;
 
 use std::collections::BTreeMap;
 
-use diag::{did_you_mean, Code, Diagnostic, Diagnostics};
+use diag::{Code, Diagnostic, Diagnostics};
 use emit::{Note, OutputFile, Target};
 use source::Sources;
 
@@ -191,6 +191,11 @@ pub struct Compilation {
     pub notes: Vec<Note>,
     /// The lowered platform, when compilation got that far.
     pub platform: Option<ir::Platform>,
+    /// The environments of [`Options::envs`] that the spec does not define, in the order
+    /// given. When any is, nothing is emitted (`files` and `notes` are empty). This is the
+    /// caller's mistake rather than the spec's, so it is no diagnostic: the command line
+    /// reports it as a usage error, naming the environments of `platform` to choose from.
+    pub unknown_envs: Vec<String>,
     /// See [`Analysis`]: kept only to be leaked by an exiting caller.
     #[allow(dead_code)]
     retained: Option<Box<(spec::Spec, Vec<spec::Resolved>)>>,
@@ -208,6 +213,9 @@ impl Compilation {
 }
 
 /// Compiles the spec `text` shown as `path` into files. Pure: reads and writes nothing.
+///
+/// An `--env` selection naming an environment the spec does not define emits nothing and is
+/// returned in [`Compilation::unknown_envs`], not as a diagnostic: the spec is valid.
 pub fn compile(path: &str, text: &str, options: &Options) -> Compilation {
     let Analysis {
         sources,
@@ -218,22 +226,15 @@ pub fn compile(path: &str, text: &str, options: &Options) -> Compilation {
     let mut files = Vec::new();
     let mut notes = Vec::new();
     let mut kept_rules = Vec::new();
+    let mut unknown_envs = Vec::new();
     if let Some(p) = &platform {
-        let known: Vec<&str> = p.environments.iter().map(|e| e.name.as_str()).collect();
-        for e in &options.envs {
-            if !known.contains(&e.as_str()) {
-                let mut d = Diagnostic::global(
-                    Code::UnknownReference,
-                    format!("unknown environment `{e}`"),
-                );
-                d = match did_you_mean(e, known.iter().copied()) {
-                    Some(s) => d.help(format!("did you mean `{s}`?")),
-                    None => d.help(format!("environments: {}", known.join(", "))),
-                };
-                diagnostics.push(d);
-            }
-        }
-        if !diagnostics.has_errors() {
+        unknown_envs = options
+            .envs
+            .iter()
+            .filter(|e| !p.environments.iter().any(|known| &known.name == *e))
+            .cloned()
+            .collect();
+        if !diagnostics.has_errors() && unknown_envs.is_empty() {
             let mut targets = if options.targets.is_empty() {
                 Target::ALL.to_vec()
             } else {
@@ -271,6 +272,7 @@ pub fn compile(path: &str, text: &str, options: &Options) -> Compilation {
         files,
         notes,
         platform,
+        unknown_envs,
         retained,
         rules: kept_rules,
     }

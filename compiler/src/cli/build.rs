@@ -3,10 +3,13 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use serde_json::{json, Value};
+
 use super::render::Format;
 use super::write;
 use super::{
-    counts, display_path, print_diagnostics, read_spec, say, spec_path, EXIT_ERROR, EXIT_OK,
+    counts, diagnostics_json, display_path, errors_only, print_diagnostics, read_spec, say,
+    spec_path, unknown_envs, EXIT_ERROR, EXIT_OK,
 };
 use crate::diag::Diagnostics;
 use crate::emit::Target;
@@ -17,7 +20,7 @@ use crate::source::Sources;
 /// generate are never overwritten or removed without --force.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  plinth build\n  plinth build examples/devmentor.toml --out out\n  plinth build --env production --target k8s"
+    after_help = "Examples:\n  plinth build\n  plinth build examples/devmentor.toml --out out\n  plinth build --env production --target k8s\n  plinth build --quiet\n  plinth build --format json    one JSON object on stdout: files per target, notes, diagnostics"
 )]
 pub struct Args {
     /// The spec file [default: platform.toml]
@@ -37,104 +40,195 @@ pub struct Args {
     /// Overwrite or remove files in the output folder that plinth did not generate.
     #[arg(long)]
     force: bool,
+    /// Print errors only: no warnings, notes or summary.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+/// What a build did, for the summary: printed as text on stderr, or as one JSON object on
+/// stdout with `--format json`.
+#[derive(Default)]
+struct Summary {
+    /// The diagnostics, as `--format json` shows them.
+    diagnostics: Value,
+    /// Why the build failed, when it failed for a reason other than the diagnostics.
+    error: Option<String>,
+    /// Per target folder: files generated, of which written.
+    targets: BTreeMap<String, [usize; 2]>,
+    /// Generated files removed, no longer produced.
+    removed: Vec<String>,
+    /// Stale generated files kept, edited by hand.
+    kept: Vec<String>,
+    /// The targets' notes: target name and message.
+    notes: Vec<(&'static str, String)>,
 }
 
 pub fn run(args: Args) -> u8 {
-    let path = spec_path(args.spec);
+    let mut summary = Summary::default();
+    let ok = build(&args, &mut summary);
+    if let Some(e) = &summary.error {
+        eprintln!("error: {e}");
+    }
+    if args.format == Format::Json {
+        println!("{}", summary.json(ok, &args.out));
+    } else if ok && !args.quiet {
+        say(&summary.text(&args.out));
+    }
+    if ok {
+        EXIT_OK
+    } else {
+        EXIT_ERROR
+    }
+}
+
+/// Compiles and writes, filling in `summary`; whether it succeeded. Diagnostics are printed
+/// here, except with `--format json`, where they go in the summary.
+fn build(args: &Args, summary: &mut Summary) -> bool {
+    let path = spec_path(args.spec.clone());
     let shown = display_path(&path);
+    let mut report = |sources: &Sources, diags: &Diagnostics| {
+        let diags = if args.quiet {
+            &errors_only(diags)
+        } else {
+            diags
+        };
+        match args.format {
+            Format::Json => summary.diagnostics = diagnostics_json(sources, diags),
+            format => print_diagnostics(format, sources, diags),
+        }
+    };
     if let Err(e) = write::refuse_out(&args.out, &path) {
-        eprintln!("error: {e}; nothing written");
-        return EXIT_ERROR;
+        summary.error = Some(format!("{e}; nothing written"));
+        return false;
     }
     let text = match read_spec(&path) {
         Ok(t) => t,
         Err(d) => {
-            print_diagnostics(args.format, &Sources::new(), &Diagnostics(vec![*d]));
-            return EXIT_ERROR;
+            report(&Sources::new(), &Diagnostics(vec![*d]));
+            return false;
         }
     };
     let options = crate::Options {
-        targets: args.targets,
-        envs: args.envs,
+        targets: args.targets.clone(),
+        envs: args.envs.clone(),
     };
     let c = crate::compile(&shown, &text, &options);
-    print_diagnostics(args.format, &c.sources, &c.diagnostics);
+    report(&c.sources, &c.diagnostics);
     if c.diagnostics.has_errors() {
-        eprintln!(
-            "{shown}: invalid ({}); nothing written",
-            counts(&c.diagnostics)
-        );
-        return EXIT_ERROR;
+        if args.format != Format::Json {
+            eprintln!(
+                "{shown}: invalid ({}); nothing written",
+                counts(&c.diagnostics)
+            );
+        }
+        return false;
+    }
+    let unknown = unknown_envs(&c);
+    if !unknown.is_empty() {
+        summary.error = Some(format!("{}; nothing written", unknown.join("\nerror: ")));
+        return false;
     }
     let out = &args.out;
     // Said plainly here; otherwise the first read inside it fails with "not a directory".
     if out.exists() && !out.is_dir() {
-        eprintln!(
-            "error: the output folder `{}` is a file; nothing written",
+        summary.error = Some(format!(
+            "the output folder `{}` is a file; nothing written",
             display_path(out)
-        );
-        return EXIT_ERROR;
+        ));
+        return false;
     }
     let scope = write::Scope::new(&options.targets, &options.envs);
     let plan = match write::plan(out, &c.files, &scope, args.force) {
         Ok(p) => p,
         Err(e) => {
-            eprintln!("error: {e}; nothing written");
-            return EXIT_ERROR;
+            summary.error = Some(format!("{e}; nothing written"));
+            return false;
         }
     };
     if !plan.foreign.is_empty() {
-        eprintln!(
-            "error: refusing to overwrite files plinth did not generate (no banner, not in {}):",
+        let mut e = format!(
+            "refusing to overwrite files plinth did not generate (no banner, not in {}):",
             write::MANIFEST
         );
         for f in &plan.foreign {
-            eprintln!("  {}", display_path(&out.join(f)));
+            e.push_str(&format!("\n  {}", display_path(&out.join(f))));
         }
-        eprintln!("  help: move them away, or pass --force to overwrite them; nothing written");
-        return EXIT_ERROR;
+        e.push_str("\n  help: move them away, or pass --force to overwrite them; nothing written");
+        summary.error = Some(e);
+        return false;
     }
     if let Err(e) = write::apply(out, &plan) {
-        eprintln!("error: {e}");
-        return EXIT_ERROR;
+        summary.error = Some(e);
+        return false;
     }
-    let mut per_target: BTreeMap<&str, [usize; 2]> = BTreeMap::new();
+    let folder = |path: &str| path.split('/').next().unwrap_or_default().to_owned();
     for f in &c.files {
-        per_target
-            .entry(f.path.split('/').next().unwrap_or_default())
-            .or_default()[0] += 1;
+        summary.targets.entry(folder(&f.path)).or_default()[0] += 1;
     }
     for f in plan.written() {
-        if let Some(n) = per_target.get_mut(f.split('/').next().unwrap_or_default()) {
+        if let Some(n) = summary.targets.get_mut(&folder(f)) {
             n[1] += 1;
         }
     }
-    // The summary goes out in one write: stderr is unbuffered.
-    let mut summary = String::new();
-    for (target, [n, written]) in per_target {
-        summary.push_str(&format!(
-            "{target}: {n} file{} in {}/{target} ({written} written, {} unchanged)\n",
-            if n == 1 { "" } else { "s" },
-            display_path(out),
-            n - written
-        ));
-    }
-    for f in &plan.removes {
-        summary.push_str(&format!(
-            "removed {} (no longer generated)\n",
-            display_path(&out.join(f))
-        ));
-    }
-    for f in &plan.kept {
-        summary.push_str(&format!(
-            "warning: kept {}: no longer generated, but edited by hand since plinth wrote it\n",
-            display_path(&out.join(f))
-        ));
-    }
-    for n in &c.notes {
-        summary.push_str(&format!("note ({}): {}\n", n.target.name(), n.message));
-    }
-    say(&summary);
+    summary.removed = plan.removes.clone();
+    summary.kept = plan.kept.clone();
+    summary.notes = c
+        .notes
+        .iter()
+        .map(|n| (n.target.name(), n.message.clone()))
+        .collect();
     c.leak();
-    EXIT_OK
+    true
+}
+
+impl Summary {
+    /// The human summary: a line per target, removed and kept files, then the notes.
+    fn text(&self, out: &std::path::Path) -> String {
+        let out = display_path(out);
+        let mut text = String::new();
+        for (target, [n, written]) in &self.targets {
+            text.push_str(&format!(
+                "{target}: {n} file{} in {out}/{target} ({written} written, {} unchanged)\n",
+                if *n == 1 { "" } else { "s" },
+                n - written
+            ));
+        }
+        for f in &self.removed {
+            text.push_str(&format!("removed {out}/{f} (no longer generated)\n"));
+        }
+        for f in &self.kept {
+            text.push_str(&format!(
+                "warning: kept {out}/{f}: no longer generated, but edited by hand since plinth wrote it\n"
+            ));
+        }
+        for (target, message) in &self.notes {
+            text.push_str(&format!("note ({target}): {message}\n"));
+        }
+        text
+    }
+
+    /// The summary as one JSON object: `ok`, `out`, `diagnostics`, `error` (when it failed for
+    /// another reason), `targets` (per target folder: `files`, `written`, `unchanged`),
+    /// `removed`, `kept` and `notes` (`target`, `message`).
+    fn json(&self, ok: bool, out: &std::path::Path) -> String {
+        let targets: serde_json::Map<String, Value> = self
+            .targets
+            .iter()
+            .map(|(t, [n, written])| {
+                let v = json!({ "files": n, "written": written, "unchanged": n - written });
+                (t.clone(), v)
+            })
+            .collect();
+        let v = json!({
+            "ok": ok,
+            "out": display_path(out),
+            "diagnostics": if self.diagnostics.is_null() { json!([]) } else { self.diagnostics.clone() },
+            "error": self.error,
+            "targets": targets,
+            "removed": self.removed,
+            "kept": self.kept,
+            "notes": self.notes.iter().map(|(t, m)| json!({ "target": t, "message": m })).collect::<Vec<_>>(),
+        });
+        serde_json::to_string_pretty(&v).unwrap_or_default()
+    }
 }

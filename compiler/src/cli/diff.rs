@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::render::Format;
-use super::{display_path, print_diagnostics, read_spec, spec_path, write};
+use super::{display_path, print_diagnostics, read_spec, spec_path, unknown_envs, write};
 use super::{EXIT_CHANGES, EXIT_ERROR, EXIT_OK};
 use crate::diag::Diagnostics;
 use crate::diff::{self, render, FileSet};
@@ -62,10 +62,6 @@ pub enum DiffFormat {
 }
 
 pub fn run(args: Args) -> u8 {
-    let options = crate::Options {
-        targets: args.targets.clone(),
-        envs: args.envs.clone(),
-    };
     let diag_format = match args.format {
         DiffFormat::Json => Format::Json,
         _ => Format::Human,
@@ -75,13 +71,37 @@ pub fn run(args: Args) -> u8 {
         return EXIT_ERROR;
     }
     let drift = args.base.is_none() && args.specs.len() < 2;
+    let mut options = crate::Options {
+        targets: args.targets.clone(),
+        envs: args.envs.clone(),
+    };
+    // Where the environments came from, for the message when one is unknown.
+    let mut recorded = false;
     if drift {
         if let Err(e) = write::refuse_out(&args.out, &spec_path(args.specs.last().cloned())) {
             eprintln!("error: {e}");
             return EXIT_ERROR;
         }
+        // A drift check compares what the builds into the folder selected, unless told
+        // otherwise: a `--target k8s` build is not missing every other target.
+        match write::recorded_selection(&args.out) {
+            Ok(Some(selection)) => {
+                if options.targets.is_empty() {
+                    options.targets = selection.targets.unwrap_or_default();
+                }
+                if options.envs.is_empty() {
+                    options.envs = selection.envs.unwrap_or_default();
+                    recorded = !options.envs.is_empty();
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_ERROR;
+            }
+        }
     }
-    let (old, new) = match inputs(&args, &options, diag_format) {
+    let (old, new) = match inputs(&args, &options, diag_format, recorded) {
         Ok(pair) => pair,
         Err(e) => {
             if !e.is_empty() {
@@ -117,19 +137,37 @@ pub fn run(args: Args) -> u8 {
 }
 
 /// The old and new file sets. The error is empty when diagnostics were already printed.
+/// `recorded` says that `options.envs` came from the output folder's manifest.
 fn inputs(
     args: &Args,
     options: &crate::Options,
     format: Format,
+    recorded: bool,
 ) -> Result<(FileSet, FileSet), String> {
     let new_path = spec_path(args.specs.last().cloned());
     let shown = display_path(&new_path);
-    let new = compile(&shown, read(&new_path, format)?, options, format)?;
+    let c = compile(&shown, &read(&new_path, format)?, options, format)?;
+    if !c.unknown_envs.is_empty() {
+        if recorded {
+            return Err(format!(
+                "`{}` records a build of environment `{}`, which the spec does not define; \
+                 rebuild the folder, or choose environments with --env",
+                display_path(&args.out.join(write::MANIFEST)),
+                c.unknown_envs.join("`, `")
+            ));
+        }
+        return Err(unknown_envs(&c).join("\nerror: "));
+    }
+    let new = files(c);
     let old = if let [old_path, _] = args.specs.as_slice() {
         // Both are compiled under the new spec's name so banners do not differ.
-        compile(&shown, read(old_path, format)?, options, format)?
+        compile_old(&shown, &read(old_path, format)?, options, format)?
     } else if let Some(rev) = &args.base {
-        compile(&shown, git_show(&new_path, rev)?, options, format)?
+        match git_show(&new_path, rev)? {
+            Some(text) => compile_old(&shown, &text, options, format)?,
+            // A spec new in this change: before it, plinth generated nothing.
+            None => FileSet::new(),
+        }
     } else {
         let scope = write::Scope::new(&options.targets, &options.envs);
         return write::read_drift(&args.out, &scope, new);
@@ -144,31 +182,67 @@ fn read(path: &Path, format: Format) -> Result<String, String> {
     })
 }
 
+/// Compiles a spec, printing its diagnostics when it is invalid.
 fn compile(
     shown: &str,
-    text: String,
+    text: &str,
     options: &crate::Options,
     format: Format,
-) -> Result<FileSet, String> {
-    let mut c = crate::compile(shown, &text, options);
+) -> Result<crate::Compilation, String> {
+    let c = crate::compile(shown, text, options);
     if c.diagnostics.has_errors() {
         print_diagnostics(format, &c.sources, &c.diagnostics);
         return Err(format!("{shown}: invalid; nothing compared"));
     }
+    Ok(c)
+}
+
+/// The old side of a review. An environment selected with `--env` that the old spec does not
+/// define is new in this change, so the old side has nothing of it: the old spec is compiled
+/// again with the environments it knows, or is empty when it knows none of them. (Only this
+/// case compiles twice.)
+fn compile_old(
+    shown: &str,
+    text: &str,
+    options: &crate::Options,
+    format: Format,
+) -> Result<FileSet, String> {
+    let c = compile(shown, text, options, format)?;
+    if c.unknown_envs.is_empty() {
+        return Ok(files(c));
+    }
+    let known = crate::Options {
+        targets: options.targets.clone(),
+        envs: options
+            .envs
+            .iter()
+            .filter(|e| !c.unknown_envs.contains(e))
+            .cloned()
+            .collect(),
+    };
+    if known.envs.is_empty() {
+        return Ok(FileSet::new());
+    }
+    Ok(files(compile(shown, text, &known, format)?))
+}
+
+/// The files of a compilation, as a file set.
+fn files(mut c: crate::Compilation) -> FileSet {
     let files = std::mem::take(&mut c.files);
     // The process exits once the report is printed; freeing the model and the shared alert
     // rules (a million small allocations at 1,000 services) would only delay that.
     c.leak();
-    Ok(files.into_iter().map(|f| (f.path, f.contents)).collect())
+    files.into_iter().map(|f| (f.path, f.contents)).collect()
 }
 
-/// The spec's text at a git revision: `git show REV:./FILE` run in the spec's folder.
+/// The spec's text at a git revision: `git show REV:./FILE` run in the spec's folder; `None`
+/// when the revision exists but does not hold the file (a spec added by this change).
 ///
 /// The revision comes from the command line of a CI job, which may take it from a pull
 /// request: a revision starting with `-` is refused, and `--end-of-options` tells git that
 /// nothing after it is an option, so no revision can reach git as one (`--output=FILE` would
 /// make `git show` write a file).
-fn git_show(spec: &Path, rev: &str) -> Result<String, String> {
+fn git_show(spec: &Path, rev: &str) -> Result<Option<String>, String> {
     if rev.starts_with('-') {
         return Err(format!(
             "the revision `{rev}` starts with `-`, which git would read as an option; \
@@ -183,27 +257,65 @@ fn git_show(spec: &Path, rev: &str) -> Result<String, String> {
         .file_name()
         .map(|f| f.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let output = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .arg("show")
-        .arg("--end-of-options")
-        .arg(format!("{rev}:./{file}"))
-        .output()
-        .map_err(|e| format!("cannot run git: {e}"))?;
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .map_err(|e| format!("cannot run git: {e}"))
+    };
+    let first_line = |bytes: &[u8]| {
+        String::from_utf8_lossy(bytes)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .trim_start_matches("fatal: ")
+            .to_owned()
+    };
+    let output = git(&["show", "--end-of-options", &format!("{rev}:./{file}")])?;
     if !output.status.success() {
-        let msg = String::from_utf8_lossy(&output.stderr);
+        // Why it failed decides what happens: a revision that does not exist is an error,
+        // a revision without the file is a spec new in this change. git's own messages are
+        // not parsed (they are translated); it is asked each question in turn.
+        let exists = git(&[
+            "rev-parse",
+            "--verify",
+            "--quiet",
+            "--end-of-options",
+            &format!("{rev}^{{commit}}"),
+        ])?;
+        if !exists.status.success() {
+            let why = first_line(&exists.stderr);
+            return Err(if why.is_empty() {
+                format!("the revision `{rev}` does not exist; pass a branch, tag or commit")
+            } else {
+                format!("cannot read revision `{rev}`: {why}")
+            });
+        }
+        let listed = git(&[
+            "ls-tree",
+            "--name-only",
+            "--end-of-options",
+            rev,
+            "--",
+            &format!("./{file}"),
+        ])?;
+        if listed.status.success() && listed.stdout.is_empty() {
+            return Ok(None);
+        }
         return Err(format!(
             "cannot read `{}` at revision `{rev}`: {}",
             display_path(spec),
-            msg.lines()
-                .next()
-                .unwrap_or("git failed")
-                .trim_start_matches("fatal: ")
+            match first_line(&output.stderr) {
+                e if e.is_empty() => "git failed".to_owned(),
+                e => e,
+            }
         ));
     }
     // Decoded like `read_spec` (byte-order mark, CRLF), so that a revision stored with LF and
     // a working copy checked out with CRLF compare equal.
     crate::spec::decode(&display_path(spec), output.stdout)
+        .map(Some)
         .map_err(|_| format!("`{}` at revision `{rev}` is not UTF-8", display_path(spec)))
 }

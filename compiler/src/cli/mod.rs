@@ -103,6 +103,21 @@ pub(crate) fn unknown_env(name: &str, known: &[&str]) -> String {
     text
 }
 
+/// The command-line errors for the `--env` names a compilation found the spec does not
+/// define ([`crate::Compilation::unknown_envs`]), one message each; empty when it knew them
+/// all.
+pub(crate) fn unknown_envs(c: &crate::Compilation) -> Vec<String> {
+    let known: Vec<&str> = c
+        .platform
+        .iter()
+        .flat_map(|p| p.environments.iter().map(|e| e.name.as_str()))
+        .collect();
+    c.unknown_envs
+        .iter()
+        .map(|name| unknown_env(name, &known))
+        .collect()
+}
+
 /// The default spec path.
 pub(crate) const DEFAULT_SPEC: &str = "platform.toml";
 
@@ -221,6 +236,23 @@ fn shown(diags: &Diagnostics) -> Diagnostics {
         .collect();
     picked.sort_unstable();
     Diagnostics(picked.into_iter().map(|i| diags.0[i].clone()).collect())
+}
+
+/// The diagnostics [`print_diagnostics`] would print, as the JSON array `--format json` prints.
+pub(crate) fn diagnostics_json(sources: &Sources, all: &Diagnostics) -> serde_json::Value {
+    render::json_value(sources, &shown(all).0)
+}
+
+/// Only the errors of `diags`, for `--quiet`.
+pub(crate) fn errors_only(diags: &Diagnostics) -> Diagnostics {
+    Diagnostics(
+        diags
+            .0
+            .iter()
+            .filter(|d| d.severity() == Severity::Error)
+            .cloned()
+            .collect(),
+    )
 }
 
 /// Prints diagnostics in the chosen format: JSON to stdout, the others to stderr. At most

@@ -151,6 +151,15 @@ fn location(sources: &Sources, d: &Diagnostic) -> Option<(String, usize, usize, 
 
 /// Renders diagnostics as a JSON array.
 pub fn json(sources: &Sources, diags: &[Diagnostic]) -> String {
+    let mut s = serde_json::to_string_pretty(&json_value(sources, diags))
+        .unwrap_or_else(|_| "[]".to_owned());
+    s.push('\n');
+    s
+}
+
+/// The diagnostics as a JSON array, one object each: what [`json`] prints, and what `build
+/// --format json` puts in its report.
+pub fn json_value(sources: &Sources, diags: &[Diagnostic]) -> serde_json::Value {
     let items: Vec<serde_json::Value> = diags
         .iter()
         .map(|d| {
@@ -172,9 +181,7 @@ pub fn json(sources: &Sources, diags: &[Diagnostic]) -> String {
             })
         })
         .collect();
-    let mut s = serde_json::to_string_pretty(&items).unwrap_or_else(|_| "[]".to_owned());
-    s.push('\n');
-    s
+    serde_json::Value::Array(items)
 }
 
 /// Escapes a workflow command's data.

@@ -94,11 +94,14 @@ fn hash_matches(recorded: &str, bytes: &[u8]) -> bool {
 pub(crate) struct Scope {
     targets: Vec<&'static str>,
     envs: Vec<String>,
+    /// The same selection, as the manifest records it.
+    selection: Selection,
 }
 
 impl Scope {
     /// The scope of a build with these `--target` and `--env` selections.
     pub(crate) fn new(targets: &[Target], envs: &[String]) -> Scope {
+        let selection = Selection::new(targets, envs);
         let targets = if targets.is_empty() {
             Target::ALL
         } else {
@@ -107,6 +110,7 @@ impl Scope {
         Scope {
             targets: targets.iter().map(|t| t.name()).collect(),
             envs: envs.to_vec(),
+            selection,
         }
     }
 
@@ -290,28 +294,144 @@ fn resolved(path: &Path) -> Option<PathBuf> {
     })
 }
 
-/// The manifest: relative path to content hash. A manifest that is not a regular file (a
-/// link) is no manifest; the build replaces the link itself.
-pub(crate) fn read_manifest(out: &Path) -> Result<BTreeMap<String, String>, String> {
+/// What the builds into an output folder selected: their targets and environments, each
+/// `None` for all. The manifest records it, so that a drift check compares what was built
+/// rather than every target of the spec.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Selection {
+    /// The targets, in [`Target::ALL`] order, or `None` for all.
+    pub(crate) targets: Option<Vec<Target>>,
+    /// The environments, sorted, or `None` for all.
+    pub(crate) envs: Option<Vec<String>>,
+}
+
+impl Selection {
+    /// The selection of `--target` and `--env` options; empty means all.
+    fn new(targets: &[Target], envs: &[String]) -> Selection {
+        let mut targets = targets.to_vec();
+        targets.sort();
+        targets.dedup();
+        let mut envs = envs.to_vec();
+        envs.sort();
+        envs.dedup();
+        Selection {
+            targets: (!targets.is_empty()).then_some(targets),
+            envs: (!envs.is_empty()).then_some(envs),
+        }
+    }
+
+    /// What a folder holds after a build of `self` into it, when earlier builds left
+    /// `before`: each a union, since a partial build leaves the files outside its selection.
+    fn widened(&self, before: &Selection) -> Selection {
+        fn union<T: Ord + Clone>(a: &Option<Vec<T>>, b: &Option<Vec<T>>) -> Option<Vec<T>> {
+            let (a, b) = (a.as_ref()?, b.as_ref()?);
+            let mut all: Vec<T> = a.iter().chain(b).cloned().collect();
+            all.sort();
+            all.dedup();
+            Some(all)
+        }
+        Selection {
+            targets: union(&self.targets, &before.targets),
+            envs: union(&self.envs, &before.envs),
+        }
+    }
+
+    /// The manifest's two selection lines.
+    fn lines(&self) -> String {
+        let targets = match &self.targets {
+            Some(ts) => ts.iter().map(|t| t.name()).collect::<Vec<_>>().join(" "),
+            None => "all".to_owned(),
+        };
+        let envs = match &self.envs {
+            Some(es) => es.join(" "),
+            None => "all".to_owned(),
+        };
+        format!("{TARGETS_LINE}{targets}\n{ENVS_LINE}{envs}\n")
+    }
+
+    /// The selection recorded in a manifest's text, or `None` when it records none (written
+    /// by an earlier plinth). The manifest is untrusted: unknown target names and names that
+    /// are not environment names (DNS labels, as `check` requires) are dropped, so nothing
+    /// but a known target or a plain name reaches the compiler or the terminal.
+    fn parse(text: &str) -> Option<Selection> {
+        let mut selection = None::<Selection>;
+        for line in text.lines() {
+            if let Some(words) = line.strip_prefix(TARGETS_LINE) {
+                let targets = (words.trim() != "all").then(|| {
+                    Target::ALL
+                        .iter()
+                        .copied()
+                        .filter(|t| words.split_whitespace().any(|w| w == t.name()))
+                        .collect()
+                });
+                selection.get_or_insert_with(Selection::default).targets = targets;
+            } else if let Some(words) = line.strip_prefix(ENVS_LINE) {
+                let envs = (words.trim() != "all").then(|| {
+                    let mut envs: Vec<String> = words
+                        .split_whitespace()
+                        .filter(|w| crate::units::is_dns_label(w))
+                        .map(str::to_owned)
+                        .collect();
+                    envs.sort();
+                    envs.dedup();
+                    envs
+                });
+                selection.get_or_insert_with(Selection::default).envs = envs;
+            }
+        }
+        selection
+    }
+}
+
+/// The manifest line that records the targets built, then the names or `all`.
+const TARGETS_LINE: &str = "# targets: ";
+/// The manifest line that records the environments built, then the names or `all`.
+const ENVS_LINE: &str = "# environments: ";
+
+/// A manifest: the files plinth generated, and what the builds selected.
+#[derive(Debug, Default)]
+pub(crate) struct Manifest {
+    /// Relative path to content hash.
+    entries: BTreeMap<String, String>,
+    /// The selection, when the manifest records one.
+    selection: Option<Selection>,
+}
+
+/// The manifest of `out`. A manifest that is not a regular file (a link) is no manifest; the
+/// build replaces the link itself.
+fn read_manifest(out: &Path) -> Result<Manifest, String> {
     let path = out.join(MANIFEST);
     let Some(mut file) = open_regular(out, MANIFEST)? else {
-        return Ok(BTreeMap::new());
+        return Ok(Manifest::default());
     };
     let text = String::from_utf8(read_all(&mut file, &path)?)
         .map_err(|_| format!("cannot read `{}`: not UTF-8", path.display()))?;
-    Ok(text
+    let entries = text
         .lines()
         .filter(|l| !l.starts_with('#'))
         .filter_map(|l| l.split_once("  "))
         .filter(|(_, p)| safe_relative(p))
         .map(|(h, p)| (p.to_owned(), h.to_owned()))
-        .collect())
+        .collect();
+    Ok(Manifest {
+        entries,
+        selection: Selection::parse(&text),
+    })
 }
 
-fn manifest_text(entries: &BTreeMap<String, String>) -> String {
+/// The targets and environments the builds into `out` selected, as its manifest records
+/// them; `None` when there is no manifest or it records none.
+pub(crate) fn recorded_selection(out: &Path) -> Result<Option<Selection>, String> {
+    Ok(read_manifest(out)?.selection)
+}
+
+/// The manifest's text: a header, the selection lines (comments, so that earlier versions
+/// of plinth still read the file), then one `hash  path` line per file, sorted by path.
+fn manifest_text(selection: &Selection, entries: &BTreeMap<String, String>) -> String {
     let mut text = format!(
         "# {MANIFEST}: the files plinth generated in this folder, with a content hash.\n\
-         # A build removes the listed files it no longer produces; do not edit.\n"
+         # A build removes the listed files it no longer produces; do not edit.\n{}",
+        selection.lines()
     );
     for (path, h) in entries {
         text.push_str(&format!("{h}  {path}\n"));
@@ -398,7 +518,7 @@ pub(crate) fn read_drift(
     mut new: FileSet,
 ) -> Result<(FileSet, FileSet), String> {
     use crate::diff::Artifact;
-    let manifest = read_manifest(out)?;
+    let manifest = read_manifest(out)?.entries;
     let produced: BTreeSet<&str> = new.keys().map(String::as_str).collect();
     let in_scope = |p: &str| scope.contains(p, &produced);
     let lossy = |b: Vec<u8>| {
@@ -580,7 +700,10 @@ pub(crate) fn plan<'a>(
     scope: &Scope,
     force: bool,
 ) -> Result<Plan<'a>, String> {
-    let manifest = read_manifest(out)?;
+    let Manifest {
+        entries: manifest,
+        selection: recorded,
+    } = read_manifest(out)?;
     let produced: BTreeSet<&str> = files.iter().map(|f| f.path.as_str()).collect();
     let mut plan = Plan::default();
     for f in files {
@@ -643,7 +766,11 @@ pub(crate) fn plan<'a>(
     for f in files {
         entries.insert(f.path.clone(), hash(f.contents.as_bytes()));
     }
-    let text = manifest_text(&entries);
+    let selection = match &recorded {
+        Some(before) => scope.selection.widened(before),
+        None => scope.selection.clone(),
+    };
+    let text = manifest_text(&selection, &entries);
     let current = match open_regular(out, MANIFEST)? {
         Some(mut file) => Some(read_all(&mut file, &out.join(MANIFEST))?),
         None => None,
@@ -876,6 +1003,27 @@ mod swap {
         if exists && !exchangeable(out) {
             return Outcome::Unsupported;
         }
+        // `--out a/b/c` where `a/b` does not exist yet: its folders are made first, and
+        // removed again unless the new folder ends up in place. (The per-file transaction,
+        // should it get its turn, makes and undoes them the same way.)
+        let mut parents = super::Transaction::default();
+        if let Some(parent) = staging.parent().filter(|_| !exists) {
+            if let Err(e) = super::create_dirs(parent, &mut parents) {
+                parents.rollback();
+                return Outcome::Failed(e);
+            }
+        }
+        let outcome = exchange_in(out, &staging, plan, exists);
+        if !matches!(outcome, Outcome::Done) {
+            parents.rollback();
+        }
+        outcome
+    }
+
+    /// Stages the new folder beside `out` at `staging` and exchanges it in (or renames it
+    /// there, when `out` does not exist yet).
+    fn exchange_in(out: &Path, staging: &Path, plan: &Plan, exists: bool) -> Outcome {
+        let staging = staging.to_path_buf();
         match stage(out, &staging, plan, exists) {
             Ok(true) => {}
             Ok(false) => {

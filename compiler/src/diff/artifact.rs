@@ -1,7 +1,8 @@
 //! Artifact kinds and how each file is parsed back into resources with an identity.
 //!
-//! The kind of a file is its top-level output folder. Kubernetes objects (also those in Helm
-//! templates without template syntax) are keyed by kind/namespace/name across all files;
+//! The kind of a file is its top-level output folder. Kubernetes objects are keyed by
+//! kind/namespace/name across the files of their environment's folder (one cluster), those
+//! in Helm templates without template syntax within their file;
 //! every other resource is keyed within its file, or its folder for Terraform, where a module
 //! is a folder and a block may move between its files. A file that cannot be parsed is one
 //! opaque resource compared by its text, so nothing is ever lost from a report.
@@ -59,11 +60,19 @@ impl Artifact {
     }
 }
 
-/// The scope resources of `file` are keyed in: nothing for Kubernetes objects (their identity
-/// is cluster-wide), the folder for Terraform (a module), the file for the rest.
+/// The scope resources of `file` are keyed in: the environment folder for Kubernetes objects
+/// (`k8s/production`: one cluster, within which an object's identity is unique, whichever
+/// file holds it), the folder for Terraform (a module), the file for the rest.
+///
+/// Keying Kubernetes objects cluster-wide instead made the same Deployment of three
+/// environments one identity with numbered copies, matched by position: removing one
+/// environment then compared production's objects with staging's.
 pub(crate) fn scope(artifact: Artifact, file: &str) -> String {
     match artifact {
-        Artifact::K8s => String::new(),
+        Artifact::K8s => match file.split('/').collect::<Vec<_>>().as_slice() {
+            [top, env, _, ..] => format!("{top}/{env}"),
+            _ => String::new(),
+        },
         Artifact::Terraform => file
             .rsplit_once('/')
             .map(|(d, _)| d)
@@ -91,14 +100,15 @@ pub(crate) fn resources(artifact: Artifact, files: &FileSet) -> BTreeMap<Key, Re
             } else {
                 scope(artifact, path)
             };
-            // Two resources with one identity (a hand-edited file, a template) stay apart.
+            // Two resources with one identity in one scope (a hand-edited file) stay apart:
+            // the key tells them apart by their order, which only the key holds. Reports
+            // show the identity itself, under the file that holds each.
             let mut key = (scope, kind.clone(), name.clone());
             let mut n = 1;
             while out.contains_key(&key) {
                 n += 1;
-                key.2 = format!("{name}#{n}");
+                key.2 = format!("{name}\u{0}{n}");
             }
-            let name = key.2.clone();
             out.insert(
                 key,
                 Resource {

@@ -204,8 +204,8 @@ pub(crate) struct Resource {
     pub opaque: bool,
 }
 
-/// The key resources are matched by: a scope (empty for Kubernetes objects, which are unique
-/// per cluster, otherwise the file or folder), the kind and the name.
+/// The key resources are matched by: a scope (the environment folder for Kubernetes objects,
+/// which are unique per cluster, otherwise the file or folder), the kind and the name.
 pub(crate) type Key = (String, String, String);
 
 fn compare_resources(

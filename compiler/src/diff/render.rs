@@ -261,7 +261,13 @@ pub fn markdown(report: &Report, options: &Options) -> String {
         );
         for r in &destructive {
             for risk in r.risks.iter().filter(|k| k.level == RiskLevel::Destructive) {
-                let _ = writeln!(out, "> - {}: {}", code(&r.title()), risk.reason);
+                let _ = writeln!(
+                    out,
+                    "> - {} in {}: {}",
+                    code(&r.title()),
+                    code(&r.file),
+                    risk.reason
+                );
             }
         }
         out.push('\n');

@@ -95,7 +95,7 @@ pub fn head(bytes: &[u8]) -> String {
     text.into_owned()
 }
 
-/// The diagnostics printed by `--format json`.
+/// The diagnostics printed by `check --format json` or `build --format json`.
 pub fn json_diagnostics(out: &Output) -> Vec<serde_json::Value> {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
@@ -104,7 +104,11 @@ pub fn json_diagnostics(out: &Output) -> Vec<serde_json::Value> {
             head(&out.stderr)
         )
     });
-    v.as_array().cloned().expect("a JSON array of diagnostics")
+    // `check` prints the array; `build` prints one object with the array under `diagnostics`.
+    let list = v.get("diagnostics").unwrap_or(&v);
+    list.as_array()
+        .cloned()
+        .expect("a JSON array of diagnostics")
 }
 
 /// The codes of the diagnostics printed by `--format json`.
