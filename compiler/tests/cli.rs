@@ -16,6 +16,16 @@ fn plinth(args: &[&str], dir: &Path) -> std::process::Output {
         .unwrap()
 }
 
+/// Asserts that a run exited 0, showing what it printed otherwise.
+fn assert_ok(out: &std::process::Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 fn tempdir(name: &str) -> std::path::PathBuf {
     let d = std::env::temp_dir().join(format!("plinth-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&d);
@@ -364,12 +374,7 @@ env = { REGION = "web-only" }
 "#;
     std::fs::write(dir.join("platform.toml"), spec).unwrap();
     let out = plinth(&["build", "--target", "k8s", "--out", "out"], &dir);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let env_of = |env: &str, svc: &str| {
         let text = std::fs::read_to_string(dir.join(format!("out/k8s/{env}/{svc}.yaml"))).unwrap();
         let mut vars = std::collections::BTreeMap::new();
@@ -439,12 +444,7 @@ fn local_and_opted_out_environments_get_no_terraform() {
         ],
         &dir,
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     assert!(
         !dir.join("out/terraform/dev").exists(),
         "the local environment got Terraform"
@@ -456,12 +456,7 @@ fn local_and_opted_out_environments_get_no_terraform() {
         + "\n[environments.staging.cloud]\nenabled = false\n\n[environments.dev.cloud]\nregion = \"eu-west-1\"\n";
     std::fs::write(dir.join("platform.toml"), spec).unwrap();
     let out = plinth(&["build", "--target", "terraform", "--out", "out2"], &dir);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     assert!(
         !dir.join("out2/terraform/staging").exists(),
         "staging opted out"
@@ -527,12 +522,7 @@ webhook_url = { secret = "alertmanager-slack", key = "webhook-url" }
 "##;
     std::fs::write(dir.join("platform.toml"), &spec).unwrap();
     let out = plinth(&["build", "--target", "alertmanager", "--out", "out"], &dir);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let read = |env: &str| {
         std::fs::read_to_string(dir.join(format!("out/alertmanager/{env}/alertmanager.yaml")))
             .unwrap()
@@ -591,12 +581,7 @@ fn pods_run_where_and_stop_how_the_spec_says() {
         ],
         &dir,
     );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("prerequisite: `auth-service` pulls its image with Secret(s) `regcred`"),
@@ -654,12 +639,7 @@ fn a_namespace_quota_comes_with_defaults_and_a_fit_note() {
     let spec = std::fs::read_to_string(root().join("examples/learning-assistant.toml")).unwrap();
     std::fs::write(dir.join("platform.toml"), &spec).unwrap();
     let out = plinth(&["build", "--target", "k8s", "--out", "out"], &dir);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     assert!(!String::from_utf8_lossy(&out.stderr).contains("more than the namespace quota"));
     let text = std::fs::read_to_string(dir.join("out/k8s/production/namespace.yaml")).unwrap();
     let docs = serde_saphyr::from_multiple::<serde_json::Value>(&text).unwrap();

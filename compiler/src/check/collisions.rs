@@ -287,10 +287,7 @@ fn shared_state_key(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
     let mut seen: BTreeMap<(String, String), &Sp<String>> = BTreeMap::new();
     for view in ctx.views {
         let Some(cloud) = &view.cloud else { continue };
-        let env = view
-            .env
-            .as_ref()
-            .map_or(units::DEFAULT_ENVIRONMENT, |e| e.value.as_str());
+        let env = view.env_name();
         let state = cloud.state.as_ref();
         let bucket = state.and_then(|s| s.bucket.as_ref()).map_or_else(
             || units::default_state_bucket(platform),
@@ -352,10 +349,7 @@ fn bucket_collision(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
     };
     for view in ctx.views {
         let Some(cloud) = &view.cloud else { continue };
-        let env = view
-            .env
-            .as_ref()
-            .map_or(units::DEFAULT_ENVIRONMENT, |e| e.value.as_str());
+        let env = view.env_name();
         let state_bucket = cloud.state.as_ref().and_then(|s| s.bucket.as_ref());
         let state_name = state_bucket.map_or_else(
             || units::default_state_bucket(&platform.value),

@@ -555,10 +555,7 @@ fn invalid_smarthost(r: &Receiver, out: &mut Vec<Diagnostic>) {
 fn invalid_cloud_name(ctx: &Ctx, view: &Resolved, out: &mut Vec<Diagnostic>) {
     let Some(cloud) = &view.cloud else { return };
     let platform = &ctx.spec.platform.name;
-    let env = view
-        .env
-        .as_ref()
-        .map_or(units::DEFAULT_ENVIRONMENT, |e| e.value.as_str());
+    let env = view.env_name();
     let env_span = view.env.as_ref().map_or(&platform.span, |e| &e.span);
     let mut check =
         |name: String, limit: usize, strict: bool, what: &str, span: &crate::source::Span| {

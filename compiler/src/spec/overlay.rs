@@ -301,6 +301,16 @@ pub struct Resolved {
     pub origins: Origins,
 }
 
+impl Resolved {
+    /// The environment's name: `default` for the one view of a spec without environments,
+    /// as the lowering names it.
+    pub fn env_name(&self) -> &str {
+        self.env
+            .as_ref()
+            .map_or(crate::units::DEFAULT_ENVIRONMENT, |e| e.value.as_str())
+    }
+}
+
 /// The merged view of every environment, in name order (one view without environment for a
 /// spec that has none). The checker and the lowering share them, so merging runs once.
 /// `origins` says whether to record which layer set each field (for `plinth explain`).
