@@ -94,6 +94,7 @@ codes! {
     PlaintextSecret = "E160", "plaintext-secret", "a value that looks like a secret is written in plain text";
     MalformedSecretRef = "E161", "malformed-secret-ref", "a secret reference names an invalid secret or key";
     MultipleLocalEnvironments = "E170", "multiple-local-environments", "more than one environment sets `local = true`";
+    UnknownAwsName = "E171", "unknown-aws-name", "an AWS region or EC2 instance type that AWS does not have";
     InvalidAllow = "E172", "invalid-allow", "an `allow` entry names no warning, or gives no reason";
     ConfigFileCollision = "E180", "config-file-collision", "two config files that map to one ConfigMap key or one Compose config name";
     SharedNamespace = "E181", "shared-namespace", "two environments deploy into one namespace";

@@ -27,6 +27,27 @@ pub fn names() -> impl Iterator<Item = &'static str> {
     PRESETS.iter().map(|(n, _)| *n)
 }
 
+/// Facts about AWS that `check` holds a spec to, as lists AWS's own SDK data gives
+/// (`stdlib/aws/`; `compiler/tests/aws_facts.rs` compares them with botocore's).
+const AWS_REGIONS: &str = include_str!("../../stdlib/aws/regions.txt");
+const AWS_INSTANCE_TYPES: &str = include_str!("../../stdlib/aws/instance-types.txt");
+
+/// The lines of a list file that are not comments.
+fn entries(list: &'static str) -> impl Iterator<Item = &'static str> {
+    list.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+}
+
+/// The regions of AWS's standard partition.
+pub fn aws_regions() -> impl Iterator<Item = &'static str> {
+    entries(AWS_REGIONS)
+}
+
+/// Every EC2 instance type.
+pub fn aws_instance_types() -> impl Iterator<Item = &'static str> {
+    entries(AWS_INSTANCE_TYPES)
+}
+
 /// The templates of the generic application chart, by path relative to the chart folder.
 /// They are Go templates for Helm, copied into every generated chart unchanged (after the
 /// banner); the values plinth writes beside them drive them.

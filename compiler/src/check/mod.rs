@@ -6,6 +6,7 @@
 //! problem, documented with what it catches and why, and tagged with a [`Code`].
 
 pub(crate) mod alerts;
+mod cloud;
 mod collisions;
 mod fields;
 mod namespaces;
@@ -70,6 +71,7 @@ pub fn run(spec: &Spec, views: &[Resolved], sources: &Sources) -> Diagnostics {
     namespaces::run(&mut ctx);
     fields::run(&mut ctx);
     placement::run(&mut ctx);
+    cloud::run(&mut ctx);
     let diags = allowed(spec, ctx.diags);
     let mut diags = Diagnostics(diags);
     diags.sort();
