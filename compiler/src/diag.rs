@@ -220,14 +220,41 @@ impl Diagnostics {
 }
 
 /// The "did you mean" suggestion for `word` among `candidates`, if one is close enough.
+///
+/// Jaro-Winkler ranks the candidates, but it rewards a shared prefix so much that `image`
+/// scores 0.86 against `image_pull_secrets`; a candidate must also be a few edits away
+/// (a third of the longer word, at least one), which is what a typo is.
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    // An abbreviation (`prod` for `production`) is near too; a longer word is not near its
+    // own prefix, which names something else.
+    let near = |c: &str| {
+        let longer = word.chars().count().max(c.chars().count());
+        strsim::damerau_levenshtein(word, c) <= (longer / 3).max(1)
+            || (word.len() >= 3 && c.starts_with(word))
+    };
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score > 0.8)
+        .filter(|(score, c)| *score > 0.8 && near(c))
         .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
         .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::did_you_mean;
+
+    #[test]
+    fn suggests_typos_not_prefixes() {
+        let keys = ["image", "image_pull_secrets", "ports", "receiver"];
+        assert_eq!(did_you_mean("imag", keys), Some("image"));
+        assert_eq!(did_you_mean("recevier", keys), Some("receiver"));
+        assert_eq!(did_you_mean("image_pull", keys), Some("image_pull_secrets"));
+        assert_eq!(did_you_mean("image_pull_secret", ["image", "ports"]), None);
+        assert_eq!(did_you_mean("image_secrets", ["image"]), None);
+        assert_eq!(did_you_mean("prod", ["production"]), Some("production"));
+    }
 }
