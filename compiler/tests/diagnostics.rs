@@ -162,3 +162,17 @@ fn did_you_mean_skips_mere_prefixes() {
     let help = diags[0]["help"].as_str().unwrap();
     assert!(!help.contains("did you mean `image`"), "{help}");
 }
+
+/// Tracing a syntax error back through text with multi-byte characters must not split one:
+/// an unclosed string after `é` once panicked (exit 101) instead of reporting E002.
+#[test]
+fn syntax_errors_after_multi_byte_text_are_reported() {
+    let text = edit(
+        &codepal(),
+        r#"owner = "devops@codepal.com""#,
+        "owner = \"équipe devops@codepal.com",
+    );
+    let diags = check("diag-utf8", &text);
+    assert_eq!(diags.len(), 1, "{:#?}", summary(&diags));
+    assert_eq!(diags[0]["message"], "unclosed string");
+}

@@ -187,7 +187,8 @@ fn closing(text: &str, from: usize, quote: &str, escapes: bool) -> Option<usize>
             i += 2;
             continue;
         }
-        if text[i..].starts_with(quote) {
+        // Bytes, not `str` slices: `i` steps through multi-byte characters.
+        if b[i..].starts_with(quote.as_bytes()) {
             // `""""` closes with the last three quotes: a quote may end the content.
             let mut end = i + quote.len();
             while quote.len() == 3 && end < b.len() && b[end] == quote.as_bytes()[0] {
@@ -458,4 +459,33 @@ fn own_error(
     let d = Diagnostic::new(Code::TomlSyntax, message, Span::new(source, range), label)
         .help(format!("{advice} ({TOML_SPEC})"));
     (d, spoiled)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::Sources;
+
+    /// The messages `problems` gives for `text`.
+    fn messages(text: &str) -> Vec<String> {
+        let mut sources = Sources::new();
+        let id = sources.add("t.toml", text);
+        let errors = DeTable::parse_recoverable(text).1;
+        problems(text, id, errors, |_, s, r| {
+            Diagnostic::new(Code::InputLimit, "deep", Span::new(s, r), "deep")
+        })
+        .into_iter()
+        .map(|d| d.message)
+        .collect()
+    }
+
+    #[test]
+    fn multi_byte_text_around_quotes_scans_safely() {
+        assert_eq!(messages("a = \"café\nb = 1\n"), ["unclosed string"]);
+        assert_eq!(
+            messages("a = \"é\\\"é\"\nb = [\"ü\"\nc = 1\n"),
+            ["unclosed array"]
+        );
+        assert_eq!(messages("a = '''ü\n"), ["unclosed multi-line string"]);
+    }
 }
