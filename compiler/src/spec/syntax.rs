@@ -255,9 +255,9 @@ fn explain(
         )
         .related(span(end..end), "the line ends here")
         .help(help(&format!(
-            "add the closing `{}` before the end of the line; text over several lines goes \
-             between `\"\"\"`",
-            &original[quote..=quote]
+            "add the closing `{q}` before the end of the line; text over several lines goes \
+             between `{q}{q}{q}`",
+            q = &original[quote..=quote]
         )));
         return (d, line_start(current, quote)..end);
     }
@@ -381,7 +381,21 @@ fn own_error(
         message = format!("duplicate table `{line}`");
         label = "defined again here".into();
         advice = "merge the two tables into one".into();
-        // The whole table goes, or its keys would clash with the first one's.
+    } else if line.starts_with('[') {
+        // `[services.api gateway]`, `[[services.api]`: the header itself is wrong.
+        let header = line.split(" #").next().unwrap_or(line).trim_end();
+        message = format!("invalid table header `{header}`");
+        advice = match header.strip_prefix("[[") {
+            Some(name) if !header.ends_with("]]") => {
+                format!("write `[[{}]]`", name.trim_end_matches(']'))
+            }
+            _ => "a header is `[name]`, or `[[name]]` for an array of tables, with dotted keys of \
+                  letters, digits, `_` and `-` (quote any other key: `[services.\"a b\"]`)"
+                .into(),
+        };
+    }
+    if line.starts_with('[') {
+        // The whole table goes, or its keys would clash with the table before it.
         spoiled = line_from..table_end(current, start);
     }
     // `memory = 512Mi`: the parser complains about a number or a bare word; the author
@@ -403,10 +417,22 @@ fn own_error(
         && !value.is_empty()
         && !value.starts_with(['"', '\'', '[', '{'])
         && !matches!(value, "true" | "false")
+        && !value.contains('=')
         && !value
             .chars()
             .all(|c| c.is_ascii_digit() || "+-._:eETZ ".contains(c));
-    if parser.starts_with("string values must be quoted") && rest_of_line.trim().is_empty() {
+    // `{ min = 3, max = 10 cpu = 70 }`: the parser reads `10 cpu` as one bare value; the
+    // author forgot a `,` before the next key.
+    let next_pair = value
+        .split_once(char::is_whitespace)
+        .filter(|(_, rest)| rest.contains('='))
+        .map(|(first, rest)| (first, rest.trim_start()));
+    if let (Some((first, rest)), Some(k)) = (next_pair, key) {
+        let next_key = rest.split(['=', ' ']).next().unwrap_or_default();
+        message = format!("missing `,` between `{k} = {first}` and `{next_key}`");
+        label = "a `,` goes after this value".into();
+        advice = format!("write `{k} = {first}, {rest}`");
+    } else if parser.starts_with("string values must be quoted") && rest_of_line.trim().is_empty() {
         message = "missing value after `=`".into();
         label = "a value goes here".into();
         advice = "write a value, e.g. `\"…\"`, or remove the key".into();
@@ -438,6 +464,12 @@ fn own_error(
     } else if message.starts_with("invalid inline table element") {
         message = "missing `,` between the keys of an inline table".into();
         advice = "separate `key = value` pairs with `,`".into();
+    } else if message.starts_with("unexpected key or value") && label.contains("newline") {
+        message = "unexpected text after the value".into();
+        label = "the line should end here".into();
+        advice = "a key takes one value: put several in an array (`[\"a\", \"b\"]`), or start \
+                  a comment with `#`"
+            .into();
     } else if message.starts_with("key with no value") {
         message = "key without a value".into();
         advice =
