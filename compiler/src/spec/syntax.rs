@@ -355,7 +355,7 @@ fn own_error(
     source: SourceId,
     e: &toml::de::Error,
 ) -> (Diagnostic, std::ops::Range<usize>) {
-    let range = e.span().unwrap_or(0..0);
+    let mut range = e.span().unwrap_or(0..0);
     let start = range.start.min(original.len());
     let snippet = original.get(range.clone()).unwrap_or_default();
     let parser = e.message().trim();
@@ -394,7 +394,18 @@ fn own_error(
                 .into(),
         };
     }
-    if line.starts_with('[') {
+    // `services.api]`: a header that lost its `[` reads as a key without a value.
+    let code = line.split(" #").next().unwrap_or(line).trim_end();
+    let lost_bracket = !line.starts_with('[') && code.ends_with(']') && !code.contains('=');
+    if lost_bracket {
+        let opening = if code.ends_with("]]") { "[[" } else { "[" };
+        message = format!("table header `{code}` has no `{opening}`");
+        label = format!("`{opening}` missing here");
+        let indent = original[line_from..].len() - original[line_from..].trim_start().len();
+        range = line_from + indent..line_from + indent;
+        advice = format!("write `{opening}{code}`");
+    }
+    if line.starts_with('[') || lost_bracket {
         // The whole table goes, or its keys would clash with the table before it.
         spoiled = line_from..table_end(current, start);
     }
