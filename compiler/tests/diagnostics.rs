@@ -176,3 +176,45 @@ fn syntax_errors_after_multi_byte_text_are_reported() {
     assert_eq!(diags.len(), 1, "{:#?}", summary(&diags));
     assert_eq!(diags[0]["message"], "unclosed string");
 }
+
+/// Deleting one bracket, brace, quote, comma or `=` from a reference spec is one syntax
+/// problem, and must print as one: never a cascade from the line after it, never the same
+/// problem twice. Every occurrence of each character in every example is tried.
+#[test]
+fn one_deleted_character_is_at_most_one_syntax_error() {
+    let mut cascades = Vec::new();
+    for path in common_examples() {
+        let text = std::fs::read_to_string(&path).expect("an example");
+        for ch in ['[', ']', '{', '}', '"', ',', '='] {
+            for (i, _) in text.match_indices(ch) {
+                let broken = format!("{}{}", &text[..i], &text[i + 1..]);
+                let a = plinth::check_only("platform.toml", &broken);
+                let syntax: Vec<&str> = a
+                    .diagnostics
+                    .0
+                    .iter()
+                    .filter(|d| d.code.id() == "E002")
+                    .map(|d| d.message.as_str())
+                    .collect();
+                if syntax.len() > 1 {
+                    cascades.push(format!(
+                        "{} without `{ch}` at {i}: {syntax:?}",
+                        path.display()
+                    ));
+                }
+            }
+        }
+    }
+    assert!(cascades.is_empty(), "{}", cascades.join("\n"));
+}
+
+/// The examples, sorted.
+fn common_examples() -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(root().join("examples"))
+        .expect("examples")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    v.sort();
+    v
+}

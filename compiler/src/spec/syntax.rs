@@ -220,17 +220,103 @@ fn table_end(text: &str, at: usize) -> usize {
         .map_or(text.len(), |n| from + n + 1)
 }
 
-/// Whether the line holding `at` starts something new: a table header or `key =`. An error
-/// there, with a bracket still open, means the bracket was never closed.
-fn starts_statement(text: &str, at: usize) -> bool {
-    let line = text[line_start(text, at)..line_end(text, at)].trim_start();
-    if line.starts_with('[') {
-        return true;
+/// The offset just past the bracket of its own kind that closes the one at `offset`, before
+/// the next table header, if there is one. If there is, an error after the bracket is not its
+/// fault (a missing `,` between elements of a multi-line array); if not, the parser read the
+/// lines after it as more elements.
+fn matching_close(text: &str, offset: usize) -> Option<usize> {
+    let b = text.as_bytes();
+    let mut stack: Vec<u8> = Vec::new();
+    let mut i = offset;
+    let mut line_start = false;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\n' => {
+                line_start = true;
+                i += 1;
+                continue;
+            }
+            b' ' | b'\t' | b'\r' => {
+                i += 1;
+                continue;
+            }
+            b'#' => {
+                i = line_end(text, i);
+                continue;
+            }
+            b'"' | b'\'' => {
+                let triple = if c == b'"' { "\"\"\"" } else { "'''" };
+                let (from, quote, limit) = if b[i..].starts_with(triple.as_bytes()) {
+                    (i + 3, triple, b.len())
+                } else {
+                    (i + 1, &text[i..=i], line_end(text, i))
+                };
+                match closing(&text[..limit], from, quote, c == b'"') {
+                    Some(end) => i = end,
+                    None => return None,
+                }
+                line_start = false;
+                continue;
+            }
+            _ => {}
+        }
+        // A header-like line (`[name]` alone on its line) ends what the bracket could hold.
+        if line_start && c == b'[' {
+            let line = text[i..line_end(text, i)]
+                .split('#')
+                .next()
+                .unwrap_or_default();
+            let next = line.as_bytes().get(1).copied().unwrap_or(b' ');
+            if line.trim_end().ends_with(']')
+                && !line.contains('=')
+                && (next.is_ascii_alphanumeric() || matches!(next, b'[' | b'_' | b'-'))
+            {
+                return None;
+            }
+        }
+        line_start = false;
+        match c {
+            b'[' | b'{' => stack.push(c),
+            b']' | b'}' => {
+                // A closer of the other kind is a stray (`type = "a" },` after a deleted
+                // `{`): it is the error, and says nothing about this bracket.
+                let opener = if c == b']' { b'[' } else { b'{' };
+                if stack.last() == Some(&opener) {
+                    stack.pop();
+                    if stack.is_empty() {
+                        return Some(i + 1);
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
     }
-    let key_end = line
-        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | ' ')))
-        .unwrap_or(line.len());
-    key_end > 0 && line[key_end..].starts_with('=') && !line[key_end..].starts_with("==")
+    None
+}
+
+/// The end of the line holding a lone `]` that closes the lines after `from`, when each of
+/// those lines is an array element (`{ … },`, `"…",`, a number): an array whose `[` is
+/// missing.
+fn lone_closer(text: &str, from: usize) -> Option<usize> {
+    let mut at = from;
+    while at < text.len() {
+        let end = line_end(text, at + 1);
+        let line = text[at..end].trim();
+        if line.starts_with(']') {
+            return Some(end);
+        }
+        let element = line.starts_with(['{', '"', '\''])
+            || line.starts_with(|c: char| c.is_ascii_digit())
+            || line.is_empty()
+            || line.starts_with('#');
+        if !element {
+            return None;
+        }
+        at = end;
+    }
+    None
 }
 
 /// The diagnostic for the parser error `e` of `current` (the text with earlier problems
@@ -243,7 +329,14 @@ fn explain(
 ) -> (Diagnostic, std::ops::Range<usize>) {
     let at = e.span().unwrap_or(0..0);
     let span = |r: std::ops::Range<usize>| Span::new(source, r);
-    let open = scan(current, at.start);
+    let mut open = scan(current, at.start);
+    // A string or header left open later on the error's own line is its cause too: the
+    // parser may stop at the start of an element whose string runs to the end of the line.
+    if open.string.is_none() && open.header.is_none() && open.multiline.is_none() {
+        let line = scan(current, line_end(current, at.start));
+        open.string = line.string;
+        open.header = line.header;
+    }
     let help = |what: &str| format!("{what} ({TOML_SPEC})");
 
     if let Some((quote, end)) = open.string {
@@ -304,14 +397,13 @@ fn explain(
     let at_end = at.start >= current.trim_end().len();
     let blamed = if mismatched {
         innermost
-    } else if at_end || starts_statement(current, at.start) {
+    } else {
         open.brackets
             .iter()
             .rev()
             .find(|(_, offset)| *offset < error_line)
             .copied()
-    } else {
-        None
+            .filter(|(_, offset)| at_end || matching_close(current, *offset).is_none())
     };
     if let Some((bracket, offset)) = blamed {
         let (what, close, advice) = if bracket == b'[' {
@@ -337,7 +429,7 @@ fn explain(
             format!("expected `{close}` before this"),
         )
         .help(help(advice));
-        let end = if mismatched || error_line <= offset {
+        let end = if error_line <= offset {
             line_end(current, noticed)
         } else {
             error_line
@@ -363,6 +455,17 @@ fn own_error(
     let line_from = line_start(original, start);
     let line = original[line_from..line_end(original, start)].trim();
     let mut spoiled = line_from..line_end(current, start);
+    // A value opened on this line and closed lines later (`policies [` after a lost `=`)
+    // goes with it, or its elements would each read as an error of their own.
+    let line_open = scan(current, line_end(current, start));
+    if let Some(end) = line_open
+        .brackets
+        .iter()
+        .filter(|(_, o)| *o >= line_from)
+        .find_map(|(_, o)| matching_close(current, *o))
+    {
+        spoiled = line_from..line_end(current, end.saturating_sub(1)).max(spoiled.end);
+    }
     let mut label = "here".to_owned();
     let mut advice = "see the TOML syntax".to_owned();
     let mut message = match parser.split_once(", expected ") {
@@ -438,7 +541,17 @@ fn own_error(
         .split_once(char::is_whitespace)
         .filter(|(_, rest)| rest.contains('='))
         .map(|(first, rest)| (first, rest.trim_start()));
-    if let (Some((first, rest)), Some(k)) = (next_pair, key) {
+    // `policies =` then elements on the lines below and a lone `]`: the `[` was lost.
+    let lost_array = (parser.starts_with("string values must be quoted")
+        && rest_of_line.trim().is_empty())
+    .then(|| lone_closer(original, line_end(original, start)))
+    .flatten();
+    if let (Some(end), Some(k)) = (lost_array, key) {
+        message = format!("the array of `{k}` has no `[`");
+        label = "`[` missing here".into();
+        advice = format!("write `{k} = [`");
+        spoiled = line_from..end;
+    } else if let (Some((first, rest)), Some(k)) = (next_pair, key) {
         let next_key = rest.split(['=', ' ']).next().unwrap_or_default();
         message = format!("missing `,` between `{k} = {first}` and `{next_key}`");
         label = "a `,` goes after this value".into();
