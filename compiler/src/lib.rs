@@ -172,8 +172,10 @@ fn analyze_with(path: &str, text: &str, depth: Depth) -> Analysis {
 /// An unknown key is usually a misspelt known one (`imag`), and recovery drops wrongly typed
 /// values, so "missing" findings (no image, no routes, no readiness probe) would be knock-on
 /// errors of the typo or of the dropped value; they are left out until it is fixed. So are
-/// references to a table recovery dropped whole (a port whose number was a string) and a
-/// `{domain}` placeholder left undefined by a misspelt or wrongly typed `domain`.
+/// references to a table recovery dropped whole (a port whose number was a string), a
+/// `{domain}` placeholder left undefined by a misspelt or wrongly typed `domain`, findings
+/// about a workload that a dropped key of it decides (its ports, its replicas) and a
+/// receiver "needing" the field that was dropped.
 fn is_consequence(d: &Diagnostic, loaded: &Diagnostics, recovery: &spec::Recovery) -> bool {
     let typos = loaded.0.iter().any(|d| d.code == Code::UnknownKey);
     let knock_on = [
@@ -197,7 +199,26 @@ fn is_consequence(d: &Diagnostic, loaded: &Diagnostics, recovery: &spec::Recover
     let domain_dropped = d.code == Code::UnknownPlaceholder
         && d.message.contains("{domain}")
         && recovery.meant.contains("domain");
-    names_dropped || domain_dropped
+    // A workload whose key was dropped: the findings that key decides. A receiver whose
+    // field was dropped is not reported as needing it.
+    let decided_by = |key: &str| {
+        recovery
+            .workload_keys
+            .iter()
+            .any(|(w, k)| k == key && d.message.contains(&format!("`{w}`")))
+    };
+    let workload_key_dropped = match d.code {
+        Code::UndeclaredPort | Code::IngressWithoutPort => decided_by("ports"),
+        Code::InvalidValue if d.message.contains("disruption budget") => {
+            decided_by("replicas") || decided_by("autoscaling")
+        }
+        Code::ReceiverConfig => recovery
+            .meant
+            .iter()
+            .any(|k| d.message.contains(&format!("needs `{k}`"))),
+        _ => false,
+    };
+    names_dropped || domain_dropped || workload_key_dropped
 }
 
 /// The result of a compilation.

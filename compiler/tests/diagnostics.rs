@@ -218,3 +218,68 @@ fn common_examples() -> Vec<std::path::PathBuf> {
     v.sort();
     v
 }
+
+/// Giving one value of a reference spec the wrong type, or misspelling its key, is one
+/// error: the value is dropped, the rest is checked, and nothing the dropping causes (a port
+/// no longer declared, a receiver missing the field, a budget for replicas that are now the
+/// default) is reported. Every `key = value` line of every example is tried: a string
+/// becomes `1`, anything else `"x"`; the key gets its first two letters swapped.
+#[test]
+fn one_wrong_value_or_misspelt_key_is_one_error() {
+    let mut leaks = Vec::new();
+    for path in common_examples() {
+        let text = std::fs::read_to_string(&path).expect("an example");
+        let mut offset = 0;
+        for line in text.split_inclusive('\n') {
+            let start = offset;
+            offset += line.len();
+            let Some((key, rest)) = line.split_once('=') else {
+                continue;
+            };
+            let key = key.trim();
+            let value = rest.split(" #").next().unwrap_or_default().trim();
+            let simple_key = !key.is_empty()
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+            let whole = (value.starts_with('[') && value.ends_with(']'))
+                || (value.starts_with('{') && value.ends_with('}'))
+                || (value.starts_with('"') && value.ends_with('"') && value.len() > 1)
+                || value.parse::<f64>().is_ok()
+                || matches!(value, "true" | "false");
+            if !simple_key || !whole || key == "version" || line.starts_with([' ', '\t']) {
+                continue;
+            }
+            let at = start + line.find(value).expect("the value is on its line");
+            let wrong = if value.starts_with('"') { "1" } else { "\"x\"" };
+            // The key misspelt: its first two letters swapped.
+            let mut typo: Vec<char> = key.chars().collect();
+            typo.swap(0, 1);
+            let typo: String = typo.into_iter().collect();
+            let key_at = start + line.find(key).expect("the key is on its line");
+            for (what, broken) in [
+                (
+                    format!("`{key}` = {wrong}"),
+                    format!("{}{wrong}{}", &text[..at], &text[at + value.len()..]),
+                ),
+                (
+                    format!("`{typo}` for `{key}`"),
+                    format!("{}{typo}{}", &text[..key_at], &text[key_at + key.len()..]),
+                ),
+            ] {
+                let a = plinth::check_only("platform.toml", &broken);
+                let errors: Vec<String> = a
+                    .diagnostics
+                    .0
+                    .iter()
+                    .filter(|d| d.severity() == plinth::diag::Severity::Error)
+                    .map(|d| format!("{} {}", d.code.id(), d.message))
+                    .collect();
+                if errors.len() != 1 {
+                    leaks.push(format!("{}: {what}: {errors:?}", path.display()));
+                }
+            }
+        }
+    }
+    assert!(leaks.is_empty(), "{}", leaks.join("\n"));
+}

@@ -324,9 +324,17 @@ fn load_as<T: DeserializeOwned + SchemaBounds>(
         structural.dedup();
         diags.0.extend(structural);
         diags.sort();
-        recovery
-            .meant
-            .extend(typos.into_iter().map(|(_, meant)| meant));
+        for (pointer, meant) in typos {
+            // `services.api.prots`: the workload lost its `ports` as surely as if they had
+            // been dropped.
+            let segs: Vec<&str> = pointer.split('/').skip(1).collect();
+            if let [.., "services" | "datastores", name] = segs.as_slice() {
+                recovery
+                    .workload_keys
+                    .insert(((*name).to_owned(), meant.clone()));
+            }
+            recovery.meant.insert(meant);
+        }
         // Every structural error is reported above; the values that caused them are dropped
         // so that the rest of the file is still checked, and one run reports every problem.
         if !prune_until_valid(&mut table, validator, targets, &mut recovery) {
@@ -370,6 +378,11 @@ pub struct Recovery {
     /// Names of tables dropped whole (a port, a receiver, a service given as a string):
     /// references to them are not reported as unknown.
     pub names: BTreeSet<String>,
+    /// A service or data store and the key of it that was dropped, or that a dropped value
+    /// was inside (`("api", "ports")` for `services.api.ports.0.port`): findings about that
+    /// workload that the key decides (undeclared ports, a disruption budget without replicas)
+    /// are consequences.
+    pub workload_keys: BTreeSet<(String, String)>,
 }
 
 /// Calls `f` with the errors inside `e` that the diagnostics report: the errors of the
@@ -540,6 +553,25 @@ fn prune(table: &mut DeTable<'_>, pointers: Vec<String>, recovery: &mut Recovery
     for p in paths {
         if !kept.last().is_some_and(|k| p.starts_with(k)) {
             kept.push(p);
+        }
+    }
+    for path in &kept {
+        let keys: Vec<&str> = path
+            .iter()
+            .map(|s| match s {
+                Segment::Key(k) => k.as_str(),
+                Segment::Index(_) => "",
+            })
+            .collect();
+        if let Some(i) = keys
+            .iter()
+            .position(|k| matches!(*k, "services" | "datastores"))
+        {
+            if let (Some(name), Some(key)) = (keys.get(i + 1), keys.get(i + 2)) {
+                recovery
+                    .workload_keys
+                    .insert(((*name).to_owned(), (*key).to_owned()));
+            }
         }
     }
     for path in kept.iter().rev() {
