@@ -283,3 +283,20 @@ fn one_wrong_value_or_misspelt_key_is_one_error() {
     }
     assert!(leaks.is_empty(), "{}", leaks.join("\n"));
 }
+
+/// A key given twice points at both: where it is given again, and where it was first given.
+#[test]
+fn a_duplicate_key_points_at_its_first_occurrence() {
+    let first = r#"image = "ghcr.io/codepal/api-gateway:1.0.0""#;
+    let text = edit(
+        &codepal(),
+        first,
+        &format!("{first}\nimage = \"ghcr.io/codepal/api-gateway:1.0.1\""),
+    );
+    let diags = check("diag-duplicate", &text);
+    assert_eq!(diags.len(), 1, "{:#?}", summary(&diags));
+    assert_eq!(diags[0]["message"], "duplicate key `image`");
+    assert_eq!(diags[0]["location"]["line"], line_of(&text, first) + 1);
+    assert_eq!(diags[0]["related"][0]["line"], line_of(&text, first));
+    assert_eq!(diags[0]["related"][0]["message"], "first given here");
+}

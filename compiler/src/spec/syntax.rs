@@ -475,15 +475,21 @@ fn own_error(
         }
         None => parser.to_owned(),
     };
+    let mut first: Option<(std::ops::Range<usize>, &str)> = None;
     if parser == "duplicate key" && !snippet.is_empty() && !snippet.contains('\n') {
         message = format!("duplicate key `{snippet}`");
         label = "given again here".into();
         advice = "remove one of the two".into();
+        first = first_key(original, line_from, snippet).map(|r| (r, "first given here"));
     }
     if parser.starts_with("duplicate key") && line.starts_with('[') {
         message = format!("duplicate table `{line}`");
         label = "defined again here".into();
         advice = "merge the two tables into one".into();
+        first = original[..line_from]
+            .match_indices(line)
+            .find(|(i, _)| *i == 0 || original.as_bytes()[i - 1] == b'\n')
+            .map(|(i, _)| (i..i + line.len(), "first defined here"));
     } else if line.starts_with('[') {
         // `[services.api gateway]`, `[[services.api]`: the header itself is wrong.
         let header = line.split(" #").next().unwrap_or(line).trim_end();
@@ -612,9 +618,34 @@ fn own_error(
         );
         advice = "remove the character; write it as an escape such as `\\u0000` in a string".into();
     }
-    let d = Diagnostic::new(Code::TomlSyntax, message, Span::new(source, range), label)
+    let mut d = Diagnostic::new(Code::TomlSyntax, message, Span::new(source, range), label)
         .help(format!("{advice} ({TOML_SPEC})"));
+    if let Some((first, what)) = first {
+        d = d.related(Span::new(source, first), what);
+    }
     (d, spoiled)
+}
+
+/// Where `key` was first given in the table that holds the line at `line_from`: the
+/// nearest line above, after the table's header, that starts with `key =` or `key.`.
+fn first_key(text: &str, line_from: usize, key: &str) -> Option<std::ops::Range<usize>> {
+    let mut end = line_from;
+    while end > 0 {
+        let start = line_start(text, end - 1);
+        let line = &text[start..end];
+        let body = line.trim_start();
+        if body.starts_with('[') {
+            return None;
+        }
+        if let Some(rest) = body.strip_prefix(key) {
+            if rest.trim_start().starts_with(['=', '.']) {
+                let at = start + (line.len() - body.len());
+                return Some(at..at + key.len());
+            }
+        }
+        end = start;
+    }
+    None
 }
 
 #[cfg(test)]
