@@ -112,6 +112,7 @@ codes! {
     InvalidLabelName = "E197", "invalid-label-name", "an alert label name in `group_by` or a route matcher that Prometheus rejects";
     InvalidSmarthost = "E198", "invalid-smarthost", "an SMTP smarthost that is not `host:port`";
     InvalidCloudName = "E199", "invalid-cloud-name", "a generated AWS name (cluster, database, cache, bucket) longer than AWS allows, or not starting with a letter or with `--` where AWS forbids it";
+    MalformedRegion = "E200", "malformed-region", "a cloud region that is not shaped like an AWS region code";
     NoReadinessProbe = "W001", "no-readiness-probe", "a web service has no readiness probe, so it receives traffic before it is ready";
     SecurityOptOut = "W002", "security-opt-out", "a workload opts out of a secure default";
     NoRoutes = "W003", "no-alert-routes", "alerts are generated but no receiver is configured";

@@ -27,6 +27,18 @@ pub fn names() -> impl Iterator<Item = &'static str> {
     PRESETS.iter().map(|(n, _)| *n)
 }
 
+/// AWS region codes, one a line after `#` comments, with the page they come from; for
+/// did-you-mean on a malformed region.
+pub const AWS_REGIONS: &str = include_str!("../../stdlib/aws/regions.txt");
+
+/// The region codes of [`AWS_REGIONS`].
+pub fn aws_regions() -> impl Iterator<Item = &'static str> {
+    AWS_REGIONS
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
 /// The templates of the generic application chart, by path relative to the chart folder.
 /// They are Go templates for Helm, copied into every generated chart unchanged (after the
 /// banner); the values plinth writes beside them drive them.
@@ -92,3 +104,25 @@ pub const HELM_APP_CHART: &[(&str, &str)] = &[
         include_str!("../../stdlib/helm/app-chart/templates/vpa.yaml"),
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    /// The region list says where it comes from, so that whoever updates it checks the same
+    /// page, and every entry is sorted, unique and shaped like a region code (a suggestion
+    /// plinth would itself reject would be worse than none).
+    #[test]
+    fn aws_region_list_names_its_source_and_is_well_formed() {
+        assert!(
+            super::AWS_REGIONS.contains(
+                "Source: https://docs.aws.amazon.com/global-infrastructure/latest/regions/aws-regions.html"
+            ),
+            "stdlib/aws/regions.txt must name its source"
+        );
+        let regions: Vec<&str> = super::aws_regions().collect();
+        assert!(regions.len() > 30, "{regions:?}");
+        assert!(regions.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
+        for r in regions {
+            assert!(crate::units::is_region_code(r), "{r}");
+        }
+    }
+}

@@ -174,6 +174,22 @@ pub fn dns_label_form(name: &str) -> Option<String> {
     (label != name && is_dns_label(label)).then(|| label.to_owned())
 }
 
+/// Whether `region` is shaped like an AWS region code: a lowercase area (`us`, `eu`,
+/// `us-gov`), a direction (`east`, `southeast`), a number: `us-east-1`, `ap-southeast-4`.
+/// Regions AWS has not opened yet pass too; the shape is what a typo breaks.
+pub fn is_region_code(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    let Some((number, words)) = parts.split_last() else {
+        return false;
+    };
+    words.len() >= 2
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase()))
+        && (1..=2).contains(&number.len())
+        && number.chars().all(|c| c.is_ascii_digit())
+}
+
 /// Formats millicores the way Kubernetes users write them.
 pub fn format_cpu(milli: i64) -> String {
     if milli % 1000 == 0 {
