@@ -94,7 +94,6 @@ codes! {
     PlaintextSecret = "E160", "plaintext-secret", "a value that looks like a secret is written in plain text";
     MalformedSecretRef = "E161", "malformed-secret-ref", "a secret reference names an invalid secret or key";
     MultipleLocalEnvironments = "E170", "multiple-local-environments", "more than one environment sets `local = true`";
-    UnknownAwsName = "E171", "unknown-aws-name", "an AWS region or EC2 instance type that AWS does not have";
     InvalidAllow = "E172", "invalid-allow", "an `allow` entry names no warning, or gives no reason";
     ConfigFileCollision = "E180", "config-file-collision", "two config files that map to one ConfigMap key or one Compose config name";
     SharedNamespace = "E181", "shared-namespace", "two environments deploy into one namespace";
@@ -114,10 +113,12 @@ codes! {
     InvalidLabelName = "E197", "invalid-label-name", "an alert label name in `group_by` or a route matcher that Prometheus rejects";
     InvalidSmarthost = "E198", "invalid-smarthost", "an SMTP smarthost that is not `host:port`";
     InvalidCloudName = "E199", "invalid-cloud-name", "a generated AWS name (cluster, database, cache, bucket) longer than AWS allows, or not starting with a letter or with `--` where AWS forbids it";
+    MalformedRegion = "E200", "malformed-region", "a cloud region that is not shaped like an AWS region code";
     NoReadinessProbe = "W001", "no-readiness-probe", "a web service has no readiness probe, so it receives traffic before it is ready";
     SecurityOptOut = "W002", "security-opt-out", "a workload opts out of a secure default";
     NoRoutes = "W003", "no-alert-routes", "alerts are generated but no receiver is configured";
     UnusedAllow = "W004", "unused-allow", "an `allow` entry silences no warning of the spec";
+    UnknownAwsName = "W005", "unknown-aws-name", "an AWS region or EC2 instance type that this plinth's lists (from botocore) do not have";
 }
 
 /// A label: a span and what to say about it.
@@ -223,14 +224,41 @@ impl Diagnostics {
 }
 
 /// The "did you mean" suggestion for `word` among `candidates`, if one is close enough.
+///
+/// Jaro-Winkler ranks the candidates, but it rewards a shared prefix so much that `image`
+/// scores 0.86 against `image_pull_secrets`; a candidate must also be a few edits away
+/// (a third of the longer word, at least one), which is what a typo is.
 pub fn did_you_mean<'a>(
     word: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
+    // An abbreviation (`prod` for `production`) is near too; a longer word is not near its
+    // own prefix, which names something else.
+    let near = |c: &str| {
+        let longer = word.chars().count().max(c.chars().count());
+        strsim::damerau_levenshtein(word, c) <= (longer / 3).max(1)
+            || (word.len() >= 3 && c.starts_with(word))
+    };
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(word, c), c))
-        .filter(|(score, _)| *score > 0.8)
+        .filter(|(score, c)| *score > 0.8 && near(c))
         .max_by(|a, b| a.0.total_cmp(&b.0).then_with(|| b.1.cmp(a.1)))
         .map(|(_, c)| c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::did_you_mean;
+
+    #[test]
+    fn suggests_typos_not_prefixes() {
+        let keys = ["image", "image_pull_secrets", "ports", "receiver"];
+        assert_eq!(did_you_mean("imag", keys), Some("image"));
+        assert_eq!(did_you_mean("recevier", keys), Some("receiver"));
+        assert_eq!(did_you_mean("image_pull", keys), Some("image_pull_secrets"));
+        assert_eq!(did_you_mean("image_pull_secret", ["image", "ports"]), None);
+        assert_eq!(did_you_mean("image_secrets", ["image"]), None);
+        assert_eq!(did_you_mean("prod", ["production"]), Some("production"));
+    }
 }

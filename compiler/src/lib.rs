@@ -134,7 +134,7 @@ pub fn check_only(path: &str, text: &str) -> Analysis {
 fn analyze_with(path: &str, text: &str, depth: Depth) -> Analysis {
     let mut sources = Sources::new();
     let id = sources.add(path, text);
-    let (spec, mut diagnostics) = spec::load(&sources, id);
+    let (spec, mut diagnostics, recovery) = spec::load_recovering(&sources, id);
     let Some(spec) = spec else {
         return Analysis::unloaded(sources, diagnostics);
     };
@@ -147,23 +147,11 @@ fn analyze_with(path: &str, text: &str, depth: Depth) -> Analysis {
     let presets = load_presets(&spec, &mut sources, &mut diagnostics);
     let views = spec::resolve_all(&spec, &presets, depth == Depth::Explain);
     let semantic = check::run(&spec, &views, &sources).0;
-    // An unknown key is usually a misspelt known one (`imag`), so "missing" findings would be
-    // knock-on errors of the typo; they are left out until it is fixed.
-    let typos = diagnostics.0.iter().any(|d| d.code == Code::UnknownKey);
-    let knock_on = [
-        Code::MissingKey,
-        Code::MissingImage,
-        Code::NoRoutes,
-        Code::NoReadinessProbe,
-        Code::UnroutedSeverity,
-        Code::AutoscaleNoMetric,
-        Code::ScheduleMismatch,
-    ];
-    diagnostics.0.extend(
-        semantic
-            .into_iter()
-            .filter(|d| !(typos && knock_on.contains(&d.code))),
-    );
+    let semantic: Vec<Diagnostic> = semantic
+        .into_iter()
+        .filter(|d| !is_consequence(d, &diagnostics, &recovery))
+        .collect();
+    diagnostics.0.extend(semantic);
     diagnostics.sort();
     let (platform, views) = if depth != Depth::Check && !diagnostics.has_errors() {
         (Some(ir::lower(&spec, views, path)), Vec::new())
@@ -176,6 +164,61 @@ fn analyze_with(path: &str, text: &str, depth: Depth) -> Analysis {
         platform,
         retained: Some(Box::new((spec, views))),
     }
+}
+
+/// Whether the semantic finding `d` is a consequence of a structural error already reported,
+/// rather than a problem of its own: causes print, consequences do not.
+///
+/// An unknown key is usually a misspelt known one (`imag`), and recovery drops wrongly typed
+/// values, so "missing" findings (no image, no routes, no readiness probe) would be knock-on
+/// errors of the typo or of the dropped value; they are left out until it is fixed. So are
+/// references to a table recovery dropped whole (a port whose number was a string), a
+/// `{domain}` placeholder left undefined by a misspelt or wrongly typed `domain`, findings
+/// about a workload that a dropped key of it decides (its ports, its replicas) and a
+/// receiver "needing" the field that was dropped.
+fn is_consequence(d: &Diagnostic, loaded: &Diagnostics, recovery: &spec::Recovery) -> bool {
+    let typos = loaded.0.iter().any(|d| d.code == Code::UnknownKey);
+    let knock_on = [
+        Code::MissingKey,
+        Code::MissingImage,
+        Code::NoRoutes,
+        Code::NoReadinessProbe,
+        Code::UnroutedSeverity,
+        Code::AutoscaleNoMetric,
+        Code::ScheduleMismatch,
+        Code::IngressWithoutPort,
+    ];
+    if (typos || recovery.pruned) && knock_on.contains(&d.code) {
+        return true;
+    }
+    let names_dropped = matches!(d.code, Code::UnknownReference | Code::UndeclaredPort)
+        && recovery
+            .names
+            .iter()
+            .any(|n| d.message.contains(&format!("`{n}`")));
+    let domain_dropped = d.code == Code::UnknownPlaceholder
+        && d.message.contains("{domain}")
+        && recovery.meant.contains("domain");
+    // A workload whose key was dropped: the findings that key decides. A receiver whose
+    // field was dropped is not reported as needing it.
+    let decided_by = |key: &str| {
+        recovery
+            .workload_keys
+            .iter()
+            .any(|(w, k)| k == key && d.message.contains(&format!("`{w}`")))
+    };
+    let workload_key_dropped = match d.code {
+        Code::UndeclaredPort | Code::IngressWithoutPort => decided_by("ports"),
+        Code::InvalidValue if d.message.contains("disruption budget") => {
+            decided_by("replicas") || decided_by("autoscaling")
+        }
+        Code::ReceiverConfig => recovery
+            .meant
+            .iter()
+            .any(|k| d.message.contains(&format!("needs `{k}`"))),
+        _ => false,
+    };
+    names_dropped || domain_dropped || workload_key_dropped
 }
 
 /// The result of a compilation.

@@ -117,3 +117,23 @@ pub const HELM_APP_CHART: &[(&str, &str)] = &[
         include_str!("../../stdlib/helm/app-chart/templates/vpa.yaml"),
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    /// The region list says where it comes from, so that whoever updates it checks the same
+    /// page, and every entry is sorted, unique and shaped like a region code (a suggestion
+    /// plinth would itself reject would be worse than none).
+    #[test]
+    fn aws_region_list_names_its_source_and_is_well_formed() {
+        assert!(
+            super::AWS_REGIONS.contains("Source: botocore"),
+            "stdlib/aws/regions.txt must name its source"
+        );
+        let regions: Vec<&str> = super::aws_regions().collect();
+        assert!(regions.len() > 30, "{regions:?}");
+        assert!(regions.windows(2).all(|w| w[0] < w[1]), "sorted and unique");
+        for r in regions {
+            assert!(crate::units::is_region_code(r), "{r}");
+        }
+    }
+}

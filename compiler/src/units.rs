@@ -92,6 +92,104 @@ pub fn parse_bytes(text: &str) -> Result<i128, String> {
     Ok(n)
 }
 
+/// The number and the unit word of a value written like prose (`2 cores`, `1 GB`,
+/// `500 ms`, `90%`): the digits (with a sign or a decimal point) and the letters or `%`
+/// after them, without the spaces between.
+fn number_and_unit(text: &str) -> Option<(&str, String)> {
+    let t = text.trim();
+    let end = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '-' || c == '+'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(end);
+    number.parse::<f64>().ok()?;
+    Some((number, unit.split_whitespace().collect()))
+}
+
+/// The CPU quantity a malformed one probably meant: `2 cores` → `2`, `500 millicores` →
+/// `500m`, `0.5 vCPU` → `0.5`.
+pub fn suggest_cpu(text: &str) -> Option<String> {
+    let (number, unit) = number_and_unit(text)?;
+    let fixed = match unit.to_ascii_lowercase().as_str() {
+        "" | "core" | "cores" | "cpu" | "cpus" | "vcpu" | "vcpus" => number.to_owned(),
+        "m" | "milli" | "millicore" | "millicores" | "mcpu" => format!("{number}m"),
+        _ => return None,
+    };
+    (fixed != text && parse_cpu(&fixed).is_ok()).then_some(fixed)
+}
+
+/// The byte quantity a malformed one probably meant, in the binary units Kubernetes users
+/// write: `1GB` → `1Gi`, `512 MiB` → `512Mi`, `100 gb` → `100Gi`.
+pub fn suggest_bytes(text: &str) -> Option<String> {
+    let (number, unit) = number_and_unit(text)?;
+    let suffix = match unit.to_ascii_lowercase().trim_end_matches('b') {
+        "k" | "ki" => "Ki",
+        "m" | "mi" => "Mi",
+        "g" | "gi" => "Gi",
+        "t" | "ti" => "Ti",
+        _ => return None,
+    };
+    let fixed = format!("{number}{suffix}");
+    (fixed != text && parse_bytes(&fixed).is_ok()).then_some(fixed)
+}
+
+/// The duration a malformed one probably meant: `500 ms` → `500ms`, `5 minutes` → `5m`,
+/// `1.5s` has no exact form and no suggestion.
+pub fn suggest_duration(text: &str) -> Option<String> {
+    let (number, unit) = number_and_unit(text)?;
+    let unit = match unit.to_ascii_lowercase().as_str() {
+        "ms" | "msec" | "millisecond" | "milliseconds" => "ms",
+        "s" | "sec" | "secs" | "second" | "seconds" => "s",
+        "m" | "min" | "mins" | "minute" | "minutes" => "m",
+        "h" | "hr" | "hrs" | "hour" | "hours" => "h",
+        "d" | "day" | "days" => "d",
+        "w" | "week" | "weeks" => "w",
+        _ => return None,
+    };
+    let fixed = format!("{number}{unit}");
+    (fixed != text && parse_duration(&fixed).is_ok()).then_some(fixed)
+}
+
+/// The plain number a string probably meant: `"90%"` → `90`, `"3"` → `3`, `"2 cores"` → `2`.
+pub fn suggest_number(text: &str) -> Option<String> {
+    let (number, unit) = number_and_unit(text)?;
+    matches!(
+        unit.to_ascii_lowercase().as_str(),
+        "" | "%" | "percent" | "core" | "cores" | "cpu" | "cpus" | "x" | "replicas"
+    )
+    .then(|| number.to_owned())
+}
+
+/// The DNS-1123 label closest to `name`: lowercase, with `_`, `.` and spaces as `-` and other
+/// characters dropped (`Api_Gateway` → `api-gateway`), if that leaves a label at all.
+pub fn dns_label_form(name: &str) -> Option<String> {
+    let mapped: String = name
+        .chars()
+        .filter_map(|c| match c {
+            'A'..='Z' | 'a'..='z' | '0'..='9' => Some(c.to_ascii_lowercase()),
+            '_' | '.' | ' ' | '-' => Some('-'),
+            _ => None,
+        })
+        .collect();
+    let label = mapped.trim_matches('-');
+    (label != name && is_dns_label(label)).then(|| label.to_owned())
+}
+
+/// Whether `region` is shaped like an AWS region code: a lowercase area (`us`, `eu`,
+/// `us-gov`), a direction (`east`, `southeast`), a number: `us-east-1`, `ap-southeast-4`.
+/// Regions AWS has not opened yet pass too; the shape is what a typo breaks.
+pub fn is_region_code(region: &str) -> bool {
+    let parts: Vec<&str> = region.split('-').collect();
+    let Some((number, words)) = parts.split_last() else {
+        return false;
+    };
+    words.len() >= 2
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.chars().all(|c| c.is_ascii_lowercase()))
+        && (1..=2).contains(&number.len())
+        && number.chars().all(|c| c.is_ascii_digit())
+}
+
 /// Formats millicores the way Kubernetes users write them.
 pub fn format_cpu(milli: i64) -> String {
     if milli % 1000 == 0 {
@@ -481,6 +579,27 @@ pub fn substitute_env(text: &str, value: impl Fn(&str) -> Option<String>) -> Str
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn suggestions_correct_prose_values() {
+        assert_eq!(super::suggest_cpu("2 cores").as_deref(), Some("2"));
+        assert_eq!(
+            super::suggest_cpu("500 millicores").as_deref(),
+            Some("500m")
+        );
+        assert_eq!(super::suggest_bytes("1GB").as_deref(), Some("1Gi"));
+        assert_eq!(super::suggest_bytes("512 MiB").as_deref(), Some("512Mi"));
+        assert_eq!(super::suggest_duration("500 ms").as_deref(), Some("500ms"));
+        assert_eq!(super::suggest_duration("5 minutes").as_deref(), Some("5m"));
+        assert_eq!(super::suggest_number("90%").as_deref(), Some("90"));
+        assert_eq!(
+            super::dns_label_form("Api_Gateway").as_deref(),
+            Some("api-gateway")
+        );
+        assert_eq!(super::suggest_bytes("lots"), None);
+        assert_eq!(super::dns_label_form("api"), None);
+    }
+
     use super::*;
 
     #[test]

@@ -686,3 +686,40 @@ fn a_namespace_quota_comes_with_defaults_and_a_fit_note() {
         assert!(String::from_utf8_lossy(&out.stderr).contains(code), "{to}");
     }
 }
+
+/// AWS names the cloud would reject after review are flagged at check time, with the
+/// nearest real name: a region or instance type AWS does not have is W005 (a warning, as AWS
+/// adds both after a plinth is built; it can be allowed), a region not shaped like one E200.
+#[test]
+fn aws_names_are_checked_against_aws_lists() {
+    let dir = tempdir("aws-names");
+    let spec = std::fs::read_to_string(root().join("examples/codepal.toml")).unwrap();
+    for (from, to, code, near) in [
+        (
+            "region = \"us-east-1\"",
+            "region = \"us-east-7\"",
+            "W005",
+            "",
+        ),
+        (
+            "[\"m6i.large\"]",
+            "[\"m6i.larg\"]",
+            "W005",
+            "did you mean `m6i.large`?",
+        ),
+        (
+            "region = \"us-east-1\"",
+            "region = \"us-east1\"",
+            "E200",
+            "us-east-1",
+        ),
+    ] {
+        std::fs::write(dir.join("platform.toml"), spec.replacen(from, to, 1)).unwrap();
+        let out = plinth(&["check"], &dir);
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert!(text.contains(code), "{to}: {text}");
+        assert!(text.contains(near), "{to}: {text}");
+        let expected = if code.starts_with('W') { 0 } else { 1 };
+        assert_eq!(out.status.code(), Some(expected), "{to}: {text}");
+    }
+}

@@ -83,8 +83,8 @@ fn valid_specs_compile_and_match_snapshots() {
 fn invalid_fixtures_fail_with_labelled_diagnostics() {
     let fixtures = toml_files("compiler/tests/fixtures/invalid");
     assert!(
-        fixtures.len() >= 30,
-        "expected at least 30 invalid fixtures, found {}",
+        fixtures.len() >= 40,
+        "expected at least 40 invalid fixtures, found {}",
         fixtures.len()
     );
     for path in fixtures {
@@ -118,8 +118,42 @@ fn invalid_fixtures_fail_with_labelled_diagnostics() {
             );
         }
         let rendered = render::human(&c.sources, &c.diagnostics.0, false, 100);
+        let reported: Vec<&str> = c.diagnostics.0.iter().map(|d| d.code.id()).collect();
+        // A fixture with several independent errors lists them on its second line, in the
+        // order they print: every one must be reported in this one run, and nothing else
+        // (no consequence of another). A syntax fixture without that line shows one problem
+        // at its cause, never a cascade.
+        match expected_codes(&text) {
+            Some(listed) => assert_eq!(
+                reported, listed,
+                "{name}: expected exactly these codes, in this order:\n{rendered}"
+            ),
+            None if expected == "E002" => {
+                assert_eq!(
+                    reported,
+                    ["E002"],
+                    "{name}: one syntax problem:\n{rendered}"
+                )
+            }
+            None => {}
+        }
+        // Every error says how to fix it.
+        for d in &c.diagnostics.0 {
+            assert!(
+                d.help.is_some(),
+                "{name}: {} `{}` has no help",
+                d.code.id(),
+                d.message
+            );
+        }
         in_snapshots(|| insta::assert_snapshot!(format!("invalid__{}", stem(&path)), rendered));
     }
+}
+
+/// The codes a fixture's second line lists after `# expect:`, if it has that line.
+fn expected_codes(text: &str) -> Option<Vec<&str>> {
+    let line = text.lines().nth(1)?.strip_prefix("# expect:")?;
+    Some(line.split_whitespace().collect())
 }
 
 #[test]

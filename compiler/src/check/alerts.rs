@@ -168,7 +168,17 @@ fn threshold(name: &Sp<String>, t: &Threshold, out: &mut Vec<Diagnostic>) {
                     "invalid threshold level",
                     l.span.clone(),
                     e,
-                ));
+                ).help(match kind {
+                    LevelKind::Seconds => units::suggest_duration(&l.value.0)
+                        .map(|v| format!("write `\"{v}\"`")),
+                    LevelKind::Percent | LevelKind::Number => units::suggest_number(&l.value.0)
+                        .map(|v| format!("write `{v}`")),
+                }
+                .unwrap_or_else(|| {
+                    "write the level as the threshold measures it, e.g. `90` for a percentage \
+                     or `\"500ms\"` for a latency"
+                        .into()
+                })));
                 None
             }
         }
@@ -279,18 +289,26 @@ fn custom_rule(r: &AlertRule, out: &mut Vec<Diagnostic>) {
 ///
 /// Why: an objective of 100% has no error budget, so every burn-rate alert divides by zero.
 fn invalid_slo(slo: &Slo, out: &mut Vec<Diagnostic>) {
-    if !(slo.objective.value > 0.0 && slo.objective.value < 100.0) {
-        out.push(
-            Diagnostic::new(
-                Code::InvalidSlo,
-                format!(
-                    "objective {} is not between 0 and 100 percent",
-                    slo.objective.value
-                ),
-                slo.objective.span.clone(),
+    let objective = slo.objective.value;
+    if !(objective > 0.0 && objective < 100.0) {
+        // The burn-rate alerts divide by the error budget, `100 - objective`: at 100 there is
+        // no budget to burn, and outside (0, 100) the objective is not a percentage at all.
+        let (message, label) = if objective >= 100.0 {
+            (
+                format!("objective {objective}% leaves no error budget"),
+                "no failure allowed, so there is no budget to burn",
+            )
+        } else {
+            (
+                format!("objective {objective}% is not a percentage above 0"),
                 "out of range",
             )
-            .help("write the objective as a percentage below 100, e.g. `99.9`"),
+        };
+        out.push(
+            Diagnostic::new(Code::InvalidSlo, message, slo.objective.span.clone(), label).help(
+                "burn-rate alerts measure how fast the error budget (100 minus the objective) \
+                 is spent; write the objective as a percentage below 100, e.g. `99.9`",
+            ),
         );
     }
     if let Some(w) = &slo.window {

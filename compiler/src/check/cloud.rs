@@ -1,10 +1,13 @@
 //! Facts the cloud enforces, checked before `terraform apply`: region names and instance
-//! types.
+//! types, against the lists of `stdlib/aws/` (AWS's own data, from botocore). A name missing
+//! from them is a warning rather than an error: AWS opens regions and launches instance
+//! types after a plinth is built, and a warning can be allowed (`[[allow]]`) until the lists
+//! catch up, while a typo still shows with the nearest name.
 
 use super::Ctx;
 use crate::diag::{did_you_mean, Code, Diagnostic};
 use crate::spec::{Provider, Sp};
-use crate::stdlib;
+use crate::{stdlib, units};
 
 pub(super) fn run(ctx: &mut Ctx) {
     let mut found = Vec::new();
@@ -17,7 +20,12 @@ pub(super) fn run(ctx: &mut Ctx) {
         {
             continue;
         }
-        if let Some(region) = &cloud.region {
+        // A region not shaped like one is E200 (`fields::malformed_region`).
+        if let Some(region) = cloud
+            .region
+            .as_ref()
+            .filter(|r| units::is_region_code(&r.value))
+        {
             unknown_region(region, &mut found);
         }
         for group in cloud.cluster.iter().flat_map(|c| c.node_groups.values()) {
@@ -31,13 +39,13 @@ pub(super) fn run(ctx: &mut Ctx) {
     }
 }
 
-/// E171 `unknown-aws-name` for a region AWS does not have.
+/// W005 `unknown-aws-name` for a region shaped like one that AWS does not have.
 ///
 /// Why: Terraform only finds out when the provider first calls AWS, after the plan has been
-/// reviewed; `us-east1` or `eu-west-4` should fail where it was written. The list is AWS's
-/// own (botocore's endpoint data, `stdlib/aws/regions.txt`).
+/// reviewed; `eu-west-4` should be flagged where it was written. The list is AWS's own
+/// (botocore's endpoint data, `stdlib/aws/regions.txt`).
 ///
-/// Example: `region = "us-east1"`.
+/// Example: `region = "eu-west-4"`.
 fn unknown_region(region: &Sp<String>, out: &mut Vec<Diagnostic>) {
     if stdlib::aws_regions().any(|r| r == region.value) {
         return;
@@ -54,10 +62,10 @@ fn unknown_region(region: &Sp<String>, out: &mut Vec<Diagnostic>) {
     });
 }
 
-/// E171 `unknown-aws-name` for an EC2 instance type AWS does not have.
+/// W005 `unknown-aws-name` for an EC2 instance type AWS does not have.
 ///
 /// Why: EKS rejects a node group with an unknown instance type at apply time, after the
-/// network and the cluster were already created. The list is AWS's own (botocore's EC2
+/// network and the cluster were already created; a typo should show where it was written. The list is AWS's own (botocore's EC2
 /// model, `stdlib/aws/instance-types.txt`).
 ///
 /// Example: `instance_types = ["m6i.larg"]`.

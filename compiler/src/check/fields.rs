@@ -1,6 +1,6 @@
 //! Fields the target rejects at apply time: label keys and values, environment variable
 //! names, ConfigMap keys, volume names, mount paths, HTTP paths, alert label names, SMTP
-//! smarthosts and generated AWS names, validated here with the syntax Kubernetes, Compose,
+//! smarthosts, generated AWS names and AWS region codes, validated here with the syntax Kubernetes, Compose,
 //! Prometheus, Alertmanager and AWS apply, so that a spec that passes `check` does not fail in
 //! `kubectl apply`, `docker compose up`, `terraform apply` or an Alertmanager reload, far from
 //! the line that caused it.
@@ -98,6 +98,9 @@ pub(super) fn run(ctx: &mut Ctx) {
     }
     for view in ctx.views {
         invalid_cloud_name(ctx, view, &mut found);
+        if let Some(region) = view.cloud.as_ref().and_then(|c| c.region.as_ref()) {
+            malformed_region(region, &mut found);
+        }
     }
     for d in found {
         ctx.report(d);
@@ -538,6 +541,49 @@ fn invalid_smarthost(r: &Receiver, out: &mut Vec<Diagnostic>) {
             .help("write the server and its port, e.g. `smtp.example.com:587`"),
         );
     }
+}
+
+/// E200 `malformed-region`: `cloud.region` must be shaped like an AWS region code
+/// (`us-east-1`), lowercase with a `-` before the number.
+///
+/// Why: the AWS provider only refuses `us-east1`, `US-EAST-1` or `Frankfurt` when
+/// `terraform plan` first calls AWS, and the error names the provider block, not the spec.
+/// A region AWS opens after this plinth was built is still accepted if shaped like one.
+///
+/// Example: `region = "eu-west1"`; the help suggests `eu-west-1` from the stdlib's list.
+fn malformed_region(region: &Sp<String>, out: &mut Vec<Diagnostic>) {
+    if units::is_region_code(&region.value) {
+        return;
+    }
+    // `EU_WEST1` → `eu-west-1`: the usual slips, undone before looking for a near region.
+    let mut fixed = region
+        .value
+        .trim()
+        .to_ascii_lowercase()
+        .replace(['_', ' '], "-");
+    if let Some(digit) = fixed.find(|c: char| c.is_ascii_digit()) {
+        if digit > 0 && !fixed[..digit].ends_with('-') {
+            fixed.insert(digit, '-');
+        }
+    }
+    let known: Vec<&str> = crate::stdlib::aws_regions().collect();
+    let near = known
+        .iter()
+        .find(|r| **r == fixed)
+        .copied()
+        .or_else(|| crate::diag::did_you_mean(&fixed, known.iter().copied()));
+    out.push(
+        Diagnostic::new(
+            Code::MalformedRegion,
+            format!("`{}` is not an AWS region code", region.value),
+            region.span.clone(),
+            "not shaped like `us-east-1`",
+        )
+        .help(match near {
+            Some(r) => format!("write `{r}`"),
+            None => "write a region code such as `us-east-1` or `eu-central-1`".to_owned(),
+        }),
+    );
 }
 
 /// E199 `invalid-cloud-name`: the names plinth generates for AWS resources must fit AWS's

@@ -6,7 +6,7 @@ use super::Ctx;
 use crate::diag::{did_you_mean, Code, Diagnostic};
 use crate::spec::{Sp, StoreMode};
 use crate::stdlib;
-use crate::units::is_dns_label;
+use crate::units::{self, is_dns_label};
 
 pub(super) fn run(ctx: &mut Ctx) {
     invalid_name(ctx);
@@ -103,7 +103,10 @@ fn invalid_name(ctx: &mut Ctx) {
                     name.span.clone(),
                     "not a DNS label",
                 )
-                .help("use lowercase letters, digits and `-`, start and end with a letter or digit, at most 53 characters"),
+                .help(match units::dns_label_form(&name.value).filter(|n| n.len() <= 53) {
+                    Some(fixed) => format!("write `{fixed}`: lowercase letters, digits and `-`, starting and ending with a letter or digit"),
+                    None => "use lowercase letters, digits and `-`, start and end with a letter or digit, at most 53 characters".into(),
+                }),
             );
         }
     }

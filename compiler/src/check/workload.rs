@@ -216,12 +216,17 @@ fn image(w: &W, out: &mut Vec<Diagnostic>) {
                     }
                 }
             }
-            Err(e) => out.push(Diagnostic::new(
-                Code::MalformedImage,
-                "malformed image reference",
-                image.span.clone(),
-                e,
-            )),
+            Err(e) => out.push(
+                Diagnostic::new(
+                    Code::MalformedImage,
+                    "malformed image reference",
+                    image.span.clone(),
+                    e,
+                )
+                .help(
+                    "write `registry/name:tag` or `name@sha256:…`, e.g. `ghcr.io/acme/api:1.4.2`",
+                ),
+            ),
         }
         return;
     }
@@ -432,7 +437,7 @@ fn probe_shape(w: &W, out: &mut Vec<Diagnostic>) {
                         "empty probe command",
                         path.span.clone(),
                         "no command",
-                    ));
+                    ).help("give the command to run, e.g. `command = [\"pg_isready\"]`, or remove `command`"));
                 }
             }
         }
@@ -444,12 +449,15 @@ fn probe_shape(w: &W, out: &mut Vec<Diagnostic>) {
         }
         if let Some(t) = &probe.failure_threshold {
             if t.value < 1 {
-                out.push(Diagnostic::new(
-                    Code::InvalidValue,
-                    "failure threshold must be at least 1",
-                    t.span.clone(),
-                    "too small",
-                ));
+                out.push(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        "failure threshold must be at least 1",
+                        t.span.clone(),
+                        "too small",
+                    )
+                    .help("a probe fails after this many failed checks; write `1` or more"),
+                );
             }
         }
     }
@@ -467,7 +475,10 @@ pub(super) fn duration(d: &Sp<String>, out: &mut Vec<Diagnostic>) -> Option<u64>
                     d.span.clone(),
                     e,
                 )
-                .help("write a number and a unit: `ms`, `s`, `m`, `h`, `d`, `w`, `y`"),
+                .help(match units::suggest_duration(&d.value) {
+                    Some(fixed) => format!("write `\"{fixed}\"`"),
+                    None => "write a number and a unit: `ms`, `s`, `m`, `h`, `d`, `w`, `y`".into(),
+                }),
             );
             None
         }
@@ -579,12 +590,15 @@ fn autoscale(w: &W, out: &mut Vec<Diagnostic>) {
     }
     if let Some(min) = &a.min {
         if min.value < 1 {
-            out.push(Diagnostic::new(
-                Code::InvalidValue,
-                "autoscaling minimum must be at least 1",
-                min.span.clone(),
-                "too small",
-            ));
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    "autoscaling minimum must be at least 1",
+                    min.span.clone(),
+                    "too small",
+                )
+                .help("write `min = 1` or more; to stop a service, remove it from the environment"),
+            );
         }
     }
     match &a.max {
@@ -597,12 +611,15 @@ fn autoscale(w: &W, out: &mut Vec<Diagnostic>) {
             )
             .help("add `max = …` to `autoscaling`"),
         ),
-        Some(max) if max.value < 1 || max.value > 1000 => out.push(Diagnostic::new(
-            Code::InvalidValue,
-            "autoscaling maximum must be between 1 and 1000",
-            max.span.clone(),
-            "out of range",
-        )),
+        Some(max) if max.value < 1 || max.value > 1000 => out.push(
+            Diagnostic::new(
+                Code::InvalidValue,
+                "autoscaling maximum must be between 1 and 1000",
+                max.span.clone(),
+                "out of range",
+            )
+            .help("write a maximum between 1 and 1000 replicas"),
+        ),
         Some(_) => {}
     }
     if a.cpu.is_none() && a.memory.is_none() && a.metrics.as_ref().is_none_or(Vec::is_empty) {
@@ -623,12 +640,15 @@ fn autoscale(w: &W, out: &mut Vec<Diagnostic>) {
     }
     for p in [&a.cpu, &a.memory].into_iter().flatten() {
         if !(1..=100).contains(&p.value) {
-            out.push(Diagnostic::new(
-                Code::InvalidPercent,
-                "utilisation target must be between 1 and 100 percent",
-                p.span.clone(),
-                "out of range",
-            ));
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidPercent,
+                    "utilisation target must be between 1 and 100 percent",
+                    p.span.clone(),
+                    "out of range",
+                )
+                .help("the target is a percentage of the request, e.g. `cpu = 70`"),
+            );
         }
     }
     for m in a.metrics.iter().flatten() {
@@ -637,32 +657,41 @@ fn autoscale(w: &W, out: &mut Vec<Diagnostic>) {
     for b in [&a.scale_up, &a.scale_down].into_iter().flatten() {
         if let Some(s) = &b.stabilization {
             if duration(s, out).is_some_and(|ms| ms > 3_600_000) {
-                out.push(Diagnostic::new(
-                    Code::InvalidValue,
-                    "stabilization window is at most one hour",
-                    s.span.clone(),
-                    "too long",
-                ));
+                out.push(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        "stabilization window is at most one hour",
+                        s.span.clone(),
+                        "too long",
+                    )
+                    .help("Kubernetes accepts up to `1h`"),
+                );
             }
         }
         for p in b.policies.iter().flatten() {
             if duration(&p.period, out)
                 .is_some_and(|ms| ms == 0 || ms > 1_800_000 || ms % 1000 != 0)
             {
-                out.push(Diagnostic::new(
-                    Code::InvalidValue,
-                    "policy period must be whole seconds from 1s to 30m",
-                    p.period.span.clone(),
-                    "out of range",
-                ));
+                out.push(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        "policy period must be whole seconds from 1s to 30m",
+                        p.period.span.clone(),
+                        "out of range",
+                    )
+                    .help("write whole seconds between `1s` and `30m`, e.g. `60s`"),
+                );
             }
             if p.value.value < 1 {
-                out.push(Diagnostic::new(
-                    Code::InvalidValue,
-                    "policy value must be at least 1",
-                    p.value.span.clone(),
-                    "too small",
-                ));
+                out.push(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        "policy value must be at least 1",
+                        p.value.span.clone(),
+                        "too small",
+                    )
+                    .help("write how many pods or percent a step may change, `1` or more"),
+                );
             }
         }
     }
@@ -695,7 +724,18 @@ pub(super) fn quantity(q: &Sp<Quantity>, unit: Unit, out: &mut Vec<Diagnostic>) 
                     q.span.clone(),
                     e,
                 )
-                .help("CPU: `250m`, `0.5`, `2`; memory and storage: `512Mi`, `1Gi`"),
+                .help(
+                    match unit {
+                        Unit::Cpu => units::suggest_cpu(&q.value.0).map(|v| format!("write `{v}`")),
+                        Unit::Bytes => {
+                            units::suggest_bytes(&q.value.0).map(|v| format!("write `\"{v}\"`"))
+                        }
+                        Unit::Plain => None,
+                    }
+                    .unwrap_or_else(|| {
+                        "CPU: `250m`, `0.5`, `2`; memory and storage: `512Mi`, `1Gi`".into()
+                    }),
+                ),
             );
             None
         }
@@ -747,12 +787,15 @@ fn rollout_and_budget(w: &W, out: &mut Vec<Diagnostic>) {
         ) {
             Ok(x) => Some(x),
             Err(e) => {
-                out.push(Diagnostic::new(
-                    Code::InvalidValue,
-                    "invalid count or percentage",
-                    v.span.clone(),
-                    e,
-                ));
+                out.push(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        "invalid count or percentage",
+                        v.span.clone(),
+                        e,
+                    )
+                    .help("write a count (`1`) or a percentage (`\"25%\"`)"),
+                );
                 None
             }
         };
@@ -889,23 +932,29 @@ fn ingress(w: &W, has_domain: bool, out: &mut Vec<Diagnostic>) {
                 .all(|l| units::is_dns_label(l) || (l == "*" && host.starts_with("*.")))
                 && host.len() <= 253;
             if !valid && placeholders(&h.value).iter().all(|p| p == "domain") {
-                out.push(Diagnostic::new(
-                    Code::InvalidName,
-                    format!("invalid host `{}`", h.value),
-                    h.span.clone(),
-                    "not a DNS name",
-                ));
+                out.push(
+                    Diagnostic::new(
+                        Code::InvalidName,
+                        format!("invalid host `{}`", h.value),
+                        h.span.clone(),
+                        "not a DNS name",
+                    )
+                    .help("use lowercase DNS labels separated by dots, e.g. `api.{domain}`"),
+                );
             }
         }
     }
     if let Some(p) = &i.path {
         if !p.value.starts_with('/') {
-            out.push(Diagnostic::new(
-                Code::InvalidValue,
-                "ingress path must start with `/`",
-                p.span.clone(),
-                "relative path",
-            ));
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    "ingress path must start with `/`",
+                    p.span.clone(),
+                    "relative path",
+                )
+                .help(format!("write `/{}`", p.value.trim_start_matches("./"))),
+            );
         }
     }
 }
@@ -1062,12 +1111,15 @@ fn backup_settings(d: &DataStore, out: &mut Vec<Diagnostic>) {
     }
     if let Some(r) = &d.read_replicas {
         if !(0..=15).contains(&r.value) {
-            out.push(Diagnostic::new(
-                Code::InvalidValue,
-                "read replicas must be between 0 and 15",
-                r.span.clone(),
-                "out of range",
-            ));
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    "read replicas must be between 0 and 15",
+                    r.span.clone(),
+                    "out of range",
+                )
+                .help("RDS allows at most 15 read replicas"),
+            );
         }
     }
 }
@@ -1159,12 +1211,15 @@ fn egress(rules: &[Egress], out: &mut Vec<Diagnostic>) {
         }
         for p in &e.ports {
             if !(1..=65535).contains(&p.value) {
-                out.push(Diagnostic::new(
-                    Code::InvalidValue,
-                    "port must be between 1 and 65535",
-                    p.span.clone(),
-                    "out of range",
-                ));
+                out.push(
+                    Diagnostic::new(
+                        Code::InvalidValue,
+                        "port must be between 1 and 65535",
+                        p.span.clone(),
+                        "out of range",
+                    )
+                    .help("write a TCP port number between 1 and 65535"),
+                );
             }
         }
     }

@@ -1,6 +1,6 @@
 //! Loading a spec or preset file: syntax, then structure, then typed values.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::OnceLock;
 
 use schemars::JsonSchema;
@@ -153,12 +153,23 @@ fn preset_validator() -> Option<&'static jsonschema::Validator> {
 /// Loads the spec in `source`. Returns `None` when the file is not structurally valid; every
 /// problem found is in the diagnostics either way.
 pub fn load(sources: &Sources, source: SourceId) -> (Option<Spec>, Diagnostics) {
+    let (spec, diags, _) = load_recovering(sources, source);
+    (spec, diags)
+}
+
+/// [`load`], also saying what recovery dropped from the document to check the rest of it,
+/// so that the caller can leave out the errors that the dropping causes.
+pub fn load_recovering(
+    sources: &Sources,
+    source: SourceId,
+) -> (Option<Spec>, Diagnostics, Recovery) {
     load_as(sources, source, spec_validator)
 }
 
 /// Loads a stdlib preset through the same steps as a user file.
 pub fn load_preset(sources: &Sources, source: SourceId) -> (Option<PresetFile>, Diagnostics) {
-    load_as(sources, source, preset_validator)
+    let (preset, diags, _) = load_as(sources, source, preset_validator);
+    (preset, diags)
 }
 
 /// The constraints the JSON Schema states beyond what the Rust types enforce, so that a
@@ -199,8 +210,9 @@ fn load_as<T: DeserializeOwned + SchemaBounds>(
     source: SourceId,
     // Built on first use only: valid documents never need it.
     validator: fn() -> Option<&'static jsonschema::Validator>,
-) -> (Option<T>, Diagnostics) {
+) -> (Option<T>, Diagnostics, Recovery) {
     let mut diags = Diagnostics::default();
+    let mut recovery = Recovery::default();
     let text = &sources.get(source).text;
     let span = |r: std::ops::Range<usize>| Span::new(source, r);
 
@@ -216,60 +228,15 @@ fn load_as<T: DeserializeOwned + SchemaBounds>(
             )
             .help("split the platform into several specs"),
         );
-        return (None, diags);
+        return (None, diags, recovery);
     }
 
     let (root, errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
-        for e in errors {
-            let range = e.span().unwrap_or(0..0);
-            let snippet = text.get(range.clone()).unwrap_or_default();
-            let mut message = e.message().trim().to_owned();
-            if message == "duplicate key" && !snippet.is_empty() && !snippet.contains('\n') {
-                message = format!("duplicate key `{snippet}`");
-            }
-            // At the end of a line the parser reports what it hoped to find; the user's
-            // mistake is the missing value.
-            let rest_of_line = text
-                .get(range.start..)
-                .and_then(|r| r.lines().next())
-                .unwrap_or_default();
-            if message.starts_with("string values must be quoted") && rest_of_line.trim().is_empty()
-            {
-                message = "missing value after `=`".to_owned();
-            }
-            // The parser has a nesting limit of its own, above ours: report it as the same
-            // limit, not as a syntax error. Deep dotted keys come without a position.
-            if message == "recursion limit" || message.starts_with("cannot recurse further") {
-                diags.push(nesting_limit(text, source, range));
-                continue;
-            }
-            // A NUL or other control character is invisible in the rendered snippet; name it.
-            let control = |c: &char| c.is_control() && !matches!(c, '\t' | '\n' | '\r');
-            let at_error = match snippet {
-                "" => rest_of_line.chars().next().filter(control),
-                s => s.chars().find(control),
-            };
-            if let Some(c) = at_error {
-                message = format!(
-                    "control character U+{:04X} is not allowed here ({message})",
-                    u32::from(c)
-                );
-            }
-            // Two `[name]` headers: the parser reports a duplicate key.
-            let line_start = text[..range.start.min(text.len())]
-                .rfind('\n')
-                .map_or(0, |i| i + 1);
-            let line = text[line_start..].lines().next().unwrap_or_default().trim();
-            if message.starts_with("duplicate key") && line.starts_with('[') {
-                message = format!("duplicate table `{line}`");
-            }
-            diags.push(
-                Diagnostic::new(Code::TomlSyntax, message, span(range), "here")
-                    .help("see https://toml.io/en/v1.0.0 for TOML syntax"),
-            );
-        }
-        return (None, diags);
+        diags
+            .0
+            .extend(super::syntax::problems(text, source, errors, nesting_limit));
+        return (None, diags, recovery);
     }
     let root_span = root.span();
     let table = root.into_inner();
@@ -284,7 +251,7 @@ fn load_as<T: DeserializeOwned + SchemaBounds>(
             )
             .help("no part of the spec format nests this deep"),
         );
-        return (None, diags);
+        return (None, diags, recovery);
     }
 
     // The version decides which schema applies, so it is checked before anything else.
@@ -305,7 +272,7 @@ fn load_as<T: DeserializeOwned + SchemaBounds>(
                     )
                     .help(format!("set `version = {FORMAT_VERSION}`")),
                 );
-                return (None, diags);
+                return (None, diags, recovery);
             }
         },
         None => {
@@ -320,7 +287,7 @@ fn load_as<T: DeserializeOwned + SchemaBounds>(
                     "add `version = {FORMAT_VERSION}` at the top of the file"
                 )),
             );
-            return (None, diags);
+            return (None, diags, recovery);
         }
     }
 
@@ -331,59 +298,321 @@ fn load_as<T: DeserializeOwned + SchemaBounds>(
     let de = toml::de::Deserializer::from(Spanned::new(root_span.clone(), table));
     if let Ok(value) = with_source(source, || T::deserialize(de)) {
         if value.within_schema_bounds() {
-            return (Some(value), diags);
+            return (Some(value), diags, recovery);
         }
     }
     // The fast path consumed the parsed table; parsing again is cheap next to validation,
     // and the text parsed without errors the first time.
     let (root, _) = DeTable::parse_recoverable(text);
-    let table = root.into_inner();
-    let json = table_to_json(&table);
-    let mut table = table;
+    let mut table = root.into_inner();
     if let Some(validator) = validator() {
+        let json = table_to_json(&table);
+        let errors: Vec<_> = validator.iter_errors(&json).collect();
+        let typos = typos(&errors);
         let mut structural: Vec<Diagnostic> = Vec::new();
-        let mut unknown_keys: Vec<(String, String)> = Vec::new();
-        let mut only_unknown_keys = true;
-        for e in validator.iter_errors(&json) {
-            match e.kind() {
-                jsonschema::error::ValidationErrorKind::AdditionalProperties { unexpected } => {
-                    let at = e.instance_path().as_str().to_owned();
-                    unknown_keys.extend(unexpected.iter().map(|k| (at.clone(), k.clone())));
-                }
-                _ => only_unknown_keys = false,
-            }
-            structural.extend(schema_error(&table, root_span.clone(), source, &e));
+        let mut targets = Vec::new();
+        for e in &errors {
+            structural.extend(
+                schema_error(&table, root_span.clone(), source, e)
+                    .into_iter()
+                    .filter(|d| !is_typo_consequence(d, e, &typos)),
+            );
+            for_each_leaf(e, &mut |leaf| {
+                prune_targets(leaf, &typos, &mut targets, &mut recovery)
+            });
         }
         structural.dedup();
-        if !structural.is_empty() {
-            diags.0.extend(structural);
-            diags.sort();
-            if !only_unknown_keys {
-                return (None, diags);
+        diags.0.extend(structural);
+        diags.sort();
+        for (pointer, meant) in typos {
+            // `services.api.prots`: the workload lost its `ports` as surely as if they had
+            // been dropped.
+            let segs: Vec<&str> = pointer.split('/').skip(1).collect();
+            if let [.., "services" | "datastores", name] = segs.as_slice() {
+                recovery
+                    .workload_keys
+                    .insert(((*name).to_owned(), meant.clone()));
             }
-            // Unknown keys cannot cause knock-on errors, so they are dropped and the rest of
-            // the file is still checked: one run reports every problem.
-            for (pointer, key) in &unknown_keys {
-                remove_key(&mut table, pointer, key);
-            }
+            recovery.meant.insert(meant);
+        }
+        // Every structural error is reported above; the values that caused them are dropped
+        // so that the rest of the file is still checked, and one run reports every problem.
+        if !prune_until_valid(&mut table, validator, targets, &mut recovery) {
+            return (None, diags, recovery);
         }
     }
 
     let de = toml::de::Deserializer::from(Spanned::new(root_span, table));
     match with_source(source, || T::deserialize(de)) {
-        Ok(value) => (Some(value), diags),
+        Ok(value) => (Some(value), diags, recovery),
         Err(e) => {
             // The schema mirrors the types, so this is a gap between the two; still report it
-            // as an ordinary diagnostic rather than failing.
-            let range = e.span().unwrap_or(0..0);
-            diags.push(Diagnostic::new(
-                Code::WrongType,
-                e.message().trim().to_owned(),
-                span(range),
-                "here",
-            ));
-            (None, diags)
+            // as an ordinary diagnostic rather than failing, unless the structural errors
+            // already explain the file.
+            if !diags.has_errors() {
+                let range = e.span().unwrap_or(0..0);
+                diags.push(
+                    Diagnostic::new(
+                        Code::WrongType,
+                        e.message().trim().to_owned(),
+                        span(range),
+                        "here",
+                    )
+                    .help("this value does not fit the spec format; see docs/spec.md"),
+                );
+            }
+            (None, diags, recovery)
         }
+    }
+}
+
+/// What recovery dropped from a document to check the rest of it, so that the errors its
+/// absence causes are not reported as if they were the author's.
+#[derive(Clone, Debug, Default)]
+pub struct Recovery {
+    /// Whether anything was dropped at all.
+    pub pruned: bool,
+    /// Keys the author wrote (wrongly typed) or meant (the suggestion for a misspelt key)
+    /// that are absent now, e.g. `domain` after `domian = "…"` was dropped.
+    pub meant: BTreeSet<String>,
+    /// Names of tables dropped whole (a port, a receiver, a service given as a string):
+    /// references to them are not reported as unknown.
+    pub names: BTreeSet<String>,
+    /// A service or data store and the key of it that was dropped, or that a dropped value
+    /// was inside (`("api", "ports")` for `services.api.ports.0.port`): findings about that
+    /// workload that the key decides (undeclared ports, a disruption budget without replicas)
+    /// are consequences.
+    pub workload_keys: BTreeSet<(String, String)>,
+}
+
+/// Calls `f` with the errors inside `e` that the diagnostics report: the errors of the
+/// present branch of an optional value, or `e` itself.
+fn for_each_leaf(
+    e: &jsonschema::ValidationError<'_>,
+    f: &mut dyn FnMut(&jsonschema::ValidationError<'_>),
+) {
+    use jsonschema::error::ValidationErrorKind as K;
+    if let K::AnyOf { context } | K::OneOfNotValid { context } = e.kind() {
+        if let Some(inner) = present_branch(context, e.instance_path().as_str()) {
+            for i in inner {
+                for_each_leaf(i, f);
+            }
+            return;
+        }
+    }
+    f(e)
+}
+
+/// The misspelt keys of a document, as (pointer of their table, the key they were probably
+/// meant to be).
+fn typos(errors: &[jsonschema::ValidationError<'_>]) -> BTreeSet<(String, String)> {
+    use jsonschema::error::ValidationErrorKind as K;
+    let mut out = BTreeSet::new();
+    for e in errors {
+        for_each_leaf(e, &mut |leaf| {
+            if let K::AdditionalProperties { unexpected } = leaf.kind() {
+                let known = known_properties(leaf.schema_path().as_str());
+                for key in unexpected {
+                    if let Some(meant) = did_you_mean(key, known.iter().map(String::as_str)) {
+                        out.insert((leaf.instance_path().as_str().to_owned(), meant.to_owned()));
+                    }
+                }
+            }
+        });
+    }
+    out
+}
+
+/// Whether `d` says a key is missing that a misspelt key of the same table meant: the typo
+/// is the cause and prints with its suggestion, so the missing key is not reported twice.
+fn is_typo_consequence(
+    d: &Diagnostic,
+    e: &jsonschema::ValidationError<'_>,
+    typos: &BTreeSet<(String, String)>,
+) -> bool {
+    use jsonschema::error::ValidationErrorKind as K;
+    if d.code != Code::MissingKey {
+        return false;
+    }
+    let mut consequence = false;
+    for_each_leaf(e, &mut |leaf| {
+        if let K::Required { property } = leaf.kind() {
+            let key = (
+                leaf.instance_path().as_str().to_owned(),
+                property.as_str().unwrap_or_default().to_owned(),
+            );
+            consequence |= typos.contains(&key) && d.message.contains(&format!("`{}`", key.1));
+        }
+    });
+    consequence
+}
+
+/// The JSON pointers of the values to drop because of `e`: the unexpected keys, the value of
+/// the wrong type or outside its choices, or the table a required key is missing from.
+fn prune_targets(
+    e: &jsonschema::ValidationError<'_>,
+    typos: &BTreeSet<(String, String)>,
+    targets: &mut Vec<String>,
+    recovery: &mut Recovery,
+) {
+    use jsonschema::error::ValidationErrorKind as K;
+    let pointer = e.instance_path().as_str();
+    match e.kind() {
+        K::AdditionalProperties { unexpected } => targets.extend(
+            unexpected
+                .iter()
+                .map(|k| format!("{pointer}/{}", k.replace('~', "~0").replace('/', "~1"))),
+        ),
+        K::Required { property } => {
+            let meant = (
+                pointer.to_owned(),
+                property.as_str().unwrap_or_default().to_owned(),
+            );
+            // A missing key of a table is only the author's if no typo there meant it.
+            if !typos.contains(&meant) {
+                recovery.meant.insert(meant.1);
+            }
+            targets.push(pointer.to_owned());
+        }
+        _ => {
+            if let Some(key) = pointer
+                .rsplit('/')
+                .next()
+                .filter(|k| k.parse::<usize>().is_err())
+            {
+                recovery
+                    .meant
+                    .insert(key.replace("~1", "/").replace("~0", "~"));
+            }
+            targets.push(pointer.to_owned());
+        }
+    }
+}
+
+/// Drops the values at `targets`, then whatever the schema still rejects (a table whose
+/// required key was the dropped value), until the document is valid. Returns false when
+/// that would drop the whole document, or does not settle.
+fn prune_until_valid(
+    table: &mut DeTable<'_>,
+    validator: &jsonschema::Validator,
+    mut targets: Vec<String>,
+    recovery: &mut Recovery,
+) -> bool {
+    // Each round drops at least one value and usually settles in one or two; the bound only
+    // guards against a schema that keeps rejecting what is left.
+    for _ in 0..16 {
+        if targets.is_empty() {
+            return true;
+        }
+        if targets.iter().any(String::is_empty) {
+            return false;
+        }
+        recovery.pruned = true;
+        prune(table, targets, recovery);
+        let json = table_to_json(table);
+        let mut next = Vec::new();
+        let mut ignored = Recovery::default();
+        for e in validator.iter_errors(&json) {
+            for_each_leaf(&e, &mut |leaf| {
+                prune_targets(leaf, &BTreeSet::new(), &mut next, &mut ignored)
+            });
+        }
+        targets = next;
+    }
+    targets.is_empty()
+}
+
+/// One segment of a JSON pointer, with array indices ordered as numbers.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Segment {
+    Index(usize),
+    Key(String),
+}
+
+/// Drops the values at the JSON `pointers`. Array elements are removed from the highest index
+/// down, so that removing one does not shift the next, and a value inside one already
+/// dropped is skipped.
+fn prune(table: &mut DeTable<'_>, pointers: Vec<String>, recovery: &mut Recovery) {
+    let mut paths: Vec<Vec<Segment>> = pointers
+        .iter()
+        .map(|p| {
+            p.split('/')
+                .skip(1)
+                .map(|r| match r.parse::<usize>() {
+                    Ok(i) => Segment::Index(i),
+                    Err(_) => Segment::Key(r.replace("~1", "/").replace("~0", "~")),
+                })
+                .collect()
+        })
+        .collect();
+    paths.sort();
+    paths.dedup();
+    // Sorted, a value's descendants follow it directly, so comparing with the last path kept
+    // is enough: with 100,000 errors, comparing with every path kept never finished.
+    let mut kept: Vec<Vec<Segment>> = Vec::new();
+    for p in paths {
+        if !kept.last().is_some_and(|k| p.starts_with(k)) {
+            kept.push(p);
+        }
+    }
+    for path in &kept {
+        let keys: Vec<&str> = path
+            .iter()
+            .map(|s| match s {
+                Segment::Key(k) => k.as_str(),
+                Segment::Index(_) => "",
+            })
+            .collect();
+        if let Some(i) = keys
+            .iter()
+            .position(|k| matches!(*k, "services" | "datastores"))
+        {
+            if let (Some(name), Some(key)) = (keys.get(i + 1), keys.get(i + 2)) {
+                recovery
+                    .workload_keys
+                    .insert(((*name).to_owned(), (*key).to_owned()));
+            }
+        }
+    }
+    for path in kept.iter().rev() {
+        if let Some(DeValue::Table(t)) = remove_at(table, path) {
+            let name = t.get("name").and_then(|n| n.get_ref().as_str());
+            let key = match path.last() {
+                Some(Segment::Key(k)) => Some(k.as_str()),
+                _ => None,
+            };
+            recovery.names.extend(name.or(key).map(str::to_owned));
+        }
+    }
+}
+
+/// Removes and returns the value at `path` below `table`, if there is one.
+fn remove_at<'i>(table: &mut DeTable<'i>, path: &[Segment]) -> Option<DeValue<'i>> {
+    let key = |s: &Segment| match s {
+        Segment::Key(k) => k.clone(),
+        Segment::Index(i) => i.to_string(),
+    };
+    match path.split_first()? {
+        (last, []) => table.remove(key(last).as_str()).map(Spanned::into_inner),
+        (first, rest) => remove_in(table.get_mut(key(first).as_str())?.get_mut(), rest),
+    }
+}
+
+/// [`remove_at`] below a value: a table or an array.
+fn remove_in<'i>(value: &mut DeValue<'i>, path: &[Segment]) -> Option<DeValue<'i>> {
+    match (value, path.split_first()?) {
+        (DeValue::Table(t), _) => remove_at(t, path),
+        (DeValue::Array(a), (Segment::Index(i), [])) if *i < a.len() => {
+            // `DeArray` has no `remove`: it is rebuilt without the element.
+            let mut items: Vec<_> = std::mem::replace(a, toml::de::DeArray::new())
+                .into_iter()
+                .collect();
+            let removed = items.remove(*i);
+            *a = items.into_iter().collect();
+            Some(removed.into_inner())
+        }
+        (DeValue::Array(a), (Segment::Index(i), rest)) => remove_in(a.get_mut(*i)?.get_mut(), rest),
+        _ => None,
     }
 }
 
@@ -408,44 +637,6 @@ fn nesting_limit(text: &str, source: SourceId, range: std::ops::Range<usize>) ->
             Diagnostic::new(Code::InputLimit, message, Span::new(source, r), "too deep").help(help)
         }
         None => Diagnostic::global(Code::InputLimit, message).help(help),
-    }
-}
-
-/// Removes `key` from the table at JSON `pointer`.
-fn remove_key(root: &mut DeTable<'_>, pointer: &str, key: &str) {
-    let segs: Vec<String> = pointer
-        .split('/')
-        .skip(1)
-        .map(|r| r.replace("~1", "/").replace("~0", "~"))
-        .collect();
-    match segs.split_first() {
-        None => {
-            root.remove(key);
-        }
-        Some((first, rest)) => {
-            if let Some(v) = root.get_mut(first.as_str()) {
-                remove_in(v.get_mut(), rest, key);
-            }
-        }
-    }
-}
-
-fn remove_in(v: &mut DeValue<'_>, segs: &[String], key: &str) {
-    match (segs.split_first(), v) {
-        (None, DeValue::Table(t)) => {
-            t.remove(key);
-        }
-        (Some((s, rest)), DeValue::Table(t)) => {
-            if let Some(c) = t.get_mut(s.as_str()) {
-                remove_in(c.get_mut(), rest, key);
-            }
-        }
-        (Some((s, rest)), DeValue::Array(a)) => {
-            if let Some(c) = s.parse::<usize>().ok().and_then(|i| a.get_mut(i)) {
-                remove_in(c.get_mut(), rest, key);
-            }
-        }
-        _ => {}
     }
 }
 
@@ -619,7 +810,7 @@ fn schema_error(
                         None if !known.is_empty() => {
                             d.help(format!("expected one of: {}", known.join(", ")))
                         }
-                        None => d,
+                        None => d.help("remove this key: this table takes no keys"),
                     };
                     d
                 })
@@ -656,7 +847,8 @@ fn schema_error(
                 format!("wrong type for {what}"),
                 span(at.value),
                 format!("expected {expected}, found {}", describe(e.instance())),
-            )]
+            )
+            .help(retyped(&names, e.instance(), &dotted))]
         }
         K::OneOfNotValid { context } | K::AnyOf { context } if enum_choices(context).is_some() => {
             let choices = enum_choices(context).unwrap_or_default();
@@ -671,7 +863,8 @@ fn schema_error(
                 "expected a string or a number, found {}",
                 describe(e.instance())
             ),
-        )],
+        )
+        .help(retyped(&["a string", "a number"], e.instance(), &dotted))],
         K::Enum { options } => {
             let choices: Vec<String> = options
                 .as_array()
@@ -684,12 +877,60 @@ fn schema_error(
             let given = e.instance().as_str().unwrap_or_default();
             vec![invalid_choice(&what, span(at.value), given, &choices)]
         }
+        K::Minimum { limit } | K::Maximum { limit } => {
+            let bound = if matches!(e.kind(), K::Minimum { .. }) {
+                "at least"
+            } else {
+                "at most"
+            };
+            vec![Diagnostic::new(
+                Code::InvalidValue,
+                format!("invalid value for {what}"),
+                span(at.value),
+                e.to_string(),
+            )
+            .help(format!("write a value {bound} {limit}"))]
+        }
         _ => vec![Diagnostic::new(
             Code::InvalidValue,
             format!("invalid value for {what}"),
             span(at.value),
             e.to_string(),
-        )],
+        )
+        .help(format!(
+            "docs/spec.md lists the values `{}` accepts",
+            dotted.rsplit('.').next().unwrap_or_default()
+        ))],
+    }
+}
+
+/// The help for a value of the wrong type: the value retyped when the intent is evident
+/// (`"3"` → `3`, `"90%"` → `90`, `"yes"` → `true`, `8080` → `"8080"`, `"a"` → `["a"]`),
+/// otherwise what to write instead.
+fn retyped(expected: &[&str], found: &Json, dotted: &str) -> String {
+    let key = dotted.rsplit('.').next().unwrap_or(dotted);
+    let wants = |t: &str| expected.contains(&t);
+    let fixed = match found {
+        Json::String(s) if wants("an integer") || wants("a number") => {
+            crate::units::suggest_number(s).filter(|n| wants("a number") || !n.contains('.'))
+        }
+        Json::String(s) if wants("a boolean") => match s.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "1" => Some("true".to_owned()),
+            "false" | "no" | "off" | "0" => Some("false".to_owned()),
+            _ => None,
+        },
+        Json::Number(n) if wants("a string") => Some(format!("\"{n}\"")),
+        Json::Bool(b) if wants("a string") => Some(format!("\"{b}\"")),
+        Json::String(_) | Json::Number(_) | Json::Bool(_) if wants("an array") => {
+            Some(format!("[{found}]"))
+        }
+        _ => None,
+    };
+    match fixed {
+        Some(v) if key.parse::<usize>().is_err() => format!("write `{key} = {v}`"),
+        Some(v) => format!("write `{v}`"),
+        None if wants("a table") => format!("write a table: `{key} = {{ … }}` or a `[…]` header"),
+        None => format!("write {} here", expected.join(" or ")),
     }
 }
 
@@ -790,6 +1031,9 @@ fn invalid_choice(what: &str, at: Span, given: &str, choices: &[String]) -> Diag
     );
     match did_you_mean(given, choices.iter().map(String::as_str)) {
         Some(s) => d.help(format!("did you mean `{s}`?")),
-        None => d,
+        None => d.help(format!(
+            "write one of the values above, e.g. `\"{}\"`",
+            choices.first().map_or("", String::as_str)
+        )),
     }
 }

@@ -1,20 +1,23 @@
 //! The spec phase: the serde types that mirror the TOML file, and loading them with spans.
 //!
 //! `load` turns text into a [`Spec`] in three steps, each of which reports every problem it
-//! finds: TOML syntax (with recovery), structure against the JSON Schema generated from these
-//! types (types, unknown keys with did-you-mean, missing keys, enum values), and finally
-//! typed deserialization, which cannot fail once the schema accepted the document.
+//! finds: TOML syntax (`syntax`: each problem once, at its cause), structure against the JSON
+//! Schema generated from these types (types, unknown keys with did-you-mean, missing keys,
+//! enum values), and finally typed deserialization of what the schema accepted: the values
+//! it rejected are pruned, so the rest of the file is still checked, and [`Recovery`] says
+//! what was pruned so that the consequences are not reported as errors of their own.
 
 mod load;
 mod overlay;
 mod reference;
 mod span;
+mod syntax;
 pub mod text;
 mod types;
 
 pub use load::{
-    load, load_preset, schema, schema_text, too_many_views, too_much_text, PresetFile,
-    FORMAT_VERSION, MAX_EXPANDED_TEXT, MAX_SPEC_BYTES, MAX_WORKLOAD_VIEWS,
+    load, load_preset, load_recovering, schema, schema_text, too_many_views, too_much_text,
+    PresetFile, Recovery, FORMAT_VERSION, MAX_EXPANDED_TEXT, MAX_SPEC_BYTES, MAX_WORKLOAD_VIEWS,
 };
 pub use overlay::{resolve, resolve_all, Layer, Origins, Overlay, Resolved};
 pub use reference::reference;
