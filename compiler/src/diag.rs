@@ -119,6 +119,7 @@ codes! {
     NoRoutes = "W003", "no-alert-routes", "alerts are generated but no receiver is configured";
     UnusedAllow = "W004", "unused-allow", "an `allow` entry silences no warning of the spec";
     UnknownAwsName = "W005", "unknown-aws-name", "an AWS region or EC2 instance type that this plinth's lists (from botocore) do not have";
+    HostOutsideDomain = "W006", "host-outside-domain", "an ingress host that is not under its environment's domain";
 }
 
 /// A label: a span and what to say about it.

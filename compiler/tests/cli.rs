@@ -723,3 +723,52 @@ fn aws_names_are_checked_against_aws_lists() {
         assert_eq!(out.status.code(), Some(expected), "{to}: {text}");
     }
 }
+
+/// Facts worth knowing before apply: an ingress host outside its environment's domain is
+/// W006, and the Terraform state bucket plinth chose for a spec that names none is said.
+#[test]
+fn hosts_outside_the_domain_and_chosen_state_buckets_are_said() {
+    let dir = tempdir("host-domain");
+    let spec = std::fs::read_to_string(root().join("examples/codepal.toml")).unwrap();
+    std::fs::write(
+        dir.join("platform.toml"),
+        spec.replace(
+            "ingress = { host = \"{domain}\" }                # the app itself answers on staging.codepal.com",
+            "ingress = { host = \"app.codepal.com\" }",
+        ),
+    )
+    .unwrap();
+    let out = plinth(&["check"], &dir);
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("W006")
+            && text.contains("host `app.codepal.com` is outside the domain `staging.codepal.com`"),
+        "{text}"
+    );
+
+    let no_bucket =
+        std::fs::read_to_string(root().join("compiler/tests/fixtures/valid/cloud-managed.toml"))
+            .unwrap()
+            .replace("state = { bucket = \"shop-tfstate\" }\n", "");
+    std::fs::write(dir.join("nobucket.toml"), no_bucket).unwrap();
+    let out = plinth(
+        &[
+            "build",
+            "nobucket.toml",
+            "--target",
+            "terraform",
+            "--out",
+            "out",
+        ],
+        &dir,
+    );
+    assert_ok(&out);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains(
+            "no `cloud.state.bucket` is named, so the state goes to bucket `shop-terraform-state`"
+        ),
+        "{text}"
+    );
+}

@@ -95,6 +95,11 @@ pub(super) fn run(ctx: &mut Ctx) {
             let w = service_view(name, s);
             check_workload(&w, domain.is_some(), &mut found);
             env_placeholder(s.env.as_ref(), domain.is_some(), &mut found);
+            if let (Some(host), Some(domain)) =
+                (s.ingress.as_ref().and_then(|i| i.host.as_ref()), domain)
+            {
+                host_outside_domain(host, domain, &mut found);
+            }
         }
         for (name, d) in &view.datastores {
             // A managed store is not a workload; only its backup settings matter here.
@@ -957,6 +962,36 @@ fn ingress(w: &W, has_domain: bool, out: &mut Vec<Diagnostic>) {
             );
         }
     }
+}
+
+/// W006 `host-outside-domain`: an ingress host written out in full that is neither the
+/// environment's domain nor a name under it.
+///
+/// Why: an environment's hosts usually live in its own zone (`api.staging.example.com`);
+/// a full production name left in a staging override, or a staging name in production,
+/// routes one environment's traffic to the other's certificate and DNS. Hosts written with
+/// `{domain}` are under it by construction.
+///
+/// Example: staging with `domain = "staging.shop.com"` and `host = "api.shop.com"`.
+fn host_outside_domain(host: &Sp<String>, domain: &Sp<String>, out: &mut Vec<Diagnostic>) {
+    if host.value.contains('{') {
+        return;
+    }
+    let h = host.value.trim_end_matches('.').to_ascii_lowercase();
+    let d = domain.value.trim_end_matches('.').to_ascii_lowercase();
+    if h == d || h.ends_with(&format!(".{d}")) {
+        return;
+    }
+    out.push(
+        Diagnostic::new(
+            Code::HostOutsideDomain,
+            format!("host `{}` is outside the domain `{}`", host.value, domain.value),
+            host.span.clone(),
+            "not under the environment's domain",
+        )
+        .related(domain.span.clone(), "the domain")
+        .help("write the host with `{domain}` (e.g. `api.{domain}`), or allow W006 if it really lives elsewhere"),
+    );
 }
 
 /// E149 `unknown-placeholder` in an environment variable's value.

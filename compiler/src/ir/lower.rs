@@ -879,6 +879,7 @@ fn lower_cloud(c: &spec::Cloud, env: &str, platform: &str) -> Cloud {
             ),
             lock_table: text(&state.lock_table)
                 .unwrap_or_else(|| format!("{platform}-terraform-locks")),
+            bucket_named: state.bucket.is_some(),
         },
         cluster: Cluster {
             version: text(&cluster.version).unwrap_or_else(|| CLUSTER_VERSION.to_owned()),

@@ -587,6 +587,8 @@ pub struct StateBackend {
     pub key: String,
     /// Lock table.
     pub lock_table: String,
+    /// Whether the spec named the bucket (otherwise plinth chose it, and says so).
+    pub bucket_named: bool,
 }
 
 /// The Kubernetes cluster.

@@ -86,6 +86,14 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
                 continue;
             }
         };
+        if !cloud.state.bucket_named {
+            // The bucket holds every environment's state and must exist before `terraform
+            // init`; a name plinth chose should not come as a surprise there.
+            out.notes.push(note(format!(
+                "environment `{}`: no `cloud.state.bucket` is named, so the state goes to bucket `{}` (key `{}`, lock table `{}`), which must exist before `terraform init`",
+                env.name, cloud.state.bucket, cloud.state.key, cloud.state.lock_table
+            )));
+        }
         for message in module.notes {
             out.notes
                 .push(note(format!("environment `{}`: {message}", env.name)));
