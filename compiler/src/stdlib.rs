@@ -81,6 +81,10 @@ pub const HELM_APP_CHART: &[(&str, &str)] = &[
         include_str!("../../stdlib/helm/app-chart/templates/ingress.yaml"),
     ),
     (
+        "templates/job.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/job.yaml"),
+    ),
+    (
         "templates/networkpolicy-baseline.yaml",
         include_str!("../../stdlib/helm/app-chart/templates/networkpolicy-baseline.yaml"),
     ),

@@ -772,3 +772,67 @@ fn hosts_outside_the_domain_and_chosen_state_buckets_are_said() {
         "{text}"
     );
 }
+
+/// A task run on every deploy (`kind = "job"`): a Job whose name changes exactly when what it
+/// runs changes (a Job cannot be changed in place), run by Helm after install and before
+/// each upgrade, waited for by its dependents in Compose; the keys of long-running
+/// workloads are errors on it.
+#[test]
+fn jobs_run_on_every_deploy() {
+    let dir = tempdir("jobs");
+    let spec =
+        std::fs::read_to_string(root().join("compiler/tests/fixtures/valid/jobs.toml")).unwrap();
+    let job_of = |text: &str, out: &str| {
+        std::fs::write(dir.join("platform.toml"), text).unwrap();
+        let run = plinth(&["build", "--out", out], &dir);
+        assert_ok(&run);
+        let yaml = std::fs::read_to_string(dir.join(format!("{out}/k8s/production/migrate.yaml")))
+            .unwrap();
+        serde_saphyr::from_multiple::<serde_json::Value>(&yaml)
+            .unwrap()
+            .into_iter()
+            .find(|d| d["kind"] == "Job")
+            .expect("a Job")
+    };
+    let first = job_of(&spec, "a");
+    let name = first["metadata"]["name"].as_str().unwrap().to_owned();
+    assert!(name.starts_with("migrate-"), "{name}");
+    assert_eq!(
+        first["metadata"]["annotations"]["helm.sh/hook"],
+        "post-install,pre-upgrade"
+    );
+    assert_eq!(
+        job_of(&spec, "b")["metadata"]["name"],
+        name.as_str(),
+        "same job, same name"
+    );
+    let changed = spec.replacen("ghcr.io/shop/api:2.0.0", "ghcr.io/shop/api:2.1.0", 1);
+    assert_ne!(
+        job_of(&changed, "c")["metadata"]["name"],
+        name.as_str(),
+        "a changed job is a new Job"
+    );
+    let compose = std::fs::read_to_string(dir.join("a/compose/compose.yaml")).unwrap();
+    let compose: serde_json::Value = serde_saphyr::from_str(&compose).unwrap();
+    assert_eq!(
+        compose["services"]["api"]["depends_on"]["migrate"]["condition"],
+        "service_completed_successfully"
+    );
+    assert_eq!(compose["services"]["migrate"]["restart"], "no");
+
+    std::fs::write(
+        dir.join("bad.toml"),
+        spec.replace(
+            "command = [\"/app/migrate\", \"up\"]",
+            "command = [\"/app/migrate\", \"up\"]\nreplicas = 2\nports = [{ name = \"http\", port = 8080 }]",
+        ),
+    )
+    .unwrap();
+    let out = plinth(&["check", "bad.toml"], &dir);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("a job has no `replicas`") && text.contains("a job has no `ports`"),
+        "{text}"
+    );
+}

@@ -140,6 +140,7 @@ fn check_workload(w: &W, has_domain: bool, out: &mut Vec<Diagnostic>) {
     port_references(w, out);
     probe_shape(w, out);
     schedule(w, out);
+    job_shape(w, out);
     replicas_with_autoscaler(w, out);
     vpa_with_hpa(w, out);
     autoscale(w, out);
@@ -520,6 +521,42 @@ fn schedule(w: &W, out: &mut Vec<Diagnostic>) {
         ),
         (_, None) => {}
     }
+}
+
+/// E006 `invalid-value`: a `job` runs once to completion, so the keys of a long-running
+/// workload do not apply to it.
+///
+/// Why: a Job has no replicas to scale or keep available, no Service to route to and no
+/// rollout; plinth would have to drop those keys silently, or generate objects (an HPA, a
+/// Service, a PDB) that point at a Job and never work.
+///
+/// Example: `kind = "job"` with `autoscaling = { min = 1, max = 3, cpu = 70 }`.
+fn job_shape(w: &W, out: &mut Vec<Diagnostic>) {
+    if w.kind != ServiceKind::Job {
+        return;
+    }
+    let mut not_for_jobs = |key: &str, span: Option<crate::source::Span>| {
+        if let Some(span) = span {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    format!("a job has no `{key}`"),
+                    span,
+                    "not for a job",
+                )
+                .help(format!(
+                    "remove `{key}`: a job runs once to completion on every deploy; use `kind = \"worker\"` for a long-running workload"
+                )),
+            );
+        }
+    };
+    not_for_jobs("replicas", w.replicas.map(|r| r.span.clone()));
+    not_for_jobs("autoscaling", w.autoscaling.map(|_| w.name.span.clone()));
+    not_for_jobs("vertical_autoscaling", w.vpa.map(|v| v.span.clone()));
+    not_for_jobs("ingress", w.ingress.map(|_| w.name.span.clone()));
+    not_for_jobs("ports", w.ports.first().map(|p| p.name.span.clone()));
+    not_for_jobs("rollout", w.rollout.map(|_| w.name.span.clone()));
+    not_for_jobs("disruption_budget", w.pdb.map(|_| w.name.span.clone()));
 }
 
 /// Reports a malformed cron schedule (E133).

@@ -398,6 +398,11 @@ impl<'a> Builder<'a> {
             s.restart = "no".to_owned();
             s.profiles = vec![JOBS_PROFILE.to_owned()];
         }
+        if w.kind == Kind::Job {
+            // Runs once per `docker compose up`; the services that depend on it wait for it
+            // to finish (`service_completed_successfully`).
+            s.restart = "no".to_owned();
+        }
         s.healthcheck = healthcheck(w);
         s.stop_grace_period = w.shutdown.grace_s.map(|g| format!("{g}s"));
         if let Some(i) = &w.ingress {
@@ -432,7 +437,12 @@ impl<'a> Builder<'a> {
         let mut deps = BTreeMap::new();
         for d in &w.depends_on {
             if let Some(&target) = self.by_name.get(d.as_str()) {
-                let dep = if target.kind == Kind::Cron {
+                let dep = if target.kind == Kind::Job {
+                    Dependency {
+                        condition: "service_completed_successfully",
+                        required: true,
+                    }
+                } else if target.kind == Kind::Cron {
                     // A job only runs on demand, so nothing can wait for it to be healthy.
                     self.notes.waits_for_job.push(format!("{} on {d}", w.name));
                     Dependency {

@@ -18,7 +18,7 @@ use k8s_openapi::api::autoscaling::v2::{
     HorizontalPodAutoscalerSpec, MetricIdentifier, MetricSpec, MetricTarget, PodsMetricSource,
     ResourceMetricSource,
 };
-use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::TopologySpreadConstraint;
 use k8s_openapi::api::core::v1::{
     Capabilities, ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
@@ -158,6 +158,7 @@ enum Object {
     Deployment(Box<Deployment>),
     StatefulSet(Box<StatefulSet>),
     CronJob(Box<CronJob>),
+    Job(Box<Job>),
     Service(Box<Service>),
     Hpa(Box<HorizontalPodAutoscaler>),
     Pdb(Box<PodDisruptionBudget>),
@@ -460,6 +461,26 @@ fn workload_docs(
                         ..Default::default()
                     }]
                 }),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }))),
+        Kind::Job => docs.push(Object::Job(Box::new(Job {
+            metadata: ObjectMeta {
+                annotations: Some(naming::job_hook_annotations()),
+                ..meta(&naming::job(w), env, labels.clone())
+            },
+            spec: Some(JobSpec {
+                // Kubernetes' default: room to wait for a dependency that is still starting.
+                backoff_limit: Some(6),
+                ttl_seconds_after_finished: Some(naming::JOB_TTL_SECONDS),
+                template: PodTemplateSpec {
+                    spec: template.spec.map(|s| PodSpec {
+                        restart_policy: Some("OnFailure".to_owned()),
+                        ..s
+                    }),
+                    ..template
+                },
                 ..Default::default()
             }),
             ..Default::default()
@@ -1327,6 +1348,7 @@ fn vpa(
     let kind = match w.kind {
         Kind::Stateful => "StatefulSet",
         Kind::Cron => "CronJob",
+        Kind::Job => "Job",
         _ => "Deployment",
     };
     let mode = match mode {

@@ -49,6 +49,7 @@ fn workload(w: &Workload) -> Value {
             Kind::Worker => "worker",
             Kind::Stateful => "stateful",
             Kind::Cron => "cron",
+            Kind::Job => "job",
         }),
     );
     if let Role::DataStore(s) = &w.role {

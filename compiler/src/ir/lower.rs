@@ -260,6 +260,7 @@ impl Lower<'_> {
             Some(spec::ServiceKind::Worker) => Kind::Worker,
             Some(spec::ServiceKind::Stateful) => Kind::Stateful,
             Some(spec::ServiceKind::Cron) => Kind::Cron,
+            Some(spec::ServiceKind::Job) => Kind::Job,
         };
         let ports = ports(s.ports.as_deref());
         let replicas = match &s.autoscaling {
@@ -747,7 +748,9 @@ fn rollout(r: Option<&spec::Rollout>) -> Rollout {
 /// A budget for workloads that can run more than one replica, unless turned off; cron jobs
 /// have none because their pods are meant to finish.
 fn budget(b: Option<&spec::DisruptionBudget>, replicas: &Replicas, kind: Kind) -> Option<Budget> {
-    if kind == Kind::Cron || b.and_then(|b| b.enabled.as_ref()).is_some_and(|e| !e.value) {
+    if matches!(kind, Kind::Cron | Kind::Job)
+        || b.and_then(|b| b.enabled.as_ref()).is_some_and(|e| !e.value)
+    {
         return None;
     }
     if let Some(b) = b {

@@ -169,6 +169,8 @@ pub enum Kind {
     Stateful,
     /// A scheduled job.
     Cron,
+    /// A task run to completion on every deploy.
+    Job,
 }
 
 /// A service or in-cluster data store, ready to emit.

@@ -135,6 +135,35 @@ pub fn config_map_key(path: &str) -> String {
 /// cluster sets it on every node group; workloads with a `node_group` select it.
 pub const NODE_GROUP_LABEL: &str = "plinth/node-group";
 
+/// Name of a `job` workload's Job: its name and a hash of everything it runs. A Job's pod
+/// template cannot change once created, so a changed job is a new Job (the finished one
+/// expires), while an unchanged one keeps its name and is not run again.
+pub fn job(w: &Workload) -> String {
+    let digest = xxhash_rust::xxh3::xxh3_64(format!("{w:?}").as_bytes());
+    format!("{}-{:08x}", w.name, digest >> 32)
+}
+
+/// Seconds a finished Job is kept (so its logs can be read) before Kubernetes deletes it.
+pub const JOB_TTL_SECONDS: i32 = 86_400;
+
+/// Annotations that make the Helm chart run a Job after the first install and before each
+/// upgrade, replacing the previous run's Job first. Not before the first install: the Job
+/// needs what the same release creates (its ServiceAccount and NetworkPolicy, an in-cluster
+/// database), which a pre-install hook would run without. The raw manifests carry the
+/// annotations too (kubectl ignores them), so both render the same object.
+pub fn job_hook_annotations() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        (
+            "helm.sh/hook".to_owned(),
+            "post-install,pre-upgrade".to_owned(),
+        ),
+        (
+            "helm.sh/hook-delete-policy".to_owned(),
+            "before-hook-creation".to_owned(),
+        ),
+    ])
+}
+
 /// Name of an environment's ResourceQuota and LimitRange.
 pub const QUOTA: &str = "quota";
 

@@ -119,6 +119,10 @@ pub enum ServiceKind {
     Stateful,
     /// A scheduled job (a CronJob); needs `schedule`.
     Cron,
+    /// A task run to completion on every deploy, such as database migrations: a Job, which
+    /// the Helm chart runs before each upgrade rolls out (and after the first install), and
+    /// Compose before the services that depend on it start.
+    Job,
 }
 
 /// An application workload, or an environment's override of one.

@@ -114,6 +114,8 @@ pub enum WorkloadKind {
     Stateful,
     /// A scheduled job (CronJob).
     Cron,
+    /// A task run on every deploy (a Job run as a post-install/pre-upgrade hook).
+    Job,
 }
 
 /// One service or in-cluster data store.
@@ -125,6 +127,10 @@ pub struct WorkloadValues {
     /// Cron schedule of a `cron` workload.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schedule: Option<String>,
+    /// Name of a `job` workload's Job: the workload's name and a hash of what it runs, as
+    /// in the raw manifests.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job_name: Option<String>,
     /// Full image reference, pinned by tag or digest.
     pub image: String,
     /// Entrypoint override.
