@@ -836,3 +836,42 @@ fn jobs_run_on_every_deploy() {
         "{text}"
     );
 }
+
+/// Init containers run before the workload's own with its environment and hardening; a
+/// name the pod already has, an empty command or an unpinned image of their own are errors.
+#[test]
+fn init_containers_are_checked() {
+    let dir = tempdir("init-containers");
+    let spec =
+        std::fs::read_to_string(root().join("compiler/tests/fixtures/valid/jobs.toml")).unwrap();
+    for (to, code, says) in [
+        (
+            r#"init = [{ name = "api", command = ["x"] }]"#,
+            "E006",
+            "two containers of `api` are named `api`",
+        ),
+        (
+            r#"init = [{ name = "wait", command = [] }]"#,
+            "E006",
+            "an init container needs a command",
+        ),
+        (
+            r#"init = [{ name = "wait", image = "busybox", command = ["x"] }]"#,
+            "E141",
+            "image is not pinned",
+        ),
+    ] {
+        let text = spec.replace(
+            r#"init = [{ name = "wait-for-db", command = ["/app/wait-for", "db:5432"] }]"#,
+            to,
+        );
+        std::fs::write(dir.join("platform.toml"), text).unwrap();
+        let out = plinth(&["check"], &dir);
+        assert_eq!(out.status.code(), Some(1), "{to}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(code) && stderr.contains(says),
+            "{to}: {stderr}"
+        );
+    }
+}

@@ -4,13 +4,14 @@
 use super::workload::duration;
 use super::Ctx;
 use crate::diag::{did_you_mean, Code, Diagnostic};
-use crate::spec::{Resolved, Service};
+use crate::spec::{Resolved, Service, Sp};
 use crate::units;
 
 pub(super) fn run(ctx: &mut Ctx) {
     let mut found = Vec::new();
     for view in ctx.views {
-        for s in view.services.values() {
+        for (name, s) in &view.services {
+            init_containers(name, s, &mut found);
             unknown_node_group(view, s, &mut found);
             shutdown_order(s, &mut found);
             invalid_annotation(s, &mut found);
@@ -19,6 +20,85 @@ pub(super) fn run(ctx: &mut Ctx) {
     }
     for d in found {
         ctx.report(d);
+    }
+}
+
+/// E101 `invalid-name`, E006 `invalid-value`, E140/E141 for init containers: names are DNS
+/// labels unique in the pod (the workload's own container is named after it), the command
+/// is not empty, and an image of their own is well formed and pinned.
+///
+/// Why: Kubernetes rejects a pod whose containers share a name or have an invalid one, and
+/// an init container without a command runs the image's entrypoint, which is the workload
+/// itself, not the preparation meant; an unpinned image changes under the pod.
+///
+/// Example: `init = [{ name = "api", command = [] }]` in service `api`.
+fn init_containers(workload: &Sp<String>, s: &Service, out: &mut Vec<Diagnostic>) {
+    let mut seen = vec![workload.value.as_str()];
+    for c in s.init.iter().flatten() {
+        if !units::is_dns_label(&c.name.value) {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidName,
+                    format!("invalid container name `{}`", c.name.value),
+                    c.name.span.clone(),
+                    "not a DNS label",
+                )
+                .help("use lowercase letters, digits and `-`"),
+            );
+        } else if seen.contains(&c.name.value.as_str()) {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    format!(
+                        "two containers of `{}` are named `{}`",
+                        workload.value, c.name.value
+                    ),
+                    c.name.span.clone(),
+                    "name taken in this pod",
+                )
+                .help("give each init container a name of its own, other than the workload's"),
+            );
+        } else {
+            seen.push(&c.name.value);
+        }
+        if c.command.is_empty() {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    "an init container needs a command",
+                    c.name.span.clone(),
+                    "no `command`",
+                )
+                .help(
+                    "give the command that prepares the pod, e.g. `command = [\"/app/migrate\"]`",
+                ),
+            );
+        }
+        if let Some(image) = &c.image {
+            match units::parse_image(&image.value) {
+                Err(e) => out.push(
+                    Diagnostic::new(
+                        Code::MalformedImage,
+                        "malformed image reference",
+                        image.span.clone(),
+                        e,
+                    )
+                    .help("write `registry/name:tag` or `registry/name@sha256:<digest>`"),
+                ),
+                Ok(r) if r.digest.is_none() && r.tag.as_deref().is_none_or(|t| t == "latest") => {
+                    out.push(
+                        Diagnostic::new(
+                            Code::UnpinnedImage,
+                            "image is not pinned",
+                            image.span.clone(),
+                            "moves with every push",
+                        )
+                        .help("pin a release tag (`:1.4.2`) or a digest (`@sha256:…`)"),
+                    )
+                }
+                Ok(_) => {}
+            }
+        }
     }
 }
 

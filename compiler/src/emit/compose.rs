@@ -1089,6 +1089,7 @@ struct Notes {
     quota: Vec<String>,
     drains: Vec<String>,
     pull_secrets: Vec<String>,
+    init: Vec<String>,
     network_policies: bool,
     plain_http: bool,
     receivers_offline: bool,
@@ -1133,6 +1134,9 @@ impl Notes {
         }
         if !w.image_pull_secrets.is_empty() {
             self.pull_secrets.push(w.name.clone());
+        }
+        if !w.init.is_empty() {
+            self.init.push(w.name.clone());
         }
     }
 
@@ -1186,6 +1190,10 @@ impl Notes {
         add(
             &self.drains,
             "Compose has no preStop hook, so `shutdown.drain` does not apply; `shutdown.grace` is the stop grace period",
+        );
+        add(
+            &self.init,
+            "init containers are not run by Compose; run their commands with `docker compose run` or as a `kind = \"job\"` service",
         );
         add(
             &self.pull_secrets,

@@ -451,6 +451,15 @@ fn workload(w: &Workload) -> WorkloadValues {
         pre_stop_sleep_seconds: w.shutdown.drain_s,
         pod_annotations: w.annotations.clone(),
         image_pull_secrets: w.image_pull_secrets.clone(),
+        init_containers: w
+            .init
+            .iter()
+            .map(|c| InitContainerValues {
+                name: c.name.clone(),
+                image: c.image.clone(),
+                command: c.command.clone(),
+            })
+            .collect(),
     }
 }
 

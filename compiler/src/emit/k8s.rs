@@ -904,6 +904,23 @@ fn pod_template(w: &Workload, labels: &BTreeMap<String, String>) -> PodTemplateS
         }),
         ..Default::default()
     };
+    // Init containers share the workload's environment, limits, mounts and hardening: they
+    // typically prepare what it needs (wait for a store, render a file), with its access.
+    let init: Vec<Container> = w
+        .init
+        .iter()
+        .map(|c| Container {
+            name: c.name.clone(),
+            image: Some(c.image.clone()),
+            image_pull_policy: container.image_pull_policy.clone(),
+            command: Some(c.command.clone()),
+            env: container.env.clone(),
+            resources: container.resources.clone(),
+            security_context: container.security_context.clone(),
+            volume_mounts: container.volume_mounts.clone(),
+            ..Default::default()
+        })
+        .collect();
     let mut annotations = w.annotations.clone();
     annotations.extend(scrape_annotations(w).into_iter().flatten());
     PodTemplateSpec {
@@ -916,6 +933,7 @@ fn pod_template(w: &Workload, labels: &BTreeMap<String, String>) -> PodTemplateS
             service_account_name: Some(naming::service_account(w)),
             automount_service_account_token: Some(s.service_account_token),
             security_context: Some(pod_security(s)),
+            init_containers: (!init.is_empty()).then_some(init),
             containers: vec![container],
             volumes: (!volumes.is_empty()).then_some(volumes),
             node_selector: w

@@ -343,6 +343,16 @@ impl Lower<'_> {
                 .map(|(k, v)| (k.value.clone(), v.value.clone()))
                 .collect(),
             image_pull_secrets: strings(s.image_pull_secrets.as_deref()),
+            init: s
+                .init
+                .iter()
+                .flatten()
+                .map(|c| InitContainer {
+                    name: c.name.value.clone(),
+                    image: text(&c.image).unwrap_or_else(|| text(&s.image).unwrap_or_default()),
+                    command: strings(Some(&c.command)),
+                })
+                .collect(),
             ports,
         }
     }
@@ -411,6 +421,7 @@ impl Lower<'_> {
             shutdown: ShutdownPolicy::default(),
             annotations: BTreeMap::new(),
             image_pull_secrets: Vec::new(),
+            init: Vec::new(),
             ports,
         }
     }

@@ -238,6 +238,19 @@ pub struct Workload {
     pub annotations: BTreeMap<String, String>,
     /// Secrets the image is pulled with; they must exist in the namespace.
     pub image_pull_secrets: Vec<String>,
+    /// Containers run before the workload's own, in order.
+    pub init: Vec<InitContainer>,
+}
+
+/// A container run to completion before the workload's own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InitContainer {
+    /// Container name.
+    pub name: String,
+    /// Image (the workload's unless the spec names another).
+    pub image: String,
+    /// Command.
+    pub command: Vec<String>,
 }
 
 /// An environment's ResourceQuota: sums over its pods.

@@ -226,7 +226,7 @@ overlay!(Service {
     leaf kind, leaf image, leaf command, leaf args, leaf schedule, leaf ports, leaf replicas,
     nested resources, nested autoscaling, leaf vertical_autoscaling, nested probes,
     nested rollout, nested disruption_budget, leaf node_group, nested shutdown,
-    map_leaf annotations, leaf image_pull_secrets, map_leaf env, map_leaf secrets,
+    map_leaf annotations, leaf image_pull_secrets, leaf init, map_leaf env, map_leaf secrets,
     leaf config_files, leaf volumes, nested storage, leaf depends_on, nested ingress, leaf egress,
     nested metrics, map_nested thresholds, leaf team, nested security, nested compose,
 });

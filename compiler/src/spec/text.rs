@@ -175,6 +175,10 @@ fn compose<'a>(c: Option<&'a WorkloadCompose>, f: &mut impl FnMut(Text<'a>)) {
 fn service<'a>(s: &'a Service, f: &mut impl FnMut(Text<'a>)) {
     argv("command", s.command.as_ref(), f);
     argv("args", s.args.as_ref(), f);
+    for c in s.init.iter().flatten() {
+        argv("init command", Some(&c.command), f);
+    }
+    named("annotations", s.annotations.as_ref(), f);
     named("env", s.env.as_ref(), f);
     for file in s.config_files.iter().flatten() {
         plain("config file path", Some(&file.path), f);

@@ -168,6 +168,9 @@ pub struct Service {
     /// Names of `kubernetes.io/dockerconfigjson` Secrets to pull the image with. plinth does
     /// not create them: they are prerequisites, listed in the build summary.
     pub image_pull_secrets: Option<Vec<Sp<String>>>,
+    /// Containers run to completion, in order, before the workload's own container starts in
+    /// every pod (init containers), with its environment, secrets and security settings.
+    pub init: Option<Vec<InitContainer>>,
     /// Plain environment variables. Values that look like secrets are rejected: use `secrets`.
     pub env: Option<BTreeMap<Sp<String>, Sp<String>>>,
     /// Environment variables read from an external secret store, by variable name.
@@ -848,6 +851,18 @@ pub struct Quota {
     pub pods: Option<Sp<i64>>,
     /// Storage requested by all volume claims together, e.g. `"500Gi"`.
     pub storage: Option<Sp<Quantity>>,
+}
+
+/// A container run before the workload's own.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InitContainer {
+    /// Name, a DNS label unique among the pod's containers.
+    pub name: Sp<String>,
+    /// Image; defaults to the workload's.
+    pub image: Option<Sp<String>>,
+    /// The command to run, e.g. `["/app/wait-for-db"]`.
+    pub command: Vec<Sp<String>>,
 }
 
 /// How a workload stops.

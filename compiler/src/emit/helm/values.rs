@@ -220,6 +220,22 @@ pub struct WorkloadValues {
     /// Names of the Secrets the image is pulled with.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub image_pull_secrets: Vec<String>,
+    /// Containers run before the workload's own, with its environment, resources, mounts
+    /// and security settings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub init_containers: Vec<InitContainerValues>,
+}
+
+/// An init container.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct InitContainerValues {
+    /// Container name.
+    pub name: String,
+    /// Image.
+    pub image: String,
+    /// Command.
+    pub command: Vec<String>,
 }
 
 /// A node group placement.

@@ -282,6 +282,30 @@ spec:
       volumeMounts:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+  {{- /* Init containers share the workload's environment, limits, mounts and hardening. */}}
+  {{- $env := include "plinth.env" $w }}
+  {{- with $w.initContainers }}
+  initContainers:
+    {{- range . }}
+    - name: {{ .name | quote }}
+      image: {{ .image | quote }}
+      imagePullPolicy: Always
+      command:
+        {{- toYaml .command | nindent 8 }}
+      {{- with $env }}
+      env:
+        {{- . | nindent 8 }}
+      {{- end }}
+      resources:
+        {{- toYaml $w.resources | nindent 8 }}
+      securityContext:
+        {{- include "plinth.containerSecurityContext" $s | nindent 8 }}
+      {{- with $mounts }}
+      volumeMounts:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+    {{- end }}
+  {{- end }}
   {{- with $volumes }}
   volumes:
     {{- toYaml . | nindent 4 }}
