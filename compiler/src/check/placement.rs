@@ -75,29 +75,7 @@ fn init_containers(workload: &Sp<String>, s: &Service, out: &mut Vec<Diagnostic>
             );
         }
         if let Some(image) = &c.image {
-            match units::parse_image(&image.value) {
-                Err(e) => out.push(
-                    Diagnostic::new(
-                        Code::MalformedImage,
-                        "malformed image reference",
-                        image.span.clone(),
-                        e,
-                    )
-                    .help("write `registry/name:tag` or `registry/name@sha256:<digest>`"),
-                ),
-                Ok(r) if r.digest.is_none() && r.tag.as_deref().is_none_or(|t| t == "latest") => {
-                    out.push(
-                        Diagnostic::new(
-                            Code::UnpinnedImage,
-                            "image is not pinned",
-                            image.span.clone(),
-                            "moves with every push",
-                        )
-                        .help("pin a release tag (`:1.4.2`) or a digest (`@sha256:…`)"),
-                    )
-                }
-                Ok(_) => {}
-            }
+            super::workload::pinned_image(image, out);
         }
     }
 }

@@ -236,6 +236,13 @@ fn image(w: &W, out: &mut Vec<Diagnostic>) {
         }
         return;
     }
+    pinned_image(image, out);
+}
+
+/// E140 `malformed-image` and E141 `unpinned-image` for an image reference that names a
+/// release: well formed, and pinned by a tag other than `latest` or by a digest. Shared by
+/// workloads and their init containers.
+pub(super) fn pinned_image(image: &Sp<String>, out: &mut Vec<Diagnostic>) {
     match units::parse_image(&image.value) {
         Err(e) => out.push(
             Diagnostic::new(

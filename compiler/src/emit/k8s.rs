@@ -411,13 +411,7 @@ fn workload_docs(
                 job_template: JobTemplateSpec {
                     spec: Some(JobSpec {
                         backoff_limit: Some(3),
-                        template: PodTemplateSpec {
-                            spec: template.spec.map(|s| PodSpec {
-                                restart_policy: Some("OnFailure".to_owned()),
-                                ..s
-                            }),
-                            ..template
-                        },
+                        template: run_to_completion(template),
                         ..Default::default()
                     }),
                     ..Default::default()
@@ -474,13 +468,7 @@ fn workload_docs(
                 // Kubernetes' default: room to wait for a dependency that is still starting.
                 backoff_limit: Some(6),
                 ttl_seconds_after_finished: Some(naming::JOB_TTL_SECONDS),
-                template: PodTemplateSpec {
-                    spec: template.spec.map(|s| PodSpec {
-                        restart_policy: Some("OnFailure".to_owned()),
-                        ..s
-                    }),
-                    ..template
-                },
+                template: run_to_completion(template),
                 ..Default::default()
             }),
             ..Default::default()
@@ -958,6 +946,18 @@ fn pod_template(w: &Workload, labels: &BTreeMap<String, String>) -> PodTemplateS
             termination_grace_period_seconds: w.shutdown.grace_s.map(i64::from),
             ..Default::default()
         }),
+    }
+}
+
+/// A pod template for a Job or CronJob: its container is restarted on failure, where a
+/// long-running workload's pods always restart.
+fn run_to_completion(template: PodTemplateSpec) -> PodTemplateSpec {
+    PodTemplateSpec {
+        spec: template.spec.map(|s| PodSpec {
+            restart_policy: Some("OnFailure".to_owned()),
+            ..s
+        }),
+        ..template
     }
 }
 
