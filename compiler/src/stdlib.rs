@@ -61,6 +61,10 @@ pub const HELM_APP_CHART: &[(&str, &str)] = &[
         include_str!("../../stdlib/helm/app-chart/templates/backup.yaml"),
     ),
     (
+        "templates/cluster-issuer.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/cluster-issuer.yaml"),
+    ),
+    (
         "templates/configmap.yaml",
         include_str!("../../stdlib/helm/app-chart/templates/configmap.yaml"),
     ),
@@ -71,6 +75,10 @@ pub const HELM_APP_CHART: &[(&str, &str)] = &[
     (
         "templates/deployment.yaml",
         include_str!("../../stdlib/helm/app-chart/templates/deployment.yaml"),
+    ),
+    (
+        "templates/external-secrets.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/external-secrets.yaml"),
     ),
     (
         "templates/hpa.yaml",

@@ -420,6 +420,25 @@ pub fn is_dns_label(name: &str) -> bool {
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
+/// Whether `text` is shaped like an e-mail address an ACME server accepts: one `@`, a local
+/// part of printable characters without spaces, and a domain of at least two DNS labels
+/// (Let's Encrypt rejects a bare host name).
+pub fn is_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && local.len() <= 64
+        && local
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !"@<>()[]\\,;:\"".contains(c))
+        && domain.len() <= 253
+        && domain.contains('.')
+        && domain
+            .split('.')
+            .all(|l| is_dns_label(&l.to_ascii_lowercase()))
+}
+
 /// Whether `name` is a valid port name (IANA service name): at most 15 characters,
 /// lowercase alphanumerics and `-`, at least one letter, no leading, trailing or double `-`.
 pub fn is_port_name(name: &str) -> bool {

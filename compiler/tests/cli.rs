@@ -560,7 +560,7 @@ webhook_url = { secret = "alertmanager-slack", key = "webhook-url" }
 
 /// Placement and shutdown: a service on a dedicated node group selects it and tolerates its
 /// taint, which the Terraform sets on the group; graceful shutdown becomes the grace period
-/// and a preStop sleep; pull secrets are named as prerequisites; mistakes are check errors.
+/// and a preStop sleep; pull secrets come from the secret store; mistakes are check errors.
 #[test]
 fn pods_run_where_and_stop_how_the_spec_says() {
     let dir = tempdir("placement");
@@ -582,10 +582,20 @@ fn pods_run_where_and_stop_how_the_spec_says() {
         &dir,
     );
     assert_ok(&out);
+    // Both environments have a cloud: an ExternalSecret creates the pull secret, so it is
+    // no prerequisite (tests/foundation.rs covers one declared external).
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("prerequisite: `auth-service` pulls its image with Secret(s) `regcred`"),
-        "{stderr}"
+    assert!(!stderr.contains("prerequisite"), "{stderr}");
+    let secrets =
+        std::fs::read_to_string(dir.join("out/k8s/production/external-secrets.yaml")).unwrap();
+    let regcred = serde_saphyr::from_multiple::<serde_json::Value>(&secrets)
+        .unwrap()
+        .into_iter()
+        .find(|d| d["kind"] == "ExternalSecret" && d["metadata"]["name"] == "regcred")
+        .unwrap();
+    assert_eq!(
+        regcred["spec"]["target"]["template"]["type"],
+        "kubernetes.io/dockerconfigjson"
     );
     let pod = |svc: &str| {
         let text =

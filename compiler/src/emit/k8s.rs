@@ -44,7 +44,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
-use super::{hash_banner, to_yaml, to_yaml_after, EmitError, Emitted, Note, OutputFile, Target};
+use super::{
+    cluster, hash_banner, to_yaml, to_yaml_after, EmitError, Emitted, Note, OutputFile, Target,
+};
 use crate::ir::{self, naming, Environment, Kind, ProbeAction, Replicas, Workload};
 use crate::units::{format_bytes, format_cpu, IntOrPercent};
 
@@ -65,6 +67,35 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
             out.notes.push(Note {
                 target: Target::K8s,
                 message,
+            });
+        }
+        let secrets = cluster::secret_plan(platform, env);
+        out.notes.extend(
+            cluster::secret_notes(env, &secrets)
+                .into_iter()
+                .chain(cluster::issuer_note(env))
+                .map(|message| Note {
+                    target: Target::K8s,
+                    message,
+                }),
+        );
+        let objects = secret_objects(platform, env, &secrets);
+        if !objects.is_empty() {
+            out.files.push(OutputFile {
+                path: naming::k8s_secrets_file(&env.name),
+                contents: to_yaml_after(hash_banner(platform), &objects)?,
+            });
+        }
+        if let Some(issuer) = cluster::issuer(env) {
+            let object = CustomObject {
+                api_version: "cert-manager.io/v1",
+                kind: "ClusterIssuer",
+                metadata: cluster_meta(&issuer.name, platform, env),
+                spec: cluster::issuer_spec(&issuer),
+            };
+            out.files.push(OutputFile {
+                path: naming::k8s_issuer_file(&env.name),
+                contents: to_yaml_after(hash_banner(platform), &[object])?,
             });
         }
         for w in &env.workloads {
@@ -93,8 +124,10 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
                     });
                 }
             }
-            if !w.image_pull_secrets.is_empty() {
+            if !w.image_pull_secrets.is_empty() && env.cloud.is_none() {
                 // A prerequisite, not generated: say so where the build summary lists them.
+                // With a cloud, ExternalSecrets create them (or the spec declares them
+                // external, which `cluster::secret_notes` reports).
                 out.notes.push(Note {
                     target: Target::K8s,
                     message: format!(
@@ -179,6 +212,45 @@ struct CustomObject {
     kind: &'static str,
     metadata: ObjectMeta,
     spec: serde_json::Value,
+}
+
+/// Metadata of a cluster-scoped object of an environment: a name and the common labels.
+fn cluster_meta(name: &str, platform: &ir::Platform, env: &Environment) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        labels: Some(naming::common_labels(&platform.name, env)),
+        ..Default::default()
+    }
+}
+
+/// The ClusterSecretStore and the ExternalSecrets of an environment's plan; none without a
+/// store.
+fn secret_objects(
+    platform: &ir::Platform,
+    env: &Environment,
+    plan: &cluster::SecretPlan,
+) -> Vec<CustomObject> {
+    let Some(store) = &plan.store else {
+        return Vec::new();
+    };
+    let mut objects = vec![CustomObject {
+        api_version: "external-secrets.io/v1",
+        kind: "ClusterSecretStore",
+        metadata: cluster_meta(&store.name, platform, env),
+        spec: cluster::store_spec(store),
+    }];
+    for u in &plan.secrets {
+        objects.push(CustomObject {
+            api_version: "external-secrets.io/v1",
+            kind: "ExternalSecret",
+            metadata: ObjectMeta {
+                namespace: Some(u.namespace.clone()),
+                ..cluster_meta(&u.name, platform, env)
+            },
+            spec: cluster::external_secret_spec(&store.name, u),
+        });
+    }
+    objects
 }
 
 fn meta(name: &str, env: &Environment, labels: BTreeMap<String, String>) -> ObjectMeta {

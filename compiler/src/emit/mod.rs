@@ -5,6 +5,7 @@
 //! that `cli` writes or `diff` compares.
 
 pub mod alertmanager;
+pub(crate) mod cluster;
 pub mod compose;
 pub mod gotmpl;
 pub mod helm;

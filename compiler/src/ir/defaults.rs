@@ -33,8 +33,14 @@ pub const RUN_AS_USER: i64 = 10001;
 pub const INGRESS_CLASS: &str = "nginx";
 /// Namespace of the ingress controller.
 pub const INGRESS_NAMESPACE: &str = crate::units::INGRESS_NAMESPACE;
-/// cert-manager ClusterIssuer.
+/// cert-manager ClusterIssuer; plinth generates it (see [`ACME_SERVER`]).
 pub const TLS_ISSUER: &str = "letsencrypt";
+/// ACME directory of the generated ClusterIssuer: Let's Encrypt production, whose
+/// certificates browsers trust (staging certificates are not).
+pub const ACME_SERVER: &str = "https://acme-v02.api.letsencrypt.org/directory";
+/// How often an ExternalSecret copies its secret from the store again, so a rotated value
+/// reaches the cluster within the hour.
+pub const SECRET_REFRESH: &str = "1h";
 /// Namespace of Prometheus.
 pub const MONITORING_NAMESPACE: &str = crate::units::MONITORING_NAMESPACE;
 /// Ingress path.

@@ -203,6 +203,16 @@ pub fn k8s_workload_file(env: &str, w: &str) -> String {
     format!("k8s/{env}/{w}.yaml")
 }
 
+/// Path of an environment's ExternalSecrets and their ClusterSecretStore.
+pub fn k8s_secrets_file(env: &str) -> String {
+    format!("k8s/{env}/external-secrets.yaml")
+}
+
+/// Path of an environment's cert-manager ClusterIssuer.
+pub fn k8s_issuer_file(env: &str) -> String {
+    format!("k8s/{env}/cluster-issuer.yaml")
+}
+
 /// Path of the environment-wide Kubernetes objects (namespace, policies).
 pub fn k8s_namespace_file(env: &str) -> String {
     format!("k8s/{env}/namespace.yaml")
@@ -273,6 +283,30 @@ pub fn cloud_store_name(platform: &str, env: &str, store: &str) -> String {
 /// environment first, so environments sharing an account do not share secrets.
 pub fn cloud_secret_name(platform: &str, env: &str, secret: &str) -> String {
     format!("{platform}/{env}/{secret}")
+}
+
+/// The prefix every key of an environment's ClusterSecretStore gets: the store reads
+/// [`cloud_secret_name`]s only, so an ExternalSecret names the spec's secret as written.
+pub fn cloud_secret_prefix(platform: &str, env: &str) -> String {
+    cloud_secret_name(platform, env, "")
+}
+
+/// The ClusterSecretStore of an environment's cluster: AWS Secrets Manager, through the
+/// External Secrets Operator's own IRSA role.
+pub fn secret_store(platform: &str) -> String {
+    format!("{platform}-secrets-manager")
+}
+
+/// The key of a dockerconfigjson image pull secret's one value, in the Kubernetes Secret.
+pub const DOCKER_CONFIG_KEY: &str = ".dockerconfigjson";
+
+/// The property of an image pull secret's value in the store. The ExternalSecret cannot
+/// fetch it as `.dockerconfigjson` into its template, whose variables are Go identifiers.
+pub const DOCKER_CONFIG_PROPERTY: &str = "dockerconfigjson";
+
+/// The Secret the generated ACME ClusterIssuer keeps its account key in.
+pub fn acme_account_key(issuer: &str) -> String {
+    format!("{issuer}-account-key")
 }
 
 /// Tags on every cloud resource.
