@@ -679,6 +679,27 @@ mod tests {
     }
 
     #[test]
+    fn emails_as_acme_accepts_them() {
+        use super::is_email;
+        for ok in ["ops@example.com", "first.last+certs@Mail.Example.co.uk"] {
+            assert!(is_email(ok), "{ok}");
+        }
+        for bad in [
+            "@devops",
+            "devops",
+            "ops@localhost",
+            "ops at example.com",
+            "ops@@example.com",
+            "ops@exa mple.com",
+            "ops@-example.com",
+            "<ops>@example.com",
+            "",
+        ] {
+            assert!(!is_email(bad), "{bad}");
+        }
+    }
+
+    #[test]
     fn env_placeholders_leave_json_and_templates_alone() {
         let text = r#"{env}-x {"a": 1} {{name}} {{ x }} {Env} {namespace}"#;
         let names: Vec<&str> = super::env_placeholders(text)

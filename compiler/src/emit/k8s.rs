@@ -1,6 +1,7 @@
 //! Raw Kubernetes manifests: a folder per environment, one file per workload plus one for
 //! the namespace and its baseline policies, so a pull request's diff shows which workload
-//! changed.
+//! changed; in an environment with a cloud, also the ExternalSecrets with their
+//! ClusterSecretStore and the ClusterIssuer that [`super::cluster`] plans.
 //!
 //! Objects are k8s-openapi structs for Kubernetes 1.30. Every pod gets the secure defaults:
 //! non-root with a high UID, read-only root filesystem (with an emptyDir for `/tmp`), no
@@ -203,7 +204,8 @@ enum Object {
     LimitRange(Box<LimitRange>),
 }
 
-/// An object of a custom resource (VerticalPodAutoscaler, ServiceMonitor) that k8s-openapi
+/// An object of a custom resource (VerticalPodAutoscaler, ServiceMonitor, ExternalSecret,
+/// ClusterSecretStore, ClusterIssuer) that k8s-openapi
 /// does not model: typed envelope, spec as built JSON.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
