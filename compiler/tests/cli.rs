@@ -597,6 +597,13 @@ fn pods_run_where_and_stop_how_the_spec_says() {
         regcred["spec"]["target"]["template"]["type"],
         "kubernetes.io/dockerconfigjson"
     );
+    assert_eq!(
+        regcred["spec"]["data"],
+        serde_json::json!([{
+            "secretKey": ".dockerconfigjson",
+            "remoteRef": { "key": "regcred", "property": "dockerconfigjson" }
+        }])
+    );
     let pod = |svc: &str| {
         let text =
             std::fs::read_to_string(dir.join(format!("out/k8s/production/{svc}.yaml"))).unwrap();

@@ -128,6 +128,7 @@ depends_on = ["cache"]
 metrics = { path = "/metrics" }
 probes.liveness = { command = ["true"] }
 security = { read_only_root_filesystem = false, add_capabilities = ["NET_BIND_SERVICE"] }
+image_pull_secrets = ["regcred"]
 
 [services.nightly]
 kind = "cron"
@@ -186,6 +187,9 @@ retention = "7d"
 [alerting]
 default_receiver = "ops"
 receivers.ops = { type = "webhook", url = { secret = "ops", key = "url" } }
+
+[secrets.sentry]
+source = "external"
 "#;
 
 /// A spec without environments: everything is shared.

@@ -154,7 +154,7 @@ pub(crate) fn secret_notes(env: &Environment, plan: &SecretPlan) -> Vec<String> 
 /// template that makes it a `kubernetes.io/dockerconfigjson` Secret. Each key is the
 /// property of the same name of the JSON object stored at `<platform>/<env>/<secret>`; an
 /// image pull secret's Docker configuration is its [`naming::DOCKER_CONFIG_PROPERTY`],
-/// copied into the Secret's `.dockerconfigjson` by a template.
+/// copied into the Secret's `.dockerconfigjson`.
 pub(crate) fn external_secret_spec(store: &str, u: &SecretUse) -> serde_json::Value {
     let entry = |secret_key: &str, property: &str| {
         serde_json::json!({
@@ -166,19 +166,12 @@ pub(crate) fn external_secret_spec(store: &str, u: &SecretUse) -> serde_json::Va
     let mut target = serde_json::json!({ "name": u.name, "creationPolicy": "Owner" });
     if u.docker_config {
         data.push(entry(
-            naming::DOCKER_CONFIG_PROPERTY,
+            naming::DOCKER_CONFIG_KEY,
             naming::DOCKER_CONFIG_PROPERTY,
         ));
-        // The template adds the one key Kubernetes requires of the type; `Merge` keeps the
-        // fetched keys beside it, so no name from the spec is written into a template.
-        target["template"] = serde_json::json!({
-            "type": "kubernetes.io/dockerconfigjson",
-            "engineVersion": "v2",
-            "mergePolicy": "Merge",
-            "data": {
-                naming::DOCKER_CONFIG_KEY: format!("{{{{ .{} }}}}", naming::DOCKER_CONFIG_PROPERTY),
-            },
-        });
+        // A template with a type and no data only sets the Secret's type: the operator then
+        // copies the fetched keys as they are (`ApplyTemplate` at external-secrets v2.9.0).
+        target["template"] = serde_json::json!({ "type": "kubernetes.io/dockerconfigjson" });
     }
     serde_json::json!({
         "refreshInterval": ir::SECRET_REFRESH,

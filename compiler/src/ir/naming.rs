@@ -300,8 +300,8 @@ pub fn secret_store(platform: &str) -> String {
 /// The key of a dockerconfigjson image pull secret's one value, in the Kubernetes Secret.
 pub const DOCKER_CONFIG_KEY: &str = ".dockerconfigjson";
 
-/// The property of an image pull secret's value in the store. The ExternalSecret cannot
-/// fetch it as `.dockerconfigjson` into its template, whose variables are Go identifiers.
+/// The property of the stored JSON object that holds an image pull secret's Docker
+/// configuration; a property name without the leading dot is easier to write in JSON tools.
 pub const DOCKER_CONFIG_PROPERTY: &str = "dockerconfigjson";
 
 /// The Secret the generated ACME ClusterIssuer keeps its account key in.
