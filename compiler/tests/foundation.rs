@@ -407,3 +407,43 @@ fn the_default_tls_issuer_is_generated_and_needs_an_address() {
     let issuer = objs.iter().find(|o| o["kind"] == "ClusterIssuer").unwrap();
     assert_eq!(issuer["spec"]["acme"]["email"], "certs@codepal.com");
 }
+
+/// Declaring a secret external removes its ExternalSecret, and with it (it owns the Secret)
+/// the Secret pods read: `plinth diff` flags that as destructive, once per environment.
+#[test]
+fn diff_flags_a_removed_external_secret_as_destructive() {
+    let tmp = TempDir::new("es-diff");
+    let dir = tmp.0.clone();
+    let codepal = std::fs::read_to_string(root().join("examples/codepal.toml")).unwrap();
+    std::fs::write(dir.join("old.toml"), &codepal).unwrap();
+    std::fs::write(
+        dir.join("new.toml"),
+        codepal + "\n[secrets.openai]\nsource = \"external\"\n",
+    )
+    .unwrap();
+    let out = plinth_run(
+        &dir,
+        &[
+            "diff", "old.toml", "new.toml", "--target", "k8s", "--format", "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2), "{}", head(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["summary"]["destructive"], 2, "{v}");
+    let text = plinth_run(
+        &dir,
+        &[
+            "diff",
+            "old.toml",
+            "new.toml",
+            "--target",
+            "k8s",
+            "--fail-on-destructive",
+        ],
+    );
+    assert_eq!(text.status.code(), Some(1));
+    let report =
+        String::from_utf8_lossy(&text.stdout).into_owned() + &String::from_utf8_lossy(&text.stderr);
+    assert!(report.contains("ExternalSecret"), "{report}");
+    assert!(report.contains("the Secret `openai`"), "{report}");
+}
