@@ -150,8 +150,8 @@ pub(crate) fn secret_notes(env: &Environment, plan: &SecretPlan) -> Vec<String> 
         .collect()
 }
 
-/// The `spec.data` entries of one ExternalSecret and, for an image pull secret, the
-/// template that makes it a `kubernetes.io/dockerconfigjson` Secret. Each key is the
+/// The spec of one ExternalSecret: a `data` entry per key and, for an image pull secret,
+/// the template that makes it a `kubernetes.io/dockerconfigjson` Secret. Each key is the
 /// property of the same name of the JSON object stored at `<platform>/<env>/<secret>`; an
 /// image pull secret's Docker configuration is its [`naming::DOCKER_CONFIG_PROPERTY`],
 /// copied into the Secret's `.dockerconfigjson`.
@@ -210,25 +210,29 @@ pub(crate) struct Issuer {
 
 /// The generated ClusterIssuer of `env`, if any (see [`Issuer`]).
 pub(crate) fn issuer(env: &Environment) -> Option<Issuer> {
-    let tls = env
-        .workloads
-        .iter()
-        .any(|w| w.ingress.as_ref().is_some_and(|i| i.tls));
-    (env.cloud.is_some() && tls && env.cluster.tls_issuer == ir::TLS_ISSUER).then(|| Issuer {
+    let default = env.cluster.tls_issuer == ir::TLS_ISSUER;
+    (needs_issuer(env) && default).then(|| Issuer {
         name: env.cluster.tls_issuer.clone(),
         email: env.cluster.tls_email.clone().unwrap_or_default(),
         ingress_class: env.cluster.ingress_class.clone(),
     })
 }
 
+/// Whether `env` is a cluster plinth builds (it has a cloud) with an Ingress that
+/// terminates TLS, so that the issuer the Ingresses name must exist.
+fn needs_issuer(env: &Environment) -> bool {
+    env.cloud.is_some()
+        && env
+            .workloads
+            .iter()
+            .any(|w| w.ingress.as_ref().is_some_and(|i| i.tls))
+}
+
 /// The build-summary note of an issuer plinth does not create: one a TLS Ingress of a
 /// cluster plinth deploys names, under a name of the spec's own.
 pub(crate) fn issuer_note(env: &Environment) -> Option<String> {
-    let tls = env
-        .workloads
-        .iter()
-        .any(|w| w.ingress.as_ref().is_some_and(|i| i.tls));
-    (env.cloud.is_some() && tls && env.cluster.tls_issuer != ir::TLS_ISSUER).then(|| {
+    let default = env.cluster.tls_issuer == ir::TLS_ISSUER;
+    (needs_issuer(env) && !default).then(|| {
         format!(
             "{}: prerequisite: cert-manager ClusterIssuer `{}`, which the Ingresses name, is not plinth's default and is not generated",
             env.name, env.cluster.tls_issuer
