@@ -488,8 +488,11 @@ pub fn cloud_log_bucket(cloud_name: &str) -> String {
     format!("{cloud_name}-logs")
 }
 
+/// Ingress class when the spec names none: the Traefik controller plinth installs.
+pub const INGRESS_CLASS: &str = "traefik";
+
 /// Namespace of the ingress controller when the spec names none.
-pub const INGRESS_NAMESPACE: &str = "ingress-nginx";
+pub const INGRESS_NAMESPACE: &str = "traefik";
 
 /// Namespace of Prometheus when the spec names none.
 pub const MONITORING_NAMESPACE: &str = "monitoring";

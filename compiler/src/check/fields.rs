@@ -592,7 +592,8 @@ fn malformed_region(region: &Sp<String>, out: &mut Vec<Diagnostic>) {
 /// PostgreSQL's RDS identifier (`<platform>-<env>-<store>`, and `-replica-N` after it for
 /// read replicas) at most 63; a managed Redis's ElastiCache replication group at most 40
 /// (both starting with a letter, without `--`); S3 buckets (an object store's, the access-log bucket
-/// `<platform>-<env>-logs`, the Terraform state bucket) at most 63.
+/// `<platform>-<env>-logs`, the Terraform state bucket) at most 63; the IAM roles of the
+/// cluster's add-ons (`<platform>-<env>-cluster-autoscaler` is the longest) at most 64.
 ///
 /// Why: names are DNS labels of up to 53 characters each, so their joins easily pass these
 /// limits, and AWS only refuses them in the middle of `terraform apply`, with part of the
@@ -627,6 +628,14 @@ fn invalid_cloud_name(ctx: &Ctx, view: &Resolved, out: &mut Vec<Diagnostic>) {
         };
     let cluster = units::cloud_name(&platform.value, env);
     check(cluster.clone(), 100, false, "EKS cluster name", env_span);
+    // The longest IAM role name plinth derives from the cluster name (the autoscaler's).
+    check(
+        format!("{cluster}-cluster-autoscaler"),
+        64,
+        false,
+        "IAM role name",
+        env_span,
+    );
     let state_bucket = cloud.state.as_ref().and_then(|s| s.bucket.as_ref());
     check(
         state_bucket.map_or_else(

@@ -30,7 +30,7 @@ pub const BUDGET_MAX_UNAVAILABLE: IntOrPercent = IntOrPercent::Int(1);
 /// User and group id of every container; above the range of host system users.
 pub const RUN_AS_USER: i64 = 10001;
 /// Ingress class.
-pub const INGRESS_CLASS: &str = "nginx";
+pub const INGRESS_CLASS: &str = crate::units::INGRESS_CLASS;
 /// Namespace of the ingress controller.
 pub const INGRESS_NAMESPACE: &str = crate::units::INGRESS_NAMESPACE;
 /// cert-manager ClusterIssuer; plinth generates it (see [`ACME_SERVER`]).

@@ -109,10 +109,11 @@ pub struct Platform {
     /// `env`. Values may use `{env}`, `{namespace}`, `{domain}` and `{platform}`, e.g.
     /// `SENTRY_ENV = "{env}"`.
     pub env: Option<BTreeMap<Sp<String>, Sp<String>>>,
-    /// Ingress class of generated Ingresses; defaults to `nginx`.
+    /// Ingress class of generated Ingresses; defaults to `traefik`, the controller plinth
+    /// installs on the clusters it creates. Another class is the cluster's own controller.
     pub ingress_class: Option<Sp<String>>,
     /// Namespace the ingress controller runs in (allowed through network policies); defaults
-    /// to `ingress-nginx`.
+    /// to `traefik`.
     pub ingress_namespace: Option<Sp<String>>,
     /// cert-manager ClusterIssuer that provisions TLS certificates; defaults to `letsencrypt`,
     /// which plinth generates (Let's Encrypt, HTTP-01 through the ingress class) in every

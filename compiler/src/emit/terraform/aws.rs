@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use hcl::expr::{BinaryOperator, Expression, ForExpr, Traversal};
 use hcl::{Block, Body, Identifier};
 
+use super::addons;
 use super::{
     a, b, block, call, doc, doc_with_locals, obj, op, r, s, strings, template, Item, Module, Part,
     Skip,
@@ -66,7 +67,16 @@ pub fn lower(platform: &ir::Platform, env: &Environment, cloud: &Cloud) -> Modul
     if ctx.cdn() {
         module.files.push(("cdn.tf", ctx.cdn_doc()));
     }
-    module.files.push(("helm.tf", ctx.helm()));
+    let addons = addons::lower(platform, env, &ctx.name);
+    module.notes.extend(addons.notes);
+    module
+        .files
+        .push(("helm.tf", ctx.helm(&addons.before_platform)));
+    if !addons.blocks.is_empty() {
+        module
+            .files
+            .push(("addons.tf", doc_with_locals(addons.locals, addons.blocks)));
+    }
     module.files.push(("variables.tf", ctx.variables()));
     module.files.push(("outputs.tf", ctx.outputs()));
     if ctx.needs_log_bucket() {
@@ -1269,7 +1279,7 @@ impl<'a> Ctx<'a> {
 
     // --------------------------------------------------------------------- helm.tf
 
-    fn helm(&self) -> Body {
+    fn helm(&self, addons: &[Expression]) -> Body {
         let obs = &self.env.observability;
         let mut locals: Vec<Item> = Vec::new();
         let mut blocks = Vec::new();
@@ -1364,6 +1374,7 @@ impl<'a> Ctx<'a> {
             ],
         ));
         let mut platform_deps = vec![r("module.eks"), r("helm_release.kube_prometheus_stack")];
+        platform_deps.extend(addons.iter().cloned());
         if obs.logs.as_deref() == Some("loki") {
             // 000: Loki with Promtail, without its own Grafana.
             locals.push(a(
