@@ -267,3 +267,12 @@ fn a_receiver_credential_alone_installs_external_secrets() {
     ));
     assert_eq!(releases(&c), ["external_secrets"]);
 }
+
+#[test]
+fn secrets_all_declared_external_need_no_external_secrets() {
+    let c = compile(&spec(
+        "replicas = 2\nsecrets = { API_KEY = { secret = \"api\", key = \"key\" } }",
+        "[secrets.api]\nsource = \"external\"",
+    ));
+    assert!(releases(&c).is_empty(), "{:?}", releases(&c));
+}

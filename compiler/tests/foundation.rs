@@ -447,3 +447,42 @@ fn diff_flags_a_removed_external_secret_as_destructive() {
     assert!(report.contains("ExternalSecret"), "{report}");
     assert!(report.contains("the Secret `openai`"), "{report}");
 }
+
+/// With the generated issuer, cert-manager answers HTTP-01 challenges from a solver pod in
+/// the platform's namespace; the ingress controller must reach it through the default-deny
+/// policy, on the solver's port only. Without the issuer there is no such opening.
+#[test]
+fn the_ingress_controller_reaches_the_acme_solver_only_with_the_generated_issuer() {
+    let tmp = TempDir::new("acme-solver");
+    let dir = tmp.0.clone();
+    let codepal = std::fs::read_to_string(root().join("examples/codepal.toml")).unwrap();
+    std::fs::write(dir.join("platform.toml"), &codepal).unwrap();
+    build(&dir, "platform.toml");
+    let objs = objects(&dir.join("out"), "production");
+    let policy = objs
+        .iter()
+        .find(|o| {
+            o["kind"] == "NetworkPolicy" && o["metadata"]["name"] == "allow-acme-http01-solver"
+        })
+        .expect("a policy for the solver pods");
+    let spec = &policy["spec"];
+    assert_eq!(
+        spec["podSelector"]["matchLabels"]["acme.cert-manager.io/http01-solver"],
+        "true"
+    );
+    let rule = &spec["ingress"][0];
+    assert_eq!(
+        rule["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
+        "traefik"
+    );
+    assert_eq!(rule["ports"][0]["port"], 8089);
+    assert_eq!(spec["ingress"].as_array().unwrap().len(), 1);
+
+    let own = codepal.replacen("[platform]\n", "[platform]\ntls_issuer = \"corp-ca\"\n", 1);
+    std::fs::write(dir.join("own.toml"), own).unwrap();
+    std::fs::remove_dir_all(dir.join("out")).unwrap();
+    build(&dir, "own.toml");
+    assert!(!objects(&dir.join("out"), "production")
+        .iter()
+        .any(|o| o["metadata"]["name"] == "allow-acme-http01-solver"));
+}

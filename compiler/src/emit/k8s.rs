@@ -344,12 +344,53 @@ fn namespace_docs(platform: &ir::Platform, env: &Environment) -> Result<String, 
         Object::NetworkPolicy(Box::new(deny)),
         Object::NetworkPolicy(Box::new(dns)),
     ];
+    if cluster::issuer(env).is_some() {
+        docs.push(Object::NetworkPolicy(Box::new(acme_solver_policy(
+            env,
+            naming::common_labels(&platform.name, env),
+        ))));
+    }
     if let Some(q) = &env.quota {
         let (quota, limits) = quota_docs(q, env, &naming::common_labels(&platform.name, env));
         docs.push(Object::ResourceQuota(Box::new(quota)));
         docs.push(Object::LimitRange(Box::new(limits)));
     }
     to_yaml(&docs)
+}
+
+/// Port of the pod cert-manager starts to answer an ACME HTTP-01 challenge.
+const ACME_SOLVER_PORT: i32 = 8089;
+
+/// The policy that lets the ingress controller reach cert-manager's HTTP-01 solver pods.
+///
+/// Why: to prove a host to Let's Encrypt, cert-manager starts a solver pod (label
+/// `acme.cert-manager.io/http01-solver: "true"`, port 8089) in the namespace of the
+/// Ingress, and a temporary Ingress routing `/.well-known/acme-challenge/` to it. Under the
+/// namespace's default-deny policy the ingress controller could not reach that pod, the
+/// challenge would time out and no certificate would ever be issued.
+fn acme_solver_policy(env: &Environment, labels: BTreeMap<String, String>) -> NetworkPolicy {
+    NetworkPolicy {
+        metadata: meta("allow-acme-http01-solver", env, labels),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(labelled("acme.cert-manager.io/http01-solver", "true")),
+            policy_types: Some(vec!["Ingress".to_owned()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![NetworkPolicyPeer {
+                    namespace_selector: Some(labelled(
+                        "kubernetes.io/metadata.name",
+                        &env.cluster.ingress_namespace,
+                    )),
+                    ..Default::default()
+                }]),
+                ports: Some(vec![NetworkPolicyPort {
+                    port: Some(IntOrString::Int(ACME_SOLVER_PORT)),
+                    protocol: Some("TCP".to_owned()),
+                    ..Default::default()
+                }]),
+            }]),
+            ..Default::default()
+        }),
+    }
 }
 
 /// The namespace's ResourceQuota, and the LimitRange that gives plinth's default requests

@@ -17,7 +17,7 @@ use hcl::expr::Expression;
 use hcl::Block;
 
 use super::{a, block, call, obj, r, s, strings, template, Item, Part};
-use crate::ir::{self, Environment, ReceiverKind, Replicas, VpaMode};
+use crate::ir::{self, naming, Environment, Replicas, VpaMode};
 use crate::units;
 
 /// `kubernetes-sigs/metrics-server` chart (app 0.8.1).
@@ -324,22 +324,10 @@ fn cert_manager(env: &Environment, out: &mut Addons) {
     );
 }
 
-/// Whether anything in the environment reads a Kubernetes Secret: a workload's variables or
-/// image pull secrets, a data store's credentials, a receiver's credentials.
-fn reads_secrets(env: &Environment) -> bool {
-    env.workloads
-        .iter()
-        .any(|w| !w.secrets.is_empty() || !w.image_pull_secrets.is_empty())
-        || env.alerting.receivers.iter().any(|r| match &r.kind {
-            ReceiverKind::Email { password, .. } => password.is_some(),
-            ReceiverKind::Pagerduty { .. }
-            | ReceiverKind::Slack { .. }
-            | ReceiverKind::Webhook { .. } => true,
-        })
-}
-
 /// External Secrets, with an IAM role (IRSA) that may read only the environment's own
-/// secrets, `<platform>/<env>/*` in AWS Secrets Manager, when anything reads a Secret.
+/// secrets, `<platform>/<env>/*` in AWS Secrets Manager, when the k8s and Helm targets
+/// generate an `ExternalSecret` (the plan of [`crate::emit::cluster`]: something reads a
+/// Secret that the spec does not declare external).
 ///
 /// Why: pods and Alertmanager read Kubernetes Secrets that nothing else creates; the
 /// generated `ExternalSecret`s copy them from Secrets Manager, where the Terraform's own
@@ -347,7 +335,10 @@ fn reads_secrets(env: &Environment) -> bool {
 /// environment's operator cannot read another's secrets, and may decrypt with the
 /// environment's key.
 fn external_secrets(platform: &ir::Platform, env: &Environment, name: &str, out: &mut Addons) {
-    if !reads_secrets(env) {
+    if crate::emit::cluster::secret_plan(platform, env)
+        .store
+        .is_none()
+    {
         return;
     }
     let arn = template([
@@ -355,7 +346,10 @@ fn external_secrets(platform: &ir::Platform, env: &Environment, name: &str, out:
         Part::Expr(r("var.region")),
         Part::Lit(":".into()),
         Part::Expr(r("data.aws_caller_identity.current.account_id")),
-        Part::Lit(format!(":secret:{}/{}/*", platform.name, env.name)),
+        Part::Lit(format!(
+            ":secret:{}*",
+            naming::cloud_secret_prefix(&platform.name, &env.name)
+        )),
     ]);
     out.blocks.push(block(
         "module",
