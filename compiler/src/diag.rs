@@ -120,6 +120,7 @@ codes! {
     UnusedAllow = "W004", "unused-allow", "an `allow` entry silences no warning of the spec";
     UnknownAwsName = "W005", "unknown-aws-name", "an AWS region or EC2 instance type that this plinth's lists (from botocore) do not have";
     HostOutsideDomain = "W006", "host-outside-domain", "an ingress host that is not under its environment's domain";
+    EksVersionUnsupported = "W007", "eks-version-unsupported", "an EKS Kubernetes version out of standard support on this plinth's dated EKS calendar";
 }
 
 /// A label: a span and what to say about it.

@@ -121,6 +121,19 @@ pub fn common_labels(platform: &str, env: &Environment) -> BTreeMap<String, Stri
     labels
 }
 
+/// Labels of an environment's namespace: the common labels and the Pod Security Admission
+/// level it enforces, `restricted`, which every generated pod satisfies. One list whichever
+/// tool creates the namespace (the k8s target's Namespace, Terraform's
+/// `kubernetes_namespace_v1`), so none loses the enforcement.
+pub fn namespace_labels(platform: &str, env: &Environment) -> BTreeMap<String, String> {
+    let mut labels = common_labels(platform, env);
+    labels.insert(
+        "pod-security.kubernetes.io/enforce".to_owned(),
+        "restricted".to_owned(),
+    );
+    labels
+}
+
 /// Name of a workload's ConfigMap of config files.
 pub fn config_map(w: &Workload) -> String {
     format!("{}-config", w.name)

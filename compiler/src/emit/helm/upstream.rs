@@ -90,8 +90,10 @@ fn wants_loki(env: &Environment) -> bool {
 }
 
 /// Whether anything of the environment needs Prometheus: a metrics endpoint (its
-/// ServiceMonitor needs the operator), an alert, an SLO or somewhere to send alerts.
-fn wants_prometheus(env: &Environment) -> bool {
+/// ServiceMonitor needs the operator), an alert, an SLO or somewhere to send alerts. The
+/// Terraform target installs kube-prometheus-stack, from this values file, on the same
+/// condition.
+pub(crate) fn wants_prometheus(env: &Environment) -> bool {
     env.workloads
         .iter()
         .any(|w| w.metrics.is_some() || !w.thresholds.is_empty())
@@ -151,6 +153,8 @@ struct PrometheusSpec {
     external_labels: std::collections::BTreeMap<String, String>,
     service_monitor_selector_nil_uses_helm_values: bool,
     pod_monitor_selector_nil_uses_helm_values: bool,
+    probe_selector_nil_uses_helm_values: bool,
+    scrape_config_selector_nil_uses_helm_values: bool,
     rule_selector_nil_uses_helm_values: bool,
 }
 
@@ -223,9 +227,10 @@ pub fn kube_prometheus_stack_values(
 /// `environment` external label on every series and alert (Alertmanager groups by it), and
 /// the Alertmanager configuration from `extras`.
 ///
-/// The chart's Prometheus normally selects only ServiceMonitors and PrometheusRules labelled
-/// with its own release; plinth's objects carry no release label, so the selectors are opened
-/// to every object (`*SelectorNilUsesHelmValues: false`).
+/// The chart's Prometheus normally selects only ServiceMonitors, PodMonitors, Probes,
+/// ScrapeConfigs and PrometheusRules labelled with its own release; plinth's objects carry no
+/// release label, so the selectors are opened to every object
+/// (`*SelectorNilUsesHelmValues: false`).
 pub fn kube_prometheus_stack(env: &Environment, extras: &PrometheusExtras) -> KubePrometheusStack {
     let interval = format_duration(env.observability.scrape_interval_ms);
     KubePrometheusStack {
@@ -237,6 +242,8 @@ pub fn kube_prometheus_stack(env: &Environment, extras: &PrometheusExtras) -> Ku
                 external_labels: [("environment".to_owned(), env.name.clone())].into(),
                 service_monitor_selector_nil_uses_helm_values: false,
                 pod_monitor_selector_nil_uses_helm_values: false,
+                probe_selector_nil_uses_helm_values: false,
+                scrape_config_selector_nil_uses_helm_values: false,
                 rule_selector_nil_uses_helm_values: false,
             },
         },
