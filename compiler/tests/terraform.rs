@@ -346,8 +346,26 @@ fn helm_releases_install_the_platform_chart_and_the_observability_stack() {
         "[file(\"${path.module}/../../helm/devmentor/values-staging.yaml\")]"
     );
     assert_eq!(string(attr(platform, "namespace")), "devmentor-app");
-    let loki = find(&helm, "resource", &["helm_release", "loki_stack"]);
-    assert_eq!(string(attr(loki, "chart")), "loki-stack");
+    // Loki from grafana-community and Alloy from grafana, each from its generated values.
+    let loki = find(&helm, "resource", &["helm_release", "loki"]);
+    assert_eq!(string(attr(loki, "chart")), "loki");
+    assert_eq!(
+        string(attr(loki, "repository")),
+        "https://grafana-community.github.io/helm-charts"
+    );
+    assert_eq!(
+        text(attr(loki, "values")),
+        "[file(\"${path.module}/../../helm/values-loki-staging.yaml\")]"
+    );
+    // Its volume is claimed from the default StorageClass Terraform creates.
+    assert!(text(attr(loki, "depends_on")).contains("kubernetes_storage_class_v1.gp3"));
+    let alloy = find(&helm, "resource", &["helm_release", "alloy"]);
+    assert_eq!(string(attr(alloy, "chart")), "alloy");
+    assert_eq!(
+        text(attr(alloy, "values")),
+        "[file(\"${path.module}/../../helm/values-alloy-staging.yaml\")]"
+    );
+    assert_eq!(text(attr(alloy, "depends_on")), "[helm_release.loki]");
     let prom = find(
         &helm,
         "resource",
@@ -373,7 +391,7 @@ fn helm_releases_install_the_platform_chart_and_the_observability_stack() {
     );
     assert!(!helm
         .blocks()
-        .any(|b| b.labels().iter().any(|l| l.as_str() == "loki_stack")));
+        .any(|b| b.labels().iter().any(|l| l.as_str() == "loki")));
 }
 
 #[test]

@@ -49,8 +49,11 @@ const EKS_MODULE: &str = "21.19.0";
 const IAM_MODULE: &str = "6.5.0";
 /// `prometheus-community/kube-prometheus-stack`.
 const KUBE_PROMETHEUS_STACK: &str = "88.5.3";
-/// `grafana/loki-stack` (000: `version = "^2.10"`).
-const LOKI_STACK: &str = "2.10.2";
+/// `grafana-community/loki`, the open-source Loki chart since March 2026 (`grafana/loki-stack`
+/// and Promtail are deprecated).
+const LOKI: &str = "18.11.0";
+/// `grafana/alloy`, which ships the pods' logs to Loki in place of Promtail.
+const ALLOY: &str = "1.11.1";
 /// `autoscaler/cluster-autoscaler` (cluster-autoscaler 1.35, the default cluster version).
 const CLUSTER_AUTOSCALER: &str = "9.59.0";
 /// Days CloudWatch keeps logs: a year, the usual audit requirement.
@@ -165,13 +168,16 @@ impl<'a> Ctx<'a> {
             .filter(move |s| s.engine == engine)
     }
 
-    /// Whether pods claim persistent volumes (a store's data, a backup job's dumps), which
+    /// Whether pods claim persistent volumes (a store's data, a backup job's dumps, Loki's
+    /// chunks), which
     /// on EKS need the EBS CSI driver and a default StorageClass.
     fn needs_volumes(&self) -> bool {
-        self.env
-            .workloads
-            .iter()
-            .any(|w| w.storage.is_some() || k8s::backup_plan(w).is_some())
+        upstream::wants_loki(self.env)
+            || self
+                .env
+                .workloads
+                .iter()
+                .any(|w| w.storage.is_some() || k8s::backup_plan(w).is_some())
     }
 
     /// Whether a node group can grow or shrink, which needs the cluster autoscaler.
@@ -1382,7 +1388,6 @@ impl<'a> Ctx<'a> {
     // --------------------------------------------------------------------- helm.tf
 
     fn helm(&self) -> Body {
-        let obs = &self.env.observability;
         let mut locals: Vec<Item> = Vec::new();
         let mut blocks = Vec::new();
         let yaml = |local: &str| {
@@ -1434,6 +1439,16 @@ impl<'a> Ctx<'a> {
                 Part::Lit(format!("/{}", naming::from_terraform_dir(&path))),
             ])
         };
+        // An upstream chart's values: the file the Helm target writes for it.
+        let values_file = |chart: &str| {
+            Expression::Array(vec![call(
+                "file",
+                [from_here(naming::helm_upstream_values_file(
+                    chart,
+                    &self.env.name,
+                ))],
+            )])
+        };
         let mut platform_deps = vec![r("module.eks"), r("kubernetes_namespace_v1.platform")];
         if upstream::wants_prometheus(self.env) {
             // The values file the Helm target writes for the chart (scrape settings, the
@@ -1455,42 +1470,50 @@ impl<'a> Ctx<'a> {
                         s(self.env.cluster.monitoring_namespace.as_str()),
                     ),
                     a("create_namespace", true),
-                    a(
-                        "values",
-                        Expression::Array(vec![call(
-                            "file",
-                            [from_here(naming::helm_upstream_values_file(
-                                "kube-prometheus-stack",
-                                &self.env.name,
-                            ))],
-                        )]),
-                    ),
+                    a("values", values_file("kube-prometheus-stack")),
                     a("depends_on", Expression::Array(vec![r("module.eks")])),
                 ],
             ));
             platform_deps.push(r("helm_release.kube_prometheus_stack"));
         }
-        if obs.logs.as_deref() == Some("loki") {
-            // 000: Loki with Promtail, without its own Grafana.
-            locals.push(a(
-                "loki_stack_values",
-                obj([
-                    ("promtail", obj([("enabled", Expression::from(true))])),
-                    ("grafana", obj([("enabled", Expression::from(false))])),
-                ]),
+        if upstream::wants_loki(self.env) {
+            // Loki keeps its data on a volume of the default StorageClass.
+            let mut loki_deps = vec![r("module.eks")];
+            if self.needs_volumes() {
+                loki_deps.push(r(&format!("kubernetes_storage_class_v1.{STORAGE_CLASS}")));
+            }
+            blocks.push(block(
+                "resource",
+                ["helm_release", "loki"],
+                [
+                    a("name", s(naming::LOKI_RELEASE)),
+                    a(
+                        "repository",
+                        s("https://grafana-community.github.io/helm-charts"),
+                    ),
+                    a("chart", s("loki")),
+                    a("version", s(LOKI)),
+                    a("namespace", s(LOGS_NAMESPACE)),
+                    a("create_namespace", true),
+                    a("values", values_file("loki")),
+                    a("depends_on", Expression::Array(loki_deps)),
+                ],
             ));
             blocks.push(block(
                 "resource",
-                ["helm_release", "loki_stack"],
+                ["helm_release", "alloy"],
                 [
-                    a("name", s("loki")),
+                    a("name", s(naming::ALLOY_RELEASE)),
                     a("repository", s("https://grafana.github.io/helm-charts")),
-                    a("chart", s("loki-stack")),
-                    a("version", s(LOKI_STACK)),
+                    a("chart", s("alloy")),
+                    a("version", s(ALLOY)),
                     a("namespace", s(LOGS_NAMESPACE)),
                     a("create_namespace", true),
-                    a("values", yaml("loki_stack_values")),
-                    a("depends_on", Expression::Array(vec![r("module.eks")])),
+                    a("values", values_file("alloy")),
+                    a(
+                        "depends_on",
+                        Expression::Array(vec![r("helm_release.loki")]),
+                    ),
                 ],
             ));
         }
