@@ -103,6 +103,18 @@ fn terraform_block_pins_versions_and_the_s3_backend() {
         assert!(p.contains(&format!("source = \"{source}\"")), "{p}");
         assert!(p.contains("version = \"~> "), "{name} is not pinned: {p}");
     }
+    // Helm provider 3.x takes the connection as object attributes; the kubernetes provider
+    // keeps `exec` a block. Both get a token from the AWS CLI.
+    let providers = file(&c, "terraform/production/providers.tf");
+    let helm = text(attr(find(&providers, "provider", &["helm"]), "kubernetes"));
+    assert!(helm.contains("exec = {"), "{helm}");
+    assert!(helm.contains("\"get-token\""), "{helm}");
+    let kubernetes = find(&providers, "provider", &["kubernetes"]);
+    assert_eq!(
+        text(attr(kubernetes, "host")),
+        "module.eks.cluster_endpoint"
+    );
+    assert!(text(attr(nested(kubernetes, "exec"), "args")).contains("\"get-token\""));
     let backend = find(tf.body(), "backend", &["s3"]);
     assert_eq!(string(attr(backend, "bucket")), "codepal-terraform-state");
     assert_eq!(string(attr(backend, "key")), "production/terraform.tfstate");
