@@ -1,9 +1,9 @@
 //! Facts the cloud enforces, checked before `terraform apply`: region names and instance
 //! types, against the lists of `stdlib/aws/` (AWS's own data, from botocore), and the EKS
-//! version against the dated EKS release calendar there. A name missing
-//! from them is a warning rather than an error: AWS opens regions and launches instance
-//! types after a plinth is built, and a warning can be allowed (`[[allow]]`) until the lists
-//! catch up, while a typo still shows with the nearest name.
+//! version against the dated EKS release calendar there. A name missing from them is a
+//! warning rather than an error: AWS opens regions and launches instance types after a plinth
+//! is built, and a warning can be allowed (`[[allow]]`) until the lists catch up, while a typo
+//! still shows with the nearest name.
 
 use super::Ctx;
 use crate::diag::{did_you_mean, Code, Diagnostic};
@@ -109,8 +109,8 @@ fn unsupported_eks_version(version: &Sp<String>, out: &mut Vec<Diagnostic>) {
         return;
     };
     let message = match calendar.iter().find(|v| v.minor == minor) {
-        Some(v) if v.standard_ends > as_of => return,
-        Some(v) if v.extended_ends > as_of => format!(
+        Some(v) if v.standard_ends >= as_of => return,
+        Some(v) if v.extended_ends >= as_of => format!(
             "EKS {} left standard support on {} (extended support, at extra cost, until {})",
             v.version, v.standard_ends, v.extended_ends
         ),
@@ -124,12 +124,12 @@ fn unsupported_eks_version(version: &Sp<String>, out: &mut Vec<Diagnostic>) {
         ),
         None => return,
     };
-    let supported: Vec<&str> = calendar
+    // The oldest version still in standard support: the shortest upgrade path.
+    let target = calendar
         .iter()
-        .filter(|v| v.standard_ends > as_of)
-        .map(|v| v.version)
-        .collect();
-    let target = supported.first().copied().unwrap_or(newest.version);
+        .find(|v| v.standard_ends >= as_of)
+        .unwrap_or(newest)
+        .version;
     out.push(
         Diagnostic::new(
             Code::EksVersionUnsupported,

@@ -2,10 +2,11 @@
 //!
 //! Network and cluster come from the `terraform-aws-modules` registry modules (`vpc`, `eks`
 //! with the cluster's EKS add-ons, `iam` for IRSA roles), pinned to exact versions whose
-//! declared inputs a test checks every call against. The platform's namespace (with its Pod
-//! Security labels) and the default StorageClass are created with the kubernetes provider. Managed data stores, the encryption key,
-//! the CDN and the Helm releases are plain resources, so that checkov, which does not
-//! download modules, evaluates every one of them.
+//! declared inputs a test checks every call against. Managed data stores, the encryption key,
+//! the CDN, the in-cluster core objects (the platform's namespace with its Pod Security
+//! labels, the default StorageClass, through the kubernetes provider) and the Helm releases
+//! are plain resources, so that checkov, which does not download modules, evaluates every
+//! one of them.
 //!
 //! Security defaults: one customer-managed KMS key per environment (rotated, with an explicit
 //! policy) encrypts the databases, caches, buckets, log groups and the RDS master password;
@@ -169,8 +170,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// Whether pods claim persistent volumes (a store's data, a backup job's dumps, Loki's
-    /// chunks), which
-    /// on EKS need the EBS CSI driver and a default StorageClass.
+    /// chunks), which on EKS need the EBS CSI driver and a default StorageClass.
     fn needs_volumes(&self) -> bool {
         upstream::wants_loki(self.env)
             || self
@@ -1477,11 +1477,12 @@ impl<'a> Ctx<'a> {
             platform_deps.push(r("helm_release.kube_prometheus_stack"));
         }
         if upstream::wants_loki(self.env) {
-            // Loki keeps its data on a volume of the default StorageClass.
-            let mut loki_deps = vec![r("module.eks")];
-            if self.needs_volumes() {
-                loki_deps.push(r(&format!("kubernetes_storage_class_v1.{STORAGE_CLASS}")));
-            }
+            // Loki keeps its data on a volume of the default StorageClass, which
+            // `needs_volumes` makes whenever logs go to Loki.
+            let loki_deps = vec![
+                r("module.eks"),
+                r(&format!("kubernetes_storage_class_v1.{STORAGE_CLASS}")),
+            ];
             blocks.push(block(
                 "resource",
                 ["helm_release", "loki"],
