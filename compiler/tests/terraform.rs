@@ -626,6 +626,10 @@ fn volume_claims_get_an_encrypted_default_storage_class() {
     ] {
         assert!(parameters.contains(p), "{parameters}");
     }
+    // The platform's claims are made after the class exists, so they get it.
+    let helm = file(&c, "terraform/staging/helm.tf");
+    let platform = find(&helm, "resource", &["helm_release", "platform"]);
+    assert!(text(attr(platform, "depends_on")).contains("kubernetes_storage_class_v1.gp3"));
     let c = compile("examples/codepal.toml");
     let k8s = file(&c, "terraform/production/kubernetes.tf");
     assert!(!k8s.blocks().any(|b| b

@@ -1450,6 +1450,10 @@ impl<'a> Ctx<'a> {
             )])
         };
         let mut platform_deps = vec![r("module.eks"), r("kubernetes_namespace_v1.platform")];
+        if self.needs_volumes() {
+            // A claim made before a default StorageClass exists keeps no class.
+            platform_deps.push(r(&format!("kubernetes_storage_class_v1.{STORAGE_CLASS}")));
+        }
         if upstream::wants_prometheus(self.env) {
             // The values file the Helm target writes for the chart (scrape settings, the
             // generated rules, the Alertmanager configuration, Grafana's data sources), so a
