@@ -123,6 +123,7 @@ codes! {
     UnusedAllow = "W004", "unused-allow", "an `allow` entry silences no warning of the spec";
     UnknownAwsName = "W005", "unknown-aws-name", "an AWS region or EC2 instance type that this plinth's lists (from botocore) do not have";
     HostOutsideDomain = "W006", "host-outside-domain", "an ingress host that is not under its environment's domain";
+    EksVersionUnsupported = "W007", "eks-version-unsupported", "an EKS Kubernetes version out of standard support on this plinth's dated EKS calendar";
     UnusedSecretDeclaration = "W009", "unused-secret-declaration", "a `[secrets.NAME]` declaration for a secret read only in environments without a cloud, where nothing would create it anyway";
 }
 

@@ -497,7 +497,7 @@ pub const INGRESS_NAMESPACE: &str = "traefik";
 /// Namespace of Prometheus when the spec names none.
 pub const MONITORING_NAMESPACE: &str = "monitoring";
 
-/// Namespace of the log stack (loki-stack), as 000 installs it.
+/// Namespace of the log stack (Loki and Alloy), as 000 installs it.
 pub const LOGS_NAMESPACE: &str = "observability";
 
 /// The name of the one environment of a spec that defines none.

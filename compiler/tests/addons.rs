@@ -128,9 +128,10 @@ fn notes(c: &plinth::Compilation) -> Vec<String> {
 fn a_service_without_autoscaling_ingress_or_secrets_gets_no_add_ons() {
     let c = compile(&spec("replicas = 2", ""));
     assert!(file(&c, "addons.tf").is_none(), "no add-on is needed");
-    assert_eq!(
-        platform_depends_on(&c),
-        ["module.eks", "helm_release.kube_prometheus_stack"]
+    let deps = platform_depends_on(&c);
+    assert!(
+        !deps.iter().any(|d| d.starts_with("helm_release.")),
+        "{deps:?}"
     );
 }
 

@@ -10,7 +10,7 @@
 //! - `<platform>/values.yaml`: what every environment shares (the chart's defaults);
 //! - `<platform>/values-<env>.yaml`: what differs, including `environment`, which the chart
 //!   needs to render anything;
-//! - `values-<chart>-<env>.yaml`: values for upstream charts the spec asks for (loki-stack,
+//! - `values-<chart>-<env>.yaml`: values for upstream charts the spec asks for (Loki, Alloy,
 //!   kube-prometheus-stack), see [`upstream`].
 //!
 //! Rendering the chart with `-f values-<env>.yaml` (the chart's `values.yaml` always applies

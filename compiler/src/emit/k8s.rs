@@ -287,16 +287,10 @@ fn int_or_string(v: IntOrPercent) -> IntOrString {
 
 fn namespace_docs(platform: &ir::Platform, env: &Environment) -> Result<String, EmitError> {
     let labels = naming::common_labels(&platform.name, env);
-    let mut ns_labels = labels.clone();
-    // Pod Security Admission enforces the restricted profile the generated pods satisfy.
-    ns_labels.insert(
-        "pod-security.kubernetes.io/enforce".to_owned(),
-        "restricted".to_owned(),
-    );
     let ns = Namespace {
         metadata: ObjectMeta {
             name: Some(env.namespace.clone()),
-            labels: Some(ns_labels),
+            labels: Some(naming::namespace_labels(&platform.name, env)),
             ..Default::default()
         },
         ..Default::default()

@@ -76,8 +76,10 @@ pub const REPEAT_INTERVAL_MS: u64 = 4 * 3_600_000;
 pub const DEFAULT_ENVIRONMENT: &str = crate::units::DEFAULT_ENVIRONMENT;
 /// The environment Docker Compose runs when no environment is marked `local`.
 pub const COMPOSE_ENVIRONMENT: &str = crate::units::COMPOSE_ENVIRONMENT;
-/// Kubernetes version of a cluster without one.
-pub const CLUSTER_VERSION: &str = "1.30";
+/// Kubernetes version of a cluster without one: the newest EKS minor on the calendar of
+/// `stdlib/aws/eks-versions.txt` (a test keeps it in standard support there), which the
+/// pinned cluster-autoscaler (1.35) matches.
+pub const CLUSTER_VERSION: &str = "1.35";
 /// VPC CIDR of a network without one.
 pub const NETWORK_CIDR: &str = "10.0.0.0/16";
 /// Availability zones of a network without a count.

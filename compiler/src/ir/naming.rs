@@ -127,6 +127,19 @@ pub fn common_labels(platform: &str, env: &Environment) -> BTreeMap<String, Stri
     labels
 }
 
+/// Labels of an environment's namespace: the common labels and the Pod Security Admission
+/// level it enforces, `restricted`, which every generated pod satisfies. One list whichever
+/// tool creates the namespace (the k8s target's Namespace, Terraform's
+/// `kubernetes_namespace_v1`), so none loses the enforcement.
+pub fn namespace_labels(platform: &str, env: &Environment) -> BTreeMap<String, String> {
+    let mut labels = common_labels(platform, env);
+    labels.insert(
+        "pod-security.kubernetes.io/enforce".to_owned(),
+        "restricted".to_owned(),
+    );
+    labels
+}
+
 /// Name of a workload's ConfigMap of config files.
 pub fn config_map(w: &Workload) -> String {
     format!("{}-config", w.name)
@@ -257,18 +270,21 @@ pub fn helm_release(platform: &str) -> String {
     platform.to_owned()
 }
 
-/// Path of the values of an upstream chart (`loki-stack`, `kube-prometheus-stack`) for one
+/// Path of the values of an upstream chart (`loki`, `alloy`, `kube-prometheus-stack`) for one
 /// environment. Beside the chart folders rather than in one, so they are never taken for a
 /// values file of the platform's chart.
 pub fn helm_upstream_values_file(chart: &str, env: &str) -> String {
     format!("helm/values-{chart}-{env}.yaml")
 }
 
-/// Release name of loki-stack; its Loki Service is called the same, which Grafana's data
-/// source points at.
+/// Release name of Loki; its gateway Service, which Grafana's data source and Alloy point at,
+/// is `<release>-gateway`.
 pub const LOKI_RELEASE: &str = "loki";
 
-/// Namespace of the log stack (loki-stack), as 000 installs it.
+/// Release name of Alloy, which ships the pods' logs to Loki.
+pub const ALLOY_RELEASE: &str = "alloy";
+
+/// Namespace of the log stack (Loki and Alloy), as 000 installs it.
 pub const LOGS_NAMESPACE: &str = crate::units::LOGS_NAMESPACE;
 
 /// Release name of kube-prometheus-stack.

@@ -846,7 +846,7 @@ pub struct StateBackend {
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cluster {
-    /// Kubernetes version, e.g. `"1.30"`.
+    /// Kubernetes version, e.g. `"1.35"` (the default: the newest on plinth's EKS calendar).
     pub version: Option<Sp<String>>,
     /// Node groups by name.
     #[serde(default)]

@@ -16,7 +16,8 @@
 use hcl::expr::Expression;
 use hcl::Block;
 
-use super::{a, block, call, obj, r, s, strings, template, Item, Part};
+use super::aws::irsa;
+use super::{a, block, call, obj, r, s, template, Item, Part};
 use crate::ir::{self, naming, Environment, Replicas, VpaMode};
 use crate::units;
 
@@ -35,8 +36,6 @@ const EXTERNAL_SECRETS: &str = "2.9.0";
 /// `traefik/traefik` chart (Traefik v3.7.11): the ingress controller plinth installs for its
 /// default ingress class, now that ingress-nginx is retired (March 2026).
 const TRAEFIK: &str = "41.3.0";
-/// `terraform-aws-modules/iam/aws`, for the External Secrets role.
-const IAM_MODULE: &str = "6.5.0";
 
 /// Namespace, release and service account of External Secrets (fixed: the IRSA trust names
 /// them, and the k8s and Helm targets' `ClusterSecretStore` relies on the controller's
@@ -222,7 +221,9 @@ fn prometheus_adapter(env: &Environment, out: &mut Addons) {
     let monitoring = env.cluster.monitoring_namespace.as_str();
     let rules = metrics.iter().map(|m| adapter_rule(m)).collect();
     let mut deps = after_cluster();
-    deps.push(r("helm_release.kube_prometheus_stack"));
+    if crate::emit::helm::upstream::wants_prometheus(env) {
+        deps.push(r("helm_release.kube_prometheus_stack"));
+    }
     out.release(
         Release {
             id: "prometheus_adapter",
@@ -351,17 +352,10 @@ fn external_secrets(platform: &ir::Platform, env: &Environment, name: &str, out:
             naming::cloud_secret_prefix(&platform.name, &env.name)
         )),
     ]);
-    out.blocks.push(block(
-        "module",
-        ["external_secrets_irsa"],
+    out.blocks.push(irsa(
+        "external_secrets_irsa",
+        &format!("{name}-external-secrets"),
         [
-            a(
-                "source",
-                s("terraform-aws-modules/iam/aws//modules/iam-role-for-service-accounts"),
-            ),
-            a("version", s(IAM_MODULE)),
-            a("name", s(format!("{name}-external-secrets"))),
-            a("use_name_prefix", false),
             a("attach_external_secrets_policy", true),
             a(
                 "external_secrets_secrets_manager_arns",
@@ -371,23 +365,9 @@ fn external_secrets(platform: &ir::Platform, env: &Environment, name: &str, out:
                 "external_secrets_kms_key_arns",
                 Expression::Array(vec![r("aws_kms_key.main.arn")]),
             ),
-            a(
-                "oidc_providers",
-                obj([(
-                    "main",
-                    obj([
-                        ("provider_arn", r("module.eks.oidc_provider_arn")),
-                        (
-                            "namespace_service_accounts",
-                            strings([format!(
-                                "{EXTERNAL_SECRETS_NAMESPACE}:{}",
-                                EXTERNAL_SECRETS_SERVICE_ACCOUNT
-                            )]),
-                        ),
-                    ]),
-                )]),
-            ),
         ],
+        EXTERNAL_SECRETS_NAMESPACE,
+        EXTERNAL_SECRETS_SERVICE_ACCOUNT,
     ));
     out.release(
         Release {
