@@ -114,6 +114,7 @@ codes! {
     InvalidSmarthost = "E198", "invalid-smarthost", "an SMTP smarthost that is not `host:port`";
     InvalidCloudName = "E199", "invalid-cloud-name", "a generated AWS name (cluster, database, cache, bucket) longer than AWS allows, or not starting with a letter or with `--` where AWS forbids it";
     MalformedRegion = "E200", "malformed-region", "a cloud region that is not shaped like an AWS region code";
+    TooFewAvailabilityZones = "E201", "too-few-availability-zones", "`network.azs` below two: EKS and RDS need subnets in at least two Availability Zones";
     UnknownSecretDeclaration = "E205", "unknown-secret-declaration", "a `[secrets.NAME]` declaration that names no secret the spec references";
     NoAcmeEmail = "E206", "no-acme-email", "the generated Let's Encrypt ClusterIssuer has no account e-mail: `platform.tls_email` is unset and `platform.owner` is not an address";
     InvalidEmail = "E207", "invalid-email", "a `platform.tls_email` that is not an e-mail address";
@@ -124,6 +125,7 @@ codes! {
     UnknownAwsName = "W005", "unknown-aws-name", "an AWS region or EC2 instance type that this plinth's lists (from botocore) do not have";
     HostOutsideDomain = "W006", "host-outside-domain", "an ingress host that is not under its environment's domain";
     EksVersionUnsupported = "W007", "eks-version-unsupported", "an EKS Kubernetes version out of standard support on this plinth's dated EKS calendar";
+    TooManyAvailabilityZones = "W008", "too-many-availability-zones", "`network.azs` asks for more Availability Zones than a new AWS account gets in the region";
     UnusedSecretDeclaration = "W009", "unused-secret-declaration", "a `[secrets.NAME]` declaration for a secret read only in environments without a cloud, where nothing would create it anyway";
 }
 

@@ -31,6 +31,9 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 /// (`stdlib/aws/`; `compiler/tests/aws_facts.rs` compares them with botocore's).
 const AWS_REGIONS: &str = include_str!("../../stdlib/aws/regions.txt");
 const AWS_INSTANCE_TYPES: &str = include_str!("../../stdlib/aws/instance-types.txt");
+/// Availability Zones per region where a new account does not get exactly three (AWS's
+/// documentation and EC2's answer as moto records it; the file names both).
+const AWS_AVAILABILITY_ZONES: &str = include_str!("../../stdlib/aws/availability-zones.txt");
 /// The EKS release calendar, reviewed on a stated date (not from botocore: the SDK does not
 /// carry support dates).
 const EKS_VERSIONS: &str = include_str!("../../stdlib/aws/eks-versions.txt");
@@ -44,6 +47,27 @@ fn entries(list: &'static str) -> impl Iterator<Item = &'static str> {
 /// The regions of AWS's standard partition.
 pub fn aws_regions() -> impl Iterator<Item = &'static str> {
     entries(AWS_REGIONS)
+}
+
+/// How many Availability Zones a new AWS account can use in `region`: the count listed in
+/// `stdlib/aws/availability-zones.txt`, otherwise three (every AWS region has at least three),
+/// or `None` for a region that is not in the region list.
+pub fn aws_availability_zones(region: &str) -> Option<u32> {
+    if !aws_regions().any(|r| r == region) {
+        return None;
+    }
+    Some(
+        entries(AWS_AVAILABILITY_ZONES)
+            .filter_map(|l| l.split_once(' '))
+            .find(|(r, _)| *r == region)
+            .and_then(|(_, n)| n.parse().ok())
+            .unwrap_or(3),
+    )
+}
+
+/// The regions and counts listed in `stdlib/aws/availability-zones.txt`, for its tests.
+pub fn aws_availability_zone_lines() -> impl Iterator<Item = &'static str> {
+    entries(AWS_AVAILABILITY_ZONES)
 }
 
 /// Every EC2 instance type.

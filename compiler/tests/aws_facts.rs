@@ -56,3 +56,28 @@ fn aws_lists_are_botocores() {
         "stdlib/aws/instance-types.txt differs from botocore"
     );
 }
+
+/// The Availability Zone list names its sources, holds `region count` lines of regions the
+/// region list has, in order, and only counts other than the default three.
+#[test]
+fn availability_zone_list_names_its_source_and_is_well_formed() {
+    let text = std::fs::read_to_string(root().join("stdlib/aws/availability-zones.txt")).unwrap();
+    assert!(text.contains("docs.aws.amazon.com") && text.contains("getmoto/moto"));
+    let lines: Vec<&str> = plinth::stdlib::aws_availability_zone_lines().collect();
+    assert!(!lines.is_empty());
+    let mut sorted = lines.clone();
+    sorted.sort_unstable();
+    assert_eq!(lines, sorted, "keep the list sorted");
+    for line in lines {
+        let (region, count) = line.split_once(' ').expect("`region count`");
+        let count: u32 = count.parse().expect("a count");
+        assert!(
+            plinth::stdlib::aws_regions().any(|r| r == region),
+            "{region} is not in regions.txt"
+        );
+        assert_ne!(count, 3, "{region}: three is the default, leave it out");
+        assert_eq!(plinth::stdlib::aws_availability_zones(region), Some(count));
+    }
+    assert_eq!(plinth::stdlib::aws_availability_zones("eu-west-1"), Some(3));
+    assert_eq!(plinth::stdlib::aws_availability_zones("eu-west-9"), None);
+}

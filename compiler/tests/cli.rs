@@ -1007,3 +1007,54 @@ fn terraform_reads_the_files_the_build_writes() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Availability Zones: fewer than two is E201 (EKS refuses the cluster); more than the region
+/// gives a new account is W008, from `stdlib/aws/availability-zones.txt` (three unless
+/// listed); what the region has is accepted.
+#[test]
+fn availability_zone_counts_are_checked_against_the_region() {
+    let dir = tempdir("azs");
+    let spec = std::fs::read_to_string(root().join("examples/codepal.toml")).unwrap();
+    let network = "network = { cidr = \"10.0.0.0/16\", azs = 3 }";
+    assert!(spec.contains(network), "codepal.toml asks for 3 zones");
+    assert!(
+        spec.contains("region = \"us-east-1\""),
+        "codepal.toml is in us-east-1"
+    );
+    for (region, azs, code, expected) in [
+        ("us-east-1", 1, Some(1), Some("E201")),
+        ("us-east-1", 6, Some(0), None),
+        (
+            "us-east-1",
+            7,
+            Some(0),
+            Some("`us-east-1` has 6 Availability Zones for a new account; 7 are asked for"),
+        ),
+        (
+            "eu-west-1",
+            4,
+            Some(0),
+            Some("`eu-west-1` has 3 Availability Zones for a new account; 4 are asked for"),
+        ),
+        ("us-west-1", 3, Some(0), Some("set `azs = 2` or fewer")),
+        ("us-west-1", 2, Some(0), None),
+    ] {
+        let text = spec
+            .replace(
+                network,
+                &format!("network = {{ cidr = \"10.0.0.0/16\", azs = {azs} }}"),
+            )
+            .replace("region = \"us-east-1\"", &format!("region = \"{region}\""));
+        std::fs::write(dir.join("platform.toml"), text).unwrap();
+        let out = plinth(&["check"], &dir);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), code, "{region} {azs}: {err}");
+        match expected {
+            Some(m) => assert!(err.contains(m), "{region} {azs}: {err}"),
+            None => assert!(
+                !err.contains("W008") && !err.contains("E201"),
+                "{region} {azs}: {err}"
+            ),
+        }
+    }
+}

@@ -1,5 +1,6 @@
 //! Facts the cloud enforces, checked before `terraform apply`: region names and instance
-//! types, against the lists of `stdlib/aws/` (AWS's own data, from botocore), and the EKS
+//! types, against the lists of `stdlib/aws/` (AWS's own data, from botocore), the number of
+//! Availability Zones against the region's (`availability-zones.txt`), and the EKS
 //! version against the dated EKS release calendar there. A name missing from them is a
 //! warning rather than an error: AWS opens regions and launches instance types after a plinth
 //! is built, and a warning can be allowed (`[[allow]]`) until the lists catch up, while a typo
@@ -28,6 +29,12 @@ pub(super) fn run(ctx: &mut Ctx) {
             .filter(|r| units::is_region_code(&r.value))
         {
             unknown_region(region, &mut found);
+        }
+        if let Some(azs) = cloud.network.as_ref().and_then(|n| n.azs.as_ref()) {
+            too_few_zones(azs, &mut found);
+            if let Some(region) = &cloud.region {
+                too_many_zones(azs, region, &mut found);
+            }
         }
         if let Some(version) = cloud.cluster.as_ref().and_then(|c| c.version.as_ref()) {
             unsupported_eks_version(version, &mut found);
@@ -87,6 +94,62 @@ fn unknown_instance_type(t: &Sp<String>, out: &mut Vec<Diagnostic>) {
         Some(near) => d.help(format!("did you mean `{near}`?")),
         None => d.help("use an instance type such as `m6i.large`"),
     });
+}
+
+/// E201 `too-few-availability-zones`: `network.azs` is below two.
+///
+/// Why: EKS refuses a cluster whose subnets are not in at least two Availability Zones, and
+/// an RDS subnet group needs two as well; with one zone the VPC is created and the apply then
+/// fails at the cluster, half done. It is an error because no account or region allows it.
+///
+/// Example: `network = { azs = 1 }`.
+fn too_few_zones(azs: &Sp<i64>, out: &mut Vec<Diagnostic>) {
+    if azs.value >= 2 {
+        return;
+    }
+    out.push(
+        Diagnostic::new(
+            Code::TooFewAvailabilityZones,
+            format!(
+                "{} Availability Zone{} is too few: EKS needs subnets in at least two",
+                azs.value,
+                if azs.value == 1 { "" } else { "s" }
+            ),
+            azs.span.clone(),
+            "fewer than two",
+        )
+        .help("set `azs = 2` or more; three survive the loss of one zone with a majority left"),
+    );
+}
+
+/// W008 `too-many-availability-zones`: `network.azs` is more than the region gives a new
+/// account, from `stdlib/aws/availability-zones.txt` (three unless listed).
+///
+/// Why: plinth creates a subnet per zone, named `<region>a`, `b`, …; a zone the account does
+/// not have fails the VPC at apply time. It is a warning: AWS opens zones after a plinth is
+/// built, and an older account may have a zone new accounts do not (`[[allow]]` it then).
+///
+/// Example: `region = "eu-west-1"` with `network = { azs = 4 }`.
+fn too_many_zones(azs: &Sp<i64>, region: &Sp<String>, out: &mut Vec<Diagnostic>) {
+    let Some(have) = stdlib::aws_availability_zones(&region.value) else {
+        return;
+    };
+    if azs.value <= i64::from(have) {
+        return;
+    }
+    out.push(
+        Diagnostic::new(
+            Code::TooManyAvailabilityZones,
+            format!(
+                "`{}` has {have} Availability Zones for a new account; {} are asked for",
+                region.value, azs.value
+            ),
+            azs.span.clone(),
+            format!("more than {have}"),
+        )
+        .related(region.span.clone(), "the region")
+        .help(format!("set `azs = {have}` or fewer")),
+    );
 }
 
 /// W007 `eks-version-unsupported` for an EKS version out of standard support on the dated

@@ -917,7 +917,8 @@ pub struct Shutdown {
 pub struct Network {
     /// VPC CIDR block.
     pub cidr: Option<Sp<String>>,
-    /// Number of availability zones.
+    /// Number of Availability Zones, a subnet each: at least 2 (EKS needs two), at most what
+    /// the region gives a new account (three in most regions); defaults to 3.
     pub azs: Option<Sp<i64>>,
 }
 
