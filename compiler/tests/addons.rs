@@ -4,6 +4,7 @@
 
 use hcl::{Block, Body, Expression};
 use plinth::emit::Target;
+use serde_json::Value;
 
 /// A cloud environment with one service; `service` is appended to its table and `extra` to
 /// the spec.
@@ -42,7 +43,7 @@ max = 2
 /// The compilation of `text` for the Terraform target; it must have no errors.
 fn compile(text: &str) -> plinth::Compilation {
     let options = plinth::Options {
-        targets: vec![Target::Terraform],
+        targets: vec![Target::Terraform, Target::Helm],
         envs: vec![],
     };
     let c = plinth::compile("platform.toml", text, &options);
@@ -104,20 +105,23 @@ fn attr<'a>(block: &'a Block, key: &str) -> &'a Expression {
         .unwrap_or_else(|| panic!("{:?} has no `{key}`", block.labels()))
 }
 
-/// The value of `local.<name>` in `addons.tf`, as HCL text on one line.
-fn local(c: &plinth::Compilation, name: &str) -> String {
-    let body = file(c, "addons.tf").expect("addons.tf");
-    let locals = body
-        .blocks()
-        .find(|b| b.identifier() == "locals")
-        .expect("locals");
-    let expr = attr(locals, name);
-    // One line with single spaces, so that assertions do not depend on alignment.
-    hcl::format::to_string(expr)
-        .unwrap()
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
+/// The add-on values file the Helm target writes for `chart`, parsed; the add-on's release
+/// must install from exactly that file.
+fn values(c: &plinth::Compilation, id: &str, chart: &str) -> Value {
+    let path = format!("helm/values-{chart}-production.yaml");
+    let addons = file(c, "addons.tf").expect("addons.tf");
+    let release = find(&addons, &["helm_release", id]);
+    let from = attr(release, "values").to_string();
+    assert!(
+        from.contains(&format!("file(\"${{path.module}}/../../{path}\")")),
+        "{id} installs from {from}"
+    );
+    let f = c
+        .files
+        .iter()
+        .find(|f| f.path == path)
+        .unwrap_or_else(|| panic!("no {path}"));
+    serde_saphyr::from_str(&f.contents).unwrap()
 }
 
 fn notes(c: &plinth::Compilation) -> Vec<String> {
@@ -149,19 +153,13 @@ fn an_hpa_needs_metrics_server_before_the_platform() {
 fn a_recommending_vpa_installs_only_the_recommender() {
     let c = compile(&spec("replicas = 2\nvertical_autoscaling = \"off\"", ""));
     assert_eq!(releases(&c), ["metrics_server", "vpa"]);
-    let values = local(&c, "vpa_values");
-    assert!(values.contains("updater = { enabled = false }"), "{values}");
-    assert!(
-        values.contains("admissionController = { enabled = false }"),
-        "{values}"
-    );
-    assert!(
-        values.contains("metrics-server = { enabled = false }"),
-        "{values}"
-    );
+    let v = values(&c, "vpa", "vpa");
+    assert_eq!(v["recommender"]["enabled"], true);
+    assert_eq!(v["updater"]["enabled"], false);
+    assert_eq!(v["admissionController"]["enabled"], false);
+    assert_eq!(v["metrics-server"]["enabled"], false);
     let c = compile(&spec("replicas = 2\nvertical_autoscaling = \"auto\"", ""));
-    let values = local(&c, "vpa_values");
-    assert!(values.contains("updater = { enabled = true }"), "{values}");
+    assert_eq!(values(&c, "vpa", "vpa")["updater"]["enabled"], true);
 }
 
 #[test]
@@ -171,21 +169,22 @@ fn a_custom_pod_metric_is_served_by_prometheus_adapter_from_its_counter() {
         "",
     ));
     assert_eq!(releases(&c), ["metrics_server", "prometheus_adapter"]);
-    let values = local(&c, "prometheus_adapter_values");
-    assert!(
-        values.contains("url = \"http://kube-prometheus-stack-prometheus.monitoring.svc\""),
-        "{values}"
+    let v = values(&c, "prometheus_adapter", "prometheus-adapter");
+    assert_eq!(
+        v["prometheus"]["url"],
+        "http://kube-prometheus-stack-prometheus.monitoring.svc"
     );
-    assert!(values.contains("default = false"), "{values}");
-    assert!(
-        values.contains(r#"seriesQuery = "http_requests_total{namespace!=\"\",pod!=\"\"}""#),
-        "{values}"
+    assert_eq!(v["rules"]["default"], false);
+    let rule = &v["rules"]["custom"][0];
+    assert_eq!(
+        rule["seriesQuery"],
+        r#"http_requests_total{namespace!="",pod!=""}"#
     );
-    assert!(
-        values.contains("as = \"http_requests_per_second\""),
-        "{values}"
-    );
-    assert!(values.contains("sum(rate(<<.Series>>"), "{values}");
+    assert_eq!(rule["name"]["as"], "http_requests_per_second");
+    assert!(rule["metricsQuery"]
+        .as_str()
+        .unwrap()
+        .starts_with("sum(rate(<<.Series>>"));
     let addons = file(&c, "addons.tf").unwrap();
     let adapter = find(&addons, &["helm_release", "prometheus_adapter"]);
     assert!(attr(adapter, "depends_on")
@@ -206,9 +205,13 @@ fn tls_ingress_installs_cert_manager_and_traefik() {
         attr(cm, "repository").to_string(),
         "\"oci://quay.io/jetstack/charts\""
     );
-    let traefik = local(&c, "ingress_controller_values");
-    assert!(traefik.contains("name = \"traefik\""), "{traefik}");
-    assert!(traefik.contains("isDefaultClass = false"), "{traefik}");
+    let traefik = values(&c, "ingress_controller", "traefik");
+    assert_eq!(traefik["ingressClass"]["name"], "traefik");
+    assert_eq!(traefik["ingressClass"]["isDefaultClass"], false);
+    assert_eq!(
+        values(&c, "cert_manager", "cert-manager")["crds"]["enabled"],
+        true
+    );
     let deps = platform_depends_on(&c);
     assert!(deps.contains(&"helm_release.cert_manager".to_owned()));
     assert!(deps.contains(&"helm_release.ingress_controller".to_owned()));
@@ -252,10 +255,15 @@ fn a_secret_reference_installs_external_secrets_scoped_to_the_environment() {
         trust.contains("external-secrets:external-secrets"),
         "{trust}"
     );
-    let values = local(&c, "external_secrets_values");
+    let v = values(&c, "external_secrets", "external-secrets");
+    assert_eq!(v["serviceAccount"]["name"], "external-secrets");
+    // The role's ARN is known only to Terraform, which sets it on the release.
+    let release = find(&addons, &["helm_release", "external_secrets"]);
+    let set = attr(release, "set").to_string();
+    assert!(set.contains("module.external_secrets_irsa.arn"), "{set}");
     assert!(
-        values.contains("module.external_secrets_irsa.arn"),
-        "{values}"
+        set.contains(r#"serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn"#),
+        "{set}"
     );
     assert!(platform_depends_on(&c).contains(&"helm_release.external_secrets".to_owned()));
 }

@@ -618,10 +618,24 @@ fn upstream_values_where_the_spec_asks_for_them() {
         .map(|f| f.path.as_str())
         .filter(|p| p.starts_with("helm/values-"))
         .collect();
+    // Beside kube-prometheus-stack, only the cluster add-ons of the environments with a cloud.
+    let addons = [
+        "metrics-server",
+        "vpa",
+        "prometheus-adapter",
+        "cert-manager",
+        "external-secrets",
+        "traefik",
+    ];
     assert!(
-        upstream
-            .iter()
-            .all(|p| p.starts_with("helm/values-kube-prometheus-stack-")),
+        upstream.iter().all(|p| {
+            p.starts_with("helm/values-kube-prometheus-stack-")
+                || addons.iter().any(|a| {
+                    ["staging", "production"]
+                        .iter()
+                        .any(|env| *p == format!("helm/values-{a}-{env}.yaml"))
+                })
+        }),
         "{upstream:?}"
     );
 }

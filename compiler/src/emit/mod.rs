@@ -4,6 +4,7 @@
 //! HCL documents), never string templates. Nothing here touches the filesystem: files are data
 //! that `cli` writes or `diff` compares.
 
+pub(crate) mod addons;
 pub mod alertmanager;
 pub(crate) mod cluster;
 pub mod compose;

@@ -88,6 +88,19 @@ pub fn emit(
             ),
         });
     }
+    for addon in crate::emit::addons::plan(platform, env) {
+        let Some(values) = &addon.values else {
+            continue;
+        };
+        files.push(OutputFile {
+            path: naming::helm_upstream_values_file(addon.chart, &env.name),
+            contents: format!(
+                "{}{}",
+                addon_header(platform, env, &addon),
+                to_yaml(&[values])?
+            ),
+        });
+    }
     if wants_prometheus(env) {
         let mut contents = header(
             "kube-prometheus-stack",
@@ -102,6 +115,36 @@ pub fn emit(
         });
     }
     Ok(files)
+}
+
+/// The header of an add-on's values file: what it is and the command that installs it by
+/// hand, with the role ARN an add-on's service account needs (Terraform sets it).
+fn addon_header(
+    platform: &ir::Platform,
+    env: &Environment,
+    addon: &crate::emit::addons::Addon,
+) -> String {
+    let chart = if addon.repository.starts_with("oci://") {
+        format!("{}/{}", addon.repository, addon.chart)
+    } else {
+        format!("{} --repo {}", addon.chart, addon.repository)
+    };
+    let role = addon.role.map_or_else(String::new, |r| {
+        format!(" --set {}=<role ARN>", r.value_path())
+    });
+    format!(
+        "{}# Values of the cluster add-on {} {} for `{}`:
+#   helm upgrade --install {} {chart} --version {} --namespace {} --create-namespace -f {}{role}
+",
+        hash_banner(platform),
+        addon.chart,
+        addon.version,
+        env.name,
+        addon.release,
+        addon.version,
+        addon.namespace,
+        naming::helm_upstream_values_file(addon.chart, &env.name),
+    )
 }
 
 /// Whether the spec asks for a log stack. The Terraform target installs Loki and Alloy on

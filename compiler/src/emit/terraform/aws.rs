@@ -91,9 +91,7 @@ pub fn lower(platform: &ir::Platform, env: &Environment, cloud: &Cloud) -> Modul
         .files
         .push(("helm.tf", ctx.helm(&addons.before_platform)));
     if !addons.blocks.is_empty() {
-        module
-            .files
-            .push(("addons.tf", doc_with_locals(addons.locals, addons.blocks)));
+        module.files.push(("addons.tf", doc(addons.blocks)));
     }
     module.files.push(("variables.tf", ctx.variables()));
     module.files.push(("outputs.tf", ctx.outputs()));

@@ -1,0 +1,358 @@
+//! Cluster add-ons: the operators and controllers an environment's generated objects need,
+//! decided once here for the two targets that install them. The Helm target writes each
+//! add-on's values as `helm/values-<chart>-<env>.yaml` (with the command that installs it by
+//! hand); the Terraform target installs the same chart at the same version from that same
+//! file (`addons.tf`), so a release by Terraform and one by hand are the same.
+//!
+//! A generated object that names an API nobody serves never becomes ready: an HPA without
+//! the metrics API, a VerticalPodAutoscaler without its controller, an `ExternalSecret`
+//! without External Secrets, an Ingress whose class no controller watches, a TLS host whose
+//! `ClusterIssuer` nobody reconciles. Each rule below decides from the environment's model
+//! whether its add-on is needed. Only an environment with a cloud gets add-ons: it is a
+//! cluster plinth creates; any other cluster brings its own.
+//!
+//! Chart versions and value names were read from each chart's `values.yaml` at the pinned
+//! tag (docs/design/foundation-pins.md names the sources).
+
+use serde_json::{json, Value};
+
+use crate::emit::cluster;
+use crate::ir::{self, Environment, Replicas, VpaMode};
+use crate::units;
+
+/// `kubernetes-sigs/metrics-server` chart (app 0.8.1).
+const METRICS_SERVER: &str = "3.13.1";
+/// `fairwinds-stable/vpa` chart (VPA 1.7.1). The upstream chart calls itself not ready for
+/// production; Fairwinds' is the one platform teams run.
+const VPA: &str = "5.0.0";
+/// `prometheus-community/prometheus-adapter` chart (app 0.12.0): serves the custom metrics
+/// API that HPA `Pods` metrics read, from Prometheus.
+const PROMETHEUS_ADAPTER: &str = "5.3.0";
+/// `jetstack/cert-manager` chart, from its OCI registry (chart version = app version).
+const CERT_MANAGER: &str = "v1.21.1";
+/// `external-secrets/external-secrets` chart (app v2.9.0).
+const EXTERNAL_SECRETS: &str = "2.9.0";
+/// `traefik/traefik` chart (Traefik v3.7.11): the ingress controller plinth installs for its
+/// default ingress class, now that ingress-nginx is retired (March 2026).
+const TRAEFIK: &str = "41.3.0";
+
+/// Namespace of External Secrets (fixed: the IRSA trust names it, and the generated
+/// `ClusterSecretStore` relies on the controller's identity).
+pub const EXTERNAL_SECRETS_NAMESPACE: &str = "external-secrets";
+/// Service account of the External Secrets controller, which its IAM role trusts.
+pub const EXTERNAL_SECRETS_SERVICE_ACCOUNT: &str = "external-secrets";
+/// Namespace of cert-manager.
+pub const CERT_MANAGER_NAMESPACE: &str = "cert-manager";
+/// Namespace of the Vertical Pod Autoscaler.
+pub const VPA_NAMESPACE: &str = "vpa";
+
+/// One add-on: a pinned chart release.
+#[derive(Clone, Debug)]
+pub(crate) struct Addon {
+    /// Identifier, also the Terraform label of its release (`helm_release.<id>`).
+    pub id: &'static str,
+    /// Release name.
+    pub release: &'static str,
+    /// Chart repository (HTTP or `oci://`).
+    pub repository: &'static str,
+    /// Chart name; the values file is `helm/values-<chart>-<env>.yaml`.
+    pub chart: &'static str,
+    /// Pinned chart version.
+    pub version: &'static str,
+    /// Namespace.
+    pub namespace: String,
+    /// Values, when the chart's defaults are not enough.
+    pub values: Option<Value>,
+    /// What must be installed first.
+    pub after: Vec<After>,
+    /// The IAM role its service account assumes (IRSA), set by the installer because its
+    /// ARN is only known once the role exists.
+    pub role: Option<Role>,
+}
+
+/// Something an add-on is installed after.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum After {
+    /// Another add-on, by id.
+    Addon(&'static str),
+    /// kube-prometheus-stack (Prometheus and the prometheus-operator CRDs).
+    Prometheus,
+}
+
+/// An IAM role for an add-on's service account.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// External Secrets: read the environment's secrets in AWS Secrets Manager.
+    ExternalSecrets,
+}
+
+impl Role {
+    /// The chart value that carries the role's ARN, in `helm --set` syntax (dots inside a
+    /// key escaped).
+    pub fn value_path(self) -> &'static str {
+        match self {
+            Role::ExternalSecrets => "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn",
+        }
+    }
+
+    /// The role's namespace and service account, which its trust policy names.
+    pub fn service_account(self) -> (&'static str, &'static str) {
+        match self {
+            Role::ExternalSecrets => (EXTERNAL_SECRETS_NAMESPACE, EXTERNAL_SECRETS_SERVICE_ACCOUNT),
+        }
+    }
+}
+
+/// The add-ons of `env`, in install order; none without a cloud.
+pub(crate) fn plan(platform: &ir::Platform, env: &Environment) -> Vec<Addon> {
+    if env.cloud.is_none() {
+        return Vec::new();
+    }
+    [
+        metrics_server(env),
+        vertical_pod_autoscaler(env),
+        prometheus_adapter(env),
+        cert_manager(env),
+        external_secrets(platform, env),
+        ingress_controller(env),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+/// What the cluster must already provide instead of an add-on, for the build summary.
+pub(crate) fn notes(env: &Environment) -> Vec<String> {
+    let mut out = Vec::new();
+    if env.cloud.is_some()
+        && env.workloads.iter().any(|w| w.ingress.is_some())
+        && env.cluster.ingress_class != units::INGRESS_CLASS
+    {
+        out.push(format!(
+            "prerequisite: the Ingresses name the class `{}`, so its controller must already run in the cluster, in namespace `{}`; plinth installs Traefik only for its default class `{}`",
+            env.cluster.ingress_class,
+            env.cluster.ingress_namespace,
+            units::INGRESS_CLASS
+        ));
+    }
+    out
+}
+
+/// metrics-server, when any workload has a HorizontalPodAutoscaler or a
+/// VerticalPodAutoscaler.
+///
+/// Why: the HPA's CPU and memory targets and the VPA recommender read `metrics.k8s.io`,
+/// which EKS does not serve by itself; without it an HPA reports `FailedGetResourceMetric`
+/// and never scales. The chart's defaults already suit EKS (kubelet on its node status
+/// port, internal addresses first), so it has no values.
+fn metrics_server(env: &Environment) -> Option<Addon> {
+    env.workloads
+        .iter()
+        .any(|w| matches!(w.replicas, Replicas::Auto(_)) || w.vpa.is_some())
+        .then(|| Addon {
+            id: "metrics_server",
+            release: "metrics-server",
+            repository: "https://kubernetes-sigs.github.io/metrics-server/",
+            chart: "metrics-server",
+            version: METRICS_SERVER,
+            namespace: "kube-system".to_owned(),
+            values: None,
+            after: Vec::new(),
+            role: None,
+        })
+}
+
+/// The Vertical Pod Autoscaler (recommender, and updater and admission controller when a
+/// VPA applies its recommendations), when any workload has one.
+///
+/// Why: `VerticalPodAutoscaler` is a custom resource; without its CRDs the chart that
+/// contains one fails to install, and without the recommender it never recommends. A VPA
+/// in mode `Off` only recommends, so the components that evict and mutate pods are left
+/// out unless some VPA uses another mode. The chart's own metrics-server subchart stays
+/// off: metrics-server is its own release.
+fn vertical_pod_autoscaler(env: &Environment) -> Option<Addon> {
+    let modes: Vec<VpaMode> = env.workloads.iter().filter_map(|w| w.vpa).collect();
+    if modes.is_empty() {
+        return None;
+    }
+    let applies = modes.iter().any(|m| *m != VpaMode::Off);
+    Some(Addon {
+        id: "vpa",
+        release: "vpa",
+        repository: "https://charts.fairwinds.com/stable",
+        chart: "vpa",
+        version: VPA,
+        namespace: VPA_NAMESPACE.to_owned(),
+        values: Some(json!({
+            "recommender": { "enabled": true },
+            "updater": { "enabled": applies },
+            "admissionController": { "enabled": applies },
+            "metrics-server": { "enabled": false },
+        })),
+        after: vec![After::Addon("metrics_server")],
+        role: None,
+    })
+}
+
+/// prometheus-adapter, when an HPA scales on a custom per-pod metric.
+///
+/// Why: a `Pods` metric is read from `custom.metrics.k8s.io`, which only an adapter serves.
+/// One rule per metric the spec names: a name ending in `_per_second` is the per-second
+/// rate of the counter `<base>_total` the application exports (the Prometheus naming
+/// convention), any other name a gauge of that name. The adapter's default rules are off,
+/// so the API serves exactly the metrics the HPAs read.
+fn prometheus_adapter(env: &Environment) -> Option<Addon> {
+    let mut metrics: Vec<&str> = env
+        .workloads
+        .iter()
+        .filter_map(|w| match &w.replicas {
+            Replicas::Auto(a) => Some(a.pod_metrics.iter().map(|(n, _)| n.as_str())),
+            Replicas::Fixed(_) => None,
+        })
+        .flatten()
+        .collect();
+    if metrics.is_empty() {
+        return None;
+    }
+    metrics.sort_unstable();
+    metrics.dedup();
+    let monitoring = env.cluster.monitoring_namespace.as_str();
+    let after = if crate::emit::helm::upstream::wants_prometheus(env) {
+        vec![After::Prometheus]
+    } else {
+        Vec::new()
+    };
+    Some(Addon {
+        id: "prometheus_adapter",
+        release: "prometheus-adapter",
+        repository: "https://prometheus-community.github.io/helm-charts",
+        chart: "prometheus-adapter",
+        version: PROMETHEUS_ADAPTER,
+        namespace: monitoring.to_owned(),
+        values: Some(json!({
+            "prometheus": {
+                "url": format!("http://kube-prometheus-stack-prometheus.{monitoring}.svc"),
+                "port": 9090,
+            },
+            "rules": {
+                "default": false,
+                "custom": metrics.iter().map(|m| adapter_rule(m)).collect::<Vec<_>>(),
+            },
+        })),
+        after,
+        role: None,
+    })
+}
+
+/// The adapter rule that serves `metric` per pod.
+fn adapter_rule(metric: &str) -> Value {
+    let (series, query) = match metric.strip_suffix("_per_second") {
+        Some(base) => (
+            format!("{base}_total"),
+            "sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>)",
+        ),
+        None => (
+            metric.to_owned(),
+            "sum(<<.Series>>{<<.LabelMatchers>>}) by (<<.GroupBy>>)",
+        ),
+    };
+    json!({
+        "seriesQuery": format!("{series}{{namespace!=\"\",pod!=\"\"}}"),
+        "resources": {
+            "overrides": {
+                "namespace": { "resource": "namespace" },
+                "pod": { "resource": "pod" },
+            }
+        },
+        "name": { "matches": format!("^{series}$"), "as": metric },
+        "metricsQuery": query,
+    })
+}
+
+/// cert-manager, with its CRDs, when any ingress terminates TLS.
+///
+/// Why: a TLS ingress carries the `cert-manager.io/cluster-issuer` annotation; without
+/// cert-manager nothing issues the certificate and the host serves the controller's
+/// self-signed default. The `ClusterIssuer` itself is a custom resource, generated with the
+/// platform's objects, so cert-manager (and its CRDs) must be installed first.
+fn cert_manager(env: &Environment) -> Option<Addon> {
+    env.workloads
+        .iter()
+        .any(|w| w.ingress.as_ref().is_some_and(|i| i.tls))
+        .then(|| Addon {
+            id: "cert_manager",
+            release: "cert-manager",
+            repository: "oci://quay.io/jetstack/charts",
+            chart: "cert-manager",
+            version: CERT_MANAGER,
+            namespace: CERT_MANAGER_NAMESPACE.to_owned(),
+            values: Some(json!({ "crds": { "enabled": true, "keep": true } })),
+            after: Vec::new(),
+            role: None,
+        })
+}
+
+/// External Secrets, with an IAM role (IRSA) that may read only the environment's own
+/// secrets, `<platform>/<env>/*` in AWS Secrets Manager, when the k8s and Helm targets
+/// generate an `ExternalSecret` (the plan of [`cluster::secret_plan`]: something reads a
+/// Secret that the spec does not declare external).
+///
+/// Why: pods and Alertmanager read Kubernetes Secrets that nothing else creates; the
+/// generated `ExternalSecret`s copy them from Secrets Manager, where the Terraform's own
+/// secrets already live under the same prefix. The role is scoped to that prefix, so one
+/// environment's operator cannot read another's secrets, and may decrypt with the
+/// environment's key.
+fn external_secrets(platform: &ir::Platform, env: &Environment) -> Option<Addon> {
+    cluster::secret_plan(platform, env).store?;
+    Some(Addon {
+        id: "external_secrets",
+        release: "external-secrets",
+        repository: "https://charts.external-secrets.io",
+        chart: "external-secrets",
+        version: EXTERNAL_SECRETS,
+        namespace: EXTERNAL_SECRETS_NAMESPACE.to_owned(),
+        values: Some(json!({
+            "installCRDs": true,
+            "serviceAccount": { "create": true, "name": EXTERNAL_SECRETS_SERVICE_ACCOUNT },
+        })),
+        after: Vec::new(),
+        role: Some(Role::ExternalSecrets),
+    })
+}
+
+/// Traefik as the ingress controller, when any workload has an ingress and the spec keeps
+/// plinth's default ingress class.
+///
+/// Why: an Ingress is served only by a controller that watches its class. ingress-nginx,
+/// the long-time default, was retired in March 2026; Traefik reads standard Ingresses, is
+/// what the Compose output already routes with, and its chart runs non-root with a
+/// read-only root filesystem by default. It gets an IngressClass named as plinth's default
+/// (not the cluster default, so other tenants' classless Ingresses are not captured) and a
+/// Network Load Balancer. A class the spec names is the cluster's own controller: nothing
+/// is installed, and the build notes it as a prerequisite ([`notes`]).
+fn ingress_controller(env: &Environment) -> Option<Addon> {
+    (env.workloads.iter().any(|w| w.ingress.is_some())
+        && env.cluster.ingress_class == units::INGRESS_CLASS)
+        .then(|| Addon {
+            id: "ingress_controller",
+            release: "traefik",
+            repository: "https://traefik.github.io/charts",
+            chart: "traefik",
+            version: TRAEFIK,
+            namespace: env.cluster.ingress_namespace.clone(),
+            values: Some(json!({
+                "ingressClass": {
+                    "enabled": true,
+                    "isDefaultClass": false,
+                    "name": units::INGRESS_CLASS,
+                },
+                "service": {
+                    "annotations": {
+                        "service.beta.kubernetes.io/aws-load-balancer-type": "nlb",
+                    }
+                },
+            })),
+            after: Vec::new(),
+            role: None,
+        })
+}
