@@ -520,3 +520,52 @@ fn backups_that_cannot_be_generated_are_reported() {
         c.notes
     );
 }
+
+/// Qdrant runs under the read-only root filesystem: its snapshots go on the store's volume and
+/// its start-up marker on an emptyDir, both through the environment variables Qdrant reads;
+/// MinIO's metrics endpoint answers the scrape (public metrics) instead of 403.
+#[test]
+fn qdrant_and_minio_run_read_only_and_answer_the_scrape() {
+    let objs = objects(
+        &spec(
+            "[datastores.vectors]\npreset = \"qdrant\"\n\n[datastores.media]\npreset = \"minio\"\n",
+        ),
+        "default",
+    );
+    let env_of = |name: &str| -> Vec<(String, String)> {
+        let set = find(&objs, "StatefulSet", name);
+        let c = &set["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["securityContext"]["readOnlyRootFilesystem"], true);
+        c["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|e| {
+                Some((
+                    e["name"].as_str()?.to_owned(),
+                    e["value"].as_str()?.to_owned(),
+                ))
+            })
+            .collect()
+    };
+    let qdrant = env_of("vectors");
+    assert!(qdrant.contains(&(
+        "QDRANT__STORAGE__SNAPSHOTS_PATH".into(),
+        "/qdrant/storage/snapshots".into()
+    )));
+    assert!(qdrant.contains(&(
+        "QDRANT_INIT_FILE_PATH".into(),
+        "/qdrant/init/.qdrant-initialized".into()
+    )));
+    let set = find(&objs, "StatefulSet", "vectors");
+    let mounts = set["spec"]["template"]["spec"]["containers"][0]["volumeMounts"]
+        .as_array()
+        .unwrap();
+    for path in ["/qdrant/storage", "/qdrant/init"] {
+        assert!(
+            mounts.iter().any(|m| m["mountPath"] == path),
+            "{path} is not writable"
+        );
+    }
+    assert!(env_of("media").contains(&("MINIO_PROMETHEUS_AUTH_TYPE".into(), "public".into())));
+}
