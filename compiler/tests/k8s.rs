@@ -569,3 +569,45 @@ fn qdrant_and_minio_run_read_only_and_answer_the_scrape() {
     }
     assert!(env_of("media").contains(&("MINIO_PROMETHEUS_AUTH_TYPE".into(), "public".into())));
 }
+
+/// A Redis whose password secret a client reads requires that password: the server starts
+/// with `--requirepass` from the variable `redis-cli` (the probes) reads too, both from the
+/// secret, never a value; a Redis nobody gave a password runs as the preset says.
+#[test]
+fn redis_requires_the_password_its_clients_are_given() {
+    let client = r#"
+[services.worker]
+image = "ghcr.io/acme/worker:1.0.0"
+kind = "worker"
+depends_on = ["cache"]
+secrets = { REDIS_PASSWORD = { secret = "cache-credentials", key = "password" } }
+
+[datastores.cache]
+preset = "redis"
+"#;
+    let objs = objects(&spec(client), "default");
+    let set = find(&objs, "StatefulSet", "cache");
+    let c = &set["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(c["command"][0], "sh");
+    let script = c["command"][2].as_str().unwrap();
+    assert!(
+        script.contains("redis-server \"$@\" --requirepass \"$REDISCLI_AUTH\""),
+        "{script}"
+    );
+    assert_eq!(c["args"][0], "--appendonly");
+    let env = c["env"].as_array().unwrap();
+    let auth = env
+        .iter()
+        .find(|e| e["name"] == "REDISCLI_AUTH")
+        .expect("REDISCLI_AUTH");
+    assert_eq!(
+        auth["valueFrom"]["secretKeyRef"]["name"],
+        "cache-credentials"
+    );
+    assert_eq!(auth["valueFrom"]["secretKeyRef"]["key"], "password");
+    assert!(auth.get("value").is_none());
+
+    let objs = objects(&spec("[datastores.cache]\npreset = \"redis\"\n"), "default");
+    let c = &find(&objs, "StatefulSet", "cache")["spec"]["template"]["spec"]["containers"][0];
+    assert!(c.get("command").is_none(), "{c}");
+}

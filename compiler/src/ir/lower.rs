@@ -147,6 +147,7 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
         }
     }
     workloads.sort_by(|a, b| a.name.cmp(&b.name));
+    require_redis_password(&mut workloads);
 
     Environment {
         name: env_name.clone(),
@@ -220,6 +221,55 @@ fn record_scaled(origins: &mut Origins, section: &str, name: &str, ctx: &Lower, 
         ] {
             origins.set(&path, f, layer);
         }
+    }
+}
+
+/// The variable through which an in-cluster Redis gets its password: `redis-cli` (the
+/// probes) reads it, and the server's start command passes it to `--requirepass`.
+const REDIS_PASSWORD_VARIABLE: &str = "REDISCLI_AUTH";
+
+/// An in-cluster Redis whose password secret is referenced — by the store itself (its first
+/// secret reference) or by a workload reading `<store>-credentials` key `password`, the
+/// secret plinth names for it — runs with that password required.
+///
+/// Why: a client that sends a password to a Redis without one is refused (`AUTH` fails), and
+/// a Redis reachable without a password its clients were given is an open door; the server
+/// must enforce what the spec says. The official image has no variable for the password, so
+/// the server starts through `sh`, which puts it on the command line from the variable at
+/// start (no value is ever written into the output); `redis-cli` in the probes reads the same
+/// variable. A store with a `command` of its own is left as written.
+fn require_redis_password(workloads: &mut [Workload]) {
+    let referenced: std::collections::BTreeSet<(String, String)> = workloads
+        .iter()
+        .flat_map(|w| w.secrets.values())
+        .map(|r| (r.secret.clone(), r.key.clone()))
+        .collect();
+    for w in workloads.iter_mut() {
+        let is_redis = matches!(&w.role, Role::DataStore(s) if s.engine == "redis");
+        if !is_redis || !w.command.is_empty() {
+            continue;
+        }
+        let named = SecretRef {
+            secret: naming::store_credentials(&w.name),
+            key: CREDENTIALS_KEY.to_owned(),
+        };
+        let auth = match w.secrets.values().next() {
+            Some(own) => own.clone(),
+            None if referenced.contains(&(named.secret.clone(), named.key.clone())) => named,
+            None => continue,
+        };
+        w.secrets.insert(REDIS_PASSWORD_VARIABLE.to_owned(), auth);
+        if w.args.first().is_some_and(|a| a == "redis-server") {
+            w.args.remove(0);
+        }
+        w.command = vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            format!(
+                "exec docker-entrypoint.sh redis-server \"$@\" --requirepass \"${REDIS_PASSWORD_VARIABLE}\""
+            ),
+            "redis-server".to_owned(),
+        ];
     }
 }
 
