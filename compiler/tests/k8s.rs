@@ -611,3 +611,42 @@ preset = "redis"
     let c = &find(&objs, "StatefulSet", "cache")["spec"]["template"]["spec"]["containers"][0];
     assert!(c.get("command").is_none(), "{c}");
 }
+
+/// A Qdrant with an API key is scraped with that key as a bearer token (from its Secret):
+/// otherwise every scrape is refused and the target-down alert fires for a healthy store.
+/// The Compose Prometheus, which has no secrets, leaves it out and says so.
+#[test]
+fn qdrant_with_an_api_key_is_scraped_with_the_key() {
+    let text = spec(
+        "[datastores.vectors]\npreset = \"qdrant\"\nsecrets = { QDRANT__SERVICE__API_KEY = { secret = \"vectors-key\", key = \"api-key\" } }\n",
+    );
+    let objs = objects(&text, "default");
+    let sm = find(&objs, "ServiceMonitor", "vectors");
+    let auth = &sm["spec"]["endpoints"][0]["authorization"];
+    assert_eq!(auth["type"], "Bearer");
+    assert_eq!(auth["credentials"]["name"], "vectors-key");
+    assert_eq!(auth["credentials"]["key"], "api-key");
+    let local = format!("{text}\n[environments.dev]\nlocal = true\n");
+    let c = plinth::compile("spec.toml", &local, &plinth::Options::default());
+    let config = c
+        .files
+        .iter()
+        .find(|f| f.path == "prometheus/dev/prometheus.yml")
+        .expect("the Compose Prometheus configuration");
+    assert!(
+        !config.contents.contains("job_name: vectors"),
+        "{}",
+        config.contents
+    );
+    assert!(c
+        .notes
+        .iter()
+        .any(|n| n.message.contains("`vectors` requires a token")));
+    // Without a key there is nothing to send.
+    let objs = objects(
+        &spec("[datastores.vectors]\npreset = \"qdrant\"\n"),
+        "default",
+    );
+    let sm = find(&objs, "ServiceMonitor", "vectors");
+    assert!(sm["spec"]["endpoints"][0].get("authorization").is_none());
+}

@@ -463,6 +463,7 @@ fn workload(w: &Workload) -> WorkloadValues {
             path: m.path.clone(),
             port: m.port.name.clone(),
             interval: format_duration(m.interval_ms),
+            bearer: m.bearer.as_ref().map(secret_ref),
         }),
         team: w.team.clone(),
         security: SecurityValues {

@@ -1517,13 +1517,26 @@ fn service_monitor(
         metadata: meta(&w.name, env, labels),
         spec: serde_json::json!({
             "selector": { "matchLabels": naming::selector_labels(&platform.name, w) },
-            "endpoints": [{
-                "port": m.port.name,
-                "path": m.path,
-                "interval": crate::units::format_duration(m.interval_ms),
-            }],
+            "endpoints": [endpoint(m)],
         }),
     }
+}
+
+/// A ServiceMonitor endpoint: port, path and interval, and the bearer token an endpoint that
+/// requires one is sent, from its Secret.
+fn endpoint(m: &ir::Metrics) -> serde_json::Value {
+    let mut e = serde_json::json!({
+        "port": m.port.name,
+        "path": m.path,
+        "interval": crate::units::format_duration(m.interval_ms),
+    });
+    if let Some(b) = &m.bearer {
+        e["authorization"] = serde_json::json!({
+            "type": "Bearer",
+            "credentials": { "name": b.secret, "key": b.key },
+        });
+    }
+    e
 }
 
 /// Spreads replicas across zones and nodes, preferring but not requiring balance so a

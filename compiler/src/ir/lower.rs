@@ -148,6 +148,7 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
     }
     workloads.sort_by(|a, b| a.name.cmp(&b.name));
     require_redis_password(&mut workloads);
+    scrape_qdrant_with_its_key(&mut workloads);
 
     Environment {
         name: env_name.clone(),
@@ -270,6 +271,29 @@ fn require_redis_password(workloads: &mut [Workload]) {
             ),
             "redis-server".to_owned(),
         ];
+    }
+}
+
+/// The variable that gives Qdrant its API key.
+const QDRANT_API_KEY_VARIABLE: &str = "QDRANT__SERVICE__API_KEY";
+
+/// Prometheus scrapes a Qdrant that has an API key with that key as a bearer token.
+///
+/// Why: with `QDRANT__SERVICE__API_KEY` set, Qdrant refuses every request without the key,
+/// `/metrics` included, so the scrape fails (401/403), `up` is 0 and the target-down alert
+/// fires for a healthy database. Qdrant accepts the key as `Authorization: Bearer`, which a
+/// ServiceMonitor sends from the same Secret.
+fn scrape_qdrant_with_its_key(workloads: &mut [Workload]) {
+    for w in workloads.iter_mut() {
+        if !matches!(&w.role, Role::DataStore(s) if s.engine == "qdrant") {
+            continue;
+        }
+        let Some(key) = w.secrets.get(QDRANT_API_KEY_VARIABLE).cloned() else {
+            continue;
+        };
+        if let Some(m) = &mut w.metrics {
+            m.bearer = Some(key);
+        }
     }
 }
 
@@ -602,6 +626,7 @@ impl Lower<'_> {
             path: text(&m.path).unwrap_or_else(|| METRICS_PATH.to_owned()),
             port: port_ref(m.port.as_ref(), ports),
             interval_ms: ms(&m.interval, self.scrape_interval_ms),
+            bearer: None,
         }
     }
 

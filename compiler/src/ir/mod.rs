@@ -501,6 +501,9 @@ pub struct Metrics {
     pub port: Port,
     /// Scrape interval in milliseconds.
     pub interval_ms: u64,
+    /// A secret whose value Prometheus sends as a bearer token, for an endpoint that requires
+    /// one (Qdrant with an API key).
+    pub bearer: Option<SecretRef>,
 }
 
 /// Pod security settings.

@@ -656,6 +656,9 @@ pub struct MetricsValues {
     pub port: String,
     /// Scrape interval, e.g. `30s`.
     pub interval: String,
+    /// The Secret key sent as a bearer token, for an endpoint that requires one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bearer: Option<SecretRefValues>,
 }
 
 /// Pod security settings; the secure defaults unless the spec opts out.

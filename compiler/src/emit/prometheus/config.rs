@@ -74,7 +74,9 @@ pub(super) fn build(env: &Environment) -> Config {
             .workloads
             .iter()
             .filter_map(|w| {
-                let m = w.metrics.as_ref()?;
+                // An endpoint that needs a token is not scraped: the Compose Prometheus has
+                // no secrets (`unscraped_notes`).
+                let m = w.metrics.as_ref().filter(|m| m.bearer.is_none())?;
                 Some(ScrapeConfig {
                     job_name: w.name.clone(),
                     scrape_interval: (m.interval_ms != interval)
@@ -91,4 +93,20 @@ pub(super) fn build(env: &Environment) -> Config {
             })
             .collect(),
     }
+}
+
+/// Notes for the metrics endpoints the Compose Prometheus leaves out: those that need a
+/// bearer token (Qdrant with an API key), since it mounts no secrets.
+pub(super) fn unscraped_notes(env: &Environment) -> Vec<super::Note> {
+    env.workloads
+        .iter()
+        .filter(|w| w.metrics.as_ref().is_some_and(|m| m.bearer.is_some()))
+        .map(|w| super::Note {
+            target: super::Target::Prometheus,
+            message: format!(
+                "`{}` requires a token for its metrics, which the Compose Prometheus does not have: it is not scraped locally",
+                w.name
+            ),
+        })
+        .collect()
 }

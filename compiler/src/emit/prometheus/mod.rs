@@ -130,6 +130,7 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
             ),
         }));
         if env.local {
+            out.notes.extend(config::unscraped_notes(env));
             out.files.push(OutputFile {
                 path: naming::prometheus_config_file(&env.name),
                 contents: to_yaml_after(banner.clone(), &[config::build(env)])?,
