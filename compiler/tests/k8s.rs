@@ -650,3 +650,87 @@ fn qdrant_with_an_api_key_is_scraped_with_the_key() {
     let sm = find(&objs, "ServiceMonitor", "vectors");
     assert!(sm["spec"]["endpoints"][0].get("authorization").is_none());
 }
+
+/// Qdrant with three replicas is one distributed cluster: the first pod starts it on its
+/// stable name, the others join through the first, peers talk on 6335, and the network
+/// policy opens that port between the store's own pods only. Compose runs one node.
+#[test]
+fn qdrant_replicas_form_one_cluster() {
+    let text = spec("[datastores.vectors]\npreset = \"qdrant\"\nreplicas = 3\n");
+    let objs = objects(&text, "default");
+    let set = find(&objs, "StatefulSet", "vectors");
+    let c = &set["spec"]["template"]["spec"]["containers"][0];
+    let script = c["command"][2].as_str().unwrap();
+    assert!(
+        script
+            .contains("vectors-0) exec ./entrypoint.sh --uri \"http://${HOSTNAME}.vectors:6335\""),
+        "{script}"
+    );
+    assert!(
+        script.contains("--bootstrap \"http://vectors-0.vectors:6335\""),
+        "{script}"
+    );
+    let env = c["env"].as_array().unwrap();
+    assert!(env
+        .iter()
+        .any(|e| e["name"] == "QDRANT__CLUSTER__ENABLED" && e["value"] == "true"));
+    assert!(c["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["containerPort"] == 6335));
+    let policy = find(&objs, "NetworkPolicy", "vectors");
+    let own = |rules: &Value, dir: &str| {
+        rules.as_array().unwrap().iter().any(|r| {
+            r[dir][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "vectors"
+                && r["ports"][0]["port"] == 6335
+                && r["ports"].as_array().unwrap().len() == 1
+        })
+    };
+    assert!(own(&policy["spec"]["ingress"], "from"));
+    assert!(own(&policy["spec"]["egress"], "to"));
+
+    // One replica: a single node, no peer port.
+    let objs = objects(
+        &spec("[datastores.vectors]\npreset = \"qdrant\"\n"),
+        "default",
+    );
+    let c = &find(&objs, "StatefulSet", "vectors")["spec"]["template"]["spec"]["containers"][0];
+    assert!(c.get("command").is_none());
+
+    // Compose runs one node of the cluster, and says so.
+    let local = format!("{text}\n[environments.dev]\nlocal = true\n");
+    let c = plinth::compile("spec.toml", &local, &plinth::Options::default());
+    assert!(c
+        .notes
+        .iter()
+        .any(|n| n.message.contains("clustered stores run as one node")
+            && n.message.contains("vectors (3 in Kubernetes)")));
+}
+
+/// Clients of a clustered store reach its client ports only, never the peer port.
+#[test]
+fn clients_of_a_clustered_store_do_not_reach_its_peer_port() {
+    let text = spec(
+        "[services.search]\nimage = \"ghcr.io/acme/search:1.0.0\"\nkind = \"worker\"\ndepends_on = [\"vectors\"]\n\n[datastores.vectors]\npreset = \"qdrant\"\nreplicas = 3\n",
+    );
+    let objs = objects(&text, "default");
+    let ports = |rule: &Value| -> Vec<i64> {
+        rule["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["port"].as_i64().unwrap())
+            .collect()
+    };
+    let client = find(&objs, "NetworkPolicy", "search");
+    assert_eq!(ports(&client["spec"]["egress"][0]), [6333, 6334]);
+    let store = find(&objs, "NetworkPolicy", "vectors");
+    let from_clients = store["spec"]["ingress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "search")
+        .expect("the client is admitted");
+    assert_eq!(ports(from_clients), [6333, 6334]);
+}

@@ -363,7 +363,7 @@ impl<'a> Builder<'a> {
     }
 
     fn workload(&mut self, w: &Workload, volume_init: Option<&str>) -> Service {
-        let replicas = match &w.replicas {
+        let mut replicas = match &w.replicas {
             Replicas::Fixed(n) => *n,
             Replicas::Auto(a) => {
                 self.notes
@@ -372,6 +372,14 @@ impl<'a> Builder<'a> {
                 a.min
             }
         };
+        if w.peer_port.is_some() && replicas > 1 {
+            // A clustered store's peers find each other by StatefulSet pod names, which
+            // Compose does not have: one node runs, on its own volume.
+            self.notes
+                .single_node
+                .push(format!("{} ({replicas} in Kubernetes)", w.name));
+            replicas = 1;
+        }
         self.notes.per_workload(w, replicas);
         let mut s = hardened(w.image.clone());
         s.depends_on = self.dependencies(w, volume_init);
@@ -1090,6 +1098,7 @@ struct Notes {
     drains: Vec<String>,
     pull_secrets: Vec<String>,
     init: Vec<String>,
+    single_node: Vec<String>,
     network_policies: bool,
     plain_http: bool,
     receivers_offline: bool,
@@ -1198,6 +1207,10 @@ impl Notes {
         add(
             &self.pull_secrets,
             "image pull secrets are not expressible in Compose; log in with `docker login` to pull these",
+        );
+        add(
+            &self.single_node,
+            "clustered stores run as one node in Compose",
         );
         add(
             &self.shared_volumes,

@@ -481,6 +481,7 @@ fn workload(w: &Workload) -> WorkloadValues {
         pre_stop_sleep_seconds: w.shutdown.drain_s,
         pod_annotations: w.annotations.clone(),
         image_pull_secrets: w.image_pull_secrets.clone(),
+        peer_port: w.peer_port.as_ref().map(|p| p.name.clone()),
         init_containers: w
             .init
             .iter()

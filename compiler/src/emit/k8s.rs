@@ -1389,10 +1389,23 @@ fn network_policy(
             ..Default::default()
         });
     }
-    if !peers.is_empty() && !w.ports.is_empty() {
+    if !peers.is_empty() && w.client_ports().next().is_some() {
         ingress.push(NetworkPolicyIngressRule {
             from: Some(peers),
-            ports: Some(w.ports.iter().map(port_rule).collect()),
+            ports: Some(w.client_ports().map(port_rule).collect()),
+        });
+    }
+    let own_pods = || {
+        Some(vec![NetworkPolicyPeer {
+            pod_selector: Some(selector(platform, w)),
+            ..Default::default()
+        }])
+    };
+    if let Some(p) = &w.peer_port {
+        // A clustered store's replicas reach each other on the peer port.
+        ingress.push(NetworkPolicyIngressRule {
+            from: own_pods(),
+            ports: Some(vec![port_rule(p)]),
         });
     }
     if let Some(i) = &w.ingress {
@@ -1411,13 +1424,13 @@ fn network_policy(
     let mut egress = Vec::new();
     for dep in &w.depends_on {
         if let Some(target) = edges.by_name.get(dep.as_str()) {
-            if !target.ports.is_empty() {
+            if target.client_ports().next().is_some() {
                 egress.push(NetworkPolicyEgressRule {
                     to: Some(vec![NetworkPolicyPeer {
                         pod_selector: Some(selector(platform, target)),
                         ..Default::default()
                     }]),
-                    ports: Some(target.ports.iter().map(port_rule).collect()),
+                    ports: Some(target.client_ports().map(port_rule).collect()),
                 });
             }
         } else if let Some(store) = env.managed_stores.iter().find(|m| &m.name == dep) {
@@ -1436,6 +1449,12 @@ fn network_policy(
                 ports: Some(ports),
             });
         }
+    }
+    if let Some(p) = &w.peer_port {
+        egress.push(NetworkPolicyEgressRule {
+            to: own_pods(),
+            ports: Some(vec![port_rule(p)]),
+        });
     }
     for e in &w.egress {
         egress.push(NetworkPolicyEgressRule {

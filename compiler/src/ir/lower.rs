@@ -149,6 +149,7 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
     workloads.sort_by(|a, b| a.name.cmp(&b.name));
     require_redis_password(&mut workloads);
     scrape_qdrant_with_its_key(&mut workloads);
+    cluster_qdrant(&mut workloads);
 
     Environment {
         name: env_name.clone(),
@@ -297,6 +298,59 @@ fn scrape_qdrant_with_its_key(workloads: &mut [Workload]) {
     }
 }
 
+/// Qdrant's peer-to-peer port in distributed mode.
+const QDRANT_PEER_PORT: u16 = 6335;
+
+/// A Qdrant of more than one replica runs as one distributed cluster.
+///
+/// Why: without distributed mode each replica is an independent database behind one
+/// Service, so writes land on one copy at random and reads see diverging data. With
+/// `QDRANT__CLUSTER__ENABLED`, the first pod (`<name>-0`, a StatefulSet name) starts the
+/// cluster on its stable DNS name and every other pod joins it through that one
+/// (`--bootstrap`), each announcing its own stable name (`--uri`), as Qdrant's own chart
+/// does; the peers talk on port 6335, which the network policies open between the store's
+/// own pods. A container not named like one of the StatefulSet's pods (Compose, which runs
+/// one replica of it) starts as a single node, with distributed mode off. A store with a `command` of its own is left as written.
+fn cluster_qdrant(workloads: &mut [Workload]) {
+    for w in workloads.iter_mut() {
+        let is_qdrant = matches!(&w.role, Role::DataStore(s) if s.engine == "qdrant");
+        let replicas = match &w.replicas {
+            Replicas::Fixed(n) => *n,
+            Replicas::Auto(a) => a.max,
+        };
+        if !is_qdrant || replicas < 2 || !w.command.is_empty() {
+            continue;
+        }
+        let peer = Port {
+            name: "p2p".to_owned(),
+            port: QDRANT_PEER_PORT,
+            protocol: Protocol::Tcp,
+        };
+        if !w.ports.iter().any(|p| p.port == peer.port) {
+            w.ports.push(peer.clone());
+        }
+        w.env
+            .insert("QDRANT__CLUSTER__ENABLED".to_owned(), "true".to_owned());
+        w.env.insert(
+            "QDRANT__CLUSTER__P2P__PORT".to_owned(),
+            QDRANT_PEER_PORT.to_string(),
+        );
+        // `<name>` is also the StatefulSet's governing (headless) Service, so `<pod>.<name>`
+        // resolves to each pod from inside the namespace.
+        let svc = &w.name;
+        let first = format!("http://{svc}-0.{svc}:{QDRANT_PEER_PORT}");
+        let own = format!("http://${{HOSTNAME}}.{svc}:{QDRANT_PEER_PORT}");
+        w.command = vec![
+            "sh".to_owned(),
+            "-c".to_owned(),
+            format!(
+                "case \"$HOSTNAME\" in {svc}-0) exec ./entrypoint.sh --uri \"{own}\" ;; {svc}-[0-9]*) exec ./entrypoint.sh --bootstrap \"{first}\" --uri \"{own}\" ;; *) export QDRANT__CLUSTER__ENABLED=false; exec ./entrypoint.sh ;; esac"
+            ),
+        ];
+        w.peer_port = Some(peer);
+    }
+}
+
 /// What lowering one environment's workloads needs to know.
 struct Lower<'a> {
     platform_egress: Vec<Egress>,
@@ -425,6 +479,7 @@ impl Lower<'_> {
                 .map(|(k, v)| (k.value.clone(), v.value.clone()))
                 .collect(),
             image_pull_secrets: strings(s.image_pull_secrets.as_deref()),
+            peer_port: None,
             init: s
                 .init
                 .iter()
@@ -503,6 +558,7 @@ impl Lower<'_> {
             shutdown: ShutdownPolicy::default(),
             annotations: BTreeMap::new(),
             image_pull_secrets: Vec::new(),
+            peer_port: None,
             init: Vec::new(),
             ports,
         }

@@ -246,6 +246,9 @@ pub struct Workload {
     pub image_pull_secrets: Vec<String>,
     /// Containers run before the workload's own, in order.
     pub init: Vec<InitContainer>,
+    /// The port a clustered store's replicas talk to each other on (one of `ports`); the
+    /// network policies admit the workload's own pods on it.
+    pub peer_port: Option<Port>,
 }
 
 /// A container run to completion before the workload's own.
@@ -291,6 +294,16 @@ pub struct ShutdownPolicy {
 }
 
 impl Workload {
+    /// The ports clients connect to: every port but the one a clustered store's replicas
+    /// use among themselves.
+    pub fn client_ports(&self) -> impl Iterator<Item = &Port> {
+        self.ports.iter().filter(|p| {
+            self.peer_port
+                .as_ref()
+                .is_none_or(|peer| peer.port != p.port)
+        })
+    }
+
     /// The largest number of replicas this workload can run.
     pub fn max_replicas(&self) -> u32 {
         match &self.replicas {

@@ -129,7 +129,7 @@ pub fn build(shared: &Shared, env: &Environment) -> Graph {
         .map(|w| {
             (
                 w.name.as_str(),
-                (workload_kind(w), w.ports.iter().map(|p| p.port).collect()),
+                (workload_kind(w), w.client_ports().map(|p| p.port).collect()),
             )
         })
         .chain(env.managed_stores.iter().map(|s| {

@@ -274,6 +274,9 @@ pub struct WorkloadValues {
     /// Names of the Secrets the image is pulled with.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub image_pull_secrets: Vec<String>,
+    /// Name of the port a clustered store's replicas talk to each other on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peer_port: Option<String>,
     /// Containers run before the workload's own, with its environment, resources, mounts
     /// and security settings.
     #[serde(skip_serializing_if = "Vec::is_empty")]
