@@ -227,7 +227,11 @@ fn data_stores_get_their_packs() {
     assert_eq!(service_of("RedisMemoryHigh"), ["cache", "cache"]);
     assert_eq!(service_of("VolumeFillingUp"), ["cache", "db"]);
     assert_eq!(service_of("HPAAtMaxReplicas"), ["api"]);
-    assert_eq!(service_of("ScrapeTargetDown"), ["api", "api"]);
+    // Redis is scraped through its exporter, so it has a scrape target too.
+    assert_eq!(
+        service_of("ScrapeTargetDown"),
+        ["api", "api", "cache", "cache"]
+    );
     assert_eq!(service_of("PodCrashLooping"), ["api", "cache", "db"]);
     // A spec turns a pack threshold off by name.
     let off = build(&spec(
@@ -403,7 +407,10 @@ fn compose_environments_get_a_scrape_config() {
         "alertmanager:9093"
     );
     let jobs = p["scrape_configs"].as_array().unwrap();
-    assert_eq!(jobs.len(), 1);
+    // The service, and Redis through the exporter in its network namespace.
+    assert_eq!(jobs.len(), 2);
+    assert_eq!(jobs[1]["job_name"], "cache");
+    assert_eq!(jobs[1]["static_configs"][0]["targets"][0], "cache:9121");
     assert_eq!(jobs[0]["job_name"], "api");
     assert_eq!(jobs[0]["static_configs"][0]["targets"][0], "api:8080");
     assert_eq!(jobs[0]["static_configs"][0]["labels"]["service"], "api");

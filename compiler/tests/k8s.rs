@@ -734,3 +734,79 @@ fn clients_of_a_clustered_store_do_not_reach_its_peer_port() {
         .expect("the client is admitted");
     assert_eq!(ports(from_clients), [6333, 6334]);
 }
+
+/// An in-cluster Redis gets redis_exporter beside it in its pod, published by its Service and
+/// scraped as the store itself, so the Redis alerts read series that exist; the exporter
+/// authenticates with the password Redis requires. Compose runs it in Redis's network.
+#[test]
+fn redis_is_scraped_through_its_exporter() {
+    let client = r#"
+[services.worker]
+image = "ghcr.io/acme/worker:1.0.0"
+kind = "worker"
+depends_on = ["cache"]
+secrets = { REDIS_PASSWORD = { secret = "cache-credentials", key = "password" } }
+
+[datastores.cache]
+preset = "redis"
+"#;
+    let text = spec(client);
+    let objs = objects(&text, "default");
+    let pod = &find(&objs, "StatefulSet", "cache")["spec"]["template"]["spec"];
+    let exporter = pod["containers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "exporter")
+        .expect("an exporter container");
+    assert!(exporter["image"]
+        .as_str()
+        .unwrap()
+        .starts_with("docker.io/oliver006/redis_exporter:v"));
+    assert_eq!(exporter["ports"][0]["containerPort"], 9121);
+    assert_eq!(exporter["securityContext"]["readOnlyRootFilesystem"], true);
+    let env = exporter["env"].as_array().unwrap();
+    assert!(env
+        .iter()
+        .any(|e| e["name"] == "REDIS_ADDR" && e["value"] == "redis://localhost:6379"));
+    let password = env.iter().find(|e| e["name"] == "REDIS_PASSWORD").unwrap();
+    assert_eq!(
+        password["valueFrom"]["secretKeyRef"]["name"],
+        "cache-credentials"
+    );
+    let svc = find(&objs, "Service", "cache");
+    assert!(svc["spec"]["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|p| p["name"] == "metrics" && p["port"] == 9121));
+    let sm = find(&objs, "ServiceMonitor", "cache");
+    assert_eq!(sm["spec"]["endpoints"][0]["port"], "metrics");
+    let policy = find(&objs, "NetworkPolicy", "cache");
+    assert!(policy["spec"]["ingress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| {
+            r["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                == "monitoring"
+                && r["ports"][0]["port"] == 9121
+        }));
+
+    let local = format!("{text}\n[environments.dev]\nlocal = true\n");
+    let c = plinth::compile("spec.toml", &local, &plinth::Options::default());
+    let compose = &c
+        .files
+        .iter()
+        .find(|f| f.path == "compose/compose.yaml")
+        .expect("compose file")
+        .contents;
+    let doc: Value = serde_saphyr::from_str(compose).unwrap();
+    let exporter = &doc["services"]["cache-exporter"];
+    assert_eq!(exporter["network_mode"], "service:cache");
+    assert_eq!(exporter["read_only"], true);
+    assert!(exporter["environment"]["REDIS_PASSWORD"]
+        .as_str()
+        .unwrap()
+        .starts_with("${"));
+}

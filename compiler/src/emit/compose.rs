@@ -324,6 +324,11 @@ impl<'a> Builder<'a> {
         for w in &env.workloads {
             let s = self.workload(w, init_name.as_deref());
             self.services.insert(w.name.clone(), s);
+            for c in &w.sidecars {
+                let name = self.tool_name(&format!("{}-{}", w.name, c.name));
+                let s = self.sidecar(&name, w, c);
+                self.services.insert(name, s);
+            }
         }
         if let (Some(s), Some(name)) = (init, init_name) {
             self.services.insert(name, s);
@@ -430,6 +435,47 @@ impl<'a> Builder<'a> {
                 limits: Limits {
                     cpus: cpus(w.resources.cpu_limit),
                     memory: memory(w.resources.memory_limit),
+                },
+            },
+        });
+        s
+    }
+
+    /// A sidecar as a service of its own in the workload's network namespace
+    /// (`network_mode: service:<workload>`), so it reaches the workload on `localhost` and its
+    /// port is the workload's, as in a pod; it starts after the workload, with the same
+    /// hardening.
+    fn sidecar(&mut self, name: &str, w: &Workload, c: &ir::Sidecar) -> Service {
+        let mut s = hardened(c.image.clone());
+        s.network_mode = Some(format!("service:{}", w.name));
+        s.depends_on = BTreeMap::from([(
+            w.name.clone(),
+            Dependency {
+                condition: "service_started",
+                required: true,
+            },
+        )]);
+        let mut env: BTreeMap<String, String> = c.env.clone();
+        for (k, r) in &c.secrets {
+            let var = self
+                .variables
+                .get(r)
+                .cloned()
+                .unwrap_or_else(|| naming::compose_variable(r));
+            self.required
+                .entry(name.to_owned())
+                .or_default()
+                .insert(k.clone(), var.clone());
+            env.insert(k.clone(), var);
+        }
+        s.environment = env;
+        s.user = Some(format!("{0}:{0}", w.security.run_as_user));
+        s.deploy = Some(Deploy {
+            replicas: None,
+            resources: DeployResources {
+                limits: Limits {
+                    cpus: cpus(c.resources.cpu_limit),
+                    memory: memory(c.resources.memory_limit),
                 },
             },
         });

@@ -350,15 +350,7 @@ fn workload(w: &Workload) -> WorkloadValues {
         image: w.image.clone(),
         command: w.command.clone(),
         args: w.args.clone(),
-        ports: w
-            .ports
-            .iter()
-            .map(|p| PortValues {
-                name: p.name.clone(),
-                port: p.port,
-                protocol: protocol(p),
-            })
-            .collect(),
+        ports: w.ports.iter().map(port_values).collect(),
         replica_count,
         autoscaling,
         vertical_autoscaling: w.vpa.map(|m| VerticalAutoscalingValues {
@@ -369,16 +361,7 @@ fn workload(w: &Workload) -> WorkloadValues {
                 ir::VpaMode::Auto => UpdateMode::Auto,
             },
         }),
-        resources: ResourcesValues {
-            requests: ComputeValues {
-                cpu: Quantity::Text(format_cpu(r.cpu_request)),
-                memory: Quantity::Text(format_bytes(r.memory_request)),
-            },
-            limits: ComputeValues {
-                cpu: Quantity::Text(format_cpu(r.cpu_limit)),
-                memory: Quantity::Text(format_bytes(r.memory_limit)),
-            },
-        },
+        resources: resources_values(r),
         liveness_probe: w.probes.liveness.as_ref().map(probe),
         readiness_probe: w.probes.readiness.as_ref().map(probe),
         startup_probe: w.probes.startup.as_ref().map(probe),
@@ -491,6 +474,45 @@ fn workload(w: &Workload) -> WorkloadValues {
                 command: c.command.clone(),
             })
             .collect(),
+        sidecars: w
+            .sidecars
+            .iter()
+            .map(|c| SidecarValues {
+                name: c.name.clone(),
+                image: c.image.clone(),
+                port: port_values(&c.port),
+                env: c.env.clone(),
+                secrets: c
+                    .secrets
+                    .iter()
+                    .map(|(k, v)| (k.clone(), secret_ref(v)))
+                    .collect(),
+                resources: resources_values(&c.resources),
+            })
+            .collect(),
+    }
+}
+
+/// A port as values.
+fn port_values(p: &ir::Port) -> PortValues {
+    PortValues {
+        name: p.name.clone(),
+        port: p.port,
+        protocol: protocol(p),
+    }
+}
+
+/// Requests and limits as values.
+fn resources_values(r: &ir::Resources) -> ResourcesValues {
+    ResourcesValues {
+        requests: ComputeValues {
+            cpu: Quantity::Text(format_cpu(r.cpu_request)),
+            memory: Quantity::Text(format_bytes(r.memory_request)),
+        },
+        limits: ComputeValues {
+            cpu: Quantity::Text(format_cpu(r.cpu_limit)),
+            memory: Quantity::Text(format_bytes(r.memory_limit)),
+        },
     }
 }
 

@@ -609,8 +609,7 @@ fn workload_docs(
                 cluster_ip: (w.kind == Kind::Stateful).then(|| "None".to_owned()),
                 selector: Some(naming::selector_labels(&platform.name, w)),
                 ports: Some(
-                    w.ports
-                        .iter()
+                    w.service_ports()
                         .map(|p| ServicePort {
                             name: Some(p.name.clone()),
                             port: i32::from(p.port),
@@ -1018,6 +1017,27 @@ fn pod_template(w: &Workload, labels: &BTreeMap<String, String>) -> PodTemplateS
             ..Default::default()
         })
         .collect();
+    // Sidecars run with the workload's hardening (a read-only root filesystem needs no
+    // mount: an exporter writes nothing), their own limits and their own port.
+    let sidecars = w.sidecars.iter().map(|c| {
+        let env = env_vars(&c.env, &c.secrets);
+        Container {
+            name: c.name.clone(),
+            image: Some(c.image.clone()),
+            image_pull_policy: container.image_pull_policy.clone(),
+            ports: Some(vec![ContainerPort {
+                name: Some(c.port.name.clone()),
+                container_port: i32::from(c.port.port),
+                protocol: Some(protocol(&c.port)),
+                ..Default::default()
+            }]),
+            env: (!env.is_empty()).then_some(env),
+            resources: Some(resource_requirements(&c.resources)),
+            security_context: container.security_context.clone(),
+            ..Default::default()
+        }
+    });
+    let containers: Vec<Container> = std::iter::once(container.clone()).chain(sidecars).collect();
     let mut annotations = w.annotations.clone();
     annotations.extend(scrape_annotations(w).into_iter().flatten());
     PodTemplateSpec {
@@ -1031,7 +1051,7 @@ fn pod_template(w: &Workload, labels: &BTreeMap<String, String>) -> PodTemplateS
             automount_service_account_token: Some(s.service_account_token),
             security_context: Some(pod_security(s)),
             init_containers: (!init.is_empty()).then_some(init),
-            containers: vec![container],
+            containers,
             volumes: (!volumes.is_empty()).then_some(volumes),
             node_selector: w
                 .placement

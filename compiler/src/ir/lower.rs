@@ -150,6 +150,7 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
     require_redis_password(&mut workloads);
     scrape_qdrant_with_its_key(&mut workloads);
     cluster_qdrant(&mut workloads);
+    export_redis_metrics(&mut workloads, scrape_interval_ms);
 
     Environment {
         name: env_name.clone(),
@@ -351,6 +352,60 @@ fn cluster_qdrant(workloads: &mut [Workload]) {
     }
 }
 
+/// redis_exporter, pinned: the exporter whose series (`redis_memory_used_bytes`, …) the
+/// Redis alerts read.
+const REDIS_EXPORTER_IMAGE: &str = "docker.io/oliver006/redis_exporter:v1.88.0";
+/// The port redis_exporter serves its metrics on.
+const REDIS_EXPORTER_PORT: u16 = 9121;
+
+/// An in-cluster Redis without a metrics endpoint of its own gets redis_exporter beside it,
+/// and its metrics endpoint is the exporter's.
+///
+/// Why: Redis serves no Prometheus metrics itself, so the Redis alerts (memory use) read
+/// series nothing would produce and could never fire. The exporter runs in the store's pod
+/// (it reaches Redis on `localhost`, with the password Redis requires), so its series carry
+/// the store's own `service` label, the one the alerts select.
+fn export_redis_metrics(workloads: &mut [Workload], scrape_interval_ms: u64) {
+    for w in workloads.iter_mut() {
+        let is_redis = matches!(&w.role, Role::DataStore(s) if s.engine == "redis");
+        if !is_redis || w.metrics.is_some() {
+            continue;
+        }
+        let redis_port = w.ports.first().map_or(6379, |p| p.port);
+        let port = Port {
+            name: "metrics".to_owned(),
+            port: REDIS_EXPORTER_PORT,
+            protocol: Protocol::Tcp,
+        };
+        let mut secrets = BTreeMap::new();
+        if let Some(auth) = w.secrets.get(REDIS_PASSWORD_VARIABLE) {
+            secrets.insert("REDIS_PASSWORD".to_owned(), auth.clone());
+        }
+        w.sidecars.push(Sidecar {
+            name: "exporter".to_owned(),
+            image: REDIS_EXPORTER_IMAGE.to_owned(),
+            port: port.clone(),
+            env: BTreeMap::from([(
+                "REDIS_ADDR".to_owned(),
+                format!("redis://localhost:{redis_port}"),
+            )]),
+            secrets,
+            resources: Resources {
+                cpu_request: 10,
+                cpu_limit: 100,
+                memory_request: 32 << 20,
+                memory_limit: 64 << 20,
+            },
+        });
+        w.metrics = Some(Metrics {
+            path: METRICS_PATH.to_owned(),
+            port,
+            interval_ms: scrape_interval_ms,
+            bearer: None,
+        });
+    }
+}
+
 /// What lowering one environment's workloads needs to know.
 struct Lower<'a> {
     platform_egress: Vec<Egress>,
@@ -480,6 +535,7 @@ impl Lower<'_> {
                 .collect(),
             image_pull_secrets: strings(s.image_pull_secrets.as_deref()),
             peer_port: None,
+            sidecars: Vec::new(),
             init: s
                 .init
                 .iter()
@@ -559,6 +615,7 @@ impl Lower<'_> {
             annotations: BTreeMap::new(),
             image_pull_secrets: Vec::new(),
             peer_port: None,
+            sidecars: Vec::new(),
             init: Vec::new(),
             ports,
         }

@@ -249,6 +249,26 @@ pub struct Workload {
     /// The port a clustered store's replicas talk to each other on (one of `ports`); the
     /// network policies admit the workload's own pods on it.
     pub peer_port: Option<Port>,
+    /// Containers beside the workload's own in every pod (a store's metrics exporter).
+    pub sidecars: Vec<Sidecar>,
+}
+
+/// A container beside a workload's own in every pod, such as a metrics exporter: it shares
+/// the pod's network (it reaches the workload on `localhost`) and its hardening.
+#[derive(Clone, Debug)]
+pub struct Sidecar {
+    /// Container name.
+    pub name: String,
+    /// Image, pinned.
+    pub image: String,
+    /// The port it serves; the workload's Service publishes it too.
+    pub port: Port,
+    /// Plain environment variables.
+    pub env: BTreeMap<String, String>,
+    /// Variables read from Secrets.
+    pub secrets: BTreeMap<String, SecretRef>,
+    /// Requests and limits.
+    pub resources: Resources,
 }
 
 /// A container run to completion before the workload's own.
@@ -302,6 +322,13 @@ impl Workload {
                 .as_ref()
                 .is_none_or(|peer| peer.port != p.port)
         })
+    }
+
+    /// The ports the workload's Service publishes: its own and its sidecars'.
+    pub fn service_ports(&self) -> impl Iterator<Item = &Port> {
+        self.ports
+            .iter()
+            .chain(self.sidecars.iter().map(|s| &s.port))
     }
 
     /// The largest number of replicas this workload can run.

@@ -281,6 +281,30 @@ pub struct WorkloadValues {
     /// and security settings.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub init_containers: Vec<InitContainerValues>,
+    /// Containers beside the workload's own (a store's metrics exporter), with its security
+    /// settings; the Service publishes their ports too.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sidecars: Vec<SidecarValues>,
+}
+
+/// A container beside a workload's own.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SidecarValues {
+    /// Container name.
+    pub name: String,
+    /// Image.
+    pub image: String,
+    /// The port it serves.
+    pub port: PortValues,
+    /// Plain environment variables.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub env: BTreeMap<String, String>,
+    /// Variables read from Secrets.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub secrets: BTreeMap<String, SecretRefValues>,
+    /// Requests and limits.
+    pub resources: ResourcesValues,
 }
 
 /// An init container.

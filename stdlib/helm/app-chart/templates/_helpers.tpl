@@ -161,7 +161,11 @@ metadata:
   {{- $annotations := deepCopy ($w.podAnnotations | default dict) }}
   {{- with $w.metrics }}
   {{- $_ := set $annotations "prometheus.io/path" .path }}
-  {{- $_ := set $annotations "prometheus.io/port" ((include "plinth.networkPort" (dict "ports" $w.ports "name" .port) | fromYaml).port | toString) }}
+  {{- $served := $w.ports | default list }}
+  {{- range ($w.sidecars | default list) }}
+  {{- $served = append $served .port }}
+  {{- end }}
+  {{- $_ := set $annotations "prometheus.io/port" ((include "plinth.networkPort" (dict "ports" $served "name" .port) | fromYaml).port | toString) }}
   {{- $_ := set $annotations "prometheus.io/scrape" "true" }}
   {{- end }}
   {{- with $annotations }}
@@ -282,6 +286,24 @@ spec:
       volumeMounts:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+    {{- /* Sidecars (a store's exporter) share the workload's hardening; they write nothing. */}}
+    {{- range $w.sidecars }}
+    - name: {{ .name | quote }}
+      image: {{ .image | quote }}
+      imagePullPolicy: Always
+      ports:
+        - name: {{ .port.name | quote }}
+          containerPort: {{ .port.port | int }}
+          protocol: {{ .port.protocol | quote }}
+      {{- with include "plinth.env" . }}
+      env:
+        {{- . | nindent 8 }}
+      {{- end }}
+      resources:
+        {{- toYaml .resources | nindent 8 }}
+      securityContext:
+        {{- include "plinth.containerSecurityContext" $s | nindent 8 }}
+    {{- end }}
   {{- /* Init containers share the workload's environment, limits, mounts and hardening. */}}
   {{- $env := include "plinth.env" $w }}
   {{- with $w.initContainers }}
