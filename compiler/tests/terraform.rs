@@ -16,6 +16,7 @@ fn compile(path: &str) -> plinth::Compilation {
     let options = plinth::Options {
         targets: vec![Target::Terraform],
         envs: vec![],
+        strict: false,
     };
     let c = plinth::compile(path, &text, &options);
     assert!(!c.diagnostics.has_errors(), "{path} should compile");

@@ -1,0 +1,500 @@
+//! The proof phase: after the targets are emitted, it reads the generated files (paths and
+//! bytes) and proves, per environment, that every reference they make resolves to something
+//! the same output creates or installs.
+//!
+//! It reads the emitted files and never the IR: the point is to catch an emitter's mistake,
+//! which a check over the model the emitters read could never see. The spec is used only to
+//! point a finding at the spec line that caused it ([`locate`]).
+//!
+//! One function per family, each over one environment's [`Artifacts`]: Kubernetes references
+//! (`refs.rs`), what the cluster must provide (`cluster.rs`: Secrets, CRDs, storage, metrics
+//! APIs, NetworkPolicy enforcement), the series alert rules read (`series.rs`), reachability
+//! under the NetworkPolicies (`network.rs`) and alert routing (`routing.rs`). A family whose
+//! files a build did not make is skipped, and a [`Note`] says so.
+
+mod cluster;
+mod locate;
+mod network;
+mod refs;
+mod routing;
+mod series;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::diag::{Code, Diagnostic};
+use crate::emit::{Note, OutputFile, Target};
+use crate::spec::Spec;
+
+pub use locate::Locate;
+
+/// The annotation that carries a workload's declared dependencies into the output: a naming
+/// convention shared with the emitters, not a view of the IR.
+pub(crate) use crate::ir::naming::DEPENDS_ON;
+
+/// One Kubernetes object of the output.
+#[derive(Debug, Clone)]
+pub(crate) struct Object {
+    /// `apiVersion`, e.g. `apps/v1`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`, empty for cluster-scoped objects.
+    pub namespace: String,
+    /// The whole document.
+    pub doc: Value,
+}
+
+impl Object {
+    /// The API group: what comes before the `/` of `apiVersion`, empty for the core group.
+    pub fn group(&self) -> &str {
+        self.api_version
+            .rsplit_once('/')
+            .map_or("", |(group, _)| group)
+    }
+
+    /// The workload the object belongs to: its `app.kubernetes.io/name` label, or its name.
+    pub fn owner(&self) -> &str {
+        self.doc
+            .pointer("/metadata/labels/app.kubernetes.io~1name")
+            .and_then(Value::as_str)
+            .unwrap_or(&self.name)
+    }
+
+    /// The pod template of a workload object, if it is one.
+    pub fn pod_template(&self) -> Option<&Value> {
+        match self.kind.as_str() {
+            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
+                self.doc.pointer("/spec/template")
+            }
+            "CronJob" => self.doc.pointer("/spec/jobTemplate/spec/template"),
+            _ => None,
+        }
+    }
+}
+
+/// A Terraform block of the output: its type, labels and body as JSON.
+#[derive(Debug, Clone)]
+pub(crate) struct Block {
+    /// `resource`, `module`, `data`…
+    pub ident: String,
+    /// The block's labels (`helm_release`, `platform`).
+    pub labels: Vec<String>,
+    /// The body, as JSON (expressions as hcl-rs serializes them).
+    pub body: Value,
+}
+
+impl Block {
+    /// The Terraform address of a resource or module block: `helm_release.platform`.
+    pub fn address(&self) -> String {
+        match self.ident.as_str() {
+            "module" => format!("module.{}", self.labels.join(".")),
+            _ => self.labels.join("."),
+        }
+    }
+}
+
+/// One rule of a generated rules file.
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    /// The alert name, for an alerting rule.
+    pub alert: Option<String>,
+    /// The recorded series, for a recording rule.
+    pub record: Option<String>,
+    /// The PromQL expression.
+    pub expr: String,
+    /// The rule's static labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// What the proof knows about one environment: the parsed generated files, `None` for a
+/// target the build did not make.
+#[derive(Debug, Default)]
+pub(crate) struct Artifacts {
+    /// The environment.
+    pub env: String,
+    /// The k8s target's objects.
+    pub objects: Option<Vec<Object>>,
+    /// The Terraform root module's blocks; `Some(empty)` for an environment without a cloud.
+    pub terraform: Option<Vec<Block>>,
+    /// The Prometheus rules.
+    pub rules: Option<Vec<Rule>>,
+    /// The Alertmanager configuration.
+    pub alertmanager: Option<Value>,
+    /// The upstream charts' values files of the environment (kube-prometheus-stack…), by
+    /// chart name.
+    pub upstream: Option<BTreeMap<String, Value>>,
+}
+
+/// A finding before it is pointed at the spec: what is wrong and which workload (or only
+/// which environment) it is about.
+#[derive(Debug, Clone)]
+pub(crate) struct Finding {
+    /// The code.
+    pub code: Code,
+    /// The headline.
+    pub message: String,
+    /// The workload or data store of the spec that caused it, when one did.
+    pub workload: Option<String>,
+    /// How to fix it.
+    pub help: String,
+}
+
+impl Finding {
+    /// A finding about a workload.
+    pub fn on(code: Code, workload: &str, message: String, help: impl Into<String>) -> Self {
+        Self {
+            code,
+            message,
+            workload: Some(workload.to_owned()),
+            help: help.into(),
+        }
+    }
+
+    /// A finding about the environment as a whole.
+    pub fn env(code: Code, message: String, help: impl Into<String>) -> Self {
+        Self {
+            code,
+            message,
+            workload: None,
+            help: help.into(),
+        }
+    }
+}
+
+/// What the proof found: diagnostics (warnings, by code) and notes on what it skipped.
+#[derive(Debug, Default)]
+pub struct Proof {
+    /// The findings, one diagnostic each.
+    pub diagnostics: Vec<Diagnostic>,
+    /// What could not be proven, and why.
+    pub notes: Vec<Note>,
+}
+
+/// Proves every environment of `files`, the output of a build of `built`. `spec` is only
+/// read to point findings at the line that caused them.
+pub fn run(files: &[OutputFile], built: &[Target], spec: &Spec) -> Proof {
+    let locate = Locate::new(spec);
+    let mut proof = Proof::default();
+    for artifacts in gather(files, built) {
+        let mut findings = Vec::new();
+        let mut skipped = Vec::new();
+        prove(&artifacts, &mut findings, &mut skipped);
+        let env = &artifacts.env;
+        for f in findings {
+            let message = format!("{} (environment `{env}`)", f.message);
+            proof.diagnostics.push(locate.diagnostic(f, message, env));
+        }
+        for (target, families) in group(skipped) {
+            proof.notes.push(Note {
+                target,
+                message: format!(
+                    "environment `{env}`: the proof skipped {} (the {} target was not built)",
+                    families.join(", "),
+                    target.name()
+                ),
+            });
+        }
+        if artifacts.objects.is_some() && artifacts.terraform.as_ref().is_some_and(Vec::is_empty) {
+            proof.notes.push(Note {
+                target: Target::Terraform,
+                message: format!(
+                    "environment `{env}` has no cloud: the proof assumes its cluster provides CRDs, storage, metrics APIs and the monitoring stack"
+                ),
+            });
+        }
+    }
+    dedup(&mut proof.diagnostics);
+    proof
+}
+
+/// Runs every family whose files `a` has, and records the ones it skipped with the target
+/// that would have made their files.
+fn prove(a: &Artifacts, out: &mut Vec<Finding>, skipped: &mut Vec<(Target, &'static str)>) {
+    match &a.objects {
+        Some(objects) => {
+            refs::named_ports(objects, out);
+            refs::selectors(objects, out);
+            refs::ingress_backends(objects, out);
+            refs::scale_targets(objects, out);
+            cluster::secrets(objects, a.upstream.as_ref(), a.terraform.as_deref(), out);
+            network::reachability(objects, out);
+            match &a.terraform {
+                Some(tf) if !tf.is_empty() => {
+                    cluster::custom_resources(objects, tf, out);
+                    cluster::storage(objects, tf, out);
+                    cluster::autoscaling_metrics(objects, tf, out);
+                    cluster::network_policy_enforcement(objects, tf, out);
+                }
+                Some(_) => {}
+                None => skipped.extend(
+                    [
+                        "custom resources",
+                        "storage",
+                        "autoscaling metrics",
+                        "network policy enforcement",
+                    ]
+                    .map(|f| (Target::Terraform, f)),
+                ),
+            }
+            if a.upstream.is_none() {
+                skipped.push((Target::Helm, "secrets of upstream chart values"));
+            }
+        }
+        None => skipped.extend(
+            [
+                "Kubernetes references",
+                "secrets",
+                "custom resources",
+                "storage",
+                "autoscaling metrics",
+                "reachability",
+            ]
+            .map(|f| (Target::K8s, f)),
+        ),
+    }
+    match &a.rules {
+        Some(rules) => {
+            if a.objects.is_some() {
+                series::unproduced_series(a, rules, out);
+            } else {
+                skipped.push((Target::K8s, "the series alert rules read"));
+            }
+            match &a.alertmanager {
+                Some(am) => routing::unrouted_alerts(rules, am, out),
+                None => skipped.push((Target::Alertmanager, "alert routing")),
+            }
+        }
+        None => skipped.extend([
+            (Target::Prometheus, "the series alert rules read"),
+            (Target::Prometheus, "alert routing"),
+        ]),
+    }
+}
+
+/// Skipped families by the target that was missing, each family once.
+fn group(skipped: Vec<(Target, &'static str)>) -> BTreeMap<Target, Vec<&'static str>> {
+    let mut by: BTreeMap<Target, Vec<&'static str>> = BTreeMap::new();
+    for (t, f) in skipped {
+        let list = by.entry(t).or_default();
+        if !list.contains(&f) {
+            list.push(f);
+        }
+    }
+    by
+}
+
+/// Drops repeated findings: the same code and message at the same place (two rules of one
+/// alert at two severities read the same series).
+fn dedup(diags: &mut Vec<Diagnostic>) {
+    let mut seen = BTreeSet::new();
+    diags.retain(|d| {
+        let at = d
+            .primary
+            .as_ref()
+            .map(|l| (l.span.source, l.span.range.start));
+        seen.insert((d.code, d.message.clone(), at))
+    });
+}
+
+/// The environments of `files` and what each holds, parsed. Paths are
+/// `<target>/<env>/<file>`, but for the Helm target's upstream values,
+/// `helm/values-<chart>-<env>.yaml`.
+fn gather(files: &[OutputFile], built: &[Target]) -> Vec<Artifacts> {
+    let mut envs: BTreeMap<String, Artifacts> = BTreeMap::new();
+    let mut tf_files: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for f in files {
+        let mut parts = f.path.splitn(3, '/');
+        let (Some(target), Some(env), Some(file)) = (parts.next(), parts.next(), parts.next())
+        else {
+            continue;
+        };
+        match target {
+            "k8s" if file.ends_with(".yaml") => {
+                let a = entry(&mut envs, env);
+                let objects = a.objects.get_or_insert_with(Vec::new);
+                objects.extend(objects_of(&f.contents));
+            }
+            "terraform" if file.ends_with(".tf") => {
+                entry(&mut envs, env);
+                tf_files
+                    .entry(env.to_owned())
+                    .or_default()
+                    .push(&f.contents);
+            }
+            "prometheus" if file == "rules.yaml" => {
+                entry(&mut envs, env).rules = Some(rules_of(&f.contents));
+            }
+            "alertmanager" if file == "alertmanager.yaml" => {
+                entry(&mut envs, env).alertmanager = yaml(&f.contents).into_iter().next();
+            }
+            _ => {}
+        }
+    }
+    for (env, texts) in tf_files {
+        if let Some(a) = envs.get_mut(&env) {
+            a.terraform = Some(texts.into_iter().flat_map(blocks_of).collect());
+        }
+    }
+    for a in envs.values_mut() {
+        // A built target that wrote nothing for the environment has nothing to say about
+        // it: Terraform only writes environments with a cloud, so none means no cloud.
+        if built.contains(&Target::Terraform) && a.terraform.is_none() {
+            a.terraform = Some(Vec::new());
+        }
+        if built.contains(&Target::K8s) && a.objects.is_none() {
+            a.objects = Some(Vec::new());
+        }
+        if built.contains(&Target::Helm) {
+            a.upstream = Some(upstream_values(files, &a.env));
+        }
+    }
+    envs.into_values().collect()
+}
+
+/// The artifacts of `env` in `envs`, made empty on first use.
+fn entry<'a>(envs: &'a mut BTreeMap<String, Artifacts>, env: &str) -> &'a mut Artifacts {
+    envs.entry(env.to_owned()).or_insert_with(|| Artifacts {
+        env: env.to_owned(),
+        ..Artifacts::default()
+    })
+}
+
+/// The upstream charts' values files of `env`: `helm/values-<chart>-<env>.yaml`.
+fn upstream_values(files: &[OutputFile], env: &str) -> BTreeMap<String, Value> {
+    let suffix = format!("-{env}.yaml");
+    files
+        .iter()
+        .filter_map(|f| {
+            let name = f.path.strip_prefix("helm/values-")?.strip_suffix(&suffix)?;
+            (!name.contains('/')).then_some(())?;
+            Some((name.to_owned(), yaml(&f.contents).into_iter().next()?))
+        })
+        .collect()
+}
+
+/// The documents of a YAML stream; none when it does not parse (the validators' test says
+/// why that cannot happen to a generated file).
+fn yaml(text: &str) -> Vec<Value> {
+    serde_saphyr::from_multiple::<Value>(text)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|d| !d.is_null())
+        .collect()
+}
+
+/// The Kubernetes objects of one manifest file.
+fn objects_of(text: &str) -> Vec<Object> {
+    yaml(text)
+        .into_iter()
+        .filter_map(|doc| {
+            let s = |p: &str| doc.pointer(p).and_then(Value::as_str).map(str::to_owned);
+            Some(Object {
+                api_version: s("/apiVersion")?,
+                kind: s("/kind")?,
+                name: s("/metadata/name")?,
+                namespace: s("/metadata/namespace").unwrap_or_default(),
+                doc,
+            })
+        })
+        .collect()
+}
+
+/// The rules of a Prometheus rules file.
+fn rules_of(text: &str) -> Vec<Rule> {
+    let Some(doc) = yaml(text).into_iter().next() else {
+        return Vec::new();
+    };
+    let groups = doc.get("groups").and_then(Value::as_array);
+    groups
+        .into_iter()
+        .flatten()
+        .filter_map(|g| g.get("rules").and_then(Value::as_array))
+        .flatten()
+        .map(|r| {
+            let s = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_owned);
+            Rule {
+                alert: s("alert"),
+                record: s("record"),
+                expr: s("expr").unwrap_or_default(),
+                labels: string_map(r.get("labels")),
+            }
+        })
+        .collect()
+}
+
+/// The blocks of one Terraform file, with their bodies as JSON.
+fn blocks_of(text: &str) -> Vec<Block> {
+    let Ok(body) = hcl::parse(text) else {
+        return Vec::new();
+    };
+    body.blocks()
+        .filter_map(|b| {
+            let value: Value = hcl::from_body(b.body().clone()).ok()?;
+            Some(Block {
+                ident: b.identifier().to_owned(),
+                labels: b.labels().iter().map(|l| l.as_str().to_owned()).collect(),
+                body: value,
+            })
+        })
+        .collect()
+}
+
+/// A YAML mapping of strings (labels, selectors) as a map; anything else as empty.
+pub(crate) fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+        .collect()
+}
+
+/// Whether a label selector (`matchLabels` and `matchExpressions`, or a Service's plain map
+/// when `plain`) selects `labels`. An empty selector selects everything, as in Kubernetes.
+pub(crate) fn selects(selector: Option<&Value>, labels: &BTreeMap<String, String>) -> bool {
+    let Some(selector) = selector else {
+        return true;
+    };
+    let match_labels = string_map(selector.get("matchLabels"));
+    if !match_labels.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+        return false;
+    }
+    let expressions = selector.get("matchExpressions").and_then(Value::as_array);
+    expressions.into_iter().flatten().all(|e| {
+        let key = e.get("key").and_then(Value::as_str).unwrap_or_default();
+        let values: Vec<&str> = e
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let has = labels.get(key);
+        match e.get("operator").and_then(Value::as_str) {
+            Some("In") => has.is_some_and(|v| values.contains(&v.as_str())),
+            Some("NotIn") => !has.is_some_and(|v| values.contains(&v.as_str())),
+            Some("Exists") => has.is_some(),
+            Some("DoesNotExist") => has.is_none(),
+            _ => false,
+        }
+    })
+}
+
+/// The labels of an object's pod template.
+pub(crate) fn template_labels(template: &Value) -> BTreeMap<String, String> {
+    string_map(template.pointer("/metadata/labels"))
+}
+
+/// Every container of a pod template, init containers first.
+pub(crate) fn containers(template: &Value) -> impl Iterator<Item = &Value> {
+    ["/spec/initContainers", "/spec/containers"]
+        .into_iter()
+        .filter_map(|p| template.pointer(p).and_then(Value::as_array))
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests;

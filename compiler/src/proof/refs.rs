@@ -1,0 +1,343 @@
+//! Kubernetes references inside one environment's manifests: named ports, selectors, Ingress
+//! backends and autoscaler targets. Each must resolve to an object of the same output, or the
+//! object that holds it is dead on arrival (a probe that never passes, a Service with no
+//! endpoints, an Ingress answering 503).
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::{containers, selects, string_map, template_labels, Finding, Object};
+use crate::diag::Code;
+
+/// The port names a pod template's containers declare.
+fn port_names(template: &Value) -> BTreeSet<&str> {
+    containers(template)
+        .filter_map(|c| c.get("ports").and_then(Value::as_array))
+        .flatten()
+        .filter_map(|p| p.get("name").and_then(Value::as_str))
+        .collect()
+}
+
+/// The pod templates of the output, with the namespace and labels of each.
+fn templates(objects: &[Object]) -> impl Iterator<Item = (&Object, &Value)> {
+    objects
+        .iter()
+        .filter_map(|o| o.pod_template().map(|t| (o, t)))
+}
+
+/// P001 `dangling-port`: a probe naming a port its container does not declare, or a
+/// Service `targetPort` naming one that a pod it selects does not declare.
+///
+/// Why: Kubernetes accepts both, and then the probe never passes (the pod restarts forever
+/// or never becomes ready) or the Service has no endpoint on that port. A port is named in
+/// one place and referenced in several, so an emitter that renames one side breaks it.
+pub(super) fn named_ports(objects: &[Object], out: &mut Vec<Finding>) {
+    for (o, t) in templates(objects) {
+        for c in containers(t) {
+            let own: BTreeSet<&str> = c
+                .get("ports")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| p.get("name").and_then(Value::as_str))
+                .collect();
+            for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+                for action in ["httpGet", "tcpSocket", "grpc"] {
+                    let port = c
+                        .get(probe)
+                        .and_then(|p| p.get(action))
+                        .and_then(|a| a.get("port"));
+                    if let Some(name) = port.and_then(Value::as_str) {
+                        if !own.contains(name) {
+                            out.push(Finding::on(
+                                Code::DanglingPort,
+                                o.owner(),
+                                format!("the {probe} of {} `{}` names port `{name}`, which its container does not declare", o.kind, o.name),
+                                "name a port the container declares",
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+    }
+    for s in objects.iter().filter(|o| o.kind == "Service") {
+        let selector = string_map(s.doc.pointer("/spec/selector"));
+        if selector.is_empty() {
+            continue;
+        }
+        let pods: Vec<&Value> = templates(objects)
+            .filter(|(o, t)| {
+                o.namespace == s.namespace
+                    && selector
+                        .iter()
+                        .all(|(k, v)| template_labels(t).get(k) == Some(v))
+            })
+            .map(|(_, t)| t)
+            .collect();
+        let ports = s.doc.pointer("/spec/ports").and_then(Value::as_array);
+        for p in ports.into_iter().flatten() {
+            let Some(target) = p.get("targetPort").and_then(Value::as_str) else {
+                continue;
+            };
+            if pods.iter().any(|t| !port_names(t).contains(target)) {
+                out.push(Finding::on(
+                    Code::DanglingPort,
+                    s.owner(),
+                    format!("Service `{}` targets port `{target}`, which a pod it selects does not declare", s.name),
+                    "target a port name every selected pod declares",
+                ));
+            }
+        }
+    }
+    monitor_ports(objects, out);
+}
+
+/// The Services a ServiceMonitor selects, in its namespace (or those its
+/// `namespaceSelector.matchNames` lists).
+fn monitored_services<'a>(m: &Object, objects: &'a [Object]) -> Vec<&'a Object> {
+    let names: Vec<&str> = m
+        .doc
+        .pointer("/spec/namespaceSelector/matchNames")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    let any = m
+        .doc
+        .pointer("/spec/namespaceSelector/any")
+        .and_then(Value::as_bool)
+        == Some(true);
+    objects
+        .iter()
+        .filter(|s| s.kind == "Service")
+        .filter(|s| {
+            any || (names.is_empty() && s.namespace == m.namespace)
+                || names.contains(&s.namespace.as_str())
+        })
+        .filter(|s| {
+            selects(
+                m.doc.pointer("/spec/selector"),
+                &string_map(s.doc.pointer("/metadata/labels")),
+            )
+        })
+        .collect()
+}
+
+/// The ServiceMonitor and PodMonitor half of P001 and P002: each endpoint's port must be a
+/// port name of what it selects, and it must select something.
+fn monitor_ports(objects: &[Object], out: &mut Vec<Finding>) {
+    for m in objects.iter().filter(|o| o.kind == "ServiceMonitor") {
+        let services = monitored_services(m, objects);
+        if services.is_empty() {
+            out.push(Finding::on(
+                Code::SelectsNothing,
+                m.owner(),
+                format!(
+                    "ServiceMonitor `{}` selects no Service of the output",
+                    m.name
+                ),
+                "select the labels of the Service that exposes the metrics port",
+            ));
+            continue;
+        }
+        let endpoints = m.doc.pointer("/spec/endpoints").and_then(Value::as_array);
+        for port in endpoints
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.get("port").and_then(Value::as_str))
+        {
+            let has = |s: &&Object| {
+                s.doc
+                    .pointer("/spec/ports")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p.get("name").and_then(Value::as_str) == Some(port))
+            };
+            if !services.iter().all(has) {
+                out.push(Finding::on(
+                    Code::DanglingPort,
+                    m.owner(),
+                    format!("ServiceMonitor `{}` scrapes port `{port}`, which a Service it selects does not have", m.name),
+                    "name a port of the Service that serves the metrics",
+                ));
+            }
+        }
+    }
+    for m in objects.iter().filter(|o| o.kind == "PodMonitor") {
+        let pods: Vec<&Value> = templates(objects)
+            .filter(|(o, t)| {
+                o.namespace == m.namespace
+                    && selects(m.doc.pointer("/spec/selector"), &template_labels(t))
+            })
+            .map(|(_, t)| t)
+            .collect();
+        if pods.is_empty() {
+            out.push(Finding::on(
+                Code::SelectsNothing,
+                m.owner(),
+                format!("PodMonitor `{}` selects no pod of the output", m.name),
+                "select the labels of the pods that serve the metrics",
+            ));
+            continue;
+        }
+        let endpoints = m
+            .doc
+            .pointer("/spec/podMetricsEndpoints")
+            .and_then(Value::as_array);
+        for port in endpoints
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.get("port").and_then(Value::as_str))
+        {
+            if pods.iter().any(|t| !port_names(t).contains(port)) {
+                out.push(Finding::on(
+                    Code::DanglingPort,
+                    m.owner(),
+                    format!("PodMonitor `{}` scrapes port `{port}`, which a pod it selects does not declare", m.name),
+                    "name a port the pods declare",
+                ));
+            }
+        }
+    }
+}
+
+/// P002 `selects-nothing`: a Service or PodDisruptionBudget whose selector matches no pod
+/// template of the output (ServiceMonitors and PodMonitors: see [`named_ports`]).
+///
+/// Why: a Service that selects nothing has no endpoints, and a budget that selects nothing
+/// protects nothing; Kubernetes accepts both silently. Selectors and pod labels are written
+/// by different code, so a label renamed on one side only is exactly the mistake to catch.
+pub(super) fn selectors(objects: &[Object], out: &mut Vec<Finding>) {
+    for o in objects
+        .iter()
+        .filter(|o| o.kind == "Service" || o.kind == "PodDisruptionBudget")
+    {
+        let matches = |labels: &_| match o.kind.as_str() {
+            "Service" => {
+                let selector = string_map(o.doc.pointer("/spec/selector"));
+                selector.is_empty()
+                    || selector.iter().all(|(k, v)| {
+                        let labels: &std::collections::BTreeMap<String, String> = labels;
+                        labels.get(k) == Some(v)
+                    })
+            }
+            _ => selects(o.doc.pointer("/spec/selector"), labels),
+        };
+        let any = templates(objects)
+            .any(|(w, t)| w.namespace == o.namespace && matches(&template_labels(t)));
+        if !any {
+            out.push(Finding::on(
+                Code::SelectsNothing,
+                o.owner(),
+                format!("{} `{}` selects no pod of the output", o.kind, o.name),
+                "select the labels of the workload's pod template",
+            ));
+        }
+    }
+}
+
+/// P003 `missing-backend`, P001 for its port: an Ingress backend that names a Service the
+/// output does not create, or a port that Service does not have.
+///
+/// Why: the ingress controller answers 503 for a backend it cannot find, and accepts the
+/// Ingress all the same.
+pub(super) fn ingress_backends(objects: &[Object], out: &mut Vec<Finding>) {
+    for i in objects.iter().filter(|o| o.kind == "Ingress") {
+        let rules = i.doc.pointer("/spec/rules").and_then(Value::as_array);
+        let paths = rules
+            .into_iter()
+            .flatten()
+            .filter_map(|r| r.pointer("/http/paths").and_then(Value::as_array))
+            .flatten();
+        let default = i.doc.pointer("/spec/defaultBackend");
+        let backends = paths.filter_map(|p| p.get("backend")).chain(default);
+        for b in backends {
+            let Some(name) = b.pointer("/service/name").and_then(Value::as_str) else {
+                continue;
+            };
+            let service = objects
+                .iter()
+                .find(|s| s.kind == "Service" && s.name == name && s.namespace == i.namespace);
+            let Some(service) = service else {
+                out.push(Finding::on(
+                    Code::MissingBackend,
+                    i.owner(),
+                    format!(
+                        "Ingress `{}` routes to Service `{name}`, which the output does not create",
+                        i.name
+                    ),
+                    "route to a Service of the same output",
+                ));
+                continue;
+            };
+            let ports = service.doc.pointer("/spec/ports").and_then(Value::as_array);
+            let has = |key: &str, want: &Value| {
+                ports
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p.get(key) == Some(want))
+            };
+            let port = b.pointer("/service/port");
+            let found = match (
+                port.and_then(|p| p.get("name")),
+                port.and_then(|p| p.get("number")),
+            ) {
+                (Some(n), _) => has("name", n),
+                (None, Some(n)) => has("port", n),
+                (None, None) => true,
+            };
+            if !found {
+                out.push(Finding::on(
+                    Code::DanglingPort,
+                    i.owner(),
+                    format!(
+                        "Ingress `{}` routes to a port Service `{name}` does not have",
+                        i.name
+                    ),
+                    "route to a port of the Service",
+                ));
+            }
+        }
+    }
+}
+
+/// P004 `missing-scale-target`: a HorizontalPodAutoscaler, VerticalPodAutoscaler or
+/// PodDisruptionBudget-like target reference (`scaleTargetRef`, `targetRef`) naming a
+/// workload the output does not create.
+///
+/// Why: an autoscaler whose target is missing does nothing, and says so only in its status.
+pub(super) fn scale_targets(objects: &[Object], out: &mut Vec<Finding>) {
+    for a in objects
+        .iter()
+        .filter(|o| o.kind == "HorizontalPodAutoscaler" || o.kind == "VerticalPodAutoscaler")
+    {
+        let pointer = if a.kind == "HorizontalPodAutoscaler" {
+            "/spec/scaleTargetRef"
+        } else {
+            "/spec/targetRef"
+        };
+        let Some(target) = a.doc.pointer(pointer) else {
+            continue;
+        };
+        let s = |k: &str| target.get(k).and_then(Value::as_str).unwrap_or_default();
+        let (kind, name) = (s("kind"), s("name"));
+        let exists = objects
+            .iter()
+            .any(|o| o.kind == kind && o.name == name && o.namespace == a.namespace);
+        if !exists {
+            out.push(Finding::on(
+                Code::MissingScaleTarget,
+                a.owner(),
+                format!(
+                    "{} `{}` targets {kind} `{name}`, which the output does not create",
+                    a.kind, a.name
+                ),
+                "target a workload of the same output",
+            ));
+        }
+    }
+}
