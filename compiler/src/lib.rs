@@ -6,7 +6,9 @@
 //! 2. [`check`]: semantic rules, collecting every diagnostic;
 //! 3. [`ir`]: lower each environment to a resolved model;
 //! 4. [`emit`]: one pure function per target, IR to files;
-//! 5. [`diff`]: compare two sets of generated files, by file and by resource;
+//! 5. [`proof`]: prove, over the generated files alone, that every reference they make
+//!    resolves to something the same output creates or installs;
+//! 6. [`diff`]: compare two sets of generated files, by file and by resource;
 //!
 //! with `cli` on top as the only code that touches the filesystem or the terminal. The whole
 //! pipeline is [`compile`]: text in, files and diagnostics out.

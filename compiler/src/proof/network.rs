@@ -112,21 +112,20 @@ fn ports_admit(ports: Option<&Value>, port: &(i64, String, String)) -> bool {
     })
 }
 
-/// Whether traffic from `src` to `dst` on `port` passes both sides' policies.
+/// Whether traffic from `src` to `dst` on `port` passes both sides' policies. `applying`
+/// holds, per pod (by index), the policies whose `podSelector` selects it, found once rather
+/// than for every pair: checking every policy for every pair made the proof cubic.
 fn allowed(
-    src: &Pod,
-    dst: &Pod,
+    (si, src): (usize, &Pod),
+    (di, dst): (usize, &Pod),
     port: &(i64, String, String),
     policies: &[Policy],
+    applying: &[Vec<usize>],
     namespaces: &BTreeMap<String, BTreeMap<String, String>>,
 ) -> bool {
-    let applies = |p: &Policy, pod: &Pod| {
-        p.object.namespace == pod.object.namespace
-            && selects(p.object.doc.pointer("/spec/podSelector"), &pod.labels)
-    };
-    let side = |pod: &Pod, peer: &Pod, egress: bool| {
+    let side = |at: usize, peer: &Pod, egress: bool| {
         let mut restricted = false;
-        for p in policies.iter().filter(|p| applies(p, pod)) {
+        for p in applying[at].iter().map(|&i| &policies[i]) {
             let (rules, key) = if egress {
                 (&p.egress, "to")
             } else {
@@ -143,7 +142,7 @@ fn allowed(
         }
         !restricted
     };
-    side(src, dst, true) && side(dst, src, false)
+    side(si, dst, true) && side(di, src, false)
 }
 
 /// The workloads of the output that serve or call others: Deployments and StatefulSets.
@@ -260,8 +259,20 @@ pub(super) fn reachability(objects: &[Object], out: &mut Vec<Finding>) {
         })
         .collect();
     let pods = pods(objects);
-    for src in &pods {
-        for dst in &pods {
+    let applying: Vec<Vec<usize>> = pods
+        .iter()
+        .map(|pod| {
+            (0..policies.len())
+                .filter(|&i| {
+                    let p = policies[i].object;
+                    p.namespace == pod.object.namespace
+                        && selects(p.doc.pointer("/spec/podSelector"), &pod.labels)
+                })
+                .collect()
+        })
+        .collect();
+    for (si, src) in pods.iter().enumerate() {
+        for (di, dst) in pods.iter().enumerate() {
             let (from, to) = (src.object.owner(), dst.object.owner());
             if from == to || dst.ports.is_empty() {
                 continue;
@@ -270,7 +281,9 @@ pub(super) fn reachability(objects: &[Object], out: &mut Vec<Finding>) {
                 let blocked: Vec<String> = dst
                     .served
                     .iter()
-                    .filter(|p| !allowed(src, dst, p, &policies, &namespaces))
+                    .filter(|p| {
+                        !allowed((si, src), (di, dst), p, &policies, &applying, &namespaces)
+                    })
                     .map(|p| p.0.to_string())
                     .collect();
                 if !blocked.is_empty() {
@@ -285,7 +298,7 @@ pub(super) fn reachability(objects: &[Object], out: &mut Vec<Finding>) {
                 let open: Vec<String> = dst
                     .ports
                     .iter()
-                    .filter(|p| allowed(src, dst, p, &policies, &namespaces))
+                    .filter(|p| allowed((si, src), (di, dst), p, &policies, &applying, &namespaces))
                     .map(|p| p.0.to_string())
                     .collect();
                 if !open.is_empty() {
