@@ -3,7 +3,7 @@
 //! a network plug-in that enforces NetworkPolicies. Each is proven against what the same
 //! environment's output creates: its manifests, and its Terraform's add-ons and Helm releases.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde_json::Value;
 
@@ -260,7 +260,7 @@ fn secrets_made(objects: &[Object], tf: Option<&[Block]>) -> BTreeSet<(String, S
 /// outside is a prerequisite of the platform to declare, not to discover at deploy time.
 pub(super) fn secrets(
     objects: &[Object],
-    upstream: Option<&BTreeMap<String, Value>>,
+    upstream: Option<&BTreeSet<String>>,
     tf: Option<&[Block]>,
     out: &mut Vec<Finding>,
 ) {
@@ -284,11 +284,7 @@ pub(super) fn secrets(
             }
         }
     }
-    let alertmanager = upstream
-        .and_then(|u| u.get("kube-prometheus-stack"))
-        .and_then(|v| v.pointer("/alertmanager/alertmanagerSpec/secrets"))
-        .and_then(Value::as_array);
-    for name in alertmanager.into_iter().flatten().filter_map(Value::as_str) {
+    for name in upstream.into_iter().flatten() {
         // kube-prometheus-stack runs Alertmanager in the namespace of its release.
         if !made.iter().any(|(_, n)| n == name) {
             out.push(Finding::env(

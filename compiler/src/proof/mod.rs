@@ -13,6 +13,7 @@
 //! files a build did not make is skipped, and a [`Note`] says so.
 
 mod cluster;
+mod index;
 mod locate;
 mod network;
 mod refs;
@@ -26,6 +27,7 @@ use serde_json::Value;
 use crate::diag::{Code, Diagnostic};
 use crate::emit::{Note, OutputFile, Target};
 use crate::spec::Spec;
+use index::Index;
 
 pub use locate::Locate;
 
@@ -124,9 +126,9 @@ pub(crate) struct Artifacts {
     pub rules: Option<Vec<Rule>>,
     /// The Alertmanager configuration.
     pub alertmanager: Option<Value>,
-    /// The upstream charts' values files of the environment (kube-prometheus-stack…), by
-    /// chart name.
-    pub upstream: Option<BTreeMap<String, Value>>,
+    /// The Secrets the upstream charts' values files of the environment mount
+    /// (kube-prometheus-stack's Alertmanager).
+    pub upstream: Option<BTreeSet<String>>,
 }
 
 /// A finding before it is pointed at the spec: what is wrong and which workload (or only
@@ -214,14 +216,15 @@ pub fn run(files: &[OutputFile], built: &[Target], spec: &Spec) -> Proof {
 /// Runs every family whose files `a` has, and records the ones it skipped with the target
 /// that would have made their files.
 fn prove(a: &Artifacts, out: &mut Vec<Finding>, skipped: &mut Vec<(Target, &'static str)>) {
-    match &a.objects {
-        Some(objects) => {
-            refs::named_ports(objects, out);
-            refs::selectors(objects, out);
-            refs::ingress_backends(objects, out);
+    let index = a.objects.as_deref().map(Index::new);
+    match (&a.objects, &index) {
+        (Some(objects), Some(index)) => {
+            refs::named_ports(objects, index, out);
+            refs::selectors(objects, index, out);
+            refs::ingress_backends(objects, index, out);
             refs::scale_targets(objects, out);
             cluster::secrets(objects, a.upstream.as_ref(), a.terraform.as_deref(), out);
-            network::reachability(objects, out);
+            network::reachability(objects, index, out);
             match &a.terraform {
                 Some(tf) if !tf.is_empty() => {
                     cluster::custom_resources(objects, tf, out);
@@ -244,7 +247,7 @@ fn prove(a: &Artifacts, out: &mut Vec<Finding>, skipped: &mut Vec<(Target, &'sta
                 skipped.push((Target::Helm, "secrets of upstream chart values"));
             }
         }
-        None => skipped.extend(
+        _ => skipped.extend(
             [
                 "Kubernetes references",
                 "secrets",
@@ -258,10 +261,9 @@ fn prove(a: &Artifacts, out: &mut Vec<Finding>, skipped: &mut Vec<(Target, &'sta
     }
     match &a.rules {
         Some(rules) => {
-            if a.objects.is_some() {
-                series::unproduced_series(a, rules, out);
-            } else {
-                skipped.push((Target::K8s, "the series alert rules read"));
+            match &index {
+                Some(index) => series::unproduced_series(a, index, rules, out),
+                None => skipped.push((Target::K8s, "the series alert rules read")),
             }
             match &a.alertmanager {
                 Some(am) => routing::unrouted_alerts(rules, am, out),
@@ -300,43 +302,107 @@ fn dedup(diags: &mut Vec<Diagnostic>) {
     });
 }
 
-/// The environments of `files` and what each holds, parsed. Paths are
-/// `<target>/<env>/<file>`, but for the Helm target's upstream values,
-/// `helm/values-<chart>-<env>.yaml`.
-fn gather(files: &[OutputFile], built: &[Target]) -> Vec<Artifacts> {
-    let mut envs: BTreeMap<String, Artifacts> = BTreeMap::new();
-    let mut tf_files: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-    for f in files {
-        let mut parts = f.path.splitn(3, '/');
-        let (Some(target), Some(env), Some(file)) = (parts.next(), parts.next(), parts.next())
-        else {
-            continue;
-        };
-        match target {
-            "k8s" if file.ends_with(".yaml") => {
-                let a = entry(&mut envs, env);
-                let objects = a.objects.get_or_insert_with(Vec::new);
-                objects.extend(objects_of(&f.contents));
-            }
-            "terraform" if file.ends_with(".tf") => {
-                entry(&mut envs, env);
-                tf_files
-                    .entry(env.to_owned())
-                    .or_default()
-                    .push(&f.contents);
-            }
-            "prometheus" if file == "rules.yaml" => {
-                entry(&mut envs, env).rules = Some(rules_of(&f.contents));
-            }
-            "alertmanager" if file == "alertmanager.yaml" => {
-                entry(&mut envs, env).alertmanager = yaml(&f.contents).into_iter().next();
-            }
-            _ => {}
-        }
+/// One generated file the proof reads, parsed.
+enum Parsed {
+    /// A k8s manifest file's objects.
+    Manifests(Vec<Object>),
+    /// A Terraform file's blocks.
+    Terraform(Vec<Block>),
+    /// A Prometheus rules file.
+    Rules(Vec<Rule>),
+    /// An Alertmanager configuration.
+    Alertmanager(Option<Value>),
+    /// The Secrets an upstream chart's values file mounts.
+    Upstream(BTreeSet<String>),
+}
+
+/// The environment a file belongs to and the file parsed, or `None` for a file the proof
+/// does not read. Paths are `<target>/<env>/<file>`, but for the Helm target's upstream
+/// values, `helm/values-<chart>-<env>.yaml`, whose environment is one of `envs`.
+fn parse(f: &OutputFile, envs: &BTreeSet<&str>) -> Option<(String, Parsed)> {
+    if let Some(rest) = f.path.strip_prefix("helm/values-") {
+        let stem = rest.strip_suffix(".yaml").filter(|s| !s.contains('/'))?;
+        // The longest environment name that ends the stem: `values-<chart>-<env>.yaml`.
+        let env = envs
+            .iter()
+            .filter(|e| stem.ends_with(&format!("-{e}")))
+            .max_by_key(|e| e.len())?;
+        return Some((
+            env.to_string(),
+            Parsed::Upstream(upstream_secrets(&f.contents)),
+        ));
     }
-    for (env, texts) in tf_files {
-        if let Some(a) = envs.get_mut(&env) {
-            a.terraform = Some(texts.into_iter().flat_map(blocks_of).collect());
+    let mut parts = f.path.splitn(3, '/');
+    let (target, env, file) = (parts.next()?, parts.next()?, parts.next()?);
+    let parsed = match target {
+        "k8s" if file.ends_with(".yaml") => Parsed::Manifests(objects_of(&f.contents)),
+        "terraform" if file.ends_with(".tf") => Parsed::Terraform(blocks_of(&f.contents)),
+        "prometheus" if file == "rules.yaml" => Parsed::Rules(rules_of(&f.contents)),
+        "alertmanager" if file == "alertmanager.yaml" => {
+            Parsed::Alertmanager(yaml(&f.contents).into_iter().next())
+        }
+        _ => return None,
+    };
+    Some((env.to_owned(), parsed))
+}
+
+/// Parses the files the proof reads on [`crate::threads`] threads (parsing is most of the
+/// proof's time), and returns them in the order of `files`.
+fn parse_all(files: &[OutputFile], envs: &BTreeSet<&str>) -> Vec<(String, Parsed)> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        while let Some(f) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+            if let Some(p) = parse(f, envs) {
+                done.push((f.path.as_str(), p));
+            }
+        }
+        done
+    };
+    let mut all = if crate::threads() <= 1 {
+        work()
+    } else {
+        std::thread::scope(|scope| {
+            let helper = scope.spawn(work);
+            let mut all = work();
+            match helper.join() {
+                Ok(done) => all.extend(done),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+            all
+        })
+    };
+    all.sort_by(|a, b| a.0.cmp(b.0));
+    all.into_iter().map(|(_, p)| p).collect()
+}
+
+/// The environments of `files` and what each holds, parsed.
+fn gather(files: &[OutputFile], built: &[Target]) -> Vec<Artifacts> {
+    let names: BTreeSet<&str> = files
+        .iter()
+        .filter(|f| !f.path.starts_with("helm/"))
+        .filter_map(|f| {
+            f.path
+                .split('/')
+                .nth(1)
+                .filter(|_| f.path.matches('/').count() >= 2)
+        })
+        .collect();
+    let mut envs: BTreeMap<String, Artifacts> = BTreeMap::new();
+    let mut upstream: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (env, parsed) in parse_all(files, &names) {
+        if let Parsed::Upstream(secrets) = parsed {
+            upstream.entry(env).or_default().extend(secrets);
+            continue;
+        }
+        let a = entry(&mut envs, &env);
+        match parsed {
+            Parsed::Manifests(o) => a.objects.get_or_insert_with(Vec::new).extend(o),
+            Parsed::Terraform(b) => a.terraform.get_or_insert_with(Vec::new).extend(b),
+            Parsed::Rules(r) => a.rules = Some(r),
+            Parsed::Alertmanager(v) => a.alertmanager = v,
+            Parsed::Upstream(_) => {}
         }
     }
     for a in envs.values_mut() {
@@ -349,7 +415,7 @@ fn gather(files: &[OutputFile], built: &[Target]) -> Vec<Artifacts> {
             a.objects = Some(Vec::new());
         }
         if built.contains(&Target::Helm) {
-            a.upstream = Some(upstream_values(files, &a.env));
+            a.upstream = Some(upstream.remove(&a.env).unwrap_or_default());
         }
     }
     envs.into_values().collect()
@@ -363,17 +429,37 @@ fn entry<'a>(envs: &'a mut BTreeMap<String, Artifacts>, env: &str) -> &'a mut Ar
     })
 }
 
-/// The upstream charts' values files of `env`: `helm/values-<chart>-<env>.yaml`.
-fn upstream_values(files: &[OutputFile], env: &str) -> BTreeMap<String, Value> {
-    let suffix = format!("-{env}.yaml");
-    files
-        .iter()
-        .filter_map(|f| {
-            let name = f.path.strip_prefix("helm/values-")?.strip_suffix(&suffix)?;
-            (!name.contains('/')).then_some(())?;
-            Some((name.to_owned(), yaml(&f.contents).into_iter().next()?))
-        })
-        .collect()
+/// The part of an upstream chart's values the proof reads: kube-prometheus-stack's
+/// `alertmanager.alertmanagerSpec.secrets`. Typed, so the rest of the file (every alert rule,
+/// again) is skipped rather than built into values.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct UpstreamValues {
+    alertmanager: Option<UpstreamAlertmanager>,
+}
+
+/// `alertmanager` of [`UpstreamValues`].
+#[derive(serde::Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct UpstreamAlertmanager {
+    alertmanager_spec: Option<UpstreamAlertmanagerSpec>,
+}
+
+/// `alertmanager.alertmanagerSpec` of [`UpstreamValues`].
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct UpstreamAlertmanagerSpec {
+    secrets: Vec<String>,
+}
+
+/// The Secrets an upstream values file mounts.
+fn upstream_secrets(text: &str) -> BTreeSet<String> {
+    serde_saphyr::from_str::<UpstreamValues>(text)
+        .ok()
+        .and_then(|v| v.alertmanager)
+        .and_then(|a| a.alertmanager_spec)
+        .map(|s| s.secrets.into_iter().collect())
+        .unwrap_or_default()
 }
 
 /// The documents of a YAML stream; none when it does not parse (the validators' test says
@@ -403,25 +489,41 @@ fn objects_of(text: &str) -> Vec<Object> {
         .collect()
 }
 
+/// A Prometheus rules file, as far as the proof reads it.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct RulesFile {
+    groups: Vec<RuleGroup>,
+}
+
+/// A rule group of [`RulesFile`].
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct RuleGroup {
+    rules: Vec<RuleDoc>,
+}
+
+/// A rule of [`RuleGroup`].
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct RuleDoc {
+    alert: Option<String>,
+    record: Option<String>,
+    expr: String,
+    labels: BTreeMap<String, String>,
+}
+
 /// The rules of a Prometheus rules file.
 fn rules_of(text: &str) -> Vec<Rule> {
-    let Some(doc) = yaml(text).into_iter().next() else {
-        return Vec::new();
-    };
-    let groups = doc.get("groups").and_then(Value::as_array);
-    groups
+    let file: RulesFile = serde_saphyr::from_str(text).unwrap_or_default();
+    file.groups
         .into_iter()
-        .flatten()
-        .filter_map(|g| g.get("rules").and_then(Value::as_array))
-        .flatten()
-        .map(|r| {
-            let s = |k: &str| r.get(k).and_then(Value::as_str).map(str::to_owned);
-            Rule {
-                alert: s("alert"),
-                record: s("record"),
-                expr: s("expr").unwrap_or_default(),
-                labels: string_map(r.get("labels")),
-            }
+        .flat_map(|g| g.rules)
+        .map(|r| Rule {
+            alert: r.alert,
+            record: r.record,
+            expr: r.expr,
+            labels: r.labels,
         })
         .collect()
 }

@@ -5,13 +5,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::{containers, selects, string_map, template_labels, Finding, Object, DEPENDS_ON};
+use super::index::Index;
+use super::{containers, selects, string_map, Finding, Object, DEPENDS_ON};
 use crate::diag::Code;
 
 /// A long-running workload of the output, as the policies see it.
 struct Pod<'a> {
     object: &'a Object,
-    labels: BTreeMap<String, String>,
+    labels: &'a BTreeMap<String, String>,
     /// Container ports: number, name and protocol.
     ports: Vec<(i64, String, String)>,
     /// The ports its Services expose, resolved to container ports; all of them without a
@@ -75,7 +76,7 @@ fn peer_admits(
                     .is_none_or(Vec::is_empty);
         }
         let pod_ok = || match peer.get("podSelector") {
-            Some(s) => selects(Some(s), &pod.labels),
+            Some(s) => selects(Some(s), pod.labels),
             None => true,
         };
         match peer.get("namespaceSelector") {
@@ -145,86 +146,108 @@ fn allowed(
     side(si, dst, true) && side(di, src, false)
 }
 
-/// The workloads of the output that serve or call others: Deployments and StatefulSets.
-fn pods(objects: &[Object]) -> Vec<Pod<'_>> {
-    objects
+/// The workloads of the output that serve or call others, Deployments and StatefulSets, by
+/// their index among the pod templates of `index` (`None` for other pods).
+fn pods<'a>(index: &'a Index<'a>) -> Vec<Option<Pod<'a>>> {
+    let mut pods: Vec<Option<Pod>> = index
+        .pods
         .iter()
-        .filter(|o| o.kind == "Deployment" || o.kind == "StatefulSet")
-        .filter_map(|o| {
-            let t = o.pod_template()?;
-            let labels = template_labels(t);
-            let ports: Vec<(i64, String, String)> = containers(t)
-                .filter_map(|c| c.get("ports").and_then(Value::as_array))
-                .flatten()
-                .map(|p| {
-                    let s = |k: &str| {
-                        p.get(k)
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned()
-                    };
-                    let protocol = Some(s("protocol"))
-                        .filter(|p| !p.is_empty())
-                        .unwrap_or_else(|| "TCP".to_owned());
-                    (
-                        p.get("containerPort").and_then(Value::as_i64).unwrap_or(0),
-                        s("name"),
-                        protocol,
-                    )
-                })
-                .collect();
-            let mut served = Vec::new();
-            for s in objects
-                .iter()
-                .filter(|s| s.kind == "Service" && s.namespace == o.namespace)
-            {
-                let selector = string_map(s.doc.pointer("/spec/selector"));
-                if selector.is_empty() || !selector.iter().all(|(k, v)| labels.get(k) == Some(v)) {
-                    continue;
-                }
-                for sp in s
-                    .doc
-                    .pointer("/spec/ports")
-                    .and_then(Value::as_array)
-                    .into_iter()
-                    .flatten()
-                {
-                    let target = sp.get("targetPort").or_else(|| sp.get("port"));
-                    served.extend(
-                        ports
-                            .iter()
-                            .filter(|p| match target {
-                                Some(Value::String(n)) => &p.1 == n,
-                                Some(n) => n.as_i64() == Some(p.0),
-                                None => false,
-                            })
-                            .cloned(),
-                    );
-                }
-            }
-            if served.is_empty() {
-                served = ports.clone();
-            }
-            let declared = o
-                .doc
-                .pointer("/metadata/annotations")
-                .and_then(|a| a.get(DEPENDS_ON))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .split(',')
-                .map(str::trim)
-                .filter(|d| !d.is_empty())
-                .map(str::to_owned)
-                .collect();
-            Some(Pod {
+        .map(|p| {
+            let o = p.object;
+            (o.kind == "Deployment" || o.kind == "StatefulSet").then(|| Pod {
                 object: o,
-                labels,
-                ports,
-                served,
-                declared,
+                labels: &p.labels,
+                ports: containers(p.template)
+                    .filter_map(|c| c.get("ports").and_then(Value::as_array))
+                    .flatten()
+                    .map(|p| {
+                        let s = |k: &str| {
+                            p.get(k)
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_owned()
+                        };
+                        let protocol = Some(s("protocol"))
+                            .filter(|p| !p.is_empty())
+                            .unwrap_or_else(|| "TCP".to_owned());
+                        let number = p.get("containerPort").and_then(Value::as_i64);
+                        (number.unwrap_or(0), s("name"), protocol)
+                    })
+                    .collect(),
+                served: Vec::new(),
+                declared: o
+                    .doc
+                    .pointer("/metadata/annotations")
+                    .and_then(|a| a.get(DEPENDS_ON))
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|d| !d.is_empty())
+                    .map(str::to_owned)
+                    .collect(),
             })
         })
-        .collect()
+        .collect();
+    for (s, _) in &index.services {
+        let selector = string_map(s.doc.pointer("/spec/selector"));
+        let ports = s.doc.pointer("/spec/ports").and_then(Value::as_array);
+        for i in index.pods_matching(&s.namespace, &selector) {
+            let Some(pod) = pods[i].as_mut() else {
+                continue;
+            };
+            for sp in ports.into_iter().flatten() {
+                let target = sp.get("targetPort").or_else(|| sp.get("port"));
+                let found = pod.ports.iter().filter(|p| match target {
+                    Some(Value::String(n)) => &p.1 == n,
+                    Some(n) => n.as_i64() == Some(p.0),
+                    None => false,
+                });
+                let found: Vec<_> = found.cloned().collect();
+                pod.served.extend(found);
+            }
+        }
+    }
+    for pod in pods.iter_mut().flatten() {
+        if pod.served.is_empty() {
+            pod.served = pod.ports.clone();
+        }
+    }
+    pods
+}
+
+/// The pods (indexes of `index`) a rule's peer list (`to`/`from`) may admit, for a policy in
+/// namespace `ns`: a superset that [`peer_admits`] then decides exactly.
+fn peer_candidates(
+    peers: Option<&Value>,
+    ns: &str,
+    index: &Index,
+    namespaces: &BTreeMap<String, BTreeMap<String, String>>,
+    out: &mut BTreeSet<usize>,
+) {
+    let Some(peers) = peers.and_then(Value::as_array) else {
+        out.extend(0..index.pods.len());
+        return;
+    };
+    for peer in peers {
+        if peer.get("ipBlock").is_some() {
+            out.extend(0..index.pods.len());
+            return;
+        }
+        let pod_selector = peer.get("podSelector");
+        match peer.get("namespaceSelector") {
+            Some(s) => {
+                for n in index.namespaces() {
+                    let mut labels = namespaces.get(n).cloned().unwrap_or_default();
+                    labels.insert("kubernetes.io/metadata.name".to_owned(), n.to_owned());
+                    if selects(Some(s), &labels) {
+                        out.extend(index.pods_selected(n, pod_selector));
+                    }
+                }
+            }
+            None => out.extend(index.pods_selected(ns, pod_selector)),
+        }
+    }
 }
 
 /// P014 `dependency-blocked`, P015 `undeclared-path`: with the generated NetworkPolicies
@@ -238,7 +261,7 @@ fn pods(objects: &[Object]) -> Vec<Pod<'_>> {
 /// Why: the policies and the dependency graph are generated by different code. A policy
 /// that misses an edge breaks the service at run time (connection timeouts); one that opens
 /// an undeclared path undoes the isolation the default deny promises.
-pub(super) fn reachability(objects: &[Object], out: &mut Vec<Finding>) {
+pub(super) fn reachability(objects: &[Object], index: &Index, out: &mut Vec<Finding>) {
     let policies: Vec<Policy> = objects
         .iter()
         .filter(|o| o.kind == "NetworkPolicy")
@@ -258,33 +281,40 @@ pub(super) fn reachability(objects: &[Object], out: &mut Vec<Finding>) {
             )
         })
         .collect();
-    let pods = pods(objects);
-    let applying: Vec<Vec<usize>> = pods
-        .iter()
-        .map(|pod| {
-            (0..policies.len())
-                .filter(|&i| {
-                    let p = policies[i].object;
-                    p.namespace == pod.object.namespace
-                        && selects(p.doc.pointer("/spec/podSelector"), &pod.labels)
-                })
-                .collect()
-        })
-        .collect();
+    let pods = pods(index);
+    // The policies that select each pod, found once from each policy's selector.
+    let mut applying: Vec<Vec<usize>> = vec![Vec::new(); pods.len()];
+    for (i, p) in policies.iter().enumerate() {
+        let selector = p.object.doc.pointer("/spec/podSelector");
+        for at in index.pods_selected(&p.object.namespace, selector) {
+            applying[at].push(i);
+        }
+    }
+    let mut by_owner: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, pod) in pods.iter().enumerate() {
+        if let Some(pod) = pod {
+            by_owner.entry(pod.object.owner()).or_default().push(i);
+        }
+    }
+    let check = |si: usize, src: &Pod, di: usize, dst: &Pod, ports: &[(i64, String, String)]| {
+        ports
+            .iter()
+            .filter(|p| allowed((si, src), (di, dst), p, &policies, &applying, &namespaces))
+            .map(|p| p.0.to_string())
+            .collect::<Vec<String>>()
+    };
     for (si, src) in pods.iter().enumerate() {
-        for (di, dst) in pods.iter().enumerate() {
-            let (from, to) = (src.object.owner(), dst.object.owner());
-            if from == to || dst.ports.is_empty() {
-                continue;
-            }
-            if src.declared.contains(to) {
+        let Some(src) = src else { continue };
+        let from = src.object.owner();
+        for to in &src.declared {
+            for &di in by_owner.get(to.as_str()).into_iter().flatten() {
+                let Some(dst) = &pods[di] else { continue };
+                let open = check(si, src, di, dst, &dst.served);
                 let blocked: Vec<String> = dst
                     .served
                     .iter()
-                    .filter(|p| {
-                        !allowed((si, src), (di, dst), p, &policies, &applying, &namespaces)
-                    })
                     .map(|p| p.0.to_string())
+                    .filter(|p| !open.contains(p))
                     .collect();
                 if !blocked.is_empty() {
                     out.push(Finding::on(
@@ -294,21 +324,43 @@ pub(super) fn reachability(objects: &[Object], out: &mut Vec<Finding>) {
                         "let the caller's egress and the dependency's ingress admit each other on the dependency's ports",
                     ));
                 }
-            } else {
-                let open: Vec<String> = dst
-                    .ports
-                    .iter()
-                    .filter(|p| allowed((si, src), (di, dst), p, &policies, &applying, &namespaces))
-                    .map(|p| p.0.to_string())
-                    .collect();
-                if !open.is_empty() {
-                    out.push(Finding::on(
-                        Code::UndeclaredPath,
-                        from,
-                        format!("the NetworkPolicies let `{from}` reach `{to}` on port {}, a dependency it does not declare", open.join(", ")),
-                        "close the path, or declare the dependency with `depends_on`",
-                    ));
-                }
+            }
+        }
+        // Only the pods the caller's egress may reach can be on an undeclared open path.
+        let mut candidates = BTreeSet::new();
+        let egress: Vec<&Policy> = applying[si]
+            .iter()
+            .map(|&i| &policies[i])
+            .filter(|p| p.egress.is_some())
+            .collect();
+        if egress.is_empty() {
+            candidates.extend(0..pods.len());
+        }
+        for p in egress {
+            for r in p.egress.iter().flatten() {
+                peer_candidates(
+                    r.get("to"),
+                    &p.object.namespace,
+                    index,
+                    &namespaces,
+                    &mut candidates,
+                );
+            }
+        }
+        for di in candidates {
+            let Some(dst) = &pods[di] else { continue };
+            let to = dst.object.owner();
+            if to == from || src.declared.contains(to) || dst.ports.is_empty() {
+                continue;
+            }
+            let open = check(si, src, di, dst, &dst.ports);
+            if !open.is_empty() {
+                out.push(Finding::on(
+                    Code::UndeclaredPath,
+                    from,
+                    format!("the NetworkPolicies let `{from}` reach `{to}` on port {}, a dependency it does not declare", open.join(", ")),
+                    "close the path, or declare the dependency with `depends_on`",
+                ));
             }
         }
     }

@@ -3,11 +3,12 @@
 //! object that holds it is dead on arrival (a probe that never passes, a Service with no
 //! endpoints, an Ingress answering 503).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::{containers, selects, string_map, template_labels, Finding, Object};
+use super::index::Index;
+use super::{containers, string_map, Finding, Object};
 use crate::diag::Code;
 
 /// The port names a pod template's containers declare.
@@ -19,21 +20,14 @@ fn port_names(template: &Value) -> BTreeSet<&str> {
         .collect()
 }
 
-/// The pod templates of the output, with the namespace and labels of each.
-fn templates(objects: &[Object]) -> impl Iterator<Item = (&Object, &Value)> {
-    objects
-        .iter()
-        .filter_map(|o| o.pod_template().map(|t| (o, t)))
-}
-
 /// P001 `dangling-port`: a probe naming a port its container does not declare, or a
 /// Service `targetPort` naming one that a pod it selects does not declare.
 ///
 /// Why: Kubernetes accepts both, and then the probe never passes (the pod restarts forever
 /// or never becomes ready) or the Service has no endpoint on that port. A port is named in
 /// one place and referenced in several, so an emitter that renames one side breaks it.
-pub(super) fn named_ports(objects: &[Object], out: &mut Vec<Finding>) {
-    for (o, t) in templates(objects) {
+pub(super) fn named_ports(objects: &[Object], index: &Index, out: &mut Vec<Finding>) {
+    for (o, t) in index.pods.iter().map(|p| (p.object, p.template)) {
         for c in containers(t) {
             let own: BTreeSet<&str> = c
                 .get("ports")
@@ -67,14 +61,10 @@ pub(super) fn named_ports(objects: &[Object], out: &mut Vec<Finding>) {
         if selector.is_empty() {
             continue;
         }
-        let pods: Vec<&Value> = templates(objects)
-            .filter(|(o, t)| {
-                o.namespace == s.namespace
-                    && selector
-                        .iter()
-                        .all(|(k, v)| template_labels(t).get(k) == Some(v))
-            })
-            .map(|(_, t)| t)
+        let pods: Vec<&Value> = index
+            .pods_matching(&s.namespace, &selector)
+            .into_iter()
+            .map(|i| index.pods[i].template)
             .collect();
         let ports = s.doc.pointer("/spec/ports").and_then(Value::as_array);
         for p in ports.into_iter().flatten() {
@@ -91,12 +81,12 @@ pub(super) fn named_ports(objects: &[Object], out: &mut Vec<Finding>) {
             }
         }
     }
-    monitor_ports(objects, out);
+    monitor_ports(objects, index, out);
 }
 
 /// The Services a ServiceMonitor selects, in its namespace (or those its
-/// `namespaceSelector.matchNames` lists).
-fn monitored_services<'a>(m: &Object, objects: &'a [Object]) -> Vec<&'a Object> {
+/// `namespaceSelector.matchNames` lists, or any with `any: true`).
+pub(super) fn monitored_services<'a>(m: &Object, index: &Index<'a>) -> Vec<&'a Object> {
     let names: Vec<&str> = m
         .doc
         .pointer("/spec/namespaceSelector/matchNames")
@@ -110,27 +100,26 @@ fn monitored_services<'a>(m: &Object, objects: &'a [Object]) -> Vec<&'a Object> 
         .pointer("/spec/namespaceSelector/any")
         .and_then(Value::as_bool)
         == Some(true);
-    objects
-        .iter()
-        .filter(|s| s.kind == "Service")
-        .filter(|s| {
-            any || (names.is_empty() && s.namespace == m.namespace)
-                || names.contains(&s.namespace.as_str())
-        })
-        .filter(|s| {
-            selects(
-                m.doc.pointer("/spec/selector"),
-                &string_map(s.doc.pointer("/metadata/labels")),
-            )
-        })
+    let namespaces: Vec<&str> = if any {
+        index.namespaces().collect()
+    } else if names.is_empty() {
+        vec![m.namespace.as_str()]
+    } else {
+        names
+    };
+    let selector = m.doc.pointer("/spec/selector");
+    namespaces
+        .into_iter()
+        .flat_map(|ns| index.services_selected(ns, selector))
+        .map(|i| index.services[i].0)
         .collect()
 }
 
 /// The ServiceMonitor and PodMonitor half of P001 and P002: each endpoint's port must be a
 /// port name of what it selects, and it must select something.
-fn monitor_ports(objects: &[Object], out: &mut Vec<Finding>) {
+fn monitor_ports(objects: &[Object], index: &Index, out: &mut Vec<Finding>) {
     for m in objects.iter().filter(|o| o.kind == "ServiceMonitor") {
-        let services = monitored_services(m, objects);
+        let services = monitored_services(m, index);
         if services.is_empty() {
             out.push(Finding::on(
                 Code::SelectsNothing,
@@ -168,12 +157,10 @@ fn monitor_ports(objects: &[Object], out: &mut Vec<Finding>) {
         }
     }
     for m in objects.iter().filter(|o| o.kind == "PodMonitor") {
-        let pods: Vec<&Value> = templates(objects)
-            .filter(|(o, t)| {
-                o.namespace == m.namespace
-                    && selects(m.doc.pointer("/spec/selector"), &template_labels(t))
-            })
-            .map(|(_, t)| t)
+        let pods: Vec<&Value> = index
+            .pods_selected(&m.namespace, m.doc.pointer("/spec/selector"))
+            .into_iter()
+            .map(|i| index.pods[i].template)
             .collect();
         if pods.is_empty() {
             out.push(Finding::on(
@@ -211,25 +198,21 @@ fn monitor_ports(objects: &[Object], out: &mut Vec<Finding>) {
 /// Why: a Service that selects nothing has no endpoints, and a budget that selects nothing
 /// protects nothing; Kubernetes accepts both silently. Selectors and pod labels are written
 /// by different code, so a label renamed on one side only is exactly the mistake to catch.
-pub(super) fn selectors(objects: &[Object], out: &mut Vec<Finding>) {
+pub(super) fn selectors(objects: &[Object], index: &Index, out: &mut Vec<Finding>) {
     for o in objects
         .iter()
         .filter(|o| o.kind == "Service" || o.kind == "PodDisruptionBudget")
     {
-        let matches = |labels: &_| match o.kind.as_str() {
-            "Service" => {
-                let selector = string_map(o.doc.pointer("/spec/selector"));
-                selector.is_empty()
-                    || selector.iter().all(|(k, v)| {
-                        let labels: &std::collections::BTreeMap<String, String> = labels;
-                        labels.get(k) == Some(v)
-                    })
-            }
-            _ => selects(o.doc.pointer("/spec/selector"), labels),
+        let selected = if o.kind == "Service" {
+            let selector = string_map(o.doc.pointer("/spec/selector"));
+            // A Service without a selector has its endpoints managed elsewhere.
+            selector.is_empty() || !index.pods_matching(&o.namespace, &selector).is_empty()
+        } else {
+            !index
+                .pods_selected(&o.namespace, o.doc.pointer("/spec/selector"))
+                .is_empty()
         };
-        let any = templates(objects)
-            .any(|(w, t)| w.namespace == o.namespace && matches(&template_labels(t)));
-        if !any {
+        if !selected {
             out.push(Finding::on(
                 Code::SelectsNothing,
                 o.owner(),
@@ -245,7 +228,12 @@ pub(super) fn selectors(objects: &[Object], out: &mut Vec<Finding>) {
 ///
 /// Why: the ingress controller answers 503 for a backend it cannot find, and accepts the
 /// Ingress all the same.
-pub(super) fn ingress_backends(objects: &[Object], out: &mut Vec<Finding>) {
+pub(super) fn ingress_backends(objects: &[Object], index: &Index, out: &mut Vec<Finding>) {
+    let services: BTreeMap<(&str, &str), &Object> = index
+        .services
+        .iter()
+        .map(|(s, _)| ((s.namespace.as_str(), s.name.as_str()), *s))
+        .collect();
     for i in objects.iter().filter(|o| o.kind == "Ingress") {
         let rules = i.doc.pointer("/spec/rules").and_then(Value::as_array);
         let paths = rules
@@ -259,9 +247,7 @@ pub(super) fn ingress_backends(objects: &[Object], out: &mut Vec<Finding>) {
             let Some(name) = b.pointer("/service/name").and_then(Value::as_str) else {
                 continue;
             };
-            let service = objects
-                .iter()
-                .find(|s| s.kind == "Service" && s.name == name && s.namespace == i.namespace);
+            let service = services.get(&(i.namespace.as_str(), name));
             let Some(service) = service else {
                 out.push(Finding::on(
                     Code::MissingBackend,
@@ -311,6 +297,10 @@ pub(super) fn ingress_backends(objects: &[Object], out: &mut Vec<Finding>) {
 ///
 /// Why: an autoscaler whose target is missing does nothing, and says so only in its status.
 pub(super) fn scale_targets(objects: &[Object], out: &mut Vec<Finding>) {
+    let all: BTreeSet<(&str, &str, &str)> = objects
+        .iter()
+        .map(|o| (o.kind.as_str(), o.namespace.as_str(), o.name.as_str()))
+        .collect();
     for a in objects
         .iter()
         .filter(|o| o.kind == "HorizontalPodAutoscaler" || o.kind == "VerticalPodAutoscaler")
@@ -325,9 +315,7 @@ pub(super) fn scale_targets(objects: &[Object], out: &mut Vec<Finding>) {
         };
         let s = |k: &str| target.get(k).and_then(Value::as_str).unwrap_or_default();
         let (kind, name) = (s("kind"), s("name"));
-        let exists = objects
-            .iter()
-            .any(|o| o.kind == kind && o.name == name && o.namespace == a.namespace);
+        let exists = all.contains(&(kind, a.namespace.as_str(), name));
         if !exists {
             out.push(Finding::on(
                 Code::MissingScaleTarget,

@@ -3,7 +3,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::cluster;
-use super::{selects, string_map, template_labels, Artifacts, Finding, Object, Rule};
+use super::index::Index;
+use super::refs;
+use super::{Artifacts, Finding, Object, Rule};
 use crate::diag::Code;
 use promql_parser::label::MatchOp;
 use promql_parser::parser::{self, Expr, VectorSelector};
@@ -71,31 +73,92 @@ fn selectors(e: &Expr, out: &mut Vec<(String, BTreeMap<String, String>)>) {
     }
 }
 
+/// The selectors of one expression: metric name and equality matchers.
+type Selectors = Vec<(String, BTreeMap<String, String>)>;
+
+/// Prefix of the placeholder that stands for the `N`th string literal of an expression.
+const PLACEHOLDER: &str = "__plinth_literal_";
+
+/// An expression with each string literal replaced by a numbered placeholder, and the
+/// literals. The rules of a platform differ mostly in their strings (namespace, service,
+/// container), so parsing each shape once, not each rule, is what keeps promql-parser (which
+/// compiles a regular expression for every `=~` matcher) from being most of the proof.
+fn shape(expr: &str) -> (String, Vec<String>) {
+    let mut shape = String::with_capacity(expr.len());
+    let mut literals = Vec::new();
+    let mut chars = expr.chars();
+    while let Some(c) = chars.next() {
+        if c != '"' && c != '\'' && c != '`' {
+            shape.push(c);
+            continue;
+        }
+        let mut literal = String::new();
+        let mut escaped = false;
+        for d in chars.by_ref() {
+            if escaped {
+                literal.push('\\');
+                literal.push(d);
+                escaped = false;
+            } else if d == '\\' && c != '`' {
+                escaped = true;
+            } else if d == c {
+                break;
+            } else {
+                literal.push(d);
+            }
+        }
+        shape.push_str(&format!("\"{PLACEHOLDER}{}\"", literals.len()));
+        literals.push(literal);
+    }
+    (shape, literals)
+}
+
+/// The selectors of `expr`, from the parse of its shape in `cache` (parsed on first use):
+/// `None` when it does not parse.
+fn selectors_of<'c>(
+    expr: &str,
+    cache: &'c mut BTreeMap<String, Option<Selectors>>,
+) -> Option<(&'c Selectors, Vec<String>)> {
+    let (shape, literals) = shape(expr);
+    let parsed = cache.entry(shape).or_insert_with_key(|shape| {
+        let expr = parser::parse(shape).ok()?;
+        let mut found = Vec::new();
+        selectors(&expr, &mut found);
+        Some(found)
+    });
+    parsed.as_ref().map(|p| (p, literals))
+}
+
+/// A value of a parsed shape with its placeholder replaced by the literal it stands for.
+/// An escaped literal keeps its escapes, which the names and labels plinth generates have
+/// none of.
+fn literal(value: &str, literals: &[String]) -> String {
+    value
+        .strip_prefix(PLACEHOLDER)
+        .and_then(|n| n.parse::<usize>().ok())
+        .and_then(|n| literals.get(n))
+        .cloned()
+        .unwrap_or_else(|| value.to_owned())
+}
+
 /// The names under which Prometheus scrapes the output's targets: the Services a
 /// ServiceMonitor selects (their `service` and `job` labels) and the workloads whose pods a
 /// PodMonitor selects.
-fn scraped(objects: &[Object]) -> BTreeSet<String> {
+fn scraped(objects: &[Object], index: &Index) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     for m in objects.iter().filter(|o| o.kind == "ServiceMonitor") {
-        for s in objects.iter().filter(|s| {
-            s.kind == "Service"
-                && s.namespace == m.namespace
-                && selects(
-                    m.doc.pointer("/spec/selector"),
-                    &string_map(s.doc.pointer("/metadata/labels")),
-                )
-        }) {
-            names.insert(s.name.clone());
-        }
+        names.extend(
+            refs::monitored_services(m, index)
+                .into_iter()
+                .map(|s| s.name.clone()),
+        );
     }
     for m in objects.iter().filter(|o| o.kind == "PodMonitor") {
-        for o in objects.iter().filter(|o| o.namespace == m.namespace) {
-            if o.pod_template()
-                .is_some_and(|t| selects(m.doc.pointer("/spec/selector"), &template_labels(t)))
-            {
-                names.insert(o.owner().to_owned());
-            }
-        }
+        let pods = index.pods_selected(&m.namespace, m.doc.pointer("/spec/selector"));
+        names.extend(
+            pods.into_iter()
+                .map(|i| index.pods[i].object.owner().to_owned()),
+        );
     }
     names
 }
@@ -120,17 +183,28 @@ fn stack_installed(a: &Artifacts) -> bool {
 /// Why: a rule over a series that does not exist evaluates to nothing and never fires, so
 /// the alert it promises is silently absent: `pg_*` without a postgres exporter, `http_*` of
 /// a service with no metrics endpoint.
-pub(super) fn unproduced_series(a: &Artifacts, rules: &[Rule], out: &mut Vec<Finding>) {
+pub(super) fn unproduced_series(
+    a: &Artifacts,
+    index: &Index,
+    rules: &[Rule],
+    out: &mut Vec<Finding>,
+) {
     let objects = a.objects.as_deref().unwrap_or_default();
     let recorded: BTreeSet<&str> = rules.iter().filter_map(|r| r.record.as_deref()).collect();
-    let scraped = scraped(objects);
+    let scraped = scraped(objects, index);
     let stack = stack_installed(a);
+    let mut cache = BTreeMap::new();
     for r in rules {
-        let Ok(expr) = parser::parse(&r.expr) else {
+        let Some((shape, literals)) = selectors_of(&r.expr, &mut cache) else {
             continue;
         };
-        let mut found = Vec::new();
-        selectors(&expr, &mut found);
+        let found = shape.iter().map(|(name, eq)| {
+            let eq: BTreeMap<String, String> = eq
+                .iter()
+                .map(|(k, v)| (k.clone(), literal(v, &literals)))
+                .collect();
+            (literal(name, &literals), eq)
+        });
         let what = r.alert.as_deref().or(r.record.as_deref()).unwrap_or("rule");
         let workload = r.labels.get("service").map(String::as_str);
         for (name, eq) in found {
