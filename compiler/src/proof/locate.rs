@@ -2,11 +2,8 @@
 //! name of the workload they were generated for (`app.kubernetes.io/name`), so the spec line
 //! that caused a finding is found by looking that name up among the spec's parsed tables.
 
-use crate::diag::Diagnostic;
 use crate::source::Span;
 use crate::spec::Spec;
-
-use super::Finding;
 
 /// Spans of the spec's names: services, data stores, environments and the platform.
 pub struct Locate {
@@ -39,7 +36,7 @@ impl Locate {
 
     /// The span a finding points at: the workload's definition, or the environment's, or the
     /// platform's name.
-    fn span(&self, workload: Option<&str>, env: &str) -> (Span, &'static str) {
+    pub(crate) fn span(&self, workload: Option<&str>, env: &str) -> (Span, &'static str) {
         let find = |list: &[(String, Span)], name: &str| {
             list.iter().find(|(n, _)| n == name).map(|(_, s)| s.clone())
         };
@@ -50,11 +47,5 @@ impl Locate {
             Some(s) => (s, "in this environment"),
             None => (self.platform.clone(), "in this platform"),
         }
-    }
-
-    /// The diagnostic of a finding in environment `env`, headed `message`.
-    pub(crate) fn diagnostic(&self, f: Finding, message: String, env: &str) -> Diagnostic {
-        let (span, label) = self.span(f.workload.as_deref(), env);
-        Diagnostic::new(f.code, message, span, label).help(f.help)
     }
 }

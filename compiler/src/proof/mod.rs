@@ -181,14 +181,15 @@ pub struct Proof {
 pub fn run(files: &[OutputFile], built: &[Target], spec: &Spec) -> Proof {
     let locate = Locate::new(spec);
     let mut proof = Proof::default();
+    let mut found = Found::default();
     for artifacts in gather(files, built) {
         let mut findings = Vec::new();
         let mut skipped = Vec::new();
         prove(&artifacts, &mut findings, &mut skipped);
         let env = &artifacts.env;
         for f in findings {
-            let message = format!("{} (environment `{env}`)", f.message);
-            proof.diagnostics.push(locate.diagnostic(f, message, env));
+            let (span, label) = locate.span(f.workload.as_deref(), env);
+            found.add(f, span, label, env);
         }
         for (target, families) in group(skipped) {
             proof.notes.push(Note {
@@ -209,8 +210,60 @@ pub fn run(files: &[OutputFile], built: &[Target], spec: &Spec) -> Proof {
             });
         }
     }
-    dedup(&mut proof.diagnostics);
+    proof.diagnostics = found.diagnostics();
     proof
+}
+
+/// The findings of every environment, the same finding at the same spec line once, with
+/// the environments that have it: a Secret nothing creates is usually missing from every
+/// environment, and three copies of it would bury the other findings.
+#[derive(Default)]
+struct Found {
+    /// Each finding, where it points, and its environments, in the order first found.
+    list: Vec<(Finding, crate::source::Span, &'static str, Vec<String>)>,
+    /// The position in `list` of each finding by code, message and place.
+    at: BTreeMap<(Code, String, crate::source::SourceId, usize, usize), usize>,
+}
+
+impl Found {
+    /// Records finding `f` of environment `env`, pointing at `span`.
+    fn add(&mut self, f: Finding, span: crate::source::Span, label: &'static str, env: &str) {
+        let key = (
+            f.code,
+            f.message.clone(),
+            span.source,
+            span.range.start,
+            span.range.end,
+        );
+        match self.at.get(&key) {
+            Some(&i) => {
+                let envs = &mut self.list[i].3;
+                if !envs.iter().any(|e| e == env) {
+                    envs.push(env.to_owned());
+                }
+            }
+            None => {
+                self.at.insert(key, self.list.len());
+                self.list.push((f, span, label, vec![env.to_owned()]));
+            }
+        }
+    }
+
+    /// One diagnostic per finding, its headline naming its environments.
+    fn diagnostics(self) -> Vec<Diagnostic> {
+        self.list
+            .into_iter()
+            .map(|(f, span, label, envs)| {
+                let names: Vec<String> = envs.iter().map(|e| format!("`{e}`")).collect();
+                let which = match names.as_slice() {
+                    [one] => format!("environment {one}"),
+                    many => format!("environments {}", many.join(", ")),
+                };
+                let message = format!("{} ({which})", f.message);
+                Diagnostic::new(f.code, message, span, label).help(f.help)
+            })
+            .collect()
+    }
 }
 
 /// Runs every family whose files `a` has, and records the ones it skipped with the target
@@ -287,19 +340,6 @@ fn group(skipped: Vec<(Target, &'static str)>) -> BTreeMap<Target, Vec<&'static 
         }
     }
     by
-}
-
-/// Drops repeated findings: the same code and message at the same place (two rules of one
-/// alert at two severities read the same series).
-fn dedup(diags: &mut Vec<Diagnostic>) {
-    let mut seen = BTreeSet::new();
-    diags.retain(|d| {
-        let at = d
-            .primary
-            .as_ref()
-            .map(|l| (l.span.source, l.span.range.start));
-        seen.insert((d.code, d.message.clone(), at))
-    });
 }
 
 /// One generated file the proof reads, parsed.

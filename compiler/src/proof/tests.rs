@@ -46,7 +46,10 @@ fn in_env(
 ) -> Vec<Diagnostic> {
     let env = path.split('/').nth(1).unwrap();
     let mut found = findings(files, spec, code);
-    found.retain(|d| d.message.ends_with(&format!("(environment `{env}`)")));
+    found.retain(|d| {
+        let (_, which) = d.message.rsplit_once(" (environment").unwrap();
+        which.contains(&format!("`{env}`"))
+    });
     found
 }
 
