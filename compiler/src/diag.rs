@@ -121,12 +121,17 @@ codes! {
     InvalidSmarthost = "E198", "invalid-smarthost", "an SMTP smarthost that is not `host:port`";
     InvalidCloudName = "E199", "invalid-cloud-name", "a generated AWS name (cluster, database, cache, bucket) longer than AWS allows, or not starting with a letter or with `--` where AWS forbids it";
     MalformedRegion = "E200", "malformed-region", "a cloud region that is not shaped like an AWS region code";
+    UnknownSecretDeclaration = "E205", "unknown-secret-declaration", "a `[secrets.NAME]` declaration that names no secret the spec references";
+    NoAcmeEmail = "E206", "no-acme-email", "the generated Let's Encrypt ClusterIssuer has no account e-mail: `platform.tls_email` is unset and `platform.owner` is not an address";
+    InvalidEmail = "E207", "invalid-email", "a `platform.tls_email` that is not an e-mail address";
     NoReadinessProbe = "W001", "no-readiness-probe", "a web service has no readiness probe, so it receives traffic before it is ready";
     SecurityOptOut = "W002", "security-opt-out", "a workload opts out of a secure default";
     NoRoutes = "W003", "no-alert-routes", "alerts are generated but no receiver is configured";
     UnusedAllow = "W004", "unused-allow", "an `allow` entry silences no warning of the spec";
     UnknownAwsName = "W005", "unknown-aws-name", "an AWS region or EC2 instance type that this plinth's lists (from botocore) do not have";
     HostOutsideDomain = "W006", "host-outside-domain", "an ingress host that is not under its environment's domain";
+    EksVersionUnsupported = "W007", "eks-version-unsupported", "an EKS Kubernetes version out of standard support on this plinth's dated EKS calendar";
+    UnusedSecretDeclaration = "W009", "unused-secret-declaration", "a `[secrets.NAME]` declaration for a secret read only in environments without a cloud, where nothing would create it anyway";
     DanglingPort = "P001", "dangling-port", "a generated probe, Service, Ingress or monitor names a port its target does not have";
     SelectsNothing = "P002", "selects-nothing", "a generated Service, monitor or disruption budget selects no pod or Service of the output";
     MissingBackend = "P003", "missing-backend", "a generated Ingress routes to a Service the output does not create";

@@ -175,7 +175,8 @@ fn analyze_with(path: &str, text: &str, depth: Depth) -> Analysis {
 /// rather than a problem of its own: causes print, consequences do not.
 ///
 /// An unknown key is usually a misspelt known one (`imag`), and recovery drops wrongly typed
-/// values, so "missing" findings (no image, no routes, no readiness probe) would be knock-on
+/// values, so "missing" findings (no image, no routes, no readiness probe, no ACME e-mail
+/// when `owner` was misspelt or dropped) would be knock-on
 /// errors of the typo or of the dropped value; they are left out until it is fixed. So are
 /// references to a table recovery dropped whole (a port whose number was a string), a
 /// `{domain}` placeholder left undefined by a misspelt or wrongly typed `domain`, findings
@@ -192,6 +193,7 @@ fn is_consequence(d: &Diagnostic, loaded: &Diagnostics, recovery: &spec::Recover
         Code::AutoscaleNoMetric,
         Code::ScheduleMismatch,
         Code::IngressWithoutPort,
+        Code::NoAcmeEmail,
     ];
     if (typos || recovery.pruned) && knock_on.contains(&d.code) {
         return true;

@@ -31,6 +31,9 @@ pub fn names() -> impl Iterator<Item = &'static str> {
 /// (`stdlib/aws/`; `compiler/tests/aws_facts.rs` compares them with botocore's).
 const AWS_REGIONS: &str = include_str!("../../stdlib/aws/regions.txt");
 const AWS_INSTANCE_TYPES: &str = include_str!("../../stdlib/aws/instance-types.txt");
+/// The EKS release calendar, reviewed on a stated date (not from botocore: the SDK does not
+/// carry support dates).
+const EKS_VERSIONS: &str = include_str!("../../stdlib/aws/eks-versions.txt");
 
 /// The lines of a list file that are not comments.
 fn entries(list: &'static str) -> impl Iterator<Item = &'static str> {
@@ -48,6 +51,46 @@ pub fn aws_instance_types() -> impl Iterator<Item = &'static str> {
     entries(AWS_INSTANCE_TYPES)
 }
 
+/// An EKS Kubernetes version and the ISO dates (`YYYY-MM-DD`) its support ends.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EksVersion {
+    /// The version, `1.35`.
+    pub version: &'static str,
+    /// The minor number, for ordering (`35`).
+    pub minor: u32,
+    /// The last day of standard support.
+    pub standard_ends: &'static str,
+    /// The last day of extended support, after which EKS upgrades the cluster itself.
+    pub extended_ends: &'static str,
+}
+
+/// The date the EKS calendar was last reviewed, which versions are judged at.
+pub fn eks_versions_as_of() -> &'static str {
+    entries(EKS_VERSIONS)
+        .find_map(|l| l.strip_prefix("as-of "))
+        .unwrap_or_default()
+}
+
+/// The EKS versions of the calendar, oldest first.
+pub fn eks_versions() -> impl Iterator<Item = EksVersion> {
+    entries(EKS_VERSIONS).filter_map(|l| {
+        let mut fields = l.split_whitespace();
+        let version = fields.next()?;
+        let minor = eks_minor(version)?;
+        Some(EksVersion {
+            version,
+            minor,
+            standard_ends: fields.next()?,
+            extended_ends: fields.next()?,
+        })
+    })
+}
+
+/// The minor number of a `1.N` Kubernetes version.
+pub fn eks_minor(version: &str) -> Option<u32> {
+    version.strip_prefix("1.")?.parse().ok()
+}
+
 /// The templates of the generic application chart, by path relative to the chart folder.
 /// They are Go templates for Helm, copied into every generated chart unchanged (after the
 /// banner); the values plinth writes beside them drive them.
@@ -61,6 +104,10 @@ pub const HELM_APP_CHART: &[(&str, &str)] = &[
         include_str!("../../stdlib/helm/app-chart/templates/backup.yaml"),
     ),
     (
+        "templates/cluster-issuer.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/cluster-issuer.yaml"),
+    ),
+    (
         "templates/configmap.yaml",
         include_str!("../../stdlib/helm/app-chart/templates/configmap.yaml"),
     ),
@@ -71,6 +118,10 @@ pub const HELM_APP_CHART: &[(&str, &str)] = &[
     (
         "templates/deployment.yaml",
         include_str!("../../stdlib/helm/app-chart/templates/deployment.yaml"),
+    ),
+    (
+        "templates/external-secrets.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/external-secrets.yaml"),
     ),
     (
         "templates/hpa.yaml",
@@ -139,5 +190,38 @@ mod tests {
         for r in regions {
             assert!(crate::units::is_region_code(r), "{r}");
         }
+    }
+
+    /// The EKS calendar names its source and review date, lists each version once in order
+    /// with well-formed dates, and plinth's default version is in standard support on it.
+    #[test]
+    fn eks_calendar_is_well_formed_and_the_default_is_supported() {
+        assert!(super::EKS_VERSIONS.contains("Source: "));
+        let as_of = super::eks_versions_as_of();
+        let date = |d: &str| {
+            d.len() == 10
+                && d.split('-').map(str::len).eq([4, 2, 2])
+                && d[..4].parse::<u32>().is_ok()
+        };
+        assert!(date(as_of), "as-of {as_of}");
+        let versions: Vec<super::EksVersion> = super::eks_versions().collect();
+        assert_eq!(
+            versions.len(),
+            super::entries(super::EKS_VERSIONS).count() - 1,
+            "every line but as-of is a version"
+        );
+        assert!(versions.windows(2).all(|w| w[0].minor + 1 == w[1].minor));
+        for v in &versions {
+            assert!(date(v.standard_ends) && date(v.extended_ends), "{v:?}");
+            assert!(v.standard_ends < v.extended_ends, "{v:?}");
+        }
+        let default = versions
+            .iter()
+            .find(|v| v.version == crate::ir::CLUSTER_VERSION)
+            .expect("the default cluster version is on the calendar");
+        assert!(
+            default.standard_ends >= as_of,
+            "{default:?} is out of standard support"
+        );
     }
 }

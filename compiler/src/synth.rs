@@ -95,7 +95,7 @@ thresholds.error_rate = {{ warning = 2, critical = 10 }}
          state = { bucket = \"synthetic-tfstate\" }\n\
          network = { cidr = \"10.20.0.0/16\", azs = 3 }\n\n\
          [cloud.cluster]\n\
-         version = \"1.31\"\n\n\
+         version = \"1.35\"\n\n\
          [cloud.cluster.node_groups.main]\n\
          instance_types = [\"m7g.large\"]\n\
          min = 3\n\

@@ -420,6 +420,25 @@ pub fn is_dns_label(name: &str) -> bool {
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
+/// Whether `text` is shaped like an e-mail address an ACME server accepts: one `@`, a local
+/// part of printable characters without spaces, and a domain of at least two DNS labels
+/// (Let's Encrypt rejects a bare host name).
+pub fn is_email(text: &str) -> bool {
+    let Some((local, domain)) = text.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && local.len() <= 64
+        && local
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !"@<>()[]\\,;:\"".contains(c))
+        && domain.len() <= 253
+        && domain.contains('.')
+        && domain
+            .split('.')
+            .all(|l| is_dns_label(&l.to_ascii_lowercase()))
+}
+
 /// Whether `name` is a valid port name (IANA service name): at most 15 characters,
 /// lowercase alphanumerics and `-`, at least one letter, no leading, trailing or double `-`.
 pub fn is_port_name(name: &str) -> bool {
@@ -469,13 +488,16 @@ pub fn cloud_log_bucket(cloud_name: &str) -> String {
     format!("{cloud_name}-logs")
 }
 
+/// Ingress class when the spec names none: the Traefik controller plinth installs.
+pub const INGRESS_CLASS: &str = "traefik";
+
 /// Namespace of the ingress controller when the spec names none.
-pub const INGRESS_NAMESPACE: &str = "ingress-nginx";
+pub const INGRESS_NAMESPACE: &str = "traefik";
 
 /// Namespace of Prometheus when the spec names none.
 pub const MONITORING_NAMESPACE: &str = "monitoring";
 
-/// Namespace of the log stack (loki-stack), as 000 installs it.
+/// Namespace of the log stack (Loki and Alloy), as 000 installs it.
 pub const LOGS_NAMESPACE: &str = "observability";
 
 /// The name of the one environment of a spec that defines none.
@@ -657,6 +679,27 @@ mod tests {
         assert!(!is_dns_label("api_gateway"));
         assert!(is_port_name("http"));
         assert!(!is_port_name("8080"));
+    }
+
+    #[test]
+    fn emails_as_acme_accepts_them() {
+        use super::is_email;
+        for ok in ["ops@example.com", "first.last+certs@Mail.Example.co.uk"] {
+            assert!(is_email(ok), "{ok}");
+        }
+        for bad in [
+            "@devops",
+            "devops",
+            "ops@localhost",
+            "ops at example.com",
+            "ops@@example.com",
+            "ops@exa mple.com",
+            "ops@-example.com",
+            "<ops>@example.com",
+            "",
+        ] {
+            assert!(!is_email(bad), "{bad}");
+        }
     }
 
     #[test]

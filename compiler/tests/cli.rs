@@ -560,7 +560,7 @@ webhook_url = { secret = "alertmanager-slack", key = "webhook-url" }
 
 /// Placement and shutdown: a service on a dedicated node group selects it and tolerates its
 /// taint, which the Terraform sets on the group; graceful shutdown becomes the grace period
-/// and a preStop sleep; pull secrets are named as prerequisites; mistakes are check errors.
+/// and a preStop sleep; pull secrets come from the secret store; mistakes are check errors.
 #[test]
 fn pods_run_where_and_stop_how_the_spec_says() {
     let dir = tempdir("placement");
@@ -582,10 +582,27 @@ fn pods_run_where_and_stop_how_the_spec_says() {
         &dir,
     );
     assert_ok(&out);
+    // Both environments have a cloud: an ExternalSecret creates the pull secret, so it is
+    // no prerequisite (tests/foundation.rs covers one declared external).
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("prerequisite: `auth-service` pulls its image with Secret(s) `regcred`"),
-        "{stderr}"
+    assert!(!stderr.contains("prerequisite"), "{stderr}");
+    let secrets =
+        std::fs::read_to_string(dir.join("out/k8s/production/external-secrets.yaml")).unwrap();
+    let regcred = serde_saphyr::from_multiple::<serde_json::Value>(&secrets)
+        .unwrap()
+        .into_iter()
+        .find(|d| d["kind"] == "ExternalSecret" && d["metadata"]["name"] == "regcred")
+        .unwrap();
+    assert_eq!(
+        regcred["spec"]["target"]["template"]["type"],
+        "kubernetes.io/dockerconfigjson"
+    );
+    assert_eq!(
+        regcred["spec"]["data"],
+        serde_json::json!([{
+            "secretKey": ".dockerconfigjson",
+            "remoteRef": { "key": "regcred", "property": "dockerconfigjson" }
+        }])
     );
     let pod = |svc: &str| {
         let text =
@@ -874,4 +891,119 @@ fn init_containers_are_checked() {
             "{to}: {stderr}"
         );
     }
+}
+
+/// An EKS version past its standard support is W007, with the dates from the dated list of
+/// `stdlib/aws/eks-versions.txt`; the current version, the default and a version newer than
+/// the list are not flagged.
+#[test]
+fn eks_versions_out_of_standard_support_are_warned() {
+    let dir = tempdir("eks-version");
+    let spec = std::fs::read_to_string(root().join("examples/codepal.toml")).unwrap();
+    let current = "[cloud.cluster]\nversion = \"1.35\"\n";
+    assert!(spec.contains(current), "codepal.toml pins EKS 1.35");
+    for (version, expected) in [
+        (
+            "1.30",
+            Some("EKS 1.30 left standard support on 2025-07-23 and extended support on 2026-07-23"),
+        ),
+        (
+            "1.34",
+            Some("EKS 1.34 left standard support on 2026-12-02 (extended support"),
+        ),
+        ("1.35", None),
+        ("1.36", None),
+    ] {
+        let changed = spec.replacen(
+            current,
+            &format!("[cloud.cluster]\nversion = \"{version}\"\n"),
+            1,
+        );
+        std::fs::write(dir.join("platform.toml"), changed).unwrap();
+        let out = plinth(&["check"], &dir);
+        let text = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{version}: {text}");
+        match expected {
+            Some(message) => assert!(
+                text.contains("W007") && text.contains(message),
+                "{version}: {text}"
+            ),
+            None => assert!(!text.contains("W007"), "{version}: {text}"),
+        }
+    }
+    // Without a version the cluster gets plinth's default, which is in standard support.
+    std::fs::write(
+        dir.join("platform.toml"),
+        spec.replacen(current, "[cloud.cluster]\n", 1),
+    )
+    .unwrap();
+    let out = plinth(&["check"], &dir);
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!text.contains("W007"), "default: {text}");
+}
+
+/// Every file a generated Terraform module reads (`file("${path.module}/…")`) is one the same
+/// build wrote, and kube-prometheus-stack is installed from the values file the Helm target
+/// writes, with the generated rules, the Alertmanager configuration and selectors open to
+/// every ServiceMonitor, PodMonitor, Probe, ScrapeConfig and rule.
+#[test]
+fn terraform_reads_the_files_the_build_writes() {
+    let dir = tempdir("tf-files");
+    let root = root();
+    let mut specs = toml_files("examples");
+    specs.extend(toml_files("compiler/tests/fixtures/valid"));
+    let mut kube_prometheus_stack = 0;
+    for spec in specs {
+        let out_dir = dir.join(stem(&spec));
+        let out = plinth(
+            &[
+                "build",
+                spec.to_str().unwrap(),
+                "--out",
+                out_dir.to_str().unwrap(),
+            ],
+            &root,
+        );
+        assert_ok(&out);
+        let Ok(envs) = std::fs::read_dir(out_dir.join("terraform")) else {
+            continue;
+        };
+        for env in envs {
+            let env = env.unwrap().path();
+            for tf in std::fs::read_dir(&env).unwrap() {
+                let tf = tf.unwrap().path();
+                let text = std::fs::read_to_string(&tf).unwrap();
+                for (i, _) in text.match_indices("file(\"${path.module}/") {
+                    let rest = &text[i + "file(\"${path.module}/".len()..];
+                    let rel = &rest[..rest.find('"').unwrap()];
+                    let target = env.join(rel);
+                    assert!(
+                        target.is_file(),
+                        "{}: reads {rel}, which the build did not write",
+                        tf.display()
+                    );
+                    if rel.contains("values-kube-prometheus-stack-") {
+                        kube_prometheus_stack += 1;
+                        let values = std::fs::read_to_string(&target).unwrap();
+                        for key in [
+                            "serviceMonitorSelectorNilUsesHelmValues: false",
+                            "podMonitorSelectorNilUsesHelmValues: false",
+                            "probeSelectorNilUsesHelmValues: false",
+                            "scrapeConfigSelectorNilUsesHelmValues: false",
+                            "ruleSelectorNilUsesHelmValues: false",
+                            "additionalPrometheusRulesMap:",
+                            "alertmanager:",
+                        ] {
+                            assert!(values.contains(key), "{}: no {key}", target.display());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        kube_prometheus_stack > 0,
+        "no kube-prometheus-stack release reads its generated values"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
 }

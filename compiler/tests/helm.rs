@@ -128,6 +128,7 @@ depends_on = ["cache"]
 metrics = { path = "/metrics" }
 probes.liveness = { command = ["true"] }
 security = { read_only_root_filesystem = false, add_capabilities = ["NET_BIND_SERVICE"] }
+image_pull_secrets = ["regcred"]
 
 [services.nightly]
 kind = "cron"
@@ -186,6 +187,9 @@ retention = "7d"
 [alerting]
 default_receiver = "ops"
 receivers.ops = { type = "webhook", url = { secret = "ops", key = "url" } }
+
+[secrets.sentry]
+source = "external"
 "#;
 
 /// A spec without environments: everything is shared.
@@ -534,10 +538,36 @@ fn upstream_values_where_the_spec_asks_for_them() {
         &text,
         &plinth::Options::default(),
     );
-    // 000: loki-stack with Promtail and without its own Grafana.
-    let loki = yaml(file(&c, "helm/values-loki-stack-production.yaml"));
-    assert_eq!(loki["promtail"]["enabled"], true);
-    assert_eq!(loki["grafana"]["enabled"], false);
+    // 000 asks for Loki: grafana-community/loki as one single-tenant binary on a volume
+    // (loki-stack and Promtail are deprecated), fed by one Alloy tailing every pod's logs
+    // through the Kubernetes API.
+    let loki = yaml(file(&c, "helm/values-loki-production.yaml"));
+    assert_eq!(loki["deploymentMode"], "Monolithic");
+    assert_eq!(loki["loki"]["auth_enabled"], false);
+    assert_eq!(loki["loki"]["commonConfig"]["replication_factor"], 1);
+    assert_eq!(loki["loki"]["storage"]["type"], "filesystem");
+    let schema = &loki["loki"]["schemaConfig"]["configs"][0];
+    assert_eq!(schema["store"], "tsdb");
+    assert_eq!(schema["object_store"], "filesystem");
+    assert_eq!(schema["schema"], "v13");
+    assert_eq!(loki["singleBinary"]["replicas"], 1);
+    for scalable in ["read", "write", "backend"] {
+        assert_eq!(loki[scalable]["replicas"], 0, "{scalable}");
+    }
+    assert_eq!(loki["gateway"]["enabled"], true);
+    let alloy = yaml(file(&c, "helm/values-alloy-production.yaml"));
+    assert_eq!(alloy["controller"]["type"], "deployment");
+    assert_eq!(alloy["controller"]["replicas"], 1);
+    let config = alloy["alloy"]["configMap"]["content"].as_str().unwrap();
+    assert!(
+        config.contains("loki.source.kubernetes \"pods\""),
+        "{config}"
+    );
+    assert!(
+        config.contains("url = \"http://loki-gateway.observability.svc/loki/api/v1/push\""),
+        "{config}"
+    );
+    assert!(!c.files.iter().any(|f| f.path.contains("loki-stack")));
     let kps = yaml(file(
         &c,
         "helm/values-kube-prometheus-stack-production.yaml",
@@ -551,7 +581,7 @@ fn upstream_values_where_the_spec_asks_for_them() {
     assert_eq!(spec["ruleSelectorNilUsesHelmValues"], false);
     assert_eq!(
         kps["grafana"]["additionalDataSources"][0]["url"],
-        "http://loki.observability.svc:3100"
+        "http://loki-gateway.observability.svc"
     );
     // The generated rules and Alertmanager configuration, exactly as the Prometheus and
     // Alertmanager targets write them, with the Secrets the credential files come from.
@@ -571,7 +601,10 @@ fn upstream_values_where_the_spec_asks_for_them() {
     // 003: 15s scrape interval, 30 days retention; no log stack asked for.
     let text = std::fs::read_to_string(root().join("examples/codepal.toml")).unwrap();
     let c = compile("examples/codepal.toml", &text, &plinth::Options::default());
-    assert!(!c.files.iter().any(|f| f.path.contains("loki-stack")));
+    assert!(!c
+        .files
+        .iter()
+        .any(|f| f.path.contains("values-loki") || f.path.contains("values-alloy")));
     let kps = yaml(file(
         &c,
         "helm/values-kube-prometheus-stack-production.yaml",

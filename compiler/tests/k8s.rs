@@ -197,7 +197,7 @@ fn service_and_ingress_with_tls() {
     let svc = find(&objs, "Service", "api");
     assert_eq!(svc["spec"]["ports"][0]["targetPort"], "http");
     let ing = find(&objs, "Ingress", "api");
-    assert_eq!(ing["spec"]["ingressClassName"], "nginx");
+    assert_eq!(ing["spec"]["ingressClassName"], "traefik");
     assert_eq!(ing["spec"]["rules"][0]["host"], "api.acme.dev");
     assert_eq!(ing["spec"]["tls"][0]["hosts"][0], "api.acme.dev");
     assert_eq!(
@@ -324,7 +324,7 @@ fn network_policies_allow_exactly_the_declared_edges() {
         .iter()
         .any(
             |r| r["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
-                == "ingress-nginx"
+                == "traefik"
                 && r["ports"][0]["port"] == 8080
         ));
     assert!(ingress

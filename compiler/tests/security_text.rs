@@ -25,6 +25,7 @@ fn spec(extra_service: &str, extra: &str) -> String {
 name = "shop"
 domain = "shop.example.com"
 team = "commerce"
+owner = "ops@shop.example.com"
 
 [services.web]
 image = "ghcr.io/shop/web:2.0.0"

@@ -93,13 +93,29 @@ fn terraform_block_pins_versions_and_the_s3_backend() {
     let c = compile("examples/codepal.toml");
     let body = file(&c, "terraform/production/versions.tf");
     let tf = find(&body, "terraform", &[]);
-    assert_eq!(string(attr(tf, "required_version")), "~> 1.5");
+    assert_eq!(string(attr(tf, "required_version")), ">= 1.5.7");
     let providers = nested(tf, "required_providers");
-    for (name, source) in [("aws", "hashicorp/aws"), ("helm", "hashicorp/helm")] {
+    for (name, source) in [
+        ("aws", "hashicorp/aws"),
+        ("helm", "hashicorp/helm"),
+        ("kubernetes", "hashicorp/kubernetes"),
+    ] {
         let p = text(attr(providers, name));
         assert!(p.contains(&format!("source = \"{source}\"")), "{p}");
         assert!(p.contains("version = \"~> "), "{name} is not pinned: {p}");
     }
+    // Helm provider 3.x takes the connection as object attributes; the kubernetes provider
+    // keeps `exec` a block. Both get a token from the AWS CLI.
+    let providers = file(&c, "terraform/production/providers.tf");
+    let helm = text(attr(find(&providers, "provider", &["helm"]), "kubernetes"));
+    assert!(helm.contains("exec = {"), "{helm}");
+    assert!(helm.contains("\"get-token\""), "{helm}");
+    let kubernetes = find(&providers, "provider", &["kubernetes"]);
+    assert_eq!(
+        text(attr(kubernetes, "host")),
+        "module.eks.cluster_endpoint"
+    );
+    assert!(text(attr(nested(kubernetes, "exec"), "args")).contains("\"get-token\""));
     let backend = find(tf.body(), "backend", &["s3"]);
     assert_eq!(string(attr(backend, "bucket")), "codepal-terraform-state");
     assert_eq!(string(attr(backend, "key")), "production/terraform.tfstate");
@@ -139,15 +155,15 @@ fn network_and_cluster_use_pinned_registry_modules() {
     // encrypted Secrets (CKV_AWS_58), no public endpoint unless networks are listed
     // (CKV_AWS_38/39), KMS-encrypted log groups (CKV_AWS_158), flow logs (CKV2_AWS_11).
     assert_eq!(
-        text(attr(eks, "cluster_enabled_log_types")),
+        text(attr(eks, "enabled_log_types")),
         "[\"api\", \"audit\", \"authenticator\", \"controllerManager\", \"scheduler\"]"
     );
     assert_eq!(
-        text(attr(eks, "cluster_encryption_config")),
+        text(attr(eks, "encryption_config")),
         "{ resources = [\"secrets\"] }"
     );
     assert_eq!(
-        text(attr(eks, "cluster_endpoint_public_access")),
+        text(attr(eks, "endpoint_public_access")),
         "length(var.cluster_endpoint_public_access_cidrs) > 0"
     );
     for (module, key) in [
@@ -156,7 +172,7 @@ fn network_and_cluster_use_pinned_registry_modules() {
     ] {
         assert_eq!(text(attr(module, key)), "aws_kms_key.main.arn");
     }
-    assert_eq!(text(attr(eks, "cluster_version")), "var.cluster_version");
+    assert_eq!(text(attr(eks, "kubernetes_version")), "var.cluster_version");
     // Node groups scale between the bounds the environment gives them; the autoscaler has
     // an IRSA role and a release.
     let vars = file(&c, "terraform/staging/variables.tf");
@@ -343,8 +359,26 @@ fn helm_releases_install_the_platform_chart_and_the_observability_stack() {
         "[file(\"${path.module}/../../helm/devmentor/values-staging.yaml\")]"
     );
     assert_eq!(string(attr(platform, "namespace")), "devmentor-app");
-    let loki = find(&helm, "resource", &["helm_release", "loki_stack"]);
-    assert_eq!(string(attr(loki, "chart")), "loki-stack");
+    // Loki from grafana-community and Alloy from grafana, each from its generated values.
+    let loki = find(&helm, "resource", &["helm_release", "loki"]);
+    assert_eq!(string(attr(loki, "chart")), "loki");
+    assert_eq!(
+        string(attr(loki, "repository")),
+        "https://grafana-community.github.io/helm-charts"
+    );
+    assert_eq!(
+        text(attr(loki, "values")),
+        "[file(\"${path.module}/../../helm/values-loki-staging.yaml\")]"
+    );
+    // Its volume is claimed from the default StorageClass Terraform creates.
+    assert!(text(attr(loki, "depends_on")).contains("kubernetes_storage_class_v1.gp3"));
+    let alloy = find(&helm, "resource", &["helm_release", "alloy"]);
+    assert_eq!(string(attr(alloy, "chart")), "alloy");
+    assert_eq!(
+        text(attr(alloy, "values")),
+        "[file(\"${path.module}/../../helm/values-alloy-staging.yaml\")]"
+    );
+    assert_eq!(text(attr(alloy, "depends_on")), "[helm_release.loki]");
     let prom = find(
         &helm,
         "resource",
@@ -352,10 +386,12 @@ fn helm_releases_install_the_platform_chart_and_the_observability_stack() {
     );
     assert_eq!(string(attr(prom, "chart")), "kube-prometheus-stack");
     assert_eq!(string(attr(prom, "namespace")), "monitoring");
-    let locals = find(&helm, "locals", &[]);
-    let values = text(attr(locals, "kube_prometheus_stack_values"));
-    assert!(values.contains("retention = \"15d\""), "{values}");
-    assert!(values.contains("scrapeInterval = \"30s\""), "{values}");
+    // The chart gets the values file the Helm target writes, rules and Alertmanager
+    // configuration included, not a subset of it.
+    assert_eq!(
+        text(attr(prom, "values")),
+        "[file(\"${path.module}/../../helm/values-kube-prometheus-stack-staging.yaml\")]"
+    );
     // Managed stores are created before the platform that uses them.
     let c = compile("examples/codepal.toml");
     let helm = file(&c, "terraform/production/helm.tf");
@@ -368,7 +404,7 @@ fn helm_releases_install_the_platform_chart_and_the_observability_stack() {
     );
     assert!(!helm
         .blocks()
-        .any(|b| b.labels().iter().any(|l| l.as_str() == "loki_stack")));
+        .any(|b| b.labels().iter().any(|l| l.as_str() == "loki")));
 }
 
 #[test]
@@ -508,4 +544,155 @@ fn diff(ours: &str, theirs: &str) -> String {
         .map(|(n, (a, b))| format!("line {}:\n  ours:      {a}\n  terraform: {b}", n + 1))
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// The cluster's own add-ons come through the eks module: the VPC CNI before the nodes and
+/// enforcing the NetworkPolicies every environment has, CoreDNS, kube-proxy and, where pods
+/// claim volumes, the EBS CSI driver with an IRSA role that may use the environment's key.
+#[test]
+fn eks_add_ons_enforce_network_policies_and_provision_volumes() {
+    let c = compile("examples/devmentor.toml");
+    let main = file(&c, "terraform/production/main.tf");
+    let eks = find(&main, "module", &["eks"]);
+    let addons = match attr(eks, "addons") {
+        Expression::Object(o) => o,
+        other => panic!("addons is not an object: {other}"),
+    };
+    let addon = |name: &str| {
+        addons
+            .iter()
+            .find(|(k, _)| k.to_string() == name)
+            .map(|(_, v)| text(v))
+            .unwrap_or_else(|| panic!("no add-on {name}"))
+    };
+    assert_eq!(addon("coredns"), "{}");
+    assert_eq!(addon("kube-proxy"), "{}");
+    let cni = addon("vpc-cni");
+    assert!(cni.contains("before_compute = true"), "{cni}");
+    assert!(
+        cni.contains("configuration_values = jsonencode({ enableNetworkPolicy = \"true\" })"),
+        "{cni}"
+    );
+    assert_eq!(
+        addon("aws-ebs-csi-driver"),
+        "{ service_account_role_arn = module.ebs_csi_irsa.arn }"
+    );
+    let role = find(&main, "module", &["ebs_csi_irsa"]);
+    assert_eq!(attr(role, "attach_ebs_csi_policy"), &Expression::Bool(true));
+    assert_eq!(
+        text(attr(role, "ebs_csi_kms_cmk_arns")),
+        "[aws_kms_key.main.arn]"
+    );
+    assert_eq!(attr(role, "use_name_prefix"), &Expression::Bool(false));
+    assert!(text(attr(role, "oidc_providers"))
+        .contains("namespace_service_accounts = [\"kube-system:ebs-csi-controller-sa\"]"));
+    // codepal's production keeps its data in managed stores: no volumes, no driver.
+    let c = compile("examples/codepal.toml");
+    let main = file(&c, "terraform/production/main.tf");
+    let addons = text(attr(find(&main, "module", &["eks"]), "addons"));
+    assert!(!addons.contains("aws-ebs-csi-driver"), "{addons}");
+    assert!(addons.contains("enableNetworkPolicy"), "{addons}");
+}
+
+/// Where pods claim volumes, Terraform creates the default StorageClass they get: gp3,
+/// encrypted with the environment's key, bound where the pod is scheduled, expandable.
+#[test]
+fn volume_claims_get_an_encrypted_default_storage_class() {
+    let c = compile("examples/devmentor.toml");
+    let k8s = file(&c, "terraform/staging/kubernetes.tf");
+    let class = find(&k8s, "resource", &["kubernetes_storage_class_v1", "gp3"]);
+    let meta = nested(class, "metadata");
+    assert_eq!(string(attr(meta, "name")), "gp3");
+    assert_eq!(
+        text(attr(meta, "annotations")),
+        "{ \"storageclass.kubernetes.io/is-default-class\" = \"true\" }"
+    );
+    assert_eq!(
+        string(attr(class, "storage_provisioner")),
+        "ebs.csi.aws.com"
+    );
+    assert_eq!(
+        string(attr(class, "volume_binding_mode")),
+        "WaitForFirstConsumer"
+    );
+    assert_eq!(
+        attr(class, "allow_volume_expansion"),
+        &Expression::Bool(true)
+    );
+    let parameters = text(attr(class, "parameters"));
+    for p in [
+        "type = \"gp3\"",
+        "encrypted = \"true\"",
+        "kmsKeyId = aws_kms_key.main.arn",
+    ] {
+        assert!(parameters.contains(p), "{parameters}");
+    }
+    // The platform's claims are made after the class exists, so they get it.
+    let helm = file(&c, "terraform/staging/helm.tf");
+    let platform = find(&helm, "resource", &["helm_release", "platform"]);
+    assert!(text(attr(platform, "depends_on")).contains("kubernetes_storage_class_v1.gp3"));
+    let c = compile("examples/codepal.toml");
+    let k8s = file(&c, "terraform/production/kubernetes.tf");
+    assert!(!k8s.blocks().any(|b| b
+        .labels()
+        .iter()
+        .any(|l| l.as_str() == "kubernetes_storage_class_v1")));
+}
+
+/// Terraform creates the platform's namespace with exactly the labels of the k8s target's
+/// Namespace, Pod Security enforcement included, and the platform's release installs into it
+/// without creating it.
+#[test]
+fn the_terraform_namespace_has_the_labels_of_the_k8s_namespace() {
+    let path = "examples/devmentor.toml";
+    let spec = std::fs::read_to_string(root().join(path)).unwrap();
+    let options = plinth::Options {
+        targets: vec![Target::Terraform, Target::K8s],
+        envs: vec![],
+        strict: false,
+    };
+    let c = plinth::compile(path, &spec, &options);
+    let yaml = &c
+        .files
+        .iter()
+        .find(|f| f.path == "k8s/production/namespace.yaml")
+        .expect("the k8s Namespace")
+        .contents;
+    let objects: Vec<serde_json::Value> = serde_saphyr::from_multiple(yaml).unwrap();
+    let namespace = objects
+        .iter()
+        .find(|o| o["kind"] == "Namespace")
+        .expect("a Namespace");
+    let expected: std::collections::BTreeMap<String, String> =
+        serde_json::from_value(namespace["metadata"]["labels"].clone()).unwrap();
+    assert_eq!(
+        expected
+            .get("pod-security.kubernetes.io/enforce")
+            .map(String::as_str),
+        Some("restricted")
+    );
+    let k8s = file(&c, "terraform/production/kubernetes.tf");
+    let ns = find(&k8s, "resource", &["kubernetes_namespace_v1", "platform"]);
+    let meta = nested(ns, "metadata");
+    assert_eq!(
+        Some(string(attr(meta, "name"))),
+        namespace["metadata"]["name"].as_str()
+    );
+    let labels: std::collections::BTreeMap<String, String> = match attr(meta, "labels") {
+        Expression::Object(o) => o
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string().trim_matches('"').to_owned(),
+                    string(v).to_owned(),
+                )
+            })
+            .collect(),
+        other => panic!("labels is not an object: {other}"),
+    };
+    assert_eq!(labels, expected);
+    let helm = file(&c, "terraform/production/helm.tf");
+    let platform = find(&helm, "resource", &["helm_release", "platform"]);
+    assert_eq!(attr(platform, "create_namespace"), &Expression::Bool(false));
+    assert!(text(attr(platform, "depends_on")).contains("kubernetes_namespace_v1.platform"));
 }

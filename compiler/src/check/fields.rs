@@ -15,6 +15,7 @@ use crate::units::{self, is_dns_label};
 pub(super) fn run(ctx: &mut Ctx) {
     let mut found = Vec::new();
     let platform = &ctx.spec.platform;
+    acme_email_missing_or_invalid(ctx.spec, ctx.views, &mut found);
     invalid_label(&platform.labels, &mut found);
     if let Some(team) = &platform.team {
         invalid_team(team, &mut found);
@@ -591,7 +592,8 @@ fn malformed_region(region: &Sp<String>, out: &mut Vec<Diagnostic>) {
 /// PostgreSQL's RDS identifier (`<platform>-<env>-<store>`, and `-replica-N` after it for
 /// read replicas) at most 63; a managed Redis's ElastiCache replication group at most 40
 /// (both starting with a letter, without `--`); S3 buckets (an object store's, the access-log bucket
-/// `<platform>-<env>-logs`, the Terraform state bucket) at most 63.
+/// `<platform>-<env>-logs`, the Terraform state bucket) at most 63; the IAM roles of the
+/// cluster's add-ons (`<platform>-<env>-cluster-autoscaler` is the longest) at most 64.
 ///
 /// Why: names are DNS labels of up to 53 characters each, so their joins easily pass these
 /// limits, and AWS only refuses them in the middle of `terraform apply`, with part of the
@@ -626,6 +628,14 @@ fn invalid_cloud_name(ctx: &Ctx, view: &Resolved, out: &mut Vec<Diagnostic>) {
         };
     let cluster = units::cloud_name(&platform.value, env);
     check(cluster.clone(), 100, false, "EKS cluster name", env_span);
+    // The longest IAM role name plinth derives from the cluster name (the autoscaler's).
+    check(
+        format!("{cluster}-cluster-autoscaler"),
+        64,
+        false,
+        "IAM role name",
+        env_span,
+    );
     let state_bucket = cloud.state.as_ref().and_then(|s| s.bucket.as_ref());
     check(
         state_bucket.map_or_else(
@@ -677,4 +687,75 @@ fn invalid_cloud_name(ctx: &Ctx, view: &Resolved, out: &mut Vec<Diagnostic>) {
             env_span,
         );
     }
+}
+
+/// E206 `no-acme-email`, E207 `invalid-email`: the Let's Encrypt ClusterIssuer plinth
+/// generates needs an account e-mail, from `platform.tls_email` or an `owner` that is an
+/// address, and `tls_email` must be one.
+///
+/// Why: cert-manager registers the ACME account with the address, and Let's Encrypt sends
+/// its expiry and policy notices there; an address it rejects (a bare host name, a handle)
+/// leaves the issuer not ready and every certificate pending. The issuer is generated only
+/// where it is used: an environment with a cloud, an Ingress with TLS, the default issuer.
+///
+/// Example: `owner = "@platform-team"` with no `tls_email`, and an Ingress with TLS.
+fn acme_email_missing_or_invalid(
+    spec: &crate::spec::Spec,
+    views: &[Resolved],
+    out: &mut Vec<Diagnostic>,
+) {
+    let platform = &spec.platform;
+    if let Some(email) = &platform.tls_email {
+        if !units::is_email(&email.value) {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidEmail,
+                    format!("`{}` is not an e-mail address", email.value),
+                    email.span.clone(),
+                    "not an address",
+                )
+                .help("write an address such as `ops@example.com`; Let's Encrypt registers the account with it"),
+            );
+        }
+        return;
+    }
+    let default_issuer = platform
+        .tls_issuer
+        .as_ref()
+        .is_none_or(|i| i.value == crate::ir::TLS_ISSUER);
+    if !default_issuer
+        || platform
+            .owner
+            .as_ref()
+            .is_some_and(|o| units::is_email(&o.value))
+    {
+        return;
+    }
+    let host = views
+        .iter()
+        .filter(|v| v.cloud.is_some())
+        .flat_map(|v| v.services.values())
+        .filter_map(|s| s.ingress.as_ref())
+        .filter(|i| i.tls.as_ref().is_none_or(|t| t.value))
+        .find_map(|i| i.host.as_ref());
+    let Some(host) = host else {
+        return;
+    };
+    let d = match &platform.owner {
+        Some(owner) => Diagnostic::new(
+            Code::NoAcmeEmail,
+            "the generated Let's Encrypt issuer needs an account e-mail, and `owner` is not an address",
+            owner.span.clone(),
+            "not an e-mail address",
+        ),
+        None => Diagnostic::new(
+            Code::NoAcmeEmail,
+            "the generated Let's Encrypt issuer needs an account e-mail",
+            host.span.clone(),
+            "TLS certificate from the generated issuer",
+        ),
+    };
+    out.push(d.help(
+        "set `platform.tls_email = \"ops@example.com\"`, or name an issuer of your own with `platform.tls_issuer`",
+    ));
 }

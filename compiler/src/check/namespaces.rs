@@ -68,7 +68,7 @@ fn system_namespace(ctx: &Ctx, ns: &Sp<String>, out: &mut Vec<Diagnostic>) {
 }
 
 /// E187 `add-on-namespace`: the platform deploys into the ingress controller's namespace
-/// (`platform.ingress_namespace`, default `ingress-nginx`), Prometheus's
+/// (`platform.ingress_namespace`, default `traefik`), Prometheus's
 /// (`platform.monitoring_namespace`, default `monitoring`) or the log stack's
 /// (`observability`, when `observability.logs` is set).
 ///

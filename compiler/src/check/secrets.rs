@@ -1,5 +1,7 @@
 //! Secrets: values that look like credentials must be references, never plain text.
 
+use std::collections::BTreeSet;
+
 use super::workload::placeholders;
 use super::Ctx;
 use crate::diag::{Code, Diagnostic};
@@ -35,8 +37,110 @@ pub(super) fn run(ctx: &mut Ctx) {
             malformed_secret_ref(s, false, &mut found);
         }
     }
+    declared_secret_unknown_or_unused(ctx.spec, ctx.views, &mut found);
     for d in found {
         ctx.report(d);
+    }
+}
+
+/// The names of the Secrets one environment's view reads: services' and data stores'
+/// variables (a data store's `{name}` substituted as the lowering does), image pull secrets
+/// and receiver credentials.
+fn referenced_secrets(view: &crate::spec::Resolved) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for s in view.services.values() {
+        names.extend(
+            s.secrets
+                .iter()
+                .flatten()
+                .map(|(_, r)| r.secret.value.clone()),
+        );
+        names.extend(
+            s.image_pull_secrets
+                .iter()
+                .flatten()
+                .map(|n| n.value.clone()),
+        );
+    }
+    for (name, d) in &view.datastores {
+        names.extend(
+            d.secrets
+                .iter()
+                .flatten()
+                .map(|(_, r)| r.secret.value.replace("{name}", &name.value)),
+        );
+    }
+    for r in view.alerting.receivers.values() {
+        names.extend(
+            [&r.routing_key, &r.webhook_url, &r.password, &r.url]
+                .into_iter()
+                .flatten()
+                .map(|r| r.secret.value.clone()),
+        );
+    }
+    names
+}
+
+/// E205 `unknown-secret-declaration`, W009 `unused-secret-declaration`: a `[secrets.NAME]`
+/// declaration must name a secret the spec reads, and one in an environment with a cloud.
+///
+/// Why: the declaration stops plinth from generating the secret's ExternalSecret and makes
+/// it a prerequisite. A misspelt name would silently do neither: the secret it meant still
+/// gets an ExternalSecret, which fails when nothing is stored under its name. A secret read
+/// only where there is no cloud (the Compose environment reads `.env`) gets no ExternalSecret
+/// anyway, so the declaration changes nothing and is probably left over.
+///
+/// Example: `[secrets.stirpe] source = "external"` when services read `stripe`.
+fn declared_secret_unknown_or_unused(
+    spec: &crate::spec::Spec,
+    views: &[crate::spec::Resolved],
+    out: &mut Vec<Diagnostic>,
+) {
+    if spec.secrets.is_empty() {
+        return;
+    }
+    let mut anywhere = BTreeSet::new();
+    let mut with_cloud = BTreeSet::new();
+    for view in views {
+        let names = referenced_secrets(view);
+        if view.cloud.is_some() {
+            with_cloud.extend(names.iter().cloned());
+        }
+        anywhere.extend(names);
+    }
+    for name in spec.secrets.keys() {
+        if !anywhere.contains(&name.value) {
+            let d = Diagnostic::new(
+                Code::UnknownSecretDeclaration,
+                format!("no secret reference reads `{}`", name.value),
+                name.span.clone(),
+                "unknown secret",
+            );
+            out.push(
+                match crate::diag::did_you_mean(&name.value, anywhere.iter().map(String::as_str))
+                {
+                    Some(near) => d.help(format!("did you mean `{near}`?")),
+                    None => d.help(
+                        "declare only secrets that `secrets`, `image_pull_secrets` or a receiver reads, or remove the entry",
+                    ),
+                },
+            );
+        } else if !with_cloud.contains(&name.value)
+            && spec.secrets[name].source.value == crate::spec::SecretSource::External
+        {
+            out.push(
+                Diagnostic::new(
+                    Code::UnusedSecretDeclaration,
+                    format!(
+                        "`{}` is read only in environments without a cloud, which get no ExternalSecret",
+                        name.value
+                    ),
+                    name.span.clone(),
+                    "declaration changes nothing",
+                )
+                .help("remove the entry; the Compose environment reads the secret from `.env`"),
+            );
+        }
     }
 }
 

@@ -9,6 +9,7 @@ mod build;
 mod check;
 mod diff;
 mod explain;
+mod graph;
 mod init;
 pub mod render;
 mod schema;
@@ -37,7 +38,7 @@ pub const EXIT_CHANGES: u8 = 2;
 #[derive(Parser, Debug)]
 #[command(name = "plinth", version, about, long_about = None, propagate_version = true)]
 #[command(
-    after_help = "Examples:\n  plinth init\n  plinth check\n  plinth build examples/devmentor.toml --out out\n  plinth explain --env production services.api-gateway.autoscaling.max\n  plinth diff --base origin/main --format markdown\n\nExit codes: 0 ok, 1 invalid spec or error, 2 changes found (diff)."
+    after_help = "Examples:\n  plinth init\n  plinth check\n  plinth build examples/devmentor.toml --out out\n  plinth explain --env production services.api-gateway.autoscaling.max\n  plinth graph --env production\n  plinth diff --base origin/main --format markdown\n\nExit codes: 0 ok, 1 invalid spec or error, 2 changes found (diff)."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -50,6 +51,7 @@ enum Command {
     Build(build::Args),
     Diff(diff::Args),
     Explain(explain::Args),
+    Graph(graph::Args),
     Schema(schema::Args),
     Init(init::Args),
     /// Print a synthetic spec of N services (for benchmarks).
@@ -68,6 +70,7 @@ pub fn main() -> ExitCode {
         Command::Build(a) => build::run(a),
         Command::Diff(a) => diff::run(a),
         Command::Explain(a) => explain::run(a),
+        Command::Graph(a) => graph::run(a),
         Command::Schema(a) => schema::run(a),
         Command::Init(a) => init::run(a),
         Command::Synth(a) => synth::run(a),

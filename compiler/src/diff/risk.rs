@@ -100,6 +100,7 @@ fn kubernetes(rc: &ResourceChange, value: Option<&Value>) -> Vec<Risk> {
             "Namespace" => risks.push(destructive(
                 "removing a namespace deletes every object in it",
             )),
+            "ExternalSecret" => risks.extend(owned_secret_deleted(name, value)),
             _ => {}
         },
         Change::Modified => {
@@ -155,6 +156,29 @@ fn kubernetes(rc: &ResourceChange, value: Option<&Value>) -> Vec<Risk> {
         }
     }
     risks
+}
+
+/// A removed ExternalSecret that owns its Secret (`creationPolicy: Owner`, the operator's
+/// default): Kubernetes deletes the Secret with it, so pods that read the Secret keep running
+/// but no new one starts until something else creates it (as when the spec declares the
+/// secret `source = "external"`).
+fn owned_secret_deleted(name: &str, value: Option<&Value>) -> Option<Risk> {
+    let target = value.and_then(|v| v.pointer("/spec/target"));
+    let owner = target
+        .and_then(|t| t.get("creationPolicy"))
+        .and_then(Value::as_str)
+        .is_none_or(|p| p == "Owner");
+    // Without a target name the Secret is named after the ExternalSecret.
+    let secret = target
+        .and_then(|t| t.get("name"))
+        .or_else(|| value.and_then(|v| v.pointer("/metadata/name")))
+        .and_then(Value::as_str)
+        .unwrap_or(name);
+    owner.then(|| {
+        destructive(format!(
+            "removes ExternalSecret `{name}`, which owns the Secret `{secret}`: the Secret is deleted with it, and pods that read it cannot start until something else creates it"
+        ))
+    })
 }
 
 /// A storage size that decreases.

@@ -133,7 +133,11 @@ pub(crate) fn config_value(
 /// `amtool config routes test` prints them: the spec's routes in order, each taken when all
 /// its matchers hold, stopping at the first one without `continue`; the root's receiver when
 /// none matches. A missing label matches only an empty value, as in Alertmanager.
-fn route(a: &ir::Alerting, root: &str, labels: &BTreeMap<String, String>) -> Vec<String> {
+pub(crate) fn route(
+    a: &ir::Alerting,
+    root: &str,
+    labels: &BTreeMap<String, String>,
+) -> Vec<String> {
     let mut out = Vec::new();
     for r in &a.routes {
         let matches = r

@@ -10,7 +10,7 @@
 //! - `<platform>/values.yaml`: what every environment shares (the chart's defaults);
 //! - `<platform>/values-<env>.yaml`: what differs, including `environment`, which the chart
 //!   needs to render anything;
-//! - `values-<chart>-<env>.yaml`: values for upstream charts the spec asks for (loki-stack,
+//! - `values-<chart>-<env>.yaml`: values for upstream charts the spec asks for (Loki, Alloy,
 //!   kube-prometheus-stack), see [`upstream`].
 //!
 //! Rendering the chart with `-f values-<env>.yaml` (the chart's `values.yaml` always applies
@@ -247,6 +247,12 @@ pub fn values(platform: &ir::Platform, env: &Environment) -> Values {
             default_limits: super::k8s::default_amounts(ir::CPU_LIMIT, ir::MEMORY_LIMIT),
             default_requests: super::k8s::default_amounts(ir::CPU_REQUEST, ir::MEMORY_REQUEST),
         }),
+        external_secrets: external_secrets(platform, env),
+        cluster_issuer: super::cluster::issuer(env).map(|i| ClusterIssuerValues {
+            server: ir::ACME_SERVER.to_owned(),
+            email: i.email,
+            account_key_secret: naming::acme_account_key(&i.name),
+        }),
     };
     // A managed store's endpoints live in the VPC; without a cloud section plinth cannot know
     // where, so its clients may reach any address on its ports.
@@ -286,6 +292,29 @@ pub fn values(platform: &ir::Platform, env: &Environment) -> Values {
         set.insert(w.name.clone(), workload(w));
     }
     out
+}
+
+/// The environment's ExternalSecrets and their store, from the plan the k8s target
+/// serializes; a Secret in the platform's namespace leaves its namespace to the release.
+fn external_secrets(platform: &ir::Platform, env: &Environment) -> Option<ExternalSecretsValues> {
+    let plan = super::cluster::secret_plan(platform, env);
+    let store = plan.store?;
+    Some(ExternalSecretsValues {
+        store: store.name,
+        region: store.region,
+        prefix: store.prefix,
+        refresh_interval: ir::SECRET_REFRESH.to_owned(),
+        secrets: plan
+            .secrets
+            .into_iter()
+            .map(|u| ExternalSecretValues {
+                namespace: (u.namespace != env.namespace).then_some(u.namespace),
+                name: u.name,
+                keys: u.keys.into_iter().collect(),
+                docker_config: u.docker_config,
+            })
+            .collect(),
+    })
 }
 
 fn protocol(p: &ir::Port) -> Protocol {

@@ -1,6 +1,7 @@
 //! Raw Kubernetes manifests: a folder per environment, one file per workload plus one for
 //! the namespace and its baseline policies, so a pull request's diff shows which workload
-//! changed.
+//! changed; in an environment with a cloud, also the ExternalSecrets with their
+//! ClusterSecretStore and the ClusterIssuer that [`super::cluster`] plans.
 //!
 //! Objects are k8s-openapi structs for Kubernetes 1.30. Every pod gets the secure defaults:
 //! non-root with a high UID, read-only root filesystem (with an emptyDir for `/tmp`), no
@@ -44,7 +45,9 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
-use super::{hash_banner, to_yaml, to_yaml_after, EmitError, Emitted, Note, OutputFile, Target};
+use super::{
+    cluster, hash_banner, to_yaml, to_yaml_after, EmitError, Emitted, Note, OutputFile, Target,
+};
 use crate::ir::{self, naming, Environment, Kind, ProbeAction, Replicas, Workload};
 use crate::units::{format_bytes, format_cpu, IntOrPercent};
 
@@ -65,6 +68,35 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
             out.notes.push(Note {
                 target: Target::K8s,
                 message,
+            });
+        }
+        let secrets = cluster::secret_plan(platform, env);
+        out.notes.extend(
+            cluster::secret_notes(env, &secrets)
+                .into_iter()
+                .chain(cluster::issuer_note(env))
+                .map(|message| Note {
+                    target: Target::K8s,
+                    message,
+                }),
+        );
+        let objects = secret_objects(platform, env, &secrets);
+        if !objects.is_empty() {
+            out.files.push(OutputFile {
+                path: naming::k8s_secrets_file(&env.name),
+                contents: to_yaml_after(hash_banner(platform), &objects)?,
+            });
+        }
+        if let Some(issuer) = cluster::issuer(env) {
+            let object = CustomObject {
+                api_version: "cert-manager.io/v1",
+                kind: "ClusterIssuer",
+                metadata: cluster_meta(&issuer.name, platform, env),
+                spec: cluster::issuer_spec(&issuer),
+            };
+            out.files.push(OutputFile {
+                path: naming::k8s_issuer_file(&env.name),
+                contents: to_yaml_after(hash_banner(platform), &[object])?,
             });
         }
         for w in &env.workloads {
@@ -93,8 +125,10 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
                     });
                 }
             }
-            if !w.image_pull_secrets.is_empty() {
+            if !w.image_pull_secrets.is_empty() && env.cloud.is_none() {
                 // A prerequisite, not generated: say so where the build summary lists them.
+                // With a cloud, ExternalSecrets create them (or the spec declares them
+                // external, which `cluster::secret_notes` reports).
                 out.notes.push(Note {
                     target: Target::K8s,
                     message: format!(
@@ -170,7 +204,8 @@ enum Object {
     LimitRange(Box<LimitRange>),
 }
 
-/// An object of a custom resource (VerticalPodAutoscaler, ServiceMonitor) that k8s-openapi
+/// An object of a custom resource (VerticalPodAutoscaler, ServiceMonitor, ExternalSecret,
+/// ClusterSecretStore, ClusterIssuer) that k8s-openapi
 /// does not model: typed envelope, spec as built JSON.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -179,6 +214,45 @@ struct CustomObject {
     kind: &'static str,
     metadata: ObjectMeta,
     spec: serde_json::Value,
+}
+
+/// Metadata of a cluster-scoped object of an environment: a name and the common labels.
+fn cluster_meta(name: &str, platform: &ir::Platform, env: &Environment) -> ObjectMeta {
+    ObjectMeta {
+        name: Some(name.to_owned()),
+        labels: Some(naming::common_labels(&platform.name, env)),
+        ..Default::default()
+    }
+}
+
+/// The ClusterSecretStore and the ExternalSecrets of an environment's plan; none without a
+/// store.
+fn secret_objects(
+    platform: &ir::Platform,
+    env: &Environment,
+    plan: &cluster::SecretPlan,
+) -> Vec<CustomObject> {
+    let Some(store) = &plan.store else {
+        return Vec::new();
+    };
+    let mut objects = vec![CustomObject {
+        api_version: "external-secrets.io/v1",
+        kind: "ClusterSecretStore",
+        metadata: cluster_meta(&store.name, platform, env),
+        spec: cluster::store_spec(store),
+    }];
+    for u in &plan.secrets {
+        objects.push(CustomObject {
+            api_version: "external-secrets.io/v1",
+            kind: "ExternalSecret",
+            metadata: ObjectMeta {
+                namespace: Some(u.namespace.clone()),
+                ..cluster_meta(&u.name, platform, env)
+            },
+            spec: cluster::external_secret_spec(&store.name, u),
+        });
+    }
+    objects
 }
 
 fn meta(name: &str, env: &Environment, labels: BTreeMap<String, String>) -> ObjectMeta {
@@ -213,16 +287,10 @@ fn int_or_string(v: IntOrPercent) -> IntOrString {
 
 fn namespace_docs(platform: &ir::Platform, env: &Environment) -> Result<String, EmitError> {
     let labels = naming::common_labels(&platform.name, env);
-    let mut ns_labels = labels.clone();
-    // Pod Security Admission enforces the restricted profile the generated pods satisfy.
-    ns_labels.insert(
-        "pod-security.kubernetes.io/enforce".to_owned(),
-        "restricted".to_owned(),
-    );
     let ns = Namespace {
         metadata: ObjectMeta {
             name: Some(env.namespace.clone()),
-            labels: Some(ns_labels),
+            labels: Some(naming::namespace_labels(&platform.name, env)),
             ..Default::default()
         },
         ..Default::default()
@@ -270,12 +338,53 @@ fn namespace_docs(platform: &ir::Platform, env: &Environment) -> Result<String, 
         Object::NetworkPolicy(Box::new(deny)),
         Object::NetworkPolicy(Box::new(dns)),
     ];
+    if cluster::issuer(env).is_some() {
+        docs.push(Object::NetworkPolicy(Box::new(acme_solver_policy(
+            env,
+            naming::common_labels(&platform.name, env),
+        ))));
+    }
     if let Some(q) = &env.quota {
         let (quota, limits) = quota_docs(q, env, &naming::common_labels(&platform.name, env));
         docs.push(Object::ResourceQuota(Box::new(quota)));
         docs.push(Object::LimitRange(Box::new(limits)));
     }
     to_yaml(&docs)
+}
+
+/// Port of the pod cert-manager starts to answer an ACME HTTP-01 challenge.
+const ACME_SOLVER_PORT: i32 = 8089;
+
+/// The policy that lets the ingress controller reach cert-manager's HTTP-01 solver pods.
+///
+/// Why: to prove a host to Let's Encrypt, cert-manager starts a solver pod (label
+/// `acme.cert-manager.io/http01-solver: "true"`, port 8089) in the namespace of the
+/// Ingress, and a temporary Ingress routing `/.well-known/acme-challenge/` to it. Under the
+/// namespace's default-deny policy the ingress controller could not reach that pod, the
+/// challenge would time out and no certificate would ever be issued.
+fn acme_solver_policy(env: &Environment, labels: BTreeMap<String, String>) -> NetworkPolicy {
+    NetworkPolicy {
+        metadata: meta("allow-acme-http01-solver", env, labels),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(labelled("acme.cert-manager.io/http01-solver", "true")),
+            policy_types: Some(vec!["Ingress".to_owned()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: Some(vec![NetworkPolicyPeer {
+                    namespace_selector: Some(labelled(
+                        "kubernetes.io/metadata.name",
+                        &env.cluster.ingress_namespace,
+                    )),
+                    ..Default::default()
+                }]),
+                ports: Some(vec![NetworkPolicyPort {
+                    port: Some(IntOrString::Int(ACME_SOLVER_PORT)),
+                    protocol: Some("TCP".to_owned()),
+                    ..Default::default()
+                }]),
+            }]),
+            ..Default::default()
+        }),
+    }
 }
 
 /// The namespace's ResourceQuota, and the LimitRange that gives plinth's default requests

@@ -5,7 +5,9 @@
 //! that `cli` writes or `diff` compares.
 
 pub mod alertmanager;
+pub(crate) mod cluster;
 pub mod compose;
+pub mod docs;
 pub mod gotmpl;
 pub mod helm;
 pub mod k8s;
@@ -53,6 +55,9 @@ pub enum Target {
     Prometheus,
     /// Alertmanager configuration and its route tests.
     Alertmanager,
+    /// `docs/<env>.md`: the platform drawn in Mermaid, with tables of resources, scaling,
+    /// hosts, alert thresholds and backups.
+    Docs,
 }
 
 impl Target {
@@ -64,6 +69,7 @@ impl Target {
         Target::Compose,
         Target::Prometheus,
         Target::Alertmanager,
+        Target::Docs,
     ];
 
     /// Where the target goes in the queue of a build's threads: the costliest first, from
@@ -76,6 +82,7 @@ impl Target {
             Target::K8s => 3,
             Target::Compose => 4,
             Target::Terraform => 5,
+            Target::Docs => 6,
         }
     }
 
@@ -88,6 +95,7 @@ impl Target {
             Target::Compose => "compose",
             Target::Prometheus => "prometheus",
             Target::Alertmanager => "alertmanager",
+            Target::Docs => "docs",
         }
     }
 }
@@ -131,6 +139,7 @@ pub fn emit_with(target: Target, shared: &Shared, envs: &[String]) -> Result<Emi
         Target::Compose => compose::emit(platform, &selected),
         Target::Prometheus => prometheus::emit(shared, &selected),
         Target::Alertmanager => alertmanager::emit(shared, &selected),
+        Target::Docs => docs::emit(shared, &selected),
     }?;
     // Contents grown by appending keep up to twice their length in capacity, and every file is
     // held until the last target is done, so the slack would count twice in peak memory.

@@ -30,11 +30,17 @@ pub const BUDGET_MAX_UNAVAILABLE: IntOrPercent = IntOrPercent::Int(1);
 /// User and group id of every container; above the range of host system users.
 pub const RUN_AS_USER: i64 = 10001;
 /// Ingress class.
-pub const INGRESS_CLASS: &str = "nginx";
+pub const INGRESS_CLASS: &str = crate::units::INGRESS_CLASS;
 /// Namespace of the ingress controller.
 pub const INGRESS_NAMESPACE: &str = crate::units::INGRESS_NAMESPACE;
-/// cert-manager ClusterIssuer.
+/// cert-manager ClusterIssuer; plinth generates it (see [`ACME_SERVER`]).
 pub const TLS_ISSUER: &str = "letsencrypt";
+/// ACME directory of the generated ClusterIssuer: Let's Encrypt production, whose
+/// certificates browsers trust (staging certificates are not).
+pub const ACME_SERVER: &str = "https://acme-v02.api.letsencrypt.org/directory";
+/// How often an ExternalSecret copies its secret from the store again, so a rotated value
+/// reaches the cluster within the hour.
+pub const SECRET_REFRESH: &str = "1h";
 /// Namespace of Prometheus.
 pub const MONITORING_NAMESPACE: &str = crate::units::MONITORING_NAMESPACE;
 /// Ingress path.
@@ -70,8 +76,10 @@ pub const REPEAT_INTERVAL_MS: u64 = 4 * 3_600_000;
 pub const DEFAULT_ENVIRONMENT: &str = crate::units::DEFAULT_ENVIRONMENT;
 /// The environment Docker Compose runs when no environment is marked `local`.
 pub const COMPOSE_ENVIRONMENT: &str = crate::units::COMPOSE_ENVIRONMENT;
-/// Kubernetes version of a cluster without one.
-pub const CLUSTER_VERSION: &str = "1.30";
+/// Kubernetes version of a cluster without one: the newest EKS minor on the calendar of
+/// `stdlib/aws/eks-versions.txt` (a test keeps it in standard support there), which the
+/// pinned cluster-autoscaler (1.35) matches.
+pub const CLUSTER_VERSION: &str = "1.35";
 /// VPC CIDR of a network without one.
 pub const NETWORK_CIDR: &str = "10.0.0.0/16";
 /// Availability zones of a network without a count.

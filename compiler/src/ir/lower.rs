@@ -170,6 +170,8 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
             ingress_namespace: text(&platform.ingress_namespace)
                 .unwrap_or_else(|| INGRESS_NAMESPACE.to_owned()),
             tls_issuer: text(&platform.tls_issuer).unwrap_or_else(|| TLS_ISSUER.to_owned()),
+            tls_email: text(&platform.tls_email)
+                .or_else(|| text(&platform.owner).filter(|o| units::is_email(o))),
             monitoring_namespace: text(&platform.monitoring_namespace)
                 .unwrap_or_else(|| MONITORING_NAMESPACE.to_owned()),
         },
@@ -187,6 +189,12 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
         observability: lower_observability(spec, scrape_interval_ms),
         alerting: lower_alerting(&view.alerting),
         quota: env_spec.and_then(|e| e.quota.as_ref()).map(quota),
+        external_secrets: spec
+            .secrets
+            .iter()
+            .filter(|(_, d)| d.source.value == spec::SecretSource::External)
+            .map(|(n, _)| n.value.clone())
+            .collect(),
         origins,
     }
 }

@@ -78,6 +78,9 @@ pub struct Environment {
     pub alerting: Alerting,
     /// The namespace's ResourceQuota, when the spec sets one.
     pub quota: Option<Quota>,
+    /// Secrets the spec declares provided by other means (`source = "external"`): no
+    /// ExternalSecret, a prerequisite instead.
+    pub external_secrets: std::collections::BTreeSet<String>,
     /// Which layer set each field (spec paths); recorded only by
     /// [`crate::analyze_explained`].
     pub origins: Origins,
@@ -105,6 +108,9 @@ pub struct ClusterAddons {
     pub ingress_namespace: String,
     /// cert-manager ClusterIssuer.
     pub tls_issuer: String,
+    /// Account e-mail of the generated ACME ClusterIssuer: `platform.tls_email`, else the
+    /// owner when that is an address.
+    pub tls_email: Option<String>,
     /// Namespace of Prometheus.
     pub monitoring_namespace: String,
 }

@@ -249,11 +249,12 @@ fn secrets_made(objects: &[Object], tf: Option<&[Block]>) -> BTreeSet<(String, S
     made
 }
 
-/// P005 `unproduced-secret`: a Secret that a pod reads (variables, volumes, pull secrets) or
-/// that an upstream chart's values mount (kube-prometheus-stack's
-/// `alertmanager.alertmanagerSpec.secrets`), and that nothing in the environment's output
-/// creates: no Secret object, no `ExternalSecret` with that target name, no Certificate, no
-/// Terraform `kubernetes_secret`.
+/// P005 `unproduced-secret`: in an environment with a cloud, a Secret that a pod reads
+/// (variables, volumes, pull secrets) or that an upstream chart's values mount
+/// (kube-prometheus-stack's `alertmanager.alertmanagerSpec.secrets`), and that nothing in
+/// the environment's output creates: no Secret object, no `ExternalSecret` with that target
+/// name, no Certificate, no Terraform `kubernetes_secret`, and that the spec does not declare
+/// provided from outside (`secrets.NAME.source = "external"`).
 ///
 /// Why: a pod that reads a missing Secret never starts (`CreateContainerConfigError`), and
 /// nothing in the output says who is meant to make it. A secret that really comes from
@@ -261,15 +262,19 @@ fn secrets_made(objects: &[Object], tf: Option<&[Block]>) -> BTreeSet<(String, S
 pub(super) fn secrets(
     objects: &[Object],
     upstream: Option<&BTreeSet<String>>,
-    tf: Option<&[Block]>,
+    tf: &[Block],
+    external: &BTreeSet<String>,
     out: &mut Vec<Finding>,
 ) {
-    let made = secrets_made(objects, tf);
+    let made = secrets_made(objects, Some(tf));
     let help = "create it in the output (an ExternalSecret from the secret store), or declare it as provided from outside the platform";
     let mut reported = BTreeSet::new();
     for o in objects {
         for name in secrets_read(o) {
+            // A Secret the spec declares external is made outside the output, in whichever
+            // namespace reads it.
             if !made.contains(&(o.namespace.clone(), name.clone()))
+                && !external.contains(&name)
                 && reported.insert((o.owner().to_owned(), name.clone()))
             {
                 out.push(Finding::on(
@@ -286,7 +291,7 @@ pub(super) fn secrets(
     }
     for name in upstream.into_iter().flatten() {
         // kube-prometheus-stack runs Alertmanager in the namespace of its release.
-        if !made.iter().any(|(_, n)| n == name) {
+        if !made.iter().any(|(_, n)| n == name) && !external.contains(name) {
             out.push(Finding::env(
                 Code::UnproducedSecret,
                 format!("Alertmanager mounts Secret `{name}` (kube-prometheus-stack values), which nothing in the output creates"),

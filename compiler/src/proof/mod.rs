@@ -180,12 +180,20 @@ pub struct Proof {
 /// read to point findings at the line that caused them.
 pub fn run(files: &[OutputFile], built: &[Target], spec: &Spec) -> Proof {
     let locate = Locate::new(spec);
+    // The one fact the proof takes from the spec: which Secrets it declares provided from
+    // outside the platform (`secrets.NAME.source = "external"`), prerequisites by design.
+    let external: BTreeSet<String> = spec
+        .secrets
+        .iter()
+        .filter(|(_, d)| d.source.value == crate::spec::SecretSource::External)
+        .map(|(name, _)| name.value.clone())
+        .collect();
     let mut proof = Proof::default();
     let mut found = Found::default();
     for artifacts in gather(files, built) {
         let mut findings = Vec::new();
         let mut skipped = Vec::new();
-        prove(&artifacts, &mut findings, &mut skipped);
+        prove(&artifacts, &external, &mut findings, &mut skipped);
         let env = &artifacts.env;
         for f in findings {
             let (span, label) = locate.span(f.workload.as_deref(), env);
@@ -205,7 +213,7 @@ pub fn run(files: &[OutputFile], built: &[Target], spec: &Spec) -> Proof {
             proof.notes.push(Note {
                 target: Target::Terraform,
                 message: format!(
-                    "environment `{env}` has no cloud: the proof assumes its cluster provides CRDs, storage, metrics APIs and the monitoring stack"
+                    "environment `{env}` has no cloud: the proof assumes its cluster provides the Secrets its pods read, CRDs, storage, metrics APIs and the monitoring stack"
                 ),
             });
         }
@@ -268,7 +276,12 @@ impl Found {
 
 /// Runs every family whose files `a` has, and records the ones it skipped with the target
 /// that would have made their files.
-fn prove(a: &Artifacts, out: &mut Vec<Finding>, skipped: &mut Vec<(Target, &'static str)>) {
+fn prove(
+    a: &Artifacts,
+    external: &BTreeSet<String>,
+    out: &mut Vec<Finding>,
+    skipped: &mut Vec<(Target, &'static str)>,
+) {
     let index = a.objects.as_deref().map(Index::new);
     match (&a.objects, &index) {
         (Some(objects), Some(index)) => {
@@ -276,10 +289,10 @@ fn prove(a: &Artifacts, out: &mut Vec<Finding>, skipped: &mut Vec<(Target, &'sta
             refs::selectors(objects, index, out);
             refs::ingress_backends(objects, index, out);
             refs::scale_targets(objects, out);
-            cluster::secrets(objects, a.upstream.as_ref(), a.terraform.as_deref(), out);
             network::reachability(objects, index, out);
             match &a.terraform {
                 Some(tf) if !tf.is_empty() => {
+                    cluster::secrets(objects, a.upstream.as_ref(), tf, external, out);
                     cluster::custom_resources(objects, tf, out);
                     cluster::storage(objects, tf, out);
                     cluster::autoscaling_metrics(objects, tf, out);
@@ -288,6 +301,7 @@ fn prove(a: &Artifacts, out: &mut Vec<Finding>, skipped: &mut Vec<(Target, &'sta
                 Some(_) => {}
                 None => skipped.extend(
                     [
+                        "secrets",
                         "custom resources",
                         "storage",
                         "autoscaling metrics",
@@ -296,7 +310,7 @@ fn prove(a: &Artifacts, out: &mut Vec<Finding>, skipped: &mut Vec<(Target, &'sta
                     .map(|f| (Target::Terraform, f)),
                 ),
             }
-            if a.upstream.is_none() {
+            if a.upstream.is_none() && a.terraform.as_ref().is_none_or(|tf| !tf.is_empty()) {
                 skipped.push((Target::Helm, "secrets of upstream chart values"));
             }
         }

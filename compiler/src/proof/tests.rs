@@ -9,7 +9,11 @@ use crate::source::Sources;
 /// The output of `examples/codepal.toml` (an EKS environment `production` with managed
 /// stores, and `staging` with in-cluster ones) and its parsed spec.
 fn codepal() -> (Vec<OutputFile>, crate::spec::Spec) {
-    let text = include_str!("../../../examples/codepal.toml");
+    compiled(include_str!("../../../examples/codepal.toml"))
+}
+
+/// The output of the spec `text` and the spec, parsed.
+fn compiled(text: &str) -> (Vec<OutputFile>, crate::spec::Spec) {
     let c = crate::compile("codepal.toml", text, &crate::Options::default());
     assert!(!c.files.is_empty());
     let mut sources = Sources::new();
@@ -66,22 +70,6 @@ fn breaks(code: Code, path: &str, from: &str, to: &str) -> Vec<Diagnostic> {
     found
 }
 
-/// Asserts that the environment of `path` has findings of `code` today, and none once the
-/// file is mended.
-fn mends(code: Code, path: &str, from: &str, to: &str) {
-    let (files, spec) = codepal();
-    assert!(
-        !in_env(&files, &spec, code, path).is_empty(),
-        "no {code:?} today"
-    );
-    let mended = edit(&files, path, from, to);
-    assert_eq!(
-        in_env(&mended, &spec, code, path),
-        Vec::new(),
-        "after mending {path}"
-    );
-}
-
 #[test]
 fn references_dangling_ports_selectors_backends_and_targets() {
     let found = breaks(
@@ -118,30 +106,37 @@ fn references_dangling_ports_selectors_backends_and_targets() {
 
 #[test]
 fn secrets_need_a_producer() {
-    let (files, spec) = codepal();
-    let read = |files: &[OutputFile]| {
-        findings(files, &spec, Code::UnproducedSecret)
-            .into_iter()
-            .filter(|d| {
-                d.message
-                    .starts_with("Deployment `auth-service` reads Secret `codepal-auth`")
-                    && d.message.contains("`staging`")
-            })
-            .count()
-    };
-    assert_eq!(read(&files), 1, "today nothing creates codepal-auth");
-    let external = "---\napiVersion: external-secrets.io/v1\nkind: ExternalSecret\nmetadata:\n  name: auth\n  namespace: codepal-staging\nspec:\n  target:\n    name: codepal-auth\n";
-    let mut with = files.clone();
-    with.iter_mut()
-        .find(|f| f.path == "k8s/staging/auth-service.yaml")
-        .unwrap()
-        .contents
-        .push_str(external);
-    assert_eq!(
-        read(&with),
-        0,
-        "an ExternalSecret with that target produces it"
+    let found = breaks(
+        Code::UnproducedSecret,
+        "k8s/staging/external-secrets.yaml",
+        "  target:\n    name: codepal-auth\n",
+        "  target:\n    name: codepal-auth-copy\n",
     );
+    assert!(
+        found.iter().any(|d| d
+            .message
+            .starts_with("Deployment `auth-service` reads Secret `codepal-auth`")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_secret_the_spec_declares_external_needs_no_producer() {
+    let text = format!(
+        "{}\n[secrets.codepal-auth]\nsource = \"external\"\n",
+        include_str!("../../../examples/codepal.toml")
+    );
+    let (files, spec) = compiled(&text);
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.contents.contains("  target:\n    name: codepal-auth\n")),
+        "no ExternalSecret is generated for a secret declared external"
+    );
+    assert_eq!(findings(&files, &spec, Code::UnproducedSecret), Vec::new());
+    // The same output proven against the example itself, which declares nothing.
+    let (_, undeclared) = codepal();
+    assert!(!findings(&files, &undeclared, Code::UnproducedSecret).is_empty());
 }
 
 #[test]
@@ -149,25 +144,29 @@ fn custom_resources_need_their_crds_installed_first() {
     let found = breaks(
         Code::CrdInstalledLate,
         "terraform/production/helm.tf",
-        "depends_on       = [module.eks, helm_release.kube_prometheus_stack,",
-        "depends_on       = [module.eks,",
+        "helm_release.kube_prometheus_stack,",
+        "",
     );
     assert!(found[0].message.contains("ServiceMonitor"), "{found:?}");
-    mends(
+    let found = breaks(
         Code::UninstalledCrd,
-        "terraform/production/helm.tf",
-        "resource \"helm_release\" \"platform\" {",
-        "resource \"helm_release\" \"vpa\" {\n  chart = \"vpa\"\n}\n\nresource \"helm_release\" \"platform\" {",
+        "terraform/production/addons.tf",
+        "chart            = \"vpa\"",
+        "chart            = \"goldilocks\"",
+    );
+    assert!(
+        found[0].message.contains("VerticalPodAutoscaler"),
+        "{found:?}"
     );
 }
 
 #[test]
 fn storage_needs_a_class_and_the_csi_driver() {
-    mends(
+    breaks(
         Code::NoStorageClass,
-        "terraform/staging/main.tf",
-        "module \"eks\" {",
-        "resource \"kubernetes_storage_class_v1\" \"gp3\" {\n  metadata {\n    name = \"gp3\"\n    annotations = {\n      \"storageclass.kubernetes.io/is-default-class\" = \"true\"\n    }\n  }\n}\n\nmodule \"eks\" {",
+        "terraform/staging/kubernetes.tf",
+        "\"storageclass.kubernetes.io/is-default-class\" = \"true\"",
+        "\"storageclass.kubernetes.io/is-default-class\" = \"false\"",
     );
     breaks(
         Code::NoEbsCsiDriver,
@@ -179,26 +178,20 @@ fn storage_needs_a_class_and_the_csi_driver() {
 
 #[test]
 fn autoscalers_need_a_metrics_source_and_policies_an_enforcer() {
-    for env in ["staging", "production"] {
-        mends(
-            Code::NoMetricsServer,
-            &format!("terraform/{env}/helm.tf"),
-            "resource \"helm_release\" \"platform\" {",
-            "resource \"helm_release\" \"metrics_server\" {\n  chart = \"metrics-server\"\n}\n\nresource \"helm_release\" \"platform\" {",
-        );
-    }
-    let (files, spec) = codepal();
-    let today = findings(&files, &spec, Code::UnenforcedNetworkPolicy).len();
-    assert_eq!(today, 2, "both EKS environments lack enforcement today");
-    let mended = edit(
-        &files,
-        "terraform/production/main.tf",
-        "      before_compute = true",
-        "      before_compute = true\n      configuration_values = jsonencode({ enableNetworkPolicy = \"true\" })",
+    let found = breaks(
+        Code::NoMetricsServer,
+        "terraform/production/addons.tf",
+        "chart      = \"metrics-server\"",
+        "chart      = \"metrics-exporter\"",
     );
-    assert_eq!(
-        findings(&mended, &spec, Code::UnenforcedNetworkPolicy).len(),
-        1
+    assert!(found
+        .iter()
+        .all(|d| d.message.contains("HorizontalPodAutoscaler")));
+    breaks(
+        Code::UnenforcedNetworkPolicy,
+        "terraform/production/main.tf",
+        "      configuration_values = jsonencode({ enableNetworkPolicy = \"true\" })\n",
+        "",
     );
 }
 

@@ -145,6 +145,7 @@ fn platform<'a>(p: &'a Platform, f: &mut impl FnMut(Text<'a>)) {
     plain("platform.domain", p.domain.as_ref(), f);
     plain("platform.owner", p.owner.as_ref(), f);
     plain("platform.team", p.team.as_ref(), f);
+    plain("platform.tls_email", p.tls_email.as_ref(), f);
     named("env", p.env.as_ref(), f);
     named("labels", Some(&p.labels), f);
 }

@@ -1,9 +1,14 @@
 //! Values for the upstream charts a platform installs beside its own, where the spec asks for
-//! them: `grafana/loki-stack` (`observability.logs = "loki"`) and
-//! `prometheus-community/kube-prometheus-stack` (any metrics endpoint, threshold, rule, SLO
-//! or receiver). kube-prometheus-stack goes into the monitoring namespace
-//! (`platform.monitoring_namespace`), the one the generated network policies let scrape
-//! metrics ports; loki-stack into `observability`, as 000 installs it.
+//! them: `grafana-community/loki` with `grafana/alloy` shipping the pods' logs
+//! (`observability.logs = "loki"`), and `prometheus-community/kube-prometheus-stack` (any
+//! metrics endpoint, threshold, rule, SLO or receiver). kube-prometheus-stack goes into the
+//! monitoring namespace (`platform.monitoring_namespace`), the one the generated network
+//! policies let scrape metrics ports; Loki and Alloy into `observability`, as 000 installs
+//! its log stack. The Terraform target installs the same charts from these same files.
+//!
+//! Loki is not `grafana/loki-stack` with Promtail any more: both are deprecated, and Grafana's
+//! own `grafana/loki` chart is kept for its enterprise product since March 2026; the
+//! community fork `grafana-community/loki` is the open-source chart.
 //!
 //! Data-store charts (Bitnami PostgreSQL, Redis…) get no values: plinth runs in-cluster stores
 //! as StatefulSets of its own, in the platform's chart, so such values would describe a second
@@ -18,8 +23,10 @@ use crate::emit::{hash_banner, indent, to_yaml, EmitError, OutputFile};
 use crate::ir::{self, naming, Environment};
 use crate::units::format_duration;
 
-/// Port of Loki's HTTP API in loki-stack.
-const LOKI_PORT: u16 = 3100;
+/// The day Loki's only schema period starts. Any past date will do for a new install; it
+/// is fixed so that the values never change by themselves (a later date would hide older
+/// logs).
+const LOKI_SCHEMA_FROM: &str = "2024-04-01";
 
 /// What the Prometheus and Alertmanager targets contribute to kube-prometheus-stack: the hook
 /// through which generated alert rules and routing reach the chart's values (filled by
@@ -55,16 +62,29 @@ pub fn emit(
     };
     if wants_loki(env) {
         files.push(OutputFile {
-            path: naming::helm_upstream_values_file("loki-stack", &env.name),
+            path: naming::helm_upstream_values_file("loki", &env.name),
             contents: format!(
                 "{}{}",
                 header(
-                    "loki-stack",
-                    "grafana",
+                    "loki",
+                    "grafana-community",
                     naming::LOKI_RELEASE,
                     naming::LOGS_NAMESPACE
                 ),
-                to_yaml(&[loki_stack()])?
+                to_yaml(&[loki()])?
+            ),
+        });
+        files.push(OutputFile {
+            path: naming::helm_upstream_values_file("alloy", &env.name),
+            contents: format!(
+                "{}{}",
+                header(
+                    "alloy",
+                    "grafana",
+                    naming::ALLOY_RELEASE,
+                    naming::LOGS_NAMESPACE
+                ),
+                to_yaml(&[alloy()])?
             ),
         });
     }
@@ -84,45 +104,235 @@ pub fn emit(
     Ok(files)
 }
 
-/// Whether the spec asks for a log stack.
-fn wants_loki(env: &Environment) -> bool {
+/// Whether the spec asks for a log stack. The Terraform target installs Loki and Alloy on
+/// the same condition.
+pub(crate) fn wants_loki(env: &Environment) -> bool {
     env.observability.logs.as_deref() == Some("loki")
 }
 
 /// Whether anything of the environment needs Prometheus: a metrics endpoint (its
-/// ServiceMonitor needs the operator), an alert, an SLO or somewhere to send alerts.
-fn wants_prometheus(env: &Environment) -> bool {
-    env.workloads
-        .iter()
-        .any(|w| w.metrics.is_some() || !w.thresholds.is_empty())
-        || !env.observability.rules.is_empty()
+/// ServiceMonitor needs the operator), an alert, an SLO, somewhere to send alerts, or an HPA
+/// on a custom per-pod metric (prometheus-adapter serves it from Prometheus). The
+/// Terraform target installs kube-prometheus-stack, from this values file, on the same
+/// condition.
+pub(crate) fn wants_prometheus(env: &Environment) -> bool {
+    env.workloads.iter().any(|w| {
+        w.metrics.is_some()
+            || !w.thresholds.is_empty()
+            || matches!(&w.replicas, ir::Replicas::Auto(a) if !a.pod_metrics.is_empty())
+    }) || !env.observability.rules.is_empty()
         || !env.observability.slos.is_empty()
         || !env.alerting.receivers.is_empty()
 }
 
-/// loki-stack values.
+/// grafana-community/loki values: one Loki binary (`Monolithic`), single-tenant, keeping its
+/// chunks and index on its own volume (from the cluster's default StorageClass), behind the
+/// chart's gateway. The memcached caches (8 GiB of memory requested by default), the canary
+/// DaemonSet and the chart test are left out: they are sized for large installs.
 #[derive(Serialize)]
-struct LokiStack {
-    loki: Enabled,
-    promtail: Enabled,
-    grafana: Enabled,
-    prometheus: Enabled,
+#[serde(rename_all = "camelCase")]
+struct Loki {
+    deployment_mode: &'static str,
+    loki: LokiConfig,
+    single_binary: Replicas,
+    read: Replicas,
+    write: Replicas,
+    backend: Replicas,
+    gateway: Enabled,
+    chunks_cache: Enabled,
+    results_cache: Enabled,
+    loki_canary: Enabled,
+    test: Enabled,
 }
 
-/// A sub-chart switch.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct LokiConfig {
+    /// Loki's own key: snake case, unlike the chart's.
+    #[serde(rename = "auth_enabled")]
+    auth_enabled: bool,
+    common_config: LokiCommon,
+    storage: LokiStorage,
+    schema_config: LokiSchemaConfig,
+}
+
+#[derive(Serialize)]
+struct LokiCommon {
+    replication_factor: u32,
+}
+
+#[derive(Serialize)]
+struct LokiStorage {
+    #[serde(rename = "type")]
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct LokiSchemaConfig {
+    configs: Vec<LokiSchema>,
+}
+
+/// One schema period of Loki's `schema_config`.
+#[derive(Serialize)]
+struct LokiSchema {
+    from: &'static str,
+    store: &'static str,
+    object_store: &'static str,
+    schema: &'static str,
+    index: LokiIndex,
+}
+
+#[derive(Serialize)]
+struct LokiIndex {
+    prefix: &'static str,
+    period: &'static str,
+}
+
+/// A component's replica count.
+#[derive(Serialize)]
+struct Replicas {
+    replicas: u32,
+}
+
+/// A sub-chart or component switch.
 #[derive(Serialize)]
 struct Enabled {
     enabled: bool,
 }
 
-/// Loki with Promtail shipping every pod's logs. Grafana and Prometheus stay off: the
-/// Grafana of kube-prometheus-stack gets Loki as a data source instead.
-fn loki_stack() -> LokiStack {
-    LokiStack {
-        loki: Enabled { enabled: true },
-        promtail: Enabled { enabled: true },
-        grafana: Enabled { enabled: false },
-        prometheus: Enabled { enabled: false },
+fn loki() -> Loki {
+    let off = || Enabled { enabled: false };
+    Loki {
+        deployment_mode: "Monolithic",
+        loki: LokiConfig {
+            // One tenant: Grafana and Alloy send no tenant header.
+            auth_enabled: false,
+            common_config: LokiCommon {
+                replication_factor: 1,
+            },
+            storage: LokiStorage { kind: "filesystem" },
+            schema_config: LokiSchemaConfig {
+                configs: vec![LokiSchema {
+                    from: LOKI_SCHEMA_FROM,
+                    store: "tsdb",
+                    object_store: "filesystem",
+                    schema: "v13",
+                    index: LokiIndex {
+                        prefix: "loki_index_",
+                        period: "24h",
+                    },
+                }],
+            },
+        },
+        single_binary: Replicas { replicas: 1 },
+        // The scalable targets' defaults are three replicas each; monolithic runs none.
+        read: Replicas { replicas: 0 },
+        write: Replicas { replicas: 0 },
+        backend: Replicas { replicas: 0 },
+        gateway: Enabled { enabled: true },
+        chunks_cache: off(),
+        results_cache: off(),
+        loki_canary: off(),
+        test: off(),
+    }
+}
+
+/// The URL of Loki for clients in the cluster: the chart's gateway Service,
+/// `<release>-gateway`, on port 80.
+fn loki_url() -> String {
+    format!(
+        "http://{}-gateway.{}.svc",
+        naming::LOKI_RELEASE,
+        naming::LOGS_NAMESPACE
+    )
+}
+
+/// grafana/alloy values: one Alloy (a Deployment, not a DaemonSet) tailing every pod's logs
+/// through the Kubernetes API and pushing them to Loki, labelled with namespace, pod,
+/// container and app. Through the API it needs no host paths, no root and no privileged
+/// container, and one instance covers the cluster.
+#[derive(Serialize)]
+struct Alloy {
+    alloy: AlloyConfig,
+    controller: AlloyController,
+    crds: AlloyCrds,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AlloyConfig {
+    config_map: AlloyConfigMap,
+}
+
+#[derive(Serialize)]
+struct AlloyConfigMap {
+    content: String,
+}
+
+#[derive(Serialize)]
+struct AlloyController {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    replicas: u32,
+}
+
+/// Alloy's CRDs (PodLogs) are for configurations plinth does not write.
+#[derive(Serialize)]
+struct AlloyCrds {
+    create: bool,
+}
+
+fn alloy() -> Alloy {
+    let labels = [
+        ("__meta_kubernetes_namespace", "namespace"),
+        ("__meta_kubernetes_pod_name", "pod"),
+        ("__meta_kubernetes_pod_container_name", "container"),
+        ("__meta_kubernetes_pod_label_app_kubernetes_io_name", "app"),
+    ];
+    let rules: String = labels
+        .iter()
+        .map(|(from, to)| {
+            format!(
+                r#"
+  rule {{
+    source_labels = ["{from}"]
+    target_label  = "{to}"
+  }}
+"#
+            )
+        })
+        .collect();
+    let url = format!("{}/loki/api/v1/push", loki_url());
+    let config = format!(
+        r#"discovery.kubernetes "pods" {{
+  role = "pod"
+}}
+
+discovery.relabel "pods" {{
+  targets = discovery.kubernetes.pods.targets
+{rules}}}
+
+loki.source.kubernetes "pods" {{
+  targets    = discovery.relabel.pods.output
+  forward_to = [loki.write.default.receiver]
+}}
+
+loki.write "default" {{
+  endpoint {{
+    url = "{url}"
+  }}
+}}
+"#
+    );
+    Alloy {
+        alloy: AlloyConfig {
+            config_map: AlloyConfigMap { content: config },
+        },
+        controller: AlloyController {
+            kind: "deployment",
+            replicas: 1,
+        },
+        crds: AlloyCrds { create: false },
     }
 }
 
@@ -151,6 +361,8 @@ struct PrometheusSpec {
     external_labels: std::collections::BTreeMap<String, String>,
     service_monitor_selector_nil_uses_helm_values: bool,
     pod_monitor_selector_nil_uses_helm_values: bool,
+    probe_selector_nil_uses_helm_values: bool,
+    scrape_config_selector_nil_uses_helm_values: bool,
     rule_selector_nil_uses_helm_values: bool,
 }
 
@@ -223,9 +435,10 @@ pub fn kube_prometheus_stack_values(
 /// `environment` external label on every series and alert (Alertmanager groups by it), and
 /// the Alertmanager configuration from `extras`.
 ///
-/// The chart's Prometheus normally selects only ServiceMonitors and PrometheusRules labelled
-/// with its own release; plinth's objects carry no release label, so the selectors are opened
-/// to every object (`*SelectorNilUsesHelmValues: false`).
+/// The chart's Prometheus normally selects only ServiceMonitors, PodMonitors, Probes,
+/// ScrapeConfigs and PrometheusRules labelled with its own release; plinth's objects carry no
+/// release label, so the selectors are opened to every object
+/// (`*SelectorNilUsesHelmValues: false`).
 pub fn kube_prometheus_stack(env: &Environment, extras: &PrometheusExtras) -> KubePrometheusStack {
     let interval = format_duration(env.observability.scrape_interval_ms);
     KubePrometheusStack {
@@ -237,6 +450,8 @@ pub fn kube_prometheus_stack(env: &Environment, extras: &PrometheusExtras) -> Ku
                 external_labels: [("environment".to_owned(), env.name.clone())].into(),
                 service_monitor_selector_nil_uses_helm_values: false,
                 pod_monitor_selector_nil_uses_helm_values: false,
+                probe_selector_nil_uses_helm_values: false,
+                scrape_config_selector_nil_uses_helm_values: false,
                 rule_selector_nil_uses_helm_values: false,
             },
         },
@@ -253,11 +468,7 @@ pub fn kube_prometheus_stack(env: &Environment, extras: &PrometheusExtras) -> Ku
             additional_data_sources: vec![DataSource {
                 name: "Loki".to_owned(),
                 kind: "loki".to_owned(),
-                url: format!(
-                    "http://{}.{}.svc:{LOKI_PORT}",
-                    naming::LOKI_RELEASE,
-                    naming::LOGS_NAMESPACE
-                ),
+                url: loki_url(),
                 access: "proxy".to_owned(),
             }],
         }),

@@ -43,6 +43,60 @@ pub struct Values {
     /// The namespace's ResourceQuota and the LimitRange of defaults that comes with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quota: Option<QuotaValues>,
+    /// The ExternalSecrets that create the Secrets the workloads and Alertmanager read, and
+    /// their ClusterSecretStore; only in an environment with a cloud.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_secrets: Option<ExternalSecretsValues>,
+    /// The ACME ClusterIssuer named by `cluster.tlsIssuer`, when plinth generates it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_issuer: Option<ClusterIssuerValues>,
+}
+
+/// A ClusterSecretStore of AWS Secrets Manager and the ExternalSecrets that read it.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExternalSecretsValues {
+    /// Name of the ClusterSecretStore.
+    pub store: String,
+    /// AWS region of the secrets.
+    pub region: String,
+    /// Prefix of every remote key, `<platform>/<env>/`.
+    pub prefix: String,
+    /// How often each secret is copied from the store again, e.g. `1h`.
+    pub refresh_interval: String,
+    /// One ExternalSecret per Kubernetes Secret.
+    pub secrets: Vec<ExternalSecretValues>,
+}
+
+/// One ExternalSecret: the Kubernetes Secret it creates, with the keys read from the JSON
+/// object stored under the prefix and the Secret's name.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExternalSecretValues {
+    /// Name of the Secret, and of the secret in the store below the prefix.
+    pub name: String,
+    /// Namespace of the Secret when it is not the release's (Alertmanager's credentials).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Keys copied, each from the stored object's property of the same name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<String>,
+    /// An image pull secret: a `kubernetes.io/dockerconfigjson` Secret whose
+    /// `.dockerconfigjson` is the stored object's `dockerconfigjson` property.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub docker_config: bool,
+}
+
+/// An ACME ClusterIssuer with an HTTP-01 solver through `cluster.ingressClass`.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterIssuerValues {
+    /// ACME directory URL.
+    pub server: String,
+    /// E-mail address of the ACME account.
+    pub email: String,
+    /// Secret the ACME account's private key is kept in.
+    pub account_key_secret: String,
 }
 
 /// A ResourceQuota and its LimitRange.

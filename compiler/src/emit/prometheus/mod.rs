@@ -11,9 +11,9 @@
 //! - `prometheus.yml`, for environments run with Compose: scrape configs for every workload
 //!   with a metrics endpoint, labelled like the Kubernetes side so the same rules apply.
 
-mod catalogue;
+pub(crate) mod catalogue;
 mod config;
-mod signals;
+pub(crate) mod signals;
 mod slo;
 mod unit_tests;
 

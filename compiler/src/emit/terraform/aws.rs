@@ -1,9 +1,12 @@
 //! The AWS lowering: one environment's cloud side as a Terraform root module.
 //!
-//! Network and cluster come from the `terraform-aws-modules` registry modules (`vpc`, `eks`,
-//! `iam` for IRSA roles), pinned to exact versions. Managed data stores, the encryption key,
-//! the CDN and the Helm releases are plain resources, so that checkov, which does not
-//! download modules, evaluates every one of them.
+//! Network and cluster come from the `terraform-aws-modules` registry modules (`vpc`, `eks`
+//! with the cluster's EKS add-ons, `iam` for IRSA roles), pinned to exact versions whose
+//! declared inputs a test checks every call against. Managed data stores, the encryption key,
+//! the CDN, the in-cluster core objects (the platform's namespace with its Pod Security
+//! labels, the default StorageClass, through the kubernetes provider) and the Helm releases
+//! are plain resources, so that checkov, which does not download modules, evaluates every
+//! one of them.
 //!
 //! Security defaults: one customer-managed KMS key per environment (rotated, with an explicit
 //! policy) encrypts the databases, caches, buckets, log groups and the RDS master password;
@@ -17,31 +20,44 @@ use std::collections::BTreeMap;
 use hcl::expr::{BinaryOperator, Expression, ForExpr, Traversal};
 use hcl::{Block, Body, Identifier};
 
+use super::addons;
 use super::{
     a, b, block, call, doc, doc_with_locals, obj, op, r, s, strings, template, Item, Module, Part,
     Skip,
 };
+use crate::emit::helm::upstream;
+use crate::emit::k8s;
 use crate::ir::{self, naming, Cloud, Environment, ManagedStore};
-use crate::units;
 
-/// Terraform versions the module is written for.
-const TERRAFORM_VERSION: &str = "~> 1.5";
-/// AWS provider: 5.95 is the oldest the pinned EKS module accepts.
-const AWS_PROVIDER: &str = "~> 5.95";
-/// Helm provider: the 2.x series with the `kubernetes` block.
-const HELM_PROVIDER: &str = "~> 2.17";
+// Pins. Every module argument plinth passes is checked against the variables the pinned
+// version declares (compiler/tests/terraform_modules.rs, with the lists in
+// compiler/tests/data/terraform-modules/), so moving a module pin means storing its lists.
+
+/// Terraform versions the module is written for: 1.5.7 is the oldest the eks 21 and iam 6
+/// modules accept.
+const TERRAFORM_VERSION: &str = ">= 1.5.7";
+/// AWS provider: 6.28 is the oldest the pinned eks, vpc and iam modules accept.
+const AWS_PROVIDER: &str = "~> 6.28";
+/// Helm provider: the 3.x series, whose `kubernetes` and `exec` are object attributes.
+const HELM_PROVIDER: &str = "~> 3.1";
+/// Kubernetes provider, for the core objects Terraform creates in the cluster (namespaces,
+/// the default StorageClass): the 3.x series and its `_v1` resources.
+const KUBERNETES_PROVIDER: &str = "~> 3.2";
 /// `terraform-aws-modules/vpc/aws`.
-const VPC_MODULE: &str = "5.21.0";
-/// `terraform-aws-modules/eks/aws`.
-const EKS_MODULE: &str = "20.36.0";
-/// `terraform-aws-modules/iam/aws`, for IRSA roles.
-const IAM_MODULE: &str = "5.59.0";
+const VPC_MODULE: &str = "6.6.0";
+/// `terraform-aws-modules/eks/aws` (v21 names: `name`, `kubernetes_version`, `addons`, …).
+const EKS_MODULE: &str = "21.19.0";
+/// `terraform-aws-modules/iam/aws`, submodule `iam-role-for-service-accounts`, for IRSA roles.
+const IAM_MODULE: &str = "6.5.0";
 /// `prometheus-community/kube-prometheus-stack`.
-const KUBE_PROMETHEUS_STACK: &str = "69.4.1";
-/// `grafana/loki-stack` (000: `version = "^2.10"`).
-const LOKI_STACK: &str = "2.10.2";
-/// `autoscaler/cluster-autoscaler` (cluster-autoscaler 1.30).
-const CLUSTER_AUTOSCALER: &str = "9.37.0";
+const KUBE_PROMETHEUS_STACK: &str = "88.5.3";
+/// `grafana-community/loki`, the open-source Loki chart since March 2026 (`grafana/loki-stack`
+/// and Promtail are deprecated).
+const LOKI: &str = "18.11.0";
+/// `grafana/alloy`, which ships the pods' logs to Loki in place of Promtail.
+const ALLOY: &str = "1.11.1";
+/// `autoscaler/cluster-autoscaler` (cluster-autoscaler 1.35, the default cluster version).
+const CLUSTER_AUTOSCALER: &str = "9.59.0";
 /// Days CloudWatch keeps logs: a year, the usual audit requirement.
 const LOG_RETENTION_DAYS: u32 = 365;
 /// Namespace of the log stack, as 000 installs it.
@@ -52,6 +68,8 @@ const SYSTEM_NAMESPACE: &str = "kube-system";
 const AUTOSCALER_SA: &str = "cluster-autoscaler";
 /// Service account of the EBS CSI controller.
 const EBS_CSI_SA: &str = "ebs-csi-controller-sa";
+/// The default StorageClass Terraform creates when pods claim volumes.
+const STORAGE_CLASS: &str = "gp3";
 
 /// Lowers one environment.
 pub fn lower(platform: &ir::Platform, env: &Environment, cloud: &Cloud) -> Module {
@@ -66,7 +84,17 @@ pub fn lower(platform: &ir::Platform, env: &Environment, cloud: &Cloud) -> Modul
     if ctx.cdn() {
         module.files.push(("cdn.tf", ctx.cdn_doc()));
     }
-    module.files.push(("helm.tf", ctx.helm()));
+    module.files.push(("kubernetes.tf", ctx.kubernetes()));
+    let addons = addons::lower(platform, env, &ctx.name);
+    module.notes.extend(addons.notes);
+    module
+        .files
+        .push(("helm.tf", ctx.helm(&addons.before_platform)));
+    if !addons.blocks.is_empty() {
+        module
+            .files
+            .push(("addons.tf", doc_with_locals(addons.locals, addons.blocks)));
+    }
     module.files.push(("variables.tf", ctx.variables()));
     module.files.push(("outputs.tf", ctx.outputs()));
     if ctx.needs_log_bucket() {
@@ -151,9 +179,15 @@ impl<'a> Ctx<'a> {
             .filter(move |s| s.engine == engine)
     }
 
-    /// Whether pods use persistent volumes, which on EKS need the EBS CSI driver.
-    fn needs_ebs_csi(&self) -> bool {
-        self.env.workloads.iter().any(|w| w.storage.is_some())
+    /// Whether pods claim persistent volumes (a store's data, a backup job's dumps, Loki's
+    /// chunks), which on EKS need the EBS CSI driver and a default StorageClass.
+    fn needs_volumes(&self) -> bool {
+        upstream::wants_loki(self.env)
+            || self
+                .env
+                .workloads
+                .iter()
+                .any(|w| w.storage.is_some() || k8s::backup_plan(w).is_some())
     }
 
     /// Whether a node group can grow or shrink, which needs the cluster autoscaler.
@@ -182,6 +216,10 @@ impl<'a> Ctx<'a> {
                     [
                         a("aws", provider("hashicorp/aws", AWS_PROVIDER)),
                         a("helm", provider("hashicorp/helm", HELM_PROVIDER)),
+                        a(
+                            "kubernetes",
+                            provider("hashicorp/kubernetes", KUBERNETES_PROVIDER),
+                        ),
                     ],
                 )),
                 b(block(
@@ -220,43 +258,54 @@ impl<'a> Ctx<'a> {
                 ],
             ));
         }
+        // Both providers reach the cluster the same way: its endpoint and CA from the eks
+        // module, and a short-lived token from the AWS CLI, never a stored credential.
+        let connection = [
+            ("host", r("module.eks.cluster_endpoint")),
+            (
+                "cluster_ca_certificate",
+                call(
+                    "base64decode",
+                    [r("module.eks.cluster_certificate_authority_data")],
+                ),
+            ),
+        ];
+        let exec = [
+            ("api_version", s("client.authentication.k8s.io/v1beta1")),
+            ("command", s("aws")),
+            (
+                "args",
+                Expression::Array(vec![
+                    s("eks"),
+                    s("get-token"),
+                    s("--cluster-name"),
+                    r("module.eks.cluster_name"),
+                    s("--region"),
+                    r("var.region"),
+                ]),
+            ),
+        ];
+        // Helm provider 3.x takes the connection as object attributes.
         blocks.push(block(
             "provider",
             ["helm"],
-            [b(block(
+            [a(
                 "kubernetes",
+                obj(connection
+                    .clone()
+                    .into_iter()
+                    .chain([("exec", obj(exec.clone()))])),
+            )],
+        ));
+        // The kubernetes provider 3.x keeps the 2.x block syntax for `exec`.
+        blocks.push(block(
+            "provider",
+            ["kubernetes"],
+            connection.into_iter().map(|(k, v)| a(k, v)).chain([b(block(
+                "exec",
                 [],
-                [
-                    a("host", r("module.eks.cluster_endpoint")),
-                    a(
-                        "cluster_ca_certificate",
-                        call(
-                            "base64decode",
-                            [r("module.eks.cluster_certificate_authority_data")],
-                        ),
-                    ),
-                    // A short-lived token from the AWS CLI, never a stored credential.
-                    b(block(
-                        "exec",
-                        [],
-                        [
-                            a("api_version", s("client.authentication.k8s.io/v1beta1")),
-                            a("command", s("aws")),
-                            a(
-                                "args",
-                                Expression::Array(vec![
-                                    s("eks"),
-                                    s("get-token"),
-                                    s("--cluster-name"),
-                                    r("module.eks.cluster_name"),
-                                    s("--region"),
-                                    r("var.region"),
-                                ]),
-                            ),
-                        ],
-                    )),
-                ],
-            ))],
+                exec.into_iter().map(|(k, v)| a(k, v)),
+            ))]),
         ));
         doc(blocks)
     }
@@ -279,11 +328,22 @@ impl<'a> Ctx<'a> {
         }
         blocks.push(self.vpc());
         blocks.push(self.eks());
-        if self.needs_ebs_csi() {
+        if self.needs_volumes() {
+            // Volumes are encrypted with the environment's key (the StorageClass's
+            // `kmsKeyId`): the role may use it and create grants for EC2. The key policy lets
+            // IAM policies grant this (its account statement); naming the role in the key
+            // policy instead would be a cycle, since the cluster's log group uses the key.
             blocks.push(irsa(
                 "ebs_csi_irsa",
                 &format!("{}-ebs-csi", self.name),
-                [a("attach_ebs_csi_policy", true)],
+                [
+                    a("attach_ebs_csi_policy", true),
+                    a(
+                        "ebs_csi_kms_cmk_arns",
+                        Expression::Array(vec![r("aws_kms_key.main.arn")]),
+                    ),
+                ],
+                SYSTEM_NAMESPACE,
                 EBS_CSI_SA,
             ));
         }
@@ -298,6 +358,7 @@ impl<'a> Ctx<'a> {
                         Expression::Array(vec![r("module.eks.cluster_name")]),
                     ),
                 ],
+                SYSTEM_NAMESPACE,
                 AUTOSCALER_SA,
             ));
         }
@@ -475,27 +536,29 @@ impl<'a> Ctx<'a> {
     }
 
     fn eks(&self) -> Block {
+        // EKS add-ons, each at the newest version for the cluster's Kubernetes version (the
+        // module's `most_recent` default). The VPC CNI comes before the nodes, so they join
+        // with networking ready, and enforces NetworkPolicies: every environment has them
+        // (the namespace's default-deny and DNS policies), and without an enforcing CNI
+        // Kubernetes accepts them and ignores them.
         let mut addons = vec![
-            ("coredns", obj([("most_recent", Expression::from(true))])),
-            ("kube-proxy", obj([("most_recent", Expression::from(true))])),
+            ("coredns", obj::<&str>([])),
+            ("kube-proxy", obj::<&str>([])),
             (
                 "vpc-cni",
                 obj([
-                    ("most_recent", Expression::from(true)),
                     ("before_compute", Expression::from(true)),
+                    (
+                        "configuration_values",
+                        call("jsonencode", [obj([("enableNetworkPolicy", s("true"))])]),
+                    ),
                 ]),
             ),
         ];
-        if self.needs_ebs_csi() {
+        if self.needs_volumes() {
             addons.push((
                 "aws-ebs-csi-driver",
-                obj([
-                    ("most_recent", Expression::from(true)),
-                    (
-                        "service_account_role_arn",
-                        r("module.ebs_csi_irsa.iam_role_arn"),
-                    ),
-                ]),
+                obj([("service_account_role_arn", r("module.ebs_csi_irsa.arn"))]),
             ));
         }
         addons.sort_by(|x, y| x.0.cmp(y.0));
@@ -505,15 +568,15 @@ impl<'a> Ctx<'a> {
             [
                 a("source", s("terraform-aws-modules/eks/aws")),
                 a("version", s(EKS_MODULE)),
-                a("cluster_name", s(&self.name)),
-                a("cluster_version", r("var.cluster_version")),
+                a("name", s(&self.name)),
+                a("kubernetes_version", r("var.cluster_version")),
                 a("vpc_id", r("module.vpc.vpc_id")),
                 a("subnet_ids", r("module.vpc.private_subnets")),
                 a("control_plane_subnet_ids", r("module.vpc.private_subnets")),
                 // The API is private unless the deployment lists networks that may reach it.
-                a("cluster_endpoint_private_access", true),
+                a("endpoint_private_access", true),
                 a(
-                    "cluster_endpoint_public_access",
+                    "endpoint_public_access",
                     op(
                         call("length", [r("var.cluster_endpoint_public_access_cidrs")]),
                         BinaryOperator::Greater,
@@ -521,11 +584,11 @@ impl<'a> Ctx<'a> {
                     ),
                 ),
                 a(
-                    "cluster_endpoint_public_access_cidrs",
+                    "endpoint_public_access_cidrs",
                     r("var.cluster_endpoint_public_access_cidrs"),
                 ),
                 a(
-                    "cluster_enabled_log_types",
+                    "enabled_log_types",
                     strings([
                         "api",
                         "audit",
@@ -539,12 +602,12 @@ impl<'a> Ctx<'a> {
                 // Kubernetes Secrets are envelope-encrypted with a key the module creates.
                 a("create_kms_key", true),
                 a(
-                    "cluster_encryption_config",
+                    "encryption_config",
                     obj([("resources", strings(["secrets"]))]),
                 ),
                 a("enable_irsa", true),
                 a("enable_cluster_creator_admin_permissions", true),
-                a("cluster_addons", obj(addons)),
+                a("addons", obj(addons)),
                 a("eks_managed_node_groups", r("var.node_groups")),
             ],
         )
@@ -1267,10 +1330,74 @@ impl<'a> Ctx<'a> {
         doc_with_locals(locals, blocks)
     }
 
+    // --------------------------------------------------------------- kubernetes.tf
+
+    /// The core objects Terraform creates in the cluster before any release: the platform's
+    /// namespace, with the labels of the k8s target's Namespace (Pod Security enforcement
+    /// included, which `helm_release.create_namespace` would leave out), and, when pods claim
+    /// volumes, the default StorageClass. Core kinds only, so the plan never needs a CRD that
+    /// a release installs during the same apply.
+    fn kubernetes(&self) -> Body {
+        let labels = naming::namespace_labels(&self.platform.name, self.env);
+        let mut blocks = vec![block(
+            "resource",
+            ["kubernetes_namespace_v1", "platform"],
+            [b(block(
+                "metadata",
+                [],
+                [
+                    a("name", s(&self.env.namespace)),
+                    a(
+                        "labels",
+                        obj(labels.iter().map(|(k, v)| (k.as_str(), s(v)))),
+                    ),
+                ],
+            ))],
+        )];
+        if self.needs_volumes() {
+            // EKS has no default StorageClass since Kubernetes 1.30, and the EBS CSI
+            // add-on's optional one is unencrypted: claims without a class would stay
+            // pending. Volumes are gp3, encrypted with the environment's key, created in the
+            // zone of the pod that first uses them, and may grow.
+            blocks.push(block(
+                "resource",
+                ["kubernetes_storage_class_v1", STORAGE_CLASS],
+                [
+                    b(block(
+                        "metadata",
+                        [],
+                        [
+                            a("name", s(STORAGE_CLASS)),
+                            a(
+                                "annotations",
+                                obj([("storageclass.kubernetes.io/is-default-class", s("true"))]),
+                            ),
+                        ],
+                    )),
+                    a("storage_provisioner", s("ebs.csi.aws.com")),
+                    a("volume_binding_mode", s("WaitForFirstConsumer")),
+                    a("allow_volume_expansion", true),
+                    a("reclaim_policy", s("Delete")),
+                    a(
+                        "parameters",
+                        obj([
+                            ("type", s("gp3")),
+                            ("encrypted", s("true")),
+                            ("kmsKeyId", r("aws_kms_key.main.arn")),
+                            ("csi.storage.k8s.io/fstype", s("ext4")),
+                        ]),
+                    ),
+                    // The driver that provisions the volumes is an add-on of the cluster.
+                    a("depends_on", Expression::Array(vec![r("module.eks")])),
+                ],
+            ));
+        }
+        doc(blocks)
+    }
+
     // --------------------------------------------------------------------- helm.tf
 
-    fn helm(&self) -> Body {
-        let obs = &self.env.observability;
+    fn helm(&self, addons: &[Expression]) -> Body {
         let mut locals: Vec<Item> = Vec::new();
         let mut blocks = Vec::new();
         let yaml = |local: &str| {
@@ -1295,7 +1422,7 @@ impl<'a> Ctx<'a> {
                                     "annotations",
                                     obj([(
                                         "eks.amazonaws.com/role-arn",
-                                        r("module.cluster_autoscaler_irsa.iam_role_arn"),
+                                        r("module.cluster_autoscaler_irsa.arn"),
                                     )]),
                                 ),
                             ]),
@@ -1316,75 +1443,93 @@ impl<'a> Ctx<'a> {
                 ],
             ));
         }
-        // Prometheus selects every ServiceMonitor and PrometheusRule in the cluster, not
-        // only those labelled for this Helm release, so the platform's own are picked up.
-        locals.push(a(
-            "kube_prometheus_stack_values",
-            obj([(
-                "prometheus",
-                obj([(
-                    "prometheusSpec",
-                    obj([
-                        ("retention", s(units::format_duration(obs.retention_ms))),
-                        (
-                            "scrapeInterval",
-                            s(units::format_duration(obs.scrape_interval_ms)),
-                        ),
-                        (
-                            "serviceMonitorSelectorNilUsesHelmValues",
-                            Expression::from(false),
-                        ),
-                        (
-                            "podMonitorSelectorNilUsesHelmValues",
-                            Expression::from(false),
-                        ),
-                        ("ruleSelectorNilUsesHelmValues", Expression::from(false)),
-                    ]),
-                )]),
-            )]),
-        ));
-        blocks.push(block(
-            "resource",
-            ["helm_release", "kube_prometheus_stack"],
-            [
-                a("name", s("kube-prometheus-stack")),
-                a(
-                    "repository",
-                    s("https://prometheus-community.github.io/helm-charts"),
-                ),
-                a("chart", s("kube-prometheus-stack")),
-                a("version", s(KUBE_PROMETHEUS_STACK)),
-                a(
-                    "namespace",
-                    s(self.env.cluster.monitoring_namespace.as_str()),
-                ),
-                a("create_namespace", true),
-                a("values", yaml("kube_prometheus_stack_values")),
-                a("depends_on", Expression::Array(vec![r("module.eks")])),
-            ],
-        ));
-        let mut platform_deps = vec![r("module.eks"), r("helm_release.kube_prometheus_stack")];
-        if obs.logs.as_deref() == Some("loki") {
-            // 000: Loki with Promtail, without its own Grafana.
-            locals.push(a(
-                "loki_stack_values",
-                obj([
-                    ("promtail", obj([("enabled", Expression::from(true))])),
-                    ("grafana", obj([("enabled", Expression::from(false))])),
-                ]),
+        let from_here = |path: String| {
+            template([
+                Part::Expr(r("path.module")),
+                Part::Lit(format!("/{}", naming::from_terraform_dir(&path))),
+            ])
+        };
+        // An upstream chart's values: the file the Helm target writes for it.
+        let values_file = |chart: &str| {
+            Expression::Array(vec![call(
+                "file",
+                [from_here(naming::helm_upstream_values_file(
+                    chart,
+                    &self.env.name,
+                ))],
+            )])
+        };
+        let mut platform_deps = vec![r("module.eks"), r("kubernetes_namespace_v1.platform")];
+        platform_deps.extend(addons.iter().cloned());
+        if self.needs_volumes() {
+            // A claim made before a default StorageClass exists keeps no class.
+            platform_deps.push(r(&format!("kubernetes_storage_class_v1.{STORAGE_CLASS}")));
+        }
+        if upstream::wants_prometheus(self.env) {
+            // The values file the Helm target writes for the chart (scrape settings, the
+            // generated rules, the Alertmanager configuration, Grafana's data sources), so a
+            // release by Terraform and one by hand are the same.
+            blocks.push(block(
+                "resource",
+                ["helm_release", "kube_prometheus_stack"],
+                [
+                    a("name", s(naming::KUBE_PROMETHEUS_STACK_RELEASE)),
+                    a(
+                        "repository",
+                        s("https://prometheus-community.github.io/helm-charts"),
+                    ),
+                    a("chart", s("kube-prometheus-stack")),
+                    a("version", s(KUBE_PROMETHEUS_STACK)),
+                    a(
+                        "namespace",
+                        s(self.env.cluster.monitoring_namespace.as_str()),
+                    ),
+                    a("create_namespace", true),
+                    a("values", values_file("kube-prometheus-stack")),
+                    a("depends_on", Expression::Array(vec![r("module.eks")])),
+                ],
+            ));
+            platform_deps.push(r("helm_release.kube_prometheus_stack"));
+        }
+        if upstream::wants_loki(self.env) {
+            // Loki keeps its data on a volume of the default StorageClass, which
+            // `needs_volumes` makes whenever logs go to Loki.
+            let loki_deps = vec![
+                r("module.eks"),
+                r(&format!("kubernetes_storage_class_v1.{STORAGE_CLASS}")),
+            ];
+            blocks.push(block(
+                "resource",
+                ["helm_release", "loki"],
+                [
+                    a("name", s(naming::LOKI_RELEASE)),
+                    a(
+                        "repository",
+                        s("https://grafana-community.github.io/helm-charts"),
+                    ),
+                    a("chart", s("loki")),
+                    a("version", s(LOKI)),
+                    a("namespace", s(LOGS_NAMESPACE)),
+                    a("create_namespace", true),
+                    a("values", values_file("loki")),
+                    a("depends_on", Expression::Array(loki_deps)),
+                ],
             ));
             blocks.push(block(
                 "resource",
-                ["helm_release", "loki_stack"],
+                ["helm_release", "alloy"],
                 [
-                    a("name", s("loki")),
+                    a("name", s(naming::ALLOY_RELEASE)),
                     a("repository", s("https://grafana.github.io/helm-charts")),
-                    a("chart", s("loki-stack")),
-                    a("version", s(LOKI_STACK)),
+                    a("chart", s("alloy")),
+                    a("version", s(ALLOY)),
                     a("namespace", s(LOGS_NAMESPACE)),
                     a("create_namespace", true),
-                    a("values", yaml("loki_stack_values")),
-                    a("depends_on", Expression::Array(vec![r("module.eks")])),
+                    a("values", values_file("alloy")),
+                    a(
+                        "depends_on",
+                        Expression::Array(vec![r("helm_release.loki")]),
+                    ),
                 ],
             ));
         }
@@ -1399,12 +1544,6 @@ impl<'a> Ctx<'a> {
                 _ => {}
             }
         }
-        let from_here = |path: String| {
-            template([
-                Part::Expr(r("path.module")),
-                Part::Lit(format!("/{}", naming::from_terraform_dir(&path))),
-            ])
-        };
         blocks.push(block(
             "resource",
             ["helm_release", "platform"],
@@ -1414,8 +1553,9 @@ impl<'a> Ctx<'a> {
                     "chart",
                     from_here(naming::helm_chart_dir(&self.platform.name)),
                 ),
+                // Terraform creates the namespace, with its Pod Security labels (depends_on).
                 a("namespace", s(&self.env.namespace)),
-                a("create_namespace", true),
+                a("create_namespace", false),
                 a(
                     "values",
                     Expression::Array(vec![call(
@@ -1657,20 +1797,27 @@ impl<'a> Ctx<'a> {
     }
 }
 
-/// An IAM role for a Kubernetes service account in kube-system (IRSA).
-fn irsa<const N: usize>(
+/// An IAM role for a Kubernetes service account (IRSA), through the iam module's
+/// `iam-role-for-service-accounts`: `policy` holds its inputs that grant permissions
+/// (`attach_*_policy` and their resource lists), and the role trusts only `service_account`
+/// of `namespace` on the cluster's OIDC provider. Its ARN is the module's output `arn`.
+pub(super) fn irsa(
     label: &str,
     role_name: &str,
-    policy: [Item; N],
+    policy: impl IntoIterator<Item = Item>,
+    namespace: &str,
     service_account: &str,
 ) -> Block {
     let mut body = vec![
         a(
             "source",
-            s("terraform-aws-modules/iam/aws//modules/iam-role-for-service-accounts-eks"),
+            s("terraform-aws-modules/iam/aws//modules/iam-role-for-service-accounts"),
         ),
         a("version", s(IAM_MODULE)),
-        a("role_name", s(role_name)),
+        a("name", s(role_name)),
+        // The exact name: with a prefix, AWS allows only 38 characters, and the role names of
+        // long platform and environment names would be refused at apply time.
+        a("use_name_prefix", false),
     ];
     body.extend(policy);
     body.push(a(
@@ -1681,7 +1828,7 @@ fn irsa<const N: usize>(
                 ("provider_arn", r("module.eks.oidc_provider_arn")),
                 (
                     "namespace_service_accounts",
-                    strings([format!("{SYSTEM_NAMESPACE}:{service_account}")]),
+                    strings([format!("{namespace}:{service_account}")]),
                 ),
             ]),
         )]),

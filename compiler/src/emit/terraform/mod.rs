@@ -3,8 +3,11 @@
 //! Each environment with a `[cloud]` section gets `terraform/<env>/`: `versions.tf` (the
 //! `terraform` block: versions, pinned providers, state backend), `providers.tf`,
 //! `main.tf` (network, cluster, encryption key), `datastores.tf` (managed data stores, when
-//! there are any), `cdn.tf` (when a CDN is asked for), `helm.tf` (the releases installed into
-//! the cluster), `variables.tf` and `outputs.tf`.
+//! there are any), `cdn.tf` (when a CDN is asked for), `kubernetes.tf` (the core objects
+//! Terraform creates in the cluster: namespace, default StorageClass), `helm.tf` (the releases
+//! installed into the cluster: monitoring, logs, the platform chart), `addons.tf` (the
+//! operators and controllers the generated objects need, [`addons`]), `variables.tf` and
+//! `outputs.tf`.
 //!
 //! This module is provider-independent: it picks the lowering for the environment's cloud
 //! provider (only [`aws`] today; another provider is another lowering returning the same
@@ -12,6 +15,7 @@
 //! byte-identical to `terraform fmt`. Documents are built from hcl-rs's typed blocks,
 //! attributes and expressions; the helpers below only shorten their construction.
 
+mod addons;
 mod aws;
 pub mod fmt;
 
