@@ -4,7 +4,8 @@
 //!
 //! It reads the emitted files and never the IR: the point is to catch an emitter's mistake,
 //! which a check over the model the emitters read could never see. The spec is used only to
-//! point a finding at the spec line that caused it ([`locate`]).
+//! point a finding at the spec line that caused it ([`locate`]), and for the Secrets it
+//! declares provided from outside the platform.
 //!
 //! One function per family, each over one environment's [`Artifacts`]: Kubernetes references
 //! (`refs.rs`), what the cluster must provide (`cluster.rs`: Secrets, CRDs, storage, metrics
@@ -177,7 +178,7 @@ pub struct Proof {
 }
 
 /// Proves every environment of `files`, the output of a build of `built`. `spec` is only
-/// read to point findings at the line that caused them.
+/// read to point findings at the line that caused them, and for its external Secrets.
 pub fn run(files: &[OutputFile], built: &[Target], spec: &Spec) -> Proof {
     let locate = Locate::new(spec);
     // The one fact the proof takes from the spec: which Secrets it declares provided from
@@ -190,7 +191,17 @@ pub fn run(files: &[OutputFile], built: &[Target], spec: &Spec) -> Proof {
         .collect();
     let mut proof = Proof::default();
     let mut found = Found::default();
-    for artifacts in gather(files, built) {
+    let (all, unreadable) = gather(files, built);
+    for (path, why) in unreadable {
+        proof.diagnostics.push(
+            Diagnostic::global(
+                Code::Internal,
+                format!("internal error: the proof cannot read the generated file `{path}`: {why}"),
+            )
+            .help("this is a bug in plinth; please report it with the spec"),
+        );
+    }
+    for artifacts in all {
         let mut findings = Vec::new();
         let mut skipped = Vec::new();
         prove(&artifacts, &external, &mut findings, &mut skipped);
@@ -218,7 +229,7 @@ pub fn run(files: &[OutputFile], built: &[Target], spec: &Spec) -> Proof {
             });
         }
     }
-    proof.diagnostics = found.diagnostics();
+    proof.diagnostics.extend(found.diagnostics());
     proof
 }
 
@@ -368,6 +379,9 @@ enum Parsed {
     Alertmanager(Option<Value>),
     /// The Secrets an upstream chart's values file mounts.
     Upstream(BTreeSet<String>),
+    /// A file that did not parse: its path and why. A bug in plinth, whose emitters write
+    /// these files, so reported as an internal error rather than proven without it.
+    Unreadable(String, String),
 }
 
 /// The environment a file belongs to and the file parsed, or `None` for a file the proof
@@ -381,23 +395,26 @@ fn parse(f: &OutputFile, envs: &BTreeSet<&str>) -> Option<(String, Parsed)> {
             .iter()
             .filter(|e| stem.ends_with(&format!("-{e}")))
             .max_by_key(|e| e.len())?;
-        return Some((
-            env.to_string(),
-            Parsed::Upstream(upstream_secrets(&f.contents)),
-        ));
+        let parsed = upstream_secrets(&f.contents).map(Parsed::Upstream);
+        return Some((env.to_string(), unreadable(parsed, f)));
     }
     let mut parts = f.path.splitn(3, '/');
     let (target, env, file) = (parts.next()?, parts.next()?, parts.next()?);
     let parsed = match target {
-        "k8s" if file.ends_with(".yaml") => Parsed::Manifests(objects_of(&f.contents)),
-        "terraform" if file.ends_with(".tf") => Parsed::Terraform(blocks_of(&f.contents)),
-        "prometheus" if file == "rules.yaml" => Parsed::Rules(rules_of(&f.contents)),
+        "k8s" if file.ends_with(".yaml") => objects_of(&f.contents).map(Parsed::Manifests),
+        "terraform" if file.ends_with(".tf") => blocks_of(&f.contents).map(Parsed::Terraform),
+        "prometheus" if file == "rules.yaml" => rules_of(&f.contents).map(Parsed::Rules),
         "alertmanager" if file == "alertmanager.yaml" => {
-            Parsed::Alertmanager(yaml(&f.contents).into_iter().next())
+            yaml(&f.contents).map(|docs| Parsed::Alertmanager(docs.into_iter().next()))
         }
         _ => return None,
     };
-    Some((env.to_owned(), parsed))
+    Some((env.to_owned(), unreadable(parsed, f)))
+}
+
+/// A parse result, its error as [`Parsed::Unreadable`].
+fn unreadable(parsed: Result<Parsed, String>, f: &OutputFile) -> Parsed {
+    parsed.unwrap_or_else(|e| Parsed::Unreadable(f.path.clone(), e))
 }
 
 /// Parses the files the proof reads on [`crate::threads`] threads (parsing is most of the
@@ -431,8 +448,9 @@ fn parse_all(files: &[OutputFile], envs: &BTreeSet<&str>) -> Vec<(String, Parsed
     all.into_iter().map(|(_, p)| p).collect()
 }
 
-/// The environments of `files` and what each holds, parsed.
-fn gather(files: &[OutputFile], built: &[Target]) -> Vec<Artifacts> {
+/// The environments of `files` and what each holds, parsed; and the files that did not
+/// parse, with why.
+fn gather(files: &[OutputFile], built: &[Target]) -> (Vec<Artifacts>, Vec<(String, String)>) {
     let names: BTreeSet<&str> = files
         .iter()
         .filter(|f| !f.path.starts_with("helm/"))
@@ -445,10 +463,18 @@ fn gather(files: &[OutputFile], built: &[Target]) -> Vec<Artifacts> {
         .collect();
     let mut envs: BTreeMap<String, Artifacts> = BTreeMap::new();
     let mut upstream: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut unreadable = Vec::new();
     for (env, parsed) in parse_all(files, &names) {
-        if let Parsed::Upstream(secrets) = parsed {
-            upstream.entry(env).or_default().extend(secrets);
-            continue;
+        match parsed {
+            Parsed::Upstream(secrets) => {
+                upstream.entry(env).or_default().extend(secrets);
+                continue;
+            }
+            Parsed::Unreadable(path, why) => {
+                unreadable.push((path, why));
+                continue;
+            }
+            _ => {}
         }
         let a = entry(&mut envs, &env);
         match parsed {
@@ -456,7 +482,7 @@ fn gather(files: &[OutputFile], built: &[Target]) -> Vec<Artifacts> {
             Parsed::Terraform(b) => a.terraform.get_or_insert_with(Vec::new).extend(b),
             Parsed::Rules(r) => a.rules = Some(r),
             Parsed::Alertmanager(v) => a.alertmanager = v,
-            Parsed::Upstream(_) => {}
+            Parsed::Upstream(_) | Parsed::Unreadable(..) => {}
         }
     }
     for a in envs.values_mut() {
@@ -472,7 +498,7 @@ fn gather(files: &[OutputFile], built: &[Target]) -> Vec<Artifacts> {
             a.upstream = Some(upstream.remove(&a.env).unwrap_or_default());
         }
     }
-    envs.into_values().collect()
+    (envs.into_values().collect(), unreadable)
 }
 
 /// The artifacts of `env` in `envs`, made empty on first use.
@@ -507,28 +533,36 @@ struct UpstreamAlertmanagerSpec {
 }
 
 /// The Secrets an upstream values file mounts.
-fn upstream_secrets(text: &str) -> BTreeSet<String> {
-    serde_saphyr::from_str::<UpstreamValues>(text)
-        .ok()
-        .and_then(|v| v.alertmanager)
+fn upstream_secrets(text: &str) -> Result<BTreeSet<String>, String> {
+    let values: UpstreamValues =
+        serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| e.to_string())?;
+    Ok(values
+        .alertmanager
         .and_then(|a| a.alertmanager_spec)
         .map(|s| s.secrets.into_iter().collect())
-        .unwrap_or_default()
+        .unwrap_or_default())
 }
 
-/// The documents of a YAML stream; none when it does not parse (the validators' test says
-/// why that cannot happen to a generated file).
-fn yaml(text: &str) -> Vec<Value> {
-    serde_saphyr::from_multiple::<Value>(text)
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|d| !d.is_null())
-        .collect()
+/// How the proof reads generated YAML: without serde-saphyr's budget. The budget guards
+/// against hostile input; these files are plinth's own output, already in memory, and at
+/// 10,000 services one of them (the ExternalSecrets, with more than the budget's 1,024
+/// documents) failed to parse under it.
+fn yaml_options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    options.budget = None;
+    options
+}
+
+/// The documents of a YAML stream.
+fn yaml(text: &str) -> Result<Vec<Value>, String> {
+    let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(text, yaml_options())
+        .map_err(|e| e.to_string())?;
+    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
 }
 
 /// The Kubernetes objects of one manifest file.
-fn objects_of(text: &str) -> Vec<Object> {
-    yaml(text)
+fn objects_of(text: &str) -> Result<Vec<Object>, String> {
+    Ok(yaml(text)?
         .into_iter()
         .filter_map(|doc| {
             let s = |p: &str| doc.pointer(p).and_then(Value::as_str).map(str::to_owned);
@@ -540,7 +574,7 @@ fn objects_of(text: &str) -> Vec<Object> {
                 doc,
             })
         })
-        .collect()
+        .collect())
 }
 
 /// A Prometheus rules file, as far as the proof reads it.
@@ -568,9 +602,11 @@ struct RuleDoc {
 }
 
 /// The rules of a Prometheus rules file.
-fn rules_of(text: &str) -> Vec<Rule> {
-    let file: RulesFile = serde_saphyr::from_str(text).unwrap_or_default();
-    file.groups
+fn rules_of(text: &str) -> Result<Vec<Rule>, String> {
+    let file: RulesFile =
+        serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| e.to_string())?;
+    Ok(file
+        .groups
         .into_iter()
         .flat_map(|g| g.rules)
         .map(|r| Rule {
@@ -579,18 +615,16 @@ fn rules_of(text: &str) -> Vec<Rule> {
             expr: r.expr,
             labels: r.labels,
         })
-        .collect()
+        .collect())
 }
 
 /// The blocks of one Terraform file, with their bodies as JSON.
-fn blocks_of(text: &str) -> Vec<Block> {
-    let Ok(body) = hcl::parse(text) else {
-        return Vec::new();
-    };
+fn blocks_of(text: &str) -> Result<Vec<Block>, String> {
+    let body = hcl::parse(text).map_err(|e| e.to_string())?;
     body.blocks()
-        .filter_map(|b| {
-            let value: Value = hcl::from_body(b.body().clone()).ok()?;
-            Some(Block {
+        .map(|b| {
+            let value: Value = hcl::from_body(b.body().clone()).map_err(|e| e.to_string())?;
+            Ok(Block {
                 ident: b.identifier().to_owned(),
                 labels: b.labels().iter().map(|l| l.as_str().to_owned()).collect(),
                 body: value,

@@ -264,3 +264,29 @@ fn every_alert_reaches_a_receiver() {
         "{found:?}"
     );
 }
+
+#[test]
+fn a_generated_file_that_does_not_parse_is_an_internal_error() {
+    let (files, spec) = codepal();
+    let unbroken = run(&files, Target::ALL, &spec);
+    assert!(!unbroken
+        .diagnostics
+        .iter()
+        .any(|d| d.code == Code::Internal));
+    let broken = edit(
+        &files,
+        "k8s/staging/auth-service.yaml",
+        "kind: Service\n",
+        "kind: [Service\n",
+    );
+    let proof = run(&broken, Target::ALL, &spec);
+    let internal: Vec<&Diagnostic> = proof
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == Code::Internal)
+        .collect();
+    assert_eq!(internal.len(), 1, "{:?}", proof.diagnostics);
+    assert!(internal[0]
+        .message
+        .contains("`k8s/staging/auth-service.yaml`"));
+}
