@@ -128,7 +128,8 @@ fn ordered_after(releases: &[Release], from: &Release, on: &str) -> bool {
     false
 }
 
-/// The EKS module's add-ons (`addons`, or `cluster_addons` before version 21), by name.
+/// The EKS module's add-ons (`addons`, or `cluster_addons` before version 21), by name:
+/// `None` when the Terraform runs no EKS cluster, an empty map for one without add-ons.
 fn eks_addons(tf: &[Block]) -> Option<&serde_json::Map<String, Value>> {
     let eks = tf.iter().find(|b| {
         b.ident == "module"

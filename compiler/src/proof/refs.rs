@@ -291,9 +291,9 @@ pub(super) fn ingress_backends(objects: &[Object], index: &Index, out: &mut Vec<
     }
 }
 
-/// P004 `missing-scale-target`: a HorizontalPodAutoscaler, VerticalPodAutoscaler or
-/// PodDisruptionBudget-like target reference (`scaleTargetRef`, `targetRef`) naming a
-/// workload the output does not create.
+/// P004 `missing-scale-target`: a HorizontalPodAutoscaler's `scaleTargetRef` or a
+/// VerticalPodAutoscaler's `targetRef` naming a workload the output does not create
+/// (disruption budgets select pods instead: [`selectors`]).
 ///
 /// Why: an autoscaler whose target is missing does nothing, and says so only in its status.
 pub(super) fn scale_targets(objects: &[Object], out: &mut Vec<Finding>) {
