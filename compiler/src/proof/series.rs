@@ -215,30 +215,34 @@ pub(super) fn unproduced_series(
             let own = STACK_SERIES.contains(&name.as_str())
                 || STACK_PREFIXES.iter().any(|p| name.starts_with(p))
                 || name.contains(':');
-            let (ok, why, help) = match target {
-                Some(t) if !own || name == "up" => (
-                    scraped.contains(t),
+            // Which producer the series needs, and whether the environment has it.
+            let (ok, needs) = match target {
+                Some(t) if !own || name == "up" => (scraped.contains(t), Some(t)),
+                _ if own => (stack, None),
+                _ => (!scraped.is_empty(), None),
+            };
+            if ok {
+                continue;
+            }
+            let (why, help) = match needs {
+                Some(t) => (
                     format!("nothing scrapes `{t}`"),
                     format!("give `{t}` a metrics endpoint (or an exporter) so a ServiceMonitor scrapes it"),
                 ),
-                _ if own => (
-                    stack,
+                None if own => (
                     "the monitoring stack is not installed".to_owned(),
                     "install kube-prometheus-stack in the environment's Terraform".to_owned(),
                 ),
-                _ => (
-                    !scraped.is_empty(),
+                None => (
                     "nothing in the environment is scraped".to_owned(),
                     "give the service that produces it a metrics endpoint".to_owned(),
                 ),
             };
-            if !ok {
-                let message = format!("rule `{what}` reads `{name}`, and {why}");
-                out.push(match workload {
-                    Some(w) => Finding::on(Code::UnproducedSeries, w, message, help),
-                    None => Finding::env(Code::UnproducedSeries, message, help),
-                });
-            }
+            let message = format!("rule `{what}` reads `{name}`, and {why}");
+            out.push(match workload {
+                Some(w) => Finding::on(Code::UnproducedSeries, w, message, help),
+                None => Finding::env(Code::UnproducedSeries, message, help),
+            });
         }
     }
 }
