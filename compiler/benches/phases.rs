@@ -1,6 +1,7 @@
 //! Micro-benchmarks of each phase on synthetic specs (`cargo bench --bench phases`), to show
 //! where the time of a build goes: loading (TOML parse and typed deserialization), merging
-//! the environments, checking, lowering, and each emitter (which includes serialization).
+//! the environments, checking, lowering, each emitter (which includes serialization) and the
+//! proof over the generated files.
 //! The whole-process numbers are `bench/run`'s; see bench/README.md.
 
 use std::collections::BTreeMap;
@@ -112,4 +113,21 @@ fn emit_alertmanager(b: Bencher, n: usize) {
 fn compile_all(b: Bencher, n: usize) {
     let text = plinth::synth::spec(n);
     b.bench(|| plinth::compile("synthetic.toml", &text, &plinth::Options::default()));
+}
+
+/// The proof alone, over the files of a build of every target (the part of `compile_all`
+/// that issue 19 adds).
+#[divan::bench(args = SIZES)]
+fn proof(b: Bencher, n: usize) {
+    let text = plinth::synth::spec(n);
+    let (spec, _) = loaded(n);
+    let files = plinth::compile("synthetic.toml", &text, &plinth::Options::default()).files;
+    b.bench(|| plinth::proof::run(&files, Target::ALL, &spec));
+}
+
+/// What `plinth check` runs: the rules, then the proof over the targets it needs, in memory.
+#[divan::bench(args = SIZES)]
+fn check_proven(b: Bencher, n: usize) {
+    let text = plinth::synth::spec(n);
+    b.bench(|| plinth::check_proven("synthetic.toml", &text, false));
 }

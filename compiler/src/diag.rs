@@ -42,9 +42,16 @@ macro_rules! codes {
                 match self { $(Code::$variant => $summary,)* }
             }
 
-            /// Warnings start with `W`; everything else is an error.
+            /// Warnings start with `W`, and so do the proof's findings (`P`) while the
+            /// examples still have some (`--strict` makes those errors, see
+            /// [`Diagnostic::escalated`]); everything else is an error.
             pub fn severity(self) -> Severity {
-                if self.id().starts_with('W') { Severity::Warning } else { Severity::Error }
+                if self.id().starts_with('W') || self.is_proof() { Severity::Warning } else { Severity::Error }
+            }
+
+            /// Whether the code is a finding of the closure proof over generated files.
+            pub fn is_proof(self) -> bool {
+                self.id().starts_with('P')
             }
         }
     };
@@ -127,6 +134,22 @@ codes! {
     EksVersionUnsupported = "W007", "eks-version-unsupported", "an EKS Kubernetes version out of standard support on this plinth's dated EKS calendar";
     TooManyAvailabilityZones = "W008", "too-many-availability-zones", "`network.azs` asks for more Availability Zones than a new AWS account gets in the region";
     UnusedSecretDeclaration = "W009", "unused-secret-declaration", "a `[secrets.NAME]` declaration for a secret read only in environments without a cloud, where nothing would create it anyway";
+    DanglingPort = "P001", "dangling-port", "a generated probe, Service, Ingress or monitor names a port its target does not have";
+    SelectsNothing = "P002", "selects-nothing", "a generated Service, monitor or disruption budget selects no pod or Service of the output";
+    MissingBackend = "P003", "missing-backend", "a generated Ingress routes to a Service the output does not create";
+    MissingScaleTarget = "P004", "missing-scale-target", "a generated autoscaler targets a workload the output does not create";
+    UnproducedSecret = "P005", "unproduced-secret", "a Secret that a pod or upstream chart reads and nothing in the output creates";
+    UninstalledCrd = "P006", "uninstalled-crd", "a custom resource whose CRDs no release of the environment's Terraform installs";
+    CrdInstalledLate = "P007", "crd-installed-late", "a custom resource applied by a release not ordered after the release that installs its CRDs";
+    NoStorageClass = "P008", "no-storage-class", "a volume claim names no StorageClass the output creates, and the output makes none the default";
+    NoEbsCsiDriver = "P009", "no-ebs-csi-driver", "volume claims on an EKS cluster without the EBS CSI driver add-on";
+    NoMetricsServer = "P010", "no-metrics-server", "an autoscaler on resource metrics in a cluster without metrics-server";
+    NoMetricsAdapter = "P011", "no-metrics-adapter", "an autoscaler on pod, object or external metrics in a cluster without an adapter or KEDA";
+    UnenforcedNetworkPolicy = "P012", "unenforced-network-policy", "NetworkPolicies for a cluster whose network plug-in does not enforce them";
+    UnproducedSeries = "P013", "unproduced-series", "an alerting or recording rule reads a series nothing in the environment produces";
+    DependencyBlocked = "P014", "dependency-blocked", "the generated NetworkPolicies block a declared dependency on one of its ports";
+    UndeclaredPath = "P015", "undeclared-path", "the generated NetworkPolicies open a path between workloads that no dependency declares";
+    UnroutedAlert = "P016", "unrouted-alert", "a generated alert that the generated Alertmanager routes to no receiver that notifies";
 }
 
 /// A label: a span and what to say about it.
@@ -152,6 +175,8 @@ pub struct Diagnostic {
     pub related: Vec<Label>,
     /// How to fix it.
     pub help: Option<String>,
+    /// A warning made an error: `--strict` does this to the proof's findings.
+    pub escalated: bool,
 }
 
 impl Diagnostic {
@@ -171,6 +196,7 @@ impl Diagnostic {
             }),
             related: Vec::new(),
             help: None,
+            escalated: false,
         }
     }
 
@@ -182,6 +208,7 @@ impl Diagnostic {
             primary: None,
             related: Vec::new(),
             help: None,
+            escalated: false,
         }
     }
 
@@ -200,9 +227,13 @@ impl Diagnostic {
         self
     }
 
-    /// The severity, derived from the code.
+    /// The severity, derived from the code, unless the diagnostic was escalated.
     pub fn severity(&self) -> Severity {
-        self.code.severity()
+        if self.escalated {
+            Severity::Error
+        } else {
+            self.code.severity()
+        }
     }
 }
 

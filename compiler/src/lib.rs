@@ -6,7 +6,9 @@
 //! 2. [`check`]: semantic rules, collecting every diagnostic;
 //! 3. [`ir`]: lower each environment to a resolved model;
 //! 4. [`emit`]: one pure function per target, IR to files;
-//! 5. [`diff`]: compare two sets of generated files, by file and by resource;
+//! 5. [`proof`]: prove, over the generated files alone, that every reference they make
+//!    resolves to something the same output creates or installs;
+//! 6. [`diff`]: compare two sets of generated files, by file and by resource;
 //!
 //! with `cli` on top as the only code that touches the filesystem or the terminal. The whole
 //! pipeline is [`compile`]: text in, files and diagnostics out.
@@ -16,6 +18,7 @@ pub mod diag;
 pub mod diff;
 pub mod emit;
 pub mod ir;
+pub mod proof;
 pub mod source;
 pub mod spec;
 pub mod stdlib;
@@ -38,6 +41,8 @@ pub struct Options {
     pub targets: Vec<Target>,
     /// Environments to emit; all when empty.
     pub envs: Vec<String>,
+    /// Make the proof's findings errors (`--strict`), so that nothing is written.
+    pub strict: bool,
 }
 
 /// A checked and lowered spec.
@@ -304,6 +309,15 @@ pub fn compile(path: &str, text: &str, options: &Options) -> Compilation {
                     ),
                 }
             }
+            if let (false, Some(kept)) = (diagnostics.has_errors(), &retained) {
+                let proof = proof::run(&files, &targets, &kept.0);
+                notes.extend(proof.notes);
+                for mut d in proof.diagnostics {
+                    d.escalated = options.strict;
+                    diagnostics.push(d);
+                }
+                diagnostics.sort();
+            }
         }
     }
     if diagnostics.has_errors() {
@@ -321,6 +335,29 @@ pub fn compile(path: &str, text: &str, options: &Options) -> Compilation {
         retained,
         rules: kept_rules,
     }
+}
+
+/// The targets whose files the proof reads for `plinth check`: everything but the Helm chart
+/// (which the k8s manifests equal) and Compose (which the proof does not read).
+pub const PROOF_TARGETS: &[Target] = &[
+    Target::K8s,
+    Target::Terraform,
+    Target::Prometheus,
+    Target::Alertmanager,
+];
+
+/// Checks the spec `text` shown as `path` and, when it is valid, compiles it in memory over
+/// [`PROOF_TARGETS`] and proves the files (what `plinth check` runs). The files are not
+/// returned: a check writes nothing.
+pub fn check_proven(path: &str, text: &str, strict: bool) -> Compilation {
+    let options = Options {
+        targets: PROOF_TARGETS.to_vec(),
+        envs: Vec::new(),
+        strict,
+    };
+    let mut c = compile(path, text, &options);
+    c.files.clear();
+    c
 }
 
 /// How many threads a build uses for work that can be split: one per available core (which

@@ -45,6 +45,7 @@ fn compile(text: &str) -> plinth::Compilation {
     let options = plinth::Options {
         targets: vec![Target::Terraform, Target::Helm],
         envs: vec![],
+        strict: false,
     };
     let c = plinth::compile("platform.toml", text, &options);
     assert!(

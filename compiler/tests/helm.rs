@@ -436,6 +436,7 @@ fn building_one_environment_keeps_the_shared_values() {
         &plinth::Options {
             targets: vec![plinth::emit::Target::Helm],
             envs: vec!["staging".to_owned()],
+            strict: false,
         },
     );
     assert_eq!(

@@ -79,7 +79,8 @@ fn file_count(dir: &Path) -> usize {
 }
 
 /// An 11 MB spec of 10,000 services (and 1,000 data stores) is valid: `check` accepts it with
-/// no diagnostic at all. This covers both "a 10 MB spec" and "10,000 services".
+/// no diagnostic but the proof's P013 warnings, and proves it (every generated file parses).
+/// This covers both "a 10 MB spec" and "10,000 services".
 #[test]
 fn ten_thousand_services_check() {
     let dir = TempDir::new("hostile-10k-check");
@@ -95,7 +96,14 @@ fn ten_thousand_services_check() {
         BIG_GUARD,
     );
     assert_exit(&out, 0);
-    assert_eq!(json_diagnostics(&out), Vec::<serde_json::Value>::new());
+    // The proof's findings aside: the synthetic data stores have no exporter, so their alert
+    // rules read series nothing produces (P013), a warning. Every file must still parse: a
+    // generated file the proof cannot read is an internal error.
+    let others: Vec<serde_json::Value> = json_diagnostics(&out)
+        .into_iter()
+        .filter(|d| !(d["code"] == "P013" && d["severity"] == "warning"))
+        .collect();
+    assert_eq!(others, Vec::<serde_json::Value>::new());
 }
 
 /// The 10,000-service spec also builds: every workload of the environment gets its manifest.

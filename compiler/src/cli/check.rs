@@ -1,4 +1,5 @@
-//! `plinth check`: validate a spec without writing anything.
+//! `plinth check`: validate a spec without writing anything: its rules, then the proof over
+//! the files it would generate, compiled in memory.
 
 use std::path::PathBuf;
 
@@ -9,10 +10,11 @@ use super::{
 use crate::diag::Diagnostics;
 use crate::source::Sources;
 
-/// Validate a spec: TOML syntax, structure and semantic rules. Writes nothing.
+/// Validate a spec: TOML syntax, structure, semantic rules, and the proof that the files it
+/// generates resolve every reference. Writes nothing.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  plinth check\n  plinth check examples/codepal.toml --format github\n\nExit codes: 0 valid (warnings allowed), 1 invalid."
+    after_help = "Examples:\n  plinth check\n  plinth check examples/codepal.toml --format github\n  plinth check --strict    the proof's findings are errors (CI, pre-commit)\n\nExit codes: 0 valid (warnings allowed), 1 invalid."
 )]
 pub struct Args {
     /// The spec file [default: platform.toml]
@@ -20,6 +22,9 @@ pub struct Args {
     /// How to print diagnostics.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
+    /// Make the proof's findings (P codes) errors: what CI and pre-commit should use.
+    #[arg(long)]
+    strict: bool,
 }
 
 pub fn run(args: Args) -> u8 {
@@ -33,7 +38,7 @@ pub fn run(args: Args) -> u8 {
             return EXIT_ERROR;
         }
     };
-    let analysis = crate::check_only(&shown, &text);
+    let analysis = crate::check_proven(&shown, &text, args.strict);
     print_diagnostics(args.format, &analysis.sources, &analysis.diagnostics);
     let failed = analysis.diagnostics.has_errors();
     if args.format == Format::Human {

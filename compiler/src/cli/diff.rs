@@ -74,6 +74,7 @@ pub fn run(args: Args) -> u8 {
     let mut options = crate::Options {
         targets: args.targets.clone(),
         envs: args.envs.clone(),
+        strict: false,
     };
     // Where the environments came from, for the message when one is unknown.
     let mut recorded = false;
@@ -219,6 +220,7 @@ fn compile_old(
             .filter(|e| !c.unknown_envs.contains(e))
             .cloned()
             .collect(),
+        strict: false,
     };
     if known.envs.is_empty() {
         return Ok(FileSet::new());

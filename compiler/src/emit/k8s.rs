@@ -530,7 +530,10 @@ fn workload_docs(
             ..Default::default()
         }))),
         Kind::Stateful => docs.push(Object::StatefulSet(Box::new(StatefulSet {
-            metadata: meta(&w.name, env, labels.clone()),
+            metadata: ObjectMeta {
+                annotations: naming::depends_on_annotation(w),
+                ..meta(&w.name, env, labels.clone())
+            },
             spec: Some(StatefulSetSpec {
                 replicas: fixed_replicas(w),
                 selector: selector(platform, w),
@@ -583,7 +586,10 @@ fn workload_docs(
             ..Default::default()
         }))),
         Kind::Web | Kind::Worker => docs.push(Object::Deployment(Box::new(Deployment {
-            metadata: meta(&w.name, env, labels.clone()),
+            metadata: ObjectMeta {
+                annotations: naming::depends_on_annotation(w),
+                ..meta(&w.name, env, labels.clone())
+            },
             spec: Some(DeploymentSpec {
                 replicas: fixed_replicas(w),
                 selector: selector(platform, w),

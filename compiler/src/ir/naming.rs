@@ -82,6 +82,18 @@ pub fn is_banner_line(line: &str) -> bool {
         .is_some_and(|name| !name.is_empty() && name.bytes().all(|b| banner_safe(b) || b == b'%'))
 }
 
+/// The annotation on a Deployment or StatefulSet naming, comma-separated in the order the
+/// spec gives them, the workloads and data stores it depends on. Nothing in Kubernetes reads
+/// it: it carries the declared dependency graph into the output, where the proof
+/// (`proof/network.rs`) compares it with what the NetworkPolicies let through.
+pub const DEPENDS_ON: &str = "plinth.dev/depends-on";
+
+/// The [`DEPENDS_ON`] annotation of a workload, `None` when it depends on nothing.
+pub fn depends_on_annotation(w: &Workload) -> Option<BTreeMap<String, String>> {
+    (!w.depends_on.is_empty())
+        .then(|| BTreeMap::from([(DEPENDS_ON.to_owned(), w.depends_on.join(","))]))
+}
+
 /// `app.kubernetes.io/*` labels that identify a workload. They are also the selector, so
 /// they depend only on the platform and workload names and never change with other fields.
 pub fn selector_labels(platform: &str, w: &Workload) -> BTreeMap<String, String> {

@@ -1,0 +1,690 @@
+//! The proof phase: after the targets are emitted, it reads the generated files (paths and
+//! bytes) and proves, per environment, that every reference they make resolves to something
+//! the same output creates or installs.
+//!
+//! It reads the emitted files and never the IR: the point is to catch an emitter's mistake,
+//! which a check over the model the emitters read could never see. The spec is used only to
+//! point a finding at the spec line that caused it ([`locate`]), and for the Secrets it
+//! declares provided from outside the platform.
+//!
+//! One function per family, each over one environment's [`Artifacts`]: Kubernetes references
+//! (`refs.rs`), what the cluster must provide (`cluster.rs`: Secrets, CRDs, storage, metrics
+//! APIs, NetworkPolicy enforcement), the series alert rules read (`series.rs`), reachability
+//! under the NetworkPolicies (`network.rs`) and alert routing (`routing.rs`). A family whose
+//! files a build did not make is skipped, and a [`Note`] says so.
+
+mod cluster;
+mod index;
+mod locate;
+mod network;
+mod refs;
+mod routing;
+mod series;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::Value;
+
+use crate::diag::{Code, Diagnostic};
+use crate::emit::{Note, OutputFile, Target};
+use crate::spec::Spec;
+use index::Index;
+
+pub use locate::Locate;
+
+/// The annotation that carries a workload's declared dependencies into the output: a naming
+/// convention shared with the emitters, not a view of the IR.
+pub(crate) use crate::ir::naming::DEPENDS_ON;
+
+/// One Kubernetes object of the output.
+#[derive(Debug, Clone)]
+pub(crate) struct Object {
+    /// `apiVersion`, e.g. `apps/v1`.
+    pub api_version: String,
+    /// `kind`.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`, empty for cluster-scoped objects.
+    pub namespace: String,
+    /// The whole document.
+    pub doc: Value,
+}
+
+impl Object {
+    /// The API group: what comes before the `/` of `apiVersion`, empty for the core group.
+    pub fn group(&self) -> &str {
+        self.api_version
+            .rsplit_once('/')
+            .map_or("", |(group, _)| group)
+    }
+
+    /// The workload the object belongs to: its `app.kubernetes.io/name` label, or its name.
+    pub fn owner(&self) -> &str {
+        self.doc
+            .pointer("/metadata/labels/app.kubernetes.io~1name")
+            .and_then(Value::as_str)
+            .unwrap_or(&self.name)
+    }
+
+    /// The pod template of a workload object, if it is one.
+    pub fn pod_template(&self) -> Option<&Value> {
+        match self.kind.as_str() {
+            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
+                self.doc.pointer("/spec/template")
+            }
+            "CronJob" => self.doc.pointer("/spec/jobTemplate/spec/template"),
+            _ => None,
+        }
+    }
+}
+
+/// A Terraform block of the output: its type, labels and body as JSON.
+#[derive(Debug, Clone)]
+pub(crate) struct Block {
+    /// `resource`, `module`, `data`…
+    pub ident: String,
+    /// The block's labels (`helm_release`, `platform`).
+    pub labels: Vec<String>,
+    /// The body, as JSON (expressions as hcl-rs serializes them).
+    pub body: Value,
+}
+
+impl Block {
+    /// The Terraform address of a resource or module block: `helm_release.platform`.
+    pub fn address(&self) -> String {
+        match self.ident.as_str() {
+            "module" => format!("module.{}", self.labels.join(".")),
+            _ => self.labels.join("."),
+        }
+    }
+}
+
+/// One rule of a generated rules file.
+#[derive(Debug, Clone)]
+pub(crate) struct Rule {
+    /// The alert name, for an alerting rule.
+    pub alert: Option<String>,
+    /// The recorded series, for a recording rule.
+    pub record: Option<String>,
+    /// The PromQL expression.
+    pub expr: String,
+    /// The rule's static labels.
+    pub labels: BTreeMap<String, String>,
+}
+
+/// What the proof knows about one environment: the parsed generated files, `None` for a
+/// target the build did not make.
+#[derive(Debug, Default)]
+pub(crate) struct Artifacts {
+    /// The environment.
+    pub env: String,
+    /// The k8s target's objects.
+    pub objects: Option<Vec<Object>>,
+    /// The Terraform root module's blocks; `Some(empty)` for an environment without a cloud.
+    pub terraform: Option<Vec<Block>>,
+    /// The Prometheus rules.
+    pub rules: Option<Vec<Rule>>,
+    /// The Alertmanager configuration.
+    pub alertmanager: Option<Value>,
+    /// The Secrets the upstream charts' values files of the environment mount
+    /// (kube-prometheus-stack's Alertmanager).
+    pub upstream: Option<BTreeSet<String>>,
+}
+
+/// A finding before it is pointed at the spec: what is wrong and which workload (or only
+/// which environment) it is about.
+#[derive(Debug, Clone)]
+pub(crate) struct Finding {
+    /// The code.
+    pub code: Code,
+    /// The headline.
+    pub message: String,
+    /// The workload or data store of the spec that caused it, when one did.
+    pub workload: Option<String>,
+    /// How to fix it.
+    pub help: String,
+}
+
+impl Finding {
+    /// A finding about a workload.
+    pub fn on(code: Code, workload: &str, message: String, help: impl Into<String>) -> Self {
+        Self {
+            code,
+            message,
+            workload: Some(workload.to_owned()),
+            help: help.into(),
+        }
+    }
+
+    /// A finding about the environment as a whole.
+    pub fn env(code: Code, message: String, help: impl Into<String>) -> Self {
+        Self {
+            code,
+            message,
+            workload: None,
+            help: help.into(),
+        }
+    }
+}
+
+/// What the proof found: diagnostics (warnings, by code) and notes on what it skipped.
+#[derive(Debug, Default)]
+pub struct Proof {
+    /// The findings, one diagnostic each.
+    pub diagnostics: Vec<Diagnostic>,
+    /// What could not be proven, and why.
+    pub notes: Vec<Note>,
+}
+
+/// Proves every environment of `files`, the output of a build of `built`. `spec` is only
+/// read to point findings at the line that caused them, and for its external Secrets.
+pub fn run(files: &[OutputFile], built: &[Target], spec: &Spec) -> Proof {
+    let locate = Locate::new(spec);
+    // The one fact the proof takes from the spec: which Secrets it declares provided from
+    // outside the platform (`secrets.NAME.source = "external"`), prerequisites by design.
+    let external: BTreeSet<String> = spec
+        .secrets
+        .iter()
+        .filter(|(_, d)| d.source.value == crate::spec::SecretSource::External)
+        .map(|(name, _)| name.value.clone())
+        .collect();
+    let mut proof = Proof::default();
+    let mut found = Found::default();
+    let (all, unreadable) = gather(files, built);
+    for (path, why) in unreadable {
+        proof.diagnostics.push(
+            Diagnostic::global(
+                Code::Internal,
+                format!("internal error: the proof cannot read the generated file `{path}`: {why}"),
+            )
+            .help("this is a bug in plinth; please report it with the spec"),
+        );
+    }
+    for artifacts in all {
+        let mut findings = Vec::new();
+        let mut skipped = Vec::new();
+        prove(&artifacts, &external, &mut findings, &mut skipped);
+        let env = &artifacts.env;
+        for f in findings {
+            let (span, label) = locate.span(f.workload.as_deref(), env);
+            found.add(f, span, label, env);
+        }
+        for (target, families) in group(skipped) {
+            proof.notes.push(Note {
+                target,
+                message: format!(
+                    "environment `{env}`: the proof skipped {} (the {} target was not built)",
+                    families.join(", "),
+                    target.name()
+                ),
+            });
+        }
+        if artifacts.objects.is_some() && artifacts.terraform.as_ref().is_some_and(Vec::is_empty) {
+            proof.notes.push(Note {
+                target: Target::Terraform,
+                message: format!(
+                    "environment `{env}` has no cloud: the proof assumes its cluster provides the Secrets its pods read, CRDs, storage, metrics APIs and the monitoring stack"
+                ),
+            });
+        }
+    }
+    proof.diagnostics.extend(found.diagnostics());
+    proof
+}
+
+/// The findings of every environment, the same finding at the same spec line once, with
+/// the environments that have it: a Secret nothing creates is usually missing from every
+/// environment, and three copies of it would bury the other findings.
+#[derive(Default)]
+struct Found {
+    /// Each finding, where it points, and its environments, in the order first found.
+    list: Vec<(Finding, crate::source::Span, &'static str, Vec<String>)>,
+    /// The position in `list` of each finding by code, message and place.
+    at: BTreeMap<(Code, String, crate::source::SourceId, usize, usize), usize>,
+}
+
+impl Found {
+    /// Records finding `f` of environment `env`, pointing at `span`.
+    fn add(&mut self, f: Finding, span: crate::source::Span, label: &'static str, env: &str) {
+        let key = (
+            f.code,
+            f.message.clone(),
+            span.source,
+            span.range.start,
+            span.range.end,
+        );
+        match self.at.get(&key) {
+            Some(&i) => {
+                let envs = &mut self.list[i].3;
+                if !envs.iter().any(|e| e == env) {
+                    envs.push(env.to_owned());
+                }
+            }
+            None => {
+                self.at.insert(key, self.list.len());
+                self.list.push((f, span, label, vec![env.to_owned()]));
+            }
+        }
+    }
+
+    /// One diagnostic per finding, its headline naming its environments.
+    fn diagnostics(self) -> Vec<Diagnostic> {
+        self.list
+            .into_iter()
+            .map(|(f, span, label, envs)| {
+                let names: Vec<String> = envs.iter().map(|e| format!("`{e}`")).collect();
+                let which = match names.as_slice() {
+                    [one] => format!("environment {one}"),
+                    many => format!("environments {}", many.join(", ")),
+                };
+                let message = format!("{} ({which})", f.message);
+                Diagnostic::new(f.code, message, span, label).help(f.help)
+            })
+            .collect()
+    }
+}
+
+/// Runs every family whose files `a` has, and records the ones it skipped with the target
+/// that would have made their files.
+fn prove(
+    a: &Artifacts,
+    external: &BTreeSet<String>,
+    out: &mut Vec<Finding>,
+    skipped: &mut Vec<(Target, &'static str)>,
+) {
+    let index = a.objects.as_deref().map(Index::new);
+    match (&a.objects, &index) {
+        (Some(objects), Some(index)) => {
+            refs::named_ports(objects, index, out);
+            refs::selectors(objects, index, out);
+            refs::ingress_backends(objects, index, out);
+            refs::scale_targets(objects, out);
+            network::reachability(objects, index, out);
+            match &a.terraform {
+                Some(tf) if !tf.is_empty() => {
+                    cluster::secrets(objects, a.upstream.as_ref(), tf, external, out);
+                    cluster::custom_resources(objects, tf, out);
+                    cluster::storage(objects, tf, out);
+                    cluster::autoscaling_metrics(objects, tf, out);
+                    cluster::network_policy_enforcement(objects, tf, out);
+                }
+                Some(_) => {}
+                None => skipped.extend(
+                    [
+                        "secrets",
+                        "custom resources",
+                        "storage",
+                        "autoscaling metrics",
+                        "network policy enforcement",
+                    ]
+                    .map(|f| (Target::Terraform, f)),
+                ),
+            }
+            if a.upstream.is_none() && a.terraform.as_ref().is_none_or(|tf| !tf.is_empty()) {
+                skipped.push((Target::Helm, "secrets of upstream chart values"));
+            }
+        }
+        _ => skipped.extend(
+            [
+                "Kubernetes references",
+                "secrets",
+                "custom resources",
+                "storage",
+                "autoscaling metrics",
+                "reachability",
+            ]
+            .map(|f| (Target::K8s, f)),
+        ),
+    }
+    match &a.rules {
+        Some(rules) => {
+            match &index {
+                Some(index) => series::unproduced_series(a, index, rules, out),
+                None => skipped.push((Target::K8s, "the series alert rules read")),
+            }
+            match &a.alertmanager {
+                Some(am) => routing::unrouted_alerts(rules, am, out),
+                None => skipped.push((Target::Alertmanager, "alert routing")),
+            }
+        }
+        None => skipped.extend([
+            (Target::Prometheus, "the series alert rules read"),
+            (Target::Prometheus, "alert routing"),
+        ]),
+    }
+}
+
+/// Skipped families by the target that was missing, each family once.
+fn group(skipped: Vec<(Target, &'static str)>) -> BTreeMap<Target, Vec<&'static str>> {
+    let mut by: BTreeMap<Target, Vec<&'static str>> = BTreeMap::new();
+    for (t, f) in skipped {
+        let list = by.entry(t).or_default();
+        if !list.contains(&f) {
+            list.push(f);
+        }
+    }
+    by
+}
+
+/// One generated file the proof reads, parsed.
+enum Parsed {
+    /// A k8s manifest file's objects.
+    Manifests(Vec<Object>),
+    /// A Terraform file's blocks.
+    Terraform(Vec<Block>),
+    /// A Prometheus rules file.
+    Rules(Vec<Rule>),
+    /// An Alertmanager configuration.
+    Alertmanager(Option<Value>),
+    /// The Secrets an upstream chart's values file mounts.
+    Upstream(BTreeSet<String>),
+    /// A file that did not parse: its path and why. A bug in plinth, whose emitters write
+    /// these files, so reported as an internal error rather than proven without it.
+    Unreadable(String, String),
+}
+
+/// The environment a file belongs to and the file parsed, or `None` for a file the proof
+/// does not read. Paths are `<target>/<env>/<file>`, but for the Helm target's upstream
+/// values, `helm/values-<chart>-<env>.yaml`, whose environment is one of `envs`.
+fn parse(f: &OutputFile, envs: &BTreeSet<&str>) -> Option<(String, Parsed)> {
+    if let Some(rest) = f.path.strip_prefix("helm/values-") {
+        let stem = rest.strip_suffix(".yaml").filter(|s| !s.contains('/'))?;
+        // The longest environment name that ends the stem: `values-<chart>-<env>.yaml`.
+        let env = envs
+            .iter()
+            .filter(|e| stem.ends_with(&format!("-{e}")))
+            .max_by_key(|e| e.len())?;
+        let parsed = upstream_secrets(&f.contents).map(Parsed::Upstream);
+        return Some((env.to_string(), unreadable(parsed, f)));
+    }
+    let mut parts = f.path.splitn(3, '/');
+    let (target, env, file) = (parts.next()?, parts.next()?, parts.next()?);
+    let parsed = match target {
+        "k8s" if file.ends_with(".yaml") => objects_of(&f.contents).map(Parsed::Manifests),
+        "terraform" if file.ends_with(".tf") => blocks_of(&f.contents).map(Parsed::Terraform),
+        "prometheus" if file == "rules.yaml" => rules_of(&f.contents).map(Parsed::Rules),
+        "alertmanager" if file == "alertmanager.yaml" => {
+            yaml(&f.contents).map(|docs| Parsed::Alertmanager(docs.into_iter().next()))
+        }
+        _ => return None,
+    };
+    Some((env.to_owned(), unreadable(parsed, f)))
+}
+
+/// A parse result, its error as [`Parsed::Unreadable`].
+fn unreadable(parsed: Result<Parsed, String>, f: &OutputFile) -> Parsed {
+    parsed.unwrap_or_else(|e| Parsed::Unreadable(f.path.clone(), e))
+}
+
+/// Parses the files the proof reads on [`crate::threads`] threads (parsing is most of the
+/// proof's time), and returns them in the order of `files`.
+fn parse_all(files: &[OutputFile], envs: &BTreeSet<&str>) -> Vec<(String, Parsed)> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let next = AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        while let Some(f) = files.get(next.fetch_add(1, Ordering::Relaxed)) {
+            if let Some(p) = parse(f, envs) {
+                done.push((f.path.as_str(), p));
+            }
+        }
+        done
+    };
+    let mut all = if crate::threads() <= 1 {
+        work()
+    } else {
+        std::thread::scope(|scope| {
+            let helper = scope.spawn(work);
+            let mut all = work();
+            match helper.join() {
+                Ok(done) => all.extend(done),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+            all
+        })
+    };
+    all.sort_by(|a, b| a.0.cmp(b.0));
+    all.into_iter().map(|(_, p)| p).collect()
+}
+
+/// The environments of `files` and what each holds, parsed; and the files that did not
+/// parse, with why.
+fn gather(files: &[OutputFile], built: &[Target]) -> (Vec<Artifacts>, Vec<(String, String)>) {
+    let names: BTreeSet<&str> = files
+        .iter()
+        .filter(|f| !f.path.starts_with("helm/"))
+        .filter_map(|f| {
+            f.path
+                .split('/')
+                .nth(1)
+                .filter(|_| f.path.matches('/').count() >= 2)
+        })
+        .collect();
+    let mut envs: BTreeMap<String, Artifacts> = BTreeMap::new();
+    let mut upstream: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut unreadable = Vec::new();
+    for (env, parsed) in parse_all(files, &names) {
+        match parsed {
+            Parsed::Upstream(secrets) => {
+                upstream.entry(env).or_default().extend(secrets);
+                continue;
+            }
+            Parsed::Unreadable(path, why) => {
+                unreadable.push((path, why));
+                continue;
+            }
+            _ => {}
+        }
+        let a = entry(&mut envs, &env);
+        match parsed {
+            Parsed::Manifests(o) => a.objects.get_or_insert_with(Vec::new).extend(o),
+            Parsed::Terraform(b) => a.terraform.get_or_insert_with(Vec::new).extend(b),
+            Parsed::Rules(r) => a.rules = Some(r),
+            Parsed::Alertmanager(v) => a.alertmanager = v,
+            Parsed::Upstream(_) | Parsed::Unreadable(..) => {}
+        }
+    }
+    for a in envs.values_mut() {
+        // A built target that wrote nothing for the environment has nothing to say about
+        // it: Terraform only writes environments with a cloud, so none means no cloud.
+        if built.contains(&Target::Terraform) && a.terraform.is_none() {
+            a.terraform = Some(Vec::new());
+        }
+        if built.contains(&Target::K8s) && a.objects.is_none() {
+            a.objects = Some(Vec::new());
+        }
+        if built.contains(&Target::Helm) {
+            a.upstream = Some(upstream.remove(&a.env).unwrap_or_default());
+        }
+    }
+    (envs.into_values().collect(), unreadable)
+}
+
+/// The artifacts of `env` in `envs`, made empty on first use.
+fn entry<'a>(envs: &'a mut BTreeMap<String, Artifacts>, env: &str) -> &'a mut Artifacts {
+    envs.entry(env.to_owned()).or_insert_with(|| Artifacts {
+        env: env.to_owned(),
+        ..Artifacts::default()
+    })
+}
+
+/// The part of an upstream chart's values the proof reads: kube-prometheus-stack's
+/// `alertmanager.alertmanagerSpec.secrets`. Typed, so the rest of the file (every alert rule,
+/// again) is skipped rather than built into values.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct UpstreamValues {
+    alertmanager: Option<UpstreamAlertmanager>,
+}
+
+/// `alertmanager` of [`UpstreamValues`].
+#[derive(serde::Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct UpstreamAlertmanager {
+    alertmanager_spec: Option<UpstreamAlertmanagerSpec>,
+}
+
+/// `alertmanager.alertmanagerSpec` of [`UpstreamValues`].
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct UpstreamAlertmanagerSpec {
+    secrets: Vec<String>,
+}
+
+/// The Secrets an upstream values file mounts.
+fn upstream_secrets(text: &str) -> Result<BTreeSet<String>, String> {
+    let values: UpstreamValues =
+        serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| e.to_string())?;
+    Ok(values
+        .alertmanager
+        .and_then(|a| a.alertmanager_spec)
+        .map(|s| s.secrets.into_iter().collect())
+        .unwrap_or_default())
+}
+
+/// How the proof reads generated YAML: without serde-saphyr's budget. The budget guards
+/// against hostile input; these files are plinth's own output, already in memory, and at
+/// 10,000 services one of them (the ExternalSecrets, with more than the budget's 1,024
+/// documents) failed to parse under it.
+fn yaml_options() -> serde_saphyr::Options {
+    let mut options = serde_saphyr::Options::default();
+    options.budget = None;
+    options
+}
+
+/// The documents of a YAML stream.
+fn yaml(text: &str) -> Result<Vec<Value>, String> {
+    let docs: Vec<Value> = serde_saphyr::from_multiple_with_options(text, yaml_options())
+        .map_err(|e| e.to_string())?;
+    Ok(docs.into_iter().filter(|d| !d.is_null()).collect())
+}
+
+/// The Kubernetes objects of one manifest file.
+fn objects_of(text: &str) -> Result<Vec<Object>, String> {
+    Ok(yaml(text)?
+        .into_iter()
+        .filter_map(|doc| {
+            let s = |p: &str| doc.pointer(p).and_then(Value::as_str).map(str::to_owned);
+            Some(Object {
+                api_version: s("/apiVersion")?,
+                kind: s("/kind")?,
+                name: s("/metadata/name")?,
+                namespace: s("/metadata/namespace").unwrap_or_default(),
+                doc,
+            })
+        })
+        .collect())
+}
+
+/// A Prometheus rules file, as far as the proof reads it.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct RulesFile {
+    groups: Vec<RuleGroup>,
+}
+
+/// A rule group of [`RulesFile`].
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct RuleGroup {
+    rules: Vec<RuleDoc>,
+}
+
+/// A rule of [`RuleGroup`].
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct RuleDoc {
+    alert: Option<String>,
+    record: Option<String>,
+    expr: String,
+    labels: BTreeMap<String, String>,
+}
+
+/// The rules of a Prometheus rules file.
+fn rules_of(text: &str) -> Result<Vec<Rule>, String> {
+    let file: RulesFile =
+        serde_saphyr::from_str_with_options(text, yaml_options()).map_err(|e| e.to_string())?;
+    Ok(file
+        .groups
+        .into_iter()
+        .flat_map(|g| g.rules)
+        .map(|r| Rule {
+            alert: r.alert,
+            record: r.record,
+            expr: r.expr,
+            labels: r.labels,
+        })
+        .collect())
+}
+
+/// The blocks of one Terraform file, with their bodies as JSON.
+fn blocks_of(text: &str) -> Result<Vec<Block>, String> {
+    let body = hcl::parse(text).map_err(|e| e.to_string())?;
+    body.blocks()
+        .map(|b| {
+            let value: Value = hcl::from_body(b.body().clone()).map_err(|e| e.to_string())?;
+            Ok(Block {
+                ident: b.identifier().to_owned(),
+                labels: b.labels().iter().map(|l| l.as_str().to_owned()).collect(),
+                body: value,
+            })
+        })
+        .collect()
+}
+
+/// A YAML mapping of strings (labels, selectors) as a map; anything else as empty.
+pub(crate) fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
+    v.and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+        .collect()
+}
+
+/// Whether a label selector (`matchLabels` and `matchExpressions`, or a Service's plain map
+/// when `plain`) selects `labels`. An empty selector selects everything, as in Kubernetes.
+pub(crate) fn selects(selector: Option<&Value>, labels: &BTreeMap<String, String>) -> bool {
+    let Some(selector) = selector else {
+        return true;
+    };
+    let match_labels = string_map(selector.get("matchLabels"));
+    if !match_labels.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+        return false;
+    }
+    let expressions = selector.get("matchExpressions").and_then(Value::as_array);
+    expressions.into_iter().flatten().all(|e| {
+        let key = e.get("key").and_then(Value::as_str).unwrap_or_default();
+        let values: Vec<&str> = e
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let has = labels.get(key);
+        match e.get("operator").and_then(Value::as_str) {
+            Some("In") => has.is_some_and(|v| values.contains(&v.as_str())),
+            Some("NotIn") => !has.is_some_and(|v| values.contains(&v.as_str())),
+            Some("Exists") => has.is_some(),
+            Some("DoesNotExist") => has.is_none(),
+            _ => false,
+        }
+    })
+}
+
+/// The labels of an object's pod template.
+pub(crate) fn template_labels(template: &Value) -> BTreeMap<String, String> {
+    string_map(template.pointer("/metadata/labels"))
+}
+
+/// Every container of a pod template, init containers first.
+pub(crate) fn containers(template: &Value) -> impl Iterator<Item = &Value> {
+    ["/spec/initContainers", "/spec/containers"]
+        .into_iter()
+        .filter_map(|p| template.pointer(p).and_then(Value::as_array))
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests;
