@@ -1415,10 +1415,10 @@ fn network_policy(
             ..Default::default()
         });
     }
-    if !peers.is_empty() && w.client_ports().next().is_some() {
+    if !peers.is_empty() && w.service_ports().next().is_some() {
         ingress.push(NetworkPolicyIngressRule {
             from: Some(peers),
-            ports: Some(w.client_ports().map(port_rule).collect()),
+            ports: Some(w.service_ports().map(port_rule).collect()),
         });
     }
     let own_pods = || {
@@ -1450,13 +1450,13 @@ fn network_policy(
     let mut egress = Vec::new();
     for dep in &w.depends_on {
         if let Some(target) = edges.by_name.get(dep.as_str()) {
-            if target.client_ports().next().is_some() {
+            if target.service_ports().next().is_some() {
                 egress.push(NetworkPolicyEgressRule {
                     to: Some(vec![NetworkPolicyPeer {
                         pod_selector: Some(selector(platform, target)),
                         ..Default::default()
                     }]),
-                    ports: Some(target.client_ports().map(port_rule).collect()),
+                    ports: Some(target.service_ports().map(port_rule).collect()),
                 });
             }
         } else if let Some(store) = env.managed_stores.iter().find(|m| &m.name == dep) {

@@ -324,10 +324,11 @@ impl Workload {
         })
     }
 
-    /// The ports the workload's Service publishes: its own and its sidecars'.
+    /// The ports the workload's Service publishes, which its dependents may reach: its
+    /// client ports and its sidecars' (a clustered store's peer port needs no Service: its
+    /// pods find each other by their StatefulSet names).
     pub fn service_ports(&self) -> impl Iterator<Item = &Port> {
-        self.ports
-            .iter()
+        self.client_ports()
             .chain(self.sidecars.iter().map(|s| &s.port))
     }
 
