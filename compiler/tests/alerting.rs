@@ -10,7 +10,8 @@ use plinth::diag::Code;
 use plinth::emit::Target;
 use serde_json::Value;
 
-/// A spec with one web service, a PostgreSQL store with a read replica and a Redis store,
+/// A spec with one web service, a PostgreSQL store with a read replica and a Redis store
+/// (each with its exporter's metrics endpoint),
 /// thresholds, an SLO, a custom rule and two receivers; `extra` is appended.
 fn spec(extra: &str) -> String {
     format!(
@@ -38,9 +39,13 @@ for = "10m"
 [datastores.db]
 preset = "postgres"
 read_replicas = 1
+ports = [{{ name = "postgres", port = 5432 }}, {{ name = "metrics", port = 9187 }}]
+metrics = {{ port = "metrics" }}
 
 [datastores.cache]
 preset = "redis"
+ports = [{{ name = "redis", port = 6379 }}, {{ name = "metrics", port = 9121 }}]
+metrics = {{ port = "metrics" }}
 
 [environments.dev]
 local = true
@@ -227,7 +232,10 @@ fn data_stores_get_their_packs() {
     assert_eq!(service_of("RedisMemoryHigh"), ["cache", "cache"]);
     assert_eq!(service_of("VolumeFillingUp"), ["cache", "db"]);
     assert_eq!(service_of("HPAAtMaxReplicas"), ["api"]);
-    assert_eq!(service_of("ScrapeTargetDown"), ["api", "api"]);
+    assert_eq!(
+        service_of("ScrapeTargetDown"),
+        ["api", "api", "cache", "cache", "db", "db"]
+    );
     assert_eq!(service_of("PodCrashLooping"), ["api", "cache", "db"]);
     // A spec turns a pack threshold off by name.
     let off = build(&spec(
@@ -403,7 +411,8 @@ fn compose_environments_get_a_scrape_config() {
         "alertmanager:9093"
     );
     let jobs = p["scrape_configs"].as_array().unwrap();
-    assert_eq!(jobs.len(), 1);
+    // The service and both stores' exporters.
+    assert_eq!(jobs.len(), 3);
     assert_eq!(jobs[0]["job_name"], "api");
     assert_eq!(jobs[0]["static_configs"][0]["targets"][0], "api:8080");
     assert_eq!(jobs[0]["static_configs"][0]["labels"]["service"], "api");

@@ -16,6 +16,21 @@ use std::collections::BTreeMap;
 
 use crate::ir::SeverityLevel;
 
+/// Where the series an expression reads come from. A rule is generated only where every
+/// source it reads exists, or it would stay silent whatever happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Source {
+    /// The Kubernetes monitoring stack: kube-state-metrics, cAdvisor and the kubelet's
+    /// volume stats, as kube-prometheus-stack installs them.
+    Kubernetes,
+    /// The workload's own metrics endpoint: `http_requests_total` and
+    /// `http_request_duration_seconds` of an application.
+    Application,
+    /// An exporter scraped at the data store's metrics endpoint (postgres_exporter,
+    /// redis_exporter).
+    Exporter,
+}
+
 /// How a level and a value are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Unit {
@@ -174,6 +189,20 @@ pub(crate) fn num(v: f64) -> String {
 }
 
 impl Signal {
+    /// Where the series this signal reads come from; a recorded (custom) signal reads what
+    /// its author wrote, which plinth cannot know.
+    pub fn sources(&self) -> &'static [Source] {
+        match self {
+            Signal::Cpu { .. } | Signal::Memory { .. } | Signal::Disk { .. } => {
+                &[Source::Kubernetes]
+            }
+            Signal::ErrorRate { .. } | Signal::LatencyP95 { .. } => &[Source::Application],
+            Signal::DbConnections { .. } | Signal::ReplicationLag { .. } => &[Source::Exporter],
+            Signal::RedisMemory { .. } => &[Source::Exporter, Source::Kubernetes],
+            Signal::Recorded { .. } => &[],
+        }
+    }
+
     /// The unit of levels and values.
     pub fn unit(&self) -> Unit {
         match self {
@@ -542,6 +571,17 @@ pub(crate) enum Drive {
 }
 
 impl Condition {
+    /// Where the series this condition reads come from. `up` is written by Prometheus itself
+    /// for every target it scrapes, so a scrape target alert needs only the endpoint.
+    pub fn sources(&self) -> &'static [Source] {
+        match self {
+            Condition::TargetDown { .. } => &[],
+            Condition::CrashLooping { .. }
+            | Condition::AtMaxReplicas { .. }
+            | Condition::VolumeFillingUp { .. } => &[Source::Kubernetes],
+        }
+    }
+
     /// The alert expression at `severity`.
     pub fn expr(&self, severity: SeverityLevel) -> String {
         match self {
