@@ -1,7 +1,8 @@
 //! Issue 24 through the binary: every alert the Prometheus target generates reads series that
 //! something in its environment produces, proved from the generated files alone (scrape
 //! configurations, ServiceMonitors, the kube-prometheus-stack values), and an alert left out
-//! is named in the build summary with what to add.
+//! is named in the build summary with what to add; the spec's metric conventions (request
+//! counter, status label, latency histogram and unit) name the series the alerts read.
 
 mod support;
 
@@ -251,5 +252,168 @@ replication_lag = { warning = "10s", critical = "30s" }
     }
     assert!(!has("dev", "CPUUsageHigh", "api"));
     assert!(!has("dev", "PodCrashLooping", "api"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Every alert expression of `env`'s rules in the build in `out`, by alert name and service.
+fn alert_exprs(out: &Path, env: &str) -> Vec<(String, String, String)> {
+    let rules = &documents(&out.join("prometheus").join(env).join("rules.yaml"))[0];
+    rules["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["rules"].as_array().unwrap())
+        .filter_map(|r| {
+            Some((
+                r["alert"].as_str()?.to_owned(),
+                r["labels"]["service"].as_str()?.to_owned(),
+                r["expr"].as_str()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+#[test]
+fn codepal_error_rate_reads_its_status_label() {
+    let dir = scratch("codepal");
+    std::fs::copy(
+        root().join("examples/codepal.toml"),
+        dir.join("codepal.toml"),
+    )
+    .unwrap();
+    build(&dir, "codepal.toml");
+    let exprs = alert_exprs(&dir.join("out"), "production");
+    let error_rates: Vec<&String> = exprs
+        .iter()
+        .filter(|(a, _, _)| a == "ErrorRateHigh")
+        .map(|(_, _, e)| e)
+        .collect();
+    assert!(!error_rates.is_empty());
+    for e in error_rates {
+        assert!(e.contains(r#",status=~"5..""#), "{e}");
+        assert!(!e.contains("code="), "{e}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A spec whose platform counts requests as `requests_total{status}` in a milliseconds
+/// histogram, and whose `legacy` service keeps the defaults; `extra` is appended.
+fn conventions_spec(extra: &str) -> String {
+    format!(
+        r#"version = 1
+
+[platform]
+name = "shop"
+
+[services.api]
+image = "ghcr.io/acme/api:1.0.0"
+ports = [{{ name = "http", port = 8080 }}]
+metrics = {{ path = "/metrics", port = "http" }}
+
+[services.legacy]
+image = "ghcr.io/acme/legacy:1.0.0"
+ports = [{{ name = "http", port = 8080 }}]
+metrics = {{ path = "/metrics", port = "http", requests = "http_requests_total", status_label = "code", latency_unit = "seconds", buckets = [0.1, 0.5, 1] }}
+
+[environments.production]
+
+[observability.metrics]
+requests = "requests_total"
+status_label = "status"
+latency_unit = "milliseconds"
+buckets = [100, 250, 500, 1000]
+
+[observability.thresholds]
+error_rate = {{ warning = 1, critical = 5 }}
+latency_p95 = {{ warning = "500ms", critical = "1s" }}
+{extra}"#
+    )
+}
+
+#[test]
+fn metric_conventions_name_the_series_and_convert_latency_units() {
+    let dir = scratch("conventions");
+    std::fs::write(dir.join("spec.toml"), conventions_spec("")).unwrap();
+    build(&dir, "spec.toml");
+    let out = dir.join("out");
+    let exprs = alert_exprs(&out, "production");
+    let expr = |alert: &str, service: &str| -> &str {
+        &exprs
+            .iter()
+            .find(|(a, s, _)| a == alert && s == service)
+            .unwrap_or_else(|| panic!("no {alert} of {service}"))
+            .2
+    };
+    let api_errors = expr("ErrorRateHigh", "api");
+    assert!(
+        api_errors.contains(r#"requests_total{namespace="shop",service="api",status=~"5.."}"#),
+        "{api_errors}"
+    );
+    let api_latency = expr("LatencyP95High", "api");
+    assert!(
+        api_latency.contains("http_request_duration_milliseconds_bucket{"),
+        "{api_latency}"
+    );
+    assert!(api_latency.contains("\n/ 1000\n> 0.5"), "{api_latency}");
+    let legacy_errors = expr("ErrorRateHigh", "legacy");
+    assert!(
+        legacy_errors
+            .contains(r#"http_requests_total{namespace="shop",service="legacy",code=~"5.."}"#),
+        "{legacy_errors}"
+    );
+    let legacy_latency = expr("LatencyP95High", "legacy");
+    assert!(
+        legacy_latency.contains("http_request_duration_seconds_bucket{"),
+        "{legacy_latency}"
+    );
+    assert!(!legacy_latency.contains("/ 1000"), "{legacy_latency}");
+    // The generated unit tests drive the converted expressions: promtool proves them.
+    if std::process::Command::new("promtool")
+        .arg("--version")
+        .output()
+        .is_ok()
+    {
+        let run = std::process::Command::new("promtool")
+            .args(["test", "rules", "rules.test.yaml"])
+            .current_dir(out.join("prometheus/production"))
+            .output()
+            .unwrap();
+        assert!(
+            run.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        );
+    } else {
+        eprintln!("promtool not installed; the unit tests were not run");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_latency_level_between_declared_buckets_is_a_warning() {
+    let dir = scratch("buckets");
+    // The platform's levels are bounds of both services' buckets (500 and 1000 ms; 0.5 and
+    // 1 s); `legacy` moves its warning to 300ms, between two of its own.
+    std::fs::write(
+        dir.join("spec.toml"),
+        conventions_spec("\n[services.legacy.thresholds.latency_p95]\nwarning = \"300ms\"\n"),
+    )
+    .unwrap();
+    let out = plinth_run(&dir, &["check", "spec.toml", "--format", "json"]);
+    assert_exit(&out, 0);
+    let diags = json_diagnostics(&out);
+    let w013: Vec<&Value> = diags.iter().filter(|d| d["code"] == "W013").collect();
+    assert_eq!(w013.len(), 1, "{diags:?}");
+    let message = w013[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("`300ms` of `legacy` falls between the buckets 0.1 and 0.5"),
+        "{message}"
+    );
+    // On bucket bounds, nothing to say.
+    std::fs::write(dir.join("spec.toml"), conventions_spec("")).unwrap();
+    let out = plinth_run(&dir, &["check", "spec.toml", "--format", "json"]);
+    assert_exit(&out, 0);
+    assert!(!codes(&out).contains(&"W013".to_owned()));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -71,6 +71,17 @@ pub(super) fn run(ctx: &mut Ctx) {
             }
         }
     }
+    for view in ctx.views {
+        for (name, s) in &view.services {
+            latency_between_buckets(spec, name, s, &mut found);
+            if let Some(m) = &s.metrics {
+                metric_names(&m.requests, &m.status_label, &m.latency, &mut found);
+            }
+        }
+    }
+    if let Some(m) = &spec.observability.metrics {
+        metric_names(&m.requests, &m.status_label, &m.latency, &mut found);
+    }
     for r in &spec.observability.rules {
         custom_rule(r, &mut found);
     }
@@ -330,6 +341,139 @@ fn invalid_slo(slo: &Slo, out: &mut Vec<Diagnostic>) {
             );
         }
     }
+}
+
+/// W013 `latency-between-buckets`: a `latency_p95` level of a service that is not a bound
+/// of its latency histogram's declared buckets (`buckets`, in the histogram's unit).
+///
+/// Why: `histogram_quantile` knows only how many requests fell in each bucket and
+/// interpolates linearly inside one, so a level between two bounds is compared with a guess:
+/// the alert fires early or late by up to the bucket's width. Example: buckets
+/// `[0.25, 1]` and a warning at `"500ms"`.
+fn latency_between_buckets(spec: &Spec, name: &Sp<String>, s: &Service, out: &mut Vec<Diagnostic>) {
+    let Some(m) = &s.metrics else { return };
+    let platform = spec.observability.metrics.as_ref();
+    let Some(buckets) = m
+        .buckets
+        .as_ref()
+        .or_else(|| platform.and_then(|p| p.buckets.as_ref()))
+    else {
+        return;
+    };
+    let per_second = match m
+        .latency_unit
+        .as_ref()
+        .or_else(|| platform.and_then(|p| p.latency_unit.as_ref()))
+        .map(|u| u.value)
+    {
+        Some(LatencyUnit::Milliseconds) => 1000.0,
+        _ => 1.0,
+    };
+    let own = s.thresholds.as_ref().and_then(latency_threshold);
+    let global = latency_threshold(&spec.observability.thresholds);
+    let levels = [
+        own.and_then(|t| t.warning.as_ref())
+            .or_else(|| global.and_then(|t| t.warning.as_ref())),
+        own.and_then(|t| t.critical.as_ref())
+            .or_else(|| global.and_then(|t| t.critical.as_ref())),
+    ];
+    let bounds: Vec<f64> = buckets.iter().map(|b| b.value).collect();
+    for level in levels.into_iter().flatten() {
+        let Ok(seconds) = parse_level(&level.value.0, LevelKind::Seconds) else {
+            continue;
+        };
+        let v = seconds * per_second;
+        if bounds
+            .iter()
+            .any(|b| (b - v).abs() <= 1e-9 * b.abs().max(1.0))
+        {
+            continue;
+        }
+        let below = bounds
+            .iter()
+            .copied()
+            .filter(|b| *b < v)
+            .fold(None, |m: Option<f64>, b| Some(m.map_or(b, |m| m.max(b))));
+        let above = bounds
+            .iter()
+            .copied()
+            .filter(|b| *b > v)
+            .fold(None, |m: Option<f64>, b| Some(m.map_or(b, |m| m.min(b))));
+        let between = match (below, above) {
+            (Some(a), Some(b)) => format!("between the buckets {a} and {b}"),
+            (None, Some(b)) => format!("below the first bucket, {b}"),
+            (Some(a), None) => format!("above the last bucket, {a}"),
+            (None, None) => "with no bucket".to_owned(),
+        };
+        out.push(
+            Diagnostic::new(
+                Code::LatencyBetweenBuckets,
+                format!(
+                    "latency level `{}` of `{}` falls {between} of its histogram",
+                    level.value.0, name.value
+                ),
+                level.span.clone(),
+                "the p95 here is interpolated, not measured",
+            )
+            .help(format!(
+                "move the level to a bucket bound, or add a bucket at {v} to the histogram and to `buckets`"
+            )),
+        );
+    }
+}
+
+/// E016 `invalid-metric-name`: the request counter and latency histogram must be Prometheus
+/// metric names (`[a-zA-Z_:][a-zA-Z0-9_:]*`), the status label a label name
+/// (`[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`).
+///
+/// Why: they are written into the generated PromQL as they are; any other character makes
+/// the rules file unparsable, or changes what the expression means.
+fn metric_names(
+    requests: &Option<Sp<String>>,
+    status_label: &Option<Sp<String>>,
+    latency: &Option<Sp<String>>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let valid = |text: &str, colon: bool| {
+        let mut chars = text.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || (colon && c == ':'))
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (colon && c == ':'))
+    };
+    for (value, label) in [(requests, false), (latency, false), (status_label, true)] {
+        let Some(v) = value else { continue };
+        let ok = if label {
+            valid(&v.value, false) && !v.value.starts_with("__")
+        } else {
+            valid(&v.value, true)
+        };
+        if ok {
+            continue;
+        }
+        let what = if label { "label" } else { "metric" };
+        out.push(
+            Diagnostic::new(
+                Code::InvalidMetricName,
+                format!("`{}` is not a Prometheus {what} name", v.value),
+                v.span.clone(),
+                "not allowed here",
+            )
+            .help(if label {
+                "a label name is letters, digits and `_`, not starting with a digit or `__`, e.g. `status`"
+            } else {
+                "a metric name is letters, digits, `_` and `:`, not starting with a digit, e.g. `http_requests_total`"
+            }),
+        );
+    }
+}
+
+/// The `latency_p95` threshold among `thresholds`.
+fn latency_threshold(thresholds: &BTreeMap<Sp<String>, Threshold>) -> Option<&Threshold> {
+    thresholds
+        .iter()
+        .find(|(k, _)| k.value == "latency_p95")
+        .map(|(_, t)| t)
 }
 
 /// E153 `receiver-config`: each receiver type needs its fields and no others.

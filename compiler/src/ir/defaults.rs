@@ -47,6 +47,14 @@ pub const MONITORING_NAMESPACE: &str = crate::units::MONITORING_NAMESPACE;
 pub const INGRESS_PATH: &str = "/";
 /// Metrics path.
 pub const METRICS_PATH: &str = "/metrics";
+/// Request counter of an application, as the Prometheus client libraries name it.
+pub const REQUESTS_METRIC: &str = "http_requests_total";
+/// Label of the request counter holding the HTTP status code.
+pub const STATUS_LABEL: &str = "code";
+/// Latency histogram in seconds, without `_bucket`.
+pub const LATENCY_METRIC_SECONDS: &str = "http_request_duration_seconds";
+/// Latency histogram in milliseconds, without `_bucket`.
+pub const LATENCY_METRIC_MILLISECONDS: &str = "http_request_duration_milliseconds";
 /// Scrape interval: 30 seconds.
 pub const SCRAPE_INTERVAL_MS: u64 = 30_000;
 /// Metrics retention: 15 days, Prometheus's own default.

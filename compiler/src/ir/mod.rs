@@ -501,6 +501,23 @@ pub struct Metrics {
     pub port: Port,
     /// Scrape interval in milliseconds.
     pub interval_ms: u64,
+    /// What the request metrics served there are called.
+    pub names: MetricNames,
+}
+
+/// What an application's request metrics are called.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricNames {
+    /// Request counter.
+    pub requests: String,
+    /// Label of the counter holding the HTTP status code.
+    pub status_label: String,
+    /// Latency histogram, without `_bucket`.
+    pub latency: String,
+    /// Units of the histogram per second: 1 for seconds, 1000 for milliseconds.
+    pub latency_per_second: f64,
+    /// Declared bucket bounds, in the histogram's unit; empty when not declared.
+    pub buckets: Vec<f64>,
 }
 
 /// Pod security settings.

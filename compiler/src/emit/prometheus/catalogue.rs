@@ -367,8 +367,24 @@ fn signal(env: &Environment, w: &Workload, t: &ir::Threshold, rules: &mut Vec<Ru
             container: service,
             limit_bytes: r.memory_limit as f64,
         },
-        "error_rate" => Signal::ErrorRate { namespace, service },
-        "latency_p95" => Signal::LatencyP95 { namespace, service },
+        "error_rate" => {
+            let names = metric_names(w);
+            Signal::ErrorRate {
+                namespace,
+                service,
+                requests: names.requests,
+                status_label: names.status_label,
+            }
+        }
+        "latency_p95" => {
+            let names = metric_names(w);
+            Signal::LatencyP95 {
+                namespace,
+                service,
+                buckets: format!("{}_bucket", names.latency),
+                per_second: names.latency_per_second,
+            }
+        }
         "disk" => Signal::Disk {
             namespace,
             claims: naming::data_claim_pattern(w),
@@ -388,6 +404,21 @@ fn signal(env: &Environment, w: &Workload, t: &ir::Threshold, rules: &mut Vec<Ru
             labels: BTreeMap::new(),
         },
     }
+}
+
+/// What the request metrics of `w` are called: as its endpoint declares, else the
+/// defaults (a workload without an endpoint gets no alert on them anyway).
+fn metric_names(w: &Workload) -> ir::MetricNames {
+    w.metrics.as_ref().map_or_else(
+        || ir::MetricNames {
+            requests: ir::REQUESTS_METRIC.to_owned(),
+            status_label: ir::STATUS_LABEL.to_owned(),
+            latency: ir::LATENCY_METRIC_SECONDS.to_owned(),
+            latency_per_second: 1.0,
+            buckets: Vec::new(),
+        },
+        |m| m.names.clone(),
+    )
 }
 
 /// What a threshold measures, for its annotations: (summary stem, description).

@@ -69,13 +69,21 @@ pub(crate) enum Signal {
         namespace: String,
         /// Value of the `service` label.
         service: String,
+        /// The request counter.
+        requests: String,
+        /// Its label holding the status code.
+        status_label: String,
     },
-    /// 95th percentile of request duration, in seconds.
+    /// 95th percentile of request duration, in seconds whatever the histogram's unit.
     LatencyP95 {
         /// Namespace.
         namespace: String,
         /// Value of the `service` label.
         service: String,
+        /// The histogram's bucket series (`<histogram>_bucket`).
+        buckets: String,
+        /// The histogram's units per second (1, or 1000 for milliseconds).
+        per_second: f64,
     },
     /// Used space of the fullest persistent volume claim, in percent.
     Disk {
@@ -263,21 +271,37 @@ impl Signal {
                     ),
                 )
             }
-            Signal::ErrorRate { namespace, service } => {
+            Signal::ErrorRate {
+                namespace,
+                service,
+                requests,
+                status_label,
+            } => {
                 let sel = [("namespace", namespace.as_str()), ("service", service)];
+                let status = format!("~{status_label}");
                 format!(
                     "100 * sum(rate({}[{window}]))\n  / sum(rate({}[{window}]))",
-                    selector("http_requests_total", &[sel[0], sel[1], ("~code", "5..")]),
-                    selector("http_requests_total", &sel),
+                    selector(requests, &[sel[0], sel[1], (&status, "5..")]),
+                    selector(requests, &sel),
                 )
             }
-            Signal::LatencyP95 { namespace, service } => format!(
-                "histogram_quantile(0.95,\n  sum by (le) (rate({}[{window}]))\n)",
-                selector(
-                    "http_request_duration_seconds_bucket",
-                    &[("namespace", namespace), ("service", service)]
-                ),
-            ),
+            Signal::LatencyP95 {
+                namespace,
+                service,
+                buckets,
+                per_second,
+            } => {
+                let quantile = format!(
+                    "histogram_quantile(0.95,\n  sum by (le) (rate({}[{window}]))\n)",
+                    selector(buckets, &[("namespace", namespace), ("service", service)]),
+                );
+                // A histogram in another unit is brought to seconds, the unit of the levels.
+                if *per_second == 1.0 {
+                    quantile
+                } else {
+                    format!("{quantile}\n/ {}", num(*per_second))
+                }
+            }
             Signal::Disk {
                 namespace, claims, ..
             } => {
@@ -399,15 +423,20 @@ impl Signal {
                     memory_limit(namespace, container, *limit_bytes, n),
                 ]
             }
-            Signal::ErrorRate { namespace, service } => {
+            Signal::ErrorRate {
+                namespace,
+                service,
+                requests,
+                status_label,
+            } => {
                 let failed = value / 100.0 * REQUESTS_PER_INTERVAL;
                 let with_code = |code: &str| {
                     selector(
-                        "http_requests_total",
+                        requests,
                         &[
                             ("namespace", namespace),
                             ("service", service),
-                            ("code", code),
+                            (status_label, code),
                         ],
                     )
                 };
@@ -416,17 +445,26 @@ impl Signal {
                     counter(with_code("200"), REQUESTS_PER_INTERVAL - failed),
                 ]
             }
-            Signal::LatencyP95 { namespace, service } => {
+            Signal::LatencyP95 {
+                namespace,
+                service,
+                buckets,
+                per_second,
+            } => {
                 // Every request lands in one finite bucket starting at 0, so
-                // histogram_quantile interpolates to 0.95 of its upper bound.
+                // histogram_quantile interpolates to 0.95 of its upper bound, written in the
+                // histogram's unit.
                 let bucket = |le: &str| {
                     selector(
-                        "http_request_duration_seconds_bucket",
+                        buckets,
                         &[("namespace", namespace), ("service", service), ("le", le)],
                     )
                 };
                 vec![
-                    counter(bucket(&num(value / 0.95)), REQUESTS_PER_INTERVAL),
+                    counter(
+                        bucket(&num(value * per_second / 0.95)),
+                        REQUESTS_PER_INTERVAL,
+                    ),
                     counter(bucket("+Inf"), REQUESTS_PER_INTERVAL),
                 ]
             }
