@@ -417,3 +417,123 @@ fn a_latency_level_between_declared_buckets_is_a_warning() {
     assert!(!codes(&out).contains(&"W013".to_owned()));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn prometheus_is_sized_as_the_spec_says() {
+    let dir = scratch("sizing");
+    std::fs::copy(
+        root().join("examples/codepal.toml"),
+        dir.join("codepal.toml"),
+    )
+    .unwrap();
+    build(&dir, "codepal.toml");
+    let values = &documents(&dir.join("out/helm/values-kube-prometheus-stack-production.yaml"))[0]
+        ["prometheus"]["prometheusSpec"];
+    // 003: 15 s scrape, 30 days, a 100 GB volume, 3 replicas.
+    assert_eq!(values["scrapeInterval"], "15s");
+    assert_eq!(values["retention"], "30d");
+    assert_eq!(values["replicas"], 3);
+    assert_eq!(values["retentionSize"], "90GB");
+    let claim = &values["storageSpec"]["volumeClaimTemplate"]["spec"];
+    assert_eq!(claim["resources"]["requests"]["storage"], "100Gi");
+    assert_eq!(claim["accessModes"][0], "ReadWriteOnce");
+    assert!(claim.get("storageClassName").is_none(), "{claim}");
+    let helm_tf = std::fs::read_to_string(dir.join("out/terraform/production/helm.tf")).unwrap();
+    let release = &helm_tf[helm_tf.find("\"kube_prometheus_stack\"").unwrap()..];
+    let release = &release[..release.find("\n}").unwrap()];
+    assert!(
+        release.contains("kubernetes_storage_class_v1.gp3"),
+        "the release must wait for the default StorageClass:\n{release}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // The Compose Prometheus keeps the same retention, by time and by size.
+    let dir = scratch("compose-sizing");
+    std::fs::write(
+        dir.join("spec.toml"),
+        r#"version = 1
+
+[platform]
+name = "shop"
+
+[services.api]
+image = "ghcr.io/acme/api:1.0.0"
+ports = [{ name = "http", port = 8080 }]
+metrics = { path = "/metrics", port = "http" }
+
+[environments.dev]
+local = true
+compose = { monitoring = true }
+
+[observability]
+retention = "45d"
+retention_size = "20Gi"
+"#,
+    )
+    .unwrap();
+    build(&dir, "spec.toml");
+    let compose = &documents(&dir.join("out/compose/compose.yaml"))[0];
+    let command: Vec<&str> = compose["services"]["prometheus"]["command"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        command.contains(&"--storage.tsdb.retention.time=45d"),
+        "{command:?}"
+    );
+    assert!(
+        command.contains(&"--storage.tsdb.retention.size=20GB"),
+        "{command:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A spec with a 30-day SLO; `observability` is the body of its `[observability]` table.
+fn slo_spec(observability: &str) -> String {
+    format!(
+        r#"version = 1
+
+[platform]
+name = "shop"
+
+[services.api]
+image = "ghcr.io/acme/api:1.0.0"
+ports = [{{ name = "http", port = 8080 }}]
+metrics = {{ path = "/metrics", port = "http" }}
+
+[environments.production]
+
+[observability]
+{observability}
+
+[observability.slos.availability]
+service = "api"
+objective = 99.9
+window = "30d"
+good = 'sum(rate(http_requests_total{{service="api",code!~"5.."}}[{{window}}]))'
+total = 'sum(rate(http_requests_total{{service="api"}}[{{window}}]))'
+"#
+    )
+}
+
+#[test]
+fn an_slo_window_longer_than_retention_is_rejected() {
+    let dir = scratch("slo-retention");
+    std::fs::write(dir.join("spec.toml"), slo_spec(r#"retention = "15d""#)).unwrap();
+    let out = plinth_run(&dir, &["check", "spec.toml", "--format", "json"]);
+    assert_exit(&out, 1);
+    assert!(
+        codes(&out).contains(&"E015".to_owned()),
+        "{:?}",
+        codes(&out)
+    );
+    // Without a retention of its own, Prometheus keeps the SLO's window.
+    std::fs::write(dir.join("spec.toml"), slo_spec("")).unwrap();
+    build(&dir, "spec.toml");
+    let values = &documents(&dir.join("out/helm/values-kube-prometheus-stack-production.yaml"))[0]
+        ["prometheus"]["prometheusSpec"];
+    assert_eq!(values["retention"], "30d");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

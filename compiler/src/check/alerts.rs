@@ -87,6 +87,16 @@ pub(super) fn run(ctx: &mut Ctx) {
     }
     for slo in spec.observability.slos.values() {
         invalid_slo(slo, &mut found);
+        slo_beyond_retention(&spec.observability, slo, &mut found);
+    }
+    for q in [
+        &spec.observability.retention_size,
+        &spec.observability.storage,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        super::workload::quantity(q, super::workload::Unit::Bytes, &mut found);
     }
     for d in [
         &spec.observability.scrape_interval,
@@ -474,6 +484,54 @@ fn latency_threshold(thresholds: &BTreeMap<Sp<String>, Threshold>) -> Option<&Th
         .iter()
         .find(|(k, _)| k.value == "latency_p95")
         .map(|(_, t)| t)
+}
+
+/// E015 `slo-beyond-retention`: an SLO window longer than `observability.retention`.
+///
+/// Why: the SLO's ratio over its window, and with it the error budget left, is averaged
+/// from samples Prometheus must still hold; with a shorter retention the oldest part of the
+/// window is gone, and the budget silently covers less time than the objective promises.
+/// Without a retention of its own, Prometheus keeps the longest SLO window.
+fn slo_beyond_retention(o: &Observability, slo: &Slo, out: &mut Vec<Diagnostic>) {
+    let Some(retention) = &o.retention else {
+        return;
+    };
+    let Ok(kept) = units::parse_duration(&retention.value) else {
+        return;
+    };
+    let window = match &slo.window {
+        Some(w) => match units::parse_duration(&w.value) {
+            Ok(ms) => ms,
+            Err(_) => return,
+        },
+        None => units::SLO_WINDOW_MS,
+    };
+    if window <= kept {
+        return;
+    }
+    let window_text = units::format_duration(window);
+    let (span, label) = match &slo.window {
+        Some(w) => (w.span.clone(), "longer than the retention"),
+        None => (
+            slo.objective.span.clone(),
+            "over the default window of 30 days, longer than the retention",
+        ),
+    };
+    out.push(
+        Diagnostic::new(
+            Code::SloBeyondRetention,
+            format!(
+                "SLO window {window_text} is longer than the metrics retention {}",
+                retention.value
+            ),
+            span,
+            label,
+        )
+        .related(retention.span.clone(), "Prometheus keeps metrics this long")
+        .help(format!(
+            "set `observability.retention` to at least `{window_text}`, or shorten the SLO's `window`"
+        )),
+    );
 }
 
 /// E153 `receiver-config`: each receiver type needs its fields and no others.

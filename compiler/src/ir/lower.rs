@@ -977,9 +977,25 @@ fn metric_names(m: &spec::Metrics, platform: Option<&spec::MetricNames>) -> Metr
 
 fn lower_observability(spec: &spec::Spec, scrape_interval_ms: u64) -> Observability {
     let o = &spec.observability;
+    let bytes = |q: &Option<Sp<spec::Quantity>>| {
+        q.as_ref().and_then(|q| units::parse_bytes(&q.value.0).ok())
+    };
+    let storage_bytes = bytes(&o.storage);
+    // Without a retention of its own, Prometheus keeps the longest SLO window, so that the
+    // SLO's own ratio can be computed at all.
+    let longest_slo = o
+        .slos
+        .values()
+        .map(|s| ms(&s.window, SLO_WINDOW_MS))
+        .max()
+        .unwrap_or(0);
     Observability {
         scrape_interval_ms,
-        retention_ms: ms(&o.retention, RETENTION_MS),
+        retention_ms: ms(&o.retention, RETENTION_MS.max(longest_slo)),
+        retention_bytes: bytes(&o.retention_size)
+            .or_else(|| storage_bytes.map(|s| s * RETENTION_SIZE_PERCENT / 100)),
+        storage_bytes,
+        replicas: o.replicas.as_ref().map_or(1, |r| r.value.max(1)),
         runbook_url: text(&o.runbook_url),
         logs: text(&o.logs),
         rules: o

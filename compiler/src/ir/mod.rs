@@ -673,6 +673,12 @@ pub struct Observability {
     pub scrape_interval_ms: u64,
     /// Retention in milliseconds.
     pub retention_ms: u64,
+    /// Most bytes the stored metrics may use, if limited.
+    pub retention_bytes: Option<i128>,
+    /// Persistent volume of each Prometheus replica in a cluster, in bytes, if any.
+    pub storage_bytes: Option<i128>,
+    /// Prometheus replicas in a cluster.
+    pub replicas: u32,
     /// Runbook link prefix.
     pub runbook_url: Option<String>,
     /// Log stack to install.

@@ -975,8 +975,17 @@ pub struct Cdn {
 pub struct Observability {
     /// Default scrape interval; defaults to `"30s"`.
     pub scrape_interval: Option<Sp<String>>,
-    /// Metrics retention, e.g. `"30d"`.
+    /// Metrics retention, e.g. `"30d"`; defaults to 15 days, or the longest SLO window when
+    /// that is longer.
     pub retention: Option<Sp<String>>,
+    /// Most disk the stored metrics may use, e.g. `"90Gi"`, after which the oldest go;
+    /// defaults to 90% of `storage`.
+    pub retention_size: Option<Sp<Quantity>>,
+    /// Persistent volume of each Prometheus replica in a cluster, e.g. `"100Gi"`, from the
+    /// cluster's default StorageClass; without it Prometheus keeps its data in the pod.
+    pub storage: Option<Sp<Quantity>>,
+    /// Prometheus replicas in a cluster; defaults to 1. Compose runs one.
+    pub replicas: Option<Sp<u32>>,
     /// Link prefix for alert runbooks; the alert name is appended.
     pub runbook_url: Option<Sp<String>>,
     /// What the applications' request metrics are called; a service's `metrics` overrides
