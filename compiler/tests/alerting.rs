@@ -414,9 +414,21 @@ fn compose_environments_get_a_scrape_config() {
     // The service and both stores' exporters.
     assert_eq!(jobs.len(), 3);
     assert_eq!(jobs[0]["job_name"], "api");
-    assert_eq!(jobs[0]["static_configs"][0]["targets"][0], "api:8080");
-    assert_eq!(jobs[0]["static_configs"][0]["labels"]["service"], "api");
-    assert_eq!(jobs[0]["static_configs"][0]["labels"]["namespace"], "shop");
+    // Every replica, found by the service name in Compose's DNS, with the labels a
+    // ServiceMonitor gives it on Kubernetes.
+    let dns = &jobs[0]["dns_sd_configs"][0];
+    assert_eq!(dns["names"][0], "api");
+    assert_eq!(dns["type"], "A");
+    assert_eq!(dns["port"], 8080);
+    let relabel = jobs[0]["relabel_configs"].as_array().unwrap();
+    let set = |label: &str| {
+        relabel
+            .iter()
+            .find(|r| r["target_label"] == label)
+            .map(|r| r["replacement"].clone())
+    };
+    assert_eq!(set("service"), Some("api".into()));
+    assert_eq!(set("namespace"), Some("shop".into()));
 }
 
 #[test]

@@ -82,8 +82,9 @@ fn scraped(out: &Path, env: &str) -> BTreeSet<String> {
             .as_array()
             .unwrap()
             .iter()
-            .flat_map(|j| j["static_configs"].as_array().unwrap().iter())
-            .filter_map(|s| s["labels"]["service"].as_str().map(str::to_owned))
+            .flat_map(|j| j["relabel_configs"].as_array().unwrap().iter())
+            .filter(|r| r["target_label"] == "service")
+            .filter_map(|r| r["replacement"].as_str().map(str::to_owned))
             .collect();
     }
     let mut names = BTreeSet::new();
@@ -535,5 +536,43 @@ fn an_slo_window_longer_than_retention_is_rejected() {
     let values = &documents(&dir.join("out/helm/values-kube-prometheus-stack-production.yaml"))[0]
         ["prometheus"]["prometheusSpec"];
     assert_eq!(values["retention"], "30d");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn compose_prometheus_scrapes_every_replica() {
+    let dir = scratch("replicas");
+    std::fs::write(
+        dir.join("spec.toml"),
+        r#"version = 1
+
+[platform]
+name = "shop"
+
+[services.api]
+image = "ghcr.io/acme/api:1.0.0"
+ports = [{ name = "http", port = 8080 }]
+replicas = 3
+metrics = { path = "/metrics", port = "http" }
+
+[environments.dev]
+local = true
+compose = { monitoring = true }
+"#,
+    )
+    .unwrap();
+    build(&dir, "spec.toml");
+    let compose = &documents(&dir.join("out/compose/compose.yaml"))[0];
+    assert_eq!(compose["services"]["api"]["deploy"]["replicas"], 3);
+    let config = &documents(&dir.join("out/prometheus/dev/prometheus.yml"))[0];
+    let job = &config["scrape_configs"][0];
+    assert_eq!(job["job_name"], "api");
+    // One name resolved to the address of every replica, not one target that Docker's DNS
+    // answers with a replica at random.
+    assert!(job.get("static_configs").is_none(), "{job}");
+    let dns = &job["dns_sd_configs"][0];
+    assert_eq!(dns["names"], serde_json::json!(["api"]));
+    assert_eq!(dns["type"], "A");
+    assert_eq!(dns["port"], 8080);
     std::fs::remove_dir_all(&dir).unwrap();
 }
