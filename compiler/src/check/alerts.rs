@@ -96,7 +96,12 @@ pub(super) fn run(ctx: &mut Ctx) {
     .into_iter()
     .flatten()
     {
-        super::workload::quantity(q, super::workload::Unit::Bytes, &mut found);
+        // Sizes are strings with a unit: a bare number of bytes is never what is meant.
+        let q = Sp {
+            value: Quantity(q.value.clone()),
+            span: q.span.clone(),
+        };
+        super::workload::quantity(&q, super::workload::Unit::Bytes, &mut found);
     }
     for d in [
         &spec.observability.scrape_interval,

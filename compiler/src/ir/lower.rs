@@ -977,9 +977,7 @@ fn metric_names(m: &spec::Metrics, platform: Option<&spec::MetricNames>) -> Metr
 
 fn lower_observability(spec: &spec::Spec, scrape_interval_ms: u64) -> Observability {
     let o = &spec.observability;
-    let bytes = |q: &Option<Sp<spec::Quantity>>| {
-        q.as_ref().and_then(|q| units::parse_bytes(&q.value.0).ok())
-    };
+    let bytes = |q: &Option<Sp<String>>| q.as_ref().and_then(|q| units::parse_bytes(&q.value).ok());
     let storage_bytes = bytes(&o.storage);
     // Without a retention of its own, Prometheus keeps the longest SLO window, so that the
     // SLO's own ratio can be computed at all.

@@ -980,10 +980,10 @@ pub struct Observability {
     pub retention: Option<Sp<String>>,
     /// Most disk the stored metrics may use, e.g. `"90Gi"`, after which the oldest go;
     /// defaults to 90% of `storage`.
-    pub retention_size: Option<Sp<Quantity>>,
+    pub retention_size: Option<Sp<String>>,
     /// Persistent volume of each Prometheus replica in a cluster, e.g. `"100Gi"`, from the
     /// cluster's default StorageClass; without it Prometheus keeps its data in the pod.
-    pub storage: Option<Sp<Quantity>>,
+    pub storage: Option<Sp<String>>,
     /// Prometheus replicas in a cluster; defaults to 1. Compose runs one.
     pub replicas: Option<Sp<u32>>,
     /// Link prefix for alert runbooks; the alert name is appended.
