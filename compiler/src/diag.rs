@@ -127,6 +127,7 @@ codes! {
     UnusedSecretDeclaration = "W009", "unused-secret-declaration", "a `[secrets.NAME]` declaration for a secret read only in environments without a cloud, where nothing would create it anyway";
     SloBeyondRetention = "E015", "slo-beyond-retention", "an SLO window longer than Prometheus keeps its metrics";
     InvalidMetricName = "E016", "invalid-metric-name", "a metric or label name of the metric conventions that Prometheus would reject";
+    SloQueryNames = "W014", "slo-query-names", "an SLO query reads a status label or latency histogram other than its service's metric conventions name";
     LatencyBetweenBuckets = "W013", "latency-between-buckets", "a latency threshold between two bounds of the latency histogram's declared buckets, where the quantile is only interpolated";
 }
 

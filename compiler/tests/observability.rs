@@ -576,3 +576,71 @@ compose = { monitoring = true }
     assert_eq!(dns["port"], 8080);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn an_slo_query_on_other_metric_names_is_a_warning() {
+    let dir = scratch("slo-names");
+    let spec = |status_label: &str| {
+        format!(
+            r#"version = 1
+
+[platform]
+name = "shop"
+
+[services.api]
+image = "ghcr.io/acme/api:1.0.0"
+ports = [{{ name = "http", port = 8080 }}]
+metrics = {{ path = "/metrics", port = "http", status_label = "{status_label}" }}
+probes.readiness = {{ path = "/ready", port = "http" }}
+
+[observability.slos.availability]
+service = "api"
+objective = 99.9
+good = 'sum(rate(http_requests_total{{service="api",code!~"5.."}}[{{window}}]))'
+total = 'sum(rate(http_requests_total{{service="api"}}[{{window}}]))'
+
+[observability.slos.latency]
+service = "api"
+objective = 99
+good = 'sum(rate(http_request_duration_seconds_bucket{{service="api",le="0.5"}}[{{window}}]))'
+total = 'sum(rate(http_request_duration_seconds_count{{service="api"}}[{{window}}]))'
+"#
+        )
+    };
+    // The counter is labelled `status`: `code!~"5.."` matches every request.
+    std::fs::write(dir.join("spec.toml"), spec("status")).unwrap();
+    let out = plinth_run(&dir, &["check", "spec.toml", "--format", "json"]);
+    assert_exit(&out, 0);
+    let diags = json_diagnostics(&out);
+    let w014: Vec<&str> = diags
+        .iter()
+        .filter(|d| d["code"] == "W014")
+        .map(|d| d["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        w014,
+        ["SLO `api` filters `http_requests_total` by `code`, but `api` labels its status `status`"]
+    );
+    // The same names as the service's conventions: nothing to say.
+    std::fs::write(dir.join("spec.toml"), spec("code")).unwrap();
+    let out = plinth_run(&dir, &["check", "spec.toml", "--format", "json"]);
+    assert_exit(&out, 0);
+    assert!(!codes(&out).contains(&"W014".to_owned()));
+    // A milliseconds histogram: the SLO's `_seconds` series does not exist.
+    let ms = spec("code").replace(
+        "status_label = \"code\"",
+        "status_label = \"code\", latency_unit = \"milliseconds\"",
+    );
+    std::fs::write(dir.join("spec.toml"), ms).unwrap();
+    let out = plinth_run(&dir, &["check", "spec.toml", "--format", "json"]);
+    let diags = json_diagnostics(&out);
+    assert!(
+        diags.iter().any(|d| d["code"] == "W014"
+            && d["message"]
+                .as_str()
+                .unwrap()
+                .contains("reads `http_request_duration_seconds_bucket`, but its latency histogram is `http_request_duration_milliseconds`")),
+        "{diags:?}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

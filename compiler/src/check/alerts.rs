@@ -88,6 +88,7 @@ pub(super) fn run(ctx: &mut Ctx) {
     for slo in spec.observability.slos.values() {
         invalid_slo(slo, &mut found);
         slo_beyond_retention(&spec.observability, slo, &mut found);
+        slo_query_names(spec, slo, &mut found);
     }
     for q in [
         &spec.observability.retention_size,
@@ -537,6 +538,133 @@ fn slo_beyond_retention(o: &Observability, slo: &Slo, out: &mut Vec<Diagnostic>)
             "set `observability.retention` to at least `{window_text}`, or shorten the SLO's `window`"
         )),
     );
+}
+
+/// Status labels in use by common instrumentation libraries: a matcher on one of them in an
+/// SLO query means the status, whichever the service's convention calls it.
+const STATUS_LABELS: [&str; 3] = ["code", "status", "status_code"];
+
+/// The latency histograms of the two conventions plinth knows.
+const LATENCY_HISTOGRAMS: [&str; 2] = [
+    "http_request_duration_seconds",
+    "http_request_duration_milliseconds",
+];
+
+/// W014 `slo-query-names`: an SLO query that selects its service's request counter by a
+/// status label other than the one its metric conventions name, or reads a conventional
+/// latency histogram other than the service's.
+///
+/// Why: the threshold alerts read the names of `observability.metrics` (or the service's
+/// `metrics`), but an SLO query is written by hand. `code!~"5.."` on a counter labelled
+/// `status` matches every request, so the SLO reports no errors at all; a `_seconds`
+/// histogram that the service does not have leaves the SLI empty. Example: CodePal labels
+/// its status `status`, and an SLO filtering `code` would never burn.
+fn slo_query_names(spec: &Spec, slo: &Slo, out: &mut Vec<Diagnostic>) {
+    let service = spec
+        .services
+        .iter()
+        .find(|(k, _)| k.value == slo.service.value)
+        .map(|(_, s)| s);
+    let own = service.and_then(|s| s.metrics.as_ref());
+    let platform = spec.observability.metrics.as_ref();
+    let pick = |o: Option<&Sp<String>>, p: Option<&Sp<String>>, default: &str| {
+        o.or(p)
+            .map_or_else(|| default.to_owned(), |v| v.value.clone())
+    };
+    let requests = pick(
+        own.and_then(|m| m.requests.as_ref()),
+        platform.and_then(|p| p.requests.as_ref()),
+        "http_requests_total",
+    );
+    let status = pick(
+        own.and_then(|m| m.status_label.as_ref()),
+        platform.and_then(|p| p.status_label.as_ref()),
+        "code",
+    );
+    let unit = own
+        .and_then(|m| m.latency_unit.as_ref())
+        .or_else(|| platform.and_then(|p| p.latency_unit.as_ref()))
+        .map(|u| u.value);
+    let latency = pick(
+        own.and_then(|m| m.latency.as_ref()),
+        platform.and_then(|p| p.latency.as_ref()),
+        match unit {
+            Some(LatencyUnit::Milliseconds) => LATENCY_HISTOGRAMS[1],
+            _ => LATENCY_HISTOGRAMS[0],
+        },
+    );
+    for q in [&slo.good, &slo.total] {
+        let text = q.value.replace("{window}", "5m");
+        if text.len() > MAX_PROMQL_BYTES {
+            continue;
+        }
+        let Ok(expr) = promql_parser::parser::parse(&text) else {
+            continue;
+        };
+        let mut selectors = Selectors(Vec::new());
+        let _ = promql_parser::util::walk_expr(&mut selectors, &expr);
+        for (name, labels) in selectors.0 {
+            let problem = if name == requests {
+                labels
+                    .iter()
+                    .find(|l| STATUS_LABELS.contains(&l.as_str()) && **l != status)
+                    .map(|l| {
+                        format!(
+                            "SLO `{}` filters `{requests}` by `{l}`, but `{}` labels its status `{status}`",
+                            slo.service.value, slo.service.value
+                        )
+                    })
+            } else {
+                LATENCY_HISTOGRAMS
+                    .iter()
+                    .find(|h| {
+                        **h != latency
+                            && ["_bucket", "_count", "_sum"]
+                                .iter()
+                                .any(|s| name.strip_suffix(s) == Some(**h))
+                    })
+                    .map(|_| {
+                        format!(
+                            "SLO on `{}` reads `{name}`, but its latency histogram is `{latency}`",
+                            slo.service.value
+                        )
+                    })
+            };
+            let Some(message) = problem else { continue };
+            out.push(
+                Diagnostic::new(Code::SloQueryNames, message, q.span.clone(), "this query")
+                    .help(format!(
+                        "use the names of `observability.metrics` (or the service's `metrics`): counter `{requests}` with status label `{status}`, histogram `{latency}`; or change those to what the service exports"
+                    )),
+            );
+            break;
+        }
+    }
+}
+
+/// The metric name and label names of every selector of an expression.
+struct Selectors(Vec<(String, Vec<String>)>);
+
+impl promql_parser::util::ExprVisitor for Selectors {
+    type Error = std::convert::Infallible;
+
+    fn pre_visit(&mut self, e: &promql_parser::parser::Expr) -> Result<bool, Self::Error> {
+        use promql_parser::parser::Expr;
+        let vs = match e {
+            Expr::VectorSelector(vs) => vs,
+            Expr::MatrixSelector(ms) => &ms.vs,
+            _ => return Ok(true),
+        };
+        let labels = vs
+            .matchers
+            .matchers
+            .iter()
+            .chain(vs.matchers.or_matchers.iter().flatten())
+            .map(|m| m.name.clone())
+            .collect();
+        self.0.push((vs.name.clone().unwrap_or_default(), labels));
+        Ok(true)
+    }
 }
 
 /// E153 `receiver-config`: each receiver type needs its fields and no others.
