@@ -181,15 +181,15 @@ fn missing_notes(
                 )
             }
             Reason::Endpoint(_) => format!(
-                "alert `{a}` of `{w}` is not generated: it reads the application's request metrics (http_requests_total, http_request_duration_seconds) and `{w}` declares no `metrics` endpoint to scrape them from"
+                "alert `{a}` of `{w}` is not generated: it reads the application's request metrics (its request counter and latency histogram, as `observability.metrics` names them) and `{w}` declares no `metrics` endpoint to scrape them from"
             ),
         };
         notes.push(note(message));
     }
     let why = if catalogue::is_compose(platform, env) {
-        "it reads kube-state-metrics, cAdvisor or kubelet series, which Docker Compose does not produce".to_owned()
+        "it reads kube-state-metrics, cAdvisor or kubelet series, which Docker Compose does not produce"
     } else {
-        "no kube-prometheus-stack is installed there, as nothing asks for Prometheus (a metrics endpoint, threshold, rule, SLO or receiver)".to_owned()
+        "no kube-prometheus-stack is installed there, as nothing asks for Prometheus (a metrics endpoint, threshold, rule, SLO or receiver)"
     };
     for (alert, names) in unwatched {
         notes.push(note(format!(
