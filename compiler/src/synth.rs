@@ -113,7 +113,7 @@ thresholds.error_rate = {{ warning = 2, critical = 10 }}
             r#"[observability.slos.{name}-availability]
 service = "{name}"
 objective = 99.9
-good = 'sum(rate(http_requests_total{{service="{name}",status!~"5.."}}[{{window}}]))'
+good = 'sum(rate(http_requests_total{{service="{name}",code!~"5.."}}[{{window}}]))'
 total = 'sum(rate(http_requests_total{{service="{name}"}}[{{window}}]))'
 
 "#

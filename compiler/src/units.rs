@@ -199,6 +199,24 @@ pub fn format_cpu(milli: i64) -> String {
     }
 }
 
+/// Bytes as Prometheus reads a size (`--storage.tsdb.retention.size`, `retentionSize`):
+/// its `KB`, `MB`, `GB`… are powers of 1024. The largest unit that divides them exactly.
+pub fn prometheus_bytes(bytes: i128) -> String {
+    for (suffix, factor) in [
+        ("EB", 1i128 << 60),
+        ("PB", 1 << 50),
+        ("TB", 1 << 40),
+        ("GB", 1 << 30),
+        ("MB", 1 << 20),
+        ("KB", 1 << 10),
+    ] {
+        if bytes % factor == 0 {
+            return format!("{}{}", bytes / factor, suffix);
+        }
+    }
+    format!("{bytes}B")
+}
+
 /// Formats bytes with the largest binary suffix that divides them exactly.
 pub fn format_bytes(bytes: i128) -> String {
     for (suffix, factor) in [
@@ -502,6 +520,10 @@ pub const LOGS_NAMESPACE: &str = "observability";
 
 /// The name of the one environment of a spec that defines none.
 pub const DEFAULT_ENVIRONMENT: &str = "default";
+
+/// An SLO's window when the spec gives none: 30 days. Lowering applies it, and `check`
+/// compares it with the metrics retention.
+pub const SLO_WINDOW_MS: u64 = 30 * 86_400_000;
 
 /// The environment Docker Compose runs when no environment is marked `local`. The merge
 /// (`spec::resolve`, which gives it no cloud of its own) and the Compose target share it.

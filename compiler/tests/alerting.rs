@@ -10,7 +10,8 @@ use plinth::diag::Code;
 use plinth::emit::Target;
 use serde_json::Value;
 
-/// A spec with one web service, a PostgreSQL store with a read replica and a Redis store,
+/// A spec with one web service, a PostgreSQL store with a read replica and a Redis store
+/// (each with its exporter's metrics endpoint),
 /// thresholds, an SLO, a custom rule and two receivers; `extra` is appended.
 fn spec(extra: &str) -> String {
     format!(
@@ -38,9 +39,13 @@ for = "10m"
 [datastores.db]
 preset = "postgres"
 read_replicas = 1
+ports = [{{ name = "postgres", port = 5432 }}, {{ name = "metrics", port = 9187 }}]
+metrics = {{ port = "metrics" }}
 
 [datastores.cache]
 preset = "redis"
+ports = [{{ name = "redis", port = 6379 }}, {{ name = "metrics", port = 9121 }}]
+metrics = {{ port = "metrics" }}
 
 [environments.dev]
 local = true
@@ -228,10 +233,9 @@ fn data_stores_get_their_packs() {
     assert_eq!(service_of("RedisMemoryHigh"), ["cache", "cache"]);
     assert_eq!(service_of("VolumeFillingUp"), ["cache", "db"]);
     assert_eq!(service_of("HPAAtMaxReplicas"), ["api"]);
-    // Redis is scraped through its exporter, so it has a scrape target too.
     assert_eq!(
         service_of("ScrapeTargetDown"),
-        ["api", "api", "cache", "cache"]
+        ["api", "api", "cache", "cache", "db", "db"]
     );
     assert_eq!(service_of("PodCrashLooping"), ["api", "cache", "db"]);
     // A spec turns a pack threshold off by name.
@@ -408,14 +412,24 @@ fn compose_environments_get_a_scrape_config() {
         "alertmanager:9093"
     );
     let jobs = p["scrape_configs"].as_array().unwrap();
-    // The service, and Redis through the exporter in its network namespace.
-    assert_eq!(jobs.len(), 2);
-    assert_eq!(jobs[1]["job_name"], "cache");
-    assert_eq!(jobs[1]["static_configs"][0]["targets"][0], "cache:9121");
+    // The service and both stores' exporters.
+    assert_eq!(jobs.len(), 3);
     assert_eq!(jobs[0]["job_name"], "api");
-    assert_eq!(jobs[0]["static_configs"][0]["targets"][0], "api:8080");
-    assert_eq!(jobs[0]["static_configs"][0]["labels"]["service"], "api");
-    assert_eq!(jobs[0]["static_configs"][0]["labels"]["namespace"], "shop");
+    // Every replica, found by the service name in Compose's DNS, with the labels a
+    // ServiceMonitor gives it on Kubernetes.
+    let dns = &jobs[0]["dns_sd_configs"][0];
+    assert_eq!(dns["names"][0], "api");
+    assert_eq!(dns["type"], "A");
+    assert_eq!(dns["port"], 8080);
+    let relabel = jobs[0]["relabel_configs"].as_array().unwrap();
+    let set = |label: &str| {
+        relabel
+            .iter()
+            .find(|r| r["target_label"] == label)
+            .map(|r| r["replacement"].clone())
+    };
+    assert_eq!(set("service"), Some("api".into()));
+    assert_eq!(set("namespace"), Some("shop".into()));
 }
 
 #[test]

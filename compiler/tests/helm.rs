@@ -574,7 +574,7 @@ fn upstream_values_where_the_spec_asks_for_them() {
     ));
     let spec = &kps["prometheus"]["prometheusSpec"];
     assert_eq!(spec["scrapeInterval"], "30s");
-    assert_eq!(spec["retention"], "15d");
+    assert_eq!(spec["retention"], "30d");
     assert_eq!(spec["externalLabels"]["environment"], "production");
     // plinth's ServiceMonitors carry no `release` label; the default selector would skip them.
     assert_eq!(spec["serviceMonitorSelectorNilUsesHelmValues"], false);

@@ -6,6 +6,19 @@ mod support;
 
 use support::*;
 
+/// CodePal with one more alert rule, over a series of a `queue` service that the platform
+/// does not have, so nothing scrapes it: one finding (P013) per cloud environment. Written
+/// into `dir`, whose path it returns.
+fn with_unproduced_series(dir: &std::path::Path) -> String {
+    let mut text = std::fs::read_to_string(root().join("examples/codepal.toml")).unwrap();
+    text.push_str(
+        "\n[[observability.rules]]\nname = \"QueueBacklog\"\nexpr = 'job_queue_depth{service=\"queue\"} > 100'\nfor = \"5m\"\nseverity = \"warning\"\nsummary = \"Jobs wait in the queue\"\n",
+    );
+    let path = dir.join("platform.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
 /// The codes of the proof's findings among `codes`.
 fn proof_codes(codes: &[String]) -> Vec<&str> {
     codes
@@ -18,15 +31,21 @@ fn proof_codes(codes: &[String]) -> Vec<&str> {
 #[test]
 fn check_reports_the_proof_as_warnings_and_strict_makes_them_errors() {
     let root = root();
-    let spec = "examples/codepal.toml";
+    let dir = TempDir::new("proof-check");
+    let spec = &with_unproduced_series(&dir.0);
+    // The example itself proves clean: every Secret has its ExternalSecret, CRDs come from
+    // releases the chart waits for, there is a default StorageClass, metrics-server, a VPC
+    // CNI that enforces NetworkPolicies, and every alert reads produced series.
+    let clean = plinth_run(
+        &root,
+        &["check", "examples/codepal.toml", "--format", "json"],
+    );
+    assert_exit(&clean, 0);
+    assert!(proof_codes(&codes(&clean)).is_empty());
     let out = plinth_run(&root, &["check", spec, "--format", "json"]);
     assert_exit(&out, 0);
     let codes = codes(&out);
     let found = proof_codes(&codes);
-    // Today's gap of the example: postgres and redis series with no exporter. The cluster
-    // foundation (issue 20) closed the others, which the proof now confirms: every Secret has
-    // its ExternalSecret, CRDs come from releases the chart waits for, there is a default
-    // StorageClass, metrics-server, and a VPC CNI that enforces NetworkPolicies.
     assert!(found.contains(&"P013"), "{found:?}");
     for closed in ["P005", "P006", "P007", "P008", "P009", "P010", "P012"] {
         assert!(!found.contains(&closed), "{closed} in {found:?}");
@@ -57,10 +76,8 @@ fn strict_build_writes_nothing_and_a_plain_build_writes_everything() {
     let dir = TempDir::new("proof-strict-build");
     let out_dir = dir.0.join("out");
     let out = out_dir.to_str().unwrap();
-    let strict = plinth_run(
-        &root,
-        &["build", "examples/codepal.toml", "--out", out, "--strict"],
-    );
+    let spec = &with_unproduced_series(&dir.0);
+    let strict = plinth_run(&root, &["build", spec, "--out", out, "--strict"]);
     assert_exit(&strict, 1);
     assert!(
         !out_dir.exists(),
@@ -69,7 +86,7 @@ fn strict_build_writes_nothing_and_a_plain_build_writes_everything() {
     let stderr = String::from_utf8_lossy(&strict.stderr);
     assert!(stderr.contains("P013"), "{stderr}");
 
-    let plain = plinth_run(&root, &["build", "examples/codepal.toml", "--out", out]);
+    let plain = plinth_run(&root, &["build", spec, "--out", out]);
     assert_exit(&plain, 0);
     assert!(out_dir.join("k8s/staging/auth-service.yaml").exists());
 }
@@ -77,15 +94,17 @@ fn strict_build_writes_nothing_and_a_plain_build_writes_everything() {
 #[test]
 fn findings_point_at_the_spec_definition_that_caused_them() {
     let root = root();
-    let out = plinth_run(&root, &["check", "examples/codepal.toml"]);
+    let dir = TempDir::new("proof-points");
+    let spec = &with_unproduced_series(&dir.0);
+    let out = plinth_run(&root, &["check", spec]);
     assert_exit(&out, 0);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    // The postgres exporter gap points at the data store's definition in the spec.
+    // A rule of the whole platform points at the environment it fails in.
     let at = stderr
         .split("P013(unproduced-series)")
-        .find(|part| part.contains("reads `pg_stat_database_numbackends`"))
-        .expect("a P013 finding about pg_stat_database_numbackends");
-    assert!(at.contains("[datastores.postgres]"), "{at}");
+        .find(|part| part.contains("reads `job_queue_depth`") && part.contains("`staging`"))
+        .expect("a P013 finding about job_queue_depth in staging");
+    assert!(at.contains("[environments.staging]"), "{at}");
 }
 
 #[test]

@@ -23,6 +23,25 @@ fn compile(path: &str) -> plinth::Compilation {
     c
 }
 
+/// codepal's spec without Prometheus's volume: its production then keeps every byte in
+/// managed stores, and claims no volume at all.
+fn codepal_without_prometheus_volume() -> plinth::Compilation {
+    let path = "examples/codepal.toml";
+    let text = std::fs::read_to_string(root().join(path)).unwrap();
+    let text = text.replacen("storage = \"100Gi\"\n", "", 1);
+    let c = plinth::compile(
+        path,
+        &text,
+        &plinth::Options {
+            targets: vec![Target::Terraform],
+            envs: vec![],
+            strict: false,
+        },
+    );
+    assert!(!c.diagnostics.has_errors(), "{path} should compile");
+    c
+}
+
 fn file(c: &plinth::Compilation, path: &str) -> Body {
     let f = c
         .files
@@ -586,12 +605,18 @@ fn eks_add_ons_enforce_network_policies_and_provision_volumes() {
     assert_eq!(attr(role, "use_name_prefix"), &Expression::Bool(false));
     assert!(text(attr(role, "oidc_providers"))
         .contains("namespace_service_accounts = [\"kube-system:ebs-csi-controller-sa\"]"));
-    // codepal's production keeps its data in managed stores: no volumes, no driver.
-    let c = compile("examples/codepal.toml");
+    // codepal's production keeps its data in managed stores: without Prometheus's volume
+    // there are no volumes, and no driver.
+    let c = codepal_without_prometheus_volume();
     let main = file(&c, "terraform/production/main.tf");
     let addons = text(attr(find(&main, "module", &["eks"]), "addons"));
     assert!(!addons.contains("aws-ebs-csi-driver"), "{addons}");
     assert!(addons.contains("enableNetworkPolicy"), "{addons}");
+    // With it (003's 100 GB), Prometheus's claims need both.
+    let c = compile("examples/codepal.toml");
+    let main = file(&c, "terraform/production/main.tf");
+    let addons = text(attr(find(&main, "module", &["eks"]), "addons"));
+    assert!(addons.contains("aws-ebs-csi-driver"), "{addons}");
 }
 
 /// Where pods claim volumes, Terraform creates the default StorageClass they get: gp3,
@@ -631,7 +656,7 @@ fn volume_claims_get_an_encrypted_default_storage_class() {
     let helm = file(&c, "terraform/staging/helm.tf");
     let platform = find(&helm, "resource", &["helm_release", "platform"]);
     assert!(text(attr(platform, "depends_on")).contains("kubernetes_storage_class_v1.gp3"));
-    let c = compile("examples/codepal.toml");
+    let c = codepal_without_prometheus_volume();
     let k8s = file(&c, "terraform/production/kubernetes.tf");
     assert!(!k8s.blocks().any(|b| b
         .labels()

@@ -71,11 +71,38 @@ pub(super) fn run(ctx: &mut Ctx) {
             }
         }
     }
+    for view in ctx.views {
+        for (name, s) in &view.services {
+            latency_between_buckets(spec, name, s, &mut found);
+            if let Some(m) = &s.metrics {
+                metric_names(&m.requests, &m.status_label, &m.latency, &mut found);
+            }
+        }
+    }
+    if let Some(m) = &spec.observability.metrics {
+        metric_names(&m.requests, &m.status_label, &m.latency, &mut found);
+    }
     for r in &spec.observability.rules {
         custom_rule(r, &mut found);
     }
     for slo in spec.observability.slos.values() {
         invalid_slo(slo, &mut found);
+        slo_beyond_retention(&spec.observability, slo, &mut found);
+        slo_query_names(spec, slo, &mut found);
+    }
+    for q in [
+        &spec.observability.retention_size,
+        &spec.observability.storage,
+    ]
+    .into_iter()
+    .flatten()
+    {
+        // Sizes are strings with a unit: a bare number of bytes is never what is meant.
+        let q = Sp {
+            value: Quantity(q.value.clone()),
+            span: q.span.clone(),
+        };
+        super::workload::quantity(&q, super::workload::Unit::Bytes, &mut found);
     }
     for d in [
         &spec.observability.scrape_interval,
@@ -329,6 +356,314 @@ fn invalid_slo(slo: &Slo, out: &mut Vec<Diagnostic>) {
                 ),
             );
         }
+    }
+}
+
+/// W013 `latency-between-buckets`: a `latency_p95` level of a service that is not a bound
+/// of its latency histogram's declared buckets (`buckets`, in the histogram's unit).
+///
+/// Why: `histogram_quantile` knows only how many requests fell in each bucket and
+/// interpolates linearly inside one, so a level between two bounds is compared with a guess:
+/// the alert fires early or late by up to the bucket's width. Example: buckets
+/// `[0.25, 1]` and a warning at `"500ms"`.
+fn latency_between_buckets(spec: &Spec, name: &Sp<String>, s: &Service, out: &mut Vec<Diagnostic>) {
+    let Some(m) = &s.metrics else { return };
+    let platform = spec.observability.metrics.as_ref();
+    let Some(buckets) = m
+        .buckets
+        .as_ref()
+        .or_else(|| platform.and_then(|p| p.buckets.as_ref()))
+    else {
+        return;
+    };
+    let per_second = match m
+        .latency_unit
+        .as_ref()
+        .or_else(|| platform.and_then(|p| p.latency_unit.as_ref()))
+        .map(|u| u.value)
+    {
+        Some(LatencyUnit::Milliseconds) => 1000.0,
+        _ => 1.0,
+    };
+    let own = s.thresholds.as_ref().and_then(latency_threshold);
+    let global = latency_threshold(&spec.observability.thresholds);
+    let levels = [
+        own.and_then(|t| t.warning.as_ref())
+            .or_else(|| global.and_then(|t| t.warning.as_ref())),
+        own.and_then(|t| t.critical.as_ref())
+            .or_else(|| global.and_then(|t| t.critical.as_ref())),
+    ];
+    let bounds: Vec<f64> = buckets.iter().map(|b| b.value).collect();
+    for level in levels.into_iter().flatten() {
+        let Ok(seconds) = parse_level(&level.value.0, LevelKind::Seconds) else {
+            continue;
+        };
+        let v = seconds * per_second;
+        if bounds
+            .iter()
+            .any(|b| (b - v).abs() <= 1e-9 * b.abs().max(1.0))
+        {
+            continue;
+        }
+        let below = bounds
+            .iter()
+            .copied()
+            .filter(|b| *b < v)
+            .fold(None, |m: Option<f64>, b| Some(m.map_or(b, |m| m.max(b))));
+        let above = bounds
+            .iter()
+            .copied()
+            .filter(|b| *b > v)
+            .fold(None, |m: Option<f64>, b| Some(m.map_or(b, |m| m.min(b))));
+        let between = match (below, above) {
+            (Some(a), Some(b)) => format!("between the buckets {a} and {b}"),
+            (None, Some(b)) => format!("below the first bucket, {b}"),
+            (Some(a), None) => format!("above the last bucket, {a}"),
+            (None, None) => "with no bucket".to_owned(),
+        };
+        out.push(
+            Diagnostic::new(
+                Code::LatencyBetweenBuckets,
+                format!(
+                    "latency level `{}` of `{}` falls {between} of its histogram",
+                    level.value.0, name.value
+                ),
+                level.span.clone(),
+                "the p95 here is interpolated, not measured",
+            )
+            .help(format!(
+                "move the level to a bucket bound, or add a bucket at {v} to the histogram and to `buckets`"
+            )),
+        );
+    }
+}
+
+/// E016 `invalid-metric-name`: the request counter and latency histogram must be Prometheus
+/// metric names (`[a-zA-Z_:][a-zA-Z0-9_:]*`), the status label a label name
+/// (`[a-zA-Z_][a-zA-Z0-9_]*`, not starting with `__`).
+///
+/// Why: they are written into the generated PromQL as they are; any other character makes
+/// the rules file unparsable, or changes what the expression means.
+fn metric_names(
+    requests: &Option<Sp<String>>,
+    status_label: &Option<Sp<String>>,
+    latency: &Option<Sp<String>>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let valid = |text: &str, colon: bool| {
+        let mut chars = text.chars();
+        chars
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || (colon && c == ':'))
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (colon && c == ':'))
+    };
+    for (value, label) in [(requests, false), (latency, false), (status_label, true)] {
+        let Some(v) = value else { continue };
+        let ok = if label {
+            valid(&v.value, false) && !v.value.starts_with("__")
+        } else {
+            valid(&v.value, true)
+        };
+        if ok {
+            continue;
+        }
+        let what = if label { "label" } else { "metric" };
+        out.push(
+            Diagnostic::new(
+                Code::InvalidMetricName,
+                format!("`{}` is not a Prometheus {what} name", v.value),
+                v.span.clone(),
+                "not allowed here",
+            )
+            .help(if label {
+                "a label name is letters, digits and `_`, not starting with a digit or `__`, e.g. `status`"
+            } else {
+                "a metric name is letters, digits, `_` and `:`, not starting with a digit, e.g. `http_requests_total`"
+            }),
+        );
+    }
+}
+
+/// The `latency_p95` threshold among `thresholds`.
+fn latency_threshold(thresholds: &BTreeMap<Sp<String>, Threshold>) -> Option<&Threshold> {
+    thresholds
+        .iter()
+        .find(|(k, _)| k.value == "latency_p95")
+        .map(|(_, t)| t)
+}
+
+/// E015 `slo-beyond-retention`: an SLO window longer than `observability.retention`.
+///
+/// Why: the SLO's ratio over its window, and with it the error budget left, is averaged
+/// from samples Prometheus must still hold; with a shorter retention the oldest part of the
+/// window is gone, and the budget silently covers less time than the objective promises.
+/// Without a retention of its own, Prometheus keeps the longest SLO window.
+fn slo_beyond_retention(o: &Observability, slo: &Slo, out: &mut Vec<Diagnostic>) {
+    let Some(retention) = &o.retention else {
+        return;
+    };
+    let Ok(kept) = units::parse_duration(&retention.value) else {
+        return;
+    };
+    let window = match &slo.window {
+        Some(w) => match units::parse_duration(&w.value) {
+            Ok(ms) => ms,
+            Err(_) => return,
+        },
+        None => units::SLO_WINDOW_MS,
+    };
+    if window <= kept {
+        return;
+    }
+    let window_text = units::format_duration(window);
+    let (span, label) = match &slo.window {
+        Some(w) => (w.span.clone(), "longer than the retention"),
+        None => (
+            slo.objective.span.clone(),
+            "over the default window of 30 days, longer than the retention",
+        ),
+    };
+    out.push(
+        Diagnostic::new(
+            Code::SloBeyondRetention,
+            format!(
+                "SLO window {window_text} is longer than the metrics retention {}",
+                retention.value
+            ),
+            span,
+            label,
+        )
+        .related(retention.span.clone(), "Prometheus keeps metrics this long")
+        .help(format!(
+            "set `observability.retention` to at least `{window_text}`, or shorten the SLO's `window`"
+        )),
+    );
+}
+
+/// Status labels in use by common instrumentation libraries: a matcher on one of them in an
+/// SLO query means the status, whichever the service's convention calls it.
+const STATUS_LABELS: [&str; 3] = ["code", "status", "status_code"];
+
+/// The latency histograms of the two conventions plinth knows.
+const LATENCY_HISTOGRAMS: [&str; 2] = [
+    "http_request_duration_seconds",
+    "http_request_duration_milliseconds",
+];
+
+/// W014 `slo-query-names`: an SLO query that selects its service's request counter by a
+/// status label other than the one its metric conventions name, or reads a conventional
+/// latency histogram other than the service's.
+///
+/// Why: the threshold alerts read the names of `observability.metrics` (or the service's
+/// `metrics`), but an SLO query is written by hand. `code!~"5.."` on a counter labelled
+/// `status` matches every request, so the SLO reports no errors at all; a `_seconds`
+/// histogram that the service does not have leaves the SLI empty. Example: CodePal labels
+/// its status `status`, and an SLO filtering `code` would never burn.
+fn slo_query_names(spec: &Spec, slo: &Slo, out: &mut Vec<Diagnostic>) {
+    let service = spec
+        .services
+        .iter()
+        .find(|(k, _)| k.value == slo.service.value)
+        .map(|(_, s)| s);
+    let own = service.and_then(|s| s.metrics.as_ref());
+    let platform = spec.observability.metrics.as_ref();
+    let pick = |o: Option<&Sp<String>>, p: Option<&Sp<String>>, default: &str| {
+        o.or(p)
+            .map_or_else(|| default.to_owned(), |v| v.value.clone())
+    };
+    let requests = pick(
+        own.and_then(|m| m.requests.as_ref()),
+        platform.and_then(|p| p.requests.as_ref()),
+        "http_requests_total",
+    );
+    let status = pick(
+        own.and_then(|m| m.status_label.as_ref()),
+        platform.and_then(|p| p.status_label.as_ref()),
+        "code",
+    );
+    let unit = own
+        .and_then(|m| m.latency_unit.as_ref())
+        .or_else(|| platform.and_then(|p| p.latency_unit.as_ref()))
+        .map(|u| u.value);
+    let latency = pick(
+        own.and_then(|m| m.latency.as_ref()),
+        platform.and_then(|p| p.latency.as_ref()),
+        match unit {
+            Some(LatencyUnit::Milliseconds) => LATENCY_HISTOGRAMS[1],
+            _ => LATENCY_HISTOGRAMS[0],
+        },
+    );
+    for q in [&slo.good, &slo.total] {
+        let text = q.value.replace("{window}", "5m");
+        if text.len() > MAX_PROMQL_BYTES {
+            continue;
+        }
+        let Ok(expr) = promql_parser::parser::parse(&text) else {
+            continue;
+        };
+        let mut selectors = Selectors(Vec::new());
+        let _ = promql_parser::util::walk_expr(&mut selectors, &expr);
+        for (name, labels) in selectors.0 {
+            let problem = if name == requests {
+                labels
+                    .iter()
+                    .find(|l| STATUS_LABELS.contains(&l.as_str()) && **l != status)
+                    .map(|l| {
+                        format!(
+                            "SLO `{}` filters `{requests}` by `{l}`, but `{}` labels its status `{status}`",
+                            slo.service.value, slo.service.value
+                        )
+                    })
+            } else {
+                LATENCY_HISTOGRAMS
+                    .iter()
+                    .find(|h| {
+                        **h != latency
+                            && ["_bucket", "_count", "_sum"]
+                                .iter()
+                                .any(|s| name.strip_suffix(s) == Some(**h))
+                    })
+                    .map(|_| {
+                        format!(
+                            "SLO on `{}` reads `{name}`, but its latency histogram is `{latency}`",
+                            slo.service.value
+                        )
+                    })
+            };
+            let Some(message) = problem else { continue };
+            out.push(
+                Diagnostic::new(Code::SloQueryNames, message, q.span.clone(), "this query")
+                    .help(format!(
+                        "use the names of `observability.metrics` (or the service's `metrics`): counter `{requests}` with status label `{status}`, histogram `{latency}`; or change those to what the service exports"
+                    )),
+            );
+            break;
+        }
+    }
+}
+
+/// The metric name and label names of every selector of an expression.
+struct Selectors(Vec<(String, Vec<String>)>);
+
+impl promql_parser::util::ExprVisitor for Selectors {
+    type Error = std::convert::Infallible;
+
+    fn pre_visit(&mut self, e: &promql_parser::parser::Expr) -> Result<bool, Self::Error> {
+        use promql_parser::parser::Expr;
+        let vs = match e {
+            Expr::VectorSelector(vs) => vs,
+            Expr::MatrixSelector(ms) => &ms.vs,
+            _ => return Ok(true),
+        };
+        let labels = vs
+            .matchers
+            .matchers
+            .iter()
+            .chain(vs.matchers.or_matchers.iter().flatten())
+            .map(|m| m.name.clone())
+            .collect();
+        self.0.push((vs.name.clone().unwrap_or_default(), labels));
+        Ok(true)
     }
 }
 

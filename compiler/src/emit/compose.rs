@@ -796,6 +796,12 @@ impl<'a> Builder<'a> {
                 format_duration(self.env.observability.retention_ms)
             ),
         ];
+        if let Some(bytes) = self.env.observability.retention_bytes {
+            s.command.push(format!(
+                "--storage.tsdb.retention.size={}",
+                crate::units::prometheus_bytes(bytes)
+            ));
+        }
         s.healthcheck = Some(tool_healthcheck(&[
             "wget",
             "-q",

@@ -47,10 +47,21 @@ pub const MONITORING_NAMESPACE: &str = crate::units::MONITORING_NAMESPACE;
 pub const INGRESS_PATH: &str = "/";
 /// Metrics path.
 pub const METRICS_PATH: &str = "/metrics";
+/// Request counter of an application, as the Prometheus client libraries name it.
+pub const REQUESTS_METRIC: &str = "http_requests_total";
+/// Label of the request counter holding the HTTP status code.
+pub const STATUS_LABEL: &str = "code";
+/// Latency histogram in seconds, without `_bucket`.
+pub const LATENCY_METRIC_SECONDS: &str = "http_request_duration_seconds";
+/// Latency histogram in milliseconds, without `_bucket`.
+pub const LATENCY_METRIC_MILLISECONDS: &str = "http_request_duration_milliseconds";
 /// Scrape interval: 30 seconds.
 pub const SCRAPE_INTERVAL_MS: u64 = 30_000;
 /// Metrics retention: 15 days, Prometheus's own default.
 pub const RETENTION_MS: u64 = 15 * 86_400_000;
+/// Share of Prometheus's volume its stored metrics may use by default, in percent: the rest
+/// is room for the write-ahead log and compaction, without which a full volume stops it.
+pub const RETENTION_SIZE_PERCENT: i128 = 90;
 /// Threshold hold duration: 5 minutes.
 pub const THRESHOLD_FOR_MS: u64 = 300_000;
 /// Levels (warning, critical) of `db_connections`, in percent of `max_connections`, for a
@@ -61,7 +72,7 @@ pub const PACK_REPLICATION_LAG: (f64, f64) = (30.0, 120.0);
 /// Levels of `redis_memory`, in percent of the container's memory limit, for a Redis store.
 pub const PACK_REDIS_MEMORY: (f64, f64) = (80.0, 90.0);
 /// SLO window: 30 days.
-pub const SLO_WINDOW_MS: u64 = 30 * 86_400_000;
+pub const SLO_WINDOW_MS: u64 = crate::units::SLO_WINDOW_MS;
 /// Storage of a data store without a size: 10Gi.
 pub const STORAGE: i128 = 10 << 30;
 /// Alert grouping labels.

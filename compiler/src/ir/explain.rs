@@ -136,7 +136,20 @@ fn workload(w: &Workload) -> Value {
         );
     }
     if let Some(x) = &w.metrics {
-        m.insert("metrics".into(), json!({ "path": x.path, "port": x.port.name, "interval": format_duration(x.interval_ms) }));
+        let n = &x.names;
+        m.insert(
+            "metrics".into(),
+            json!({
+                "path": x.path,
+                "port": x.port.name,
+                "interval": format_duration(x.interval_ms),
+                "requests": n.requests,
+                "status_label": n.status_label,
+                "latency": n.latency,
+                "latency_unit": if n.latency_per_second == 1.0 { "seconds" } else { "milliseconds" },
+                "buckets": n.buckets,
+            }),
+        );
     }
     m.insert(
         "thresholds".into(),

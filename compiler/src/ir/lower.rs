@@ -113,6 +113,7 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
         resource_scale,
         scrape_interval_ms,
         global_thresholds: &spec.observability.thresholds,
+        metric_names: spec.observability.metrics.as_ref(),
         platform_team: text(&platform.team),
         namespace: namespace.clone(),
         env_name: env_name.clone(),
@@ -402,6 +403,8 @@ fn export_redis_metrics(workloads: &mut [Workload], scrape_interval_ms: u64) {
             port,
             interval_ms: scrape_interval_ms,
             bearer: None,
+            // An exporter serves no request metrics; the names are the defaults, unused.
+            names: metric_names(&spec::Metrics::default(), None),
         });
     }
 }
@@ -414,6 +417,8 @@ struct Lower<'a> {
     resource_scale: f64,
     scrape_interval_ms: u64,
     global_thresholds: &'a BTreeMap<Sp<String>, spec::Threshold>,
+    /// The platform's names of request metrics, which a workload's `metrics` overrides.
+    metric_names: Option<&'a spec::MetricNames>,
     platform_team: Option<String>,
     namespace: String,
     /// The environment's name and the platform's, for `{env}` and `{platform}` in values.
@@ -740,6 +745,7 @@ impl Lower<'_> {
             port: port_ref(m.port.as_ref(), ports),
             interval_ms: ms(&m.interval, self.scrape_interval_ms),
             bearer: None,
+            names: metric_names(m, self.metric_names),
         }
     }
 
@@ -1123,11 +1129,61 @@ fn lower_cloud(c: &spec::Cloud, env: &str, platform: &str) -> Cloud {
     }
 }
 
+/// The request metric names of an endpoint: its own, else the platform's, else the
+/// defaults. Without a histogram name, the unit chooses the conventional one.
+fn metric_names(m: &spec::Metrics, platform: Option<&spec::MetricNames>) -> MetricNames {
+    let pick = |own: &Option<Sp<String>>, of: fn(&spec::MetricNames) -> &Option<Sp<String>>| {
+        text(own).or_else(|| platform.and_then(|p| text(of(p))))
+    };
+    let unit = m
+        .latency_unit
+        .as_ref()
+        .or_else(|| platform.and_then(|p| p.latency_unit.as_ref()))
+        .map_or(spec::LatencyUnit::Seconds, |u| u.value);
+    let buckets = m
+        .buckets
+        .as_ref()
+        .or_else(|| platform.and_then(|p| p.buckets.as_ref()));
+    MetricNames {
+        requests: pick(&m.requests, |p| &p.requests).unwrap_or_else(|| REQUESTS_METRIC.to_owned()),
+        status_label: pick(&m.status_label, |p| &p.status_label)
+            .unwrap_or_else(|| STATUS_LABEL.to_owned()),
+        latency: pick(&m.latency, |p| &p.latency).unwrap_or_else(|| {
+            match unit {
+                spec::LatencyUnit::Seconds => LATENCY_METRIC_SECONDS,
+                spec::LatencyUnit::Milliseconds => LATENCY_METRIC_MILLISECONDS,
+            }
+            .to_owned()
+        }),
+        latency_per_second: match unit {
+            spec::LatencyUnit::Seconds => 1.0,
+            spec::LatencyUnit::Milliseconds => 1000.0,
+        },
+        buckets: buckets
+            .map(|b| b.iter().map(|v| v.value).collect())
+            .unwrap_or_default(),
+    }
+}
+
 fn lower_observability(spec: &spec::Spec, scrape_interval_ms: u64) -> Observability {
     let o = &spec.observability;
+    let bytes = |q: &Option<Sp<String>>| q.as_ref().and_then(|q| units::parse_bytes(&q.value).ok());
+    let storage_bytes = bytes(&o.storage);
+    // Without a retention of its own, Prometheus keeps the longest SLO window, so that the
+    // SLO's own ratio can be computed at all.
+    let longest_slo = o
+        .slos
+        .values()
+        .map(|s| ms(&s.window, SLO_WINDOW_MS))
+        .max()
+        .unwrap_or(0);
     Observability {
         scrape_interval_ms,
-        retention_ms: ms(&o.retention, RETENTION_MS),
+        retention_ms: ms(&o.retention, RETENTION_MS.max(longest_slo)),
+        retention_bytes: bytes(&o.retention_size)
+            .or_else(|| storage_bytes.map(|s| s * RETENTION_SIZE_PERCENT / 100)),
+        storage_bytes,
+        replicas: o.replicas.as_ref().map_or(1, |r| r.value.max(1)),
         runbook_url: text(&o.runbook_url),
         logs: text(&o.logs),
         rules: o

@@ -545,6 +545,23 @@ pub struct Metrics {
     /// A secret whose value Prometheus sends as a bearer token, for an endpoint that requires
     /// one (Qdrant with an API key).
     pub bearer: Option<SecretRef>,
+    /// What the request metrics served there are called.
+    pub names: MetricNames,
+}
+
+/// What an application's request metrics are called.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MetricNames {
+    /// Request counter.
+    pub requests: String,
+    /// Label of the counter holding the HTTP status code.
+    pub status_label: String,
+    /// Latency histogram, without `_bucket`.
+    pub latency: String,
+    /// Units of the histogram per second: 1 for seconds, 1000 for milliseconds.
+    pub latency_per_second: f64,
+    /// Declared bucket bounds, in the histogram's unit; empty when not declared.
+    pub buckets: Vec<f64>,
 }
 
 /// Pod security settings.
@@ -700,6 +717,12 @@ pub struct Observability {
     pub scrape_interval_ms: u64,
     /// Retention in milliseconds.
     pub retention_ms: u64,
+    /// Most bytes the stored metrics may use, if limited.
+    pub retention_bytes: Option<i128>,
+    /// Persistent volume of each Prometheus replica in a cluster, in bytes, if any.
+    pub storage_bytes: Option<i128>,
+    /// Prometheus replicas in a cluster.
+    pub replicas: u32,
     /// Runbook link prefix.
     pub runbook_url: Option<String>,
     /// Log stack to install.

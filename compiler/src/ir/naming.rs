@@ -638,10 +638,10 @@ pub fn prometheus_rule_file(env: &str) -> String {
     format!("prometheus/{env}/prometheus-rule.yaml")
 }
 
-/// Scrape target of a workload's metrics port on the Compose network, where each service is
-/// reachable by its name.
-pub fn compose_scrape_target(w: &Workload, port: u16) -> String {
-    format!("{}:{port}", w.name)
+/// DNS name of a workload's replicas on the Compose network, where each service is
+/// reachable by its name and the name resolves to every container of the service.
+pub fn compose_scrape_name(w: &Workload) -> String {
+    w.name.clone()
 }
 
 /// Path of an environment's `amtool config routes test` cases.

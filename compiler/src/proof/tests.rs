@@ -204,8 +204,9 @@ fn alert_rules_read_produced_series() {
             .filter(|d| d.message.contains(what) && d.message.contains("`staging`"))
             .count()
     };
-    assert!(about(&files, "`pg_") > 0, "postgres has no exporter today");
-    assert_eq!(about(&files, "nothing scrapes `auth-service`"), 0);
+    // The example's rules all read produced series (an alert without a producer is not
+    // generated); breaking the one ServiceMonitor of a service leaves its alerts without one.
+    assert_eq!(about(&files, ""), 0);
     let broken = edit(
         &files,
         "k8s/staging/auth-service.yaml",

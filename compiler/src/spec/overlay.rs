@@ -254,7 +254,7 @@ overlay!(Rollout { leaf max_surge, leaf max_unavailable });
 overlay!(DisruptionBudget { leaf enabled, leaf min_available, leaf max_unavailable });
 overlay!(Storage { leaf size, leaf path, leaf class });
 overlay!(Ingress { leaf host, leaf path, leaf port, leaf tls });
-overlay!(Metrics { leaf path, leaf port, leaf interval });
+overlay!(Metrics { leaf path, leaf port, leaf interval, leaf requests, leaf status_label, leaf latency, leaf latency_unit, leaf buckets });
 overlay!(Threshold { leaf expr, leaf warning, leaf critical, leaf for_ as "for", leaf enabled, leaf summary });
 overlay!(Security {
     leaf run_as_user, leaf read_only_root_filesystem, leaf allow_root, leaf service_account_token,

@@ -580,6 +580,46 @@ pub struct Metrics {
     pub port: Option<Sp<PortRef>>,
     /// Scrape interval; defaults to `observability.scrape_interval`.
     pub interval: Option<Sp<String>>,
+    /// Request counter of the application; defaults to `observability.metrics.requests`.
+    pub requests: Option<Sp<String>>,
+    /// Label of the request counter holding the HTTP status code; defaults to
+    /// `observability.metrics.status_label`.
+    pub status_label: Option<Sp<String>>,
+    /// Latency histogram, without `_bucket`; defaults to `observability.metrics.latency`.
+    pub latency: Option<Sp<String>>,
+    /// Unit of the latency histogram; defaults to `observability.metrics.latency_unit`.
+    pub latency_unit: Option<Sp<LatencyUnit>>,
+    /// Upper bounds of the latency histogram's buckets, in its unit; defaults to
+    /// `observability.metrics.buckets`.
+    pub buckets: Option<Vec<Sp<f64>>>,
+}
+
+/// What an application's request metrics are called, for the error-rate and latency alerts.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MetricNames {
+    /// Request counter; defaults to `"http_requests_total"`.
+    pub requests: Option<Sp<String>>,
+    /// Label of the request counter holding the HTTP status code; defaults to `"code"`.
+    pub status_label: Option<Sp<String>>,
+    /// Latency histogram, without `_bucket`; defaults to `"http_request_duration_seconds"`,
+    /// or `"http_request_duration_milliseconds"` in milliseconds.
+    pub latency: Option<Sp<String>>,
+    /// Unit of the latency histogram: `seconds` (default) or `milliseconds`.
+    pub latency_unit: Option<Sp<LatencyUnit>>,
+    /// Upper bounds of the latency histogram's buckets, in its unit; a latency threshold
+    /// between two of them is a warning.
+    pub buckets: Option<Vec<Sp<f64>>>,
+}
+
+/// Unit of a latency histogram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LatencyUnit {
+    /// Seconds, as the Prometheus naming conventions ask.
+    Seconds,
+    /// Milliseconds.
+    Milliseconds,
 }
 
 /// Opt-outs from the secure pod defaults.
@@ -936,10 +976,22 @@ pub struct Cdn {
 pub struct Observability {
     /// Default scrape interval; defaults to `"30s"`.
     pub scrape_interval: Option<Sp<String>>,
-    /// Metrics retention, e.g. `"30d"`.
+    /// Metrics retention, e.g. `"30d"`; defaults to 15 days, or the longest SLO window when
+    /// that is longer.
     pub retention: Option<Sp<String>>,
+    /// Most disk the stored metrics may use, e.g. `"90Gi"`, after which the oldest go;
+    /// defaults to 90% of `storage`.
+    pub retention_size: Option<Sp<String>>,
+    /// Persistent volume of each Prometheus replica in a cluster, e.g. `"100Gi"`, from the
+    /// cluster's default StorageClass; without it Prometheus keeps its data in the pod.
+    pub storage: Option<Sp<String>>,
+    /// Prometheus replicas in a cluster; defaults to 1. Compose runs one.
+    pub replicas: Option<Sp<u32>>,
     /// Link prefix for alert runbooks; the alert name is appended.
     pub runbook_url: Option<Sp<String>>,
+    /// What the applications' request metrics are called; a service's `metrics` overrides
+    /// each name.
+    pub metrics: Option<MetricNames>,
     /// Log stack to install: `loki`.
     pub logs: Option<Sp<String>>,
     /// Threshold alerts applied to every service (and overridable per service), by name.

@@ -401,12 +401,30 @@ struct PrometheusSpec {
     scrape_interval: String,
     evaluation_interval: String,
     retention: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retention_size: Option<String>,
+    replicas: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    storage_spec: Option<StorageSpec>,
     external_labels: std::collections::BTreeMap<String, String>,
     service_monitor_selector_nil_uses_helm_values: bool,
     pod_monitor_selector_nil_uses_helm_values: bool,
     probe_selector_nil_uses_helm_values: bool,
     scrape_config_selector_nil_uses_helm_values: bool,
     rule_selector_nil_uses_helm_values: bool,
+}
+
+/// Prometheus's persistent volume: a claim per replica from the cluster's default
+/// StorageClass (no `storageClassName`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StorageSpec {
+    volume_claim_template: VolumeClaimTemplate,
+}
+
+#[derive(Serialize)]
+struct VolumeClaimTemplate {
+    spec: k8s_openapi::api::core::v1::PersistentVolumeClaimSpec,
 }
 
 #[derive(Serialize)]
@@ -473,6 +491,30 @@ pub fn kube_prometheus_stack_values(
     Ok(out)
 }
 
+/// A volume claim template of `bytes` on the default StorageClass, written once per replica.
+fn storage_spec(bytes: i128) -> StorageSpec {
+    use k8s_openapi::api::core::v1::{PersistentVolumeClaimSpec, VolumeResourceRequirements};
+    use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+    StorageSpec {
+        volume_claim_template: VolumeClaimTemplate {
+            spec: PersistentVolumeClaimSpec {
+                access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
+                resources: Some(VolumeResourceRequirements {
+                    requests: Some(
+                        [(
+                            "storage".to_owned(),
+                            Quantity(crate::units::format_bytes(bytes)),
+                        )]
+                        .into(),
+                    ),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            },
+        },
+    }
+}
+
 /// The kube-prometheus-stack values of one environment except the rules (see
 /// [`kube_prometheus_stack_values`]): scrape interval and retention from `observability`, an
 /// `environment` external label on every series and alert (Alertmanager groups by it), and
@@ -490,6 +532,12 @@ pub fn kube_prometheus_stack(env: &Environment, extras: &PrometheusExtras) -> Ku
                 scrape_interval: interval.clone(),
                 evaluation_interval: interval,
                 retention: format_duration(env.observability.retention_ms),
+                retention_size: env
+                    .observability
+                    .retention_bytes
+                    .map(crate::units::prometheus_bytes),
+                replicas: env.observability.replicas,
+                storage_spec: env.observability.storage_bytes.map(storage_spec),
                 external_labels: [("environment".to_owned(), env.name.clone())].into(),
                 service_monitor_selector_nil_uses_helm_values: false,
                 pod_monitor_selector_nil_uses_helm_values: false,

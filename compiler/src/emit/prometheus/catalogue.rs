@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use super::signals::{num, Condition, Signal, Unit};
+use super::signals::{num, Condition, Signal, Source, Unit};
 use super::slo;
 use crate::emit::gotmpl;
 use crate::ir::{self, naming, Environment, Replicas, SeverityLevel, Workload};
@@ -22,8 +22,76 @@ pub(crate) struct Catalogue {
     pub families: Vec<Family>,
     /// Built-in alerts with the condition behind them, for the unit tests.
     pub packs: Vec<Pack>,
-    /// Thresholds that cannot apply, as (workload, threshold), for the build notes.
-    pub skipped: Vec<(String, String)>,
+    /// Alerts left out because nothing in the environment produces what they read, for the
+    /// build notes.
+    pub missing: Vec<Missing>,
+}
+
+/// An alert left out of one workload's rules, and why.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Missing {
+    /// Alert name.
+    pub alert: String,
+    /// Threshold name, when the alert is a threshold's.
+    pub threshold: Option<String>,
+    /// Workload name.
+    pub workload: String,
+    /// What is missing.
+    pub reason: Reason,
+}
+
+/// Why an alert cannot fire in an environment: what it lacks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Reason {
+    /// Disk use needs the volume claims of a stateful workload.
+    Volume,
+    /// Replication lag needs replicas.
+    Replicas,
+    /// The series come from a metrics endpoint the workload does not declare.
+    Endpoint(Source),
+    /// The series come from the Kubernetes monitoring stack, which the environment lacks.
+    Kubernetes,
+}
+
+/// What produces series in an environment. A workload's own endpoint (application or
+/// exporter) is scraped wherever it is declared: by a ServiceMonitor on Kubernetes, by the
+/// Compose `prometheus.yml` locally.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Producers {
+    /// kube-state-metrics, cAdvisor and the kubelet are scraped: a cluster environment in
+    /// which kube-prometheus-stack is installed. Docker Compose runs none of them, so an
+    /// environment whose rules the Compose Prometheus evaluates has none of their series.
+    pub kubernetes: bool,
+}
+
+impl Producers {
+    /// The producers of `env`.
+    pub fn of(platform: &ir::Platform, env: &Environment) -> Self {
+        let compose = is_compose(platform, env);
+        Producers {
+            kubernetes: !compose && crate::emit::helm::upstream::wants_prometheus(env),
+        }
+    }
+
+    /// The first source among `sources` that nothing produces for workload `w`.
+    fn lack(self, w: &Workload, sources: &[Source]) -> Option<Reason> {
+        sources.iter().find_map(|s| match s {
+            Source::Kubernetes => (!self.kubernetes).then_some(Reason::Kubernetes),
+            Source::Application | Source::Exporter => {
+                w.metrics.is_none().then_some(Reason::Endpoint(*s))
+            }
+        })
+    }
+}
+
+/// Whether the rules of `env` are evaluated by the Prometheus of Docker Compose: it is the
+/// environment Compose runs, with the monitoring stack. Without that stack no Compose
+/// Prometheus reads them, and they are written for a cluster only.
+pub(crate) fn is_compose(platform: &ir::Platform, env: &Environment) -> bool {
+    env.compose.monitoring
+        && platform
+            .compose_environment()
+            .is_some_and(|c| c.name == env.name)
 }
 
 /// One built-in alert of one workload, at each of its severities, and what drives it.
@@ -140,20 +208,34 @@ fn rate_window(scrape_interval_ms: u64) -> u64 {
 /// Builds the catalogue of one environment.
 pub(crate) fn build(platform: &ir::Platform, env: &Environment) -> Catalogue {
     let mut c = Catalogue::default();
+    let producers = Producers::of(platform, env);
     for w in &env.workloads {
         let mut rules = Vec::new();
         for t in &w.thresholds {
-            // Disk use is measured on the volume claims of a stateful workload; without any
-            // there is nothing to measure.
-            if t.name == "disk" && t.expr.is_none() && !has_claims(w) {
-                c.skipped.push((w.name.clone(), t.name.clone()));
+            let signal = signal(env, w, t, &mut rules);
+            if let Some(reason) = threshold_gap(producers, w, t, &signal) {
+                c.missing.push(Missing {
+                    alert: naming::threshold_alert(&t.name),
+                    threshold: Some(t.name.clone()),
+                    workload: w.name.clone(),
+                    reason,
+                });
                 continue;
             }
-            if let Some(f) = threshold(env, w, t, &mut rules) {
+            if let Some(f) = threshold(env, w, t, signal, &mut rules) {
                 c.families.push(f);
             }
         }
         for p in packs(env, w) {
+            if let Some(reason) = producers.lack(w, p.condition.sources()) {
+                c.missing.extend(p.alerts.first().map(|a| Missing {
+                    alert: a.name.clone(),
+                    threshold: None,
+                    workload: w.name.clone(),
+                    reason,
+                }));
+                continue;
+            }
             rules.extend(p.alerts.iter().map(|a| Rule::Alert(Arc::clone(a))));
             c.packs.push(p);
         }
@@ -183,6 +265,35 @@ pub(crate) fn build(platform: &ir::Platform, env: &Environment) -> Catalogue {
         });
     }
     c
+}
+
+/// Why threshold `t` of workload `w`, measured by `signal`, could never fire, if it could
+/// not: disk use is measured on the volume claims of a stateful workload, replication lag
+/// between replicas, and every built-in signal on series something must produce. A custom
+/// threshold reads what its author wrote, and is kept.
+fn threshold_gap(
+    producers: Producers,
+    w: &Workload,
+    t: &ir::Threshold,
+    signal: &Signal,
+) -> Option<Reason> {
+    if t.expr.is_some() {
+        return None;
+    }
+    match signal {
+        Signal::Disk { .. } if !has_claims(w) => return Some(Reason::Volume),
+        Signal::ReplicationLag { .. } if read_replicas(w) == 0 => return Some(Reason::Replicas),
+        _ => {}
+    }
+    producers.lack(w, signal.sources())
+}
+
+/// The read replicas of a data store; none for a service.
+fn read_replicas(w: &Workload) -> u32 {
+    match &w.role {
+        ir::Role::DataStore(s) => s.read_replicas,
+        ir::Role::Service => 0,
+    }
 }
 
 /// Whether a workload has persistent volume claims (a stateful workload with storage).
@@ -256,8 +367,24 @@ fn signal(env: &Environment, w: &Workload, t: &ir::Threshold, rules: &mut Vec<Ru
             container: service,
             limit_bytes: r.memory_limit as f64,
         },
-        "error_rate" => Signal::ErrorRate { namespace, service },
-        "latency_p95" => Signal::LatencyP95 { namespace, service },
+        "error_rate" => {
+            let names = metric_names(w);
+            Signal::ErrorRate {
+                namespace,
+                service,
+                requests: names.requests,
+                status_label: names.status_label,
+            }
+        }
+        "latency_p95" => {
+            let names = metric_names(w);
+            Signal::LatencyP95 {
+                namespace,
+                service,
+                buckets: format!("{}_bucket", names.latency),
+                per_second: names.latency_per_second,
+            }
+        }
         "disk" => Signal::Disk {
             namespace,
             claims: naming::data_claim_pattern(w),
@@ -277,6 +404,21 @@ fn signal(env: &Environment, w: &Workload, t: &ir::Threshold, rules: &mut Vec<Ru
             labels: BTreeMap::new(),
         },
     }
+}
+
+/// What the request metrics of `w` are called: as its endpoint declares, else the
+/// defaults (a workload without an endpoint gets no alert on them anyway).
+fn metric_names(w: &Workload) -> ir::MetricNames {
+    w.metrics.as_ref().map_or_else(
+        || ir::MetricNames {
+            requests: ir::REQUESTS_METRIC.to_owned(),
+            status_label: ir::STATUS_LABEL.to_owned(),
+            latency: ir::LATENCY_METRIC_SECONDS.to_owned(),
+            latency_per_second: 1.0,
+            buckets: Vec::new(),
+        },
+        |m| m.names.clone(),
+    )
 }
 
 /// What a threshold measures, for its annotations: (summary stem, description).
@@ -328,14 +470,15 @@ fn wording(t: &ir::Threshold, w: &str, value: &str, window: &str) -> (String, St
     }
 }
 
-/// The alerts of one threshold of workload `w`, and the family that tests them.
+/// The alerts of one threshold of workload `w`, measured by `signal`, and the family that
+/// tests them.
 fn threshold(
     env: &Environment,
     w: &Workload,
     t: &ir::Threshold,
+    signal: Signal,
     rules: &mut Vec<Rule>,
 ) -> Option<Family> {
-    let signal = signal(env, w, t, rules);
     let interval = w
         .metrics
         .as_ref()

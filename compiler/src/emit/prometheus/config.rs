@@ -1,7 +1,10 @@
 //! `prometheus.yml` for an environment run with Docker Compose.
 //!
-//! Each workload with a metrics endpoint is scraped by its Compose service name. The targets
-//! carry the `namespace` and `service` labels that a ServiceMonitor gives them on Kubernetes,
+//! Each workload with a metrics endpoint is scraped at every replica: its Compose service
+//! name is resolved by DNS service discovery (`dns_sd_configs`, type A), which Docker's
+//! embedded DNS answers with the address of each of the service's containers. A static
+//! target of the same name would reach one replica at random on each scrape. The targets
+//! get the `namespace` and `service` labels that a ServiceMonitor gives them on Kubernetes,
 //! so the rules file beside this one selects the same series on both sides.
 
 use std::collections::BTreeMap;
@@ -42,7 +45,24 @@ struct ScrapeConfig {
     #[serde(skip_serializing_if = "Option::is_none")]
     scrape_interval: Option<String>,
     metrics_path: String,
-    static_configs: Vec<StaticConfig>,
+    dns_sd_configs: Vec<DnsSdConfig>,
+    relabel_configs: Vec<Relabel>,
+}
+
+/// DNS service discovery of one name's A records.
+#[derive(Serialize)]
+struct DnsSdConfig {
+    names: Vec<String>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    port: u16,
+}
+
+/// A relabelling that sets `target_label` to `replacement` on every target.
+#[derive(Serialize)]
+struct Relabel {
+    target_label: String,
+    replacement: String,
 }
 
 #[derive(Serialize)]
@@ -82,13 +102,21 @@ pub(super) fn build(env: &Environment) -> Config {
                     scrape_interval: (m.interval_ms != interval)
                         .then(|| format_duration(m.interval_ms)),
                     metrics_path: m.path.clone(),
-                    static_configs: vec![StaticConfig {
-                        targets: vec![naming::compose_scrape_target(w, m.port.port)],
-                        labels: BTreeMap::from([
-                            ("namespace".to_owned(), env.namespace.clone()),
-                            (naming::alert_label::SERVICE.to_owned(), w.name.clone()),
-                        ]),
+                    dns_sd_configs: vec![DnsSdConfig {
+                        names: vec![naming::compose_scrape_name(w)],
+                        kind: "A",
+                        port: m.port.port,
                     }],
+                    relabel_configs: vec![
+                        Relabel {
+                            target_label: "namespace".to_owned(),
+                            replacement: env.namespace.clone(),
+                        },
+                        Relabel {
+                            target_label: naming::alert_label::SERVICE.to_owned(),
+                            replacement: w.name.clone(),
+                        },
+                    ],
                 })
             })
             .collect(),

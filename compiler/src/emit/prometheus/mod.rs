@@ -122,13 +122,7 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
             path: naming::prometheus_rule_file(&env.name),
             contents: object,
         });
-        out.notes.extend(exporter_notes(env));
-        out.notes.extend(c.skipped.iter().map(|(w, t)| Note {
-            target: Target::Prometheus,
-            message: format!(
-                "threshold `{t}` of `{w}` is not generated: `{w}` has no persistent volume"
-            ),
-        }));
+        out.notes.extend(missing_notes(platform, env, &c.missing));
         if env.local {
             out.notes.extend(config::unscraped_notes(env));
             out.files.push(OutputFile {
@@ -143,28 +137,78 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
     Ok(out)
 }
 
-/// Notes for data stores whose alerts read exporter series but which declare no metrics
-/// endpoint: the alerts stay silent until an exporter is scraped for them.
-fn exporter_notes(env: &Environment) -> Vec<Note> {
-    env.workloads
-        .iter()
-        .filter(|w| w.is_store() && w.metrics.is_none())
-        .filter_map(|w| {
-            let exporter = w.thresholds.iter().find_map(|t| match t.name.as_str() {
-                _ if t.expr.is_some() => None,
-                "db_connections" | "replication_lag" => Some("postgres_exporter"),
-                "redis_memory" => Some("redis_exporter"),
-                _ => None,
-            })?;
-            Some(Note {
-                target: Target::Prometheus,
-                message: format!(
-                    "data store `{}` has no `metrics` endpoint: its {exporter} alerts need that exporter scraped with labels namespace and service=\"{}\"",
-                    w.name, w.name
-                ),
-            })
-        })
-        .collect()
+/// The build notes for the alerts left out of `env`: which alert, for which workloads, and
+/// what would make it fire. Alerts that lack the Kubernetes monitoring stack are listed once
+/// per alert, with the workloads they would have watched; the others once per workload,
+/// in words that do not name the environment, so that the same gap in every environment is
+/// said once.
+fn missing_notes(
+    platform: &ir::Platform,
+    env: &Environment,
+    missing: &[catalogue::Missing],
+) -> Vec<Note> {
+    use catalogue::Reason;
+    let note = |message: String| Note {
+        target: Target::Prometheus,
+        message,
+    };
+    let mut notes = Vec::new();
+    let mut unwatched: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    let workloads = env.workloads_by_name();
+    for m in missing {
+        let (a, w) = (&m.alert, &m.workload);
+        let message = match m.reason {
+            Reason::Kubernetes => {
+                unwatched.entry(a).or_default().push(w);
+                continue;
+            }
+            Reason::Volume => format!(
+                "threshold `{}` of `{w}` is not generated: `{w}` has no persistent volume",
+                m.threshold.as_deref().unwrap_or_default()
+            ),
+            Reason::Replicas => {
+                format!("alert `{a}` of `{w}` is not generated: `{w}` has no read replicas")
+            }
+            Reason::Endpoint(signals::Source::Exporter) => {
+                let exporter = workloads
+                    .get(w.as_str())
+                    .and_then(|w| match &w.role {
+                        ir::Role::DataStore(s) => Some(format!("{}_exporter", s.engine)),
+                        ir::Role::Service => None,
+                    })
+                    .unwrap_or_else(|| "exporter".to_owned());
+                format!(
+                    "alert `{a}` of `{w}` is not generated: it reads {exporter} series and `{w}` declares no `metrics` endpoint; run the exporter beside `{w}` and declare its port as `metrics` (scraped with labels namespace and service=\"{w}\")"
+                )
+            }
+            Reason::Endpoint(_) => format!(
+                "alert `{a}` of `{w}` is not generated: it reads the application's request metrics (its request counter and latency histogram, as `observability.metrics` names them) and `{w}` declares no `metrics` endpoint to scrape them from"
+            ),
+        };
+        notes.push(note(message));
+    }
+    let why = if catalogue::is_compose(platform, env) {
+        "it reads kube-state-metrics, cAdvisor or kubelet series, which Docker Compose does not produce"
+    } else {
+        "no kube-prometheus-stack is installed there, as nothing asks for Prometheus (a metrics endpoint, threshold, rule, SLO or receiver)"
+    };
+    for (alert, names) in unwatched {
+        notes.push(note(format!(
+            "alert `{alert}` is not generated for {} in `{}`: {why}",
+            name_list(&names),
+            env.name
+        )));
+    }
+    notes
+}
+
+/// Up to three names in backquotes, then how many more.
+fn name_list(names: &[&str]) -> String {
+    let shown: Vec<String> = names.iter().take(3).map(|n| format!("`{n}`")).collect();
+    match names.len().saturating_sub(3) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
 }
 
 /// A `PrometheusRule` of prometheus-operator up to its `spec`, the rules file, which

@@ -16,6 +16,21 @@ use std::collections::BTreeMap;
 
 use crate::ir::SeverityLevel;
 
+/// Where the series an expression reads come from. A rule is generated only where every
+/// source it reads exists, or it would stay silent whatever happens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Source {
+    /// The Kubernetes monitoring stack: kube-state-metrics, cAdvisor and the kubelet's
+    /// volume stats, as kube-prometheus-stack installs them.
+    Kubernetes,
+    /// The workload's own metrics endpoint: `http_requests_total` and
+    /// `http_request_duration_seconds` of an application.
+    Application,
+    /// An exporter scraped at the data store's metrics endpoint (postgres_exporter,
+    /// redis_exporter).
+    Exporter,
+}
+
 /// How a level and a value are written.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Unit {
@@ -54,13 +69,21 @@ pub(crate) enum Signal {
         namespace: String,
         /// Value of the `service` label.
         service: String,
+        /// The request counter.
+        requests: String,
+        /// Its label holding the status code.
+        status_label: String,
     },
-    /// 95th percentile of request duration, in seconds.
+    /// 95th percentile of request duration, in seconds whatever the histogram's unit.
     LatencyP95 {
         /// Namespace.
         namespace: String,
         /// Value of the `service` label.
         service: String,
+        /// The histogram's bucket series (`<histogram>_bucket`).
+        buckets: String,
+        /// The histogram's units per second (1, or 1000 for milliseconds).
+        per_second: f64,
     },
     /// Used space of the fullest persistent volume claim, in percent.
     Disk {
@@ -174,6 +197,20 @@ pub(crate) fn num(v: f64) -> String {
 }
 
 impl Signal {
+    /// Where the series this signal reads come from; a recorded (custom) signal reads what
+    /// its author wrote, which plinth cannot know.
+    pub fn sources(&self) -> &'static [Source] {
+        match self {
+            Signal::Cpu { .. } | Signal::Memory { .. } | Signal::Disk { .. } => {
+                &[Source::Kubernetes]
+            }
+            Signal::ErrorRate { .. } | Signal::LatencyP95 { .. } => &[Source::Application],
+            Signal::DbConnections { .. } | Signal::ReplicationLag { .. } => &[Source::Exporter],
+            Signal::RedisMemory { .. } => &[Source::Exporter, Source::Kubernetes],
+            Signal::Recorded { .. } => &[],
+        }
+    }
+
     /// The unit of levels and values.
     pub fn unit(&self) -> Unit {
         match self {
@@ -234,21 +271,37 @@ impl Signal {
                     ),
                 )
             }
-            Signal::ErrorRate { namespace, service } => {
+            Signal::ErrorRate {
+                namespace,
+                service,
+                requests,
+                status_label,
+            } => {
                 let sel = [("namespace", namespace.as_str()), ("service", service)];
+                let status = format!("~{status_label}");
                 format!(
                     "100 * sum(rate({}[{window}]))\n  / sum(rate({}[{window}]))",
-                    selector("http_requests_total", &[sel[0], sel[1], ("~code", "5..")]),
-                    selector("http_requests_total", &sel),
+                    selector(requests, &[sel[0], sel[1], (&status, "5..")]),
+                    selector(requests, &sel),
                 )
             }
-            Signal::LatencyP95 { namespace, service } => format!(
-                "histogram_quantile(0.95,\n  sum by (le) (rate({}[{window}]))\n)",
-                selector(
-                    "http_request_duration_seconds_bucket",
-                    &[("namespace", namespace), ("service", service)]
-                ),
-            ),
+            Signal::LatencyP95 {
+                namespace,
+                service,
+                buckets,
+                per_second,
+            } => {
+                let quantile = format!(
+                    "histogram_quantile(0.95,\n  sum by (le) (rate({}[{window}]))\n)",
+                    selector(buckets, &[("namespace", namespace), ("service", service)]),
+                );
+                // A histogram in another unit is brought to seconds, the unit of the levels.
+                if *per_second == 1.0 {
+                    quantile
+                } else {
+                    format!("{quantile}\n/ {}", num(*per_second))
+                }
+            }
             Signal::Disk {
                 namespace, claims, ..
             } => {
@@ -370,15 +423,20 @@ impl Signal {
                     memory_limit(namespace, container, *limit_bytes, n),
                 ]
             }
-            Signal::ErrorRate { namespace, service } => {
+            Signal::ErrorRate {
+                namespace,
+                service,
+                requests,
+                status_label,
+            } => {
                 let failed = value / 100.0 * REQUESTS_PER_INTERVAL;
                 let with_code = |code: &str| {
                     selector(
-                        "http_requests_total",
+                        requests,
                         &[
                             ("namespace", namespace),
                             ("service", service),
-                            ("code", code),
+                            (status_label, code),
                         ],
                     )
                 };
@@ -387,17 +445,26 @@ impl Signal {
                     counter(with_code("200"), REQUESTS_PER_INTERVAL - failed),
                 ]
             }
-            Signal::LatencyP95 { namespace, service } => {
+            Signal::LatencyP95 {
+                namespace,
+                service,
+                buckets,
+                per_second,
+            } => {
                 // Every request lands in one finite bucket starting at 0, so
-                // histogram_quantile interpolates to 0.95 of its upper bound.
+                // histogram_quantile interpolates to 0.95 of its upper bound, written in the
+                // histogram's unit.
                 let bucket = |le: &str| {
                     selector(
-                        "http_request_duration_seconds_bucket",
+                        buckets,
                         &[("namespace", namespace), ("service", service), ("le", le)],
                     )
                 };
                 vec![
-                    counter(bucket(&num(value / 0.95)), REQUESTS_PER_INTERVAL),
+                    counter(
+                        bucket(&num(value * per_second / 0.95)),
+                        REQUESTS_PER_INTERVAL,
+                    ),
                     counter(bucket("+Inf"), REQUESTS_PER_INTERVAL),
                 ]
             }
@@ -542,6 +609,17 @@ pub(crate) enum Drive {
 }
 
 impl Condition {
+    /// Where the series this condition reads come from. `up` is written by Prometheus itself
+    /// for every target it scrapes, so a scrape target alert needs only the endpoint.
+    pub fn sources(&self) -> &'static [Source] {
+        match self {
+            Condition::TargetDown { .. } => &[],
+            Condition::CrashLooping { .. }
+            | Condition::AtMaxReplicas { .. }
+            | Condition::VolumeFillingUp { .. } => &[Source::Kubernetes],
+        }
+    }
+
     /// The alert expression at `severity`.
     pub fn expr(&self, severity: SeverityLevel) -> String {
         match self {

@@ -178,9 +178,12 @@ impl<'a> Ctx<'a> {
     }
 
     /// Whether pods claim persistent volumes (a store's data, a backup job's dumps, Loki's
-    /// chunks), which on EKS need the EBS CSI driver and a default StorageClass.
+    /// chunks, Prometheus's metrics when `observability.storage` is set), which on EKS need
+    /// the EBS CSI driver and a default StorageClass.
     fn needs_volumes(&self) -> bool {
         upstream::wants_loki(self.env)
+            || (upstream::wants_prometheus(self.env)
+                && self.env.observability.storage_bytes.is_some())
             || self
                 .env
                 .workloads
@@ -1464,6 +1467,11 @@ impl<'a> Ctx<'a> {
             platform_deps.push(r(&format!("kubernetes_storage_class_v1.{STORAGE_CLASS}")));
         }
         if upstream::wants_prometheus(self.env) {
+            let mut prometheus_deps = vec![r("module.eks")];
+            if self.env.observability.storage_bytes.is_some() {
+                // Prometheus's volume claims need the default StorageClass to get one.
+                prometheus_deps.push(r(&format!("kubernetes_storage_class_v1.{STORAGE_CLASS}")));
+            }
             // The values file the Helm target writes for the chart (scrape settings, the
             // generated rules, the Alertmanager configuration, Grafana's data sources), so a
             // release by Terraform and one by hand are the same.
@@ -1484,7 +1492,7 @@ impl<'a> Ctx<'a> {
                     ),
                     a("create_namespace", true),
                     a("values", values_file("kube-prometheus-stack")),
-                    a("depends_on", Expression::Array(vec![r("module.eks")])),
+                    a("depends_on", Expression::Array(prometheus_deps)),
                 ],
             ));
             platform_deps.push(r("helm_release.kube_prometheus_stack"));
