@@ -60,6 +60,7 @@ codes! {
     InvalidValue = "E006", "invalid-value", "a value is outside what the key accepts";
     UnsupportedVersion = "E007", "unsupported-version", "the spec's format version is not supported";
     InputLimit = "E008", "input-limit", "the input exceeds a limit plinth enforces";
+    UnknownStoreKey = "E009", "unknown-store-key", "a reference to the connection Secret the PostgreSQL operator creates, with a key that Secret does not have";
     InvalidName = "E101", "invalid-name", "a name that Kubernetes and DNS would reject";
     UnknownReference = "E102", "unknown-reference", "a reference to a service, data store, receiver, preset or environment that does not exist";
     DependencyCycle = "E103", "dependency-cycle", "services depend on each other in a cycle";

@@ -520,6 +520,26 @@ pub fn state_key(template: &str, env: &str) -> String {
     template.replace("{env}", env)
 }
 
+/// Name of the Secret CloudNativePG creates for the application user of cluster `store`.
+pub fn cnpg_app_secret(store: &str) -> String {
+    format!("{store}-app")
+}
+
+/// The keys of that Secret at operator 1.30 (`pkg/specs/secrets.go`), sorted.
+pub const CNPG_APP_SECRET_KEYS: &[&str] = &[
+    "dbname",
+    "fqdn-jdbc-uri",
+    "fqdn-uri",
+    "host",
+    "jdbc-uri",
+    "password",
+    "pgpass",
+    "port",
+    "uri",
+    "user",
+    "username",
+];
+
 /// Name of a data store's backup CronJob, and the identity its pods are selected by.
 pub fn backup_job(store: &str) -> String {
     format!("{store}-backup")

@@ -6,6 +6,7 @@
 
 pub mod alertmanager;
 pub(crate) mod cluster;
+pub(crate) mod cnpg;
 pub mod compose;
 pub mod docs;
 pub mod gotmpl;

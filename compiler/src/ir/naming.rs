@@ -191,6 +191,12 @@ pub fn service_account(w: &Workload) -> String {
     w.name.clone()
 }
 
+/// Name of the Secret CloudNativePG creates for the application user of cluster `store`:
+/// `uri`, `host`, `port`, `dbname`, `user`, `password` and the other connection details.
+pub fn cnpg_app_secret(store: &str) -> String {
+    crate::units::cnpg_app_secret(store)
+}
+
 /// Name of a data store's backup CronJob, and the identity its pods are selected by.
 pub fn backup_job(store: &str) -> String {
     crate::units::backup_job(store)

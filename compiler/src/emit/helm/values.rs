@@ -40,6 +40,10 @@ pub struct Values {
     /// In-cluster data stores, by name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub datastores: BTreeMap<String, WorkloadValues>,
+    /// In-cluster PostgreSQL stores the CloudNativePG operator runs, by name; only in an
+    /// environment with a cloud.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub postgres_clusters: BTreeMap<String, PostgresClusterValues>,
     /// The namespace's ResourceQuota and the LimitRange of defaults that comes with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quota: Option<QuotaValues>,
@@ -123,6 +127,23 @@ pub struct ClusterValues {
     pub tls_issuer: String,
     /// Namespace of Prometheus, allowed in to metrics ports.
     pub monitoring_namespace: String,
+}
+
+/// A PostgreSQL store the CloudNativePG operator runs. The specs are the operator's own
+/// types (`Cluster` at operator 1.30, a NetworkPolicy), rendered as plinth decided them for
+/// the k8s target.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PostgresClusterValues {
+    /// Owning team, for the `team` label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// The port clients connect to.
+    pub port: u16,
+    /// The `Cluster`'s spec.
+    pub spec: serde_json::Map<String, serde_json::Value>,
+    /// The spec of the NetworkPolicy of the cluster's pods.
+    pub network_policy: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Where a managed data store accepts connections.

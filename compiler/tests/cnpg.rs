@@ -1,0 +1,267 @@
+//! Issue 21 through the binary, the PostgreSQL part: in an environment with a cloud an
+//! in-cluster `postgres` store is a CloudNativePG `Cluster` run by the operator (instances,
+//! image, storage, resources, bootstrap database and owner, spread over nodes), its clients
+//! read the connection Secret the operator creates (never an ExternalSecret), and the
+//! namespace's default-deny policy lets clients, the instances themselves and the operator
+//! through; the local environment without a cloud keeps its single StatefulSet.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use support::*;
+
+const SPEC: &str = r#"
+version = 1
+[platform]
+name = "shop"
+domain = "shop.dev"
+team = "core"
+
+[alerting]
+default_receiver = "ops"
+receivers.ops = { type = "webhook", url = { secret = "ops", key = "url" } }
+
+[services.api]
+image = "ghcr.io/shop/api:1.0.0"
+ports = [{ name = "http", port = 8080 }]
+depends_on = ["postgres"]
+secrets = { DATABASE_URL = { secret = "postgres-app", key = "uri" } }
+
+[datastores.postgres]
+preset = "postgres"
+read_replicas = 2
+storage = { size = "20Gi", path = "/var/lib/postgresql/data" }
+
+[environments.dev]
+local = true
+
+[environments.prod]
+
+[cloud]
+provider = "aws"
+region = "eu-west-1"
+state = { bucket = "shop-tf-state", key = "{env}/terraform.tfstate", lock_table = "shop-tf-locks" }
+
+[cloud.cluster]
+version = "1.33"
+
+[cloud.cluster.node_groups.general]
+instance_types = ["m6i.large"]
+min = 3
+max = 6
+"#;
+
+/// Builds `spec.toml` in `dir` with the k8s target, asserting success; returns stderr.
+fn build(dir: &Path) -> String {
+    let out = plinth_run(
+        dir,
+        &["build", "spec.toml", "--target", "k8s", "--out", "out"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Every object of `k8s/<env>/`.
+fn objects(out: &Path, env: &str) -> Vec<Value> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(out.join("k8s").join(env))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| {
+            serde_saphyr::from_multiple::<Value>(&std::fs::read_to_string(f).unwrap()).unwrap()
+        })
+        .collect()
+}
+
+fn find<'a>(objs: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
+    objs.iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+}
+
+/// The NetworkPolicy whose pod selector matches exactly `labels`.
+fn policy_for<'a>(objs: &'a [Value], key: &str, value: &str) -> &'a Value {
+    objs.iter()
+        .find(|o| {
+            o["kind"] == "NetworkPolicy"
+                && o["spec"]["podSelector"]["matchLabels"]
+                    .as_object()
+                    .is_some_and(|m| m.len() == 1 && m.get(key).is_some_and(|v| v == value))
+        })
+        .unwrap_or_else(|| panic!("no NetworkPolicy selecting {key}={value}"))
+}
+
+/// The ports (as numbers) of the rules of `rules` that admit `peer` (a JSON subset).
+fn ports_for(rules: &Value, side: &str, peer: &Value) -> Vec<i64> {
+    let mut ports: Vec<i64> = rules
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r[side].as_array().is_some_and(|ps| ps.contains(peer)))
+        .flat_map(|r| r["ports"].as_array().cloned().unwrap_or_default())
+        .map(|p| p["port"].as_i64().unwrap())
+        .collect();
+    ports.sort_unstable();
+    ports
+}
+
+fn setup(name: &str) -> TempDir {
+    let dir = TempDir::new(name);
+    std::fs::write(dir.join("spec.toml"), SPEC).unwrap();
+    dir
+}
+
+#[test]
+fn a_cloud_environment_runs_postgres_as_a_cloudnativepg_cluster() {
+    let dir = setup("cnpg-cluster");
+    build(&dir.0);
+    let objs = objects(&dir.join("out"), "prod");
+    assert!(
+        find(&objs, "StatefulSet", "postgres").is_none(),
+        "the operator runs the instances, not a StatefulSet"
+    );
+    let cluster = find(&objs, "Cluster", "postgres").expect("a CloudNativePG Cluster");
+    assert_eq!(cluster["apiVersion"], "postgresql.cnpg.io/v1");
+    assert_eq!(cluster["metadata"]["namespace"], "shop");
+    let spec = &cluster["spec"];
+    assert_eq!(spec["instances"], 3, "a primary and two read replicas");
+    assert_eq!(spec["imageName"], "ghcr.io/cloudnative-pg/postgresql:16.4");
+    assert_eq!(spec["storage"]["size"], "20Gi");
+    assert_eq!(spec["resources"]["requests"]["cpu"], "250m");
+    assert_eq!(spec["resources"]["limits"]["memory"], "1Gi");
+    assert_eq!(spec["bootstrap"]["initdb"]["database"], "app");
+    assert_eq!(spec["bootstrap"]["initdb"]["owner"], "app");
+    assert_eq!(spec["enablePDB"], true);
+    assert_eq!(spec["affinity"]["enablePodAntiAffinity"], true);
+    assert_eq!(spec["affinity"]["topologyKey"], "kubernetes.io/hostname");
+    assert_eq!(
+        spec["topologySpreadConstraints"][0]["labelSelector"]["matchLabels"]["cnpg.io/cluster"],
+        "postgres"
+    );
+    assert_eq!(spec["seccompProfile"]["type"], "RuntimeDefault");
+    // Clients written for the StatefulSet's Service keep their host name: an operator-managed
+    // Service of the store's name follows the primary.
+    let extra = &spec["managed"]["services"]["additional"][0];
+    assert_eq!(extra["selectorType"], "rw");
+    assert_eq!(extra["serviceTemplate"]["metadata"]["name"], "postgres");
+    // Nothing of the StatefulSet's pod (its password Secret, its dump job) remains.
+    assert!(find(&objs, "CronJob", "postgres-backup").is_none());
+}
+
+#[test]
+fn clients_read_the_operators_secret_and_nothing_else_creates_it() {
+    let dir = setup("cnpg-secret");
+    build(&dir.0);
+    let objs = objects(&dir.join("out"), "prod");
+    let api = find(&objs, "Deployment", "api").unwrap();
+    let env = &api["spec"]["template"]["spec"]["containers"][0]["env"];
+    assert!(env
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["valueFrom"]["secretKeyRef"]["name"] == "postgres-app"
+            && e["valueFrom"]["secretKeyRef"]["key"] == "uri"));
+    for name in ["postgres-app", "postgres-credentials"] {
+        assert!(
+            find(&objs, "ExternalSecret", name).is_none(),
+            "{name}: the operator creates the Secret, or nothing reads it"
+        );
+    }
+    // The other secrets still come from the store.
+    assert!(find(&objs, "ExternalSecret", "ops").is_some());
+}
+
+#[test]
+fn network_policies_admit_clients_instances_and_the_operator() {
+    let dir = setup("cnpg-policy");
+    build(&dir.0);
+    let objs = objects(&dir.join("out"), "prod");
+    let cluster_pods =
+        serde_json::json!({ "podSelector": { "matchLabels": { "cnpg.io/cluster": "postgres" } } });
+
+    let api = find(&objs, "NetworkPolicy", "api").unwrap();
+    assert_eq!(
+        ports_for(&api["spec"]["egress"], "to", &cluster_pods),
+        [5432],
+        "the client reaches the instances"
+    );
+
+    let p = policy_for(&objs, "cnpg.io/cluster", "postgres");
+    let ingress = &p["spec"]["ingress"];
+    let api_pods = serde_json::json!({ "podSelector": { "matchLabels": {
+        "app.kubernetes.io/instance": "shop-api", "app.kubernetes.io/name": "api" } } });
+    assert_eq!(ports_for(ingress, "from", &api_pods), [5432]);
+    assert_eq!(
+        ports_for(ingress, "from", &cluster_pods),
+        [5432, 8000],
+        "replication and the instance managers"
+    );
+    let operator = serde_json::json!({ "namespaceSelector": { "matchLabels": {
+        "kubernetes.io/metadata.name": "cnpg-system" } } });
+    assert_eq!(ports_for(ingress, "from", &operator), [5432, 8000]);
+    let egress = &p["spec"]["egress"];
+    assert_eq!(ports_for(egress, "to", &cluster_pods), [5432, 8000]);
+    // The instance manager talks to the Kubernetes API (EKS's endpoints are in the VPC).
+    let api_server = serde_json::json!({ "ipBlock": { "cidr": "10.0.0.0/16" } });
+    assert_eq!(ports_for(egress, "to", &api_server), [443]);
+}
+
+#[test]
+fn the_local_environment_keeps_a_single_statefulset() {
+    let dir = setup("cnpg-local");
+    let summary = build(&dir.0);
+    let objs = objects(&dir.join("out"), "dev");
+    assert!(find(&objs, "StatefulSet", "postgres").is_some());
+    assert!(find(&objs, "Cluster", "postgres").is_none());
+    assert!(
+        summary.contains(
+            "dev: in-cluster `postgres` runs 1 instance(s) without streaming read replicas"
+        ),
+        "{summary}"
+    );
+    assert!(
+        !summary.contains("prod: in-cluster `postgres` runs"),
+        "the operator replicates in prod: {summary}"
+    );
+}
+
+#[test]
+fn a_key_the_operators_secret_does_not_have_is_an_error_with_a_suggestion() {
+    let dir = TempDir::new("cnpg-key");
+    std::fs::write(
+        dir.join("spec.toml"),
+        SPEC.replace(r#"key = "uri""#, r#"key = "url""#),
+    )
+    .unwrap();
+    let out = plinth_run(&dir.0, &["check", "spec.toml", "--format", "json"]);
+    assert_exit(&out, 1);
+    let diags = json_diagnostics(&out);
+    let d = diags
+        .iter()
+        .find(|d| d["code"] == "E009")
+        .unwrap_or_else(|| panic!("no E009 in {diags:?}"));
+    assert!(d["help"].as_str().unwrap().contains("`uri`"), "{d}");
+    // Without a cloud nothing runs the operator: the same Secret is the user's to provide.
+    let local = SPEC
+        .replace(r#"key = "uri""#, r#"key = "url""#)
+        .split("\n[cloud]")
+        .next()
+        .unwrap()
+        .replace("[environments.prod]\n", "");
+    std::fs::write(dir.join("local.toml"), local).unwrap();
+    let out = plinth_run(&dir.0, &["check", "local.toml", "--format", "json"]);
+    assert!(
+        !codes(&out).contains(&"E009".to_owned()),
+        "{:?}",
+        codes(&out)
+    );
+}
