@@ -265,3 +265,67 @@ fn a_key_the_operators_secret_does_not_have_is_an_error_with_a_suggestion() {
         codes(&out)
     );
 }
+
+/// The `helm_release` blocks of `terraform/<env>/<file>`, by label.
+fn releases(out: &Path, env: &str, file: &str) -> Vec<hcl::Block> {
+    let text = std::fs::read_to_string(out.join("terraform").join(env).join(file)).unwrap();
+    hcl::parse(&text)
+        .unwrap()
+        .into_blocks()
+        .filter(|b| b.identifier() == "resource" && b.labels()[0].as_str() == "helm_release")
+        .collect()
+}
+
+/// Attribute `key` of `block` as one line of HCL.
+fn attr(block: &hcl::Block, key: &str) -> String {
+    let e = block
+        .body()
+        .attributes()
+        .find(|a| a.key() == key)
+        .unwrap_or_else(|| panic!("no `{key}`"))
+        .expr();
+    hcl::format::to_string(e)
+        .unwrap()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[test]
+fn terraform_installs_the_operator_before_the_platform() {
+    let dir = setup("cnpg-operator");
+    let out = plinth_run(
+        &dir.0,
+        &[
+            "build",
+            "spec.toml",
+            "--target",
+            "terraform",
+            "--out",
+            "out",
+        ],
+    );
+    assert_exit(&out, 0);
+    let out = dir.join("out");
+    let addons = releases(&out, "prod", "addons.tf");
+    let op = addons
+        .iter()
+        .find(|b| b.labels()[1].as_str() == "cloudnative_pg")
+        .expect("a release of the CloudNativePG operator");
+    assert_eq!(attr(op, "chart"), r#""cloudnative-pg""#);
+    assert_eq!(attr(op, "version"), r#""0.29.0""#);
+    assert_eq!(attr(op, "namespace"), r#""cnpg-system""#);
+    assert_eq!(
+        attr(op, "repository"),
+        r#""https://cloudnative-pg.github.io/charts""#
+    );
+    let platform = releases(&out, "prod", "helm.tf")
+        .into_iter()
+        .find(|b| b.labels()[1].as_str() == "platform")
+        .unwrap();
+    assert!(
+        attr(&platform, "depends_on").contains("helm_release.cloudnative_pg"),
+        "the Cluster's CRD exists before the chart applies it"
+    );
+    assert!(!out.join("terraform/dev").exists(), "no cloud, no operator");
+}

@@ -33,6 +33,8 @@ const PROMETHEUS_ADAPTER: &str = "5.3.0";
 const CERT_MANAGER: &str = "v1.21.1";
 /// `external-secrets/external-secrets` chart (app v2.9.0).
 const EXTERNAL_SECRETS: &str = "2.9.0";
+/// `cloudnative-pg/cloudnative-pg` chart (operator 1.30.0).
+const CLOUDNATIVE_PG: &str = "0.29.0";
 /// `traefik/traefik` chart (Traefik v3.7.11): the ingress controller plinth installs for its
 /// default ingress class, now that ingress-nginx is retired (March 2026).
 const TRAEFIK: &str = "41.3.0";
@@ -118,6 +120,7 @@ pub(super) fn lower(platform: &ir::Platform, env: &Environment, name: &str) -> A
     cert_manager(env, &mut out);
     external_secrets(platform, env, name, &mut out);
     ingress_controller(env, &mut out);
+    postgres_operator(env, &mut out);
     out
 }
 
@@ -451,6 +454,38 @@ fn ingress_controller(env: &Environment, out: &mut Addons) {
                     )]),
                 )]),
             ),
+        ])),
+    );
+}
+
+/// The CloudNativePG operator, with its CRDs, when the environment has an in-cluster
+/// PostgreSQL store (which [`crate::emit::cnpg`] then generates as its `Cluster`).
+///
+/// Why: a `Cluster` is a custom resource; without the CRDs the platform chart fails to
+/// install, and without the operator no instance is ever created, replicated or failed
+/// over. It watches every namespace (`config.clusterWide`, the chart's default), and runs in
+/// `cnpg-system`, the namespace the generated NetworkPolicies admit to the instances.
+fn postgres_operator(env: &Environment, out: &mut Addons) {
+    if !env
+        .workloads
+        .iter()
+        .any(|w| crate::emit::cnpg::operated(env, w))
+    {
+        return;
+    }
+    out.release(
+        Release {
+            id: "cloudnative_pg",
+            name: "cnpg",
+            repository: "https://cloudnative-pg.github.io/charts",
+            chart: "cloudnative-pg",
+            version: CLOUDNATIVE_PG,
+            namespace: crate::emit::cnpg::OPERATOR_NAMESPACE.to_owned(),
+            depends_on: after_cluster(),
+        },
+        Some(obj([
+            ("crds", obj([("create", Expression::from(true))])),
+            ("config", obj([("clusterWide", Expression::from(true))])),
         ])),
     );
 }
