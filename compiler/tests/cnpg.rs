@@ -329,3 +329,88 @@ fn terraform_installs_the_operator_before_the_platform() {
     );
     assert!(!out.join("terraform/dev").exists(), "no cloud, no operator");
 }
+
+#[test]
+fn pooling_puts_pgbouncer_behind_the_stores_own_service() {
+    let dir = TempDir::new("cnpg-pooler");
+    let spec = SPEC.replace(
+        "read_replicas = 2\n",
+        "read_replicas = 2\npooling = { max_client_conn = 1000, default_pool_size = 25, mode = \"transaction\" }\n",
+    );
+    std::fs::write(dir.join("spec.toml"), spec).unwrap();
+    build(&dir.0);
+    let objs = objects(&dir.join("out"), "prod");
+    let pooler = find(&objs, "Pooler", "postgres-pooler").expect("a CloudNativePG Pooler");
+    assert_eq!(pooler["apiVersion"], "postgresql.cnpg.io/v1");
+    let p = &pooler["spec"];
+    assert_eq!(p["cluster"]["name"], "postgres");
+    assert_eq!(p["type"], "rw");
+    assert_eq!(p["instances"], 2);
+    assert_eq!(p["pgbouncer"]["poolMode"], "transaction");
+    assert_eq!(p["pgbouncer"]["parameters"]["max_client_conn"], "1000");
+    assert_eq!(p["pgbouncer"]["parameters"]["default_pool_size"], "25");
+    // Host `postgres` now leads to PgBouncer, not straight to the primary.
+    let service = find(&objs, "Service", "postgres").expect("the store's Service");
+    assert_eq!(
+        service["spec"]["selector"],
+        serde_json::json!({ "cnpg.io/poolerName": "postgres-pooler" })
+    );
+    let cluster = find(&objs, "Cluster", "postgres").unwrap();
+    assert!(
+        cluster["spec"].get("managed").is_none(),
+        "one Service of that name"
+    );
+
+    let pooler_pods = serde_json::json!({ "podSelector": { "matchLabels": { "cnpg.io/poolerName": "postgres-pooler" } } });
+    let cluster_pods =
+        serde_json::json!({ "podSelector": { "matchLabels": { "cnpg.io/cluster": "postgres" } } });
+    let api = find(&objs, "NetworkPolicy", "api").unwrap();
+    assert_eq!(
+        ports_for(&api["spec"]["egress"], "to", &pooler_pods),
+        [5432]
+    );
+    let pp = policy_for(&objs, "cnpg.io/poolerName", "postgres-pooler");
+    let api_pods = serde_json::json!({ "podSelector": { "matchLabels": {
+        "app.kubernetes.io/instance": "shop-api", "app.kubernetes.io/name": "api" } } });
+    assert_eq!(ports_for(&pp["spec"]["ingress"], "from", &api_pods), [5432]);
+    assert_eq!(
+        ports_for(&pp["spec"]["egress"], "to", &cluster_pods),
+        [5432]
+    );
+    let cp = policy_for(&objs, "cnpg.io/cluster", "postgres");
+    assert_eq!(
+        ports_for(&cp["spec"]["ingress"], "from", &pooler_pods),
+        [5432],
+        "PgBouncer reaches the primary"
+    );
+}
+
+#[test]
+fn pooling_where_no_pooler_is_generated_is_reported() {
+    let dir = TempDir::new("cnpg-pooling-modes");
+    let redis = SPEC.replace(
+        "[datastores.postgres]",
+        "[datastores.cache]\npreset = \"redis\"\npooling = { mode = \"session\" }\n\n[datastores.postgres]",
+    );
+    std::fs::write(dir.join("redis.toml"), redis).unwrap();
+    let out = plinth_run(&dir.0, &["check", "redis.toml", "--format", "json"]);
+    assert_exit(&out, 1);
+    assert!(
+        codes(&out).contains(&"E010".to_owned()),
+        "{:?}",
+        codes(&out)
+    );
+
+    let managed = SPEC.replace(
+        "[environments.prod]\n",
+        "[environments.prod]\n[environments.prod.datastores.postgres]\nmode = \"managed\"\npooling = { max_client_conn = 500 }\n",
+    );
+    std::fs::write(dir.join("managed.toml"), managed).unwrap();
+    let out = plinth_run(&dir.0, &["check", "managed.toml", "--format", "json"]);
+    assert!(
+        codes(&out).contains(&"W010".to_owned()),
+        "{:?}",
+        codes(&out)
+    );
+    assert!(!codes(&out).contains(&"E010".to_owned()));
+}

@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Toleration, TopologySpreadConstraint};
+use k8s_openapi::api::core::v1::{ServicePort, ServiceSpec, Toleration, TopologySpreadConstraint};
 use k8s_openapi::api::networking::v1::{
     IPBlock, NetworkPolicyEgressRule, NetworkPolicyIngressRule, NetworkPolicyPeer,
     NetworkPolicyPort, NetworkPolicySpec,
@@ -33,6 +33,9 @@ pub(crate) const OPERATOR_NAMESPACE: &str = "cnpg-system";
 
 /// Label the operator puts on every pod of a cluster, with the cluster's name.
 pub(crate) const CLUSTER_LABEL: &str = "cnpg.io/cluster";
+
+/// Label the operator puts on every PgBouncer pod of a `Pooler`, with the pooler's name.
+pub(crate) const POOLER_LABEL: &str = "cnpg.io/poolerName";
 
 /// PostgreSQL's port on every instance.
 pub(crate) const POSTGRES_PORT: u16 = 5432;
@@ -71,11 +74,43 @@ fn pods(name: &str) -> LabelSelector {
     }
 }
 
-/// A network policy peer of the pods of cluster `name`, for its clients' egress rules.
+/// A network policy peer of the pods of cluster `name`.
 pub(crate) fn peer(name: &str) -> NetworkPolicyPeer {
     NetworkPolicyPeer {
         pod_selector: Some(pods(name)),
         ..Default::default()
+    }
+}
+
+/// The PgBouncer pods of store `name`'s pooler.
+fn pooler_pods(name: &str) -> LabelSelector {
+    LabelSelector {
+        match_labels: Some(BTreeMap::from([(
+            POOLER_LABEL.to_owned(),
+            naming::cnpg_pooler(name),
+        )])),
+        ..Default::default()
+    }
+}
+
+/// What a client of store `w` may connect to: its instances (the `<store>-app` Secret's
+/// `uri` names the primary's Service), and its PgBouncer pods when it has a pooler.
+pub(crate) fn client_peers(w: &Workload) -> Vec<NetworkPolicyPeer> {
+    let mut peers = vec![peer(&w.name)];
+    if pooling(w).is_some() {
+        peers.push(NetworkPolicyPeer {
+            pod_selector: Some(pooler_pods(&w.name)),
+            ..Default::default()
+        });
+    }
+    peers
+}
+
+/// The pooling the spec asks for on `w`.
+pub(crate) fn pooling(w: &Workload) -> Option<&ir::Pooling> {
+    match &w.role {
+        ir::Role::DataStore(info) => info.pooling.as_ref(),
+        ir::Role::Service => None,
     }
 }
 
@@ -170,11 +205,15 @@ pub(crate) fn cluster_spec(
         "affinity": affinity,
         "enablePDB": n > 1,
         "seccompProfile": { "type": "RuntimeDefault" },
-        "managed": { "services": { "additional": [{
+    });
+    // With a pooler, the Service of the store's name leads to PgBouncer instead
+    // (`pooler_service_spec`).
+    if pooling(w).is_none() {
+        spec["managed"] = json!({ "services": { "additional": [{
             "selectorType": "rw",
             "serviceTemplate": { "metadata": { "name": w.name } },
-        }] } },
-    });
+        }] } });
+    }
     if let Some(class) = storage.and_then(|s| s.class.as_ref()) {
         spec["storage"]["storageClass"] = json!(class);
     }
@@ -204,9 +243,16 @@ pub(crate) fn policy_spec(
 ) -> NetworkPolicySpec {
     let both = || vec![tcp(POSTGRES_PORT), tcp(INSTANCE_MANAGER_PORT)];
     let mut ingress = Vec::new();
-    if !clients.is_empty() {
+    let mut from = clients.to_vec();
+    if pooling(w).is_some() {
+        from.push(NetworkPolicyPeer {
+            pod_selector: Some(pooler_pods(&w.name)),
+            ..Default::default()
+        });
+    }
+    if !from.is_empty() {
         ingress.push(NetworkPolicyIngressRule {
-            from: Some(clients.to_vec()),
+            from: Some(from),
             ports: Some(vec![tcp(POSTGRES_PORT)]),
         });
     }
@@ -227,30 +273,105 @@ pub(crate) fn policy_spec(
         }]),
         ports: Some(both()),
     });
-    let cidr = env
-        .cloud
-        .as_ref()
-        .map_or(ir::NETWORK_CIDR, |c| c.network.cidr.as_str());
     let egress = vec![
         NetworkPolicyEgressRule {
             to: Some(vec![peer(&w.name)]),
             ports: Some(both()),
         },
-        NetworkPolicyEgressRule {
-            to: Some(vec![NetworkPolicyPeer {
-                ip_block: Some(IPBlock {
-                    cidr: cidr.to_owned(),
-                    ..Default::default()
-                }),
-                ..Default::default()
-            }]),
-            ports: Some(vec![tcp(API_SERVER_PORT)]),
-        },
+        api_server(env),
     ];
     NetworkPolicySpec {
         pod_selector: Some(pods(&w.name)),
         policy_types: Some(vec!["Ingress".to_owned(), "Egress".to_owned()]),
         ingress: Some(ingress),
         egress: Some(egress),
+    }
+}
+
+/// The egress rule to the Kubernetes API, whose EKS endpoints are network interfaces in the
+/// VPC: the instance manager and PgBouncer's manager both watch their objects there.
+fn api_server(env: &Environment) -> NetworkPolicyEgressRule {
+    let cidr = env
+        .cloud
+        .as_ref()
+        .map_or(ir::NETWORK_CIDR, |c| c.network.cidr.as_str());
+    NetworkPolicyEgressRule {
+        to: Some(vec![NetworkPolicyPeer {
+            ip_block: Some(IPBlock {
+                cidr: cidr.to_owned(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        }]),
+        ports: Some(vec![tcp(API_SERVER_PORT)]),
+    }
+}
+
+/// The `Pooler`'s spec: PgBouncer in front of the primary (`type: rw`), with the spec's
+/// pool mode and connection limits, as many pods as asked, spread over nodes.
+pub(crate) fn pooler_spec(w: &Workload, p: &ir::Pooling) -> Json {
+    let mut parameters = BTreeMap::new();
+    if let Some(n) = p.max_client_conn {
+        parameters.insert("max_client_conn", n.to_string());
+    }
+    if let Some(n) = p.default_pool_size {
+        parameters.insert("default_pool_size", n.to_string());
+    }
+    let mode = match p.mode {
+        ir::PoolMode::Session => "session",
+        ir::PoolMode::Transaction => "transaction",
+    };
+    let mut pgbouncer = json!({ "poolMode": mode });
+    if !parameters.is_empty() {
+        pgbouncer["parameters"] = json!(parameters);
+    }
+    json!({
+        "cluster": { "name": w.name },
+        "type": "rw",
+        "instances": p.instances,
+        "pgbouncer": pgbouncer,
+    })
+}
+
+/// The Service of the store's own name when it has a pooler: it leads to PgBouncer, so
+/// clients that connect to host `<store>` go through the pool.
+pub(crate) fn pooler_service_spec(w: &Workload) -> ServiceSpec {
+    ServiceSpec {
+        type_: Some("ClusterIP".to_owned()),
+        selector: pooler_pods(&w.name).match_labels,
+        ports: Some(vec![ServicePort {
+            name: Some("pgbouncer".to_owned()),
+            port: i32::from(POSTGRES_PORT),
+            target_port: Some(IntOrString::Int(i32::from(POSTGRES_PORT))),
+            protocol: Some("TCP".to_owned()),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    }
+}
+
+/// The policy of the PgBouncer pods: clients in on 5432, out to the instances on 5432 and to
+/// the Kubernetes API.
+pub(crate) fn pooler_policy_spec(
+    env: &Environment,
+    w: &Workload,
+    clients: &[NetworkPolicyPeer],
+) -> NetworkPolicySpec {
+    NetworkPolicySpec {
+        pod_selector: Some(pooler_pods(&w.name)),
+        policy_types: Some(vec!["Ingress".to_owned(), "Egress".to_owned()]),
+        ingress: (!clients.is_empty()).then(|| {
+            vec![NetworkPolicyIngressRule {
+                from: Some(clients.to_vec()),
+                ports: Some(vec![tcp(POSTGRES_PORT)]),
+            }]
+        }),
+        egress: Some(vec![
+            NetworkPolicyEgressRule {
+                to: Some(vec![peer(&w.name)]),
+                ports: Some(vec![tcp(POSTGRES_PORT)]),
+            },
+            api_server(env),
+        ]),
     }
 }

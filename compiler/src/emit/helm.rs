@@ -327,13 +327,22 @@ fn postgres_cluster(
             ..Default::default()
         })
         .collect();
+    let json = |v: Result<Json, serde_json::Error>| object(v.unwrap_or_default());
     PostgresClusterValues {
         team: w.team.clone(),
         port: super::cnpg::POSTGRES_PORT,
         spec: object(super::cnpg::cluster_spec(platform, env, w, resources)),
-        network_policy: object(
-            serde_json::to_value(super::cnpg::policy_spec(env, w, &clients)).unwrap_or_default(),
-        ),
+        network_policy: json(serde_json::to_value(super::cnpg::policy_spec(
+            env, w, &clients,
+        ))),
+        pooler: super::cnpg::pooling(w).map(|p| PoolerValues {
+            name: naming::cnpg_pooler(&w.name),
+            spec: object(super::cnpg::pooler_spec(w, p)),
+            service: json(serde_json::to_value(super::cnpg::pooler_service_spec(w))),
+            network_policy: json(serde_json::to_value(super::cnpg::pooler_policy_spec(
+                env, w, &clients,
+            ))),
+        }),
     }
 }
 

@@ -123,6 +123,15 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
                         ),
                     });
                 }
+                if info.pooling.is_some() {
+                    out.notes.push(Note {
+                        target: Target::K8s,
+                        message: format!(
+                            "{}: in-cluster `{}` runs without its pooler: PgBouncer is generated where the CloudNativePG operator runs the store (an environment with a cloud)",
+                            env.name, w.name
+                        ),
+                    });
+                }
                 if info.read_replicas > 0 {
                     out.notes.push(Note {
                         target: Target::K8s,
@@ -532,7 +541,7 @@ fn operated_docs(
             ..Default::default()
         })
         .collect();
-    vec![
+    let mut docs = vec![
         Object::Custom(Box::new(CustomObject {
             api_version: cnpg::API_VERSION,
             kind: "Cluster",
@@ -540,10 +549,29 @@ fn operated_docs(
             spec: cnpg::cluster_spec(platform, env, w, resources),
         })),
         Object::NetworkPolicy(Box::new(NetworkPolicy {
-            metadata: meta(&w.name, env, labels),
+            metadata: meta(&w.name, env, labels.clone()),
             spec: Some(cnpg::policy_spec(env, w, &clients)),
         })),
-    ]
+    ];
+    if let Some(p) = cnpg::pooling(w) {
+        let pooler = naming::cnpg_pooler(&w.name);
+        docs.push(Object::Custom(Box::new(CustomObject {
+            api_version: cnpg::API_VERSION,
+            kind: "Pooler",
+            metadata: meta(&pooler, env, labels.clone()),
+            spec: cnpg::pooler_spec(w, p),
+        })));
+        docs.push(Object::Service(Box::new(Service {
+            metadata: meta(&w.name, env, labels.clone()),
+            spec: Some(cnpg::pooler_service_spec(w)),
+            ..Default::default()
+        })));
+        docs.push(Object::NetworkPolicy(Box::new(NetworkPolicy {
+            metadata: meta(&pooler, env, labels),
+            spec: Some(cnpg::pooler_policy_spec(env, w, &clients)),
+        })));
+    }
+    docs
 }
 
 /// The objects of workload `w`, after `head`.
@@ -1482,7 +1510,7 @@ fn network_policy(
             if cnpg::operated(env, target) {
                 // The operator's pods carry its labels, not the workload's selector.
                 egress.push(NetworkPolicyEgressRule {
-                    to: Some(vec![cnpg::peer(&target.name)]),
+                    to: Some(cnpg::client_peers(target)),
                     ports: Some(vec![tcp_port(cnpg::POSTGRES_PORT)]),
                 });
             } else if !target.ports.is_empty() {

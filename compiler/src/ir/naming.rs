@@ -197,6 +197,12 @@ pub fn cnpg_app_secret(store: &str) -> String {
     crate::units::cnpg_app_secret(store)
 }
 
+/// Name of the CloudNativePG `Pooler` (PgBouncer) of cluster `store`, and the label value
+/// its pods carry; the operator refuses a pooler named like its cluster.
+pub fn cnpg_pooler(store: &str) -> String {
+    format!("{store}-pooler")
+}
+
 /// Name of a data store's backup CronJob, and the identity its pods are selected by.
 pub fn backup_job(store: &str) -> String {
     crate::units::backup_job(store)

@@ -144,6 +144,24 @@ pub struct PostgresClusterValues {
     pub spec: serde_json::Map<String, serde_json::Value>,
     /// The spec of the NetworkPolicy of the cluster's pods.
     pub network_policy: serde_json::Map<String, serde_json::Value>,
+    /// PgBouncer in front of the primary, when the spec asks for pooling.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pooler: Option<PoolerValues>,
+}
+
+/// A CloudNativePG `Pooler`, the Service of the store's name that leads to it, and the
+/// NetworkPolicy of its pods.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PoolerValues {
+    /// Object name of the Pooler and its policy; its pods carry it as `cnpg.io/poolerName`.
+    pub name: String,
+    /// The `Pooler`'s spec.
+    pub spec: serde_json::Map<String, serde_json::Value>,
+    /// The Service's spec.
+    pub service: serde_json::Map<String, serde_json::Value>,
+    /// The NetworkPolicy's spec.
+    pub network_policy: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Where a managed data store accepts connections.
