@@ -414,3 +414,112 @@ fn pooling_where_no_pooler_is_generated_is_reported() {
     );
     assert!(!codes(&out).contains(&"E010".to_owned()));
 }
+
+/// The `openAPIV3Schema` of version `v1` of the stored CRD `file`, with every object that
+/// lists its properties closed to others: the API server prunes unknown fields without a
+/// word, so a misspelt field must fail here instead.
+fn crd_schema(file: &str) -> Value {
+    let path = root().join("compiler/tests/data/cloudnative-pg").join(file);
+    let crd: Value = serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let version = crd["spec"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "v1")
+        .unwrap();
+    let mut schema = version["schema"]["openAPIV3Schema"].clone();
+    fn close(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                if m.contains_key("properties")
+                    && !m.contains_key("additionalProperties")
+                    && !m.contains_key("x-kubernetes-preserve-unknown-fields")
+                {
+                    m.insert("additionalProperties".to_owned(), Value::Bool(false));
+                }
+                m.values_mut().for_each(close);
+            }
+            Value::Array(a) => a.iter_mut().for_each(close),
+            _ => {}
+        }
+    }
+    close(&mut schema);
+    schema
+}
+
+#[test]
+fn generated_objects_match_the_operators_crd_schemas() {
+    let dir = TempDir::new("cnpg-crd");
+    let pooled = SPEC.replace(
+        "read_replicas = 2\n",
+        "read_replicas = 2\npooling = { max_client_conn = 1000, default_pool_size = 25, mode = \"session\", instances = 3 }\n",
+    );
+    std::fs::write(dir.join("spec.toml"), pooled).unwrap();
+    let mut specs = vec![dir.join("spec.toml")];
+    specs.extend(
+        std::fs::read_dir(root().join("examples"))
+            .unwrap()
+            .map(|e| e.unwrap().path()),
+    );
+    let validators: Vec<(&str, jsonschema::Validator)> = [
+        ("Cluster", "postgresql.cnpg.io_clusters.yaml"),
+        ("Pooler", "postgresql.cnpg.io_poolers.yaml"),
+    ]
+    .into_iter()
+    .map(|(kind, file)| (kind, jsonschema::validator_for(&crd_schema(file)).unwrap()))
+    .collect();
+    // The schemas refuse what the API server would prune or reject.
+    let cluster = &validators[0].1;
+    let good = serde_json::json!({ "apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
+        "metadata": { "name": "db" }, "spec": { "instances": 1, "storage": { "size": "1Gi" } } });
+    assert!(cluster.is_valid(&good));
+    let mut misspelt = good.clone();
+    misspelt["spec"]["enablePdb"] = Value::Bool(true);
+    assert!(!cluster.is_valid(&misspelt), "an unknown field is refused");
+    let mut wrong = good.clone();
+    wrong["spec"]["instances"] = Value::String("1".to_owned());
+    assert!(!cluster.is_valid(&wrong), "a wrong type is refused");
+    let mut checked = std::collections::BTreeMap::<&str, usize>::new();
+    for (i, spec) in specs.iter().enumerate() {
+        let out = format!("out{i}");
+        let run = plinth_run(
+            &dir.0,
+            &[
+                "build",
+                spec.to_str().unwrap(),
+                "--target",
+                "k8s",
+                "--out",
+                &out,
+            ],
+        );
+        assert_exit(&run, 0);
+        for env in std::fs::read_dir(dir.join(&out).join("k8s")).unwrap() {
+            let env = env.unwrap().file_name().into_string().unwrap();
+            for o in objects(&dir.join(&out), &env) {
+                for (kind, v) in &validators {
+                    if o["kind"] == *kind && o["apiVersion"] == "postgresql.cnpg.io/v1" {
+                        let errors: Vec<String> = v
+                            .iter_errors(&o)
+                            .map(|e| format!("{e} at {}", e.instance_path()))
+                            .collect();
+                        assert!(
+                            errors.is_empty(),
+                            "{}: {kind} in {env}: {errors:#?}",
+                            spec.display()
+                        );
+                        *checked.entry(kind).or_default() += 1;
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        checked.get("Cluster").is_some_and(|n| *n >= 3),
+        "{checked:?}"
+    );
+    assert!(
+        checked.get("Pooler").is_some_and(|n| *n >= 2),
+        "{checked:?}"
+    );
+}
