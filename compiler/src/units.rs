@@ -483,6 +483,11 @@ pub fn cloud_store_name(platform: &str, env: &str, store: &str) -> String {
     format!("{platform}-{env}-{store}")
 }
 
+/// Bucket of the base backups and WAL archive of in-cluster PostgreSQL store `store`.
+pub fn cnpg_backup_bucket(platform: &str, env: &str, store: &str) -> String {
+    format!("{}-backups", cloud_store_name(platform, env, store))
+}
+
 /// Bucket receiving an environment's access logs, from its [`cloud_name`].
 pub fn cloud_log_bucket(cloud_name: &str) -> String {
     format!("{cloud_name}-logs")

@@ -452,7 +452,7 @@ fn generated_objects_match_the_operators_crd_schemas() {
     let dir = TempDir::new("cnpg-crd");
     let pooled = SPEC.replace(
         "read_replicas = 2\n",
-        "read_replicas = 2\npooling = { max_client_conn = 1000, default_pool_size = 25, mode = \"session\", instances = 3 }\n",
+        "read_replicas = 2\npooling = { max_client_conn = 1000, default_pool_size = 25, mode = \"session\", instances = 3 }\nbackup = { schedule = \"0 3 * * *\", retention = \"14d\", continuous = true }\n",
     );
     std::fs::write(dir.join("spec.toml"), pooled).unwrap();
     let mut specs = vec![dir.join("spec.toml")];
@@ -461,15 +461,39 @@ fn generated_objects_match_the_operators_crd_schemas() {
             .unwrap()
             .map(|e| e.unwrap().path()),
     );
-    let validators: Vec<(&str, jsonschema::Validator)> = [
-        ("Cluster", "postgresql.cnpg.io_clusters.yaml"),
-        ("Pooler", "postgresql.cnpg.io_poolers.yaml"),
+    let validators: Vec<(&str, &str, jsonschema::Validator)> = [
+        (
+            "Cluster",
+            "postgresql.cnpg.io/v1",
+            "postgresql.cnpg.io_clusters.yaml",
+        ),
+        (
+            "Pooler",
+            "postgresql.cnpg.io/v1",
+            "postgresql.cnpg.io_poolers.yaml",
+        ),
+        (
+            "ScheduledBackup",
+            "postgresql.cnpg.io/v1",
+            "postgresql.cnpg.io_scheduledbackups.yaml",
+        ),
+        (
+            "ObjectStore",
+            "barmancloud.cnpg.io/v1",
+            "barmancloud.cnpg.io_objectstores.yaml",
+        ),
     ]
     .into_iter()
-    .map(|(kind, file)| (kind, jsonschema::validator_for(&crd_schema(file)).unwrap()))
+    .map(|(kind, api, file)| {
+        (
+            kind,
+            api,
+            jsonschema::validator_for(&crd_schema(file)).unwrap(),
+        )
+    })
     .collect();
     // The schemas refuse what the API server would prune or reject.
-    let cluster = &validators[0].1;
+    let cluster = &validators[0].2;
     let good = serde_json::json!({ "apiVersion": "postgresql.cnpg.io/v1", "kind": "Cluster",
         "metadata": { "name": "db" }, "spec": { "instances": 1, "storage": { "size": "1Gi" } } });
     assert!(cluster.is_valid(&good));
@@ -497,8 +521,8 @@ fn generated_objects_match_the_operators_crd_schemas() {
         for env in std::fs::read_dir(dir.join(&out).join("k8s")).unwrap() {
             let env = env.unwrap().file_name().into_string().unwrap();
             for o in objects(&dir.join(&out), &env) {
-                for (kind, v) in &validators {
-                    if o["kind"] == *kind && o["apiVersion"] == "postgresql.cnpg.io/v1" {
+                for (kind, api, v) in &validators {
+                    if o["kind"] == *kind && o["apiVersion"] == *api {
                         let errors: Vec<String> = v
                             .iter_errors(&o)
                             .map(|e| format!("{e} at {}", e.instance_path()))
@@ -521,5 +545,120 @@ fn generated_objects_match_the_operators_crd_schemas() {
     assert!(
         checked.get("Pooler").is_some_and(|n| *n >= 2),
         "{checked:?}"
+    );
+}
+
+#[test]
+fn backups_archive_wal_and_take_scheduled_base_backups_into_the_environments_bucket() {
+    let dir = TempDir::new("cnpg-backups");
+    let spec = SPEC.replace(
+        "read_replicas = 2\n",
+        "read_replicas = 2\nbackup = { schedule = \"0 3 * * *\", retention = \"30d\", continuous = true }\n",
+    );
+    std::fs::write(dir.join("spec.toml"), spec).unwrap();
+    let run = plinth_run(
+        &dir.0,
+        &[
+            "build",
+            "spec.toml",
+            "--target",
+            "k8s",
+            "--target",
+            "terraform",
+            "--out",
+            "out",
+        ],
+    );
+    assert_exit(&run, 0);
+    let out = dir.join("out");
+    let objs = objects(&out, "prod");
+    let cluster = &find(&objs, "Cluster", "postgres").unwrap()["spec"];
+    assert_eq!(cluster["serviceAccountName"], "postgres-cnpg");
+    assert_eq!(
+        cluster["plugins"],
+        serde_json::json!([{ "name": "barman-cloud.cloudnative-pg.io", "isWALArchiver": true,
+            "parameters": { "barmanObjectName": "postgres-backups" } }])
+    );
+    assert!(
+        cluster.get("backup").is_none(),
+        "no deprecated in-tree barmanObjectStore"
+    );
+    let store = find(&objs, "ObjectStore", "postgres-backups").expect("an ObjectStore");
+    assert_eq!(store["apiVersion"], "barmancloud.cnpg.io/v1");
+    assert_eq!(
+        store["spec"]["configuration"]["destinationPath"],
+        "s3://shop-prod-postgres-backups/"
+    );
+    assert_eq!(
+        store["spec"]["configuration"]["s3Credentials"]["inheritFromIAMRole"],
+        true
+    );
+    assert_eq!(store["spec"]["retentionPolicy"], "30d");
+    let scheduled = find(&objs, "ScheduledBackup", "postgres").expect("a ScheduledBackup");
+    assert_eq!(
+        scheduled["spec"]["schedule"], "0 0 3 * * *",
+        "six fields, seconds first"
+    );
+    assert_eq!(scheduled["spec"]["method"], "plugin");
+    assert_eq!(
+        scheduled["spec"]["pluginConfiguration"]["name"],
+        "barman-cloud.cloudnative-pg.io"
+    );
+    assert!(find(&objs, "CronJob", "postgres-backup").is_none());
+    // The instances reach S3 and STS over HTTPS.
+    let p = policy_for(&objs, "cnpg.io/cluster", "postgres");
+    let anywhere = serde_json::json!({ "ipBlock": { "cidr": "0.0.0.0/0" } });
+    assert_eq!(ports_for(&p["spec"]["egress"], "to", &anywhere), [443]);
+
+    // Terraform: the encrypted bucket, the role only for it, the ServiceAccount with it.
+    let text = std::fs::read_to_string(out.join("terraform/prod/backups.tf")).unwrap();
+    let body = hcl::parse(&text).unwrap();
+    let blocks: Vec<&hcl::Block> = body.blocks().collect();
+    let labelled = |kind: &str, label: &str| {
+        blocks
+            .iter()
+            .find(|b| b.labels().iter().map(|l| l.as_str()).eq([kind, label]))
+            .copied()
+            .unwrap_or_else(|| panic!("no {kind}.{label}"))
+    };
+    assert_eq!(
+        attr(labelled("aws_s3_bucket", "postgres_backups"), "bucket"),
+        r#""shop-prod-postgres-backups""#
+    );
+    labelled(
+        "aws_s3_bucket_server_side_encryption_configuration",
+        "postgres_backups",
+    );
+    labelled("aws_s3_bucket_public_access_block", "postgres_backups");
+    let irsa = blocks
+        .iter()
+        .find(|b| b.identifier() == "module" && b.labels()[0].as_str() == "postgres_backups_irsa")
+        .expect("an IRSA role");
+    assert!(attr(irsa, "oidc_providers").contains("shop:postgres-cnpg"));
+    assert!(attr(irsa, "inline_policy_permissions").contains("aws_s3_bucket.postgres_backups.arn"));
+    let sa = labelled("kubernetes_service_account_v1", "postgres_cnpg");
+    let sa_text = hcl::format::to_string(sa).unwrap();
+    assert!(
+        sa_text.contains("module.postgres_backups_irsa.arn"),
+        "{sa_text}"
+    );
+    let addons: Vec<String> = releases(&out, "prod", "addons.tf")
+        .iter()
+        .map(|b| b.labels()[1].as_str().to_owned())
+        .collect();
+    assert!(addons.contains(&"barman_cloud".to_owned()), "{addons:?}");
+    assert!(
+        addons.contains(&"cert_manager".to_owned()),
+        "the plugin needs it: {addons:?}"
+    );
+    let platform = releases(&out, "prod", "helm.tf")
+        .into_iter()
+        .find(|b| b.labels()[1].as_str() == "platform")
+        .unwrap();
+    let deps = attr(&platform, "depends_on");
+    assert!(deps.contains("helm_release.barman_cloud"), "{deps}");
+    assert!(
+        deps.contains("kubernetes_service_account_v1.postgres_cnpg"),
+        "{deps}"
     );
 }

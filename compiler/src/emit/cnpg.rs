@@ -43,8 +43,14 @@ pub(crate) const POSTGRES_PORT: u16 = 5432;
 /// Port of the instance manager's HTTP API, which the operator and the other instances call.
 pub(crate) const INSTANCE_MANAGER_PORT: u16 = 8000;
 
-/// Port of the Kubernetes API server behind EKS's endpoints in the VPC.
+/// Port of the Kubernetes API server behind EKS's endpoints in the VPC, and of S3 and STS.
 const API_SERVER_PORT: u16 = 443;
+
+/// The barman-cloud plugin, which archives WAL and takes base backups into object storage.
+pub(crate) const BARMAN_PLUGIN: &str = "barman-cloud.cloudnative-pg.io";
+
+/// API version of the plugin's `ObjectStore`.
+pub(crate) const OBJECT_STORE_API_VERSION: &str = "barmancloud.cnpg.io/v1";
 
 /// Operand images: the operator's PostgreSQL images, tagged by PostgreSQL version.
 const IMAGE: &str = "ghcr.io/cloudnative-pg/postgresql";
@@ -104,6 +110,14 @@ pub(crate) fn client_peers(w: &Workload) -> Vec<NetworkPolicyPeer> {
         });
     }
     peers
+}
+
+/// The backups the spec asks for on `w`.
+pub(crate) fn backup(w: &Workload) -> Option<&ir::Backup> {
+    match &w.role {
+        ir::Role::DataStore(info) => info.backup.as_ref(),
+        ir::Role::Service => None,
+    }
 }
 
 /// The pooling the spec asks for on `w`.
@@ -214,6 +228,16 @@ pub(crate) fn cluster_spec(
             "serviceTemplate": { "metadata": { "name": w.name } },
         }] } });
     }
+    if backup(w).is_some() {
+        // WAL goes to the store's ObjectStore as it is written, and base backups too: the
+        // instances run as the ServiceAccount whose IAM role may write the bucket.
+        spec["serviceAccountName"] = json!(naming::cnpg_service_account(&w.name));
+        spec["plugins"] = json!([{
+            "name": BARMAN_PLUGIN,
+            "isWALArchiver": true,
+            "parameters": { "barmanObjectName": naming::cnpg_object_store(&w.name) },
+        }]);
+    }
     if let Some(class) = storage.and_then(|s| s.class.as_ref()) {
         spec["storage"]["storageClass"] = json!(class);
     }
@@ -273,13 +297,27 @@ pub(crate) fn policy_spec(
         }]),
         ports: Some(both()),
     });
-    let egress = vec![
+    let mut egress = vec![
         NetworkPolicyEgressRule {
             to: Some(vec![peer(&w.name)]),
             ports: Some(both()),
         },
         api_server(env),
     ];
+    if backup(w).is_some() {
+        // S3 and STS (the IRSA token exchange) answer on public addresses AWS does not
+        // keep stable, so HTTPS is open to any address for the instances that back up.
+        egress.push(NetworkPolicyEgressRule {
+            to: Some(vec![NetworkPolicyPeer {
+                ip_block: Some(IPBlock {
+                    cidr: "0.0.0.0/0".to_owned(),
+                    ..Default::default()
+                }),
+                ..Default::default()
+            }]),
+            ports: Some(vec![tcp(API_SERVER_PORT)]),
+        });
+    }
     NetworkPolicySpec {
         pod_selector: Some(pods(&w.name)),
         policy_types: Some(vec!["Ingress".to_owned(), "Egress".to_owned()]),
@@ -374,4 +412,41 @@ pub(crate) fn pooler_policy_spec(
             api_server(env),
         ]),
     }
+}
+
+/// The `ObjectStore`'s spec: the store's bucket, credentials from the instances' IAM role,
+/// WAL and base backups compressed, and the spec's retention, which the plugin enforces by
+/// deleting older backups and the WAL only they needed.
+pub(crate) fn object_store_spec(
+    platform: &ir::Platform,
+    env: &Environment,
+    w: &Workload,
+    b: &ir::Backup,
+) -> Json {
+    let days = b.retention_ms.div_ceil(86_400_000).max(1);
+    json!({
+        "configuration": {
+            "destinationPath": format!(
+                "s3://{}/",
+                naming::cnpg_backup_bucket(&platform.name, &env.name, &w.name)
+            ),
+            "s3Credentials": { "inheritFromIAMRole": true },
+            "wal": { "compression": "gzip" },
+            "data": { "compression": "gzip" },
+        },
+        "retentionPolicy": format!("{days}d"),
+    })
+}
+
+/// The `ScheduledBackup`'s spec: a base backup through the plugin on the spec's schedule.
+/// The operator reads six-field cron expressions, seconds first, so the spec's five-field
+/// schedule runs at second 0.
+pub(crate) fn scheduled_backup_spec(w: &Workload, schedule: &str) -> Json {
+    json!({
+        "cluster": { "name": w.name },
+        "schedule": format!("0 {schedule}"),
+        "method": "plugin",
+        "pluginConfiguration": { "name": BARMAN_PLUGIN },
+        "backupOwnerReference": "self",
+    })
 }

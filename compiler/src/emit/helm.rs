@@ -343,6 +343,13 @@ fn postgres_cluster(
                 env, w, &clients,
             ))),
         }),
+        object_store: super::cnpg::backup(w).map(|b| NamedSpecValues {
+            name: naming::cnpg_object_store(&w.name),
+            spec: object(super::cnpg::object_store_spec(platform, env, w, b)),
+        }),
+        scheduled_backup: super::cnpg::backup(w)
+            .and_then(|b| b.schedule.as_ref())
+            .map(|schedule| object(super::cnpg::scheduled_backup_spec(w, schedule))),
     }
 }
 

@@ -501,21 +501,10 @@ pub(crate) fn default_amounts(cpu: i64, memory: i128) -> BTreeMap<String, String
 /// What the build summary says about store `w`, which the operator runs in `env`: what the
 /// spec asks for that the generated `Cluster` does not give yet.
 fn operated_notes(env: &Environment, w: &Workload) -> Option<String> {
-    let mut dropped = Vec::new();
-    if let ir::Role::DataStore(info) = &w.role {
-        if info.backup.is_some() {
-            dropped.push("backups");
-        }
-    }
-    if w.vpa.is_some() {
-        dropped.push("vertical autoscaling");
-    }
-    (!dropped.is_empty()).then(|| {
+    w.vpa.is_some().then(|| {
         format!(
-            "{}: `{}` runs as a CloudNativePG cluster; its {} are not generated",
-            env.name,
-            w.name,
-            dropped.join(" and ")
+            "{}: `{}` runs as a CloudNativePG cluster, which sizes its own instances; its vertical autoscaling is not generated",
+            env.name, w.name
         )
     })
 }
@@ -553,6 +542,22 @@ fn operated_docs(
             spec: Some(cnpg::policy_spec(env, w, &clients)),
         })),
     ];
+    if let Some(b) = cnpg::backup(w) {
+        docs.push(Object::Custom(Box::new(CustomObject {
+            api_version: cnpg::OBJECT_STORE_API_VERSION,
+            kind: "ObjectStore",
+            metadata: meta(&naming::cnpg_object_store(&w.name), env, labels.clone()),
+            spec: cnpg::object_store_spec(platform, env, w, b),
+        })));
+        if let Some(schedule) = &b.schedule {
+            docs.push(Object::Custom(Box::new(CustomObject {
+                api_version: cnpg::API_VERSION,
+                kind: "ScheduledBackup",
+                metadata: meta(&w.name, env, labels.clone()),
+                spec: cnpg::scheduled_backup_spec(w, schedule),
+            })));
+        }
+    }
     if let Some(p) = cnpg::pooling(w) {
         let pooler = naming::cnpg_pooler(&w.name);
         docs.push(Object::Custom(Box::new(CustomObject {

@@ -147,6 +147,23 @@ pub struct PostgresClusterValues {
     /// PgBouncer in front of the primary, when the spec asks for pooling.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pooler: Option<PoolerValues>,
+    /// The barman-cloud `ObjectStore` the WAL and base backups go to, when the spec asks for
+    /// backups: its name and spec.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_store: Option<NamedSpecValues>,
+    /// The `ScheduledBackup`'s spec, when backups have a schedule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_backup: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// An object's name and spec.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NamedSpecValues {
+    /// Object name.
+    pub name: String,
+    /// Its spec.
+    pub spec: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A CloudNativePG `Pooler`, the Service of the store's name that leads to it, and the

@@ -35,6 +35,8 @@ const CERT_MANAGER: &str = "v1.21.1";
 const EXTERNAL_SECRETS: &str = "2.9.0";
 /// `cloudnative-pg/cloudnative-pg` chart (operator 1.30.0).
 const CLOUDNATIVE_PG: &str = "0.29.0";
+/// `cloudnative-pg/plugin-barman-cloud` chart (its appVersion: plugin v0.13.0).
+const BARMAN_CLOUD: &str = "0.7.0";
 /// `traefik/traefik` chart (Traefik v3.7.11): the ingress controller plinth installs for its
 /// default ingress class, now that ingress-nginx is retired (March 2026).
 const TRAEFIK: &str = "41.3.0";
@@ -294,18 +296,21 @@ fn adapter_rule(metric: &str) -> Expression {
     ])
 }
 
-/// cert-manager, with its CRDs, when any ingress terminates TLS.
+/// cert-manager, with its CRDs, when any ingress terminates TLS or the barman-cloud plugin
+/// is installed.
 ///
 /// Why: a TLS ingress carries the `cert-manager.io/cluster-issuer` annotation; without
 /// cert-manager nothing issues the certificate and the host serves the controller's
 /// self-signed default. The `ClusterIssuer` itself is a custom resource, generated with the
-/// platform's objects, so cert-manager (and its CRDs) must be installed first.
+/// platform's objects, so cert-manager (and its CRDs) must be installed first. The
+/// barman-cloud plugin's chart issues the certificates of its gRPC connection to the
+/// operator with cert-manager, and does not install without it.
 fn cert_manager(env: &Environment, out: &mut Addons) {
     let tls = env
         .workloads
         .iter()
         .any(|w| w.ingress.as_ref().is_some_and(|i| i.tls));
-    if !tls {
+    if !tls && !needs_barman_cloud(env) {
         return;
     }
     out.release(
@@ -488,4 +493,33 @@ fn postgres_operator(env: &Environment, out: &mut Addons) {
             ("config", obj([("clusterWide", Expression::from(true))])),
         ])),
     );
+    if !needs_barman_cloud(env) {
+        return;
+    }
+    let mut deps = after_cluster();
+    deps.push(r("helm_release.cert_manager"));
+    deps.push(r("helm_release.cloudnative_pg"));
+    out.release(
+        Release {
+            id: "barman_cloud",
+            name: "barman-cloud",
+            repository: "https://cloudnative-pg.github.io/charts",
+            chart: "plugin-barman-cloud",
+            version: BARMAN_CLOUD,
+            namespace: crate::emit::cnpg::OPERATOR_NAMESPACE.to_owned(),
+            depends_on: deps,
+        },
+        Some(obj([("crds", obj([("create", Expression::from(true))]))])),
+    );
+}
+
+/// Whether an operated PostgreSQL store backs up, through the barman-cloud plugin.
+///
+/// Why a plugin: the operator's in-tree `barmanObjectStore` is deprecated since 1.26 and
+/// removed in 1.31; the plugin, installed in the operator's namespace, archives the WAL and
+/// takes base backups into the `ObjectStore` the platform chart generates.
+fn needs_barman_cloud(env: &Environment) -> bool {
+    env.workloads
+        .iter()
+        .any(|w| crate::emit::cnpg::operated(env, w) && crate::emit::cnpg::backup(w).is_some())
 }
