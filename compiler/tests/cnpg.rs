@@ -662,3 +662,60 @@ fn backups_archive_wal_and_take_scheduled_base_backups_into_the_environments_buc
         "{deps}"
     );
 }
+
+#[test]
+fn the_instances_are_scraped_and_the_postgres_alerts_read_the_operators_series() {
+    let dir = setup("cnpg-metrics");
+    let run = plinth_run(
+        &dir.0,
+        &[
+            "build",
+            "spec.toml",
+            "--target",
+            "k8s",
+            "--target",
+            "prometheus",
+            "--out",
+            "out",
+        ],
+    );
+    assert_exit(&run, 0);
+    let out = dir.join("out");
+    let objs = objects(&out, "prod");
+    let pm = find(&objs, "PodMonitor", "postgres").expect("a PodMonitor");
+    assert_eq!(pm["apiVersion"], "monitoring.coreos.com/v1");
+    assert_eq!(
+        pm["spec"]["selector"]["matchLabels"],
+        serde_json::json!({ "cnpg.io/cluster": "postgres", "cnpg.io/podRole": "instance" })
+    );
+    let endpoint = &pm["spec"]["podMetricsEndpoints"][0];
+    assert_eq!(endpoint["port"], "metrics");
+    assert_eq!(endpoint["relabelings"][0]["targetLabel"], "service");
+    let p = policy_for(&objs, "cnpg.io/cluster", "postgres");
+    let monitoring = serde_json::json!({ "namespaceSelector": { "matchLabels": {
+        "kubernetes.io/metadata.name": "monitoring" } } });
+    assert_eq!(
+        ports_for(&p["spec"]["ingress"], "from", &monitoring),
+        [9187]
+    );
+
+    let rules = std::fs::read_to_string(out.join("prometheus/prod/rules.yaml")).unwrap();
+    for series in [
+        "cnpg_backends_total",
+        "cnpg_pg_settings_setting",
+        "cnpg_pg_replication_lag",
+    ] {
+        assert!(rules.contains(series), "prod reads {series}");
+    }
+    assert!(
+        !rules.contains("pg_stat_database_numbackends"),
+        "no postgres_exporter in prod"
+    );
+    assert!(
+        rules.contains(r#"persistentvolumeclaim=~"postgres-[0-9]+""#),
+        "the operator's claims"
+    );
+    // The StatefulSet of the local environment keeps postgres_exporter's names.
+    let dev = std::fs::read_to_string(out.join("prometheus/dev/rules.yaml")).unwrap();
+    assert!(dev.contains("pg_stat_database_numbackends") && !dev.contains("cnpg_"));
+}

@@ -43,6 +43,9 @@ pub(crate) const POSTGRES_PORT: u16 = 5432;
 /// Port of the instance manager's HTTP API, which the operator and the other instances call.
 pub(crate) const INSTANCE_MANAGER_PORT: u16 = 8000;
 
+/// Port of each instance's metrics exporter (container port `metrics`).
+pub(crate) const METRICS_PORT: u16 = 9187;
+
 /// Port of the Kubernetes API server behind EKS's endpoints in the VPC, and of S3 and STS.
 const API_SERVER_PORT: u16 = 443;
 
@@ -284,17 +287,14 @@ pub(crate) fn policy_spec(
         from: Some(vec![peer(&w.name)]),
         ports: Some(both()),
     });
+    if scraped(env) {
+        ingress.push(NetworkPolicyIngressRule {
+            from: Some(vec![namespace_peer(&env.cluster.monitoring_namespace)]),
+            ports: Some(vec![tcp(METRICS_PORT)]),
+        });
+    }
     ingress.push(NetworkPolicyIngressRule {
-        from: Some(vec![NetworkPolicyPeer {
-            namespace_selector: Some(LabelSelector {
-                match_labels: Some(BTreeMap::from([(
-                    "kubernetes.io/metadata.name".to_owned(),
-                    OPERATOR_NAMESPACE.to_owned(),
-                )])),
-                ..Default::default()
-            }),
-            ..Default::default()
-        }]),
+        from: Some(vec![namespace_peer(OPERATOR_NAMESPACE)]),
         ports: Some(both()),
     });
     let mut egress = vec![
@@ -448,5 +448,44 @@ pub(crate) fn scheduled_backup_spec(w: &Workload, schedule: &str) -> Json {
         "method": "plugin",
         "pluginConfiguration": { "name": BARMAN_PLUGIN },
         "backupOwnerReference": "self",
+    })
+}
+
+/// Every pod of namespace `ns`.
+fn namespace_peer(ns: &str) -> NetworkPolicyPeer {
+    NetworkPolicyPeer {
+        namespace_selector: Some(LabelSelector {
+            match_labels: Some(BTreeMap::from([(
+                "kubernetes.io/metadata.name".to_owned(),
+                ns.to_owned(),
+            )])),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+}
+
+/// Whether the environment's Prometheus (kube-prometheus-stack, with the prometheus-operator
+/// CRDs) is installed to scrape the instances.
+pub(crate) fn scraped(env: &Environment) -> bool {
+    crate::emit::helm::upstream::wants_prometheus(env)
+}
+
+/// The `PodMonitor`'s spec: every instance's exporter, with the cluster's name as the
+/// `service` label the alert catalogue selects stores by. A PodMonitor rather than the
+/// operator's `enablePodMonitor`, which 1.30 deprecates.
+pub(crate) fn pod_monitor_spec(w: &Workload) -> Json {
+    json!({
+        "selector": { "matchLabels": {
+            CLUSTER_LABEL: w.name,
+            "cnpg.io/podRole": "instance",
+        } },
+        "podMetricsEndpoints": [{
+            "port": "metrics",
+            "relabelings": [{
+                "sourceLabels": ["__meta_kubernetes_pod_label_cnpg_io_cluster"],
+                "targetLabel": "service",
+            }],
+        }],
     })
 }

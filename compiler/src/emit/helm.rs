@@ -343,6 +343,7 @@ fn postgres_cluster(
                 env, w, &clients,
             ))),
         }),
+        pod_monitor: super::cnpg::scraped(env).then(|| object(super::cnpg::pod_monitor_spec(w))),
         object_store: super::cnpg::backup(w).map(|b| NamedSpecValues {
             name: naming::cnpg_object_store(&w.name),
             spec: object(super::cnpg::object_store_spec(platform, env, w, b)),

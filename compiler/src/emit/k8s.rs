@@ -542,6 +542,14 @@ fn operated_docs(
             spec: Some(cnpg::policy_spec(env, w, &clients)),
         })),
     ];
+    if cnpg::scraped(env) {
+        docs.push(Object::Custom(Box::new(CustomObject {
+            api_version: "monitoring.coreos.com/v1",
+            kind: "PodMonitor",
+            metadata: meta(&w.name, env, labels.clone()),
+            spec: cnpg::pod_monitor_spec(w),
+        })));
+    }
     if let Some(b) = cnpg::backup(w) {
         docs.push(Object::Custom(Box::new(CustomObject {
             api_version: cnpg::OBJECT_STORE_API_VERSION,

@@ -151,6 +151,9 @@ pub struct PostgresClusterValues {
     /// backups: its name and spec.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub object_store: Option<NamedSpecValues>,
+    /// The `PodMonitor`'s spec, when the environment's Prometheus scrapes the instances.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_monitor: Option<serde_json::Map<String, serde_json::Value>>,
     /// The `ScheduledBackup`'s spec, when backups have a schedule.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheduled_backup: Option<serde_json::Map<String, serde_json::Value>>,

@@ -226,6 +226,20 @@ fn level_text(unit: Unit, level: f64) -> String {
     }
 }
 
+/// The pattern matching the data volume claims of `w`, and one claim it matches (for the
+/// test series): a StatefulSet's `data-<name>-<ordinal>`, or, where the CloudNativePG
+/// operator runs the store, its `<cluster>-<instance number>` from 1.
+fn data_claims(env: &Environment, w: &Workload) -> (String, String) {
+    if crate::emit::cnpg::operated(env, w) {
+        (format!("{}-[0-9]+", w.name), format!("{}-1", w.name))
+    } else {
+        (
+            naming::data_claim_pattern(w),
+            format!("{}-{}-0", naming::DATA_CLAIM, w.name),
+        )
+    }
+}
+
 /// The signal behind a threshold of workload `w`; custom thresholds add their recording rule
 /// to `rules`.
 fn signal(env: &Environment, w: &Workload, t: &ir::Threshold, rules: &mut Vec<Rule>) -> Signal {
@@ -260,12 +274,20 @@ fn signal(env: &Environment, w: &Workload, t: &ir::Threshold, rules: &mut Vec<Ru
         "latency_p95" => Signal::LatencyP95 { namespace, service },
         "disk" => Signal::Disk {
             namespace,
-            claims: naming::data_claim_pattern(w),
-            claim: format!("{}-{}-0", naming::DATA_CLAIM, w.name),
+            claims: data_claims(env, w).0,
+            claim: data_claims(env, w).1,
             capacity_bytes: w.storage.as_ref().map_or(0.0, |s| s.size as f64),
         },
-        "db_connections" => Signal::DbConnections { namespace, service },
-        "replication_lag" => Signal::ReplicationLag { namespace, service },
+        "db_connections" => Signal::DbConnections {
+            namespace,
+            service,
+            operated: crate::emit::cnpg::operated(env, w),
+        },
+        "replication_lag" => Signal::ReplicationLag {
+            namespace,
+            service,
+            operated: crate::emit::cnpg::operated(env, w),
+        },
         "redis_memory" => Signal::RedisMemory {
             namespace,
             service,
@@ -476,10 +498,11 @@ fn packs(env: &Environment, w: &Workload) -> Vec<Pack> {
         });
     }
     if let (Some(storage), true) = (&w.storage, has_claims(w)) {
+        let (claims, claim) = data_claims(env, w);
         let condition = Condition::VolumeFillingUp {
             namespace,
-            claims: naming::data_claim_pattern(w),
-            claim: format!("{}-{}-0", naming::DATA_CLAIM, w.name),
+            claims,
+            claim,
             capacity_bytes: storage.size as f64,
         };
         out.push(Pack {

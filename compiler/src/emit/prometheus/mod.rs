@@ -147,7 +147,8 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
 fn exporter_notes(env: &Environment) -> Vec<Note> {
     env.workloads
         .iter()
-        .filter(|w| w.is_store() && w.metrics.is_none())
+        // The operator's instances export their metrics, scraped by a generated PodMonitor.
+        .filter(|w| w.is_store() && w.metrics.is_none() && !crate::emit::cnpg::operated(env, w))
         .filter_map(|w| {
             let exporter = w.thresholds.iter().find_map(|t| match t.name.as_str() {
                 _ if t.expr.is_some() => None,
