@@ -719,3 +719,35 @@ fn the_instances_are_scraped_and_the_postgres_alerts_read_the_operators_series()
     let dev = std::fs::read_to_string(out.join("prometheus/dev/rules.yaml")).unwrap();
     assert!(dev.contains("pg_stat_database_numbackends") && !dev.contains("cnpg_"));
 }
+
+#[test]
+fn compose_keeps_one_postgres_container_and_says_what_it_leaves_out() {
+    let dir = TempDir::new("cnpg-compose");
+    let spec = SPEC.replace(
+        "read_replicas = 2\n",
+        "read_replicas = 2\npooling = { max_client_conn = 1000 }\n",
+    );
+    std::fs::write(dir.join("spec.toml"), spec).unwrap();
+    let run = plinth_run(
+        &dir.0,
+        &["build", "spec.toml", "--target", "compose", "--out", "out"],
+    );
+    assert_exit(&run, 0);
+    let summary = String::from_utf8_lossy(&run.stderr);
+    let compose: Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(dir.join("out/compose/compose.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert!(compose["services"]["postgres"]["image"]
+        .as_str()
+        .unwrap()
+        .starts_with("docker.io/library/postgres:"));
+    for said in [
+        "read replicas are not run by Compose; only the primary runs: postgres (2)",
+        "backups are not run by Compose: postgres",
+        "connection pooling (PgBouncer) is not run by Compose",
+        "`postgres-app` (api)",
+    ] {
+        assert!(summary.contains(said), "{said}: {summary}");
+    }
+}
