@@ -349,6 +349,13 @@ fn pooling_puts_pgbouncer_behind_the_stores_own_service() {
     assert_eq!(p["pgbouncer"]["poolMode"], "transaction");
     assert_eq!(p["pgbouncer"]["parameters"]["max_client_conn"], "1000");
     assert_eq!(p["pgbouncer"]["parameters"]["default_pool_size"], "25");
+    let spread = &p["template"]["spec"]["affinity"]["podAntiAffinity"]
+        ["preferredDuringSchedulingIgnoredDuringExecution"][0]["podAffinityTerm"];
+    assert_eq!(spread["topologyKey"], "kubernetes.io/hostname");
+    assert_eq!(
+        spread["labelSelector"]["matchLabels"]["cnpg.io/poolerName"],
+        "postgres-pooler"
+    );
     // Host `postgres` now leads to PgBouncer, not straight to the primary.
     let service = find(&objs, "Service", "postgres").expect("the store's Service");
     assert_eq!(

@@ -346,7 +346,7 @@ fn api_server(env: &Environment) -> NetworkPolicyEgressRule {
 }
 
 /// The `Pooler`'s spec: PgBouncer in front of the primary (`type: rw`), with the spec's
-/// pool mode and connection limits, as many pods as asked, spread over nodes.
+/// pool mode and connection limits, as many pods as asked, preferably on different nodes.
 pub(crate) fn pooler_spec(w: &Workload, p: &ir::Pooling) -> Json {
     let mut parameters = BTreeMap::new();
     if let Some(n) = p.max_client_conn {
@@ -363,12 +363,29 @@ pub(crate) fn pooler_spec(w: &Workload, p: &ir::Pooling) -> Json {
     if !parameters.is_empty() {
         pgbouncer["parameters"] = json!(parameters);
     }
-    json!({
+    let mut spec = json!({
         "cluster": { "name": w.name },
         "type": "rw",
         "instances": p.instances,
         "pgbouncer": pgbouncer,
-    })
+    });
+    if p.instances > 1 {
+        // One node's loss must not take every PgBouncer with it. The operator fills in the
+        // container; the template only adds the scheduling rule.
+        spec["template"] = json!({ "spec": {
+            "containers": [],
+            "affinity": { "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [{
+                    "weight": 100,
+                    "podAffinityTerm": {
+                        "labelSelector": pooler_pods(&w.name),
+                        "topologyKey": "kubernetes.io/hostname",
+                    },
+                }],
+            } },
+        } });
+    }
+    spec
 }
 
 /// The Service of the store's own name when it has a pooler: it leads to PgBouncer, so
