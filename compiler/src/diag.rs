@@ -67,6 +67,8 @@ codes! {
     InvalidValue = "E006", "invalid-value", "a value is outside what the key accepts";
     UnsupportedVersion = "E007", "unsupported-version", "the spec's format version is not supported";
     InputLimit = "E008", "input-limit", "the input exceeds a limit plinth enforces";
+    UnknownStoreKey = "E009", "unknown-store-key", "a reference to the connection Secret the PostgreSQL operator creates, with a key that Secret does not have";
+    PoolingNotPostgres = "E010", "pooling-not-postgres", "`pooling` on a data store that is not PostgreSQL";
     InvalidName = "E101", "invalid-name", "a name that Kubernetes and DNS would reject";
     UnknownReference = "E102", "unknown-reference", "a reference to a service, data store, receiver, preset or environment that does not exist";
     DependencyCycle = "E103", "dependency-cycle", "services depend on each other in a cycle";
@@ -154,6 +156,7 @@ codes! {
     InvalidMetricName = "E016", "invalid-metric-name", "a metric or label name of the metric conventions that Prometheus would reject";
     SloQueryNames = "W014", "slo-query-names", "an SLO query reads a status label or latency histogram other than its service's metric conventions name";
     LatencyBetweenBuckets = "W013", "latency-between-buckets", "a latency threshold between two bounds of the latency histogram's declared buckets, where the quantile is only interpolated";
+    PoolingManaged = "W010", "pooling-managed", "`pooling` on a managed (RDS) PostgreSQL store, where plinth generates no pooler";
 }
 
 /// A label: a span and what to say about it.

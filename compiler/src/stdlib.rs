@@ -172,6 +172,10 @@ pub const HELM_APP_CHART: &[(&str, &str)] = &[
         include_str!("../../stdlib/helm/app-chart/templates/pdb.yaml"),
     ),
     (
+        "templates/postgres-cluster.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/postgres-cluster.yaml"),
+    ),
+    (
         "templates/resourcequota.yaml",
         include_str!("../../stdlib/helm/app-chart/templates/resourcequota.yaml"),
     ),

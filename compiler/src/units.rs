@@ -501,6 +501,11 @@ pub fn cloud_store_name(platform: &str, env: &str, store: &str) -> String {
     format!("{platform}-{env}-{store}")
 }
 
+/// Bucket of the base backups and WAL archive of in-cluster PostgreSQL store `store`.
+pub fn cnpg_backup_bucket(platform: &str, env: &str, store: &str) -> String {
+    format!("{}-backups", cloud_store_name(platform, env, store))
+}
+
 /// Bucket receiving an environment's access logs, from its [`cloud_name`].
 pub fn cloud_log_bucket(cloud_name: &str) -> String {
     format!("{cloud_name}-logs")
@@ -541,6 +546,26 @@ pub const DEFAULT_STATE_KEY: &str = "{env}/terraform.tfstate";
 pub fn state_key(template: &str, env: &str) -> String {
     template.replace("{env}", env)
 }
+
+/// Name of the Secret CloudNativePG creates for the application user of cluster `store`.
+pub fn cnpg_app_secret(store: &str) -> String {
+    format!("{store}-app")
+}
+
+/// The keys of that Secret at operator 1.30 (`pkg/specs/secrets.go`), sorted.
+pub const CNPG_APP_SECRET_KEYS: &[&str] = &[
+    "dbname",
+    "fqdn-jdbc-uri",
+    "fqdn-uri",
+    "host",
+    "jdbc-uri",
+    "password",
+    "pgpass",
+    "port",
+    "uri",
+    "user",
+    "username",
+];
 
 /// Name of a data store's backup CronJob, and the identity its pods are selected by.
 pub fn backup_job(store: &str) -> String {

@@ -338,11 +338,11 @@ fn devmentor_values_carry_the_reference_document() {
     assert_eq!(gw["ingress"]["tls"]["secretName"], "api-devmentor-io-tls");
     assert_eq!(gw["podDisruptionBudget"], json!({ "maxUnavailable": 1 }));
     assert_eq!(prod["services"]["auth-service"]["replicaCount"], 2);
-    assert_eq!(prod["datastores"]["postgres"]["kind"], "stateful");
-    assert_eq!(
-        prod["datastores"]["postgres"]["persistence"]["size"],
-        "200Gi"
-    );
+    // 001 "PostgreSQL primary with three streaming replicas": the operator's cluster.
+    let pg = &prod["postgresClusters"]["postgres"]["spec"];
+    assert_eq!(pg["instances"], 4);
+    assert_eq!(pg["storage"]["size"], "200Gi");
+    assert!(prod["datastores"].get("postgres").is_none());
     // Staging runs on half the resources and replicas; that is all its file needs to say.
     let staging = merged_values(&c, "devmentor", "staging");
     let gw = &staging["services"]["api-gateway"];
@@ -396,22 +396,18 @@ fn kitchen_sink_values_cover_every_workload_feature() {
         json!({ "cidr": "10.42.0.0/16", "ports": [{ "port": 5432, "protocol": "TCP" }] })
     );
     assert!(v["datastores"].get("db").is_none());
+    // In-cluster in staging, which has a cloud: the CloudNativePG operator runs it.
     let staging = merged_values(&c, "acme", "staging");
-    assert!(staging["datastores"].get("db").is_some());
-    assert!(staging.get("managedStores").is_none());
-    // Backups: the k8s target's job as data, the dump authenticating by reference.
-    let backup = &staging["datastores"]["db"]["backup"];
-    assert_eq!(backup["schedule"], "0 2 * * *");
-    assert!(backup["script"].as_str().unwrap().starts_with("pg_dump "));
+    assert!(staging["datastores"].get("db").is_none());
+    assert_eq!(staging["postgresClusters"]["db"]["port"], 5432);
     assert_eq!(
-        backup["secrets"]["PGPASSWORD"],
-        staging["datastores"]["db"]["secrets"]["POSTGRES_PASSWORD"]
+        staging["postgresClusters"]["db"]["spec"]["storage"]["storageClass"],
+        "gp3"
     );
-    assert_eq!(backup["storageClass"], "gp3");
-    assert!(v["datastores"]["cache"]["backup"]["script"]
-        .as_str()
-        .unwrap()
-        .starts_with("redis-cli "));
+    assert!(staging.get("managedStores").is_none());
+    // Backups: the k8s target's job as data.
+    let backup = &v["datastores"]["cache"]["backup"];
+    assert!(backup["script"].as_str().unwrap().starts_with("redis-cli "));
     assert_eq!(v["services"]["nightly"]["schedule"], "0 3 * * *");
     assert!(v["services"]["nightly"].get("rollingUpdate").is_none());
     assert_eq!(
@@ -627,6 +623,8 @@ fn upstream_values_where_the_spec_asks_for_them() {
         "cert-manager",
         "external-secrets",
         "traefik",
+        "cloudnative-pg",
+        "plugin-barman-cloud",
     ];
     assert!(
         upstream.iter().all(|p| {

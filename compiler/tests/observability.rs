@@ -94,6 +94,13 @@ fn scraped(out: &Path, env: &str) -> BTreeSet<String> {
                 let name = &d["spec"]["selector"]["matchLabels"]["app.kubernetes.io/name"];
                 names.insert(name.as_str().unwrap().to_owned());
             }
+            // CloudNativePG's instances, whose `cnpg.io/cluster` label becomes `service`.
+            if d["kind"] == "PodMonitor" {
+                if let Some(name) = d["spec"]["selector"]["matchLabels"]["cnpg.io/cluster"].as_str()
+                {
+                    names.insert(name.to_owned());
+                }
+            }
         }
     }
     names

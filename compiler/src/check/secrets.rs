@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 
 use super::workload::placeholders;
 use super::Ctx;
-use crate::diag::{Code, Diagnostic};
+use crate::diag::{did_you_mean, Code, Diagnostic};
 use crate::source::{Sources, Span};
 use crate::spec::text::{self, Text};
 use crate::spec::{SecretRef, Sp};
@@ -36,6 +36,9 @@ pub(super) fn run(ctx: &mut Ctx) {
         {
             malformed_secret_ref(s, false, &mut found);
         }
+    }
+    for view in ctx.views {
+        unknown_operator_secret_key(view, &mut found);
     }
     declared_secret_unknown_or_unused(ctx.spec, ctx.views, &mut found);
     for d in found {
@@ -709,6 +712,58 @@ fn env_and_secret_clash(
                 .help("keep only the secret reference"),
             );
         }
+    }
+}
+
+/// E009 `unknown-store-key`: in an environment with a cloud, where the CloudNativePG
+/// operator runs an in-cluster PostgreSQL store `NAME`, a reference to its connection Secret
+/// `NAME-app` must read one of the keys the operator writes (`uri`, `host`, `port`,
+/// `dbname`, `user`, `password`, …).
+///
+/// Why: the operator owns that Secret, so no ExternalSecret fills it; a key it does not write
+/// leaves the pod stuck in `CreateContainerConfigError` at deploy time.
+///
+/// Example: `DATABASE_URL = { secret = "postgres-app", key = "url" }` (did you mean `uri`?).
+fn unknown_operator_secret_key(view: &crate::spec::Resolved, out: &mut Vec<Diagnostic>) {
+    if view.cloud.is_none() {
+        return;
+    }
+    let operated: BTreeSet<String> = view
+        .datastores
+        .iter()
+        .filter(|(_, d)| {
+            d.engine.as_ref().is_some_and(|e| e.value == "postgres")
+                && d.mode
+                    .as_ref()
+                    .is_none_or(|m| m.value != crate::spec::StoreMode::Managed)
+        })
+        .map(|(name, _)| crate::units::cnpg_app_secret(&name.value))
+        .collect();
+    let refs = view
+        .services
+        .values()
+        .flat_map(|s| s.secrets.iter().flatten().map(|(_, r)| r));
+    for r in refs {
+        let known = crate::units::CNPG_APP_SECRET_KEYS;
+        if !operated.contains(&r.secret.value) || known.contains(&r.key.value.as_str()) {
+            continue;
+        }
+        let help = match did_you_mean(&r.key.value, known.iter().copied()) {
+            Some(k) => format!("did you mean `{k}`?"),
+            None => format!("the operator writes {}", known.join(", ")),
+        };
+        out.push(
+            Diagnostic::new(
+                Code::UnknownStoreKey,
+                format!(
+                    "`{}` has no key `{}`: the PostgreSQL operator creates it",
+                    r.secret.value, r.key.value
+                ),
+                r.key.span.clone(),
+                "not a key of the operator's Secret",
+            )
+            .help(help),
+        );
     }
 }
 

@@ -112,6 +112,7 @@ pub(super) fn run(ctx: &mut Ctx) {
             }
             env_placeholder(d.env.as_ref(), domain.is_some(), &mut found);
             backup_settings(d, &mut found);
+            pooling_unsupported(name, d, &mut found);
         }
     }
     for env in ctx.spec.environments.values() {
@@ -1317,6 +1318,57 @@ fn vpa_with_hpa(w: &W, out: &mut Vec<Diagnostic>) {
         out.push(
             Diagnostic::new(Code::VpaWithHpa, format!("`{}` has a vertical and a horizontal autoscaler on CPU or memory", w.name.value), v.span.clone(), "changes the requests the HPA measures against")
                 .help("use `vertical_autoscaling = \"off\"` for recommendations only, or scale horizontally on a custom metric"),
+        );
+    }
+}
+
+/// E010 `pooling-not-postgres` and W010 `pooling-managed`: `pooling` is PgBouncer in front
+/// of a PostgreSQL primary run by the CloudNativePG operator. On another engine it means
+/// nothing (an error); on a managed (RDS) store plinth generates no RDS Proxy, so the
+/// setting has no effect there (a warning, so that an environment may switch modes).
+///
+/// Why: nothing the spec says is silently dropped.
+fn pooling_unsupported(name: &Sp<String>, d: &DataStore, out: &mut Vec<Diagnostic>) {
+    let Some(p) = &d.pooling else {
+        return;
+    };
+    let span = [&p.max_client_conn, &p.default_pool_size, &p.instances]
+        .into_iter()
+        .flatten()
+        .map(|v| v.span.clone())
+        .chain(p.mode.as_ref().map(|m| m.span.clone()))
+        .next()
+        .unwrap_or_else(|| name.span.clone());
+    // Without an engine (a preset that failed to load) another error already says why.
+    if d.engine.as_ref().is_some_and(|e| e.value != "postgres") {
+        out.push(
+            Diagnostic::new(
+                Code::PoolingNotPostgres,
+                format!(
+                    "`{}` is not PostgreSQL, so it cannot have `pooling`",
+                    name.value
+                ),
+                span,
+                "PgBouncer pooling",
+            )
+            .help("remove `pooling`; it configures PgBouncer for a PostgreSQL store"),
+        );
+    } else if d
+        .mode
+        .as_ref()
+        .is_some_and(|m| m.value == StoreMode::Managed)
+    {
+        out.push(
+            Diagnostic::new(
+                Code::PoolingManaged,
+                format!(
+                    "`pooling` of managed `{}` has no effect: plinth generates no RDS Proxy",
+                    name.value
+                ),
+                span,
+                "ignored for a managed store",
+            )
+            .help("remove `pooling` from the managed environment, or run the store in-cluster"),
         );
     }
 }

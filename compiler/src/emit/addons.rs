@@ -32,6 +32,10 @@ const PROMETHEUS_ADAPTER: &str = "5.3.0";
 const CERT_MANAGER: &str = "v1.21.1";
 /// `external-secrets/external-secrets` chart (app v2.9.0).
 const EXTERNAL_SECRETS: &str = "2.9.0";
+/// `cloudnative-pg/cloudnative-pg` chart (operator 1.30.0).
+const CLOUDNATIVE_PG: &str = "0.29.0";
+/// `cloudnative-pg/plugin-barman-cloud` chart (its appVersion: plugin v0.13.0).
+const BARMAN_CLOUD: &str = "0.7.0";
 /// `traefik/traefik` chart (Traefik v3.7.11): the ingress controller plinth installs for its
 /// default ingress class, now that ingress-nginx is retired (March 2026).
 const TRAEFIK: &str = "41.3.0";
@@ -114,6 +118,8 @@ pub(crate) fn plan(platform: &ir::Platform, env: &Environment) -> Vec<Addon> {
         prometheus_adapter(env),
         cert_manager(env),
         external_secrets(platform, env),
+        postgres_operator(env),
+        barman_cloud(env),
         ingress_controller(env),
     ]
     .into_iter()
@@ -269,27 +275,31 @@ fn adapter_rule(metric: &str) -> Value {
     })
 }
 
-/// cert-manager, with its CRDs, when any ingress terminates TLS.
+/// cert-manager, with its CRDs, when any ingress terminates TLS or the barman-cloud plugin
+/// is installed.
 ///
 /// Why: a TLS ingress carries the `cert-manager.io/cluster-issuer` annotation; without
 /// cert-manager nothing issues the certificate and the host serves the controller's
 /// self-signed default. The `ClusterIssuer` itself is a custom resource, generated with the
-/// platform's objects, so cert-manager (and its CRDs) must be installed first.
+/// platform's objects, so cert-manager (and its CRDs) must be installed first. The
+/// barman-cloud plugin's chart issues the certificates of its gRPC connection to the
+/// operator through cert-manager.
 fn cert_manager(env: &Environment) -> Option<Addon> {
-    env.workloads
+    let tls = env
+        .workloads
         .iter()
-        .any(|w| w.ingress.as_ref().is_some_and(|i| i.tls))
-        .then(|| Addon {
-            id: "cert_manager",
-            release: "cert-manager",
-            repository: "oci://quay.io/jetstack/charts",
-            chart: "cert-manager",
-            version: CERT_MANAGER,
-            namespace: CERT_MANAGER_NAMESPACE.to_owned(),
-            values: Some(json!({ "crds": { "enabled": true, "keep": true } })),
-            after: Vec::new(),
-            role: None,
-        })
+        .any(|w| w.ingress.as_ref().is_some_and(|i| i.tls));
+    (tls || needs_barman_cloud(env)).then(|| Addon {
+        id: "cert_manager",
+        release: "cert-manager",
+        repository: "oci://quay.io/jetstack/charts",
+        chart: "cert-manager",
+        version: CERT_MANAGER,
+        namespace: CERT_MANAGER_NAMESPACE.to_owned(),
+        values: Some(json!({ "crds": { "enabled": true, "keep": true } })),
+        after: Vec::new(),
+        role: None,
+    })
 }
 
 /// External Secrets, with an IAM role (IRSA) that may read only the environment's own
@@ -318,6 +328,60 @@ fn external_secrets(platform: &ir::Platform, env: &Environment) -> Option<Addon>
         after: Vec::new(),
         role: Some(Role::ExternalSecrets),
     })
+}
+
+/// The CloudNativePG operator, with its CRDs, when the environment has an in-cluster
+/// PostgreSQL store (which [`crate::emit::cnpg`] then generates as its `Cluster`).
+///
+/// Why: a `Cluster` is a custom resource; without the CRDs the platform chart fails to
+/// install, and without the operator no instance is ever created, replicated or failed
+/// over. It watches every namespace (`config.clusterWide`, the chart's default), and runs in
+/// `cnpg-system`, the namespace the generated NetworkPolicies admit to the instances.
+fn postgres_operator(env: &Environment) -> Option<Addon> {
+    env.workloads
+        .iter()
+        .any(|w| crate::emit::cnpg::operated(env, w))
+        .then(|| Addon {
+            id: "cloudnative_pg",
+            release: "cnpg",
+            repository: "https://cloudnative-pg.github.io/charts",
+            chart: "cloudnative-pg",
+            version: CLOUDNATIVE_PG,
+            namespace: crate::emit::cnpg::OPERATOR_NAMESPACE.to_owned(),
+            values: Some(json!({
+                "crds": { "create": true },
+                "config": { "clusterWide": true },
+            })),
+            after: Vec::new(),
+            role: None,
+        })
+}
+
+/// The barman-cloud plugin, in the operator's namespace, when an operated PostgreSQL store
+/// backs up.
+///
+/// Why a plugin: the operator's in-tree `barmanObjectStore` is deprecated since 1.26 and
+/// removed in 1.31; the plugin archives the WAL and takes base backups into the
+/// `ObjectStore` the platform chart generates. It needs cert-manager and the operator first.
+fn barman_cloud(env: &Environment) -> Option<Addon> {
+    needs_barman_cloud(env).then(|| Addon {
+        id: "barman_cloud",
+        release: "barman-cloud",
+        repository: "https://cloudnative-pg.github.io/charts",
+        chart: "plugin-barman-cloud",
+        version: BARMAN_CLOUD,
+        namespace: crate::emit::cnpg::OPERATOR_NAMESPACE.to_owned(),
+        values: Some(json!({ "crds": { "create": true } })),
+        after: vec![After::Addon("cert_manager"), After::Addon("cloudnative_pg")],
+        role: None,
+    })
+}
+
+/// Whether an operated PostgreSQL store backs up, through the barman-cloud plugin.
+fn needs_barman_cloud(env: &Environment) -> bool {
+    env.workloads
+        .iter()
+        .any(|w| crate::emit::cnpg::operated(env, w) && crate::emit::cnpg::backup(w).is_some())
 }
 
 /// Traefik as the ingress controller, when any workload has an ingress and the spec keeps

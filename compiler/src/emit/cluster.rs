@@ -28,7 +28,10 @@ pub(crate) struct SecretUse {
 /// variables of services and data stores (their init containers and backup jobs read the
 /// same references), their image pull secrets, and the credentials of Alertmanager's
 /// receivers, which kube-prometheus-stack mounts from Secrets in the monitoring namespace.
-/// Ingress TLS secrets are left out: cert-manager writes them.
+/// Ingress TLS secrets are left out: cert-manager writes them; so are the Secrets of a
+/// PostgreSQL store the CloudNativePG operator runs: its own credentials and the connection
+/// Secret its clients read, which the operator writes (an ExternalSecret of the same name
+/// would fight it for the object).
 pub(crate) fn secret_uses(env: &Environment) -> Vec<SecretUse> {
     let mut uses: BTreeMap<(String, String), SecretUse> = BTreeMap::new();
     fn add<'a>(
@@ -45,10 +48,17 @@ pub(crate) fn secret_uses(env: &Environment) -> Vec<SecretUse> {
             })
     }
     for w in &env.workloads {
+        // The operator runs an operated store's pods with credentials it makes itself.
+        if super::cnpg::operated(env, w) {
+            continue;
+        }
         let backup = super::k8s::backup_plan(w)
             .map(|p| p.secrets)
             .unwrap_or_default();
         for r in w.secrets.values().chain(backup.values()) {
+            if super::cnpg::creates_secret(env, &r.secret) {
+                continue;
+            }
             add(&mut uses, &env.namespace, &r.secret)
                 .keys
                 .insert(r.key.clone());

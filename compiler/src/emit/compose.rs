@@ -1136,6 +1136,9 @@ struct Notes {
     schedules: Vec<String>,
     read_replicas: Vec<String>,
     backups: Vec<String>,
+    pooling: Vec<String>,
+    /// Readers of a Secret that CloudNativePG creates in a cluster: `secret (readers)`.
+    operator_secrets: Vec<String>,
     shared_volumes: Vec<String>,
     unpublished: Vec<String>,
     remapped: Vec<String>,
@@ -1180,6 +1183,9 @@ impl Notes {
             if info.backup.is_some() {
                 self.backups.push(w.name.clone());
             }
+            if info.pooling.is_some() {
+                self.pooling.push(w.name.clone());
+            }
         }
         if replicas > 1 && persistent(w).is_some() {
             self.shared_volumes.push(w.name.clone());
@@ -1206,6 +1212,25 @@ impl Notes {
             self.quota.push(env.name.clone());
         }
         self.managed = env.managed_stores.iter().map(|m| m.name.clone()).collect();
+        // Where a cloud runs the PostgreSQL stores, the operator writes `<store>-app`; here a
+        // reference to it is one more `.env` variable, for the single container.
+        for store in env
+            .workloads
+            .iter()
+            .filter(|w| matches!(&w.role, Role::DataStore(info) if info.engine == "postgres"))
+        {
+            let secret = naming::cnpg_app_secret(&store.name);
+            let readers: Vec<&str> = env
+                .workloads
+                .iter()
+                .filter(|w| w.secrets.values().any(|r| r.secret == secret))
+                .map(|w| w.name.as_str())
+                .collect();
+            if !readers.is_empty() {
+                self.operator_secrets
+                    .push(format!("`{secret}` ({})", readers.join(", ")));
+            }
+        }
     }
 
     fn into_notes(self) -> Vec<Note> {
@@ -1240,6 +1265,14 @@ impl Notes {
             "read replicas are not run by Compose; only the primary runs",
         );
         add(&self.backups, "backups are not run by Compose");
+        add(
+            &self.pooling,
+            "connection pooling (PgBouncer) is not run by Compose; clients connect to the PostgreSQL container directly",
+        );
+        add(
+            &self.operator_secrets,
+            "CloudNativePG writes these connection Secrets in a cluster; in Compose their keys are `.env` variables to point at the PostgreSQL container",
+        );
         add(
             &self.quota,
             "a namespace quota is not expressible in Compose; each service keeps its own limits",

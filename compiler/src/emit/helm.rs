@@ -242,6 +242,7 @@ pub fn values(platform: &ir::Platform, env: &Environment) -> Values {
         managed_stores: BTreeMap::new(),
         services: BTreeMap::new(),
         datastores: BTreeMap::new(),
+        postgres_clusters: BTreeMap::new(),
         quota: env.quota.as_ref().map(|q| QuotaValues {
             hard: super::k8s::quota_hard(q),
             default_limits: super::k8s::default_amounts(ir::CPU_LIMIT, ir::MEMORY_LIMIT),
@@ -284,6 +285,11 @@ pub fn values(platform: &ir::Platform, env: &Environment) -> Values {
         );
     }
     for w in &env.workloads {
+        if super::cnpg::operated(env, w) {
+            out.postgres_clusters
+                .insert(w.name.clone(), postgres_cluster(platform, env, w));
+            continue;
+        }
         let set = if w.is_store() {
             &mut out.datastores
         } else {
@@ -292,6 +298,60 @@ pub fn values(platform: &ir::Platform, env: &Environment) -> Values {
         set.insert(w.name.clone(), workload(w));
     }
     out
+}
+
+/// The values of store `w`, which the CloudNativePG operator runs: the specs the k8s target
+/// serializes, so both render the same objects.
+fn postgres_cluster(
+    platform: &ir::Platform,
+    env: &Environment,
+    w: &Workload,
+) -> PostgresClusterValues {
+    let object = |v: Json| match v {
+        Json::Object(m) => m,
+        _ => Map::new(),
+    };
+    let resources =
+        serde_json::to_value(super::k8s::resource_requirements(&w.resources)).unwrap_or_default();
+    let clients: Vec<_> = env
+        .workloads
+        .iter()
+        .filter(|c| c.depends_on.iter().any(|d| d == &w.name))
+        .map(|c| k8s_openapi::api::networking::v1::NetworkPolicyPeer {
+            pod_selector: Some(
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector {
+                    match_labels: Some(naming::selector_labels(&platform.name, c)),
+                    ..Default::default()
+                },
+            ),
+            ..Default::default()
+        })
+        .collect();
+    let json = |v: Result<Json, serde_json::Error>| object(v.unwrap_or_default());
+    PostgresClusterValues {
+        team: w.team.clone(),
+        port: super::cnpg::POSTGRES_PORT,
+        spec: object(super::cnpg::cluster_spec(platform, env, w, resources)),
+        network_policy: json(serde_json::to_value(super::cnpg::policy_spec(
+            env, w, &clients,
+        ))),
+        pooler: super::cnpg::pooling(w).map(|p| PoolerValues {
+            name: naming::cnpg_pooler(&w.name),
+            spec: object(super::cnpg::pooler_spec(w, p)),
+            service: json(serde_json::to_value(super::cnpg::pooler_service_spec(w))),
+            network_policy: json(serde_json::to_value(super::cnpg::pooler_policy_spec(
+                env, w, &clients,
+            ))),
+        }),
+        pod_monitor: super::cnpg::scraped(env).then(|| object(super::cnpg::pod_monitor_spec(w))),
+        object_store: super::cnpg::backup(w).map(|b| NamedSpecValues {
+            name: naming::cnpg_object_store(&w.name),
+            spec: object(super::cnpg::object_store_spec(platform, env, w, b)),
+        }),
+        scheduled_backup: super::cnpg::backup(w)
+            .and_then(|b| b.schedule.as_ref())
+            .map(|schedule| object(super::cnpg::scheduled_backup_spec(w, schedule))),
+    }
 }
 
 /// The environment's ExternalSecrets and their store, from the plan the k8s target

@@ -46,7 +46,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
 use super::{
-    cluster, hash_banner, to_yaml, to_yaml_after, EmitError, Emitted, Note, OutputFile, Target,
+    cluster, cnpg, hash_banner, to_yaml, to_yaml_after, EmitError, Emitted, Note, OutputFile,
+    Target,
 };
 use crate::ir::{self, naming, Environment, Kind, ProbeAction, Replicas, Workload};
 use crate::units::{format_bytes, format_cpu, IntOrPercent};
@@ -100,7 +101,14 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
             });
         }
         for w in &env.workloads {
-            if let ir::Role::DataStore(info) = &w.role {
+            if cnpg::operated(env, w) {
+                if let Some(message) = operated_notes(env, w) {
+                    out.notes.push(Note {
+                        target: Target::K8s,
+                        message,
+                    });
+                }
+            } else if let ir::Role::DataStore(info) = &w.role {
                 if info.backup.is_some() && backup_engine(w).is_none() {
                     let why = if info.backup.as_ref().is_some_and(|b| b.schedule.is_none()) {
                         "continuous archiving needs `mode = \"managed\"` or a database operator"
@@ -111,6 +119,15 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
                         target: Target::K8s,
                         message: format!(
                             "{}: backups of in-cluster `{}` are not generated: {why}",
+                            env.name, w.name
+                        ),
+                    });
+                }
+                if info.pooling.is_some() {
+                    out.notes.push(Note {
+                        target: Target::K8s,
+                        message: format!(
+                            "{}: in-cluster `{}` runs without its pooler: PgBouncer is generated where the CloudNativePG operator runs the store (an environment with a cloud)",
                             env.name, w.name
                         ),
                     });
@@ -481,6 +498,95 @@ pub(crate) fn default_amounts(cpu: i64, memory: i128) -> BTreeMap<String, String
     ])
 }
 
+/// What the build summary says about store `w`, which the operator runs in `env`: what the
+/// spec asks for that the generated `Cluster` does not give yet.
+fn operated_notes(env: &Environment, w: &Workload) -> Option<String> {
+    w.vpa.is_some().then(|| {
+        format!(
+            "{}: `{}` runs as a CloudNativePG cluster, which sizes its own instances; its vertical autoscaling is not generated",
+            env.name, w.name
+        )
+    })
+}
+
+/// The objects of store `w`, which the CloudNativePG operator runs in `env`: the `Cluster`
+/// and the network policy of its pods.
+fn operated_docs(
+    platform: &ir::Platform,
+    env: &Environment,
+    edges: &Edges<'_>,
+    w: &Workload,
+    labels: BTreeMap<String, String>,
+) -> Vec<Object> {
+    let resources = serde_json::to_value(resource_requirements(&w.resources))
+        .expect("resource requirements serialize");
+    let clients: Vec<NetworkPolicyPeer> = edges
+        .clients
+        .get(w.name.as_str())
+        .into_iter()
+        .flatten()
+        .map(|c| NetworkPolicyPeer {
+            pod_selector: Some(selector(platform, c)),
+            ..Default::default()
+        })
+        .collect();
+    let mut docs = vec![
+        Object::Custom(Box::new(CustomObject {
+            api_version: cnpg::API_VERSION,
+            kind: "Cluster",
+            metadata: meta(&w.name, env, labels.clone()),
+            spec: cnpg::cluster_spec(platform, env, w, resources),
+        })),
+        Object::NetworkPolicy(Box::new(NetworkPolicy {
+            metadata: meta(&w.name, env, labels.clone()),
+            spec: Some(cnpg::policy_spec(env, w, &clients)),
+        })),
+    ];
+    if cnpg::scraped(env) {
+        docs.push(Object::Custom(Box::new(CustomObject {
+            api_version: "monitoring.coreos.com/v1",
+            kind: "PodMonitor",
+            metadata: meta(&w.name, env, labels.clone()),
+            spec: cnpg::pod_monitor_spec(w),
+        })));
+    }
+    if let Some(b) = cnpg::backup(w) {
+        docs.push(Object::Custom(Box::new(CustomObject {
+            api_version: cnpg::OBJECT_STORE_API_VERSION,
+            kind: "ObjectStore",
+            metadata: meta(&naming::cnpg_object_store(&w.name), env, labels.clone()),
+            spec: cnpg::object_store_spec(platform, env, w, b),
+        })));
+        if let Some(schedule) = &b.schedule {
+            docs.push(Object::Custom(Box::new(CustomObject {
+                api_version: cnpg::API_VERSION,
+                kind: "ScheduledBackup",
+                metadata: meta(&w.name, env, labels.clone()),
+                spec: cnpg::scheduled_backup_spec(w, schedule),
+            })));
+        }
+    }
+    if let Some(p) = cnpg::pooling(w) {
+        let pooler = naming::cnpg_pooler(&w.name);
+        docs.push(Object::Custom(Box::new(CustomObject {
+            api_version: cnpg::API_VERSION,
+            kind: "Pooler",
+            metadata: meta(&pooler, env, labels.clone()),
+            spec: cnpg::pooler_spec(w, p),
+        })));
+        docs.push(Object::Service(Box::new(Service {
+            metadata: meta(&w.name, env, labels.clone()),
+            spec: Some(cnpg::pooler_service_spec(w)),
+            ..Default::default()
+        })));
+        docs.push(Object::NetworkPolicy(Box::new(NetworkPolicy {
+            metadata: meta(&pooler, env, labels),
+            spec: Some(cnpg::pooler_policy_spec(env, w, &clients)),
+        })));
+    }
+    docs
+}
+
 /// The objects of workload `w`, after `head`.
 fn workload_docs(
     head: String,
@@ -490,6 +596,9 @@ fn workload_docs(
     w: &Workload,
 ) -> Result<String, EmitError> {
     let labels = naming::workload_labels(&platform.name, env, w);
+    if cnpg::operated(env, w) {
+        return to_yaml_after(head, &operated_docs(platform, env, edges, w, labels));
+    }
     let mut docs = vec![Object::ServiceAccount(Box::new(ServiceAccount {
         metadata: meta(&naming::service_account(w), env, labels.clone()),
         automount_service_account_token: Some(w.security.service_account_token),
@@ -1127,7 +1236,7 @@ fn env_vars(
 }
 
 /// Requests and limits as Kubernetes quantities.
-fn resource_requirements(r: &ir::Resources) -> ResourceRequirements {
+pub(crate) fn resource_requirements(r: &ir::Resources) -> ResourceRequirements {
     ResourceRequirements {
         requests: Some(BTreeMap::from([
             ("cpu".to_owned(), Quantity(format_cpu(r.cpu_request))),
@@ -1450,7 +1559,13 @@ fn network_policy(
     let mut egress = Vec::new();
     for dep in &w.depends_on {
         if let Some(target) = edges.by_name.get(dep.as_str()) {
-            if target.service_ports().next().is_some() {
+            if cnpg::operated(env, target) {
+                // The operator's pods carry its labels, not the workload's selector.
+                egress.push(NetworkPolicyEgressRule {
+                    to: Some(cnpg::client_peers(target)),
+                    ports: Some(vec![tcp_port(cnpg::POSTGRES_PORT)]),
+                });
+            } else if target.service_ports().next().is_some() {
                 egress.push(NetworkPolicyEgressRule {
                     to: Some(vec![NetworkPolicyPeer {
                         pod_selector: Some(selector(platform, target)),

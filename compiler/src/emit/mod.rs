@@ -7,6 +7,7 @@
 pub(crate) mod addons;
 pub mod alertmanager;
 pub(crate) mod cluster;
+pub(crate) mod cnpg;
 pub mod compose;
 pub mod docs;
 pub mod gotmpl;

@@ -574,6 +574,7 @@ impl Lower<'_> {
                 version,
                 read_replicas: count(&d.read_replicas, 0),
                 backup: backup(d.backup.as_ref()),
+                pooling: d.pooling.as_ref().map(pooling),
             }),
             kind: Kind::Stateful,
             schedule: None,
@@ -1016,6 +1017,24 @@ fn storage(s: &spec::Storage, default_path: &str) -> Storage {
             .unwrap_or(STORAGE),
         path: text(&s.path).unwrap_or_else(|| default_path.to_owned()),
         class: text(&s.class),
+    }
+}
+
+/// PgBouncer pods when the spec does not say: two, so one can restart while the other
+/// serves.
+const POOLER_INSTANCES: u32 = 2;
+
+fn pooling(p: &spec::Pooling) -> Pooling {
+    let positive = |v: &Option<Sp<i64>>| {
+        v.as_ref()
+            .and_then(|n| u32::try_from(n.value).ok())
+            .filter(|n| *n > 0)
+    };
+    Pooling {
+        mode: p.mode.as_ref().map_or(PoolMode::Transaction, |m| m.value),
+        max_client_conn: positive(&p.max_client_conn),
+        default_pool_size: positive(&p.default_pool_size),
+        instances: positive(&p.instances).unwrap_or(POOLER_INSTANCES),
     }
 }
 

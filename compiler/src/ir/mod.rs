@@ -16,7 +16,8 @@ pub use lower::lower;
 use std::collections::BTreeMap;
 
 pub use crate::spec::{
-    HttpClient, Layer, Origins, PolicyKind, Protocol, SelectPolicy, SeverityLevel, VpaMode,
+    HttpClient, Layer, Origins, PolicyKind, PoolMode, Protocol, SelectPolicy, SeverityLevel,
+    VpaMode,
 };
 pub use crate::units::IntOrPercent;
 
@@ -162,6 +163,21 @@ pub struct StoreInfo {
     pub read_replicas: u32,
     /// Backups, if scheduled.
     pub backup: Option<Backup>,
+    /// Connection pooling, when the spec asks for it.
+    pub pooling: Option<Pooling>,
+}
+
+/// PgBouncer in front of a PostgreSQL primary.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pooling {
+    /// Pool mode.
+    pub mode: PoolMode,
+    /// Client connections accepted, if set (PgBouncer's default otherwise).
+    pub max_client_conn: Option<u32>,
+    /// Server connections per database and user, if set.
+    pub default_pool_size: Option<u32>,
+    /// PgBouncer pods.
+    pub instances: u32,
 }
 
 /// The workload kind, as written.

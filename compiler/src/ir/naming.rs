@@ -203,6 +203,34 @@ pub fn service_account(w: &Workload) -> String {
     w.name.clone()
 }
 
+/// Name of the Secret CloudNativePG creates for the application user of cluster `store`:
+/// `uri`, `host`, `port`, `dbname`, `user`, `password` and the other connection details.
+pub fn cnpg_app_secret(store: &str) -> String {
+    crate::units::cnpg_app_secret(store)
+}
+
+/// Name of the CloudNativePG `Pooler` (PgBouncer) of cluster `store`, and the label value
+/// its pods carry; the operator refuses a pooler named like its cluster.
+pub fn cnpg_pooler(store: &str) -> String {
+    format!("{store}-pooler")
+}
+
+/// Name of the barman-cloud `ObjectStore` of cluster `store`.
+pub fn cnpg_object_store(store: &str) -> String {
+    format!("{store}-backups")
+}
+
+/// Name of the ServiceAccount the instances of cluster `store` run as when they back up:
+/// Terraform creates it with the IRSA role that may write the backup bucket.
+pub fn cnpg_service_account(store: &str) -> String {
+    format!("{store}-cnpg")
+}
+
+/// S3 bucket of cluster `store`'s backups and WAL archive.
+pub fn cnpg_backup_bucket(platform: &str, env: &str, store: &str) -> String {
+    crate::units::cnpg_backup_bucket(platform, env, store)
+}
+
 /// Name of a data store's backup CronJob, and the identity its pods are selected by.
 pub fn backup_job(store: &str) -> String {
     crate::units::backup_job(store)

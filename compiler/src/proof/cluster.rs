@@ -52,6 +52,8 @@ const CHART_GROUPS: &[(&str, &[&str])] = &[
     ("vertical-pod-autoscaler", &["autoscaling.k8s.io"]),
     ("keda", &["keda.sh", "eventing.keda.sh"]),
     ("traefik", &["traefik.io", "traefik.containo.us"]),
+    ("cloudnative-pg", &["postgresql.cnpg.io"]),
+    ("plugin-barman-cloud", &["barmancloud.cnpg.io"]),
 ];
 
 /// Charts that serve the resource metrics API (`metrics.k8s.io`).

@@ -17,6 +17,7 @@ mod cluster;
 mod index;
 mod locate;
 mod network;
+mod operators;
 mod refs;
 mod routing;
 mod series;
@@ -74,6 +75,8 @@ impl Object {
                 self.doc.pointer("/spec/template")
             }
             "CronJob" => self.doc.pointer("/spec/jobTemplate/spec/template"),
+            // An operator's pod (see `operators`): the pod is its own template.
+            "Pod" => Some(&self.doc),
             _ => None,
         }
     }
@@ -493,6 +496,10 @@ fn gather(files: &[OutputFile], built: &[Target]) -> (Vec<Artifacts>, Vec<(Strin
         }
         if built.contains(&Target::K8s) && a.objects.is_none() {
             a.objects = Some(Vec::new());
+        }
+        if let Some(objects) = &mut a.objects {
+            let operated = operators::operator_pods(objects);
+            objects.extend(operated);
         }
         if built.contains(&Target::Helm) {
             a.upstream = Some(upstream.remove(&a.env).unwrap_or_default());

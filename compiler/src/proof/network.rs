@@ -154,7 +154,8 @@ fn pods<'a>(index: &'a Index<'a>) -> Vec<Option<Pod<'a>>> {
         .iter()
         .map(|p| {
             let o = p.object;
-            (o.kind == "Deployment" || o.kind == "StatefulSet").then(|| Pod {
+            // Operators' pods (`operators`) are workloads' pods as well.
+            matches!(o.kind.as_str(), "Deployment" | "StatefulSet" | "Pod").then(|| Pod {
                 object: o,
                 labels: &p.labels,
                 ports: containers(p.template)

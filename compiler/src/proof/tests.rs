@@ -232,7 +232,8 @@ fn reachability_equals_the_dependency_graph() {
         in_env(&files, &spec, Code::UndeclaredPath, path),
         Vec::new()
     );
-    let egress = "  - ports:\n    - port: 5432\n      protocol: TCP\n    to:\n    - podSelector:\n        matchLabels:\n          app.kubernetes.io/instance: codepal-postgres\n          app.kubernetes.io/name: postgres\n";
+    // The egress to the PostgreSQL instances (CloudNativePG's pods, by the operator's label).
+    let egress = "  - ports:\n    - port: 5432\n      protocol: TCP\n    to:\n    - podSelector:\n        matchLabels:\n          cnpg.io/cluster: postgres\n";
     let broken = edit(&files, path, egress, "  - to:\n    - podSelector: {}\n");
     let broken = edit(
         &broken,
@@ -290,4 +291,22 @@ fn a_generated_file_that_does_not_parse_is_an_internal_error() {
     assert!(internal[0]
         .message
         .contains("`k8s/staging/auth-service.yaml`"));
+}
+
+#[test]
+fn pods_an_operator_creates_are_found_by_their_selectors() {
+    // CloudNativePG's instances are no pod template of the output; the PodMonitor and the
+    // pooler's Service find them through the operator's labels, until the `Cluster` is gone.
+    let found = breaks(
+        Code::SelectsNothing,
+        "k8s/staging/postgres.yaml",
+        "kind: Cluster\n",
+        "kind: ClusterGone\n",
+    );
+    assert!(
+        found
+            .iter()
+            .any(|d| d.message.contains("PodMonitor `postgres`")),
+        "{found:?}"
+    );
 }

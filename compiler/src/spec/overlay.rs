@@ -236,7 +236,7 @@ overlay!(DataStore {
     leaf preset, leaf engine, leaf version, leaf mode, leaf image, leaf command, leaf args,
     leaf ports, leaf replicas, leaf read_replicas, nested resources, leaf vertical_autoscaling,
     nested probes, map_leaf env, map_leaf secrets, nested storage, leaf volumes, nested backup,
-    nested metrics, nested managed, map_nested thresholds, nested security, nested compose,
+    nested pooling, nested metrics, nested managed, map_nested thresholds, nested security, nested compose,
 });
 
 overlay!(Resources { nested requests, nested limits });
@@ -262,6 +262,7 @@ overlay!(Security {
 });
 overlay!(WorkloadCompose { leaf healthcheck });
 overlay!(Backup { leaf schedule, leaf retention, leaf continuous });
+overlay!(Pooling { leaf mode, leaf max_client_conn, leaf default_pool_size, leaf instances });
 overlay!(ManagedSettings { leaf instance_class, leaf multi_az, leaf deletion_protection });
 overlay!(Cloud { leaf enabled, leaf provider, leaf region, nested state, nested cluster, nested network, nested cdn });
 overlay!(StateBackend { leaf bucket, leaf key, leaf lock_table });

@@ -764,6 +764,9 @@ pub struct DataStore {
     pub volumes: Option<Vec<Volume>>,
     /// Backups.
     pub backup: Option<Backup>,
+    /// Connection pooling (PgBouncer) in front of the primary; PostgreSQL only, generated
+    /// where the CloudNativePG operator runs the store (an environment with a cloud).
+    pub pooling: Option<Pooling>,
     /// Prometheus metrics endpoint (an exporter port).
     pub metrics: Option<Metrics>,
     /// Settings of the managed cloud service.
@@ -786,6 +789,35 @@ pub struct Backup {
     pub retention: Option<Sp<String>>,
     /// Continuous WAL/point-in-time archiving.
     pub continuous: Option<Sp<bool>>,
+}
+
+/// PgBouncer in front of a PostgreSQL primary: many client connections share a few server
+/// connections.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Pooling {
+    /// When a server connection returns to the pool: after each `transaction` (the default)
+    /// or when the client disconnects (`session`).
+    pub mode: Option<Sp<PoolMode>>,
+    /// Client connections PgBouncer accepts, e.g. `1000`.
+    #[schemars(range(min = 1, max = 1000000))]
+    pub max_client_conn: Option<Sp<i64>>,
+    /// Server connections per database and user, e.g. `25`.
+    #[schemars(range(min = 1, max = 10000))]
+    pub default_pool_size: Option<Sp<i64>>,
+    /// PgBouncer pods; defaults to 2, so one can restart while the other serves.
+    #[schemars(range(min = 1, max = 100))]
+    pub instances: Option<Sp<i64>>,
+}
+
+/// PgBouncer's pool mode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum PoolMode {
+    /// A server connection per client session.
+    Session,
+    /// A server connection per transaction.
+    Transaction,
 }
 
 /// Settings of a managed cloud data store.

@@ -40,6 +40,10 @@ pub struct Values {
     /// In-cluster data stores, by name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub datastores: BTreeMap<String, WorkloadValues>,
+    /// In-cluster PostgreSQL stores the CloudNativePG operator runs, by name; only in an
+    /// environment with a cloud.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub postgres_clusters: BTreeMap<String, PostgresClusterValues>,
     /// The namespace's ResourceQuota and the LimitRange of defaults that comes with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub quota: Option<QuotaValues>,
@@ -123,6 +127,61 @@ pub struct ClusterValues {
     pub tls_issuer: String,
     /// Namespace of Prometheus, allowed in to metrics ports.
     pub monitoring_namespace: String,
+}
+
+/// A PostgreSQL store the CloudNativePG operator runs. The specs are the operator's own
+/// types (`Cluster` at operator 1.30, a NetworkPolicy), rendered as plinth decided them for
+/// the k8s target.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PostgresClusterValues {
+    /// Owning team, for the `team` label.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// The port clients connect to.
+    pub port: u16,
+    /// The `Cluster`'s spec.
+    pub spec: serde_json::Map<String, serde_json::Value>,
+    /// The spec of the NetworkPolicy of the cluster's pods.
+    pub network_policy: serde_json::Map<String, serde_json::Value>,
+    /// PgBouncer in front of the primary, when the spec asks for pooling.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pooler: Option<PoolerValues>,
+    /// The barman-cloud `ObjectStore` the WAL and base backups go to, when the spec asks for
+    /// backups: its name and spec.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_store: Option<NamedSpecValues>,
+    /// The `PodMonitor`'s spec, when the environment's Prometheus scrapes the instances.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_monitor: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The `ScheduledBackup`'s spec, when backups have a schedule.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheduled_backup: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// An object's name and spec.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NamedSpecValues {
+    /// Object name.
+    pub name: String,
+    /// Its spec.
+    pub spec: serde_json::Map<String, serde_json::Value>,
+}
+
+/// A CloudNativePG `Pooler`, the Service of the store's name that leads to it, and the
+/// NetworkPolicy of its pods.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PoolerValues {
+    /// Object name of the Pooler and its policy; its pods carry it as `cnpg.io/poolerName`.
+    pub name: String,
+    /// The `Pooler`'s spec.
+    pub spec: serde_json::Map<String, serde_json::Value>,
+    /// The Service's spec.
+    pub service: serde_json::Map<String, serde_json::Value>,
+    /// The NetworkPolicy's spec.
+    pub network_policy: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Where a managed data store accepts connections.

@@ -56,12 +56,15 @@ pub(crate) enum Reason {
 /// What produces series in an environment. A workload's own endpoint (application or
 /// exporter) is scraped wherever it is declared: by a ServiceMonitor on Kubernetes, by the
 /// Compose `prometheus.yml` locally.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Producers {
     /// kube-state-metrics, cAdvisor and the kubelet are scraped: a cluster environment in
     /// which kube-prometheus-stack is installed. Docker Compose runs none of them, so an
     /// environment whose rules the Compose Prometheus evaluates has none of their series.
     pub kubernetes: bool,
+    /// Stores run by an operator that exports their metrics itself (CloudNativePG's
+    /// instances, scraped by a generated PodMonitor), by name.
+    pub operated: std::collections::BTreeSet<String>,
 }
 
 impl Producers {
@@ -70,13 +73,20 @@ impl Producers {
         let compose = is_compose(platform, env);
         Producers {
             kubernetes: !compose && crate::emit::helm::upstream::wants_prometheus(env),
+            operated: env
+                .workloads
+                .iter()
+                .filter(|w| crate::emit::cnpg::operated(env, w))
+                .map(|w| w.name.clone())
+                .collect(),
         }
     }
 
     /// The first source among `sources` that nothing produces for workload `w`.
-    fn lack(self, w: &Workload, sources: &[Source]) -> Option<Reason> {
+    fn lack(&self, w: &Workload, sources: &[Source]) -> Option<Reason> {
         sources.iter().find_map(|s| match s {
             Source::Kubernetes => (!self.kubernetes).then_some(Reason::Kubernetes),
+            Source::Exporter if self.operated.contains(&w.name) => None,
             Source::Application | Source::Exporter => {
                 w.metrics.is_none().then_some(Reason::Endpoint(*s))
             }
@@ -213,7 +223,7 @@ pub(crate) fn build(platform: &ir::Platform, env: &Environment) -> Catalogue {
         let mut rules = Vec::new();
         for t in &w.thresholds {
             let signal = signal(env, w, t, &mut rules);
-            if let Some(reason) = threshold_gap(producers, w, t, &signal) {
+            if let Some(reason) = threshold_gap(&producers, w, t, &signal) {
                 c.missing.push(Missing {
                     alert: naming::threshold_alert(&t.name),
                     threshold: Some(t.name.clone()),
@@ -272,7 +282,7 @@ pub(crate) fn build(platform: &ir::Platform, env: &Environment) -> Catalogue {
 /// between replicas, and every built-in signal on series something must produce. A custom
 /// threshold reads what its author wrote, and is kept.
 fn threshold_gap(
-    producers: Producers,
+    producers: &Producers,
     w: &Workload,
     t: &ir::Threshold,
     signal: &Signal,
@@ -337,6 +347,20 @@ fn level_text(unit: Unit, level: f64) -> String {
     }
 }
 
+/// The pattern matching the data volume claims of `w`, and one claim it matches (for the
+/// test series): a StatefulSet's `data-<name>-<ordinal>`, or, where the CloudNativePG
+/// operator runs the store, its `<cluster>-<instance number>` from 1.
+fn data_claims(env: &Environment, w: &Workload) -> (String, String) {
+    if crate::emit::cnpg::operated(env, w) {
+        (format!("{}-[0-9]+", w.name), format!("{}-1", w.name))
+    } else {
+        (
+            naming::data_claim_pattern(w),
+            format!("{}-{}-0", naming::DATA_CLAIM, w.name),
+        )
+    }
+}
+
 /// The signal behind a threshold of workload `w`; custom thresholds add their recording rule
 /// to `rules`.
 fn signal(env: &Environment, w: &Workload, t: &ir::Threshold, rules: &mut Vec<Rule>) -> Signal {
@@ -387,12 +411,20 @@ fn signal(env: &Environment, w: &Workload, t: &ir::Threshold, rules: &mut Vec<Ru
         }
         "disk" => Signal::Disk {
             namespace,
-            claims: naming::data_claim_pattern(w),
-            claim: format!("{}-{}-0", naming::DATA_CLAIM, w.name),
+            claims: data_claims(env, w).0,
+            claim: data_claims(env, w).1,
             capacity_bytes: w.storage.as_ref().map_or(0.0, |s| s.size as f64),
         },
-        "db_connections" => Signal::DbConnections { namespace, service },
-        "replication_lag" => Signal::ReplicationLag { namespace, service },
+        "db_connections" => Signal::DbConnections {
+            namespace,
+            service,
+            operated: crate::emit::cnpg::operated(env, w),
+        },
+        "replication_lag" => Signal::ReplicationLag {
+            namespace,
+            service,
+            operated: crate::emit::cnpg::operated(env, w),
+        },
         "redis_memory" => Signal::RedisMemory {
             namespace,
             service,
@@ -619,10 +651,11 @@ fn packs(env: &Environment, w: &Workload) -> Vec<Pack> {
         });
     }
     if let (Some(storage), true) = (&w.storage, has_claims(w)) {
+        let (claims, claim) = data_claims(env, w);
         let condition = Condition::VolumeFillingUp {
             namespace,
-            claims: naming::data_claim_pattern(w),
-            claim: format!("{}-{}-0", naming::DATA_CLAIM, w.name),
+            claims,
+            claim,
             capacity_bytes: storage.size as f64,
         };
         out.push(Pack {

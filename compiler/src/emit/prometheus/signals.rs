@@ -9,7 +9,10 @@
 //!
 //! Series and label names are those of the exporters named in the README: cAdvisor and
 //! kube-state-metrics (as shipped with kube-prometheus-stack), the kubelet's volume stats,
-//! postgres_exporter, redis_exporter, and an application's own `http_requests_total` and
+//! postgres_exporter (a StatefulSet store) or CloudNativePG's instance exporter with its
+//! default queries at 1.30 (`config/manager/default-monitoring.yaml`: `cnpg_backends_total`,
+//! `cnpg_pg_settings_setting`, `cnpg_pg_replication_lag`; the generated PodMonitor adds the
+//! `service` label), redis_exporter, and an application's own `http_requests_total` and
 //! `http_request_duration_seconds` with `namespace` and `service` labels.
 
 use std::collections::BTreeMap;
@@ -102,6 +105,8 @@ pub(crate) enum Signal {
         namespace: String,
         /// Value of the `service` label.
         service: String,
+        /// Whether CloudNativePG runs the store: its instances export `cnpg_*` series.
+        operated: bool,
     },
     /// Replication lag of the furthest-behind PostgreSQL replica, in seconds.
     ReplicationLag {
@@ -109,6 +114,8 @@ pub(crate) enum Signal {
         namespace: String,
         /// Value of the `service` label.
         service: String,
+        /// Whether CloudNativePG runs the store.
+        operated: bool,
     },
     /// Redis dataset size in percent of the container's memory limit.
     RedisMemory {
@@ -315,7 +322,37 @@ impl Signal {
                     selector("kubelet_volume_stats_capacity_bytes", &sel),
                 )
             }
-            Signal::DbConnections { namespace, service } => {
+            Signal::DbConnections {
+                namespace,
+                service,
+                operated: true,
+            } => {
+                // The operator's default queries: `backends` per database, user and state,
+                // and `pg_settings` per setting name, per instance pod.
+                let sel = [("namespace", namespace.as_str()), ("service", service)];
+                format!(
+                    "100 * max(\n  sum by (pod) ({})\n    / max by (pod) ({})\n)",
+                    selector("cnpg_backends_total", &sel),
+                    selector(
+                        "cnpg_pg_settings_setting",
+                        &[sel[0], sel[1], ("name", "max_connections")]
+                    ),
+                )
+            }
+            Signal::ReplicationLag {
+                namespace,
+                service,
+                operated: true,
+            } => format!(
+                "max({})",
+                selector(
+                    "cnpg_pg_replication_lag",
+                    &[("namespace", namespace), ("service", service)]
+                ),
+            ),
+            Signal::DbConnections {
+                namespace, service, ..
+            } => {
                 let sel = [("namespace", namespace.as_str()), ("service", service)];
                 format!(
                     "100 * max(\n  sum by (instance) ({})\n    / max by (instance) ({})\n)",
@@ -323,7 +360,9 @@ impl Signal {
                     selector("pg_settings_max_connections", &sel),
                 )
             }
-            Signal::ReplicationLag { namespace, service } => format!(
+            Signal::ReplicationLag {
+                namespace, service, ..
+            } => format!(
                 "max({})",
                 selector(
                     "pg_replication_lag_seconds",
@@ -489,7 +528,61 @@ impl Signal {
                     ),
                 ]
             }
-            Signal::DbConnections { namespace, service } => {
+            Signal::DbConnections {
+                namespace,
+                service,
+                operated: true,
+            } => {
+                let pod = format!("{service}-1");
+                let sel = [
+                    ("namespace", namespace.as_str()),
+                    ("service", service),
+                    ("pod", pod.as_str()),
+                ];
+                vec![
+                    constant(
+                        selector(
+                            "cnpg_backends_total",
+                            &[
+                                sel[0],
+                                sel[1],
+                                sel[2],
+                                ("datname", "app"),
+                                ("state", "active"),
+                            ],
+                        ),
+                        value / 100.0 * MAX_CONNECTIONS,
+                    ),
+                    constant(
+                        selector(
+                            "cnpg_pg_settings_setting",
+                            &[sel[0], sel[1], sel[2], ("name", "max_connections")],
+                        ),
+                        MAX_CONNECTIONS,
+                    ),
+                ]
+            }
+            Signal::ReplicationLag {
+                namespace,
+                service,
+                operated: true,
+            } => {
+                let pod = format!("{service}-2");
+                vec![constant(
+                    selector(
+                        "cnpg_pg_replication_lag",
+                        &[
+                            ("namespace", namespace),
+                            ("service", service),
+                            ("pod", &pod),
+                        ],
+                    ),
+                    value,
+                )]
+            }
+            Signal::DbConnections {
+                namespace, service, ..
+            } => {
                 let instance = format!("{service}-0");
                 let sel = [
                     ("namespace", namespace.as_str()),
@@ -510,7 +603,9 @@ impl Signal {
                     ),
                 ]
             }
-            Signal::ReplicationLag { namespace, service } => {
+            Signal::ReplicationLag {
+                namespace, service, ..
+            } => {
                 let instance = format!("{service}-1");
                 vec![constant(
                     selector(

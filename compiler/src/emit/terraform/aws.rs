@@ -84,6 +84,9 @@ pub fn lower(platform: &ir::Platform, env: &Environment, cloud: &Cloud) -> Modul
     if ctx.cdn() {
         module.files.push(("cdn.tf", ctx.cdn_doc()));
     }
+    if ctx.backed_up_clusters().next().is_some() {
+        module.files.push(("backups.tf", ctx.postgres_backups()));
+    }
     module.files.push(("kubernetes.tf", ctx.kubernetes()));
     let addons = addons::lower(platform, env, &ctx.name);
     module.notes.extend(addons.notes);
@@ -1396,6 +1399,119 @@ impl<'a> Ctx<'a> {
         doc(blocks)
     }
 
+    // ------------------------------------------------------------------ backups.tf
+
+    /// The in-cluster PostgreSQL stores the CloudNativePG operator runs with backups.
+    fn backed_up_clusters(&self) -> impl Iterator<Item = &'a ir::Workload> + '_ {
+        let env = self.env;
+        env.workloads.iter().filter(move |w| {
+            crate::emit::cnpg::operated(env, w) && crate::emit::cnpg::backup(w).is_some()
+        })
+    }
+
+    /// Where each backed-up PostgreSQL cluster archives: an S3 bucket like every other
+    /// (versioned, KMS-encrypted, private, TLS only) whose old versions expire after the
+    /// backup retention, an IAM role (IRSA) that may use only that bucket and the
+    /// environment's key, and the ServiceAccount with that role that the `Cluster` names.
+    ///
+    /// Why the ServiceAccount is Terraform's: the IRSA annotation holds the role's ARN, which
+    /// contains the AWS account, known only at apply time; the generated manifests then only
+    /// name the account (`serviceAccountName`), the same in the k8s and Helm outputs.
+    fn postgres_backups(&self) -> Body {
+        let mut locals = Vec::new();
+        let mut blocks = Vec::new();
+        for w in self.backed_up_clusters() {
+            let id = format!("{}_backups", naming::tf_ident(&w.name));
+            let bucket = naming::cnpg_backup_bucket(&self.platform.name, &self.env.name, &w.name);
+            blocks.extend(self.bucket_common(&mut locals, &id, &bucket, false));
+            let keep = crate::emit::cnpg::backup(w)
+                .map_or(ir::MANAGED_BACKUP_RETENTION_DAYS, |b| {
+                    (b.retention_ms.div_ceil(86_400_000) as u32).max(1)
+                });
+            blocks.push(lifecycle(&id, keep));
+            let arn = r(&format!("aws_s3_bucket.{id}.arn"));
+            let sa = naming::cnpg_service_account(&w.name);
+            let role = format!("{}-{}-backups", self.name, w.name);
+            blocks.push(irsa(
+                &format!("{id}_irsa"),
+                &role,
+                [
+                    a("create_inline_policy", true),
+                    a(
+                        "inline_policy_permissions",
+                        obj([
+                            (
+                                "Bucket",
+                                obj([
+                                    (
+                                        "actions",
+                                        strings([
+                                            "s3:GetObject",
+                                            "s3:PutObject",
+                                            "s3:DeleteObject",
+                                            "s3:ListBucket",
+                                            "s3:GetBucketLocation",
+                                        ]),
+                                    ),
+                                    (
+                                        "resources",
+                                        Expression::Array(vec![
+                                            arn.clone(),
+                                            template([Part::Expr(arn), Part::Lit("/*".into())]),
+                                        ]),
+                                    ),
+                                ]),
+                            ),
+                            (
+                                "Key",
+                                obj([
+                                    ("actions", strings(["kms:Decrypt", "kms:GenerateDataKey"])),
+                                    (
+                                        "resources",
+                                        Expression::Array(vec![r("aws_kms_key.main.arn")]),
+                                    ),
+                                ]),
+                            ),
+                        ]),
+                    ),
+                ],
+                &self.env.namespace,
+                &sa,
+            ));
+            blocks.push(block(
+                "resource",
+                [
+                    "kubernetes_service_account_v1",
+                    &format!("{}_cnpg", naming::tf_ident(&w.name)),
+                ],
+                [
+                    b(block(
+                        "metadata",
+                        [],
+                        [
+                            a("name", s(&sa)),
+                            a("namespace", s(&self.env.namespace)),
+                            a(
+                                "annotations",
+                                obj([(
+                                    "eks.amazonaws.com/role-arn",
+                                    r(&format!("module.{id}_irsa.arn")),
+                                )]),
+                            ),
+                        ],
+                    )),
+                    // The instance manager reads its own objects through the API.
+                    a("automount_service_account_token", true),
+                    a(
+                        "depends_on",
+                        Expression::Array(vec![r("kubernetes_namespace_v1.platform")]),
+                    ),
+                ],
+            ));
+        }
+        doc_with_locals(locals, blocks)
+    }
+
     // --------------------------------------------------------------------- helm.tf
 
     fn helm(&self, addons: &[Expression]) -> Body {
@@ -1465,6 +1581,11 @@ impl<'a> Ctx<'a> {
         if self.needs_volumes() {
             // A claim made before a default StorageClass exists keeps no class.
             platform_deps.push(r(&format!("kubernetes_storage_class_v1.{STORAGE_CLASS}")));
+        }
+        for w in self.backed_up_clusters() {
+            // The Cluster names its ServiceAccount, which must exist with its role first.
+            let id = naming::tf_ident(&w.name);
+            platform_deps.push(r(&format!("kubernetes_service_account_v1.{id}_cnpg")));
         }
         if upstream::wants_prometheus(self.env) {
             let mut prometheus_deps = vec![r("module.eks")];

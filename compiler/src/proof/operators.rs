@@ -1,0 +1,121 @@
+//! The pods operators create from the custom resources of the output. The proof reads
+//! generated files only; a `Cluster` of CloudNativePG is not a pod template, yet its
+//! instances are the pods that a Service, a PodMonitor or a client's policy must find. What
+//! each operator creates is its documented behaviour, written down here once, so that the
+//! families resolve selectors against those pods as they do against a Deployment's.
+
+use serde_json::{json, Value};
+
+use super::Object;
+
+/// CloudNativePG's API group (`Cluster`, `Pooler`).
+const CNPG_GROUP: &str = "postgresql.cnpg.io";
+
+/// The pods and Services the operators of the output's custom resources create, as `Pod`
+/// and `Service` objects:
+///
+/// - a CloudNativePG `Cluster` named `X`: its instances (one stands for all: the primary),
+///   labelled `cnpg.io/cluster: X`, `cnpg.io/podRole: instance` and
+///   `cnpg.io/instanceRole: primary`, serving PostgreSQL on 5432 (`postgresql`), metrics on
+///   9187 (`metrics`) and the instance manager on 8000 (`status`); and the Services `X-rw`
+///   (the primary) and `X-r` (any instance) on 5432, which clients connect through;
+/// - a CloudNativePG `Pooler` named `P`: its PgBouncer pods, labelled
+///   `cnpg.io/poolerName: P` and `cnpg.io/podRole: pooler`, serving 5432 (`pgbouncer`) and
+///   metrics on 9127 (`metrics`), and the Service `P` on 5432.
+///
+/// Each carries the `app.kubernetes.io/name` of the object it comes from, so findings and
+/// scrapes are attributed to the workload the spec named.
+pub(super) fn operator_pods(objects: &[Object]) -> Vec<Object> {
+    objects
+        .iter()
+        .filter(|o| o.group() == CNPG_GROUP)
+        .flat_map(|o| {
+            let owner = o.owner().to_owned();
+            let (labels, ports, services) = match o.kind.as_str() {
+                "Cluster" => (
+                    json!({
+                        "cnpg.io/cluster": o.name,
+                        "cnpg.io/podRole": "instance",
+                        "cnpg.io/instanceRole": "primary",
+                        "app.kubernetes.io/name": owner,
+                    }),
+                    json!([
+                        { "name": "postgresql", "containerPort": 5432 },
+                        { "name": "metrics", "containerPort": 9187 },
+                        { "name": "status", "containerPort": 8000 },
+                    ]),
+                    vec![
+                        (
+                            format!("{}-rw", o.name),
+                            json!({ "cnpg.io/cluster": o.name, "cnpg.io/instanceRole": "primary" }),
+                        ),
+                        (
+                            format!("{}-r", o.name),
+                            json!({ "cnpg.io/cluster": o.name }),
+                        ),
+                    ],
+                ),
+                "Pooler" => (
+                    json!({
+                        "cnpg.io/poolerName": o.name,
+                        "cnpg.io/podRole": "pooler",
+                        "app.kubernetes.io/name": owner,
+                    }),
+                    json!([
+                        { "name": "pgbouncer", "containerPort": 5432 },
+                        { "name": "metrics", "containerPort": 9127 },
+                    ]),
+                    vec![(o.name.clone(), json!({ "cnpg.io/poolerName": o.name }))],
+                ),
+                _ => return Vec::new(),
+            };
+            let mut made = vec![pod(o, labels, ports)];
+            made.extend(
+                services
+                    .into_iter()
+                    .map(|(name, selector)| service(o, &name, &owner, selector)),
+            );
+            made
+        })
+        .collect()
+}
+
+/// A Service the operator creates for `from`, on PostgreSQL's port.
+fn service(from: &Object, name: &str, owner: &str, selector: Value) -> Object {
+    Object {
+        api_version: "v1".to_owned(),
+        kind: "Service".to_owned(),
+        name: name.to_owned(),
+        namespace: from.namespace.clone(),
+        doc: json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {
+                "name": name,
+                "namespace": from.namespace,
+                "labels": { "app.kubernetes.io/name": owner },
+            },
+            "spec": {
+                "selector": selector,
+                "ports": [{ "name": "postgres", "port": 5432, "targetPort": 5432 }],
+            },
+        }),
+    }
+}
+
+/// A `Pod` of `from`'s namespace with `labels` and one container serving `ports`.
+fn pod(from: &Object, labels: Value, ports: Value) -> Object {
+    let name = format!("{}-operated", from.name);
+    Object {
+        api_version: "v1".to_owned(),
+        kind: "Pod".to_owned(),
+        name: name.clone(),
+        namespace: from.namespace.clone(),
+        doc: json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": { "name": name, "namespace": from.namespace, "labels": labels },
+            "spec": { "containers": [{ "name": "operated", "ports": ports }] },
+        }),
+    }
+}
