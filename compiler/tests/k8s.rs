@@ -764,6 +764,10 @@ preset = "redis"
         .unwrap()
         .starts_with("docker.io/oliver006/redis_exporter:v"));
     assert_eq!(exporter["ports"][0]["containerPort"], 9121);
+    for probe in ["livenessProbe", "readinessProbe"] {
+        assert_eq!(exporter[probe]["httpGet"]["path"], "/health", "{probe}");
+        assert_eq!(exporter[probe]["httpGet"]["port"], "metrics", "{probe}");
+    }
     assert_eq!(exporter["securityContext"]["readOnlyRootFilesystem"], true);
     let env = exporter["env"].as_array().unwrap();
     assert!(env

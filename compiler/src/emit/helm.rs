@@ -548,6 +548,7 @@ fn workload(w: &Workload) -> WorkloadValues {
                     .map(|(k, v)| (k.clone(), secret_ref(v)))
                     .collect(),
                 resources: resources_values(&c.resources),
+                health_path: c.health_path.clone(),
             })
             .collect(),
     }

@@ -1148,6 +1148,8 @@ fn pod_template(w: &Workload, labels: &BTreeMap<String, String>) -> PodTemplateS
             }]),
             env: (!env.is_empty()).then_some(env),
             resources: Some(resource_requirements(&c.resources)),
+            liveness_probe: Some(sidecar_probe(c)),
+            readiness_probe: Some(sidecar_probe(c)),
             security_context: container.security_context.clone(),
             ..Default::default()
         }
@@ -1190,6 +1192,19 @@ fn pod_template(w: &Workload, labels: &BTreeMap<String, String>) -> PodTemplateS
             termination_grace_period_seconds: w.shutdown.grace_s.map(i64::from),
             ..Default::default()
         }),
+    }
+}
+
+/// A sidecar's probe: an HTTP GET of its health path on its port.
+fn sidecar_probe(c: &ir::Sidecar) -> K8sProbe {
+    K8sProbe {
+        http_get: Some(HTTPGetAction {
+            path: Some(c.health_path.clone()),
+            port: IntOrString::String(c.port.name.clone()),
+            ..Default::default()
+        }),
+        period_seconds: Some(10),
+        ..Default::default()
     }
 }
 

@@ -397,6 +397,7 @@ fn export_redis_metrics(workloads: &mut [Workload], scrape_interval_ms: u64) {
                 memory_request: 32 << 20,
                 memory_limit: 64 << 20,
             },
+            health_path: "/health".to_owned(),
         });
         w.metrics = Some(Metrics {
             path: METRICS_PATH.to_owned(),

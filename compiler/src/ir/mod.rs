@@ -285,6 +285,9 @@ pub struct Sidecar {
     pub secrets: BTreeMap<String, SecretRef>,
     /// Requests and limits.
     pub resources: Resources,
+    /// HTTP path on `port` that answers while it is healthy: its liveness and readiness
+    /// probe.
+    pub health_path: String,
 }
 
 /// A container run to completion before the workload's own.

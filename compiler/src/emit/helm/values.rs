@@ -364,6 +364,8 @@ pub struct SidecarValues {
     pub secrets: BTreeMap<String, SecretRefValues>,
     /// Requests and limits.
     pub resources: ResourcesValues,
+    /// HTTP path of its liveness and readiness probes.
+    pub health_path: String,
 }
 
 /// An init container.

@@ -1086,7 +1086,9 @@ impl<'a> Ctx<'a> {
 
     /// Whether a bucket for access logs is needed: buckets and the CDN log to it.
     fn needs_log_bucket(&self) -> bool {
-        self.cdn() || self.stores("object-storage").next().is_some()
+        self.cdn()
+            || self.stores("object-storage").next().is_some()
+            || self.backed_up_clusters().next().is_some()
     }
 
     // ---------------------------------------------------------------------- cdn.tf
@@ -1424,6 +1426,16 @@ impl<'a> Ctx<'a> {
             let id = format!("{}_backups", naming::tf_ident(&w.name));
             let bucket = naming::cnpg_backup_bucket(&self.platform.name, &self.env.name, &w.name);
             blocks.extend(self.bucket_common(&mut locals, &id, &bucket, false));
+            // Access to the backups is logged like every other bucket's (CKV_AWS_18).
+            blocks.push(block(
+                "resource",
+                ["aws_s3_bucket_logging", &id],
+                [
+                    a("bucket", r(&format!("aws_s3_bucket.{id}.id"))),
+                    a("target_bucket", r("aws_s3_bucket.logs.id")),
+                    a("target_prefix", s(format!("s3/{}-backups/", w.name))),
+                ],
+            ));
             let keep = crate::emit::cnpg::backup(w)
                 .map_or(ir::MANAGED_BACKUP_RETENTION_DAYS, |b| {
                     (b.retention_ms.div_ceil(86_400_000) as u32).max(1)

@@ -301,6 +301,16 @@ spec:
       {{- end }}
       resources:
         {{- toYaml .resources | nindent 8 }}
+      livenessProbe:
+        httpGet:
+          path: {{ .healthPath | quote }}
+          port: {{ .port.name | quote }}
+        periodSeconds: 10
+      readinessProbe:
+        httpGet:
+          path: {{ .healthPath | quote }}
+          port: {{ .port.name | quote }}
+        periodSeconds: 10
       securityContext:
         {{- include "plinth.containerSecurityContext" $s | nindent 8 }}
     {{- end }}
