@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use super::render::Format;
 use super::{
-    display_path, print_diagnostics, read_spec, spec_path, unknown_env, EXIT_ERROR, EXIT_OK,
+    chosen_env, display_path, print_diagnostics, read_spec, spec_path, EXIT_ERROR, EXIT_OK,
 };
 use crate::diag::{did_you_mean, Diagnostics};
 use crate::source::Sources;
@@ -49,24 +49,7 @@ pub fn run(args: Args) -> u8 {
         print_diagnostics(Format::Human, &analysis.sources, &analysis.diagnostics);
         return EXIT_ERROR;
     };
-    let names: Vec<&str> = platform
-        .environments
-        .iter()
-        .map(|e| e.name.as_str())
-        .collect();
-    let env = match (&args.env, platform.environments.as_slice()) {
-        (Some(name), envs) => envs.iter().find(|e| &e.name == name),
-        (None, [only]) => Some(only),
-        (None, _) => None,
-    };
-    let Some(env) = env else {
-        match &args.env {
-            Some(name) => eprintln!("error: {}", unknown_env(name, &names)),
-            None => eprintln!(
-                "error: choose an environment with --env: {}",
-                names.join(", ")
-            ),
-        }
+    let Some(env) = chosen_env(&platform, args.env.as_deref()) else {
         return EXIT_ERROR;
     };
     match field {

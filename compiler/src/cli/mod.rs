@@ -91,6 +91,32 @@ fn usage_error(e: &clap::Error) -> u8 {
     }
 }
 
+/// The environment a one-environment command (`explain`, `graph`) works on: the one `--env`
+/// names, or the spec's only one. Otherwise it prints why (an unknown name with the nearest
+/// one, or the list to choose from) and returns `None`.
+pub(crate) fn chosen_env<'p>(
+    platform: &'p crate::ir::Platform,
+    name: Option<&str>,
+) -> Option<&'p crate::ir::Environment> {
+    let envs = platform.environments.as_slice();
+    let env = match (name, envs) {
+        (Some(name), envs) => envs.iter().find(|e| e.name == name),
+        (None, [only]) => Some(only),
+        (None, _) => None,
+    };
+    if env.is_none() {
+        let names: Vec<&str> = envs.iter().map(|e| e.name.as_str()).collect();
+        match name {
+            Some(name) => eprintln!("error: {}", unknown_env(name, &names)),
+            None => eprintln!(
+                "error: choose an environment with --env: {}",
+                names.join(", ")
+            ),
+        }
+    }
+    env
+}
+
 /// The message for an `--env NAME` the spec does not define: a command-line mistake, named
 /// as such, with the nearest name and the list to choose from.
 pub(crate) fn unknown_env(name: &str, known: &[&str]) -> String {

@@ -455,20 +455,7 @@ impl<'a> Builder<'a> {
                 required: true,
             },
         )]);
-        let mut env: BTreeMap<String, String> = c.env.clone();
-        for (k, r) in &c.secrets {
-            let var = self
-                .variables
-                .get(r)
-                .cloned()
-                .unwrap_or_else(|| naming::compose_variable(r));
-            self.required
-                .entry(name.to_owned())
-                .or_default()
-                .insert(k.clone(), var.clone());
-            env.insert(k.clone(), var);
-        }
-        s.environment = env;
+        s.environment = self.service_environment(name, &c.env, &c.secrets);
         s.user = Some(format!("{0}:{0}", w.security.run_as_user));
         s.deploy = Some(Deploy {
             replicas: None,
@@ -591,15 +578,27 @@ impl<'a> Builder<'a> {
     /// `required` and written by [`compose_yaml`] after every other `$` is escaped; here they
     /// hold the variable's name, so the keys keep their order.
     fn environment(&mut self, w: &Workload) -> BTreeMap<String, String> {
-        let mut env: BTreeMap<String, String> = w.env.clone().into_iter().collect();
-        for (k, r) in &w.secrets {
+        self.service_environment(&w.name, &w.env, &w.secrets)
+    }
+
+    /// The `environment` of service `service`: plain variables as written, secret ones as
+    /// the `.env` variable that holds them (recorded in `required`, which `compose_yaml`
+    /// turns into `${VAR:?…}`).
+    fn service_environment(
+        &mut self,
+        service: &str,
+        plain: &BTreeMap<String, String>,
+        secrets: &BTreeMap<String, ir::SecretRef>,
+    ) -> BTreeMap<String, String> {
+        let mut env = plain.clone();
+        for (k, r) in secrets {
             let var = self
                 .variables
                 .get(r)
                 .cloned()
                 .unwrap_or_else(|| naming::compose_variable(r));
             self.required
-                .entry(w.name.clone())
+                .entry(service.to_owned())
                 .or_default()
                 .insert(k.clone(), var.clone());
             env.insert(k.clone(), var);

@@ -249,8 +249,7 @@ fn require_redis_password(workloads: &mut [Workload]) {
         .map(|r| (r.secret.clone(), r.key.clone()))
         .collect();
     for w in workloads.iter_mut() {
-        let is_redis = matches!(&w.role, Role::DataStore(s) if s.engine == "redis");
-        if !is_redis || !w.command.is_empty() {
+        if w.engine() != Some("redis") || !w.command.is_empty() {
             continue;
         }
         let named = SecretRef {
@@ -288,7 +287,7 @@ const QDRANT_API_KEY_VARIABLE: &str = "QDRANT__SERVICE__API_KEY";
 /// ServiceMonitor sends from the same Secret.
 fn scrape_qdrant_with_its_key(workloads: &mut [Workload]) {
     for w in workloads.iter_mut() {
-        if !matches!(&w.role, Role::DataStore(s) if s.engine == "qdrant") {
+        if w.engine() != Some("qdrant") {
             continue;
         }
         let Some(key) = w.secrets.get(QDRANT_API_KEY_VARIABLE).cloned() else {
@@ -315,12 +314,7 @@ const QDRANT_PEER_PORT: u16 = 6335;
 /// one replica of it) starts as a single node, with distributed mode off. A store with a `command` of its own is left as written.
 fn cluster_qdrant(workloads: &mut [Workload]) {
     for w in workloads.iter_mut() {
-        let is_qdrant = matches!(&w.role, Role::DataStore(s) if s.engine == "qdrant");
-        let replicas = match &w.replicas {
-            Replicas::Fixed(n) => *n,
-            Replicas::Auto(a) => a.max,
-        };
-        if !is_qdrant || replicas < 2 || !w.command.is_empty() {
+        if w.engine() != Some("qdrant") || w.max_replicas() < 2 || !w.command.is_empty() {
             continue;
         }
         let peer = Port {
@@ -368,8 +362,7 @@ const REDIS_EXPORTER_PORT: u16 = 9121;
 /// the store's own `service` label, the one the alerts select.
 fn export_redis_metrics(workloads: &mut [Workload], scrape_interval_ms: u64) {
     for w in workloads.iter_mut() {
-        let is_redis = matches!(&w.role, Role::DataStore(s) if s.engine == "redis");
-        if !is_redis || w.metrics.is_some() {
+        if w.engine() != Some("redis") || w.metrics.is_some() {
             continue;
         }
         let redis_port = w.ports.first().map_or(6379, |p| p.port);

@@ -333,6 +333,14 @@ pub struct ShutdownPolicy {
 }
 
 impl Workload {
+    /// The engine of an in-cluster data store (`postgres`, `redis`…); `None` for a service.
+    pub fn engine(&self) -> Option<&str> {
+        match &self.role {
+            Role::DataStore(s) => Some(&s.engine),
+            Role::Service => None,
+        }
+    }
+
     /// The ports clients connect to: every port but the one a clustered store's replicas
     /// use among themselves.
     pub fn client_ports(&self) -> impl Iterator<Item = &Port> {
