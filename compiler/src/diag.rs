@@ -42,11 +42,11 @@ macro_rules! codes {
                 match self { $(Code::$variant => $summary,)* }
             }
 
-            /// Warnings start with `W`, and so do the proof's findings (`P`) while the
-            /// examples still have some (`--strict` makes those errors, see
-            /// [`Diagnostic::escalated`]); everything else is an error.
+            /// Warnings start with `W`; everything else is an error, the proof's findings
+            /// (`P`) included, since an output with one would not come up (`--lenient`
+            /// lowers those to warnings, see [`Diagnostic::relaxed`]).
             pub fn severity(self) -> Severity {
-                if self.id().starts_with('W') || self.is_proof() { Severity::Warning } else { Severity::Error }
+                if self.id().starts_with('W') { Severity::Warning } else { Severity::Error }
             }
 
             /// Whether the code is a finding of the closure proof over generated files.
@@ -182,8 +182,9 @@ pub struct Diagnostic {
     pub related: Vec<Label>,
     /// How to fix it.
     pub help: Option<String>,
-    /// A warning made an error: `--strict` does this to the proof's findings.
-    pub escalated: bool,
+    /// An error lowered to a warning: `--lenient` does this to the proof's findings, for an
+    /// output its user completes by hand before applying it.
+    pub relaxed: bool,
 }
 
 impl Diagnostic {
@@ -203,7 +204,7 @@ impl Diagnostic {
             }),
             related: Vec::new(),
             help: None,
-            escalated: false,
+            relaxed: false,
         }
     }
 
@@ -215,7 +216,7 @@ impl Diagnostic {
             primary: None,
             related: Vec::new(),
             help: None,
-            escalated: false,
+            relaxed: false,
         }
     }
 
@@ -234,10 +235,10 @@ impl Diagnostic {
         self
     }
 
-    /// The severity, derived from the code, unless the diagnostic was escalated.
+    /// The severity, derived from the code, unless the diagnostic was relaxed.
     pub fn severity(&self) -> Severity {
-        if self.escalated {
-            Severity::Error
+        if self.relaxed {
+            Severity::Warning
         } else {
             self.code.severity()
         }

@@ -41,8 +41,10 @@ pub struct Options {
     pub targets: Vec<Target>,
     /// Environments to emit; all when empty.
     pub envs: Vec<String>,
-    /// Make the proof's findings errors (`--strict`), so that nothing is written.
-    pub strict: bool,
+    /// Lower the proof's findings to warnings (`--lenient`), so that an output that would
+    /// not come up as it is is still written, for its user to complete by hand. By default
+    /// they are errors and nothing is written.
+    pub lenient: bool,
 }
 
 /// A checked and lowered spec.
@@ -313,7 +315,9 @@ pub fn compile(path: &str, text: &str, options: &Options) -> Compilation {
                 let proof = proof::run(&files, &targets, &kept.0);
                 notes.extend(proof.notes);
                 for mut d in proof.diagnostics {
-                    d.escalated = options.strict;
+                    // Only findings are lowered: the proof's internal errors (a generated
+                    // file it cannot read) are bugs, never waived.
+                    d.relaxed = options.lenient && d.code.is_proof();
                     diagnostics.push(d);
                 }
                 diagnostics.sort();
@@ -349,11 +353,11 @@ pub const PROOF_TARGETS: &[Target] = &[
 /// Checks the spec `text` shown as `path` and, when it is valid, compiles it in memory over
 /// [`PROOF_TARGETS`] and proves the files (what `plinth check` runs). The files are not
 /// returned: a check writes nothing.
-pub fn check_proven(path: &str, text: &str, strict: bool) -> Compilation {
+pub fn check_proven(path: &str, text: &str, lenient: bool) -> Compilation {
     let options = Options {
         targets: PROOF_TARGETS.to_vec(),
         envs: Vec::new(),
-        strict,
+        lenient,
     };
     let mut c = compile(path, text, &options);
     c.files.clear();

@@ -275,6 +275,9 @@ pub fn random(u: &mut arbitrary::Unstructured<'_>) -> arbitrary::Result<String> 
 
     let count = u.int_in_range(1..=SERVICES.len())?;
     let mut services: Vec<&str> = Vec::new();
+    // The services with a metrics endpoint: only their request series exist, so only they
+    // can have an SLO (one over another's series would be a proof finding, P013).
+    let mut scraped: Vec<&str> = Vec::new();
     for name in SERVICES.iter().take(count) {
         services.push(name);
         let kind = *u.choose(&["web", "web", "worker", "stateful", "cron"])?;
@@ -354,6 +357,7 @@ pub fn random(u: &mut arbitrary::Unstructured<'_>) -> arbitrary::Result<String> 
             }
             if u.arbitrary()? {
                 let _ = writeln!(s, "metrics = {{ path = \"/metrics\", port = \"http\" }}");
+                scraped.push(name);
             }
         }
         // Dependencies on earlier services only, so there is never a cycle.
@@ -462,15 +466,17 @@ pub fn random(u: &mut arbitrary::Unstructured<'_>) -> arbitrary::Result<String> 
         );
     }
     s.push('\n');
-    if u.arbitrary()? {
-        let service = u.choose(&services)?;
+    if !scraped.is_empty() && u.arbitrary()? {
+        let service = u.choose(&scraped)?;
         let _ = writeln!(
             s,
             "[observability.slos.{service}-availability]\nservice = \"{service}\"\nobjective = {}\ngood = 'sum(rate(http_requests_total{{service=\"{service}\",code!~\"5..\"}}[{{window}}]))'\ntotal = 'sum(rate(http_requests_total{{service=\"{service}\"}}[{{window}}]))'\n",
             u.choose(&["99", "99.5", "99.9", "95"])?
         );
     }
-    if u.arbitrary()? {
+    // A platform-wide rule over an application series, which only a scraped service can
+    // export.
+    if !scraped.is_empty() && u.arbitrary()? {
         let _ = writeln!(
             s,
             "[[observability.rules]]\nname = \"QueueBacklog\"\nexpr = 'sum(queue_depth) > {}'\nfor = \"{}m\"\nseverity = \"{}\"\nsummary = {}\n",

@@ -45,7 +45,7 @@ fn compile(text: &str) -> plinth::Compilation {
     let options = plinth::Options {
         targets: vec![Target::Terraform, Target::Helm],
         envs: vec![],
-        strict: false,
+        lenient: false,
     };
     let c = plinth::compile("platform.toml", text, &options);
     assert!(

@@ -102,7 +102,7 @@ fn build(text: &str) -> plinth::Compilation {
         &plinth::Options {
             targets: vec![Target::Prometheus, Target::Alertmanager],
             envs: Vec::new(),
-            strict: false,
+            lenient: false,
         },
     );
     assert!(

@@ -47,7 +47,7 @@ fn compile(text: &str) -> Out {
         &plinth::Options {
             targets: vec![plinth::emit::Target::Compose],
             envs: Vec::new(),
-            strict: false,
+            lenient: false,
         },
     );
     assert!(
@@ -456,7 +456,7 @@ fn only_the_selected_compose_environment_is_emitted() {
         &plinth::Options {
             targets: vec![plinth::emit::Target::Compose],
             envs: vec!["production".to_owned()],
-            strict: false,
+            lenient: false,
         },
     );
     assert!(c.files.is_empty());

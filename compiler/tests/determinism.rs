@@ -185,7 +185,7 @@ fn targets_built_together_write_what_each_writes_alone() {
             let options = plinth::Options {
                 targets: vec![t],
                 envs: Vec::new(),
-                strict: false,
+                lenient: false,
             };
             let c = plinth::compile("platform.toml", &text, &options);
             assert!(!c.diagnostics.has_errors(), "{name}: {}", t.name());

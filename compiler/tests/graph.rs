@@ -97,7 +97,7 @@ fn alert_families_reach_the_receivers_the_route_tests_predict() {
     let options = plinth::Options {
         targets: vec![Target::Alertmanager],
         envs: vec!["production".into()],
-        strict: false,
+        lenient: false,
     };
     let c = plinth::compile(spec, &text, &options);
     let tests = c
@@ -231,7 +231,7 @@ fn every_diagram_of_every_example_parses_with_mermaid() {
         let options = plinth::Options {
             targets: vec![Target::Docs],
             envs: vec![],
-            strict: false,
+            lenient: false,
         };
         let c = plinth::compile(&shown(&spec), &text, &options);
         for f in &c.files {

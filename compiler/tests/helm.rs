@@ -125,7 +125,8 @@ kind = "worker"
 image = "ghcr.io/acme/worker:2.0.0"
 replicas = 1
 depends_on = ["cache"]
-metrics = { path = "/metrics" }
+ports = [{ name = "metrics", port = 9100 }]
+metrics = { path = "/metrics", port = "metrics" }
 probes.liveness = { command = ["true"] }
 security = { read_only_root_filesystem = false, add_capabilities = ["NET_BIND_SERVICE"] }
 image_pull_secrets = ["regcred"]
@@ -142,7 +143,7 @@ kind = "stateful"
 image = "ghcr.io/acme/ledger:0.4.0"
 ports = [{ name = "raft", port = 7000 }]
 replicas = 3
-storage = { size = "20Gi", path = "/var/lib/ledger", class = "fast-ssd" }
+storage = { size = "20Gi", path = "/var/lib/ledger", class = "gp3" }
 security = { service_account_token = true, run_as_user = 20000 }
 vertical_autoscaling = "initial"
 
@@ -412,7 +413,7 @@ fn kitchen_sink_values_cover_every_workload_feature() {
     assert!(v["services"]["nightly"].get("rollingUpdate").is_none());
     assert_eq!(
         v["services"]["ledger"]["persistence"],
-        json!({ "size": "20Gi", "mountPath": "/var/lib/ledger", "storageClass": "fast-ssd" })
+        json!({ "size": "20Gi", "mountPath": "/var/lib/ledger", "storageClass": "gp3" })
     );
     assert_eq!(
         v["services"]["ledger"]["security"]["serviceAccountToken"],
@@ -432,7 +433,7 @@ fn building_one_environment_keeps_the_shared_values() {
         &plinth::Options {
             targets: vec![plinth::emit::Target::Helm],
             envs: vec!["staging".to_owned()],
-            strict: false,
+            lenient: false,
         },
     );
     assert_eq!(

@@ -1,6 +1,7 @@
 //! Issue 19 through the real binary: `check` and `build` run the proof over the generated
-//! files, its findings are warnings (P codes) pointing at the spec, and `--strict` makes them
-//! errors, so CI and pre-commit fail while the output would not come up.
+//! files, and its findings (P codes) are errors pointing at the spec, so that `check` fails
+//! and `build` writes nothing while the output would not come up; `--lenient` makes them
+//! warnings.
 
 mod support;
 
@@ -29,7 +30,7 @@ fn proof_codes(codes: &[String]) -> Vec<&str> {
 }
 
 #[test]
-fn check_reports_the_proof_as_warnings_and_strict_makes_them_errors() {
+fn check_reports_the_proof_as_errors_and_lenient_makes_them_warnings() {
     let root = root();
     let dir = TempDir::new("proof-check");
     let spec = &with_unproduced_series(&dir.0);
@@ -42,8 +43,10 @@ fn check_reports_the_proof_as_warnings_and_strict_makes_them_errors() {
     );
     assert_exit(&clean, 0);
     assert!(proof_codes(&codes(&clean)).is_empty());
+
+    // By default a finding is an error: the output would not come up.
     let out = plinth_run(&root, &["check", spec, "--format", "json"]);
-    assert_exit(&out, 0);
+    assert_exit(&out, 1);
     let codes = codes(&out);
     let found = proof_codes(&codes);
     assert!(found.contains(&"P013"), "{found:?}");
@@ -52,43 +55,53 @@ fn check_reports_the_proof_as_warnings_and_strict_makes_them_errors() {
     }
     for d in json_diagnostics(&out) {
         if d["code"].as_str().is_some_and(|c| c.starts_with('P')) {
-            assert_eq!(d["severity"], "warning", "{d}");
+            assert_eq!(d["severity"], "error", "{d}");
             assert!(d.get("help").is_some_and(|h| !h.is_null()), "no help: {d}");
         }
     }
 
-    let strict = plinth_run(&root, &["check", spec, "--strict", "--format", "json"]);
-    assert_exit(&strict, 1);
-    let errors: Vec<serde_json::Value> = json_diagnostics(&strict)
+    // `--lenient` reports the same findings as warnings and the spec checks as valid.
+    let lenient = plinth_run(&root, &["check", spec, "--lenient", "--format", "json"]);
+    assert_exit(&lenient, 0);
+    let warnings: Vec<serde_json::Value> = json_diagnostics(&lenient)
         .into_iter()
         .filter(|d| d["code"].as_str().is_some_and(|c| c.starts_with('P')))
         .collect();
-    assert!(!errors.is_empty());
+    assert_eq!(warnings.len(), found.len(), "{warnings:?}");
     assert!(
-        errors.iter().all(|d| d["severity"] == "error"),
-        "{errors:?}"
+        warnings.iter().all(|d| d["severity"] == "warning"),
+        "{warnings:?}"
     );
+
+    // `--strict`, the opt-in of the lenient days, is still accepted and is the default.
+    let strict = plinth_run(&root, &["check", spec, "--strict", "--format", "json"]);
+    assert_exit(&strict, 1);
+    // Asking for both is a usage error, not a silent choice of one.
+    let both = plinth_run(&root, &["check", spec, "--strict", "--lenient"]);
+    assert_exit(&both, 1);
+    let stderr = String::from_utf8_lossy(&both.stderr);
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
 }
 
 #[test]
-fn strict_build_writes_nothing_and_a_plain_build_writes_everything() {
+fn a_build_with_findings_writes_nothing_and_a_lenient_build_writes_everything() {
     let root = root();
     let dir = TempDir::new("proof-strict-build");
     let out_dir = dir.0.join("out");
     let out = out_dir.to_str().unwrap();
     let spec = &with_unproduced_series(&dir.0);
-    let strict = plinth_run(&root, &["build", spec, "--out", out, "--strict"]);
-    assert_exit(&strict, 1);
-    assert!(
-        !out_dir.exists(),
-        "a strict build with findings wrote files"
-    );
-    let stderr = String::from_utf8_lossy(&strict.stderr);
-    assert!(stderr.contains("P013"), "{stderr}");
-
     let plain = plinth_run(&root, &["build", spec, "--out", out]);
-    assert_exit(&plain, 0);
+    assert_exit(&plain, 1);
+    assert!(!out_dir.exists(), "a build with findings wrote files");
+    let stderr = String::from_utf8_lossy(&plain.stderr);
+    assert!(stderr.contains("P013"), "{stderr}");
+    assert!(stderr.contains("--lenient"), "no way out named: {stderr}");
+
+    let lenient = plinth_run(&root, &["build", spec, "--out", out, "--lenient"]);
+    assert_exit(&lenient, 0);
     assert!(out_dir.join("k8s/staging/auth-service.yaml").exists());
+    let stderr = String::from_utf8_lossy(&lenient.stderr);
+    assert!(stderr.contains("P013"), "{stderr}");
 }
 
 #[test]
@@ -97,7 +110,7 @@ fn findings_point_at_the_spec_definition_that_caused_them() {
     let dir = TempDir::new("proof-points");
     let spec = &with_unproduced_series(&dir.0);
     let out = plinth_run(&root, &["check", spec]);
-    assert_exit(&out, 0);
+    assert_exit(&out, 1);
     let stderr = String::from_utf8_lossy(&out.stderr);
     // A rule of the whole platform points at the environment it fails in.
     let at = stderr

@@ -199,7 +199,9 @@ severity = "critical"
 summary = "sum {{ $labels.instance }} }} {"
 description = "desc {{ template \"x\" }} {{ fail \"boom\" }} $x ${y}"
 "#;
-    let service = r#"thresholds.custom_x = { expr = "sum(rate(x_total[5m]))", warning = 1, critical = 2, summary = "too many {{ $value }}" }"#;
+    // The service serves metrics, so the custom threshold's `x_total` has a producer.
+    let service = r#"metrics = { port = "http" }
+thresholds.custom_x = { expr = "sum(rate(x_total[5m]))", warning = 1, critical = 2, summary = "too many {{ $value }}" }"#;
     let files = build(&dir, "platform.toml", &spec(service, extra));
     let rules = &files["prometheus/production/rules.yaml"];
     let doc: serde_json::Value = serde_saphyr::from_str(rules).expect("rules parse");

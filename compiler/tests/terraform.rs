@@ -16,7 +16,7 @@ fn compile(path: &str) -> plinth::Compilation {
     let options = plinth::Options {
         targets: vec![Target::Terraform],
         envs: vec![],
-        strict: false,
+        lenient: false,
     };
     let c = plinth::compile(path, &text, &options);
     assert!(!c.diagnostics.has_errors(), "{path} should compile");
@@ -35,7 +35,7 @@ fn codepal_without_prometheus_volume() -> plinth::Compilation {
         &plinth::Options {
             targets: vec![Target::Terraform],
             envs: vec![],
-            strict: false,
+            lenient: false,
         },
     );
     assert!(!c.diagnostics.has_errors(), "{path} should compile");
@@ -674,7 +674,7 @@ fn the_terraform_namespace_has_the_labels_of_the_k8s_namespace() {
     let options = plinth::Options {
         targets: vec![Target::Terraform, Target::K8s],
         envs: vec![],
-        strict: false,
+        lenient: false,
     };
     let c = plinth::compile(path, &spec, &options);
     let yaml = &c

@@ -244,7 +244,7 @@ fn module_calls_pass_only_what_the_pinned_versions_declare() {
         let options = plinth::Options {
             targets: vec![Target::Terraform],
             envs: vec![],
-            strict: false,
+            lenient: false,
         };
         let c = plinth::compile(spec, &text, &options);
         let mut by_env: BTreeMap<String, RootModule> = BTreeMap::new();

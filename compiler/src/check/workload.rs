@@ -357,6 +357,7 @@ fn port_references(w: &W, out: &mut Vec<Diagnostic>) {
     if let Some(r) = w.metrics.and_then(|m| m.port.as_ref()) {
         refs.push(("metrics endpoint", r));
     }
+    metrics_without_any_port(w, out);
     for (what, r) in refs {
         if !resolve_port(w, r) {
             let shown = match &r.value {
@@ -407,6 +408,31 @@ fn port_references(w: &W, out: &mut Vec<Diagnostic>) {
             }
         }
     }
+}
+
+/// E106 `undeclared-port`, for a metrics endpoint that names no port on a workload that
+/// declares none: the endpoint defaults to the first port, and there is none.
+///
+/// Why: with no port there is no Service and no ServiceMonitor, so nothing scrapes the
+/// endpoint, yet its alerts would be generated and could never fire.
+fn metrics_without_any_port(w: &W, out: &mut Vec<Diagnostic>) {
+    let Some(m) = w.metrics else { return };
+    if m.port.is_some() || !w.ports.is_empty() {
+        return;
+    }
+    let span = m.path.as_ref().map_or(&w.name.span, |p| &p.span);
+    out.push(
+        Diagnostic::new(
+            Code::UndeclaredPort,
+            format!(
+                "the metrics endpoint of `{}` has no port, and `{}` declares none",
+                w.name.value, w.name.value
+            ),
+            span.clone(),
+            "served on no port",
+        )
+        .help("declare the port it is served on, `ports = [{ name = \"metrics\", port = 9100 }]`, and name it in `metrics = { port = \"metrics\" }`"),
+    );
 }
 
 /// E144 `probe-shape`, E132 `malformed-duration` for probe timings.

@@ -20,7 +20,7 @@ use crate::source::Sources;
 /// generate are never overwritten or removed without --force.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  plinth build\n  plinth build examples/devmentor.toml --out out\n  plinth build --env production --target k8s\n  plinth build --quiet\n  plinth build --strict    the proof's findings are errors\n  plinth build --format json    one JSON object on stdout: files per target, notes, diagnostics"
+    after_help = "Examples:\n  plinth build\n  plinth build examples/devmentor.toml --out out\n  plinth build --env production --target k8s\n  plinth build --quiet\n  plinth build --lenient    write the output even if the proof finds it would not come up\n  plinth build --format json    one JSON object on stdout: files per target, notes, diagnostics"
 )]
 pub struct Args {
     /// The spec file [default: platform.toml]
@@ -43,10 +43,20 @@ pub struct Args {
     /// Print errors only: no warnings, notes or summary.
     #[arg(long, short)]
     quiet: bool,
-    /// Make the proof's findings (P codes) errors, so nothing is written while the output
-    /// would not come up: what CI and pre-commit should use.
+    /// Report the proof's findings (P codes) as warnings and write the output anyway: for an
+    /// output you complete by hand before it is applied. By default they are errors, and
+    /// nothing is written while the output would not come up.
     #[arg(long)]
-    strict: bool,
+    lenient: bool,
+    /// The proof's findings are errors: the default, so this flag changes nothing. It is
+    /// kept so that hooks and CI jobs written when the default was lenient keep working.
+    #[arg(
+        id = "strict",
+        long = "strict",
+        hide = true,
+        conflicts_with = "lenient"
+    )]
+    _strict: bool,
 }
 
 /// What a build did, for the summary: printed as text on stderr, or as one JSON object on
@@ -115,7 +125,7 @@ fn build(args: &Args, summary: &mut Summary) -> bool {
     let options = crate::Options {
         targets: args.targets.clone(),
         envs: args.envs.clone(),
-        strict: args.strict,
+        lenient: args.lenient,
     };
     let c = crate::compile(&shown, &text, &options);
     report(&c.sources, &c.diagnostics);
@@ -125,6 +135,9 @@ fn build(args: &Args, summary: &mut Summary) -> bool {
                 "{shown}: invalid ({}); nothing written",
                 counts(&c.diagnostics)
             );
+            if let Some(hint) = super::proof_hint(&c.diagnostics) {
+                eprintln!("{hint}");
+            }
         }
         return false;
     }

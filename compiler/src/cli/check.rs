@@ -14,7 +14,7 @@ use crate::source::Sources;
 /// generates resolve every reference. Writes nothing.
 #[derive(clap::Args, Debug)]
 #[command(
-    after_help = "Examples:\n  plinth check\n  plinth check examples/codepal.toml --format github\n  plinth check --strict    the proof's findings are errors (CI, pre-commit)\n\nExit codes: 0 valid (warnings allowed), 1 invalid."
+    after_help = "Examples:\n  plinth check\n  plinth check examples/codepal.toml --format github\n  plinth check --lenient    the proof's findings are warnings\n\nExit codes: 0 valid (warnings allowed), 1 invalid."
 )]
 pub struct Args {
     /// The spec file [default: platform.toml]
@@ -22,9 +22,19 @@ pub struct Args {
     /// How to print diagnostics.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     format: Format,
-    /// Make the proof's findings (P codes) errors: what CI and pre-commit should use.
+    /// Report the proof's findings (P codes) as warnings instead of errors: for an output
+    /// you complete by hand before it is applied.
     #[arg(long)]
-    strict: bool,
+    lenient: bool,
+    /// The proof's findings are errors: the default, so this flag changes nothing. It is
+    /// kept so that hooks and CI jobs written when the default was lenient keep working.
+    #[arg(
+        id = "strict",
+        long = "strict",
+        hide = true,
+        conflicts_with = "lenient"
+    )]
+    _strict: bool,
 }
 
 pub fn run(args: Args) -> u8 {
@@ -38,7 +48,7 @@ pub fn run(args: Args) -> u8 {
             return EXIT_ERROR;
         }
     };
-    let analysis = crate::check_proven(&shown, &text, args.strict);
+    let analysis = crate::check_proven(&shown, &text, args.lenient);
     print_diagnostics(args.format, &analysis.sources, &analysis.diagnostics);
     let failed = analysis.diagnostics.has_errors();
     if args.format == Format::Human {
@@ -47,6 +57,9 @@ pub fn run(args: Args) -> u8 {
             "{shown}: {verdict} ({})\n",
             counts(&analysis.diagnostics)
         ));
+        if let Some(hint) = super::proof_hint(&analysis.diagnostics) {
+            say(&format!("{hint}\n"));
+        }
     }
     analysis.leak();
     if failed {

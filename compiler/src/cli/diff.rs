@@ -71,10 +71,14 @@ pub fn run(args: Args) -> u8 {
         return EXIT_ERROR;
     }
     let drift = args.base.is_none() && args.specs.len() < 2;
+    // The diff compares what each side generates; whether that output would come up is
+    // `check`'s and `build`'s verdict. So the proof's findings are warnings here: a base
+    // revision written before a finding was an error, or built with `--lenient`, still
+    // compiles and can be compared.
     let mut options = crate::Options {
         targets: args.targets.clone(),
         envs: args.envs.clone(),
-        strict: false,
+        lenient: true,
     };
     // Where the environments came from, for the message when one is unknown.
     let mut recorded = false;
@@ -220,7 +224,7 @@ fn compile_old(
             .filter(|e| !c.unknown_envs.contains(e))
             .cloned()
             .collect(),
-        strict: false,
+        lenient: options.lenient,
     };
     if known.envs.is_empty() {
         return Ok(FileSet::new());

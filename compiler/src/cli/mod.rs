@@ -331,6 +331,19 @@ pub(crate) fn counts(diags: &Diagnostics) -> String {
     )
 }
 
+/// The way out when the proof's findings are among the errors of `diags`: printed after
+/// the verdict, since a user who meets a P error for the first time should learn at once
+/// that the spec itself is valid and how to write the output anyway.
+pub(crate) fn proof_hint(diags: &Diagnostics) -> Option<&'static str> {
+    diags
+        .0
+        .iter()
+        .any(|d| d.code.is_proof() && d.severity() == Severity::Error)
+        .then_some(
+            "help: the spec is valid, but the closure proof found that its output would not come up as generated; fix what the P findings name, or pass --lenient to report them as warnings and write the output anyway",
+        )
+}
+
 /// The spec path from an optional argument.
 pub(crate) fn spec_path(arg: Option<PathBuf>) -> PathBuf {
     arg.unwrap_or_else(|| PathBuf::from(DEFAULT_SPEC))

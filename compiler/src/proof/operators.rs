@@ -24,8 +24,14 @@ const CNPG_GROUP: &str = "postgresql.cnpg.io";
 ///   metrics on 9127 (`metrics`), and the Service `P` on 5432.
 ///
 /// Each carries the `app.kubernetes.io/name` of the object it comes from, so findings and
-/// scrapes are attributed to the workload the spec named.
+/// scrapes are attributed to the workload the spec named. The Secrets a `Cluster` creates
+/// come with them ([`cluster_secrets`]).
 pub(super) fn operator_pods(objects: &[Object]) -> Vec<Object> {
+    let secrets: Vec<Object> = objects
+        .iter()
+        .filter(|o| o.group() == CNPG_GROUP && o.kind == "Cluster")
+        .flat_map(cluster_secrets)
+        .collect();
     objects
         .iter()
         .filter(|o| o.group() == CNPG_GROUP)
@@ -76,6 +82,47 @@ pub(super) fn operator_pods(objects: &[Object]) -> Vec<Object> {
                     .map(|(name, selector)| service(o, &name, &owner, selector)),
             );
             made
+        })
+        .chain(secrets)
+        .collect()
+}
+
+/// The Secrets a CloudNativePG `Cluster` named `X` creates in its namespace, as `Secret`
+/// objects: `X-app`, the application user's credentials and connection strings, unless
+/// `spec.bootstrap.initdb.secret` names a Secret of the user's for them; and
+/// `X-superuser` when `spec.enableSuperuserAccess` is true. (Its certificate Secrets are
+/// the operator's own business: no pod of the output mounts them.)
+///
+/// Why: the README tells services to read `X-app` (`DATABASE_URL = { secret = "X-app",
+/// key = "uri" }`); without this, that Secret would be a P005 finding in every output.
+fn cluster_secrets(cluster: &Object) -> Vec<Object> {
+    let mut names = Vec::new();
+    if cluster
+        .doc
+        .pointer("/spec/bootstrap/initdb/secret/name")
+        .is_none()
+    {
+        names.push(format!("{}-app", cluster.name));
+    }
+    if cluster.doc.pointer("/spec/enableSuperuserAccess") == Some(&Value::Bool(true)) {
+        names.push(format!("{}-superuser", cluster.name));
+    }
+    names
+        .into_iter()
+        .map(|name| Object {
+            api_version: "v1".to_owned(),
+            kind: "Secret".to_owned(),
+            name: name.clone(),
+            namespace: cluster.namespace.clone(),
+            doc: json!({
+                "apiVersion": "v1",
+                "kind": "Secret",
+                "metadata": {
+                    "name": name,
+                    "namespace": cluster.namespace,
+                    "labels": { "app.kubernetes.io/name": cluster.owner() },
+                },
+            }),
         })
         .collect()
 }

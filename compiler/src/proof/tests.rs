@@ -310,3 +310,33 @@ fn pods_an_operator_creates_are_found_by_their_selectors() {
         "{found:?}"
     );
 }
+
+#[test]
+fn the_secret_an_operator_creates_has_a_producer() {
+    // A service reading CloudNativePG's `postgres-app` Secret (as the README says to) is
+    // proven, since the `Cluster` creates it; without the `Cluster`, nothing does.
+    let (files, spec) = codepal();
+    let path = "k8s/staging/auth-service.yaml";
+    let reads_app = edit(
+        &files,
+        path,
+        "name: codepal-database\n",
+        "name: postgres-app\n",
+    );
+    assert!(
+        in_env(&reads_app, &spec, Code::UnproducedSecret, path).is_empty(),
+        "{:?}",
+        in_env(&reads_app, &spec, Code::UnproducedSecret, path)
+    );
+    let no_cluster = edit(
+        &reads_app,
+        "k8s/staging/postgres.yaml",
+        "kind: Cluster\n",
+        "kind: ClusterGone\n",
+    );
+    let found = in_env(&no_cluster, &spec, Code::UnproducedSecret, path);
+    assert!(
+        found.iter().any(|d| d.message.contains("`postgres-app`")),
+        "{found:?}"
+    );
+}
