@@ -829,6 +829,37 @@ fn jobs_run_on_every_deploy() {
         name.as_str(),
         "a changed job is a new Job"
     );
+    // What the Job does not run leaves its name alone, so a migration is not run again:
+    // here an alert level of the platform, which reached the old name through the model.
+    let alerted = spec.replacen(
+        "[alerting]\n",
+        "[observability.thresholds]\ncpu = { warning = 61, critical = 93 }\n\n[alerting]\n",
+        1,
+    );
+    assert_ne!(alerted, spec);
+    assert_eq!(
+        job_of(&alerted, "d")["metadata"]["name"],
+        name.as_str(),
+        "an alert level is not part of what the job runs"
+    );
+    // A config file mounted into it is.
+    let configured = spec.replacen(
+        "depends_on = [\"db\"]\n",
+        "depends_on = [\"db\"]\nconfig_files = [{ path = \"/etc/migrate.yaml\", content = \"lock: true\\n\" }]\n",
+        1,
+    );
+    assert_ne!(configured, spec);
+    let with_config = job_of(&configured, "e")["metadata"]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(with_config, name, "a config file is part of what it runs");
+    let reconfigured = configured.replacen("lock: true", "lock: false", 1);
+    assert_ne!(
+        job_of(&reconfigured, "f")["metadata"]["name"],
+        with_config.as_str(),
+        "so is its content"
+    );
     let compose = std::fs::read_to_string(dir.join("a/compose/compose.yaml")).unwrap();
     let compose: serde_json::Value = serde_saphyr::from_str(&compose).unwrap();
     assert_eq!(

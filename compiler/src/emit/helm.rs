@@ -295,7 +295,7 @@ pub fn values(platform: &ir::Platform, env: &Environment) -> Values {
         } else {
             &mut out.services
         };
-        set.insert(w.name.clone(), workload(w));
+        set.insert(w.name.clone(), workload(platform, env, w));
     }
     out
 }
@@ -391,7 +391,7 @@ fn int_or_string(v: IntOrPercent) -> IntOrString {
     }
 }
 
-fn workload(w: &Workload) -> WorkloadValues {
+fn workload(platform: &ir::Platform, env: &Environment, w: &Workload) -> WorkloadValues {
     let (replica_count, autoscaling) = match &w.replicas {
         Replicas::Fixed(n) => (Some(*n), None),
         Replicas::Auto(a) => (None, Some(autoscaler(a))),
@@ -406,7 +406,7 @@ fn workload(w: &Workload) -> WorkloadValues {
             Kind::Job => WorkloadKind::Job,
         },
         schedule: w.schedule.clone().filter(|_| w.kind == Kind::Cron),
-        job_name: (w.kind == Kind::Job).then(|| naming::job(w)),
+        job_name: (w.kind == Kind::Job).then(|| super::k8s::job_name(platform, env, w)),
         image: w.image.clone(),
         command: w.command.clone(),
         args: w.args.clone(),

@@ -616,10 +616,7 @@ fn workload_docs(
             ..Default::default()
         })));
     }
-    let mut template = pod_template(w, &labels);
-    if let Some(spec) = template.spec.as_mut() {
-        spec.topology_spread_constraints = topology_spread(platform, w);
-    }
+    let template = spread_pod_template(platform, w, &labels);
     match w.kind {
         Kind::Cron => docs.push(Object::CronJob(Box::new(CronJob {
             metadata: meta(&w.name, env, labels.clone()),
@@ -683,7 +680,7 @@ fn workload_docs(
         Kind::Job => docs.push(Object::Job(Box::new(Job {
             metadata: ObjectMeta {
                 annotations: Some(naming::job_hook_annotations()),
-                ..meta(&naming::job(w), env, labels.clone())
+                ..meta(&job_name(platform, env, w), env, labels.clone())
             },
             spec: Some(JobSpec {
                 // Kubernetes' default: room to wait for a dependency that is still starting.
@@ -1210,6 +1207,44 @@ fn sidecar_probe(c: &ir::Sidecar) -> K8sProbe {
 
 /// A pod template for a Job or CronJob: its container is restarted on failure, where a
 /// long-running workload's pods always restart.
+/// A workload's pod template with its spread over nodes and zones: what its Deployment,
+/// StatefulSet, CronJob or Job runs.
+fn spread_pod_template(
+    platform: &ir::Platform,
+    w: &Workload,
+    labels: &BTreeMap<String, String>,
+) -> PodTemplateSpec {
+    let mut template = pod_template(w, labels);
+    if let Some(spec) = template.spec.as_mut() {
+        spec.topology_spread_constraints = topology_spread(platform, w);
+    }
+    template
+}
+
+/// Name of a `job` workload's Job in `env`: its name and a hash of what it runs, the Job's
+/// pod template and the config files mounted into it. A Job's pod template cannot change
+/// once created, so a changed job is a new Job (the finished one expires), while an
+/// unchanged one keeps its name and is not run again.
+///
+/// Why the generated template and not the model: a hash of the whole workload changed with
+/// anything about it (an alert threshold, a field a new plinth version adds), so a
+/// migration would run again on a change that does not touch it. The Helm values name the
+/// Job with this same function, so the chart renders the same name.
+pub(crate) fn job_name(platform: &ir::Platform, env: &Environment, w: &Workload) -> String {
+    let labels = naming::workload_labels(&platform.name, env, w);
+    let template = run_to_completion(spread_pod_template(platform, w, &labels));
+    let config: Vec<(&str, &str)> = w
+        .config_files
+        .iter()
+        .map(|f| (f.path.as_str(), f.content.as_str()))
+        .collect();
+    // k8s-openapi's types serialize their maps sorted, so the bytes depend on the values
+    // only. Serializing a value of owned, plain types cannot fail; the empty fallback would
+    // still name the Job deterministically.
+    let bytes = serde_json::to_vec(&(&template, &config)).unwrap_or_default();
+    naming::job(&w.name, &bytes)
+}
+
 fn run_to_completion(template: PodTemplateSpec) -> PodTemplateSpec {
     PodTemplateSpec {
         spec: template.spec.map(|s| PodSpec {

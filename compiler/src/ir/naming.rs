@@ -166,12 +166,11 @@ pub fn config_map_key(path: &str) -> String {
 /// cluster sets it on every node group; workloads with a `node_group` select it.
 pub const NODE_GROUP_LABEL: &str = "plinth/node-group";
 
-/// Name of a `job` workload's Job: its name and a hash of everything it runs. A Job's pod
-/// template cannot change once created, so a changed job is a new Job (the finished one
-/// expires), while an unchanged one keeps its name and is not run again.
-pub fn job(w: &Workload) -> String {
-    let digest = xxhash_rust::xxh3::xxh3_64(format!("{w:?}").as_bytes());
-    format!("{}-{:08x}", w.name, digest >> 32)
+/// Name of a Job that runs `what` (bytes that stand for everything it runs): `name` and a
+/// hash of them. The emitters decide what those bytes are (`emit::k8s::job_name`).
+pub fn job(name: &str, what: &[u8]) -> String {
+    let digest = xxhash_rust::xxh3::xxh3_64(what);
+    format!("{name}-{:08x}", digest >> 32)
 }
 
 /// Seconds a finished Job is kept (so its logs can be read) before Kubernetes deletes it.
