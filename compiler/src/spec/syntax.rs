@@ -64,12 +64,18 @@ pub(super) fn problems(
             break;
         };
         let (diagnostic, spoiled) = explain(current, text, source, e);
+        // Only where the error was its own cause and nothing was blanked: a missing `,` the
+        // parser noticed because a bracket before it was left open is that bracket's.
+        let comma = missing_comma(current, e).filter(|_| spoiled.is_empty());
         out.push(diagnostic);
         let before = work.clone();
         for b in &mut work[spoiled.start.min(text.len())..spoiled.end.min(text.len())] {
             if *b != b'\n' {
                 *b = b' ';
             }
+        }
+        if let Some(at) = comma {
+            work[at] = b',';
         }
         if work == before {
             break;
@@ -80,6 +86,24 @@ pub(super) fn problems(
         errors = DeTable::parse_recoverable(current).1;
     }
     out
+}
+
+/// Where the `,` goes that the parser found missing between two array elements: the blank
+/// just before the second element, which then takes it without moving any offset. With
+/// the comma in place the array parses on, so the problem is reported once; blanking the
+/// element instead left its neighbours without a comma between them, the same problem again.
+/// `None` when the parser's error is another, or the element has no blank before it.
+fn missing_comma(current: &str, e: &toml::de::Error) -> Option<usize> {
+    if !e
+        .message()
+        .trim()
+        .starts_with("missing comma between array elements")
+    {
+        return None;
+    }
+    let at = e.span()?.start;
+    let blank = at.checked_sub(1)?;
+    matches!(current.as_bytes().get(blank), Some(b' ' | b'\t')).then_some(blank)
 }
 
 /// What a scan of the text up to the parser's error found still open there.
@@ -395,7 +419,16 @@ fn explain(
         matches!((bracket, closer), (b'{', Some(b']')) | (b'[', Some(b'}')))
     });
     let at_end = at.start >= current.trim_end().len();
-    let blamed = if mismatched {
+    // An array opened on the error's own line that runs into `key =`: its `]` is missing
+    // before the key (`values = ["a", ttl = "1h" }` inside an inline table). Blaming an
+    // outer bracket from an earlier line would leave this line to fail again.
+    let runs_into_key = innermost.filter(|(bracket, offset)| {
+        *bracket == b'['
+            && *offset >= error_line
+            && *offset < at.start
+            && starts_key_value(&current[at.start.min(current.len())..])
+    });
+    let blamed = if mismatched || runs_into_key.is_some() {
         innermost
     } else {
         open.brackets
@@ -413,7 +446,7 @@ fn explain(
         };
         // Where the author would have closed it: the parser's position on the bracket's own
         // line, else the start of the line that begins something new.
-        let noticed = if mismatched || at_end {
+        let noticed = if mismatched || at_end || runs_into_key.is_some() {
             at.start.min(current.len())
         } else {
             error_line + (current[error_line..].len() - current[error_line..].trim_start().len())
@@ -437,6 +470,17 @@ fn explain(
         return (d, line_start(current, offset)..end);
     }
     own_error(current, original, source, e)
+}
+
+/// Whether `text` starts with a `key =` (a bare or quoted key, perhaps dotted).
+fn starts_key_value(text: &str) -> bool {
+    let key_len = text
+        .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '"' | '\'')))
+        .unwrap_or(text.len());
+    key_len > 0
+        && text[key_len..]
+            .trim_start_matches([' ', '\t'])
+            .starts_with('=')
 }
 
 /// A syntax error that is its own cause: reported where the parser found it, in plainer
@@ -591,6 +635,10 @@ fn own_error(
     } else if message.starts_with("missing comma between array elements") {
         message = "missing `,` between array elements".into();
         advice = "separate the elements with `,`".into();
+        if missing_comma(current, e).is_some() {
+            // The comma is put in instead (see `problems`): the element stays to be read.
+            spoiled = start..start;
+        }
     } else if message.starts_with("invalid inline table element") {
         message = "missing `,` between the keys of an inline table".into();
         advice = "separate `key = value` pairs with `,`".into();
@@ -674,5 +722,18 @@ mod tests {
             ["unclosed array"]
         );
         assert_eq!(messages("a = '''ü\n"), ["unclosed multi-line string"]);
+    }
+
+    #[test]
+    fn a_missing_comma_between_multi_line_elements_is_one_problem() {
+        let text = "r = [\n  { a = 1 },\n  { a = 2 }\n  { a = 3 },\n  { a = 4 },\n]\n";
+        assert_eq!(messages(text), ["missing `,` between array elements"]);
+    }
+
+    #[test]
+    fn an_array_that_runs_into_a_key_is_unclosed_where_it_opens() {
+        let text = "r = [\n  { v = [\"x\", ttl = \"1h\" },\n  { v = [\"y\"] },\n]\n";
+        let found = messages(text);
+        assert_eq!(found, ["unclosed array"], "{found:?}");
     }
 }
