@@ -127,6 +127,9 @@ codes! {
     UnknownSecretDeclaration = "E205", "unknown-secret-declaration", "a `[secrets.NAME]` declaration that names no secret the spec references";
     NoAcmeEmail = "E206", "no-acme-email", "the generated Let's Encrypt ClusterIssuer has no account e-mail: `platform.tls_email` is unset and `platform.owner` is not an address";
     InvalidEmail = "E207", "invalid-email", "a `platform.tls_email` that is not an e-mail address";
+    DnsWithoutCloud = "E204", "dns-without-cloud", "`dns` on an environment without a cloud, where nothing would create its records";
+    InvalidDnsRecord = "E208", "invalid-dns-record", "a DNS record whose name is outside the zone, whose value its type does not accept, or that clashes with another";
+    DnsRecordOnRouteHost = "E209", "dns-record-on-route-host", "a DNS record listed for a route host, whose record external-dns owns";
     NoReadinessProbe = "W001", "no-readiness-probe", "a web service has no readiness probe, so it receives traffic before it is ready";
     SecurityOptOut = "W002", "security-opt-out", "a workload opts out of a secure default";
     NoRoutes = "W003", "no-alert-routes", "alerts are generated but no receiver is configured";
@@ -154,6 +157,7 @@ codes! {
     UnroutedAlert = "P016", "unrouted-alert", "a generated alert that the generated Alertmanager routes to no receiver that notifies";
     SloBeyondRetention = "E015", "slo-beyond-retention", "an SLO window longer than Prometheus keeps its metrics";
     InvalidMetricName = "E016", "invalid-metric-name", "a metric or label name of the metric conventions that Prometheus would reject";
+    RouteHostOutsideZone = "W018", "route-host-outside-zone", "a route host outside the environment's DNS zone, for which external-dns makes no record";
     SloQueryNames = "W014", "slo-query-names", "an SLO query reads a status label or latency histogram other than its service's metric conventions name";
     LatencyBetweenBuckets = "W013", "latency-between-buckets", "a latency threshold between two bounds of the latency histogram's declared buckets, where the quantile is only interpolated";
     PoolingManaged = "W010", "pooling-managed", "`pooling` on a managed (RDS) PostgreSQL store, where plinth generates no pooler";

@@ -8,6 +8,7 @@
 pub(crate) mod alerts;
 mod cloud;
 mod collisions;
+mod dns;
 mod fields;
 mod namespaces;
 mod placement;
@@ -72,6 +73,7 @@ pub fn run(spec: &Spec, views: &[Resolved], sources: &Sources) -> Diagnostics {
     fields::run(&mut ctx);
     placement::run(&mut ctx);
     cloud::run(&mut ctx);
+    dns::run(&mut ctx);
     let diags = allowed(spec, ctx.diags);
     let mut diags = Diagnostics(diags);
     diags.sort();

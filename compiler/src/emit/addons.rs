@@ -36,6 +36,8 @@ const EXTERNAL_SECRETS: &str = "2.9.0";
 const CLOUDNATIVE_PG: &str = "0.29.0";
 /// `cloudnative-pg/plugin-barman-cloud` chart (its appVersion: plugin v0.13.0).
 const BARMAN_CLOUD: &str = "0.7.0";
+/// `external-dns` chart of kubernetes-sigs (app v0.21.0).
+const EXTERNAL_DNS: &str = "1.21.1";
 /// `traefik/traefik` chart (Traefik v3.7.11): the ingress controller plinth installs for its
 /// default ingress class, now that ingress-nginx is retired (March 2026).
 const TRAEFIK: &str = "41.3.0";
@@ -45,6 +47,8 @@ const TRAEFIK: &str = "41.3.0";
 pub const EXTERNAL_SECRETS_NAMESPACE: &str = "external-secrets";
 /// Service account of the External Secrets controller, which its IAM role trusts.
 pub const EXTERNAL_SECRETS_SERVICE_ACCOUNT: &str = "external-secrets";
+/// Namespace and service account of external-dns, which its IAM role trusts.
+pub const EXTERNAL_DNS_NAMESPACE: &str = "external-dns";
 /// Namespace of cert-manager.
 pub const CERT_MANAGER_NAMESPACE: &str = "cert-manager";
 /// Namespace of the Vertical Pod Autoscaler.
@@ -74,6 +78,15 @@ pub(crate) struct Addon {
     pub role: Option<Role>,
 }
 
+impl Addon {
+    /// Whether the platform chart's release waits for this add-on: every add-on whose CRDs,
+    /// APIs or controllers the platform's objects use does. external-dns does not: it only
+    /// follows the routes once they exist, and the platform need not wait for DNS.
+    pub fn awaited_by_platform(&self) -> bool {
+        self.role != Some(Role::ExternalDns)
+    }
+}
+
 /// Something an add-on is installed after.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum After {
@@ -88,6 +101,8 @@ pub(crate) enum After {
 pub(crate) enum Role {
     /// External Secrets: read the environment's secrets in AWS Secrets Manager.
     ExternalSecrets,
+    /// external-dns: change the records of the environment's hosted zone.
+    ExternalDns,
 }
 
 impl Role {
@@ -95,7 +110,9 @@ impl Role {
     /// key escaped).
     pub fn value_path(self) -> &'static str {
         match self {
-            Role::ExternalSecrets => "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn",
+            Role::ExternalSecrets | Role::ExternalDns => {
+                "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn"
+            }
         }
     }
 
@@ -103,6 +120,7 @@ impl Role {
     pub fn service_account(self) -> (&'static str, &'static str) {
         match self {
             Role::ExternalSecrets => (EXTERNAL_SECRETS_NAMESPACE, EXTERNAL_SECRETS_SERVICE_ACCOUNT),
+            Role::ExternalDns => (EXTERNAL_DNS_NAMESPACE, EXTERNAL_DNS_NAMESPACE),
         }
     }
 }
@@ -121,6 +139,7 @@ pub(crate) fn plan(platform: &ir::Platform, env: &Environment) -> Vec<Addon> {
         postgres_operator(env),
         barman_cloud(env),
         ingress_controller(env),
+        external_dns(platform, env),
     ]
     .into_iter()
     .flatten()
@@ -272,6 +291,52 @@ fn adapter_rule(metric: &str) -> Value {
         },
         "name": { "matches": format!("^{series}$"), "as": metric },
         "metricsQuery": query,
+    })
+}
+
+/// external-dns, when the environment names its DNS zone (`dns.zone`): it keeps a record
+/// for every route host pointing at the load balancer that serves it.
+///
+/// Why external-dns rather than Terraform records: the load balancer's name exists only
+/// once the ingress controller's Service has one, after the cluster is up; external-dns
+/// reads it from the routes' status and follows it when it changes, which a Terraform
+/// record would not. It may change only the environment's zone (`domainFilters`, and its
+/// IAM role names only that zone), and only records it created (`sync` with a TXT registry
+/// owned by `<platform>-<env>`), so the records Terraform makes from `dns.records` and
+/// anyone else's are left alone; the checker rejects a listed record for a route host
+/// (E209), so no name has two owners.
+fn external_dns(platform: &ir::Platform, env: &Environment) -> Option<Addon> {
+    let cloud = env.cloud.as_ref()?;
+    let dns = cloud.dns.as_ref()?;
+    let mut values = json!({
+        "provider": { "name": "aws" },
+        "sources": ["ingress"],
+        "policy": "sync",
+        "registry": "txt",
+        "txtOwnerId": units::cloud_name(&platform.name, &env.name),
+        "domainFilters": [dns.zone],
+        "env": [{ "name": "AWS_DEFAULT_REGION", "value": cloud.region }],
+        "serviceAccount": { "create": true, "name": EXTERNAL_DNS_NAMESPACE },
+        "resources": {
+            "requests": { "cpu": "10m", "memory": "64Mi" },
+            "limits": { "cpu": "100m", "memory": "128Mi" },
+        },
+    });
+    let mut after = Vec::new();
+    if crate::emit::helm::upstream::wants_prometheus(env) {
+        values["serviceMonitor"] = json!({ "enabled": true });
+        after.push(After::Prometheus);
+    }
+    Some(Addon {
+        id: "external_dns",
+        release: "external-dns",
+        repository: "https://kubernetes-sigs.github.io/external-dns",
+        chart: "external-dns",
+        version: EXTERNAL_DNS,
+        namespace: EXTERNAL_DNS_NAMESPACE.to_owned(),
+        values: Some(values),
+        after,
+        role: Some(Role::ExternalDns),
     })
 }
 

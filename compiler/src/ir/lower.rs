@@ -187,10 +187,10 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
             .collect(),
         workloads,
         managed_stores,
-        cloud: view
-            .cloud
-            .as_ref()
-            .map(|c| lower_cloud(c, &env_name, &platform.name.value)),
+        cloud: view.cloud.as_ref().map(|c| Cloud {
+            dns: env_spec.and_then(|e| e.dns.as_ref()).and_then(lower_dns),
+            ..lower_cloud(c, &env_name, &platform.name.value)
+        }),
         observability: lower_observability(spec, scrape_interval_ms),
         alerting: lower_alerting(&view.alerting),
         quota: env_spec.and_then(|e| e.quota.as_ref()).map(quota),
@@ -1139,7 +1139,45 @@ fn lower_cloud(c: &spec::Cloud, env: &str, platform: &str) -> Cloud {
             .as_ref()
             .and_then(|c| c.enabled.as_ref())
             .is_some_and(|e| e.value),
+        dns: None,
     }
+}
+
+/// Default TTL of a listed DNS record, in seconds: short enough to move a record within
+/// minutes, long enough to keep resolvers' load low.
+const DNS_TTL_SECONDS: u64 = 300;
+
+/// An environment's DNS, names made absolute; `None` without a zone (the checker has said
+/// why the section is incomplete).
+fn lower_dns(d: &spec::Dns) -> Option<crate::ir::Dns> {
+    let zone = text(&d.zone)?.trim_end_matches('.').to_ascii_lowercase();
+    let records = d
+        .records
+        .iter()
+        .map(|r| {
+            let written = r.name.value.to_ascii_lowercase();
+            let name = if written == "@" {
+                zone.clone()
+            } else if let Some(absolute) = written.strip_suffix('.') {
+                absolute.to_owned()
+            } else if written == zone || written.ends_with(&format!(".{zone}")) {
+                written
+            } else {
+                format!("{written}.{zone}")
+            };
+            crate::ir::DnsRecord {
+                name,
+                kind: r.kind.value.as_str(),
+                values: r.values.iter().map(|v| v.value.trim().to_owned()).collect(),
+                ttl_seconds: r
+                    .ttl
+                    .as_ref()
+                    .and_then(|t| crate::units::parse_duration(&t.value).ok())
+                    .map_or(DNS_TTL_SECONDS, |ms| ms / 1000),
+            }
+        })
+        .collect();
+    Some(crate::ir::Dns { zone, records })
 }
 
 /// The request metric names of an endpoint: its own, else the platform's, else the

@@ -685,6 +685,31 @@ pub struct Cloud {
     pub network: Network,
     /// Whether a CDN is created.
     pub cdn: bool,
+    /// The environment's public DNS zone and listed records, when the spec sets `dns`.
+    pub dns: Option<Dns>,
+}
+
+/// An environment's public DNS: the hosted zone (looked up, never created) and the records
+/// the spec lists; the route hosts' records are external-dns's.
+#[derive(Clone, Debug)]
+pub struct Dns {
+    /// The zone's domain, lowercase, without the final dot.
+    pub zone: String,
+    /// The listed records, in the spec's order.
+    pub records: Vec<DnsRecord>,
+}
+
+/// One record set.
+#[derive(Clone, Debug)]
+pub struct DnsRecord {
+    /// Full name, lowercase, without the final dot.
+    pub name: String,
+    /// Type, as DNS writes it (`MX`).
+    pub kind: &'static str,
+    /// Values, as the zone file writes them (TXT unquoted).
+    pub values: Vec<String>,
+    /// Time to live in seconds.
+    pub ttl_seconds: u64,
 }
 
 /// Terraform state backend.

@@ -870,6 +870,83 @@ pub struct Environment {
     pub datastores: Named<DataStore>,
     /// Cloud overrides (e.g. smaller node groups).
     pub cloud: Option<Cloud>,
+    /// The environment's public DNS zone and the records it holds besides the route hosts;
+    /// only in an environment with a cloud.
+    pub dns: Option<Dns>,
+}
+
+/// An environment's public DNS: the hosted zone its route hosts live in, kept current by
+/// external-dns, and records the spec lists (mail, verification, aliases), made by Terraform.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Dns {
+    /// The public hosted zone, e.g. `codepal.com`. It must exist already (its name servers
+    /// are delegated at the registrar); Terraform looks it up, never creates or deletes it.
+    pub zone: Option<Sp<String>>,
+    /// The DNS provider; only `route53` today.
+    pub provider: Option<Sp<DnsProvider>>,
+    /// Records besides the route hosts, which external-dns owns.
+    #[serde(default)]
+    pub records: Vec<DnsRecord>,
+}
+
+/// A DNS provider.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum DnsProvider {
+    /// Amazon Route 53.
+    Route53,
+}
+
+/// One DNS record set.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DnsRecord {
+    /// Name relative to the zone (`@` for the apex, `www`, `_dmarc`), or a full name inside it.
+    pub name: Sp<String>,
+    /// Record type.
+    #[serde(rename = "type")]
+    pub kind: Sp<RecordType>,
+    /// Values, each as the zone file writes it: `10 mail.codepal.com` (MX),
+    /// `v=spf1 include:_spf.google.com ~all` (TXT, unquoted), `codepal.com` (CNAME).
+    pub values: Vec<Sp<String>>,
+    /// Time to live, e.g. `1h`; defaults to 5 minutes.
+    pub ttl: Option<Sp<String>>,
+}
+
+/// A DNS record type plinth writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RecordType {
+    /// IPv4 address.
+    A,
+    /// IPv6 address.
+    Aaaa,
+    /// Alias to another name.
+    Cname,
+    /// Mail exchanger: `priority host`.
+    Mx,
+    /// Text: SPF, DMARC, DKIM, site verification.
+    Txt,
+    /// Certificate authority authorization: `0 issue "letsencrypt.org"`.
+    Caa,
+    /// Service locator: `priority weight port host`.
+    Srv,
+}
+
+impl RecordType {
+    /// The type as DNS writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordType::A => "A",
+            RecordType::Aaaa => "AAAA",
+            RecordType::Cname => "CNAME",
+            RecordType::Mx => "MX",
+            RecordType::Txt => "TXT",
+            RecordType::Caa => "CAA",
+            RecordType::Srv => "SRV",
+        }
+    }
 }
 
 /// Cloud provider.

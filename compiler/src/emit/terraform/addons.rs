@@ -18,7 +18,8 @@ use crate::ir::{self, naming, Environment};
 pub(super) struct Addons {
     /// IRSA modules and `helm_release` blocks, in install order.
     pub blocks: Vec<Block>,
-    /// `helm_release.x` of every add-on, which the platform chart's release waits for.
+    /// `helm_release.x` of every add-on the platform chart's release waits for
+    /// ([`addons::Addon::awaited_by_platform`]).
     pub before_platform: Vec<Expression>,
     /// What the cluster must already provide, for the build summary.
     pub notes: Vec<String>,
@@ -82,7 +83,9 @@ pub(super) fn lower(platform: &ir::Platform, env: &Environment, name: &str) -> A
         }
         out.blocks
             .push(block("resource", ["helm_release", id], body));
-        out.before_platform.push(r(&format!("helm_release.{id}")));
+        if addon.awaited_by_platform() {
+            out.before_platform.push(r(&format!("helm_release.{id}")));
+        }
     }
     out
 }
@@ -91,6 +94,7 @@ pub(super) fn lower(platform: &ir::Platform, env: &Environment, name: &str) -> A
 fn role_module(role: Role) -> &'static str {
     match role {
         Role::ExternalSecrets => "external_secrets_irsa",
+        Role::ExternalDns => "external_dns_irsa",
     }
 }
 
@@ -98,7 +102,7 @@ fn role_module(role: Role) -> &'static str {
 ///
 /// External Secrets may read only the environment's own secrets, `<platform>/<env>/*` in
 /// AWS Secrets Manager, and decrypt with the environment's key: one environment's operator
-/// cannot read another's secrets.
+/// cannot read another's secrets. external-dns may change only the environment's zone.
 fn role_block(platform: &ir::Platform, env: &Environment, name: &str, role: Role) -> Block {
     let (namespace, service_account) = role.service_account();
     let policy: Vec<Item> = match role {
@@ -125,10 +129,26 @@ fn role_block(platform: &ir::Platform, env: &Environment, name: &str, role: Role
                 ),
             ]
         }
+        // Only the environment's own zone (dns.tf looks it up): external-dns cannot touch
+        // another zone of the account.
+        Role::ExternalDns => vec![
+            a("attach_external_dns_policy", true),
+            a(
+                "external_dns_hosted_zone_arns",
+                Expression::Array(vec![r(&format!(
+                    "data.aws_route53_zone.{}.arn",
+                    super::dns::ZONE
+                ))]),
+            ),
+        ],
+    };
+    let suffix = match role {
+        Role::ExternalSecrets => "external-secrets",
+        Role::ExternalDns => "external-dns",
     };
     irsa(
         role_module(role),
-        &format!("{name}-external-secrets"),
+        &format!("{name}-{suffix}"),
         policy,
         namespace,
         service_account,

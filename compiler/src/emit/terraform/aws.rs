@@ -87,6 +87,9 @@ pub fn lower(platform: &ir::Platform, env: &Environment, cloud: &Cloud) -> Modul
     if ctx.backed_up_clusters().next().is_some() {
         module.files.push(("backups.tf", ctx.postgres_backups()));
     }
+    if let Some(dns) = &cloud.dns {
+        module.files.push(("dns.tf", doc(super::dns::lower(dns))));
+    }
     module.files.push(("kubernetes.tf", ctx.kubernetes()));
     let addons = addons::lower(platform, env, &ctx.name);
     module.notes.extend(addons.notes);

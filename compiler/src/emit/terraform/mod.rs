@@ -17,6 +17,7 @@
 
 mod addons;
 mod aws;
+mod dns;
 pub mod fmt;
 
 use hcl::expr::{

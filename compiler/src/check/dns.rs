@@ -1,0 +1,394 @@
+//! An environment's public DNS (`[environments.NAME.dns]`): its zone, and the records the
+//! spec lists besides the route hosts. Route 53 rejects a malformed record only when
+//! Terraform applies it, after the plan was reviewed; a record for a route host would fight
+//! with external-dns, which owns those; so both are caught here.
+
+use std::collections::BTreeMap;
+
+use super::Ctx;
+use crate::diag::{Code, Diagnostic};
+use crate::spec::{Dns, DnsRecord, RecordType, Sp};
+use crate::units;
+
+/// Longest TTL accepted: a week. Route 53 takes more, but a record that resolvers may cache
+/// for longer cannot be moved in any reasonable time.
+const MAX_TTL_SECONDS: u64 = 7 * 24 * 3600;
+
+pub(super) fn run(ctx: &mut Ctx) {
+    let mut found = Vec::new();
+    for view in ctx.views {
+        let Some(env_name) = &view.env else { continue };
+        let Some(env) = ctx.spec.environments.get(env_name.value.as_str()) else {
+            continue;
+        };
+        let Some(dns) = &env.dns else { continue };
+        if view.cloud.is_none() {
+            dns_without_cloud(env_name, dns, &mut found);
+            continue;
+        }
+        let Some(zone) = &dns.zone else { continue };
+        let zone_name = zone.value.trim_end_matches('.').to_ascii_lowercase();
+        if !is_host_name(&zone_name) || !zone_name.contains('.') {
+            found.push(
+                Diagnostic::new(
+                    Code::InvalidDnsRecord,
+                    format!("`{}` is not a DNS zone name", zone.value),
+                    zone.span.clone(),
+                    "not a domain name",
+                )
+                .help("name the hosted zone's domain, e.g. `zone = \"codepal.com\"`"),
+            );
+            continue;
+        }
+        let domain = env
+            .domain
+            .as_ref()
+            .or(ctx.spec.platform.domain.as_ref())
+            .map(|d| d.value.clone());
+        let hosts: Vec<(String, &Sp<String>)> = view
+            .services
+            .values()
+            .filter_map(|s| s.ingress.as_ref()?.host.as_ref())
+            .filter_map(|h| route_host(h, domain.as_deref()).map(|host| (host, h)))
+            .collect();
+        for (host, written) in &hosts {
+            route_host_outside_zone(host, written, &zone_name, &mut found);
+        }
+        let mut names: BTreeMap<String, Vec<(RecordType, &DnsRecord)>> = BTreeMap::new();
+        for record in &dns.records {
+            let Some(name) = record_name(record, &zone_name, &mut found) else {
+                continue;
+            };
+            record_values(record, &name, &zone_name, &mut found);
+            record_ttl(record, &mut found);
+            if let Some((_, route)) = hosts.iter().find(|(h, _)| *h == name) {
+                record_on_route_host(record, &name, route, &mut found);
+            }
+            names
+                .entry(name)
+                .or_default()
+                .push((record.kind.value, record));
+        }
+        for (name, records) in &names {
+            clashing_records(name, records, &mut found);
+        }
+    }
+    for d in found {
+        ctx.report(d);
+    }
+}
+
+/// A route host as the lowering writes it: `{domain}` replaced; `None` for one that still
+/// holds another placeholder (reported by the placeholder rules).
+fn route_host(written: &Sp<String>, domain: Option<&str>) -> Option<String> {
+    let host = match domain {
+        Some(d) => written.value.replace("{domain}", d),
+        None => written.value.clone(),
+    };
+    (!host.contains('{')).then(|| host.to_ascii_lowercase())
+}
+
+/// E204 `dns-without-cloud`: `dns` on an environment without a cloud.
+///
+/// Why: the records are made by the environment's Terraform and the route hosts' records by
+/// external-dns, which plinth installs only in a cluster it creates; elsewhere the section
+/// would do nothing, silently.
+///
+/// Example: `[environments.dev.dns]` on the local (Compose) environment.
+fn dns_without_cloud(env: &Sp<String>, dns: &Dns, out: &mut Vec<Diagnostic>) {
+    let span = dns.zone.as_ref().map_or(&env.span, |z| &z.span);
+    out.push(
+        Diagnostic::new(
+            Code::DnsWithoutCloud,
+            format!(
+                "environment `{}` has `dns` but no cloud, so nothing would create its records",
+                env.value
+            ),
+            span.clone(),
+            "no cloud in this environment",
+        )
+        .help("remove `dns` from this environment, or give it a `[cloud]` (its DNS is then kept by its Terraform and external-dns)"),
+    );
+}
+
+/// W018 `route-host-outside-zone`: a route host that is not the zone's apex nor under it.
+///
+/// Why: external-dns is limited to the zone (`domainFilters`), so it makes no record for
+/// the host, and the route answers on a name that resolves nowhere (or somewhere else).
+///
+/// Example: `host = "www.example.org"` with `zone = "codepal.com"`.
+fn route_host_outside_zone(
+    host: &str,
+    written: &Sp<String>,
+    zone: &str,
+    out: &mut Vec<Diagnostic>,
+) {
+    if in_zone(host, zone) {
+        return;
+    }
+    out.push(
+        Diagnostic::new(
+            Code::RouteHostOutsideZone,
+            format!("route host `{host}` is outside the DNS zone `{zone}`, so external-dns makes no record for it"),
+            written.span.clone(),
+            "outside the zone",
+        )
+        .help("use a host under the zone (e.g. `api.{domain}` with the zone as domain), or point its name here by hand and allow W018"),
+    );
+}
+
+/// Whether `host` is `zone` or a name under it.
+fn in_zone(host: &str, zone: &str) -> bool {
+    host == zone || host.ends_with(&format!(".{zone}"))
+}
+
+/// Whether `name` is a host name: dot-separated labels of letters, digits, `-` and `_`
+/// (service labels such as `_dmarc`), a `*` allowed as the whole first label.
+fn is_host_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').enumerate().all(|(i, label)| {
+            (i == 0 && label == "*")
+                || (!label.is_empty()
+                    && label.len() <= 63
+                    && label
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+                    && !label.starts_with('-')
+                    && !label.ends_with('-'))
+        })
+}
+
+/// E208 `invalid-dns-record` for a record name that is neither `@`, a name relative to the
+/// zone, nor a full name inside it. Returns the full name, lowercased, when it is valid.
+///
+/// Why: Route 53 takes a name outside the zone as relative and makes `mail.other.org.codepal.com`.
+///
+/// Example: `name = "mail.other.org."` in zone `codepal.com`.
+fn record_name(record: &DnsRecord, zone: &str, out: &mut Vec<Diagnostic>) -> Option<String> {
+    let written = record.name.value.to_ascii_lowercase();
+    let full = if written == "@" {
+        zone.to_owned()
+    } else if let Some(absolute) = written.strip_suffix('.') {
+        absolute.to_owned()
+    } else if in_zone(&written, zone) {
+        written.clone()
+    } else {
+        format!("{written}.{zone}")
+    };
+    if is_host_name(&full) && in_zone(&full, zone) {
+        return Some(full);
+    }
+    out.push(
+        Diagnostic::new(
+            Code::InvalidDnsRecord,
+            format!("record name `{}` is not a name inside the zone `{zone}`", record.name.value),
+            record.name.span.clone(),
+            "not inside the zone",
+        )
+        .help("write `@` for the apex, a name relative to the zone (`www`, `_dmarc`), or a full name ending in the zone"),
+    );
+    None
+}
+
+/// E208 `invalid-dns-record` for values the record's type does not accept: an A record
+/// that is no IPv4 address, an MX without its priority, a CNAME with several targets or at
+/// the apex, a TXT value with a double quote (plinth quotes it), no value at all.
+///
+/// Why: Route 53 rejects them at apply time, when the rest of the change may already be
+/// applied; a CNAME at the apex would shadow the zone's SOA and NS records.
+///
+/// Example: `{ name = "@", type = "MX", values = ["mail.codepal.com"] }` (no priority).
+fn record_values(record: &DnsRecord, name: &str, zone: &str, out: &mut Vec<Diagnostic>) {
+    let kind = record.kind.value;
+    let bad = |span: &crate::source::Span, message: String, help: &str| {
+        Diagnostic::new(
+            Code::InvalidDnsRecord,
+            message,
+            span.clone(),
+            "not accepted for this type",
+        )
+        .help(help.to_owned())
+    };
+    if record.values.is_empty() {
+        out.push(
+            Diagnostic::new(
+                Code::InvalidDnsRecord,
+                format!("{} record `{name}` has no value", kind.as_str()),
+                record.kind.span.clone(),
+                "no values",
+            )
+            .help("list at least one value, e.g. `values = [\"10 mail.codepal.com\"]`"),
+        );
+        return;
+    }
+    if kind == RecordType::Cname {
+        if name == zone {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidDnsRecord,
+                    format!("a CNAME record cannot be at the zone's apex `{zone}`"),
+                    record.name.span.clone(),
+                    "the apex",
+                )
+                .help("the apex holds the zone's SOA and NS records; point a subdomain (`www`) at it instead, or give the apex an A record"),
+            );
+        }
+        if record.values.len() > 1 {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidDnsRecord,
+                    format!("CNAME record `{name}` has {} targets", record.values.len()),
+                    record.values[1].span.clone(),
+                    "a second target",
+                )
+                .help("a CNAME names exactly one target"),
+            );
+        }
+    }
+    for v in &record.values {
+        let text = v.value.trim();
+        let fields: Vec<&str> = text.split_whitespace().collect();
+        let host = |h: &str| is_host_name(h.trim_end_matches('.'));
+        let number = |f: &str, max: u32| f.parse::<u32>().is_ok_and(|n| n <= max);
+        let ok = match kind {
+            RecordType::A => text.parse::<std::net::Ipv4Addr>().is_ok(),
+            RecordType::Aaaa => text.parse::<std::net::Ipv6Addr>().is_ok(),
+            RecordType::Cname => fields.len() == 1 && host(fields[0]),
+            RecordType::Mx => fields.len() == 2 && number(fields[0], 65535) && host(fields[1]),
+            RecordType::Srv => {
+                fields.len() == 4 && fields[..3].iter().all(|f| number(f, 65535)) && host(fields[3])
+            }
+            RecordType::Caa => {
+                fields.len() >= 3
+                    && number(fields[0], 255)
+                    && matches!(fields[1], "issue" | "issuewild" | "iodef")
+                    && text.ends_with('"')
+                    && fields[2].starts_with('"')
+            }
+            RecordType::Txt => {
+                !text.is_empty()
+                    && !v.value.contains('"')
+                    && v.value.chars().all(|c| c == ' ' || c.is_ascii_graphic())
+            }
+        };
+        if ok {
+            continue;
+        }
+        let help = match kind {
+            RecordType::A => "an IPv4 address, e.g. `203.0.113.10`",
+            RecordType::Aaaa => "an IPv6 address, e.g. `2001:db8::10`",
+            RecordType::Cname => "one host name, e.g. `codepal.com`",
+            RecordType::Mx => "a priority and a mail host, e.g. `10 mail.codepal.com`",
+            RecordType::Srv => "priority, weight, port and host, e.g. `10 5 5060 sip.codepal.com`",
+            RecordType::Caa => "flags, tag and quoted value, e.g. `0 issue \"letsencrypt.org\"`",
+            RecordType::Txt => "printable ASCII text without double quotes (plinth adds them), e.g. `v=spf1 include:_spf.google.com ~all`",
+        };
+        out.push(bad(
+            &v.span,
+            format!(
+                "`{}` is not a valid {} record value",
+                v.value,
+                kind.as_str()
+            ),
+            help,
+        ));
+    }
+}
+
+/// E208 `invalid-dns-record` for a TTL that is not a duration between one second and a week.
+///
+/// Why: resolvers cache a record for its TTL; a mistyped `30d` makes a record impossible to
+/// move for a month.
+///
+/// Example: `ttl = "30d"`.
+fn record_ttl(record: &DnsRecord, out: &mut Vec<Diagnostic>) {
+    let Some(ttl) = &record.ttl else { return };
+    match units::parse_duration(&ttl.value) {
+        Ok(ms) if (1000..=MAX_TTL_SECONDS * 1000).contains(&ms) && ms % 1000 == 0 => {}
+        _ => out.push(
+            Diagnostic::new(
+                Code::InvalidDnsRecord,
+                format!(
+                    "TTL `{}` is not a whole number of seconds between 1s and 7d",
+                    ttl.value
+                ),
+                ttl.span.clone(),
+                "not a usable TTL",
+            )
+            .help("write a duration such as `5m` or `1h`"),
+        ),
+    }
+}
+
+/// E209 `dns-record-on-route-host`: a listed record for a name that a route serves.
+///
+/// Why: external-dns keeps the route hosts' records pointing at the load balancer; a second
+/// record for the same name from Terraform would be overwritten, or block external-dns, on
+/// every sync. One owner per name: routes' names belong to external-dns.
+///
+/// Example: `{ name = "app", type = "A", values = ["203.0.113.10"] }` where a service has
+/// `ingress = { host = "app.{domain}" }`.
+fn record_on_route_host(
+    record: &DnsRecord,
+    name: &str,
+    route: &Sp<String>,
+    out: &mut Vec<Diagnostic>,
+) {
+    out.push(
+        Diagnostic::new(
+            Code::DnsRecordOnRouteHost,
+            format!("`{name}` is a route host, whose records external-dns keeps; a listed {} record would fight it", record.kind.value.as_str()),
+            record.name.span.clone(),
+            "a route host",
+        )
+        .related(route.span.clone(), "routed here")
+        .help("remove the record: the route's host gets its record from external-dns, pointing at the load balancer"),
+    );
+}
+
+/// E208 `invalid-dns-record` for two records of one name and type (their values belong in
+/// one record), or a CNAME beside any other record of its name.
+///
+/// Why: Route 53 holds one record set per name and type, so Terraform would fail on the
+/// second; and DNS forbids a CNAME to share its name with anything else.
+///
+/// Example: two `{ name = "@", type = "TXT" }` entries, one for SPF and one for verification.
+fn clashing_records(name: &str, records: &[(RecordType, &DnsRecord)], out: &mut Vec<Diagnostic>) {
+    for (i, (kind, record)) in records.iter().enumerate() {
+        let earlier = &records[..i];
+        if let Some((_, first)) = earlier.iter().find(|(k, _)| k == kind) {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidDnsRecord,
+                    format!("a second {} record for `{name}`", kind.as_str()),
+                    record.kind.span.clone(),
+                    "same name and type again",
+                )
+                .related(first.kind.span.clone(), "first here")
+                .help("list every value of one name and type in one record's `values`"),
+            );
+        } else if let Some((other, first)) = earlier
+            .iter()
+            .find(|(k, _)| (*k == RecordType::Cname) != (*kind == RecordType::Cname))
+        {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidDnsRecord,
+                    format!(
+                        "`{name}` has both a CNAME record and {} records",
+                        if *kind == RecordType::Cname {
+                            other.as_str()
+                        } else {
+                            kind.as_str()
+                        }
+                    ),
+                    record.kind.span.clone(),
+                    "beside a CNAME",
+                )
+                .related(first.kind.span.clone(), "the other record")
+                .help("a CNAME must be the only record of its name"),
+            );
+        }
+    }
+}
