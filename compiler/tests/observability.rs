@@ -607,6 +607,33 @@ storage = "2Gi"
 }
 
 #[test]
+fn zero_monitoring_replicas_are_rejected() {
+    let dir = scratch("zero-replicas");
+    for (table, key) in [
+        ("[observability]\nreplicas = 0", "observability.replicas"),
+        (
+            "[observability.alertmanager]\nreplicas = 0",
+            "observability.alertmanager.replicas",
+        ),
+    ] {
+        std::fs::write(dir.join("spec.toml"), alertmanager_spec(table)).unwrap();
+        let out = plinth_run(&dir, &["check", "spec.toml", "--format", "json"]);
+        assert_exit(&out, 1);
+        let diags = json_diagnostics(&out);
+        let e018: Vec<&Value> = diags.iter().filter(|d| d["code"] == "E018").collect();
+        assert_eq!(e018.len(), 1, "{key}: {diags:?}");
+        let message = e018[0]["message"].as_str().unwrap();
+        assert!(message.contains(&format!("`{key}` is 0")), "{message}");
+        // Nothing is built from it: the spec asked for no Prometheus or Alertmanager, and
+        // plinth does not silently run one.
+        let out = plinth_run(&dir, &["build", "spec.toml", "--out", "out"]);
+        assert_exit(&out, 1);
+        assert!(!dir.join("out").exists());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_repeat_interval_beyond_alertmanager_retention_is_a_warning() {
     let dir = scratch("am-repeat");
     let alerting = |repeat: &str, retention: &str| {

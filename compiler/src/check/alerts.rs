@@ -106,6 +106,7 @@ pub(super) fn run(ctx: &mut Ctx) {
         super::workload::quantity(&q, super::workload::Unit::Bytes, &mut found);
     }
     let am = spec.observability.alertmanager.as_ref();
+    zero_monitoring_replicas(&spec.observability, &mut found);
     for d in [
         &spec.observability.scrape_interval,
         &spec.observability.retention,
@@ -494,6 +495,41 @@ fn latency_threshold(thresholds: &BTreeMap<Sp<String>, Threshold>) -> Option<&Th
         .iter()
         .find(|(k, _)| k.value == "latency_p95")
         .map(|(_, t)| t)
+}
+
+/// E018 `zero-monitoring-replicas`: `observability.replicas` or
+/// `observability.alertmanager.replicas` is 0.
+///
+/// Why: the alerts plinth generates only work with a Prometheus to evaluate them and an
+/// Alertmanager to deliver them. Zero replicas would silently turn alerting off while the
+/// rules and routes are still generated and proved; running one anyway would not be what the
+/// spec says.
+fn zero_monitoring_replicas(o: &Observability, out: &mut Vec<Diagnostic>) {
+    let prometheus = o
+        .replicas
+        .as_ref()
+        .map(|r| (r, "observability.replicas", "evaluate"));
+    let alertmanager = o
+        .alertmanager
+        .as_ref()
+        .and_then(|a| a.replicas.as_ref())
+        .map(|r| (r, "observability.alertmanager.replicas", "deliver"));
+    for (replicas, key, what) in prometheus.into_iter().chain(alertmanager) {
+        if replicas.value != 0 {
+            continue;
+        }
+        out.push(
+            Diagnostic::new(
+                Code::ZeroMonitoringReplicas,
+                format!("`{key}` is 0: nothing would {what} the generated alerts"),
+                replicas.span.clone(),
+                "zero replicas",
+            )
+            .help(format!(
+                "set `{key}` to 1 or more, or leave it out for one replica"
+            )),
+        );
+    }
 }
 
 /// W016 `repeat-beyond-retention`: `alerting.repeat_interval` longer than Alertmanager's
