@@ -160,6 +160,8 @@ codes! {
     RouteHostOutsideZone = "W018", "route-host-outside-zone", "a route host outside the environment's DNS zone, for which external-dns makes no record";
     SloQueryNames = "W014", "slo-query-names", "an SLO query reads a status label or latency histogram other than its service's metric conventions name";
     LatencyBetweenBuckets = "W013", "latency-between-buckets", "a latency threshold between two bounds of the latency histogram's declared buckets, where the quantile is only interpolated";
+    ZeroMonitoringReplicas = "E018", "zero-monitoring-replicas", "Prometheus or Alertmanager sized at zero replicas, which would evaluate or deliver no alert";
+    RepeatBeyondRetention = "W016", "repeat-beyond-retention", "an Alertmanager repeat interval longer than Alertmanager keeps its notification log, so notifications repeat sooner";
     PoolingManaged = "W010", "pooling-managed", "`pooling` on a managed (RDS) PostgreSQL store, where plinth generates no pooler";
 }
 

@@ -291,6 +291,21 @@ pub fn format_duration(ms: u64) -> String {
     format!("{ms}ms")
 }
 
+/// Formats milliseconds as a Go duration in its largest whole unit, at most hours
+/// (`240h`, `90m`): Alertmanager's `--data.retention` and the Prometheus operator's
+/// `Alertmanager.spec.retention` (pattern `[0-9]+(ms|s|m|h)`) have no days.
+pub fn format_go_duration(ms: u64) -> String {
+    if ms == 0 {
+        return "0s".to_owned();
+    }
+    for (unit, f) in [("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+        if ms % f == 0 {
+            return format!("{}{unit}", ms / f);
+        }
+    }
+    format!("{ms}ms")
+}
+
 /// Validates a five-field cron schedule (minute hour day-of-month month day-of-week), as
 /// Kubernetes CronJobs accept it, including the `@daily`-style macros.
 pub fn check_cron(text: &str) -> Result<(), String> {
@@ -530,6 +545,11 @@ pub const DEFAULT_ENVIRONMENT: &str = "default";
 /// compares it with the metrics retention.
 pub const SLO_WINDOW_MS: u64 = 30 * 86_400_000;
 
+/// How long Alertmanager keeps its notification log and silences unless told: its own
+/// default (120h), which kube-prometheus-stack also sets. `check` compares the repeat
+/// interval with it (W016), lowering applies it.
+pub const ALERTMANAGER_RETENTION_MS: u64 = 120 * 3_600_000;
+
 /// The environment Docker Compose runs when no environment is marked `local`. The merge
 /// (`spec::resolve`, which gives it no cloud of its own) and the Compose target share it.
 pub const COMPOSE_ENVIRONMENT: &str = "dev";
@@ -696,6 +716,9 @@ mod tests {
         assert!(parse_duration("10").is_err());
         assert_eq!(format_duration(90_000), "90s");
         assert_eq!(format_duration(300_000), "5m");
+        assert_eq!(format_go_duration(10 * 86_400_000), "240h");
+        assert_eq!(format_go_duration(5_400_000), "90m");
+        assert_eq!(format_go_duration(1_500), "1500ms");
     }
 
     #[test]

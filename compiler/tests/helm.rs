@@ -676,12 +676,16 @@ fn kube_prometheus_stack_takes_rules_and_alertmanager_config_through_the_hook() 
         v["alertmanager"]["alertmanagerSpec"]["secrets"],
         json!(["ops"])
     );
-    // Without extras the chart keeps its own defaults for them.
+    // Without extras the chart keeps its own defaults for them; Alertmanager's size is
+    // always written (`observability.alertmanager`, here its defaults).
     let bare = plinth::emit::helm::upstream::kube_prometheus_stack_values(env, &Default::default())
         .unwrap();
     let bare: serde_json::Value = serde_saphyr::from_str(&bare).unwrap();
     assert!(bare.get("additionalPrometheusRulesMap").is_none());
-    assert_eq!(bare["alertmanager"], json!({ "enabled": true }));
+    assert_eq!(
+        bare["alertmanager"],
+        json!({ "enabled": true, "alertmanagerSpec": { "replicas": 1, "retention": "120h" } })
+    );
 }
 
 // ------------------------------------------------------------------ rendering with Helm

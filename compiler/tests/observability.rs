@@ -498,6 +498,198 @@ retention_size = "20Gi"
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// A spec with one service, a cloud environment and a local one with monitoring; `extra` is
+/// appended (an `[observability.alertmanager]` table, an `[alerting]` table).
+fn alertmanager_spec(extra: &str) -> String {
+    format!(
+        r#"version = 1
+
+[platform]
+name = "shop"
+
+[services.api]
+image = "ghcr.io/acme/api:1.0.0"
+ports = [{{ name = "http", port = 8080 }}]
+metrics = {{ path = "/metrics", port = "http" }}
+
+[environments.dev]
+local = true
+compose = {{ monitoring = true }}
+
+[environments.production]
+
+[cloud]
+provider = "aws"
+region = "eu-west-1"
+{extra}
+"#
+    )
+}
+
+/// The command of a Compose service, as strings.
+fn compose_command(compose: &Value, service: &str) -> Vec<String> {
+    compose["services"][service]["command"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no command for {service}: {compose}"))
+        .iter()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[test]
+fn alertmanager_is_sized_as_the_spec_says() {
+    let dir = scratch("am-sizing");
+    std::fs::write(
+        dir.join("spec.toml"),
+        alertmanager_spec(
+            r#"
+[observability.alertmanager]
+replicas = 3
+retention = "10d"
+storage = "2Gi"
+"#,
+        ),
+    )
+    .unwrap();
+    build(&dir, "spec.toml");
+    let values = &documents(&dir.join("out/helm/values-kube-prometheus-stack-production.yaml"))[0]
+        ["alertmanager"]["alertmanagerSpec"];
+    assert_eq!(values["replicas"], 3, "{values}");
+    // The operator takes Go durations in one unit, without days.
+    assert_eq!(values["retention"], "240h", "{values}");
+    let claim = &values["storage"]["volumeClaimTemplate"]["spec"];
+    assert_eq!(claim["resources"]["requests"]["storage"], "2Gi", "{values}");
+    assert_eq!(claim["accessModes"][0], "ReadWriteOnce");
+    assert!(claim.get("storageClassName").is_none(), "{claim}");
+    let helm_tf = std::fs::read_to_string(dir.join("out/terraform/production/helm.tf")).unwrap();
+    let release = &helm_tf[helm_tf.find("\"kube_prometheus_stack\"").unwrap()..];
+    let release = &release[..release.find("\n}").unwrap()];
+    assert!(
+        release.contains("kubernetes_storage_class_v1.gp3"),
+        "the release must wait for the default StorageClass for Alertmanager's volumes:\n{release}"
+    );
+    // The Compose Alertmanager keeps the same retention, on a named volume.
+    let compose = &documents(&dir.join("out/compose/compose.yaml"))[0];
+    let command = compose_command(compose, "alertmanager");
+    assert!(
+        command.contains(&"--data.retention=240h".to_owned()),
+        "{command:?}"
+    );
+    let volumes = compose["services"]["alertmanager"]["volumes"]
+        .as_array()
+        .unwrap();
+    assert!(
+        volumes.iter().any(|v| v["type"] == "volume"
+            && v["source"] == "alertmanager-data"
+            && v["target"] == "/alertmanager"),
+        "{volumes:?}"
+    );
+    assert!(
+        compose["volumes"].get("alertmanager-data").is_some(),
+        "{}",
+        compose["volumes"]
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    // Unsized, Alertmanager runs as kube-prometheus-stack's and Alertmanager's defaults say:
+    // one replica keeping 120 hours, written out so that the values say what runs.
+    let dir = scratch("am-default");
+    std::fs::write(dir.join("spec.toml"), alertmanager_spec("")).unwrap();
+    build(&dir, "spec.toml");
+    let values = &documents(&dir.join("out/helm/values-kube-prometheus-stack-production.yaml"))[0]
+        ["alertmanager"]["alertmanagerSpec"];
+    assert_eq!(values["replicas"], 1, "{values}");
+    assert_eq!(values["retention"], "120h", "{values}");
+    assert!(values.get("storage").is_none(), "{values}");
+    let compose = &documents(&dir.join("out/compose/compose.yaml"))[0];
+    assert!(compose_command(compose, "alertmanager").contains(&"--data.retention=120h".to_owned()));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn zero_monitoring_replicas_are_rejected() {
+    let dir = scratch("zero-replicas");
+    for (table, key) in [
+        ("[observability]\nreplicas = 0", "observability.replicas"),
+        (
+            "[observability.alertmanager]\nreplicas = 0",
+            "observability.alertmanager.replicas",
+        ),
+    ] {
+        std::fs::write(dir.join("spec.toml"), alertmanager_spec(table)).unwrap();
+        let out = plinth_run(&dir, &["check", "spec.toml", "--format", "json"]);
+        assert_exit(&out, 1);
+        let diags = json_diagnostics(&out);
+        let e018: Vec<&Value> = diags.iter().filter(|d| d["code"] == "E018").collect();
+        assert_eq!(e018.len(), 1, "{key}: {diags:?}");
+        let message = e018[0]["message"].as_str().unwrap();
+        assert!(message.contains(&format!("`{key}` is 0")), "{message}");
+        // Nothing is built from it: the spec asked for no Prometheus or Alertmanager, and
+        // plinth does not silently run one.
+        let out = plinth_run(&dir, &["build", "spec.toml", "--out", "out"]);
+        assert_exit(&out, 1);
+        assert!(!dir.join("out").exists());
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_repeat_interval_beyond_alertmanager_retention_is_a_warning() {
+    let dir = scratch("am-repeat");
+    let alerting = |repeat: &str, retention: &str| {
+        alertmanager_spec(&format!(
+            r##"
+[observability.alertmanager]
+{retention}
+
+[alerting]
+default_receiver = "ops"
+repeat_interval = "{repeat}"
+
+[alerting.receivers.ops]
+type = "slack"
+channel = "#ops"
+webhook_url = {{ secret = "slack", key = "url" }}
+"##
+        ))
+    };
+    std::fs::write(
+        dir.join("spec.toml"),
+        alerting("7d", r#"retention = "72h""#),
+    )
+    .unwrap();
+    let out = plinth_run(&dir, &["check", "spec.toml", "--format", "json"]);
+    assert_exit(&out, 0);
+    let diags = json_diagnostics(&out);
+    let w016: Vec<&Value> = diags.iter().filter(|d| d["code"] == "W016").collect();
+    assert_eq!(w016.len(), 1, "{diags:?}");
+    let message = w016[0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("repeat interval 7d is longer than Alertmanager's retention 72h"),
+        "{message}"
+    );
+    // Alertmanager's default retention (120h) is longer than a day's repeat interval, and an
+    // explicit longer retention answers a week's.
+    for (repeat, retention) in [("1d", ""), ("7d", r#"retention = "8d""#)] {
+        std::fs::write(dir.join("spec.toml"), alerting(repeat, retention)).unwrap();
+        let out = plinth_run(&dir, &["check", "spec.toml", "--format", "json"]);
+        assert_exit(&out, 0);
+        assert!(
+            !codes(&out).contains(&"W016".to_owned()),
+            "{repeat} {retention}"
+        );
+    }
+    // The default retention is judged too: 7d repeats after 120h.
+    std::fs::write(dir.join("spec.toml"), alerting("7d", "")).unwrap();
+    let out = plinth_run(&dir, &["check", "spec.toml", "--format", "json"]);
+    assert!(
+        codes(&out).contains(&"W016".to_owned()),
+        "{:?}",
+        codes(&out)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// A spec with a 30-day SLO; `observability` is the body of its `[observability]` table.
 fn slo_spec(observability: &str) -> String {
     format!(

@@ -95,6 +95,7 @@ pub(super) fn run(ctx: &mut Ctx) {
         &spec.observability.storage,
     ]
     .into_iter()
+    .chain(spec.observability.alertmanager.as_ref().map(|a| &a.storage))
     .flatten()
     {
         // Sizes are strings with a unit: a bare number of bytes is never what is meant.
@@ -104,11 +105,14 @@ pub(super) fn run(ctx: &mut Ctx) {
         };
         super::workload::quantity(&q, super::workload::Unit::Bytes, &mut found);
     }
+    let am = spec.observability.alertmanager.as_ref();
+    zero_monitoring_replicas(&spec.observability, &mut found);
     for d in [
         &spec.observability.scrape_interval,
         &spec.observability.retention,
     ]
     .into_iter()
+    .chain(am.map(|a| &a.retention))
     .flatten()
     {
         duration(d, &mut found);
@@ -126,6 +130,7 @@ pub(super) fn run(ctx: &mut Ctx) {
             duration(d, &mut found);
         }
         unrouted_severity(ctx, view, &mut found);
+        repeat_beyond_retention(a, am, &mut found);
     }
     for d in found {
         ctx.report(d);
@@ -490,6 +495,90 @@ fn latency_threshold(thresholds: &BTreeMap<Sp<String>, Threshold>) -> Option<&Th
         .iter()
         .find(|(k, _)| k.value == "latency_p95")
         .map(|(_, t)| t)
+}
+
+/// E018 `zero-monitoring-replicas`: `observability.replicas` or
+/// `observability.alertmanager.replicas` is 0.
+///
+/// Why: the alerts plinth generates only work with a Prometheus to evaluate them and an
+/// Alertmanager to deliver them. Zero replicas would silently turn alerting off while the
+/// rules and routes are still generated and proved; running one anyway would not be what the
+/// spec says.
+fn zero_monitoring_replicas(o: &Observability, out: &mut Vec<Diagnostic>) {
+    let prometheus = o
+        .replicas
+        .as_ref()
+        .map(|r| (r, "observability.replicas", "evaluate"));
+    let alertmanager = o
+        .alertmanager
+        .as_ref()
+        .and_then(|a| a.replicas.as_ref())
+        .map(|r| (r, "observability.alertmanager.replicas", "deliver"));
+    for (replicas, key, what) in prometheus.into_iter().chain(alertmanager) {
+        if replicas.value != 0 {
+            continue;
+        }
+        out.push(
+            Diagnostic::new(
+                Code::ZeroMonitoringReplicas,
+                format!("`{key}` is 0: nothing would {what} the generated alerts"),
+                replicas.span.clone(),
+                "zero replicas",
+            )
+            .help(format!(
+                "set `{key}` to 1 or more, or leave it out for one replica"
+            )),
+        );
+    }
+}
+
+/// W016 `repeat-beyond-retention`: `alerting.repeat_interval` longer than Alertmanager's
+/// retention (`observability.alertmanager.retention`, 120h by default).
+///
+/// Why: Alertmanager decides whether to repeat a notification from its notification log,
+/// whose entries expire after the retention. Once the entry of a still-firing alert is gone,
+/// the alert is notified again as if new, so a week's `repeat_interval` over the default 120h
+/// repeats every five days, and the spec's interval is silently not what happens.
+fn repeat_beyond_retention(a: &Alerting, am: Option<&AlertmanagerSize>, out: &mut Vec<Diagnostic>) {
+    let Some(repeat) = &a.repeat_interval else {
+        return;
+    };
+    let Ok(repeat_ms) = units::parse_duration(&repeat.value) else {
+        return;
+    };
+    let retention = am.and_then(|a| a.retention.as_ref());
+    let kept = match retention {
+        Some(r) => match units::parse_duration(&r.value) {
+            Ok(ms) => ms,
+            Err(_) => return,
+        },
+        None => units::ALERTMANAGER_RETENTION_MS,
+    };
+    if repeat_ms <= kept {
+        return;
+    }
+    let kept_text = retention.map_or_else(|| units::format_go_duration(kept), |r| r.value.clone());
+    let mut d = Diagnostic::new(
+        Code::RepeatBeyondRetention,
+        format!(
+            "repeat interval {} is longer than Alertmanager's retention {kept_text}",
+            repeat.value
+        ),
+        repeat.span.clone(),
+        "longer than Alertmanager remembers a notification",
+    )
+    .help(format!(
+        "set `observability.alertmanager.retention` to at least `{}`, or shorten `repeat_interval`; \
+         otherwise a firing alert is notified again every {kept_text}",
+        repeat.value
+    ));
+    if let Some(r) = retention {
+        d = d.related(
+            r.span.clone(),
+            "Alertmanager keeps its notification log this long",
+        );
+    }
+    out.push(d);
 }
 
 /// E015 `slo-beyond-retention`: an SLO window longer than `observability.retention`.

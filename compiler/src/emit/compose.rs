@@ -721,7 +721,12 @@ impl<'a> Builder<'a> {
         s
     }
 
+    /// The local Alertmanager: the environment's configuration, its notification log and
+    /// silences on a named volume (so that a restart neither repeats notifications early
+    /// nor forgets silences) kept as long as `observability.alertmanager.retention` says.
     fn alertmanager(&mut self) -> Service {
+        let volume = naming::compose_alertmanager_volume();
+        self.volumes.insert(volume.clone(), NamedVolume::default());
         let mut s = hardened(ALERTMANAGER_IMAGE.to_owned());
         s.volumes = vec![
             bind_file(
@@ -729,8 +734,8 @@ impl<'a> Builder<'a> {
                 "/etc/alertmanager/alertmanager.yaml",
             ),
             Mount {
-                kind: "tmpfs",
-                source: None,
+                kind: "volume",
+                source: Some(volume),
                 target: "/alertmanager".to_owned(),
                 read_only: false,
                 bind: None,
@@ -741,6 +746,10 @@ impl<'a> Builder<'a> {
         s.command = vec![
             "--config.file=/etc/alertmanager/alertmanager.yaml".to_owned(),
             "--storage.path=/alertmanager".to_owned(),
+            format!(
+                "--data.retention={}",
+                crate::units::format_go_duration(self.env.observability.alertmanager.retention_ms)
+            ),
             // A single local instance: no gossip port for a high-availability cluster.
             "--cluster.listen-address=".to_owned(),
         ];

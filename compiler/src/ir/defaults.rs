@@ -59,6 +59,8 @@ pub const LATENCY_METRIC_MILLISECONDS: &str = "http_request_duration_millisecond
 pub const SCRAPE_INTERVAL_MS: u64 = 30_000;
 /// Metrics retention: 15 days, Prometheus's own default.
 pub const RETENTION_MS: u64 = 15 * 86_400_000;
+/// How long Alertmanager keeps its notification log and silences: its own default (120h).
+pub const ALERTMANAGER_RETENTION_MS: u64 = crate::units::ALERTMANAGER_RETENTION_MS;
 /// Share of Prometheus's volume its stored metrics may use by default, in percent: the rest
 /// is room for the write-ahead log and compaction, without which a full volume stops it.
 pub const RETENTION_SIZE_PERCENT: i128 = 90;

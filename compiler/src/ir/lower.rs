@@ -1216,6 +1216,20 @@ fn metric_names(m: &spec::Metrics, platform: Option<&spec::MetricNames>) -> Metr
     }
 }
 
+/// Alertmanager's size: the spec's, else one replica keeping Alertmanager's default 120h in
+/// the pod.
+fn lower_alertmanager_size(a: Option<&spec::AlertmanagerSize>) -> AlertmanagerSize {
+    let a = a.cloned().unwrap_or_default();
+    AlertmanagerSize {
+        replicas: a.replicas.as_ref().map_or(1, |r| r.value.max(1)),
+        retention_ms: ms(&a.retention, ALERTMANAGER_RETENTION_MS),
+        storage_bytes: a
+            .storage
+            .as_ref()
+            .and_then(|q| units::parse_bytes(&q.value).ok()),
+    }
+}
+
 fn lower_observability(spec: &spec::Spec, scrape_interval_ms: u64) -> Observability {
     let o = &spec.observability;
     let bytes = |q: &Option<Sp<String>>| q.as_ref().and_then(|q| units::parse_bytes(&q.value).ok());
@@ -1235,6 +1249,7 @@ fn lower_observability(spec: &spec::Spec, scrape_interval_ms: u64) -> Observabil
             .or_else(|| storage_bytes.map(|s| s * RETENTION_SIZE_PERCENT / 100)),
         storage_bytes,
         replicas: o.replicas.as_ref().map_or(1, |r| r.value.max(1)),
+        alertmanager: lower_alertmanager_size(o.alertmanager.as_ref()),
         runbook_url: text(&o.runbook_url),
         logs: text(&o.logs),
         rules: o

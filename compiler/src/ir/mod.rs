@@ -775,6 +775,8 @@ pub struct Observability {
     pub storage_bytes: Option<i128>,
     /// Prometheus replicas in a cluster.
     pub replicas: u32,
+    /// Alertmanager's size.
+    pub alertmanager: AlertmanagerSize,
     /// Runbook link prefix.
     pub runbook_url: Option<String>,
     /// Log stack to install.
@@ -783,6 +785,17 @@ pub struct Observability {
     pub rules: Vec<AlertRule>,
     /// SLOs.
     pub slos: Vec<Slo>,
+}
+
+/// Alertmanager's replicas, retention and storage.
+#[derive(Clone, Debug)]
+pub struct AlertmanagerSize {
+    /// Replicas in a cluster.
+    pub replicas: u32,
+    /// How long the notification log and silences are kept, in milliseconds.
+    pub retention_ms: u64,
+    /// Persistent volume of each replica in a cluster, in bytes, if any.
+    pub storage_bytes: Option<i128>,
 }
 
 /// A custom alert rule.

@@ -492,6 +492,11 @@ pub const COMPOSE_ALERTMANAGER: &str = "alertmanager";
 /// Compose service of the log viewer.
 pub const COMPOSE_LOG_VIEWER: &str = "dozzle";
 
+/// Named volume of the local Alertmanager's notification log and silences.
+pub fn compose_alertmanager_volume() -> String {
+    "alertmanager-data".to_owned()
+}
+
 /// Named volume of the local Prometheus's time series.
 pub fn compose_prometheus_volume() -> String {
     "prometheus-data".to_owned()

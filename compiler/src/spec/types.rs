@@ -1079,6 +1079,23 @@ pub struct Cdn {
     pub enabled: Option<Sp<bool>>,
 }
 
+/// Alertmanager's replicas, retention and storage.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AlertmanagerSize {
+    /// Alertmanager replicas in a cluster, which gossip so that each notification is sent
+    /// once; defaults to 1. Compose runs one.
+    pub replicas: Option<Sp<u32>>,
+    /// How long Alertmanager keeps its notification log and expired silences, e.g. `"10d"`;
+    /// defaults to 120h. A notification is repeated after `alerting.repeat_interval` only
+    /// while the log still remembers it was sent.
+    pub retention: Option<Sp<String>>,
+    /// Persistent volume of each Alertmanager replica in a cluster, e.g. `"1Gi"`, from the
+    /// cluster's default StorageClass; without it silences and the notification log live in
+    /// the pod and are lost when it restarts. Compose keeps them on a named volume.
+    pub storage: Option<Sp<String>>,
+}
+
 /// Metrics collection and alert definitions.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -1096,6 +1113,8 @@ pub struct Observability {
     pub storage: Option<Sp<String>>,
     /// Prometheus replicas in a cluster; defaults to 1. Compose runs one.
     pub replicas: Option<Sp<u32>>,
+    /// Alertmanager as the spec sizes it: replicas, retention and persistent storage.
+    pub alertmanager: Option<AlertmanagerSize>,
     /// Link prefix for alert runbooks; the alert name is appended.
     pub runbook_url: Option<Sp<String>>,
     /// What the applications' request metrics are called; a service's `metrics` overrides

@@ -414,8 +414,8 @@ struct PrometheusSpec {
     rule_selector_nil_uses_helm_values: bool,
 }
 
-/// Prometheus's persistent volume: a claim per replica from the cluster's default
-/// StorageClass (no `storageClassName`).
+/// Prometheus's or Alertmanager's persistent volume: a claim per replica from the cluster's
+/// default StorageClass (no `storageClassName`).
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct StorageSpec {
@@ -433,13 +433,19 @@ struct AlertmanagerValues {
     enabled: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     config: Option<Json>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    alertmanager_spec: Option<AlertmanagerSpec>,
+    alertmanager_spec: AlertmanagerSpec,
 }
 
+/// The `Alertmanager` the chart makes: its size (`observability.alertmanager`) and the
+/// Secrets its configuration reads credentials from.
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct AlertmanagerSpec {
+    replicas: u32,
+    retention: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    storage: Option<StorageSpec>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     secrets: Vec<String>,
 }
 
@@ -549,11 +555,18 @@ pub fn kube_prometheus_stack(env: &Environment, extras: &PrometheusExtras) -> Ku
         alertmanager: AlertmanagerValues {
             enabled: true,
             config: extras.alertmanager_config.clone(),
-            alertmanager_spec: (!extras.alertmanager_secrets.is_empty()).then(|| {
-                AlertmanagerSpec {
-                    secrets: extras.alertmanager_secrets.clone(),
-                }
-            }),
+            alertmanager_spec: AlertmanagerSpec {
+                replicas: env.observability.alertmanager.replicas,
+                retention: crate::units::format_go_duration(
+                    env.observability.alertmanager.retention_ms,
+                ),
+                storage: env
+                    .observability
+                    .alertmanager
+                    .storage_bytes
+                    .map(storage_spec),
+                secrets: extras.alertmanager_secrets.clone(),
+            },
         },
         grafana: wants_loki(env).then(|| GrafanaValues {
             additional_data_sources: vec![DataSource {

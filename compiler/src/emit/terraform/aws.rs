@@ -183,13 +183,19 @@ impl<'a> Ctx<'a> {
             .filter(move |s| s.engine == engine)
     }
 
+    /// Whether the monitoring stack's Prometheus or Alertmanager claims a volume.
+    fn monitoring_claims_volumes(&self) -> bool {
+        let o = &self.env.observability;
+        o.storage_bytes.is_some() || o.alertmanager.storage_bytes.is_some()
+    }
+
     /// Whether pods claim persistent volumes (a store's data, a backup job's dumps, Loki's
-    /// chunks, Prometheus's metrics when `observability.storage` is set), which on EKS need
-    /// the EBS CSI driver and a default StorageClass.
+    /// chunks, Prometheus's metrics when `observability.storage` is set, Alertmanager's
+    /// state when `observability.alertmanager.storage` is), which on EKS need the EBS CSI
+    /// driver and a default StorageClass.
     fn needs_volumes(&self) -> bool {
         upstream::wants_loki(self.env)
-            || (upstream::wants_prometheus(self.env)
-                && self.env.observability.storage_bytes.is_some())
+            || (upstream::wants_prometheus(self.env) && self.monitoring_claims_volumes())
             || self
                 .env
                 .workloads
@@ -1604,8 +1610,9 @@ impl<'a> Ctx<'a> {
         }
         if upstream::wants_prometheus(self.env) {
             let mut prometheus_deps = vec![r("module.eks")];
-            if self.env.observability.storage_bytes.is_some() {
-                // Prometheus's volume claims need the default StorageClass to get one.
+            if self.monitoring_claims_volumes() {
+                // Prometheus's and Alertmanager's volume claims need the default
+                // StorageClass to get one.
                 prometheus_deps.push(r(&format!("kubernetes_storage_class_v1.{STORAGE_CLASS}")));
             }
             // The values file the Helm target writes for the chart (scrape settings, the
