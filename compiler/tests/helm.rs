@@ -626,6 +626,7 @@ fn upstream_values_where_the_spec_asks_for_them() {
         "traefik",
         "cloudnative-pg",
         "plugin-barman-cloud",
+        "external-dns",
     ];
     assert!(
         upstream.iter().all(|p| {
