@@ -501,8 +501,9 @@ pub fn cloud_store_name(platform: &str, env: &str, store: &str) -> String {
     format!("{platform}-{env}-{store}")
 }
 
-/// Bucket of the base backups and WAL archive of in-cluster PostgreSQL store `store`.
-pub fn cnpg_backup_bucket(platform: &str, env: &str, store: &str) -> String {
+/// Bucket of the backups of in-cluster data store `store` (for PostgreSQL, also its WAL
+/// archive).
+pub fn backup_bucket(platform: &str, env: &str, store: &str) -> String {
     format!("{}-backups", cloud_store_name(platform, env, store))
 }
 

@@ -445,7 +445,7 @@ pub(crate) fn object_store_spec(
         "configuration": {
             "destinationPath": format!(
                 "s3://{}/",
-                naming::cnpg_backup_bucket(&platform.name, &env.name, &w.name)
+                naming::backup_bucket(&platform.name, &env.name, &w.name)
             ),
             "s3Credentials": { "inheritFromIAMRole": true },
             "wal": { "compression": "gzip" },

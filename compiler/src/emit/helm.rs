@@ -295,7 +295,7 @@ pub fn values(platform: &ir::Platform, env: &Environment) -> Values {
         } else {
             &mut out.services
         };
-        set.insert(w.name.clone(), workload(w));
+        set.insert(w.name.clone(), workload(platform, env, w));
     }
     out
 }
@@ -391,7 +391,7 @@ fn int_or_string(v: IntOrPercent) -> IntOrString {
     }
 }
 
-fn workload(w: &Workload) -> WorkloadValues {
+fn workload(platform: &ir::Platform, env: &Environment, w: &Workload) -> WorkloadValues {
     let (replica_count, autoscaling) = match &w.replicas {
         Replicas::Fixed(n) => (Some(*n), None),
         Replicas::Auto(a) => (None, Some(autoscaler(a))),
@@ -473,7 +473,7 @@ fn workload(w: &Workload) -> WorkloadValues {
                 mount_path: s.path.clone(),
                 storage_class: s.class.clone(),
             }),
-        backup: super::k8s::backup_plan(w).map(|plan| BackupValues {
+        backup: super::k8s::backup_plan(env, w).map(|plan| BackupValues {
             schedule: plan.schedule,
             script: plan.script,
             env: plan.env,
@@ -484,6 +484,20 @@ fn workload(w: &Workload) -> WorkloadValues {
                 .collect(),
             size: format_bytes(w.storage.as_ref().map_or(ir::STORAGE, |s| s.size)),
             storage_class: w.storage.as_ref().and_then(|s| s.class.clone()),
+        }),
+        offsite_backup: super::backups::offsite(env, w).then(|| {
+            let object = |v: Result<Json, serde_json::Error>| match v {
+                Ok(Json::Object(m)) => m,
+                _ => Map::new(),
+            };
+            OffsiteBackupValues {
+                cron_job: object(serde_json::to_value(super::backups::cron_job_spec(
+                    platform, env, w,
+                ))),
+                network_policy: object(serde_json::to_value(super::backups::policy_spec(
+                    platform, w,
+                ))),
+            }
         }),
         depends_on: w.depends_on.clone(),
         ingress: w.ingress.as_ref().map(|i| IngressValues {

@@ -46,8 +46,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
 use super::{
-    cluster, cnpg, hash_banner, to_yaml, to_yaml_after, EmitError, Emitted, Note, OutputFile,
-    Target,
+    backups, cluster, cnpg, hash_banner, to_yaml, to_yaml_after, EmitError, Emitted, Note,
+    OutputFile, Target,
 };
 use crate::ir::{self, naming, Environment, Kind, ProbeAction, Replicas, Workload};
 use crate::units::{format_bytes, format_cpu, IntOrPercent};
@@ -109,18 +109,10 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
                     });
                 }
             } else if let ir::Role::DataStore(info) = &w.role {
-                if info.backup.is_some() && backup_engine(w).is_none() {
-                    let why = if info.backup.as_ref().is_some_and(|b| b.schedule.is_none()) {
-                        "continuous archiving needs `mode = \"managed\"` or a database operator"
-                    } else {
-                        "no dump tool is known for this engine; use volume snapshots"
-                    };
+                if let Some(message) = backup_note(env, w) {
                     out.notes.push(Note {
                         target: Target::K8s,
-                        message: format!(
-                            "{}: backups of in-cluster `{}` are not generated: {why}",
-                            env.name, w.name
-                        ),
+                        message,
                     });
                 }
                 if info.pooling.is_some() {
@@ -785,6 +777,33 @@ fn workload_docs(
     to_yaml_after(head, &docs)
 }
 
+/// What the k8s and Helm outputs do not give of the backups the spec asks for on the
+/// in-cluster store `w` that CloudNativePG does not run, if anything: without a cloud there
+/// is no bucket, so a dump stays in a volume of the namespace (lost with it) or is not made;
+/// continuous archiving needs a database operator or a managed store.
+fn backup_note(env: &Environment, w: &Workload) -> Option<String> {
+    let ir::Role::DataStore(info) = &w.role else {
+        return None;
+    };
+    let backup = info.backup.as_ref()?;
+    if backups::offsite(env, w) {
+        return None;
+    }
+    let why = if backup.schedule.is_none() {
+        "are not generated: continuous archiving needs `mode = \"managed\"` or a database operator"
+    } else if backup_plan(env, w).is_some() {
+        "stay in the cluster: they are dumps into a volume of the namespace, lost with it; off-cluster backups need an environment with a cloud, whose Terraform makes the bucket"
+    } else if backups::dumpable(w) {
+        "are not generated: off-cluster backups need an environment with a cloud, whose Terraform makes the bucket"
+    } else {
+        "are not generated: no dump tool is known for this engine; use volume snapshots"
+    };
+    Some(format!(
+        "{}: backups of in-cluster `{}` {why}",
+        env.name, w.name
+    ))
+}
+
 /// The dump command of an engine plinth can back up in-cluster, if any.
 fn backup_engine(w: &Workload) -> Option<&'static str> {
     let ir::Role::DataStore(info) = &w.role else {
@@ -813,9 +832,13 @@ pub(crate) struct BackupPlan {
     pub secrets: BTreeMap<String, ir::SecretRef>,
 }
 
-/// The backup job of `w`, when it is a data store with a backup schedule and an engine plinth
-/// knows how to dump.
-pub(crate) fn backup_plan(w: &Workload) -> Option<BackupPlan> {
+/// The in-namespace backup job of `w`, when it is a data store with a backup schedule and an
+/// engine plinth knows how to dump, in an environment without a cloud (with one, backups
+/// leave the cluster: `backups`).
+pub(crate) fn backup_plan(env: &Environment, w: &Workload) -> Option<BackupPlan> {
+    if env.cloud.is_some() {
+        return None;
+    }
     let engine = backup_engine(w)?;
     let ir::Role::DataStore(info) = &w.role else {
         return None;
@@ -863,7 +886,10 @@ pub(crate) fn backup_plan(w: &Workload) -> Option<BackupPlan> {
 /// volume and prunes dumps older than the retention, with the network edges it needs. The
 /// job uses the store's own image, so the client tools match the server version.
 fn backup_docs(platform: &ir::Platform, env: &Environment, w: &Workload) -> Vec<Object> {
-    let Some(plan) = backup_plan(w) else {
+    if backups::offsite(env, w) {
+        return offsite_backup_docs(platform, env, w);
+    }
+    let Some(plan) = backup_plan(env, w) else {
         return Vec::new();
     };
     let name = naming::backup_job(&w.name);
@@ -947,7 +973,10 @@ fn backup_docs(platform: &ir::Platform, env: &Environment, w: &Workload) -> Vec<
         ..Default::default()
     };
     let job = CronJob {
-        metadata: meta(&name, env, labels.clone()),
+        metadata: ObjectMeta {
+            annotations: Some(backups::annotations(w)),
+            ..meta(&name, env, labels.clone())
+        },
         spec: Some(CronJobSpec {
             schedule: plan.schedule.clone(),
             concurrency_policy: Some("Forbid".to_owned()),
@@ -1000,6 +1029,27 @@ fn backup_docs(platform: &ir::Platform, env: &Environment, w: &Workload) -> Vec<
         Object::Pvc(Box::new(pvc)),
         Object::CronJob(Box::new(job)),
         Object::NetworkPolicy(Box::new(policy)),
+    ]
+}
+
+/// The off-cluster backup of `w` (`backups`): its CronJob, which declares that it depends
+/// on the store, and its NetworkPolicy.
+fn offsite_backup_docs(platform: &ir::Platform, env: &Environment, w: &Workload) -> Vec<Object> {
+    let name = naming::backup_job(&w.name);
+    let labels = backups::labels(platform, env, w);
+    vec![
+        Object::CronJob(Box::new(CronJob {
+            metadata: ObjectMeta {
+                annotations: Some(backups::annotations(w)),
+                ..meta(&name, env, labels.clone())
+            },
+            spec: Some(backups::cron_job_spec(platform, env, w)),
+            ..Default::default()
+        })),
+        Object::NetworkPolicy(Box::new(NetworkPolicy {
+            metadata: meta(&name, env, labels),
+            spec: Some(backups::policy_spec(platform, w)),
+        })),
     ]
 }
 
@@ -1529,7 +1579,7 @@ fn network_policy(
             ..Default::default()
         })
         .collect();
-    if backup_engine(w).is_some() {
+    if backup_plan(env, w).is_some() || backups::offsite(env, w) {
         // The store's own backup job connects to it like a client.
         peers.push(NetworkPolicyPeer {
             pod_selector: Some(LabelSelector {

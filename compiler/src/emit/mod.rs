@@ -6,6 +6,7 @@
 
 pub(crate) mod addons;
 pub mod alertmanager;
+pub(crate) mod backups;
 pub(crate) mod cluster;
 pub(crate) mod cnpg;
 pub mod compose;

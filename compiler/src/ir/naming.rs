@@ -226,14 +226,20 @@ pub fn cnpg_service_account(store: &str) -> String {
     format!("{store}-cnpg")
 }
 
-/// S3 bucket of cluster `store`'s backups and WAL archive.
-pub fn cnpg_backup_bucket(platform: &str, env: &str, store: &str) -> String {
-    crate::units::cnpg_backup_bucket(platform, env, store)
+/// S3 bucket of data store `store`'s backups (for PostgreSQL, also its WAL archive).
+pub fn backup_bucket(platform: &str, env: &str, store: &str) -> String {
+    crate::units::backup_bucket(platform, env, store)
 }
 
 /// Name of a data store's backup CronJob, and the identity its pods are selected by.
 pub fn backup_job(store: &str) -> String {
     crate::units::backup_job(store)
+}
+
+/// Name of the ServiceAccount an off-cluster backup job runs as: Terraform creates it with
+/// the IRSA role that may write the store's backup bucket.
+pub fn backup_service_account(store: &str) -> String {
+    backup_job(store)
 }
 
 /// Name of the PersistentVolumeClaim backups of a data store are written to.

@@ -301,6 +301,10 @@ pub struct WorkloadValues {
     /// PersistentVolumeClaim and the network edge to the store).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupValues>,
+    /// Scheduled dumps of a data store into its S3 bucket, in an environment with a cloud:
+    /// the CronJob's and NetworkPolicy's specs, as the k8s target writes them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offsite_backup: Option<OffsiteBackupValues>,
     /// Workloads and managed stores this one connects to (network policy egress).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
@@ -698,6 +702,16 @@ pub struct BackupValues {
     /// Storage class of that volume; the cluster default when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<String>,
+}
+
+/// The off-cluster backup job of a data store (`emit::backups`): the specs plinth decided.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OffsiteBackupValues {
+    /// The CronJob's spec: the dump, then the copy into the store's bucket.
+    pub cron_job: serde_json::Map<String, serde_json::Value>,
+    /// The NetworkPolicy's spec of the job's pods.
+    pub network_policy: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Ingress exposure.

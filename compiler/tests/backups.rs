@@ -1,0 +1,352 @@
+//! Issue 21 through the binary, the backups part: in an environment with a cloud every
+//! in-cluster store with a backup schedule that CloudNativePG does not run (Redis, Qdrant,
+//! MinIO) is dumped by a CronJob into its own S3 bucket, which Terraform makes with its
+//! retention and a write-only IRSA role; the job runs locked down and reaches only its store
+//! and HTTPS, and the store admits it; without a cloud the output says what it does not give.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use support::*;
+
+const SPEC: &str = r#"
+version = 1
+[platform]
+name = "shop"
+domain = "shop.dev"
+team = "core"
+
+[alerting]
+default_receiver = "ops"
+receivers.ops = { type = "webhook", url = { secret = "ops", key = "url" } }
+
+[services.api]
+image = "ghcr.io/shop/api:1.0.0"
+ports = [{ name = "http", port = 8080 }]
+depends_on = ["redis", "qdrant", "minio"]
+
+[datastores.redis]
+preset = "redis"
+secrets = { REDIS_PASSWORD = { secret = "redis-credentials", key = "password" } }
+backup = { schedule = "0 3 * * *", retention = "30d" }
+
+[datastores.qdrant]
+preset = "qdrant"
+replicas = 3
+secrets = { QDRANT__SERVICE__API_KEY = { secret = "qdrant-credentials", key = "api-key" } }
+backup = { schedule = "0 */6 * * *", retention = "7d" }
+
+[datastores.minio]
+preset = "minio"
+backup = { schedule = "0 4 * * *", retention = "30d" }
+
+[environments.dev]
+local = true
+
+[environments.prod]
+
+[cloud]
+provider = "aws"
+region = "eu-west-1"
+state = { bucket = "shop-tf-state", key = "{env}/terraform.tfstate", lock_table = "shop-tf-locks" }
+
+[cloud.cluster]
+version = "1.33"
+
+[cloud.cluster.node_groups.general]
+instance_types = ["m6i.large"]
+min = 3
+max = 6
+"#;
+
+/// Builds `spec.toml` in `dir` with `targets`, asserting success; returns stderr.
+fn build(dir: &Path, targets: &str) -> String {
+    let out = plinth_run(
+        dir,
+        &["build", "spec.toml", "--target", targets, "--out", "out"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Every object of `k8s/<env>/`.
+fn objects(out: &Path, env: &str) -> Vec<Value> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(out.join("k8s").join(env))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    files
+        .iter()
+        .flat_map(|f| {
+            serde_saphyr::from_multiple::<Value>(&std::fs::read_to_string(f).unwrap()).unwrap()
+        })
+        .collect()
+}
+
+fn find<'a>(objs: &'a [Value], kind: &str, name: &str) -> Option<&'a Value> {
+    objs.iter()
+        .find(|o| o["kind"] == kind && o["metadata"]["name"] == name)
+}
+
+fn setup(name: &str) -> TempDir {
+    let dir = TempDir::new(name);
+    std::fs::write(dir.join("spec.toml"), SPEC).unwrap();
+    dir
+}
+
+/// The pod spec of CronJob `job`.
+fn pod<'a>(objs: &'a [Value], job: &str) -> &'a Value {
+    let cron = find(objs, "CronJob", job).unwrap_or_else(|| panic!("a CronJob {job}"));
+    &cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+}
+
+/// The names of the secret-referencing variables of `container`, as `NAME=secret/key`.
+fn secret_vars(container: &Value) -> Vec<String> {
+    container["env"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| {
+            let r = &v["valueFrom"]["secretKeyRef"];
+            r.is_object().then(|| {
+                format!(
+                    "{}={}/{}",
+                    v["name"].as_str().unwrap(),
+                    r["name"].as_str().unwrap(),
+                    r["key"].as_str().unwrap()
+                )
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn every_store_with_a_schedule_is_dumped_into_its_own_bucket() {
+    let dir = setup("backups-offsite");
+    build(&dir.0, "k8s");
+    let objs = objects(&dir.join("out"), "prod");
+    for (store, schedule, tool, secrets) in [
+        (
+            "redis",
+            "0 3 * * *",
+            "redis-cli -h redis -p 6379 --rdb /backup/dump.rdb",
+            vec!["REDISCLI_AUTH=redis-credentials/password"],
+        ),
+        (
+            "qdrant",
+            "0 */6 * * *",
+            "for host in qdrant-0.qdrant qdrant-1.qdrant qdrant-2.qdrant;",
+            vec!["QDRANT_API_KEY=qdrant-credentials/api-key"],
+        ),
+        (
+            "minio",
+            "0 4 * * *",
+            "mc mirror --overwrite store /backup/buckets",
+            vec![
+                "MINIO_ROOT_PASSWORD=minio-credentials/password",
+                "MINIO_ROOT_USER=minio-credentials/user",
+            ],
+        ),
+    ] {
+        let job = format!("{store}-backup");
+        assert!(
+            find(&objs, "PersistentVolumeClaim", &format!("{store}-backups")).is_none(),
+            "{store}: no dump volume in the namespace"
+        );
+        let cron = find(&objs, "CronJob", &job).unwrap();
+        assert_eq!(cron["spec"]["schedule"], schedule, "{store}");
+        assert_eq!(cron["spec"]["concurrencyPolicy"], "Forbid");
+        assert_eq!(
+            cron["metadata"]["annotations"]["plinth.dev/depends-on"], store,
+            "{store}: the job declares the store it reaches"
+        );
+        let pod = pod(&objs, &job);
+        assert_eq!(
+            pod["serviceAccountName"],
+            job.as_str(),
+            "{store}: IRSA account"
+        );
+        let dump = &pod["initContainers"][0];
+        let script = dump["command"][2].as_str().unwrap();
+        assert!(script.contains(tool), "{store}: {script}");
+        assert_eq!(
+            secret_vars(dump),
+            secrets,
+            "{store}: the store's credentials"
+        );
+        let upload = &pod["containers"][0];
+        assert_eq!(upload["image"], "docker.io/amazon/aws-cli:2.32.8");
+        let copy = upload["command"][2].as_str().unwrap();
+        assert!(
+            copy.contains(&format!("s3://shop-prod-{store}-backups/")),
+            "{store}: {copy}"
+        );
+        assert!(
+            secret_vars(upload).is_empty(),
+            "the upload holds no store secret"
+        );
+        for c in [dump, upload] {
+            let sc = &c["securityContext"];
+            assert_eq!(sc["readOnlyRootFilesystem"], true, "{store}");
+            assert_eq!(sc["runAsNonRoot"], true, "{store}");
+            assert_eq!(sc["allowPrivilegeEscalation"], false, "{store}");
+            assert_eq!(sc["capabilities"]["drop"][0], "ALL", "{store}");
+            assert_eq!(sc["seccompProfile"]["type"], "RuntimeDefault", "{store}");
+            assert!(c["resources"]["limits"]["memory"].is_string(), "{store}");
+            let mounts: Vec<&str> = c["volumeMounts"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|m| m["mountPath"].as_str().unwrap())
+                .collect();
+            assert_eq!(mounts, ["/backup", "/tmp"], "{store}");
+        }
+        assert!(
+            pod["volumes"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .all(|v| v["emptyDir"].is_object()),
+            "{store}: scratch space only"
+        );
+    }
+}
+
+#[test]
+fn the_backup_job_reaches_only_its_store_and_https_and_the_store_admits_it() {
+    let dir = setup("backups-network");
+    build(&dir.0, "k8s");
+    let objs = objects(&dir.join("out"), "prod");
+    let selector = serde_json::json!({
+        "app.kubernetes.io/instance": "shop-redis-backup",
+        "app.kubernetes.io/name": "redis-backup",
+    });
+    let policy = find(&objs, "NetworkPolicy", "redis-backup").expect("the job's policy");
+    assert_eq!(policy["spec"]["podSelector"]["matchLabels"], selector);
+    let egress = policy["spec"]["egress"].as_array().unwrap();
+    assert_eq!(egress.len(), 2, "{egress:?}");
+    assert_eq!(
+        egress[0]["to"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"],
+        "redis"
+    );
+    assert_eq!(egress[0]["ports"][0]["port"], 6379);
+    assert_eq!(egress[1]["to"][0]["ipBlock"]["cidr"], "0.0.0.0/0");
+    assert_eq!(
+        egress[1]["ports"],
+        serde_json::json!([{ "port": 443, "protocol": "TCP" }])
+    );
+    let store = find(&objs, "NetworkPolicy", "redis").expect("the store's policy");
+    assert!(
+        store["spec"]["ingress"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["from"].as_array().is_some_and(|f| f
+                .iter()
+                .any(|p| p["podSelector"]["matchLabels"] == selector))),
+        "the store admits its backup job: {store}"
+    );
+    // The closure proof evaluates the policies, the backup jobs included: nothing is
+    // blocked or open that is not declared.
+    let out = plinth_run(&dir.0, &["check", "spec.toml", "--strict"]);
+    assert_exit(&out, 0);
+}
+
+#[test]
+fn terraform_makes_each_bucket_with_its_retention_and_a_write_only_role() {
+    let dir = setup("backups-terraform");
+    build(&dir.0, "terraform");
+    let tf = std::fs::read_to_string(dir.join("out/terraform/prod/backups.tf")).unwrap();
+    let body: hcl::Body = hcl::from_str(&tf).unwrap();
+    let blocks: Vec<&hcl::Block> = body.blocks().collect();
+    let has = |kind: &str, name: &str| {
+        blocks
+            .iter()
+            .find(|b| {
+                b.labels.len() == 2 && b.labels[0].as_str() == kind && b.labels[1].as_str() == name
+            })
+            .copied()
+    };
+    for (store, days) in [("redis", "30"), ("qdrant", "7"), ("minio", "30")] {
+        let id = format!("{store}_backups");
+        let bucket = has("aws_s3_bucket", &id).unwrap_or_else(|| panic!("bucket {id}"));
+        assert!(
+            hcl::to_string(bucket)
+                .unwrap()
+                .contains(&format!("shop-prod-{store}-backups")),
+            "{store}"
+        );
+        for kind in [
+            "aws_s3_bucket_versioning",
+            "aws_s3_bucket_server_side_encryption_configuration",
+            "aws_s3_bucket_public_access_block",
+            "aws_s3_bucket_policy",
+            "aws_s3_bucket_logging",
+        ] {
+            assert!(has(kind, &id).is_some(), "{store}: {kind}");
+        }
+        let lifecycle =
+            hcl::to_string(has("aws_s3_bucket_lifecycle_configuration", &id).unwrap()).unwrap();
+        let compact: String = lifecycle.split_whitespace().collect();
+        assert!(
+            compact.contains(&format!("expiration{{days={days}}}")),
+            "{store}: dumps expire after the retention: {lifecycle}"
+        );
+        let account = hcl::to_string(
+            has("kubernetes_service_account_v1", &format!("{store}_backup"))
+                .unwrap_or_else(|| panic!("{store}: the job's ServiceAccount")),
+        )
+        .unwrap();
+        assert!(
+            account.contains(&format!("\"{store}-backup\"")),
+            "{account}"
+        );
+        assert!(
+            account.contains(&format!("module.{id}_irsa.arn")),
+            "{account}"
+        );
+        let role = body
+            .blocks()
+            .find(|b| b.identifier() == "module" && b.labels[0].as_str() == format!("{id}_irsa"))
+            .unwrap_or_else(|| panic!("{store}: IRSA role"));
+        let role = hcl::to_string(role).unwrap();
+        assert!(role.contains("s3:PutObject"), "{role}");
+        assert!(
+            !role.contains("s3:DeleteObject") && !role.contains("s3:GetObject"),
+            "{store}: the job may only write: {role}"
+        );
+    }
+}
+
+#[test]
+fn without_a_cloud_the_output_says_what_backups_it_does_not_give() {
+    let dir = setup("backups-local");
+    let stderr = build(&dir.0, "k8s");
+    for (store, what) in [
+        ("redis", "stay in the cluster"),
+        (
+            "qdrant",
+            "are not generated: off-cluster backups need an environment with a cloud",
+        ),
+        (
+            "minio",
+            "are not generated: off-cluster backups need an environment with a cloud",
+        ),
+    ] {
+        assert!(
+            stderr.contains(&format!("dev: backups of in-cluster `{store}` {what}")),
+            "{store}: {stderr}"
+        );
+    }
+    let objs = objects(&dir.join("out"), "dev");
+    assert!(find(&objs, "CronJob", "qdrant-backup").is_none());
+    assert!(find(&objs, "PersistentVolumeClaim", "redis-backups").is_some());
+}
