@@ -1011,9 +1011,10 @@ fn backup_docs(platform: &ir::Platform, env: &Environment, w: &Workload) -> Vec<
                     pod_selector: Some(selector(platform, w)),
                     ..Default::default()
                 }]),
+                // Every port the store's Service publishes, its exporter's included: the job
+                // declares that it depends on the store, and the proof checks them all.
                 ports: Some(
-                    w.ports
-                        .iter()
+                    w.service_ports()
                         .map(|p| NetworkPolicyPort {
                             port: Some(IntOrString::Int(i32::from(p.port))),
                             protocol: Some(protocol(p)),

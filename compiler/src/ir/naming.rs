@@ -607,6 +607,15 @@ pub const ALERT_HPA_AT_MAX: &str = "HPAAtMaxReplicas";
 /// Alert raised when a persistent volume is predicted to fill up.
 pub const ALERT_VOLUME_FILLING_UP: &str = "VolumeFillingUp";
 
+/// Alert raised when the latest run of a data store's backup failed.
+pub const ALERT_BACKUP_FAILED: &str = "BackupFailed";
+
+/// Alert raised when a data store's backup job did not start at its scheduled time.
+pub const ALERT_BACKUP_LATE: &str = "BackupLate";
+
+/// Alert raised when PostgreSQL fails to archive its WAL.
+pub const ALERT_WAL_ARCHIVING_FAILING: &str = "WalArchivingFailing";
+
 /// Alert raised when an SLO burns its error budget too fast.
 pub const ALERT_ERROR_BUDGET_BURN: &str = "ErrorBudgetBurn";
 
