@@ -291,6 +291,18 @@ pub fn format_duration(ms: u64) -> String {
     format!("{ms}ms")
 }
 
+/// The cron schedule of a restore drill's keyword (`daily`, `weekly`, `monthly`): at 05:00
+/// UTC, on Sundays for `weekly`, on the first of the month for `monthly`; `None` for anything
+/// else, which must then be a cron schedule itself.
+pub fn verify_schedule(keyword: &str) -> Option<String> {
+    match keyword {
+        "daily" => Some("0 5 * * *".to_owned()),
+        "weekly" => Some("0 5 * * 0".to_owned()),
+        "monthly" => Some("0 5 1 * *".to_owned()),
+        _ => None,
+    }
+}
+
 /// Validates a five-field cron schedule (minute hour day-of-month month day-of-week), as
 /// Kubernetes CronJobs accept it, including the `@daily`-style macros.
 pub fn check_cron(text: &str) -> Result<(), String> {

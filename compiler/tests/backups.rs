@@ -515,3 +515,143 @@ fn cloudnativepg_base_backups_and_wal_archiving_raise_alerts_from_the_instances_
     let check = plinth_run(&dir.0, &["check", "spec.toml", "--strict"]);
     assert_exit(&check, 0);
 }
+
+/// The operator's CRD schema of `Cluster` (`compiler/tests/data/cloudnative-pg/`), with
+/// unknown fields refused, as the API server would prune them.
+fn cluster_schema() -> jsonschema::Validator {
+    let path = root().join("compiler/tests/data/cloudnative-pg/postgresql.cnpg.io_clusters.yaml");
+    let crd: Value = serde_saphyr::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let version = crd["spec"]["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|v| v["name"] == "v1")
+        .unwrap();
+    let mut schema = version["schema"]["openAPIV3Schema"].clone();
+    fn close(v: &mut Value) {
+        match v {
+            Value::Object(m) => {
+                if m.contains_key("properties")
+                    && !m.contains_key("additionalProperties")
+                    && !m.contains_key("x-kubernetes-preserve-unknown-fields")
+                {
+                    m.insert("additionalProperties".to_owned(), Value::Bool(false));
+                }
+                m.values_mut().for_each(close);
+            }
+            Value::Array(a) => a.iter_mut().for_each(close),
+            _ => {}
+        }
+    }
+    close(&mut schema);
+    jsonschema::validator_for(&schema).unwrap()
+}
+
+#[test]
+fn verify_restores_a_scratch_cluster_from_the_backups_on_its_schedule() {
+    let dir = TempDir::new("backups-verify");
+    let spec = POSTGRES.replace(
+        "backup = { schedule = \"0 3 * * *\", retention = \"30d\" }",
+        "backup = { schedule = \"0 3 * * *\", retention = \"30d\", verify = \"monthly\" }",
+    );
+    std::fs::write(dir.join("spec.toml"), spec).unwrap();
+    build(&dir.0, &["k8s", "prometheus", "alertmanager"]);
+    let out = dir.join("out");
+    let objs = objects(&out, "prod");
+    let cron = find(&objs, "CronJob", "postgres-verify").expect("the drill's CronJob");
+    assert_eq!(
+        cron["spec"]["schedule"], "0 5 1 * *",
+        "monthly: 05:00 UTC on the 1st"
+    );
+    let pod = pod(&objs, "postgres-verify");
+    assert_eq!(pod["serviceAccountName"], "postgres-verify");
+    let script = pod["containers"][0]["command"][2].as_str().unwrap();
+    for step in [
+        "trap 'kubectl delete cluster postgres-verify",
+        "kubectl apply -f /drill/cluster.yaml",
+        "kubectl wait --for=condition=Ready cluster/postgres-verify",
+    ] {
+        assert!(script.contains(step), "{script}");
+    }
+    assert_eq!(
+        pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"],
+        true
+    );
+    // The scratch cluster: recovered from the store's ObjectStore, one instance, archiving
+    // nothing, as the store's backup account; valid for the operator's CRD.
+    let map = find(&objs, "ConfigMap", "postgres-verify").expect("the manifest");
+    let scratch: Value =
+        serde_saphyr::from_str(map["data"]["cluster.yaml"].as_str().unwrap()).unwrap();
+    assert_eq!(scratch["kind"], "Cluster");
+    assert_eq!(scratch["metadata"]["name"], "postgres-verify");
+    let s = &scratch["spec"];
+    assert_eq!(s["instances"], 1);
+    assert_eq!(s["bootstrap"]["recovery"]["source"], "origin");
+    assert_eq!(s["serviceAccountName"], "postgres-cnpg");
+    assert_eq!(
+        s["externalClusters"][0]["plugin"],
+        serde_json::json!({ "name": "barman-cloud.cloudnative-pg.io",
+            "parameters": { "barmanObjectName": "postgres-backups", "serverName": "postgres" } })
+    );
+    assert!(
+        s.get("plugins").is_none(),
+        "the scratch cluster archives no WAL"
+    );
+    let errors: Vec<String> = cluster_schema()
+        .iter_errors(&scratch)
+        .map(|e| format!("{e} at {}", e.instance_path()))
+        .collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    // The job may manage Cluster objects and nothing else.
+    let role = find(&objs, "Role", "postgres-verify").expect("a Role");
+    assert_eq!(role["rules"].as_array().unwrap().len(), 1);
+    assert_eq!(
+        role["rules"][0]["resources"],
+        serde_json::json!(["clusters"])
+    );
+    assert!(find(&objs, "RoleBinding", "postgres-verify").is_some());
+    // The scratch cluster's pods get the policy a cluster needs from the operator.
+    let policy = find(&objs, "NetworkPolicy", "postgres-verify-cluster").expect("its policy");
+    assert_eq!(
+        policy["spec"]["podSelector"]["matchLabels"]["cnpg.io/cluster"],
+        "postgres-verify"
+    );
+    // A failed drill is an alert, and the proof is clean.
+    assert!(alerts_of(&out, "prod").contains("RestoreDrillFailed postgres\n"));
+    promtool_passes(&out, "prod");
+    let check = plinth_run(&dir.0, &["check", "spec.toml", "--strict"]);
+    assert_exit(&check, 0);
+}
+
+#[test]
+fn verify_where_no_drill_can_run_is_reported() {
+    let dir = TempDir::new("backups-verify-local");
+    let spec = POSTGRES
+        .replace(
+            "backup = { schedule = \"0 3 * * *\", retention = \"30d\" }",
+            "backup = { schedule = \"0 3 * * *\", retention = \"30d\", verify = \"0 6 * * 0\" }",
+        )
+        .replace(
+            "[environments.prod]",
+            "[environments.dev]\nlocal = true\n\n[environments.prod]",
+        );
+    std::fs::write(dir.join("spec.toml"), spec).unwrap();
+    let stderr = build(&dir.0, &["k8s"]);
+    assert!(
+        stderr
+            .contains("dev: restore drills (`verify`) of in-cluster `postgres` are not generated"),
+        "{stderr}"
+    );
+    let prod = objects(&dir.join("out"), "prod");
+    assert_eq!(
+        find(&prod, "CronJob", "postgres-verify").unwrap()["spec"]["schedule"],
+        "0 6 * * 0",
+        "a cron schedule is taken as written"
+    );
+    assert!(find(
+        &objects(&dir.join("out"), "dev"),
+        "CronJob",
+        "postgres-verify"
+    )
+    .is_none());
+}

@@ -181,7 +181,7 @@ fn env_vars(
 
 /// Requests and limits of each backup container: a dump and a copy are I/O bound, and the
 /// store's own resources (sized for its data in memory) would reserve far too much.
-fn resources() -> ResourceRequirements {
+pub(crate) fn resources() -> ResourceRequirements {
     let q = |cpu: &str, memory: &str| {
         BTreeMap::from([
             ("cpu".to_owned(), Quantity(cpu.to_owned())),
@@ -197,7 +197,7 @@ fn resources() -> ResourceRequirements {
 
 /// The restricted security context of every backup container, whatever the store was
 /// allowed: the job needs no root, no capability and no write outside its volumes.
-fn container_security(s: &ir::Security) -> SecurityContext {
+pub(crate) fn container_security(s: &ir::Security) -> SecurityContext {
     SecurityContext {
         allow_privilege_escalation: Some(false),
         privileged: Some(false),
@@ -218,7 +218,7 @@ fn container_security(s: &ir::Security) -> SecurityContext {
 }
 
 /// The pod-level half of [`container_security`].
-fn pod_security(s: &ir::Security) -> PodSecurityContext {
+pub(crate) fn pod_security(s: &ir::Security) -> PodSecurityContext {
     PodSecurityContext {
         run_as_non_root: Some(true),
         run_as_user: Some(s.run_as_user.max(1)),

@@ -328,7 +328,7 @@ pub(crate) fn policy_spec(
 
 /// The egress rule to the Kubernetes API, whose EKS endpoints are network interfaces in the
 /// VPC: the instance manager and PgBouncer's manager both watch their objects there.
-fn api_server(env: &Environment) -> NetworkPolicyEgressRule {
+pub(crate) fn api_server(env: &Environment) -> NetworkPolicyEgressRule {
     let cidr = env
         .cloud
         .as_ref()

@@ -331,7 +331,12 @@ fn postgres_cluster(
     PostgresClusterValues {
         team: w.team.clone(),
         port: super::cnpg::POSTGRES_PORT,
-        spec: object(super::cnpg::cluster_spec(platform, env, w, resources)),
+        spec: object(super::cnpg::cluster_spec(
+            platform,
+            env,
+            w,
+            resources.clone(),
+        )),
         network_policy: json(serde_json::to_value(super::cnpg::policy_spec(
             env, w, &clients,
         ))),
@@ -351,6 +356,23 @@ fn postgres_cluster(
         scheduled_backup: super::cnpg::backup(w)
             .and_then(|b| b.schedule.as_ref())
             .map(|schedule| object(super::cnpg::scheduled_backup_spec(w, schedule))),
+        restore_drill: super::restore_drill::schedule(env, w).map(|_| {
+            use super::restore_drill as drill;
+            RestoreDrillValues {
+                manifest: drill::manifest(platform, env, w, resources.clone()),
+                rules: drill::role_rules()
+                    .iter()
+                    .filter_map(|r| serde_json::to_value(r).ok())
+                    .collect(),
+                cron_job: json(serde_json::to_value(drill::cron_job_spec(platform, env, w))),
+                network_policy: json(serde_json::to_value(drill::job_policy_spec(
+                    platform, env, w,
+                ))),
+                cluster_network_policy: json(serde_json::to_value(drill::cluster_policy_spec(
+                    env, w,
+                ))),
+            }
+        }),
     }
 }
 

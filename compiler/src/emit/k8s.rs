@@ -40,14 +40,15 @@ use k8s_openapi::api::networking::v1::{
     ServiceBackendPort,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
 use super::{
-    backups, cluster, cnpg, hash_banner, to_yaml, to_yaml_after, EmitError, Emitted, Note,
-    OutputFile, Target,
+    backups, cluster, cnpg, hash_banner, restore_drill, to_yaml, to_yaml_after, EmitError, Emitted,
+    Note, OutputFile, Target,
 };
 use crate::ir::{self, naming, Environment, Kind, ProbeAction, Replicas, Workload};
 use crate::units::{format_bytes, format_cpu, IntOrPercent};
@@ -99,6 +100,17 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
                 path: naming::k8s_issuer_file(&env.name),
                 contents: to_yaml_after(hash_banner(platform), &[object])?,
             });
+        }
+        for m in &env.managed_stores {
+            if m.backup.as_ref().is_some_and(|b| b.verify.is_some()) {
+                out.notes.push(Note {
+                    target: Target::K8s,
+                    message: format!(
+                        "{}: restore drills (`verify`) of managed `{}` are not generated: the cloud provider's backups are restored with its own tools (AWS Backup restore testing)",
+                        env.name, m.name
+                    ),
+                });
+            }
         }
         for w in &env.workloads {
             if cnpg::operated(env, w) {
@@ -211,6 +223,8 @@ enum Object {
     Pvc(Box<PersistentVolumeClaim>),
     ResourceQuota(Box<ResourceQuota>),
     LimitRange(Box<LimitRange>),
+    Role(Box<Role>),
+    RoleBinding(Box<RoleBinding>),
 }
 
 /// An object of a custom resource (VerticalPodAutoscaler, ServiceMonitor, ExternalSecret,
@@ -527,7 +541,7 @@ fn operated_docs(
             api_version: cnpg::API_VERSION,
             kind: "Cluster",
             metadata: meta(&w.name, env, labels.clone()),
-            spec: cnpg::cluster_spec(platform, env, w, resources),
+            spec: cnpg::cluster_spec(platform, env, w, resources.clone()),
         })),
         Object::NetworkPolicy(Box::new(NetworkPolicy {
             metadata: meta(&w.name, env, labels.clone()),
@@ -558,6 +572,9 @@ fn operated_docs(
             })));
         }
     }
+    if restore_drill::schedule(env, w).is_some() {
+        docs.extend(restore_drill_docs(platform, env, w, resources.clone()));
+    }
     if let Some(p) = cnpg::pooling(w) {
         let pooler = naming::cnpg_pooler(&w.name);
         docs.push(Object::Custom(Box::new(CustomObject {
@@ -577,6 +594,66 @@ fn operated_docs(
         })));
     }
     docs
+}
+
+/// The restore drill of operated store `w` (`restore_drill`): the scratch cluster's manifest
+/// in a ConfigMap, the job's ServiceAccount with a Role that may manage `Cluster` objects,
+/// the CronJob, and the policies of the job's pods and of the scratch cluster's.
+fn restore_drill_docs(
+    platform: &ir::Platform,
+    env: &Environment,
+    w: &Workload,
+    resources: serde_json::Value,
+) -> Vec<Object> {
+    let name = naming::restore_drill(&w.name);
+    let labels = restore_drill::labels(platform, env, w);
+    let manifest = restore_drill::manifest(platform, env, w, resources);
+    vec![
+        Object::ConfigMap(Box::new(ConfigMap {
+            metadata: meta(&name, env, labels.clone()),
+            data: Some(BTreeMap::from([(
+                restore_drill::MANIFEST_KEY.to_owned(),
+                manifest,
+            )])),
+            ..Default::default()
+        })),
+        Object::ServiceAccount(Box::new(ServiceAccount {
+            metadata: meta(&name, env, labels.clone()),
+            automount_service_account_token: Some(true),
+            ..Default::default()
+        })),
+        Object::Role(Box::new(Role {
+            metadata: meta(&name, env, labels.clone()),
+            rules: Some(restore_drill::role_rules()),
+        })),
+        Object::RoleBinding(Box::new(RoleBinding {
+            metadata: meta(&name, env, labels.clone()),
+            role_ref: RoleRef {
+                api_group: "rbac.authorization.k8s.io".to_owned(),
+                kind: "Role".to_owned(),
+                name: name.clone(),
+            },
+            subjects: Some(vec![Subject {
+                kind: "ServiceAccount".to_owned(),
+                name: name.clone(),
+                namespace: Some(env.namespace.clone()),
+                ..Default::default()
+            }]),
+        })),
+        Object::CronJob(Box::new(CronJob {
+            metadata: meta(&name, env, labels.clone()),
+            spec: Some(restore_drill::cron_job_spec(platform, env, w)),
+            ..Default::default()
+        })),
+        Object::NetworkPolicy(Box::new(NetworkPolicy {
+            metadata: meta(&name, env, labels.clone()),
+            spec: Some(restore_drill::job_policy_spec(platform, env, w)),
+        })),
+        Object::NetworkPolicy(Box::new(NetworkPolicy {
+            metadata: meta(&naming::restore_drill_cluster_policy(&w.name), env, labels),
+            spec: Some(restore_drill::cluster_policy_spec(env, w)),
+        })),
+    ]
 }
 
 /// The objects of workload `w`, after `head`.
@@ -789,6 +866,23 @@ fn backup_note(env: &Environment, w: &Workload) -> Option<String> {
     if backups::offsite(env, w) {
         return None;
     }
+    if backup.verify.is_some() {
+        // Said apart from the backups themselves, which may still be generated.
+        return Some(format!(
+            "{}: restore drills (`verify`) of in-cluster `{}` are not generated: they restore through CloudNativePG, which runs the store where there is a cloud{}",
+            env.name,
+            w.name,
+            backup_note_rest(env, w, backup)
+                .map(|m| format!("; its backups {m}"))
+                .unwrap_or_default()
+        ));
+    }
+    backup_note_rest(env, w, backup)
+        .map(|why| format!("{}: backups of in-cluster `{}` {why}", env.name, w.name))
+}
+
+/// What [`backup_note`] says of the backups themselves, if anything.
+fn backup_note_rest(env: &Environment, w: &Workload, backup: &ir::Backup) -> Option<&'static str> {
     let why = if backup.schedule.is_none() {
         "are not generated: continuous archiving needs `mode = \"managed\"` or a database operator"
     } else if backup_plan(env, w).is_some() {
@@ -798,10 +892,7 @@ fn backup_note(env: &Environment, w: &Workload) -> Option<String> {
     } else {
         "are not generated: no dump tool is known for this engine; use volume snapshots"
     };
-    Some(format!(
-        "{}: backups of in-cluster `{}` {why}",
-        env.name, w.name
-    ))
+    Some(why)
 }
 
 /// The dump command of an engine plinth can back up in-cluster, if any.

@@ -242,6 +242,28 @@ pub fn backup_service_account(store: &str) -> String {
     backup_job(store)
 }
 
+/// Name of the restore drill of CloudNativePG store `store`: its CronJob, ServiceAccount,
+/// Role, ConfigMap and the scratch `Cluster` it restores.
+pub fn restore_drill(store: &str) -> String {
+    format!("{store}-verify")
+}
+
+/// Name of the NetworkPolicy of the scratch cluster of `store`'s restore drill.
+pub fn restore_drill_cluster_policy(store: &str) -> String {
+    format!("{}-cluster", restore_drill(store))
+}
+
+/// Labels that select the restore drill's pods of `store`.
+pub fn restore_drill_selector_labels(platform: &str, store: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_owned(), restore_drill(store)),
+        (
+            "app.kubernetes.io/instance".to_owned(),
+            format!("{platform}-{}", restore_drill(store)),
+        ),
+    ])
+}
+
 /// Name of the PersistentVolumeClaim backups of a data store are written to.
 pub fn backup_volume(store: &str) -> String {
     format!("{store}-backups")
@@ -612,6 +634,9 @@ pub const ALERT_BACKUP_FAILED: &str = "BackupFailed";
 
 /// Alert raised when a data store's backup job did not start at its scheduled time.
 pub const ALERT_BACKUP_LATE: &str = "BackupLate";
+
+/// Alert raised when the latest restore drill of a data store failed.
+pub const ALERT_RESTORE_DRILL_FAILED: &str = "RestoreDrillFailed";
 
 /// Alert raised when PostgreSQL fails to archive its WAL.
 pub const ALERT_WAL_ARCHIVING_FAILING: &str = "WalArchivingFailing";

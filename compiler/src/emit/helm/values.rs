@@ -157,6 +157,25 @@ pub struct PostgresClusterValues {
     /// The `ScheduledBackup`'s spec, when backups have a schedule.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheduled_backup: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The restore drill, when backups have `verify`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_drill: Option<RestoreDrillValues>,
+}
+
+/// A CloudNativePG store's restore drill (`emit::restore_drill`): what plinth decided.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RestoreDrillValues {
+    /// The scratch `Cluster`'s manifest, as YAML, which the job applies.
+    pub manifest: String,
+    /// The rules of the job's Role.
+    pub rules: Vec<serde_json::Value>,
+    /// The CronJob's spec.
+    pub cron_job: serde_json::Map<String, serde_json::Value>,
+    /// The NetworkPolicy's spec of the job's pods.
+    pub network_policy: serde_json::Map<String, serde_json::Value>,
+    /// The NetworkPolicy's spec of the scratch cluster's pods.
+    pub cluster_network_policy: serde_json::Map<String, serde_json::Value>,
 }
 
 /// An object's name and spec.

@@ -682,8 +682,8 @@ type MakeAlert<'a> = dyn Fn(&str, SeverityLevel, String, u64, String, String) ->
 
 /// The backup alerts of data store `w`: its backup CronJob's latest run failed, or a run did
 /// not start within an hour of its time (kube-state-metrics); for a store CloudNativePG runs,
-/// its latest base backup failed (the barman-cloud plugin's series) and WAL archiving fails
-/// (`pg_stat_archiver`). A backup nobody hears of failing is no backup.
+/// its latest base backup failed (the barman-cloud plugin's series), its latest restore drill
+/// failed, and WAL archiving fails (`pg_stat_archiver`). A backup nobody hears of failing is no backup.
 fn backup_packs(env: &Environment, w: &Workload, alert: &MakeAlert<'_>) -> Vec<Pack> {
     let namespace = env.namespace.clone();
     let name = w.name.as_str();
@@ -743,6 +743,26 @@ fn backup_packs(env: &Environment, w: &Workload, alert: &MakeAlert<'_>) -> Vec<P
                     format!("The latest base backup of {name} failed"),
                     format!(
                         "The barman-cloud plugin's last failed backup of {name} is newer than its last available one; see the Backup objects of the cluster."
+                    ),
+                )],
+                condition,
+            });
+        }
+        if crate::emit::restore_drill::schedule(env, w).is_some() {
+            let cronjob = naming::restore_drill(name);
+            let condition = Condition::BackupJobFailed {
+                namespace: namespace.clone(),
+                cronjob: cronjob.clone(),
+            };
+            out.push(Pack {
+                alerts: vec![alert(
+                    naming::ALERT_RESTORE_DRILL_FAILED,
+                    SeverityLevel::Critical,
+                    condition.expr(SeverityLevel::Critical),
+                    0,
+                    format!("The latest restore drill of {name} failed"),
+                    format!(
+                        "The CronJob {cronjob} could not restore a scratch cluster from the backups of {name} into a ready database; the backups may not be restorable. See `kubectl logs job/<job>` and the operator's events of cluster {cronjob}."
                     ),
                 )],
                 condition,

@@ -2150,6 +2150,7 @@ mod tests {
             schedule: Some(schedule.to_owned()),
             retention_ms: 0,
             continuous: false,
+            verify: None,
         };
         assert_eq!(
             backup_window(&b("0 3 * * *"), 60).as_deref(),
