@@ -577,6 +577,13 @@ fn verify_restores_a_scratch_cluster_from_the_backups_on_its_schedule() {
         pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"],
         true
     );
+    // kubectl gets a short-lived token mounted into its container only (checkov CKV_K8S_38).
+    assert_eq!(pod["automountServiceAccountToken"], false);
+    assert!(pod["volumes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|v| v["projected"]["sources"][0]["serviceAccountToken"]["expirationSeconds"] == 3600));
     // The scratch cluster: recovered from the store's ObjectStore, one instance, archiving
     // nothing, as the store's backup account; valid for the operator's CRD.
     let map = find(&objs, "ConfigMap", "postgres-verify").expect("the manifest");

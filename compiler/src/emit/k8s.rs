@@ -619,7 +619,8 @@ fn restore_drill_docs(
         })),
         Object::ServiceAccount(Box::new(ServiceAccount {
             metadata: meta(&name, env, labels.clone()),
-            automount_service_account_token: Some(true),
+            // The job mounts its token itself, into the one container that needs it.
+            automount_service_account_token: Some(false),
             ..Default::default()
         })),
         Object::Role(Box::new(Role {

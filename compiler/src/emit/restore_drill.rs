@@ -22,8 +22,10 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::{CronJobSpec, JobSpec, JobTemplateSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMapVolumeSource, Container, EmptyDirVolumeSource, EnvVar, PodSpec, PodTemplateSpec,
-    Volume, VolumeMount,
+    ConfigMapProjection, ConfigMapVolumeSource, Container, DownwardAPIProjection,
+    DownwardAPIVolumeFile, EmptyDirVolumeSource, EnvVar, KeyToPath, ObjectFieldSelector, PodSpec,
+    PodTemplateSpec, ProjectedVolumeSource, ServiceAccountTokenProjection, Volume, VolumeMount,
+    VolumeProjection,
 };
 use k8s_openapi::api::networking::v1::{NetworkPolicyPeer, NetworkPolicySpec};
 use k8s_openapi::api::rbac::v1::PolicyRule;
@@ -185,13 +187,20 @@ pub(crate) fn cron_job_spec(
                 mount_path: "/tmp".to_owned(),
                 ..Default::default()
             },
+            VolumeMount {
+                name: "kube-api-access".to_owned(),
+                mount_path: "/var/run/secrets/kubernetes.io/serviceaccount".to_owned(),
+                read_only: Some(true),
+                ..Default::default()
+            },
         ]),
         ..Default::default()
     };
     let pod = PodSpec {
         service_account_name: Some(job.clone()),
-        // kubectl calls the Kubernetes API with the account's token.
-        automount_service_account_token: Some(true),
+        // kubectl calls the Kubernetes API with the account's token, which only this
+        // container mounts ([`token_volume`]), not every container the pod might get.
+        automount_service_account_token: Some(false),
         restart_policy: Some("Never".to_owned()),
         security_context: Some(backups::pod_security(&w.security)),
         containers: vec![container],
@@ -209,6 +218,7 @@ pub(crate) fn cron_job_spec(
                 empty_dir: Some(EmptyDirVolumeSource::default()),
                 ..Default::default()
             },
+            token_volume(),
         ]),
         ..Default::default()
     };
@@ -231,6 +241,54 @@ pub(crate) fn cron_job_spec(
             }),
             ..Default::default()
         },
+        ..Default::default()
+    }
+}
+
+/// The account's credentials as the automatic mount would give them (a token of at most an
+/// hour, the cluster's CA, the namespace), mounted explicitly into the one container that
+/// calls the API.
+fn token_volume() -> Volume {
+    Volume {
+        name: "kube-api-access".to_owned(),
+        projected: Some(ProjectedVolumeSource {
+            sources: Some(vec![
+                VolumeProjection {
+                    service_account_token: Some(ServiceAccountTokenProjection {
+                        path: "token".to_owned(),
+                        expiration_seconds: Some(3600),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                VolumeProjection {
+                    config_map: Some(ConfigMapProjection {
+                        name: "kube-root-ca.crt".to_owned(),
+                        items: Some(vec![KeyToPath {
+                            key: "ca.crt".to_owned(),
+                            path: "ca.crt".to_owned(),
+                            ..Default::default()
+                        }]),
+                        ..Default::default()
+                    }),
+                    ..Default::default()
+                },
+                VolumeProjection {
+                    downward_api: Some(DownwardAPIProjection {
+                        items: Some(vec![DownwardAPIVolumeFile {
+                            path: "namespace".to_owned(),
+                            field_ref: Some(ObjectFieldSelector {
+                                field_path: "metadata.namespace".to_owned(),
+                                ..Default::default()
+                            }),
+                            ..Default::default()
+                        }]),
+                    }),
+                    ..Default::default()
+                },
+            ]),
+            ..Default::default()
+        }),
         ..Default::default()
     }
 }
