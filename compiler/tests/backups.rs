@@ -662,3 +662,29 @@ fn verify_where_no_drill_can_run_is_reported() {
     )
     .is_none());
 }
+
+#[test]
+fn a_backup_bucket_name_aws_would_refuse_is_an_error() {
+    let dir = TempDir::new("backups-long-bucket");
+    let long = "sessions-of-the-tutoring-marketplace-cache-store";
+    let spec = SPEC
+        .replace("[datastores.redis]", &format!("[datastores.{long}]"))
+        .replace(
+            "depends_on = [\"redis\",",
+            &format!("depends_on = [\"{long}\","),
+        );
+    std::fs::write(dir.join("spec.toml"), spec).unwrap();
+    let out = plinth_run(&dir.0, &["check", "spec.toml", "--format", "json"]);
+    assert_exit(&out, 1);
+    let found: Vec<String> = json_diagnostics(&out)
+        .iter()
+        .filter(|d| d["code"] == "E199")
+        .map(|d| d["message"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    assert!(
+        found
+            .iter()
+            .any(|m| m.contains(&format!("backup bucket `shop-prod-{long}-backups`"))),
+        "{found:?}"
+    );
+}
