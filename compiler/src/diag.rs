@@ -69,6 +69,8 @@ codes! {
     InputLimit = "E008", "input-limit", "the input exceeds a limit plinth enforces";
     UnknownStoreKey = "E009", "unknown-store-key", "a reference to the connection Secret the PostgreSQL operator creates, with a key that Secret does not have";
     PoolingNotPostgres = "E010", "pooling-not-postgres", "`pooling` on a data store that is not PostgreSQL";
+    VerifyUnsupported = "E014", "verify-unsupported", "`backup.verify` on a data store whose backups plinth cannot restore into a scratch instance";
+    MalformedVerify = "E019", "malformed-verify", "`backup.verify` is neither `daily`, `weekly`, `monthly` nor a cron schedule";
     InvalidName = "E101", "invalid-name", "a name that Kubernetes and DNS would reject";
     UnknownReference = "E102", "unknown-reference", "a reference to a service, data store, receiver, preset or environment that does not exist";
     DependencyCycle = "E103", "dependency-cycle", "services depend on each other in a cycle";

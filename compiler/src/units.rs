@@ -306,6 +306,18 @@ pub fn format_go_duration(ms: u64) -> String {
     format!("{ms}ms")
 }
 
+/// The cron schedule of a restore drill's keyword (`daily`, `weekly`, `monthly`): at 05:00
+/// UTC, on Sundays for `weekly`, on the first of the month for `monthly`; `None` for anything
+/// else, which must then be a cron schedule itself.
+pub fn verify_schedule(keyword: &str) -> Option<String> {
+    match keyword {
+        "daily" => Some("0 5 * * *".to_owned()),
+        "weekly" => Some("0 5 * * 0".to_owned()),
+        "monthly" => Some("0 5 1 * *".to_owned()),
+        _ => None,
+    }
+}
+
 /// Validates a five-field cron schedule (minute hour day-of-month month day-of-week), as
 /// Kubernetes CronJobs accept it, including the `@daily`-style macros.
 pub fn check_cron(text: &str) -> Result<(), String> {
@@ -516,8 +528,9 @@ pub fn cloud_store_name(platform: &str, env: &str, store: &str) -> String {
     format!("{platform}-{env}-{store}")
 }
 
-/// Bucket of the base backups and WAL archive of in-cluster PostgreSQL store `store`.
-pub fn cnpg_backup_bucket(platform: &str, env: &str, store: &str) -> String {
+/// Bucket of the backups of in-cluster data store `store` (for PostgreSQL, also its WAL
+/// archive).
+pub fn backup_bucket(platform: &str, env: &str, store: &str) -> String {
     format!("{}-backups", cloud_store_name(platform, env, store))
 }
 

@@ -406,9 +406,14 @@ fn kitchen_sink_values_cover_every_workload_feature() {
         "gp3"
     );
     assert!(staging.get("managedStores").is_none());
-    // Backups: the k8s target's job as data.
-    let backup = &v["datastores"]["cache"]["backup"];
-    assert!(backup["script"].as_str().unwrap().starts_with("redis-cli "));
+    // Backups: with a cloud, the k8s target's off-cluster job as data, and no dump volume.
+    assert!(v["datastores"]["cache"].get("backup").is_none());
+    let backup = &v["datastores"]["cache"]["offsiteBackup"]["cronJob"];
+    let dump = &backup["jobTemplate"]["spec"]["template"]["spec"]["initContainers"][0];
+    assert!(dump["command"][2]
+        .as_str()
+        .unwrap()
+        .starts_with("redis-cli "));
     assert_eq!(v["services"]["nightly"]["schedule"], "0 3 * * *");
     assert!(v["services"]["nightly"].get("rollingUpdate").is_none());
     assert_eq!(

@@ -591,8 +591,10 @@ fn malformed_region(region: &Sp<String>, out: &mut Vec<Diagnostic>) {
 /// limits: the EKS cluster (`<platform>-<env>`) at most 100 characters; a managed
 /// PostgreSQL's RDS identifier (`<platform>-<env>-<store>`, and `-replica-N` after it for
 /// read replicas) at most 63; a managed Redis's ElastiCache replication group at most 40
-/// (both starting with a letter, without `--`); S3 buckets (an object store's, the access-log bucket
-/// `<platform>-<env>-logs`, the Terraform state bucket) at most 63; the IAM roles of the
+/// (both starting with a letter, without `--`); S3 buckets (an object store's, an in-cluster
+/// store's backup bucket `<platform>-<env>-<store>-backups`, the access-log bucket
+/// `<platform>-<env>-logs`, the Terraform state bucket) at most 63, and the backup role
+/// `<platform>-<env>-<store>-backups` at most 64; the IAM roles of the
 /// cluster's add-ons (`<platform>-<env>-cluster-autoscaler` is the longest) at most 64.
 ///
 /// Why: names are DNS labels of up to 53 characters each, so their joins easily pass these
@@ -657,6 +659,27 @@ fn invalid_cloud_name(ctx: &Ctx, view: &Resolved, out: &mut Vec<Diagnostic>) {
             .as_ref()
             .is_none_or(|m| m.value != StoreMode::Managed)
         {
+            // An in-cluster store's backups go to a bucket of its own, written by an IAM
+            // role of its own (`backups.tf`).
+            if d.backup.as_ref().is_some_and(|b| {
+                b.schedule.is_some() || b.continuous.as_ref().is_some_and(|c| c.value)
+            }) {
+                buckets = true;
+                check(
+                    units::backup_bucket(&platform.value, env, &store.value),
+                    63,
+                    false,
+                    "backup bucket",
+                    &store.span,
+                );
+                check(
+                    format!("{cluster}-{}-backups", store.value),
+                    64,
+                    false,
+                    "IAM role name",
+                    &store.span,
+                );
+            }
             continue;
         }
         let id = units::cloud_store_name(&platform.value, env, &store.value);

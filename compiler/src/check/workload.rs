@@ -112,6 +112,7 @@ pub(super) fn run(ctx: &mut Ctx) {
             }
             env_placeholder(d.env.as_ref(), domain.is_some(), &mut found);
             backup_settings(d, &mut found);
+            verify_unsupported(name, d, &mut found);
             pooling_unsupported(name, d, &mut found);
         }
     }
@@ -1346,6 +1347,76 @@ fn vpa_with_hpa(w: &W, out: &mut Vec<Diagnostic>) {
                 .help("use `vertical_autoscaling = \"off\"` for recommendations only, or scale horizontally on a custom metric"),
         );
     }
+}
+
+/// E019 `malformed-verify`: `backup.verify` names a restore drill's schedule, as `daily`,
+/// `weekly`, `monthly` or a five-field cron schedule.
+///
+/// Why: a drill that never runs is a false promise; a misspelt keyword must not become a
+/// cron expression the API server rejects at apply time.
+///
+/// Example: `backup = { schedule = "0 3 * * *", verify = "montly" }`.
+fn malformed_verify(v: &Sp<String>, out: &mut Vec<Diagnostic>) {
+    if units::verify_schedule(&v.value).is_some() {
+        return;
+    }
+    // Something with spaces is meant as a cron schedule: say what is wrong with it.
+    let why = match units::check_cron(&v.value) {
+        Ok(()) => return,
+        Err(e) if v.value.contains(' ') => e,
+        Err(_) => format!(
+            "`{}` is not `daily`, `weekly` or `monthly`{}",
+            v.value,
+            crate::diag::did_you_mean(&v.value, ["daily", "weekly", "monthly"].into_iter())
+                .map(|s| format!("; did you mean `{s}`?"))
+                .unwrap_or_default()
+        ),
+    };
+    out.push(
+        Diagnostic::new(
+            Code::MalformedVerify,
+            "malformed restore drill schedule",
+            v.span.clone(),
+            why,
+        )
+        .help("`daily`, `weekly`, `monthly` (05:00 UTC; Sundays; the 1st) or a cron schedule such as `0 5 1 * *`"),
+    );
+}
+
+/// E014 `verify-unsupported`: `backup.verify` asks for a scheduled restore drill, which
+/// plinth generates for PostgreSQL only: CloudNativePG restores a scratch cluster from the
+/// store's backups (base backup and WAL) and reports whether it became ready. Redis, Qdrant
+/// and MinIO have no operator that restores from their dumps, and a store with `backup` but
+/// neither `schedule` nor `continuous` has nothing to restore.
+///
+/// Why: nothing the spec says is silently dropped; a drill nobody runs is worse than none.
+///
+/// Example: `[datastores.cache] preset = "redis"`, `backup = { schedule = "0 3 * * *",
+/// verify = "monthly" }`.
+fn verify_unsupported(name: &Sp<String>, d: &DataStore, out: &mut Vec<Diagnostic>) {
+    let Some(b) = &d.backup else { return };
+    let Some(v) = &b.verify else { return };
+    malformed_verify(v, out);
+    // Without an engine (a preset that failed to load) another error already says why.
+    let engine = d.engine.as_ref().map(|e| e.value.as_str());
+    let why = if engine.is_some_and(|e| e != "postgres") {
+        format!(
+            "`{}` is {}, whose backups plinth cannot restore into a scratch instance",
+            name.value,
+            engine.unwrap_or_default()
+        )
+    } else if b.schedule.is_none() && !b.continuous.as_ref().is_some_and(|c| c.value) {
+        format!(
+            "`{}` takes no backups to restore: `backup` has neither `schedule` nor `continuous = true`",
+            name.value
+        )
+    } else {
+        return;
+    };
+    out.push(
+        Diagnostic::new(Code::VerifyUnsupported, why, v.span.clone(), "restore drill")
+            .help("remove `verify`; restore drills are generated for PostgreSQL stores with backups (CloudNativePG)"),
+    );
 }
 
 /// E010 `pooling-not-postgres` and W010 `pooling-managed`: `pooling` is PgBouncer in front

@@ -52,7 +52,7 @@ pub(crate) fn secret_uses(env: &Environment) -> Vec<SecretUse> {
         if super::cnpg::operated(env, w) {
             continue;
         }
-        let backup = super::k8s::backup_plan(w)
+        let backup = super::k8s::backup_plan(env, w)
             .map(|p| p.secrets)
             .unwrap_or_default();
         for r in w.secrets.values().chain(backup.values()) {

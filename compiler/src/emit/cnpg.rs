@@ -328,7 +328,7 @@ pub(crate) fn policy_spec(
 
 /// The egress rule to the Kubernetes API, whose EKS endpoints are network interfaces in the
 /// VPC: the instance manager and PgBouncer's manager both watch their objects there.
-fn api_server(env: &Environment) -> NetworkPolicyEgressRule {
+pub(crate) fn api_server(env: &Environment) -> NetworkPolicyEgressRule {
     let cidr = env
         .cloud
         .as_ref()
@@ -445,7 +445,7 @@ pub(crate) fn object_store_spec(
         "configuration": {
             "destinationPath": format!(
                 "s3://{}/",
-                naming::cnpg_backup_bucket(&platform.name, &env.name, &w.name)
+                naming::backup_bucket(&platform.name, &env.name, &w.name)
             ),
             "s3Credentials": { "inheritFromIAMRole": true },
             "wal": { "compression": "gzip" },

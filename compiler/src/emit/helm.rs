@@ -331,7 +331,12 @@ fn postgres_cluster(
     PostgresClusterValues {
         team: w.team.clone(),
         port: super::cnpg::POSTGRES_PORT,
-        spec: object(super::cnpg::cluster_spec(platform, env, w, resources)),
+        spec: object(super::cnpg::cluster_spec(
+            platform,
+            env,
+            w,
+            resources.clone(),
+        )),
         network_policy: json(serde_json::to_value(super::cnpg::policy_spec(
             env, w, &clients,
         ))),
@@ -351,6 +356,23 @@ fn postgres_cluster(
         scheduled_backup: super::cnpg::backup(w)
             .and_then(|b| b.schedule.as_ref())
             .map(|schedule| object(super::cnpg::scheduled_backup_spec(w, schedule))),
+        restore_drill: super::restore_drill::schedule(env, w).map(|_| {
+            use super::restore_drill as drill;
+            RestoreDrillValues {
+                manifest: drill::manifest(platform, env, w, resources.clone()),
+                rules: drill::role_rules()
+                    .iter()
+                    .filter_map(|r| serde_json::to_value(r).ok())
+                    .collect(),
+                cron_job: json(serde_json::to_value(drill::cron_job_spec(platform, env, w))),
+                network_policy: json(serde_json::to_value(drill::job_policy_spec(
+                    platform, env, w,
+                ))),
+                cluster_network_policy: json(serde_json::to_value(drill::cluster_policy_spec(
+                    env, w,
+                ))),
+            }
+        }),
     }
 }
 
@@ -473,7 +495,7 @@ fn workload(platform: &ir::Platform, env: &Environment, w: &Workload) -> Workloa
                 mount_path: s.path.clone(),
                 storage_class: s.class.clone(),
             }),
-        backup: super::k8s::backup_plan(w).map(|plan| BackupValues {
+        backup: super::k8s::backup_plan(env, w).map(|plan| BackupValues {
             schedule: plan.schedule,
             script: plan.script,
             env: plan.env,
@@ -484,6 +506,20 @@ fn workload(platform: &ir::Platform, env: &Environment, w: &Workload) -> Workloa
                 .collect(),
             size: format_bytes(w.storage.as_ref().map_or(ir::STORAGE, |s| s.size)),
             storage_class: w.storage.as_ref().and_then(|s| s.class.clone()),
+        }),
+        offsite_backup: super::backups::offsite(env, w).then(|| {
+            let object = |v: Result<Json, serde_json::Error>| match v {
+                Ok(Json::Object(m)) => m,
+                _ => Map::new(),
+            };
+            OffsiteBackupValues {
+                cron_job: object(serde_json::to_value(super::backups::cron_job_spec(
+                    platform, env, w,
+                ))),
+                network_policy: object(serde_json::to_value(super::backups::policy_spec(
+                    platform, w,
+                ))),
+            }
         }),
         depends_on: w.depends_on.clone(),
         ingress: w.ingress.as_ref().map(|i| IngressValues {

@@ -40,14 +40,15 @@ use k8s_openapi::api::networking::v1::{
     ServiceBackendPort,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::api::rbac::v1::{Role, RoleBinding, RoleRef, Subject};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
 use super::{
-    cluster, cnpg, hash_banner, to_yaml, to_yaml_after, EmitError, Emitted, Note, OutputFile,
-    Target,
+    backups, cluster, cnpg, hash_banner, restore_drill, to_yaml, to_yaml_after, EmitError, Emitted,
+    Note, OutputFile, Target,
 };
 use crate::ir::{self, naming, Environment, Kind, ProbeAction, Replicas, Workload};
 use crate::units::{format_bytes, format_cpu, IntOrPercent};
@@ -100,6 +101,17 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
                 contents: to_yaml_after(hash_banner(platform), &[object])?,
             });
         }
+        for m in &env.managed_stores {
+            if m.backup.as_ref().is_some_and(|b| b.verify.is_some()) {
+                out.notes.push(Note {
+                    target: Target::K8s,
+                    message: format!(
+                        "{}: restore drills (`verify`) of managed `{}` are not generated: the cloud provider's backups are restored with its own tools (AWS Backup restore testing)",
+                        env.name, m.name
+                    ),
+                });
+            }
+        }
         for w in &env.workloads {
             if cnpg::operated(env, w) {
                 if let Some(message) = operated_notes(env, w) {
@@ -109,18 +121,10 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
                     });
                 }
             } else if let ir::Role::DataStore(info) = &w.role {
-                if info.backup.is_some() && backup_engine(w).is_none() {
-                    let why = if info.backup.as_ref().is_some_and(|b| b.schedule.is_none()) {
-                        "continuous archiving needs `mode = \"managed\"` or a database operator"
-                    } else {
-                        "no dump tool is known for this engine; use volume snapshots"
-                    };
+                if let Some(message) = backup_note(env, w) {
                     out.notes.push(Note {
                         target: Target::K8s,
-                        message: format!(
-                            "{}: backups of in-cluster `{}` are not generated: {why}",
-                            env.name, w.name
-                        ),
+                        message,
                     });
                 }
                 if info.pooling.is_some() {
@@ -219,6 +223,8 @@ enum Object {
     Pvc(Box<PersistentVolumeClaim>),
     ResourceQuota(Box<ResourceQuota>),
     LimitRange(Box<LimitRange>),
+    Role(Box<Role>),
+    RoleBinding(Box<RoleBinding>),
 }
 
 /// An object of a custom resource (VerticalPodAutoscaler, ServiceMonitor, ExternalSecret,
@@ -535,7 +541,7 @@ fn operated_docs(
             api_version: cnpg::API_VERSION,
             kind: "Cluster",
             metadata: meta(&w.name, env, labels.clone()),
-            spec: cnpg::cluster_spec(platform, env, w, resources),
+            spec: cnpg::cluster_spec(platform, env, w, resources.clone()),
         })),
         Object::NetworkPolicy(Box::new(NetworkPolicy {
             metadata: meta(&w.name, env, labels.clone()),
@@ -566,6 +572,9 @@ fn operated_docs(
             })));
         }
     }
+    if restore_drill::schedule(env, w).is_some() {
+        docs.extend(restore_drill_docs(platform, env, w, resources.clone()));
+    }
     if let Some(p) = cnpg::pooling(w) {
         let pooler = naming::cnpg_pooler(&w.name);
         docs.push(Object::Custom(Box::new(CustomObject {
@@ -585,6 +594,67 @@ fn operated_docs(
         })));
     }
     docs
+}
+
+/// The restore drill of operated store `w` (`restore_drill`): the scratch cluster's manifest
+/// in a ConfigMap, the job's ServiceAccount with a Role that may manage `Cluster` objects,
+/// the CronJob, and the policies of the job's pods and of the scratch cluster's.
+fn restore_drill_docs(
+    platform: &ir::Platform,
+    env: &Environment,
+    w: &Workload,
+    resources: serde_json::Value,
+) -> Vec<Object> {
+    let name = naming::restore_drill(&w.name);
+    let labels = restore_drill::labels(platform, env, w);
+    let manifest = restore_drill::manifest(platform, env, w, resources);
+    vec![
+        Object::ConfigMap(Box::new(ConfigMap {
+            metadata: meta(&name, env, labels.clone()),
+            data: Some(BTreeMap::from([(
+                restore_drill::MANIFEST_KEY.to_owned(),
+                manifest,
+            )])),
+            ..Default::default()
+        })),
+        Object::ServiceAccount(Box::new(ServiceAccount {
+            metadata: meta(&name, env, labels.clone()),
+            // The job mounts its token itself, into the one container that needs it.
+            automount_service_account_token: Some(false),
+            ..Default::default()
+        })),
+        Object::Role(Box::new(Role {
+            metadata: meta(&name, env, labels.clone()),
+            rules: Some(restore_drill::role_rules()),
+        })),
+        Object::RoleBinding(Box::new(RoleBinding {
+            metadata: meta(&name, env, labels.clone()),
+            role_ref: RoleRef {
+                api_group: "rbac.authorization.k8s.io".to_owned(),
+                kind: "Role".to_owned(),
+                name: name.clone(),
+            },
+            subjects: Some(vec![Subject {
+                kind: "ServiceAccount".to_owned(),
+                name: name.clone(),
+                namespace: Some(env.namespace.clone()),
+                ..Default::default()
+            }]),
+        })),
+        Object::CronJob(Box::new(CronJob {
+            metadata: meta(&name, env, labels.clone()),
+            spec: Some(restore_drill::cron_job_spec(platform, env, w)),
+            ..Default::default()
+        })),
+        Object::NetworkPolicy(Box::new(NetworkPolicy {
+            metadata: meta(&name, env, labels.clone()),
+            spec: Some(restore_drill::job_policy_spec(platform, env, w)),
+        })),
+        Object::NetworkPolicy(Box::new(NetworkPolicy {
+            metadata: meta(&naming::restore_drill_cluster_policy(&w.name), env, labels),
+            spec: Some(restore_drill::cluster_policy_spec(env, w)),
+        })),
+    ]
 }
 
 /// The objects of workload `w`, after `head`.
@@ -782,6 +852,47 @@ fn workload_docs(
     to_yaml_after(head, &docs)
 }
 
+/// What the k8s and Helm outputs do not give of the backups the spec asks for on the
+/// in-cluster store `w` that CloudNativePG does not run, if anything: without a cloud there
+/// is no bucket, so a dump stays in a volume of the namespace (lost with it) or is not made;
+/// continuous archiving needs a database operator or a managed store.
+fn backup_note(env: &Environment, w: &Workload) -> Option<String> {
+    let ir::Role::DataStore(info) = &w.role else {
+        return None;
+    };
+    let backup = info.backup.as_ref()?;
+    if backups::offsite(env, w) {
+        return None;
+    }
+    if backup.verify.is_some() {
+        // Said apart from the backups themselves, which may still be generated.
+        return Some(format!(
+            "{}: restore drills (`verify`) of in-cluster `{}` are not generated: they restore through CloudNativePG, which runs the store where there is a cloud{}",
+            env.name,
+            w.name,
+            backup_note_rest(env, w, backup)
+                .map(|m| format!("; its backups {m}"))
+                .unwrap_or_default()
+        ));
+    }
+    backup_note_rest(env, w, backup)
+        .map(|why| format!("{}: backups of in-cluster `{}` {why}", env.name, w.name))
+}
+
+/// What [`backup_note`] says of the backups themselves, if anything.
+fn backup_note_rest(env: &Environment, w: &Workload, backup: &ir::Backup) -> Option<&'static str> {
+    let why = if backup.schedule.is_none() {
+        "are not generated: continuous archiving needs `mode = \"managed\"` or a database operator"
+    } else if backup_plan(env, w).is_some() {
+        "stay in the cluster: they are dumps into a volume of the namespace, lost with it; off-cluster backups need an environment with a cloud, whose Terraform makes the bucket"
+    } else if backups::dumpable(w) {
+        "are not generated: off-cluster backups need an environment with a cloud, whose Terraform makes the bucket"
+    } else {
+        "are not generated: no dump tool is known for this engine; use volume snapshots"
+    };
+    Some(why)
+}
+
 /// The dump command of an engine plinth can back up in-cluster, if any.
 fn backup_engine(w: &Workload) -> Option<&'static str> {
     let ir::Role::DataStore(info) = &w.role else {
@@ -810,9 +921,13 @@ pub(crate) struct BackupPlan {
     pub secrets: BTreeMap<String, ir::SecretRef>,
 }
 
-/// The backup job of `w`, when it is a data store with a backup schedule and an engine plinth
-/// knows how to dump.
-pub(crate) fn backup_plan(w: &Workload) -> Option<BackupPlan> {
+/// The in-namespace backup job of `w`, when it is a data store with a backup schedule and an
+/// engine plinth knows how to dump, in an environment without a cloud (with one, backups
+/// leave the cluster: `backups`).
+pub(crate) fn backup_plan(env: &Environment, w: &Workload) -> Option<BackupPlan> {
+    if env.cloud.is_some() {
+        return None;
+    }
     let engine = backup_engine(w)?;
     let ir::Role::DataStore(info) = &w.role else {
         return None;
@@ -860,7 +975,10 @@ pub(crate) fn backup_plan(w: &Workload) -> Option<BackupPlan> {
 /// volume and prunes dumps older than the retention, with the network edges it needs. The
 /// job uses the store's own image, so the client tools match the server version.
 fn backup_docs(platform: &ir::Platform, env: &Environment, w: &Workload) -> Vec<Object> {
-    let Some(plan) = backup_plan(w) else {
+    if backups::offsite(env, w) {
+        return offsite_backup_docs(platform, env, w);
+    }
+    let Some(plan) = backup_plan(env, w) else {
         return Vec::new();
     };
     let name = naming::backup_job(&w.name);
@@ -944,7 +1062,10 @@ fn backup_docs(platform: &ir::Platform, env: &Environment, w: &Workload) -> Vec<
         ..Default::default()
     };
     let job = CronJob {
-        metadata: meta(&name, env, labels.clone()),
+        metadata: ObjectMeta {
+            annotations: Some(backups::annotations(w)),
+            ..meta(&name, env, labels.clone())
+        },
         spec: Some(CronJobSpec {
             schedule: plan.schedule.clone(),
             concurrency_policy: Some("Forbid".to_owned()),
@@ -979,9 +1100,10 @@ fn backup_docs(platform: &ir::Platform, env: &Environment, w: &Workload) -> Vec<
                     pod_selector: Some(selector(platform, w)),
                     ..Default::default()
                 }]),
+                // Every port the store's Service publishes, its exporter's included: the job
+                // declares that it depends on the store, and the proof checks them all.
                 ports: Some(
-                    w.ports
-                        .iter()
+                    w.service_ports()
                         .map(|p| NetworkPolicyPort {
                             port: Some(IntOrString::Int(i32::from(p.port))),
                             protocol: Some(protocol(p)),
@@ -997,6 +1119,27 @@ fn backup_docs(platform: &ir::Platform, env: &Environment, w: &Workload) -> Vec<
         Object::Pvc(Box::new(pvc)),
         Object::CronJob(Box::new(job)),
         Object::NetworkPolicy(Box::new(policy)),
+    ]
+}
+
+/// The off-cluster backup of `w` (`backups`): its CronJob, which declares that it depends
+/// on the store, and its NetworkPolicy.
+fn offsite_backup_docs(platform: &ir::Platform, env: &Environment, w: &Workload) -> Vec<Object> {
+    let name = naming::backup_job(&w.name);
+    let labels = backups::labels(platform, env, w);
+    vec![
+        Object::CronJob(Box::new(CronJob {
+            metadata: ObjectMeta {
+                annotations: Some(backups::annotations(w)),
+                ..meta(&name, env, labels.clone())
+            },
+            spec: Some(backups::cron_job_spec(platform, env, w)),
+            ..Default::default()
+        })),
+        Object::NetworkPolicy(Box::new(NetworkPolicy {
+            metadata: meta(&name, env, labels),
+            spec: Some(backups::policy_spec(platform, w)),
+        })),
     ]
 }
 
@@ -1564,7 +1707,7 @@ fn network_policy(
             ..Default::default()
         })
         .collect();
-    if backup_engine(w).is_some() {
+    if backup_plan(env, w).is_some() || backups::offsite(env, w) {
         // The store's own backup job connects to it like a client.
         peers.push(NetworkPolicyPeer {
             pod_selector: Some(LabelSelector {

@@ -6,6 +6,7 @@
 
 pub(crate) mod addons;
 pub mod alertmanager;
+pub(crate) mod backups;
 pub(crate) mod cluster;
 pub(crate) mod cnpg;
 pub mod compose;
@@ -14,6 +15,7 @@ pub mod gotmpl;
 pub mod helm;
 pub mod k8s;
 pub mod prometheus;
+pub(crate) mod restore_drill;
 pub mod terraform;
 mod yaml;
 

@@ -59,7 +59,7 @@ fn workload(w: &Workload) -> Value {
         if let Some(b) = &s.backup {
             m.insert(
                 "backup".into(),
-                json!({ "schedule": b.schedule, "retention": format_duration(b.retention_ms), "continuous": b.continuous }),
+                json!({ "schedule": b.schedule, "retention": format_duration(b.retention_ms), "continuous": b.continuous, "verify": b.verify }),
             );
         }
     }

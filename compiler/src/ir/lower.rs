@@ -1041,6 +1041,10 @@ fn backup(b: Option<&spec::Backup>) -> Option<Backup> {
         schedule: text(&b.schedule),
         retention_ms: ms(&b.retention, 7 * 86_400_000),
         continuous: b.continuous.as_ref().is_some_and(|c| c.value),
+        verify: b
+            .verify
+            .as_ref()
+            .map(|v| units::verify_schedule(&v.value).unwrap_or_else(|| v.value.clone())),
     })
 }
 

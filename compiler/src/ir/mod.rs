@@ -632,6 +632,8 @@ pub struct Backup {
     pub retention_ms: u64,
     /// Continuous archiving.
     pub continuous: bool,
+    /// Cron schedule of restore drills, if any.
+    pub verify: Option<String>,
 }
 
 /// A data store run by the cloud provider.

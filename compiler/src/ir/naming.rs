@@ -225,14 +225,42 @@ pub fn cnpg_service_account(store: &str) -> String {
     format!("{store}-cnpg")
 }
 
-/// S3 bucket of cluster `store`'s backups and WAL archive.
-pub fn cnpg_backup_bucket(platform: &str, env: &str, store: &str) -> String {
-    crate::units::cnpg_backup_bucket(platform, env, store)
+/// S3 bucket of data store `store`'s backups (for PostgreSQL, also its WAL archive).
+pub fn backup_bucket(platform: &str, env: &str, store: &str) -> String {
+    crate::units::backup_bucket(platform, env, store)
 }
 
 /// Name of a data store's backup CronJob, and the identity its pods are selected by.
 pub fn backup_job(store: &str) -> String {
     crate::units::backup_job(store)
+}
+
+/// Name of the ServiceAccount an off-cluster backup job runs as: Terraform creates it with
+/// the IRSA role that may write the store's backup bucket.
+pub fn backup_service_account(store: &str) -> String {
+    backup_job(store)
+}
+
+/// Name of the restore drill of CloudNativePG store `store`: its CronJob, ServiceAccount,
+/// Role, ConfigMap and the scratch `Cluster` it restores.
+pub fn restore_drill(store: &str) -> String {
+    format!("{store}-verify")
+}
+
+/// Name of the NetworkPolicy of the scratch cluster of `store`'s restore drill.
+pub fn restore_drill_cluster_policy(store: &str) -> String {
+    format!("{}-cluster", restore_drill(store))
+}
+
+/// Labels that select the restore drill's pods of `store`.
+pub fn restore_drill_selector_labels(platform: &str, store: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_owned(), restore_drill(store)),
+        (
+            "app.kubernetes.io/instance".to_owned(),
+            format!("{platform}-{}", restore_drill(store)),
+        ),
+    ])
 }
 
 /// Name of the PersistentVolumeClaim backups of a data store are written to.
@@ -604,6 +632,18 @@ pub const ALERT_HPA_AT_MAX: &str = "HPAAtMaxReplicas";
 
 /// Alert raised when a persistent volume is predicted to fill up.
 pub const ALERT_VOLUME_FILLING_UP: &str = "VolumeFillingUp";
+
+/// Alert raised when the latest run of a data store's backup failed.
+pub const ALERT_BACKUP_FAILED: &str = "BackupFailed";
+
+/// Alert raised when a data store's backup job did not start at its scheduled time.
+pub const ALERT_BACKUP_LATE: &str = "BackupLate";
+
+/// Alert raised when the latest restore drill of a data store failed.
+pub const ALERT_RESTORE_DRILL_FAILED: &str = "RestoreDrillFailed";
+
+/// Alert raised when PostgreSQL fails to archive its WAL.
+pub const ALERT_WAL_ARCHIVING_FAILING: &str = "WalArchivingFailing";
 
 /// Alert raised when an SLO burns its error budget too fast.
 pub const ALERT_ERROR_BUDGET_BURN: &str = "ErrorBudgetBurn";

@@ -261,7 +261,7 @@ overlay!(Security {
     leaf add_capabilities,
 });
 overlay!(WorkloadCompose { leaf healthcheck });
-overlay!(Backup { leaf schedule, leaf retention, leaf continuous });
+overlay!(Backup { leaf schedule, leaf retention, leaf continuous, leaf verify });
 overlay!(Pooling { leaf mode, leaf max_client_conn, leaf default_pool_size, leaf instances });
 overlay!(ManagedSettings { leaf instance_class, leaf multi_az, leaf deletion_protection });
 overlay!(Cloud { leaf enabled, leaf provider, leaf region, nested state, nested cluster, nested network, nested cdn });

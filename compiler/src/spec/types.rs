@@ -789,6 +789,10 @@ pub struct Backup {
     pub retention: Option<Sp<String>>,
     /// Continuous WAL/point-in-time archiving.
     pub continuous: Option<Sp<bool>>,
+    /// A scheduled restore drill: `"daily"`, `"weekly"`, `"monthly"` or a cron schedule.
+    /// PostgreSQL run by CloudNativePG only: a scratch cluster is restored from the backups
+    /// and must become ready.
+    pub verify: Option<Sp<String>>,
 }
 
 /// PgBouncer in front of a PostgreSQL primary: many client connections share a few server

@@ -157,6 +157,25 @@ pub struct PostgresClusterValues {
     /// The `ScheduledBackup`'s spec, when backups have a schedule.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scheduled_backup: Option<serde_json::Map<String, serde_json::Value>>,
+    /// The restore drill, when backups have `verify`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore_drill: Option<RestoreDrillValues>,
+}
+
+/// A CloudNativePG store's restore drill (`emit::restore_drill`): what plinth decided.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RestoreDrillValues {
+    /// The scratch `Cluster`'s manifest, as YAML, which the job applies.
+    pub manifest: String,
+    /// The rules of the job's Role.
+    pub rules: Vec<serde_json::Value>,
+    /// The CronJob's spec.
+    pub cron_job: serde_json::Map<String, serde_json::Value>,
+    /// The NetworkPolicy's spec of the job's pods.
+    pub network_policy: serde_json::Map<String, serde_json::Value>,
+    /// The NetworkPolicy's spec of the scratch cluster's pods.
+    pub cluster_network_policy: serde_json::Map<String, serde_json::Value>,
 }
 
 /// An object's name and spec.
@@ -301,6 +320,10 @@ pub struct WorkloadValues {
     /// PersistentVolumeClaim and the network edge to the store).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backup: Option<BackupValues>,
+    /// Scheduled dumps of a data store into its S3 bucket, in an environment with a cloud:
+    /// the CronJob's and NetworkPolicy's specs, as the k8s target writes them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offsite_backup: Option<OffsiteBackupValues>,
     /// Workloads and managed stores this one connects to (network policy egress).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub depends_on: Vec<String>,
@@ -698,6 +721,16 @@ pub struct BackupValues {
     /// Storage class of that volume; the cluster default when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub storage_class: Option<String>,
+}
+
+/// The off-cluster backup job of a data store (`emit::backups`): the specs plinth decided.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct OffsiteBackupValues {
+    /// The CronJob's spec: the dump, then the copy into the store's bucket.
+    pub cron_job: serde_json::Map<String, serde_json::Value>,
+    /// The NetworkPolicy's spec of the job's pods.
+    pub network_policy: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Ingress exposure.

@@ -555,8 +555,8 @@ fn threshold(
 }
 
 /// The built-in alerts every workload gets, whatever the spec's thresholds: scrape targets
-/// down, crash-looping containers, an autoscaler stuck at its maximum and a volume about to
-/// fill up.
+/// down, crash-looping containers, an autoscaler stuck at its maximum, a volume about to
+/// fill up, and a data store's backups failing or late.
 fn packs(env: &Environment, w: &Workload) -> Vec<Pack> {
     let namespace = env.namespace.clone();
     let name = w.name.as_str();
@@ -667,6 +667,120 @@ fn packs(env: &Environment, w: &Workload) -> Vec<Pack> {
                 format!("A volume of {name} will be full within four days"),
                 format!(
                     "A volume of {name} has less than 15% space left and, at the rate of the last six hours, fills up within four days."
+                ),
+            )],
+            condition,
+        });
+    }
+    out.extend(backup_packs(env, w, &alert));
+    out
+}
+
+/// Makes one alert of a workload: name, severity, expression, `for` in milliseconds,
+/// summary and description.
+type MakeAlert<'a> = dyn Fn(&str, SeverityLevel, String, u64, String, String) -> Arc<Alert> + 'a;
+
+/// The backup alerts of data store `w`: its backup CronJob's latest run failed, or a run did
+/// not start within an hour of its time (kube-state-metrics); for a store CloudNativePG runs,
+/// its latest base backup failed (the barman-cloud plugin's series), its latest restore drill
+/// failed, and WAL archiving fails (`pg_stat_archiver`). A backup nobody hears of failing is no backup.
+fn backup_packs(env: &Environment, w: &Workload, alert: &MakeAlert<'_>) -> Vec<Pack> {
+    let namespace = env.namespace.clone();
+    let name = w.name.as_str();
+    let mut out = Vec::new();
+    if crate::emit::backups::offsite(env, w) || crate::emit::k8s::backup_plan(env, w).is_some() {
+        let cronjob = naming::backup_job(name);
+        let condition = Condition::BackupJobFailed {
+            namespace: namespace.clone(),
+            cronjob: cronjob.clone(),
+        };
+        out.push(Pack {
+            alerts: vec![alert(
+                naming::ALERT_BACKUP_FAILED,
+                SeverityLevel::Critical,
+                condition.expr(SeverityLevel::Critical),
+                0,
+                format!("The latest backup of {name} failed"),
+                format!(
+                    "The latest Job of the CronJob {cronjob} failed; until a run succeeds, {name} has no new backup. See `kubectl logs job/<job> --all-containers`."
+                ),
+            )],
+            condition,
+        });
+        let condition = Condition::BackupJobLate {
+            namespace: namespace.clone(),
+            cronjob: cronjob.clone(),
+        };
+        out.push(Pack {
+            alerts: vec![alert(
+                naming::ALERT_BACKUP_LATE,
+                SeverityLevel::Warning,
+                condition.expr(SeverityLevel::Warning),
+                0,
+                format!("A backup of {name} did not start on time"),
+                format!(
+                    "The CronJob {cronjob} is more than an hour past its scheduled run: it is suspended, was skipped, or an earlier run still holds it."
+                ),
+            )],
+            condition,
+        });
+    }
+    if let (true, Some(b)) = (
+        crate::emit::cnpg::operated(env, w),
+        crate::emit::cnpg::backup(w),
+    ) {
+        if b.schedule.is_some() {
+            let condition = Condition::BaseBackupFailed {
+                namespace: namespace.clone(),
+                service: name.to_owned(),
+            };
+            out.push(Pack {
+                alerts: vec![alert(
+                    naming::ALERT_BACKUP_FAILED,
+                    SeverityLevel::Critical,
+                    condition.expr(SeverityLevel::Critical),
+                    0,
+                    format!("The latest base backup of {name} failed"),
+                    format!(
+                        "The barman-cloud plugin's last failed backup of {name} is newer than its last available one; see the Backup objects of the cluster."
+                    ),
+                )],
+                condition,
+            });
+        }
+        if crate::emit::restore_drill::schedule(env, w).is_some() {
+            let cronjob = naming::restore_drill(name);
+            let condition = Condition::BackupJobFailed {
+                namespace: namespace.clone(),
+                cronjob: cronjob.clone(),
+            };
+            out.push(Pack {
+                alerts: vec![alert(
+                    naming::ALERT_RESTORE_DRILL_FAILED,
+                    SeverityLevel::Critical,
+                    condition.expr(SeverityLevel::Critical),
+                    0,
+                    format!("The latest restore drill of {name} failed"),
+                    format!(
+                        "The CronJob {cronjob} could not restore a scratch cluster from the backups of {name} into a ready database; the backups may not be restorable. See `kubectl logs job/<job>` and the operator's events of cluster {cronjob}."
+                    ),
+                )],
+                condition,
+            });
+        }
+        let condition = Condition::WalArchivingFailing {
+            namespace,
+            service: name.to_owned(),
+        };
+        out.push(Pack {
+            alerts: vec![alert(
+                naming::ALERT_WAL_ARCHIVING_FAILING,
+                SeverityLevel::Critical,
+                condition.expr(SeverityLevel::Critical),
+                0,
+                format!("{name} fails to archive its WAL"),
+                format!(
+                    "PostgreSQL of {name} failed to archive WAL in the last ten minutes: point-in-time recovery lacks what is not archived, and the WAL fills the volume."
                 ),
             )],
             condition,

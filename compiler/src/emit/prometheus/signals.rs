@@ -689,7 +689,50 @@ pub(crate) enum Condition {
         /// Claim size in bytes.
         capacity_bytes: f64,
     },
+    /// The latest Job of a backup CronJob failed (kube-state-metrics): the newest start
+    /// time among the Jobs that failed is the newest start time of all its Jobs, so an
+    /// older failure that a later run made good does not fire.
+    BackupJobFailed {
+        /// Namespace.
+        namespace: String,
+        /// CronJob name; its Jobs are named `<cronjob>-<minutes since the epoch>`.
+        cronjob: String,
+    },
+    /// A backup CronJob's next run is more than an hour past its time (kube-state-metrics'
+    /// `kube_cronjob_next_schedule_time`): the controller skipped it, the CronJob is
+    /// suspended, or a previous run still holds it (`concurrencyPolicy: Forbid`).
+    BackupJobLate {
+        /// Namespace.
+        namespace: String,
+        /// CronJob name.
+        cronjob: String,
+    },
+    /// CloudNativePG's latest base backup through the barman-cloud plugin failed: the
+    /// plugin's timestamp of the last failed backup is newer than that of the last
+    /// available one (the operator's own `cnpg_collector_*` backup series stay 0 with a
+    /// plugin).
+    BaseBackupFailed {
+        /// Namespace.
+        namespace: String,
+        /// Value of the `service` label (the cluster's name).
+        service: String,
+    },
+    /// PostgreSQL failed to archive WAL in the last ten minutes
+    /// (`cnpg_pg_stat_archiver_failed_count`, from `pg_stat_archiver`): point-in-time
+    /// recovery loses what is not archived, and unarchived WAL fills the volume.
+    WalArchivingFailing {
+        /// Namespace.
+        namespace: String,
+        /// Value of the `service` label.
+        service: String,
+    },
 }
+
+/// Start time of the older of the two backup Jobs of the tests, in seconds.
+const OLDER_JOB_START: f64 = 100.0;
+
+/// Start time of the newer of the two backup Jobs of the tests, in seconds.
+const NEWER_JOB_START: f64 = 200.0;
 
 /// How the unit tests drive a built-in alert.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -711,7 +754,12 @@ impl Condition {
             Condition::TargetDown { .. } => &[],
             Condition::CrashLooping { .. }
             | Condition::AtMaxReplicas { .. }
-            | Condition::VolumeFillingUp { .. } => &[Source::Kubernetes],
+            | Condition::VolumeFillingUp { .. }
+            | Condition::BackupJobFailed { .. }
+            | Condition::BackupJobLate { .. } => &[Source::Kubernetes],
+            Condition::BaseBackupFailed { .. } | Condition::WalArchivingFailing { .. } => {
+                &[Source::Exporter]
+            }
         }
     }
 
@@ -768,6 +816,50 @@ impl Condition {
                     selector("kubelet_volume_stats_capacity_bytes", &sel),
                 )
             }
+            Condition::BackupJobFailed { namespace, cronjob } => {
+                let jobs = format!("{cronjob}-[0-9]+");
+                let sel = [("namespace", namespace.as_str()), ("~job_name", &jobs)];
+                let started = selector("kube_job_status_start_time", &sel);
+                format!(
+                    "max(\n  {started}\n  * on(namespace, job_name) {}\n)\n>= max({started})",
+                    selector(
+                        "kube_job_failed",
+                        &[
+                            ("namespace", namespace),
+                            ("~job_name", &jobs),
+                            ("condition", "true")
+                        ]
+                    ),
+                )
+            }
+            Condition::BackupJobLate { namespace, cronjob } => format!(
+                "time() - max({}) > 3600",
+                selector(
+                    "kube_cronjob_next_schedule_time",
+                    &[("namespace", namespace), ("cronjob", cronjob)]
+                )
+            ),
+            Condition::BaseBackupFailed { namespace, service } => {
+                let sel = [("namespace", namespace.as_str()), ("service", service)];
+                format!(
+                    "max({})\n> max({})",
+                    selector(
+                        "barman_cloud_cloudnative_pg_io_last_failed_backup_timestamp",
+                        &sel
+                    ),
+                    selector(
+                        "barman_cloud_cloudnative_pg_io_last_available_backup_timestamp",
+                        &sel
+                    ),
+                )
+            }
+            Condition::WalArchivingFailing { namespace, service } => format!(
+                "max(increase({}[10m])) > 0",
+                selector(
+                    "cnpg_pg_stat_archiver_failed_count",
+                    &[("namespace", namespace), ("service", service)]
+                )
+            ),
         }
     }
 
@@ -775,7 +867,7 @@ impl Condition {
     /// first sample: `predict_linear` needs two samples, the others one.
     pub fn active_from(&self) -> u64 {
         match self {
-            Condition::VolumeFillingUp { .. } => 60_000,
+            Condition::VolumeFillingUp { .. } | Condition::WalArchivingFailing { .. } => 60_000,
             _ => 0,
         }
     }
@@ -784,6 +876,8 @@ impl Condition {
     pub fn value(&self, drive: Drive) -> f64 {
         match (self, drive) {
             (Condition::TargetDown { .. }, Drive::Full) => 2.0,
+            (Condition::BackupJobFailed { .. }, _) => NEWER_JOB_START,
+            (Condition::BaseBackupFailed { .. }, _) => NEWER_JOB_START,
             _ => 1.0,
         }
     }
@@ -900,6 +994,81 @@ impl Condition {
                         *capacity_bytes,
                     ),
                 ]
+            }
+            Condition::BackupJobFailed { namespace, cronjob } => {
+                // Two Jobs: the older failed (and must not fire), the newer failed or
+                // succeeded (no `kube_job_failed{condition="true"}` of 1).
+                let mut inputs = Vec::new();
+                for (start, failed) in [(OLDER_JOB_START, true), (NEWER_JOB_START, bad)] {
+                    let job = format!("{cronjob}-{}", num(start));
+                    let sel = [("namespace", namespace.as_str()), ("job_name", &job)];
+                    inputs.push(constant(
+                        selector("kube_job_status_start_time", &sel),
+                        start,
+                    ));
+                    inputs.push(constant(
+                        selector(
+                            "kube_job_failed",
+                            &[
+                                ("namespace", namespace),
+                                ("job_name", &job),
+                                ("condition", "true"),
+                            ],
+                        ),
+                        if failed { 1.0 } else { 0.0 },
+                    ));
+                }
+                inputs
+            }
+            Condition::BackupJobLate { namespace, cronjob } => vec![constant(
+                selector(
+                    "kube_cronjob_next_schedule_time",
+                    &[("namespace", namespace), ("cronjob", cronjob)],
+                ),
+                // Two hours before the tests start, or a day after.
+                if bad { -7200.0 } else { 86_400.0 },
+            )],
+            Condition::BaseBackupFailed { namespace, service } => {
+                let sel = [
+                    ("namespace", namespace.as_str()),
+                    ("service", service.as_str()),
+                ];
+                let (failed, available) = if bad {
+                    (NEWER_JOB_START, OLDER_JOB_START)
+                } else {
+                    (OLDER_JOB_START, NEWER_JOB_START)
+                };
+                vec![
+                    constant(
+                        selector(
+                            "barman_cloud_cloudnative_pg_io_last_failed_backup_timestamp",
+                            &sel,
+                        ),
+                        failed,
+                    ),
+                    constant(
+                        selector(
+                            "barman_cloud_cloudnative_pg_io_last_available_backup_timestamp",
+                            &sel,
+                        ),
+                        available,
+                    ),
+                ]
+            }
+            Condition::WalArchivingFailing { namespace, service } => {
+                let sel = [
+                    ("namespace", namespace.as_str()),
+                    ("service", service.as_str()),
+                ];
+                vec![Input {
+                    series: selector("cnpg_pg_stat_archiver_failed_count", &sel),
+                    // One more failure every minute, or none.
+                    values: if bad {
+                        format!("0+1x{n}")
+                    } else {
+                        format!("3x{n}")
+                    },
+                }]
             }
         }
     }

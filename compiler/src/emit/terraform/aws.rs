@@ -84,8 +84,8 @@ pub fn lower(platform: &ir::Platform, env: &Environment, cloud: &Cloud) -> Modul
     if ctx.cdn() {
         module.files.push(("cdn.tf", ctx.cdn_doc()));
     }
-    if ctx.backed_up_clusters().next().is_some() {
-        module.files.push(("backups.tf", ctx.postgres_backups()));
+    if ctx.backed_up_stores().next().is_some() {
+        module.files.push(("backups.tf", ctx.backups()));
     }
     if let Some(dns) = &cloud.dns {
         module.files.push(("dns.tf", doc(super::dns::lower(dns))));
@@ -200,7 +200,7 @@ impl<'a> Ctx<'a> {
                 .env
                 .workloads
                 .iter()
-                .any(|w| w.storage.is_some() || k8s::backup_plan(w).is_some())
+                .any(|w| w.storage.is_some() || k8s::backup_plan(self.env, w).is_some())
     }
 
     /// Whether a node group can grow or shrink, which needs the cluster autoscaler.
@@ -938,7 +938,7 @@ impl<'a> Ctx<'a> {
             .map_or(ir::MANAGED_BACKUP_RETENTION_DAYS, |b| {
                 ((b.retention_ms / 86_400_000) as u32).max(1)
             });
-        blocks.push(lifecycle(&id, keep));
+        blocks.push(lifecycle(&id, keep, false));
         blocks
     }
 
@@ -1089,7 +1089,7 @@ impl<'a> Ctx<'a> {
     fn log_bucket(&self, locals: &mut Vec<Item>) -> Vec<Block> {
         let mut blocks =
             self.bucket_common(locals, "logs", &naming::cloud_log_bucket(&self.name), true);
-        blocks.push(lifecycle("logs", LOG_RETENTION_DAYS));
+        blocks.push(lifecycle("logs", LOG_RETENTION_DAYS, false));
         blocks
     }
 
@@ -1097,7 +1097,7 @@ impl<'a> Ctx<'a> {
     fn needs_log_bucket(&self) -> bool {
         self.cdn()
             || self.stores("object-storage").next().is_some()
-            || self.backed_up_clusters().next().is_some()
+            || self.backed_up_stores().next().is_some()
     }
 
     // ---------------------------------------------------------------------- cdn.tf
@@ -1412,28 +1412,45 @@ impl<'a> Ctx<'a> {
 
     // ------------------------------------------------------------------ backups.tf
 
-    /// The in-cluster PostgreSQL stores the CloudNativePG operator runs with backups.
-    fn backed_up_clusters(&self) -> impl Iterator<Item = &'a ir::Workload> + '_ {
+    /// The in-cluster stores whose backups leave the cluster: the PostgreSQL stores the
+    /// CloudNativePG operator runs with backups, and the stores a backup job dumps
+    /// (`emit::backups`).
+    fn backed_up_stores(&self) -> impl Iterator<Item = &'a ir::Workload> + '_ {
         let env = self.env;
         env.workloads.iter().filter(move |w| {
-            crate::emit::cnpg::operated(env, w) && crate::emit::cnpg::backup(w).is_some()
+            (crate::emit::cnpg::operated(env, w) && crate::emit::cnpg::backup(w).is_some())
+                || crate::emit::backups::offsite(env, w)
         })
     }
 
-    /// Where each backed-up PostgreSQL cluster archives: an S3 bucket like every other
-    /// (versioned, KMS-encrypted, private, TLS only) whose old versions expire after the
-    /// backup retention, an IAM role (IRSA) that may use only that bucket and the
-    /// environment's key, and the ServiceAccount with that role that the `Cluster` names.
+    /// The Terraform name of the ServiceAccount store `w`'s backups run as.
+    fn backup_account_id(&self, w: &ir::Workload) -> String {
+        let suffix = if crate::emit::cnpg::operated(self.env, w) {
+            "cnpg"
+        } else {
+            "backup"
+        };
+        format!("{}_{suffix}", naming::tf_ident(&w.name))
+    }
+
+    /// Where each backed-up store's backups go: an S3 bucket like every other (versioned,
+    /// KMS-encrypted, private, TLS only, access logged) whose objects expire after the backup
+    /// retention, an IAM role (IRSA) that may use only that bucket and the environment's
+    /// key, and the ServiceAccount with that role that the `Cluster` or the backup CronJob
+    /// names. A CloudNativePG cluster reads, lists and deletes (the plugin restores, and
+    /// enforces the retention itself); a backup job may only write, so a compromised job
+    /// cannot read or destroy the backups it made.
     ///
     /// Why the ServiceAccount is Terraform's: the IRSA annotation holds the role's ARN, which
     /// contains the AWS account, known only at apply time; the generated manifests then only
     /// name the account (`serviceAccountName`), the same in the k8s and Helm outputs.
-    fn postgres_backups(&self) -> Body {
+    fn backups(&self) -> Body {
         let mut locals = Vec::new();
         let mut blocks = Vec::new();
-        for w in self.backed_up_clusters() {
+        for w in self.backed_up_stores() {
+            let operated = crate::emit::cnpg::operated(self.env, w);
             let id = format!("{}_backups", naming::tf_ident(&w.name));
-            let bucket = naming::cnpg_backup_bucket(&self.platform.name, &self.env.name, &w.name);
+            let bucket = naming::backup_bucket(&self.platform.name, &self.env.name, &w.name);
             blocks.extend(self.bucket_common(&mut locals, &id, &bucket, false));
             // Access to the backups is logged like every other bucket's (CKV_AWS_18).
             blocks.push(block(
@@ -1449,9 +1466,26 @@ impl<'a> Ctx<'a> {
                 .map_or(ir::MANAGED_BACKUP_RETENTION_DAYS, |b| {
                     (b.retention_ms.div_ceil(86_400_000) as u32).max(1)
                 });
-            blocks.push(lifecycle(&id, keep));
+            blocks.push(lifecycle(&id, keep, !operated));
             let arn = r(&format!("aws_s3_bucket.{id}.arn"));
-            let sa = naming::cnpg_service_account(&w.name);
+            let sa_id = self.backup_account_id(w);
+            let (sa, s3_actions) = if operated {
+                (
+                    naming::cnpg_service_account(&w.name),
+                    strings([
+                        "s3:GetObject",
+                        "s3:PutObject",
+                        "s3:DeleteObject",
+                        "s3:ListBucket",
+                        "s3:GetBucketLocation",
+                    ]),
+                )
+            } else {
+                (
+                    naming::backup_service_account(&w.name),
+                    strings(["s3:PutObject"]),
+                )
+            };
             let role = format!("{}-{}-backups", self.name, w.name);
             blocks.push(irsa(
                 &format!("{id}_irsa"),
@@ -1464,16 +1498,7 @@ impl<'a> Ctx<'a> {
                             (
                                 "Bucket",
                                 obj([
-                                    (
-                                        "actions",
-                                        strings([
-                                            "s3:GetObject",
-                                            "s3:PutObject",
-                                            "s3:DeleteObject",
-                                            "s3:ListBucket",
-                                            "s3:GetBucketLocation",
-                                        ]),
-                                    ),
+                                    ("actions", s3_actions),
                                     (
                                         "resources",
                                         Expression::Array(vec![
@@ -1501,10 +1526,7 @@ impl<'a> Ctx<'a> {
             ));
             blocks.push(block(
                 "resource",
-                [
-                    "kubernetes_service_account_v1",
-                    &format!("{}_cnpg", naming::tf_ident(&w.name)),
-                ],
+                ["kubernetes_service_account_v1", &sa_id],
                 [
                     b(block(
                         "metadata",
@@ -1521,8 +1543,9 @@ impl<'a> Ctx<'a> {
                             ),
                         ],
                     )),
-                    // The instance manager reads its own objects through the API.
-                    a("automount_service_account_token", true),
+                    // The instance manager reads its own objects through the API; a backup
+                    // job calls only S3, with the token the IRSA webhook projects.
+                    a("automount_service_account_token", operated),
                     a(
                         "depends_on",
                         Expression::Array(vec![r("kubernetes_namespace_v1.platform")]),
@@ -1603,10 +1626,13 @@ impl<'a> Ctx<'a> {
             // A claim made before a default StorageClass exists keeps no class.
             platform_deps.push(r(&format!("kubernetes_storage_class_v1.{STORAGE_CLASS}")));
         }
-        for w in self.backed_up_clusters() {
-            // The Cluster names its ServiceAccount, which must exist with its role first.
-            let id = naming::tf_ident(&w.name);
-            platform_deps.push(r(&format!("kubernetes_service_account_v1.{id}_cnpg")));
+        for w in self.backed_up_stores() {
+            // The Cluster or backup job names its ServiceAccount, which must exist with its
+            // role first.
+            platform_deps.push(r(&format!(
+                "kubernetes_service_account_v1.{}",
+                self.backup_account_id(w)
+            )));
         }
         if upstream::wants_prometheus(self.env) {
             let mut prometheus_deps = vec![r("module.eks")];
@@ -2029,32 +2055,33 @@ fn log_group(label: &str, name: &str) -> Block {
 }
 
 /// Lifecycle of a versioned bucket: unfinished uploads are aborted after a week and
-/// replaced versions expire after `keep_days`.
-fn lifecycle(id: &str, keep_days: u32) -> Block {
+/// replaced versions expire after `keep_days`; with `dumps` (a backup job writes every run
+/// under new keys, which never become old versions) the objects themselves expire too.
+fn lifecycle(id: &str, keep_days: u32, dumps: bool) -> Block {
+    let mut rule = vec![
+        a("id", s("expire-old-versions")),
+        a("status", s("Enabled")),
+        b(block("filter", [], [])),
+        b(block(
+            "abort_incomplete_multipart_upload",
+            [],
+            [a("days_after_initiation", 7)],
+        )),
+    ];
+    if dumps {
+        rule.push(b(block("expiration", [], [a("days", keep_days)])));
+    }
+    rule.push(b(block(
+        "noncurrent_version_expiration",
+        [],
+        [a("noncurrent_days", keep_days)],
+    )));
     block(
         "resource",
         ["aws_s3_bucket_lifecycle_configuration", id],
         [
             a("bucket", r(&format!("aws_s3_bucket.{id}.id"))),
-            b(block(
-                "rule",
-                [],
-                [
-                    a("id", s("expire-old-versions")),
-                    a("status", s("Enabled")),
-                    b(block("filter", [], [])),
-                    b(block(
-                        "abort_incomplete_multipart_upload",
-                        [],
-                        [a("days_after_initiation", 7)],
-                    )),
-                    b(block(
-                        "noncurrent_version_expiration",
-                        [],
-                        [a("noncurrent_days", keep_days)],
-                    )),
-                ],
-            )),
+            b(block("rule", [], rule)),
             a(
                 "depends_on",
                 Expression::Array(vec![r(&format!("aws_s3_bucket_versioning.{id}"))]),
@@ -2133,6 +2160,7 @@ mod tests {
             schedule: Some(schedule.to_owned()),
             retention_ms: 0,
             continuous: false,
+            verify: None,
         };
         assert_eq!(
             backup_window(&b("0 3 * * *"), 60).as_deref(),
