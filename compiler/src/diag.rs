@@ -69,6 +69,9 @@ codes! {
     InputLimit = "E008", "input-limit", "the input exceeds a limit plinth enforces";
     UnknownStoreKey = "E009", "unknown-store-key", "a reference to the connection Secret the PostgreSQL operator creates, with a key that Secret does not have";
     PoolingNotPostgres = "E010", "pooling-not-postgres", "`pooling` on a data store that is not PostgreSQL";
+    UnknownBindingStore = "E011", "unknown-binding-store", "a binding from a data store that does not exist or that the service does not depend on";
+    UnknownBindingKey = "E012", "unknown-binding-key", "a binding of a connection detail the data store does not offer in that environment";
+    FixedPostgresParameter = "E013", "fixed-postgres-parameter", "a PostgreSQL parameter plinth cannot set: one the operator or plinth manages, a malformed name, or a store that is not PostgreSQL";
     InvalidName = "E101", "invalid-name", "a name that Kubernetes and DNS would reject";
     UnknownReference = "E102", "unknown-reference", "a reference to a service, data store, receiver, preset or environment that does not exist";
     DependencyCycle = "E103", "dependency-cycle", "services depend on each other in a cycle";
@@ -156,6 +159,7 @@ codes! {
     InvalidMetricName = "E016", "invalid-metric-name", "a metric or label name of the metric conventions that Prometheus would reject";
     SloQueryNames = "W014", "slo-query-names", "an SLO query reads a status label or latency histogram other than its service's metric conventions name";
     LatencyBetweenBuckets = "W013", "latency-between-buckets", "a latency threshold between two bounds of the latency histogram's declared buckets, where the quantile is only interpolated";
+    IgnoredByOperator = "W011", "ignored-by-operator", "a data store setting that has no effect where the CloudNativePG operator runs the store";
     PoolingManaged = "W010", "pooling-managed", "`pooling` on a managed (RDS) PostgreSQL store, where plinth generates no pooler";
 }
 

@@ -1221,7 +1221,9 @@ fn run_to_completion(template: PodTemplateSpec) -> PodTemplateSpec {
 }
 
 /// Plain variables and secret references as one list sorted by name; secrets are
-/// `secretKeyRef`s, never values.
+/// `secretKeyRef`s, never values. A value that reads another variable (`$(VAR)`, as a bound
+/// connection string reads its store's password) comes after the others, because Kubernetes
+/// expands only variables defined earlier in the list.
 fn env_vars(
     plain: &BTreeMap<String, String>,
     secrets: &BTreeMap<String, ir::SecretRef>,
@@ -1246,8 +1248,13 @@ fn env_vars(
         }),
         ..Default::default()
     }));
-    vars.sort_by(|a, b| a.name.cmp(&b.name));
+    vars.sort_by(|a, b| (reads_variable(a), &a.name).cmp(&(reads_variable(b), &b.name)));
     vars
+}
+
+/// Whether a variable's value reads another one (`$(VAR)`).
+fn reads_variable(v: &EnvVar) -> bool {
+    v.value.as_deref().is_some_and(|v| v.contains("$("))
 }
 
 /// Requests and limits as Kubernetes quantities.

@@ -403,6 +403,16 @@ pub fn sql_ident(name: &str) -> String {
         .collect()
 }
 
+/// The variable through which a service reads the password of data store `store` for the
+/// connection strings it binds (`bind`): the strings name it as `$(VAR)`, which Kubernetes
+/// expands from the variable defined before them and Compose interpolates from `.env`.
+pub fn bound_password_variable(store: &str) -> String {
+    format!(
+        "PLINTH_{}_PASSWORD",
+        store.to_ascii_uppercase().replace(['-', '.'], "_")
+    )
+}
+
 /// Secret of a data store's credentials when the spec names none, as the presets do.
 pub fn store_credentials(store: &str) -> String {
     format!("{store}-credentials")

@@ -211,8 +211,8 @@ fn secrets_read(o: &Object) -> BTreeSet<String> {
 }
 
 /// The Secrets the output creates, by namespace and name: Secret objects, the targets of
-/// ExternalSecrets, cert-manager Certificates' `secretName`, and Kubernetes Secrets of the
-/// Terraform.
+/// ExternalSecrets, cert-manager Certificates' `secretName`, the application Secret of a
+/// CloudNativePG `Cluster`, and Kubernetes Secrets of the Terraform.
 fn secrets_made(objects: &[Object], tf: Option<&[Block]>) -> BTreeSet<(String, String)> {
     let mut made = BTreeSet::new();
     for o in objects {
@@ -230,6 +230,15 @@ fn secrets_made(objects: &[Object], tf: Option<&[Block]>) -> BTreeSet<(String, S
                 .pointer("/spec/secretName")
                 .and_then(Value::as_str)
                 .map(str::to_owned),
+            // CloudNativePG writes the application user's Secret `<cluster>-app` for a
+            // cluster it initialises without a Secret of the spec's (`bootstrap.initdb`
+            // naming none).
+            "Cluster"
+                if o.group() == "postgresql.cnpg.io"
+                    && o.doc.pointer("/spec/bootstrap/initdb/secret").is_none() =>
+            {
+                Some(format!("{}-app", o.name))
+            }
             _ => None,
         };
         if let Some(n) = name {
@@ -256,7 +265,8 @@ fn secrets_made(objects: &[Object], tf: Option<&[Block]>) -> BTreeSet<(String, S
 /// (variables, volumes, pull secrets) or that an upstream chart's values mount
 /// (kube-prometheus-stack's `alertmanager.alertmanagerSpec.secrets`), and that nothing in
 /// the environment's output creates: no Secret object, no `ExternalSecret` with that target
-/// name, no Certificate, no Terraform `kubernetes_secret`, and that the spec does not declare
+/// name, no Certificate, no CloudNativePG `Cluster` (`<cluster>-app`), no Terraform
+/// `kubernetes_secret`, and that the spec does not declare
 /// provided from outside (`secrets.NAME.source = "external"`).
 ///
 /// Why: a pod that reads a missing Secret never starts (`CreateContainerConfigError`), and

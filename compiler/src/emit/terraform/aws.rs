@@ -696,25 +696,44 @@ impl<'a> Ctx<'a> {
                 [a("name", s(name)), a("value", s(value))],
             ))
         };
-        blocks.push(block(
-            "resource",
-            ["aws_db_parameter_group", &id],
-            [
-                a("name", s(self.store_id(st))),
-                a("family", s(format!("postgres{major}"))),
-                a(
-                    "description",
-                    s(format!(
-                        "{}: TLS only, DDL and slow queries logged",
-                        st.name
-                    )),
-                ),
-                // Clients must use TLS (encryption in transit).
-                param("rds.force_ssl", "1"),
-                param("log_statement", "ddl"),
-                param("log_min_duration_statement", "1000"),
-            ],
-        ));
+        let mut group = vec![
+            a("name", s(self.store_id(st))),
+            a("family", s(format!("postgres{major}"))),
+            a(
+                "description",
+                s(format!(
+                    "{}: TLS only, DDL and slow queries logged",
+                    st.name
+                )),
+            ),
+            // Clients must use TLS (encryption in transit).
+            param("rds.force_ssl", "1"),
+        ];
+        // plinth's logging defaults, unless the spec sets them itself.
+        for (name, value) in [
+            ("log_statement", "ddl"),
+            ("log_min_duration_statement", "1000"),
+        ] {
+            if !st.parameters.contains_key(name) {
+                group.push(param(name, value));
+            }
+        }
+        // The spec's parameters. Some take effect only after a restart (static ones such as
+        // `max_connections`), which RDS refuses to apply immediately; every one is therefore
+        // applied at the next reboot or maintenance window, the one method RDS accepts for
+        // all of them.
+        for (name, value) in &st.parameters {
+            group.push(b(block(
+                "parameter",
+                [],
+                [
+                    a("name", s(name)),
+                    a("value", s(value)),
+                    a("apply_method", s("pending-reboot")),
+                ],
+            )));
+        }
+        blocks.push(block("resource", ["aws_db_parameter_group", &id], group));
         // RDS creates these on first export; creating them first sets encryption and
         // retention.
         for log in ["postgresql", "upgrade"] {
