@@ -434,3 +434,19 @@ fn with_a_pooler_the_url_leads_through_pgbouncer() {
     assert_eq!(password, "postgres-app/password");
     assert_eq!(var(&env, "DB_HOST").1["value"], "postgres");
 }
+
+#[test]
+fn names_from_the_spec_are_percent_encoded_in_a_url() {
+    let spec = SPEC.replace(
+        "read_replicas = 2\n",
+        "read_replicas = 2\nenv = { POSTGRES_USER = \"app@eu\", POSTGRES_DB = \"shop/main\" }\n",
+    );
+    let dir = setup("bind-encoded", &spec);
+    build(&dir.0, "k8s");
+    let env = container_env(&dir.join("out"), "dev", "api");
+    let (uri, _) = composed_from(&env, "DATABASE_URL");
+    assert_eq!(
+        uri,
+        "postgresql://app%40eu:PASSWORD@postgres:5432/shop%2Fmain"
+    );
+}

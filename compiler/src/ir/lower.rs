@@ -373,7 +373,11 @@ fn connection_detail(store: &Workload, key: &str, operator: bool) -> Option<Boun
             };
             let url = |host: &str| {
                 Bound::WithPassword(
-                    format!("postgresql://{user}:{PASSWORD_MARK}@{host}:{port}/{database}"),
+                    format!(
+                        "postgresql://{}:{PASSWORD_MARK}@{host}:{port}/{}",
+                        url_encoded(user),
+                        url_encoded(database)
+                    ),
                     password.clone(),
                 )
             };
@@ -429,6 +433,21 @@ fn connection_detail(store: &Workload, key: &str, operator: bool) -> Option<Boun
         },
         _ => None,
     }
+}
+
+/// `text` percent-encoded for a URL's user or path: every byte but the unreserved
+/// characters of RFC 3986, so a user or database name from the spec cannot change the URL's
+/// structure.
+fn url_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// The variable through which an in-cluster Redis gets its password: `redis-cli` (the
