@@ -621,6 +621,25 @@ pub fn binding_keys(engine: &str) -> &'static [&'static str] {
     }
 }
 
+/// The connection details a service may bind from a managed (cloud) store of `engine`:
+/// those Terraform can write into the secret `<store>-connection` without copying a password
+/// the cloud rotates. RDS keeps and rotates its master password itself, so a managed
+/// PostgreSQL store offers no `password` or URL; ElastiCache's auth token is the spec's own
+/// secret, which Terraform already reads, so a managed Redis offers everything.
+pub fn managed_binding_keys(engine: &str) -> &'static [&'static str] {
+    match engine {
+        "postgres" => &["host", "port", "database", "user", "read-host"],
+        "redis" => &["uri", "host", "port", "password"],
+        _ => &[],
+    }
+}
+
+/// Name of the Secret (and of its cloud secret, `<platform>/<env>/<name>`) that Terraform
+/// writes with a managed store's connection details.
+pub fn store_connection_secret(store: &str) -> String {
+    format!("{store}-connection")
+}
+
 /// PostgreSQL parameters that CloudNativePG sets itself and refuses in a `Cluster`'s
 /// `postgresql.parameters` (operator 1.30, `FixedConfigurationParameters` in
 /// `pkg/postgres/configuration.go`), and `rds.force_ssl`, which keeps plinth's RDS instances

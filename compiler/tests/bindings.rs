@@ -265,16 +265,69 @@ fn bindings_to_unknown_stores_keys_or_undeclared_dependencies_are_errors() {
     );
 }
 
+/// SPEC with PostgreSQL and Redis managed in `prod`, the service binding what they offer.
+fn managed_spec() -> String {
+    format!("{SPEC}\n[environments.prod.datastores.postgres]\nmode = \"managed\"\n\n[environments.prod.datastores.redis]\nmode = \"managed\"\n")
+        .replace("bind.DATABASE_URL = { from = \"postgres\", key = \"uri\" }\n", "bind.DB_NAME = { from = \"postgres\", key = \"database\" }\n")
+        .replace("bind.DATABASE_READ_URL = { from = \"postgres\", key = \"read-uri\" }\n", "bind.DB_READ_HOST = { from = \"postgres\", key = \"read-host\" }\nbind.REDIS_PASSWORD = { from = \"redis\", key = \"password\" }\n")
+        .replace("parameters = { max_connections = 200, work_mem = \"16MB\" }\n", "")
+}
+
 #[test]
-fn a_managed_store_offers_no_bindings_and_says_why() {
+fn a_managed_store_binds_what_terraform_writes() {
+    let dir = setup("bind-managed", &managed_spec());
+    build(&dir.0, "k8s,terraform");
+    let out = dir.join("out");
+    let env = container_env(&out, "prod", "api");
+    assert_eq!(
+        secret_of(var(&env, "DB_HOST").1),
+        "postgres-connection/host"
+    );
+    assert_eq!(
+        secret_of(var(&env, "DB_READ_HOST").1),
+        "postgres-connection/read-host"
+    );
+    assert_eq!(var(&env, "DB_PORT").1["value"], "5432");
+    assert_eq!(var(&env, "DB_NAME").1["value"], "app");
+    assert_eq!(secret_of(var(&env, "REDIS_URL").1), "redis-connection/uri");
+    assert_eq!(
+        secret_of(var(&env, "REDIS_PASSWORD").1),
+        "redis-credentials/password"
+    );
+    // The External Secrets operator copies them from the secrets Terraform writes (its
+    // store adds the `shop/prod/` prefix).
+    let es = docs(&out.join("k8s/prod/external-secrets.yaml"));
+    for name in ["postgres-connection", "redis-connection"] {
+        let e = es
+            .iter()
+            .find(|d| d["kind"] == "ExternalSecret" && d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no ExternalSecret {name}"));
+        assert_eq!(e["spec"]["data"][0]["remoteRef"]["key"], name, "{e}");
+    }
+    let tf = std::fs::read_to_string(out.join("terraform/prod/datastores.tf")).unwrap();
+    for want in [
+        "resource \"aws_secretsmanager_secret\" \"postgres_connection\"",
+        "\"shop/prod/postgres-connection\"",
+        "aws_db_instance.postgres.address",
+        "resource \"aws_secretsmanager_secret_version\" \"redis_connection\"",
+        "aws_elasticache_replication_group.redis.primary_endpoint_address",
+        "rediss://:",
+    ] {
+        assert!(tf.contains(want), "{want} not in {tf}");
+    }
+}
+
+#[test]
+fn a_managed_store_refuses_what_terraform_cannot_write_and_says_why() {
     let spec = format!("{SPEC}\n[environments.prod.datastores.postgres]\nmode = \"managed\"\n");
-    let diags = check("bind-managed", &spec);
+    let diags = check("bind-managed-uri", &spec);
     has(
         &diags,
         "E012",
-        "`postgres` is a managed store in `prod`",
-        "Terraform output",
+        "`postgres` is managed by RDS in `prod`: plinth cannot bind its `uri`",
+        "rotates",
     );
+    has(&diags, "E012", "cannot bind its `read-uri`", "rotates");
 }
 
 #[test]

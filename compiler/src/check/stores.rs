@@ -126,40 +126,69 @@ fn unknown_binding_store(
 /// offers where the environment runs it: PostgreSQL `uri`, `host`, `port`, `database`,
 /// `user`, `password`, `read-uri`, `read-host`; Redis `uri`, `host`, `port`, `password`;
 /// Qdrant `uri`, `host`, `port`; object storage `endpoint`, `access-key`, `secret-key`. A
-/// managed (cloud) store offers none yet.
+/// managed store offers what Terraform writes into `<store>-connection`: RDS `host`,
+/// `port`, `database`, `user`, `read-host`; ElastiCache everything Redis offers; S3 nothing.
 ///
 /// Why: an unknown key would bind nothing, and the service would start without the variable
-/// it expects. A managed store's address is a Terraform output and its password is kept and
-/// rotated by the cloud (RDS's own Secrets Manager secret), neither of which the generated
-/// manifests can name; rather than a connection string that is wrong, the binding is refused
-/// there, saying so.
+/// it expects. RDS keeps and rotates its master password in a Secrets Manager secret of its
+/// own, which the generated manifests cannot name and a copy of would go stale; rather than
+/// a connection string that stops working a week later, the binding is refused there,
+/// saying so. A managed bucket has no access keys at all.
 ///
 /// Example: `bind.DATABASE_URL = { from = "postgres", key = "url" }` (did you mean `uri`?).
 fn unknown_binding_key(view: &Resolved, b: &Binding, out: &mut Vec<Diagnostic>) {
     let Some(d) = view.datastores.get(b.from.value.as_str()) else {
         return;
     };
-    let key = &b.key;
-    if managed(d) {
-        out.push(
-            Diagnostic::new(
-                Code::UnknownBindingKey,
-                format!(
-                    "`{}` is a managed store{}: plinth cannot bind its `{}`",
-                    b.from.value,
-                    in_env(view),
-                    key.value
-                ),
-                key.span.clone(),
-                "not known when the manifests are generated",
-            )
-            .help("a managed store's endpoint is a Terraform output and its password is the cloud's; read them from a secret you provide (`secrets`), or run the store in-cluster in this environment"),
-        );
+    // A store without an engine has lost its preset, which is reported where it is.
+    if d.engine.is_none() {
         return;
     }
-    let keys = units::binding_keys(engine(d));
-    // A store without an engine has lost its preset, which is reported where it is.
-    if keys.contains(&key.value.as_str()) || d.engine.is_none() {
+    let key = &b.key;
+    let managed_keys = units::managed_binding_keys(engine(d));
+    if managed(d) && !managed_keys.contains(&key.value.as_str()) {
+        if engine(d) == "postgres" && units::binding_keys("postgres").contains(&key.value.as_str())
+        {
+            out.push(
+                Diagnostic::new(
+                    Code::UnknownBindingKey,
+                    format!(
+                        "`{}` is managed by RDS{}: plinth cannot bind its `{}`",
+                        b.from.value,
+                        in_env(view),
+                        key.value
+                    ),
+                    key.span.clone(),
+                    "holds RDS's master password",
+                )
+                .help("RDS keeps the master password in a Secrets Manager secret of its own and rotates it, so a copy would go stale; bind `host`, `port`, `database` and `user`, and read the password from that secret (Terraform output `<store>_master_user_secret_arn`) or a secret you provide"),
+            );
+            return;
+        }
+        if managed_keys.is_empty() {
+            out.push(
+                Diagnostic::new(
+                    Code::UnknownBindingKey,
+                    format!(
+                        "`{}` is a managed `{}` store{}: plinth binds none of its details",
+                        b.from.value,
+                        engine(d),
+                        in_env(view),
+                    ),
+                    key.span.clone(),
+                    "nothing to bind",
+                )
+                .help("a managed bucket has no keys to hand out (grant the service an IAM role instead); read what it needs from a secret you provide, or run the store in-cluster in this environment"),
+            );
+            return;
+        }
+    }
+    let keys = if managed(d) {
+        managed_keys
+    } else {
+        units::binding_keys(engine(d))
+    };
+    if keys.contains(&key.value.as_str()) {
         return;
     }
     let help = match did_you_mean(&key.value, keys.iter().copied()) {

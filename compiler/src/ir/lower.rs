@@ -149,7 +149,12 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
         }
     }
     workloads.sort_by(|a, b| a.name.cmp(&b.name));
-    bind_stores(&view.services, &mut workloads, view.cloud.is_some());
+    bind_stores(
+        &view.services,
+        &mut workloads,
+        &managed_stores,
+        view.cloud.is_some(),
+    );
     require_redis_password(&mut workloads);
     scrape_qdrant_with_its_key(&mut workloads);
     cluster_qdrant(&mut workloads);
@@ -259,6 +264,7 @@ const PASSWORD_MARK: &str = "\u{0}";
 fn bind_stores(
     services: &crate::spec::Named<spec::Service>,
     workloads: &mut [Workload],
+    managed: &[ManagedStore],
     operator: bool,
 ) {
     let mut bound: Vec<(usize, String, String, Bound)> = Vec::new();
@@ -267,14 +273,18 @@ fn bind_stores(
             continue;
         };
         for (var, b) in binds {
-            let Some(store) = workloads
+            let store = workloads
                 .iter()
-                .find(|s| s.name == b.from.value && s.engine().is_some())
-            else {
-                continue;
+                .find(|s| s.name == b.from.value && s.engine().is_some());
+            let value = match store {
+                Some(store) => connection_detail(store, &b.key.value, operator),
+                None => managed
+                    .iter()
+                    .find(|m| m.name == b.from.value)
+                    .and_then(|m| managed_detail(m, &b.key.value)),
             };
-            if let Some(value) = connection_detail(store, &b.key.value, operator) {
-                bound.push((i, var.value.clone(), store.name.clone(), value));
+            if let Some(value) = value {
+                bound.push((i, var.value.clone(), b.from.value.clone(), value));
             }
         }
     }
@@ -431,6 +441,31 @@ fn connection_detail(store: &Workload, key: &str, operator: bool) -> Option<Boun
             ))),
             _ => None,
         },
+        _ => None,
+    }
+}
+
+/// Connection detail `key` of managed store `st`: the addresses and Redis's URL from the
+/// secret `<store>-connection` that the environment's Terraform writes (an ExternalSecret
+/// brings it into the namespace), the port, database and user as the Terraform creates
+/// them, and Redis's auth token from the spec's own secret, which Terraform reads too.
+fn managed_detail(st: &ManagedStore, key: &str) -> Option<Bound> {
+    let connection = |key: &str| {
+        Some(Bound::Secret(SecretRef {
+            secret: naming::store_connection_secret(&st.name),
+            key: key.to_owned(),
+        }))
+    };
+    let default_port = if st.engine == "redis" { 6379 } else { 5432 };
+    let port = st.ports.first().map_or(default_port, |p| p.port);
+    match (st.engine.as_str(), key) {
+        ("postgres" | "redis", "host") => connection("host"),
+        ("postgres", "read-host") => connection("read-host"),
+        ("redis", "uri") => connection("uri"),
+        ("postgres" | "redis", "port") => Some(Bound::Plain(port.to_string())),
+        ("postgres", "database") => Some(Bound::Plain(naming::sql_ident(&st.database))),
+        ("postgres", "user") => Some(Bound::Plain(naming::sql_ident(&st.username))),
+        ("redis", "password") => Some(Bound::Secret(st.auth.clone())),
         _ => None,
     }
 }
