@@ -240,6 +240,7 @@ fn bindings_to_unknown_stores_keys_or_undeclared_dependencies_are_errors() {
             r#"{ from = "postgres", key = "host" }"#,
             r#"{ from = "postgres", key = "hots" }"#,
         )
+        .replace("bind.DB_PORT", "bind.\"1DB_PORT\"")
         .replace(
             r#"depends_on = ["postgres", "redis", "files"]"#,
             r#"depends_on = ["postgres", "files"]"#,
@@ -262,6 +263,13 @@ fn bindings_to_unknown_stores_keys_or_undeclared_dependencies_are_errors() {
         "E012",
         "no connection detail `hots`",
         "did you mean `host`?",
+    );
+    // A bound variable's name is checked like any other.
+    has(
+        &diags,
+        "E191",
+        "invalid environment variable name `1DB_PORT`",
+        "",
     );
 }
 
