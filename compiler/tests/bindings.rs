@@ -443,10 +443,19 @@ fn parameters_plinth_or_the_operator_manage_are_refused() {
 fn store_settings_the_operator_would_drop_are_warnings() {
     let spec = SPEC.replace(
         "read_replicas = 2\n",
-        "read_replicas = 2\nargs = [\"-c\", \"max_connections=300\"]\nreplicas = 2\nenv = { TZ = \"UTC\" }\nimage = \"docker.io/library/postgres\"\nsecrets = { POSTGRES_PASSWORD = { secret = \"pg\", key = \"password\" } }\n",
+        "read_replicas = 2\nargs = [\"-c\", \"max_connections=300\"]\nreplicas = 2\nenv = { TZ = \"UTC\" }\nimage = \"docker.io/library/postgres\"\nsecrets = { POSTGRES_PASSWORD = { secret = \"pg\", key = \"password\" } }\nstorage = { size = \"20Gi\", path = \"/pg\" }\nbackup = { schedule = \"0 3 * * *\", continuous = false }\nmanaged = { multi_az = true }\n",
     );
     let diags = check("bind-w011", &spec);
-    for key in ["args", "replicas", "env", "image", "secrets"] {
+    for key in [
+        "args",
+        "replicas",
+        "env",
+        "image",
+        "secrets",
+        "storage.path",
+        "backup.continuous",
+        "managed",
+    ] {
         has(
             &diags,
             "W011",
@@ -457,7 +466,7 @@ fn store_settings_the_operator_would_drop_are_warnings() {
     // Nothing the preset sets is reported, and nothing without a cloud.
     assert_eq!(
         diags.iter().filter(|(c, _, _)| c == "W011").count(),
-        5,
+        8,
         "{diags:#?}"
     );
     assert!(check("bind-w011-clean", SPEC)

@@ -346,7 +346,8 @@ fn with_unit(value: &str) -> bool {
 /// in-cluster PostgreSQL store, a store setting the generated `Cluster` cannot carry: an
 /// `image` of its own, `ports` other than 5432, `secrets` (the password), the image's
 /// `command`, `args`, `probes`, `env` other than the database and owner names, a
-/// `security` setting, `volumes`, a `metrics` endpoint of its own, `replicas` other than 1,
+/// `security` setting, `volumes`, a `metrics` endpoint of its own, `storage.path`,
+/// `backup.continuous = false` beside a schedule, `managed` settings, `replicas` other than 1,
 /// (`vertical_autoscaling` is a note of the build summary). Settings the preset makes are
 /// plinth's wiring of the StatefulSet and are not reported.
 ///
@@ -457,6 +458,38 @@ fn ignored_by_operator(
                 .or_else(|| m.path.as_ref().map(|p| p.span.clone()))
         }),
         "each instance exports its metrics on 9187, which plinth scrapes",
+    );
+    note(
+        "storage.path",
+        // The operator's own mount point, the image's, is no change.
+        d.storage
+            .as_ref()
+            .and_then(|s| s.path.as_ref())
+            .filter(|p| p.value.trim_end_matches('/') != "/var/lib/postgresql/data")
+            .map(|p| p.span.clone()),
+        "the operator mounts each instance's volume where its image expects it; `size` and `class` apply",
+    );
+    note(
+        "backup.continuous",
+        d.backup
+            .as_ref()
+            .and_then(|b| b.continuous.as_ref())
+            .filter(|c| !c.value && d.backup.as_ref().is_some_and(|b| b.schedule.is_some()))
+            .map(|c| c.span.clone()),
+        "base backups restore only with the WAL written since, so the operator archives WAL whenever the store has scheduled backups",
+    );
+    note(
+        "managed",
+        d.managed.as_ref().and_then(|m| {
+            [&m.instance_class]
+                .into_iter()
+                .flatten()
+                .map(|v| v.span.clone())
+                .chain(m.multi_az.as_ref().map(|v| v.span.clone()))
+                .chain(m.deletion_protection.as_ref().map(|v| v.span.clone()))
+                .next()
+        }),
+        "these are settings of the cloud's service (`mode = \"managed\"`); the operator spreads instances over zones and keeps its volumes by itself",
     );
     note(
         "replicas",
