@@ -615,11 +615,14 @@ pub fn binding_keys(engine: &str) -> &'static [&'static str] {
             "read-host",
         ],
         "redis" => &["uri", "host", "port", "password"],
-        "qdrant" => &["uri", "host", "port"],
+        "qdrant" => &["uri", "host", "port", "api-key"],
         "object-storage" => &["endpoint", "access-key", "secret-key"],
         _ => &[],
     }
 }
+
+/// The variable that gives Qdrant its API key, which its clients send.
+pub const QDRANT_API_KEY_VARIABLE: &str = "QDRANT__SERVICE__API_KEY";
 
 /// The connection details a service may bind from a managed (cloud) store of `engine`:
 /// those Terraform can write into the secret `<store>-connection` without copying a password

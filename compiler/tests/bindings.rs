@@ -520,3 +520,38 @@ fn names_from_the_spec_are_percent_encoded_in_a_url() {
         "postgresql://app%40eu:PASSWORD@postgres:5432/shop%2Fmain"
     );
 }
+
+#[test]
+fn qdrant_binds_its_api_key_when_it_has_one() {
+    let spec = SPEC
+        .replace(
+            r#"depends_on = ["postgres", "redis", "files"]"#,
+            r#"depends_on = ["postgres", "redis", "files", "vectors", "plain"]"#,
+        )
+        .replace(
+            "bind.DB_PORT",
+            "bind.QDRANT_URL = { from = \"vectors\", key = \"uri\" }\nbind.QDRANT_API_KEY = { from = \"vectors\", key = \"api-key\" }\nbind.DB_PORT",
+        )
+        .replace(
+            "[datastores.files]",
+            "[datastores.vectors]\npreset = \"qdrant\"\nsecrets = { QDRANT__SERVICE__API_KEY = { secret = \"vectors-key\", key = \"api-key\" } }\n\n[datastores.plain]\npreset = \"qdrant\"\n\n[datastores.files]",
+        );
+    let dir = setup("bind-qdrant", &spec);
+    build(&dir.0, "k8s");
+    let env = container_env(&dir.join("out"), "dev", "api");
+    assert_eq!(var(&env, "QDRANT_URL").1["value"], "http://vectors:6333");
+    assert_eq!(
+        secret_of(var(&env, "QDRANT_API_KEY").1),
+        "vectors-key/api-key"
+    );
+    let spec = spec.replace(
+        "bind.QDRANT_API_KEY = { from = \"vectors\"",
+        "bind.QDRANT_API_KEY = { from = \"plain\"",
+    );
+    has(
+        &check("bind-qdrant-nokey", &spec),
+        "E012",
+        "`plain` has no API key to bind",
+        "QDRANT__SERVICE__API_KEY",
+    );
+}

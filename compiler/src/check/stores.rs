@@ -9,10 +9,10 @@ use crate::source::{Sources, Span};
 use crate::spec::{Binding, DataStore, Resolved, Service, Sp, StoreMode};
 use crate::units;
 
+use super::Ctx;
+
 /// The pseudo-folder of the stdlib presets' sources.
 const STDLIB: &str = "<stdlib>/";
-
-use super::Ctx;
 
 pub(super) fn run(ctx: &mut Ctx) {
     let mut found = Vec::new();
@@ -125,7 +125,7 @@ fn unknown_binding_store(
 /// E012 `unknown-binding-key`: a binding's `key` must be a connection detail the data store
 /// offers where the environment runs it: PostgreSQL `uri`, `host`, `port`, `database`,
 /// `user`, `password`, `read-uri`, `read-host`; Redis `uri`, `host`, `port`, `password`;
-/// Qdrant `uri`, `host`, `port`; object storage `endpoint`, `access-key`, `secret-key`. A
+/// Qdrant `uri`, `host`, `port`, `api-key` (when it has one); object storage `endpoint`, `access-key`, `secret-key`. A
 /// managed store offers what Terraform writes into `<store>-connection`: RDS `host`,
 /// `port`, `database`, `user`, `read-host`; ElastiCache everything Redis offers; S3 nothing.
 ///
@@ -188,6 +188,21 @@ fn unknown_binding_key(view: &Resolved, b: &Binding, out: &mut Vec<Diagnostic>) 
     } else {
         units::binding_keys(engine(d))
     };
+    if key.value == "api-key" && keys.contains(&"api-key") && !has_api_key(d) {
+        out.push(
+            Diagnostic::new(
+                Code::UnknownBindingKey,
+                format!("data store `{}` has no API key to bind", b.from.value),
+                key.span.clone(),
+                "no `QDRANT__SERVICE__API_KEY`",
+            )
+            .help(format!(
+                "give `{}` an API key, `secrets.QDRANT__SERVICE__API_KEY = {{ secret = \"…\", key = \"api-key\" }}`, which the server then requires",
+                b.from.value
+            )),
+        );
+        return;
+    }
     if keys.contains(&key.value.as_str()) {
         return;
     }
@@ -211,6 +226,14 @@ fn unknown_binding_key(view: &Resolved, b: &Binding, out: &mut Vec<Diagnostic>) 
         )
         .help(help),
     );
+}
+
+/// Whether a Qdrant store has an API key (its `QDRANT__SERVICE__API_KEY` secret).
+fn has_api_key(d: &DataStore) -> bool {
+    d.secrets
+        .iter()
+        .flatten()
+        .any(|(k, _)| k.value == units::QDRANT_API_KEY_VARIABLE)
 }
 
 /// `a`, `b` and `c`, each in backticks.

@@ -426,6 +426,11 @@ fn connection_detail(store: &Workload, key: &str, operator: bool) -> Option<Boun
                 "uri" => plain(format!("http://{name}:{port}")),
                 "host" => plain(name.to_owned()),
                 "port" => plain(port.to_string()),
+                "api-key" => store
+                    .secrets
+                    .get(QDRANT_API_KEY_VARIABLE)
+                    .cloned()
+                    .map(Bound::Secret),
                 _ => None,
             }
         }
@@ -534,7 +539,7 @@ fn require_redis_password(workloads: &mut [Workload]) {
 }
 
 /// The variable that gives Qdrant its API key.
-const QDRANT_API_KEY_VARIABLE: &str = "QDRANT__SERVICE__API_KEY";
+const QDRANT_API_KEY_VARIABLE: &str = units::QDRANT_API_KEY_VARIABLE;
 
 /// Prometheus scrapes a Qdrant that has an API key with that key as a bearer token.
 ///

@@ -547,8 +547,10 @@ pub struct Binding {
     pub from: Sp<String>,
     /// What to bind. PostgreSQL: `uri`, `host`, `port`, `database`, `user`, `password`,
     /// `read-uri`, `read-host` (the read replicas, or the primary when there are none);
-    /// Redis: `uri`, `host`, `port`, `password`; Qdrant: `uri`, `host`, `port`; object
-    /// storage (MinIO): `endpoint`, `access-key`, `secret-key`.
+    /// Redis: `uri`, `host`, `port`, `password`; Qdrant: `uri`, `host`, `port`, `api-key`;
+    /// object storage (MinIO): `endpoint`, `access-key`, `secret-key`. A managed store
+    /// offers what Terraform writes: RDS `host`, `port`, `database`, `user`, `read-host`;
+    /// ElastiCache all of Redis's.
     pub key: Sp<String>,
 }
 
