@@ -264,6 +264,17 @@ fn bindings_to_unknown_stores_keys_or_undeclared_dependencies_are_errors() {
         "no connection detail `hots`",
         "did you mean `host`?",
     );
+    // The variables plinth adds for bindings have a prefix of their own.
+    let spec = SPEC.replace(
+        "bind.DB_PORT",
+        "env.PLINTH_POSTGRES_PASSWORD = \"x\"\nbind.DB_PORT",
+    );
+    has(
+        &check("bind-reserved", &spec),
+        "E006",
+        "`PLINTH_POSTGRES_PASSWORD` uses the prefix `PLINTH_`",
+        "rename",
+    );
     // A bound variable's name is checked like any other.
     has(
         &diags,

@@ -24,6 +24,9 @@ pub(super) fn run(ctx: &mut Ctx) {
                 }
                 binding_clash(s, var, &mut found);
             }
+            if s.bind.as_ref().is_some_and(|b| !b.is_empty()) {
+                reserved_variable(s, &mut found);
+            }
         }
         for (name, d) in &view.datastores {
             fixed_postgres_parameter(d, &mut found);
@@ -279,6 +282,39 @@ fn binding_clash(s: &Service, var: &Sp<String>, out: &mut Vec<Diagnostic>) {
         }
     }
 }
+
+/// E006 `invalid-value`: a service that binds connection details names none of its own
+/// variables `PLINTH_…`.
+///
+/// Why: a bound connection string reads its store's password through a variable plinth adds
+/// ([`crate::ir::naming::bound_password_variable`], `PLINTH_<STORE>_PASSWORD`); a variable
+/// of the spec's under that prefix could take its place and change the password the string
+/// carries.
+///
+/// Example: `env.PLINTH_POSTGRES_PASSWORD = "…"` beside `bind.DATABASE_URL`.
+fn reserved_variable(s: &Service, out: &mut Vec<Diagnostic>) {
+    let names = s
+        .env
+        .iter()
+        .flatten()
+        .map(|(k, _)| k)
+        .chain(s.secrets.iter().flatten().map(|(k, _)| k))
+        .chain(s.bind.iter().flatten().map(|(k, _)| k));
+    for name in names.filter(|n| n.value.starts_with(RESERVED_PREFIX)) {
+        out.push(
+            Diagnostic::new(
+                Code::InvalidValue,
+                format!("`{}` uses the prefix `{RESERVED_PREFIX}`, which plinth keeps for the variables of bindings", name.value),
+                name.span.clone(),
+                "reserved prefix",
+            )
+            .help("rename the variable"),
+        );
+    }
+}
+
+/// The prefix of the variables plinth adds for bindings.
+const RESERVED_PREFIX: &str = "PLINTH_";
 
 /// E013 `fixed-postgres-parameter`: `parameters` are for PostgreSQL stores only, names are
 /// PostgreSQL parameter names (lowercase), and none is one that the operator or plinth sets
