@@ -71,6 +71,9 @@ codes! {
     PoolingNotPostgres = "E010", "pooling-not-postgres", "`pooling` on a data store that is not PostgreSQL";
     VerifyUnsupported = "E014", "verify-unsupported", "`backup.verify` on a data store whose backups plinth cannot restore into a scratch instance";
     MalformedVerify = "E019", "malformed-verify", "`backup.verify` is neither `daily`, `weekly`, `monthly` nor a cron schedule";
+    UnknownBindingStore = "E011", "unknown-binding-store", "a binding from a data store that does not exist or that the service does not depend on";
+    UnknownBindingKey = "E012", "unknown-binding-key", "a binding of a connection detail the data store does not offer in that environment";
+    FixedPostgresParameter = "E013", "fixed-postgres-parameter", "a PostgreSQL parameter plinth cannot set: one the operator or plinth manages, a malformed name, or a store that is not PostgreSQL";
     InvalidName = "E101", "invalid-name", "a name that Kubernetes and DNS would reject";
     UnknownReference = "E102", "unknown-reference", "a reference to a service, data store, receiver, preset or environment that does not exist";
     DependencyCycle = "E103", "dependency-cycle", "services depend on each other in a cycle";
@@ -164,6 +167,7 @@ codes! {
     LatencyBetweenBuckets = "W013", "latency-between-buckets", "a latency threshold between two bounds of the latency histogram's declared buckets, where the quantile is only interpolated";
     ZeroMonitoringReplicas = "E018", "zero-monitoring-replicas", "Prometheus or Alertmanager sized at zero replicas, which would evaluate or deliver no alert";
     RepeatBeyondRetention = "W016", "repeat-beyond-retention", "an Alertmanager repeat interval longer than Alertmanager keeps its notification log, so notifications repeat sooner";
+    IgnoredByOperator = "W011", "ignored-by-operator", "a data store setting that has no effect where the CloudNativePG operator runs the store";
     PoolingManaged = "W010", "pooling-managed", "`pooling` on a managed (RDS) PostgreSQL store, where plinth generates no pooler";
 }
 

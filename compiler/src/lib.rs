@@ -218,6 +218,8 @@ fn is_consequence(d: &Diagnostic, loaded: &Diagnostics, recovery: &spec::Recover
     };
     let workload_key_dropped = match d.code {
         Code::UndeclaredPort | Code::IngressWithoutPort => decided_by("ports"),
+        Code::UnknownBindingStore => decided_by("depends_on"),
+        Code::UnknownBindingKey if d.message.contains("API key") => decided_by("secrets"),
         Code::InvalidValue if d.message.contains("disruption budget") => {
             decided_by("replicas") || decided_by("autoscaling")
         }

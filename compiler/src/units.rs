@@ -630,6 +630,143 @@ pub enum IntOrPercent {
     Percent(u32),
 }
 
+/// The connection details a service may bind (`bind.VAR = { from, key }`) from an in-cluster
+/// data store of `engine`, in the order the docs list them; empty for an engine plinth knows
+/// no connection of. `read-uri` and `read-host` name the read replicas of a PostgreSQL store,
+/// or its primary where no replica runs (Compose, a cluster without the operator, or
+/// `read_replicas = 0`), so a client that reads from replicas works everywhere.
+pub fn binding_keys(engine: &str) -> &'static [&'static str] {
+    match engine {
+        "postgres" => &[
+            "uri",
+            "host",
+            "port",
+            "database",
+            "user",
+            "password",
+            "read-uri",
+            "read-host",
+        ],
+        "redis" => &["uri", "host", "port", "password"],
+        "qdrant" => &["uri", "host", "port", "api-key"],
+        "object-storage" => &["endpoint", "access-key", "secret-key"],
+        _ => &[],
+    }
+}
+
+/// The variable that gives Qdrant its API key, which its clients send.
+pub const QDRANT_API_KEY_VARIABLE: &str = "QDRANT__SERVICE__API_KEY";
+
+/// The connection details a service may bind from a managed (cloud) store of `engine`:
+/// those Terraform can write into the secret `<store>-connection` without copying a password
+/// the cloud rotates. RDS keeps and rotates its master password itself, so a managed
+/// PostgreSQL store offers no `password` or URL; ElastiCache's auth token is the spec's own
+/// secret, which Terraform already reads, so a managed Redis offers everything.
+pub fn managed_binding_keys(engine: &str) -> &'static [&'static str] {
+    match engine {
+        "postgres" => &["host", "port", "database", "user", "read-host"],
+        "redis" => &["uri", "host", "port", "password"],
+        _ => &[],
+    }
+}
+
+/// Name of the Secret (and of its cloud secret, `<platform>/<env>/<name>`) that Terraform
+/// writes with a managed store's connection details.
+pub fn store_connection_secret(store: &str) -> String {
+    format!("{store}-connection")
+}
+
+/// PostgreSQL parameters that CloudNativePG sets itself and refuses in a `Cluster`'s
+/// `postgresql.parameters` (operator 1.30, `FixedConfigurationParameters` in
+/// `pkg/postgres/configuration.go`), and `rds.force_ssl`, which keeps plinth's RDS instances
+/// TLS-only; sorted. plinth wires the same settings (port, addresses, files, TLS, archiving,
+/// replication) for a StatefulSet and an RDS instance, so they are refused in every mode.
+pub const FIXED_POSTGRES_PARAMETERS: &[&str] = &[
+    "allow_system_table_mods",
+    "archive_cleanup_command",
+    "archive_command",
+    "archive_mode",
+    "bonjour",
+    "bonjour_name",
+    "cluster_name",
+    "config_file",
+    "data_directory",
+    "data_sync_retry",
+    "event_source",
+    "external_pid_file",
+    "hba_file",
+    "hot_standby",
+    "ident_file",
+    "jit_provider",
+    "listen_addresses",
+    "log_destination",
+    "log_directory",
+    "log_file_mode",
+    "log_filename",
+    "log_rotation_age",
+    "log_rotation_size",
+    "log_truncate_on_rotation",
+    "logging_collector",
+    "pg_failover_slots.primary_dsn",
+    "pg_failover_slots.standby_slot_names",
+    "port",
+    "primary_conninfo",
+    "primary_slot_name",
+    "promote_trigger_file",
+    "rds.force_ssl",
+    "recovery_end_command",
+    "recovery_min_apply_delay",
+    "recovery_target",
+    "recovery_target_action",
+    "recovery_target_inclusive",
+    "recovery_target_lsn",
+    "recovery_target_name",
+    "recovery_target_time",
+    "recovery_target_timeline",
+    "recovery_target_xid",
+    "restart_after_crash",
+    "restore_command",
+    "shared_preload_libraries",
+    "ssl",
+    "ssl_ca_file",
+    "ssl_cert_file",
+    "ssl_crl_file",
+    "ssl_dh_params_file",
+    "ssl_key_file",
+    "ssl_passphrase_command",
+    "ssl_passphrase_command_supports_reload",
+    "ssl_prefer_server_ciphers",
+    "stats_temp_directory",
+    "synchronized_standby_slots",
+    "synchronous_standby_names",
+    "syslog_facility",
+    "syslog_ident",
+    "syslog_sequence_numbers",
+    "syslog_split_messages",
+    "temp_tablespaces",
+    "unix_socket_directories",
+    "unix_socket_group",
+    "unix_socket_permissions",
+];
+
+/// Whether `name` is a PostgreSQL parameter name: a GUC name (a letter or `_`, then letters,
+/// digits and `_`), optionally with one namespace before a dot (`pg_stat_statements.max`),
+/// as the operator's webhook accepts. Names are case-insensitive in PostgreSQL; plinth asks
+/// for lowercase so that one parameter has one spelling.
+pub fn is_postgres_parameter(name: &str) -> bool {
+    let part = |p: &str| {
+        p.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_lowercase() || b == b'_')
+            && p.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    };
+    match name.split_once('.') {
+        Some((ns, rest)) => part(ns) && part(rest),
+        None => part(name),
+    }
+}
+
 /// The placeholders an environment variable's value may use, with what each stands for.
 pub const ENV_PLACEHOLDERS: &[&str] = &["env", "namespace", "domain", "platform"];
 
@@ -658,6 +795,41 @@ pub fn env_placeholders(text: &str) -> Vec<(std::ops::Range<usize>, &str)> {
             i = end + 1;
         } else {
             i = start + 1;
+        }
+    }
+    found
+}
+
+/// The `{store.key}`-shaped references in an environment variable's value: a dotted path of
+/// lowercase names, digits, `-` and `_` between single braces, not after `$` (a shell's
+/// `${VAR}`). They look like a data store's connection detail, which a value cannot read
+/// (bindings do), so the checker refuses them rather than let them reach the application as
+/// text.
+pub fn dotted_placeholders(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while let Some(off) = text[i..].find('{') {
+        let start = i + off;
+        i = start + 1;
+        let Some(len) = text[start + 1..].find('}') else {
+            break;
+        };
+        let end = start + 1 + len;
+        let inner = &text[start + 1..end];
+        let doubled = (start > 0 && matches!(bytes[start - 1], b'{' | b'$'))
+            || bytes.get(end + 1) == Some(&b'}');
+        let path = inner.contains('.')
+            && inner.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+            && inner.split('.').all(|p| {
+                !p.is_empty()
+                    && p.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                    })
+            });
+        if path && !doubled {
+            found.push(inner);
+            i = end + 1;
         }
     }
     found

@@ -27,7 +27,8 @@ pub(super) fn run(ctx: &mut Ctx) {
             }
             let vars = s.env.iter().flatten().map(|(k, _)| k);
             invalid_env_name(
-                vars.chain(s.secrets.iter().flatten().map(|(k, _)| k)),
+                vars.chain(s.secrets.iter().flatten().map(|(k, _)| k))
+                    .chain(s.bind.iter().flatten().map(|(k, _)| k)),
                 &mut found,
             );
             let files = s.config_files.as_deref().unwrap_or_default();

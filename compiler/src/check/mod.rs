@@ -14,6 +14,7 @@ mod namespaces;
 mod placement;
 mod refs;
 mod secrets;
+mod stores;
 mod workload;
 
 use std::collections::BTreeSet;
@@ -67,6 +68,7 @@ pub fn run(spec: &Spec, views: &[Resolved], sources: &Sources) -> Diagnostics {
     refs::run(&mut ctx);
     workload::run(&mut ctx);
     secrets::run(&mut ctx);
+    stores::run(&mut ctx);
     alerts::run(&mut ctx);
     collisions::run(&mut ctx);
     namespaces::run(&mut ctx);

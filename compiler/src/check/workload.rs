@@ -1072,7 +1072,8 @@ fn host_outside_domain(host: &Sp<String>, domain: &Sp<String>, out: &mut Vec<Dia
 /// `platform.env = { SENTRY_ENV = "{env}" }` serves every environment). Any other `{name}` is
 /// almost certainly a misspelling of one of them, and would otherwise reach the application
 /// as literal text; `{domain}` needs a domain. JSON (`{"a": 1}`) and double-brace templates
-/// (`{{name}}`) are not placeholders and stay text.
+/// (`{{name}}`) are not placeholders and stay text. A dotted `{postgres.host}` is refused
+/// too: it reads like a data store's connection detail, which only `bind` provides.
 ///
 /// Example: `env = { SENTRY_ENV = "{environment}" }`.
 fn env_placeholder(
@@ -1081,6 +1082,17 @@ fn env_placeholder(
     out: &mut Vec<Diagnostic>,
 ) {
     for value in env.into_iter().flat_map(|e| e.values()) {
+        for name in units::dotted_placeholders(&value.value) {
+            out.push(
+                Diagnostic::new(
+                    Code::UnknownPlaceholder,
+                    format!("unknown placeholder `{{{name}}}`"),
+                    value.span.clone(),
+                    "in this value",
+                )
+                .help("a value cannot read a data store's connection details; bind the variable instead, e.g. `bind.DATABASE_URL = { from = \"postgres\", key = \"uri\" }`"),
+            );
+        }
         for (_, name) in units::env_placeholders(&value.value) {
             if !units::ENV_PLACEHOLDERS.contains(&name) {
                 let near = crate::diag::did_you_mean(name, units::ENV_PLACEHOLDERS.iter().copied());

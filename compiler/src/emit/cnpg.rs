@@ -241,6 +241,12 @@ pub(crate) fn cluster_spec(
             "parameters": { "barmanObjectName": naming::cnpg_object_store(&w.name) },
         }]);
     }
+    if let ir::Role::DataStore(info) = &w.role {
+        if !info.parameters.is_empty() {
+            // The spec's server settings; `check` (E013) refuses those the operator fixes.
+            spec["postgresql"] = json!({ "parameters": info.parameters });
+        }
+    }
     if let Some(class) = storage.and_then(|s| s.class.as_ref()) {
         spec["storage"]["storageClass"] = json!(class);
     }

@@ -271,8 +271,8 @@ struct Builder<'a> {
     /// The `.env` variable of each secret reference.
     variables: BTreeMap<SecretRef, String>,
     /// Per service, the environment variables that are plinth's interpolations of `.env`
-    /// variables (name to `.env` variable): the only `$` the Compose file may interpolate.
-    required: BTreeMap<String, BTreeMap<String, String>>,
+    /// variables (name to its value's pieces): the only `$` the Compose file may interpolate.
+    required: BTreeMap<String, BTreeMap<String, Vec<Piece>>>,
     /// The workloads that have a health check Compose can run.
     healthy: BTreeSet<String>,
     ports: HostPorts,
@@ -584,6 +584,10 @@ impl<'a> Builder<'a> {
     /// The `environment` of service `service`: plain variables as written, secret ones as
     /// the `.env` variable that holds them (recorded in `required`, which `compose_yaml`
     /// turns into `${VAR:?…}`).
+    ///
+    /// A plain value that reads one of the service's secret variables as `$(VAR)` (a bound
+    /// connection string reading its store's password), which Kubernetes expands, reads the
+    /// same `.env` variable here, interpolated into the rest of the value.
     fn service_environment(
         &mut self,
         service: &str,
@@ -591,6 +595,7 @@ impl<'a> Builder<'a> {
         secrets: &BTreeMap<String, ir::SecretRef>,
     ) -> BTreeMap<String, String> {
         let mut env = plain.clone();
+        let mut dotenv = BTreeMap::new();
         for (k, r) in secrets {
             let var = self
                 .variables
@@ -600,8 +605,18 @@ impl<'a> Builder<'a> {
             self.required
                 .entry(service.to_owned())
                 .or_default()
-                .insert(k.clone(), var.clone());
-            env.insert(k.clone(), var);
+                .insert(k.clone(), vec![Piece::Var(var.clone())]);
+            env.insert(k.clone(), var.clone());
+            dotenv.insert(k.as_str(), var);
+        }
+        for (k, v) in plain {
+            let pieces = reading(v, &dotenv);
+            if pieces.iter().any(|p| matches!(p, Piece::Var(_))) {
+                self.required
+                    .entry(service.to_owned())
+                    .or_default()
+                    .insert(k.clone(), pieces);
+            }
         }
         env
     }
@@ -1016,6 +1031,48 @@ impl HostPorts {
     }
 }
 
+/// A piece of a Compose environment value that plinth interpolates.
+#[derive(Clone, Debug)]
+enum Piece {
+    /// Text, written with every `$` escaped.
+    Text(String),
+    /// A `.env` variable, interpolated (`${VAR:?…}`).
+    Var(String),
+}
+
+/// `value` cut at each `$(NAME)` whose NAME is a secret variable of the service (`dotenv`
+/// maps it to its `.env` variable); other text, other `$(…)` included, stays text.
+fn reading(value: &str, dotenv: &BTreeMap<&str, String>) -> Vec<Piece> {
+    let mut pieces = Vec::new();
+    let mut rest = value;
+    let mut text = String::new();
+    while let Some(at) = rest.find("$(") {
+        let after = &rest[at + 2..];
+        match after
+            .find(')')
+            .and_then(|end| dotenv.get(&after[..end]).map(|var| (end, var)))
+        {
+            Some((end, var)) => {
+                text.push_str(&rest[..at]);
+                if !text.is_empty() {
+                    pieces.push(Piece::Text(std::mem::take(&mut text)));
+                }
+                pieces.push(Piece::Var(var.clone()));
+                rest = &after[end + 1..];
+            }
+            None => {
+                text.push_str(&rest[..at + 2]);
+                rest = after;
+            }
+        }
+    }
+    text.push_str(rest);
+    if !text.is_empty() {
+        pieces.push(Piece::Text(text));
+    }
+    pieces
+}
+
 /// The Compose file as YAML. Compose interpolates `$` in every string value of the file, so
 /// text from the spec — a command, an environment value, a config file's content, a path in a
 /// Traefik rule — would have `$VAR` replaced by the variable of whoever runs `docker compose
@@ -1025,20 +1082,27 @@ impl HostPorts {
 /// no text from the spec can become an interpolation.
 fn compose_yaml(
     file: &File,
-    required: &BTreeMap<String, BTreeMap<String, String>>,
+    required: &BTreeMap<String, BTreeMap<String, Vec<Piece>>>,
 ) -> Result<String, EmitError> {
     let mut doc = serde_json::to_value(file)
         .map_err(|e| EmitError(format!("compose serialization failed: {e}")))?;
     literal_dollars(&mut doc);
     for (service, vars) in required {
-        for (key, var) in vars {
+        for (key, pieces) in vars {
             if let Some(slot) = doc
                 .get_mut("services")
                 .and_then(|s| s.get_mut(service))
                 .and_then(|s| s.get_mut("environment"))
                 .and_then(|e| e.get_mut(key))
             {
-                *slot = serde_json::Value::String(format!("${{{var}:?set it in .env}}"));
+                let value: String = pieces
+                    .iter()
+                    .map(|p| match p {
+                        Piece::Text(t) => t.replace('$', "$$"),
+                        Piece::Var(var) => format!("${{{var}:?set it in .env}}"),
+                    })
+                    .collect();
+                *slot = serde_json::Value::String(value);
             }
         }
     }

@@ -689,7 +689,10 @@ fn workload_docs(
     let template = spread_pod_template(platform, w, &labels);
     match w.kind {
         Kind::Cron => docs.push(Object::CronJob(Box::new(CronJob {
-            metadata: meta(&w.name, env, labels.clone()),
+            metadata: ObjectMeta {
+                annotations: naming::depends_on_annotation(w),
+                ..meta(&w.name, env, labels.clone())
+            },
             spec: Some(CronJobSpec {
                 schedule: w.schedule.clone().unwrap_or_default(),
                 concurrency_policy: Some("Forbid".to_owned()),
@@ -1399,7 +1402,9 @@ fn run_to_completion(template: PodTemplateSpec) -> PodTemplateSpec {
 }
 
 /// Plain variables and secret references as one list sorted by name; secrets are
-/// `secretKeyRef`s, never values.
+/// `secretKeyRef`s, never values. A value that reads another variable (`$(VAR)`, as a bound
+/// connection string reads its store's password) comes after the others, because Kubernetes
+/// expands only variables defined earlier in the list.
 fn env_vars(
     plain: &BTreeMap<String, String>,
     secrets: &BTreeMap<String, ir::SecretRef>,
@@ -1424,8 +1429,13 @@ fn env_vars(
         }),
         ..Default::default()
     }));
-    vars.sort_by(|a, b| a.name.cmp(&b.name));
+    vars.sort_by(|a, b| (reads_variable(a), &a.name).cmp(&(reads_variable(b), &b.name)));
     vars
+}
+
+/// Whether a variable's value reads another one (`$(VAR)`).
+fn reads_variable(v: &EnvVar) -> bool {
+    v.value.as_deref().is_some_and(|v| v.contains("$("))
 }
 
 /// Requests and limits as Kubernetes quantities.

@@ -126,6 +126,7 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
             .filter(|(_, g)| g.dedicated.as_ref().is_some_and(|d| d.value))
             .map(|(n, _)| n.value.clone())
             .collect(),
+        operator: view.cloud.is_some(),
     };
 
     let mut workloads = Vec::new();
@@ -148,6 +149,12 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
         }
     }
     workloads.sort_by(|a, b| a.name.cmp(&b.name));
+    bind_stores(
+        &view.services,
+        &mut workloads,
+        &managed_stores,
+        view.cloud.is_some(),
+    );
     require_redis_password(&mut workloads);
     scrape_qdrant_with_its_key(&mut workloads);
     cluster_qdrant(&mut workloads);
@@ -228,6 +235,261 @@ fn record_scaled(origins: &mut Origins, section: &str, name: &str, ctx: &Lower, 
     }
 }
 
+/// A bound connection detail, before it is put in a service's variables.
+enum Bound {
+    /// A plain value (a host, a port).
+    Plain(String),
+    /// A key of a Secret (the operator's `uri`, a MinIO access key).
+    Secret(SecretRef),
+    /// Text with the store's password at [`PASSWORD_MARK`], read from this Secret.
+    WithPassword(String, SecretRef),
+}
+
+/// Where a connection string of [`Bound::WithPassword`] holds the password.
+const PASSWORD_MARK: &str = "\u{0}";
+
+/// Gives every service the connection details it binds (`bind.VAR = { from, key }`) from the
+/// in-cluster data stores of the environment, as plain values and secret references like
+/// any other.
+///
+/// Why: what runs a store decides where its details are: where CloudNativePG runs a
+/// PostgreSQL store (an environment with a cloud), the operator's `<store>-app` Secret and
+/// its `-rw`/`-ro` Services; elsewhere the store's own password Secret and its Service. A
+/// connection string that holds a password reads it through a variable of its own
+/// ([`naming::bound_password_variable`]) defined before it, which Kubernetes expands in
+/// `$(VAR)` and Compose interpolates, so the password is only ever in its Secret. Where the
+/// operator runs a PgBouncer `Pooler` for the store, `uri` and `host` lead through it (the
+/// Service of the store's name), since that is what the pool is for. Bindings
+/// to a managed or unknown store, or an unknown key, are check errors and bind nothing here.
+fn bind_stores(
+    services: &crate::spec::Named<spec::Service>,
+    workloads: &mut [Workload],
+    managed: &[ManagedStore],
+    operator: bool,
+) {
+    let mut bound: Vec<(usize, String, String, Bound)> = Vec::new();
+    for (i, w) in workloads.iter().enumerate() {
+        let Some(binds) = services.get(w.name.as_str()).and_then(|s| s.bind.as_ref()) else {
+            continue;
+        };
+        for (var, b) in binds {
+            let store = workloads
+                .iter()
+                .find(|s| s.name == b.from.value && s.engine().is_some());
+            let value = match store {
+                Some(store) => connection_detail(store, &b.key.value, operator),
+                None => managed
+                    .iter()
+                    .find(|m| m.name == b.from.value)
+                    .and_then(|m| managed_detail(m, &b.key.value)),
+            };
+            if let Some(value) = value {
+                bound.push((i, var.value.clone(), b.from.value.clone(), value));
+            }
+        }
+    }
+    for (i, var, store, value) in bound {
+        let w = &mut workloads[i];
+        match value {
+            Bound::Plain(v) => {
+                w.env.insert(var, v);
+            }
+            Bound::Secret(r) => {
+                w.secrets.insert(var, r);
+            }
+            Bound::WithPassword(text, r) => {
+                let helper = naming::bound_password_variable(&store);
+                w.env
+                    .insert(var, text.replace(PASSWORD_MARK, &format!("$({helper})")));
+                w.secrets.insert(helper, r);
+            }
+        }
+    }
+}
+
+/// Connection detail `key` of in-cluster store `store`; `operator` says whether the
+/// environment has a cloud, where CloudNativePG runs its PostgreSQL stores.
+fn connection_detail(store: &Workload, key: &str, operator: bool) -> Option<Bound> {
+    let Role::DataStore(info) = &store.role else {
+        return None;
+    };
+    let name = store.name.as_str();
+    let port = store.ports.first().map_or(0, |p| p.port);
+    let secret = |var: &str, key: &str| {
+        store
+            .secrets
+            .get(var)
+            .cloned()
+            .unwrap_or_else(|| SecretRef {
+                secret: naming::store_credentials(name),
+                key: key.to_owned(),
+            })
+    };
+    let own_password = || {
+        store
+            .secrets
+            .values()
+            .next()
+            .cloned()
+            .unwrap_or_else(|| SecretRef {
+                secret: naming::store_credentials(name),
+                key: CREDENTIALS_KEY.to_owned(),
+            })
+    };
+    let plain = |v: String| Some(Bound::Plain(v));
+    match info.engine.as_str() {
+        "postgres" => {
+            let operated = operator;
+            // The operator's bootstrap uses the preset's names, `app` by default; the image
+            // without them uses `postgres` for both.
+            let fallback = if operated { "app" } else { "postgres" };
+            let user = store
+                .env
+                .get("POSTGRES_USER")
+                .map_or(fallback, String::as_str);
+            let database = store.env.get("POSTGRES_DB").map_or(user, String::as_str);
+            // With pooling, the Service of the store's name leads to PgBouncer, which the
+            // application user may log in to: clients go through the pool.
+            let pooled = operated && info.pooling.is_some();
+            let (host, port, password) = if operated {
+                let app = naming::cnpg_app_secret(name);
+                (
+                    if pooled {
+                        name.to_owned()
+                    } else {
+                        format!("{name}-rw")
+                    },
+                    5432,
+                    SecretRef {
+                        secret: app,
+                        key: "password".to_owned(),
+                    },
+                )
+            } else {
+                (
+                    name.to_owned(),
+                    if port == 0 { 5432 } else { port },
+                    store
+                        .secrets
+                        .get("POSTGRES_PASSWORD")
+                        .cloned()
+                        .unwrap_or_else(own_password),
+                )
+            };
+            let read_host = if operated && info.read_replicas > 0 {
+                format!("{name}-ro")
+            } else {
+                host.clone()
+            };
+            let url = |host: &str| {
+                Bound::WithPassword(
+                    format!(
+                        "postgresql://{}:{PASSWORD_MARK}@{host}:{port}/{}",
+                        url_encoded(user),
+                        url_encoded(database)
+                    ),
+                    password.clone(),
+                )
+            };
+            match key {
+                "uri" if operated && !pooled => Some(Bound::Secret(SecretRef {
+                    secret: naming::cnpg_app_secret(name),
+                    key: "uri".to_owned(),
+                })),
+                "uri" => Some(url(&host)),
+                "read-uri" => Some(url(&read_host)),
+                "host" => plain(host),
+                "read-host" => plain(read_host),
+                "port" => plain(port.to_string()),
+                "database" => plain(database.to_owned()),
+                "user" => plain(user.to_owned()),
+                "password" => Some(Bound::Secret(password.clone())),
+                _ => None,
+            }
+        }
+        "redis" => {
+            let port = if port == 0 { 6379 } else { port };
+            match key {
+                "uri" => Some(Bound::WithPassword(
+                    format!("redis://:{PASSWORD_MARK}@{name}:{port}"),
+                    own_password(),
+                )),
+                "host" => plain(name.to_owned()),
+                "port" => plain(port.to_string()),
+                "password" => Some(Bound::Secret(own_password())),
+                _ => None,
+            }
+        }
+        "qdrant" => {
+            let port = if port == 0 { 6333 } else { port };
+            match key {
+                "uri" => plain(format!("http://{name}:{port}")),
+                "host" => plain(name.to_owned()),
+                "port" => plain(port.to_string()),
+                "api-key" => store
+                    .secrets
+                    .get(QDRANT_API_KEY_VARIABLE)
+                    .cloned()
+                    .map(Bound::Secret),
+                _ => None,
+            }
+        }
+        "object-storage" => match key {
+            "endpoint" => plain(format!(
+                "http://{name}:{}",
+                if port == 0 { 9000 } else { port }
+            )),
+            "access-key" => Some(Bound::Secret(secret("MINIO_ROOT_USER", "user"))),
+            "secret-key" => Some(Bound::Secret(secret(
+                "MINIO_ROOT_PASSWORD",
+                CREDENTIALS_KEY,
+            ))),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Connection detail `key` of managed store `st`: the addresses and Redis's URL from the
+/// secret `<store>-connection` that the environment's Terraform writes (an ExternalSecret
+/// brings it into the namespace), the port, database and user as the Terraform creates
+/// them, and Redis's auth token from the spec's own secret, which Terraform reads too.
+fn managed_detail(st: &ManagedStore, key: &str) -> Option<Bound> {
+    let connection = |key: &str| {
+        Some(Bound::Secret(SecretRef {
+            secret: naming::store_connection_secret(&st.name),
+            key: key.to_owned(),
+        }))
+    };
+    let default_port = if st.engine == "redis" { 6379 } else { 5432 };
+    let port = st.ports.first().map_or(default_port, |p| p.port);
+    match (st.engine.as_str(), key) {
+        ("postgres" | "redis", "host") => connection("host"),
+        ("postgres", "read-host") => connection("read-host"),
+        ("redis", "uri") => connection("uri"),
+        ("postgres" | "redis", "port") => Some(Bound::Plain(port.to_string())),
+        ("postgres", "database") => Some(Bound::Plain(naming::sql_ident(&st.database))),
+        ("postgres", "user") => Some(Bound::Plain(naming::sql_ident(&st.username))),
+        ("redis", "password") => Some(Bound::Secret(st.auth.clone())),
+        _ => None,
+    }
+}
+
+/// `text` percent-encoded for a URL's user or path: every byte but the unreserved
+/// characters of RFC 3986, so a user or database name from the spec cannot change the URL's
+/// structure.
+fn url_encoded(text: &str) -> String {
+    text.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
 /// The variable through which an in-cluster Redis gets its password: `redis-cli` (the
 /// probes) reads it, and the server's start command passes it to `--requirepass`.
 const REDIS_PASSWORD_VARIABLE: &str = "REDISCLI_AUTH";
@@ -277,7 +539,7 @@ fn require_redis_password(workloads: &mut [Workload]) {
 }
 
 /// The variable that gives Qdrant its API key.
-const QDRANT_API_KEY_VARIABLE: &str = "QDRANT__SERVICE__API_KEY";
+const QDRANT_API_KEY_VARIABLE: &str = units::QDRANT_API_KEY_VARIABLE;
 
 /// Prometheus scrapes a Qdrant that has an API key with that key as a bearer token.
 ///
@@ -420,6 +682,8 @@ struct Lower<'a> {
     platform_name: String,
     /// The node groups of the environment's cluster whose nodes are tainted.
     dedicated: std::collections::BTreeSet<String>,
+    /// Whether the environment has a cloud, where CloudNativePG runs PostgreSQL stores.
+    operator: bool,
 }
 
 impl Lower<'_> {
@@ -569,12 +833,13 @@ impl Lower<'_> {
                 read_replicas: count(&d.read_replicas, 0),
                 backup: backup(d.backup.as_ref()),
                 pooling: d.pooling.as_ref().map(pooling),
+                parameters: parameters(d),
             }),
             kind: Kind::Stateful,
             schedule: None,
             image,
             command: strings(d.command.as_deref()),
-            args: strings(d.args.as_deref()),
+            args: self.store_args(d),
             replicas,
             vpa: d.vertical_autoscaling.as_ref().map(|v| v.value),
             resources: self.resources(d.resources.as_ref()),
@@ -621,6 +886,20 @@ impl Lower<'_> {
         }
     }
 
+    /// A store's arguments: as written, and for a PostgreSQL store that runs as a
+    /// StatefulSet (no operator here) its `parameters` as `-c name=value`, which the
+    /// official image passes to the server. The operator's `Cluster` carries them itself.
+    fn store_args(&self, d: &spec::DataStore) -> Vec<String> {
+        let mut args = strings(d.args.as_deref());
+        if !self.operator && d.engine.as_ref().is_some_and(|e| e.value == "postgres") {
+            for (k, v) in parameters(d) {
+                args.push("-c".to_owned());
+                args.push(format!("{k}={v}"));
+            }
+        }
+        args
+    }
+
     fn managed(&self, name: &Sp<String>, d: &spec::DataStore) -> ManagedStore {
         let m = d.managed.clone().unwrap_or_default();
         let secrets = secrets(d.secrets.as_ref(), &name.value);
@@ -651,6 +930,7 @@ impl Lower<'_> {
                     secret: naming::store_credentials(&name.value),
                     key: CREDENTIALS_KEY.to_owned(),
                 }),
+            parameters: parameters(d),
             database: store_env("POSTGRES_DB").unwrap_or_else(|| name.value.clone()),
             username: store_env("POSTGRES_USER").unwrap_or_else(|| name.value.clone()),
             secrets,
@@ -983,6 +1263,15 @@ fn budget(b: Option<&spec::DisruptionBudget>, replicas: &Replicas, kind: Kind) -
         Replicas::Auto(a) => a.max,
     };
     (max > 1).then_some(Budget::MaxUnavailable(BUDGET_MAX_UNAVAILABLE))
+}
+
+/// A PostgreSQL store's server parameters, by name.
+fn parameters(d: &spec::DataStore) -> BTreeMap<String, String> {
+    d.parameters
+        .iter()
+        .flatten()
+        .map(|(k, v)| (k.value.clone(), v.value.0.clone()))
+        .collect()
 }
 
 fn secrets(

@@ -165,6 +165,8 @@ pub struct StoreInfo {
     pub backup: Option<Backup>,
     /// Connection pooling, when the spec asks for it.
     pub pooling: Option<Pooling>,
+    /// PostgreSQL server parameters, by name.
+    pub parameters: BTreeMap<String, String>,
 }
 
 /// PgBouncer in front of a PostgreSQL primary.
@@ -670,6 +672,8 @@ pub struct ManagedStore {
     pub database: String,
     /// Administrator user of a PostgreSQL store: its `POSTGRES_USER`, else the store name.
     pub username: String,
+    /// PostgreSQL server parameters, by name, for the RDS parameter group.
+    pub parameters: BTreeMap<String, String>,
 }
 
 /// The cloud side.

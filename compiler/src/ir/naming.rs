@@ -430,6 +430,22 @@ pub fn sql_ident(name: &str) -> String {
         .collect()
 }
 
+/// The Secret Terraform writes with managed store `store`'s connection details (host, port,
+/// and for Redis its URL), through AWS Secrets Manager and an ExternalSecret.
+pub fn store_connection_secret(store: &str) -> String {
+    crate::units::store_connection_secret(store)
+}
+
+/// The variable through which a service reads the password of data store `store` for the
+/// connection strings it binds (`bind`): the strings name it as `$(VAR)`, which Kubernetes
+/// expands from the variable defined before them and Compose interpolates from `.env`.
+pub fn bound_password_variable(store: &str) -> String {
+    format!(
+        "PLINTH_{}_PASSWORD",
+        store.to_ascii_uppercase().replace(['-', '.'], "_")
+    )
+}
+
 /// Secret of a data store's credentials when the spec names none, as the presets do.
 pub fn store_credentials(store: &str) -> String {
     format!("{store}-credentials")

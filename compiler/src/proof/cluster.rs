@@ -212,7 +212,8 @@ fn secrets_read(o: &Object) -> BTreeSet<String> {
 
 /// The Secrets the output creates, by namespace and name: Secret objects, the targets of
 /// ExternalSecrets, cert-manager Certificates' `secretName`, and Kubernetes Secrets of the
-/// Terraform.
+/// Terraform (the Secrets an operator creates are synthesized as Secret objects by
+/// `operators.rs`).
 fn secrets_made(objects: &[Object], tf: Option<&[Block]>) -> BTreeSet<(String, String)> {
     let mut made = BTreeSet::new();
     for o in objects {
@@ -256,7 +257,8 @@ fn secrets_made(objects: &[Object], tf: Option<&[Block]>) -> BTreeSet<(String, S
 /// (variables, volumes, pull secrets) or that an upstream chart's values mount
 /// (kube-prometheus-stack's `alertmanager.alertmanagerSpec.secrets`), and that nothing in
 /// the environment's output creates: no Secret object, no `ExternalSecret` with that target
-/// name, no Certificate, no Terraform `kubernetes_secret`, and that the spec does not declare
+/// name, no Certificate, no CloudNativePG `Cluster` (`<cluster>-app`), no Terraform
+/// `kubernetes_secret`, and that the spec does not declare
 /// provided from outside (`secrets.NAME.source = "external"`).
 ///
 /// Why: a pod that reads a missing Secret never starts (`CreateContainerConfigError`), and

@@ -227,7 +227,7 @@ overlay!(Service {
     nested resources, nested autoscaling, leaf vertical_autoscaling, nested probes,
     nested rollout, nested disruption_budget, leaf node_group, nested shutdown,
     map_leaf annotations, leaf image_pull_secrets, leaf init, map_leaf env, map_leaf secrets,
-    leaf config_files, leaf volumes, nested storage, leaf depends_on, nested ingress, leaf egress,
+    map_leaf bind, leaf config_files, leaf volumes, nested storage, leaf depends_on, nested ingress, leaf egress,
     nested metrics, map_nested thresholds, leaf team, nested security, nested compose,
 });
 overlay!(Shutdown { leaf grace, leaf drain });
@@ -236,7 +236,7 @@ overlay!(DataStore {
     leaf preset, leaf engine, leaf version, leaf mode, leaf image, leaf command, leaf args,
     leaf ports, leaf replicas, leaf read_replicas, nested resources, leaf vertical_autoscaling,
     nested probes, map_leaf env, map_leaf secrets, nested storage, leaf volumes, nested backup,
-    nested pooling, nested metrics, nested managed, map_nested thresholds, nested security, nested compose,
+    map_leaf parameters, nested pooling, nested metrics, nested managed, map_nested thresholds, nested security, nested compose,
 });
 
 overlay!(Resources { nested requests, nested limits });

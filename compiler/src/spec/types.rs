@@ -208,6 +208,12 @@ pub struct Service {
     pub env: Option<BTreeMap<Sp<String>, Sp<String>>>,
     /// Environment variables read from an external secret store, by variable name.
     pub secrets: Option<BTreeMap<Sp<String>, SecretRef>>,
+    /// Environment variables holding a connection detail of a data store this service
+    /// depends on, by variable name: `DATABASE_URL = { from = "postgres", key = "uri" }`.
+    /// plinth fills them from what runs the store in each environment (the operator's
+    /// Secret, the store's own password Secret, its Service name), so no connection
+    /// secret is written by hand.
+    pub bind: Option<BTreeMap<Sp<String>, Binding>>,
     /// Files mounted read-only from a generated ConfigMap.
     pub config_files: Option<Vec<ConfigFile>>,
     /// Scratch volumes (emptyDir).
@@ -313,6 +319,17 @@ pub struct Level(#[schemars(with = "QuantitySchema")] pub String);
 impl<'de> Deserialize<'de> for Level {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         Ok(Level(StrOrNum::deserialize(d)?.0))
+    }
+}
+
+/// A PostgreSQL parameter's value, written as a string (`"16MB"`) or a number (`200`).
+#[derive(Clone, Debug, PartialEq, Eq, JsonSchema)]
+#[schemars(transparent)]
+pub struct ParameterValue(#[schemars(with = "QuantitySchema")] pub String);
+
+impl<'de> Deserialize<'de> for ParameterValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(ParameterValue(StrOrNum::deserialize(d)?.0))
     }
 }
 
@@ -519,6 +536,21 @@ pub struct SecretRef {
     /// Name of the secret in the store (synced to a Kubernetes Secret of the same name).
     pub secret: Sp<String>,
     /// Key within the secret.
+    pub key: Sp<String>,
+}
+
+/// A connection detail of a data store, bound to a service's environment variable.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Binding {
+    /// The data store, a `datastores` name the service lists in `depends_on`.
+    pub from: Sp<String>,
+    /// What to bind. PostgreSQL: `uri`, `host`, `port`, `database`, `user`, `password`,
+    /// `read-uri`, `read-host` (the read replicas, or the primary when there are none);
+    /// Redis: `uri`, `host`, `port`, `password`; Qdrant: `uri`, `host`, `port`, `api-key`;
+    /// object storage (MinIO): `endpoint`, `access-key`, `secret-key`. A managed store
+    /// offers what Terraform writes: RDS `host`, `port`, `database`, `user`, `read-host`;
+    /// ElastiCache all of Redis's.
     pub key: Sp<String>,
 }
 
@@ -764,6 +796,11 @@ pub struct DataStore {
     pub volumes: Option<Vec<Volume>>,
     /// Backups.
     pub backup: Option<Backup>,
+    /// PostgreSQL server parameters, e.g. `{ max_connections = "200", work_mem = "16MB" }`:
+    /// the CloudNativePG `Cluster`'s `postgresql.parameters`, the RDS parameter group, or
+    /// `-c name=value` arguments of the container. PostgreSQL only; parameters the operator
+    /// or RDS manage themselves are rejected.
+    pub parameters: Option<BTreeMap<Sp<String>, Sp<ParameterValue>>>,
     /// Connection pooling (PgBouncer) in front of the primary; PostgreSQL only, generated
     /// where the CloudNativePG operator runs the store (an environment with a cloud).
     pub pooling: Option<Pooling>,

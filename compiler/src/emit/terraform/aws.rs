@@ -13,7 +13,9 @@
 //! data stores sit in their own subnets behind security groups that admit only the cluster's
 //! nodes; no secret value is written anywhere (RDS manages its master password in Secrets
 //! Manager, the ElastiCache auth token is read from a Secrets Manager secret named after the
-//! spec's secret reference); logs go to KMS-encrypted CloudWatch log groups kept a year.
+//! spec's secret reference, and the `<store>-connection` secret of a managed store that
+//! services bind gets its endpoints, and Redis's URL with that token, at apply time); logs go
+//! to KMS-encrypted CloudWatch log groups kept a year.
 
 use std::collections::BTreeMap;
 
@@ -132,6 +134,17 @@ pub fn lower(platform: &ir::Platform, env: &Environment, cloud: &Cloud) -> Modul
             .push("`cloud.cdn` is on but no service has an ingress host: no CDN generated".into());
     }
     for st in &env.managed_stores {
+        let connection = naming::store_connection_secret(&st.name);
+        if ctx.connection_read(&connection) {
+            module.skips.push(Skip {
+                resource: format!(
+                    "aws_secretsmanager_secret.{}",
+                    naming::tf_ident(&connection)
+                ),
+                check: "CKV2_AWS_57",
+                reason: "holds a managed store's endpoints (and Redis's URL with the spec's own auth token), which Terraform rewrites on every apply; there is no credential of its own to rotate",
+            });
+        }
         if !matches!(st.engine.as_str(), "postgres" | "redis" | "object-storage") {
             module.notes.push(format!(
                 "managed data store `{}`: engine `{}` has no AWS lowering",
@@ -705,25 +718,44 @@ impl<'a> Ctx<'a> {
                 [a("name", s(name)), a("value", s(value))],
             ))
         };
-        blocks.push(block(
-            "resource",
-            ["aws_db_parameter_group", &id],
-            [
-                a("name", s(self.store_id(st))),
-                a("family", s(format!("postgres{major}"))),
-                a(
-                    "description",
-                    s(format!(
-                        "{}: TLS only, DDL and slow queries logged",
-                        st.name
-                    )),
-                ),
-                // Clients must use TLS (encryption in transit).
-                param("rds.force_ssl", "1"),
-                param("log_statement", "ddl"),
-                param("log_min_duration_statement", "1000"),
-            ],
-        ));
+        let mut group = vec![
+            a("name", s(self.store_id(st))),
+            a("family", s(format!("postgres{major}"))),
+            a(
+                "description",
+                s(format!(
+                    "{}: TLS only, DDL and slow queries logged",
+                    st.name
+                )),
+            ),
+            // Clients must use TLS (encryption in transit).
+            param("rds.force_ssl", "1"),
+        ];
+        // plinth's logging defaults, unless the spec sets them itself.
+        for (name, value) in [
+            ("log_statement", "ddl"),
+            ("log_min_duration_statement", "1000"),
+        ] {
+            if !st.parameters.contains_key(name) {
+                group.push(param(name, value));
+            }
+        }
+        // The spec's parameters. Some take effect only after a restart (static ones such as
+        // `max_connections`), which RDS refuses to apply immediately; every one is therefore
+        // applied at the next reboot or maintenance window, the one method RDS accepts for
+        // all of them.
+        for (name, value) in &st.parameters {
+            group.push(b(block(
+                "parameter",
+                [],
+                [
+                    a("name", s(name)),
+                    a("value", s(value)),
+                    a("apply_method", s("pending-reboot")),
+                ],
+            )));
+        }
+        blocks.push(block("resource", ["aws_db_parameter_group", &id], group));
         // RDS creates these on first export; creating them first sets encryption and
         // retention.
         for log in ["postgresql", "upgrade"] {
@@ -837,7 +869,79 @@ impl<'a> Ctx<'a> {
                 replica,
             ));
         }
+        let primary = r(&format!("aws_db_instance.{id}.address"));
+        let read = if st.read_replicas > 0 {
+            r(&format!("aws_db_instance.{id}_replica.0.address"))
+        } else {
+            primary.clone()
+        };
+        blocks.extend(self.connection_secret(
+            st,
+            "host and read replica host",
+            vec![("host", primary), ("read-host", read)],
+        ));
         blocks
+    }
+
+    /// Whether a workload of the environment reads the Secret `name` (a managed store's
+    /// connection secret, written only for services that bind it).
+    fn connection_read(&self, name: &str) -> bool {
+        self.env
+            .workloads
+            .iter()
+            .any(|w| w.secrets.values().any(|r| r.secret == name))
+    }
+
+    /// The Secrets Manager secret `<platform>/<env>/<store>-connection` with a managed
+    /// store's connection details, when a service binds them (the ExternalSecret of its
+    /// readers copies it into the namespace): values only Terraform knows, such as the
+    /// endpoint, written at apply time and encrypted with the environment's key.
+    fn connection_secret(
+        &self,
+        st: &ManagedStore,
+        what: &str,
+        fields: Vec<(&str, Expression)>,
+    ) -> Vec<Block> {
+        let name = naming::store_connection_secret(&st.name);
+        if !self.connection_read(&name) {
+            return Vec::new();
+        }
+        let id = naming::tf_ident(&name);
+        vec![
+            block(
+                "resource",
+                ["aws_secretsmanager_secret", &id],
+                [
+                    a(
+                        "name",
+                        s(naming::cloud_secret_name(
+                            &self.platform.name,
+                            &self.env.name,
+                            &name,
+                        )),
+                    ),
+                    a(
+                        "description",
+                        s(format!(
+                            "{}: {what}, for the services that bind them",
+                            st.name
+                        )),
+                    ),
+                    a("kms_key_id", r("aws_kms_key.main.arn")),
+                ],
+            ),
+            block(
+                "resource",
+                ["aws_secretsmanager_secret_version", &id],
+                [
+                    a(
+                        "secret_id",
+                        r(&format!("aws_secretsmanager_secret.{id}.id")),
+                    ),
+                    a("secret_string", call("jsonencode", [obj(fields)])),
+                ],
+            ),
+        ]
     }
 
     fn redis(&self, st: &ManagedStore) -> Vec<Block> {
@@ -898,7 +1002,7 @@ impl<'a> Ctx<'a> {
             a("at_rest_encryption_enabled", true),
             a("kms_key_id", r("aws_kms_key.main.arn")),
             a("transit_encryption_enabled", true),
-            a("auth_token", token),
+            a("auth_token", token.clone()),
             a("auto_minor_version_upgrade", true),
             a(
                 "snapshot_retention_limit",
@@ -912,6 +1016,23 @@ impl<'a> Ctx<'a> {
             "resource",
             ["aws_elasticache_replication_group", &id],
             body,
+        ));
+        // The URL carries the token Terraform already reads for the group, so it changes
+        // when the token does (on the apply that sets the new token).
+        let primary = r(&format!(
+            "aws_elasticache_replication_group.{id}.primary_endpoint_address"
+        ));
+        let uri = template([
+            Part::Lit("rediss://:".into()),
+            Part::Expr(call("urlencode", [token])),
+            Part::Lit("@".into()),
+            Part::Expr(primary.clone()),
+            Part::Lit(format!(":{port}")),
+        ]);
+        blocks.extend(self.connection_secret(
+            st,
+            "primary endpoint and URL with its auth token",
+            vec![("host", primary), ("uri", uri)],
         ));
         blocks
     }

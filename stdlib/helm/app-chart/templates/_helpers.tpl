@@ -97,18 +97,27 @@ protocol: {{ $found.protocol | quote }}
 
 {{- /*
 plinth.env: the container environment of `env` and `secrets` (dict holding both) as a YAML
-list sorted by name, secrets as `secretKeyRef`s; nothing when there is none.
+list sorted by name, secrets as `secretKeyRef`s; nothing when there is none. Values that read
+another variable (`$(VAR)`) come last, since Kubernetes expands only earlier variables.
 */ -}}
 {{- define "plinth.env" -}}
 {{- $env := dict -}}
+{{- $reading := dict -}}
 {{- range $k, $v := .env -}}
+{{- if contains "$(" (toString $v) -}}
+{{- $_ := set $reading $k (dict "name" $k "value" (toString $v)) -}}
+{{- else -}}
 {{- $_ := set $env $k (dict "name" $k "value" (toString $v)) -}}
+{{- end -}}
 {{- end -}}
 {{- range $k, $r := .secrets -}}
 {{- $_ := set $env $k (dict "name" $k "valueFrom" (dict "secretKeyRef" (dict "name" $r.secret "key" $r.key "optional" false))) -}}
 {{- end -}}
 {{- $list := list -}}
 {{- range $k, $e := $env -}}
+{{- $list = append $list $e -}}
+{{- end -}}
+{{- range $k, $e := $reading -}}
 {{- $list = append $list $e -}}
 {{- end -}}
 {{- with $list -}}
