@@ -9,6 +9,7 @@ pub mod alertmanager;
 pub(crate) mod cluster;
 pub(crate) mod cnpg;
 pub mod compose;
+pub(crate) mod dashboards;
 pub mod docs;
 pub mod gotmpl;
 pub mod helm;
@@ -135,10 +136,10 @@ pub fn emit_with(target: Target, shared: &Shared, envs: &[String]) -> Result<Emi
         .filter(|e| envs.is_empty() || envs.contains(&e.name))
         .collect();
     let mut emitted = match target {
-        Target::K8s => k8s::emit(platform, &selected),
+        Target::K8s => k8s::emit(shared, &selected),
         Target::Helm => helm::emit(shared, &selected),
         Target::Terraform => terraform::emit(platform, &selected),
-        Target::Compose => compose::emit(platform, &selected),
+        Target::Compose => compose::emit(shared, &selected),
         Target::Prometheus => prometheus::emit(shared, &selected),
         Target::Alertmanager => alertmanager::emit(shared, &selected),
         Target::Docs => docs::emit(shared, &selected),
