@@ -228,3 +228,45 @@ fn compose_grafana_provisions_the_same_dashboards_without_a_password() {
     }
     let _ = std::fs::remove_dir_all(out.parent().unwrap());
 }
+
+#[test]
+fn a_grafana_that_cannot_run_is_a_note() {
+    let dir = scratch("notes");
+    std::fs::write(
+        dir.join("shop.toml"),
+        r#"version = 1
+
+[platform]
+name = "shop"
+
+[services.api]
+image = "ghcr.io/acme/api:1.0.0"
+ports = [{ name = "http", port = 8080 }]
+metrics = { path = "/metrics", port = "http" }
+probes.readiness = { path = "/ready", port = "http" }
+
+[environments.dev]
+local = true
+compose = { grafana = { port = 3001 } }
+
+[environments.staging]
+compose = { monitoring = true, grafana = {} }
+"#,
+    )
+    .unwrap();
+    let out = plinth_run(&dir, &["build", "shop.toml", "--out", "out"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("`compose.grafana` of `dev` is not run: Grafana reads the Compose Prometheus, which runs only with `compose.monitoring = true`"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("`compose.grafana` of `staging` is not run: Docker Compose runs `dev`"),
+        "{stderr}"
+    );
+    assert!(!dir.join("out/compose/grafana").exists());
+    let compose = std::fs::read_to_string(dir.join("out/compose/compose.yaml")).unwrap();
+    assert!(!compose.contains("grafana"), "{compose}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -45,13 +45,13 @@ pub const LOG_VIEWER_IMAGE: &str = "docker.io/amir20/dozzle:v8.10.6";
 pub const VOLUME_INIT_IMAGE: &str = "docker.io/library/busybox:1.36.1";
 
 /// Host port of Traefik's HTTP entrypoint.
-pub const TRAEFIK_PORT: u16 = 80;
+pub const TRAEFIK_PORT: u16 = crate::units::COMPOSE_TRAEFIK_PORT;
 /// Host port of Prometheus.
-pub const PROMETHEUS_PORT: u16 = 9090;
+pub const PROMETHEUS_PORT: u16 = crate::units::COMPOSE_PROMETHEUS_PORT;
 /// Host port of Alertmanager.
-pub const ALERTMANAGER_PORT: u16 = 9093;
+pub const ALERTMANAGER_PORT: u16 = crate::units::COMPOSE_ALERTMANAGER_PORT;
 /// Host port of the log viewer (reference 000: Dozzle on 8890).
-pub const LOG_VIEWER_PORT: u16 = 8890;
+pub const LOG_VIEWER_PORT: u16 = crate::units::COMPOSE_LOG_VIEWER_PORT;
 /// Every published port binds to this address only, so nothing is reachable from the network.
 pub const HOST_IP: &str = "127.0.0.1";
 /// Profile of cron jobs: Compose has no schedules, so they run on demand only.
@@ -63,6 +63,16 @@ const DOCKER_SOCKET: &str = "/var/run/docker.sock";
 pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError> {
     let platform = shared.platform();
     let mut out = Emitted::default();
+    let local = platform.compose_environment().map(|e| e.name.as_str());
+    for e in &platform.environments {
+        if e.compose.grafana.is_some() && Some(e.name.as_str()) != local {
+            out.notes.push(note(format!(
+                "`compose.grafana` of `{}` is not run: Docker Compose runs {}",
+                e.name,
+                local.map_or_else(|| "no environment".to_owned(), |l| format!("`{l}`")),
+            )));
+        }
+    }
     let Some(env) = platform.compose_environment() else {
         out.notes.push(note(format!(
             "no environment has `local = true` and none is named `{}`, so no Compose file is \
