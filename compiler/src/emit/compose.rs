@@ -110,14 +110,11 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
         contents: env_example(platform, &b.variables, grafana),
     });
     if grafana {
-        out.files.extend(
-            super::dashboards::of(shared, env)?
-                .into_iter()
-                .map(|d| OutputFile {
-                    path: naming::compose_dashboard_file(&d.name),
-                    contents: d.json,
-                }),
-        );
+        out.files
+            .extend(shared.dashboards(env)?.iter().map(|d| OutputFile {
+                path: naming::compose_dashboard_file(&d.name),
+                contents: d.json.clone(),
+            }));
     } else if env.compose.grafana.is_some() {
         out.notes.push(note(format!(
             "`compose.grafana` of `{}` is not run: Grafana reads the Compose Prometheus, which runs only with `compose.monitoring = true`",

@@ -237,7 +237,7 @@ pub fn values(platform: &ir::Platform, env: &Environment) -> Result<Values, Emit
 fn values_with(shared: &Shared, env: &Environment) -> Result<Values, EmitError> {
     let platform = shared.platform();
     let mut out = values_without_dashboards(platform, env);
-    let dashboards = super::dashboards::of(shared, env)?;
+    let dashboards = shared.dashboards(env)?;
     for cm in super::dashboards::config_maps(platform, env, &dashboards) {
         let (Some(name), Some((file, json))) =
             (cm.metadata.name, cm.data.and_then(|d| d.into_iter().next()))

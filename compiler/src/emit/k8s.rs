@@ -101,7 +101,7 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
                 contents: to_yaml_after(hash_banner(platform), &[object])?,
             });
         }
-        let dashboards = super::dashboards::of(shared, env)?;
+        let dashboards = shared.dashboards(env)?;
         if !dashboards.is_empty() {
             out.files.push(OutputFile {
                 path: naming::k8s_dashboards_file(&env.name),

@@ -426,16 +426,15 @@ fn requests(ctx: &Context, w: &Workload, m: &ir::Metrics) -> Vec<Panel> {
     // The other percentiles are the alert's expression at another quantile, so that they
     // differ from the line-carrying p95 in nothing else.
     let p95_expr = latency.targets[0].0.clone();
-    for (q, legend) in [("0.5", "p50"), ("0.99", "p99")] {
-        latency = latency.target(
-            p95_expr.replacen(
-                "histogram_quantile(0.95,",
-                &format!("histogram_quantile({q},"),
-                1,
-            ),
-            legend,
-        );
-    }
+    let at = |q: &str| {
+        p95_expr.replacen(
+            "histogram_quantile(0.95,",
+            &format!("histogram_quantile({q},"),
+            1,
+        )
+    };
+    latency.targets.insert(0, (at("0.5"), "p50".to_owned()));
+    latency = latency.target(at("0.99"), "p99");
     vec![by_status, errors, latency]
 }
 
