@@ -163,6 +163,20 @@ impl Panel {
     }
 }
 
+/// The `refId` of a panel's `i`th query, as Grafana names them: `A` to `Z`, then `AA`, `AB`…
+/// A panel of the overview has one query per service, so there may be more than 26.
+fn ref_id(i: usize) -> String {
+    let mut n = i + 1;
+    let mut id = Vec::new();
+    while n > 0 {
+        n -= 1;
+        id.push(b'A' + (n % 26) as u8);
+        n /= 26;
+    }
+    id.reverse();
+    String::from_utf8(id).unwrap_or_default()
+}
+
 /// The dashboard `uid` titled `title`, its panels laid out in order, two to a row.
 pub(super) fn model(
     uid: String,
@@ -206,9 +220,9 @@ pub(super) fn model(
                 targets: p
                     .targets
                     .into_iter()
-                    .zip(b'A'..=b'Z')
-                    .map(|((expr, legend), r)| TargetModel {
-                        ref_id: char::from(r).to_string(),
+                    .enumerate()
+                    .map(|(i, (expr, legend))| TargetModel {
+                        ref_id: ref_id(i),
                         datasource: datasource(),
                         expr,
                         legend_format: legend,
@@ -246,5 +260,17 @@ pub(super) fn model(
         refresh: "1m",
         schema_version: SCHEMA_VERSION,
         panels,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ref_ids_go_on_after_z() {
+        let ids: Vec<String> = [0, 1, 25, 26, 27, 51, 52, 701, 702]
+            .into_iter()
+            .map(super::ref_id)
+            .collect();
+        assert_eq!(ids, ["A", "B", "Z", "AA", "AB", "AZ", "BA", "ZZ", "AAA"]);
     }
 }
