@@ -257,12 +257,21 @@ fn overview(ctx: &Context) -> Vec<Panel> {
     let env = ctx.env;
     let ns = env.namespace.as_str();
     let mut panels = Vec::new();
-    let apps: Vec<&Workload> = env
-        .workloads
-        .iter()
-        .filter(|w| ctx.has(w, &[Source::Application]))
-        .collect();
-    if !apps.is_empty() {
+    // One query per request counter and status label, by `service`, rather than one per
+    // service: the overview of a platform of hundreds of services must still fit in a
+    // ConfigMap. Services that share the names share the query, over the longest of their
+    // rate windows.
+    let mut counters: BTreeMap<(&str, &str), u64> = BTreeMap::new();
+    for w in &env.workloads {
+        if let (Some(m), true) = (&w.metrics, ctx.has(w, &[Source::Application])) {
+            let window = catalogue::rate_window(m.interval_ms);
+            let slot = counters
+                .entry((m.names.requests.as_str(), m.names.status_label.as_str()))
+                .or_default();
+            *slot = (*slot).max(window);
+        }
+    }
+    if !counters.is_empty() {
         let mut requests = Panel::new(
             "Requests per second",
             "Requests served per second, per service with a metrics endpoint.",
@@ -273,20 +282,23 @@ fn overview(ctx: &Context) -> Vec<Panel> {
             "Share of requests answered with a 5xx status, per service.",
             "percent",
         );
-        for w in &apps {
-            let Some(m) = &w.metrics else { continue };
-            let window = ctx.window(w);
-            requests = requests.target(
-                format!(
-                    "sum(rate({}[{window}]))",
-                    selector(
-                        &m.names.requests,
-                        &[("namespace", ns), ("service", &w.name)]
-                    )
-                ),
-                w.name.clone(),
+        for ((counter, status), window) in counters {
+            let window = format_duration(window);
+            let all = selector(counter, &[("namespace", ns)]);
+            let failed = selector(
+                counter,
+                &[("namespace", ns), (&format!("~{status}"), "5..")],
             );
-            errors = errors.target(error_rate(ns, w, m).expr(&window), w.name.clone());
+            requests = requests.target(
+                format!("sum by (service) (rate({all}[{window}]))"),
+                "{{service}}",
+            );
+            errors = errors.target(
+                format!(
+                    "100 * sum by (service) (rate({failed}[{window}]))\n  / sum by (service) (rate({all}[{window}]))"
+                ),
+                "{{service}}",
+            );
         }
         panels.push(requests);
         panels.push(errors);
