@@ -161,6 +161,7 @@ codes! {
     UndeclaredPath = "P015", "undeclared-path", "the generated NetworkPolicies open a path between workloads that no dependency declares";
     UnroutedAlert = "P016", "unrouted-alert", "a generated alert that the generated Alertmanager routes to no receiver that notifies";
     SloBeyondRetention = "E015", "slo-beyond-retention", "an SLO window longer than Prometheus keeps its metrics";
+    GrafanaPortTaken = "E017", "grafana-port-taken", "the Compose Grafana's host port is 0 or a port another tool of the Compose output publishes";
     InvalidMetricName = "E016", "invalid-metric-name", "a metric or label name of the metric conventions that Prometheus would reject";
     RouteHostOutsideZone = "W018", "route-host-outside-zone", "a route host outside the environment's DNS zone, for which external-dns makes no record";
     SloQueryNames = "W014", "slo-query-names", "an SLO query reads a status label or latency histogram other than its service's metric conventions name";

@@ -140,6 +140,10 @@ pub const HELM_APP_CHART: &[(&str, &str)] = &[
         include_str!("../../stdlib/helm/app-chart/templates/cronjob.yaml"),
     ),
     (
+        "templates/dashboards.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/dashboards.yaml"),
+    ),
+    (
         "templates/deployment.yaml",
         include_str!("../../stdlib/helm/app-chart/templates/deployment.yaml"),
     ),

@@ -542,6 +542,16 @@ pub fn cloud_log_bucket(cloud_name: &str) -> String {
 /// Ingress class when the spec names none: the Traefik controller plinth installs.
 pub const INGRESS_CLASS: &str = "traefik";
 
+/// Host ports of the tools the Compose output runs beside the platform, which the Compose
+/// Grafana's port must not take: Traefik, Dozzle, Prometheus and Alertmanager.
+pub const COMPOSE_TRAEFIK_PORT: u16 = 80;
+/// Host port of Dozzle, the log viewer (reference 000: 8890).
+pub const COMPOSE_LOG_VIEWER_PORT: u16 = 8890;
+/// Host port of the Compose Prometheus.
+pub const COMPOSE_PROMETHEUS_PORT: u16 = 9090;
+/// Host port of the Compose Alertmanager.
+pub const COMPOSE_ALERTMANAGER_PORT: u16 = 9093;
+
 /// Namespace of the ingress controller when the spec names none.
 pub const INGRESS_NAMESPACE: &str = "traefik";
 

@@ -297,7 +297,7 @@ fn shared_and_environment_values_merge_back_to_the_environment() {
         let c = compile(&name, &text, &plinth::Options::default());
         let p = c.platform.as_ref().unwrap();
         for env in &p.environments {
-            let want = serde_json::to_value(plinth::emit::helm::values(p, env)).unwrap();
+            let want = serde_json::to_value(plinth::emit::helm::values(p, env).unwrap()).unwrap();
             assert_eq!(
                 merged_values(&c, &p.name, &env.name),
                 want,
@@ -613,7 +613,12 @@ fn upstream_values_where_the_spec_asks_for_them() {
     ));
     assert_eq!(kps["prometheus"]["prometheusSpec"]["scrapeInterval"], "15s");
     assert_eq!(kps["prometheus"]["prometheusSpec"]["retention"], "30d");
-    assert!(kps.get("grafana").is_none());
+    // No Loki data source, but the dashboard sidecar that loads plinth's dashboards.
+    assert!(kps["grafana"].get("additionalDataSources").is_none());
+    let sidecar = &kps["grafana"]["sidecar"]["dashboards"];
+    assert_eq!(sidecar["label"], "grafana_dashboard");
+    assert_eq!(sidecar["labelValue"], "1");
+    assert_eq!(sidecar["searchNamespace"], "ALL");
     // No values for data-store charts: in-cluster stores are StatefulSets of the chart.
     let upstream: Vec<&str> = c
         .files

@@ -116,8 +116,15 @@ pub(super) fn run(ctx: &mut Ctx) {
             pooling_unsupported(name, d, &mut found);
         }
     }
+    let traefik = ctx
+        .views
+        .iter()
+        .any(|v| v.services.values().any(|s| s.ingress.is_some()));
     for env in ctx.spec.environments.values() {
         invalid_scale(env, &mut found);
+        if let Some(c) = &env.compose {
+            grafana_port_taken(c, traefik, &mut found);
+        }
         if let Some(q) = &env.quota {
             quota(q, &mut found);
         }
@@ -1285,6 +1292,55 @@ fn quota(q: &Quota, out: &mut Vec<Diagnostic>) {
 /// E146 `invalid-scale`: environment scale factors must be in (0, 10].
 ///
 /// Why: a zero or negative factor would scale workloads away; a huge one is a typo.
+/// E017 `grafana-port-taken`: the Compose Grafana's host port (`compose.grafana.port`) is
+/// 0, or a port another tool of the Compose output publishes on 127.0.0.1: Prometheus
+/// (9090) and Alertmanager (9093), which Grafana needs, Dozzle (8890) with `log_viewer`,
+/// Traefik (80) when anything has an ingress.
+///
+/// Why: workloads move out of the tools' way to the next free port, but two tools cannot;
+/// `docker compose up` would fail to bind the second.
+///
+/// Example: `compose = { monitoring = true, grafana = { port = 9090 } }`.
+fn grafana_port_taken(c: &EnvironmentCompose, traefik: bool, out: &mut Vec<Diagnostic>) {
+    let Some(port) = c.grafana.as_ref().and_then(|g| g.value.port.as_ref()) else {
+        return;
+    };
+    let on = |v: &Option<Sp<bool>>| v.as_ref().is_some_and(|b| b.value);
+    let tools = [
+        (true, units::COMPOSE_PROMETHEUS_PORT, "Prometheus"),
+        (true, units::COMPOSE_ALERTMANAGER_PORT, "Alertmanager"),
+        (
+            on(&c.log_viewer),
+            units::COMPOSE_LOG_VIEWER_PORT,
+            "the log viewer",
+        ),
+        (traefik, units::COMPOSE_TRAEFIK_PORT, "Traefik"),
+    ];
+    let taken = tools
+        .iter()
+        .find(|(runs, p, _)| *runs && *p == port.value)
+        .map(|(_, _, tool)| format!("{tool} publishes port {}", port.value));
+    let why = if port.value == 0 {
+        Some("port 0 is no port".to_owned())
+    } else {
+        taken
+    };
+    if let Some(why) = why {
+        out.push(
+            Diagnostic::new(
+                Code::GrafanaPortTaken,
+                format!(
+                    "the Compose Grafana cannot publish port {}: {why}",
+                    port.value
+                ),
+                port.span.clone(),
+                "Grafana's host port",
+            )
+            .help("pick a free port, e.g. 3000 (Grafana's own) or 3001"),
+        );
+    }
+}
+
 fn invalid_scale(env: &Environment, out: &mut Vec<Diagnostic>) {
     for f in [&env.replica_scale, &env.resource_scale]
         .into_iter()

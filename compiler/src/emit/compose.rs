@@ -21,7 +21,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::{hash_banner, to_yaml, EmitError, Emitted, Note, OutputFile, Target};
+use super::{hash_banner, to_yaml, EmitError, Emitted, Note, OutputFile, Shared, Target};
 use crate::ir::{
     self, naming, ComposeHealthcheck, Environment, HttpClient, Kind, ProbeAction, Protocol,
     Replicas, Role, SecretRef, Workload,
@@ -34,19 +34,24 @@ pub const TRAEFIK_IMAGE: &str = "docker.io/library/traefik:v3.1.6";
 pub const PROMETHEUS_IMAGE: &str = "docker.io/prom/prometheus:v2.54.1";
 /// Alertmanager, when monitoring is asked for.
 pub const ALERTMANAGER_IMAGE: &str = "docker.io/prom/alertmanager:v0.27.0";
+/// Grafana, when the spec asks for it beside the monitoring stack.
+pub const GRAFANA_IMAGE: &str = "docker.io/grafana/grafana:12.3.0";
+/// The user Grafana's image runs as (`grafana`, uid 472), named so the container is never
+/// root whatever the image's default.
+const GRAFANA_USER: &str = "472:0";
 /// Dozzle, the log viewer of reference 000.
 pub const LOG_VIEWER_IMAGE: &str = "docker.io/amir20/dozzle:v8.10.6";
 /// BusyBox, which hands persistent volumes to the workloads' user.
 pub const VOLUME_INIT_IMAGE: &str = "docker.io/library/busybox:1.36.1";
 
 /// Host port of Traefik's HTTP entrypoint.
-pub const TRAEFIK_PORT: u16 = 80;
+pub const TRAEFIK_PORT: u16 = crate::units::COMPOSE_TRAEFIK_PORT;
 /// Host port of Prometheus.
-pub const PROMETHEUS_PORT: u16 = 9090;
+pub const PROMETHEUS_PORT: u16 = crate::units::COMPOSE_PROMETHEUS_PORT;
 /// Host port of Alertmanager.
-pub const ALERTMANAGER_PORT: u16 = 9093;
+pub const ALERTMANAGER_PORT: u16 = crate::units::COMPOSE_ALERTMANAGER_PORT;
 /// Host port of the log viewer (reference 000: Dozzle on 8890).
-pub const LOG_VIEWER_PORT: u16 = 8890;
+pub const LOG_VIEWER_PORT: u16 = crate::units::COMPOSE_LOG_VIEWER_PORT;
 /// Every published port binds to this address only, so nothing is reachable from the network.
 pub const HOST_IP: &str = "127.0.0.1";
 /// Profile of cron jobs: Compose has no schedules, so they run on demand only.
@@ -55,8 +60,19 @@ pub const JOBS_PROFILE: &str = "jobs";
 const DOCKER_SOCKET: &str = "/var/run/docker.sock";
 
 /// Emits the Compose environment if it is among `envs`.
-pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, EmitError> {
+pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError> {
+    let platform = shared.platform();
     let mut out = Emitted::default();
+    let local = platform.compose_environment().map(|e| e.name.as_str());
+    for e in &platform.environments {
+        if e.compose.grafana.is_some() && Some(e.name.as_str()) != local {
+            out.notes.push(note(format!(
+                "`compose.grafana` of `{}` is not run: Docker Compose runs {}",
+                e.name,
+                local.map_or_else(|| "no environment".to_owned(), |l| format!("`{l}`")),
+            )));
+        }
+    }
     let Some(env) = platform.compose_environment() else {
         out.notes.push(note(format!(
             "no environment has `local = true` and none is named `{}`, so no Compose file is \
@@ -73,7 +89,7 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
         return Ok(out);
     }
     let mut b = Builder::new(platform, env);
-    b.build();
+    b.build()?;
     let file = File {
         name: naming::compose_project(&platform.name),
         services: b.services,
@@ -88,10 +104,23 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
             compose_yaml(&file, &b.required)?
         ),
     });
+    let grafana = env.compose.monitoring && env.compose.grafana.is_some();
     out.files.push(OutputFile {
         path: naming::compose_env_example_file(),
-        contents: env_example(platform, &b.variables),
+        contents: env_example(platform, &b.variables, grafana),
     });
+    if grafana {
+        out.files
+            .extend(shared.dashboards(env)?.iter().map(|d| OutputFile {
+                path: naming::compose_dashboard_file(&d.name),
+                contents: d.json.clone(),
+            }));
+    } else if env.compose.grafana.is_some() {
+        out.notes.push(note(format!(
+            "`compose.grafana` of `{}` is not run: Grafana reads the Compose Prometheus, which runs only with `compose.monitoring = true`",
+            env.name
+        )));
+    }
     out.notes.extend(b.notes.into_notes());
     Ok(out)
 }
@@ -296,7 +325,7 @@ impl<'a> Builder<'a> {
         }
     }
 
-    fn build(&mut self) {
+    fn build(&mut self) -> Result<(), EmitError> {
         let env = self.env;
         let traefik = env.workloads.iter().any(|w| w.ingress.is_some());
         // The tools' documented ports are claimed first, so workloads move out of their way
@@ -306,6 +335,10 @@ impl<'a> Builder<'a> {
             (env.compose.log_viewer, LOG_VIEWER_PORT),
             (env.compose.monitoring, PROMETHEUS_PORT),
             (env.compose.monitoring, ALERTMANAGER_PORT),
+            (
+                env.compose.monitoring && env.compose.grafana.is_some(),
+                env.compose.grafana.unwrap_or_default(),
+            ),
         ] {
             if on {
                 self.ports.claim(port);
@@ -349,9 +382,15 @@ impl<'a> Builder<'a> {
             self.services.insert(am.clone(), s);
             let s = self.prometheus(&am);
             let name = self.tool_name(naming::COMPOSE_PROMETHEUS);
-            self.services.insert(name, s);
+            self.services.insert(name.clone(), s);
+            if let Some(port) = env.compose.grafana {
+                let grafana = self.tool_name(naming::COMPOSE_GRAFANA);
+                let s = self.grafana(&grafana, &name, port)?;
+                self.services.insert(grafana, s);
+            }
         }
         self.notes.whole_platform(env);
+        Ok(())
     }
 
     /// The service name of a tool: its usual name, unless a workload already has it.
@@ -780,6 +819,96 @@ impl<'a> Builder<'a> {
         s
     }
 
+    /// Grafana on host port `port`, service `name`: the Compose Prometheus as its one data
+    /// source and the dashboards of the output folder provisioned, read-only. The admin
+    /// password comes from `.env`; sign-up, analytics and update checks are off.
+    fn grafana(&mut self, name: &str, prometheus: &str, port: u16) -> Result<Service, EmitError> {
+        let volume = naming::compose_grafana_volume();
+        self.volumes.insert(volume.clone(), NamedVolume::default());
+        let datasources = format!("{name}-datasources");
+        let dashboards = format!("{name}-dashboards");
+        self.configs.insert(
+            datasources.clone(),
+            Config {
+                content: grafana_datasources(prometheus)?,
+            },
+        );
+        self.configs.insert(
+            dashboards.clone(),
+            Config {
+                content: grafana_dashboard_provider()?,
+            },
+        );
+        let mut s = hardened(GRAFANA_IMAGE.to_owned());
+        s.depends_on = BTreeMap::from([(
+            prometheus.to_owned(),
+            Dependency {
+                condition: "service_healthy",
+                required: true,
+            },
+        )]);
+        s.volumes = vec![
+            Mount {
+                kind: "bind",
+                source: Some(naming::from_compose_dir(naming::COMPOSE_DASHBOARDS_DIR)),
+                target: naming::GRAFANA_DASHBOARDS_MOUNT.to_owned(),
+                read_only: true,
+                bind: Some(BindOptions {
+                    create_host_path: false,
+                }),
+                tmpfs: None,
+            },
+            Mount {
+                kind: "volume",
+                source: Some(volume),
+                target: "/var/lib/grafana".to_owned(),
+                read_only: false,
+                bind: None,
+                tmpfs: None,
+            },
+        ];
+        s.configs = vec![
+            ConfigMount {
+                source: datasources,
+                target: "/etc/grafana/provisioning/datasources/plinth.yaml".to_owned(),
+            },
+            ConfigMount {
+                source: dashboards,
+                target: "/etc/grafana/provisioning/dashboards/plinth.yaml".to_owned(),
+            },
+        ];
+        let password = "GF_SECURITY_ADMIN_PASSWORD".to_owned();
+        s.environment = BTreeMap::from([
+            (password.clone(), String::new()),
+            (
+                "GF_ANALYTICS_CHECK_FOR_UPDATES".to_owned(),
+                "false".to_owned(),
+            ),
+            (
+                "GF_ANALYTICS_REPORTING_ENABLED".to_owned(),
+                "false".to_owned(),
+            ),
+            ("GF_USERS_ALLOW_SIGN_UP".to_owned(), "false".to_owned()),
+        ]);
+        self.required.entry(name.to_owned()).or_default().insert(
+            password,
+            vec![Piece::Var(
+                naming::GRAFANA_ADMIN_PASSWORD_VARIABLE.to_owned(),
+            )],
+        );
+        s.ports = vec![port_mapping(3000, port, Protocol::Tcp)];
+        s.healthcheck = Some(tool_healthcheck(&[
+            "wget",
+            "-q",
+            "--spider",
+            "http://127.0.0.1:3000/api/health",
+        ]));
+        s.user = Some(GRAFANA_USER.to_owned());
+        // Grafana writes its logs' folder even when it logs to the console.
+        s.tmpfs.push("/var/log/grafana".to_owned());
+        Ok(s)
+    }
+
     fn prometheus(&mut self, alertmanager: &str) -> Service {
         let env = &self.env.name;
         let volume = naming::compose_prometheus_volume();
@@ -849,6 +978,78 @@ fn hardened(image: String) -> Service {
         tmpfs: vec!["/tmp".to_owned()],
         ..Default::default()
     }
+}
+
+/// Grafana's data source provisioning: the Compose Prometheus, by service name, under the
+/// uid every dashboard panel names.
+fn grafana_datasources(prometheus: &str) -> Result<String, EmitError> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct File {
+        api_version: u32,
+        datasources: Vec<Source>,
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Source {
+        name: &'static str,
+        uid: &'static str,
+        #[serde(rename = "type")]
+        kind: &'static str,
+        access: &'static str,
+        url: String,
+        is_default: bool,
+        editable: bool,
+    }
+    to_yaml(&[File {
+        api_version: 1,
+        datasources: vec![Source {
+            name: "Prometheus",
+            uid: naming::GRAFANA_DATASOURCE_UID,
+            kind: "prometheus",
+            access: "proxy",
+            url: format!("http://{prometheus}:9090"),
+            is_default: true,
+            editable: false,
+        }],
+    }])
+}
+
+/// Grafana's dashboard provisioning: the dashboard files of the output folder, mounted
+/// read-only, which the UI cannot change.
+fn grafana_dashboard_provider() -> Result<String, EmitError> {
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct File {
+        api_version: u32,
+        providers: Vec<Provider>,
+    }
+    #[derive(Serialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Provider {
+        name: &'static str,
+        #[serde(rename = "type")]
+        kind: &'static str,
+        disable_deletion: bool,
+        allow_ui_updates: bool,
+        options: Options,
+    }
+    #[derive(Serialize)]
+    struct Options {
+        path: &'static str,
+    }
+    to_yaml(&[File {
+        api_version: 1,
+        providers: vec![Provider {
+            name: "plinth",
+            kind: "file",
+            disable_deletion: true,
+            allow_ui_updates: false,
+            options: Options {
+                path: naming::GRAFANA_DASHBOARDS_MOUNT,
+            },
+        }],
+    }])
 }
 
 /// Persistent storage, which the Kubernetes side mounts for stateful workloads only.
@@ -1179,7 +1380,11 @@ fn variables(env: &Environment) -> BTreeMap<SecretRef, String> {
 
 /// `.env.example`: every variable the Compose file reads, without a value, each with the
 /// secret reference it stands for.
-fn env_example(platform: &ir::Platform, vars: &BTreeMap<SecretRef, String>) -> String {
+fn env_example(
+    platform: &ir::Platform,
+    vars: &BTreeMap<SecretRef, String>,
+    grafana: bool,
+) -> String {
     let mut text = hash_banner(platform);
     text.push_str(
         "# Copy this file to .env beside compose.yaml and give every variable a value.\n\
@@ -1191,6 +1396,12 @@ fn env_example(platform: &ir::Platform, vars: &BTreeMap<SecretRef, String>) -> S
         text.push_str(&format!(
             "\n# secret `{}`, key `{}`\n{var}=\n",
             r.secret, r.key
+        ));
+    }
+    if grafana {
+        text.push_str(&format!(
+            "\n# the password of Grafana's `admin` user\n{}=\n",
+            naming::GRAFANA_ADMIN_PASSWORD_VARIABLE
         ));
     }
     text

@@ -80,7 +80,7 @@ pub fn emit(build: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError>
     let full: Vec<(&Environment, Json)> = platform
         .environments
         .iter()
-        .map(|e| Ok((e, to_json(&values(platform, e))?)))
+        .map(|e| Ok((e, to_json(&values_with(build, e)?)?)))
         .collect::<Result<_, EmitError>>()?;
     let trees: Vec<&Json> = full.iter().map(|(_, v)| v).collect();
     let mut shared = common(&trees).unwrap_or_else(|| Json::Object(Map::new()));
@@ -228,7 +228,36 @@ fn difference(tree: &Json, shared: &Json) -> Option<Json> {
 }
 
 /// The full values of one environment.
-pub fn values(platform: &ir::Platform, env: &Environment) -> Values {
+pub fn values(platform: &ir::Platform, env: &Environment) -> Result<Values, EmitError> {
+    values_with(&Shared::new(platform), env)
+}
+
+/// The values of `env`, with its dashboards from the alert rules `shared` holds: the same
+/// ConfigMaps as the k8s target's `dashboards.yaml`.
+fn values_with(shared: &Shared, env: &Environment) -> Result<Values, EmitError> {
+    let platform = shared.platform();
+    let mut out = values_without_dashboards(platform, env);
+    let dashboards = shared.dashboards(env)?;
+    for cm in super::dashboards::config_maps(platform, env, &dashboards) {
+        let (Some(name), Some((file, json))) =
+            (cm.metadata.name, cm.data.and_then(|d| d.into_iter().next()))
+        else {
+            continue;
+        };
+        out.dashboards.insert(
+            name,
+            DashboardValues {
+                labels: cm.metadata.labels.unwrap_or_default(),
+                file,
+                json,
+            },
+        );
+    }
+    Ok(out)
+}
+
+/// The values of `env` but its dashboards.
+fn values_without_dashboards(platform: &ir::Platform, env: &Environment) -> Values {
     let mut out = Values {
         environment: Some(env.name.clone()),
         platform: platform.name.clone(),
@@ -254,6 +283,7 @@ pub fn values(platform: &ir::Platform, env: &Environment) -> Values {
             email: i.email,
             account_key_secret: naming::acme_account_key(&i.name),
         }),
+        dashboards: BTreeMap::new(),
     };
     // A managed store's endpoints live in the VPC; without a cloud section plinth cannot know
     // where, so its clients may reach any address on its ports.

@@ -48,13 +48,14 @@ use serde::Serialize;
 
 use super::{
     backups, cluster, cnpg, hash_banner, restore_drill, to_yaml, to_yaml_after, EmitError, Emitted,
-    Note, OutputFile, Target,
+    Note, OutputFile, Shared, Target,
 };
 use crate::ir::{self, naming, Environment, Kind, ProbeAction, Replicas, Workload};
 use crate::units::{format_bytes, format_cpu, IntOrPercent};
 
 /// Emits the manifests of every environment in `envs`.
-pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, EmitError> {
+pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError> {
+    let platform = shared.platform();
     let mut out = Emitted::default();
     for env in envs {
         let edges = Edges::new(env);
@@ -99,6 +100,16 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
             out.files.push(OutputFile {
                 path: naming::k8s_issuer_file(&env.name),
                 contents: to_yaml_after(hash_banner(platform), &[object])?,
+            });
+        }
+        let dashboards = shared.dashboards(env)?;
+        if !dashboards.is_empty() {
+            out.files.push(OutputFile {
+                path: naming::k8s_dashboards_file(&env.name),
+                contents: to_yaml_after(
+                    hash_banner(platform),
+                    &super::dashboards::config_maps(platform, env, &dashboards),
+                )?,
             });
         }
         for m in &env.managed_stores {

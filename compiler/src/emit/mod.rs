@@ -10,6 +10,7 @@ pub(crate) mod backups;
 pub(crate) mod cluster;
 pub(crate) mod cnpg;
 pub mod compose;
+pub(crate) mod dashboards;
 pub mod docs;
 pub mod gotmpl;
 pub mod helm;
@@ -137,10 +138,10 @@ pub fn emit_with(target: Target, shared: &Shared, envs: &[String]) -> Result<Emi
         .filter(|e| envs.is_empty() || envs.contains(&e.name))
         .collect();
     let mut emitted = match target {
-        Target::K8s => k8s::emit(platform, &selected),
+        Target::K8s => k8s::emit(shared, &selected),
         Target::Helm => helm::emit(shared, &selected),
         Target::Terraform => terraform::emit(platform, &selected),
-        Target::Compose => compose::emit(platform, &selected),
+        Target::Compose => compose::emit(shared, &selected),
         Target::Prometheus => prometheus::emit(shared, &selected),
         Target::Alertmanager => alertmanager::emit(shared, &selected),
         Target::Docs => docs::emit(shared, &selected),
@@ -164,7 +165,11 @@ pub fn emit_with(target: Target, shared: &Shared, envs: &[String]) -> Result<Emi
 pub struct Shared<'p> {
     platform: &'p ir::Platform,
     rules: Mutex<BTreeMap<String, Arc<OnceLock<Arc<prometheus::RuleSet>>>>>,
+    dashboards: Mutex<BTreeMap<String, Arc<OnceLock<Dashboards>>>>,
 }
+
+/// The dashboards of an environment, or why they could not be made.
+type Dashboards = Result<Arc<Vec<dashboards::Dashboard>>, EmitError>;
 
 impl<'p> Shared<'p> {
     /// Nothing made yet, for the targets of `platform`.
@@ -172,6 +177,7 @@ impl<'p> Shared<'p> {
         Shared {
             platform,
             rules: Mutex::default(),
+            dashboards: Mutex::default(),
         }
     }
 
@@ -200,6 +206,23 @@ impl<'p> Shared<'p> {
         // outside it, so targets reading different environments do not wait for each other.
         let slot = Arc::clone(self.slots().entry(env.name.clone()).or_default());
         Arc::clone(slot.get_or_init(|| Arc::new(prometheus::RuleSet::build(self.platform, env))))
+    }
+
+    /// The dashboards of `env`, made on first use: the k8s, Helm and Compose targets each
+    /// deliver them, from the same alert rules.
+    pub(crate) fn dashboards(
+        &self,
+        env: &ir::Environment,
+    ) -> Result<Arc<Vec<dashboards::Dashboard>>, EmitError> {
+        let slot = Arc::clone(
+            self.dashboards
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .entry(env.name.clone())
+                .or_default(),
+        );
+        slot.get_or_init(|| dashboards::of(self, env).map(Arc::new))
+            .clone()
     }
 
     /// The rule slots. A panic elsewhere cannot leave the map half-updated (every change is

@@ -29,6 +29,8 @@ pub const MAX_UNAVAILABLE: IntOrPercent = IntOrPercent::Int(0);
 pub const BUDGET_MAX_UNAVAILABLE: IntOrPercent = IntOrPercent::Int(1);
 /// User and group id of every container; above the range of host system users.
 pub const RUN_AS_USER: i64 = 10001;
+/// Host port of the Compose Grafana: Grafana's own port.
+pub const GRAFANA_PORT: u16 = 3000;
 /// Ingress class.
 pub const INGRESS_CLASS: &str = crate::units::INGRESS_CLASS;
 /// Namespace of the ingress controller.

@@ -172,6 +172,10 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
             |c| ComposeSettings {
                 monitoring: c.monitoring.as_ref().is_some_and(|v| v.value),
                 log_viewer: c.log_viewer.as_ref().is_some_and(|v| v.value),
+                grafana: c
+                    .grafana
+                    .as_ref()
+                    .map(|g| g.value.port.as_ref().map_or(GRAFANA_PORT, |p| p.value)),
             },
         ),
         team: text(&platform.team),

@@ -132,6 +132,8 @@ pub struct ComposeSettings {
     pub monitoring: bool,
     /// A log viewer (Dozzle).
     pub log_viewer: bool,
+    /// Grafana with the dashboards, on this host port.
+    pub grafana: Option<u16>,
 }
 
 /// How Compose checks a workload's health, when the spec says.

@@ -304,6 +304,69 @@ pub fn k8s_namespace_file(env: &str) -> String {
     format!("k8s/{env}/namespace.yaml")
 }
 
+/// Path of an environment's Grafana dashboards, one ConfigMap each.
+pub fn k8s_dashboards_file(env: &str) -> String {
+    format!("k8s/{env}/dashboards.yaml")
+}
+
+/// The label kube-prometheus-stack's Grafana sidecar looks for on dashboard ConfigMaps, and
+/// its value (the chart's `grafana.sidecar.dashboards.label` and `labelValue`).
+pub const GRAFANA_DASHBOARD_LABEL: (&str, &str) = ("grafana_dashboard", "1");
+
+/// The uid of the Prometheus data source every dashboard panel reads: kube-prometheus-stack's
+/// `grafana.sidecar.datasources.uid`, and the uid the Compose Grafana provisions.
+pub const GRAFANA_DATASOURCE_UID: &str = "prometheus";
+
+/// Name of the ConfigMap that carries dashboard `dashboard` of a platform.
+pub fn dashboard_config_map(platform: &str, dashboard: &str) -> String {
+    format!("{platform}-dashboard-{dashboard}")
+}
+
+/// File name of a dashboard: its key in the ConfigMap and its file under the Compose folder.
+pub fn dashboard_file_name(dashboard: &str) -> String {
+    format!("{dashboard}.json")
+}
+
+/// Path of a dashboard's JSON file for the Compose Grafana, which provisions the folder.
+pub fn compose_dashboard_file(dashboard: &str) -> String {
+    format!(
+        "{}/{}",
+        COMPOSE_DASHBOARDS_DIR,
+        dashboard_file_name(dashboard)
+    )
+}
+
+/// The folder of the Compose Grafana's dashboards, relative to the output folder.
+pub const COMPOSE_DASHBOARDS_DIR: &str = "compose/grafana/dashboards";
+
+/// Where the Compose Grafana reads its dashboards from.
+pub const GRAFANA_DASHBOARDS_MOUNT: &str = "/var/lib/grafana/dashboards";
+
+/// Compose service name of Grafana.
+pub const COMPOSE_GRAFANA: &str = "grafana";
+
+/// Named volume of the Compose Grafana's database (users, preferences).
+pub fn compose_grafana_volume() -> String {
+    "grafana-data".to_owned()
+}
+
+/// The `.env` variable holding the Compose Grafana's admin password.
+pub const GRAFANA_ADMIN_PASSWORD_VARIABLE: &str = "GRAFANA_ADMIN_PASSWORD";
+
+/// A dashboard's uid: stable across builds, unique per platform, environment and dashboard,
+/// and at most 40 characters, Grafana's limit. A readable head (the dashboard's name, cut)
+/// is followed by a 64-bit FNV-1a hash of the three names, so two long names that share a
+/// head still differ.
+pub fn dashboard_uid(platform: &str, env: &str, dashboard: &str) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in [platform, env, dashboard].join("/").bytes() {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+    }
+    let head: String = dashboard.chars().take(23).collect();
+    format!("{head}-{hash:016x}")
+}
+
 /// Path of a file of an environment's Terraform root module.
 pub fn terraform_file(env: &str, file: &str) -> String {
     format!("terraform/{env}/{file}")

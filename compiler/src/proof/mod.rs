@@ -9,7 +9,8 @@
 //!
 //! One function per family, each over one environment's [`Artifacts`]: Kubernetes references
 //! (`refs.rs`), what the cluster must provide (`cluster.rs`: Secrets, CRDs, storage, metrics
-//! APIs, NetworkPolicy enforcement), the series alert rules read (`series.rs`), reachability
+//! APIs, NetworkPolicy enforcement), the series alert rules and dashboard panels read
+//! (`series.rs`), reachability
 //! under the NetworkPolicies (`network.rs`) and alert routing (`routing.rs`). A family whose
 //! files a build did not make is skipped, and a [`Note`] says so.
 
@@ -343,7 +344,10 @@ fn prove(
     match &a.rules {
         Some(rules) => {
             match &index {
-                Some(index) => series::unproduced_series(a, index, rules, out),
+                Some(index) => {
+                    series::unproduced_series(a, index, rules, out);
+                    series::unproduced_panel_series(a, index, rules, out);
+                }
                 None => skipped.push((Target::K8s, "the series alert rules read")),
             }
             match &a.alertmanager {

@@ -1,4 +1,5 @@
-//! The series alert rules read: each must be produced by something in the environment.
+//! The series alert rules and dashboard panels read: each must be produced by something in
+//! the environment.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -189,13 +190,119 @@ pub(super) fn unproduced_series(
     rules: &[Rule],
     out: &mut Vec<Finding>,
 ) {
+    let reads = rules.iter().map(|r| {
+        let what = r.alert.as_deref().or(r.record.as_deref()).unwrap_or("rule");
+        Read {
+            subject: format!("rule `{what}`"),
+            workload: r.labels.get("service").cloned(),
+            expr: r.expr.as_str(),
+            panel: false,
+        }
+    });
+    unproduced(a, index, rules, reads, out);
+}
+
+/// P013 `unproduced-series`, for dashboards: a panel of a generated Grafana dashboard (a
+/// ConfigMap labelled for kube-prometheus-stack's Grafana sidecar) reads a series nothing
+/// in the environment produces, judged as the rules are (see [`unproduced_series`]).
+///
+/// Why: a panel over a series that does not exist is drawn empty, and an empty panel reads
+/// as "all is well"; dashboards are meant to leave out what the environment cannot show.
+pub(super) fn unproduced_panel_series(
+    a: &Artifacts,
+    index: &Index,
+    rules: &[Rule],
+    out: &mut Vec<Finding>,
+) {
+    let objects = a.objects.as_deref().unwrap_or_default();
+    let (key, value) = crate::ir::naming::GRAFANA_DASHBOARD_LABEL;
+    let mut panels = Vec::new();
+    for cm in objects.iter().filter(|o| {
+        o.kind == "ConfigMap"
+            && o.doc
+                .pointer("/metadata/labels")
+                .and_then(|l| l.get(key))
+                .and_then(serde_json::Value::as_str)
+                == Some(value)
+    }) {
+        for text in super::string_map(cm.doc.get("data")).values() {
+            let Ok(board) = serde_json::from_str::<serde_json::Value>(text) else {
+                continue;
+            };
+            panels.extend(dashboard_reads(&board));
+        }
+    }
+    let reads = panels.iter().map(|(subject, expr)| Read {
+        subject: subject.clone(),
+        workload: None,
+        expr: expr.as_str(),
+        panel: true,
+    });
+    unproduced(a, index, rules, reads, out);
+}
+
+/// Every query of a dashboard, each with the panel it draws: (`panel ... of dashboard ...`,
+/// PromQL).
+fn dashboard_reads(board: &serde_json::Value) -> Vec<(String, String)> {
+    let title = board
+        .get("title")
+        .and_then(serde_json::Value::as_str)
+        .unwrap_or("");
+    let mut reads = Vec::new();
+    for p in board
+        .get("panels")
+        .and_then(serde_json::Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        let panel = p
+            .get("title")
+            .and_then(serde_json::Value::as_str)
+            .unwrap_or("");
+        for t in p
+            .get("targets")
+            .and_then(serde_json::Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(expr) = t.get("expr").and_then(serde_json::Value::as_str) {
+                reads.push((
+                    format!("panel `{panel}` of dashboard `{title}`"),
+                    expr.to_owned(),
+                ));
+            }
+        }
+    }
+    reads
+}
+
+/// One expression the output evaluates, and what to call it in a finding.
+struct Read<'a> {
+    /// What the finding calls it: a rule or a dashboard panel, by name.
+    subject: String,
+    /// The workload it is about, when known.
+    workload: Option<String>,
+    /// The PromQL.
+    expr: &'a str,
+    /// Whether it is a dashboard panel's query.
+    panel: bool,
+}
+
+/// The findings of P013 over `reads`, with the series `rules` record counted as produced.
+fn unproduced<'a>(
+    a: &Artifacts,
+    index: &Index,
+    rules: &[Rule],
+    reads: impl Iterator<Item = Read<'a>>,
+    out: &mut Vec<Finding>,
+) {
     let objects = a.objects.as_deref().unwrap_or_default();
     let recorded: BTreeSet<&str> = rules.iter().filter_map(|r| r.record.as_deref()).collect();
     let scraped = scraped(objects, index);
     let stack = stack_installed(a);
     let mut cache = BTreeMap::new();
-    for r in rules {
-        let Some((shape, literals)) = selectors_of(&r.expr, &mut cache) else {
+    for r in reads {
+        let Some((shape, literals)) = selectors_of(r.expr, &mut cache) else {
             continue;
         };
         let found = shape.iter().map(|(name, eq)| {
@@ -205,13 +312,17 @@ pub(super) fn unproduced_series(
                 .collect();
             (literal(name, &literals), eq)
         });
-        let what = r.alert.as_deref().or(r.record.as_deref()).unwrap_or("rule");
-        let workload = r.labels.get("service").map(String::as_str);
+        let what = &r.subject;
         for (name, eq) in found {
             if recorded.contains(name.as_str()) {
                 continue;
             }
             let target = eq.get("service").or_else(|| eq.get("job"));
+            // A panel belongs to no workload; its finding points at the one it selects.
+            let workload = r
+                .workload
+                .as_deref()
+                .or(eq.get("service").filter(|_| r.panel).map(String::as_str));
             let own = STACK_SERIES.contains(&name.as_str())
                 || STACK_PREFIXES.iter().any(|p| name.starts_with(p))
                 || name.contains(':');
@@ -238,7 +349,7 @@ pub(super) fn unproduced_series(
                     "give the service that produces it a metrics endpoint".to_owned(),
                 ),
             };
-            let message = format!("rule `{what}` reads `{name}`, and {why}");
+            let message = format!("{what} reads `{name}`, and {why}");
             out.push(match workload {
                 Some(w) => Finding::on(Code::UnproducedSeries, w, message, help),
                 None => Finding::env(Code::UnproducedSeries, message, help),

@@ -217,6 +217,30 @@ fn alert_rules_read_produced_series() {
 }
 
 #[test]
+fn dashboard_panels_read_produced_series() {
+    let (files, spec) = codepal();
+    let panels = |files: &[OutputFile], what: &str| {
+        findings(files, &spec, Code::UnproducedSeries)
+            .into_iter()
+            .filter(|d| d.message.starts_with("panel `") && d.message.contains(what))
+            .count()
+    };
+    // Every panel of the example's dashboards reads produced series; without the
+    // ServiceMonitor of a service, its request panels read series nothing scrapes.
+    assert!(files
+        .iter()
+        .any(|f| f.path == "k8s/staging/dashboards.yaml"));
+    assert_eq!(panels(&files, ""), 0);
+    let broken = edit(
+        &files,
+        "k8s/staging/auth-service.yaml",
+        "kind: ServiceMonitor",
+        "kind: ServiceMonitorGone",
+    );
+    assert!(panels(&broken, "nothing scrapes `auth-service`") > 0);
+}
+
+#[test]
 fn reachability_equals_the_dependency_graph() {
     breaks(
         Code::DependencyBlocked,

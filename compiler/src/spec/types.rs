@@ -743,6 +743,18 @@ pub struct EnvironmentCompose {
     pub monitoring: Option<Sp<bool>>,
     /// Run Dozzle, a web viewer of every container's logs, on 127.0.0.1:8890.
     pub log_viewer: Option<Sp<bool>>,
+    /// Run Grafana with the generated dashboards, reading the Compose Prometheus (so it
+    /// needs `monitoring`), e.g. `{ port = 3001 }`. Its admin password is the `.env`
+    /// variable `GRAFANA_ADMIN_PASSWORD`.
+    pub grafana: Option<Sp<ComposeGrafana>>,
+}
+
+/// Grafana in Docker Compose.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ComposeGrafana {
+    /// Host port on 127.0.0.1; defaults to 3000.
+    pub port: Option<Sp<u16>>,
 }
 
 /// Whether a data store is run by the cloud provider or inside the cluster.

@@ -385,8 +385,7 @@ loki.write "default" {{
 pub struct KubePrometheusStack {
     prometheus: PrometheusValues,
     alertmanager: AlertmanagerValues,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    grafana: Option<GrafanaValues>,
+    grafana: GrafanaValues,
 }
 
 #[derive(Serialize)]
@@ -452,7 +451,27 @@ struct AlertmanagerSpec {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct GrafanaValues {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     additional_data_sources: Vec<DataSource>,
+    sidecar: GrafanaSidecar,
+}
+
+/// The sidecar of the chart's Grafana that loads dashboards from ConfigMaps. The values are
+/// kube-prometheus-stack 88.5.3's defaults, written out because plinth's dashboard
+/// ConfigMaps depend on them: the label and value they carry, and a search of every
+/// namespace, since they live in the platform's namespace, not the chart's.
+#[derive(Serialize)]
+struct GrafanaSidecar {
+    dashboards: GrafanaSidecarDashboards,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct GrafanaSidecarDashboards {
+    enabled: bool,
+    label: &'static str,
+    label_value: &'static str,
+    search_namespace: &'static str,
 }
 
 #[derive(Serialize)]
@@ -568,13 +587,24 @@ pub fn kube_prometheus_stack(env: &Environment, extras: &PrometheusExtras) -> Ku
                 secrets: extras.alertmanager_secrets.clone(),
             },
         },
-        grafana: wants_loki(env).then(|| GrafanaValues {
-            additional_data_sources: vec![DataSource {
-                name: "Loki".to_owned(),
-                kind: "loki".to_owned(),
-                url: loki_url(),
-                access: "proxy".to_owned(),
-            }],
-        }),
+        grafana: GrafanaValues {
+            additional_data_sources: wants_loki(env)
+                .then(|| DataSource {
+                    name: "Loki".to_owned(),
+                    kind: "loki".to_owned(),
+                    url: loki_url(),
+                    access: "proxy".to_owned(),
+                })
+                .into_iter()
+                .collect(),
+            sidecar: GrafanaSidecar {
+                dashboards: GrafanaSidecarDashboards {
+                    enabled: true,
+                    label: naming::GRAFANA_DASHBOARD_LABEL.0,
+                    label_value: naming::GRAFANA_DASHBOARD_LABEL.1,
+                    search_namespace: "ALL",
+                },
+            },
+        },
     }
 }

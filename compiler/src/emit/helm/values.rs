@@ -54,6 +54,21 @@ pub struct Values {
     /// The ACME ClusterIssuer named by `cluster.tlsIssuer`, when plinth generates it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster_issuer: Option<ClusterIssuerValues>,
+    /// Grafana dashboards, one ConfigMap each, by ConfigMap name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub dashboards: BTreeMap<String, DashboardValues>,
+}
+
+/// A dashboard's ConfigMap: its labels (the sidecar's among them) and one file.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct DashboardValues {
+    /// Labels of the ConfigMap.
+    pub labels: BTreeMap<String, String>,
+    /// File name, the ConfigMap's key.
+    pub file: String,
+    /// The dashboard JSON.
+    pub json: String,
 }
 
 /// A ClusterSecretStore of AWS Secrets Manager and the ExternalSecrets that read it.

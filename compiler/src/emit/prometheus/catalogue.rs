@@ -83,7 +83,7 @@ impl Producers {
     }
 
     /// The first source among `sources` that nothing produces for workload `w`.
-    fn lack(&self, w: &Workload, sources: &[Source]) -> Option<Reason> {
+    pub fn lack(&self, w: &Workload, sources: &[Source]) -> Option<Reason> {
         sources.iter().find_map(|s| match s {
             Source::Kubernetes => (!self.kubernetes).then_some(Reason::Kubernetes),
             Source::Exporter if self.operated.contains(&w.name) => None,
@@ -211,7 +211,7 @@ pub(crate) fn value_text(unit: Unit, v: f64) -> String {
 
 /// Shortest window a `rate()` may use: five minutes, or four scrapes when those are slower,
 /// so that a window always holds enough samples. Whole minutes keep the rules readable.
-fn rate_window(scrape_interval_ms: u64) -> u64 {
+pub(crate) fn rate_window(scrape_interval_ms: u64) -> u64 {
     (4 * scrape_interval_ms).max(300_000).div_ceil(60_000) * 60_000
 }
 

@@ -14,7 +14,7 @@
 pub(crate) mod catalogue;
 mod config;
 pub(crate) mod signals;
-mod slo;
+pub(crate) mod slo;
 mod unit_tests;
 
 use std::borrow::Cow;

@@ -16,14 +16,17 @@ use crate::ir::{self, naming, Environment, SeverityLevel};
 use crate::units::format_duration;
 
 /// One burn-rate condition: the long and short windows and the burn rate both must exceed.
-struct Burn {
-    long: &'static str,
-    short: &'static str,
-    factor: f64,
+pub(crate) struct Burn {
+    /// The long window.
+    pub long: &'static str,
+    /// The short window.
+    pub short: &'static str,
+    /// The burn rate both windows must exceed.
+    pub factor: f64,
 }
 
 /// Page: a fast burn that exhausts the budget in days.
-const PAGE: [Burn; 2] = [
+pub(crate) const PAGE: [Burn; 2] = [
     Burn {
         long: "1h",
         short: "5m",
@@ -37,7 +40,7 @@ const PAGE: [Burn; 2] = [
 ];
 
 /// Ticket: a slow burn that exhausts the budget before the window ends.
-const TICKET: [Burn; 2] = [
+pub(crate) const TICKET: [Burn; 2] = [
     Burn {
         long: "1d",
         short: "2h",
