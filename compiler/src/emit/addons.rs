@@ -39,6 +39,9 @@ const BARMAN_CLOUD: &str = "0.7.0";
 /// `traefik/traefik` chart (Traefik v3.7.11): the ingress controller plinth installs for its
 /// default ingress class, now that ingress-nginx is retired (March 2026).
 const TRAEFIK: &str = "41.3.0";
+/// `envoyproxy/gateway` chart `gateway-helm` (Envoy Gateway v1.9.0), from its OCI registry;
+/// it bundles the Gateway API CRDs (v1.6.1, standard channel) with its own.
+const ENVOY_GATEWAY: &str = "v1.9.0";
 
 /// Namespace of External Secrets (fixed: the IRSA trust names it, and the generated
 /// `ClusterSecretStore` relies on the controller's identity).
@@ -116,6 +119,7 @@ pub(crate) fn plan(platform: &ir::Platform, env: &Environment) -> Vec<Addon> {
         metrics_server(env),
         vertical_pod_autoscaler(env),
         prometheus_adapter(env),
+        envoy_gateway(env),
         cert_manager(env),
         external_secrets(platform, env),
         postgres_operator(env),
@@ -131,6 +135,7 @@ pub(crate) fn plan(platform: &ir::Platform, env: &Environment) -> Vec<Addon> {
 pub(crate) fn notes(env: &Environment) -> Vec<String> {
     let mut out = Vec::new();
     if env.cloud.is_some()
+        && env.cluster.edge == ir::Edge::Ingress
         && env.workloads.iter().any(|w| w.ingress.is_some())
         && env.cluster.ingress_class != units::INGRESS_CLASS
     {
@@ -289,6 +294,15 @@ fn cert_manager(env: &Environment) -> Option<Addon> {
         .workloads
         .iter()
         .any(|w| w.ingress.as_ref().is_some_and(|i| i.tls));
+    let gateway = envoy_gateway(env).is_some();
+    let mut values = json!({ "crds": { "enabled": true, "keep": true } });
+    if gateway {
+        values["config"] = json!({
+            "apiVersion": "controller.config.cert-manager.io/v1alpha1",
+            "kind": "ControllerConfiguration",
+            "gatewayAPI": { "enabled": true },
+        });
+    }
     (tls || needs_barman_cloud(env)).then(|| Addon {
         id: "cert_manager",
         release: "cert-manager",
@@ -296,10 +310,40 @@ fn cert_manager(env: &Environment) -> Option<Addon> {
         chart: "cert-manager",
         version: CERT_MANAGER,
         namespace: CERT_MANAGER_NAMESPACE.to_owned(),
-        values: Some(json!({ "crds": { "enabled": true, "keep": true } })),
-        after: Vec::new(),
+        values: Some(values),
+        after: if gateway {
+            vec![After::Addon("envoy_gateway")]
+        } else {
+            Vec::new()
+        },
         role: None,
     })
+}
+
+/// Envoy Gateway, with the Gateway API CRDs, when the environment's edge is the Gateway API
+/// ([`ir::Edge::Envoy`]) and a workload is exposed.
+///
+/// Why: the generated `Gateway` and `HTTPRoute`s are custom resources that need the Gateway
+/// API CRDs, and only a controller that watches their `GatewayClass` creates the Envoy
+/// proxies (a Deployment and a LoadBalancer Service per Gateway, in `envoy-gateway-system`,
+/// which the NetworkPolicies admit) that serve them. The chart bundles the standard Gateway
+/// API CRDs (`crds.enabled`, its default), so it is their one owner. cert-manager is
+/// installed after it: with `gatewayAPI.enabled` it watches Gateways, which needs the CRDs
+/// to exist when it starts.
+fn envoy_gateway(env: &Environment) -> Option<Addon> {
+    (env.cluster.edge == ir::Edge::Envoy && env.workloads.iter().any(|w| w.ingress.is_some())).then(
+        || Addon {
+            id: "envoy_gateway",
+            release: "envoy-gateway",
+            repository: "oci://docker.io/envoyproxy",
+            chart: "gateway-helm",
+            version: ENVOY_GATEWAY,
+            namespace: units::ENVOY_GATEWAY_NAMESPACE.to_owned(),
+            values: Some(json!({ "crds": { "enabled": true } })),
+            after: Vec::new(),
+            role: None,
+        },
+    )
 }
 
 /// External Secrets, with an IAM role (IRSA) that may read only the environment's own
@@ -384,8 +428,9 @@ fn needs_barman_cloud(env: &Environment) -> bool {
         .any(|w| crate::emit::cnpg::operated(env, w) && crate::emit::cnpg::backup(w).is_some())
 }
 
-/// Traefik as the ingress controller, when any workload has an ingress and the spec keeps
-/// plinth's default ingress class.
+/// Traefik as the ingress controller, when the edge is classic Ingress
+/// (`platform.gateway = "ingress"`), a workload is exposed and the spec keeps plinth's
+/// default ingress class.
 ///
 /// Why: an Ingress is served only by a controller that watches its class. ingress-nginx,
 /// the long-time default, was retired in March 2026; Traefik reads standard Ingresses, is
@@ -395,7 +440,8 @@ fn needs_barman_cloud(env: &Environment) -> bool {
 /// Network Load Balancer. A class the spec names is the cluster's own controller: nothing
 /// is installed, and the build notes it as a prerequisite ([`notes`]).
 fn ingress_controller(env: &Environment) -> Option<Addon> {
-    (env.workloads.iter().any(|w| w.ingress.is_some())
+    (env.cluster.edge == ir::Edge::Ingress
+        && env.workloads.iter().any(|w| w.ingress.is_some())
         && env.cluster.ingress_class == units::INGRESS_CLASS)
         .then(|| Addon {
             id: "ingress_controller",

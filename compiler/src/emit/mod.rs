@@ -10,6 +10,7 @@ pub(crate) mod cluster;
 pub(crate) mod cnpg;
 pub mod compose;
 pub mod docs;
+pub(crate) mod gateway;
 pub mod gotmpl;
 pub mod helm;
 pub mod k8s;

@@ -80,7 +80,25 @@ fn scale_count(n: u32, f: f64) -> u32 {
     ((n as f64 * f).ceil() as u32).max(1)
 }
 
+/// The edge of an environment: the one `platform.gateway` names, else classic Ingress when
+/// the spec configures an ingress controller (`ingress_class`, `ingress_namespace`: specs
+/// written before the Gateway API default keep what they had) or the environment has no
+/// cloud (a cluster plinth does not build, whose own controller is most likely an Ingress
+/// one), else Envoy Gateway. `istio` is rejected by `check` (E202) before lowering.
+fn edge(platform: &spec::Platform, cloud: bool) -> Edge {
+    match platform.gateway.as_ref().map(|g| g.value) {
+        Some(spec::Gateway::Ingress) => Edge::Ingress,
+        Some(spec::Gateway::Envoy | spec::Gateway::Istio) => Edge::Envoy,
+        None if platform.ingress_class.is_some() || platform.ingress_namespace.is_some() => {
+            Edge::Ingress
+        }
+        None if cloud => Edge::Envoy,
+        None => Edge::Ingress,
+    }
+}
+
 fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
+    let edge = edge(&spec.platform, view.cloud.is_some());
     let env_name = view
         .env
         .as_ref()
@@ -170,10 +188,14 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
         team: text(&platform.team),
         owner: text(&platform.owner),
         cluster: ClusterAddons {
+            edge,
             ingress_class: text(&platform.ingress_class)
                 .unwrap_or_else(|| INGRESS_CLASS.to_owned()),
-            ingress_namespace: text(&platform.ingress_namespace)
-                .unwrap_or_else(|| INGRESS_NAMESPACE.to_owned()),
+            ingress_namespace: match edge {
+                Edge::Envoy => ENVOY_GATEWAY_NAMESPACE.to_owned(),
+                Edge::Ingress => text(&platform.ingress_namespace)
+                    .unwrap_or_else(|| INGRESS_NAMESPACE.to_owned()),
+            },
             tls_issuer: text(&platform.tls_issuer).unwrap_or_else(|| TLS_ISSUER.to_owned()),
             tls_email: text(&platform.tls_email)
                 .or_else(|| text(&platform.owner).filter(|o| units::is_email(o))),

@@ -78,6 +78,18 @@ pub enum SecretSource {
     External,
 }
 
+/// The implementation of the platform's edge: what routes outside traffic to services.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Gateway {
+    /// Gateway API objects served by Envoy Gateway.
+    Envoy,
+    /// Gateway API objects served by Istio (not implemented yet).
+    Istio,
+    /// Classic `Ingress` objects of `platform.ingress_class`.
+    Ingress,
+}
+
 /// A warning the spec accepts.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -109,11 +121,18 @@ pub struct Platform {
     /// `env`. Values may use `{env}`, `{namespace}`, `{domain}` and `{platform}`, e.g.
     /// `SENTRY_ENV = "{env}"`.
     pub env: Option<BTreeMap<Sp<String>, Sp<String>>>,
-    /// Ingress class of generated Ingresses; defaults to `traefik`, the controller plinth
-    /// installs on the clusters it creates. Another class is the cluster's own controller.
+    /// How traffic from outside reaches the exposed services: `envoy` (a Gateway API
+    /// `Gateway` and `HTTPRoute`s, served by Envoy Gateway, which plinth installs on the
+    /// clusters it creates), `ingress` (classic `Ingress` objects of `ingress_class`), or
+    /// `istio` (not implemented yet). Defaults to `ingress` when `ingress_class` or
+    /// `ingress_namespace` is set or for an environment without a cloud, else `envoy`.
+    pub gateway: Option<Sp<Gateway>>,
+    /// Ingress class of generated Ingresses (with `gateway = "ingress"`); defaults to
+    /// `traefik`, the controller plinth installs on the clusters it creates. Another class is
+    /// the cluster's own controller.
     pub ingress_class: Option<Sp<String>>,
-    /// Namespace the ingress controller runs in (allowed through network policies); defaults
-    /// to `traefik`.
+    /// Namespace the ingress controller runs in (allowed through network policies), with
+    /// `gateway = "ingress"`; defaults to `traefik`.
     pub ingress_namespace: Option<Sp<String>>,
     /// cert-manager ClusterIssuer that provisions TLS certificates; defaults to `letsencrypt`,
     /// which plinth generates (Let's Encrypt, HTTP-01 through the ingress class) in every

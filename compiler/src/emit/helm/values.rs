@@ -54,6 +54,30 @@ pub struct Values {
     /// The ACME ClusterIssuer named by `cluster.tlsIssuer`, when plinth generates it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster_issuer: Option<ClusterIssuerValues>,
+    /// The Gateway API edge (Envoy Gateway), when a workload is exposed through it; the
+    /// workloads' `ingress` then become HTTPRoutes instead of Ingresses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<GatewayValues>,
+}
+
+/// The Gateway API edge of an environment: its GatewayClass, its Gateway and the HTTPRoute
+/// of each exposed workload, as plinth decided them for the k8s target.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GatewayValues {
+    /// The Gateway's name.
+    pub name: String,
+    /// The GatewayClass's name.
+    pub class_name: String,
+    /// The GatewayClass's spec.
+    pub class_spec: serde_json::Map<String, serde_json::Value>,
+    /// The Gateway's annotations (cert-manager's issuer).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// The Gateway's spec.
+    pub spec: serde_json::Map<String, serde_json::Value>,
+    /// The HTTPRoute spec of each exposed workload, by workload.
+    pub routes: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A ClusterSecretStore of AWS Secrets Manager and the ExternalSecrets that read it.
@@ -91,7 +115,7 @@ pub struct ExternalSecretValues {
     pub docker_config: bool,
 }
 
-/// An ACME ClusterIssuer with an HTTP-01 solver through `cluster.ingressClass`.
+/// An ACME ClusterIssuer with an HTTP-01 solver.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClusterIssuerValues {
@@ -101,6 +125,8 @@ pub struct ClusterIssuerValues {
     pub email: String,
     /// Secret the ACME account's private key is kept in.
     pub account_key_secret: String,
+    /// The HTTP-01 solver (through the Gateway, or Ingresses of `cluster.ingressClass`).
+    pub solver: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A ResourceQuota and its LimitRange.
