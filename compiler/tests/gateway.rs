@@ -280,3 +280,45 @@ fn istio_is_not_implemented_yet_and_ingress_keys_conflict_with_the_gateway() {
         codes(&out)
     );
 }
+
+#[test]
+fn compose_keeps_traefik_and_says_it_does_not_model_the_gateway() {
+    let text = r#"version = 1
+[platform]
+name = "shop"
+domain = "shop.localhost"
+gateway = "envoy"
+
+[services.web]
+image = "ghcr.io/shop/web:2.0.0"
+ports = [{ name = "http", port = 8080 }]
+probes.readiness = { path = "/ready", port = "http" }
+ingress = { host = "www.{domain}", tls = false }
+
+[environments.dev]
+local = true
+"#;
+    let dir = TempDir::new("gateway-compose");
+    std::fs::write(dir.join("platform.toml"), text).unwrap();
+    let out = plinth_run(&dir.0, &["build", "platform.toml"]);
+    assert_exit(&out, 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("the Gateway API is not modelled locally"),
+        "{stderr}"
+    );
+    // The cluster output of the same environment has the Gateway, chosen explicitly.
+    one(&dir, "k8s/dev/gateway.yaml", "Gateway");
+    one(&dir, "k8s/dev/web.yaml", "HTTPRoute");
+    assert!(text_of_compose(&dir).contains("traefik.http.routers.web.rule"));
+}
+
+/// The Compose file of the build in `dir`.
+fn text_of_compose(dir: &TempDir) -> String {
+    let compose = std::fs::read_dir(dir.join("out/compose"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "yaml" || x == "yml"))
+        .expect("a Compose file");
+    std::fs::read_to_string(compose).unwrap()
+}
