@@ -129,11 +129,14 @@ codes! {
     InvalidCloudName = "E199", "invalid-cloud-name", "a generated AWS name (cluster, database, cache, bucket) longer than AWS allows, or not starting with a letter or with `--` where AWS forbids it";
     MalformedRegion = "E200", "malformed-region", "a cloud region that is not shaped like an AWS region code";
     TooFewAvailabilityZones = "E201", "too-few-availability-zones", "`network.azs` below two: EKS and RDS need subnets in at least two Availability Zones";
+    GatewayNotImplemented = "E202", "gateway-not-implemented", "`platform.gateway` names an implementation plinth does not generate yet (`istio`)";
+    IngressKeyWithGateway = "E203", "ingress-key-with-gateway", "`platform.ingress_class` or `ingress_namespace` set while `platform.gateway` chooses the Gateway API, which does not read them";
     UnknownSecretDeclaration = "E205", "unknown-secret-declaration", "a `[secrets.NAME]` declaration that names no secret the spec references";
     NoAcmeEmail = "E206", "no-acme-email", "the generated Let's Encrypt ClusterIssuer has no account e-mail: `platform.tls_email` is unset and `platform.owner` is not an address";
     InvalidEmail = "E207", "invalid-email", "a `platform.tls_email` that is not an e-mail address";
     DnsWithoutCloud = "E204", "dns-without-cloud", "`dns` on an environment without a cloud, where nothing would create its records";
     InvalidDnsRecord = "E208", "invalid-dns-record", "a DNS record whose name is outside the zone, whose value its type does not accept, or that clashes with another";
+    TooManyTlsHosts = "E210", "too-many-tls-hosts", "more hosts terminating TLS in one environment than the Gateway's listeners can hold (63, one HTTPS listener each)";
     DnsRecordOnRouteHost = "E209", "dns-record-on-route-host", "a DNS record listed for a route host, whose record external-dns owns";
     NoReadinessProbe = "W001", "no-readiness-probe", "a web service has no readiness probe, so it receives traffic before it is ready";
     SecurityOptOut = "W002", "security-opt-out", "a workload opts out of a secure default";

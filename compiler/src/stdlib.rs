@@ -152,6 +152,10 @@ pub const HELM_APP_CHART: &[(&str, &str)] = &[
         include_str!("../../stdlib/helm/app-chart/templates/external-secrets.yaml"),
     ),
     (
+        "templates/gateway.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/gateway.yaml"),
+    ),
+    (
         "templates/hpa.yaml",
         include_str!("../../stdlib/helm/app-chart/templates/hpa.yaml"),
     ),

@@ -6,12 +6,17 @@
 //! benchmark runs (or two machines) measure the same input.
 //!
 //! Every service has ports, resources, autoscaling, probes, environment variables, secret
-//! references, a dependency, an ingress, a threshold override and an SLO; every tenth service
+//! references, a dependency, an ingress (under one of 32 shared hosts, on its own path), a threshold override and an SLO; every tenth service
 //! brings a data store (PostgreSQL and Redis in turn); there are two environments, a local
 //! `dev` (for Compose) and `production`, and an AWS cloud section (for Terraform), so every
 //! target has work. The result checks clean: no errors and no warnings.
 
 use std::fmt::Write;
+
+/// The hosts the synthetic services share, each service under its own path: as many TLS
+/// hosts as one Gateway holds at most would be (E210), and enough to exercise the per-host
+/// work.
+const HOSTS: usize = 32;
 
 /// The name of synthetic service `i`.
 fn service(i: usize) -> String {
@@ -57,7 +62,7 @@ ports = [{{ name = "http", port = 8080 }}, {{ name = "grpc", port = 9090 }}]
 autoscaling = {{ min = 2, max = {max}, cpu = 70, memory = 80 }}
 resources = {{ requests = {{ cpu = "{cpu}m", memory = "256Mi" }}, limits = {{ cpu = "1", memory = "512Mi" }} }}
 depends_on = ["{dep}"]
-ingress = {{ host = "{name}.{{domain}}" }}
+ingress = {{ host = "api-{host}.{{domain}}", path = "/{name}" }}
 metrics = {{ path = "/metrics", port = "http" }}
 env = {{ LOG_LEVEL = "info", UPSTREAM = "http://{dep}", WORKERS = "{workers}" }}
 secrets = {{ DATABASE_URL = {{ secret = "{name}-{engine}", key = "url" }}, API_TOKEN = {{ secret = "{name}-api", key = "token" }} }}
@@ -67,6 +72,7 @@ thresholds.error_rate = {{ warning = 2, critical = 10 }}
 
 "#,
             minor = i % 17,
+            host = i % HOSTS,
             max = 4 + i % 7,
             cpu = 100 + 50 * (i % 5),
             workers = 2 + i % 3,

@@ -554,6 +554,9 @@ pub const COMPOSE_ALERTMANAGER_PORT: u16 = 9093;
 
 /// Namespace of the ingress controller when the spec names none.
 pub const INGRESS_NAMESPACE: &str = "traefik";
+/// Namespace of Envoy Gateway, where its controller runs and creates each `Gateway`'s Envoy
+/// proxies (its default deploy mode), so the NetworkPolicies admit it to routed ports.
+pub const ENVOY_GATEWAY_NAMESPACE: &str = "envoy-gateway-system";
 
 /// Namespace of Prometheus when the spec names none.
 pub const MONITORING_NAMESPACE: &str = "monitoring";

@@ -194,11 +194,13 @@ fn a_custom_pod_metric_is_served_by_prometheus_adapter_from_its_counter() {
 }
 
 #[test]
-fn tls_ingress_installs_cert_manager_and_traefik() {
-    let c = compile(&spec(
-        "replicas = 2\ningress = { host = \"www.{domain}\" }",
-        "",
-    ));
+fn a_chosen_tls_ingress_installs_cert_manager_and_traefik() {
+    let c = compile(
+        &spec("replicas = 2\ningress = { host = \"www.{domain}\" }", "").replace(
+            "domain = \"shop.example.com\"",
+            "domain = \"shop.example.com\"\ngateway = \"ingress\"",
+        ),
+    );
     assert_eq!(releases(&c), ["cert_manager", "ingress_controller"]);
     let addons = file(&c, "addons.tf").unwrap();
     let cm = find(&addons, &["helm_release", "cert_manager"]);

@@ -114,12 +114,36 @@ fn external_dns_keeps_the_route_hosts_within_the_zone() {
     assert_eq!(values["policy"], "sync");
     assert_eq!(values["registry"], "txt");
     assert_eq!(values["txtOwnerId"], "codepal-production");
-    assert_eq!(values["sources"], serde_json::json!(["ingress"]));
+    // CodePal's routes are HTTPRoutes of the Gateway API (the default with a cloud), so
+    // external-dns reads them, after Envoy Gateway has installed their CRDs.
+    assert_eq!(values["sources"], serde_json::json!(["gateway-httproute"]));
+    assert!(
+        release["depends_on"]
+            .to_string()
+            .contains("helm_release.envoy_gateway"),
+        "{release}"
+    );
     // Staging's owner differs, so the two environments' external-dns never delete each
     // other's records in the shared zone.
     let staging =
         std::fs::read_to_string(out.join("helm/values-external-dns-staging.yaml")).unwrap();
     assert!(staging.contains("txtOwnerId: codepal-staging"), "{staging}");
+}
+
+/// With classic Ingresses (`gateway = "ingress"`) external-dns reads Ingresses instead.
+#[test]
+fn with_ingresses_external_dns_reads_ingresses() {
+    let dir = TempDir::new("dns-ingress-source");
+    let spec = std::fs::read_to_string(root().join("examples/codepal.toml"))
+        .unwrap()
+        .replacen("[platform]\n", "[platform]\ngateway = \"ingress\"\n", 1);
+    std::fs::write(dir.join("codepal.toml"), spec).unwrap();
+    let run = plinth_run(&dir.0, &["build", "codepal.toml", "--target", "helm"]);
+    assert_exit(&run, 0);
+    let values =
+        std::fs::read_to_string(dir.join("out/helm/values-external-dns-production.yaml")).unwrap();
+    let values: serde_json::Value = serde_saphyr::from_str(&values).unwrap();
+    assert_eq!(values["sources"], serde_json::json!(["ingress"]));
 }
 
 #[test]

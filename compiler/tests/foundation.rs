@@ -351,13 +351,14 @@ fn the_default_tls_issuer_is_generated_and_needs_an_address() {
     let codepal = std::fs::read_to_string(root().join("examples/codepal.toml")).unwrap();
     std::fs::write(dir.join("platform.toml"), &codepal).unwrap();
     build(&dir, "platform.toml");
-    let ingresses: Vec<Value> = objects(&dir.join("out"), "production")
+    // With a cloud the routes go through the Gateway, which names the issuer.
+    let gateways: Vec<Value> = objects(&dir.join("out"), "production")
         .into_iter()
-        .filter(|o| o["kind"] == "Ingress")
+        .filter(|o| o["kind"] == "Gateway")
         .collect();
-    assert!(!ingresses.is_empty());
+    assert_eq!(gateways.len(), 1);
     let issuer_name =
-        ingresses[0]["metadata"]["annotations"]["cert-manager.io/cluster-issuer"].clone();
+        gateways[0]["metadata"]["annotations"]["cert-manager.io/cluster-issuer"].clone();
     for env in ["staging", "production"] {
         let objs = objects(&dir.join("out"), env);
         let issuer = objs
@@ -373,13 +374,10 @@ fn the_default_tls_issuer_is_generated_and_needs_an_address() {
         );
         assert_eq!(acme["email"], "devops@codepal.com");
         assert!(acme["privateKeySecretRef"]["name"].is_string());
-        let class = objs.iter().find(|o| o["kind"] == "Ingress").unwrap()["spec"]
-            ["ingressClassName"]
-            .clone();
-        assert_eq!(
-            acme["solvers"][0]["http01"]["ingress"]["ingressClassName"],
-            class
-        );
+        let gateway = objs.iter().find(|o| o["kind"] == "Gateway").unwrap();
+        let parent = &acme["solvers"][0]["http01"]["gatewayHTTPRoute"]["parentRefs"][0];
+        assert_eq!(parent["name"], gateway["metadata"]["name"]);
+        assert_eq!(parent["namespace"], gateway["metadata"]["namespace"]);
     }
 
     // An issuer of the spec's own is a prerequisite.
@@ -464,10 +462,11 @@ fn diff_flags_a_removed_external_secret_as_destructive() {
 }
 
 /// With the generated issuer, cert-manager answers HTTP-01 challenges from a solver pod in
-/// the platform's namespace; the ingress controller must reach it through the default-deny
-/// policy, on the solver's port only. Without the issuer there is no such opening.
+/// the platform's namespace; the edge's proxies (Envoy Gateway's, with a cloud) must reach it
+/// through the default-deny policy, on the solver's port only. Without the issuer there is
+/// no such opening.
 #[test]
-fn the_ingress_controller_reaches_the_acme_solver_only_with_the_generated_issuer() {
+fn the_edge_reaches_the_acme_solver_only_with_the_generated_issuer() {
     let tmp = TempDir::new("acme-solver");
     let dir = tmp.0.clone();
     let codepal = std::fs::read_to_string(root().join("examples/codepal.toml")).unwrap();
@@ -488,7 +487,7 @@ fn the_ingress_controller_reaches_the_acme_solver_only_with_the_generated_issuer
     let rule = &spec["ingress"][0];
     assert_eq!(
         rule["from"][0]["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"],
-        "traefik"
+        "envoy-gateway-system"
     );
     assert_eq!(rule["ports"][0]["port"], 8089);
     assert_eq!(spec["ingress"].as_array().unwrap().len(), 1);

@@ -634,6 +634,7 @@ fn upstream_values_where_the_spec_asks_for_them() {
         "cert-manager",
         "external-secrets",
         "traefik",
+        "gateway-helm",
         "cloudnative-pg",
         "plugin-barman-cloud",
         "external-dns",

@@ -129,9 +129,10 @@ fn ten_thousand_services_build() {
     );
     assert_exit(&out, 0);
     // One file per workload (10,000 services, 1,000 data stores), the namespace file, its
-    // Grafana dashboards, and, the environment having a cloud, its ExternalSecrets and its
-    // ClusterIssuer.
-    assert_eq!(file_count(&dir.join("out/k8s/production")), 11_004);
+    // Grafana dashboards, and, the environment having a cloud, its ExternalSecrets, its
+    // ClusterIssuer and its Gateway.
+    assert_eq!(file_count(&dir.join("out/k8s/production")), 11_005);
+    assert!(dir.join("out/k8s/production/gateway.yaml").is_file());
     let api = std::fs::read_to_string(dir.join("out/k8s/production/svc-09999.yaml"))
         .expect("the last service's manifest");
     assert!(api.contains("kind: Deployment") && api.contains("svc-09998"));

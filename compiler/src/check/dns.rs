@@ -80,7 +80,7 @@ pub(super) fn run(ctx: &mut Ctx) {
 
 /// A route host as the lowering writes it: `{domain}` replaced; `None` for one that still
 /// holds another placeholder (reported by the placeholder rules).
-fn route_host(written: &Sp<String>, domain: Option<&str>) -> Option<String> {
+pub(super) fn route_host(written: &Sp<String>, domain: Option<&str>) -> Option<String> {
     let host = match domain {
         Some(d) => written.value.replace("{domain}", d),
         None => written.value.clone(),

@@ -16,6 +16,8 @@ pub(super) fn run(ctx: &mut Ctx) {
     let mut found = Vec::new();
     let platform = &ctx.spec.platform;
     acme_email_missing_or_invalid(ctx.spec, ctx.views, &mut found);
+    gateway_not_implemented(platform, &mut found);
+    ingress_key_with_gateway(platform, &mut found);
     invalid_label(&platform.labels, &mut found);
     if let Some(team) = &platform.team {
         invalid_team(team, &mut found);
@@ -710,6 +712,63 @@ fn invalid_cloud_name(ctx: &Ctx, view: &Resolved, out: &mut Vec<Diagnostic>) {
             "access-log bucket",
             env_span,
         );
+    }
+}
+
+/// E202 `gateway-not-implemented`: `platform.gateway = "istio"`.
+///
+/// Why: Istio as the Gateway API implementation comes with the service mesh (issue 22's
+/// mesh step), which plinth does not generate yet. Generating Gateway objects for a class
+/// nothing installs would leave every route unserved; an error says so at the line instead.
+///
+/// Example: `gateway = "istio"` under `[platform]`.
+fn gateway_not_implemented(platform: &crate::spec::Platform, out: &mut Vec<Diagnostic>) {
+    let Some(g) = &platform.gateway else {
+        return;
+    };
+    if g.value == crate::spec::Gateway::Istio {
+        out.push(
+            Diagnostic::new(
+                Code::GatewayNotImplemented,
+                "the Istio gateway is not implemented yet",
+                g.span.clone(),
+                "not generated yet",
+            )
+            .help("use `gateway = \"envoy\"` (Envoy Gateway, the Gateway API default) until the mesh step lands, or `gateway = \"ingress\"`"),
+        );
+    }
+}
+
+/// E203 `ingress-key-with-gateway`: `platform.ingress_class` or `platform.ingress_namespace`
+/// set while `platform.gateway` is `envoy` or `istio`.
+///
+/// Why: with the Gateway API no Ingress is generated, so the class is never read, and the
+/// proxies run in the implementation's own namespace, which the NetworkPolicies admit
+/// instead. A spec that sets both means one of them by mistake.
+///
+/// Example: `gateway = "envoy"` and `ingress_class = "nginx"`.
+fn ingress_key_with_gateway(platform: &crate::spec::Platform, out: &mut Vec<Diagnostic>) {
+    let Some(g) = &platform.gateway else {
+        return;
+    };
+    if g.value == crate::spec::Gateway::Ingress {
+        return;
+    }
+    for (key, value) in [
+        ("ingress_class", &platform.ingress_class),
+        ("ingress_namespace", &platform.ingress_namespace),
+    ] {
+        if let Some(v) = value {
+            out.push(
+                Diagnostic::new(
+                    Code::IngressKeyWithGateway,
+                    format!("`{key}` has no effect with the Gateway API"),
+                    v.span.clone(),
+                    "only read with `gateway = \"ingress\"`",
+                )
+                .help("remove it, or set `gateway = \"ingress\"` to keep generating Ingresses"),
+            );
+        }
     }
 }
 

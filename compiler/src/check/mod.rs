@@ -10,6 +10,7 @@ mod cloud;
 mod collisions;
 mod dns;
 mod fields;
+mod gateway;
 mod namespaces;
 mod placement;
 mod refs;
@@ -76,6 +77,7 @@ pub fn run(spec: &Spec, views: &[Resolved], sources: &Sources) -> Diagnostics {
     placement::run(&mut ctx);
     cloud::run(&mut ctx);
     dns::run(&mut ctx);
+    gateway::run(&mut ctx);
     let diags = allowed(spec, ctx.diags);
     let mut diags = Diagnostics(diags);
     diags.sort();

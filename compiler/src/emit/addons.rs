@@ -41,6 +41,9 @@ const EXTERNAL_DNS: &str = "1.21.1";
 /// `traefik/traefik` chart (Traefik v3.7.11): the ingress controller plinth installs for its
 /// default ingress class, now that ingress-nginx is retired (March 2026).
 const TRAEFIK: &str = "41.3.0";
+/// `envoyproxy/gateway` chart `gateway-helm` (Envoy Gateway v1.9.0), from its OCI registry;
+/// it bundles the Gateway API CRDs (v1.6.1, standard channel) with its own.
+const ENVOY_GATEWAY: &str = "v1.9.0";
 
 /// Namespace of External Secrets (fixed: the IRSA trust names it, and the generated
 /// `ClusterSecretStore` relies on the controller's identity).
@@ -134,6 +137,7 @@ pub(crate) fn plan(platform: &ir::Platform, env: &Environment) -> Vec<Addon> {
         metrics_server(env),
         vertical_pod_autoscaler(env),
         prometheus_adapter(env),
+        envoy_gateway(env),
         cert_manager(env),
         external_secrets(platform, env),
         postgres_operator(env),
@@ -150,6 +154,7 @@ pub(crate) fn plan(platform: &ir::Platform, env: &Environment) -> Vec<Addon> {
 pub(crate) fn notes(env: &Environment) -> Vec<String> {
     let mut out = Vec::new();
     if env.cloud.is_some()
+        && env.cluster.edge == ir::Edge::Ingress
         && env.workloads.iter().any(|w| w.ingress.is_some())
         && env.cluster.ingress_class != units::INGRESS_CLASS
     {
@@ -295,7 +300,10 @@ fn adapter_rule(metric: &str) -> Value {
 }
 
 /// external-dns, when the environment names its DNS zone (`dns.zone`): it keeps a record
-/// for every route host pointing at the load balancer that serves it.
+/// for every route host pointing at the load balancer that serves it. It reads the routes
+/// the environment's edge has: `HTTPRoute`s (source `gateway-httproute`, the address from
+/// their Gateway's status; installed after Envoy Gateway, which brings their CRDs) or
+/// `Ingress`es.
 ///
 /// Why external-dns rather than Terraform records: the load balancer's name exists only
 /// once the ingress controller's Service has one, after the cluster is up; external-dns
@@ -308,9 +316,15 @@ fn adapter_rule(metric: &str) -> Value {
 fn external_dns(platform: &ir::Platform, env: &Environment) -> Option<Addon> {
     let cloud = env.cloud.as_ref()?;
     let dns = cloud.dns.as_ref()?;
+    let gateway = env.cluster.edge == ir::Edge::Envoy;
+    let source = if gateway {
+        "gateway-httproute"
+    } else {
+        "ingress"
+    };
     let mut values = json!({
         "provider": { "name": "aws" },
-        "sources": ["ingress"],
+        "sources": [source],
         "policy": "sync",
         "registry": "txt",
         "txtOwnerId": units::cloud_name(&platform.name, &env.name),
@@ -323,6 +337,9 @@ fn external_dns(platform: &ir::Platform, env: &Environment) -> Option<Addon> {
         },
     });
     let mut after = Vec::new();
+    if envoy_gateway(env).is_some() {
+        after.push(After::Addon("envoy_gateway"));
+    }
     if crate::emit::helm::upstream::wants_prometheus(env) {
         values["serviceMonitor"] = json!({ "enabled": true });
         after.push(After::Prometheus);
@@ -354,6 +371,15 @@ fn cert_manager(env: &Environment) -> Option<Addon> {
         .workloads
         .iter()
         .any(|w| w.ingress.as_ref().is_some_and(|i| i.tls));
+    let gateway = envoy_gateway(env).is_some();
+    let mut values = json!({ "crds": { "enabled": true, "keep": true } });
+    if gateway {
+        values["config"] = json!({
+            "apiVersion": "controller.config.cert-manager.io/v1alpha1",
+            "kind": "ControllerConfiguration",
+            "gatewayAPI": { "enabled": true },
+        });
+    }
     (tls || needs_barman_cloud(env)).then(|| Addon {
         id: "cert_manager",
         release: "cert-manager",
@@ -361,10 +387,40 @@ fn cert_manager(env: &Environment) -> Option<Addon> {
         chart: "cert-manager",
         version: CERT_MANAGER,
         namespace: CERT_MANAGER_NAMESPACE.to_owned(),
-        values: Some(json!({ "crds": { "enabled": true, "keep": true } })),
-        after: Vec::new(),
+        values: Some(values),
+        after: if gateway {
+            vec![After::Addon("envoy_gateway")]
+        } else {
+            Vec::new()
+        },
         role: None,
     })
+}
+
+/// Envoy Gateway, with the Gateway API CRDs, when the environment's edge is the Gateway API
+/// ([`ir::Edge::Envoy`]) and a workload is exposed.
+///
+/// Why: the generated `Gateway` and `HTTPRoute`s are custom resources that need the Gateway
+/// API CRDs, and only a controller that watches their `GatewayClass` creates the Envoy
+/// proxies (a Deployment and a LoadBalancer Service per Gateway, in `envoy-gateway-system`,
+/// which the NetworkPolicies admit) that serve them. The chart bundles the standard Gateway
+/// API CRDs (`crds.enabled`, its default), so it is their one owner. cert-manager is
+/// installed after it: with `gatewayAPI.enabled` it watches Gateways, which needs the CRDs
+/// to exist when it starts.
+fn envoy_gateway(env: &Environment) -> Option<Addon> {
+    (env.cluster.edge == ir::Edge::Envoy && env.workloads.iter().any(|w| w.ingress.is_some())).then(
+        || Addon {
+            id: "envoy_gateway",
+            release: "envoy-gateway",
+            repository: "oci://docker.io/envoyproxy",
+            chart: "gateway-helm",
+            version: ENVOY_GATEWAY,
+            namespace: units::ENVOY_GATEWAY_NAMESPACE.to_owned(),
+            values: Some(json!({ "crds": { "enabled": true } })),
+            after: Vec::new(),
+            role: None,
+        },
+    )
 }
 
 /// External Secrets, with an IAM role (IRSA) that may read only the environment's own
@@ -449,8 +505,9 @@ fn needs_barman_cloud(env: &Environment) -> bool {
         .any(|w| crate::emit::cnpg::operated(env, w) && crate::emit::cnpg::backup(w).is_some())
 }
 
-/// Traefik as the ingress controller, when any workload has an ingress and the spec keeps
-/// plinth's default ingress class.
+/// Traefik as the ingress controller, when the edge is classic Ingress
+/// (`platform.gateway = "ingress"`), a workload is exposed and the spec keeps plinth's
+/// default ingress class.
 ///
 /// Why: an Ingress is served only by a controller that watches its class. ingress-nginx,
 /// the long-time default, was retired in March 2026; Traefik reads standard Ingresses, is
@@ -460,7 +517,8 @@ fn needs_barman_cloud(env: &Environment) -> bool {
 /// Network Load Balancer. A class the spec names is the cluster's own controller: nothing
 /// is installed, and the build notes it as a prerequisite ([`notes`]).
 fn ingress_controller(env: &Environment) -> Option<Addon> {
-    (env.workloads.iter().any(|w| w.ingress.is_some())
+    (env.cluster.edge == ir::Edge::Ingress
+        && env.workloads.iter().any(|w| w.ingress.is_some())
         && env.cluster.ingress_class == units::INGRESS_CLASS)
         .then(|| Addon {
             id: "ingress_controller",

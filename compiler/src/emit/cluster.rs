@@ -206,7 +206,7 @@ pub(crate) fn store_spec(s: &Store) -> serde_json::Value {
     })
 }
 
-/// The ClusterIssuer an environment gets: when it has a cloud, an Ingress terminates TLS,
+/// The ClusterIssuer an environment gets: when it has a cloud, a route terminates TLS,
 /// and the issuer is plinth's default. Its account e-mail is empty when the spec gives none,
 /// which `check` rejects (E206).
 pub(crate) struct Issuer {
@@ -214,17 +214,23 @@ pub(crate) struct Issuer {
     pub name: String,
     /// ACME account e-mail.
     pub email: String,
-    /// Ingress class the HTTP-01 solver's temporary Ingresses use.
-    pub ingress_class: String,
+    /// The HTTP-01 solver: through the environment's Gateway, or temporary Ingresses of its
+    /// ingress class.
+    pub solver: serde_json::Value,
 }
 
 /// The generated ClusterIssuer of `env`, if any (see [`Issuer`]).
-pub(crate) fn issuer(env: &Environment) -> Option<Issuer> {
+pub(crate) fn issuer(platform: &ir::Platform, env: &Environment) -> Option<Issuer> {
     let default = env.cluster.tls_issuer == ir::TLS_ISSUER;
     (needs_issuer(env) && default).then(|| Issuer {
         name: env.cluster.tls_issuer.clone(),
         email: env.cluster.tls_email.clone().unwrap_or_default(),
-        ingress_class: env.cluster.ingress_class.clone(),
+        solver: match super::gateway::edge(platform, env) {
+            Some(e) => super::gateway::solver(&e, &env.namespace),
+            None => serde_json::json!({
+                "http01": { "ingress": { "ingressClassName": env.cluster.ingress_class } }
+            }),
+        },
     })
 }
 
@@ -251,14 +257,14 @@ pub(crate) fn issuer_note(env: &Environment) -> Option<String> {
 }
 
 /// The spec of the ACME ClusterIssuer: Let's Encrypt production, HTTP-01 answered through
-/// the ingress class the platform's Ingresses use.
+/// the platform's Gateway or the ingress class its Ingresses use.
 pub(crate) fn issuer_spec(i: &Issuer) -> serde_json::Value {
     serde_json::json!({
         "acme": {
             "server": ir::ACME_SERVER,
             "email": i.email,
             "privateKeySecretRef": { "name": naming::acme_account_key(&i.name) },
-            "solvers": [{ "http01": { "ingress": { "ingressClassName": i.ingress_class } } }],
+            "solvers": [i.solver],
         }
     })
 }

@@ -756,6 +756,7 @@ impl<'a> Builder<'a> {
         {
             self.notes.plain_http = true;
         }
+        self.notes.gateway_api = self.env.cluster.edge == ir::Edge::Envoy;
         s
     }
 
@@ -1439,6 +1440,8 @@ struct Notes {
     single_node: Vec<String>,
     network_policies: bool,
     plain_http: bool,
+    /// Whether the environment's edge is the Gateway API, which Traefik stands in for.
+    gateway_api: bool,
     receivers_offline: bool,
     /// The environment whose Prometheus and Alertmanager files are mounted.
     monitoring: Option<String>,
@@ -1625,6 +1628,13 @@ impl Notes {
                 "TLS is not terminated locally: Traefik serves the ingress hosts over HTTP on \
                  {HOST_IP}:{TRAEFIK_PORT}"
             )));
+        }
+        if self.gateway_api {
+            out.push(note(
+                "the Gateway API is not modelled locally: Traefik routes each exposed service's \
+                 host and path instead of the Gateway's listeners and the HTTPRoutes"
+                    .to_owned(),
+            ));
         }
         if let Some(env) = self.monitoring {
             out.push(note(format!(

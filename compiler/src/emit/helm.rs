@@ -227,6 +227,14 @@ fn difference(tree: &Json, shared: &Json) -> Option<Json> {
     }
 }
 
+/// The map of a JSON object built as one (a spec plinth decided), empty for anything else.
+fn object(v: Json) -> Map<String, Json> {
+    match v {
+        Json::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
 /// The full values of one environment.
 pub fn values(platform: &ir::Platform, env: &Environment) -> Result<Values, EmitError> {
     values_with(&Shared::new(platform), env)
@@ -278,10 +286,26 @@ fn values_without_dashboards(platform: &ir::Platform, env: &Environment) -> Valu
             default_requests: super::k8s::default_amounts(ir::CPU_REQUEST, ir::MEMORY_REQUEST),
         }),
         external_secrets: external_secrets(platform, env),
-        cluster_issuer: super::cluster::issuer(env).map(|i| ClusterIssuerValues {
+        cluster_issuer: super::cluster::issuer(platform, env).map(|i| ClusterIssuerValues {
             server: ir::ACME_SERVER.to_owned(),
             email: i.email,
             account_key_secret: naming::acme_account_key(&i.name),
+            solver: object(i.solver),
+        }),
+        gateway: super::gateway::edge(platform, env).map(|e| GatewayValues {
+            name: e.name.clone(),
+            class_name: e.class.clone(),
+            class_spec: object(super::gateway::class_spec()),
+            annotations: super::gateway::annotations(&e).unwrap_or_default(),
+            spec: object(super::gateway::gateway_spec(&e)),
+            routes: env
+                .workloads
+                .iter()
+                .filter_map(|w| {
+                    let i = w.ingress.as_ref()?;
+                    Some((w.name.clone(), object(super::gateway::route_spec(&e, w, i))))
+                })
+                .collect(),
         }),
         dashboards: BTreeMap::new(),
     };
@@ -337,10 +361,6 @@ fn postgres_cluster(
     env: &Environment,
     w: &Workload,
 ) -> PostgresClusterValues {
-    let object = |v: Json| match v {
-        Json::Object(m) => m,
-        _ => Map::new(),
-    };
     let resources =
         serde_json::to_value(super::k8s::resource_requirements(&w.resources)).unwrap_or_default();
     let clients: Vec<_> = env

@@ -47,8 +47,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
 use super::{
-    backups, cluster, cnpg, hash_banner, restore_drill, to_yaml, to_yaml_after, EmitError, Emitted,
-    Note, OutputFile, Shared, Target,
+    backups, cluster, cnpg, gateway, hash_banner, restore_drill, to_yaml, to_yaml_after, EmitError,
+    Emitted, Note, OutputFile, Shared, Target,
 };
 use crate::ir::{self, naming, Environment, Kind, ProbeAction, Replicas, Workload};
 use crate::units::{format_bytes, format_cpu, IntOrPercent};
@@ -90,7 +90,27 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
                 contents: to_yaml_after(hash_banner(platform), &objects)?,
             });
         }
-        if let Some(issuer) = cluster::issuer(env) {
+        if let Some(edge) = gateway::edge(platform, env) {
+            let class = CustomObject {
+                api_version: gateway::API_VERSION,
+                kind: "GatewayClass",
+                metadata: cluster_meta(&edge.class, platform, env),
+                spec: gateway::class_spec(),
+            };
+            let mut metadata = meta(&edge.name, env, naming::common_labels(&platform.name, env));
+            metadata.annotations = gateway::annotations(&edge);
+            let gw = CustomObject {
+                api_version: gateway::API_VERSION,
+                kind: "Gateway",
+                metadata,
+                spec: gateway::gateway_spec(&edge),
+            };
+            out.files.push(OutputFile {
+                path: naming::k8s_gateway_file(&env.name),
+                contents: to_yaml_after(hash_banner(platform), &[class, gw])?,
+            });
+        }
+        if let Some(issuer) = cluster::issuer(platform, env) {
             let object = CustomObject {
                 api_version: "cert-manager.io/v1",
                 kind: "ClusterIssuer",
@@ -372,7 +392,7 @@ fn namespace_docs(platform: &ir::Platform, env: &Environment) -> Result<String, 
         Object::NetworkPolicy(Box::new(deny)),
         Object::NetworkPolicy(Box::new(dns)),
     ];
-    if cluster::issuer(env).is_some() {
+    if cluster::issuer(platform, env).is_some() {
         docs.push(Object::NetworkPolicy(Box::new(acme_solver_policy(
             env,
             naming::common_labels(&platform.name, env),
@@ -840,12 +860,20 @@ fn workload_docs(
         })));
     }
     if let Some(i) = &w.ingress {
-        docs.push(Object::Ingress(Box::new(ingress(
-            env,
-            w,
-            i,
-            labels.clone(),
-        ))));
+        match gateway::edge(platform, env) {
+            Some(edge) => docs.push(Object::Custom(Box::new(CustomObject {
+                api_version: gateway::API_VERSION,
+                kind: "HTTPRoute",
+                metadata: meta(&w.name, env, labels.clone()),
+                spec: gateway::route_spec(&edge, w, i),
+            }))),
+            None => docs.push(Object::Ingress(Box::new(ingress(
+                env,
+                w,
+                i,
+                labels.clone(),
+            )))),
+        }
     }
     if let Some(mode) = w.vpa {
         docs.push(Object::Custom(Box::new(vpa(env, w, mode, labels.clone()))));

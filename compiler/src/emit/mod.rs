@@ -12,6 +12,7 @@ pub(crate) mod cnpg;
 pub mod compose;
 pub(crate) mod dashboards;
 pub mod docs;
+pub(crate) mod gateway;
 pub mod gotmpl;
 pub mod helm;
 pub mod k8s;

@@ -35,6 +35,8 @@ pub const GRAFANA_PORT: u16 = 3000;
 pub const INGRESS_CLASS: &str = crate::units::INGRESS_CLASS;
 /// Namespace of the ingress controller.
 pub const INGRESS_NAMESPACE: &str = crate::units::INGRESS_NAMESPACE;
+/// Namespace of Envoy Gateway and its proxies.
+pub const ENVOY_GATEWAY_NAMESPACE: &str = crate::units::ENVOY_GATEWAY_NAMESPACE;
 /// cert-manager ClusterIssuer; plinth generates it (see [`ACME_SERVER`]).
 pub const TLS_ISSUER: &str = "letsencrypt";
 /// ACME directory of the generated ClusterIssuer: Let's Encrypt production, whose

@@ -80,7 +80,18 @@ fn scale_count(n: u32, f: f64) -> u32 {
     ((n as f64 * f).ceil() as u32).max(1)
 }
 
+/// The edge of an environment ([`spec::Platform::gateway_api`]). `istio` is rejected by
+/// `check` (E202) before lowering.
+fn edge(platform: &spec::Platform, cloud: bool) -> Edge {
+    if platform.gateway_api(cloud) {
+        Edge::Envoy
+    } else {
+        Edge::Ingress
+    }
+}
+
 fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
+    let edge = edge(&spec.platform, view.cloud.is_some());
     let env_name = view
         .env
         .as_ref()
@@ -181,10 +192,14 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
         team: text(&platform.team),
         owner: text(&platform.owner),
         cluster: ClusterAddons {
+            edge,
             ingress_class: text(&platform.ingress_class)
                 .unwrap_or_else(|| INGRESS_CLASS.to_owned()),
-            ingress_namespace: text(&platform.ingress_namespace)
-                .unwrap_or_else(|| INGRESS_NAMESPACE.to_owned()),
+            ingress_namespace: match edge {
+                Edge::Envoy => ENVOY_GATEWAY_NAMESPACE.to_owned(),
+                Edge::Ingress => text(&platform.ingress_namespace)
+                    .unwrap_or_else(|| INGRESS_NAMESPACE.to_owned()),
+            },
             tls_issuer: text(&platform.tls_issuer).unwrap_or_else(|| TLS_ISSUER.to_owned()),
             tls_email: text(&platform.tls_email)
                 .or_else(|| text(&platform.owner).filter(|o| units::is_email(o))),

@@ -103,9 +103,12 @@ impl Environment {
 /// The cluster add-ons generated objects refer to.
 #[derive(Clone, Debug)]
 pub struct ClusterAddons {
-    /// Ingress class.
+    /// What routes outside traffic to the exposed workloads.
+    pub edge: Edge,
+    /// Ingress class (of [`Edge::Ingress`]).
     pub ingress_class: String,
-    /// Namespace of the ingress controller.
+    /// Namespace the edge's proxies run in, which the NetworkPolicies admit to ingress ports:
+    /// the ingress controller's, or Envoy Gateway's.
     pub ingress_namespace: String,
     /// cert-manager ClusterIssuer.
     pub tls_issuer: String,
@@ -114,6 +117,16 @@ pub struct ClusterAddons {
     pub tls_email: Option<String>,
     /// Namespace of Prometheus.
     pub monitoring_namespace: String,
+}
+
+/// What routes outside traffic to the exposed workloads of an environment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Edge {
+    /// A Gateway API `Gateway` and an `HTTPRoute` per exposed workload, served by Envoy
+    /// Gateway.
+    Envoy,
+    /// An `Ingress` per exposed workload, of the environment's ingress class.
+    Ingress,
 }
 
 /// An allowed outbound destination.

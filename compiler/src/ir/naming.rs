@@ -841,6 +841,31 @@ pub fn compose_alertmanager_target() -> String {
     format!("{COMPOSE_ALERTMANAGER}:9093")
 }
 
+/// Path of an environment's Gateway API edge: its `GatewayClass` and `Gateway`.
+pub fn k8s_gateway_file(env: &str) -> String {
+    format!("k8s/{env}/gateway.yaml")
+}
+
+/// Name of the platform's `Gateway` in each environment's namespace.
+pub fn gateway(platform: &str) -> String {
+    platform.to_owned()
+}
+
+/// Name of the platform's `GatewayClass` (cluster-scoped, so named after the platform, like
+/// the Helm release that owns it).
+pub fn gateway_class(platform: &str) -> String {
+    format!("{platform}-envoy")
+}
+
+/// Name of a `Gateway` listener for `host` on `scheme` (`http` or `https`): a DNS label
+/// made of the host's own labels, as a listener's `sectionName` must be.
+pub fn listener(scheme: &str, host: &str) -> String {
+    format!(
+        "{scheme}-{}",
+        host.replace('.', "-").replace('*', "wildcard")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

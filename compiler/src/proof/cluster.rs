@@ -52,6 +52,10 @@ const CHART_GROUPS: &[(&str, &[&str])] = &[
     ("vertical-pod-autoscaler", &["autoscaling.k8s.io"]),
     ("keda", &["keda.sh", "eventing.keda.sh"]),
     ("traefik", &["traefik.io", "traefik.containo.us"]),
+    (
+        "gateway-helm",
+        &["gateway.networking.k8s.io", "gateway.envoyproxy.io"],
+    ),
     ("cloudnative-pg", &["postgresql.cnpg.io"]),
     ("plugin-barman-cloud", &["barmancloud.cnpg.io"]),
 ];
@@ -165,9 +169,37 @@ pub(super) fn installs_chart(tf: &[Block], name: &str) -> bool {
 }
 
 /// The Secrets the pods of `o` read: environment variables, `envFrom`, volumes (projected
-/// ones too) and image pull secrets.
+/// ones too) and image pull secrets; and the certificate Secrets of a `Gateway`'s listeners
+/// and of an `Ingress`'s TLS hosts, which the proxy serving them reads.
 fn secrets_read(o: &Object) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
+    match o.kind.as_str() {
+        "Gateway" => {
+            let listeners = o.doc.pointer("/spec/listeners").and_then(Value::as_array);
+            for l in listeners.into_iter().flatten() {
+                let refs = l.pointer("/tls/certificateRefs").and_then(Value::as_array);
+                names.extend(
+                    refs.into_iter()
+                        .flatten()
+                        .filter(|r| r.get("kind").is_none_or(|k| k == "Secret"))
+                        .filter_map(|r| r.get("name").and_then(Value::as_str))
+                        .map(str::to_owned),
+                );
+            }
+            return names;
+        }
+        "Ingress" => {
+            let tls = o.doc.pointer("/spec/tls").and_then(Value::as_array);
+            names.extend(
+                tls.into_iter()
+                    .flatten()
+                    .filter_map(|t| t.get("secretName").and_then(Value::as_str))
+                    .map(str::to_owned),
+            );
+            return names;
+        }
+        _ => {}
+    }
     let Some(t) = o.pod_template() else {
         return names;
     };

@@ -303,6 +303,7 @@ fn prove(
             refs::named_ports(objects, index, out);
             refs::selectors(objects, index, out);
             refs::ingress_backends(objects, index, out);
+            refs::route_backends(objects, index, out);
             refs::scale_targets(objects, out);
             network::reachability(objects, index, out);
             match &a.terraform {

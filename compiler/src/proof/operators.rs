@@ -2,7 +2,9 @@
 //! generated files only; a `Cluster` of CloudNativePG is not a pod template, yet its
 //! instances are the pods that a Service, a PodMonitor or a client's policy must find. What
 //! each operator creates is its documented behaviour, written down here once, so that the
-//! families resolve selectors against those pods as they do against a Deployment's.
+//! families resolve selectors against those pods as they do against a Deployment's. The same
+//! holds for the controllers of the edge: the Envoy proxies of a `Gateway`, and the
+//! certificates cert-manager issues for an annotated `Gateway` or `Ingress`.
 
 use serde_json::{json, Value};
 
@@ -84,6 +86,140 @@ pub(super) fn operator_pods(objects: &[Object]) -> Vec<Object> {
             made
         })
         .chain(secrets)
+        .chain(objects.iter().flat_map(certificates))
+        .chain(gateway_proxies(objects))
+        .collect()
+}
+
+/// The label Envoy Gateway puts on the proxy pods of a `Gateway`: the Gateway's name (and
+/// `…-namespace` its namespace).
+pub(super) const OWNING_GATEWAY: &str = "gateway.envoyproxy.io/owning-gateway-name";
+
+/// The label of the namespace of the `Gateway` a proxy pod serves.
+const OWNING_GATEWAY_NAMESPACE: &str = "gateway.envoyproxy.io/owning-gateway-namespace";
+
+/// The namespace Envoy Gateway creates its proxies in, its own (the default deploy mode).
+const ENVOY_GATEWAY_NAMESPACE: &str = "envoy-gateway-system";
+
+/// The controller name of Envoy Gateway's `GatewayClass`es.
+const ENVOY_CONTROLLER: &str = "gateway.envoyproxy.io/gatewayclass-controller";
+
+/// The Envoy proxy pods Envoy Gateway creates for each `Gateway` of a `GatewayClass` of the
+/// output whose controller is Envoy Gateway's: one `Pod` standing for the Deployment, in
+/// `envoy-gateway-system`, labelled with the Gateway's name and namespace, serving nothing
+/// a workload calls (it receives traffic from outside only).
+///
+/// Why: the routes' backends must admit these pods through their NetworkPolicies, which
+/// the reachability family proves against them ([`super::network::reachability`]).
+fn gateway_proxies(objects: &[Object]) -> Vec<Object> {
+    let envoy: Vec<&str> = objects
+        .iter()
+        .filter(|o| o.kind == "GatewayClass")
+        .filter(|o| {
+            o.doc
+                .pointer("/spec/controllerName")
+                .and_then(Value::as_str)
+                == Some(ENVOY_CONTROLLER)
+        })
+        .map(|o| o.name.as_str())
+        .collect();
+    objects
+        .iter()
+        .filter(|o| o.kind == "Gateway")
+        .filter(|o| {
+            o.doc
+                .pointer("/spec/gatewayClassName")
+                .and_then(Value::as_str)
+                .is_some_and(|c| envoy.contains(&c))
+        })
+        .map(|g| {
+            let name = format!("envoy-{}-{}", g.namespace, g.name);
+            Object {
+                api_version: "v1".to_owned(),
+                kind: "Pod".to_owned(),
+                name: name.clone(),
+                namespace: ENVOY_GATEWAY_NAMESPACE.to_owned(),
+                doc: json!({
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {
+                        "name": name,
+                        "namespace": ENVOY_GATEWAY_NAMESPACE,
+                        "labels": {
+                            "app.kubernetes.io/name": "envoy",
+                            "app.kubernetes.io/component": "proxy",
+                            "app.kubernetes.io/managed-by": "envoy-gateway",
+                            OWNING_GATEWAY: g.name,
+                            OWNING_GATEWAY_NAMESPACE: g.namespace,
+                        },
+                    },
+                    "spec": { "containers": [{ "name": "envoy", "ports": [] }] },
+                }),
+            }
+        })
+        .collect()
+}
+
+/// The `Certificate`s cert-manager creates for an object annotated with
+/// `cert-manager.io/cluster-issuer` (or `cert-manager.io/issuer`), one per TLS Secret it
+/// names: a `Gateway`'s HTTPS listeners with a hostname and a `certificateRefs` Secret of
+/// its namespace (cert-manager's gateway-shim, with `config.gatewayAPI.enabled`), an
+/// `Ingress`'s `spec.tls` entries (its ingress-shim). Each writes its `secretName`.
+///
+/// Why: the proxy serving the listener reads that Secret, and nothing else in the output
+/// creates it; without this, every TLS host would be a P005 finding.
+fn certificates(o: &Object) -> Vec<Object> {
+    let annotations = o.doc.pointer("/metadata/annotations");
+    let issued = ["cert-manager.io/cluster-issuer", "cert-manager.io/issuer"]
+        .iter()
+        .any(|k| annotations.and_then(|a| a.get(*k)).is_some());
+    if !issued {
+        return Vec::new();
+    }
+    let secrets: Vec<String> = match o.kind.as_str() {
+        "Gateway" => o
+            .doc
+            .pointer("/spec/listeners")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|l| l.get("hostname").is_some())
+            .filter_map(|l| l.pointer("/tls/certificateRefs").and_then(Value::as_array))
+            .flatten()
+            .filter(|r| r.get("kind").is_none_or(|k| k == "Secret"))
+            .filter(|r| r.get("namespace").is_none_or(|n| n == o.namespace.as_str()))
+            .filter_map(|r| r.get("name").and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect(),
+        "Ingress" => o
+            .doc
+            .pointer("/spec/tls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| t.get("secretName").and_then(Value::as_str))
+            .map(str::to_owned)
+            .collect(),
+        _ => Vec::new(),
+    };
+    secrets
+        .into_iter()
+        .map(|secret| Object {
+            api_version: "cert-manager.io/v1".to_owned(),
+            kind: "Certificate".to_owned(),
+            name: secret.clone(),
+            namespace: o.namespace.clone(),
+            doc: json!({
+                "apiVersion": "cert-manager.io/v1",
+                "kind": "Certificate",
+                "metadata": {
+                    "name": secret,
+                    "namespace": o.namespace,
+                    "labels": { "app.kubernetes.io/name": o.owner() },
+                },
+                "spec": { "secretName": secret },
+            }),
+        })
         .collect()
 }
 

@@ -291,6 +291,69 @@ pub(super) fn ingress_backends(objects: &[Object], index: &Index, out: &mut Vec<
     }
 }
 
+/// P003 `missing-backend`, P001 for its port: an `HTTPRoute` backend (`backendRefs` of the
+/// core group and kind `Service`, the defaults) that names a Service the output does not
+/// create in the route's namespace, or a port number that Service does not have.
+///
+/// Why: the Gateway answers 500 for a backend it cannot resolve (its `ResolvedRefs`
+/// condition turns false), and accepts the route all the same.
+pub(super) fn route_backends(objects: &[Object], index: &Index, out: &mut Vec<Finding>) {
+    let services: BTreeMap<(&str, &str), &Object> = index
+        .services
+        .iter()
+        .map(|(s, _)| ((s.namespace.as_str(), s.name.as_str()), *s))
+        .collect();
+    for r in objects.iter().filter(|o| o.kind == "HTTPRoute") {
+        let rules = r.doc.pointer("/spec/rules").and_then(Value::as_array);
+        let backends = rules
+            .into_iter()
+            .flatten()
+            .filter_map(|rule| rule.get("backendRefs").and_then(Value::as_array))
+            .flatten()
+            .filter(|b| b.get("group").is_none_or(|g| g == ""))
+            .filter(|b| b.get("kind").is_none_or(|k| k == "Service"));
+        for b in backends {
+            let Some(name) = b.get("name").and_then(Value::as_str) else {
+                continue;
+            };
+            let namespace = b
+                .get("namespace")
+                .and_then(Value::as_str)
+                .unwrap_or(&r.namespace);
+            let Some(service) = services.get(&(namespace, name)) else {
+                out.push(Finding::on(
+                    Code::MissingBackend,
+                    r.owner(),
+                    format!(
+                        "HTTPRoute `{}` routes to Service `{name}`, which the output does not create",
+                        r.name
+                    ),
+                    "route to a Service of the same output",
+                ));
+                continue;
+            };
+            let ports = service.doc.pointer("/spec/ports").and_then(Value::as_array);
+            let found = b.get("port").is_none_or(|want| {
+                ports
+                    .into_iter()
+                    .flatten()
+                    .any(|p| p.get("port") == Some(want))
+            });
+            if !found {
+                out.push(Finding::on(
+                    Code::DanglingPort,
+                    r.owner(),
+                    format!(
+                        "HTTPRoute `{}` routes to a port Service `{name}` does not have",
+                        r.name
+                    ),
+                    "route to a port number of the Service",
+                ));
+            }
+        }
+    }
+}
+
 /// P004 `missing-scale-target`: a HorizontalPodAutoscaler's `scaleTargetRef` or a
 /// VerticalPodAutoscaler's `targetRef` naming a workload the output does not create
 /// (disruption budgets select pods instead: [`selectors`]).

@@ -90,11 +90,29 @@ fn references_dangling_ports_selectors_backends_and_targets() {
         "maxUnavailable: 1\n  selector:\n    matchLabels:\n      app.kubernetes.io/instance: codepal-auth-service",
         "maxUnavailable: 1\n  selector:\n    matchLabels:\n      app.kubernetes.io/instance: codepal-auth",
     );
-    breaks(
+    let found = breaks(
         Code::MissingBackend,
         "k8s/production/api-gateway.yaml",
-        "            name: api-gateway\n            port:",
-        "            name: gateway\n            port:",
+        "    backendRefs:\n    - name: api-gateway\n",
+        "    backendRefs:\n    - name: gateway\n",
+    );
+    assert!(
+        found[0]
+            .message
+            .starts_with("HTTPRoute `api-gateway` routes to Service `gateway`"),
+        "{found:?}"
+    );
+    let found = breaks(
+        Code::DanglingPort,
+        "k8s/production/api-gateway.yaml",
+        "    - name: api-gateway\n      port: 8080",
+        "    - name: api-gateway\n      port: 8081",
+    );
+    assert!(
+        found[0].message.starts_with(
+            "HTTPRoute `api-gateway` routes to a port Service `api-gateway` does not have"
+        ),
+        "{found:?}"
     );
     breaks(
         Code::MissingScaleTarget,
@@ -361,6 +379,56 @@ fn the_secret_an_operator_creates_has_a_producer() {
     let found = in_env(&no_cluster, &spec, Code::UnproducedSecret, path);
     assert!(
         found.iter().any(|d| d.message.contains("`postgres-app`")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn gateway_certificates_come_from_the_issuer_annotation() {
+    // Without the annotation cert-manager issues nothing for the listeners, and the proxy
+    // has no certificate to serve.
+    let found = breaks(
+        Code::UnproducedSecret,
+        "k8s/production/gateway.yaml",
+        "    cert-manager.io/cluster-issuer: letsencrypt\n",
+        "    example.com/unrelated: letsencrypt\n",
+    );
+    assert!(
+        found.iter().any(|d| d
+            .message
+            .starts_with("Gateway `codepal` reads Secret `api-codepal-com-tls`")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn gateway_api_crds_come_from_the_envoy_gateway_release() {
+    let found = breaks(
+        Code::UninstalledCrd,
+        "terraform/production/addons.tf",
+        "chart            = \"gateway-helm\"",
+        "chart            = \"some-other-chart\"",
+    );
+    assert!(
+        found
+            .iter()
+            .any(|d| d.message.contains("API group `gateway.networking.k8s.io`")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn the_gateway_proxies_reach_every_route_backend() {
+    let found = breaks(
+        Code::DependencyBlocked,
+        "k8s/production/api-gateway.yaml",
+        "          kubernetes.io/metadata.name: envoy-gateway-system\n",
+        "          kubernetes.io/metadata.name: traefik\n",
+    );
+    assert!(
+        found.iter().any(|d| d.message.starts_with(
+            "HTTPRoute `api-gateway` sends the Gateway's traffic to `api-gateway` on port 8080, and the NetworkPolicies block it"
+        )),
         "{found:?}"
     );
 }

@@ -78,6 +78,35 @@ pub enum SecretSource {
     External,
 }
 
+/// The implementation of the platform's edge: what routes outside traffic to services.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Gateway {
+    /// Gateway API objects served by Envoy Gateway.
+    Envoy,
+    /// Gateway API objects served by Istio (not implemented yet).
+    Istio,
+    /// Classic `Ingress` objects of `platform.ingress_class`.
+    Ingress,
+}
+
+impl Platform {
+    /// Whether an environment's edge is the Gateway API (Envoy Gateway): the one
+    /// `gateway` names, else classic Ingress when the spec configures an ingress controller
+    /// (`ingress_class`, `ingress_namespace`: specs written before the Gateway API default
+    /// keep what they had) or the environment has no cloud (a cluster plinth does not build,
+    /// whose own controller is most likely an Ingress one), else the Gateway API. `check`
+    /// and lowering both read it, so they cannot disagree.
+    pub fn gateway_api(&self, cloud: bool) -> bool {
+        match self.gateway.as_ref().map(|g| g.value) {
+            Some(Gateway::Ingress) => false,
+            Some(Gateway::Envoy | Gateway::Istio) => true,
+            None if self.ingress_class.is_some() || self.ingress_namespace.is_some() => false,
+            None => cloud,
+        }
+    }
+}
+
 /// A warning the spec accepts.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -109,11 +138,18 @@ pub struct Platform {
     /// `env`. Values may use `{env}`, `{namespace}`, `{domain}` and `{platform}`, e.g.
     /// `SENTRY_ENV = "{env}"`.
     pub env: Option<BTreeMap<Sp<String>, Sp<String>>>,
-    /// Ingress class of generated Ingresses; defaults to `traefik`, the controller plinth
-    /// installs on the clusters it creates. Another class is the cluster's own controller.
+    /// How traffic from outside reaches the exposed services: `envoy` (a Gateway API
+    /// `Gateway` and `HTTPRoute`s, served by Envoy Gateway, which plinth installs on the
+    /// clusters it creates), `ingress` (classic `Ingress` objects of `ingress_class`), or
+    /// `istio` (not implemented yet). Defaults to `ingress` when `ingress_class` or
+    /// `ingress_namespace` is set or for an environment without a cloud, else `envoy`.
+    pub gateway: Option<Sp<Gateway>>,
+    /// Ingress class of generated Ingresses (with `gateway = "ingress"`); defaults to
+    /// `traefik`, the controller plinth installs on the clusters it creates. Another class is
+    /// the cluster's own controller.
     pub ingress_class: Option<Sp<String>>,
-    /// Namespace the ingress controller runs in (allowed through network policies); defaults
-    /// to `traefik`.
+    /// Namespace the ingress controller runs in (allowed through network policies), with
+    /// `gateway = "ingress"`; defaults to `traefik`.
     pub ingress_namespace: Option<Sp<String>>,
     /// cert-manager ClusterIssuer that provisions TLS certificates; defaults to `letsencrypt`,
     /// which plinth generates (Let's Encrypt, HTTP-01 through the ingress class) in every

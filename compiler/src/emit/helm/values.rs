@@ -57,6 +57,10 @@ pub struct Values {
     /// Grafana dashboards, one ConfigMap each, by ConfigMap name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub dashboards: BTreeMap<String, DashboardValues>,
+    /// The Gateway API edge (Envoy Gateway), when a workload is exposed through it; the
+    /// workloads' `ingress` then become HTTPRoutes instead of Ingresses.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<GatewayValues>,
 }
 
 /// A dashboard's ConfigMap: its labels (the sidecar's among them) and one file.
@@ -69,6 +73,26 @@ pub struct DashboardValues {
     pub file: String,
     /// The dashboard JSON.
     pub json: String,
+}
+
+/// The Gateway API edge of an environment: its GatewayClass, its Gateway and the HTTPRoute
+/// of each exposed workload, as plinth decided them for the k8s target.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GatewayValues {
+    /// The Gateway's name.
+    pub name: String,
+    /// The GatewayClass's name.
+    pub class_name: String,
+    /// The GatewayClass's spec.
+    pub class_spec: serde_json::Map<String, serde_json::Value>,
+    /// The Gateway's annotations (cert-manager's issuer).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// The Gateway's spec.
+    pub spec: serde_json::Map<String, serde_json::Value>,
+    /// The HTTPRoute spec of each exposed workload, by workload.
+    pub routes: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A ClusterSecretStore of AWS Secrets Manager and the ExternalSecrets that read it.
@@ -106,7 +130,7 @@ pub struct ExternalSecretValues {
     pub docker_config: bool,
 }
 
-/// An ACME ClusterIssuer with an HTTP-01 solver through `cluster.ingressClass`.
+/// An ACME ClusterIssuer with an HTTP-01 solver.
 #[derive(Clone, Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct ClusterIssuerValues {
@@ -116,6 +140,8 @@ pub struct ClusterIssuerValues {
     pub email: String,
     /// Secret the ACME account's private key is kept in.
     pub account_key_secret: String,
+    /// The HTTP-01 solver (through the Gateway, or Ingresses of `cluster.ingressClass`).
+    pub solver: serde_json::Map<String, serde_json::Value>,
 }
 
 /// A ResourceQuota and its LimitRange.

@@ -1,0 +1,153 @@
+//! The Gateway API edge of an environment whose `platform.gateway` is Envoy Gateway
+//! ([`ir::Edge::Envoy`]): one `GatewayClass` naming Envoy Gateway's controller, one `Gateway`
+//! in the environment's namespace with one HTTP listener and an HTTPS listener per TLS host,
+//! and an `HTTPRoute` per exposed
+//! workload. The k8s target serializes these specs and the Helm target renders the same
+//! JSON from values, so both read one decision.
+//!
+//! TLS comes from cert-manager's Gateway support: the `Gateway` carries the
+//! `cert-manager.io/cluster-issuer` annotation, and cert-manager (with
+//! `config.gatewayAPI.enabled`) creates a `Certificate` for every HTTPS listener that has a
+//! hostname and a `certificateRefs` Secret, writing the certificate to that Secret.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use crate::ir::{self, naming, Environment, Workload};
+
+/// The controller name Envoy Gateway's controller reconciles `GatewayClass`es by
+/// (`gateway.envoyproxy.io/gatewayclass-controller`, its default `controllerName`).
+pub(crate) const ENVOY_CONTROLLER: &str = "gateway.envoyproxy.io/gatewayclass-controller";
+
+/// The Gateway API version of the generated objects (standard channel, GA since 1.0).
+pub(crate) const API_VERSION: &str = "gateway.networking.k8s.io/v1";
+
+/// One host of the Gateway, with its HTTPS listener when a route to it terminates TLS.
+#[derive(Clone, Debug)]
+pub(crate) struct Host {
+    /// The host name.
+    pub hostname: String,
+    /// Whether any route to it terminates TLS.
+    pub tls: bool,
+}
+
+/// The Gateway of an environment.
+#[derive(Clone, Debug)]
+pub(crate) struct Edge {
+    /// The Gateway's name.
+    pub name: String,
+    /// Its GatewayClass.
+    pub class: String,
+    /// Its hosts, sorted.
+    pub hosts: Vec<Host>,
+    /// The cert-manager ClusterIssuer its annotation names, when a host terminates TLS.
+    pub issuer: Option<String>,
+}
+
+/// The Gateway of `env`: when its edge is Envoy Gateway and a workload is exposed.
+pub(crate) fn edge(platform: &ir::Platform, env: &Environment) -> Option<Edge> {
+    if env.cluster.edge != ir::Edge::Envoy {
+        return None;
+    }
+    let mut hosts: BTreeMap<&str, bool> = BTreeMap::new();
+    for i in env.workloads.iter().filter_map(|w| w.ingress.as_ref()) {
+        *hosts.entry(i.host.as_str()).or_default() |= i.tls;
+    }
+    if hosts.is_empty() {
+        return None;
+    }
+    let tls = hosts.values().any(|t| *t);
+    Some(Edge {
+        name: naming::gateway(&platform.name),
+        class: naming::gateway_class(&platform.name),
+        hosts: hosts
+            .into_iter()
+            .map(|(h, tls)| Host {
+                hostname: h.to_owned(),
+                tls,
+            })
+            .collect(),
+        issuer: tls.then(|| env.cluster.tls_issuer.clone()),
+    })
+}
+
+/// The spec of the `GatewayClass`: Envoy Gateway's controller.
+pub(crate) fn class_spec() -> Value {
+    json!({ "controllerName": ENVOY_CONTROLLER })
+}
+
+/// The annotations of the `Gateway`: the ClusterIssuer cert-manager issues its listeners'
+/// certificates from.
+pub(crate) fn annotations(e: &Edge) -> Option<BTreeMap<String, String>> {
+    e.issuer
+        .as_ref()
+        .map(|i| BTreeMap::from([("cert-manager.io/cluster-issuer".to_owned(), i.clone())]))
+}
+
+/// The spec of the `Gateway`: one HTTP listener on port 80 for every host (routes match
+/// by their own `hostnames`; it also answers cert-manager's HTTP-01 challenges) and, per
+/// host that terminates TLS, an HTTPS listener on 443 whose certificate is the Secret
+/// cert-manager writes. Routes attach only from the Gateway's own namespace (the Gateway
+/// API default, written out).
+///
+/// Why one HTTP listener rather than one per host: the Gateway API holds at most 64
+/// listeners per Gateway, so per-host HTTP listeners would halve the hosts a Gateway can
+/// serve; an HTTP listener needs no certificate, so it has no reason to name a host. The
+/// HTTPS listeners must (cert-manager issues one certificate per listener hostname), which
+/// `check` bounds (E210).
+pub(crate) fn gateway_spec(e: &Edge) -> Value {
+    let same = json!({ "namespaces": { "from": "Same" } });
+    let mut listeners = vec![json!({
+        "name": "http",
+        "port": 80,
+        "protocol": "HTTP",
+        "allowedRoutes": same,
+    })];
+    for h in &e.hosts {
+        if h.tls {
+            listeners.push(json!({
+                "name": naming::listener("https", &h.hostname),
+                "hostname": h.hostname,
+                "port": 443,
+                "protocol": "HTTPS",
+                "tls": {
+                    "mode": "Terminate",
+                    "certificateRefs": [{ "kind": "Secret", "name": naming::tls_secret(&h.hostname) }],
+                },
+                "allowedRoutes": same,
+            }));
+        }
+    }
+    json!({ "gatewayClassName": e.class, "listeners": listeners })
+}
+
+/// The spec of workload `w`'s `HTTPRoute`: its host and path prefix, to its Service's port.
+/// It attaches to the Gateway as a whole, so it is served on every listener of its host.
+pub(crate) fn route_spec(e: &Edge, w: &Workload, i: &ir::Ingress) -> Value {
+    json!({
+        "parentRefs": [{ "name": e.name }],
+        "hostnames": [i.host],
+        "rules": [{
+            "matches": [{ "path": { "type": "PathPrefix", "value": i.path } }],
+            "backendRefs": [{ "name": w.name, "port": i.port.port }],
+        }],
+    })
+}
+
+/// The HTTP-01 solver of the generated ClusterIssuer with a Gateway: cert-manager answers
+/// each challenge through a temporary `HTTPRoute` attached to the Gateway.
+pub(crate) fn solver(e: &Edge, namespace: &str) -> Value {
+    json!({
+        "http01": {
+            "gatewayHTTPRoute": {
+                "parentRefs": [{
+                    "group": "gateway.networking.k8s.io",
+                    "kind": "Gateway",
+                    "name": e.name,
+                    "namespace": namespace,
+                }]
+            }
+        }
+    })
+}
