@@ -150,12 +150,36 @@ fn a_cloud_environment_routes_through_an_envoy_gateway_with_tls_listeners() {
         gw["metadata"]["name"]
     );
     assert_eq!(route["spec"]["hostnames"][0], "www.shop.example.com");
+    // A TLS host's route is served on its HTTPS listener; plain HTTP to the host is
+    // redirected there, by a route on the HTTP listener.
+    assert_eq!(
+        route["spec"]["parentRefs"][0]["sectionName"],
+        "https-www-shop-example-com"
+    );
+    let redirects: Vec<Value> = objects(&dir, "k8s/production/gateway.yaml")
+        .into_iter()
+        .filter(|o| o["kind"] == "HTTPRoute")
+        .collect();
+    assert_eq!(redirects.len(), 1, "{redirects:?}");
+    let redirect = &redirects[0]["spec"];
+    assert_eq!(redirect["parentRefs"][0]["sectionName"], "http");
+    assert_eq!(redirect["hostnames"][0], "www.shop.example.com");
+    assert_eq!(
+        redirect["rules"][0]["filters"][0],
+        serde_json::json!({
+            "type": "RequestRedirect",
+            "requestRedirect": { "scheme": "https", "statusCode": 301 }
+        })
+    );
+    assert!(redirect["rules"][0].get("backendRefs").is_none());
     let rule = &route["spec"]["rules"][0];
     assert_eq!(rule["matches"][0]["path"]["type"], "PathPrefix");
     assert_eq!(rule["matches"][0]["path"]["value"], "/shop");
     assert_eq!(rule["backendRefs"][0]["name"], "web");
     assert_eq!(rule["backendRefs"][0]["port"], 8080);
     let docs = one(&dir, "k8s/production/docs.yaml", "HTTPRoute");
+    // A plain-HTTP host is served on the shared HTTP listener, without a redirect.
+    assert_eq!(docs["spec"]["parentRefs"][0]["sectionName"], "http");
     assert_eq!(docs["spec"]["rules"][0]["backendRefs"][0]["port"], 3000);
     // The workload admits Envoy Gateway's proxies to the routed port, and no longer Traefik.
     let policy = one(&dir, "k8s/production/web.yaml", "NetworkPolicy");

@@ -99,7 +99,7 @@ pub(crate) fn annotations(e: &Edge) -> Option<BTreeMap<String, String>> {
 pub(crate) fn gateway_spec(e: &Edge) -> Value {
     let same = json!({ "namespaces": { "from": "Same" } });
     let mut listeners = vec![json!({
-        "name": "http",
+        "name": HTTP_LISTENER,
         "port": 80,
         "protocol": "HTTP",
         "allowedRoutes": same,
@@ -122,17 +122,61 @@ pub(crate) fn gateway_spec(e: &Edge) -> Value {
     json!({ "gatewayClassName": e.class, "listeners": listeners })
 }
 
-/// The spec of workload `w`'s `HTTPRoute`: its host and path prefix, to its Service's port.
-/// It attaches to the Gateway as a whole, so it is served on every listener of its host.
+/// The spec of workload `w`'s `HTTPRoute`: its host and path prefix, to its Service's port,
+/// on the listener of its host: the host's HTTPS listener when the host terminates TLS
+/// (plain HTTP to it is redirected, [`redirects`]), the shared HTTP listener otherwise.
 pub(crate) fn route_spec(e: &Edge, w: &Workload, i: &ir::Ingress) -> Value {
     json!({
-        "parentRefs": [{ "name": e.name }],
+        "parentRefs": [{ "name": e.name, "sectionName": listener_of(e, &i.host) }],
         "hostnames": [i.host],
         "rules": [{
             "matches": [{ "path": { "type": "PathPrefix", "value": i.path } }],
             "backendRefs": [{ "name": w.name, "port": i.port.port }],
         }],
     })
+}
+
+/// The listener that serves `host`'s routes: its HTTPS listener when some route to it
+/// terminates TLS, else the shared HTTP listener.
+fn listener_of(e: &Edge, host: &str) -> String {
+    if e.hosts.iter().any(|h| h.hostname == host && h.tls) {
+        naming::listener("https", host)
+    } else {
+        HTTP_LISTENER.to_owned()
+    }
+}
+
+/// The name of the Gateway's one HTTP listener.
+const HTTP_LISTENER: &str = "http";
+
+/// The redirect `HTTPRoute`s of the Gateway, by name: per host that terminates TLS, one on
+/// the HTTP listener that answers every request for the host with a permanent redirect to
+/// the same URL over HTTPS.
+///
+/// Why: a TLS host should not serve its pages over plain HTTP, where a session cookie or a
+/// form travels in the clear, but must still answer on port 80, where browsers and links
+/// arrive first. cert-manager's HTTP-01 challenges keep working: its solver route matches
+/// the exact challenge path, which the Gateway API ranks above this route's `/` prefix.
+pub(crate) fn redirects(e: &Edge) -> Vec<(String, Value)> {
+    e.hosts
+        .iter()
+        .filter(|h| h.tls)
+        .map(|h| {
+            (
+                naming::https_redirect(&h.hostname),
+                json!({
+                    "parentRefs": [{ "name": e.name, "sectionName": HTTP_LISTENER }],
+                    "hostnames": [h.hostname],
+                    "rules": [{
+                        "filters": [{
+                            "type": "RequestRedirect",
+                            "requestRedirect": { "scheme": "https", "statusCode": 301 },
+                        }],
+                    }],
+                }),
+            )
+        })
+        .collect()
 }
 
 /// The HTTP-01 solver of the generated ClusterIssuer with a Gateway: cert-manager answers

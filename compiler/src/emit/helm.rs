@@ -306,6 +306,10 @@ fn values_without_dashboards(platform: &ir::Platform, env: &Environment) -> Valu
                     Some((w.name.clone(), object(super::gateway::route_spec(&e, w, i))))
                 })
                 .collect(),
+            redirects: super::gateway::redirects(&e)
+                .into_iter()
+                .map(|(name, spec)| (name, object(spec)))
+                .collect(),
         }),
         dashboards: BTreeMap::new(),
     };

@@ -105,9 +105,18 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
                 metadata,
                 spec: gateway::gateway_spec(&edge),
             };
+            let mut objects = vec![class, gw];
+            for (name, spec) in gateway::redirects(&edge) {
+                objects.push(CustomObject {
+                    api_version: gateway::API_VERSION,
+                    kind: "HTTPRoute",
+                    metadata: meta(&name, env, naming::common_labels(&platform.name, env)),
+                    spec,
+                });
+            }
             out.files.push(OutputFile {
                 path: naming::k8s_gateway_file(&env.name),
-                contents: to_yaml_after(hash_banner(platform), &[class, gw])?,
+                contents: to_yaml_after(hash_banner(platform), &objects)?,
             });
         }
         if let Some(issuer) = cluster::issuer(platform, env) {

@@ -279,6 +279,15 @@ pub fn backup_selector_labels(platform: &str, store: &str) -> BTreeMap<String, S
     ])
 }
 
+/// Name of the Gateway's `HTTPRoute` that redirects a TLS host's plain-HTTP requests to
+/// HTTPS.
+pub fn https_redirect(host: &str) -> String {
+    format!(
+        "{}-https-redirect",
+        host.replace('.', "-").replace('*', "wildcard")
+    )
+}
+
 /// Name of the TLS secret for an ingress host.
 pub fn tls_secret(host: &str) -> String {
     crate::units::tls_secret_name(host)

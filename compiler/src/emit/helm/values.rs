@@ -93,6 +93,9 @@ pub struct GatewayValues {
     pub spec: serde_json::Map<String, serde_json::Value>,
     /// The HTTPRoute spec of each exposed workload, by workload.
     pub routes: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// The redirect HTTPRoutes of the TLS hosts (plain HTTP to HTTPS), by route name.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub redirects: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A ClusterSecretStore of AWS Secrets Manager and the ExternalSecrets that read it.
