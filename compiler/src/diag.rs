@@ -162,6 +162,7 @@ codes! {
     UnproducedSeries = "P013", "unproduced-series", "an alerting or recording rule reads a series nothing in the environment produces";
     DependencyBlocked = "P014", "dependency-blocked", "the generated NetworkPolicies block a declared dependency on one of its ports";
     UndeclaredPath = "P015", "undeclared-path", "the generated NetworkPolicies open a path between workloads that no dependency declares";
+    DetachedRoute = "P017", "detached-route", "a generated HTTPRoute attaches to a Gateway or listener the output does not create, or to a listener of another host";
     UnroutedAlert = "P016", "unrouted-alert", "a generated alert that the generated Alertmanager routes to no receiver that notifies";
     SloBeyondRetention = "E015", "slo-beyond-retention", "an SLO window longer than Prometheus keeps its metrics";
     GrafanaPortTaken = "E017", "grafana-port-taken", "the Compose Grafana's host port is 0 or a port another tool of the Compose output publishes";

@@ -304,6 +304,7 @@ fn prove(
             refs::selectors(objects, index, out);
             refs::ingress_backends(objects, index, out);
             refs::route_backends(objects, index, out);
+            refs::route_parents(objects, out);
             refs::scale_targets(objects, out);
             network::reachability(objects, index, out);
             match &a.terraform {

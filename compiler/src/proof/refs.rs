@@ -354,6 +354,72 @@ pub(super) fn route_backends(objects: &[Object], index: &Index, out: &mut Vec<Fi
     }
 }
 
+/// P017 `detached-route`: an `HTTPRoute` whose parent (`parentRefs` of kind `Gateway`, the
+/// default) is no Gateway of the output in that namespace, names a listener (`sectionName`)
+/// the Gateway does not have, or names a listener whose `hostname` is none of the route's
+/// `hostnames`.
+///
+/// Why: the Gateway accepts such a route on no listener (its `Accepted` condition turns
+/// false, `NoMatchingParent` or `NoMatchingListenerHostname`), so its service is not reached
+/// from outside, and nothing else fails: the objects all apply.
+pub(super) fn route_parents(objects: &[Object], out: &mut Vec<Finding>) {
+    let gateways: BTreeMap<(&str, &str), &Object> = objects
+        .iter()
+        .filter(|o| o.kind == "Gateway")
+        .map(|g| ((g.namespace.as_str(), g.name.as_str()), g))
+        .collect();
+    for r in objects.iter().filter(|o| o.kind == "HTTPRoute") {
+        let hostnames: Vec<&str> = r
+            .doc
+            .pointer("/spec/hostnames")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let parents = r.doc.pointer("/spec/parentRefs").and_then(Value::as_array);
+        for p in parents.into_iter().flatten() {
+            if p.get("kind").is_some_and(|k| k != "Gateway") {
+                continue;
+            }
+            let name = p.get("name").and_then(Value::as_str).unwrap_or_default();
+            let namespace = p
+                .get("namespace")
+                .and_then(Value::as_str)
+                .unwrap_or(&r.namespace);
+            let problem = match gateways.get(&(namespace, name)) {
+                None => Some(format!("Gateway `{name}`, which the output does not create")),
+                Some(g) => p.get("sectionName").and_then(Value::as_str).and_then(|section| {
+                    let listeners = g.doc.pointer("/spec/listeners").and_then(Value::as_array);
+                    let listener = listeners
+                        .into_iter()
+                        .flatten()
+                        .find(|l| l.get("name").and_then(Value::as_str) == Some(section));
+                    match listener.map(|l| l.get("hostname").and_then(Value::as_str)) {
+                        None => Some(format!(
+                            "listener `{section}`, which Gateway `{name}` does not have"
+                        )),
+                        Some(Some(host)) if !hostnames.is_empty() && !hostnames.contains(&host) => {
+                            Some(format!(
+                                "listener `{section}` of Gateway `{name}`, which serves `{host}`, none of its hosts"
+                            ))
+                        }
+                        Some(_) => None,
+                    }
+                }),
+            };
+            if let Some(problem) = problem {
+                out.push(Finding::on(
+                    Code::DetachedRoute,
+                    r.owner(),
+                    format!("HTTPRoute `{}` attaches to {problem}", r.name),
+                    "attach routes to a listener of the environment's Gateway for their host",
+                ));
+            }
+        }
+    }
+}
+
 /// P004 `missing-scale-target`: a HorizontalPodAutoscaler's `scaleTargetRef` or a
 /// VerticalPodAutoscaler's `targetRef` naming a workload the output does not create
 /// (disruption budgets select pods instead: [`selectors`]).

@@ -114,6 +114,32 @@ fn references_dangling_ports_selectors_backends_and_targets() {
         ),
         "{found:?}"
     );
+    // A route on another host's listener, on a listener the Gateway lacks, or on a Gateway
+    // the output does not create is served by no listener.
+    let found = breaks(
+        Code::DetachedRoute,
+        "k8s/production/api-gateway.yaml",
+        "sectionName: https-api-codepal-com",
+        "sectionName: https-app-codepal-com",
+    );
+    assert!(
+        found[0].message.starts_with(
+            "HTTPRoute `api-gateway` attaches to listener `https-app-codepal-com` of Gateway `codepal`, which serves `app.codepal.com`"
+        ),
+        "{found:?}"
+    );
+    breaks(
+        Code::DetachedRoute,
+        "k8s/production/api-gateway.yaml",
+        "sectionName: https-api-codepal-com",
+        "sectionName: https-api",
+    );
+    breaks(
+        Code::DetachedRoute,
+        "k8s/production/api-gateway.yaml",
+        "  - name: codepal\n    sectionName",
+        "  - name: codepal-edge\n    sectionName",
+    );
     breaks(
         Code::MissingScaleTarget,
         "k8s/production/api-gateway.yaml",
