@@ -136,6 +136,8 @@ codes! {
     InvalidEmail = "E207", "invalid-email", "a `platform.tls_email` that is not an e-mail address";
     DnsWithoutCloud = "E204", "dns-without-cloud", "`dns` on an environment without a cloud, where nothing would create its records";
     InvalidDnsRecord = "E208", "invalid-dns-record", "a DNS record whose name is outside the zone, whose value its type does not accept, or that clashes with another";
+    RedirectHostTaken = "E211", "redirect-host-taken", "a host of an ingress's `redirect_from` that is already a route host or another redirect's host";
+    RedirectNotGenerated = "W019", "redirect-not-generated", "`redirect_from` in an environment whose edge is classic Ingress or Compose, where no redirect is generated";
     TooManyTlsHosts = "E210", "too-many-tls-hosts", "more hosts terminating TLS in one environment than the Gateway's listeners can hold (63, one HTTPS listener each)";
     DnsRecordOnRouteHost = "E209", "dns-record-on-route-host", "a DNS record listed for a route host, whose record external-dns owns";
     NoReadinessProbe = "W001", "no-readiness-probe", "a web service has no readiness probe, so it receives traffic before it is ready";

@@ -209,3 +209,23 @@ fn a_route_host_outside_the_zone_is_a_warning() {
     assert!(stderr.contains("W018"), "{stderr}");
     assert!(stderr.contains("api.example.org"), "{stderr}");
 }
+
+/// A redirect host is a route host too: external-dns keeps its record, so a listed record
+/// of the same name is E209 (CodePal's apex holds its MX and TXT records).
+#[test]
+fn a_redirect_host_with_listed_records_is_an_error() {
+    let dir = TempDir::new("dns-redirect-apex");
+    let spec = std::fs::read_to_string(root().join("examples/codepal.toml"))
+        .unwrap()
+        .replace(
+            "redirect_from = [\"www.{domain}\"]",
+            "redirect_from = [\"{domain}\", \"www.{domain}\"]",
+        );
+    assert!(spec.contains("\"{domain}\", \"www.{domain}\""));
+    std::fs::write(dir.join("codepal.toml"), spec).unwrap();
+    let out = plinth_run(&dir.0, &["check", "codepal.toml", "--format", "json"]);
+    assert_exit(&out, 1);
+    let codes = codes(&out);
+    assert!(codes.iter().all(|c| c == "E209"), "{codes:?}");
+    assert_eq!(codes.len(), 2, "the MX and the TXT record at the apex");
+}

@@ -384,3 +384,116 @@ fn a_gateway_holds_at_most_63_tls_hosts() {
     let out = plinth_run(&dir.0, &["check", "platform.toml", "--format", "json"]);
     assert_exit(&out, 0);
 }
+
+/// `spec("")` with the apex redirecting to `www` (TLS) and `documentation` to `docs`
+/// (plain HTTP).
+fn with_redirects(platform: &str) -> String {
+    spec(platform)
+        .replace(
+            "port = \"http\" }\n\n[services.docs]",
+            "port = \"http\", redirect_from = [\"{domain}\"] }\n\n[services.docs]",
+        )
+        .replace(
+            "host = \"docs.{domain}\", tls = false }",
+            "host = \"docs.{domain}\", tls = false, redirect_from = [\"documentation.{domain}\"] }",
+        )
+}
+
+#[test]
+fn redirect_hosts_lead_to_their_service_host() {
+    let text = with_redirects("");
+    assert!(text.contains("redirect_from = [\"{domain}\"]"), "{text}");
+    assert!(text.contains("redirect_from = [\"documentation.{domain}\"]"));
+    let dir = build("gateway-redirects", &text);
+    let gw = one(&dir, "k8s/production/gateway.yaml", "Gateway");
+    let names: Vec<&str> = gw["spec"]["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["name"].as_str().unwrap())
+        .collect();
+    // The apex redirects over HTTPS too, so it has a listener (and a certificate) of its own.
+    assert_eq!(
+        names,
+        [
+            "http",
+            "https-shop-example-com",
+            "https-www-shop-example-com"
+        ]
+    );
+    let routes: Vec<Value> = objects(&dir, "k8s/production/gateway.yaml")
+        .into_iter()
+        .filter(|o| o["kind"] == "HTTPRoute")
+        .collect();
+    let route = |name: &str| {
+        routes
+            .iter()
+            .find(|r| r["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("no {name} in {routes:?}"))["spec"]
+            .clone()
+    };
+    let apex = route("shop-example-com-redirect");
+    assert_eq!(apex["hostnames"], serde_json::json!(["shop.example.com"]));
+    assert_eq!(
+        apex["parentRefs"],
+        serde_json::json!([
+            { "name": "shop", "sectionName": "http" },
+            { "name": "shop", "sectionName": "https-shop-example-com" }
+        ])
+    );
+    assert_eq!(
+        apex["rules"][0]["filters"][0]["requestRedirect"],
+        serde_json::json!({ "hostname": "www.shop.example.com", "scheme": "https", "statusCode": 301 })
+    );
+    // A plain-HTTP service's redirect keeps the scheme and needs no listener of its own.
+    let docs = route("documentation-shop-example-com-redirect");
+    assert_eq!(
+        docs["parentRefs"],
+        serde_json::json!([{ "name": "shop", "sectionName": "http" }])
+    );
+    assert_eq!(
+        docs["rules"][0]["filters"][0]["requestRedirect"],
+        serde_json::json!({ "hostname": "docs.shop.example.com", "statusCode": 301 })
+    );
+    // `www` itself still redirects plain HTTP to HTTPS.
+    let www = route("www-shop-example-com-redirect");
+    assert_eq!(
+        www["rules"][0]["filters"][0]["requestRedirect"],
+        serde_json::json!({ "scheme": "https", "statusCode": 301 })
+    );
+}
+
+#[test]
+fn a_redirect_host_must_be_free_and_is_only_generated_with_the_gateway_api() {
+    let dir = TempDir::new("gateway-redirect-errors");
+    // Redirecting a host another service is routed on is E211, at the redirect entry.
+    std::fs::write(
+        dir.join("platform.toml"),
+        with_redirects("").replace(
+            "redirect_from = [\"{domain}\"]",
+            "redirect_from = [\"docs.{domain}\"]",
+        ),
+    )
+    .unwrap();
+    let out = plinth_run(&dir.0, &["check", "platform.toml", "--format", "json"]);
+    assert_exit(&out, 1);
+    assert!(
+        codes(&out).contains(&"E211".to_owned()),
+        "{:?}",
+        codes(&out)
+    );
+    // With classic Ingresses no redirect is generated, which W019 says.
+    std::fs::write(
+        dir.join("platform.toml"),
+        with_redirects("gateway = \"ingress\""),
+    )
+    .unwrap();
+    let out = plinth_run(&dir.0, &["check", "platform.toml", "--format", "json"]);
+    assert_exit(&out, 0);
+    assert_eq!(
+        codes(&out).iter().filter(|c| c.as_str() == "W019").count(),
+        2,
+        "{:?}",
+        codes(&out)
+    );
+}

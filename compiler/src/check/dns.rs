@@ -45,10 +45,12 @@ pub(super) fn run(ctx: &mut Ctx) {
             .as_ref()
             .or(ctx.spec.platform.domain.as_ref())
             .map(|d| d.value.clone());
+        // Route hosts and redirect hosts: external-dns keeps the records of both.
         let hosts: Vec<(String, &Sp<String>)> = view
             .services
             .values()
-            .filter_map(|s| s.ingress.as_ref()?.host.as_ref())
+            .filter_map(|s| s.ingress.as_ref())
+            .flat_map(|i| i.host.iter().chain(i.redirect_from.iter().flatten()))
             .filter_map(|h| route_host(h, domain.as_deref()).map(|host| (host, h)))
             .collect();
         for (host, written) in &hosts {

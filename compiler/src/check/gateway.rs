@@ -14,9 +14,6 @@ pub(crate) const MAX_TLS_HOSTS: usize = 63;
 pub(super) fn run(ctx: &mut Ctx) {
     let mut found = Vec::new();
     for view in ctx.views {
-        if !ctx.spec.platform.gateway_api(view.cloud.is_some()) {
-            continue;
-        }
         let env = view
             .env
             .as_ref()
@@ -25,27 +22,113 @@ pub(super) fn run(ctx: &mut Ctx) {
             .and_then(|e| e.domain.as_ref())
             .or(ctx.spec.platform.domain.as_ref())
             .map(|d| d.value.clone());
-        let mut hosts: BTreeMap<String, &Sp<String>> = BTreeMap::new();
+        let gateway_api = ctx.spec.platform.gateway_api(view.cloud.is_some());
+        let local = env.and_then(|e| e.local.as_ref()).is_some_and(|l| l.value);
+        // Route hosts first, then redirect hosts, each with the span that wrote it.
+        let mut routes: BTreeMap<String, &Sp<String>> = BTreeMap::new();
+        let mut tls_hosts: BTreeMap<String, &Sp<String>> = BTreeMap::new();
         for s in view.services.values() {
             let Some(i) = &s.ingress else { continue };
-            if !i.tls.as_ref().is_none_or(|t| t.value) {
-                continue;
-            }
+            let tls = i.tls.as_ref().is_none_or(|t| t.value);
             if let Some(written) = &i.host {
                 if let Some(host) = route_host(written, domain.as_deref()) {
-                    hosts.entry(host).or_insert(written);
+                    routes.entry(host.clone()).or_insert(written);
+                    if tls {
+                        tls_hosts.entry(host).or_insert(written);
+                    }
                 }
             }
         }
-        too_many_tls_hosts(&hosts, view.env.as_ref(), &mut found);
+        let mut redirects: BTreeMap<String, &Sp<String>> = BTreeMap::new();
+        for s in view.services.values() {
+            let Some(i) = &s.ingress else { continue };
+            let tls = i.tls.as_ref().is_none_or(|t| t.value);
+            for written in i.redirect_from.iter().flatten() {
+                if !gateway_api || local {
+                    redirect_not_generated(written, view.env.as_ref(), local, &mut found);
+                }
+                let Some(host) = route_host(written, domain.as_deref()) else {
+                    continue;
+                };
+                if let Some(taken) = routes.get(&host).or(redirects.get(&host)) {
+                    redirect_host_taken(&host, written, taken, &mut found);
+                    continue;
+                }
+                redirects.insert(host.clone(), written);
+                if tls {
+                    tls_hosts.entry(host).or_insert(written);
+                }
+            }
+        }
+        if gateway_api {
+            too_many_tls_hosts(&tls_hosts, view.env.as_ref(), &mut found);
+        }
     }
     for d in found {
         ctx.report(d);
     }
 }
 
+/// E211 `redirect-host-taken`: a host of an ingress's `redirect_from` that is also a route
+/// host of the environment, or another redirect's host.
+///
+/// Why: the Gateway would hold two routes for one host and path, one serving and one
+/// redirecting, and which wins depends on their creation order; a redirect to itself would
+/// loop.
+///
+/// Example: `host = "app.{domain}"` on one service and `redirect_from = ["app.{domain}"]` on
+/// another.
+fn redirect_host_taken(
+    host: &str,
+    written: &Sp<String>,
+    taken: &Sp<String>,
+    out: &mut Vec<Diagnostic>,
+) {
+    out.push(
+        Diagnostic::new(
+            Code::RedirectHostTaken,
+            format!("`{host}` cannot redirect: it is already a route or redirect host"),
+            written.span.clone(),
+            "already routed",
+        )
+        .related(taken.span.clone(), "routed here")
+        .help("remove it from `redirect_from`, or route it only here"),
+    );
+}
+
+/// W019 `redirect-not-generated`: `redirect_from` in an environment whose edge is classic
+/// Ingress or that runs on Compose, where plinth generates no redirect.
+///
+/// Why: an `Ingress` has no standard redirect (each controller has its own annotations or
+/// custom resources), and the local Traefik routes only the services' own hosts; the hosts
+/// would answer nothing rather than redirect, so the spec should know.
+///
+/// Example: `redirect_from = ["www.{domain}"]` with `gateway = "ingress"`.
+fn redirect_not_generated(
+    written: &Sp<String>,
+    env: Option<&Sp<String>>,
+    local: bool,
+    out: &mut Vec<Diagnostic>,
+) {
+    let env = env.map_or(String::new(), |e| format!(" in `{}`", e.value));
+    let why = if local {
+        "Compose models no redirects"
+    } else {
+        "classic Ingress has no standard redirect"
+    };
+    out.push(
+        Diagnostic::new(
+            Code::RedirectNotGenerated,
+            format!("`{}` is not redirected{env}: {why}", written.value),
+            written.span.clone(),
+            "no redirect generated",
+        )
+        .help("use the Gateway API (`gateway = \"envoy\"`) where the environment has a cloud, or allow W019 where the redirect is made elsewhere"),
+    );
+}
+
 /// E210 `too-many-tls-hosts`: more than 63 distinct hosts terminating TLS in one
-/// environment whose edge is the Gateway API.
+/// environment whose edge is the Gateway API, redirect hosts of a TLS ingress included.
 ///
 /// Why: each TLS host needs its own HTTPS listener on the environment's `Gateway` (cert-manager
 /// issues one certificate per listener hostname), and the Gateway API refuses a Gateway of

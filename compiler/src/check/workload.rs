@@ -95,10 +95,10 @@ pub(super) fn run(ctx: &mut Ctx) {
             let w = service_view(name, s);
             check_workload(&w, domain.is_some(), &mut found);
             env_placeholder(s.env.as_ref(), domain.is_some(), &mut found);
-            if let (Some(host), Some(domain)) =
-                (s.ingress.as_ref().and_then(|i| i.host.as_ref()), domain)
-            {
-                host_outside_domain(host, domain, &mut found);
+            if let (Some(i), Some(domain)) = (&s.ingress, domain) {
+                for host in i.host.iter().chain(i.redirect_from.iter().flatten()) {
+                    host_outside_domain(host, domain, &mut found);
+                }
             }
         }
         for (name, d) in &view.datastores {
@@ -986,47 +986,10 @@ fn ingress(w: &W, has_domain: bool, out: &mut Vec<Diagnostic>) {
             )
             .help("add `host = \"api.{domain}\"` or a full host name"),
         ),
-        Some(h) => {
-            for placeholder in placeholders(&h.value) {
-                if placeholder != "domain" {
-                    out.push(
-                        Diagnostic::new(
-                            Code::UnknownPlaceholder,
-                            format!("unknown placeholder `{{{placeholder}}}`"),
-                            h.span.clone(),
-                            "in this host",
-                        )
-                        .help("hosts may use `{domain}`"),
-                    );
-                } else if !has_domain {
-                    out.push(
-                        Diagnostic::new(
-                            Code::UnknownPlaceholder,
-                            "`{domain}` is used but no domain is set",
-                            h.span.clone(),
-                            "needs a domain",
-                        )
-                        .help("set `platform.domain` or the environment's `domain`"),
-                    );
-                }
-            }
-            let host = h.value.replace("{domain}", "example.com");
-            let valid = host
-                .split('.')
-                .all(|l| units::is_dns_label(l) || (l == "*" && host.starts_with("*.")))
-                && host.len() <= 253;
-            if !valid && placeholders(&h.value).iter().all(|p| p == "domain") {
-                out.push(
-                    Diagnostic::new(
-                        Code::InvalidName,
-                        format!("invalid host `{}`", h.value),
-                        h.span.clone(),
-                        "not a DNS name",
-                    )
-                    .help("use lowercase DNS labels separated by dots, e.g. `api.{domain}`"),
-                );
-            }
-        }
+        Some(h) => host(h, has_domain, out),
+    }
+    for h in i.redirect_from.iter().flatten() {
+        host(h, has_domain, out);
     }
     if let Some(p) = &i.path {
         if !p.value.starts_with('/') {
@@ -1040,6 +1003,51 @@ fn ingress(w: &W, has_domain: bool, out: &mut Vec<Diagnostic>) {
                 .help(format!("write `/{}`", p.value.trim_start_matches("./"))),
             );
         }
+    }
+}
+
+/// E149 `unknown-placeholder`, E101 `invalid-name`: an ingress host (or a host of its
+/// `redirect_from`) with a placeholder other than `{domain}`, `{domain}` without a domain,
+/// or a name DNS would reject.
+fn host(h: &Sp<String>, has_domain: bool, out: &mut Vec<Diagnostic>) {
+    for placeholder in placeholders(&h.value) {
+        if placeholder != "domain" {
+            out.push(
+                Diagnostic::new(
+                    Code::UnknownPlaceholder,
+                    format!("unknown placeholder `{{{placeholder}}}`"),
+                    h.span.clone(),
+                    "in this host",
+                )
+                .help("hosts may use `{domain}`"),
+            );
+        } else if !has_domain {
+            out.push(
+                Diagnostic::new(
+                    Code::UnknownPlaceholder,
+                    "`{domain}` is used but no domain is set",
+                    h.span.clone(),
+                    "needs a domain",
+                )
+                .help("set `platform.domain` or the environment's `domain`"),
+            );
+        }
+    }
+    let host = h.value.replace("{domain}", "example.com");
+    let valid = host
+        .split('.')
+        .all(|l| units::is_dns_label(l) || (l == "*" && host.starts_with("*.")))
+        && host.len() <= 253;
+    if !valid && placeholders(&h.value).iter().all(|p| p == "domain") {
+        out.push(
+            Diagnostic::new(
+                Code::InvalidName,
+                format!("invalid host `{}`", h.value),
+                h.span.clone(),
+                "not a DNS name",
+            )
+            .help("use lowercase DNS labels separated by dots, e.g. `api.{domain}`"),
+        );
     }
 }
 

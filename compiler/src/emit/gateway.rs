@@ -30,6 +30,8 @@ pub(crate) struct Host {
     pub hostname: String,
     /// Whether any route to it terminates TLS.
     pub tls: bool,
+    /// For a host of an ingress's `redirect_from`, the host it redirects to.
+    pub redirect_to: Option<String>,
 }
 
 /// The Gateway of an environment.
@@ -50,22 +52,32 @@ pub(crate) fn edge(platform: &ir::Platform, env: &Environment) -> Option<Edge> {
     if env.cluster.edge != ir::Edge::Envoy {
         return None;
     }
-    let mut hosts: BTreeMap<&str, bool> = BTreeMap::new();
+    let mut hosts: BTreeMap<&str, (bool, Option<&str>)> = BTreeMap::new();
     for i in env.workloads.iter().filter_map(|w| w.ingress.as_ref()) {
-        *hosts.entry(i.host.as_str()).or_default() |= i.tls;
+        hosts.entry(i.host.as_str()).or_default().0 |= i.tls;
+    }
+    // `check` rejects a redirect host that is also a route host or another redirect's
+    // (E211), so each is entered once; the first entry stands if not.
+    for i in env.workloads.iter().filter_map(|w| w.ingress.as_ref()) {
+        for from in &i.redirect_from {
+            hosts
+                .entry(from.as_str())
+                .or_insert((i.tls, Some(i.host.as_str())));
+        }
     }
     if hosts.is_empty() {
         return None;
     }
-    let tls = hosts.values().any(|t| *t);
+    let tls = hosts.values().any(|(t, _)| *t);
     Some(Edge {
         name: naming::gateway(&platform.name),
         class: naming::gateway_class(&platform.name),
         hosts: hosts
             .into_iter()
-            .map(|(h, tls)| Host {
+            .map(|(h, (tls, to))| Host {
                 hostname: h.to_owned(),
                 tls,
+                redirect_to: to.map(str::to_owned),
             })
             .collect(),
         issuer: tls.then(|| env.cluster.tls_issuer.clone()),
@@ -151,27 +163,41 @@ const HTTP_LISTENER: &str = "http";
 
 /// The redirect `HTTPRoute`s of the Gateway, by name: per host that terminates TLS, one on
 /// the HTTP listener that answers every request for the host with a permanent redirect to
-/// the same URL over HTTPS.
+/// the same URL over HTTPS; per `redirect_from` host, one on its listeners (the HTTP one,
+/// and its HTTPS one when TLS) that redirects permanently to the same path on its target
+/// host, over HTTPS when the target terminates TLS.
 ///
 /// Why: a TLS host should not serve its pages over plain HTTP, where a session cookie or a
 /// form travels in the clear, but must still answer on port 80, where browsers and links
-/// arrive first. cert-manager's HTTP-01 challenges keep working: its solver route matches
-/// the exact challenge path, which the Gateway API ranks above this route's `/` prefix.
+/// arrive first; an apex or `www` name should lead to the one canonical host rather than
+/// serve a copy. cert-manager's HTTP-01 challenges keep working: its solver route matches
+/// the exact challenge path, which the Gateway API ranks above these routes' `/` prefix.
 pub(crate) fn redirects(e: &Edge) -> Vec<(String, Value)> {
     e.hosts
         .iter()
-        .filter(|h| h.tls)
+        .filter(|h| h.tls || h.redirect_to.is_some())
         .map(|h| {
+            let mut parents = vec![json!({ "name": e.name, "sectionName": HTTP_LISTENER })];
+            let mut redirect = json!({ "statusCode": 301 });
+            if h.tls {
+                redirect["scheme"] = json!("https");
+            }
+            if let Some(to) = &h.redirect_to {
+                redirect["hostname"] = json!(to);
+                if h.tls {
+                    parents.push(json!({
+                        "name": e.name,
+                        "sectionName": naming::listener("https", &h.hostname),
+                    }));
+                }
+            }
             (
-                naming::https_redirect(&h.hostname),
+                naming::host_redirect(&h.hostname),
                 json!({
-                    "parentRefs": [{ "name": e.name, "sectionName": HTTP_LISTENER }],
+                    "parentRefs": parents,
                     "hostnames": [h.hostname],
                     "rules": [{
-                        "filters": [{
-                            "type": "RequestRedirect",
-                            "requestRedirect": { "scheme": "https", "statusCode": 301 },
-                        }],
+                        "filters": [{ "type": "RequestRedirect", "requestRedirect": redirect }],
                     }],
                 }),
             )

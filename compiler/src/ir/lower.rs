@@ -1020,16 +1020,21 @@ impl Lower<'_> {
     }
 
     fn ingress(&self, i: &spec::Ingress, ports: &[Port]) -> Ingress {
-        let host = text(&i.host).unwrap_or_default();
-        let host = match &self.domain {
+        let substitute = |host: String| match &self.domain {
             Some(d) => host.replace("{domain}", d),
             None => host,
         };
         Ingress {
-            host,
+            host: substitute(text(&i.host).unwrap_or_default()),
             path: text(&i.path).unwrap_or_else(|| INGRESS_PATH.to_owned()),
             port: port_ref(i.port.as_ref(), ports),
             tls: i.tls.as_ref().is_none_or(|t| t.value),
+            redirect_from: i
+                .redirect_from
+                .iter()
+                .flatten()
+                .map(|h| substitute(h.value.clone()))
+                .collect(),
         }
     }
 

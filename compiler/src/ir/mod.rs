@@ -575,6 +575,8 @@ pub struct Ingress {
     pub port: Port,
     /// Whether TLS is terminated.
     pub tls: bool,
+    /// Hosts that redirect to `host` permanently, placeholders substituted, in spec order.
+    pub redirect_from: Vec<String>,
 }
 
 /// Metrics endpoint.

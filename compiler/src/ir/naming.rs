@@ -279,11 +279,12 @@ pub fn backup_selector_labels(platform: &str, store: &str) -> BTreeMap<String, S
     ])
 }
 
-/// Name of the Gateway's `HTTPRoute` that redirects a TLS host's plain-HTTP requests to
-/// HTTPS.
-pub fn https_redirect(host: &str) -> String {
+/// Name of the Gateway's `HTTPRoute` that redirects a host: a TLS host's plain-HTTP
+/// requests to HTTPS, or every request for a `redirect_from` host to its target. A host has
+/// at most one such route.
+pub fn host_redirect(host: &str) -> String {
     format!(
-        "{}-https-redirect",
+        "{}-redirect",
         host.replace('.', "-").replace('*', "wildcard")
     )
 }

@@ -253,7 +253,7 @@ overlay!(Probe {
 overlay!(Rollout { leaf max_surge, leaf max_unavailable });
 overlay!(DisruptionBudget { leaf enabled, leaf min_available, leaf max_unavailable });
 overlay!(Storage { leaf size, leaf path, leaf class });
-overlay!(Ingress { leaf host, leaf path, leaf port, leaf tls });
+overlay!(Ingress { leaf host, leaf path, leaf port, leaf tls, leaf redirect_from });
 overlay!(Metrics { leaf path, leaf port, leaf interval, leaf requests, leaf status_label, leaf latency, leaf latency_unit, leaf buckets });
 overlay!(Threshold { leaf expr, leaf warning, leaf critical, leaf for_ as "for", leaf enabled, leaf summary });
 overlay!(Security {

@@ -636,6 +636,9 @@ pub struct Ingress {
     pub port: Option<Sp<PortRef>>,
     /// Terminate TLS with a certificate for the host; defaults to true.
     pub tls: Option<Sp<bool>>,
+    /// Other hosts that answer every request with a permanent redirect to `host`, same path
+    /// (over HTTPS when `tls`), e.g. `["{domain}", "www.{domain}"]` for the apex and `www`.
+    pub redirect_from: Option<Vec<Sp<String>>>,
 }
 
 /// Prometheus metrics endpoint.
