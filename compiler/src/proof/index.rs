@@ -53,6 +53,8 @@ pub(crate) struct Index<'a> {
     pub pods: Vec<Pod<'a>>,
     /// Every Service, with its own labels.
     pub services: Vec<(&'a Object, BTreeMap<String, String>)>,
+    /// Every Service by namespace and name, for the routes and Ingresses that name one.
+    services_by_name: BTreeMap<(&'a str, &'a str), &'a Object>,
     pod_labels: Labels,
     service_labels: Labels,
 }
@@ -63,6 +65,7 @@ impl<'a> Index<'a> {
         let mut index = Index {
             pods: Vec::new(),
             services: Vec::new(),
+            services_by_name: BTreeMap::new(),
             pod_labels: Labels::default(),
             service_labels: Labels::default(),
         };
@@ -84,9 +87,17 @@ impl<'a> Index<'a> {
                     .service_labels
                     .add(index.services.len(), &o.namespace, &labels);
                 index.services.push((o, labels));
+                index
+                    .services_by_name
+                    .insert((o.namespace.as_str(), o.name.as_str()), o);
             }
         }
         index
+    }
+
+    /// The Service `name` in `namespace`, when the output creates it.
+    pub fn service(&self, namespace: &str, name: &str) -> Option<&'a Object> {
+        self.services_by_name.get(&(namespace, name)).copied()
     }
 
     /// The pods of `namespace` that a label selector (`matchLabels`, `matchExpressions`)

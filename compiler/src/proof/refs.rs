@@ -229,11 +229,6 @@ pub(super) fn selectors(objects: &[Object], index: &Index, out: &mut Vec<Finding
 /// Why: the ingress controller answers 503 for a backend it cannot find, and accepts the
 /// Ingress all the same.
 pub(super) fn ingress_backends(objects: &[Object], index: &Index, out: &mut Vec<Finding>) {
-    let services: BTreeMap<(&str, &str), &Object> = index
-        .services
-        .iter()
-        .map(|(s, _)| ((s.namespace.as_str(), s.name.as_str()), *s))
-        .collect();
     for i in objects.iter().filter(|o| o.kind == "Ingress") {
         let rules = i.doc.pointer("/spec/rules").and_then(Value::as_array);
         let paths = rules
@@ -247,7 +242,7 @@ pub(super) fn ingress_backends(objects: &[Object], index: &Index, out: &mut Vec<
             let Some(name) = b.pointer("/service/name").and_then(Value::as_str) else {
                 continue;
             };
-            let service = services.get(&(i.namespace.as_str(), name));
+            let service = index.service(i.namespace.as_str(), name);
             let Some(service) = service else {
                 out.push(Finding::on(
                     Code::MissingBackend,
@@ -298,11 +293,6 @@ pub(super) fn ingress_backends(objects: &[Object], index: &Index, out: &mut Vec<
 /// Why: the Gateway answers 500 for a backend it cannot resolve (its `ResolvedRefs`
 /// condition turns false), and accepts the route all the same.
 pub(super) fn route_backends(objects: &[Object], index: &Index, out: &mut Vec<Finding>) {
-    let services: BTreeMap<(&str, &str), &Object> = index
-        .services
-        .iter()
-        .map(|(s, _)| ((s.namespace.as_str(), s.name.as_str()), *s))
-        .collect();
     for r in objects.iter().filter(|o| o.kind == "HTTPRoute") {
         let rules = r.doc.pointer("/spec/rules").and_then(Value::as_array);
         let backends = rules
@@ -320,7 +310,7 @@ pub(super) fn route_backends(objects: &[Object], index: &Index, out: &mut Vec<Fi
                 .get("namespace")
                 .and_then(Value::as_str)
                 .unwrap_or(&r.namespace);
-            let Some(service) = services.get(&(namespace, name)) else {
+            let Some(service) = index.service(namespace, name) else {
                 out.push(Finding::on(
                     Code::MissingBackend,
                     r.owner(),
