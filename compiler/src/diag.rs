@@ -129,7 +129,10 @@ codes! {
     InvalidCloudName = "E199", "invalid-cloud-name", "a generated AWS name (cluster, database, cache, bucket) longer than AWS allows, or not starting with a letter or with `--` where AWS forbids it";
     MalformedRegion = "E200", "malformed-region", "a cloud region that is not shaped like an AWS region code";
     TooFewAvailabilityZones = "E201", "too-few-availability-zones", "`network.azs` below two: EKS and RDS need subnets in at least two Availability Zones";
-    GatewayNotImplemented = "E202", "gateway-not-implemented", "`platform.gateway` names an implementation plinth does not generate yet (`istio`)";
+    MeshNeedsIstioGateway = "E212", "mesh-needs-istio-gateway", "`platform.mesh` with an edge other than Istio's gateway, whose proxies could not reach services that require mutual TLS";
+    TrafficWithoutMesh = "E213", "traffic-without-mesh", "a service's `traffic` policy on a platform without `mesh`, where nothing would apply it";
+    InvalidTraffic = "E214", "invalid-traffic", "a `traffic` value out of range: a count below one, a percentage above 100, a malformed duration, or a per-try timeout longer than the timeout";
+    TrafficNotInCompose = "W020", "traffic-not-in-compose", "a service's `traffic` policy or the mesh in an environment that Compose runs, which has no mesh";
     IngressKeyWithGateway = "E203", "ingress-key-with-gateway", "`platform.ingress_class` or `ingress_namespace` set while `platform.gateway` chooses the Gateway API, which does not read them";
     UnknownSecretDeclaration = "E205", "unknown-secret-declaration", "a `[secrets.NAME]` declaration that names no secret the spec references";
     NoAcmeEmail = "E206", "no-acme-email", "the generated Let's Encrypt ClusterIssuer has no account e-mail: `platform.tls_email` is unset and `platform.owner` is not an address";
@@ -164,6 +167,7 @@ codes! {
     UnproducedSeries = "P013", "unproduced-series", "an alerting or recording rule reads a series nothing in the environment produces";
     DependencyBlocked = "P014", "dependency-blocked", "the generated NetworkPolicies block a declared dependency on one of its ports";
     UndeclaredPath = "P015", "undeclared-path", "the generated NetworkPolicies open a path between workloads that no dependency declares";
+    AuthorizationMismatch = "P018", "authorization-mismatch", "a meshed workload whose AuthorizationPolicies admit other callers than its NetworkPolicies, or that has none";
     DetachedRoute = "P017", "detached-route", "a generated HTTPRoute attaches to a Gateway or listener the output does not create, or to a listener of another host";
     UnroutedAlert = "P016", "unrouted-alert", "a generated alert that the generated Alertmanager routes to no receiver that notifies";
     SloBeyondRetention = "E015", "slo-beyond-retention", "an SLO window longer than Prometheus keeps its metrics";

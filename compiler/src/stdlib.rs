@@ -168,6 +168,10 @@ pub const HELM_APP_CHART: &[(&str, &str)] = &[
         include_str!("../../stdlib/helm/app-chart/templates/job.yaml"),
     ),
     (
+        "templates/mesh.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/mesh.yaml"),
+    ),
+    (
         "templates/networkpolicy-baseline.yaml",
         include_str!("../../stdlib/helm/app-chart/templates/networkpolicy-baseline.yaml"),
     ),

@@ -16,7 +16,6 @@ pub(super) fn run(ctx: &mut Ctx) {
     let mut found = Vec::new();
     let platform = &ctx.spec.platform;
     acme_email_missing_or_invalid(ctx.spec, ctx.views, &mut found);
-    gateway_not_implemented(platform, &mut found);
     ingress_key_with_gateway(platform, &mut found);
     invalid_label(&platform.labels, &mut found);
     if let Some(team) = &platform.team {
@@ -715,32 +714,8 @@ fn invalid_cloud_name(ctx: &Ctx, view: &Resolved, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// E202 `gateway-not-implemented`: `platform.gateway = "istio"`.
-///
-/// Why: Istio as the Gateway API implementation comes with the service mesh (issue 22's
-/// mesh step), which plinth does not generate yet. Generating Gateway objects for a class
-/// nothing installs would leave every route unserved; an error says so at the line instead.
-///
-/// Example: `gateway = "istio"` under `[platform]`.
-fn gateway_not_implemented(platform: &crate::spec::Platform, out: &mut Vec<Diagnostic>) {
-    let Some(g) = &platform.gateway else {
-        return;
-    };
-    if g.value == crate::spec::Gateway::Istio {
-        out.push(
-            Diagnostic::new(
-                Code::GatewayNotImplemented,
-                "the Istio gateway is not implemented yet",
-                g.span.clone(),
-                "not generated yet",
-            )
-            .help("use `gateway = \"envoy\"` (Envoy Gateway, the Gateway API default) until the mesh step lands, or `gateway = \"ingress\"`"),
-        );
-    }
-}
-
 /// E203 `ingress-key-with-gateway`: `platform.ingress_class` or `platform.ingress_namespace`
-/// set while `platform.gateway` is `envoy` or `istio`.
+/// set while `platform.gateway` is `envoy` or `istio` (or left out with a `mesh`).
 ///
 /// Why: with the Gateway API no Ingress is generated, so the class is never read, and the
 /// proxies run in the implementation's own namespace, which the NetworkPolicies admit
@@ -748,10 +723,12 @@ fn gateway_not_implemented(platform: &crate::spec::Platform, out: &mut Vec<Diagn
 ///
 /// Example: `gateway = "envoy"` and `ingress_class = "nginx"`.
 fn ingress_key_with_gateway(platform: &crate::spec::Platform, out: &mut Vec<Diagnostic>) {
-    let Some(g) = &platform.gateway else {
-        return;
+    // A mesh chooses Istio's gateway when `gateway` is left out.
+    let gateway_api = match &platform.gateway {
+        Some(g) => g.value != crate::spec::Gateway::Ingress,
+        None => platform.mesh.is_some(),
     };
-    if g.value == crate::spec::Gateway::Ingress {
+    if !gateway_api {
         return;
     }
     for (key, value) in [

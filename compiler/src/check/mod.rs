@@ -11,6 +11,7 @@ mod collisions;
 mod dns;
 mod fields;
 mod gateway;
+mod mesh;
 mod namespaces;
 mod placement;
 mod refs;
@@ -78,6 +79,7 @@ pub fn run(spec: &Spec, views: &[Resolved], sources: &Sources) -> Diagnostics {
     cloud::run(&mut ctx);
     dns::run(&mut ctx);
     gateway::run(&mut ctx);
+    mesh::run(&mut ctx);
     let diags = allowed(spec, ctx.diags);
     let mut diags = Diagnostics(diags);
     diags.sort();

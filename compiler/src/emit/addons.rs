@@ -45,6 +45,17 @@ const TRAEFIK: &str = "41.3.0";
 /// it bundles the Gateway API CRDs (v1.6.1, standard channel) with its own.
 const ENVOY_GATEWAY: &str = "v1.9.0";
 
+/// Istio's charts (`base`, `cni`, `istiod`, from its Helm repository; chart version = Istio
+/// version). Istio 1.30 is supported until six weeks after 1.32; the values set below were
+/// read from the charts at their 1.30 tags.
+const ISTIO: &str = "1.30.5";
+/// Istio's Helm repository.
+const ISTIO_REPOSITORY: &str = "https://istio-release.storage.googleapis.com/charts";
+/// Envoy Gateway's CRD-only chart `gateway-crds-helm`, which installs the Gateway API CRDs
+/// (v1.6.1, standard channel) without Envoy Gateway's own: the same CRDs the Envoy edge
+/// gets from `gateway-helm`.
+const GATEWAY_API_CRDS: &str = "v1.9.0";
+
 /// Namespace of External Secrets (fixed: the IRSA trust names it, and the generated
 /// `ClusterSecretStore` relies on the controller's identity).
 pub const EXTERNAL_SECRETS_NAMESPACE: &str = "external-secrets";
@@ -138,6 +149,10 @@ pub(crate) fn plan(platform: &ir::Platform, env: &Environment) -> Vec<Addon> {
         vertical_pod_autoscaler(env),
         prometheus_adapter(env),
         envoy_gateway(env),
+        gateway_api_crds(env),
+        istio_base(env),
+        istio_cni(env),
+        istiod(env),
         cert_manager(env),
         external_secrets(platform, env),
         postgres_operator(env),
@@ -316,8 +331,7 @@ fn adapter_rule(metric: &str) -> Value {
 fn external_dns(platform: &ir::Platform, env: &Environment) -> Option<Addon> {
     let cloud = env.cloud.as_ref()?;
     let dns = cloud.dns.as_ref()?;
-    let gateway = env.cluster.edge == ir::Edge::Envoy;
-    let source = if gateway {
+    let source = if env.cluster.edge.gateway_api() {
         "gateway-httproute"
     } else {
         "ingress"
@@ -339,6 +353,10 @@ fn external_dns(platform: &ir::Platform, env: &Environment) -> Option<Addon> {
     let mut after = Vec::new();
     if envoy_gateway(env).is_some() {
         after.push(After::Addon("envoy_gateway"));
+    }
+    if istiod(env).is_some() && env.cluster.edge == ir::Edge::Istio {
+        // The routes' addresses come from the Gateway's status, which istiod writes.
+        after.push(After::Addon("istiod"));
     }
     if crate::emit::helm::upstream::wants_prometheus(env) {
         values["serviceMonitor"] = json!({ "enabled": true });
@@ -371,7 +389,8 @@ fn cert_manager(env: &Environment) -> Option<Addon> {
         .workloads
         .iter()
         .any(|w| w.ingress.as_ref().is_some_and(|i| i.tls));
-    let gateway = envoy_gateway(env).is_some();
+    let crds = gateway_crds_owner(env);
+    let gateway = crds.is_some();
     let mut values = json!({ "crds": { "enabled": true, "keep": true } });
     if gateway {
         values["config"] = json!({
@@ -388,13 +407,21 @@ fn cert_manager(env: &Environment) -> Option<Addon> {
         version: CERT_MANAGER,
         namespace: CERT_MANAGER_NAMESPACE.to_owned(),
         values: Some(values),
-        after: if gateway {
-            vec![After::Addon("envoy_gateway")]
-        } else {
-            Vec::new()
-        },
+        after: crds.map(After::Addon).into_iter().collect(),
         role: None,
     })
+}
+
+/// The add-on that installs the Gateway API CRDs in `env`, when its edge is the Gateway API
+/// and a workload is exposed: Envoy Gateway's chart, or the CRD chart for Istio's gateway.
+fn gateway_crds_owner(env: &Environment) -> Option<&'static str> {
+    if envoy_gateway(env).is_some() {
+        Some("envoy_gateway")
+    } else if gateway_api_crds(env).is_some() {
+        Some("gateway_api_crds")
+    } else {
+        None
+    }
 }
 
 /// Envoy Gateway, with the Gateway API CRDs, when the environment's edge is the Gateway API
@@ -421,6 +448,118 @@ fn envoy_gateway(env: &Environment) -> Option<Addon> {
             role: None,
         },
     )
+}
+
+/// The Gateway API CRDs (standard channel), when the edge is Istio's gateway and a
+/// workload is exposed.
+///
+/// Why a chart of their own: Istio serves the Gateway API but does not ship its CRDs, and
+/// istiod only watches the Gateway kinds whose CRDs exist when it starts. Envoy Gateway's
+/// CRD-only chart installs the same CRD version the Envoy edge gets, as one release
+/// Terraform orders before istiod.
+fn gateway_api_crds(env: &Environment) -> Option<Addon> {
+    (env.cluster.edge == ir::Edge::Istio && env.workloads.iter().any(|w| w.ingress.is_some())).then(
+        || Addon {
+            id: "gateway_api_crds",
+            release: "gateway-api-crds",
+            repository: "oci://docker.io/envoyproxy",
+            chart: "gateway-crds-helm",
+            version: GATEWAY_API_CRDS,
+            namespace: crate::emit::mesh::ISTIO_NAMESPACE.to_owned(),
+            values: Some(json!({
+                "crds": {
+                    "gatewayAPI": { "enabled": true, "channel": "standard" },
+                    "envoyGateway": { "enabled": false },
+                }
+            })),
+            after: Vec::new(),
+            role: None,
+        },
+    )
+}
+
+/// Whether `env` runs Istio: a mesh, or Istio's gateway at the edge.
+fn runs_istio(env: &Environment) -> bool {
+    env.cluster.mesh
+        || (env.cluster.edge == ir::Edge::Istio
+            && env.workloads.iter().any(|w| w.ingress.is_some()))
+}
+
+/// Istio's `base` chart (its CRDs and the validation of its objects), when the environment
+/// runs Istio.
+///
+/// Why: the mesh's PeerAuthentication, AuthorizationPolicies, DestinationRules and
+/// VirtualServices are custom resources; the platform chart that contains them needs their
+/// CRDs first.
+fn istio_base(env: &Environment) -> Option<Addon> {
+    runs_istio(env).then(|| Addon {
+        id: "istio_base",
+        release: "istio-base",
+        repository: ISTIO_REPOSITORY,
+        chart: "base",
+        version: ISTIO,
+        namespace: crate::emit::mesh::ISTIO_NAMESPACE.to_owned(),
+        values: None,
+        after: Vec::new(),
+        role: None,
+    })
+}
+
+/// Istio CNI, when the environment has a mesh: the node agent that redirects a meshed
+/// pod's traffic through its sidecar.
+///
+/// Why: without it every meshed pod needs an init container with `NET_ADMIN` and
+/// `NET_RAW` to write its iptables rules, which the pods' restricted security context (all
+/// capabilities dropped) forbids; the agent does it on the node instead. The chart's
+/// defaults suit EKS (chained onto the VPC CNI's configuration in `/etc/cni/net.d`).
+fn istio_cni(env: &Environment) -> Option<Addon> {
+    env.cluster.mesh.then(|| Addon {
+        id: "istio_cni",
+        release: "istio-cni",
+        repository: ISTIO_REPOSITORY,
+        chart: "cni",
+        version: ISTIO,
+        namespace: crate::emit::mesh::ISTIO_NAMESPACE.to_owned(),
+        values: None,
+        after: vec![After::Addon("istio_base")],
+        role: None,
+    })
+}
+
+/// istiod, when the environment runs Istio: the control plane that injects the sidecars,
+/// issues the workloads' certificates, serves their configuration and deploys the proxies
+/// of an Istio Gateway.
+///
+/// Why these values: `cni.enabled` makes the injector leave out the privileged init
+/// container (Istio CNI redirects the traffic); metrics merging (`enablePrometheusMerge`,
+/// Istio's default, written out because the scraping depends on it) serves each pod's
+/// application metrics on the sidecar agent's port, which Prometheus reaches without a mesh
+/// identity. Installed after the Gateway API CRDs so it watches Gateways from the start.
+fn istiod(env: &Environment) -> Option<Addon> {
+    if !runs_istio(env) {
+        return None;
+    }
+    let mut after = vec![After::Addon("istio_base")];
+    if env.cluster.mesh {
+        after.push(After::Addon("istio_cni"));
+    }
+    if gateway_api_crds(env).is_some() {
+        after.push(After::Addon("gateway_api_crds"));
+    }
+    Some(Addon {
+        id: "istiod",
+        release: "istiod",
+        repository: ISTIO_REPOSITORY,
+        chart: "istiod",
+        version: ISTIO,
+        namespace: crate::emit::mesh::ISTIO_NAMESPACE.to_owned(),
+        values: Some(json!({
+            "cni": { "enabled": env.cluster.mesh },
+            "meshConfig": { "enablePrometheusMerge": true },
+        })),
+        after,
+        role: None,
+    })
 }
 
 /// External Secrets, with an IAM role (IRSA) that may read only the environment's own

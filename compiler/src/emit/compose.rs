@@ -321,7 +321,10 @@ impl<'a> Builder<'a> {
             required: BTreeMap::new(),
             healthy: BTreeSet::new(),
             ports: HostPorts::default(),
-            notes: Notes::default(),
+            notes: Notes {
+                mesh: env.cluster.mesh,
+                ..Notes::default()
+            },
         }
     }
 
@@ -756,7 +759,7 @@ impl<'a> Builder<'a> {
         {
             self.notes.plain_http = true;
         }
-        self.notes.gateway_api = self.env.cluster.edge == ir::Edge::Envoy;
+        self.notes.gateway_api = self.env.cluster.edge.gateway_api();
         s
     }
 
@@ -1442,6 +1445,8 @@ struct Notes {
     plain_http: bool,
     /// Whether the environment's edge is the Gateway API, which Traefik stands in for.
     gateway_api: bool,
+    /// Whether the platform has a mesh, which Compose does not run.
+    mesh: bool,
     receivers_offline: bool,
     /// The environment whose Prometheus and Alertmanager files are mounted.
     monitoring: Option<String>,
@@ -1633,6 +1638,13 @@ impl Notes {
             out.push(note(
                 "the Gateway API is not modelled locally: Traefik routes each exposed service's \
                  host and path instead of the Gateway's listeners and the HTTPRoutes"
+                    .to_owned(),
+            ));
+        }
+        if self.mesh {
+            out.push(note(
+                "the Istio mesh is not modelled locally: services call each other directly, \
+                 without mutual TLS, authorization policies, circuit breaking, timeouts or retries"
                     .to_owned(),
             ));
         }

@@ -1,8 +1,8 @@
-//! The Gateway API edge of an environment whose `platform.gateway` is Envoy Gateway
-//! ([`ir::Edge::Envoy`]): one `GatewayClass` naming Envoy Gateway's controller, one `Gateway`
-//! in the environment's namespace with one HTTP listener and an HTTPS listener per TLS host,
-//! and an `HTTPRoute` per exposed
-//! workload. The k8s target serializes these specs and the Helm target renders the same
+//! The Gateway API edge of an environment whose edge is Envoy Gateway
+//! ([`ir::Edge::Envoy`]) or Istio's gateway ([`ir::Edge::Istio`]): for Envoy a
+//! `GatewayClass` naming Envoy Gateway's controller (istiod creates its own class, `istio`),
+//! one `Gateway` in the environment's namespace with one HTTP listener and an HTTPS
+//! listener per TLS host, and an `HTTPRoute` per exposed workload. The k8s target serializes these specs and the Helm target renders the same
 //! JSON from values, so both read one decision.
 //!
 //! TLS comes from cert-manager's Gateway support: the `Gateway` carries the
@@ -41,17 +41,24 @@ pub(crate) struct Edge {
     pub name: String,
     /// Its GatewayClass.
     pub class: String,
+    /// The spec of the GatewayClass plinth generates; `None` for Istio's class, which
+    /// istiod creates itself.
+    pub class_spec: Option<Value>,
+    /// Annotations of the load balancer Service the implementation deploys for the Gateway
+    /// (the Gateway's `infrastructure`), when plinth sets them.
+    pub load_balancer: Option<BTreeMap<String, String>>,
     /// Its hosts, sorted.
     pub hosts: Vec<Host>,
     /// The cert-manager ClusterIssuer its annotation names, when a host terminates TLS.
     pub issuer: Option<String>,
 }
 
-/// The Gateway of `env`: when its edge is Envoy Gateway and a workload is exposed.
+/// The Gateway of `env`: when its edge is the Gateway API and a workload is exposed.
 pub(crate) fn edge(platform: &ir::Platform, env: &Environment) -> Option<Edge> {
-    if env.cluster.edge != ir::Edge::Envoy {
+    if !env.cluster.edge.gateway_api() {
         return None;
     }
+    let istio = env.cluster.edge == ir::Edge::Istio;
     let mut hosts: BTreeMap<&str, (bool, Option<&str>)> = BTreeMap::new();
     for i in env.workloads.iter().filter_map(|w| w.ingress.as_ref()) {
         hosts.entry(i.host.as_str()).or_default().0 |= i.tls;
@@ -71,7 +78,13 @@ pub(crate) fn edge(platform: &ir::Platform, env: &Environment) -> Option<Edge> {
     let tls = hosts.values().any(|(t, _)| *t);
     Some(Edge {
         name: naming::gateway(&platform.name),
-        class: naming::gateway_class(&platform.name),
+        class: if istio {
+            naming::ISTIO_GATEWAY_CLASS.to_owned()
+        } else {
+            naming::gateway_class(&platform.name)
+        },
+        class_spec: (!istio).then(class_spec),
+        load_balancer: (istio && env.cloud.is_some()).then(network_load_balancer),
         hosts: hosts
             .into_iter()
             .map(|(h, (tls, to))| Host {
@@ -85,8 +98,21 @@ pub(crate) fn edge(platform: &ir::Platform, env: &Environment) -> Option<Edge> {
 }
 
 /// The spec of the `GatewayClass`: Envoy Gateway's controller.
-pub(crate) fn class_spec() -> Value {
+fn class_spec() -> Value {
     json!({ "controllerName": ENVOY_CONTROLLER })
+}
+
+/// The annotations that make EKS front Istio's gateway Service with a Network Load
+/// Balancer.
+///
+/// Why: without them the in-tree AWS provider creates a Classic Load Balancer, which AWS
+/// has deprecated; istiod copies the Gateway's `infrastructure.annotations` onto the
+/// Service it deploys, so the Gateway carries them.
+fn network_load_balancer() -> BTreeMap<String, String> {
+    BTreeMap::from([(
+        "service.beta.kubernetes.io/aws-load-balancer-type".to_owned(),
+        "nlb".to_owned(),
+    )])
 }
 
 /// The annotations of the `Gateway`: the ClusterIssuer cert-manager issues its listeners'
@@ -131,7 +157,11 @@ pub(crate) fn gateway_spec(e: &Edge) -> Value {
             }));
         }
     }
-    json!({ "gatewayClassName": e.class, "listeners": listeners })
+    let mut spec = json!({ "gatewayClassName": e.class, "listeners": listeners });
+    if let Some(a) = &e.load_balancer {
+        spec["infrastructure"] = json!({ "annotations": a });
+    }
+    spec
 }
 
 /// The spec of workload `w`'s `HTTPRoute`: its host and path prefix, to its Service's port,

@@ -273,6 +273,7 @@ fn values_without_dashboards(platform: &ir::Platform, env: &Environment) -> Valu
         cluster: ClusterValues {
             ingress_class: env.cluster.ingress_class.clone(),
             ingress_namespace: env.cluster.ingress_namespace.clone(),
+            ingress_pods: env.cluster.edge_pods.clone(),
             tls_issuer: env.cluster.tls_issuer.clone(),
             monitoring_namespace: env.cluster.monitoring_namespace.clone(),
         },
@@ -295,7 +296,7 @@ fn values_without_dashboards(platform: &ir::Platform, env: &Environment) -> Valu
         gateway: super::gateway::edge(platform, env).map(|e| GatewayValues {
             name: e.name.clone(),
             class_name: e.class.clone(),
-            class_spec: object(super::gateway::class_spec()),
+            class_spec: e.class_spec.clone().map(object),
             annotations: super::gateway::annotations(&e).unwrap_or_default(),
             spec: object(super::gateway::gateway_spec(&e)),
             routes: env
@@ -310,6 +311,23 @@ fn values_without_dashboards(platform: &ir::Platform, env: &Environment) -> Valu
                 .into_iter()
                 .map(|(name, spec)| (name, object(spec)))
                 .collect(),
+            proxy_policy: super::k8s::gateway_policy_spec(platform, env, &e).map(|(name, spec)| {
+                NamedSpecValues {
+                    name,
+                    spec: object(spec),
+                }
+            }),
+        }),
+        mesh: super::mesh::peer_authentication(env).map(|pa| {
+            let specs = |list: Vec<(String, Json)>| -> BTreeMap<String, Map<String, Json>> {
+                list.into_iter().map(|(n, s)| (n, object(s))).collect()
+            };
+            MeshValues {
+                peer_authentication: object(pa),
+                authorization_policies: specs(super::mesh::authorization_policies(platform, env)),
+                destination_rules: specs(super::mesh::destination_rules(env)),
+                virtual_services: specs(super::mesh::virtual_services(env)),
+            }
         }),
         dashboards: BTreeMap::new(),
     };
@@ -615,6 +633,7 @@ fn workload(platform: &ir::Platform, env: &Environment, w: &Workload) -> Workloa
         pod_annotations: w.annotations.clone(),
         image_pull_secrets: w.image_pull_secrets.clone(),
         peer_port: w.peer_port.as_ref().map(|p| p.name.clone()),
+        mesh: env.meshed(w),
         init_containers: w
             .init
             .iter()

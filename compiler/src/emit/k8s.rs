@@ -47,8 +47,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
 use super::{
-    backups, cluster, cnpg, gateway, hash_banner, restore_drill, to_yaml, to_yaml_after, EmitError,
-    Emitted, Note, OutputFile, Shared, Target,
+    backups, cluster, cnpg, gateway, hash_banner, mesh, restore_drill, to_yaml, to_yaml_after,
+    EmitError, Emitted, Note, OutputFile, Shared, Target,
 };
 use crate::ir::{self, naming, Environment, Kind, ProbeAction, Replicas, Workload};
 use crate::units::{format_bytes, format_cpu, IntOrPercent};
@@ -91,12 +91,12 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
             });
         }
         if let Some(edge) = gateway::edge(platform, env) {
-            let class = CustomObject {
+            let class = edge.class_spec.clone().map(|spec| CustomObject {
                 api_version: gateway::API_VERSION,
                 kind: "GatewayClass",
                 metadata: cluster_meta(&edge.class, platform, env),
-                spec: gateway::class_spec(),
-            };
+                spec,
+            });
             let mut metadata = meta(&edge.name, env, naming::common_labels(&platform.name, env));
             metadata.annotations = gateway::annotations(&edge);
             let gw = CustomObject {
@@ -105,15 +105,28 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
                 metadata,
                 spec: gateway::gateway_spec(&edge),
             };
-            let mut objects = vec![class, gw];
+            let mut objects: Vec<Object> = class
+                .into_iter()
+                .chain([gw])
+                .map(|o| Object::Custom(Box::new(o)))
+                .collect();
             for (name, spec) in gateway::redirects(&edge) {
-                objects.push(CustomObject {
+                objects.push(Object::Custom(Box::new(CustomObject {
                     api_version: gateway::API_VERSION,
                     kind: "HTTPRoute",
                     metadata: meta(&name, env, naming::common_labels(&platform.name, env)),
                     spec,
-                });
+                })));
             }
+            objects.extend(
+                gateway_policy(
+                    platform,
+                    env,
+                    &edge,
+                    naming::common_labels(&platform.name, env),
+                )
+                .map(|p| Object::NetworkPolicy(Box::new(p))),
+            );
             out.files.push(OutputFile {
                 path: naming::k8s_gateway_file(&env.name),
                 contents: to_yaml_after(hash_banner(platform), &objects)?,
@@ -407,6 +420,18 @@ fn namespace_docs(platform: &ir::Platform, env: &Environment) -> Result<String, 
             naming::common_labels(&platform.name, env),
         ))));
     }
+    if let Some(spec) = mesh::peer_authentication(env) {
+        docs.push(Object::Custom(Box::new(CustomObject {
+            api_version: mesh::SECURITY_API,
+            kind: "PeerAuthentication",
+            metadata: meta(
+                mesh::PEER_AUTHENTICATION,
+                env,
+                naming::common_labels(&platform.name, env),
+            ),
+            spec,
+        })));
+    }
     if let Some(q) = &env.quota {
         let (quota, limits) = quota_docs(q, env, &naming::common_labels(&platform.name, env));
         docs.push(Object::ResourceQuota(Box::new(quota)));
@@ -432,13 +457,7 @@ fn acme_solver_policy(env: &Environment, labels: BTreeMap<String, String>) -> Ne
             pod_selector: Some(labelled("acme.cert-manager.io/http01-solver", "true")),
             policy_types: Some(vec!["Ingress".to_owned()]),
             ingress: Some(vec![NetworkPolicyIngressRule {
-                from: Some(vec![NetworkPolicyPeer {
-                    namespace_selector: Some(labelled(
-                        "kubernetes.io/metadata.name",
-                        &env.cluster.ingress_namespace,
-                    )),
-                    ..Default::default()
-                }]),
+                from: Some(vec![edge_peer(env)]),
                 ports: Some(vec![NetworkPolicyPort {
                     port: Some(IntOrString::Int(ACME_SOLVER_PORT)),
                     protocol: Some("TCP".to_owned()),
@@ -726,7 +745,7 @@ fn workload_docs(
             ..Default::default()
         })));
     }
-    let template = spread_pod_template(platform, w, &labels);
+    let template = spread_pod_template(platform, w, &pod_labels(env, w, &labels));
     match w.kind {
         Kind::Cron => docs.push(Object::CronJob(Box::new(CronJob {
             metadata: ObjectMeta {
@@ -842,6 +861,7 @@ fn workload_docs(
                             protocol: Some(protocol(p)),
                             ..Default::default()
                         })
+                        .chain(merged_metrics_port(env, w))
                         .collect(),
                 ),
                 ..Default::default()
@@ -896,9 +916,10 @@ fn workload_docs(
             labels.clone(),
         ))));
     }
-    if let Some(np) = network_policy(platform, env, edges, w, labels) {
+    if let Some(np) = network_policy(platform, env, edges, w, labels.clone()) {
         docs.push(Object::NetworkPolicy(Box::new(np)));
     }
+    docs.extend(mesh_docs(platform, env, w, &labels));
     docs.extend(backup_docs(platform, env, w));
     to_yaml_after(head, &docs)
 }
@@ -1415,6 +1436,18 @@ fn spread_pod_template(
     template
 }
 
+/// The labels of a workload's pods: its own, and the mesh's injection opt-in when it runs
+/// in the mesh.
+fn pod_labels(
+    env: &Environment,
+    w: &Workload,
+    labels: &BTreeMap<String, String>,
+) -> BTreeMap<String, String> {
+    let mut out = labels.clone();
+    out.extend(mesh::pod_labels(env, w));
+    out
+}
+
 /// Name of a `job` workload's Job in `env`: its name and a hash of what it runs, the Job's
 /// pod template and the config files mounted into it. A Job's pod template cannot change
 /// once created, so a changed job is a new Job (the finished one expires), while an
@@ -1426,7 +1459,11 @@ fn spread_pod_template(
 /// Job with this same function, so the chart renders the same name.
 pub(crate) fn job_name(platform: &ir::Platform, env: &Environment, w: &Workload) -> String {
     let labels = naming::workload_labels(&platform.name, env, w);
-    let template = run_to_completion(spread_pod_template(platform, w, &labels));
+    let template = run_to_completion(spread_pod_template(
+        platform,
+        w,
+        &pod_labels(env, w, &labels),
+    ));
     let config: Vec<(&str, &str)> = w
         .config_files
         .iter()
@@ -1796,14 +1833,20 @@ fn network_policy(
     }
     if let Some(i) = &w.ingress {
         ingress.push(NetworkPolicyIngressRule {
-            from: Some(vec![namespace_peer(&env.cluster.ingress_namespace)]),
+            from: Some(vec![edge_peer(env)]),
             ports: Some(vec![port_rule(&i.port)]),
         });
     }
     if let Some(m) = &w.metrics {
+        // In the mesh Prometheus scrapes the sidecar agent's merged metrics instead.
+        let port = if env.meshed(w) {
+            tcp_port(mesh::MERGED_METRICS_PORT)
+        } else {
+            port_rule(&m.port)
+        };
         ingress.push(NetworkPolicyIngressRule {
             from: Some(vec![namespace_peer(&env.cluster.monitoring_namespace)]),
-            ports: Some(vec![port_rule(&m.port)]),
+            ports: Some(vec![port]),
         });
     }
 
@@ -1854,6 +1897,9 @@ fn network_policy(
             ports: (!e.ports.is_empty()).then(|| e.ports.iter().map(|p| tcp_port(*p)).collect()),
         });
     }
+    if env.meshed(w) {
+        egress.push(istiod_egress());
+    }
 
     if ingress.is_empty() && egress.is_empty() {
         return None;
@@ -1874,6 +1920,127 @@ fn network_policy(
             egress: (!egress.is_empty()).then_some(egress),
         }),
     })
+}
+
+/// The peer the edge's proxies are: Istio's gateway pods in the environment's namespace,
+/// by their labels, else the namespace the ingress controller or Envoy Gateway runs in.
+fn edge_peer(env: &Environment) -> NetworkPolicyPeer {
+    match &env.cluster.edge_pods {
+        Some(labels) => NetworkPolicyPeer {
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(labels.clone()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        },
+        None => NetworkPolicyPeer {
+            namespace_selector: Some(labelled(
+                "kubernetes.io/metadata.name",
+                &env.cluster.ingress_namespace,
+            )),
+            ..Default::default()
+        },
+    }
+}
+
+/// The egress every Istio proxy needs: istiod, for its configuration and certificates.
+fn istiod_egress() -> NetworkPolicyEgressRule {
+    NetworkPolicyEgressRule {
+        to: Some(vec![NetworkPolicyPeer {
+            namespace_selector: Some(labelled(
+                "kubernetes.io/metadata.name",
+                mesh::ISTIO_NAMESPACE,
+            )),
+            pod_selector: Some(labelled("app", "istiod")),
+            ..Default::default()
+        }]),
+        ports: Some(vec![NetworkPolicyPort {
+            port: Some(IntOrString::Int(i32::from(mesh::ISTIOD_PORT))),
+            protocol: Some("TCP".to_owned()),
+            ..Default::default()
+        }]),
+    }
+}
+
+/// The policy of Istio's gateway proxies, which run in the environment's namespace under
+/// its default-deny policy: anyone may reach their listener ports (they are the edge), and
+/// they may reach the exposed workloads' ports, the ACME HTTP-01 solver pods (when the
+/// environment issues certificates) and istiod.
+fn gateway_policy(
+    platform: &ir::Platform,
+    env: &Environment,
+    edge: &gateway::Edge,
+    labels: BTreeMap<String, String>,
+) -> Option<NetworkPolicy> {
+    let pods = env.cluster.edge_pods.clone()?;
+    let tcp = |port: i32| NetworkPolicyPort {
+        port: Some(IntOrString::Int(port)),
+        protocol: Some("TCP".to_owned()),
+        ..Default::default()
+    };
+    let mut listener_ports = vec![tcp(80)];
+    if edge.hosts.iter().any(|h| h.tls) {
+        listener_ports.push(tcp(443));
+    }
+    let mut egress: Vec<NetworkPolicyEgressRule> = env
+        .workloads
+        .iter()
+        .filter_map(|w| {
+            let i = w.ingress.as_ref()?;
+            Some(NetworkPolicyEgressRule {
+                to: Some(vec![NetworkPolicyPeer {
+                    pod_selector: Some(selector(platform, w)),
+                    ..Default::default()
+                }]),
+                ports: Some(vec![NetworkPolicyPort {
+                    port: Some(IntOrString::Int(i32::from(i.port.port))),
+                    protocol: Some(protocol(&i.port)),
+                    ..Default::default()
+                }]),
+            })
+        })
+        .collect();
+    if cluster::issuer(platform, env).is_some() {
+        egress.push(NetworkPolicyEgressRule {
+            to: Some(vec![NetworkPolicyPeer {
+                pod_selector: Some(labelled("acme.cert-manager.io/http01-solver", "true")),
+                ..Default::default()
+            }]),
+            ports: Some(vec![tcp(ACME_SOLVER_PORT)]),
+        });
+    }
+    egress.push(istiod_egress());
+    Some(NetworkPolicy {
+        metadata: meta(
+            &naming::istio_gateway_service_account(&platform.name),
+            env,
+            labels,
+        ),
+        spec: Some(NetworkPolicySpec {
+            pod_selector: Some(LabelSelector {
+                match_labels: Some(pods),
+                ..Default::default()
+            }),
+            policy_types: Some(vec!["Ingress".to_owned(), "Egress".to_owned()]),
+            ingress: Some(vec![NetworkPolicyIngressRule {
+                from: None,
+                ports: Some(listener_ports),
+            }]),
+            egress: Some(egress),
+        }),
+    })
+}
+
+/// The name and spec of the gateway proxies' policy ([`gateway_policy`]), as JSON, for the
+/// Helm values.
+pub(crate) fn gateway_policy_spec(
+    platform: &ir::Platform,
+    env: &Environment,
+    edge: &gateway::Edge,
+) -> Option<(String, serde_json::Value)> {
+    let p = gateway_policy(platform, env, edge, BTreeMap::new())?;
+    let name = p.metadata.name.clone().unwrap_or_default();
+    serde_json::to_value(p.spec?).ok().map(|spec| (name, spec))
 }
 
 /// A VerticalPodAutoscaler (`autoscaling.k8s.io/v1`) for a workload that asks for one.
@@ -1913,6 +2080,57 @@ fn vpa(
     }
 }
 
+/// The Service port of a meshed workload's merged metrics (the sidecar agent's, see
+/// [`mesh`]), when it exports metrics.
+fn merged_metrics_port(env: &Environment, w: &Workload) -> Option<ServicePort> {
+    (env.meshed(w) && w.metrics.is_some()).then(|| ServicePort {
+        name: Some(mesh::MERGED_METRICS_PORT_NAME.to_owned()),
+        port: i32::from(mesh::MERGED_METRICS_PORT),
+        target_port: Some(IntOrString::Int(i32::from(mesh::MERGED_METRICS_PORT))),
+        protocol: Some("TCP".to_owned()),
+        ..Default::default()
+    })
+}
+
+/// The mesh objects of a workload: its AuthorizationPolicy, and the DestinationRule and
+/// VirtualService of its `traffic`, as [`mesh`] decides them.
+fn mesh_docs(
+    platform: &ir::Platform,
+    env: &Environment,
+    w: &Workload,
+    labels: &BTreeMap<String, String>,
+) -> Vec<Object> {
+    let mut docs = Vec::new();
+    let families = [
+        (
+            mesh::SECURITY_API,
+            "AuthorizationPolicy",
+            mesh::authorization_policies(platform, env),
+        ),
+        (
+            mesh::NETWORKING_API,
+            "DestinationRule",
+            mesh::destination_rules(env),
+        ),
+        (
+            mesh::NETWORKING_API,
+            "VirtualService",
+            mesh::virtual_services(env),
+        ),
+    ];
+    for (api_version, kind, specs) in families {
+        for (name, spec) in specs.into_iter().filter(|(n, _)| *n == w.name) {
+            docs.push(Object::Custom(Box::new(CustomObject {
+                api_version,
+                kind,
+                metadata: meta(&name, env, labels.clone()),
+                spec,
+            })));
+        }
+    }
+    docs
+}
+
 /// A ServiceMonitor (`monitoring.coreos.com/v1`) so kube-prometheus-stack scrapes the
 /// workload's metrics endpoint.
 fn service_monitor(
@@ -1928,9 +2146,19 @@ fn service_monitor(
         metadata: meta(&w.name, env, labels),
         spec: serde_json::json!({
             "selector": { "matchLabels": naming::selector_labels(&platform.name, w) },
-            "endpoints": [endpoint(m)],
+            "endpoints": [if env.meshed(w) { merged_endpoint(m) } else { endpoint(m) }],
         }),
     }
+}
+
+/// The ServiceMonitor endpoint of a meshed workload: the sidecar agent's merged metrics,
+/// which include the application's from the port and path its pod annotations name.
+fn merged_endpoint(m: &ir::Metrics) -> serde_json::Value {
+    serde_json::json!({
+        "port": mesh::MERGED_METRICS_PORT_NAME,
+        "path": mesh::MERGED_METRICS_PATH,
+        "interval": crate::units::format_duration(m.interval_ms),
+    })
 }
 
 /// A ServiceMonitor endpoint: port, path and interval, and the bearer token an endpoint that

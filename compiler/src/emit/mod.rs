@@ -16,6 +16,7 @@ pub(crate) mod gateway;
 pub mod gotmpl;
 pub mod helm;
 pub mod k8s;
+pub(crate) mod mesh;
 pub mod prometheus;
 pub(crate) mod restore_drill;
 pub mod terraform;

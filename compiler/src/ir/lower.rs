@@ -80,13 +80,15 @@ fn scale_count(n: u32, f: f64) -> u32 {
     ((n as f64 * f).ceil() as u32).max(1)
 }
 
-/// The edge of an environment ([`spec::Platform::gateway_api`]). `istio` is rejected by
-/// `check` (E202) before lowering.
+/// The edge of an environment ([`spec::Platform::gateway_api`] and
+/// [`spec::Platform::gateway_implementation`]).
 fn edge(platform: &spec::Platform, cloud: bool) -> Edge {
-    if platform.gateway_api(cloud) {
-        Edge::Envoy
-    } else {
-        Edge::Ingress
+    if !platform.gateway_api(cloud) {
+        return Edge::Ingress;
+    }
+    match platform.gateway_implementation() {
+        spec::Gateway::Istio => Edge::Istio,
+        spec::Gateway::Envoy | spec::Gateway::Ingress => Edge::Envoy,
     }
 }
 
@@ -173,7 +175,7 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
 
     Environment {
         name: env_name.clone(),
-        namespace,
+        namespace: namespace.clone(),
         domain,
         local: env_spec
             .and_then(|e| e.local.as_ref())
@@ -197,9 +199,17 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
                 .unwrap_or_else(|| INGRESS_CLASS.to_owned()),
             ingress_namespace: match edge {
                 Edge::Envoy => ENVOY_GATEWAY_NAMESPACE.to_owned(),
+                Edge::Istio => namespace.clone(),
                 Edge::Ingress => text(&platform.ingress_namespace)
                     .unwrap_or_else(|| INGRESS_NAMESPACE.to_owned()),
             },
+            edge_pods: (edge == Edge::Istio).then(|| {
+                BTreeMap::from([(
+                    naming::GATEWAY_NAME_LABEL.to_owned(),
+                    naming::gateway(&platform.name.value),
+                )])
+            }),
+            mesh: platform.mesh.is_some(),
             tls_issuer: text(&platform.tls_issuer).unwrap_or_else(|| TLS_ISSUER.to_owned()),
             tls_email: text(&platform.tls_email)
                 .or_else(|| text(&platform.owner).filter(|o| units::is_email(o))),
@@ -757,6 +767,7 @@ impl Lower<'_> {
             resources: self.resources(s.resources.as_ref()),
             probes: probes(s.probes.as_ref(), &ports),
             rollout: rollout(s.rollout.as_ref()),
+            traffic: s.traffic.as_ref().map(traffic),
             disruption_budget: budget,
             env: self.env(s.env.as_ref()),
             secrets: secrets(s.secrets.as_ref(), &name.value),
@@ -864,6 +875,7 @@ impl Lower<'_> {
             resources: self.resources(d.resources.as_ref()),
             probes: probes(d.probes.as_ref(), &ports),
             rollout: rollout(None),
+            traffic: None,
             disruption_budget: budget,
             env: self.env(d.env.as_ref()),
             secrets: secrets(d.secrets.as_ref(), &name.value),
@@ -1253,6 +1265,39 @@ fn rollout(r: Option<&spec::Rollout>) -> Rollout {
         max_surge: r.map_or(MAX_SURGE, |r| int_or_percent(&r.max_surge, MAX_SURGE)),
         max_unavailable: r.map_or(MAX_UNAVAILABLE, |r| {
             int_or_percent(&r.max_unavailable, MAX_UNAVAILABLE)
+        }),
+    }
+}
+
+/// Outlier detection's defaults where the spec leaves them out: Istio's own interval, and
+/// no cap on the share of pods ejected (Envoy's default of 10% would eject nothing from a
+/// service of fewer than ten pods).
+const EJECTION_INTERVAL_MS: u64 = 10_000;
+const MAX_EJECTION_PERCENT: u32 = 100;
+
+/// A service's `traffic`; `check` has rejected values out of range.
+fn traffic(t: &spec::Traffic) -> Traffic {
+    let ms = |d: &Option<Sp<String>>| {
+        d.as_ref()
+            .and_then(|d| units::parse_duration(&d.value).ok())
+    };
+    let n = |v: &Option<Sp<i64>>| v.as_ref().and_then(|v| u32::try_from(v.value).ok());
+    Traffic {
+        circuit_breaker: t.circuit_breaker.as_ref().map(|c| CircuitBreaker {
+            consecutive_errors: n(&c.consecutive_errors).unwrap_or(5),
+            ejection_ms: ms(&c.ejection).unwrap_or(30_000),
+            interval_ms: ms(&c.interval).unwrap_or(EJECTION_INTERVAL_MS),
+            max_ejection_percent: n(&c.max_ejection_percent).unwrap_or(MAX_EJECTION_PERCENT),
+        }),
+        connection_pool: t.connection_pool.as_ref().map(|p| ConnectionPool {
+            max_connections: n(&p.max_connections),
+            max_pending_requests: n(&p.max_pending_requests),
+            max_requests_per_connection: n(&p.max_requests_per_connection),
+        }),
+        timeout_ms: ms(&t.timeout),
+        retries: t.retries.as_ref().map(|r| Retries {
+            attempts: n(&r.attempts).unwrap_or(2),
+            per_try_timeout_ms: ms(&r.per_try_timeout),
         }),
     }
 }

@@ -88,6 +88,13 @@ pub struct Environment {
 }
 
 impl Environment {
+    /// Whether `w` runs in the environment's mesh: with `platform.mesh`, every service does;
+    /// data stores and the jobs plinth adds (backups, restore drills) stay outside it, so
+    /// their operators and tools reach them as before.
+    pub fn meshed(&self, w: &Workload) -> bool {
+        self.cluster.mesh && matches!(w.role, Role::Service)
+    }
+
     /// The workloads by name, for emitters that look workloads up per item (a scan each time
     /// is quadratic in the number of workloads). Should a name repeat, which `check` rejects
     /// but lowering does not assume, the first workload of that name is the one found.
@@ -108,8 +115,16 @@ pub struct ClusterAddons {
     /// Ingress class (of [`Edge::Ingress`]).
     pub ingress_class: String,
     /// Namespace the edge's proxies run in, which the NetworkPolicies admit to ingress ports:
-    /// the ingress controller's, or Envoy Gateway's.
+    /// the ingress controller's, or Envoy Gateway's. Istio's gateway runs in the
+    /// environment's own namespace instead, and is admitted by its pods' labels
+    /// ([`ClusterAddons::edge_pods`]).
     pub ingress_namespace: String,
+    /// The labels of the edge's proxy pods when they run in the environment's namespace
+    /// (Istio deploys a Gateway's proxies next to it): the NetworkPolicies admit these pods
+    /// rather than a namespace.
+    pub edge_pods: Option<BTreeMap<String, String>>,
+    /// Whether the services run in an Istio mesh (`platform.mesh = "istio"`).
+    pub mesh: bool,
     /// cert-manager ClusterIssuer.
     pub tls_issuer: String,
     /// Account e-mail of the generated ACME ClusterIssuer: `platform.tls_email`, else the
@@ -125,8 +140,18 @@ pub enum Edge {
     /// A Gateway API `Gateway` and an `HTTPRoute` per exposed workload, served by Envoy
     /// Gateway.
     Envoy,
+    /// A Gateway API `Gateway` and an `HTTPRoute` per exposed workload, served by the
+    /// proxies istiod deploys for the Gateway (GatewayClass `istio`).
+    Istio,
     /// An `Ingress` per exposed workload, of the environment's ingress class.
     Ingress,
+}
+
+impl Edge {
+    /// Whether the edge is the Gateway API (a `Gateway` and `HTTPRoute`s).
+    pub fn gateway_api(self) -> bool {
+        matches!(self, Edge::Envoy | Edge::Istio)
+    }
 }
 
 /// An allowed outbound destination.
@@ -241,6 +266,8 @@ pub struct Workload {
     pub probes: Probes,
     /// Rolling-update strategy.
     pub rollout: Rollout,
+    /// How the mesh treats calls to it (a service's `traffic`), when set.
+    pub traffic: Option<Traffic>,
     /// Disruption budget, when one is created.
     pub disruption_budget: Option<Budget>,
     /// Plain environment variables.
@@ -513,6 +540,52 @@ pub struct Rollout {
     pub max_surge: IntOrPercent,
     /// Missing pods during an update.
     pub max_unavailable: IntOrPercent,
+}
+
+/// How the mesh treats calls to a service: what its callers' sidecars apply.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Traffic {
+    /// Outlier detection.
+    pub circuit_breaker: Option<CircuitBreaker>,
+    /// Connection limits per caller.
+    pub connection_pool: Option<ConnectionPool>,
+    /// Timeout of a call, retries included, in milliseconds.
+    pub timeout_ms: Option<u64>,
+    /// Retries of failed calls.
+    pub retries: Option<Retries>,
+}
+
+/// Outlier detection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CircuitBreaker {
+    /// Consecutive errors that eject a pod.
+    pub consecutive_errors: u32,
+    /// Base ejection time, in milliseconds.
+    pub ejection_ms: u64,
+    /// Interval between ejection sweeps, in milliseconds.
+    pub interval_ms: u64,
+    /// Largest share of pods ejected at once, in percent.
+    pub max_ejection_percent: u32,
+}
+
+/// Connection limits per caller.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ConnectionPool {
+    /// Most TCP connections.
+    pub max_connections: Option<u32>,
+    /// Most requests waiting for a connection.
+    pub max_pending_requests: Option<u32>,
+    /// Most requests per connection.
+    pub max_requests_per_connection: Option<u32>,
+}
+
+/// Retries of failed calls.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Retries {
+    /// Retries after the first attempt.
+    pub attempts: u32,
+    /// Timeout of each attempt, in milliseconds.
+    pub per_try_timeout_ms: Option<u64>,
 }
 
 /// A disruption budget.

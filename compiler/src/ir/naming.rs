@@ -867,6 +867,26 @@ pub fn gateway_class(platform: &str) -> String {
     format!("{platform}-envoy")
 }
 
+/// The GatewayClass istiod creates and serves: a Gateway of this class gets its own proxy
+/// Deployment and Service, which istiod deploys next to it.
+pub const ISTIO_GATEWAY_CLASS: &str = "istio";
+
+/// The label the Gateway API gives the pods of a Gateway's proxies (Istio's deployment
+/// template sets it to the Gateway's name); Services and NetworkPolicies select them by it.
+pub const GATEWAY_NAME_LABEL: &str = "gateway.networking.k8s.io/gateway-name";
+
+/// The ServiceAccount of the proxies istiod deploys for the platform's Gateway:
+/// `<gateway>-<class>`, Istio's default name for a Gateway's deployment and identity.
+pub fn istio_gateway_service_account(platform: &str) -> String {
+    format!("{}-{ISTIO_GATEWAY_CLASS}", gateway(platform))
+}
+
+/// The mesh identity (SPIFFE principal, without the scheme) of a ServiceAccount, as
+/// Istio's AuthorizationPolicies name it: the default trust domain `cluster.local`.
+pub fn mesh_principal(namespace: &str, service_account: &str) -> String {
+    format!("cluster.local/ns/{namespace}/sa/{service_account}")
+}
+
 /// Name of a `Gateway` listener for `host` on `scheme` (`http` or `https`): a DNS label
 /// made of the host's own labels, as a listener's `sectionName` must be.
 pub fn listener(scheme: &str, host: &str) -> String {

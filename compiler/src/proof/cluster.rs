@@ -56,6 +56,17 @@ const CHART_GROUPS: &[(&str, &[&str])] = &[
         "gateway-helm",
         &["gateway.networking.k8s.io", "gateway.envoyproxy.io"],
     ),
+    ("gateway-crds-helm", &["gateway.networking.k8s.io"]),
+    // Istio's `base` chart: the mesh's CRDs.
+    (
+        "base",
+        &[
+            "security.istio.io",
+            "networking.istio.io",
+            "telemetry.istio.io",
+            "extensions.istio.io",
+        ],
+    ),
     ("cloudnative-pg", &["postgresql.cnpg.io"]),
     ("plugin-barman-cloud", &["barmancloud.cnpg.io"]),
 ];

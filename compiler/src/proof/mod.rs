@@ -17,6 +17,7 @@
 mod cluster;
 mod index;
 mod locate;
+mod mesh;
 mod network;
 mod operators;
 mod refs;

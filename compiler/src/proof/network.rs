@@ -6,25 +6,25 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::Value;
 
 use super::index::Index;
-use super::operators::OWNING_GATEWAY;
+use super::operators::gateway_of;
 use super::{containers, selects, string_map, Finding, Object, DEPENDS_ON};
 use crate::diag::Code;
 
 /// A long-running workload of the output, as the policies see it.
-struct Pod<'a> {
-    object: &'a Object,
-    labels: &'a BTreeMap<String, String>,
+pub(super) struct Pod<'a> {
+    pub object: &'a Object,
+    pub labels: &'a BTreeMap<String, String>,
     /// Container ports: number, name and protocol.
-    ports: Vec<(i64, String, String)>,
+    pub ports: Vec<(i64, String, String)>,
     /// The ports its Services expose, resolved to container ports; all of them without a
     /// Service.
-    served: Vec<(i64, String, String)>,
+    pub served: Vec<(i64, String, String)>,
     /// The workloads it declares it depends on.
-    declared: BTreeSet<String>,
+    pub declared: BTreeSet<String>,
 }
 
 /// One NetworkPolicy: where it applies and its rules for each direction it restricts.
-struct Policy<'a> {
+pub(super) struct Policy<'a> {
     object: &'a Object,
     ingress: Option<Vec<&'a Value>>,
     egress: Option<Vec<&'a Value>>,
@@ -117,7 +117,7 @@ fn ports_admit(ports: Option<&Value>, port: &(i64, String, String)) -> bool {
 /// Whether traffic from `src` to `dst` on `port` passes both sides' policies. `applying`
 /// holds, per pod (by index), the policies whose `podSelector` selects it, found once rather
 /// than for every pair: checking every policy for every pair made the proof cubic.
-fn allowed(
+pub(super) fn allowed(
     (si, src): (usize, &Pod),
     (di, dst): (usize, &Pod),
     port: &(i64, String, String),
@@ -333,7 +333,7 @@ pub(super) fn reachability(objects: &[Object], index: &Index, out: &mut Vec<Find
             }
         }
         // The edge's proxies reach workloads by their routes, proven by `routes_blocked`.
-        if src.labels.contains_key(OWNING_GATEWAY) {
+        if gateway_of(src.object, src.labels).is_some() {
             continue;
         }
         // Only the pods the caller's egress may reach can be on an undeclared open path.
@@ -381,14 +381,15 @@ pub(super) fn reachability(objects: &[Object], index: &Index, out: &mut Vec<Find
         namespaces: &namespaces,
     };
     routes_blocked(objects, index, &net, out);
+    super::mesh::authorization(objects, index, &net, out);
 }
 
 /// The pods and policies of an output, as [`reachability`] prepared them.
-struct Net<'n, 'a> {
-    pods: &'n [Option<Pod<'a>>],
-    policies: &'n [Policy<'a>],
-    applying: &'n [Vec<usize>],
-    namespaces: &'n BTreeMap<String, BTreeMap<String, String>>,
+pub(super) struct Net<'n, 'a> {
+    pub pods: &'n [Option<Pod<'a>>],
+    pub policies: &'n [Policy<'a>],
+    pub applying: &'n [Vec<usize>],
+    pub namespaces: &'n BTreeMap<String, BTreeMap<String, String>>,
 }
 
 /// P014 `dependency-blocked`, for the edge: an `HTTPRoute` whose `Gateway`'s proxies (the
@@ -412,13 +413,7 @@ fn routes_blocked(objects: &[Object], index: &Index, net: &Net, out: &mut Vec<Fi
                     .unwrap_or(&r.namespace);
                 net.pods.iter().enumerate().filter_map(move |(i, pod)| {
                     let pod = pod.as_ref()?;
-                    (pod.labels.get(OWNING_GATEWAY).map(String::as_str) == Some(name)
-                        && pod
-                            .labels
-                            .get("gateway.envoyproxy.io/owning-gateway-namespace")
-                            .map(String::as_str)
-                            == Some(ns))
-                    .then_some(i)
+                    (gateway_of(pod.object, pod.labels) == Some((name, ns))).then_some(i)
                 })
             })
             .collect();

@@ -3,8 +3,9 @@
 //! instances are the pods that a Service, a PodMonitor or a client's policy must find. What
 //! each operator creates is its documented behaviour, written down here once, so that the
 //! families resolve selectors against those pods as they do against a Deployment's. The same
-//! holds for the controllers of the edge: the Envoy proxies of a `Gateway`, and the
-//! certificates cert-manager issues for an annotated `Gateway` or `Ingress`.
+//! holds for the controllers of the edge: the Envoy proxies of a `Gateway` (Envoy Gateway's
+//! or istiod's), and the certificates cert-manager issues for an annotated `Gateway` or
+//! `Ingress`.
 
 use serde_json::{json, Value};
 
@@ -88,7 +89,77 @@ pub(super) fn operator_pods(objects: &[Object]) -> Vec<Object> {
         .chain(secrets)
         .chain(objects.iter().flat_map(certificates))
         .chain(gateway_proxies(objects))
+        .chain(istio_gateway_proxies(objects))
         .collect()
+}
+
+/// The GatewayClass istiod creates and serves.
+const ISTIO_CLASS: &str = "istio";
+
+/// The label the Gateway API (and istiod's deployment template) puts on a Gateway's proxy
+/// pods: the Gateway's name.
+pub(super) const GATEWAY_NAME: &str = "gateway.networking.k8s.io/gateway-name";
+
+/// The proxy pods istiod deploys for each `Gateway` of class `istio`: one `Pod` standing
+/// for the Deployment, in the Gateway's namespace, labelled with the Gateway's name and
+/// running as the ServiceAccount `<gateway>-istio` (istiod's default name for the
+/// Gateway's deployment), declaring no port a workload calls.
+///
+/// Why: the proxies run next to the routes' backends, under the namespace's default-deny
+/// policy, so both their own policy and the backends' must admit the route's traffic; and
+/// the backends' authorization policies admit them by that ServiceAccount's identity.
+fn istio_gateway_proxies(objects: &[Object]) -> Vec<Object> {
+    objects
+        .iter()
+        .filter(|o| o.kind == "Gateway")
+        .filter(|o| {
+            o.doc
+                .pointer("/spec/gatewayClassName")
+                .and_then(Value::as_str)
+                == Some(ISTIO_CLASS)
+        })
+        .map(|g| {
+            let name = format!("{}-{ISTIO_CLASS}", g.name);
+            Object {
+                api_version: "v1".to_owned(),
+                kind: "Pod".to_owned(),
+                name: name.clone(),
+                namespace: g.namespace.clone(),
+                doc: json!({
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": {
+                        "name": name,
+                        "namespace": g.namespace,
+                        "labels": { GATEWAY_NAME: g.name },
+                    },
+                    "spec": {
+                        "serviceAccountName": name,
+                        "containers": [{ "name": "istio-proxy", "ports": [] }],
+                    },
+                }),
+            }
+        })
+        .collect()
+}
+
+/// The `Gateway` (name, namespace) whose proxy `pod` is, for the pods this module models:
+/// Envoy Gateway's carry the Gateway's name and namespace in labels, istiod's the name and
+/// run in the Gateway's namespace.
+pub(super) fn gateway_of<'a>(
+    pod: &'a Object,
+    labels: &'a std::collections::BTreeMap<String, String>,
+) -> Option<(&'a str, &'a str)> {
+    if let (Some(name), Some(ns)) = (
+        labels.get(OWNING_GATEWAY),
+        labels.get(OWNING_GATEWAY_NAMESPACE),
+    ) {
+        return Some((name, ns));
+    }
+    (pod.kind == "Pod")
+        .then(|| labels.get(GATEWAY_NAME))
+        .flatten()
+        .map(|name| (name.as_str(), pod.namespace.as_str()))
 }
 
 /// The label Envoy Gateway puts on the proxy pods of a `Gateway`: the Gateway's name (and

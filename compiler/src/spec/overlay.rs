@@ -225,7 +225,7 @@ macro_rules! overlay {
 overlay!(Service {
     leaf kind, leaf image, leaf command, leaf args, leaf schedule, leaf ports, leaf replicas,
     nested resources, nested autoscaling, leaf vertical_autoscaling, nested probes,
-    nested rollout, nested disruption_budget, leaf node_group, nested shutdown,
+    nested rollout, nested traffic, nested disruption_budget, leaf node_group, nested shutdown,
     map_leaf annotations, leaf image_pull_secrets, leaf init, map_leaf env, map_leaf secrets,
     map_leaf bind, leaf config_files, leaf volumes, nested storage, leaf depends_on, nested ingress, leaf egress,
     nested metrics, map_nested thresholds, leaf team, nested security, nested compose,
@@ -251,6 +251,10 @@ overlay!(Probe {
     leaf failure_threshold,
 });
 overlay!(Rollout { leaf max_surge, leaf max_unavailable });
+overlay!(Traffic { nested circuit_breaker, nested connection_pool, leaf timeout, nested retries });
+overlay!(CircuitBreaker { leaf consecutive_errors, leaf ejection, leaf interval, leaf max_ejection_percent });
+overlay!(ConnectionPool { leaf max_connections, leaf max_pending_requests, leaf max_requests_per_connection });
+overlay!(Retries { leaf attempts, leaf per_try_timeout });
 overlay!(DisruptionBudget { leaf enabled, leaf min_available, leaf max_unavailable });
 overlay!(Storage { leaf size, leaf path, leaf class });
 overlay!(Ingress { leaf host, leaf path, leaf port, leaf tls, leaf redirect_from });

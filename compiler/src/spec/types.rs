@@ -84,7 +84,8 @@ pub enum SecretSource {
 pub enum Gateway {
     /// Gateway API objects served by Envoy Gateway.
     Envoy,
-    /// Gateway API objects served by Istio (not implemented yet).
+    /// Gateway API objects served by Istio's gateway (istiod deploys its proxies), the
+    /// edge a mesh needs.
     Istio,
     /// Classic `Ingress` objects of `platform.ingress_class`.
     Ingress,
@@ -101,8 +102,31 @@ impl Platform {
         match self.gateway.as_ref().map(|g| g.value) {
             Some(Gateway::Ingress) => false,
             Some(Gateway::Envoy | Gateway::Istio) => true,
+            // A mesh is installed with its own gateway, whatever the cluster.
+            None if self.mesh.is_some() => true,
             None if self.ingress_class.is_some() || self.ingress_namespace.is_some() => false,
             None => cloud,
+        }
+    }
+}
+
+/// The service mesh of the platform's services.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mesh {
+    /// Istio in sidecar mode with Istio CNI.
+    Istio,
+}
+
+impl Platform {
+    /// The edge implementation of an environment whose edge is the Gateway API: the one
+    /// `gateway` names, else Istio's with a mesh (Envoy Gateway's proxies are outside the
+    /// mesh and could not reach services that require mutual TLS), else Envoy Gateway.
+    pub fn gateway_implementation(&self) -> Gateway {
+        match self.gateway.as_ref().map(|g| g.value) {
+            Some(g) => g,
+            None if self.mesh.is_some() => Gateway::Istio,
+            None => Gateway::Envoy,
         }
     }
 }
@@ -141,9 +165,16 @@ pub struct Platform {
     /// How traffic from outside reaches the exposed services: `envoy` (a Gateway API
     /// `Gateway` and `HTTPRoute`s, served by Envoy Gateway, which plinth installs on the
     /// clusters it creates), `ingress` (classic `Ingress` objects of `ingress_class`), or
-    /// `istio` (not implemented yet). Defaults to `ingress` when `ingress_class` or
-    /// `ingress_namespace` is set or for an environment without a cloud, else `envoy`.
+    /// `istio` (Gateway API objects served by Istio's gateway, in the mesh). Defaults to
+    /// `istio` with a `mesh`, to `ingress` when `ingress_class` or `ingress_namespace` is set
+    /// or for an environment without a cloud, else `envoy`.
     pub gateway: Option<Sp<Gateway>>,
+    /// The service mesh the services run in: `istio` puts every service's pods in an Istio
+    /// mesh (sidecars, installed with Istio CNI), requires mutual TLS between them, allows
+    /// each to be called only by the services that declare it in `depends_on` (by workload
+    /// identity), and applies the services' `traffic` policies. Data stores stay outside
+    /// the mesh, behind their NetworkPolicies.
+    pub mesh: Option<Sp<Mesh>>,
     /// Ingress class of generated Ingresses (with `gateway = "ingress"`); defaults to
     /// `traefik`, the controller plinth installs on the clusters it creates. Another class is
     /// the cluster's own controller.
@@ -223,6 +254,9 @@ pub struct Service {
     pub probes: Option<Probes>,
     /// Rolling-update strategy.
     pub rollout: Option<Rollout>,
+    /// How the mesh treats calls to this service (with `platform.mesh`): circuit breaking,
+    /// connection limits, a timeout and retries, applied by every caller's sidecar.
+    pub traffic: Option<Traffic>,
     /// Pod disruption budget; by default one is created for workloads with more than one
     /// replica, allowing one pod to be unavailable.
     pub disruption_budget: Option<DisruptionBudget>,
@@ -551,6 +585,59 @@ pub struct Rollout {
     pub max_surge: Option<Sp<IntOrPercent>>,
     /// Pods below the desired count during an update (number or `"25%"`).
     pub max_unavailable: Option<Sp<IntOrPercent>>,
+}
+
+/// How the mesh treats calls to a service.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Traffic {
+    /// Ejects a pod from the callers' load balancing after consecutive errors (outlier
+    /// detection), e.g. `{ consecutive_errors = 5, ejection = "30s" }`.
+    pub circuit_breaker: Option<CircuitBreaker>,
+    /// Limits on the connections and requests each caller's sidecar sends to the service.
+    pub connection_pool: Option<ConnectionPool>,
+    /// How long a caller waits for a response, retries included, e.g. `"10s"`.
+    pub timeout: Option<Sp<String>>,
+    /// Retries of failed calls (5xx, resets, refused connections).
+    pub retries: Option<Retries>,
+}
+
+/// Outlier detection: when a pod is taken out of load balancing, and for how long.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CircuitBreaker {
+    /// Consecutive errors (5xx answers, refused or reset connections) that eject a pod.
+    pub consecutive_errors: Option<Sp<i64>>,
+    /// How long a pod stays ejected the first time (longer each time it is ejected again),
+    /// e.g. `"30s"`.
+    pub ejection: Option<Sp<String>>,
+    /// How often pods are checked for ejection; defaults to `"10s"`.
+    pub interval: Option<Sp<String>>,
+    /// The largest share of the service's pods that may be ejected at once, in percent;
+    /// defaults to 100.
+    pub max_ejection_percent: Option<Sp<i64>>,
+}
+
+/// Connection limits per caller pod.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionPool {
+    /// Most TCP connections to the service.
+    pub max_connections: Option<Sp<i64>>,
+    /// Most requests waiting for a connection.
+    pub max_pending_requests: Option<Sp<i64>>,
+    /// Most requests sent over one connection before it is closed (1 disables keep-alive).
+    pub max_requests_per_connection: Option<Sp<i64>>,
+}
+
+/// Retries of failed calls.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Retries {
+    /// How many times a failed call is retried.
+    pub attempts: Option<Sp<i64>>,
+    /// How long each attempt may take, e.g. `"2s"`.
+    pub per_try_timeout: Option<Sp<String>>,
 }
 
 /// Pod disruption budget; set one of the two, or `enabled = false`.

@@ -61,6 +61,9 @@ pub struct Values {
     /// workloads' `ingress` then become HTTPRoutes instead of Ingresses.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub gateway: Option<GatewayValues>,
+    /// The Istio mesh's objects, when the platform has a mesh.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mesh: Option<MeshValues>,
 }
 
 /// A dashboard's ConfigMap: its labels (the sidecar's among them) and one file.
@@ -84,8 +87,10 @@ pub struct GatewayValues {
     pub name: String,
     /// The GatewayClass's name.
     pub class_name: String,
-    /// The GatewayClass's spec.
-    pub class_spec: serde_json::Map<String, serde_json::Value>,
+    /// The GatewayClass's spec, when the chart creates the class (not Istio's, which istiod
+    /// creates).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub class_spec: Option<serde_json::Map<String, serde_json::Value>>,
     /// The Gateway's annotations (cert-manager's issuer).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub annotations: BTreeMap<String, String>,
@@ -96,6 +101,28 @@ pub struct GatewayValues {
     /// The redirect HTTPRoutes of the TLS hosts (plain HTTP to HTTPS), by route name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub redirects: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// The NetworkPolicy of the gateway's proxy pods, when they run in the environment's
+    /// namespace (Istio's gateway): its name and spec.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_policy: Option<NamedSpecValues>,
+}
+
+/// The Istio mesh's objects: the specs plinth decided for the k8s target, rendered as they
+/// are.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct MeshValues {
+    /// The namespace's PeerAuthentication spec (mutual TLS required).
+    pub peer_authentication: serde_json::Map<String, serde_json::Value>,
+    /// The AuthorizationPolicy spec of each meshed workload, by workload.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub authorization_policies: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// The DestinationRule spec of each workload with a circuit breaker or connection pool.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub destination_rules: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// The VirtualService spec of each workload with a timeout or retries.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub virtual_services: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
 }
 
 /// A ClusterSecretStore of AWS Secrets Manager and the ExternalSecrets that read it.
@@ -167,6 +194,10 @@ pub struct ClusterValues {
     pub ingress_class: String,
     /// Namespace of the ingress controller, allowed in to ingress ports.
     pub ingress_namespace: String,
+    /// Labels of the edge's proxy pods when they run in the environment's namespace (Istio's
+    /// gateway), allowed in to ingress ports instead of a namespace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingress_pods: Option<BTreeMap<String, String>>,
     /// cert-manager ClusterIssuer of TLS certificates.
     pub tls_issuer: String,
     /// Namespace of Prometheus, allowed in to metrics ports.
@@ -403,6 +434,10 @@ pub struct WorkloadValues {
     /// Name of the port a clustered store's replicas talk to each other on.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub peer_port: Option<String>,
+    /// Whether it runs in the mesh: its pods ask for a sidecar, Prometheus scrapes the
+    /// sidecar agent's merged metrics, and its policy lets it reach istiod.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub mesh: bool,
     /// Containers run before the workload's own, with its environment, resources, mounts
     /// and security settings.
     #[serde(skip_serializing_if = "Vec::is_empty")]

@@ -167,6 +167,9 @@ RuntimeDefault, unless the values opt out.
 metadata:
   labels:
     {{- include "plinth.labels" . | nindent 4 }}
+    {{- if $w.mesh }}
+    sidecar.istio.io/inject: "true"
+    {{- end }}
   {{- $annotations := deepCopy ($w.podAnnotations | default dict) }}
   {{- with $w.metrics }}
   {{- $_ := set $annotations "prometheus.io/path" .path }}
