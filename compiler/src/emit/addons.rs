@@ -183,6 +183,18 @@ pub(crate) fn notes(env: &Environment) -> Vec<String> {
     out
 }
 
+/// What a cluster plinth does not create (an environment without a cloud) must provide for
+/// the Istio objects of `env`, for the build summary.
+pub(crate) fn istio_prerequisite(env: &Environment) -> Option<String> {
+    (env.cloud.is_none() && runs_istio(env)).then(|| {
+        format!(
+            "environment `{}`: prerequisite: Istio must already run in the cluster (istiod{}, and the Gateway API CRDs); plinth installs it only on the clusters it creates",
+            env.name,
+            if env.cluster.mesh { " with Istio CNI" } else { "" },
+        )
+    })
+}
+
 /// metrics-server, when any workload has a HorizontalPodAutoscaler or a
 /// VerticalPodAutoscaler.
 ///

@@ -67,6 +67,12 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
                 namespace_docs(platform, env)?
             ),
         });
+        if let Some(message) = super::addons::istio_prerequisite(env) {
+            out.notes.push(Note {
+                target: Target::K8s,
+                message,
+            });
+        }
         if let Some(message) = env.quota.as_ref().and_then(|q| quota_shortfall(q, env)) {
             out.notes.push(Note {
                 target: Target::K8s,

@@ -59,7 +59,17 @@ fn in_env(
 
 /// Asserts that the unbroken output has no finding of `code` and the broken one has.
 fn breaks(code: Code, path: &str, from: &str, to: &str) -> Vec<Diagnostic> {
-    let (files, spec) = codepal();
+    breaks_in(codepal(), code, path, from, to)
+}
+
+/// [`breaks`] over another example's output.
+fn breaks_in(
+    (files, spec): (Vec<OutputFile>, crate::spec::Spec),
+    code: Code,
+    path: &str,
+    from: &str,
+    to: &str,
+) -> Vec<Diagnostic> {
     assert_eq!(
         in_env(&files, &spec, code, path),
         Vec::new(),
@@ -455,6 +465,113 @@ fn the_gateway_proxies_reach_every_route_backend() {
         found.iter().any(|d| d.message.starts_with(
             "HTTPRoute `api-gateway` sends the Gateway's traffic to `api-gateway` on port 8080, and the NetworkPolicies block it"
         )),
+        "{found:?}"
+    );
+}
+
+/// The output of `examples/devmentor.toml` (its services in an Istio mesh behind Istio's
+/// gateway) and its parsed spec.
+fn devmentor() -> (Vec<OutputFile>, crate::spec::Spec) {
+    compiled(include_str!("../../../examples/devmentor.toml"))
+}
+
+#[test]
+fn authorization_policies_equal_the_network_policy_graph() {
+    let (files, spec) = devmentor();
+    assert!(findings(&files, &spec, Code::AuthorizationMismatch).is_empty());
+    let qwen = "k8s/production/qwen.yaml";
+    // An identity the NetworkPolicies keep out: `auth-service` does not depend on `qwen`.
+    let admitted = edit(
+        &files,
+        qwen,
+        "        - cluster.local/ns/devmentor-app/sa/ai-gateway\n",
+        "        - cluster.local/ns/devmentor-app/sa/ai-gateway\n        - cluster.local/ns/devmentor-app/sa/auth-service\n",
+    );
+    let found = findings(&admitted, &spec, Code::AuthorizationMismatch);
+    assert!(
+        found.iter().any(|d| d.message.starts_with(
+            "the AuthorizationPolicy of `qwen` admits `auth-service`'s identity on port 8080, which the NetworkPolicies do not let reach it"
+        )),
+        "{found:?}"
+    );
+    // A declared dependent whose identity the policy no longer admits.
+    let denied = edit(
+        &files,
+        qwen,
+        "        - cluster.local/ns/devmentor-app/sa/ai-gateway\n",
+        "        - cluster.local/ns/devmentor-app/sa/someone-else\n",
+    );
+    let found = findings(&denied, &spec, Code::AuthorizationMismatch);
+    assert!(
+        found.iter().any(|d| d.message.starts_with(
+            "the NetworkPolicies let `ai-gateway` reach `qwen` on port 8080, and its AuthorizationPolicy denies `ai-gateway`'s identity there"
+        )),
+        "{found:?}"
+    );
+    // The gateway's identity, on an exposed service.
+    let gateway = edit(
+        &files,
+        "k8s/production/api-gateway.yaml",
+        "        - cluster.local/ns/devmentor-app/sa/devmentor-istio\n",
+        "        - cluster.local/ns/devmentor-app/sa/devmentor-envoy\n",
+    );
+    let found = findings(&gateway, &spec, Code::AuthorizationMismatch);
+    assert!(
+        found.iter().any(|d| d
+            .message
+            .contains("`gateway devmentor` reach `api-gateway` on port 8080")),
+        "{found:?}"
+    );
+    // A meshed workload with no policy at all is open to the whole mesh.
+    let none = edit(
+        &files,
+        qwen,
+        "kind: AuthorizationPolicy",
+        "kind: AuthorizationPolicyGone",
+    );
+    let found = findings(&none, &spec, Code::AuthorizationMismatch);
+    assert!(
+        found.iter().any(|d| d
+            .message
+            .starts_with("`qwen` runs in the mesh with no AuthorizationPolicy")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn istio_gateway_proxies_reach_every_route_backend_through_their_own_policy() {
+    let (files, spec) = devmentor();
+    assert!(findings(&files, &spec, Code::DependencyBlocked).is_empty());
+    // The proxies run in the namespace under its default deny: without their own egress to
+    // a backend, the route's traffic stops at them.
+    let broken = edit(
+        &files,
+        "k8s/production/gateway.yaml",
+        "          app.kubernetes.io/instance: devmentor-api-gateway\n",
+        "          app.kubernetes.io/instance: devmentor-nothing\n",
+    );
+    let found = findings(&broken, &spec, Code::DependencyBlocked);
+    assert!(
+        found.iter().any(|d| d.message.starts_with(
+            "HTTPRoute `api-gateway` sends the Gateway's traffic to `api-gateway` on port 8080, and the NetworkPolicies block it"
+        )),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn mesh_crds_come_from_istio_base() {
+    let found = breaks_in(
+        devmentor(),
+        Code::UninstalledCrd,
+        "terraform/production/addons.tf",
+        "chart            = \"base\"",
+        "chart            = \"some-other-chart\"",
+    );
+    assert!(
+        found
+            .iter()
+            .any(|d| d.message.contains("API group `security.istio.io`")),
         "{found:?}"
     );
 }

@@ -606,10 +606,11 @@ pub struct Traffic {
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CircuitBreaker {
-    /// Consecutive errors (5xx answers, refused or reset connections) that eject a pod.
+    /// Consecutive errors (5xx answers, refused or reset connections) that eject a pod;
+    /// defaults to 5.
     pub consecutive_errors: Option<Sp<i64>>,
-    /// How long a pod stays ejected the first time (longer each time it is ejected again),
-    /// e.g. `"30s"`.
+    /// How long a pod stays ejected the first time (longer each time it is ejected again);
+    /// defaults to `"30s"`.
     pub ejection: Option<Sp<String>>,
     /// How often pods are checked for ejection; defaults to `"10s"`.
     pub interval: Option<Sp<String>>,
@@ -634,7 +635,7 @@ pub struct ConnectionPool {
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Retries {
-    /// How many times a failed call is retried.
+    /// How many times a failed call is retried; defaults to 2.
     pub attempts: Option<Sp<i64>>,
     /// How long each attempt may take, e.g. `"2s"`.
     pub per_try_timeout: Option<Sp<String>>,
