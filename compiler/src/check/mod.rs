@@ -14,6 +14,7 @@ mod gateway;
 mod namespaces;
 mod placement;
 mod refs;
+mod rollouts;
 mod secrets;
 mod stores;
 mod workload;
@@ -78,6 +79,7 @@ pub fn run(spec: &Spec, views: &[Resolved], sources: &Sources) -> Diagnostics {
     cloud::run(&mut ctx);
     dns::run(&mut ctx);
     gateway::run(&mut ctx);
+    rollouts::run(&mut ctx);
     let diags = allowed(spec, ctx.diags);
     let mut diags = Diagnostics(diags);
     diags.sort();

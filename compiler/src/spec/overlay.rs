@@ -250,7 +250,10 @@ overlay!(Probe {
     leaf path, leaf port, leaf command, leaf initial_delay, leaf period, leaf timeout,
     leaf failure_threshold,
 });
-overlay!(Rollout { leaf max_surge, leaf max_unavailable });
+overlay!(Rollout {
+    leaf strategy, leaf max_surge, leaf max_unavailable, leaf steps, leaf auto_promote,
+    leaf scale_down_delay,
+});
 overlay!(DisruptionBudget { leaf enabled, leaf min_available, leaf max_unavailable });
 overlay!(Storage { leaf size, leaf path, leaf class });
 overlay!(Ingress { leaf host, leaf path, leaf port, leaf tls, leaf redirect_from });
