@@ -142,6 +142,10 @@ codes! {
     RedirectHostTaken = "E211", "redirect-host-taken", "a host of an ingress's `redirect_from` that is already a route host or another redirect's host";
     RedirectNotGenerated = "W019", "redirect-not-generated", "`redirect_from` in an environment whose edge is classic Ingress or Compose, where no redirect is generated";
     TooManyTlsHosts = "E210", "too-many-tls-hosts", "more hosts terminating TLS in one environment than the Gateway's listeners can hold (63, one HTTPS listener each)";
+    RolloutStrategyKind = "E220", "rollout-strategy-kind", "`rollout.strategy` canary or blue-green on a `cron`, `job` or `stateful` workload, which an Argo Rollouts `Rollout` cannot replace";
+    RolloutKeyForStrategy = "E221", "rollout-key-for-strategy", "a `rollout` key the chosen strategy does not read (`steps` without canary, `auto_promote` or `scale_down_delay` without blue-green, `max_surge` or `max_unavailable` with blue-green)";
+    CanaryWeights = "E222", "canary-weights", "a canary step weight outside 1 to 100, or not above the step before it";
+    RolloutNotModelled = "W025", "rollout-not-modelled", "`rollout.strategy` canary or blue-green in the local environment, which Docker Compose runs without a second version";
     DnsRecordOnRouteHost = "E209", "dns-record-on-route-host", "a DNS record listed for a route host, whose record external-dns owns";
     NoReadinessProbe = "W001", "no-readiness-probe", "a web service has no readiness probe, so it receives traffic before it is ready";
     SecurityOptOut = "W002", "security-opt-out", "a workload opts out of a secure default";

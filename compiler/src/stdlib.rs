@@ -192,6 +192,10 @@ pub const HELM_APP_CHART: &[(&str, &str)] = &[
         include_str!("../../stdlib/helm/app-chart/templates/resourcequota.yaml"),
     ),
     (
+        "templates/rollout.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/rollout.yaml"),
+    ),
+    (
         "templates/service.yaml",
         include_str!("../../stdlib/helm/app-chart/templates/service.yaml"),
     ),

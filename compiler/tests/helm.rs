@@ -637,6 +637,7 @@ fn upstream_values_where_the_spec_asks_for_them() {
         "gateway-helm",
         "cloudnative-pg",
         "plugin-barman-cloud",
+        "argo-rollouts",
         "external-dns",
     ];
     assert!(

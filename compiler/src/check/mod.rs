@@ -15,6 +15,7 @@ mod mesh;
 mod namespaces;
 mod placement;
 mod refs;
+mod rollouts;
 mod secrets;
 mod stores;
 mod workload;
@@ -80,6 +81,7 @@ pub fn run(spec: &Spec, views: &[Resolved], sources: &Sources) -> Diagnostics {
     dns::run(&mut ctx);
     gateway::run(&mut ctx);
     mesh::run(&mut ctx);
+    rollouts::run(&mut ctx);
     let diags = allowed(spec, ctx.diags);
     let mut diags = Diagnostics(diags);
     diags.sort();

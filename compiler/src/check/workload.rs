@@ -597,7 +597,17 @@ fn job_shape(w: &W, out: &mut Vec<Diagnostic>) {
     not_for_jobs("vertical_autoscaling", w.vpa.map(|v| v.span.clone()));
     not_for_jobs("ingress", w.ingress.map(|_| w.name.span.clone()));
     not_for_jobs("ports", w.ports.first().map(|p| p.name.span.clone()));
-    not_for_jobs("rollout", w.rollout.map(|_| w.name.span.clone()));
+    // A progressive strategy on a job is E220's, which names the strategy.
+    not_for_jobs(
+        "rollout",
+        w.rollout
+            .filter(|r| {
+                r.strategy
+                    .as_ref()
+                    .is_none_or(|s| s.value == RolloutStrategy::Rolling)
+            })
+            .map(|_| w.name.span.clone()),
+    );
     not_for_jobs("disruption_budget", w.pdb.map(|_| w.name.span.clone()));
 }
 

@@ -249,6 +249,7 @@ fn compare_resources(
         );
         out.push(rc);
     }
+    risk::strategy_replacements(&mut out);
     out.sort_by(|a, b| {
         (&a.file, &a.kind, &a.name, a.change).cmp(&(&b.file, &b.kind, &b.name, b.change))
     });

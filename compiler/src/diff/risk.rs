@@ -65,6 +65,9 @@ pub(crate) fn assess(
         Artifact::Compose => compose(rc, before.or(after)),
         _ => Vec::new(),
     };
+    if matches!(artifact, Artifact::K8s | Artifact::Helm) {
+        risks.extend(strategy_change(rc, before, after));
+    }
     risks.sort_by(|a, b| b.level.cmp(&a.level).then_with(|| a.reason.cmp(&b.reason)));
     risks.dedup();
     risks
@@ -367,5 +370,99 @@ fn compose(rc: &ResourceChange, value: Option<&Value>) -> Vec<Risk> {
             .filter_map(engine_change)
             .collect(),
         _ => Vec::new(),
+    }
+}
+
+/// The update strategy a Rollout's `spec.strategy` names: `canary` or `blueGreen`.
+fn rollout_strategy(v: Option<&Value>) -> Option<&str> {
+    v?.pointer("/spec/strategy")?
+        .as_object()?
+        .keys()
+        .find(|k| matches!(k.as_str(), "canary" | "blueGreen"))
+        .map(String::as_str)
+}
+
+/// A Rollout whose strategy changes between canary and blue-green: a restart.
+///
+/// Why: Argo Rollouts re-points the Services it steers (the canary's stable and canary
+/// Services become the active and preview ones, or the reverse) and the route's weights are
+/// no longer set by the plugin, so the pods behind each Service change; review it like a
+/// restart, out of peak hours.
+fn strategy_change(
+    rc: &ResourceChange,
+    before: Option<&Value>,
+    after: Option<&Value>,
+) -> Option<Risk> {
+    if rc.kind != "Rollout" || rc.change != Change::Modified {
+        return None;
+    }
+    let (old, new) = (rollout_strategy(before)?, rollout_strategy(after)?);
+    (old != new).then(|| {
+        restart(format!(
+            "the update strategy of `{}` changes from {} to {}: Argo Rollouts re-points its Services and replaces the pods behind them",
+            rc.name,
+            strategy_word(old),
+            strategy_word(new)
+        ))
+    })
+}
+
+fn strategy_word(key: &str) -> &'static str {
+    if key == "canary" {
+        "canary"
+    } else {
+        "blue-green"
+    }
+}
+
+/// Deployments replaced by Rollouts of the same name in the same file, or the reverse: the
+/// workload's `rollout.strategy` changed between a rolling update and canary or blue-green.
+/// Both sides are flagged as a restart.
+///
+/// Why: the Deployment and the Rollout own separate ReplicaSets; applying the change deletes
+/// one's pods while the other starts its own, so every pod of the workload restarts and, for
+/// a moment, fewer than the desired count serve. (Argo Rollouts' `workloadRef` migration is
+/// the way to do it without the dip, by hand.)
+pub(crate) fn strategy_replacements(changes: &mut [ResourceChange]) {
+    let pairs: Vec<(String, String, Change)> = changes
+        .iter()
+        .filter(|c| matches!(c.kind.as_str(), "Deployment" | "Rollout"))
+        .filter(|c| matches!(c.change, Change::Added | Change::Removed))
+        .map(|c| (c.file.clone(), c.name.clone(), c.change))
+        .collect();
+    for c in changes.iter_mut() {
+        let other = match c.kind.as_str() {
+            "Deployment" => "Rollout",
+            "Rollout" => "Deployment",
+            _ => continue,
+        };
+        let (from, to) = match c.change {
+            Change::Removed => (c.kind.as_str(), other),
+            Change::Added => (other, c.kind.as_str()),
+            Change::Modified => continue,
+        };
+        let opposite = match c.change {
+            Change::Removed => Change::Added,
+            _ => Change::Removed,
+        };
+        // The other object lives in the same workload file under the same namespace/name.
+        let replaced = pairs
+            .iter()
+            .any(|(file, name, change)| *file == c.file && *name == c.name && *change == opposite);
+        if replaced {
+            let strategy = |kind: &str| {
+                if kind == "Deployment" {
+                    "a rolling update (Deployment)"
+                } else {
+                    "progressive delivery (Argo Rollouts `Rollout`)"
+                }
+            };
+            c.risks.push(restart(format!(
+                "the update strategy of `{}` changes from {} to {}: the old object's pods are deleted while the new one's start, so every pod restarts",
+                c.name,
+                strategy(from),
+                strategy(to)
+            )));
+        }
     }
 }

@@ -44,6 +44,11 @@ const TRAEFIK: &str = "41.3.0";
 /// `envoyproxy/gateway` chart `gateway-helm` (Envoy Gateway v1.9.0), from its OCI registry;
 /// it bundles the Gateway API CRDs (v1.6.1, standard channel) with its own.
 const ENVOY_GATEWAY: &str = "v1.9.0";
+/// `argoproj/argo-helm` chart `argo-rollouts` (app v1.9.0), with the CRDs.
+const ARGO_ROLLOUTS: &str = "2.41.0";
+/// `argoproj-labs/rollouts-plugin-trafficrouter-gatewayapi` release whose image the
+/// controller copies the plugin from.
+const GATEWAY_API_PLUGIN: &str = "v0.15.0";
 
 /// Istio's charts (`base`, `cni`, `istiod`, from its Helm repository; chart version = Istio
 /// version). Istio 1.30 is supported until six weeks after 1.32; the values set below were
@@ -67,6 +72,8 @@ pub const EXTERNAL_DNS_NAMESPACE: &str = "external-dns";
 pub const CERT_MANAGER_NAMESPACE: &str = "cert-manager";
 /// Namespace of the Vertical Pod Autoscaler.
 pub const VPA_NAMESPACE: &str = "vpa";
+/// Namespace of the Argo Rollouts controller.
+pub const ARGO_ROLLOUTS_NAMESPACE: &str = "argo-rollouts";
 
 /// One add-on: a pinned chart release.
 #[derive(Clone, Debug)]
@@ -157,6 +164,7 @@ pub(crate) fn plan(platform: &ir::Platform, env: &Environment) -> Vec<Addon> {
         external_secrets(platform, env),
         postgres_operator(env),
         barman_cloud(env),
+        argo_rollouts(env),
         ingress_controller(env),
         external_dns(platform, env),
     ]
@@ -627,6 +635,95 @@ fn postgres_operator(env: &Environment) -> Option<Addon> {
             after: Vec::new(),
             role: None,
         })
+}
+
+/// Argo Rollouts, when a workload's `rollout.strategy` is canary or blue-green (its
+/// `Rollout` replaces the Deployment), with the CRDs (`installCRDs`, the chart's default,
+/// kept on uninstall) and, when a canary's traffic is shifted through the Gateway API, the
+/// traffic router plugin of argoproj-labs.
+///
+/// Why the plugin from an image: `controller.trafficRouterPlugins` names where the
+/// controller loads it from; an init container copies the binary out of the plugin's
+/// multi-architecture image into a shared `emptyDir`, so nodes of any architecture get the
+/// right one and nothing is downloaded at start. The chart's Gateway API RBAC lets the
+/// controller read and update HTTPRoutes and keep the plugin's state in a ConfigMap; the
+/// plugin also patches routes (its installation guide), which an additional rule allows.
+/// The other traffic providers' RBAC is turned off: plinth routes through none of them.
+fn argo_rollouts(env: &Environment) -> Option<Addon> {
+    if !crate::emit::rollouts::any(env) {
+        return None;
+    }
+    let routed = crate::emit::rollouts::any_routed(env);
+    let mut controller = json!({});
+    if routed {
+        let dir = "/plugins";
+        let binary = "rollouts-plugin-trafficrouter-gatewayapi";
+        controller = json!({
+            "initContainers": [{
+                "name": "copy-gatewayapi-plugin",
+                "image": format!("ghcr.io/argoproj-labs/{binary}:{GATEWAY_API_PLUGIN}"),
+                "command": ["/bin/sh", "-c"],
+                "args": [format!("cp /bin/{binary} {dir}/")],
+                "volumeMounts": [{ "name": "gatewayapi-plugin", "mountPath": dir }],
+                "securityContext": {
+                    "runAsNonRoot": true,
+                    "allowPrivilegeEscalation": false,
+                    "readOnlyRootFilesystem": true,
+                    "capabilities": { "drop": ["ALL"] },
+                    "seccompProfile": { "type": "RuntimeDefault" },
+                },
+            }],
+            "trafficRouterPlugins": [{
+                "name": crate::emit::rollouts::GATEWAY_PLUGIN,
+                "location": format!("file://{dir}/{binary}"),
+            }],
+            "volumes": [{ "name": "gatewayapi-plugin", "emptyDir": {} }],
+            "volumeMounts": [{ "name": "gatewayapi-plugin", "mountPath": dir }],
+        });
+    }
+    let providers = [
+        "istio",
+        "smi",
+        "ambassador",
+        "awsLoadBalancerController",
+        "awsAppMesh",
+        "traefik",
+        "apisix",
+        "contour",
+        "glooPlatform",
+    ]
+    .into_iter()
+    .map(|p| (p.to_owned(), json!(false)))
+    .chain([("gatewayAPI".to_owned(), json!(routed))])
+    .collect::<serde_json::Map<_, _>>();
+    let mut rbac = json!({ "enabled": routed, "providers": providers });
+    if routed {
+        rbac["additionalRules"] = json!([{
+            "apiGroups": ["gateway.networking.k8s.io"],
+            "resources": ["httproutes"],
+            "verbs": ["patch"],
+        }]);
+    }
+    Some(Addon {
+        id: "argo_rollouts",
+        release: "argo-rollouts",
+        repository: "https://argoproj.github.io/argo-helm",
+        chart: "argo-rollouts",
+        version: ARGO_ROLLOUTS,
+        namespace: ARGO_ROLLOUTS_NAMESPACE.to_owned(),
+        values: Some(json!({
+            "installCRDs": true,
+            "controller": controller,
+            "providerRBAC": rbac,
+        })),
+        // The plugin updates HTTPRoutes, whose CRDs Envoy Gateway's chart installs.
+        after: if routed {
+            vec![After::Addon("envoy_gateway")]
+        } else {
+            Vec::new()
+        },
+        role: None,
+    })
 }
 
 /// The barman-cloud plugin, in the operator's namespace, when an operated PostgreSQL store

@@ -173,9 +173,22 @@ pub(crate) fn route_spec(e: &Edge, w: &Workload, i: &ir::Ingress) -> Value {
         "hostnames": [i.host],
         "rules": [{
             "matches": [{ "path": { "type": "PathPrefix", "value": i.path } }],
-            "backendRefs": [{ "name": w.name, "port": i.port.port }],
+            "backendRefs": backend_refs(w, i),
         }],
     })
+}
+
+/// The backends of `w`'s route: its Service; for a canary, its Service (stable) at weight
+/// 100 and its canary Service at weight 0, which Argo Rollouts' Gateway API plugin moves
+/// step by step during an update and sets back when it ends.
+fn backend_refs(w: &Workload, i: &ir::Ingress) -> Value {
+    match super::rollouts::second_service(w) {
+        Some(canary) if matches!(w.rollout.strategy, ir::Strategy::Canary { .. }) => json!([
+            { "name": w.name, "port": i.port.port, "weight": 100 },
+            { "name": canary, "port": i.port.port, "weight": 0 },
+        ]),
+        _ => json!([{ "name": w.name, "port": i.port.port }]),
+    }
 }
 
 /// The listener that serves `host`'s routes: its HTTPS listener when some route to it

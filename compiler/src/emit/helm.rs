@@ -243,10 +243,9 @@ pub fn values(platform: &ir::Platform, env: &Environment) -> Result<Values, Emit
 /// The values of `env`, with its dashboards from the alert rules `shared` holds: the same
 /// ConfigMaps as the k8s target's `dashboards.yaml`.
 fn values_with(shared: &Shared, env: &Environment) -> Result<Values, EmitError> {
-    let platform = shared.platform();
-    let mut out = values_without_dashboards(platform, env);
+    let mut out = values_without_dashboards(shared, env);
     let dashboards = shared.dashboards(env)?;
-    for cm in super::dashboards::config_maps(platform, env, &dashboards) {
+    for cm in super::dashboards::config_maps(shared.platform(), env, &dashboards) {
         let (Some(name), Some((file, json))) =
             (cm.metadata.name, cm.data.and_then(|d| d.into_iter().next()))
         else {
@@ -265,7 +264,8 @@ fn values_with(shared: &Shared, env: &Environment) -> Result<Values, EmitError> 
 }
 
 /// The values of `env` but its dashboards.
-fn values_without_dashboards(platform: &ir::Platform, env: &Environment) -> Values {
+fn values_without_dashboards(shared: &Shared, env: &Environment) -> Values {
+    let platform = shared.platform();
     let mut out = Values {
         environment: Some(env.name.clone()),
         platform: platform.name.clone(),
@@ -371,7 +371,7 @@ fn values_without_dashboards(platform: &ir::Platform, env: &Environment) -> Valu
         } else {
             &mut out.services
         };
-        set.insert(w.name.clone(), workload(platform, env, w));
+        set.insert(w.name.clone(), workload(shared, env, w));
     }
     out
 }
@@ -485,7 +485,15 @@ fn int_or_string(v: IntOrPercent) -> IntOrString {
     }
 }
 
-fn workload(platform: &ir::Platform, env: &Environment, w: &Workload) -> WorkloadValues {
+fn workload(shared: &Shared, env: &Environment, w: &Workload) -> WorkloadValues {
+    let platform = shared.platform();
+    let analysis = super::rollouts::analysis_template(shared, env, w);
+    let rollout =
+        super::rollouts::strategy(env, w, analysis.is_some()).map(|strategy| RolloutValues {
+            strategy: object(strategy),
+            second_service: super::rollouts::second_service(w),
+            analysis: analysis.map(object),
+        });
     let (replica_count, autoscaling) = match &w.replicas {
         Replicas::Fixed(n) => (Some(*n), None),
         Replicas::Auto(a) => (None, Some(autoscaler(a))),
@@ -519,11 +527,15 @@ fn workload(platform: &ir::Platform, env: &Environment, w: &Workload) -> Workloa
         liveness_probe: w.probes.liveness.as_ref().map(probe),
         readiness_probe: w.probes.readiness.as_ref().map(probe),
         startup_probe: w.probes.startup.as_ref().map(probe),
-        // Only a Deployment has rolling-update limits; a StatefulSet updates one pod at a time.
-        rolling_update: matches!(w.kind, Kind::Web | Kind::Worker).then(|| RollingUpdateValues {
-            max_surge: int_or_string(w.rollout.max_surge),
-            max_unavailable: int_or_string(w.rollout.max_unavailable),
-        }),
+        // Only a Deployment has rolling-update limits; a StatefulSet updates one pod at a time,
+        // and a Rollout's strategy carries its own.
+        rolling_update: (matches!(w.kind, Kind::Web | Kind::Worker) && rollout.is_none()).then(
+            || RollingUpdateValues {
+                max_surge: int_or_string(w.rollout.max_surge),
+                max_unavailable: int_or_string(w.rollout.max_unavailable),
+            },
+        ),
+        rollout,
         pod_disruption_budget: w.disruption_budget.map(|b| match b {
             ir::Budget::MinAvailable(v) => DisruptionBudgetValues {
                 min_available: Some(int_or_string(v)),

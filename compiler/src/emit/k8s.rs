@@ -47,8 +47,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
 use super::{
-    backups, cluster, cnpg, gateway, hash_banner, mesh, restore_drill, to_yaml, to_yaml_after,
-    EmitError, Emitted, Note, OutputFile, Shared, Target,
+    backups, cluster, cnpg, gateway, hash_banner, mesh, restore_drill, rollouts, to_yaml,
+    to_yaml_after, EmitError, Emitted, Note, OutputFile, Shared, Target,
 };
 use crate::ir::{self, naming, Environment, Kind, ProbeAction, Replicas, Workload};
 use crate::units::{format_bytes, format_cpu, IntOrPercent};
@@ -89,6 +89,11 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
                     message,
                 }),
         );
+        out.notes
+            .extend(rollouts::notes(env).into_iter().map(|message| Note {
+                target: Target::K8s,
+                message,
+            }));
         let objects = secret_objects(platform, env, &secrets);
         if !objects.is_empty() {
             out.files.push(OutputFile {
@@ -226,7 +231,7 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
             }
             out.files.push(OutputFile {
                 path: naming::k8s_workload_file(&env.name, &w.name),
-                contents: workload_docs(hash_banner(platform), platform, env, &edges, w)?,
+                contents: workload_docs(hash_banner(platform), shared, env, &edges, w)?,
             });
         }
     }
@@ -725,11 +730,12 @@ fn restore_drill_docs(
 /// The objects of workload `w`, after `head`.
 fn workload_docs(
     head: String,
-    platform: &ir::Platform,
+    shared: &Shared,
     env: &Environment,
     edges: &Edges<'_>,
     w: &Workload,
 ) -> Result<String, EmitError> {
+    let platform = shared.platform();
     let labels = naming::workload_labels(&platform.name, env, w);
     if cnpg::operated(env, w) {
         return to_yaml_after(head, &operated_docs(platform, env, edges, w, labels));
@@ -752,6 +758,7 @@ fn workload_docs(
         })));
     }
     let template = spread_pod_template(platform, w, &pod_labels(env, w, &labels));
+    let analysis = rollouts::analysis_template(shared, env, w);
     match w.kind {
         Kind::Cron => docs.push(Object::CronJob(Box::new(CronJob {
             metadata: ObjectMeta {
@@ -829,6 +836,25 @@ fn workload_docs(
             }),
             ..Default::default()
         }))),
+        Kind::Web | Kind::Worker if w.rollout.progressive() => {
+            let mut spec = serde_json::json!({
+                "selector": selector(platform, w),
+                "template": template,
+                "strategy": rollouts::strategy(env, w, analysis.is_some()),
+            });
+            if let Some(n) = fixed_replicas(w) {
+                spec["replicas"] = n.into();
+            }
+            docs.push(Object::Custom(Box::new(CustomObject {
+                api_version: rollouts::API_VERSION,
+                kind: "Rollout",
+                metadata: ObjectMeta {
+                    annotations: naming::depends_on_annotation(w),
+                    ..meta(&w.name, env, labels.clone())
+                },
+                spec,
+            })));
+        }
         Kind::Web | Kind::Worker => docs.push(Object::Deployment(Box::new(Deployment {
             metadata: ObjectMeta {
                 annotations: naming::depends_on_annotation(w),
@@ -850,9 +876,14 @@ fn workload_docs(
             ..Default::default()
         }))),
     }
-    if !w.ports.is_empty() {
+    // The workload's Service, and a progressive workload's second one (canary or preview),
+    // which selects the same pods until Argo Rollouts narrows it to the new version's.
+    for name in std::iter::once(w.name.clone())
+        .filter(|_| !w.ports.is_empty())
+        .chain(rollouts::second_service(w))
+    {
         docs.push(Object::Service(Box::new(Service {
-            metadata: meta(&w.name, env, labels.clone()),
+            metadata: meta(&name, env, labels.clone()),
             spec: Some(ServiceSpec {
                 type_: Some("ClusterIP".to_owned()),
                 // A StatefulSet's governing Service is headless so each pod gets a stable name.
@@ -873,6 +904,14 @@ fn workload_docs(
                 ..Default::default()
             }),
             ..Default::default()
+        })));
+    }
+    if let Some(spec) = analysis {
+        docs.push(Object::Custom(Box::new(CustomObject {
+            api_version: rollouts::API_VERSION,
+            kind: "AnalysisTemplate",
+            metadata: meta(&naming::analysis_template(w), env, labels.clone()),
+            spec,
         })));
     }
     if let Replicas::Auto(a) = &w.replicas {
@@ -1693,16 +1732,13 @@ fn hpa(
             scale_up: a.scale_up.as_ref().map(rules),
             scale_down: a.scale_down.as_ref().map(rules),
         });
-    let api_version = match w.kind {
-        Kind::Stateful => "StatefulSet",
-        _ => "Deployment",
-    };
+    let (api_version, kind) = rollouts::controller(w);
     HorizontalPodAutoscaler {
         metadata: meta(&w.name, env, labels),
         spec: Some(HorizontalPodAutoscalerSpec {
             scale_target_ref: k8s_openapi::api::autoscaling::v2::CrossVersionObjectReference {
-                api_version: Some("apps/v1".to_owned()),
-                kind: api_version.to_owned(),
+                api_version: Some(api_version.to_owned()),
+                kind: kind.to_owned(),
                 name: w.name.clone(),
             },
             min_replicas: Some(a.min as i32),
@@ -2056,12 +2092,7 @@ fn vpa(
     mode: ir::VpaMode,
     labels: BTreeMap<String, String>,
 ) -> CustomObject {
-    let kind = match w.kind {
-        Kind::Stateful => "StatefulSet",
-        Kind::Cron => "CronJob",
-        Kind::Job => "Job",
-        _ => "Deployment",
-    };
+    let (api_version, kind) = rollouts::controller(w);
     let mode = match mode {
         ir::VpaMode::Off => "Off",
         ir::VpaMode::Initial => "Initial",
@@ -2074,7 +2105,7 @@ fn vpa(
         kind: "VerticalPodAutoscaler",
         metadata: meta(&w.name, env, labels),
         spec: serde_json::json!({
-            "targetRef": { "apiVersion": "apps/v1", "kind": kind, "name": w.name },
+            "targetRef": { "apiVersion": api_version, "kind": kind, "name": w.name },
             "updatePolicy": { "updateMode": mode },
             // The spec's requests and limits bound what the autoscaler may recommend.
             "resourcePolicy": { "containerPolicies": [{

@@ -19,6 +19,7 @@ pub mod k8s;
 pub(crate) mod mesh;
 pub mod prometheus;
 pub(crate) mod restore_drill;
+pub(crate) mod rollouts;
 pub mod terraform;
 mod yaml;
 

@@ -23,6 +23,12 @@ pub const PROBE_TIMEOUT: u32 = 1;
 pub const PROBE_FAILURES: u32 = 3;
 /// Surge during rolling updates: one extra pod, so capacity never drops.
 pub const MAX_SURGE: IntOrPercent = IntOrPercent::Int(1);
+/// A canary without `steps`: 10% of traffic for five minutes, then 50% for five minutes,
+/// then promotion; each pause gives the background analysis time to see the canary.
+pub const CANARY_STEPS: [(u8, u64); 2] = [(10, 300), (50, 300)];
+/// How long a blue-green update keeps the old version after promotion (Argo Rollouts'
+/// own default), so clients that resolved its pods finish.
+pub const SCALE_DOWN_DELAY_SECONDS: u64 = 30;
 /// Unavailability during rolling updates: none.
 pub const MAX_UNAVAILABLE: IntOrPercent = IntOrPercent::Int(0);
 /// Disruption budget of workloads that can run more than one replica.

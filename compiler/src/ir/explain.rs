@@ -103,7 +103,7 @@ fn workload(w: &Workload) -> Value {
         "probes".into(),
         json!({ "liveness": probe(&w.probes.liveness), "readiness": probe(&w.probes.readiness), "startup": probe(&w.probes.startup) }),
     );
-    m.insert("rollout".into(), json!({ "max_surge": iop(w.rollout.max_surge), "max_unavailable": iop(w.rollout.max_unavailable) }));
+    m.insert("rollout".into(), json!({ "strategy": strategy(&w.rollout.strategy), "max_surge": iop(w.rollout.max_surge), "max_unavailable": iop(w.rollout.max_unavailable) }));
     m.insert(
         "disruption_budget".into(),
         match w.disruption_budget {
@@ -298,4 +298,27 @@ fn origin_path(env: &Environment, path: &str) -> String {
         }
     }
     path.to_owned()
+}
+
+/// The update strategy as `plinth explain` shows it.
+fn strategy(s: &crate::ir::Strategy) -> serde_json::Value {
+    use crate::ir::{Pause, Strategy};
+    match s {
+        Strategy::Rolling => json!("rolling"),
+        Strategy::Canary { steps } => json!({ "canary": steps.iter().map(|s| json!({
+            "weight": s.weight,
+            "pause": match s.pause {
+                Pause::None => json!(null),
+                Pause::Seconds(n) => json!(format!("{n}s")),
+                Pause::Manual => json!("manual"),
+            },
+        })).collect::<Vec<_>>() }),
+        Strategy::BlueGreen {
+            auto_promote,
+            scale_down_delay_seconds,
+        } => json!({ "blue-green": {
+            "auto_promote": auto_promote,
+            "scale_down_delay": format!("{scale_down_delay_seconds}s"),
+        } }),
+    }
 }

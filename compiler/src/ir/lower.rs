@@ -766,7 +766,7 @@ impl Lower<'_> {
             vpa: s.vertical_autoscaling.as_ref().map(|v| v.value),
             resources: self.resources(s.resources.as_ref()),
             probes: probes(s.probes.as_ref(), &ports),
-            rollout: rollout(s.rollout.as_ref()),
+            rollout: rollout(s.rollout.as_ref(), kind),
             traffic: s.traffic.as_ref().map(traffic),
             disruption_budget: budget,
             env: self.env(s.env.as_ref()),
@@ -874,7 +874,7 @@ impl Lower<'_> {
             vpa: d.vertical_autoscaling.as_ref().map(|v| v.value),
             resources: self.resources(d.resources.as_ref()),
             probes: probes(d.probes.as_ref(), &ports),
-            rollout: rollout(None),
+            rollout: rollout(None, Kind::Stateful),
             traffic: None,
             disruption_budget: budget,
             env: self.env(d.env.as_ref()),
@@ -1260,12 +1260,58 @@ fn int_or_percent(v: &Option<Sp<spec::IntOrPercent>>, default: IntOrPercent) -> 
         .unwrap_or(default)
 }
 
-fn rollout(r: Option<&spec::Rollout>) -> Rollout {
+/// The update strategy of a workload of `kind`: only web services and workers become
+/// Argo Rollouts (`check` reports a strategy on other kinds, E220).
+fn rollout(r: Option<&spec::Rollout>, kind: Kind) -> Rollout {
+    let long_running = matches!(kind, Kind::Web | Kind::Worker);
     Rollout {
         max_surge: r.map_or(MAX_SURGE, |r| int_or_percent(&r.max_surge, MAX_SURGE)),
         max_unavailable: r.map_or(MAX_UNAVAILABLE, |r| {
             int_or_percent(&r.max_unavailable, MAX_UNAVAILABLE)
         }),
+        strategy: r
+            .filter(|_| long_running)
+            .map_or(Strategy::Rolling, strategy),
+    }
+}
+
+/// The update strategy; steps and durations that do not parse (reported by `check`) fall
+/// back to the defaults, so lowering stays total.
+fn strategy(r: &spec::Rollout) -> Strategy {
+    let seconds = |d: &Sp<String>| units::parse_duration(&d.value).ok().map(|ms| ms / 1000);
+    match r.strategy.as_ref().map(|s| s.value) {
+        None | Some(spec::RolloutStrategy::Rolling) => Strategy::Rolling,
+        Some(spec::RolloutStrategy::Canary) => {
+            let steps = match &r.steps {
+                Some(steps) if !steps.is_empty() => steps
+                    .iter()
+                    .map(|s| CanaryStep {
+                        weight: s.weight.value.clamp(0, 100) as u8,
+                        pause: match &s.pause {
+                            None => Pause::None,
+                            Some(p) if p.value == "manual" => Pause::Manual,
+                            Some(p) => seconds(p).map_or(Pause::Manual, Pause::Seconds),
+                        },
+                    })
+                    .collect(),
+                _ => CANARY_STEPS
+                    .iter()
+                    .map(|&(weight, s)| CanaryStep {
+                        weight,
+                        pause: Pause::Seconds(s),
+                    })
+                    .collect(),
+            };
+            Strategy::Canary { steps }
+        }
+        Some(spec::RolloutStrategy::BlueGreen) => Strategy::BlueGreen {
+            auto_promote: r.auto_promote.as_ref().is_some_and(|a| a.value),
+            scale_down_delay_seconds: r
+                .scale_down_delay
+                .as_ref()
+                .and_then(seconds)
+                .unwrap_or(SCALE_DOWN_DELAY_SECONDS),
+        },
     }
 }
 

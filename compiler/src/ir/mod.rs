@@ -533,13 +533,61 @@ pub enum ProbeAction {
     Tcp(Port),
 }
 
-/// Rolling-update strategy.
-#[derive(Clone, Copy, Debug)]
+/// How a new version replaces the running one.
+#[derive(Clone, Debug)]
 pub struct Rollout {
-    /// Extra pods during an update.
+    /// Extra pods during an update (rolling and canary).
     pub max_surge: IntOrPercent,
-    /// Missing pods during an update.
+    /// Missing pods during an update (rolling and canary).
     pub max_unavailable: IntOrPercent,
+    /// Rolling update, or progressive delivery by Argo Rollouts.
+    pub strategy: Strategy,
+}
+
+impl Rollout {
+    /// Whether the workload is an Argo Rollouts `Rollout` rather than a Deployment.
+    pub fn progressive(&self) -> bool {
+        !matches!(self.strategy, Strategy::Rolling)
+    }
+}
+
+/// The update strategy of a long-running workload.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Strategy {
+    /// A Deployment's rolling update.
+    Rolling,
+    /// An Argo Rollouts canary, step by step.
+    Canary {
+        /// The steps, weights increasing.
+        steps: Vec<CanaryStep>,
+    },
+    /// An Argo Rollouts blue-green update.
+    BlueGreen {
+        /// Promote without `kubectl argo rollouts promote` once the analysis passed.
+        auto_promote: bool,
+        /// Seconds the old version keeps running after promotion.
+        scale_down_delay_seconds: u64,
+    },
+}
+
+/// One canary step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CanaryStep {
+    /// The canary's share of traffic in percent.
+    pub weight: u8,
+    /// How long to stay at this weight.
+    pub pause: Pause,
+}
+
+/// A pause after a canary step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pause {
+    /// Go on at once.
+    None,
+    /// Wait this many seconds.
+    Seconds(u64),
+    /// Wait for a manual promotion.
+    Manual,
 }
 
 /// How the mesh treats calls to a service: what its callers' sidecars apply.

@@ -197,6 +197,22 @@ pub fn job_hook_annotations() -> BTreeMap<String, String> {
 /// Name of an environment's ResourceQuota and LimitRange.
 pub const QUOTA: &str = "quota";
 
+/// Name of the Service that selects a canary's pods (Argo Rollouts adds the canary's
+/// pod-template hash to its selector during an update).
+pub fn canary_service(w: &Workload) -> String {
+    format!("{}-canary", w.name)
+}
+
+/// Name of the Service that selects a blue-green update's new pods before promotion.
+pub fn preview_service(w: &Workload) -> String {
+    format!("{}-preview", w.name)
+}
+
+/// Name of a workload's Argo Rollouts `AnalysisTemplate`.
+pub fn analysis_template(w: &Workload) -> String {
+    w.name.clone()
+}
+
 /// Name of a workload's ServiceAccount.
 pub fn service_account(w: &Workload) -> String {
     w.name.clone()

@@ -69,6 +69,7 @@ const CHART_GROUPS: &[(&str, &[&str])] = &[
     ),
     ("cloudnative-pg", &["postgresql.cnpg.io"]),
     ("plugin-barman-cloud", &["barmancloud.cnpg.io"]),
+    ("argo-rollouts", &["argoproj.io"]),
 ];
 
 /// Charts that serve the resource metrics API (`metrics.k8s.io`).

@@ -73,7 +73,8 @@ impl Object {
     /// The pod template of a workload object, if it is one.
     pub fn pod_template(&self) -> Option<&Value> {
         match self.kind.as_str() {
-            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
+            // An Argo Rollouts `Rollout` holds its pod template where a Deployment does.
+            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "Rollout" => {
                 self.doc.pointer("/spec/template")
             }
             "CronJob" => self.doc.pointer("/spec/jobTemplate/spec/template"),

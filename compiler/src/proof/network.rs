@@ -147,8 +147,9 @@ pub(super) fn allowed(
     side(si, dst, true) && side(di, src, false)
 }
 
-/// The workloads of the output that serve or call others, Deployments, StatefulSets and
-/// CronJobs (a store's backup job is a client of the store), by their index among the pod templates of `index` (`None` for other pods).
+/// The workloads of the output that serve or call others, Deployments (and the Argo
+/// Rollouts `Rollout`s that replace them), StatefulSets and CronJobs (a store's backup job
+/// is a client of the store), by their index among the pod templates of `index` (`None` for other pods).
 fn pods<'a>(index: &'a Index<'a>) -> Vec<Option<Pod<'a>>> {
     let mut pods: Vec<Option<Pod>> = index
         .pods
@@ -158,7 +159,7 @@ fn pods<'a>(index: &'a Index<'a>) -> Vec<Option<Pod<'a>>> {
             // Operators' pods (`operators`) are workloads' pods as well.
             matches!(
                 o.kind.as_str(),
-                "Deployment" | "StatefulSet" | "Pod" | "CronJob"
+                "Deployment" | "Rollout" | "StatefulSet" | "Pod" | "CronJob"
             )
             .then(|| Pod {
                 object: o,

@@ -250,7 +250,10 @@ overlay!(Probe {
     leaf path, leaf port, leaf command, leaf initial_delay, leaf period, leaf timeout,
     leaf failure_threshold,
 });
-overlay!(Rollout { leaf max_surge, leaf max_unavailable });
+overlay!(Rollout {
+    leaf strategy, leaf max_surge, leaf max_unavailable, leaf steps, leaf auto_promote,
+    leaf scale_down_delay,
+});
 overlay!(Traffic { nested circuit_breaker, nested connection_pool, leaf timeout, nested retries });
 overlay!(CircuitBreaker { leaf consecutive_errors, leaf ejection, leaf interval, leaf max_ejection_percent });
 overlay!(ConnectionPool { leaf max_connections, leaf max_pending_requests, leaf max_requests_per_connection });

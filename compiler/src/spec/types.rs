@@ -577,14 +577,57 @@ impl<'de> Deserialize<'de> for PortRef {
     }
 }
 
-/// Rolling-update strategy.
+/// How a new version replaces the running one: a rolling update (the default), or
+/// progressive delivery by Argo Rollouts (`canary`, `blue-green`), where an analysis of the
+/// service's own error-rate and latency thresholds can abort the update.
 #[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rollout {
-    /// Pods above the desired count during an update (number or `"25%"`).
+    /// `rolling` (a Deployment's rolling update, the default), `canary` or `blue-green` (an
+    /// Argo Rollouts `Rollout` instead of the Deployment).
+    pub strategy: Option<Sp<RolloutStrategy>>,
+    /// Pods above the desired count during an update (number or `"25%"`); rolling and
+    /// canary.
     pub max_surge: Option<Sp<IntOrPercent>>,
-    /// Pods below the desired count during an update (number or `"25%"`).
+    /// Pods below the desired count during an update (number or `"25%"`); rolling and
+    /// canary.
     pub max_unavailable: Option<Sp<IntOrPercent>>,
+    /// Canary only: the steps, in order, each setting the canary's share of traffic in
+    /// percent and optionally pausing, e.g. `[{ weight = 10, pause = "5m" }, { weight = 50,
+    /// pause = "manual" }]`. Weights increase and stay at most 100; after the last step the
+    /// canary is promoted. Default: 10% for 5 minutes, then 50% for 5 minutes.
+    pub steps: Option<Vec<RolloutStep>>,
+    /// Blue-green only: promote the new version as soon as it is ready and its analysis
+    /// passed, without waiting for `kubectl argo rollouts promote` (default `false`: a
+    /// promotion gate).
+    pub auto_promote: Option<Sp<bool>>,
+    /// Blue-green only: how long the old version keeps running after promotion, so clients
+    /// holding its address finish (default `"30s"`).
+    pub scale_down_delay: Option<Sp<String>>,
+}
+
+/// How a workload is updated.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum RolloutStrategy {
+    /// A Deployment's rolling update.
+    Rolling,
+    /// Argo Rollouts canary: the new version gets a growing share of traffic, step by step.
+    Canary,
+    /// Argo Rollouts blue-green: the new version runs beside the old behind a preview
+    /// Service, and traffic switches at once when it is promoted.
+    BlueGreen,
+}
+
+/// One step of a canary.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RolloutStep {
+    /// The canary's share of traffic in percent (1 to 100).
+    pub weight: Sp<i64>,
+    /// How long to stay at this weight (a duration such as `"5m"`), or `"manual"` to wait
+    /// for `kubectl argo rollouts promote`.
+    pub pause: Option<Sp<String>>,
 }
 
 /// How the mesh treats calls to a service.

@@ -373,6 +373,9 @@ pub struct WorkloadValues {
     /// Rolling-update limits of a Deployment.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rolling_update: Option<RollingUpdateValues>,
+    /// Progressive delivery: an Argo Rollouts `Rollout` replaces the Deployment.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<RolloutValues>,
     /// PodDisruptionBudget; none when unset.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pod_disruption_budget: Option<DisruptionBudgetValues>,
@@ -810,6 +813,20 @@ pub struct OffsiteBackupValues {
     pub cron_job: serde_json::Map<String, serde_json::Value>,
     /// The NetworkPolicy's spec of the job's pods.
     pub network_policy: serde_json::Map<String, serde_json::Value>,
+}
+
+/// An Argo Rollouts `Rollout` in place of a Deployment, as the k8s target writes it.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RolloutValues {
+    /// The Rollout's `spec.strategy` (`canary` or `blueGreen`).
+    pub strategy: serde_json::Map<String, serde_json::Value>,
+    /// The canary's or the preview's Service, beside the workload's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub second_service: Option<String>,
+    /// The spec of the workload's `AnalysisTemplate`, whose queries are its alerts'.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 /// Ingress exposure.

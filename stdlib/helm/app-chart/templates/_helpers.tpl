@@ -92,7 +92,12 @@ protocol: {{ $found.protocol | quote }}
 
 {{- /* plinth.targetKind: the kind of object running a workload (its values). */ -}}
 {{- define "plinth.targetKind" -}}
-{{- if eq .kind "stateful" -}}StatefulSet{{- else if eq .kind "cron" -}}CronJob{{- else -}}Deployment{{- end -}}
+{{- if eq .kind "stateful" -}}StatefulSet{{- else if eq .kind "cron" -}}CronJob{{- else if eq .kind "job" -}}Job{{- else if .rollout -}}Rollout{{- else -}}Deployment{{- end -}}
+{{- end -}}
+
+{{- /* plinth.targetApiVersion: the API version of that object (its values). */ -}}
+{{- define "plinth.targetApiVersion" -}}
+{{- if or (eq .kind "cron") (eq .kind "job") -}}batch/v1{{- else if .rollout -}}argoproj.io/v1alpha1{{- else -}}apps/v1{{- end -}}
 {{- end -}}
 
 {{- /*
