@@ -347,3 +347,50 @@ fn the_mesh_needs_its_gateway_and_traffic_needs_the_mesh() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn a_canary_in_the_mesh_is_routed_by_istios_gateway() {
+    let text = spec("", "").replace(
+        "ingress = { host = \"www.{domain}\" }",
+        "ingress = { host = \"www.{domain}\" }\nrollout = { strategy = \"canary\" }",
+    );
+    // The build runs the proof: the Rollout's pods keep their policies (P018, P014).
+    let dir = build("mesh-canary", &text);
+    let route = one(&dir, "k8s/production/web.yaml", "HTTPRoute");
+    let backends: Vec<(String, i64)> = route["spec"]["rules"][0]["backendRefs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| {
+            (
+                b["name"].as_str().unwrap().to_owned(),
+                b["weight"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        backends,
+        [("web".to_owned(), 100), ("web-canary".to_owned(), 0)]
+    );
+    let rollout = one(&dir, "k8s/production/web.yaml", "Rollout");
+    assert_eq!(
+        rollout["spec"]["template"]["metadata"]["labels"]["sidecar.istio.io/inject"],
+        "true"
+    );
+    assert_eq!(
+        one(&dir, "k8s/production/web.yaml", "AuthorizationPolicy")["spec"]["selector"]
+            ["matchLabels"]["app.kubernetes.io/name"],
+        "web"
+    );
+    // The plugin patches HTTPRoutes, whose CRDs come from the CRD chart here.
+    let addons = std::fs::read_to_string(dir.join("out/terraform/production/addons.tf")).unwrap();
+    let argo = &addons[addons
+        .find("resource \"helm_release\" \"argo_rollouts\"")
+        .unwrap()..];
+    let depends = &argo[argo.find("depends_on").unwrap()..];
+    let depends = &depends[..depends.find('\n').unwrap()];
+    assert!(
+        depends.contains("helm_release.gateway_api_crds"),
+        "{depends}"
+    );
+}

@@ -716,9 +716,13 @@ fn argo_rollouts(env: &Environment) -> Option<Addon> {
             "controller": controller,
             "providerRBAC": rbac,
         })),
-        // The plugin updates HTTPRoutes, whose CRDs Envoy Gateway's chart installs.
+        // The plugin updates HTTPRoutes, whose CRDs the edge's chart installs (Envoy
+        // Gateway's, or the CRD chart for Istio's gateway).
         after: if routed {
-            vec![After::Addon("envoy_gateway")]
+            gateway_crds_owner(env)
+                .map(After::Addon)
+                .into_iter()
+                .collect()
         } else {
             Vec::new()
         },

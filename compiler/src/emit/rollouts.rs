@@ -36,12 +36,13 @@ const FAILURE_LIMIT: u32 = 1;
 const PRE_PROMOTION_COUNT: u32 = 5;
 
 /// Whether the canary of `w` has its traffic shifted by the Gateway API: it is exposed on
-/// an environment whose edge is Envoy Gateway. Otherwise (not exposed, classic Ingress) the
+/// an environment whose edge is the Gateway API (Envoy Gateway or Istio's gateway, which
+/// both honour an HTTPRoute's backend weights). Otherwise (not exposed, classic Ingress) the
 /// canary's share is its share of the pods, which all sit behind the workload's Service.
 pub(crate) fn routed(env: &Environment, w: &Workload) -> bool {
     matches!(w.rollout.strategy, Strategy::Canary { .. })
         && w.ingress.is_some()
-        && env.cluster.edge == ir::Edge::Envoy
+        && env.cluster.edge.gateway_api()
 }
 
 /// Whether any workload of `env` is an Argo Rollouts `Rollout`, so the controller must run.
