@@ -181,7 +181,8 @@ fn analyze_with(path: &str, text: &str, depth: Depth) -> Analysis {
 /// when `owner` was misspelt or dropped) would be knock-on
 /// errors of the typo or of the dropped value; they are left out until it is fixed. So are
 /// references to a table recovery dropped whole (a port whose number was a string), a
-/// `{domain}` placeholder left undefined by a misspelt or wrongly typed `domain`, findings
+/// `{domain}` placeholder left undefined by a misspelt or wrongly typed `domain` (and a
+/// traffic policy left without a mesh by a misspelt `mesh`), findings
 /// about a workload that a dropped key of it decides (its ports, its replicas) and a
 /// receiver "needing" the field that was dropped.
 fn is_consequence(d: &Diagnostic, loaded: &Diagnostics, recovery: &spec::Recovery) -> bool {
@@ -208,6 +209,8 @@ fn is_consequence(d: &Diagnostic, loaded: &Diagnostics, recovery: &spec::Recover
     let domain_dropped = d.code == Code::UnknownPlaceholder
         && d.message.contains("{domain}")
         && recovery.meant.contains("domain");
+    // A misspelt or wrongly typed `mesh` leaves the services' traffic policies without one.
+    let mesh_dropped = d.code == Code::TrafficWithoutMesh && recovery.meant.contains("mesh");
     // A workload whose key was dropped: the findings that key decides. A receiver whose
     // field was dropped is not reported as needing it.
     let decided_by = |key: &str| {
@@ -229,7 +232,7 @@ fn is_consequence(d: &Diagnostic, loaded: &Diagnostics, recovery: &spec::Recover
             .any(|k| d.message.contains(&format!("needs `{k}`"))),
         _ => false,
     };
-    names_dropped || domain_dropped || workload_key_dropped
+    names_dropped || domain_dropped || mesh_dropped || workload_key_dropped
 }
 
 /// The result of a compilation.
