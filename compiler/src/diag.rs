@@ -146,6 +146,11 @@ codes! {
     RolloutKeyForStrategy = "E221", "rollout-key-for-strategy", "a `rollout` key the chosen strategy does not read (`steps` without canary, `auto_promote` or `scale_down_delay` without blue-green, `max_surge` or `max_unavailable` with blue-green)";
     CanaryWeights = "E222", "canary-weights", "a canary step weight outside 1 to 100, or not above the step before it";
     RolloutNotModelled = "W025", "rollout-not-modelled", "`rollout.strategy` canary or blue-green in the local environment, which Docker Compose runs without a second version";
+    InvalidDnsHealthCheck = "E240", "invalid-dns-health-check", "a Route 53 health check whose interval is not 10 or 30 seconds, whose failure threshold is outside 1 to 10, or whose path is not an absolute path";
+    ZoneSignedTwice = "E241", "zone-signed-twice", "two environments sign the same DNS zone with DNSSEC, each with its own key-signing key";
+    DnsWithoutZone = "E242", "dns-without-zone", "a `dns` section with records, DNSSEC or health checks but no `zone`, so none of it is generated";
+    HealthChecksWithoutRoutes = "W040", "health-checks-without-routes", "DNS health checks in an environment where no service has a route host to check";
+    UnissuedCertificate = "P019", "unissued-certificate", "a TLS Secret of a Gateway listener or Ingress that no issuer of the output (or the spec's external `tls_issuer`) issues";
     DnsRecordOnRouteHost = "E209", "dns-record-on-route-host", "a DNS record listed for a route host, whose record external-dns owns";
     NoReadinessProbe = "W001", "no-readiness-probe", "a web service has no readiness probe, so it receives traffic before it is ready";
     SecurityOptOut = "W002", "security-opt-out", "a workload opts out of a secure default";

@@ -197,6 +197,8 @@ fn is_consequence(d: &Diagnostic, loaded: &Diagnostics, recovery: &spec::Recover
         Code::ScheduleMismatch,
         Code::IngressWithoutPort,
         Code::NoAcmeEmail,
+        // A `zone` pruned for its type or misspelt is the missing zone.
+        Code::DnsWithoutZone,
     ];
     if (typos || recovery.pruned) && knock_on.contains(&d.code) {
         return true;

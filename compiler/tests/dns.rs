@@ -229,3 +229,226 @@ fn a_redirect_host_with_listed_records_is_an_error() {
     assert!(codes.iter().all(|c| c == "E209"), "{codes:?}");
     assert_eq!(codes.len(), 2, "the MX and the TXT record at the apex");
 }
+
+/// CodePal's production signs its zone: an ECDSA P-256 signing key in us-east-1 whose policy
+/// lets only Route 53's DNSSEC service sign, for this account and zone; the key-signing key;
+/// signing enabled after it; the DS record as an output. Staging, in the same zone, signs
+/// nothing (one environment per zone, E241).
+#[test]
+fn dnssec_signs_the_zone_with_a_us_east_1_key_and_outputs_the_ds_record() {
+    let dir = TempDir::new("dns-dnssec");
+    let out = built(&dir);
+    let dns = std::fs::read_to_string(out.join("terraform/production/dns.tf")).unwrap();
+    let doc: serde_json::Value = hcl::from_str(&dns).unwrap();
+    let key = &doc["resource"]["aws_kms_key"]["dnssec"];
+    assert_eq!(key["provider"], "${aws.us_east_1}");
+    assert_eq!(key["customer_master_key_spec"], "ECC_NIST_P256");
+    assert_eq!(key["key_usage"], "SIGN_VERIFY");
+    assert!(
+        key.get("enable_key_rotation").is_none(),
+        "asymmetric keys cannot rotate"
+    );
+    assert_eq!(key["policy"], "${jsonencode(local.dnssec_key_policy)}");
+    let statements = doc["locals"]["dnssec_key_policy"]["Statement"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let route53: Vec<&serde_json::Value> = statements
+        .iter()
+        .filter(|s| s["Principal"]["Service"] == "dnssec-route53.amazonaws.com")
+        .collect();
+    assert_eq!(route53.len(), 2, "{statements:?}");
+    let sign = route53
+        .iter()
+        .find(|s| s["Action"].to_string().contains("kms:Sign"))
+        .unwrap();
+    assert_eq!(
+        sign["Action"],
+        serde_json::json!(["kms:DescribeKey", "kms:GetPublicKey", "kms:Sign"])
+    );
+    assert_eq!(
+        sign["Condition"]["ArnLike"]["aws:SourceArn"],
+        "${data.aws_route53_zone.main.arn}"
+    );
+    let grant = route53
+        .iter()
+        .find(|s| s["Action"] == "kms:CreateGrant")
+        .unwrap();
+    assert_eq!(
+        grant["Condition"]["Bool"]["kms:GrantIsForAWSResource"],
+        true
+    );
+    let ksk = &doc["resource"]["aws_route53_key_signing_key"]["main"];
+    assert_eq!(
+        ksk["hosted_zone_id"],
+        "${data.aws_route53_zone.main.zone_id}"
+    );
+    assert_eq!(
+        ksk["key_management_service_arn"],
+        "${aws_kms_key.dnssec.arn}"
+    );
+    let name = ksk["name"].as_str().unwrap();
+    assert!(
+        name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+        "{name}"
+    );
+    let signing = &doc["resource"]["aws_route53_hosted_zone_dnssec"]["main"];
+    assert_eq!(
+        signing["hosted_zone_id"],
+        "${aws_route53_key_signing_key.main.hosted_zone_id}"
+    );
+    assert_eq!(
+        signing["depends_on"],
+        serde_json::json!(["${aws_route53_key_signing_key.main}"])
+    );
+    // The provider alias the key needs, whatever the environment's region.
+    let providers = std::fs::read_to_string(out.join("terraform/production/providers.tf")).unwrap();
+    let providers: serde_json::Value = hcl::from_str(&providers).unwrap();
+    let aliases: Vec<&serde_json::Value> = providers["provider"]["aws"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["alias"] == "us_east_1")
+        .collect();
+    assert_eq!(aliases.len(), 1, "{providers}");
+    assert_eq!(aliases[0]["region"], "us-east-1");
+    let outputs = std::fs::read_to_string(out.join("terraform/production/outputs.tf")).unwrap();
+    let outputs: serde_json::Value = hcl::from_str(&outputs).unwrap();
+    assert_eq!(
+        outputs["output"]["dnssec_ds_record"]["value"],
+        "${aws_route53_key_signing_key.main.ds_record}"
+    );
+    // Staging shares the zone and does not sign it (nor output a DS record).
+    let staging = std::fs::read_to_string(out.join("terraform/staging/dns.tf")).unwrap();
+    assert!(
+        !staging.contains("aws_route53_key_signing_key"),
+        "{staging}"
+    );
+    let staging = std::fs::read_to_string(out.join("terraform/staging/outputs.tf")).unwrap();
+    assert!(!staging.contains("dnssec_ds_record"), "{staging}");
+}
+
+/// A Route 53 health check per route host, HTTPS where the host terminates TLS, on the
+/// spec's path, and a CloudWatch alarm in us-east-1 on its `HealthCheckStatus`; the build
+/// says the alarms notify nobody.
+#[test]
+fn health_checks_watch_every_route_host_with_an_alarm() {
+    let dir = TempDir::new("dns-health");
+    let out = dir.join("out");
+    let run = plinth_run(
+        &root(),
+        &[
+            "build",
+            "examples/codepal.toml",
+            "--out",
+            out.to_str().unwrap(),
+            "--target",
+            "terraform",
+        ],
+    );
+    assert_exit(&run, 0);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("Route 53 health checks (us-east-1) have no action"),
+        "{stderr}"
+    );
+    let dns = std::fs::read_to_string(out.join("terraform/production/dns.tf")).unwrap();
+    let checks = blocks(&dns, "resource", "aws_route53_health_check");
+    let hosts: Vec<&str> = checks
+        .iter()
+        .map(|(_, b)| b["fqdn"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ["api.codepal.com", "app.codepal.com"]);
+    for (_, check) in &checks {
+        assert_eq!(check["type"], "HTTPS");
+        assert_eq!(check["port"], 443);
+        assert_eq!(check["resource_path"], "/api/health");
+        assert_eq!(check["request_interval"], 30);
+        assert_eq!(check["failure_threshold"], 3);
+    }
+    let alarms = blocks(&dns, "resource", "aws_cloudwatch_metric_alarm");
+    assert_eq!(alarms.len(), checks.len());
+    for (label, check) in &checks {
+        let alarm = &alarms
+            .iter()
+            .find(|(l, _)| *l == format!("health_{label}"))
+            .unwrap()
+            .1;
+        assert_eq!(alarm["provider"], "${aws.us_east_1}");
+        assert_eq!(alarm["namespace"], "AWS/Route53");
+        assert_eq!(alarm["metric_name"], "HealthCheckStatus");
+        assert_eq!(
+            alarm["dimensions"]["HealthCheckId"],
+            format!("${{aws_route53_health_check.{label}.id}}")
+        );
+        assert_eq!(alarm["comparison_operator"], "LessThanThreshold");
+        assert_eq!(alarm["threshold"], 1);
+        assert_eq!(alarm["treat_missing_data"], "breaching");
+        assert!(alarm.get("alarm_actions").is_none());
+        assert!(check["fqdn"].is_string());
+    }
+    // Staging asks for none.
+    let staging = std::fs::read_to_string(out.join("terraform/staging/dns.tf")).unwrap();
+    assert!(blocks(&staging, "resource", "aws_route53_health_check").is_empty());
+}
+
+/// Without a given path each host is checked on its route's path, over HTTP where the host
+/// does not terminate TLS.
+#[test]
+fn health_checks_default_to_the_route_path_and_plain_http() {
+    let dir = TempDir::new("dns-health-defaults");
+    let text = std::fs::read_to_string(
+        root().join("compiler/tests/fixtures/invalid/E209-dns-record-on-route-host.toml"),
+    )
+    .unwrap()
+    .replace(
+        "records = [{ name = \"api\", type = \"A\", values = [\"203.0.113.10\"] }]",
+        "health_checks = { interval = \"10s\" }",
+    )
+    .replace(
+        "ingress = { host = \"api.{domain}\" }",
+        "ingress = { host = \"api.{domain}\", path = \"/v1\", tls = false }",
+    );
+    std::fs::write(dir.join("spec.toml"), text).unwrap();
+    let out = dir.join("out");
+    let run = plinth_run(
+        &dir.0,
+        &[
+            "build",
+            "spec.toml",
+            "--out",
+            out.to_str().unwrap(),
+            "--target",
+            "terraform",
+        ],
+    );
+    assert_exit(&run, 0);
+    let dns = std::fs::read_to_string(out.join("terraform/production/dns.tf")).unwrap();
+    let checks = blocks(&dns, "resource", "aws_route53_health_check");
+    assert_eq!(checks.len(), 1, "{dns}");
+    let check = &checks[0].1;
+    assert_eq!(check["fqdn"], "api.shop.example.com");
+    assert_eq!(check["type"], "HTTP");
+    assert_eq!(check["port"], 80);
+    assert_eq!(check["resource_path"], "/v1");
+    assert_eq!(check["request_interval"], 10);
+}
+
+/// W040: health checks where no service has a route host check nothing.
+#[test]
+fn health_checks_without_route_hosts_are_a_warning() {
+    let dir = TempDir::new("dns-health-nothing");
+    let text = std::fs::read_to_string(
+        root().join("compiler/tests/fixtures/invalid/E209-dns-record-on-route-host.toml"),
+    )
+    .unwrap()
+    .replace(
+        "records = [{ name = \"api\", type = \"A\", values = [\"203.0.113.10\"] }]",
+        "health_checks = { path = \"/ready\" }",
+    )
+    .replace("ingress = { host = \"api.{domain}\" }", "");
+    std::fs::write(dir.join("spec.toml"), text).unwrap();
+    let out = plinth_run(&dir.0, &["check", "spec.toml", "--format", "json"]);
+    assert_exit(&out, 0);
+    assert_eq!(codes(&out), ["W040"]);
+}

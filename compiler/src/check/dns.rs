@@ -7,15 +7,20 @@ use std::collections::BTreeMap;
 
 use super::Ctx;
 use crate::diag::{Code, Diagnostic};
-use crate::spec::{Dns, DnsRecord, RecordType, Sp};
+use crate::spec::{Dns, DnsRecord, HealthChecks, RecordType, Sp};
 use crate::units;
 
 /// Longest TTL accepted: a week. Route 53 takes more, but a record that resolvers may cache
 /// for longer cannot be moved in any reasonable time.
 const MAX_TTL_SECONDS: u64 = 7 * 24 * 3600;
 
+/// An environment asking for DNSSEC: its name and its `dnssec = true`.
+type Signer<'a> = (&'a Sp<String>, &'a Sp<bool>);
+
 pub(super) fn run(ctx: &mut Ctx) {
     let mut found = Vec::new();
+    // Each zone's DNSSEC requests, by the environments that make them.
+    let mut signed: BTreeMap<String, Vec<Signer>> = BTreeMap::new();
     for view in ctx.views {
         let Some(env_name) = &view.env else { continue };
         let Some(env) = ctx.spec.environments.get(env_name.value.as_str()) else {
@@ -26,7 +31,10 @@ pub(super) fn run(ctx: &mut Ctx) {
             dns_without_cloud(env_name, dns, &mut found);
             continue;
         }
-        let Some(zone) = &dns.zone else { continue };
+        let Some(zone) = &dns.zone else {
+            dns_without_zone(env_name, dns, &mut found);
+            continue;
+        };
         let zone_name = zone.value.trim_end_matches('.').to_ascii_lowercase();
         if !is_host_name(&zone_name) || !zone_name.contains('.') {
             found.push(
@@ -56,6 +64,22 @@ pub(super) fn run(ctx: &mut Ctx) {
         for (host, written) in &hosts {
             route_host_outside_zone(host, written, &zone_name, &mut found);
         }
+        if let Some(checks) = &dns.health_checks {
+            invalid_health_check(checks, &mut found);
+            let routed = view
+                .services
+                .values()
+                .any(|s| s.ingress.as_ref().is_some_and(|i| i.host.is_some()));
+            if !routed {
+                health_checks_without_routes(env_name, checks, &mut found);
+            }
+        }
+        if let Some(on) = dns.dnssec.as_ref().filter(|d| d.value) {
+            signed
+                .entry(zone_name.clone())
+                .or_default()
+                .push((env_name, on));
+        }
         let mut names: BTreeMap<String, Vec<(RecordType, &DnsRecord)>> = BTreeMap::new();
         for record in &dns.records {
             let Some(name) = record_name(record, &zone_name, &mut found) else {
@@ -74,6 +98,9 @@ pub(super) fn run(ctx: &mut Ctx) {
         for (name, records) in &names {
             clashing_records(name, records, &mut found);
         }
+    }
+    for (zone, envs) in &signed {
+        zone_signed_twice(zone, envs, &mut found);
     }
     for d in found {
         ctx.report(d);
@@ -111,6 +138,156 @@ fn dns_without_cloud(env: &Sp<String>, dns: &Dns, out: &mut Vec<Diagnostic>) {
         )
         .help("remove `dns` from this environment, or give it a `[cloud]` (its DNS is then kept by its Terraform and external-dns)"),
     );
+}
+
+/// E242 `dns-without-zone`: a `dns` section that lists records, signs or checks without
+/// naming its `zone`.
+///
+/// Why: everything in the section happens in the zone, which Terraform looks up by name;
+/// without it nothing would be generated, silently.
+///
+/// Example: `[environments.production.dns]` with `dnssec = true` and no `zone`.
+fn dns_without_zone(env: &Sp<String>, dns: &Dns, out: &mut Vec<Diagnostic>) {
+    let span = if let Some(d) = &dns.dnssec {
+        &d.span
+    } else if let Some(p) = dns.health_checks.as_ref().and_then(|h| h.path.as_ref()) {
+        &p.span
+    } else if let Some(r) = dns.records.first() {
+        &r.name.span
+    } else {
+        &env.span
+    };
+    out.push(
+        Diagnostic::new(
+            Code::DnsWithoutZone,
+            format!(
+                "the DNS of environment `{}` names no `zone`, so none of it is generated",
+                env.value
+            ),
+            span.clone(),
+            "in which zone?",
+        )
+        .help("name the public hosted zone, e.g. `zone = \"codepal.com\"`"),
+    );
+}
+
+/// E240 `invalid-dns-health-check`: a health-check interval Route 53 does not offer (only
+/// 10 or 30 seconds), a failure threshold outside 1 to 10, or a path that is not an absolute
+/// path of at most 255 characters.
+///
+/// Why: Route 53 rejects them when Terraform applies the check, after the plan was reviewed.
+///
+/// Example: `health_checks = { interval = "60s" }`.
+fn invalid_health_check(checks: &HealthChecks, out: &mut Vec<Diagnostic>) {
+    if let Some(interval) = &checks.interval {
+        let ok =
+            units::parse_duration(&interval.value).is_ok_and(|ms| ms == 10_000 || ms == 30_000);
+        if !ok {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidDnsHealthCheck,
+                    format!(
+                        "health-check interval `{}` is not one Route 53 offers",
+                        interval.value
+                    ),
+                    interval.span.clone(),
+                    "not 10s or 30s",
+                )
+                .help(
+                    "write `interval = \"30s\"` (standard) or `\"10s\"` (fast, at a higher price)",
+                ),
+            );
+        }
+    }
+    if let Some(t) = checks
+        .failure_threshold
+        .as_ref()
+        .filter(|t| !(1..=10).contains(&t.value))
+    {
+        out.push(
+            Diagnostic::new(
+                Code::InvalidDnsHealthCheck,
+                format!(
+                    "health-check failure threshold {} is outside 1 to 10",
+                    t.value
+                ),
+                t.span.clone(),
+                "out of range",
+            )
+            .help("Route 53 counts 1 to 10 consecutive failures; 3 is its default"),
+        );
+    }
+    if let Some(p) = checks.path.as_ref().filter(|p| {
+        !p.value.starts_with('/')
+            || p.value.len() > 255
+            || p.value.chars().any(|c| c.is_whitespace() || c.is_control())
+    }) {
+        out.push(
+            Diagnostic::new(
+                Code::InvalidDnsHealthCheck,
+                format!(
+                    "health-check path `{}` is not an absolute URL path of at most 255 characters",
+                    p.value
+                ),
+                p.span.clone(),
+                "not a path",
+            )
+            .help("write the path the checkers request, e.g. `path = \"/api/health\"`"),
+        );
+    }
+}
+
+/// W040 `health-checks-without-routes`: `health_checks` in an environment where no service
+/// has a route host.
+///
+/// Why: Route 53 checks the public route hosts; without one nothing is checked, which the
+/// section suggests is.
+///
+/// Example: `health_checks = {}` in an environment whose services have no `ingress`.
+fn health_checks_without_routes(
+    env: &Sp<String>,
+    checks: &HealthChecks,
+    out: &mut Vec<Diagnostic>,
+) {
+    let span = checks.path.as_ref().map_or(&env.span, |p| &p.span);
+    out.push(
+        Diagnostic::new(
+            Code::HealthChecksWithoutRoutes,
+            format!("environment `{}` asks for DNS health checks, but no service has a route host to check", env.value),
+            span.clone(),
+            "nothing to check",
+        )
+        .help("give a service an `ingress` host, or remove `health_checks`"),
+    );
+}
+
+/// E241 `zone-signed-twice`: two environments ask for DNSSEC on the same zone.
+///
+/// Why: a zone has one signing state; each environment's Terraform would make its own
+/// key-signing key and enable or disable signing on its own, and destroying one
+/// environment would stop signing while the registrar still holds the DS record, which
+/// makes the whole domain fail to resolve for validating resolvers.
+///
+/// Example: staging and production both with `zone = "codepal.com"` and `dnssec = true`.
+fn zone_signed_twice(zone: &str, envs: &[Signer], out: &mut Vec<Diagnostic>) {
+    let Some(((first_env, first), rest)) = envs.split_first() else {
+        return;
+    };
+    for (env, on) in rest {
+        out.push(
+            Diagnostic::new(
+                Code::ZoneSignedTwice,
+                format!(
+                    "environments `{}` and `{}` both sign the zone `{zone}` with DNSSEC",
+                    first_env.value, env.value
+                ),
+                on.span.clone(),
+                "signed again here",
+            )
+            .related(first.span.clone(), "first signed here")
+            .help("sign the zone in one environment only (the one that owns the domain, usually production)"),
+        );
+    }
 }
 
 /// W018 `route-host-outside-zone`: a route host that is not the zone's apex nor under it.

@@ -1585,8 +1585,34 @@ fn lower_dns(d: &spec::Dns) -> Option<crate::ir::Dns> {
             }
         })
         .collect();
-    Some(crate::ir::Dns { zone, records })
+    let health_checks = d.health_checks.as_ref().map(|h| crate::ir::HealthChecks {
+        path: text(&h.path),
+        interval_seconds: h
+            .interval
+            .as_ref()
+            .and_then(|i| crate::units::parse_duration(&i.value).ok())
+            .and_then(|ms| u32::try_from(ms / 1000).ok())
+            .unwrap_or(HEALTH_CHECK_INTERVAL_SECONDS),
+        failure_threshold: h
+            .failure_threshold
+            .as_ref()
+            .map_or(HEALTH_CHECK_FAILURE_THRESHOLD, |t| t.value),
+    });
+    Some(crate::ir::Dns {
+        zone,
+        records,
+        dnssec: d.dnssec.as_ref().is_some_and(|s| s.value),
+        health_checks,
+    })
 }
+
+/// Default time between two requests of a Route 53 health checker: the standard interval
+/// (10 seconds costs more and is for failover within seconds, which plinth does not do).
+const HEALTH_CHECK_INTERVAL_SECONDS: u32 = 30;
+
+/// Default failures in a row before a host is unhealthy: Route 53's own default, so one
+/// lost request does not raise the alarm.
+const HEALTH_CHECK_FAILURE_THRESHOLD: u32 = 3;
 
 /// The request metric names of an endpoint: its own, else the platform's, else the
 /// defaults. Without a histogram name, the unit chooses the conventional one.

@@ -841,6 +841,21 @@ pub struct Dns {
     pub zone: String,
     /// The listed records, in the spec's order.
     pub records: Vec<DnsRecord>,
+    /// Whether the zone is signed with DNSSEC.
+    pub dnssec: bool,
+    /// Health checks of the route hosts, when the spec asks for them.
+    pub health_checks: Option<HealthChecks>,
+}
+
+/// Route 53 health checks of an environment's route hosts.
+#[derive(Clone, Debug)]
+pub struct HealthChecks {
+    /// Path requested on every host; `None`: each route's own path.
+    pub path: Option<String>,
+    /// Seconds between two requests of one checker (10 or 30).
+    pub interval_seconds: u32,
+    /// Consecutive failures that make a host unhealthy.
+    pub failure_threshold: u32,
 }
 
 /// One record set.

@@ -16,6 +16,7 @@
 
 mod cluster;
 mod index;
+mod issuers;
 mod locate;
 mod mesh;
 mod network;
@@ -195,6 +196,14 @@ pub fn run(files: &[OutputFile], built: &[Target], spec: &Spec) -> Proof {
         .filter(|(_, d)| d.source.value == crate::spec::SecretSource::External)
         .map(|(name, _)| name.value.clone())
         .collect();
+    // And which ClusterIssuer it names that plinth does not generate: a prerequisite of
+    // the cluster (`platform.tls_issuer` other than the default), like an external Secret.
+    let external_issuer = spec
+        .platform
+        .tls_issuer
+        .as_ref()
+        .map(|i| i.value.as_str())
+        .filter(|i| *i != crate::ir::TLS_ISSUER);
     let mut proof = Proof::default();
     let mut found = Found::default();
     let (all, unreadable) = gather(files, built);
@@ -210,7 +219,13 @@ pub fn run(files: &[OutputFile], built: &[Target], spec: &Spec) -> Proof {
     for artifacts in all {
         let mut findings = Vec::new();
         let mut skipped = Vec::new();
-        prove(&artifacts, &external, &mut findings, &mut skipped);
+        prove(
+            &artifacts,
+            &external,
+            external_issuer,
+            &mut findings,
+            &mut skipped,
+        );
         let env = &artifacts.env;
         for f in findings {
             let (span, label) = locate.span(f.workload.as_deref(), env);
@@ -296,6 +311,7 @@ impl Found {
 fn prove(
     a: &Artifacts,
     external: &BTreeSet<String>,
+    external_issuer: Option<&str>,
     out: &mut Vec<Finding>,
     skipped: &mut Vec<(Target, &'static str)>,
 ) {
@@ -316,6 +332,7 @@ fn prove(
                     cluster::storage(objects, tf, out);
                     cluster::autoscaling_metrics(objects, tf, out);
                     cluster::network_policy_enforcement(objects, tf, out);
+                    issuers::unissued_certificates(objects, external_issuer, out);
                 }
                 Some(_) => {}
                 None => skipped.extend(
@@ -325,6 +342,7 @@ fn prove(
                         "storage",
                         "autoscaling metrics",
                         "network policy enforcement",
+                        "certificate issuers",
                     ]
                     .map(|f| (Target::Terraform, f)),
                 ),

@@ -575,3 +575,44 @@ fn mesh_crds_come_from_istio_base() {
         "{found:?}"
     );
 }
+
+#[test]
+fn certificates_come_from_an_issuer_of_the_output() {
+    // The Gateway asks for a ClusterIssuer the output does not create: cert-manager would
+    // accept its Certificates and never issue them.
+    let found = breaks(
+        Code::UnissuedCertificate,
+        "k8s/production/gateway.yaml",
+        "    cert-manager.io/cluster-issuer: letsencrypt\n",
+        "    cert-manager.io/cluster-issuer: lets-encrypt\n",
+    );
+    assert!(
+        found.iter().any(|d| d
+            .message
+            .starts_with("Gateway `codepal` asks ClusterIssuer `lets-encrypt`")),
+        "{found:?}"
+    );
+    // The same name, declared by the spec as the cluster's own issuer, is a prerequisite.
+    let (files, _) = codepal();
+    let text = include_str!("../../../examples/codepal.toml").replacen(
+        "[platform]\n",
+        "[platform]\ntls_issuer = \"lets-encrypt\"\n",
+        1,
+    );
+    let (_, external) = compiled(&text);
+    let broken = edit(
+        &files,
+        "k8s/production/gateway.yaml",
+        "    cert-manager.io/cluster-issuer: letsencrypt\n",
+        "    cert-manager.io/cluster-issuer: lets-encrypt\n",
+    );
+    assert_eq!(
+        in_env(
+            &broken,
+            &external,
+            Code::UnissuedCertificate,
+            "k8s/production/gateway.yaml"
+        ),
+        Vec::new()
+    );
+}

@@ -1111,6 +1111,29 @@ pub struct Dns {
     /// Records besides the route hosts, which external-dns owns.
     #[serde(default)]
     pub records: Vec<DnsRecord>,
+    /// Sign the zone with DNSSEC: Terraform makes the key-signing key (an ECDSA P-256 KMS key
+    /// in us-east-1, as Route 53 requires), enables signing, and outputs the DS record to add
+    /// at the registrar. One environment per zone.
+    pub dnssec: Option<Sp<bool>>,
+    /// A Route 53 health check of every route host, each with a CloudWatch alarm on its
+    /// status, e.g. `{ path = "/api/health" }`.
+    pub health_checks: Option<HealthChecks>,
+}
+
+/// Route 53 health checks of an environment's route hosts: from checkers in several AWS
+/// regions, HTTPS for a host that terminates TLS, else HTTP.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HealthChecks {
+    /// Path requested on every host, e.g. `/api/health`; defaults to each route's path. A
+    /// status from 200 to 399 within 4 seconds is healthy.
+    pub path: Option<Sp<String>>,
+    /// Time between two requests of one checker: `10s` or `30s` (the two Route 53 offers);
+    /// defaults to `30s`.
+    pub interval: Option<Sp<String>>,
+    /// Consecutive failed (or passed) requests that turn a host unhealthy (or healthy again),
+    /// 1 to 10; defaults to 3.
+    pub failure_threshold: Option<Sp<u32>>,
 }
 
 /// A DNS provider.

@@ -90,7 +90,30 @@ pub fn lower(platform: &ir::Platform, env: &Environment, cloud: &Cloud) -> Modul
         module.files.push(("backups.tf", ctx.backups()));
     }
     if let Some(dns) = &cloud.dns {
-        module.files.push(("dns.tf", doc(super::dns::lower(dns))));
+        let routes: Vec<&ir::Ingress> = env
+            .workloads
+            .iter()
+            .filter_map(|w| w.ingress.as_ref())
+            .collect();
+        module
+            .files
+            .push(("dns.tf", super::dns::lower(dns, &ctx.name, &routes)));
+        if dns.health_checks.is_some() {
+            if routes.is_empty() {
+                module.notes.push(
+                    "`dns.health_checks` is set but no service has a route host: no health check generated".into(),
+                );
+            } else {
+                // Nothing of the platform reads CloudWatch: its alerts go through
+                // Alertmanager, which has no CloudWatch source, and an SNS topic would need
+                // a subscriber the spec cannot name. Say so rather than fake a destination.
+                let n = super::dns::checked_hosts(routes.iter().copied()).len();
+                module.notes.push(format!(
+                    "the CloudWatch alarms of the {n} Route 53 health check{} (us-east-1) have no action: add your SNS topic to their `alarm_actions`, or watch them in the CloudWatch console",
+                    if n == 1 { "" } else { "s" }
+                ));
+            }
+        }
     }
     module.files.push(("kubernetes.tf", ctx.kubernetes()));
     let addons = addons::lower(platform, env, &ctx.name);
@@ -272,8 +295,15 @@ impl<'a> Ctx<'a> {
             ["aws"],
             [a("region", r("var.region")), tags()],
         )];
-        if self.cdn() {
-            // CloudFront's WAF ACL, certificate and logs live in us-east-1 whatever the region.
+        let dns_east = self
+            .cloud
+            .dns
+            .as_ref()
+            .is_some_and(super::dns::needs_us_east_1);
+        if self.cdn() || dns_east {
+            // CloudFront's WAF ACL, certificate and logs, a DNSSEC signing key and Route 53's
+            // health-check metrics live in us-east-1 whatever the region. Declared whenever
+            // they are generated: `var.region` may be us-east-1 or not at apply time.
             blocks.push(block(
                 "provider",
                 ["aws"],
@@ -2081,6 +2111,9 @@ impl<'a> Ctx<'a> {
                 }
                 _ => {}
             }
+        }
+        if let Some(dns) = &self.cloud.dns {
+            blocks.extend(super::dns::outputs(dns));
         }
         if self.cdn() {
             blocks.push(output(

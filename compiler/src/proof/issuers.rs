@@ -1,0 +1,141 @@
+//! Certificates: every TLS Secret a Gateway listener or an Ingress names through
+//! cert-manager's annotation is issued by an issuer that exists.
+//!
+//! [`super::operators`] already turns the annotation into the `Certificate`s cert-manager
+//! creates, so P005 sees the Secrets produced; what it cannot see is whether cert-manager
+//! can issue them. A Certificate whose issuer does not exist stays pending forever and the
+//! proxy serves no certificate. Whether a TLS host lies inside the environment's DNS zone is
+//! not proven here: a host outside it is legal (its DNS kept by hand) and `check` warns of
+//! it (W018), which an error here would overrule.
+
+use std::collections::BTreeSet;
+
+use serde_json::Value;
+
+use super::{Finding, Object};
+use crate::diag::Code;
+
+/// The annotation naming a ClusterIssuer, and the one naming an Issuer of the object's
+/// namespace.
+const CLUSTER_ISSUER: &str = "cert-manager.io/cluster-issuer";
+const ISSUER: &str = "cert-manager.io/issuer";
+
+/// P019 `unissued-certificate`: a Gateway or Ingress whose TLS Secrets cert-manager is asked
+/// to issue through an issuer the output does not create (nor the spec's external
+/// `platform.tls_issuer`, a prerequisite by design, like an external Secret).
+///
+/// Why: cert-manager accepts the Certificate and never issues it, and the listener serves
+/// no certificate; nothing fails at apply time, only the first HTTPS request.
+///
+/// Example: the Gateway annotated `cert-manager.io/cluster-issuer: letsencrypt` in an output
+/// whose ClusterIssuer is named `lets-encrypt`.
+pub(super) fn unissued_certificates(
+    objects: &[Object],
+    external_issuer: Option<&str>,
+    out: &mut Vec<Finding>,
+) {
+    let cluster_issuers: BTreeSet<&str> = objects
+        .iter()
+        .filter(|o| o.kind == "ClusterIssuer" && o.group() == "cert-manager.io")
+        .map(|o| o.name.as_str())
+        .collect();
+    let issuers: BTreeSet<(&str, &str)> = objects
+        .iter()
+        .filter(|o| o.kind == "Issuer" && o.group() == "cert-manager.io")
+        .map(|o| (o.namespace.as_str(), o.name.as_str()))
+        .collect();
+    for o in objects {
+        let tls = tls_hosts(o);
+        if tls.is_empty() {
+            continue;
+        }
+        let annotation = |k: &str| {
+            o.doc
+                .pointer("/metadata/annotations")
+                .and_then(|a| a.get(k))
+                .and_then(Value::as_str)
+        };
+        // Without the annotation the Secrets are not cert-manager's; P005 proves they exist.
+        let issuer = match (annotation(CLUSTER_ISSUER), annotation(ISSUER)) {
+            (Some(name), _) => Some((
+                name,
+                cluster_issuers.contains(name) || external_issuer == Some(name),
+                "ClusterIssuer",
+            )),
+            (None, Some(name)) => Some((
+                name,
+                issuers.contains(&(o.namespace.as_str(), name)),
+                "Issuer",
+            )),
+            (None, None) => None,
+        };
+        let Some((name, exists, kind)) = issuer else {
+            continue;
+        };
+        if !exists {
+            let secrets: Vec<&str> = tls.iter().map(|(s, _)| s.as_str()).collect();
+            out.push(Finding::on(
+                Code::UnissuedCertificate,
+                o.owner(),
+                format!(
+                    "{} `{}` asks {kind} `{name}` for its TLS Secrets ({}), and the output creates no such issuer",
+                    o.kind,
+                    o.name,
+                    secrets.join(", ")
+                ),
+                "this is a bug in plinth if `platform.tls_issuer` is unset or `letsencrypt`; another issuer must be named in `platform.tls_issuer`, which then is a prerequisite of the cluster",
+            ));
+        }
+    }
+}
+
+/// The TLS Secrets an object names, each with a host it is for: a Gateway's HTTPS
+/// listeners (with a hostname, a Secret of the Gateway's namespace), an Ingress's `spec.tls`
+/// entries (each host).
+fn tls_hosts(o: &Object) -> Vec<(String, String)> {
+    let text = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).map(str::to_owned);
+    match (o.group(), o.kind.as_str()) {
+        ("gateway.networking.k8s.io", "Gateway") => o
+            .doc
+            .pointer("/spec/listeners")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|l| {
+                let host = text(l, "hostname")?;
+                let refs = l
+                    .pointer("/tls/certificateRefs")
+                    .and_then(Value::as_array)?;
+                Some(
+                    refs.iter()
+                        .filter(|r| r.get("kind").is_none_or(|k| k == "Secret"))
+                        .filter(|r| r.get("namespace").is_none_or(|n| n == o.namespace.as_str()))
+                        .filter_map(|r| text(r, "name"))
+                        .map(|s| (s, host.clone()))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .flatten()
+            .collect(),
+        ("networking.k8s.io", "Ingress") => o
+            .doc
+            .pointer("/spec/tls")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|t| {
+                let secret = text(t, "secretName")?;
+                let hosts = t.get("hosts").and_then(Value::as_array)?;
+                Some(
+                    hosts
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .map(|h| (secret.clone(), h.to_owned()))
+                        .collect::<Vec<_>>(),
+                )
+            })
+            .flatten()
+            .collect(),
+        _ => Vec::new(),
+    }
+}
