@@ -60,8 +60,13 @@ pub(crate) fn any_routed(env: &Environment) -> bool {
 pub(crate) fn notes(env: &Environment) -> Vec<String> {
     let mut out = Vec::new();
     if env.cloud.is_none() && any(env) {
+        let plugin = if any_routed(env) {
+            ", the Gateway API traffic router plugin `argoproj-labs/gatewayAPI` and its permission to patch HTTPRoutes"
+        } else {
+            ""
+        };
         out.push(format!(
-            "{}: prerequisite: Argo Rollouts (its controller and CRDs) must already run in the cluster for the `Rollout`s; plinth installs it only where the environment has a cloud",
+            "{}: prerequisite: Argo Rollouts (its controller and CRDs{plugin}) must already run in the cluster for the `Rollout`s; plinth installs it only where the environment has a cloud",
             env.name
         ));
     }
