@@ -864,6 +864,15 @@ pub fn substitute_env(text: &str, value: impl Fn(&str) -> Option<String>) -> Str
     out
 }
 
+/// A replica count scaled by an environment's `replica_scale`, rounding up and never below
+/// one (zero stays zero): the lowering's rule, which `check` predicts with it.
+pub fn scale_count(n: u32, f: f64) -> u32 {
+    if n == 0 {
+        return 0;
+    }
+    ((n as f64 * f).ceil() as u32).max(1)
+}
+
 #[cfg(test)]
 mod tests {
 

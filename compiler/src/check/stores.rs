@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::diag::{did_you_mean, Code, Diagnostic};
 use crate::source::{Sources, Span};
-use crate::spec::{Binding, DataStore, Resolved, Service, Sp, StoreMode};
+use crate::spec::{Binding, DataStore, Resolved, Service, Sp, Spec, StoreMode};
 use crate::units;
 
 use super::Ctx;
@@ -33,6 +33,7 @@ pub(super) fn run(ctx: &mut Ctx) {
             ignored_by_operator(ctx.sources, view, name, d, &mut found);
         }
     }
+    redis_without_quorum(ctx.spec, ctx.views, &mut found);
     for d in found {
         ctx.report(d);
     }
@@ -399,6 +400,70 @@ fn with_unit(value: &str) -> bool {
             "B", "kB", "MB", "GB", "TB", "us", "ms", "s", "min", "h", "d",
         ]
         .contains(&digits.trim_start())
+}
+
+/// W030 `redis-without-quorum`: an in-cluster Redis that runs two nodes in some environment
+/// (its `replicas`, scaled by the environment's `replica_scale`), reported once at the
+/// count with the environments it applies to.
+///
+/// Why: a replicated Redis runs one Sentinel beside each Redis (`emit::redis_ha`), and
+/// Sentinel fails over only with the votes of a majority of all Sentinels. With two, the
+/// node that is lost takes its Sentinel with it, and the one left is no majority: the
+/// replica keeps a copy of the data but is never promoted. Three nodes survive the loss of
+/// any one; one node is honest about having no failover. It stays a warning because two
+/// still replicate, and `SENTINEL FAILOVER` promotes the replica by hand.
+///
+/// Example: `replicas = 3` with `replica_scale = 0.5` in staging runs two nodes there.
+fn redis_without_quorum(spec: &Spec, views: &[Resolved], out: &mut Vec<Diagnostic>) {
+    /// Per `replicas` value: its span, the environments that run two nodes, and the
+    /// scale factors that make it two.
+    type Found = (Span, Vec<String>, Vec<Span>);
+    let mut found: BTreeMap<(u32, usize, usize), Found> = BTreeMap::new();
+    for view in views {
+        let scale = view
+            .env
+            .as_ref()
+            .and_then(|e| spec.environments.get(e.value.as_str()))
+            .and_then(|e| e.replica_scale.as_ref());
+        for d in view.datastores.values() {
+            if engine(d) != "redis" || managed(d) || d.command.is_some() {
+                continue;
+            }
+            let Some(replicas) = &d.replicas else {
+                continue;
+            };
+            let written = u32::try_from(replicas.value).unwrap_or(1);
+            if units::scale_count(written, scale.map_or(1.0, |s| s.value)) != 2 {
+                continue;
+            }
+            let span = &replicas.span;
+            let entry = found
+                .entry((span.source.0, span.range.start, span.range.end))
+                .or_insert_with(|| (span.clone(), Vec::new(), Vec::new()));
+            entry.1.push(view.env_name().to_owned());
+            if let Some(s) = scale.filter(|_| written != 2) {
+                entry.2.push(s.span.clone());
+            }
+        }
+    }
+    for (span, envs, scales) in found.into_values() {
+        let envs = envs
+            .iter()
+            .map(|e| format!("`{e}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut d = Diagnostic::new(
+            Code::RedisWithoutQuorum,
+            format!("Redis runs two nodes in {envs}, and two Sentinels cannot fail over when a node is lost"),
+            span,
+            "two nodes",
+        )
+        .help("run 3 replicas (a majority of three Sentinels outlives one node) or 1; with two, `SENTINEL FAILOVER` promotes the replica by hand");
+        for s in scales {
+            d = d.related(s, "the environment's replica_scale makes it two");
+        }
+        out.push(d);
+    }
 }
 
 /// W011 `ignored-by-operator`: in an environment with a cloud, where CloudNativePG runs an

@@ -47,8 +47,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
 use super::{
-    backups, cluster, cnpg, gateway, hash_banner, restore_drill, to_yaml, to_yaml_after, EmitError,
-    Emitted, Note, OutputFile, Shared, Target,
+    backups, cluster, cnpg, gateway, hash_banner, redis_ha, restore_drill, to_yaml, to_yaml_after,
+    EmitError, Emitted, Note, OutputFile, Shared, Target,
 };
 use crate::ir::{self, naming, Environment, Kind, ProbeAction, Replicas, Workload};
 use crate::units::{format_bytes, format_cpu, IntOrPercent};
@@ -726,7 +726,10 @@ fn workload_docs(
             ..Default::default()
         })));
     }
-    let template = spread_pod_template(platform, w, &labels);
+    let mut template = spread_pod_template(platform, w, &labels);
+    redis_ha::pod(&mut template, env, w);
+    let proxy =
+        redis_ha::sentinel(w).map(|_| redis_ha::proxy_deployment_spec(platform, env, w, &template));
     match w.kind {
         Kind::Cron => docs.push(Object::CronJob(Box::new(CronJob {
             metadata: ObjectMeta {
@@ -756,7 +759,7 @@ fn workload_docs(
             spec: Some(StatefulSetSpec {
                 replicas: fixed_replicas(w),
                 selector: selector(platform, w),
-                service_name: Some(w.name.clone()),
+                service_name: Some(redis_ha::governing_service(w)),
                 template,
                 update_strategy: Some(StatefulSetUpdateStrategy {
                     type_: Some("RollingUpdate".to_owned()),
@@ -825,7 +828,9 @@ fn workload_docs(
             ..Default::default()
         }))),
     }
-    if !w.ports.is_empty() {
+    if let Some(proxy) = proxy {
+        docs.extend(replicated_redis_docs(platform, env, edges, w, proxy));
+    } else if !w.ports.is_empty() {
         docs.push(Object::Service(Box::new(Service {
             metadata: meta(&w.name, env, labels.clone()),
             spec: Some(ServiceSpec {
@@ -887,7 +892,14 @@ fn workload_docs(
     if let Some(mode) = w.vpa {
         docs.push(Object::Custom(Box::new(vpa(env, w, mode, labels.clone()))));
     }
-    if let (Some(m), false) = (&w.metrics, w.ports.is_empty()) {
+    if let Some(spec) = redis_ha::pod_monitor_spec(platform, w).filter(|_| proxy_run(w)) {
+        docs.push(Object::Custom(Box::new(CustomObject {
+            api_version: "monitoring.coreos.com/v1",
+            kind: "PodMonitor",
+            metadata: meta(&w.name, env, labels.clone()),
+            spec,
+        })));
+    } else if let (Some(m), false) = (&w.metrics, w.ports.is_empty()) {
         docs.push(Object::Custom(Box::new(service_monitor(
             platform,
             env,
@@ -901,6 +913,71 @@ fn workload_docs(
     }
     docs.extend(backup_docs(platform, env, w));
     to_yaml_after(head, &docs)
+}
+
+/// Whether `w` is a Redis replicated with Sentinel, whose Services, proxy and monitor are
+/// `redis_ha`'s.
+fn proxy_run(w: &Workload) -> bool {
+    redis_ha::sentinel(w).is_some()
+}
+
+/// The objects of a replicated Redis beyond its StatefulSet (`redis_ha`): the headless
+/// Service of its pods, the store's Service leading to the proxy, the proxy's ConfigMap,
+/// Deployment, disruption budget and NetworkPolicy.
+fn replicated_redis_docs(
+    platform: &ir::Platform,
+    env: &Environment,
+    edges: &Edges<'_>,
+    w: &Workload,
+    proxy: DeploymentSpec,
+) -> Vec<Object> {
+    let labels = naming::workload_labels(&platform.name, env, w);
+    let proxy_labels = redis_ha::proxy_labels(platform, env, w);
+    let name = naming::redis_proxy(&w.name);
+    let clients: Vec<NetworkPolicyPeer> = edges
+        .clients
+        .get(w.name.as_str())
+        .into_iter()
+        .flatten()
+        .map(|c| NetworkPolicyPeer {
+            pod_selector: Some(selector(platform, c)),
+            ..Default::default()
+        })
+        .collect();
+    vec![
+        Object::Service(Box::new(Service {
+            metadata: meta(&naming::redis_nodes_service(&w.name), env, labels),
+            spec: Some(redis_ha::nodes_service_spec(platform, w)),
+            ..Default::default()
+        })),
+        Object::Service(Box::new(Service {
+            metadata: meta(&w.name, env, proxy_labels.clone()),
+            spec: Some(redis_ha::service_spec(platform, w)),
+            ..Default::default()
+        })),
+        Object::ConfigMap(Box::new(ConfigMap {
+            metadata: meta(&name, env, proxy_labels.clone()),
+            data: Some(BTreeMap::from([(
+                "haproxy.cfg".to_owned(),
+                redis_ha::proxy_config(env, w),
+            )])),
+            ..Default::default()
+        })),
+        Object::Deployment(Box::new(Deployment {
+            metadata: meta(&name, env, proxy_labels.clone()),
+            spec: Some(proxy),
+            ..Default::default()
+        })),
+        Object::Pdb(Box::new(PodDisruptionBudget {
+            metadata: meta(&name, env, proxy_labels.clone()),
+            spec: Some(redis_ha::proxy_budget_spec(platform, w)),
+            ..Default::default()
+        })),
+        Object::NetworkPolicy(Box::new(NetworkPolicy {
+            metadata: meta(&name, env, proxy_labels),
+            spec: Some(redis_ha::proxy_policy_spec(platform, env, w, &clients)),
+        })),
+    ]
 }
 
 /// What the k8s and Helm outputs do not give of the backups the spec asks for on the
@@ -1147,10 +1224,14 @@ fn backup_docs(platform: &ir::Platform, env: &Environment, w: &Workload) -> Vec<
             }),
             policy_types: Some(vec!["Egress".to_owned()]),
             egress: Some(vec![NetworkPolicyEgressRule {
-                to: Some(vec![NetworkPolicyPeer {
-                    pod_selector: Some(selector(platform, w)),
-                    ..Default::default()
-                }]),
+                to: Some(
+                    std::iter::once(NetworkPolicyPeer {
+                        pod_selector: Some(selector(platform, w)),
+                        ..Default::default()
+                    })
+                    .chain(proxy_run(w).then(|| redis_ha::proxy_peer(platform, w)))
+                    .collect(),
+                ),
                 // Every port the store's Service publishes, its exporter's included: the job
                 // declares that it depends on the store, and the proof checks them all.
                 ports: Some(
@@ -1794,6 +1875,8 @@ fn network_policy(
             ports: Some(vec![port_rule(p)]),
         });
     }
+    let (own_in, own_out) = redis_ha::own_rules(platform, w);
+    ingress.extend(own_in);
     if let Some(i) = &w.ingress {
         ingress.push(NetworkPolicyIngressRule {
             from: Some(vec![namespace_peer(&env.cluster.ingress_namespace)]),
@@ -1817,11 +1900,16 @@ fn network_policy(
                     ports: Some(vec![tcp_port(cnpg::POSTGRES_PORT)]),
                 });
             } else if target.service_ports().next().is_some() {
+                let mut to = vec![NetworkPolicyPeer {
+                    pod_selector: Some(selector(platform, target)),
+                    ..Default::default()
+                }];
+                if proxy_run(target) {
+                    // A replicated Redis's Service leads to its proxy.
+                    to.push(redis_ha::proxy_peer(platform, target));
+                }
                 egress.push(NetworkPolicyEgressRule {
-                    to: Some(vec![NetworkPolicyPeer {
-                        pod_selector: Some(selector(platform, target)),
-                        ..Default::default()
-                    }]),
+                    to: Some(to),
                     ports: Some(target.service_ports().map(port_rule).collect()),
                 });
             }
@@ -1842,6 +1930,7 @@ fn network_policy(
             });
         }
     }
+    egress.extend(own_out);
     if let Some(p) = &w.peer_port {
         egress.push(NetworkPolicyEgressRule {
             to: own_pods(),

@@ -17,6 +17,7 @@ pub mod gotmpl;
 pub mod helm;
 pub mod k8s;
 pub mod prometheus;
+pub(crate) mod redis_ha;
 pub(crate) mod restore_drill;
 pub mod terraform;
 mod yaml;

@@ -74,10 +74,7 @@ fn count(v: &Option<Sp<i64>>, default: u32) -> u32 {
 
 /// Scales a count, rounding up and never below one.
 fn scale_count(n: u32, f: f64) -> u32 {
-    if n == 0 {
-        return 0;
-    }
-    ((n as f64 * f).ceil() as u32).max(1)
+    units::scale_count(n, f)
 }
 
 /// The edge of an environment ([`spec::Platform::gateway_api`]). `istio` is rejected by
@@ -166,6 +163,7 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
         &managed_stores,
         view.cloud.is_some(),
     );
+    replicate_redis(&mut workloads);
     require_redis_password(&mut workloads);
     scrape_qdrant_with_its_key(&mut workloads);
     cluster_qdrant(&mut workloads);
@@ -507,6 +505,29 @@ fn url_encoded(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// An in-cluster Redis of more than one replica is a primary with replicas, watched by one
+/// Sentinel per pod (quorum: a majority), which `emit::redis_ha` generates.
+///
+/// Why Sentinel: it is Redis's own failover, shipped in the same image, and it keeps the
+/// data model clients expect (one keyspace, every command), unlike Redis Cluster, which shards
+/// keys and needs cluster-aware clients. An operator would add a controller to install,
+/// upgrade and trust with the namespace for what three small containers per store do. A
+/// store with a `command` of its own is left as written: plinth cannot know how it starts.
+fn replicate_redis(workloads: &mut [Workload]) {
+    for w in workloads.iter_mut() {
+        if w.engine() != Some("redis") || !w.command.is_empty() {
+            continue;
+        }
+        let nodes = w.max_replicas();
+        if let (Role::DataStore(info), true) = (&mut w.role, nodes > 1) {
+            info.sentinel = Some(Sentinel {
+                nodes,
+                quorum: nodes / 2 + 1,
+            });
+        }
+    }
 }
 
 /// The variable through which an in-cluster Redis gets its password: `redis-cli` (the
@@ -853,6 +874,7 @@ impl Lower<'_> {
                 backup: backup(d.backup.as_ref()),
                 pooling: d.pooling.as_ref().map(pooling),
                 parameters: parameters(d),
+                sentinel: None,
             }),
             kind: Kind::Stateful,
             schedule: None,

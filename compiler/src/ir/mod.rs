@@ -182,6 +182,20 @@ pub struct StoreInfo {
     pub pooling: Option<Pooling>,
     /// PostgreSQL server parameters, by name.
     pub parameters: BTreeMap<String, String>,
+    /// Redis replication with Sentinel failover, for an in-cluster Redis of more than one
+    /// replica (`emit::redis_ha`).
+    pub sentinel: Option<Sentinel>,
+}
+
+/// Redis replicas watched by Sentinel: one Sentinel beside each Redis, which together
+/// promote a replica when the primary is lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sentinel {
+    /// Redis pods, each with its Sentinel.
+    pub nodes: u32,
+    /// Sentinels that must agree that the primary is down: a majority of `nodes`, which a
+    /// failover needs anyway.
+    pub quorum: u32,
 }
 
 /// PgBouncer in front of a PostgreSQL primary.
