@@ -829,7 +829,14 @@ fn workload_docs(
         }))),
     }
     if let Some(proxy) = proxy {
-        docs.extend(replicated_redis_docs(platform, env, edges, w, proxy));
+        let clients: Vec<&Workload> = edges
+            .clients
+            .get(w.name.as_str())
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        docs.extend(replicated_redis_docs(platform, env, &clients, w, proxy));
     } else if !w.ports.is_empty() {
         docs.push(Object::Service(Box::new(Service {
             metadata: meta(&w.name, env, labels.clone()),
@@ -892,14 +899,7 @@ fn workload_docs(
     if let Some(mode) = w.vpa {
         docs.push(Object::Custom(Box::new(vpa(env, w, mode, labels.clone()))));
     }
-    if let Some(spec) = redis_ha::pod_monitor_spec(platform, w).filter(|_| proxy_run(w)) {
-        docs.push(Object::Custom(Box::new(CustomObject {
-            api_version: "monitoring.coreos.com/v1",
-            kind: "PodMonitor",
-            metadata: meta(&w.name, env, labels.clone()),
-            spec,
-        })));
-    } else if let (Some(m), false) = (&w.metrics, w.ports.is_empty()) {
+    if let (Some(m), false, false) = (&w.metrics, w.ports.is_empty(), proxy_run(w)) {
         docs.push(Object::Custom(Box::new(service_monitor(
             platform,
             env,
@@ -921,30 +921,50 @@ fn proxy_run(w: &Workload) -> bool {
     redis_ha::sentinel(w).is_some()
 }
 
+/// The objects of a replicated Redis beyond its StatefulSet, as JSON: what the Helm chart
+/// renders from its values (`redisFailover.objects`), so both targets give the same.
+pub(crate) fn replicated_redis_json(
+    platform: &ir::Platform,
+    env: &Environment,
+    clients: &[&Workload],
+    w: &Workload,
+    proxy: DeploymentSpec,
+) -> Vec<serde_json::Value> {
+    replicated_redis_docs(platform, env, clients, w, proxy)
+        .iter()
+        .filter_map(|o| serde_json::to_value(o).ok())
+        .collect()
+}
+
 /// The objects of a replicated Redis beyond its StatefulSet (`redis_ha`): the headless
 /// Service of its pods, the store's Service leading to the proxy, the proxy's ConfigMap,
-/// Deployment, disruption budget and NetworkPolicy.
+/// Deployment, disruption budget and NetworkPolicy, and the PodMonitor of the Redis pods.
 fn replicated_redis_docs(
     platform: &ir::Platform,
     env: &Environment,
-    edges: &Edges<'_>,
+    clients: &[&Workload],
     w: &Workload,
     proxy: DeploymentSpec,
 ) -> Vec<Object> {
     let labels = naming::workload_labels(&platform.name, env, w);
     let proxy_labels = redis_ha::proxy_labels(platform, env, w);
     let name = naming::redis_proxy(&w.name);
-    let clients: Vec<NetworkPolicyPeer> = edges
-        .clients
-        .get(w.name.as_str())
-        .into_iter()
-        .flatten()
+    let clients: Vec<NetworkPolicyPeer> = clients
+        .iter()
         .map(|c| NetworkPolicyPeer {
             pod_selector: Some(selector(platform, c)),
             ..Default::default()
         })
         .collect();
-    vec![
+    let monitor = redis_ha::pod_monitor_spec(platform, w).map(|spec| {
+        Object::Custom(Box::new(CustomObject {
+            api_version: "monitoring.coreos.com/v1",
+            kind: "PodMonitor",
+            metadata: meta(&w.name, env, labels.clone()),
+            spec,
+        }))
+    });
+    let mut docs = vec![
         Object::Service(Box::new(Service {
             metadata: meta(&naming::redis_nodes_service(&w.name), env, labels),
             spec: Some(redis_ha::nodes_service_spec(platform, w)),
@@ -977,7 +997,9 @@ fn replicated_redis_docs(
             metadata: meta(&name, env, proxy_labels),
             spec: Some(redis_ha::proxy_policy_spec(platform, env, w, &clients)),
         })),
-    ]
+    ];
+    docs.extend(monitor);
+    docs
 }
 
 /// What the k8s and Helm outputs do not give of the backups the spec asks for on the
@@ -1484,7 +1506,7 @@ fn sidecar_probe(c: &ir::Sidecar) -> K8sProbe {
 /// long-running workload's pods always restart.
 /// A workload's pod template with its spread over nodes and zones: what its Deployment,
 /// StatefulSet, CronJob or Job runs.
-fn spread_pod_template(
+pub(crate) fn spread_pod_template(
     platform: &ir::Platform,
     w: &Workload,
     labels: &BTreeMap<String, String>,
