@@ -760,6 +760,9 @@ pub const ALERT_RESTORE_DRILL_FAILED: &str = "RestoreDrillFailed";
 /// Alert raised when PostgreSQL fails to archive its WAL.
 pub const ALERT_WAL_ARCHIVING_FAILING: &str = "WalArchivingFailing";
 
+/// Alert raised when fewer replicas follow a replicated Redis's primary than it runs.
+pub const ALERT_REDIS_REPLICAS_DETACHED: &str = "RedisReplicasDetached";
+
 /// Alert raised when an SLO burns its error budget too fast.
 pub const ALERT_ERROR_BUDGET_BURN: &str = "ErrorBudgetBurn";
 

@@ -672,6 +672,27 @@ fn packs(env: &Environment, w: &Workload) -> Vec<Pack> {
             condition,
         });
     }
+    if let Some(s) = crate::emit::redis_ha::sentinel(w) {
+        let condition = Condition::RedisReplicasDetached {
+            namespace: env.namespace.clone(),
+            service: name.to_owned(),
+            replicas: s.nodes - 1,
+        };
+        out.push(Pack {
+            alerts: vec![alert(
+                naming::ALERT_REDIS_REPLICAS_DETACHED,
+                SeverityLevel::Warning,
+                condition.expr(SeverityLevel::Warning),
+                300_000,
+                format!("Fewer replicas follow the primary of {name} than it runs"),
+                format!(
+                    "For 5 minutes the primary of {name} has had fewer than {} replicas in sync: a node is down or cannot replicate, and Sentinel has one replica fewer to promote if the primary is lost. See `redis-cli info replication` on each pod.",
+                    s.nodes - 1
+                ),
+            )],
+            condition,
+        });
+    }
     out.extend(backup_packs(env, w, &alert));
     out
 }
