@@ -249,6 +249,30 @@ fn the_stores_service_leads_to_the_primary_through_haproxy() {
         rules.contains("redis_memory_used_bytes{namespace=\"chat\",service=\"cache\"}"),
         "{rules}"
     );
+    // Failover needs replicas in sync: the primary's count of them, which redis_exporter
+    // exports, below the two it should have.
+    assert!(
+        rules.contains("max(redis_connected_slaves{namespace=\"chat\",service=\"cache\"}) < 2"),
+        "{rules}"
+    );
+}
+
+#[test]
+fn the_compose_prometheus_does_not_watch_replicas_compose_does_not_run() {
+    let spec = fixture().replace(
+        "[environments.dev]\nlocal = true\n",
+        "[environments.dev]\nlocal = true\ncompose = { monitoring = true }\n",
+    );
+    let (dir, stderr) = build("rha-compose-rules", &spec, &["prometheus"]);
+    assert!(
+        stderr.contains("alert `RedisReplicasDetached` of `cache` is not generated: Docker Compose runs one node of `cache`"),
+        "{stderr}"
+    );
+    let dev = std::fs::read_to_string(dir.join("out/prometheus/dev/rules.yaml")).unwrap();
+    assert!(dev.contains("ScrapeTargetDown"), "{dev}");
+    assert!(!dev.contains("RedisReplicasDetached"), "{dev}");
+    let prod = std::fs::read_to_string(dir.join("out/prometheus/production/rules.yaml")).unwrap();
+    assert!(prod.contains("RedisReplicasDetached"));
 }
 
 #[test]

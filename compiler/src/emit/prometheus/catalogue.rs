@@ -51,6 +51,8 @@ pub(crate) enum Reason {
     Endpoint(Source),
     /// The series come from the Kubernetes monitoring stack, which the environment lacks.
     Kubernetes,
+    /// Docker Compose runs one node of a replicated store, which has no replicas to watch.
+    SingleNode,
 }
 
 /// What produces series in an environment. A workload's own endpoint (application or
@@ -236,8 +238,11 @@ pub(crate) fn build(platform: &ir::Platform, env: &Environment) -> Catalogue {
                 c.families.push(f);
             }
         }
+        let compose = is_compose(platform, env);
         for p in packs(env, w) {
-            if let Some(reason) = producers.lack(w, p.condition.sources()) {
+            let single = compose && matches!(p.condition, Condition::RedisReplicasDetached { .. });
+            let lack = || producers.lack(w, p.condition.sources());
+            if let Some(reason) = single.then_some(Reason::SingleNode).or_else(lack) {
                 c.missing.extend(p.alerts.first().map(|a| Missing {
                     alert: a.name.clone(),
                     threshold: None,
