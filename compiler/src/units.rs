@@ -679,8 +679,15 @@ pub fn managed_binding_keys(engine: &str) -> &'static [&'static str] {
     match engine {
         "postgres" => &["host", "port", "database", "user", "read-host"],
         "redis" => &["uri", "host", "port", "password"],
+        "object-storage" => &["endpoint", "bucket", "region"],
         _ => &[],
     }
+}
+
+/// Name of the IAM role through which `service` reaches the managed buckets it binds, in the
+/// environment whose cluster is `cluster` (`<platform>-<env>`).
+pub fn bucket_role(cluster: &str, service: &str) -> String {
+    format!("{cluster}-{service}-s3")
 }
 
 /// Name of the Secret (and of its cloud secret, `<platform>/<env>/<name>`) that Terraform

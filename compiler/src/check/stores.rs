@@ -131,13 +131,15 @@ fn unknown_binding_store(
 /// `user`, `password`, `read-uri`, `read-host`; Redis `uri`, `host`, `port`, `password`;
 /// Qdrant `uri`, `host`, `port`, `api-key` (when it has one); object storage `endpoint`, `access-key`, `secret-key`. A
 /// managed store offers what Terraform writes into `<store>-connection`: RDS `host`,
-/// `port`, `database`, `user`, `read-host`; ElastiCache everything Redis offers; S3 nothing.
+/// `port`, `database`, `user`, `read-host`; ElastiCache everything Redis offers; S3
+/// `endpoint`, `bucket` and `region` (plain values, no Secret).
 ///
 /// Why: an unknown key would bind nothing, and the service would start without the variable
 /// it expects. RDS keeps and rotates its master password in a Secrets Manager secret of its
 /// own, which the generated manifests cannot name and a copy of would go stale; rather than
 /// a connection string that stops working a week later, the binding is refused there,
-/// saying so. A managed bucket has no access keys at all.
+/// saying so. A managed bucket has no access keys at all: its clients get an IAM role
+/// (IRSA) instead, which no key could be bound from, and the message says so.
 ///
 /// Example: `bind.DATABASE_URL = { from = "postgres", key = "url" }` (did you mean `uri`?).
 fn unknown_binding_key(view: &Resolved, b: &Binding, out: &mut Vec<Diagnostic>) {
@@ -166,6 +168,25 @@ fn unknown_binding_key(view: &Resolved, b: &Binding, out: &mut Vec<Diagnostic>) 
                     "holds RDS's master password",
                 )
                 .help("RDS keeps the master password in a Secrets Manager secret of its own and rotates it, so a copy would go stale; bind `host`, `port`, `database` and `user`, and read the password from that secret (Terraform output `<store>_master_user_secret_arn`) or a secret you provide"),
+            );
+            return;
+        }
+        if engine(d) == "object-storage"
+            && matches!(key.value.as_str(), "access-key" | "secret-key")
+        {
+            out.push(
+                Diagnostic::new(
+                    Code::UnknownBindingKey,
+                    format!(
+                        "`{}` is an S3 bucket{}: it has no `{}` to bind",
+                        b.from.value,
+                        in_env(view),
+                        key.value
+                    ),
+                    key.span.clone(),
+                    "no static keys on a managed bucket",
+                )
+                .help("the service reaches the bucket with the IAM role plinth gives its ServiceAccount (IRSA), which the AWS SDKs' default credentials find; bind `endpoint`, `bucket` and `region`, and set these variables per environment where the store runs in-cluster"),
             );
             return;
         }

@@ -320,7 +320,14 @@ fn values_without_dashboards(platform: &ir::Platform, env: &Environment) -> Valu
         .as_ref()
         .map_or("0.0.0.0/0", |c| c.network.cidr.as_str());
     for m in &env.managed_stores {
-        let ports = if m.ports.is_empty() {
+        // S3's endpoints are public addresses of the region, outside the VPC.
+        let cidr = if m.engine == "object-storage" {
+            "0.0.0.0/0"
+        } else {
+            cidr
+        };
+        // S3 answers on HTTPS whatever ports the store's preset declares for MinIO.
+        let ports = if m.ports.is_empty() || m.engine == "object-storage" {
             vec![NetworkPortValues {
                 port: 443,
                 protocol: Protocol::Tcp,
@@ -724,6 +731,7 @@ fn workload(platform: &ir::Platform, env: &Environment, w: &Workload) -> Workloa
             })
             .collect(),
         redis_failover: failover.map(|f| f.0),
+        cloud_service_account: !w.buckets.is_empty(),
     }
 }
 

@@ -709,11 +709,16 @@ fn workload_docs(
     if cnpg::operated(env, w) {
         return to_yaml_after(head, &operated_docs(platform, env, edges, w, labels));
     }
-    let mut docs = vec![Object::ServiceAccount(Box::new(ServiceAccount {
-        metadata: meta(&naming::service_account(w), env, labels.clone()),
-        automount_service_account_token: Some(w.security.service_account_token),
-        ..Default::default()
-    }))];
+    let mut docs = Vec::new();
+    // A workload binding a managed bucket runs as the ServiceAccount Terraform annotates
+    // with its IAM role (the role's ARN holds the AWS account).
+    if w.buckets.is_empty() {
+        docs.push(Object::ServiceAccount(Box::new(ServiceAccount {
+            metadata: meta(&naming::service_account(w), env, labels.clone()),
+            automount_service_account_token: Some(w.security.service_account_token),
+            ..Default::default()
+        })));
+    }
     if !w.config_files.is_empty() {
         docs.push(Object::ConfigMap(Box::new(ConfigMap {
             metadata: meta(&naming::config_map(w), env, labels.clone()),
@@ -1936,12 +1941,15 @@ fn network_policy(
                 });
             }
         } else if let Some(store) = env.managed_stores.iter().find(|m| &m.name == dep) {
-            // Managed stores have no pods to select; their endpoints live in the VPC.
-            let cidr = env
-                .cloud
-                .as_ref()
-                .map_or("0.0.0.0/0", |c| c.network.cidr.as_str());
-            let ports: Vec<NetworkPolicyPort> = if store.ports.is_empty() {
+            // Managed stores have no pods to select; their endpoints live in the VPC, but
+            // for S3's, which are public addresses of the region.
+            let cidr = match &env.cloud {
+                Some(c) if store.engine != "object-storage" => c.network.cidr.as_str(),
+                _ => "0.0.0.0/0",
+            };
+            // S3 answers on HTTPS whatever ports the store's preset declares for MinIO.
+            let https = store.ports.is_empty() || store.engine == "object-storage";
+            let ports: Vec<NetworkPolicyPort> = if https {
                 vec![tcp_port(443)]
             } else {
                 store.ports.iter().map(port_rule).collect()

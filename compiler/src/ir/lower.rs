@@ -135,6 +135,10 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
             .map(|(n, _)| n.value.clone())
             .collect(),
         operator: view.cloud.is_some(),
+        region: view
+            .cloud
+            .as_ref()
+            .map(|c| text(&c.region).unwrap_or_else(|| "us-east-1".to_owned())),
     };
 
     let mut workloads = Vec::new();
@@ -285,6 +289,8 @@ fn bind_stores(
     operator: bool,
 ) {
     let mut bound: Vec<(usize, String, String, Bound)> = Vec::new();
+    // A service binding a managed bucket reaches it with an IAM role of its own.
+    let mut buckets: Vec<(usize, String)> = Vec::new();
     for (i, w) in workloads.iter().enumerate() {
         let Some(binds) = services.get(w.name.as_str()).and_then(|s| s.bind.as_ref()) else {
             continue;
@@ -303,6 +309,19 @@ fn bind_stores(
             if let Some(value) = value {
                 bound.push((i, var.value.clone(), b.from.value.clone(), value));
             }
+            if managed
+                .iter()
+                .any(|m| m.name == b.from.value && m.engine == "object-storage")
+            {
+                buckets.push((i, b.from.value.clone()));
+            }
+        }
+    }
+    for (i, bucket) in buckets {
+        let w = &mut workloads[i];
+        if !w.buckets.contains(&bucket) {
+            w.buckets.push(bucket);
+            w.buckets.sort();
         }
     }
     for (i, var, store, value) in bound {
@@ -470,7 +489,10 @@ fn connection_detail(store: &Workload, key: &str, operator: bool) -> Option<Boun
 /// Connection detail `key` of managed store `st`: the addresses and Redis's URL from the
 /// secret `<store>-connection` that the environment's Terraform writes (an ExternalSecret
 /// brings it into the namespace), the port, database and user as the Terraform creates
-/// them, and Redis's auth token from the spec's own secret, which Terraform reads too.
+/// them, and Redis's auth token from the spec's own secret, which Terraform reads too. An S3
+/// bucket offers its regional endpoint, its name and its region, and no keys: its clients
+/// reach it with the IAM role Terraform gives their ServiceAccount (IRSA), which the AWS
+/// SDKs' default credentials find.
 fn managed_detail(st: &ManagedStore, key: &str) -> Option<Bound> {
     let connection = |key: &str| {
         Some(Bound::Secret(SecretRef {
@@ -488,6 +510,12 @@ fn managed_detail(st: &ManagedStore, key: &str) -> Option<Bound> {
         ("postgres", "database") => Some(Bound::Plain(naming::sql_ident(&st.database))),
         ("postgres", "user") => Some(Bound::Plain(naming::sql_ident(&st.username))),
         ("redis", "password") => Some(Bound::Secret(st.auth.clone())),
+        ("object-storage", "endpoint") => Some(Bound::Plain(format!(
+            "https://s3.{}.amazonaws.com",
+            st.region
+        ))),
+        ("object-storage", "bucket") => Some(Bound::Plain(st.cloud_name.clone())),
+        ("object-storage", "region") => Some(Bound::Plain(st.region.clone())),
         _ => None,
     }
 }
@@ -724,6 +752,8 @@ struct Lower<'a> {
     dedicated: std::collections::BTreeSet<String>,
     /// Whether the environment has a cloud, where CloudNativePG runs PostgreSQL stores.
     operator: bool,
+    /// The cloud's region, where the environment has a cloud.
+    region: Option<String>,
 }
 
 impl Lower<'_> {
@@ -839,6 +869,7 @@ impl Lower<'_> {
             image_pull_secrets: strings(s.image_pull_secrets.as_deref()),
             peer_port: None,
             sidecars: Vec::new(),
+            buckets: Vec::new(),
             init: s
                 .init
                 .iter()
@@ -922,6 +953,7 @@ impl Lower<'_> {
             image_pull_secrets: Vec::new(),
             peer_port: None,
             sidecars: Vec::new(),
+            buckets: Vec::new(),
             init: Vec::new(),
             ports,
         }
@@ -975,6 +1007,8 @@ impl Lower<'_> {
             database: store_env("POSTGRES_DB").unwrap_or_else(|| name.value.clone()),
             username: store_env("POSTGRES_USER").unwrap_or_else(|| name.value.clone()),
             secrets,
+            cloud_name: naming::cloud_store_name(&self.platform_name, &self.env_name, &name.value),
+            region: self.region.clone().unwrap_or_default(),
         }
     }
 

@@ -298,6 +298,9 @@ pub struct Workload {
     pub peer_port: Option<Port>,
     /// Containers beside the workload's own in every pod (a store's metrics exporter).
     pub sidecars: Vec<Sidecar>,
+    /// The managed buckets (S3) this workload binds a detail of, which it reaches with an IAM
+    /// role of its own on its ServiceAccount (IRSA), in name order.
+    pub buckets: Vec<String>,
 }
 
 /// A container beside a workload's own in every pod, such as a metrics exporter: it shares
@@ -705,6 +708,11 @@ pub struct ManagedStore {
     pub username: String,
     /// PostgreSQL server parameters, by name, for the RDS parameter group.
     pub parameters: BTreeMap<String, String>,
+    /// The name the cloud knows the store by: the S3 bucket of an object store, the RDS
+    /// identifier or ElastiCache group of the others.
+    pub cloud_name: String,
+    /// The environment's AWS region.
+    pub region: String,
 }
 
 /// The cloud side.

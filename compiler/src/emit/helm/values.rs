@@ -415,6 +415,11 @@ pub struct WorkloadValues {
     /// template adds and the objects beside the StatefulSet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub redis_failover: Option<RedisFailoverValues>,
+    /// Whether the ServiceAccount is the environment's Terraform's (annotated with the IAM
+    /// role through which the workload reaches the managed buckets it binds), so the chart
+    /// leaves it out.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cloud_service_account: bool,
 }
 
 /// A replicated Redis (`emit::redis_ha`): the parts of its pods and the objects that the
