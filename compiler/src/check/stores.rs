@@ -447,7 +447,9 @@ fn redis_without_quorum(spec: &Spec, views: &[Resolved], out: &mut Vec<Diagnosti
             .and_then(|e| spec.environments.get(e.value.as_str()))
             .and_then(|e| e.replica_scale.as_ref());
         for d in view.datastores.values() {
-            if engine(d) != "redis" || managed(d) || d.command.is_some() {
+            // Without ports or with a command of its own, no Sentinel is generated.
+            let portless = d.ports.as_ref().is_some_and(|p| p.is_empty());
+            if engine(d) != "redis" || managed(d) || d.command.is_some() || portless {
                 continue;
             }
             let Some(replicas) = &d.replicas else {

@@ -542,10 +542,11 @@ fn url_encoded(text: &str) -> String {
 /// data model clients expect (one keyspace, every command), unlike Redis Cluster, which shards
 /// keys and needs cluster-aware clients. An operator would add a controller to install,
 /// upgrade and trust with the namespace for what three small containers per store do. A
-/// store with a `command` of its own is left as written: plinth cannot know how it starts.
+/// store with a `command` of its own is left as written: plinth cannot know how it starts;
+/// so is one without ports, which no client reaches.
 fn replicate_redis(workloads: &mut [Workload]) {
     for w in workloads.iter_mut() {
-        if w.engine() != Some("redis") || !w.command.is_empty() {
+        if w.engine() != Some("redis") || !w.command.is_empty() || w.ports.is_empty() {
             continue;
         }
         let nodes = w.max_replicas();
