@@ -188,6 +188,10 @@ pub const HELM_APP_CHART: &[(&str, &str)] = &[
         include_str!("../../stdlib/helm/app-chart/templates/postgres-cluster.yaml"),
     ),
     (
+        "templates/redis-failover.yaml",
+        include_str!("../../stdlib/helm/app-chart/templates/redis-failover.yaml"),
+    ),
+    (
         "templates/resourcequota.yaml",
         include_str!("../../stdlib/helm/app-chart/templates/resourcequota.yaml"),
     ),

@@ -276,6 +276,10 @@ pub fn random(u: &mut arbitrary::Unstructured<'_>) -> arbitrary::Result<String> 
         if u.ratio(1, 4)? {
             let _ = writeln!(s, "thresholds.disk = {{ warning = 70, critical = 85 }}");
         }
+        // A replicated Redis (Sentinel, its proxy and their policies) now and then.
+        if *preset == "redis" && u.ratio(1, 3)? {
+            let _ = writeln!(s, "replicas = 3");
+        }
         s.push('\n');
     }
 

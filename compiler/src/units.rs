@@ -679,8 +679,15 @@ pub fn managed_binding_keys(engine: &str) -> &'static [&'static str] {
     match engine {
         "postgres" => &["host", "port", "database", "user", "read-host"],
         "redis" => &["uri", "host", "port", "password"],
+        "object-storage" => &["endpoint", "bucket", "region"],
         _ => &[],
     }
+}
+
+/// Name of the IAM role through which `service` reaches the managed buckets it binds, in the
+/// environment whose cluster is `cluster` (`<platform>-<env>`).
+pub fn bucket_role(cluster: &str, service: &str) -> String {
+    format!("{cluster}-{service}-s3")
 }
 
 /// Name of the Secret (and of its cloud secret, `<platform>/<env>/<name>`) that Terraform
@@ -862,6 +869,15 @@ pub fn substitute_env(text: &str, value: impl Fn(&str) -> Option<String>) -> Str
     }
     out.push_str(&text[at..]);
     out
+}
+
+/// A replica count scaled by an environment's `replica_scale`, rounding up and never below
+/// one (zero stays zero): the lowering's rule, which `check` predicts with it.
+pub fn scale_count(n: u32, f: f64) -> u32 {
+    if n == 0 {
+        return 0;
+    }
+    ((n as f64 * f).ceil() as u32).max(1)
 }
 
 #[cfg(test)]

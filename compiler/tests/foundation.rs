@@ -274,6 +274,9 @@ fn support_examples() -> Vec<PathBuf> {
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
         .collect();
     v.sort();
+    // A replicated Redis, whose Sentinel, configuration and proxy containers read its
+    // password too.
+    v.push(root().join("compiler/tests/fixtures/valid/redis-sentinel.toml"));
     v
 }
 

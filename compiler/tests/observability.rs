@@ -100,6 +100,18 @@ fn scraped(out: &Path, env: &str) -> BTreeSet<String> {
                 {
                     names.insert(name.to_owned());
                 }
+                // A replicated Redis's pods, whose `service` a relabeling sets to the store.
+                let endpoints = d["spec"]["podMetricsEndpoints"].as_array();
+                for r in endpoints
+                    .into_iter()
+                    .flatten()
+                    .flat_map(|e| e["relabelings"].as_array().into_iter().flatten())
+                    .filter(|r| r["targetLabel"] == "service")
+                {
+                    if let Some(name) = r["replacement"].as_str() {
+                        names.insert(name.to_owned());
+                    }
+                }
             }
         }
     }

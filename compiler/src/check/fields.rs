@@ -703,6 +703,28 @@ fn invalid_cloud_name(ctx: &Ctx, view: &Resolved, out: &mut Vec<Diagnostic>) {
             _ => {}
         }
     }
+    // A service binding a managed bucket reaches it with an IAM role of its own.
+    for (service, s) in &view.services {
+        let binds_bucket = s.bind.iter().flatten().any(|(_, b)| {
+            view.datastores.get(b.from.value.as_str()).is_some_and(|d| {
+                d.mode
+                    .as_ref()
+                    .is_some_and(|m| m.value == StoreMode::Managed)
+                    && d.engine
+                        .as_ref()
+                        .is_some_and(|e| e.value == "object-storage")
+            })
+        });
+        if binds_bucket {
+            check(
+                units::bucket_role(&cluster, &service.value),
+                64,
+                false,
+                "IAM role name",
+                &service.span,
+            );
+        }
+    }
     if buckets {
         check(
             units::cloud_log_bucket(&cluster),

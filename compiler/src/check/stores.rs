@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::diag::{did_you_mean, Code, Diagnostic};
 use crate::source::{Sources, Span};
-use crate::spec::{Binding, DataStore, Resolved, Service, Sp, StoreMode};
+use crate::spec::{Binding, DataStore, Resolved, Service, Sp, Spec, StoreMode};
 use crate::units;
 
 use super::Ctx;
@@ -33,6 +33,7 @@ pub(super) fn run(ctx: &mut Ctx) {
             ignored_by_operator(ctx.sources, view, name, d, &mut found);
         }
     }
+    redis_without_quorum(ctx.spec, ctx.views, &mut found);
     for d in found {
         ctx.report(d);
     }
@@ -130,13 +131,15 @@ fn unknown_binding_store(
 /// `user`, `password`, `read-uri`, `read-host`; Redis `uri`, `host`, `port`, `password`;
 /// Qdrant `uri`, `host`, `port`, `api-key` (when it has one); object storage `endpoint`, `access-key`, `secret-key`. A
 /// managed store offers what Terraform writes into `<store>-connection`: RDS `host`,
-/// `port`, `database`, `user`, `read-host`; ElastiCache everything Redis offers; S3 nothing.
+/// `port`, `database`, `user`, `read-host`; ElastiCache everything Redis offers; S3
+/// `endpoint`, `bucket` and `region` (plain values, no Secret).
 ///
 /// Why: an unknown key would bind nothing, and the service would start without the variable
 /// it expects. RDS keeps and rotates its master password in a Secrets Manager secret of its
 /// own, which the generated manifests cannot name and a copy of would go stale; rather than
 /// a connection string that stops working a week later, the binding is refused there,
-/// saying so. A managed bucket has no access keys at all.
+/// saying so. A managed bucket has no access keys at all: its clients get an IAM role
+/// (IRSA) instead, which no key could be bound from, and the message says so.
 ///
 /// Example: `bind.DATABASE_URL = { from = "postgres", key = "url" }` (did you mean `uri`?).
 fn unknown_binding_key(view: &Resolved, b: &Binding, out: &mut Vec<Diagnostic>) {
@@ -165,6 +168,25 @@ fn unknown_binding_key(view: &Resolved, b: &Binding, out: &mut Vec<Diagnostic>) 
                     "holds RDS's master password",
                 )
                 .help("RDS keeps the master password in a Secrets Manager secret of its own and rotates it, so a copy would go stale; bind `host`, `port`, `database` and `user`, and read the password from that secret (Terraform output `<store>_master_user_secret_arn`) or a secret you provide"),
+            );
+            return;
+        }
+        if engine(d) == "object-storage"
+            && matches!(key.value.as_str(), "access-key" | "secret-key")
+        {
+            out.push(
+                Diagnostic::new(
+                    Code::UnknownBindingKey,
+                    format!(
+                        "`{}` is an S3 bucket{}: it has no `{}` to bind",
+                        b.from.value,
+                        in_env(view),
+                        key.value
+                    ),
+                    key.span.clone(),
+                    "no static keys on a managed bucket",
+                )
+                .help("the service reaches the bucket with the IAM role plinth gives its ServiceAccount (IRSA), which the AWS SDKs' default credentials find; bind `endpoint`, `bucket` and `region`, and set these variables per environment where the store runs in-cluster"),
             );
             return;
         }
@@ -399,6 +421,72 @@ fn with_unit(value: &str) -> bool {
             "B", "kB", "MB", "GB", "TB", "us", "ms", "s", "min", "h", "d",
         ]
         .contains(&digits.trim_start())
+}
+
+/// W030 `redis-without-quorum`: an in-cluster Redis that runs two nodes in some environment
+/// (its `replicas`, scaled by the environment's `replica_scale`), reported once at the
+/// count with the environments it applies to.
+///
+/// Why: a replicated Redis runs one Sentinel beside each Redis (`emit::redis_ha`), and
+/// Sentinel fails over only with the votes of a majority of all Sentinels. With two, the
+/// node that is lost takes its Sentinel with it, and the one left is no majority: the
+/// replica keeps a copy of the data but is never promoted. Three nodes survive the loss of
+/// any one; one node is honest about having no failover. It stays a warning because two
+/// still replicate, and `SENTINEL FAILOVER` promotes the replica by hand.
+///
+/// Example: `replicas = 3` with `replica_scale = 0.5` in staging runs two nodes there.
+fn redis_without_quorum(spec: &Spec, views: &[Resolved], out: &mut Vec<Diagnostic>) {
+    /// Per `replicas` value: its span, the environments that run two nodes, and the
+    /// scale factors that make it two.
+    type Found = (Span, Vec<String>, Vec<Span>);
+    let mut found: BTreeMap<(u32, usize, usize), Found> = BTreeMap::new();
+    for view in views {
+        let scale = view
+            .env
+            .as_ref()
+            .and_then(|e| spec.environments.get(e.value.as_str()))
+            .and_then(|e| e.replica_scale.as_ref());
+        for d in view.datastores.values() {
+            // Without ports or with a command of its own, no Sentinel is generated.
+            let portless = d.ports.as_ref().is_some_and(|p| p.is_empty());
+            if engine(d) != "redis" || managed(d) || d.command.is_some() || portless {
+                continue;
+            }
+            let Some(replicas) = &d.replicas else {
+                continue;
+            };
+            let written = u32::try_from(replicas.value).unwrap_or(1);
+            if units::scale_count(written, scale.map_or(1.0, |s| s.value)) != 2 {
+                continue;
+            }
+            let span = &replicas.span;
+            let entry = found
+                .entry((span.source.0, span.range.start, span.range.end))
+                .or_insert_with(|| (span.clone(), Vec::new(), Vec::new()));
+            entry.1.push(view.env_name().to_owned());
+            if let Some(s) = scale.filter(|_| written != 2) {
+                entry.2.push(s.span.clone());
+            }
+        }
+    }
+    for (span, envs, scales) in found.into_values() {
+        let envs = envs
+            .iter()
+            .map(|e| format!("`{e}`"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut d = Diagnostic::new(
+            Code::RedisWithoutQuorum,
+            format!("Redis runs two nodes in {envs}, and two Sentinels cannot fail over when a node is lost"),
+            span,
+            "two nodes",
+        )
+        .help("run 3 replicas (a majority of three Sentinels outlives one node) or 1; with two, `SENTINEL FAILOVER` promotes the replica by hand");
+        for s in scales {
+            d = d.related(s, "the environment's replica_scale makes it two");
+        }
+        out.push(d);
+    }
 }
 
 /// W011 `ignored-by-operator`: in an environment with a cloud, where CloudNativePG runs an

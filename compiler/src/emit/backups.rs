@@ -380,13 +380,22 @@ pub(crate) fn policy_spec(platform: &ir::Platform, w: &Workload) -> NetworkPolic
         ingress: None,
         egress: Some(vec![
             NetworkPolicyEgressRule {
-                to: Some(vec![NetworkPolicyPeer {
-                    pod_selector: Some(LabelSelector {
-                        match_labels: Some(naming::selector_labels(&platform.name, w)),
+                to: Some(
+                    std::iter::once(NetworkPolicyPeer {
+                        pod_selector: Some(LabelSelector {
+                            match_labels: Some(naming::selector_labels(&platform.name, w)),
+                            ..Default::default()
+                        }),
                         ..Default::default()
-                    }),
-                    ..Default::default()
-                }]),
+                    })
+                    // A replicated Redis's Service, which the dump connects to, leads to its
+                    // proxy.
+                    .chain(
+                        super::redis_ha::sentinel(w)
+                            .map(|_| super::redis_ha::proxy_peer(platform, w)),
+                    )
+                    .collect(),
+                ),
                 ports: Some(w.service_ports().map(|p| tcp(p.port)).collect()),
             },
             NetworkPolicyEgressRule {

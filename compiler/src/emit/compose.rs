@@ -427,6 +427,14 @@ impl<'a> Builder<'a> {
                 .push(format!("{} ({replicas} in Kubernetes)", w.name));
             replicas = 1;
         }
+        if let Some(sentinel) = super::redis_ha::sentinel(w) {
+            // Sentinel finds its peers and the primary by StatefulSet pod names, which
+            // Compose does not have: one Redis runs, without a replica to fail over to.
+            self.notes
+                .no_failover
+                .push(format!("{} ({} in Kubernetes)", w.name, sentinel.nodes));
+            replicas = 1;
+        }
         self.notes.per_workload(w, replicas);
         let mut s = hardened(w.image.clone());
         s.depends_on = self.dependencies(w, volume_init);
@@ -1441,6 +1449,8 @@ struct Notes {
     pull_secrets: Vec<String>,
     init: Vec<String>,
     single_node: Vec<String>,
+    /// Replicated Redis stores, which run one Redis without Sentinel.
+    no_failover: Vec<String>,
     network_policies: bool,
     plain_http: bool,
     /// Whether the environment's edge is the Gateway API, which Traefik stands in for.
@@ -1587,6 +1597,10 @@ impl Notes {
         add(
             &self.single_node,
             "clustered stores run as one node in Compose",
+        );
+        add(
+            &self.no_failover,
+            "Redis replication and Sentinel failover are not run by Compose; one Redis runs, on its own volume",
         );
         add(
             &self.shared_volumes,

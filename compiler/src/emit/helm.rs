@@ -338,7 +338,14 @@ fn values_without_dashboards(shared: &Shared, env: &Environment) -> Values {
         .as_ref()
         .map_or("0.0.0.0/0", |c| c.network.cidr.as_str());
     for m in &env.managed_stores {
-        let ports = if m.ports.is_empty() {
+        // S3's endpoints are public addresses of the region, outside the VPC.
+        let cidr = if m.engine == "object-storage" {
+            "0.0.0.0/0"
+        } else {
+            cidr
+        };
+        // S3 answers on HTTPS whatever ports the store's preset declares for MinIO.
+        let ports = if m.ports.is_empty() || m.engine == "object-storage" {
             vec![NetworkPortValues {
                 port: 443,
                 protocol: Protocol::Tcp,
@@ -485,6 +492,83 @@ fn int_or_string(v: IntOrPercent) -> IntOrString {
     }
 }
 
+/// The values of a Redis replicated with Sentinel: the k8s target's pod template and objects
+/// taken apart, so the chart renders the same; and the store's own container's command and
+/// arguments, which start Redis from the generated configuration.
+fn redis_failover(
+    platform: &ir::Platform,
+    env: &Environment,
+    w: &Workload,
+) -> Option<(RedisFailoverValues, Vec<String>, Vec<String>)> {
+    super::redis_ha::sentinel(w)?;
+    let labels = naming::workload_labels(&platform.name, env, w);
+    let mut template = super::k8s::spread_pod_template(platform, w, &labels);
+    super::redis_ha::pod(&mut template, env, w);
+    let proxy = super::redis_ha::proxy_deployment_spec(platform, env, w, &template);
+    let spec = template.spec.unwrap_or_default();
+    let own = spec.containers.first()?;
+    let clients: Vec<&Workload> = env
+        .workloads
+        .iter()
+        .filter(|c| c.depends_on.iter().any(|d| d == &w.name))
+        .collect();
+    let (ingress, egress) = super::redis_ha::own_rules(platform, w);
+    let objects = super::k8s::replicated_redis_json(platform, env, &clients, w, proxy)
+        .into_iter()
+        .map(|mut o| {
+            if let Some(m) = o.get_mut("metadata").and_then(Json::as_object_mut) {
+                m.remove("namespace");
+            }
+            o
+        })
+        .collect();
+    let values = RedisFailoverValues {
+        nodes_service: naming::redis_nodes_service(&w.name),
+        init_containers: spec
+            .init_containers
+            .iter()
+            .flatten()
+            .take(1)
+            .map(plain_json)
+            .collect(),
+        containers: spec
+            .containers
+            .iter()
+            .skip(1)
+            .take(1)
+            .map(plain_json)
+            .collect(),
+        volume: spec
+            .volumes
+            .iter()
+            .flatten()
+            .last()
+            .map(plain_json)
+            .unwrap_or_default(),
+        mount: own
+            .volume_mounts
+            .iter()
+            .flatten()
+            .last()
+            .map(plain_json)
+            .unwrap_or_default(),
+        ingress: ingress.iter().map(plain_json).collect(),
+        egress: egress.iter().map(plain_json).collect(),
+        proxy_peer: plain_json(&super::redis_ha::proxy_peer(platform, w)),
+        objects,
+    };
+    Some((
+        values,
+        own.command.clone().unwrap_or_default(),
+        own.args.clone().unwrap_or_default(),
+    ))
+}
+
+/// `v` as JSON; `null` should serializing fail, which plain data does not.
+fn plain_json<T: Serialize>(v: &T) -> Json {
+    serde_json::to_value(v).unwrap_or_default()
+}
+
 fn workload(shared: &Shared, env: &Environment, w: &Workload) -> WorkloadValues {
     let platform = shared.platform();
     let analysis = super::rollouts::analysis_template(shared, env, w);
@@ -494,6 +578,7 @@ fn workload(shared: &Shared, env: &Environment, w: &Workload) -> WorkloadValues 
             second_service: super::rollouts::second_service(w),
             analysis: analysis.map(object),
         });
+    let failover = redis_failover(platform, env, w);
     let (replica_count, autoscaling) = match &w.replicas {
         Replicas::Fixed(n) => (Some(*n), None),
         Replicas::Auto(a) => (None, Some(autoscaler(a))),
@@ -510,8 +595,12 @@ fn workload(shared: &Shared, env: &Environment, w: &Workload) -> WorkloadValues 
         schedule: w.schedule.clone().filter(|_| w.kind == Kind::Cron),
         job_name: (w.kind == Kind::Job).then(|| super::k8s::job_name(platform, env, w)),
         image: w.image.clone(),
-        command: w.command.clone(),
-        args: w.args.clone(),
+        command: failover
+            .as_ref()
+            .map_or_else(|| w.command.clone(), |f| f.1.clone()),
+        args: failover
+            .as_ref()
+            .map_or_else(|| w.args.clone(), |f| f.2.clone()),
         ports: w.ports.iter().map(port_values).collect(),
         replica_count,
         autoscaling,
@@ -672,6 +761,8 @@ fn workload(shared: &Shared, env: &Environment, w: &Workload) -> WorkloadValues 
                 health_path: c.health_path.clone(),
             })
             .collect(),
+        redis_failover: failover.map(|f| f.0),
+        cloud_service_account: !w.buckets.is_empty(),
     }
 }
 

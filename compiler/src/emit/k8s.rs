@@ -47,8 +47,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
 use super::{
-    backups, cluster, cnpg, gateway, hash_banner, mesh, restore_drill, rollouts, to_yaml,
-    to_yaml_after, EmitError, Emitted, Note, OutputFile, Shared, Target,
+    backups, cluster, cnpg, gateway, hash_banner, mesh, redis_ha, restore_drill, rollouts,
+    to_yaml, to_yaml_after, EmitError, Emitted, Note, OutputFile, Shared, Target,
 };
 use crate::ir::{self, naming, Environment, Kind, ProbeAction, Replicas, Workload};
 use crate::units::{format_bytes, format_cpu, IntOrPercent};
@@ -740,11 +740,16 @@ fn workload_docs(
     if cnpg::operated(env, w) {
         return to_yaml_after(head, &operated_docs(platform, env, edges, w, labels));
     }
-    let mut docs = vec![Object::ServiceAccount(Box::new(ServiceAccount {
-        metadata: meta(&naming::service_account(w), env, labels.clone()),
-        automount_service_account_token: Some(w.security.service_account_token),
-        ..Default::default()
-    }))];
+    let mut docs = Vec::new();
+    // A workload binding a managed bucket runs as the ServiceAccount Terraform annotates
+    // with its IAM role (the role's ARN holds the AWS account).
+    if w.buckets.is_empty() {
+        docs.push(Object::ServiceAccount(Box::new(ServiceAccount {
+            metadata: meta(&naming::service_account(w), env, labels.clone()),
+            automount_service_account_token: Some(w.security.service_account_token),
+            ..Default::default()
+        })));
+    }
     if !w.config_files.is_empty() {
         docs.push(Object::ConfigMap(Box::new(ConfigMap {
             metadata: meta(&naming::config_map(w), env, labels.clone()),
@@ -757,7 +762,10 @@ fn workload_docs(
             ..Default::default()
         })));
     }
-    let template = spread_pod_template(platform, w, &pod_labels(env, w, &labels));
+    let mut template = spread_pod_template(platform, w, &pod_labels(env, w, &labels));
+    redis_ha::pod(&mut template, env, w);
+    let proxy =
+        redis_ha::sentinel(w).map(|_| redis_ha::proxy_deployment_spec(platform, env, w, &template));
     let analysis = rollouts::analysis_template(shared, env, w);
     match w.kind {
         Kind::Cron => docs.push(Object::CronJob(Box::new(CronJob {
@@ -788,7 +796,7 @@ fn workload_docs(
             spec: Some(StatefulSetSpec {
                 replicas: fixed_replicas(w),
                 selector: selector(platform, w),
-                service_name: Some(w.name.clone()),
+                service_name: Some(redis_ha::governing_service(w)),
                 template,
                 update_strategy: Some(StatefulSetUpdateStrategy {
                     type_: Some("RollingUpdate".to_owned()),
@@ -876,10 +884,21 @@ fn workload_docs(
             ..Default::default()
         }))),
     }
-    // The workload's Service, and a progressive workload's second one (canary or preview),
-    // which selects the same pods until Argo Rollouts narrows it to the new version's.
+    if let Some(proxy) = proxy {
+        let clients: Vec<&Workload> = edges
+            .clients
+            .get(w.name.as_str())
+            .into_iter()
+            .flatten()
+            .copied()
+            .collect();
+        docs.extend(replicated_redis_docs(platform, env, &clients, w, proxy));
+    }
+    // The workload's Service (a replicated Redis has its own, above), and a progressive
+    // workload's second one (canary or preview), which selects the same pods until Argo
+    // Rollouts narrows it to the new version's.
     for name in std::iter::once(w.name.clone())
-        .filter(|_| !w.ports.is_empty())
+        .filter(|_| !w.ports.is_empty() && redis_ha::sentinel(w).is_none())
         .chain(rollouts::second_service(w))
     {
         docs.push(Object::Service(Box::new(Service {
@@ -952,7 +971,7 @@ fn workload_docs(
     if let Some(mode) = w.vpa {
         docs.push(Object::Custom(Box::new(vpa(env, w, mode, labels.clone()))));
     }
-    if let (Some(m), false) = (&w.metrics, w.ports.is_empty()) {
+    if let (Some(m), false, false) = (&w.metrics, w.ports.is_empty(), proxy_run(w)) {
         docs.push(Object::Custom(Box::new(service_monitor(
             platform,
             env,
@@ -967,6 +986,93 @@ fn workload_docs(
     docs.extend(mesh_docs(platform, env, w, &labels));
     docs.extend(backup_docs(platform, env, w));
     to_yaml_after(head, &docs)
+}
+
+/// Whether `w` is a Redis replicated with Sentinel, whose Services, proxy and monitor are
+/// `redis_ha`'s.
+fn proxy_run(w: &Workload) -> bool {
+    redis_ha::sentinel(w).is_some()
+}
+
+/// The objects of a replicated Redis beyond its StatefulSet, as JSON: what the Helm chart
+/// renders from its values (`redisFailover.objects`), so both targets give the same.
+pub(crate) fn replicated_redis_json(
+    platform: &ir::Platform,
+    env: &Environment,
+    clients: &[&Workload],
+    w: &Workload,
+    proxy: DeploymentSpec,
+) -> Vec<serde_json::Value> {
+    replicated_redis_docs(platform, env, clients, w, proxy)
+        .iter()
+        .filter_map(|o| serde_json::to_value(o).ok())
+        .collect()
+}
+
+/// The objects of a replicated Redis beyond its StatefulSet (`redis_ha`): the headless
+/// Service of its pods, the store's Service leading to the proxy, the proxy's ConfigMap,
+/// Deployment, disruption budget and NetworkPolicy, and the PodMonitor of the Redis pods.
+fn replicated_redis_docs(
+    platform: &ir::Platform,
+    env: &Environment,
+    clients: &[&Workload],
+    w: &Workload,
+    proxy: DeploymentSpec,
+) -> Vec<Object> {
+    let labels = naming::workload_labels(&platform.name, env, w);
+    let proxy_labels = redis_ha::proxy_labels(platform, env, w);
+    let name = naming::redis_proxy(&w.name);
+    let clients: Vec<NetworkPolicyPeer> = clients
+        .iter()
+        .map(|c| NetworkPolicyPeer {
+            pod_selector: Some(selector(platform, c)),
+            ..Default::default()
+        })
+        .collect();
+    let monitor = redis_ha::pod_monitor_spec(platform, w).map(|spec| {
+        Object::Custom(Box::new(CustomObject {
+            api_version: "monitoring.coreos.com/v1",
+            kind: "PodMonitor",
+            metadata: meta(&w.name, env, labels.clone()),
+            spec,
+        }))
+    });
+    let mut docs = vec![
+        Object::Service(Box::new(Service {
+            metadata: meta(&naming::redis_nodes_service(&w.name), env, labels),
+            spec: Some(redis_ha::nodes_service_spec(platform, w)),
+            ..Default::default()
+        })),
+        Object::Service(Box::new(Service {
+            metadata: meta(&w.name, env, proxy_labels.clone()),
+            spec: Some(redis_ha::service_spec(platform, w)),
+            ..Default::default()
+        })),
+        Object::ConfigMap(Box::new(ConfigMap {
+            metadata: meta(&name, env, proxy_labels.clone()),
+            data: Some(BTreeMap::from([(
+                "haproxy.cfg".to_owned(),
+                redis_ha::proxy_config(env, w),
+            )])),
+            ..Default::default()
+        })),
+        Object::Deployment(Box::new(Deployment {
+            metadata: meta(&name, env, proxy_labels.clone()),
+            spec: Some(proxy),
+            ..Default::default()
+        })),
+        Object::Pdb(Box::new(PodDisruptionBudget {
+            metadata: meta(&name, env, proxy_labels.clone()),
+            spec: Some(redis_ha::proxy_budget_spec(platform, w)),
+            ..Default::default()
+        })),
+        Object::NetworkPolicy(Box::new(NetworkPolicy {
+            metadata: meta(&name, env, proxy_labels),
+            spec: Some(redis_ha::proxy_policy_spec(platform, env, w, &clients)),
+        })),
+    ];
+    docs.extend(monitor);
+    docs
 }
 
 /// What the k8s and Helm outputs do not give of the backups the spec asks for on the
@@ -1213,10 +1319,14 @@ fn backup_docs(platform: &ir::Platform, env: &Environment, w: &Workload) -> Vec<
             }),
             policy_types: Some(vec!["Egress".to_owned()]),
             egress: Some(vec![NetworkPolicyEgressRule {
-                to: Some(vec![NetworkPolicyPeer {
-                    pod_selector: Some(selector(platform, w)),
-                    ..Default::default()
-                }]),
+                to: Some(
+                    std::iter::once(NetworkPolicyPeer {
+                        pod_selector: Some(selector(platform, w)),
+                        ..Default::default()
+                    })
+                    .chain(proxy_run(w).then(|| redis_ha::proxy_peer(platform, w)))
+                    .collect(),
+                ),
                 // Every port the store's Service publishes, its exporter's included: the job
                 // declares that it depends on the store, and the proof checks them all.
                 ports: Some(
@@ -1469,7 +1579,7 @@ fn sidecar_probe(c: &ir::Sidecar) -> K8sProbe {
 /// long-running workload's pods always restart.
 /// A workload's pod template with its spread over nodes and zones: what its Deployment,
 /// StatefulSet, CronJob or Job runs.
-fn spread_pod_template(
+pub(crate) fn spread_pod_template(
     platform: &ir::Platform,
     w: &Workload,
     labels: &BTreeMap<String, String>,
@@ -1873,6 +1983,8 @@ fn network_policy(
             ports: Some(vec![port_rule(p)]),
         });
     }
+    let (own_in, own_out) = redis_ha::own_rules(platform, w);
+    ingress.extend(own_in);
     if let Some(i) = &w.ingress {
         ingress.push(NetworkPolicyIngressRule {
             from: Some(vec![edge_peer(env)]),
@@ -1902,21 +2014,29 @@ fn network_policy(
                     ports: Some(vec![tcp_port(cnpg::POSTGRES_PORT)]),
                 });
             } else if target.service_ports().next().is_some() {
+                let mut to = vec![NetworkPolicyPeer {
+                    pod_selector: Some(selector(platform, target)),
+                    ..Default::default()
+                }];
+                if proxy_run(target) {
+                    // A replicated Redis's Service leads to its proxy.
+                    to.push(redis_ha::proxy_peer(platform, target));
+                }
                 egress.push(NetworkPolicyEgressRule {
-                    to: Some(vec![NetworkPolicyPeer {
-                        pod_selector: Some(selector(platform, target)),
-                        ..Default::default()
-                    }]),
+                    to: Some(to),
                     ports: Some(target.service_ports().map(port_rule).collect()),
                 });
             }
         } else if let Some(store) = env.managed_stores.iter().find(|m| &m.name == dep) {
-            // Managed stores have no pods to select; their endpoints live in the VPC.
-            let cidr = env
-                .cloud
-                .as_ref()
-                .map_or("0.0.0.0/0", |c| c.network.cidr.as_str());
-            let ports: Vec<NetworkPolicyPort> = if store.ports.is_empty() {
+            // Managed stores have no pods to select; their endpoints live in the VPC, but
+            // for S3's, which are public addresses of the region.
+            let cidr = match &env.cloud {
+                Some(c) if store.engine != "object-storage" => c.network.cidr.as_str(),
+                _ => "0.0.0.0/0",
+            };
+            // S3 answers on HTTPS whatever ports the store's preset declares for MinIO.
+            let https = store.ports.is_empty() || store.engine == "object-storage";
+            let ports: Vec<NetworkPolicyPort> = if https {
                 vec![tcp_port(443)]
             } else {
                 store.ports.iter().map(port_rule).collect()
@@ -1927,6 +2047,7 @@ fn network_policy(
             });
         }
     }
+    egress.extend(own_out);
     if let Some(p) = &w.peer_port {
         egress.push(NetworkPolicyEgressRule {
             to: own_pods(),

@@ -18,6 +18,7 @@ pub mod helm;
 pub mod k8s;
 pub(crate) mod mesh;
 pub mod prometheus;
+pub(crate) mod redis_ha;
 pub(crate) mod restore_drill;
 pub(crate) mod rollouts;
 pub mod terraform;

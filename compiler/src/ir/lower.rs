@@ -74,10 +74,7 @@ fn count(v: &Option<Sp<i64>>, default: u32) -> u32 {
 
 /// Scales a count, rounding up and never below one.
 fn scale_count(n: u32, f: f64) -> u32 {
-    if n == 0 {
-        return 0;
-    }
-    ((n as f64 * f).ceil() as u32).max(1)
+    units::scale_count(n, f)
 }
 
 /// The edge of an environment ([`spec::Platform::gateway_api`] and
@@ -140,6 +137,10 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
             .map(|(n, _)| n.value.clone())
             .collect(),
         operator: view.cloud.is_some(),
+        region: view
+            .cloud
+            .as_ref()
+            .map(|c| text(&c.region).unwrap_or_else(|| "us-east-1".to_owned())),
     };
 
     let mut workloads = Vec::new();
@@ -168,6 +169,7 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
         &managed_stores,
         view.cloud.is_some(),
     );
+    replicate_redis(&mut workloads);
     require_redis_password(&mut workloads);
     scrape_qdrant_with_its_key(&mut workloads);
     cluster_qdrant(&mut workloads);
@@ -297,6 +299,8 @@ fn bind_stores(
     operator: bool,
 ) {
     let mut bound: Vec<(usize, String, String, Bound)> = Vec::new();
+    // A service binding a managed bucket reaches it with an IAM role of its own.
+    let mut buckets: Vec<(usize, String)> = Vec::new();
     for (i, w) in workloads.iter().enumerate() {
         let Some(binds) = services.get(w.name.as_str()).and_then(|s| s.bind.as_ref()) else {
             continue;
@@ -315,6 +319,19 @@ fn bind_stores(
             if let Some(value) = value {
                 bound.push((i, var.value.clone(), b.from.value.clone(), value));
             }
+            if managed
+                .iter()
+                .any(|m| m.name == b.from.value && m.engine == "object-storage")
+            {
+                buckets.push((i, b.from.value.clone()));
+            }
+        }
+    }
+    for (i, bucket) in buckets {
+        let w = &mut workloads[i];
+        if !w.buckets.contains(&bucket) {
+            w.buckets.push(bucket);
+            w.buckets.sort();
         }
     }
     for (i, var, store, value) in bound {
@@ -482,7 +499,10 @@ fn connection_detail(store: &Workload, key: &str, operator: bool) -> Option<Boun
 /// Connection detail `key` of managed store `st`: the addresses and Redis's URL from the
 /// secret `<store>-connection` that the environment's Terraform writes (an ExternalSecret
 /// brings it into the namespace), the port, database and user as the Terraform creates
-/// them, and Redis's auth token from the spec's own secret, which Terraform reads too.
+/// them, and Redis's auth token from the spec's own secret, which Terraform reads too. An S3
+/// bucket offers its regional endpoint, its name and its region, and no keys: its clients
+/// reach it with the IAM role Terraform gives their ServiceAccount (IRSA), which the AWS
+/// SDKs' default credentials find.
 fn managed_detail(st: &ManagedStore, key: &str) -> Option<Bound> {
     let connection = |key: &str| {
         Some(Bound::Secret(SecretRef {
@@ -500,6 +520,12 @@ fn managed_detail(st: &ManagedStore, key: &str) -> Option<Bound> {
         ("postgres", "database") => Some(Bound::Plain(naming::sql_ident(&st.database))),
         ("postgres", "user") => Some(Bound::Plain(naming::sql_ident(&st.username))),
         ("redis", "password") => Some(Bound::Secret(st.auth.clone())),
+        ("object-storage", "endpoint") => Some(Bound::Plain(format!(
+            "https://s3.{}.amazonaws.com",
+            st.region
+        ))),
+        ("object-storage", "bucket") => Some(Bound::Plain(st.cloud_name.clone())),
+        ("object-storage", "region") => Some(Bound::Plain(st.region.clone())),
         _ => None,
     }
 }
@@ -517,6 +543,30 @@ fn url_encoded(text: &str) -> String {
             }
         })
         .collect()
+}
+
+/// An in-cluster Redis of more than one replica is a primary with replicas, watched by one
+/// Sentinel per pod (quorum: a majority), which `emit::redis_ha` generates.
+///
+/// Why Sentinel: it is Redis's own failover, shipped in the same image, and it keeps the
+/// data model clients expect (one keyspace, every command), unlike Redis Cluster, which shards
+/// keys and needs cluster-aware clients. An operator would add a controller to install,
+/// upgrade and trust with the namespace for what three small containers per store do. A
+/// store with a `command` of its own is left as written: plinth cannot know how it starts;
+/// so is one without ports, which no client reaches.
+fn replicate_redis(workloads: &mut [Workload]) {
+    for w in workloads.iter_mut() {
+        if w.engine() != Some("redis") || !w.command.is_empty() || w.ports.is_empty() {
+            continue;
+        }
+        let nodes = w.max_replicas();
+        if let (Role::DataStore(info), true) = (&mut w.role, nodes > 1) {
+            info.sentinel = Some(Sentinel {
+                nodes,
+                quorum: nodes / 2 + 1,
+            });
+        }
+    }
 }
 
 /// The variable through which an in-cluster Redis gets its password: `redis-cli` (the
@@ -713,6 +763,8 @@ struct Lower<'a> {
     dedicated: std::collections::BTreeSet<String>,
     /// Whether the environment has a cloud, where CloudNativePG runs PostgreSQL stores.
     operator: bool,
+    /// The cloud's region, where the environment has a cloud.
+    region: Option<String>,
 }
 
 impl Lower<'_> {
@@ -829,6 +881,7 @@ impl Lower<'_> {
             image_pull_secrets: strings(s.image_pull_secrets.as_deref()),
             peer_port: None,
             sidecars: Vec::new(),
+            buckets: Vec::new(),
             init: s
                 .init
                 .iter()
@@ -864,6 +917,7 @@ impl Lower<'_> {
                 backup: backup(d.backup.as_ref()),
                 pooling: d.pooling.as_ref().map(pooling),
                 parameters: parameters(d),
+                sentinel: None,
             }),
             kind: Kind::Stateful,
             schedule: None,
@@ -912,6 +966,7 @@ impl Lower<'_> {
             image_pull_secrets: Vec::new(),
             peer_port: None,
             sidecars: Vec::new(),
+            buckets: Vec::new(),
             init: Vec::new(),
             ports,
         }
@@ -965,6 +1020,8 @@ impl Lower<'_> {
             database: store_env("POSTGRES_DB").unwrap_or_else(|| name.value.clone()),
             username: store_env("POSTGRES_USER").unwrap_or_else(|| name.value.clone()),
             secrets,
+            cloud_name: naming::cloud_store_name(&self.platform_name, &self.env_name, &name.value),
+            region: self.region.clone().unwrap_or_default(),
         }
     }
 

@@ -207,6 +207,20 @@ pub struct StoreInfo {
     pub pooling: Option<Pooling>,
     /// PostgreSQL server parameters, by name.
     pub parameters: BTreeMap<String, String>,
+    /// Redis replication with Sentinel failover, for an in-cluster Redis of more than one
+    /// replica (`emit::redis_ha`).
+    pub sentinel: Option<Sentinel>,
+}
+
+/// Redis replicas watched by Sentinel: one Sentinel beside each Redis, which together
+/// promote a replica when the primary is lost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sentinel {
+    /// Redis pods, each with its Sentinel.
+    pub nodes: u32,
+    /// Sentinels that must agree that the primary is down: a majority of `nodes`, which a
+    /// failover needs anyway.
+    pub quorum: u32,
 }
 
 /// PgBouncer in front of a PostgreSQL primary.
@@ -311,6 +325,9 @@ pub struct Workload {
     pub peer_port: Option<Port>,
     /// Containers beside the workload's own in every pod (a store's metrics exporter).
     pub sidecars: Vec<Sidecar>,
+    /// The managed buckets (S3) this workload binds a detail of, which it reaches with an IAM
+    /// role of its own on its ServiceAccount (IRSA), in name order.
+    pub buckets: Vec<String>,
 }
 
 /// A container beside a workload's own in every pod, such as a metrics exporter: it shares
@@ -812,6 +829,11 @@ pub struct ManagedStore {
     pub username: String,
     /// PostgreSQL server parameters, by name, for the RDS parameter group.
     pub parameters: BTreeMap<String, String>,
+    /// The name the cloud knows the store by: the S3 bucket of an object store, the RDS
+    /// identifier or ElastiCache group of the others.
+    pub cloud_name: String,
+    /// The environment's AWS region.
+    pub region: String,
 }
 
 /// The cloud side.

@@ -284,6 +284,32 @@ pub fn backup_volume(store: &str) -> String {
     format!("{store}-backups")
 }
 
+/// Name of the headless Service that governs a replicated Redis's StatefulSet, through
+/// which its pods have stable names (`<store>-<n>.<store>-nodes`); the store's own name is
+/// the proxy's Service, which leads to the primary.
+pub fn redis_nodes_service(store: &str) -> String {
+    format!("{store}-nodes")
+}
+
+/// Name of the HAProxy Deployment, ConfigMap, disruption budget and NetworkPolicy that lead a
+/// replicated Redis's clients to its primary.
+pub fn redis_proxy(store: &str) -> String {
+    format!("{store}-proxy")
+}
+
+/// Selector labels of a replicated Redis's proxy pods: the store's name (whose dependents
+/// reach them) with an instance of their own, so that neither the StatefulSet nor the
+/// store's policy selects them.
+pub fn redis_proxy_selector_labels(platform: &str, store: &str) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("app.kubernetes.io/name".to_owned(), store.to_owned()),
+        (
+            "app.kubernetes.io/instance".to_owned(),
+            format!("{platform}-{}", redis_proxy(store)),
+        ),
+    ])
+}
+
 /// Selector labels of a data store's backup job pods.
 pub fn backup_selector_labels(platform: &str, store: &str) -> BTreeMap<String, String> {
     BTreeMap::from([
@@ -749,6 +775,9 @@ pub const ALERT_RESTORE_DRILL_FAILED: &str = "RestoreDrillFailed";
 
 /// Alert raised when PostgreSQL fails to archive its WAL.
 pub const ALERT_WAL_ARCHIVING_FAILING: &str = "WalArchivingFailing";
+
+/// Alert raised when fewer replicas follow a replicated Redis's primary than it runs.
+pub const ALERT_REDIS_REPLICAS_DETACHED: &str = "RedisReplicasDetached";
 
 /// Alert raised when an SLO burns its error budget too fast.
 pub const ALERT_ERROR_BUDGET_BURN: &str = "ErrorBudgetBurn";

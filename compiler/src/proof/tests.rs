@@ -616,3 +616,28 @@ fn certificates_come_from_an_issuer_of_the_output() {
         Vec::new()
     );
 }
+#[test]
+fn clients_of_a_replicated_redis_must_reach_its_proxy() {
+    // The store's Service leads to HAProxy's pods, which the clients' egress and the proxy's
+    // ingress must admit; the Redis pods admit the proxy.
+    let (files, spec) = compiled(include_str!(
+        "../../tests/fixtures/valid/redis-sentinel.toml"
+    ));
+    let path = "k8s/production/api.yaml";
+    for code in [Code::DependencyBlocked, Code::UndeclaredPath] {
+        assert_eq!(in_env(&files, &spec, code, path), Vec::new(), "{code:?}");
+    }
+    let broken = edit(
+        &files,
+        path,
+        "app.kubernetes.io/instance: chat-cache-proxy",
+        "app.kubernetes.io/instance: chat-cache-elsewhere",
+    );
+    let found = in_env(&broken, &spec, Code::DependencyBlocked, path);
+    assert!(
+        found
+            .iter()
+            .any(|d| d.message.contains("`api` depends on `cache`")),
+        "{found:?}"
+    );
+}

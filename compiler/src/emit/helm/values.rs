@@ -449,6 +449,42 @@ pub struct WorkloadValues {
     /// settings; the Service publishes their ports too.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sidecars: Vec<SidecarValues>,
+    /// Replication with Sentinel failover of a Redis store (`emit::redis_ha`): what the pod
+    /// template adds and the objects beside the StatefulSet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_failover: Option<RedisFailoverValues>,
+    /// Whether the ServiceAccount is the environment's Terraform's (annotated with the IAM
+    /// role through which the workload reaches the managed buckets it binds), so the chart
+    /// leaves it out.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub cloud_service_account: bool,
+}
+
+/// A replicated Redis (`emit::redis_ha`): the parts of its pods and the objects that the
+/// k8s target generates, as plinth decided them.
+#[derive(Clone, Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RedisFailoverValues {
+    /// The headless Service that governs the StatefulSet (`<store>-nodes`).
+    pub nodes_service: String,
+    /// The init container that writes Redis's and Sentinel's configuration, run first.
+    pub init_containers: Vec<serde_json::Value>,
+    /// Sentinel, run after the store's own container.
+    pub containers: Vec<serde_json::Value>,
+    /// The emptyDir the configuration is written to.
+    pub volume: serde_json::Value,
+    /// Its mount in the store's own container.
+    pub mount: serde_json::Value,
+    /// Rules of the store's NetworkPolicy for replication and Sentinel, and the proxy's.
+    pub ingress: Vec<serde_json::Value>,
+    /// Rules of the store's NetworkPolicy to the other Redis pods.
+    pub egress: Vec<serde_json::Value>,
+    /// The peer of the proxy's pods, which the store's clients reach.
+    pub proxy_peer: serde_json::Value,
+    /// The objects beside the StatefulSet, whole but for their namespace (the release's):
+    /// Services, the proxy's ConfigMap, Deployment, disruption budget and NetworkPolicy, and
+    /// the PodMonitor.
+    pub objects: Vec<serde_json::Value>,
 }
 
 /// A container beside a workload's own.

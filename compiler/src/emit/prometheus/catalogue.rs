@@ -51,6 +51,8 @@ pub(crate) enum Reason {
     Endpoint(Source),
     /// The series come from the Kubernetes monitoring stack, which the environment lacks.
     Kubernetes,
+    /// Docker Compose runs one node of a replicated store, which has no replicas to watch.
+    SingleNode,
 }
 
 /// What produces series in an environment. A workload's own endpoint (application or
@@ -236,8 +238,11 @@ pub(crate) fn build(platform: &ir::Platform, env: &Environment) -> Catalogue {
                 c.families.push(f);
             }
         }
+        let compose = is_compose(platform, env);
         for p in packs(env, w) {
-            if let Some(reason) = producers.lack(w, p.condition.sources()) {
+            let single = compose && matches!(p.condition, Condition::RedisReplicasDetached { .. });
+            let lack = || producers.lack(w, p.condition.sources());
+            if let Some(reason) = single.then_some(Reason::SingleNode).or_else(lack) {
                 c.missing.extend(p.alerts.first().map(|a| Missing {
                     alert: a.name.clone(),
                     threshold: None,
@@ -667,6 +672,27 @@ fn packs(env: &Environment, w: &Workload) -> Vec<Pack> {
                 format!("A volume of {name} will be full within four days"),
                 format!(
                     "A volume of {name} has less than 15% space left and, at the rate of the last six hours, fills up within four days."
+                ),
+            )],
+            condition,
+        });
+    }
+    if let Some(s) = crate::emit::redis_ha::sentinel(w) {
+        let condition = Condition::RedisReplicasDetached {
+            namespace: env.namespace.clone(),
+            service: name.to_owned(),
+            replicas: s.nodes - 1,
+        };
+        out.push(Pack {
+            alerts: vec![alert(
+                naming::ALERT_REDIS_REPLICAS_DETACHED,
+                SeverityLevel::Warning,
+                condition.expr(SeverityLevel::Warning),
+                300_000,
+                format!("Fewer replicas follow the primary of {name} than it runs"),
+                format!(
+                    "For 5 minutes the primary of {name} has had fewer than {} replicas in sync: a node is down or cannot replicate, and Sentinel has one replica fewer to promote if the primary is lost. See `redis-cli info replication` on each pod.",
+                    s.nodes - 1
                 ),
             )],
             condition,

@@ -169,6 +169,9 @@ fn missing_notes(
             Reason::Replicas => {
                 format!("alert `{a}` of `{w}` is not generated: `{w}` has no read replicas")
             }
+            Reason::SingleNode => format!(
+                "alert `{a}` of `{w}` is not generated: Docker Compose runs one node of `{w}`, with no replicas to follow it"
+            ),
             Reason::Endpoint(signals::Source::Exporter) => {
                 let exporter = workloads
                     .get(w.as_str())

@@ -726,6 +726,18 @@ pub(crate) enum Condition {
         /// Value of the `service` label.
         service: String,
     },
+    /// Fewer replicas follow a replicated Redis's primary than the store runs
+    /// (redis_exporter's `redis_connected_slaves`, which the primary reports and a replica
+    /// reports as 0): a node is down or cannot sync, and one more loss leaves Sentinel no
+    /// replica to promote.
+    RedisReplicasDetached {
+        /// Namespace.
+        namespace: String,
+        /// Value of the `service` label.
+        service: String,
+        /// The replicas the primary should have.
+        replicas: u32,
+    },
 }
 
 /// Start time of the older of the two backup Jobs of the tests, in seconds.
@@ -757,9 +769,9 @@ impl Condition {
             | Condition::VolumeFillingUp { .. }
             | Condition::BackupJobFailed { .. }
             | Condition::BackupJobLate { .. } => &[Source::Kubernetes],
-            Condition::BaseBackupFailed { .. } | Condition::WalArchivingFailing { .. } => {
-                &[Source::Exporter]
-            }
+            Condition::BaseBackupFailed { .. }
+            | Condition::WalArchivingFailing { .. }
+            | Condition::RedisReplicasDetached { .. } => &[Source::Exporter],
         }
     }
 
@@ -857,6 +869,17 @@ impl Condition {
                 "max(increase({}[10m])) > 0",
                 selector(
                     "cnpg_pg_stat_archiver_failed_count",
+                    &[("namespace", namespace), ("service", service)]
+                )
+            ),
+            Condition::RedisReplicasDetached {
+                namespace,
+                service,
+                replicas,
+            } => format!(
+                "max({}) < {replicas}",
+                selector(
+                    "redis_connected_slaves",
                     &[("namespace", namespace), ("service", service)]
                 )
             ),
@@ -1054,6 +1077,36 @@ impl Condition {
                         available,
                     ),
                 ]
+            }
+            Condition::RedisReplicasDetached {
+                namespace,
+                service,
+                replicas,
+            } => {
+                // The primary (pod 0) reports its followers, one short of all of them when
+                // the condition holds; each replica reports none.
+                let all = f64::from(*replicas);
+                (0..=*replicas)
+                    .map(|i| {
+                        let pod = format!("{service}-{i}");
+                        let followers = match (i, bad) {
+                            (0, true) => all - 1.0,
+                            (0, false) => all,
+                            _ => 0.0,
+                        };
+                        constant(
+                            selector(
+                                "redis_connected_slaves",
+                                &[
+                                    ("namespace", namespace),
+                                    ("service", service),
+                                    ("pod", &pod),
+                                ],
+                            ),
+                            followers,
+                        )
+                    })
+                    .collect()
             }
             Condition::WalArchivingFailing { namespace, service } => {
                 let sel = [

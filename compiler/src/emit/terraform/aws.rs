@@ -696,7 +696,112 @@ impl<'a> Ctx<'a> {
                 _ => {}
             }
         }
+        for w in self.bucket_clients() {
+            blocks.extend(self.bucket_access(w));
+        }
         doc_with_locals(locals, blocks)
+    }
+
+    /// The workloads that bind a managed bucket, which reach it with an IAM role of their
+    /// own.
+    fn bucket_clients(&self) -> impl Iterator<Item = &ir::Workload> {
+        self.env.workloads.iter().filter(|w| !w.buckets.is_empty())
+    }
+
+    /// The Terraform name of the ServiceAccount workload `w` reaches its buckets as.
+    fn bucket_account_id(w: &ir::Workload) -> String {
+        format!("{}_s3", naming::tf_ident(&w.name))
+    }
+
+    /// How workload `w` reaches the managed buckets it binds: an IAM role (IRSA) that may read,
+    /// write, list and delete objects of those buckets only and use the environment's key
+    /// (their encryption), and the workload's ServiceAccount annotated with it.
+    ///
+    /// Why a role and no keys: an access key is a long-lived secret to store, rotate and leak,
+    /// while the role's credentials are short-lived and issued to the pod alone, and the AWS
+    /// SDKs find them by themselves. Why the ServiceAccount is Terraform's here, as it is for
+    /// the backups: its annotation holds the role's ARN, which holds the AWS account, known
+    /// only at apply time; the k8s and Helm outputs leave it out and name it.
+    fn bucket_access(&self, w: &ir::Workload) -> Vec<Block> {
+        let id = Self::bucket_account_id(w);
+        let mut resources = Vec::new();
+        for bucket in &w.buckets {
+            let arn = r(&format!("aws_s3_bucket.{}.arn", naming::tf_ident(bucket)));
+            resources.push(arn.clone());
+            resources.push(template([Part::Expr(arn), Part::Lit("/*".into())]));
+        }
+        let role = crate::units::bucket_role(&self.name, &w.name);
+        vec![
+            irsa(
+                &format!("{id}_irsa"),
+                &role,
+                [
+                    a("create_inline_policy", true),
+                    a(
+                        "inline_policy_permissions",
+                        obj([
+                            (
+                                "Buckets",
+                                obj([
+                                    (
+                                        "actions",
+                                        strings([
+                                            "s3:GetObject",
+                                            "s3:PutObject",
+                                            "s3:DeleteObject",
+                                            "s3:ListBucket",
+                                            "s3:GetBucketLocation",
+                                        ]),
+                                    ),
+                                    ("resources", Expression::Array(resources)),
+                                ]),
+                            ),
+                            (
+                                "Key",
+                                obj([
+                                    ("actions", strings(["kms:Decrypt", "kms:GenerateDataKey"])),
+                                    (
+                                        "resources",
+                                        Expression::Array(vec![r("aws_kms_key.main.arn")]),
+                                    ),
+                                ]),
+                            ),
+                        ]),
+                    ),
+                ],
+                &self.env.namespace,
+                &naming::service_account(w),
+            ),
+            block(
+                "resource",
+                ["kubernetes_service_account_v1", &id],
+                [
+                    b(block(
+                        "metadata",
+                        [],
+                        [
+                            a("name", s(naming::service_account(w))),
+                            a("namespace", s(&self.env.namespace)),
+                            a(
+                                "annotations",
+                                obj([(
+                                    "eks.amazonaws.com/role-arn",
+                                    r(&format!("module.{id}_irsa.arn")),
+                                )]),
+                            ),
+                        ],
+                    )),
+                    a(
+                        "automount_service_account_token",
+                        w.security.service_account_token,
+                    ),
+                    a(
+                        "depends_on",
+                        Expression::Array(vec![r("kubernetes_namespace_v1.platform")]),
+                    ),
+                ],
+            ),
+        ]
     }
 
     /// A security group admitting the cluster's nodes on the store's ports, and nothing out.
@@ -1776,6 +1881,13 @@ impl<'a> Ctx<'a> {
         if self.needs_volumes() {
             // A claim made before a default StorageClass exists keeps no class.
             platform_deps.push(r(&format!("kubernetes_storage_class_v1.{STORAGE_CLASS}")));
+        }
+        for w in self.bucket_clients() {
+            // A workload binding a managed bucket runs as Terraform's ServiceAccount.
+            platform_deps.push(r(&format!(
+                "kubernetes_service_account_v1.{}",
+                Self::bucket_account_id(w)
+            )));
         }
         for w in self.backed_up_stores() {
             // The Cluster or backup job names its ServiceAccount, which must exist with its

@@ -299,10 +299,20 @@ spec:
       {{- if and $w.persistence (eq $w.kind "stateful") }}
       {{- $mounts = append $mounts (dict "name" "data" "mountPath" $w.persistence.mountPath) }}
       {{- end }}
-      {{- with $mounts }}
+      {{- /* A replicated Redis starts from the configuration its init container writes. */}}
+      {{- $own := $mounts }}
+      {{- with $w.redisFailover }}
+      {{- $own = append $mounts .mount }}
+      {{- $volumes = append $volumes .volume }}
+      {{- end }}
+      {{- with $own }}
       volumeMounts:
         {{- toYaml . | nindent 8 }}
       {{- end }}
+    {{- with $w.redisFailover }}
+    {{- /* Sentinel, beside a replicated Redis. */}}
+    {{- toYaml .containers | nindent 4 }}
+    {{- end }}
     {{- /* Sidecars (a store's exporter) share the workload's hardening; they write nothing. */}}
     {{- range $w.sidecars }}
     - name: {{ .name | quote }}
@@ -333,9 +343,14 @@ spec:
     {{- end }}
   {{- /* Init containers share the workload's environment, limits, mounts and hardening. */}}
   {{- $env := include "plinth.env" $w }}
-  {{- with $w.initContainers }}
+  {{- $failover := $w.redisFailover | default dict }}
+  {{- if or $w.initContainers $failover.initContainers }}
   initContainers:
-    {{- range . }}
+    {{- with $failover.initContainers }}
+    {{- /* A replicated Redis's configuration, written first. */}}
+    {{- toYaml . | nindent 4 }}
+    {{- end }}
+    {{- range $w.initContainers }}
     - name: {{ .name | quote }}
       image: {{ .image | quote }}
       imagePullPolicy: Always
