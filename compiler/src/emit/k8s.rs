@@ -47,8 +47,8 @@ use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 
 use super::{
-    backups, cluster, cnpg, gateway, hash_banner, mesh, redis_ha, restore_drill, rollouts,
-    to_yaml, to_yaml_after, EmitError, Emitted, Note, OutputFile, Shared, Target,
+    backups, cluster, cnpg, gateway, hash_banner, mesh, redis_ha, restore_drill, rollouts, to_yaml,
+    to_yaml_after, EmitError, Emitted, Note, OutputFile, Shared, Target,
 };
 use crate::ir::{self, naming, Environment, Kind, ProbeAction, Replicas, Workload};
 use crate::units::{format_bytes, format_cpu, IntOrPercent};
