@@ -198,6 +198,28 @@ fn removed_or_replaced_data_store_is_destructive() {
 }
 
 #[test]
+fn a_redis_growing_a_sentinel_flags_its_immutable_fields() {
+    // One Redis node has a headless governing Service of its own name; three nodes move the
+    // StatefulSet to `<store>-nodes` and make `<store>` the proxy's Service with a cluster IP.
+    let one = format!("{BASE}\n[datastores.cache]\npreset = \"redis\"\n");
+    let three = format!("{BASE}\n[datastores.cache]\npreset = \"redis\"\nreplicas = 3\n");
+    let report = review(&one, &three);
+    let service = find(&report, "Service", "/cache");
+    assert_eq!(
+        field(service, "spec.clusterIP"),
+        ("None".to_owned(), String::new())
+    );
+    assert!(service.is_destructive(), "{:?}", service.risks);
+    assert!(service.risks.iter().any(|r| r
+        .reason
+        .contains("`spec.clusterIP` of a Service is immutable")));
+    let set = find(&report, "StatefulSet", "/cache");
+    assert!(set.risks.iter().any(|r| r
+        .reason
+        .contains("`spec.serviceName` of a StatefulSet is immutable")));
+}
+
+#[test]
 fn secret_reference_change_shows_only_the_reference() {
     let new = BASE.replace(
         "{ secret = \"db-credentials\", key = \"password\" }",

@@ -2,7 +2,7 @@
 //!
 //! A *destructive* change loses data or cannot be applied without deleting something first:
 //! a removed data store or volume, an immutable field (a StatefulSet's volumeClaimTemplates,
-//! a workload's selector), a database engine change, a volume that would shrink. A *restart*
+//! a workload's selector, a Service's cluster IP), a database engine change, a volume that would shrink. A *restart*
 //! change keeps the data but restarts the process that owns it: a data store's pods roll, a
 //! database instance is resized. `diff --fail-on-destructive` fails on the first kind only.
 
@@ -130,6 +130,13 @@ fn kubernetes(rc: &ResourceChange, value: Option<&Value>) -> Vec<Risk> {
                     if under(p, "spec.volumeClaimTemplates") && p.ends_with(".storage") {
                         risks.extend(shrink(f));
                     }
+                }
+                if kind == "Service" && under(p, "spec.clusterIP") {
+                    // Headless (`None`) and a cluster IP cannot be swapped in place, as when a
+                    // store's governing Service becomes its clients' proxy Service.
+                    risks.push(destructive(
+                        "`spec.clusterIP` of a Service is immutable: apply fails until it is deleted and recreated, and its clients lose it meanwhile",
+                    ));
                 }
                 if kind == "PersistentVolumeClaim" {
                     if p == "spec.resources.requests.storage" {
