@@ -112,7 +112,7 @@ codes! {
     ConfigFileCollision = "E180", "config-file-collision", "two config files that map to one ConfigMap key or one Compose config name";
     SharedNamespace = "E181", "shared-namespace", "two environments deploy into one namespace";
     SharedStateKey = "E182", "shared-state-key", "two environments write one Terraform state";
-    GeneratedNameCollision = "E183", "generated-name-collision", "a workload named like an object plinth generates for another, sharing its name and selector";
+    GeneratedNameCollision = "E183", "generated-name-collision", "a workload named like an object plinth generates for another (a backup job, a replicated Redis's Service or proxy, a canary or preview Service), sharing its name";
     BucketCollision = "E184", "bucket-collision", "two S3 buckets with the same generated name";
     TlsSecretCollision = "E185", "tls-secret-collision", "two ingress hosts whose TLS secrets have the same generated name";
     SystemNamespace = "E186", "system-namespace", "the platform deploys into a namespace Kubernetes itself uses";

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use super::Ctx;
 use crate::diag::{Code, Diagnostic};
 use crate::source::Span;
-use crate::spec::{Resolved, Sp, StoreMode};
+use crate::spec::{Resolved, RolloutStrategy, Sp, StoreMode};
 use crate::units;
 
 pub(super) fn run(ctx: &mut Ctx) {
@@ -112,13 +112,17 @@ fn config_file_collision(view: &Resolved, out: &mut Vec<Diagnostic>) {
 }
 
 /// E183 `generated-name-collision`: a workload named like an object plinth generates for
-/// another: the backup job of a data store (`<store>-backup`). (Compose tools such as
-/// `traefik` need no rule: the Compose target renames a tool whose name a workload has.)
+/// another: the backup job of a data store (`<store>-backup`), the Services and proxy of an
+/// in-cluster Redis (`<store>-nodes`, `<store>-proxy`, which it gets with more than one
+/// replica), or the second Service of a canary or blue-green service (`<name>-canary`,
+/// `<name>-preview`). (Compose tools such as `traefik` need no rule: the Compose target
+/// renames a tool whose name a workload has.)
 ///
 /// Why: a backup job's pods are selected by the same `app.kubernetes.io/name` and `instance`
 /// labels as a workload of that name, so a service called `db-backup` would be selected as
 /// `db`'s backup job and inherit its NetworkPolicy allowance to the database, and its CronJob
-/// or Deployment would share the job's name.
+/// or Deployment would share the job's name; a workload named like a generated Service or
+/// Deployment would have its own replaced by it, or replace it.
 ///
 /// Example: `[services.db-backup]` beside `[datastores.db]`.
 fn generated_name_collision(view: &Resolved, out: &mut Vec<Diagnostic>) {
@@ -128,6 +132,7 @@ fn generated_name_collision(view: &Resolved, out: &mut Vec<Diagnostic>) {
         .chain(view.datastores.keys())
         .map(|n| (n.value.as_str(), n))
         .collect();
+    let mut generated: Vec<(String, &Sp<String>, &str)> = Vec::new();
     for (store, d) in &view.datastores {
         if d.mode
             .as_ref()
@@ -135,22 +140,68 @@ fn generated_name_collision(view: &Resolved, out: &mut Vec<Diagnostic>) {
         {
             continue;
         }
-        let job = units::backup_job(&store.value);
-        if let Some(name) = workloads.get(job.as_str()) {
-            out.push(
-                Diagnostic::new(
-                    Code::GeneratedNameCollision,
-                    format!("`{job}` is the name of `{}`'s backup job", store.value),
-                    name.span.clone(),
-                    "shares the backup job's name and selector",
-                )
-                .related(store.span.clone(), "data store whose backup job it is")
-                .help(format!(
-                    "rename `{job}`: it would be selected as the backup job and reach `{}`",
-                    store.value
-                )),
-            );
+        generated.push((units::backup_job(&store.value), store, "backup job"));
+        if d.engine.as_ref().is_some_and(|e| e.value == "redis") {
+            generated.push((format!("{}-nodes", store.value), store, "replicas' Service"));
+            generated.push((format!("{}-proxy", store.value), store, "primary's proxy"));
         }
+    }
+    for (service, s) in &view.services {
+        let strategy = s.rollout.as_ref().and_then(|r| r.strategy.as_ref());
+        match strategy.map(|s| s.value) {
+            Some(RolloutStrategy::Canary) => {
+                generated.push((
+                    format!("{}-canary", service.value),
+                    service,
+                    "canary Service",
+                ));
+            }
+            Some(RolloutStrategy::BlueGreen) => {
+                generated.push((
+                    format!("{}-preview", service.value),
+                    service,
+                    "preview Service",
+                ));
+            }
+            Some(RolloutStrategy::Rolling) | None => {}
+        }
+    }
+    for (object, owner, what) in generated {
+        let Some(name) = workloads.get(object.as_str()) else {
+            continue;
+        };
+        let backup = what == "backup job";
+        out.push(
+            Diagnostic::new(
+                Code::GeneratedNameCollision,
+                format!("`{object}` is the name of `{}`'s {what}", owner.value),
+                name.span.clone(),
+                if backup {
+                    "shares the backup job's name and selector".to_owned()
+                } else {
+                    format!("shares the {what}'s name")
+                },
+            )
+            .related(
+                owner.span.clone(),
+                if backup {
+                    "data store whose backup job it is".to_owned()
+                } else {
+                    format!("the {what} is generated for it")
+                },
+            )
+            .help(if backup {
+                format!(
+                    "rename `{object}`: it would be selected as the backup job and reach `{}`",
+                    owner.value
+                )
+            } else {
+                format!(
+                    "rename `{object}`: plinth generates an object of that name for `{}`",
+                    owner.value
+                )
+            }),
+        );
     }
 }
 
