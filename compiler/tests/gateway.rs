@@ -102,6 +102,12 @@ fn a_cloud_environment_routes_through_an_envoy_gateway_with_tls_listeners() {
         gw["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
         "letsencrypt"
     );
+    // Envoy Gateway copies these onto the proxies' Service: a Network Load Balancer.
+    assert_eq!(
+        gw["spec"]["infrastructure"]["annotations"]
+            ["service.beta.kubernetes.io/aws-load-balancer-type"],
+        "nlb"
+    );
     let listeners: Vec<Listener> = gw["spec"]["listeners"]
         .as_array()
         .unwrap()

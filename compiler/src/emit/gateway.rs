@@ -45,7 +45,7 @@ pub(crate) struct Edge {
     /// istiod creates itself.
     pub class_spec: Option<Value>,
     /// Annotations of the load balancer Service the implementation deploys for the Gateway
-    /// (the Gateway's `infrastructure`), when plinth sets them.
+    /// (the Gateway's `infrastructure`): on a cluster plinth creates.
     pub load_balancer: Option<BTreeMap<String, String>>,
     /// Its hosts, sorted.
     pub hosts: Vec<Host>,
@@ -84,7 +84,7 @@ pub(crate) fn edge(platform: &ir::Platform, env: &Environment) -> Option<Edge> {
             naming::gateway_class(&platform.name)
         },
         class_spec: (!istio).then(class_spec),
-        load_balancer: (istio && env.cloud.is_some()).then(network_load_balancer),
+        load_balancer: env.cloud.is_some().then(network_load_balancer),
         hosts: hosts
             .into_iter()
             .map(|(h, (tls, to))| Host {
@@ -106,8 +106,10 @@ fn class_spec() -> Value {
 /// Balancer.
 ///
 /// Why: without them the in-tree AWS provider creates a Classic Load Balancer, which AWS
-/// has deprecated; istiod copies the Gateway's `infrastructure.annotations` onto the
-/// Service it deploys, so the Gateway carries them.
+/// has deprecated. Both implementations copy the Gateway's `infrastructure.annotations`
+/// onto the Service they deploy for it (istiod's deployment template; Envoy Gateway v1.9's
+/// proxy metadata, `internal/infrastructure/kubernetes/proxy/resource_provider.go`), so the
+/// Gateway carries them.
 fn network_load_balancer() -> BTreeMap<String, String> {
     BTreeMap::from([(
         "service.beta.kubernetes.io/aws-load-balancer-type".to_owned(),
