@@ -131,6 +131,7 @@ codes! {
     TooFewAvailabilityZones = "E201", "too-few-availability-zones", "`network.azs` below two: EKS and RDS need subnets in at least two Availability Zones";
     MeshNeedsIstioGateway = "E212", "mesh-needs-istio-gateway", "`platform.mesh` with an edge other than Istio's gateway, whose proxies could not reach services that require mutual TLS";
     TrafficWithoutMesh = "E213", "traffic-without-mesh", "a service's `traffic` policy on a platform without `mesh`, where nothing would apply it";
+    GeneratedNameTooLong = "E215", "generated-name-too-long", "a label value or object name plinth derives from the platform's and a workload's names (`<platform>-<name>`, `-backup`, `-proxy`, `-canary`, `-preview`) that is longer than the 63 characters Kubernetes accepts";
     InvalidTraffic = "E214", "invalid-traffic", "a `traffic` value out of range: a count below one, a percentage above 100, a malformed duration, or a per-try timeout longer than the timeout";
     TrafficNotInCompose = "W020", "traffic-not-in-compose", "a service's `traffic` policy or the mesh in an environment that Compose runs, which has no mesh";
     IngressKeyWithGateway = "E203", "ingress-key-with-gateway", "`platform.ingress_class` or `ingress_namespace` set while `platform.gateway` chooses the Gateway API, which does not read them";

@@ -22,6 +22,7 @@ pub(super) fn run(ctx: &mut Ctx) {
     for view in ctx.views {
         config_file_collision(view, &mut found);
         generated_name_collision(view, &mut found);
+        generated_name_too_long(&ctx.spec.platform.name.value, view, &mut found);
         tls_secret_collision(view, &mut found);
     }
     shared_namespace(ctx, &mut found);
@@ -202,6 +203,99 @@ fn generated_name_collision(view: &Resolved, out: &mut Vec<Diagnostic>) {
                 )
             }),
         );
+    }
+}
+
+/// The longest label value and object name Kubernetes accepts.
+const MAX_LABEL: usize = 63;
+
+/// E215 `generated-name-too-long`: a label value or object name plinth derives from the
+/// platform's and a workload's names that is longer than the 63 characters Kubernetes
+/// accepts: a workload's `app.kubernetes.io/instance` label (`<platform>-<name>`), that of a
+/// store's backup job (`<platform>-<store>-backup`) or of a Redis's proxy
+/// (`<platform>-<store>-proxy`), and the second Service of a canary or blue-green service
+/// (`<name>-canary`, `<name>-preview`).
+///
+/// Why: each name is valid on its own, but the API server rejects the object that carries
+/// the combination, so the workload (and everything the platform chart applies with it)
+/// would fail to install; upstream validators check label syntax, not this length.
+///
+/// Example: a platform `a-very-long-platform-name-for-tests` with a store
+/// `sessions-cache-replica-one`.
+fn generated_name_too_long(platform: &str, view: &Resolved, out: &mut Vec<Diagnostic>) {
+    let mut derived: Vec<(String, &Sp<String>, &str)> = Vec::new();
+    for (service, s) in &view.services {
+        derived.push((
+            format!("{platform}-{}", service.value),
+            service,
+            "instance label",
+        ));
+        match s
+            .rollout
+            .as_ref()
+            .and_then(|r| r.strategy.as_ref())
+            .map(|s| s.value)
+        {
+            Some(RolloutStrategy::Canary) => {
+                derived.push((
+                    format!("{}-canary", service.value),
+                    service,
+                    "canary Service",
+                ));
+            }
+            Some(RolloutStrategy::BlueGreen) => {
+                derived.push((
+                    format!("{}-preview", service.value),
+                    service,
+                    "preview Service",
+                ));
+            }
+            Some(RolloutStrategy::Rolling) | None => {}
+        }
+    }
+    for (store, d) in &view.datastores {
+        if d.mode
+            .as_ref()
+            .is_some_and(|m| m.value == StoreMode::Managed)
+        {
+            continue;
+        }
+        derived.push((
+            format!("{platform}-{}", store.value),
+            store,
+            "instance label",
+        ));
+        if d.backup.is_some() {
+            derived.push((
+                format!("{platform}-{}-backup", store.value),
+                store,
+                "backup job's instance label",
+            ));
+        }
+        if d.engine.as_ref().is_some_and(|e| e.value == "redis") {
+            derived.push((
+                format!("{platform}-{}-proxy", store.value),
+                store,
+                "proxy's instance label",
+            ));
+        }
+    }
+    for (value, name, what) in derived {
+        if value.len() > MAX_LABEL {
+            out.push(
+                Diagnostic::new(
+                    Code::GeneratedNameTooLong,
+                    format!(
+                        "the {what} of `{}`, `{value}`, is {} characters; Kubernetes accepts {MAX_LABEL}",
+                        name.value,
+                        value.len()
+                    ),
+                    name.span.clone(),
+                    "too long with what plinth adds",
+                )
+                .help("shorten this name or `platform.name`"),
+            );
+        }
     }
 }
 
