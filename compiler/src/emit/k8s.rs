@@ -58,7 +58,8 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
     let platform = shared.platform();
     let mut out = Emitted::default();
     for env in envs {
-        let edges = Edges::new(env);
+        let mut edges = Edges::new(env);
+        edges.mesh = mesh_specs(platform, env);
         out.files.push(OutputFile {
             path: naming::k8s_namespace_file(&env.name),
             contents: format!(
@@ -246,6 +247,13 @@ struct Edges<'a> {
     by_name: BTreeMap<&'a str, &'a Workload>,
     /// For each workload, the workloads that depend on it, in the environment's order.
     clients: BTreeMap<&'a str, Vec<&'a Workload>>,
+    /// The environment's mesh objects by kind, each by workload name: decided once per
+    /// environment, since a policy depends on every workload's dependencies.
+    mesh: Vec<(
+        &'static str,
+        &'static str,
+        BTreeMap<String, serde_json::Value>,
+    )>,
 }
 
 impl<'a> Edges<'a> {
@@ -253,6 +261,7 @@ impl<'a> Edges<'a> {
         let mut edges = Edges {
             by_name: env.workloads_by_name(),
             clients: BTreeMap::new(),
+            mesh: Vec::new(),
         };
         for c in &env.workloads {
             for dep in &c.depends_on {
@@ -983,7 +992,7 @@ fn workload_docs(
     if let Some(np) = network_policy(platform, env, edges, w, labels.clone()) {
         docs.push(Object::NetworkPolicy(Box::new(np)));
     }
-    docs.extend(mesh_docs(platform, env, w, &labels));
+    docs.extend(mesh_docs(env, edges, w, &labels));
     docs.extend(backup_docs(platform, env, w));
     to_yaml_after(head, &docs)
 }
@@ -2253,40 +2262,55 @@ fn merged_metrics_port(env: &Environment, w: &Workload) -> Option<ServicePort> {
 /// The mesh objects of a workload: its AuthorizationPolicy, and the DestinationRule and
 /// VirtualService of its `traffic`, as [`mesh`] decides them.
 fn mesh_docs(
-    platform: &ir::Platform,
     env: &Environment,
+    edges: &Edges<'_>,
     w: &Workload,
     labels: &BTreeMap<String, String>,
 ) -> Vec<Object> {
-    let mut docs = Vec::new();
-    let families = [
+    edges
+        .mesh
+        .iter()
+        .filter_map(|(api_version, kind, specs)| {
+            let spec = specs.get(&w.name)?;
+            Some(Object::Custom(Box::new(CustomObject {
+                api_version,
+                kind,
+                metadata: meta(&w.name, env, labels.clone()),
+                spec: spec.clone(),
+            })))
+        })
+        .collect()
+}
+
+/// The mesh objects of every workload of `env`, by kind and workload name, as [`mesh`]
+/// decides them.
+fn mesh_specs(
+    platform: &ir::Platform,
+    env: &Environment,
+) -> Vec<(
+    &'static str,
+    &'static str,
+    BTreeMap<String, serde_json::Value>,
+)> {
+    vec![
         (
             mesh::SECURITY_API,
             "AuthorizationPolicy",
-            mesh::authorization_policies(platform, env),
+            mesh::authorization_policies(platform, env)
+                .into_iter()
+                .collect(),
         ),
         (
             mesh::NETWORKING_API,
             "DestinationRule",
-            mesh::destination_rules(env),
+            mesh::destination_rules(env).into_iter().collect(),
         ),
         (
             mesh::NETWORKING_API,
             "VirtualService",
-            mesh::virtual_services(env),
+            mesh::virtual_services(env).into_iter().collect(),
         ),
-    ];
-    for (api_version, kind, specs) in families {
-        for (name, spec) in specs.into_iter().filter(|(n, _)| *n == w.name) {
-            docs.push(Object::Custom(Box::new(CustomObject {
-                api_version,
-                kind,
-                metadata: meta(&name, env, labels.clone()),
-                spec,
-            })));
-        }
-    }
-    docs
+    ]
 }
 
 /// A ServiceMonitor (`monitoring.coreos.com/v1`) so kube-prometheus-stack scrapes the
