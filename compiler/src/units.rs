@@ -670,14 +670,24 @@ pub fn binding_keys(engine: &str) -> &'static [&'static str] {
 /// The variable that gives Qdrant its API key, which its clients send.
 pub const QDRANT_API_KEY_VARIABLE: &str = "QDRANT__SERVICE__API_KEY";
 
-/// The connection details a service may bind from a managed (cloud) store of `engine`:
-/// those Terraform can write into the secret `<store>-connection` without copying a password
-/// the cloud rotates. RDS keeps and rotates its master password itself, so a managed
-/// PostgreSQL store offers no `password` or URL; ElastiCache's auth token is the spec's own
-/// secret, which Terraform already reads, so a managed Redis offers everything.
+/// The connection details a service may bind from a managed (cloud) store of `engine`: those
+/// Terraform writes into the secrets `<store>-connection` (endpoints) and `<store>-password`
+/// (RDS's master password, which Terraform generates when a service binds it). A managed
+/// PostgreSQL store offers everything an in-cluster one does; ElastiCache's auth token is the
+/// spec's own secret, which Terraform already reads, so a managed Redis offers everything
+/// too. A bucket has no keys: its clients get an IAM role.
 pub fn managed_binding_keys(engine: &str) -> &'static [&'static str] {
     match engine {
-        "postgres" => &["host", "port", "database", "user", "read-host"],
+        "postgres" => &[
+            "uri",
+            "host",
+            "port",
+            "database",
+            "user",
+            "password",
+            "read-uri",
+            "read-host",
+        ],
         "redis" => &["uri", "host", "port", "password"],
         "object-storage" => &["endpoint", "bucket", "region"],
         _ => &[],
@@ -694,6 +704,12 @@ pub fn bucket_role(cluster: &str, service: &str) -> String {
 /// writes with a managed store's connection details.
 pub fn store_connection_secret(store: &str) -> String {
     format!("{store}-connection")
+}
+
+/// Name of the Secret (and of its cloud secret, `<platform>/<env>/<name>`) holding the
+/// master password Terraform generates for a managed PostgreSQL store, under key `password`.
+pub fn managed_password_secret(store: &str) -> String {
+    format!("{store}-password")
 }
 
 /// PostgreSQL parameters that CloudNativePG sets itself and refuses in a `Cluster`'s

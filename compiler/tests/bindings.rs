@@ -331,22 +331,137 @@ fn a_managed_store_binds_what_terraform_writes() {
         "resource \"aws_secretsmanager_secret_version\" \"redis_connection\"",
         "aws_elasticache_replication_group.redis.primary_endpoint_address",
         "rediss://:",
+        // Nobody binds the password: RDS keeps and rotates it.
+        "manage_master_user_password",
     ] {
         assert!(tf.contains(want), "{want} not in {tf}");
     }
+    assert!(!tf.contains("random_password"), "{tf}");
+    let versions = std::fs::read_to_string(out.join("terraform/prod/versions.tf")).unwrap();
+    assert!(!versions.contains("hashicorp/random"), "{versions}");
+}
+
+/// The variable a `$(VAR)` of `value` reads at `at` (0: the first), which must be defined
+/// earlier in `env` than `name` (Kubernetes expands only those), and its secret reference.
+fn reads(env: &[Value], name: &str, nth: usize) -> (String, String) {
+    let (at, v) = var(env, name);
+    let value = v["value"].as_str().unwrap_or_default();
+    let inner = value
+        .split("$(")
+        .nth(nth + 1)
+        .and_then(|rest| rest.split(')').next())
+        .unwrap_or_else(|| panic!("{name} = {value} reads no variable {nth}"));
+    let (helper_at, helper) = var(env, inner);
+    assert!(helper_at < at, "{inner} must come before {name}: {env:?}");
+    (inner.to_owned(), secret_of(helper))
 }
 
 #[test]
-fn a_managed_store_refuses_what_terraform_cannot_write_and_says_why() {
-    let spec = format!("{SPEC}\n[environments.prod.datastores.postgres]\nmode = \"managed\"\n");
-    let diags = check("bind-managed-uri", &spec);
-    has(
-        &diags,
-        "E012",
-        "`postgres` is managed by RDS in `prod`: plinth cannot bind its `uri`",
-        "rotates",
+fn a_managed_postgres_binds_the_password_terraform_generates() {
+    // SPEC's `api` binds `uri` and `read-uri`; here it binds the password too, and the
+    // store (with SPEC's two read replicas) runs on RDS in `prod`.
+    let spec = format!("{SPEC}\n[environments.prod.datastores.postgres]\nmode = \"managed\"\n")
+        .replace(
+            "bind.DB_HOST = { from = \"postgres\", key = \"host\" }\n",
+            "bind.DB_HOST = { from = \"postgres\", key = \"host\" }\nbind.DB_PASSWORD = { from = \"postgres\", key = \"password\" }\n",
+        )
+        .replace("parameters = { max_connections = 200, work_mem = \"16MB\" }\n", "");
+    let dir = setup("bind-managed-password", &spec);
+    build(&dir.0, "k8s,terraform");
+    let out = dir.join("out");
+    let env = container_env(&out, "prod", "api");
+    assert_eq!(
+        secret_of(var(&env, "DB_PASSWORD").1),
+        "postgres-password/password"
     );
-    has(&diags, "E012", "cannot bind its `read-uri`", "rotates");
+    // The URLs read the host and the password from the Secrets Terraform writes, through
+    // variables defined before them; neither value is in the manifest.
+    assert_eq!(
+        var(&env, "DATABASE_URL").1["value"],
+        "postgresql://app:$(PLINTH_POSTGRES_PASSWORD)@$(PLINTH_POSTGRES_HOST):5432/app?sslmode=require"
+    );
+    assert_eq!(
+        reads(&env, "DATABASE_URL", 0),
+        (
+            "PLINTH_POSTGRES_PASSWORD".to_owned(),
+            "postgres-password/password".to_owned()
+        )
+    );
+    assert_eq!(
+        reads(&env, "DATABASE_URL", 1),
+        (
+            "PLINTH_POSTGRES_HOST".to_owned(),
+            "postgres-connection/host".to_owned()
+        )
+    );
+    assert_eq!(
+        reads(&env, "DATABASE_READ_URL", 1),
+        (
+            "PLINTH_POSTGRES_READ_HOST".to_owned(),
+            "postgres-connection/read-host".to_owned()
+        )
+    );
+    // The External Secrets operator copies the password from the secret Terraform writes.
+    let es = docs(&out.join("k8s/prod/external-secrets.yaml"));
+    let e = es
+        .iter()
+        .find(|d| d["kind"] == "ExternalSecret" && d["metadata"]["name"] == "postgres-password")
+        .expect("no ExternalSecret postgres-password");
+    assert_eq!(
+        e["spec"]["data"][0]["remoteRef"]["key"],
+        "postgres-password"
+    );
+    assert_eq!(e["spec"]["data"][0]["remoteRef"]["property"], "password");
+    // Terraform generates it without keeping it: an ephemeral password, written and set
+    // through write-only arguments, read back from the secret for the instance.
+    let tf = std::fs::read_to_string(out.join("terraform/prod/datastores.tf")).unwrap();
+    for want in [
+        "ephemeral \"random_password\" \"postgres_password\"",
+        "\"shop/prod/postgres-password\"",
+        "secret_string_wo         = jsonencode({ password = ephemeral.random_password.postgres_password.result })",
+        "secret_string_wo_version = var.postgres_password_version",
+        "ephemeral \"aws_secretsmanager_secret_version\" \"postgres_password\"",
+        "password_wo                           = jsondecode(ephemeral.aws_secretsmanager_secret_version.postgres_password.secret_string)[\"password\"]",
+        "password_wo_version                   = aws_secretsmanager_secret_version.postgres_password.secret_string_wo_version",
+    ] {
+        assert!(tf.contains(want), "{want} not in {tf}");
+    }
+    assert!(!tf.contains("manage_master_user_password"), "{tf}");
+    // Every use of the password is a write-only argument, which Terraform keeps out of
+    // plan and state.
+    for line in tf.lines().filter(|l| {
+        l.contains("random_password.postgres_password")
+            || l.contains("version.postgres_password.secret_string)")
+    }) {
+        assert!(
+            line.trim_start().contains("_wo "),
+            "a password in state: {line}"
+        );
+    }
+    let variables = std::fs::read_to_string(out.join("terraform/prod/variables.tf")).unwrap();
+    assert!(
+        variables.contains("variable \"postgres_password_version\""),
+        "{variables}"
+    );
+    let versions = std::fs::read_to_string(out.join("terraform/prod/versions.tf")).unwrap();
+    assert!(versions.contains("hashicorp/random"), "{versions}");
+    assert!(
+        versions.contains("required_version = \">= 1.11\""),
+        "{versions}"
+    );
+    let outputs = std::fs::read_to_string(out.join("terraform/prod/outputs.tf")).unwrap();
+    assert!(
+        outputs.contains("aws_secretsmanager_secret.postgres_password.arn"),
+        "{outputs}"
+    );
+    // The closure proof finds a producer for every Secret the pods read.
+    let out = plinth_run(&dir.0, &["check", "spec.toml", "--format", "json"]);
+    assert_exit(&out, 0);
+    assert!(
+        codes(&out).iter().all(|c| !c.starts_with('P')),
+        "{:?}",
+        codes(&out)
+    );
 }
 
 #[test]

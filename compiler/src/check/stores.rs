@@ -129,16 +129,13 @@ fn unknown_binding_store(
 /// E012 `unknown-binding-key`: a binding's `key` must be a connection detail the data store
 /// offers where the environment runs it: PostgreSQL `uri`, `host`, `port`, `database`,
 /// `user`, `password`, `read-uri`, `read-host`; Redis `uri`, `host`, `port`, `password`;
-/// Qdrant `uri`, `host`, `port`, `api-key` (when it has one); object storage `endpoint`, `access-key`, `secret-key`. A
-/// managed store offers what Terraform writes into `<store>-connection`: RDS `host`,
-/// `port`, `database`, `user`, `read-host`; ElastiCache everything Redis offers; S3
-/// `endpoint`, `bucket` and `region` (plain values, no Secret).
+/// Qdrant `uri`, `host`, `port`, `api-key` (when it has one); object storage `endpoint`,
+/// `access-key`, `secret-key`. A managed store offers what its Terraform writes: RDS and
+/// ElastiCache everything their in-cluster engines offer; S3 `endpoint`, `bucket` and
+/// `region` (plain values, no Secret).
 ///
 /// Why: an unknown key would bind nothing, and the service would start without the variable
-/// it expects. RDS keeps and rotates its master password in a Secrets Manager secret of its
-/// own, which the generated manifests cannot name and a copy of would go stale; rather than
-/// a connection string that stops working a week later, the binding is refused there,
-/// saying so. A managed bucket has no access keys at all: its clients get an IAM role
+/// it expects. A managed bucket has no access keys at all: its clients get an IAM role
 /// (IRSA) instead, which no key could be bound from, and the message says so.
 ///
 /// Example: `bind.DATABASE_URL = { from = "postgres", key = "url" }` (did you mean `uri`?).
@@ -153,24 +150,6 @@ fn unknown_binding_key(view: &Resolved, b: &Binding, out: &mut Vec<Diagnostic>) 
     let key = &b.key;
     let managed_keys = units::managed_binding_keys(engine(d));
     if managed(d) && !managed_keys.contains(&key.value.as_str()) {
-        if engine(d) == "postgres" && units::binding_keys("postgres").contains(&key.value.as_str())
-        {
-            out.push(
-                Diagnostic::new(
-                    Code::UnknownBindingKey,
-                    format!(
-                        "`{}` is managed by RDS{}: plinth cannot bind its `{}`",
-                        b.from.value,
-                        in_env(view),
-                        key.value
-                    ),
-                    key.span.clone(),
-                    "holds RDS's master password",
-                )
-                .help("RDS keeps the master password in a Secrets Manager secret of its own and rotates it, so a copy would go stale; bind `host`, `port`, `database` and `user`, and read the password from that secret (Terraform output `<store>_master_user_secret_arn`) or a secret you provide"),
-            );
-            return;
-        }
         if engine(d) == "object-storage"
             && matches!(key.value.as_str(), "access-key" | "secret-key")
         {

@@ -274,6 +274,9 @@ enum Bound {
     Secret(SecretRef),
     /// Text with the store's password at [`PASSWORD_MARK`], read from this Secret.
     WithPassword(String, SecretRef),
+    /// Text that reads variables (`$(VAR)`) which the binding defines from these Secrets: a
+    /// managed store's URL, whose host and password only Terraform knows.
+    Reading(String, Vec<(String, SecretRef)>),
 }
 
 /// Where a connection string of [`Bound::WithPassword`] holds the password.
@@ -348,6 +351,10 @@ fn bind_stores(
                 w.env
                     .insert(var, text.replace(PASSWORD_MARK, &format!("$({helper})")));
                 w.secrets.insert(helper, r);
+            }
+            Bound::Reading(text, reads) => {
+                w.env.insert(var, text);
+                w.secrets.extend(reads);
             }
         }
     }
@@ -515,6 +522,9 @@ fn managed_detail(st: &ManagedStore, key: &str) -> Option<Bound> {
     match (st.engine.as_str(), key) {
         ("postgres" | "redis", "host") => connection("host"),
         ("postgres", "read-host") => connection("read-host"),
+        ("postgres", "password") => Some(Bound::Secret(managed_password(st))),
+        ("postgres", "uri") => Some(rds_url(st, port, false)),
+        ("postgres", "read-uri") => Some(rds_url(st, port, true)),
         ("redis", "uri") => connection("uri"),
         ("postgres" | "redis", "port") => Some(Bound::Plain(port.to_string())),
         ("postgres", "database") => Some(Bound::Plain(naming::sql_ident(&st.database))),
@@ -528,6 +538,47 @@ fn managed_detail(st: &ManagedStore, key: &str) -> Option<Bound> {
         ("object-storage", "region") => Some(Bound::Plain(st.region.clone())),
         _ => None,
     }
+}
+
+/// The master password Terraform generates for managed PostgreSQL store `st` and writes
+/// into the cloud secret `<store>-password`.
+fn managed_password(st: &ManagedStore) -> SecretRef {
+    SecretRef {
+        secret: naming::managed_password_secret(&st.name),
+        key: "password".to_owned(),
+    }
+}
+
+/// The URL of managed PostgreSQL store `st` (`read`: of its first read replica, or its
+/// primary without one), `postgresql://USER:$(PASSWORD)@$(HOST):PORT/DB?sslmode=require`.
+///
+/// Why variables: the host is the instance's address and the password the one Terraform
+/// generates, both known only after `terraform apply` and both in Secrets; Kubernetes
+/// expands `$(VAR)` from the variables the binding defines before the URL, so neither is
+/// ever in a generated file. Terraform generates the password from letters and digits
+/// only, so it needs no escaping inside the URL. `sslmode=require`: the instance accepts
+/// TLS connections only (`rds.force_ssl`), and libpq's default `prefer` would fall back to
+/// a plain connection that it refuses, with a confusing error.
+fn rds_url(st: &ManagedStore, port: u16, read: bool) -> Bound {
+    let password = naming::bound_password_variable(&st.name);
+    let host = naming::bound_host_variable(&st.name, read);
+    Bound::Reading(
+        format!(
+            "postgresql://{}:$({password})@$({host}):{port}/{}?sslmode=require",
+            url_encoded(&naming::sql_ident(&st.username)),
+            url_encoded(&naming::sql_ident(&st.database))
+        ),
+        vec![
+            (password, managed_password(st)),
+            (
+                host,
+                SecretRef {
+                    secret: naming::store_connection_secret(&st.name),
+                    key: if read { "read-host" } else { "host" }.to_owned(),
+                },
+            ),
+        ],
+    )
 }
 
 /// `text` percent-encoded for a URL's user or path: every byte but the unreserved

@@ -551,12 +551,30 @@ pub fn store_connection_secret(store: &str) -> String {
     crate::units::store_connection_secret(store)
 }
 
+/// The Secret Terraform writes with the master password it generates for managed
+/// PostgreSQL store `store`, through AWS Secrets Manager and an ExternalSecret.
+pub fn managed_password_secret(store: &str) -> String {
+    crate::units::managed_password_secret(store)
+}
+
 /// The variable through which a service reads the password of data store `store` for the
 /// connection strings it binds (`bind`): the strings name it as `$(VAR)`, which Kubernetes
 /// expands from the variable defined before them and Compose interpolates from `.env`.
 pub fn bound_password_variable(store: &str) -> String {
+    bound_variable(store, "PASSWORD")
+}
+
+/// The variable through which a service reads the host of managed store `store` (`read`:
+/// its read replica's) for the connection strings it binds, when only Terraform knows that
+/// host and writes it into the store's connection Secret.
+pub fn bound_host_variable(store: &str, read: bool) -> String {
+    bound_variable(store, if read { "READ_HOST" } else { "HOST" })
+}
+
+/// `PLINTH_<STORE>_<what>`, the store's name upper-cased with `-` and `.` as `_`.
+fn bound_variable(store: &str, what: &str) -> String {
     format!(
-        "PLINTH_{}_PASSWORD",
+        "PLINTH_{}_{what}",
         store.to_ascii_uppercase().replace(['-', '.'], "_")
     )
 }

@@ -391,15 +391,16 @@ fn pods_an_operator_creates_are_found_by_their_selectors() {
 
 #[test]
 fn the_secret_an_operator_creates_has_a_producer() {
-    // A service reading CloudNativePG's `postgres-app` Secret (as the README says to) is
-    // proven, since the `Cluster` creates it; without the `Cluster`, nothing does.
-    let (files, spec) = codepal();
+    // A service binding CloudNativePG's `postgres-app` Secret (CodePal's services bind their
+    // DATABASE_URL in staging) is proven, since the `Cluster` creates it; without the
+    // `Cluster`, nothing does.
+    let (reads_app, spec) = codepal();
     let path = "k8s/staging/auth-service.yaml";
-    let reads_app = edit(
-        &files,
-        path,
-        "name: codepal-database\n",
-        "name: postgres-app\n",
+    assert!(
+        reads_app
+            .iter()
+            .any(|f| f.path == path && f.contents.contains("name: postgres-app\n")),
+        "{path} no longer reads postgres-app"
     );
     assert!(
         in_env(&reads_app, &spec, Code::UnproducedSecret, path).is_empty(),

@@ -35,9 +35,13 @@ use crate::ir::{self, naming, Cloud, Environment, ManagedStore};
 // version declares (compiler/tests/terraform_modules.rs, with the lists in
 // compiler/tests/data/terraform-modules/), so moving a module pin means storing its lists.
 
-/// Terraform versions the module is written for: 1.5.7 is the oldest the eks 21 and iam 6
-/// modules accept.
-const TERRAFORM_VERSION: &str = ">= 1.5.7";
+/// Terraform versions the module is written for: 1.11 is the first with write-only
+/// arguments, through which a generated database password reaches RDS without entering the
+/// state (the eks 21 and iam 6 modules accept 1.5.7 and later).
+const TERRAFORM_VERSION: &str = ">= 1.11";
+/// Random provider, for an ephemeral generated password: 3.7 is the first with the
+/// ephemeral `random_password`.
+const RANDOM_PROVIDER: &str = "~> 3.7";
 /// AWS provider: 6.28 is the oldest the pinned eks, vpc and iam modules accept.
 const AWS_PROVIDER: &str = "~> 6.28";
 /// Helm provider: the 3.x series, whose `kubernetes` and `exec` are object attributes.
@@ -168,6 +172,16 @@ pub fn lower(platform: &ir::Platform, env: &Environment, cloud: &Cloud) -> Modul
                 reason: "holds a managed store's endpoints (and Redis's URL with the spec's own auth token), which Terraform rewrites on every apply; there is no credential of its own to rotate",
             });
         }
+        if ctx.generates_password(st) {
+            module.skips.push(Skip {
+                resource: format!(
+                    "aws_secretsmanager_secret.{}",
+                    naming::tf_ident(&naming::managed_password_secret(&st.name))
+                ),
+                check: "CKV2_AWS_57",
+                reason: "rotated by raising the store's password_version variable, at a time chosen for the restart of the services that read it: a rotation Lambda would change the password under running pods",
+            });
+        }
         if !matches!(st.engine.as_str(), "postgres" | "redis" | "object-storage") {
             module.notes.push(format!(
                 "managed data store `{}`: engine `{}` has no AWS lowering",
@@ -269,7 +283,15 @@ impl<'a> Ctx<'a> {
                             "kubernetes",
                             provider("hashicorp/kubernetes", KUBERNETES_PROVIDER),
                         ),
-                    ],
+                    ]
+                    .into_iter()
+                    .chain(
+                        self.env
+                            .managed_stores
+                            .iter()
+                            .any(|st| self.generates_password(st))
+                            .then(|| a("random", provider("hashicorp/random", RANDOM_PROVIDER))),
+                    ),
                 )),
                 b(block(
                     "backend",
@@ -965,14 +987,43 @@ impl<'a> Ctx<'a> {
             a("storage_type", s("gp3")),
             a("db_name", s(naming::sql_ident(&st.database))),
             a("username", s(naming::sql_ident(&st.username))),
-            // RDS generates the password and keeps it in Secrets Manager.
-            a("manage_master_user_password", true),
-            a("master_user_secret_kms_key_id", r("aws_kms_key.main.arn")),
-            a(
-                "db_subnet_group_name",
-                r("module.vpc.database_subnet_group_name"),
-            ),
         ];
+        if self.generates_password(st) {
+            let pw = naming::tf_ident(&naming::managed_password_secret(&st.name));
+            primary.extend([
+                // Read back from the secret Terraform wrote, so the instance and the secret
+                // hold the same password even when an apply stopped between them.
+                a(
+                    "password_wo",
+                    Expression::from(Traversal::new(
+                        call(
+                            "jsondecode",
+                            [r(&format!(
+                                "ephemeral.aws_secretsmanager_secret_version.{pw}.secret_string"
+                            ))],
+                        ),
+                        [hcl::expr::TraversalOperator::Index(s("password"))],
+                    )),
+                ),
+                a(
+                    "password_wo_version",
+                    r(&format!(
+                        "aws_secretsmanager_secret_version.{pw}.secret_string_wo_version"
+                    )),
+                ),
+            ]);
+            blocks.extend(self.generated_password(st));
+        } else {
+            primary.extend([
+                // RDS generates the password and keeps it in Secrets Manager.
+                a("manage_master_user_password", true),
+                a("master_user_secret_kms_key_id", r("aws_kms_key.main.arn")),
+            ]);
+        }
+        primary.extend([a(
+            "db_subnet_group_name",
+            r("module.vpc.database_subnet_group_name"),
+        )]);
         if let Some(window) = st.backup.as_ref().and_then(|b| backup_window(b, 60)) {
             primary.push(a("backup_window", s(window)));
         }
@@ -1025,6 +1076,94 @@ impl<'a> Ctx<'a> {
             .workloads
             .iter()
             .any(|w| w.secrets.values().any(|r| r.secret == name))
+    }
+
+    /// Whether Terraform generates managed PostgreSQL store `st`'s master password, rather
+    /// than RDS: when a service of the environment binds it (`password`, `uri`, `read-uri`
+    /// read the Secret `<store>-password`).
+    ///
+    /// Why not RDS's own: RDS keeps its managed password in a secret whose name
+    /// (`rds!db-<uuid>`) is known only after apply, so no generated manifest could name it,
+    /// and rotates it every seven days under pods that read it once at start. Terraform's
+    /// password has a fixed secret name the ExternalSecret reads, and changes only when
+    /// `var.<store>_password_version` does.
+    fn generates_password(&self, st: &ManagedStore) -> bool {
+        st.engine == "postgres" && self.connection_read(&naming::managed_password_secret(&st.name))
+    }
+
+    /// The master password of managed PostgreSQL store `st`, generated by Terraform and
+    /// kept in the Secrets Manager secret `<platform>/<env>/<store>-password` (KMS-encrypted
+    /// with the environment's key), where the readers' ExternalSecret finds it.
+    ///
+    /// The password never reaches state or plan: an ephemeral `random_password` (letters and
+    /// digits, so a URL holds it unescaped) is written through the write-only
+    /// `secret_string_wo`, read back by an ephemeral `aws_secretsmanager_secret_version`, and
+    /// passed to the instance's write-only `password_wo`. Both are sent only when
+    /// `var.<store>_password_version` changes, which is how the password is rotated.
+    fn generated_password(&self, st: &ManagedStore) -> Vec<Block> {
+        let name = naming::managed_password_secret(&st.name);
+        let id = naming::tf_ident(&name);
+        vec![
+            block(
+                "ephemeral",
+                ["random_password", &id],
+                [a("length", 40), a("special", false)],
+            ),
+            block(
+                "resource",
+                ["aws_secretsmanager_secret", &id],
+                [
+                    a(
+                        "name",
+                        s(naming::cloud_secret_name(
+                            &self.platform.name,
+                            &self.env.name,
+                            &name,
+                        )),
+                    ),
+                    a(
+                        "description",
+                        s(format!(
+                            "{}: master password, for the services that bind it",
+                            st.name
+                        )),
+                    ),
+                    a("kms_key_id", r("aws_kms_key.main.arn")),
+                ],
+            ),
+            block(
+                "resource",
+                ["aws_secretsmanager_secret_version", &id],
+                [
+                    a(
+                        "secret_id",
+                        r(&format!("aws_secretsmanager_secret.{id}.id")),
+                    ),
+                    a(
+                        "secret_string_wo",
+                        call(
+                            "jsonencode",
+                            [obj([(
+                                "password",
+                                r(&format!("ephemeral.random_password.{id}.result")),
+                            )])],
+                        ),
+                    ),
+                    a(
+                        "secret_string_wo_version",
+                        r(&format!("var.{}", password_version_variable(st))),
+                    ),
+                ],
+            ),
+            block(
+                "ephemeral",
+                ["aws_secretsmanager_secret_version", &id],
+                [a(
+                    "secret_id",
+                    r(&format!("aws_secretsmanager_secret_version.{id}.secret_id")),
+                )],
+            ),
+        ]
     }
 
     /// The Secrets Manager secret `<platform>/<env>/<store>-connection` with a managed
@@ -2120,6 +2259,19 @@ impl<'a> Ctx<'a> {
                 Some(Expression::Array(vec![])),
             ),
         ];
+        for st in &self.env.managed_stores {
+            if self.generates_password(st) {
+                blocks.push(variable(
+                    &password_version_variable(st),
+                    r("number"),
+                    &format!(
+                        "Version of {}'s master password: raise it to generate and set a new one",
+                        st.name
+                    ),
+                    Some(Expression::from(1)),
+                ));
+            }
+        }
         if self.cdn() {
             blocks.push(variable(
                 "cdn_origin_domain",
@@ -2176,9 +2328,16 @@ impl<'a> Ctx<'a> {
                             "{}: Secrets Manager secret holding the master credentials",
                             st.name
                         ),
-                        r(&format!(
-                            "aws_db_instance.{id}.master_user_secret.0.secret_arn"
-                        )),
+                        if self.generates_password(st) {
+                            r(&format!(
+                                "aws_secretsmanager_secret.{}.arn",
+                                naming::tf_ident(&naming::managed_password_secret(&st.name))
+                            ))
+                        } else {
+                            r(&format!(
+                                "aws_db_instance.{id}.master_user_secret.0.secret_arn"
+                            ))
+                        },
                     ));
                     if st.read_replicas > 0 {
                         blocks.push(output(
@@ -2354,6 +2513,12 @@ fn lifecycle(id: &str, keep_days: u32, dumps: bool) -> Block {
             ),
         ],
     )
+}
+
+/// The variable whose change makes Terraform generate and set a new master password for
+/// managed PostgreSQL store `st`: `<store>_password_version`.
+fn password_version_variable(st: &ManagedStore) -> String {
+    format!("{}_password_version", naming::tf_ident(&st.name))
 }
 
 fn variable(name: &str, ty: Expression, description: &str, default: Option<Expression>) -> Block {
