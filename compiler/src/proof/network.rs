@@ -385,6 +385,36 @@ pub(super) fn reachability(objects: &[Object], index: &Index, out: &mut Vec<Find
     super::mesh::authorization(objects, index, &net, out);
 }
 
+/// The pods (indexes of `index`) whose traffic the ingress of pod `di` may admit: every pod
+/// when no policy restricts its ingress, else a superset of those its rules' peers admit,
+/// which [`allowed`] then decides exactly.
+///
+/// Why: a check of every caller against every callee is quadratic in the workloads, and the
+/// policies plinth generates admit a handful of peers each.
+pub(super) fn ingress_candidates(di: usize, index: &Index, net: &Net) -> BTreeSet<usize> {
+    let mut candidates = BTreeSet::new();
+    let ingress: Vec<&Policy> = net.applying[di]
+        .iter()
+        .map(|&i| &net.policies[i])
+        .filter(|p| p.ingress.is_some())
+        .collect();
+    if ingress.is_empty() {
+        candidates.extend(0..index.pods.len());
+    }
+    for p in ingress {
+        for r in p.ingress.iter().flatten() {
+            peer_candidates(
+                r.get("from"),
+                &p.object.namespace,
+                index,
+                net.namespaces,
+                &mut candidates,
+            );
+        }
+    }
+    candidates
+}
+
 /// The pods and policies of an output, as [`reachability`] prepared them.
 pub(super) struct Net<'n, 'a> {
     pub pods: &'n [Option<Pod<'a>>],
