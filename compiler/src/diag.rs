@@ -149,7 +149,10 @@ codes! {
     RolloutNotModelled = "W025", "rollout-not-modelled", "`rollout.strategy` canary or blue-green in the local environment, which Docker Compose runs without a second version";
     InvalidDnsHealthCheck = "E240", "invalid-dns-health-check", "a Route 53 health check whose interval is not 10 or 30 seconds, whose failure threshold is outside 1 to 10, or whose path is not an absolute path";
     ZoneSignedTwice = "E241", "zone-signed-twice", "two environments sign the same DNS zone with DNSSEC, each with its own key-signing key";
-    DnsWithoutZone = "E242", "dns-without-zone", "a `dns` section with records, DNSSEC or health checks but no `zone`, so none of it is generated";
+    DnsWithoutZone = "E242", "dns-without-zone", "a `dns` section with records, DNSSEC, health checks or certificates but no `zone`, so none of it is generated";
+    WildcardNotCovering = "E243", "wildcard-not-covering", "a TLS route host that the environment's wildcard certificate (the zone and `*.<zone>`) does not cover";
+    InvalidRenewBefore = "E244", "invalid-renew-before", "a certificate renewal window that is not a duration from one hour to less than the certificates' 90-day lifetime";
+    WildcardWithoutGateway = "E245", "wildcard-without-gateway", "a wildcard certificate in an environment whose edge is Ingresses, which plinth serves it through only with the Gateway API";
     HealthChecksWithoutRoutes = "W040", "health-checks-without-routes", "DNS health checks in an environment where no service has a route host to check";
     UnissuedCertificate = "P019", "unissued-certificate", "a TLS Secret of a Gateway listener or Ingress that no issuer of the output (or the spec's external `tls_issuer`) issues";
     DnsRecordOnRouteHost = "E209", "dns-record-on-route-host", "a DNS record listed for a route host, whose record external-dns owns";

@@ -136,7 +136,12 @@ fn with_ingresses_external_dns_reads_ingresses() {
     let dir = TempDir::new("dns-ingress-source");
     let spec = std::fs::read_to_string(root().join("examples/codepal.toml"))
         .unwrap()
-        .replacen("[platform]\n", "[platform]\ngateway = \"ingress\"\n", 1);
+        .replacen("[platform]\n", "[platform]\ngateway = \"ingress\"\n", 1)
+        // Ingresses keep a certificate per host (a wildcard here is E245).
+        .replace(
+            "certificates = { wildcard = true, renew_before = \"30d\" }",
+            "certificates = { renew_before = \"30d\" }",
+        );
     std::fs::write(dir.join("codepal.toml"), spec).unwrap();
     let run = plinth_run(&dir.0, &["build", "codepal.toml", "--target", "helm"]);
     assert_exit(&run, 0);
@@ -451,4 +456,139 @@ fn health_checks_without_route_hosts_are_a_warning() {
     let out = plinth_run(&dir.0, &["check", "spec.toml", "--format", "json"]);
     assert_exit(&out, 0);
     assert_eq!(codes(&out), ["W040"]);
+}
+
+/// The documents of a generated YAML file.
+fn yaml_docs(path: &std::path::Path) -> Vec<serde_json::Value> {
+    serde_saphyr::from_multiple(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_wildcard_certificate_is_proven_in_dns_and_served_by_every_listener() {
+    // CodePal's production (003): `certificates = { wildcard = true, renew_before = "30d" }`.
+    let dir = TempDir::new("dns-wildcard");
+    let out = dir.join("out");
+    let run = plinth_run(
+        &root(),
+        &[
+            "build",
+            "examples/codepal.toml",
+            "--out",
+            out.to_str().unwrap(),
+            "--target",
+            "k8s",
+            "--target",
+            "terraform",
+        ],
+    );
+    assert_exit(&run, 0);
+    let gateway = yaml_docs(&out.join("k8s/production/gateway.yaml"));
+    let certificate = gateway
+        .iter()
+        .find(|d| d["kind"] == "Certificate")
+        .expect("a wildcard Certificate");
+    assert_eq!(
+        certificate["spec"]["dnsNames"],
+        serde_json::json!(["codepal.com", "*.codepal.com"])
+    );
+    assert_eq!(certificate["spec"]["renewBefore"], "720h");
+    assert_eq!(certificate["spec"]["issuerRef"]["kind"], "ClusterIssuer");
+    assert_eq!(certificate["spec"]["issuerRef"]["name"], "letsencrypt");
+    let secret = certificate["spec"]["secretName"].as_str().unwrap();
+    // Every HTTPS listener serves it, and the Gateway asks cert-manager for nothing else.
+    let gw = gateway.iter().find(|d| d["kind"] == "Gateway").unwrap();
+    let https: Vec<&serde_json::Value> = gw["spec"]["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["protocol"] == "HTTPS")
+        .collect();
+    assert_eq!(https.len(), 3, "{gw}");
+    for l in https {
+        assert_eq!(l["tls"]["certificateRefs"][0]["name"], secret, "{l}");
+    }
+    assert!(gw["metadata"]["annotations"].is_null(), "{gw}");
+    // The issuer proves codepal.com through Route 53 first, HTTP-01 for anything else.
+    let issuer = yaml_docs(&out.join("k8s/production/cluster-issuer.yaml"));
+    let solvers = &issuer[0]["spec"]["acme"]["solvers"];
+    assert_eq!(
+        solvers[0]["selector"]["dnsZones"],
+        serde_json::json!(["codepal.com"])
+    );
+    assert_eq!(solvers[0]["dns01"]["route53"]["region"], "us-east-1");
+    assert!(solvers[1]["http01"].is_object(), "{solvers}");
+    // cert-manager writes the challenge records with a role limited to the zone.
+    let addons = std::fs::read_to_string(out.join("terraform/production/addons.tf")).unwrap();
+    let role = module(&addons, "cert_manager_irsa");
+    assert_eq!(role["attach_cert_manager_policy"], true);
+    assert_eq!(
+        role["cert_manager_hosted_zone_arns"],
+        serde_json::json!(["${data.aws_route53_zone.main.arn}"])
+    );
+    let release = blocks(&addons, "resource", "helm_release")
+        .into_iter()
+        .find(|(id, _)| id == "cert_manager")
+        .expect("a cert-manager release")
+        .1;
+    assert!(
+        release["set"]
+            .to_string()
+            .contains("module.cert_manager_irsa.arn"),
+        "{release}"
+    );
+    // Staging asks for no DNS-01: its issuer answers HTTP-01 only, its Gateway keeps the
+    // per-host certificates, and cert-manager has no role.
+    let staging = yaml_docs(&out.join("k8s/staging/cluster-issuer.yaml"));
+    assert_eq!(
+        staging[0]["spec"]["acme"]["solvers"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let staging_addons = std::fs::read_to_string(out.join("terraform/staging/addons.tf")).unwrap();
+    assert!(!staging_addons.contains("cert_manager_irsa"));
+    let staging_gw = yaml_docs(&out.join("k8s/staging/gateway.yaml"));
+    assert!(!staging_gw.iter().any(|d| d["kind"] == "Certificate"));
+}
+
+#[test]
+fn without_a_wildcard_the_renewal_window_reaches_the_gateway_annotation() {
+    let spec = std::fs::read_to_string(root().join("examples/codepal.toml"))
+        .unwrap()
+        .replace(
+            "certificates = { wildcard = true, renew_before = \"30d\" }",
+            "certificates = { renew_before = \"30d\" }",
+        );
+    let dir = TempDir::new("dns-renew-before");
+    std::fs::write(dir.join("codepal.toml"), spec).unwrap();
+    let run = plinth_run(
+        &dir.0,
+        &["build", "codepal.toml", "--out", "out", "--target", "k8s"],
+    );
+    assert_exit(&run, 0);
+    let gateway = yaml_docs(&dir.join("out/k8s/production/gateway.yaml"));
+    assert!(!gateway.iter().any(|d| d["kind"] == "Certificate"));
+    let gw = gateway.iter().find(|d| d["kind"] == "Gateway").unwrap();
+    assert_eq!(
+        gw["metadata"]["annotations"]["cert-manager.io/renew-before"],
+        "720h"
+    );
+    assert_eq!(
+        gw["metadata"]["annotations"]["cert-manager.io/cluster-issuer"],
+        "letsencrypt"
+    );
+    let listener = gw["spec"]["listeners"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["hostname"] == "api.codepal.com")
+        .unwrap();
+    assert_eq!(
+        listener["tls"]["certificateRefs"][0]["name"],
+        "api-codepal-com-tls"
+    );
+    // DNS-01 all the same: `certificates` asks for it.
+    let issuer = yaml_docs(&dir.join("out/k8s/production/cluster-issuer.yaml"));
+    assert!(issuer[0]["spec"]["acme"]["solvers"][0]["dns01"].is_object());
 }

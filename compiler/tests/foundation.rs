@@ -360,8 +360,9 @@ fn the_default_tls_issuer_is_generated_and_needs_an_address() {
     let codepal = std::fs::read_to_string(root().join("examples/codepal.toml")).unwrap();
     std::fs::write(dir.join("platform.toml"), &codepal).unwrap();
     build(&dir, "platform.toml");
-    // With a cloud the routes go through the Gateway, which names the issuer.
-    let gateways: Vec<Value> = objects(&dir.join("out"), "production")
+    // With a cloud the routes go through the Gateway, which names the issuer (staging's:
+    // production's wildcard Certificate names it instead).
+    let gateways: Vec<Value> = objects(&dir.join("out"), "staging")
         .into_iter()
         .filter(|o| o["kind"] == "Gateway")
         .collect();
@@ -384,7 +385,9 @@ fn the_default_tls_issuer_is_generated_and_needs_an_address() {
         assert_eq!(acme["email"], "devops@codepal.com");
         assert!(acme["privateKeySecretRef"]["name"].is_string());
         let gateway = objs.iter().find(|o| o["kind"] == "Gateway").unwrap();
-        let parent = &acme["solvers"][0]["http01"]["gatewayHTTPRoute"]["parentRefs"][0];
+        // HTTP-01 through the Gateway is the last solver (after production's DNS-01).
+        let solvers = acme["solvers"].as_array().unwrap();
+        let parent = &solvers[solvers.len() - 1]["http01"]["gatewayHTTPRoute"]["parentRefs"][0];
         assert_eq!(parent["name"], gateway["metadata"]["name"]);
         assert_eq!(parent["namespace"], gateway["metadata"]["namespace"]);
     }

@@ -74,6 +74,32 @@ pub(super) fn run(ctx: &mut Ctx) {
                 health_checks_without_routes(env_name, checks, &mut found);
             }
         }
+        if let Some(certificates) = &dns.certificates {
+            if let Some(r) = &certificates.renew_before {
+                invalid_renew_before(r, &mut found);
+            }
+            if let Some(wildcard) = certificates.wildcard.as_ref().filter(|w| w.value) {
+                if ctx
+                    .spec
+                    .platform
+                    .gateway
+                    .as_ref()
+                    .is_some_and(|g| g.value == crate::spec::Gateway::Ingress)
+                {
+                    wildcard_without_gateway(wildcard, &mut found);
+                }
+                let tls_hosts = view
+                    .services
+                    .values()
+                    .filter_map(|s| s.ingress.as_ref())
+                    .filter(|i| i.tls.as_ref().is_none_or(|t| t.value))
+                    .flat_map(|i| i.host.iter().chain(i.redirect_from.iter().flatten()))
+                    .filter_map(|h| route_host(h, domain.as_deref()).map(|host| (host, h)));
+                for (host, written) in tls_hosts {
+                    wildcard_not_covering(&host, written, &zone_name, wildcard, &mut found);
+                }
+            }
+        }
         if let Some(on) = dns.dnssec.as_ref().filter(|d| d.value) {
             signed
                 .entry(zone_name.clone())
@@ -140,8 +166,8 @@ fn dns_without_cloud(env: &Sp<String>, dns: &Dns, out: &mut Vec<Diagnostic>) {
     );
 }
 
-/// E242 `dns-without-zone`: a `dns` section that lists records, signs or checks without
-/// naming its `zone`.
+/// E242 `dns-without-zone`: a `dns` section that lists records, signs, checks or asks for
+/// certificates without naming its `zone`.
 ///
 /// Why: everything in the section happens in the zone, which Terraform looks up by name;
 /// without it nothing would be generated, silently.
@@ -154,6 +180,8 @@ fn dns_without_zone(env: &Sp<String>, dns: &Dns, out: &mut Vec<Diagnostic>) {
         &p.span
     } else if let Some(r) = dns.records.first() {
         &r.name.span
+    } else if let Some(w) = dns.certificates.as_ref().and_then(|c| c.wildcard.as_ref()) {
+        &w.span
     } else {
         &env.span
     };
@@ -168,6 +196,96 @@ fn dns_without_zone(env: &Sp<String>, dns: &Dns, out: &mut Vec<Diagnostic>) {
             "in which zone?",
         )
         .help("name the public hosted zone, e.g. `zone = \"codepal.com\"`"),
+    );
+}
+
+/// E243 `wildcard-not-covering`: with `certificates.wildcard`, a TLS route or redirect host
+/// that is neither the zone nor a name directly under it.
+///
+/// Why: the wildcard certificate names the zone and `*.<zone>`, and a wildcard covers one
+/// label only; every HTTPS listener serves it, so a host it does not cover would present a
+/// certificate for another name and every client would refuse the connection.
+///
+/// Example: `host = "api.eu.codepal.com"` with the zone `codepal.com`.
+fn wildcard_not_covering(
+    host: &str,
+    written: &Sp<String>,
+    zone: &str,
+    wildcard: &Sp<bool>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let covered = host == zone
+        || host
+            .strip_suffix(zone)
+            .and_then(|h| h.strip_suffix('.'))
+            .is_some_and(|label| !label.is_empty() && !label.contains('.'));
+    // A host outside the zone is reported by `route_host_outside_zone`.
+    let inside = host == zone || host.ends_with(&format!(".{zone}"));
+    if covered || !inside {
+        return;
+    }
+    out.push(
+        Diagnostic::new(
+            Code::WildcardNotCovering,
+            format!("the wildcard certificate of `{zone}` does not cover `{host}`: a wildcard stands for one label"),
+            written.span.clone(),
+            format!("not `{zone}` or `*.{zone}`"),
+        )
+        .related(wildcard.span.clone(), "one certificate for every HTTPS listener")
+        .help(format!("move the host directly under `{zone}`, or turn `wildcard` off so that every host gets a certificate of its own")),
+    );
+}
+
+/// E244 `invalid-renew-before`: a `renew_before` that is not a duration, shorter than an
+/// hour, or not shorter than the 90 days a Let's Encrypt certificate lasts.
+///
+/// Why: cert-manager refuses a window as long as the certificate (it would renew at once,
+/// forever), and a window under an hour leaves no time to retry a failed renewal before the
+/// certificate expires.
+///
+/// Example: `renew_before = "90d"`.
+fn invalid_renew_before(r: &Sp<String>, out: &mut Vec<Diagnostic>) {
+    const HOUR_MS: u64 = 3_600_000;
+    const LIFETIME_MS: u64 = 90 * 24 * HOUR_MS;
+    let (label, help) = match crate::units::parse_duration(&r.value) {
+        Err(_) => ("not a duration", "write it like `30d` or `720h`".to_owned()),
+        Ok(ms) if ms < HOUR_MS => ("under an hour", "renew at least an hour before expiry; `30d` is usual".to_owned()),
+        Ok(ms) if ms >= LIFETIME_MS => (
+            "as long as the certificate",
+            "Let's Encrypt certificates last 90 days (64 from February 2027): renew well inside that, e.g. `30d`".to_owned(),
+        ),
+        Ok(_) => return,
+    };
+    out.push(
+        Diagnostic::new(
+            Code::InvalidRenewBefore,
+            format!(
+                "`renew_before = \"{}\"` is not a renewal window cert-manager can use",
+                r.value
+            ),
+            r.span.clone(),
+            label,
+        )
+        .help(help),
+    );
+}
+
+/// E245 `wildcard-without-gateway`: `certificates.wildcard` where the edge is Ingresses
+/// (`platform.gateway = "ingress"`).
+///
+/// Why: plinth serves the wildcard certificate from the Gateway's HTTPS listeners; with
+/// Ingresses each host keeps a certificate of its own, so the setting would do nothing.
+///
+/// Example: `gateway = "ingress"` with `certificates = { wildcard = true }`.
+fn wildcard_without_gateway(wildcard: &Sp<bool>, out: &mut Vec<Diagnostic>) {
+    out.push(
+        Diagnostic::new(
+            Code::WildcardWithoutGateway,
+            "a wildcard certificate is served through the Gateway API edge, and this environment's edge is Ingresses",
+            wildcard.span.clone(),
+            "not served by Ingresses",
+        )
+        .help("use the Gateway API edge (`platform.gateway = \"envoy\"` or `\"istio\"`), or turn `wildcard` off"),
     );
 }
 

@@ -124,6 +124,8 @@ pub(crate) enum Role {
     ExternalSecrets,
     /// external-dns: change the records of the environment's hosted zone.
     ExternalDns,
+    /// cert-manager: write the DNS-01 challenge records of the environment's hosted zone.
+    CertManager,
 }
 
 impl Role {
@@ -131,7 +133,7 @@ impl Role {
     /// key escaped).
     pub fn value_path(self) -> &'static str {
         match self {
-            Role::ExternalSecrets | Role::ExternalDns => {
+            Role::ExternalSecrets | Role::ExternalDns | Role::CertManager => {
                 "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn"
             }
         }
@@ -142,6 +144,8 @@ impl Role {
         match self {
             Role::ExternalSecrets => (EXTERNAL_SECRETS_NAMESPACE, EXTERNAL_SECRETS_SERVICE_ACCOUNT),
             Role::ExternalDns => (EXTERNAL_DNS_NAMESPACE, EXTERNAL_DNS_NAMESPACE),
+            // The chart's ServiceAccount is named after the release, `cert-manager`.
+            Role::CertManager => (CERT_MANAGER_NAMESPACE, CERT_MANAGER_NAMESPACE),
         }
     }
 }
@@ -411,6 +415,13 @@ fn cert_manager(env: &Environment) -> Option<Addon> {
         .any(|w| w.ingress.as_ref().is_some_and(|i| i.tls));
     let crds = gateway_crds_owner(env);
     let gateway = crds.is_some();
+    // DNS-01 in the zone (`dns.certificates`): the controller writes the challenge records
+    // with an IAM role of its own.
+    let dns01 = env
+        .cloud
+        .as_ref()
+        .and_then(|c| c.dns.as_ref())
+        .is_some_and(|d| d.certificates.is_some());
     let mut values = json!({ "crds": { "enabled": true, "keep": true } });
     if gateway {
         values["config"] = json!({
@@ -428,7 +439,7 @@ fn cert_manager(env: &Environment) -> Option<Addon> {
         namespace: CERT_MANAGER_NAMESPACE.to_owned(),
         values: Some(values),
         after: crds.map(After::Addon).into_iter().collect(),
-        role: None,
+        role: dns01.then_some(Role::CertManager),
     })
 }
 

@@ -214,9 +214,10 @@ pub(crate) struct Issuer {
     pub name: String,
     /// ACME account e-mail.
     pub email: String,
-    /// The HTTP-01 solver: through the environment's Gateway, or temporary Ingresses of its
-    /// ingress class.
-    pub solver: serde_json::Value,
+    /// The solvers, most specific first: DNS-01 in the environment's zone when
+    /// `dns.certificates` asks for it, then HTTP-01 through the environment's Gateway or
+    /// temporary Ingresses of its ingress class (for any host outside the zone).
+    pub solvers: Vec<serde_json::Value>,
 }
 
 /// The generated ClusterIssuer of `env`, if any (see [`Issuer`]).
@@ -225,13 +226,35 @@ pub(crate) fn issuer(platform: &ir::Platform, env: &Environment) -> Option<Issue
     (needs_issuer(env) && default).then(|| Issuer {
         name: env.cluster.tls_issuer.clone(),
         email: env.cluster.tls_email.clone().unwrap_or_default(),
-        solver: match super::gateway::edge(platform, env) {
-            Some(e) => super::gateway::solver(&e, &env.namespace),
-            None => serde_json::json!({
-                "http01": { "ingress": { "ingressClassName": env.cluster.ingress_class } }
-            }),
-        },
+        solvers: dns01(env)
+            .into_iter()
+            .chain([match super::gateway::edge(platform, env) {
+                Some(e) => super::gateway::solver(&e, &env.namespace),
+                None => serde_json::json!({
+                    "http01": { "ingress": { "ingressClassName": env.cluster.ingress_class } }
+                }),
+            }])
+            .collect(),
     })
+}
+
+/// The DNS-01 solver of the issuer, when the environment's `dns.certificates` asks for it,
+/// for the names of its zone (cert-manager prefers the solver whose `dnsZones` match over
+/// the HTTP-01 one without a selector): cert-manager writes each challenge's TXT record into
+/// the Route 53 zone, with the IAM role
+/// its ServiceAccount carries (IRSA, from the environment's Terraform; a ClusterIssuer may use
+/// the controller's ambient credentials by default), and finds the zone by name.
+///
+/// Why DNS-01: a wildcard certificate can be proven only in DNS, and it needs no route from
+/// the internet to the cluster, so certificates are issued before the load balancer exists.
+fn dns01(env: &Environment) -> Option<serde_json::Value> {
+    let cloud = env.cloud.as_ref()?;
+    let dns = cloud.dns.as_ref()?;
+    dns.certificates.as_ref()?;
+    Some(serde_json::json!({
+        "selector": { "dnsZones": [dns.zone] },
+        "dns01": { "route53": { "region": cloud.region } },
+    }))
 }
 
 /// Whether `env` is a cluster plinth builds (it has a cloud) with an Ingress that
@@ -264,7 +287,7 @@ pub(crate) fn issuer_spec(i: &Issuer) -> serde_json::Value {
             "server": ir::ACME_SERVER,
             "email": i.email,
             "privateKeySecretRef": { "name": naming::acme_account_key(&i.name) },
-            "solvers": [i.solver],
+            "solvers": i.solvers,
         }
     })
 }

@@ -49,8 +49,23 @@ pub(crate) struct Edge {
     pub load_balancer: Option<BTreeMap<String, String>>,
     /// Its hosts, sorted.
     pub hosts: Vec<Host>,
-    /// The cert-manager ClusterIssuer its annotation names, when a host terminates TLS.
+    /// The cert-manager ClusterIssuer its certificates come from, when a host terminates
+    /// TLS.
     pub issuer: Option<String>,
+    /// The environment's wildcard certificate, when `dns.certificates.wildcard` asks for one
+    /// and a host terminates TLS: every HTTPS listener serves it.
+    pub wildcard: Option<Wildcard>,
+    /// How long before expiry cert-manager renews (a Go duration, `720h`), when the spec says.
+    pub renew_before: Option<String>,
+}
+
+/// The one certificate of an environment's zone and `*.<zone>`.
+#[derive(Clone, Debug)]
+pub(crate) struct Wildcard {
+    /// The zone.
+    pub zone: String,
+    /// The Secret it is written to, also the `Certificate`'s name.
+    pub secret: String,
 }
 
 /// The Gateway of `env`: when its edge is the Gateway API and a workload is exposed.
@@ -76,6 +91,20 @@ pub(crate) fn edge(platform: &ir::Platform, env: &Environment) -> Option<Edge> {
         return None;
     }
     let tls = hosts.values().any(|(t, _)| *t);
+    let certificates = env
+        .cloud
+        .as_ref()
+        .and_then(|c| c.dns.as_ref())
+        .and_then(|d| d.certificates.as_ref().map(|c| (d, c)));
+    let wildcard = certificates
+        .filter(|(_, c)| c.wildcard && tls)
+        .map(|(d, _)| Wildcard {
+            zone: d.zone.clone(),
+            secret: naming::tls_secret(&format!("*.{}", d.zone)),
+        });
+    let renew_before = certificates
+        .and_then(|(_, c)| c.renew_before_seconds)
+        .map(go_duration);
     Some(Edge {
         name: naming::gateway(&platform.name),
         class: if istio {
@@ -94,7 +123,43 @@ pub(crate) fn edge(platform: &ir::Platform, env: &Environment) -> Option<Edge> {
             })
             .collect(),
         issuer: tls.then(|| env.cluster.tls_issuer.clone()),
+        wildcard,
+        renew_before,
     })
+}
+
+/// `seconds` as a Go duration in the largest whole unit, as cert-manager reads
+/// `renewBefore` and its `renew-before` annotation: `720h`, `90m`, `45s`.
+fn go_duration(seconds: u64) -> String {
+    if seconds % 3600 == 0 {
+        format!("{}h", seconds / 3600)
+    } else if seconds % 60 == 0 {
+        format!("{}m", seconds / 60)
+    } else {
+        format!("{seconds}s")
+    }
+}
+
+/// The `Certificate` of the environment's wildcard certificate: the zone and `*.<zone>`,
+/// from the Gateway's issuer, into the Secret every HTTPS listener names; its name is the
+/// Secret's.
+///
+/// Why a `Certificate` of its own rather than cert-manager's Gateway support: the shim
+/// makes one certificate per listener hostname, and a wildcard is one certificate for all
+/// of them (which Let's Encrypt issues only through DNS-01, the solver the issuer then has).
+pub(crate) fn wildcard_certificate(e: &Edge) -> Option<(String, Value)> {
+    let w = e.wildcard.as_ref()?;
+    let issuer = e.issuer.as_ref()?;
+    let mut spec = json!({
+        "secretName": w.secret,
+        "dnsNames": [w.zone, format!("*.{}", w.zone)],
+        "issuerRef": { "group": "cert-manager.io", "kind": "ClusterIssuer", "name": issuer },
+        "privateKey": { "rotationPolicy": "Always" },
+    });
+    if let Some(r) = &e.renew_before {
+        spec["renewBefore"] = json!(r);
+    }
+    Some((w.secret.clone(), spec))
 }
 
 /// The spec of the `GatewayClass`: Envoy Gateway's controller.
@@ -118,11 +183,21 @@ fn network_load_balancer() -> BTreeMap<String, String> {
 }
 
 /// The annotations of the `Gateway`: the ClusterIssuer cert-manager issues its listeners'
-/// certificates from.
+/// certificates from, and the renewal window when the spec sets one.
+///
+/// None with a wildcard certificate: its own `Certificate` issues it, and the annotation
+/// would make cert-manager issue a second, per-host certificate into the same Secret.
 pub(crate) fn annotations(e: &Edge) -> Option<BTreeMap<String, String>> {
-    e.issuer
-        .as_ref()
-        .map(|i| BTreeMap::from([("cert-manager.io/cluster-issuer".to_owned(), i.clone())]))
+    if e.wildcard.is_some() {
+        return None;
+    }
+    e.issuer.as_ref().map(|i| {
+        let mut a = BTreeMap::from([("cert-manager.io/cluster-issuer".to_owned(), i.clone())]);
+        if let Some(r) = &e.renew_before {
+            a.insert("cert-manager.io/renew-before".to_owned(), r.clone());
+        }
+        a
+    })
 }
 
 /// The spec of the `Gateway`: one HTTP listener on port 80 for every host (routes match
@@ -153,7 +228,13 @@ pub(crate) fn gateway_spec(e: &Edge) -> Value {
                 "protocol": "HTTPS",
                 "tls": {
                     "mode": "Terminate",
-                    "certificateRefs": [{ "kind": "Secret", "name": naming::tls_secret(&h.hostname) }],
+                    "certificateRefs": [{
+                        "kind": "Secret",
+                        "name": e.wildcard.as_ref().map_or_else(
+                            || naming::tls_secret(&h.hostname),
+                            |w| w.secret.clone(),
+                        ),
+                    }],
                 },
                 "allowedRoutes": same,
             }));

@@ -291,7 +291,7 @@ fn values_without_dashboards(shared: &Shared, env: &Environment) -> Values {
             server: ir::ACME_SERVER.to_owned(),
             email: i.email,
             account_key_secret: naming::acme_account_key(&i.name),
-            solver: object(i.solver),
+            solvers: i.solvers,
         }),
         gateway: super::gateway::edge(platform, env).map(|e| GatewayValues {
             name: e.name.clone(),
@@ -312,6 +312,12 @@ fn values_without_dashboards(shared: &Shared, env: &Environment) -> Values {
                 .map(|(name, spec)| (name, object(spec)))
                 .collect(),
             proxy_policy: super::k8s::gateway_policy_spec(platform, env, &e).map(|(name, spec)| {
+                NamedSpecValues {
+                    name,
+                    spec: object(spec),
+                }
+            }),
+            certificate: super::gateway::wildcard_certificate(&e).map(|(name, spec)| {
                 NamedSpecValues {
                     name,
                     spec: object(spec),

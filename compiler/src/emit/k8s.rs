@@ -122,6 +122,14 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
                 .chain([gw])
                 .map(|o| Object::Custom(Box::new(o)))
                 .collect();
+            if let Some((name, spec)) = gateway::wildcard_certificate(&edge) {
+                objects.push(Object::Custom(Box::new(CustomObject {
+                    api_version: "cert-manager.io/v1",
+                    kind: "Certificate",
+                    metadata: meta(&name, env, naming::common_labels(&platform.name, env)),
+                    spec,
+                })));
+            }
             for (name, spec) in gateway::redirects(&edge) {
                 objects.push(Object::Custom(Box::new(CustomObject {
                     api_version: gateway::API_VERSION,

@@ -1706,11 +1706,20 @@ fn lower_dns(d: &spec::Dns) -> Option<crate::ir::Dns> {
             .as_ref()
             .map_or(HEALTH_CHECK_FAILURE_THRESHOLD, |t| t.value),
     });
+    let certificates = d.certificates.as_ref().map(|c| crate::ir::DnsCertificates {
+        wildcard: c.wildcard.as_ref().is_some_and(|w| w.value),
+        renew_before_seconds: c
+            .renew_before
+            .as_ref()
+            .and_then(|r| crate::units::parse_duration(&r.value).ok())
+            .map(|ms| ms / 1000),
+    });
     Some(crate::ir::Dns {
         zone,
         records,
         dnssec: d.dnssec.as_ref().is_some_and(|s| s.value),
         health_checks,
+        certificates,
     })
 }
 

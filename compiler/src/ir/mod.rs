@@ -867,6 +867,17 @@ pub struct Dns {
     pub dnssec: bool,
     /// Health checks of the route hosts, when the spec asks for them.
     pub health_checks: Option<HealthChecks>,
+    /// Certificates proven through DNS-01 in the zone, when the spec asks for them.
+    pub certificates: Option<DnsCertificates>,
+}
+
+/// Certificates of the route hosts, proven through DNS-01 records in the zone.
+#[derive(Clone, Debug)]
+pub struct DnsCertificates {
+    /// One certificate for the zone and `*.<zone>` instead of one per host.
+    pub wildcard: bool,
+    /// Renew this many seconds before expiry; `None`: cert-manager's default.
+    pub renew_before_seconds: Option<u64>,
 }
 
 /// Route 53 health checks of an environment's route hosts.

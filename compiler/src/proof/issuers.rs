@@ -1,5 +1,6 @@
 //! Certificates: every TLS Secret a Gateway listener or an Ingress names through
-//! cert-manager's annotation is issued by an issuer that exists.
+//! cert-manager's annotation is issued by an issuer that exists, and every Certificate the
+//! output writes itself names an issuer that exists and covers the hosts its Secret serves.
 //!
 //! [`super::operators`] already turns the annotation into the `Certificate`s cert-manager
 //! creates, so P005 sees the Secrets produced; what it cannot see is whether cert-manager
@@ -8,7 +9,7 @@
 //! not proven here: a host outside it is legal (its DNS kept by hand) and `check` warns of
 //! it (W018), which an error here would overrule.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
@@ -86,6 +87,100 @@ pub(super) fn unissued_certificates(
                 "this is a bug in plinth if `platform.tls_issuer` is unset or `letsencrypt`; another issuer must be named in `platform.tls_issuer`, which then is a prerequisite of the cluster",
             ));
         }
+    }
+}
+
+/// P019 `unissued-certificate`, for the `Certificate`s the output writes itself (the
+/// wildcard certificate of a zone): each must name an issuer that exists, and every TLS host
+/// whose listener or Ingress serves its Secret must be one of its DNS names or lie directly
+/// under one of its wildcards.
+///
+/// Why: a Certificate of a missing issuer stays pending forever; one whose names miss a host
+/// is issued, and every client of that host refuses it as a certificate for another name.
+///
+/// Example: a Gateway listener for `api.eu.codepal.com` serving the Secret of the
+/// Certificate for `codepal.com` and `*.codepal.com`.
+pub(super) fn uncovered_hosts(
+    objects: &[Object],
+    external_issuer: Option<&str>,
+    out: &mut Vec<Finding>,
+) {
+    let exists = |kind: &str, namespace: &str, name: &str| {
+        objects.iter().any(|o| {
+            o.group() == "cert-manager.io"
+                && o.kind == kind
+                && o.name == name
+                && (kind == "ClusterIssuer" || o.namespace == namespace)
+        }) || (kind == "ClusterIssuer" && external_issuer == Some(name))
+    };
+    // The DNS names of each generated Certificate, by its Secret.
+    let mut names: BTreeMap<(&str, &str), Vec<&str>> = BTreeMap::new();
+    for c in objects
+        .iter()
+        .filter(|o| o.kind == "Certificate" && o.group() == "cert-manager.io")
+    {
+        let Some(issuer) = c.doc.pointer("/spec/issuerRef") else {
+            continue;
+        };
+        let text = |k: &str| issuer.get(k).and_then(Value::as_str);
+        let kind = text("kind").unwrap_or("Issuer");
+        let name = text("name").unwrap_or_default();
+        if !exists(kind, &c.namespace, name) {
+            out.push(Finding::on(
+                Code::UnissuedCertificate,
+                c.owner(),
+                format!(
+                    "Certificate `{}` asks {kind} `{name}` for its certificate, and the output creates no such issuer",
+                    c.name
+                ),
+                "this is a bug in plinth if `platform.tls_issuer` is unset or `letsencrypt`; another issuer must be named in `platform.tls_issuer`, which then is a prerequisite of the cluster",
+            ));
+        }
+        if let Some(secret) = c.doc.pointer("/spec/secretName").and_then(Value::as_str) {
+            names
+                .entry((c.namespace.as_str(), secret))
+                .or_default()
+                .extend(
+                    c.doc
+                        .pointer("/spec/dnsNames")
+                        .and_then(Value::as_array)
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str),
+                );
+        }
+    }
+    for o in objects {
+        for (secret, host) in tls_hosts(o) {
+            let Some(dns) = names.get(&(o.namespace.as_str(), secret.as_str())) else {
+                continue;
+            };
+            if !dns.iter().any(|n| covers(n, &host)) {
+                out.push(Finding::on(
+                    Code::UnissuedCertificate,
+                    o.owner(),
+                    format!(
+                        "{} `{}` serves `{host}` the Secret `{secret}`, whose Certificate is for {} only",
+                        o.kind,
+                        o.name,
+                        dns.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                    "give the host a certificate of its own, or move it directly under the wildcard's zone",
+                ));
+            }
+        }
+    }
+}
+
+/// Whether certificate name `name` (a host, or `*.` and a domain) covers `host`: the same
+/// name, or one label directly under a wildcard's domain.
+fn covers(name: &str, host: &str) -> bool {
+    match name.strip_prefix("*.") {
+        Some(domain) => host
+            .strip_suffix(domain)
+            .and_then(|h| h.strip_suffix('.'))
+            .is_some_and(|label| !label.is_empty() && !label.contains('.')),
+        None => name.eq_ignore_ascii_case(host),
     }
 }
 

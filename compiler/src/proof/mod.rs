@@ -333,6 +333,7 @@ fn prove(
                     cluster::autoscaling_metrics(objects, tf, out);
                     cluster::network_policy_enforcement(objects, tf, out);
                     issuers::unissued_certificates(objects, external_issuer, out);
+                    issuers::uncovered_hosts(objects, external_issuer, out);
                 }
                 Some(_) => {}
                 None => skipped.extend(

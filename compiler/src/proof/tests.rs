@@ -426,14 +426,14 @@ fn gateway_certificates_come_from_the_issuer_annotation() {
     // has no certificate to serve.
     let found = breaks(
         Code::UnproducedSecret,
-        "k8s/production/gateway.yaml",
+        "k8s/staging/gateway.yaml",
         "    cert-manager.io/cluster-issuer: letsencrypt\n",
         "    example.com/unrelated: letsencrypt\n",
     );
     assert!(
         found.iter().any(|d| d
             .message
-            .starts_with("Gateway `codepal` reads Secret `api-codepal-com-tls`")),
+            .starts_with("Gateway `codepal` reads Secret `api-staging-codepal-com-tls`")),
         "{found:?}"
     );
 }
@@ -583,7 +583,7 @@ fn certificates_come_from_an_issuer_of_the_output() {
     // accept its Certificates and never issue them.
     let found = breaks(
         Code::UnissuedCertificate,
-        "k8s/production/gateway.yaml",
+        "k8s/staging/gateway.yaml",
         "    cert-manager.io/cluster-issuer: letsencrypt\n",
         "    cert-manager.io/cluster-issuer: lets-encrypt\n",
     );
@@ -603,7 +603,7 @@ fn certificates_come_from_an_issuer_of_the_output() {
     let (_, external) = compiled(&text);
     let broken = edit(
         &files,
-        "k8s/production/gateway.yaml",
+        "k8s/staging/gateway.yaml",
         "    cert-manager.io/cluster-issuer: letsencrypt\n",
         "    cert-manager.io/cluster-issuer: lets-encrypt\n",
     );
@@ -612,7 +612,7 @@ fn certificates_come_from_an_issuer_of_the_output() {
             &broken,
             &external,
             Code::UnissuedCertificate,
-            "k8s/production/gateway.yaml"
+            "k8s/staging/gateway.yaml"
         ),
         Vec::new()
     );
@@ -639,6 +639,40 @@ fn clients_of_a_replicated_redis_must_reach_its_proxy() {
         found
             .iter()
             .any(|d| d.message.contains("`api` depends on `cache`")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn the_wildcard_certificate_covers_every_host_it_serves() {
+    // CodePal's production serves app, api and www from one Certificate for codepal.com and
+    // *.codepal.com; narrowed to the apex, it no longer covers them.
+    let found = breaks(
+        Code::UnissuedCertificate,
+        "k8s/production/gateway.yaml",
+        "- \"*.codepal.com\"\n",
+        "- \"*.eu.codepal.com\"\n",
+    );
+    assert!(
+        found.iter().any(|d| d
+            .message
+            .contains("serves `api.codepal.com` the Secret `wildcard-codepal-com-tls`")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn the_wildcard_certificate_names_an_issuer_that_exists() {
+    let found = breaks(
+        Code::UnissuedCertificate,
+        "k8s/production/gateway.yaml",
+        "    name: letsencrypt\n",
+        "    name: lets-encrypt\n",
+    );
+    assert!(
+        found.iter().any(|d| d
+            .message
+            .contains("Certificate `wildcard-codepal-com-tls` asks ClusterIssuer `lets-encrypt`")),
         "{found:?}"
     );
 }

@@ -1118,6 +1118,24 @@ pub struct Dns {
     /// A Route 53 health check of every route host, each with a CloudWatch alarm on its
     /// status, e.g. `{ path = "/api/health" }`.
     pub health_checks: Option<HealthChecks>,
+    /// How cert-manager proves control of the route hosts for their certificates: with this
+    /// table, through DNS-01 records in the zone (cert-manager gets an IAM role that may
+    /// change only this zone) instead of HTTP-01 through the edge, which wildcard
+    /// certificates need, e.g. `{ wildcard = true, renew_before = "30d" }`.
+    pub certificates: Option<DnsCertificates>,
+}
+
+/// The certificates of an environment's route hosts, proven through DNS-01 in its zone.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DnsCertificates {
+    /// One certificate for the zone and `*.<zone>`, served by every HTTPS listener of the
+    /// Gateway, instead of one per host; every TLS host must then be the zone or a name
+    /// directly under it. Defaults to `false`.
+    pub wildcard: Option<Sp<bool>>,
+    /// How long before expiry cert-manager renews, e.g. `"30d"`; less than the 90 days
+    /// Let's Encrypt certificates last. Defaults to cert-manager's: a third of the lifetime.
+    pub renew_before: Option<Sp<String>>,
 }
 
 /// Route 53 health checks of an environment's route hosts: from checkers in several AWS

@@ -105,6 +105,10 @@ pub struct GatewayValues {
     /// namespace (Istio's gateway): its name and spec.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub proxy_policy: Option<NamedSpecValues>,
+    /// The wildcard certificate every HTTPS listener serves, when `dns.certificates.wildcard`
+    /// asks for one: the cert-manager `Certificate`'s name and spec.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<NamedSpecValues>,
 }
 
 /// The Istio mesh's objects: the specs plinth decided for the k8s target, rendered as they
@@ -170,8 +174,10 @@ pub struct ClusterIssuerValues {
     pub email: String,
     /// Secret the ACME account's private key is kept in.
     pub account_key_secret: String,
-    /// The HTTP-01 solver (through the Gateway, or Ingresses of `cluster.ingressClass`).
-    pub solver: serde_json::Map<String, serde_json::Value>,
+    /// The solvers, most specific first: DNS-01 in the environment's Route 53 zone when
+    /// `dns.certificates` asks for it, then HTTP-01 (through the Gateway, or Ingresses of
+    /// `cluster.ingressClass`).
+    pub solvers: Vec<serde_json::Value>,
 }
 
 /// A ResourceQuota and its LimitRange.

@@ -95,6 +95,7 @@ fn role_module(role: Role) -> &'static str {
     match role {
         Role::ExternalSecrets => "external_secrets_irsa",
         Role::ExternalDns => "external_dns_irsa",
+        Role::CertManager => "cert_manager_irsa",
     }
 }
 
@@ -102,7 +103,8 @@ fn role_module(role: Role) -> &'static str {
 ///
 /// External Secrets may read only the environment's own secrets, `<platform>/<env>/*` in
 /// AWS Secrets Manager, and decrypt with the environment's key: one environment's operator
-/// cannot read another's secrets. external-dns may change only the environment's zone.
+/// cannot read another's secrets. external-dns and cert-manager may change only the
+/// environment's zone.
 fn role_block(platform: &ir::Platform, env: &Environment, name: &str, role: Role) -> Block {
     let (namespace, service_account) = role.service_account();
     let policy: Vec<Item> = match role {
@@ -141,10 +143,22 @@ fn role_block(platform: &ir::Platform, env: &Environment, name: &str, role: Role
                 ))]),
             ),
         ],
+        // The same zone, for the TXT records of DNS-01 challenges.
+        Role::CertManager => vec![
+            a("attach_cert_manager_policy", true),
+            a(
+                "cert_manager_hosted_zone_arns",
+                Expression::Array(vec![r(&format!(
+                    "data.aws_route53_zone.{}.arn",
+                    super::dns::ZONE
+                ))]),
+            ),
+        ],
     };
     let suffix = match role {
         Role::ExternalSecrets => "external-secrets",
         Role::ExternalDns => "external-dns",
+        Role::CertManager => "cert-manager",
     };
     irsa(
         role_module(role),
