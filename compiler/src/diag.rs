@@ -152,6 +152,9 @@ codes! {
     DnsWithoutZone = "E242", "dns-without-zone", "a `dns` section with records, DNSSEC, health checks or certificates but no `zone`, so none of it is generated";
     WildcardNotCovering = "E243", "wildcard-not-covering", "a TLS route host that the environment's wildcard certificate (the zone and `*.<zone>`) does not cover";
     InvalidRenewBefore = "E244", "invalid-renew-before", "a certificate renewal window that is not a duration from one hour to less than the certificates' 90-day lifetime";
+    CloudflareWithoutToken = "E246", "cloudflare-without-token", "a Cloudflare DNS zone without the `api_token` secret reference that Terraform, external-dns and cert-manager need to change it";
+    CloudflareOnly = "E247", "cloudflare-only", "`proxy` or `api_token` in a `dns` section whose provider is not Cloudflare";
+    InvalidCacheRule = "E248", "invalid-cache-rule", "a Cloudflare cache rule whose path is not a path pattern or whose TTL is not a duration Cloudflare takes";
     WildcardWithoutGateway = "E245", "wildcard-without-gateway", "a wildcard certificate in an environment whose edge is Ingresses, which plinth serves it through only with the Gateway API";
     HealthChecksWithoutRoutes = "W040", "health-checks-without-routes", "DNS health checks in an environment where no service has a route host to check";
     UnissuedCertificate = "P019", "unissued-certificate", "a TLS Secret of a Gateway listener or Ingress that no issuer of the output (or the spec's external `tls_issuer`) issues";

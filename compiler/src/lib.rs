@@ -182,7 +182,8 @@ fn analyze_with(path: &str, text: &str, depth: Depth) -> Analysis {
 /// errors of the typo or of the dropped value; they are left out until it is fixed. So are
 /// references to a table recovery dropped whole (a port whose number was a string), a
 /// `{domain}` placeholder left undefined by a misspelt or wrongly typed `domain` (and a
-/// traffic policy left without a mesh by a misspelt `mesh`), findings
+/// traffic policy left without a mesh by a misspelt `mesh`, Cloudflare's keys left on
+/// Route 53 by a misspelt DNS `provider`), findings
 /// about a workload that a dropped key of it decides (its ports, its replicas) and a
 /// receiver "needing" the field that was dropped.
 fn is_consequence(d: &Diagnostic, loaded: &Diagnostics, recovery: &spec::Recovery) -> bool {
@@ -213,6 +214,10 @@ fn is_consequence(d: &Diagnostic, loaded: &Diagnostics, recovery: &spec::Recover
         && recovery.meant.contains("domain");
     // A misspelt or wrongly typed `mesh` leaves the services' traffic policies without one.
     let mesh_dropped = d.code == Code::TrafficWithoutMesh && recovery.meant.contains("mesh");
+    // A misspelt or wrongly typed DNS `provider` leaves Cloudflare's keys on Route 53, and a
+    // misspelt or wrongly typed `api_token` leaves a Cloudflare zone without one.
+    let dns_key_dropped = (d.code == Code::CloudflareOnly && recovery.meant.contains("provider"))
+        || (d.code == Code::CloudflareWithoutToken && recovery.meant.contains("api_token"));
     // A workload whose key was dropped: the findings that key decides. A receiver whose
     // field was dropped is not reported as needing it.
     let decided_by = |key: &str| {
@@ -234,7 +239,7 @@ fn is_consequence(d: &Diagnostic, loaded: &Diagnostics, recovery: &spec::Recover
             .any(|k| d.message.contains(&format!("needs `{k}`"))),
         _ => false,
     };
-    names_dropped || domain_dropped || mesh_dropped || workload_key_dropped
+    names_dropped || domain_dropped || mesh_dropped || dns_key_dropped || workload_key_dropped
 }
 
 /// The result of a compilation.

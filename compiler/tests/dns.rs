@@ -592,3 +592,174 @@ fn without_a_wildcard_the_renewal_window_reaches_the_gateway_annotation() {
     let issuer = yaml_docs(&dir.join("out/k8s/production/cluster-issuer.yaml"));
     assert!(issuer[0]["spec"]["acme"]["solvers"][0]["dns01"].is_object());
 }
+
+/// DevMentor (000) with `spec_edit` applied, built with `targets` into `dir/out`.
+fn devmentor(
+    dir: &TempDir,
+    spec_edit: impl Fn(String) -> String,
+    targets: &[&str],
+) -> std::path::PathBuf {
+    let spec = spec_edit(std::fs::read_to_string(root().join("examples/devmentor.toml")).unwrap());
+    std::fs::write(dir.join("devmentor.toml"), spec).unwrap();
+    let mut args = vec!["build", "devmentor.toml", "--out", "out"];
+    for t in targets {
+        args.extend(["--target", t]);
+    }
+    assert_exit(&plinth_run(&dir.0, &args), 0);
+    dir.join("out")
+}
+
+#[test]
+fn a_cloudflare_zone_is_changed_with_the_token_and_proxied_with_its_rules() {
+    // DevMentor's production (000): Cloudflare, proxied, the managed WAF, a cache rule.
+    let dir = TempDir::new("dns-cloudflare");
+    let out = devmentor(&dir, |s| s, &["k8s", "terraform", "helm"]);
+    let tf = |f: &str| std::fs::read_to_string(out.join("terraform/production").join(f)).unwrap();
+    let dns = tf("dns.tf");
+    let zone = &blocks(&dns, "data", "cloudflare_zone")[0].1;
+    assert_eq!(zone["filter"]["name"], "devmentor.io");
+    assert!(blocks(&dns, "data", "aws_route53_zone").is_empty(), "{dns}");
+    let rulesets = blocks(&dns, "resource", "cloudflare_ruleset");
+    let cache = &rulesets.iter().find(|(id, _)| id == "cache").unwrap().1;
+    assert_eq!(cache["phase"], "http_request_cache_settings");
+    assert_eq!(cache["kind"], "zone");
+    let rule = &cache["rules"][0];
+    assert_eq!(
+        rule["expression"],
+        "http.host eq \"devmentor.io\" and http.request.uri.path wildcard \"/_next/static/*\""
+    );
+    assert_eq!(rule["action"], "set_cache_settings");
+    assert_eq!(rule["action_parameters"]["edge_ttl"]["default"], 31_536_000);
+    assert_eq!(
+        rule["action_parameters"]["browser_ttl"]["mode"],
+        "override_origin"
+    );
+    let waf = &rulesets.iter().find(|(id, _)| id == "waf").unwrap().1;
+    assert_eq!(waf["phase"], "http_request_firewall_managed");
+    assert_eq!(waf["rules"][0]["action"], "execute");
+    assert_eq!(
+        waf["rules"][0]["action_parameters"]["id"],
+        "efb7b8c949ac4650a09736fc376e9aee"
+    );
+    // The provider's token is read at apply time and kept in no file or state.
+    let providers = tf("providers.tf");
+    let token = &blocks(&providers, "ephemeral", "aws_secretsmanager_secret_version")[0];
+    assert_eq!(
+        token.1["secret_id"],
+        "devmentor/production/cloudflare-api-token"
+    );
+    let doc: serde_json::Value = hcl::from_str(&providers).unwrap();
+    assert!(
+        doc["provider"]["cloudflare"].to_string().contains(
+            "ephemeral.aws_secretsmanager_secret_version.cloudflare_api_token.secret_string"
+        ),
+        "{providers}"
+    );
+    assert!(tf("versions.tf").contains("cloudflare/cloudflare"));
+    // external-dns keeps the route hosts' records at Cloudflare, proxied, with the token the
+    // platform chart's ExternalSecret writes into its namespace; its release goes first
+    // (the namespace) without waiting for pods that need the chart's Secret.
+    let values: serde_json::Value = serde_saphyr::from_str(
+        &std::fs::read_to_string(out.join("helm/values-external-dns-production.yaml")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(values["provider"]["name"], "cloudflare");
+    assert_eq!(values["env"][0]["name"], "CF_API_TOKEN");
+    assert_eq!(
+        values["env"][0]["valueFrom"]["secretKeyRef"],
+        serde_json::json!({ "name": "cloudflare-api-token", "key": "token" })
+    );
+    assert_eq!(values["extraArgs"]["cloudflare-proxied"], true);
+    let addons = tf("addons.tf");
+    assert!(!addons.contains("external_dns_irsa"), "{addons}");
+    let release = blocks(&addons, "resource", "helm_release")
+        .into_iter()
+        .find(|(id, _)| id == "external_dns")
+        .unwrap()
+        .1;
+    assert_eq!(release["wait"], false);
+    let helm = tf("helm.tf");
+    let platform = blocks(&helm, "resource", "helm_release")
+        .into_iter()
+        .find(|(id, _)| id == "platform")
+        .unwrap()
+        .1;
+    assert!(
+        platform["depends_on"]
+            .to_string()
+            .contains("helm_release.external_dns"),
+        "{platform}"
+    );
+    let es = yaml_docs(&out.join("k8s/production/external-secrets.yaml"));
+    let token = es
+        .iter()
+        .find(|d| d["kind"] == "ExternalSecret" && d["metadata"]["namespace"] == "external-dns")
+        .expect("the token's ExternalSecret in external-dns's namespace");
+    assert_eq!(
+        token["spec"]["data"][0]["remoteRef"]["key"],
+        "cloudflare-api-token"
+    );
+    let store = es
+        .iter()
+        .find(|d| d["kind"] == "ClusterSecretStore")
+        .unwrap();
+    assert!(
+        store["spec"]["conditions"][0]["namespaces"]
+            .to_string()
+            .contains("external-dns"),
+        "{store}"
+    );
+    // Staging stays without DNS.
+    assert!(!out.join("terraform/staging/dns.tf").exists());
+}
+
+#[test]
+fn a_cloudflare_zone_holds_the_listed_records_and_proves_certificates_with_the_token() {
+    let dir = TempDir::new("dns-cloudflare-records");
+    let out = devmentor(
+        &dir,
+        |s| {
+            s.replace(
+                "proxy = { waf = true,",
+                "dnssec = true\ncertificates = {}\nrecords = [\n  { name = \"@\", type = \"MX\", values = [\"10 mail.devmentor.io\", \"20 backup.devmentor.io\"], ttl = \"1h\" },\n  { name = \"@\", type = \"TXT\", values = [\"v=spf1 -all\"] },\n]\nproxy = { waf = true,",
+            )
+        },
+        &["k8s", "terraform"],
+    );
+    let dns = std::fs::read_to_string(out.join("terraform/production/dns.tf")).unwrap();
+    let records = blocks(&dns, "resource", "cloudflare_dns_record");
+    let mx: Vec<&serde_json::Value> = records
+        .iter()
+        .filter(|(_, b)| b["type"] == "MX")
+        .map(|(_, b)| b)
+        .collect();
+    assert_eq!(mx.len(), 2, "one record per value: {dns}");
+    assert_eq!(mx[0]["priority"], 10);
+    assert_eq!(mx[0]["content"], "mail.devmentor.io");
+    assert_eq!(mx[0]["ttl"], 3600);
+    assert_eq!(mx[0]["zone_id"], "${data.cloudflare_zone.main.zone_id}");
+    let txt = records.iter().find(|(_, b)| b["type"] == "TXT").unwrap();
+    assert_eq!(txt.1["content"], "\"v=spf1 -all\"");
+    // DNSSEC is Cloudflare's, its DS record an output.
+    assert!(
+        dns.contains("resource \"cloudflare_zone_dnssec\" \"main\""),
+        "{dns}"
+    );
+    let outputs = std::fs::read_to_string(out.join("terraform/production/outputs.tf")).unwrap();
+    assert!(
+        outputs.contains("cloudflare_zone_dnssec.main.ds"),
+        "{outputs}"
+    );
+    // DNS-01 through Cloudflare with the same token, brought to cert-manager's namespace.
+    let issuer = yaml_docs(&out.join("k8s/production/cluster-issuer.yaml"));
+    assert_eq!(
+        issuer[0]["spec"]["acme"]["solvers"][0]["dns01"]["cloudflare"]["apiTokenSecretRef"],
+        serde_json::json!({ "name": "cloudflare-api-token", "key": "token" })
+    );
+    let es = yaml_docs(&out.join("k8s/production/external-secrets.yaml"));
+    assert!(es
+        .iter()
+        .any(|d| d["kind"] == "ExternalSecret" && d["metadata"]["namespace"] == "cert-manager"));
+    let addons = std::fs::read_to_string(out.join("terraform/production/addons.tf")).unwrap();
+    assert!(!addons.contains("cert_manager_irsa"), "{addons}");
+}

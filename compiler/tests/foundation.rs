@@ -94,6 +94,37 @@ fn alertmanager_reads(out: &Path, env: &str) -> BTreeSet<(String, String)> {
         .collect()
 }
 
+/// The Secrets the cluster add-ons read from ExternalSecrets of the platform chart, as
+/// (namespace, name, key): external-dns's Cloudflare token (its values' `env`) and
+/// cert-manager's, which the ClusterIssuer's DNS-01 solver names (cert-manager's namespace
+/// holds a ClusterIssuer's secrets).
+fn addon_reads(out: &Path, env: &str, objs: &[Value]) -> BTreeSet<(String, String, String)> {
+    let mut reads = BTreeSet::new();
+    let values = out.join(format!("helm/values-external-dns-{env}.yaml"));
+    if let Ok(text) = std::fs::read_to_string(values) {
+        let v: Value = serde_saphyr::from_str(&text).unwrap();
+        for e in v["env"].as_array().into_iter().flatten() {
+            let r = &e["valueFrom"]["secretKeyRef"];
+            if let (Some(n), Some(k)) = (r["name"].as_str(), r["key"].as_str()) {
+                reads.insert(("external-dns".to_owned(), n.to_owned(), k.to_owned()));
+            }
+        }
+    }
+    for issuer in objs.iter().filter(|o| o["kind"] == "ClusterIssuer") {
+        for s in issuer["spec"]["acme"]["solvers"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let r = &s["dns01"]["cloudflare"]["apiTokenSecretRef"];
+            if let (Some(n), Some(k)) = (r["name"].as_str(), r["key"].as_str()) {
+                reads.insert(("cert-manager".to_owned(), n.to_owned(), k.to_owned()));
+            }
+        }
+    }
+    reads
+}
+
 /// ExternalSecrets by (namespace, name).
 fn external_secrets(objs: &[Value]) -> BTreeMap<(String, String), &Value> {
     objs.iter()
@@ -219,6 +250,13 @@ fn every_secret_read_in_a_cloud_environment_has_an_external_secret() {
                 assert_eq!(ns, "monitoring", "{what}");
                 assert_provides(e, name, key, &what);
             }
+            let addons = addon_reads(&out, &env, &objs);
+            for (ns, name, key) in &addons {
+                let e = es
+                    .get(&(ns.clone(), name.clone()))
+                    .unwrap_or_else(|| panic!("{what}: no ExternalSecret for `{name}` in `{ns}`"));
+                assert_provides(e, name, key, &what);
+            }
             // Nothing more than what is read.
             assert_eq!(
                 es.len(),
@@ -228,7 +266,8 @@ fn every_secret_read_in_a_cloud_environment_has_an_external_secret() {
                     .chain(&pulls)
                     .collect::<BTreeSet<_>>()
                     .len()
-                    + am.iter().map(|(n, _)| n).collect::<BTreeSet<_>>().len(),
+                    + am.iter().map(|(n, _)| n).collect::<BTreeSet<_>>().len()
+                    + addons.len(),
                 "{what}: an ExternalSecret nothing reads"
             );
             let stores: Vec<&Value> = objs

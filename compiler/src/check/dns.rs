@@ -74,6 +74,20 @@ pub(super) fn run(ctx: &mut Ctx) {
                 health_checks_without_routes(env_name, checks, &mut found);
             }
         }
+        let cloudflare = dns
+            .provider
+            .as_ref()
+            .is_some_and(|p| p.value == crate::spec::DnsProvider::Cloudflare);
+        if cloudflare {
+            if dns.api_token.is_none() {
+                cloudflare_without_token(dns.provider.as_ref().unwrap(), &mut found);
+            }
+            for rule in dns.proxy.iter().flat_map(|p| &p.cache) {
+                invalid_cache_rule(rule, &zone_name, domain.as_deref(), &mut found);
+            }
+        } else {
+            cloudflare_only(dns, &mut found);
+        }
         if let Some(certificates) = &dns.certificates {
             if let Some(r) = &certificates.renew_before {
                 invalid_renew_before(r, &mut found);
@@ -112,7 +126,7 @@ pub(super) fn run(ctx: &mut Ctx) {
                 continue;
             };
             record_values(record, &name, &zone_name, &mut found);
-            record_ttl(record, &mut found);
+            record_ttl(record, cloudflare, &mut found);
             if let Some((_, route)) = hosts.iter().find(|(h, _)| *h == name) {
                 record_on_route_host(record, &name, route, &mut found);
             }
@@ -599,15 +613,21 @@ fn record_values(record: &DnsRecord, name: &str, zone: &str, out: &mut Vec<Diagn
 /// move for a month.
 ///
 /// Example: `ttl = "30d"`.
-fn record_ttl(record: &DnsRecord, out: &mut Vec<Diagnostic>) {
+fn record_ttl(record: &DnsRecord, cloudflare: bool, out: &mut Vec<Diagnostic>) {
     let Some(ttl) = &record.ttl else { return };
+    // Cloudflare takes 60 s to a day (1 is its "automatic").
+    let (low, high, range) = if cloudflare {
+        (60, 86_400, "60s and 1d (Cloudflare's range)")
+    } else {
+        (1, MAX_TTL_SECONDS, "1s and 7d")
+    };
     match units::parse_duration(&ttl.value) {
-        Ok(ms) if (1000..=MAX_TTL_SECONDS * 1000).contains(&ms) && ms % 1000 == 0 => {}
+        Ok(ms) if (low * 1000..=high * 1000).contains(&ms) && ms % 1000 == 0 => {}
         _ => out.push(
             Diagnostic::new(
                 Code::InvalidDnsRecord,
                 format!(
-                    "TTL `{}` is not a whole number of seconds between 1s and 7d",
+                    "TTL `{}` is not a whole number of seconds between {range}",
                     ttl.value
                 ),
                 ttl.span.clone(),
@@ -615,6 +635,115 @@ fn record_ttl(record: &DnsRecord, out: &mut Vec<Diagnostic>) {
             )
             .help("write a duration such as `5m` or `1h`"),
         ),
+    }
+}
+
+/// E246 `cloudflare-without-token`: `provider = "cloudflare"` without `api_token`.
+///
+/// Why: Terraform (the listed records, the proxy's rules), external-dns (the route hosts'
+/// records) and cert-manager (DNS-01) all change the zone through Cloudflare's API, with a
+/// token; without one nothing could be made, and the zone would be looked up in Route 53.
+///
+/// Example: `[environments.production.dns]` with `provider = "cloudflare"` only.
+fn cloudflare_without_token(provider: &Sp<crate::spec::DnsProvider>, out: &mut Vec<Diagnostic>) {
+    out.push(
+        Diagnostic::new(
+            Code::CloudflareWithoutToken,
+            "a Cloudflare zone needs an API token to change it",
+            provider.span.clone(),
+            "no `api_token`",
+        )
+        .help("add `api_token = { secret = \"cloudflare-api-token\", key = \"token\" }`, a token with Zone Read and DNS Edit on the zone kept in AWS Secrets Manager under the environment's prefix"),
+    );
+}
+
+/// E247 `cloudflare-only`: `proxy` or `api_token` where the zone is in Route 53.
+///
+/// Why: both are Cloudflare's; with Route 53 nothing would read them, silently.
+///
+/// Example: `proxy = { waf = true }` without `provider = "cloudflare"`.
+fn cloudflare_only(dns: &Dns, out: &mut Vec<Diagnostic>) {
+    let spans = dns
+        .api_token
+        .iter()
+        .map(|t| (t.secret.span.clone(), "api_token"))
+        .chain(dns.proxy.iter().filter_map(|p| {
+            p.waf
+                .as_ref()
+                .map(|w| w.span.clone())
+                .or_else(|| p.cache.first().map(|c| c.path.span.clone()))
+                .map(|s| (s, "proxy"))
+        }));
+    for (span, key) in spans {
+        out.push(
+            Diagnostic::new(
+                Code::CloudflareOnly,
+                format!("`{key}` is Cloudflare's, and this zone is served by Route 53"),
+                span,
+                "Cloudflare only",
+            )
+            .help("set `provider = \"cloudflare\"`, or remove it"),
+        );
+    }
+}
+
+/// E248 `invalid-cache-rule`: a cache rule whose host is not a name of the zone, whose path
+/// does not start with `/` or holds a quote or backslash, or whose TTL is not a whole number
+/// of seconds from 1 s to a year.
+///
+/// Why: the path becomes a Cloudflare rules-language string, which a quote would end; a TTL
+/// Cloudflare refuses fails the apply after the plan was reviewed.
+///
+/// Example: `{ path = "static/*", edge_ttl = "5" }`.
+fn invalid_cache_rule(
+    rule: &crate::spec::CacheRule,
+    zone: &str,
+    domain: Option<&str>,
+    out: &mut Vec<Diagnostic>,
+) {
+    if let Some(written) = &rule.host {
+        let host = route_host(written, domain);
+        let inside = host
+            .as_deref()
+            .is_some_and(|h| is_host_name(h) && (h == zone || h.ends_with(&format!(".{zone}"))));
+        if !inside {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidCacheRule,
+                    format!("cache rule host `{}` is not a name of the zone `{zone}`", written.value),
+                    written.span.clone(),
+                    "not in the zone",
+                )
+                .help("name a host of the zone, e.g. `{domain}` or `www.{domain}`, or leave `host` out for every host"),
+            );
+        }
+    }
+    let path = &rule.path.value;
+    if !path.starts_with('/') || path.contains(['"', '\\']) || path.chars().any(char::is_control) {
+        out.push(
+            Diagnostic::new(
+                Code::InvalidCacheRule,
+                format!("`{path}` is not a path pattern"),
+                rule.path.span.clone(),
+                "not a path",
+            )
+            .help("start it with `/` and use `*` for any characters, e.g. `/static/*`"),
+        );
+    }
+    const YEAR_S: u64 = 365 * 86_400;
+    for ttl in [&rule.edge_ttl, &rule.browser_ttl].into_iter().flatten() {
+        match units::parse_duration(&ttl.value) {
+            Ok(ms) if ms % 1000 == 0 && (1..=YEAR_S).contains(&(ms / 1000)) => {}
+            _ => out.push(
+                Diagnostic::new(
+                    Code::InvalidCacheRule,
+                    format!("`{}` is not a cache TTL from 1s to 365d", ttl.value),
+                    ttl.span.clone(),
+                    "not a usable TTL",
+                )
+                .help("write a duration such as `5m` or `365d`"),
+            ),
+        }
     }
 }
 

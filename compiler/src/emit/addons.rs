@@ -104,7 +104,17 @@ impl Addon {
     /// APIs or controllers the platform's objects use does. external-dns does not: it only
     /// follows the routes once they exist, and the platform need not wait for DNS.
     pub fn awaited_by_platform(&self) -> bool {
-        self.role != Some(Role::ExternalDns)
+        self.id != "external_dns" || self.reads_platform_secret()
+    }
+
+    /// Whether the add-on's pods read a Secret that an ExternalSecret of the platform chart
+    /// creates in the add-on's namespace: external-dns's Cloudflare token.
+    ///
+    /// Why it matters: the chart needs the namespace, which the add-on's release creates, so
+    /// the release goes first; and its pods cannot start before the chart, so Terraform
+    /// must not wait for them (`wait = false`), or the release would time out.
+    pub fn reads_platform_secret(&self) -> bool {
+        self.id == "external_dns" && self.role.is_none()
     }
 }
 
@@ -360,20 +370,34 @@ fn external_dns(platform: &ir::Platform, env: &Environment) -> Option<Addon> {
     } else {
         "ingress"
     };
+    let token = dns.provider.cloudflare_token();
+    let env_vars = match token {
+        // The token the platform chart's ExternalSecret brings into external-dns's namespace.
+        Some(t) => json!([{
+            "name": "CF_API_TOKEN",
+            "valueFrom": { "secretKeyRef": { "name": t.secret, "key": t.key } },
+        }]),
+        None => json!([{ "name": "AWS_DEFAULT_REGION", "value": cloud.region }]),
+    };
     let mut values = json!({
-        "provider": { "name": "aws" },
+        "provider": { "name": if token.is_some() { "cloudflare" } else { "aws" } },
         "sources": [source],
         "policy": "sync",
         "registry": "txt",
         "txtOwnerId": units::cloud_name(&platform.name, &env.name),
         "domainFilters": [dns.zone],
-        "env": [{ "name": "AWS_DEFAULT_REGION", "value": cloud.region }],
+        "env": env_vars,
         "serviceAccount": { "create": true, "name": EXTERNAL_DNS_NAMESPACE },
         "resources": {
             "requests": { "cpu": "10m", "memory": "64Mi" },
             "limits": { "cpu": "100m", "memory": "128Mi" },
         },
     });
+    if let ir::DnsProvider::Cloudflare { proxy: Some(_), .. } = &dns.provider {
+        // The route hosts' records through Cloudflare's proxy (the orange cloud): its CDN,
+        // cache rules and WAF stand in front of the load balancer.
+        values["extraArgs"] = json!({ "cloudflare-proxied": true });
+    }
     let mut after = Vec::new();
     if envoy_gateway(env).is_some() {
         after.push(After::Addon("envoy_gateway"));
@@ -395,7 +419,8 @@ fn external_dns(platform: &ir::Platform, env: &Environment) -> Option<Addon> {
         namespace: EXTERNAL_DNS_NAMESPACE.to_owned(),
         values: Some(values),
         after,
-        role: Some(Role::ExternalDns),
+        // Route 53 only: Cloudflare is reached with the token.
+        role: token.is_none().then_some(Role::ExternalDns),
     })
 }
 
@@ -421,7 +446,9 @@ fn cert_manager(env: &Environment) -> Option<Addon> {
         .cloud
         .as_ref()
         .and_then(|c| c.dns.as_ref())
-        .is_some_and(|d| d.certificates.is_some());
+        .is_some_and(|d| {
+            d.certificates.is_some() && matches!(d.provider, ir::DnsProvider::Route53)
+        });
     let mut values = json!({ "crds": { "enabled": true, "keep": true } });
     if gateway {
         values["config"] = json!({

@@ -67,6 +67,18 @@ pub(crate) fn secret_uses(env: &Environment) -> Vec<SecretUse> {
             add(&mut uses, &env.namespace, s).docker_config = true;
         }
     }
+    // The Cloudflare API token, for external-dns and, with DNS-01, for cert-manager.
+    if let Some(dns) = env.cloud.as_ref().and_then(|c| c.dns.as_ref()) {
+        if let Some(t) = dns.provider.cloudflare_token() {
+            let mut namespaces = vec![super::addons::EXTERNAL_DNS_NAMESPACE];
+            if dns.certificates.is_some() {
+                namespaces.push(super::addons::CERT_MANAGER_NAMESPACE);
+            }
+            for ns in namespaces {
+                add(&mut uses, ns, &t.secret).keys.insert(t.key.clone());
+            }
+        }
+    }
     for r in &env.alerting.receivers {
         let reference = match &r.kind {
             ReceiverKind::Pagerduty { routing_key } => Some(routing_key),
@@ -251,9 +263,17 @@ fn dns01(env: &Environment) -> Option<serde_json::Value> {
     let cloud = env.cloud.as_ref()?;
     let dns = cloud.dns.as_ref()?;
     dns.certificates.as_ref()?;
+    let provider = match dns.provider.cloudflare_token() {
+        // The token the platform chart's ExternalSecret brings into cert-manager's namespace,
+        // where a ClusterIssuer's secrets live.
+        Some(t) => serde_json::json!({
+            "cloudflare": { "apiTokenSecretRef": { "name": t.secret, "key": t.key } }
+        }),
+        None => serde_json::json!({ "route53": { "region": cloud.region } }),
+    };
     Some(serde_json::json!({
         "selector": { "dnsZones": [dns.zone] },
-        "dns01": { "route53": { "region": cloud.region } },
+        "dns01": provider,
     }))
 }
 

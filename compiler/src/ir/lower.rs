@@ -175,6 +175,9 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
     cluster_qdrant(&mut workloads);
     export_redis_metrics(&mut workloads, scrape_interval_ms);
 
+    let dns = env_spec
+        .and_then(|e| e.dns.as_ref())
+        .and_then(|d| lower_dns(d, domain.as_deref()));
     Environment {
         name: env_name.clone(),
         namespace: namespace.clone(),
@@ -226,7 +229,7 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
         workloads,
         managed_stores,
         cloud: view.cloud.as_ref().map(|c| Cloud {
-            dns: env_spec.and_then(|e| e.dns.as_ref()).and_then(lower_dns),
+            dns,
             ..lower_cloud(c, &env_name, &platform.name.value)
         }),
         observability: lower_observability(spec, scrape_interval_ms),
@@ -1665,7 +1668,7 @@ const DNS_TTL_SECONDS: u64 = 300;
 
 /// An environment's DNS, names made absolute; `None` without a zone (the checker has said
 /// why the section is incomplete).
-fn lower_dns(d: &spec::Dns) -> Option<crate::ir::Dns> {
+fn lower_dns(d: &spec::Dns, domain: Option<&str>) -> Option<crate::ir::Dns> {
     let zone = text(&d.zone)?.trim_end_matches('.').to_ascii_lowercase();
     let records = d
         .records
@@ -1714,12 +1717,47 @@ fn lower_dns(d: &spec::Dns) -> Option<crate::ir::Dns> {
             .and_then(|r| crate::units::parse_duration(&r.value).ok())
             .map(|ms| ms / 1000),
     });
+    let seconds = |v: &Option<crate::spec::Sp<String>>| {
+        v.as_ref()
+            .and_then(|t| crate::units::parse_duration(&t.value).ok())
+            .map(|ms| ms / 1000)
+    };
+    let provider = match (d.provider.as_ref().map(|p| p.value), &d.api_token) {
+        (Some(crate::spec::DnsProvider::Cloudflare), Some(token)) => {
+            crate::ir::DnsProvider::Cloudflare {
+                api_token: SecretRef {
+                    secret: token.secret.value.clone(),
+                    key: token.key.value.clone(),
+                },
+                proxy: d.proxy.as_ref().map(|p| crate::ir::DnsProxy {
+                    waf: p.waf.as_ref().is_some_and(|w| w.value),
+                    cache: p
+                        .cache
+                        .iter()
+                        .map(|c| crate::ir::CacheRule {
+                            host: c.host.as_ref().map(|h| {
+                                h.value
+                                    .replace("{domain}", domain.unwrap_or_default())
+                                    .to_ascii_lowercase()
+                            }),
+                            path: c.path.value.clone(),
+                            edge_ttl_seconds: seconds(&c.edge_ttl),
+                            browser_ttl_seconds: seconds(&c.browser_ttl),
+                        })
+                        .collect(),
+                }),
+            }
+        }
+        // Without a token `check` reports E246 and nothing is built.
+        _ => crate::ir::DnsProvider::Route53,
+    };
     Some(crate::ir::Dns {
         zone,
         records,
         dnssec: d.dnssec.as_ref().is_some_and(|s| s.value),
         health_checks,
         certificates,
+        provider,
     })
 }
 

@@ -869,6 +869,54 @@ pub struct Dns {
     pub health_checks: Option<HealthChecks>,
     /// Certificates proven through DNS-01 in the zone, when the spec asks for them.
     pub certificates: Option<DnsCertificates>,
+    /// Where the zone is served.
+    pub provider: DnsProvider,
+}
+
+/// Where an environment's zone is served.
+#[derive(Clone, Debug)]
+pub enum DnsProvider {
+    /// Amazon Route 53.
+    Route53,
+    /// Cloudflare, with the API token's secret reference and the proxy, if any.
+    Cloudflare {
+        /// The API token, in a Secret of this name and key.
+        api_token: SecretRef,
+        /// Cloudflare's proxy in front of the route hosts.
+        proxy: Option<DnsProxy>,
+    },
+}
+
+impl DnsProvider {
+    /// Cloudflare's API token, with that provider.
+    pub fn cloudflare_token(&self) -> Option<&SecretRef> {
+        match self {
+            DnsProvider::Cloudflare { api_token, .. } => Some(api_token),
+            DnsProvider::Route53 => None,
+        }
+    }
+}
+
+/// Cloudflare's proxy in front of the route hosts.
+#[derive(Clone, Debug)]
+pub struct DnsProxy {
+    /// Run the Cloudflare Managed Ruleset.
+    pub waf: bool,
+    /// Cache rules, first match first.
+    pub cache: Vec<CacheRule>,
+}
+
+/// One cache rule.
+#[derive(Clone, Debug)]
+pub struct CacheRule {
+    /// The host it applies to; every host of the zone when `None`.
+    pub host: Option<String>,
+    /// Path pattern, `*` for any characters.
+    pub path: String,
+    /// Edge TTL in seconds.
+    pub edge_ttl_seconds: Option<u64>,
+    /// Browser TTL in seconds.
+    pub browser_ttl_seconds: Option<u64>,
 }
 
 /// Certificates of the route hosts, proven through DNS-01 records in the zone.

@@ -1106,8 +1106,17 @@ pub struct Dns {
     /// The public hosted zone, e.g. `codepal.com`. It must exist already (its name servers
     /// are delegated at the registrar); Terraform looks it up, never creates or deletes it.
     pub zone: Option<Sp<String>>,
-    /// The DNS provider; only `route53` today.
+    /// The DNS provider: `route53` (the default) or `cloudflare`.
     pub provider: Option<Sp<DnsProvider>>,
+    /// The Cloudflare API token (Zone Read and DNS Edit on the zone), a secret reference:
+    /// Terraform reads it at apply time from AWS Secrets Manager, and ExternalSecrets bring it
+    /// to external-dns (and to cert-manager for DNS-01). Required with `provider =
+    /// "cloudflare"`.
+    pub api_token: Option<SecretRef>,
+    /// Cloudflare's proxy (the orange cloud) in front of the route hosts: its CDN, the cache
+    /// rules listed here and, with `waf = true`, Cloudflare's managed WAF ruleset. Only with
+    /// `provider = "cloudflare"`.
+    pub proxy: Option<DnsProxy>,
     /// Records besides the route hosts, which external-dns owns.
     #[serde(default)]
     pub records: Vec<DnsRecord>,
@@ -1160,6 +1169,37 @@ pub struct HealthChecks {
 pub enum DnsProvider {
     /// Amazon Route 53.
     Route53,
+    /// Cloudflare.
+    Cloudflare,
+}
+
+/// Cloudflare's proxy in front of an environment's route hosts.
+#[derive(Clone, Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DnsProxy {
+    /// Run the Cloudflare Managed Ruleset (a Pro plan or higher) on every request to the zone.
+    pub waf: Option<Sp<bool>>,
+    /// Cache rules, in order: every rule that matches a request applies, and a later rule's
+    /// TTLs override an earlier one's, e.g.
+    /// `[{ host = "{domain}", path = "/static/*", edge_ttl = "1d", browser_ttl = "365d" }]`.
+    #[serde(default)]
+    pub cache: Vec<CacheRule>,
+}
+
+/// One cache rule of Cloudflare's proxy: requests whose path matches are cached.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CacheRule {
+    /// The host it applies to (`{domain}` is the environment's domain), a name of the zone,
+    /// e.g. `"{domain}"` or `"www.{domain}"`; every host of the zone when unset.
+    pub host: Option<Sp<String>>,
+    /// Path pattern, from the first `/`; `*` matches any characters, e.g. `/static/*`.
+    pub path: Sp<String>,
+    /// How long Cloudflare's edge keeps a response, whatever the origin says, e.g. `"5m"`.
+    pub edge_ttl: Option<Sp<String>>,
+    /// How long browsers may keep it (`Cache-Control` sent to them), e.g. `"365d"`; the
+    /// origin's header when unset.
+    pub browser_ttl: Option<Sp<String>>,
 }
 
 /// One DNS record set.

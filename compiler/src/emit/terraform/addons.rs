@@ -72,6 +72,9 @@ pub(super) fn lower(platform: &ir::Platform, env: &Environment, name: &str) -> A
                 ])]),
             ));
         }
+        if addon.reads_platform_secret() {
+            body.push(a("wait", false));
+        }
         let mut deps = vec![r("module.eks")];
         deps.extend(addon.after.iter().map(|after| match after {
             After::Addon(other) => r(&format!("helm_release.{other}")),

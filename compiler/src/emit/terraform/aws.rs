@@ -285,6 +285,15 @@ impl<'a> Ctx<'a> {
                         ),
                     ]
                     .into_iter()
+                    .chain(self.cloudflare_token().map(|_| {
+                        a(
+                            "cloudflare",
+                            provider(
+                                "cloudflare/cloudflare",
+                                super::cloudflare::CLOUDFLARE_PROVIDER,
+                            ),
+                        )
+                    }))
                     .chain(
                         self.env
                             .managed_stores
@@ -334,6 +343,13 @@ impl<'a> Ctx<'a> {
                     a("region", s("us-east-1")),
                     tags(),
                 ],
+            ));
+        }
+        if let Some(token) = self.cloudflare_token() {
+            blocks.extend(super::cloudflare::provider(
+                token,
+                &self.platform.name,
+                &self.env.name,
             ));
         }
         // Both providers reach the cluster the same way: its endpoint and CA from the eks
@@ -1067,6 +1083,11 @@ impl<'a> Ctx<'a> {
             vec![("host", primary), ("read-host", read)],
         ));
         blocks
+    }
+
+    /// The Cloudflare API token of the environment's zone, when Cloudflare serves it.
+    fn cloudflare_token(&self) -> Option<&ir::SecretRef> {
+        self.cloud.dns.as_ref()?.provider.cloudflare_token()
     }
 
     /// Whether a workload of the environment reads the Secret `name` (a managed store's

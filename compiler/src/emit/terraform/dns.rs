@@ -3,7 +3,7 @@
 //! that Terraform created (and could destroy) would take the domain's mail and verification
 //! records with it. The records the spec lists are Route 53 record sets; the route hosts'
 //! records are external-dns's ([`crate::emit::addons`]), which the checker keeps apart
-//! (E209). With `dnssec`, the zone is signed by a key-signing key whose private half never
+//! (E209). A zone Cloudflare serves is [`super::cloudflare`]'s. With `dnssec`, the zone is signed by a key-signing key whose private half never
 //! leaves a KMS key in us-east-1; with `health_checks`, Route 53 checks every route host
 //! from several regions and a CloudWatch alarm in us-east-1 follows each check's status.
 
@@ -13,7 +13,7 @@ use hcl::expr::Expression;
 use hcl::{Block, Body};
 
 use super::{a, block, doc_with_locals, obj, r, s, strings, template, Item, Part};
-use crate::ir::{Dns, Ingress};
+use crate::ir::{Dns, DnsProvider, Ingress};
 
 /// The Terraform label of the zone's data source, which external-dns's IAM role names too.
 pub(super) const ZONE: &str = "main";
@@ -32,7 +32,8 @@ const KEY_DELETION_DAYS: u32 = 30;
 
 /// Whether `dns` needs the us-east-1 provider alias (a DNSSEC key, or health-check alarms).
 pub(super) fn needs_us_east_1(dns: &Dns) -> bool {
-    dns.dnssec || dns.health_checks.is_some()
+    let route53 = matches!(dns.provider, DnsProvider::Route53);
+    (dns.dnssec && route53) || dns.health_checks.is_some()
 }
 
 /// The route hosts Route 53 checks: each host once, with the first route's path and TLS,
@@ -50,10 +51,16 @@ pub(super) fn checked_hosts<'a>(routes: impl IntoIterator<Item = &'a Ingress>) -
 /// asked. `name` is `<platform>-<env>`, which names the key, the checks and the alarms.
 pub(super) fn lower(dns: &Dns, name: &str, routes: &[&Ingress]) -> Body {
     let mut locals = Vec::new();
-    let mut blocks = records(dns);
-    if dns.dnssec {
-        blocks.extend(dnssec(&mut locals, dns, name));
-    }
+    let mut blocks = match &dns.provider {
+        DnsProvider::Route53 => {
+            let mut blocks = records(dns);
+            if dns.dnssec {
+                blocks.extend(dnssec(&mut locals, dns, name));
+            }
+            blocks
+        }
+        DnsProvider::Cloudflare { proxy, .. } => super::cloudflare::zone(dns, proxy.as_ref(), name),
+    };
     if dns.health_checks.is_some() {
         blocks.extend(health_checks(dns, name, routes));
     }
@@ -64,6 +71,9 @@ pub(super) fn lower(dns: &Dns, name: &str, routes: &[&Ingress]) -> Body {
 pub(super) fn outputs(dns: &Dns) -> Vec<Block> {
     if !dns.dnssec {
         return Vec::new();
+    }
+    if let DnsProvider::Cloudflare { .. } = dns.provider {
+        return vec![super::cloudflare::ds_output(dns)];
     }
     vec![block(
         "output",
@@ -347,7 +357,7 @@ fn host_label(host: &str) -> String {
 
 /// A resource label for a record: its type and its name relative to the zone (`apex` for
 /// the zone itself), in the characters a Terraform identifier allows.
-fn label(name: &str, zone: &str, kind: &str) -> String {
+pub(super) fn label(name: &str, zone: &str, kind: &str) -> String {
     let relative = name
         .strip_suffix(zone)
         .map(|n| n.trim_end_matches('.'))
@@ -362,7 +372,7 @@ fn label(name: &str, zone: &str, kind: &str) -> String {
 
 /// `label`, numbered from its second use on, so that names differing only in characters an
 /// identifier cannot hold (`a-b`, `a.b`) still get distinct labels, in the spec's order.
-fn unique(label: String, used: &mut BTreeMap<String, usize>) -> String {
+pub(super) fn unique(label: String, used: &mut BTreeMap<String, usize>) -> String {
     let n = used.entry(label.clone()).or_insert(0);
     *n += 1;
     if *n == 1 {
