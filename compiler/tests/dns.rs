@@ -143,12 +143,35 @@ fn with_ingresses_external_dns_reads_ingresses() {
             "certificates = { renew_before = \"30d\" }",
         );
     std::fs::write(dir.join("codepal.toml"), spec).unwrap();
-    let run = plinth_run(&dir.0, &["build", "codepal.toml", "--target", "helm"]);
+    let run = plinth_run(
+        &dir.0,
+        &[
+            "build",
+            "codepal.toml",
+            "--target",
+            "helm",
+            "--target",
+            "k8s",
+        ],
+    );
     assert_exit(&run, 0);
     let values =
         std::fs::read_to_string(dir.join("out/helm/values-external-dns-production.yaml")).unwrap();
     let values: serde_json::Value = serde_saphyr::from_str(&values).unwrap();
     assert_eq!(values["sources"], serde_json::json!(["ingress"]));
+    // The renewal window reaches each TLS Ingress, in the manifests and the chart's values.
+    let app = yaml_docs(&dir.join("out/k8s/production/codepal-app.yaml"));
+    let ingress = app.iter().find(|d| d["kind"] == "Ingress").unwrap();
+    assert_eq!(
+        ingress["metadata"]["annotations"]["cert-manager.io/renew-before"],
+        "720h"
+    );
+    let chart_values =
+        std::fs::read_to_string(dir.join("out/helm/codepal/values-production.yaml")).unwrap();
+    assert!(
+        chart_values.contains("tlsRenewBefore: 720h"),
+        "{chart_values}"
+    );
 }
 
 #[test]
@@ -762,4 +785,64 @@ fn a_cloudflare_zone_holds_the_listed_records_and_proves_certificates_with_the_t
         .any(|d| d["kind"] == "ExternalSecret" && d["metadata"]["namespace"] == "cert-manager"));
     let addons = std::fs::read_to_string(out.join("terraform/production/addons.tf")).unwrap();
     assert!(!addons.contains("cert_manager_irsa"), "{addons}");
+}
+
+#[test]
+fn with_a_wildcard_a_host_outside_the_zone_is_an_error_not_a_warning() {
+    // Its listener would serve the wildcard's certificate for another name.
+    let spec = std::fs::read_to_string(root().join("examples/codepal.toml"))
+        .unwrap()
+        .replace(
+            "ingress = { redirect_from = [\"www.{domain}\"] }",
+            "ingress = { redirect_from = [\"www.{domain}\", \"codepal.dev\"] }",
+        );
+    let dir = TempDir::new("dns-wildcard-outside");
+    std::fs::write(dir.join("codepal.toml"), spec).unwrap();
+    let out = plinth_run(&dir.0, &["check", "codepal.toml", "--format", "json"]);
+    assert_exit(&out, 1);
+    let codes = codes(&out);
+    assert!(codes.contains(&"E243".to_owned()), "{codes:?}");
+    assert!(!codes.iter().any(|c| c.starts_with('P')), "{codes:?}");
+}
+
+#[test]
+fn cloudflare_dns01_without_a_tls_route_brings_no_token_to_cert_manager() {
+    // Without a TLS route there is no issuer, and cert-manager is not installed: an
+    // ExternalSecret in its namespace would fail the chart.
+    let dir = TempDir::new("dns-cloudflare-no-tls");
+    let out = devmentor(
+        &dir,
+        |s| {
+            s.replace(
+                "proxy = { waf = true,",
+                "certificates = {}\nproxy = { waf = true,",
+            )
+            .replace(
+                "ingress = { host = \"app.{domain}\"",
+                "ingress = { tls = false, host = \"app.{domain}\"",
+            )
+            .replace(
+                "ingress = { host = \"api.{domain}\"",
+                "ingress = { tls = false, host = \"api.{domain}\"",
+            )
+        },
+        &["k8s"],
+    );
+    let objs: Vec<serde_json::Value> = std::fs::read_dir(out.join("k8s/production"))
+        .unwrap()
+        .flat_map(|e| yaml_docs(&e.unwrap().path()))
+        .collect();
+    if objs.iter().any(|o| o["kind"] == "ClusterIssuer") {
+        // The example kept a TLS route: nothing to prove here.
+        panic!("devmentor still has a TLS route; adjust the test's edit");
+    }
+    assert!(
+        !objs
+            .iter()
+            .any(|o| o["kind"] == "ExternalSecret" && o["metadata"]["namespace"] == "cert-manager"),
+        "an ExternalSecret in cert-manager's namespace without cert-manager"
+    );
+    assert!(objs
+        .iter()
+        .any(|o| o["kind"] == "ExternalSecret" && o["metadata"]["namespace"] == "external-dns"));
 }

@@ -21,6 +21,8 @@ pub(super) fn run(ctx: &mut Ctx) {
     let mut found = Vec::new();
     // Each zone's DNSSEC requests, by the environments that make them.
     let mut signed: BTreeMap<String, Vec<Signer>> = BTreeMap::new();
+    // Each Cloudflare zone's proxy rules, by the environments that set them.
+    let mut proxied: BTreeMap<String, Vec<(&Sp<String>, crate::source::Span)>> = BTreeMap::new();
     for view in ctx.views {
         let Some(env_name) = &view.env else { continue };
         let Some(env) = ctx.spec.environments.get(env_name.value.as_str()) else {
@@ -82,6 +84,18 @@ pub(super) fn run(ctx: &mut Ctx) {
             if dns.api_token.is_none() {
                 cloudflare_without_token(dns.provider.as_ref().unwrap(), &mut found);
             }
+            if let Some(proxy) = &dns.proxy {
+                let span = proxy
+                    .waf
+                    .as_ref()
+                    .map(|w| w.span.clone())
+                    .or_else(|| proxy.cache.first().map(|c| c.path.span.clone()))
+                    .unwrap_or_else(|| zone.span.clone());
+                proxied
+                    .entry(zone_name.clone())
+                    .or_default()
+                    .push((env_name, span));
+            }
             for rule in dns.proxy.iter().flat_map(|p| &p.cache) {
                 invalid_cache_rule(rule, &zone_name, domain.as_deref(), &mut found);
             }
@@ -93,13 +107,9 @@ pub(super) fn run(ctx: &mut Ctx) {
                 invalid_renew_before(r, &mut found);
             }
             if let Some(wildcard) = certificates.wildcard.as_ref().filter(|w| w.value) {
-                if ctx
-                    .spec
-                    .platform
-                    .gateway
-                    .as_ref()
-                    .is_some_and(|g| g.value == crate::spec::Gateway::Ingress)
-                {
+                // The edge is Ingresses when `gateway = "ingress"`, or implicitly when an
+                // ingress class or namespace is named without a gateway.
+                if !ctx.spec.platform.gateway_api(view.cloud.is_some()) {
                     wildcard_without_gateway(wildcard, &mut found);
                 }
                 let tls_hosts = view
@@ -141,6 +151,9 @@ pub(super) fn run(ctx: &mut Ctx) {
     }
     for (zone, envs) in &signed {
         zone_signed_twice(zone, envs, &mut found);
+    }
+    for (zone, envs) in &proxied {
+        zone_rules_twice(zone, envs, &mut found);
     }
     for d in found {
         ctx.report(d);
@@ -214,7 +227,7 @@ fn dns_without_zone(env: &Sp<String>, dns: &Dns, out: &mut Vec<Diagnostic>) {
 }
 
 /// E243 `wildcard-not-covering`: with `certificates.wildcard`, a TLS route or redirect host
-/// that is neither the zone nor a name directly under it.
+/// that is neither the zone nor a name directly under it (outside the zone included).
 ///
 /// Why: the wildcard certificate names the zone and `*.<zone>`, and a wildcard covers one
 /// label only; every HTTPS listener serves it, so a host it does not cover would present a
@@ -233,9 +246,9 @@ fn wildcard_not_covering(
             .strip_suffix(zone)
             .and_then(|h| h.strip_suffix('.'))
             .is_some_and(|label| !label.is_empty() && !label.contains('.'));
-    // A host outside the zone is reported by `route_host_outside_zone`.
-    let inside = host == zone || host.ends_with(&format!(".{zone}"));
-    if covered || !inside {
+    // A host outside the zone is only a warning without a wildcard (W018); with one, its
+    // listener would serve the wildcard's certificate for another name.
+    if covered {
         return;
     }
     out.push(
@@ -401,6 +414,38 @@ fn health_checks_without_routes(
 /// makes the whole domain fail to resolve for validating resolvers.
 ///
 /// Example: staging and production both with `zone = "codepal.com"` and `dnssec = true`.
+/// E249 `zone-rules-twice`: two environments set `proxy` on the same Cloudflare zone.
+///
+/// Why: a zone holds one entrypoint ruleset per phase, so the second environment's apply
+/// fails, or, once its ruleset is imported, each environment's apply replaces the other's
+/// cache and WAF rules (and a rule without `host` applies to the other's hosts too).
+///
+/// Example: staging and production both on `codepal.com`, each with `proxy = { waf = true }`.
+fn zone_rules_twice(
+    zone: &str,
+    envs: &[(&Sp<String>, crate::source::Span)],
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(((first_env, first), rest)) = envs.split_first() else {
+        return;
+    };
+    for (env, span) in rest {
+        out.push(
+            Diagnostic::new(
+                Code::ZoneRulesTwice,
+                format!(
+                    "environments `{}` and `{}` both set Cloudflare's proxy rules on the zone `{zone}`, which holds one set",
+                    first_env.value, env.value
+                ),
+                span.clone(),
+                "set again here",
+            )
+            .related(first.clone(), "first set here")
+            .help("set `proxy` in one environment of the zone, with a `host` on each cache rule for the hosts it is meant for"),
+        );
+    }
+}
+
 fn zone_signed_twice(zone: &str, envs: &[Signer], out: &mut Vec<Diagnostic>) {
     let Some(((first_env, first), rest)) = envs.split_first() else {
         return;
@@ -653,7 +698,7 @@ fn cloudflare_without_token(provider: &Sp<crate::spec::DnsProvider>, out: &mut V
             provider.span.clone(),
             "no `api_token`",
         )
-        .help("add `api_token = { secret = \"cloudflare-api-token\", key = \"token\" }`, a token with Zone Read and DNS Edit on the zone kept in AWS Secrets Manager under the environment's prefix"),
+        .help("add `api_token = { secret = \"cloudflare-api-token\", key = \"token\" }`, a token for the zone (Zone Read and DNS Edit; with `proxy`, Cache Rules Edit and Zone WAF Edit too) kept in AWS Secrets Manager under the environment's prefix"),
     );
 }
 

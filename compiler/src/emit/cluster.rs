@@ -71,7 +71,12 @@ pub(crate) fn secret_uses(env: &Environment) -> Vec<SecretUse> {
     if let Some(dns) = env.cloud.as_ref().and_then(|c| c.dns.as_ref()) {
         if let Some(t) = dns.provider.cloudflare_token() {
             let mut namespaces = vec![super::addons::EXTERNAL_DNS_NAMESPACE];
-            if dns.certificates.is_some() {
+            // cert-manager reads it only through plinth's issuer, which exists (and
+            // cert-manager with it) only where a route terminates TLS.
+            if dns.certificates.is_some()
+                && needs_issuer(env)
+                && env.cluster.tls_issuer == ir::TLS_ISSUER
+            {
                 namespaces.push(super::addons::CERT_MANAGER_NAMESPACE);
             }
             for ns in namespaces {

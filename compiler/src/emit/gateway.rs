@@ -102,9 +102,7 @@ pub(crate) fn edge(platform: &ir::Platform, env: &Environment) -> Option<Edge> {
             zone: d.zone.clone(),
             secret: naming::tls_secret(&format!("*.{}", d.zone)),
         });
-    let renew_before = certificates
-        .and_then(|(_, c)| c.renew_before_seconds)
-        .map(go_duration);
+    let renew_before = renew_before(env);
     Some(Edge {
         name: naming::gateway(&platform.name),
         class: if istio {
@@ -126,6 +124,17 @@ pub(crate) fn edge(platform: &ir::Platform, env: &Environment) -> Option<Edge> {
         wildcard,
         renew_before,
     })
+}
+
+/// How long before expiry cert-manager renews the environment's certificates, as a Go
+/// duration, when `dns.certificates.renew_before` says: the Gateway's (or each Ingress's)
+/// `cert-manager.io/renew-before` annotation, or the wildcard Certificate's `renewBefore`.
+pub(crate) fn renew_before(env: &Environment) -> Option<String> {
+    let dns = env.cloud.as_ref()?.dns.as_ref()?;
+    dns.certificates
+        .as_ref()?
+        .renew_before_seconds
+        .map(go_duration)
 }
 
 /// `seconds` as a Go duration in the largest whole unit, as cert-manager reads

@@ -275,6 +275,7 @@ fn values_without_dashboards(shared: &Shared, env: &Environment) -> Values {
             ingress_namespace: env.cluster.ingress_namespace.clone(),
             ingress_pods: env.cluster.edge_pods.clone(),
             tls_issuer: env.cluster.tls_issuer.clone(),
+            tls_renew_before: super::gateway::renew_before(env),
             monitoring_namespace: env.cluster.monitoring_namespace.clone(),
         },
         managed_stores: BTreeMap::new(),

@@ -1885,10 +1885,14 @@ fn ingress(
 ) -> Ingress {
     let mut metadata = meta(&w.name, env, labels);
     if i.tls {
-        metadata.annotations = Some(BTreeMap::from([(
+        let mut annotations = BTreeMap::from([(
             "cert-manager.io/cluster-issuer".to_owned(),
             env.cluster.tls_issuer.clone(),
-        )]));
+        )]);
+        if let Some(r) = gateway::renew_before(env) {
+            annotations.insert("cert-manager.io/renew-before".to_owned(), r);
+        }
+        metadata.annotations = Some(annotations);
     }
     Ingress {
         metadata,

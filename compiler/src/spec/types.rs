@@ -1108,7 +1108,8 @@ pub struct Dns {
     pub zone: Option<Sp<String>>,
     /// The DNS provider: `route53` (the default) or `cloudflare`.
     pub provider: Option<Sp<DnsProvider>>,
-    /// The Cloudflare API token (Zone Read and DNS Edit on the zone), a secret reference:
+    /// The Cloudflare API token (Zone Read and DNS Edit on the zone; with `proxy`, Cache
+    /// Rules Edit and Zone WAF Edit as well), a secret reference:
     /// Terraform reads it at apply time from AWS Secrets Manager, and ExternalSecrets bring it
     /// to external-dns (and to cert-manager for DNS-01). Required with `provider =
     /// "cloudflare"`.

@@ -206,6 +206,10 @@ pub struct ClusterValues {
     pub ingress_pods: Option<BTreeMap<String, String>>,
     /// cert-manager ClusterIssuer of TLS certificates.
     pub tls_issuer: String,
+    /// How long before expiry cert-manager renews the Ingresses' certificates (a Go
+    /// duration), when `dns.certificates.renew_before` says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls_renew_before: Option<String>,
     /// Namespace of Prometheus, allowed in to metrics ports.
     pub monitoring_namespace: String,
 }

@@ -153,6 +153,9 @@ pub(super) fn ds_output(dns: &Dns) -> Block {
 /// `priority`, CAA's and SRV's fields in `data`, TXT quoted (split into character-strings of
 /// at most 255 characters, which Cloudflare expects quoted and separated by spaces).
 fn content(kind: &str, value: &str) -> Vec<Item> {
+    // Cloudflare stores host names without the final dot, and the provider does not
+    // normalise it, so a written dot would show as a change on every plan.
+    let host = |h: &str| h.trim_end_matches('.').to_owned();
     let parts: Vec<&str> = value.split_whitespace().collect();
     let number = |i: usize| {
         parts
@@ -163,7 +166,10 @@ fn content(kind: &str, value: &str) -> Vec<Item> {
     match kind {
         "MX" => vec![
             a("priority", number(0)),
-            a("content", s(parts.get(1).copied().unwrap_or_default())),
+            a(
+                "content",
+                s(host(parts.get(1).copied().unwrap_or_default())),
+            ),
         ],
         "CAA" => {
             let rest: Vec<&str> = value.trim().splitn(3, ' ').collect();
@@ -185,11 +191,12 @@ fn content(kind: &str, value: &str) -> Vec<Item> {
                     ("priority", Expression::from(number(0))),
                     ("weight", Expression::from(number(1))),
                     ("port", Expression::from(number(2))),
-                    ("target", s(parts.get(3).copied().unwrap_or_default())),
+                    ("target", s(host(parts.get(3).copied().unwrap_or_default()))),
                 ]),
             ),
         ],
         "TXT" => vec![a("content", s(txt(value)))],
+        "CNAME" | "NS" => vec![a("content", s(host(value.trim())))],
         _ => vec![a("content", s(value.trim()))],
     }
 }
@@ -261,7 +268,9 @@ mod tests {
         let caa = text(content("CAA", "0 issue \"letsencrypt.org\""));
         assert!(caa.contains("tag = \"issue\""), "{caa}");
         assert!(caa.contains("value = \"letsencrypt.org\""), "{caa}");
-        let srv = text(content("SRV", "10 5 5060 sip.example.com"));
+        let cname = text(content("CNAME", "example.github.io."));
+        assert!(cname.contains("content = \"example.github.io\""), "{cname}");
+        let srv = text(content("SRV", "10 5 5060 sip.example.com."));
         assert!(srv.contains("port = 5060"), "{srv}");
         assert!(srv.contains("target = \"sip.example.com\""), "{srv}");
     }
