@@ -156,6 +156,7 @@ codes! {
     CloudflareOnly = "E247", "cloudflare-only", "`proxy` or `api_token` in a `dns` section whose provider is not Cloudflare";
     InvalidCacheRule = "E248", "invalid-cache-rule", "a Cloudflare cache rule whose path is not a path pattern or whose TTL is not a duration Cloudflare takes";
     ZoneRulesTwice = "E249", "zone-rules-twice", "two environments set Cloudflare's `proxy` rules on the same zone, which holds one cache and one WAF ruleset";
+    ReservedSecretName = "E250", "reserved-secret-name", "a secret reference to a Secret that the environment's Terraform writes for a managed data store (`<store>-connection`, `<store>-password`)";
     WildcardWithoutGateway = "E245", "wildcard-without-gateway", "a wildcard certificate in an environment whose edge is Ingresses, which plinth serves it through only with the Gateway API";
     HealthChecksWithoutRoutes = "W040", "health-checks-without-routes", "DNS health checks in an environment where no service has a route host to check";
     UnissuedCertificate = "P019", "unissued-certificate", "a TLS Secret of a Gateway listener or Ingress that no issuer of the output (or the spec's external `tls_issuer`) issues";

@@ -27,6 +27,7 @@ pub(super) fn run(ctx: &mut Ctx) {
             if s.bind.as_ref().is_some_and(|b| !b.is_empty()) {
                 reserved_variable(s, &mut found);
             }
+            reserved_secret_name(view, s, &mut found);
         }
         for (name, d) in &view.datastores {
             fixed_postgres_parameter(d, &mut found);
@@ -310,6 +311,45 @@ fn reserved_variable(s: &Service, out: &mut Vec<Diagnostic>) {
                 "reserved prefix",
             )
             .help("rename the variable"),
+        );
+    }
+}
+
+/// E250 `reserved-secret-name`: a service's secret reference names a Secret that the
+/// environment's Terraform writes for a managed data store: `<store>-connection` (its
+/// endpoints) or, for PostgreSQL, `<store>-password` (the master password it generates).
+///
+/// Why: the ExternalSecret plinth makes for the name would ask the cloud secret for keys
+/// Terraform never writes, which fails its whole sync (and every binding that reads it), and
+/// a cloud secret of the spec's own under that name would collide with Terraform's.
+///
+/// Example: `secrets.DB_PASSWORD = { secret = "postgres-password", key = "pw" }` where
+/// `postgres` is managed.
+fn reserved_secret_name(view: &Resolved, s: &Service, out: &mut Vec<Diagnostic>) {
+    for (_, r) in s.secrets.iter().flatten() {
+        let name = r.secret.value.as_str();
+        let owner = view.datastores.iter().find(|(store, d)| {
+            managed(d)
+                && (name == units::store_connection_secret(&store.value)
+                    || (engine(d) == "postgres"
+                        && name == units::managed_password_secret(&store.value)))
+        });
+        let Some((store, _)) = owner else { continue };
+        out.push(
+            Diagnostic::new(
+                Code::ReservedSecretName,
+                format!(
+                    "Secret `{name}` is the one Terraform writes for managed store `{}`{}",
+                    store.value,
+                    in_env(view)
+                ),
+                r.secret.span.clone(),
+                "Terraform's",
+            )
+            .help(format!(
+                "bind what you need from the store instead, e.g. `bind.DATABASE_URL = {{ from = \"{}\", key = \"uri\" }}`, or name a Secret of your own",
+                store.value
+            )),
         );
     }
 }
