@@ -678,17 +678,7 @@ pub const QDRANT_API_KEY_VARIABLE: &str = "QDRANT__SERVICE__API_KEY";
 /// too. A bucket has no keys: its clients get an IAM role.
 pub fn managed_binding_keys(engine: &str) -> &'static [&'static str] {
     match engine {
-        "postgres" => &[
-            "uri",
-            "host",
-            "port",
-            "database",
-            "user",
-            "password",
-            "read-uri",
-            "read-host",
-        ],
-        "redis" => &["uri", "host", "port", "password"],
+        "postgres" | "redis" => binding_keys(engine),
         "object-storage" => &["endpoint", "bucket", "region"],
         _ => &[],
     }

@@ -1130,27 +1130,13 @@ impl<'a> Ctx<'a> {
                 ["random_password", &id],
                 [a("length", 40), a("special", false)],
             ),
-            block(
-                "resource",
-                ["aws_secretsmanager_secret", &id],
-                [
-                    a(
-                        "name",
-                        s(naming::cloud_secret_name(
-                            &self.platform.name,
-                            &self.env.name,
-                            &name,
-                        )),
-                    ),
-                    a(
-                        "description",
-                        s(format!(
-                            "{}: master password, for the services that bind it",
-                            st.name
-                        )),
-                    ),
-                    a("kms_key_id", r("aws_kms_key.main.arn")),
-                ],
+            self.cloud_secret(
+                &id,
+                &name,
+                format!(
+                    "{}: master password, for the services that bind it",
+                    st.name
+                ),
             ),
             block(
                 "resource",
@@ -1187,6 +1173,27 @@ impl<'a> Ctx<'a> {
         ]
     }
 
+    /// The Secrets Manager secret `<platform>/<env>/<name>` that Terraform writes for the
+    /// services of the environment, labelled `id`, encrypted with the environment's key.
+    fn cloud_secret(&self, id: &str, name: &str, description: String) -> Block {
+        block(
+            "resource",
+            ["aws_secretsmanager_secret", id],
+            [
+                a(
+                    "name",
+                    s(naming::cloud_secret_name(
+                        &self.platform.name,
+                        &self.env.name,
+                        name,
+                    )),
+                ),
+                a("description", s(description)),
+                a("kms_key_id", r("aws_kms_key.main.arn")),
+            ],
+        )
+    }
+
     /// The Secrets Manager secret `<platform>/<env>/<store>-connection` with a managed
     /// store's connection details, when a service binds them (the ExternalSecret of its
     /// readers copies it into the namespace): values only Terraform knows, such as the
@@ -1203,27 +1210,10 @@ impl<'a> Ctx<'a> {
         }
         let id = naming::tf_ident(&name);
         vec![
-            block(
-                "resource",
-                ["aws_secretsmanager_secret", &id],
-                [
-                    a(
-                        "name",
-                        s(naming::cloud_secret_name(
-                            &self.platform.name,
-                            &self.env.name,
-                            &name,
-                        )),
-                    ),
-                    a(
-                        "description",
-                        s(format!(
-                            "{}: {what}, for the services that bind them",
-                            st.name
-                        )),
-                    ),
-                    a("kms_key_id", r("aws_kms_key.main.arn")),
-                ],
+            self.cloud_secret(
+                &id,
+                &name,
+                format!("{}: {what}, for the services that bind them", st.name),
             ),
             block(
                 "resource",
