@@ -39,6 +39,34 @@ fn blocks(text: &str, ident: &str, kind: &str) -> Vec<(String, serde_json::Value
         .collect()
 }
 
+/// Example `name` (`examples/<name>.toml`) with `edit` applied, built with `targets` into
+/// `dir/out`, which it returns.
+fn example(
+    dir: &TempDir,
+    name: &str,
+    edit: impl Fn(String) -> String,
+    targets: &[&str],
+) -> std::path::PathBuf {
+    let file = format!("{name}.toml");
+    let spec = edit(std::fs::read_to_string(root().join("examples").join(&file)).unwrap());
+    std::fs::write(dir.join(&file), spec).unwrap();
+    let mut args = vec!["build", file.as_str(), "--out", "out"];
+    for t in targets {
+        args.extend(["--target", t]);
+    }
+    assert_exit(&plinth_run(&dir.0, &args), 0);
+    dir.join("out")
+}
+
+/// DevMentor (000) with `edit` applied, built with `targets` into `dir/out`.
+fn devmentor(
+    dir: &TempDir,
+    edit: impl Fn(String) -> String,
+    targets: &[&str],
+) -> std::path::PathBuf {
+    example(dir, "devmentor", edit, targets)
+}
+
 /// The body of module `name` in an HCL file.
 fn module(text: &str, name: &str) -> serde_json::Value {
     let doc: serde_json::Value = hcl::from_str(text).expect("generated HCL parses");
@@ -134,27 +162,19 @@ fn external_dns_keeps_the_route_hosts_within_the_zone() {
 #[test]
 fn with_ingresses_external_dns_reads_ingresses() {
     let dir = TempDir::new("dns-ingress-source");
-    let spec = std::fs::read_to_string(root().join("examples/codepal.toml"))
-        .unwrap()
-        .replacen("[platform]\n", "[platform]\ngateway = \"ingress\"\n", 1)
-        // Ingresses keep a certificate per host (a wildcard here is E245).
-        .replace(
-            "certificates = { wildcard = true, renew_before = \"30d\" }",
-            "certificates = { renew_before = \"30d\" }",
-        );
-    std::fs::write(dir.join("codepal.toml"), spec).unwrap();
-    let run = plinth_run(
-        &dir.0,
-        &[
-            "build",
-            "codepal.toml",
-            "--target",
-            "helm",
-            "--target",
-            "k8s",
-        ],
+    example(
+        &dir,
+        "codepal",
+        |s| {
+            s.replacen("[platform]\n", "[platform]\ngateway = \"ingress\"\n", 1)
+                // Ingresses keep a certificate per host (a wildcard here is E245).
+                .replace(
+                    "certificates = { wildcard = true, renew_before = \"30d\" }",
+                    "certificates = { renew_before = \"30d\" }",
+                )
+        },
+        &["helm", "k8s"],
     );
-    assert_exit(&run, 0);
     let values =
         std::fs::read_to_string(dir.join("out/helm/values-external-dns-production.yaml")).unwrap();
     let values: serde_json::Value = serde_saphyr::from_str(&values).unwrap();
@@ -490,21 +510,7 @@ fn yaml_docs(path: &std::path::Path) -> Vec<serde_json::Value> {
 fn a_wildcard_certificate_is_proven_in_dns_and_served_by_every_listener() {
     // CodePal's production (003): `certificates = { wildcard = true, renew_before = "30d" }`.
     let dir = TempDir::new("dns-wildcard");
-    let out = dir.join("out");
-    let run = plinth_run(
-        &root(),
-        &[
-            "build",
-            "examples/codepal.toml",
-            "--out",
-            out.to_str().unwrap(),
-            "--target",
-            "k8s",
-            "--target",
-            "terraform",
-        ],
-    );
-    assert_exit(&run, 0);
+    let out = example(&dir, "codepal", |s| s, &["k8s", "terraform"]);
     let gateway = yaml_docs(&out.join("k8s/production/gateway.yaml"));
     let certificate = gateway
         .iter()
@@ -577,20 +583,19 @@ fn a_wildcard_certificate_is_proven_in_dns_and_served_by_every_listener() {
 
 #[test]
 fn without_a_wildcard_the_renewal_window_reaches_the_gateway_annotation() {
-    let spec = std::fs::read_to_string(root().join("examples/codepal.toml"))
-        .unwrap()
-        .replace(
-            "certificates = { wildcard = true, renew_before = \"30d\" }",
-            "certificates = { renew_before = \"30d\" }",
-        );
     let dir = TempDir::new("dns-renew-before");
-    std::fs::write(dir.join("codepal.toml"), spec).unwrap();
-    let run = plinth_run(
-        &dir.0,
-        &["build", "codepal.toml", "--out", "out", "--target", "k8s"],
+    let out = example(
+        &dir,
+        "codepal",
+        |s| {
+            s.replace(
+                "certificates = { wildcard = true, renew_before = \"30d\" }",
+                "certificates = { renew_before = \"30d\" }",
+            )
+        },
+        &["k8s"],
     );
-    assert_exit(&run, 0);
-    let gateway = yaml_docs(&dir.join("out/k8s/production/gateway.yaml"));
+    let gateway = yaml_docs(&out.join("k8s/production/gateway.yaml"));
     assert!(!gateway.iter().any(|d| d["kind"] == "Certificate"));
     let gw = gateway.iter().find(|d| d["kind"] == "Gateway").unwrap();
     assert_eq!(
@@ -612,24 +617,8 @@ fn without_a_wildcard_the_renewal_window_reaches_the_gateway_annotation() {
         "api-codepal-com-tls"
     );
     // DNS-01 all the same: `certificates` asks for it.
-    let issuer = yaml_docs(&dir.join("out/k8s/production/cluster-issuer.yaml"));
+    let issuer = yaml_docs(&out.join("k8s/production/cluster-issuer.yaml"));
     assert!(issuer[0]["spec"]["acme"]["solvers"][0]["dns01"].is_object());
-}
-
-/// DevMentor (000) with `spec_edit` applied, built with `targets` into `dir/out`.
-fn devmentor(
-    dir: &TempDir,
-    spec_edit: impl Fn(String) -> String,
-    targets: &[&str],
-) -> std::path::PathBuf {
-    let spec = spec_edit(std::fs::read_to_string(root().join("examples/devmentor.toml")).unwrap());
-    std::fs::write(dir.join("devmentor.toml"), spec).unwrap();
-    let mut args = vec!["build", "devmentor.toml", "--out", "out"];
-    for t in targets {
-        args.extend(["--target", t]);
-    }
-    assert_exit(&plinth_run(&dir.0, &args), 0);
-    dir.join("out")
 }
 
 #[test]
