@@ -154,11 +154,14 @@ codes! {
     InvalidRenewBefore = "E244", "invalid-renew-before", "a certificate renewal window that is not a duration from one hour to less than the certificates' 90-day lifetime";
     CloudflareWithoutToken = "E246", "cloudflare-without-token", "a Cloudflare DNS zone without the `api_token` secret reference that Terraform, external-dns and cert-manager need to change it";
     CloudflareOnly = "E247", "cloudflare-only", "`proxy` or `api_token` in a `dns` section whose provider is not Cloudflare";
-    InvalidCacheRule = "E248", "invalid-cache-rule", "a Cloudflare cache rule whose path is not a path pattern or whose TTL is not a duration Cloudflare takes";
+    InvalidCacheRule = "E248", "invalid-cache-rule", "a cache rule (Cloudflare's or the CDN's) whose path is not a path pattern, whose TTL is not a duration from 1s to 365d, or (CloudFront) that names a host";
     ZoneRulesTwice = "E249", "zone-rules-twice", "two environments set Cloudflare's `proxy` rules on the same zone, which holds one cache and one WAF ruleset";
     ReservedSecretName = "E250", "reserved-secret-name", "a secret reference to a Secret that the environment's Terraform writes for a managed data store (`<store>-connection`, `<store>-password`)";
+    CdnHostUnservable = "E251", "cdn-host-unservable", "a route host that an environment's CDN, fronting its hosts from a Route 53 zone, cannot serve: outside the zone, or without TLS";
+    CdnOriginTaken = "E252", "cdn-origin-taken", "a route host or DNS record named `origin-<env>.<zone>`, the name the CDN reaches the cluster at";
     WildcardWithoutGateway = "E245", "wildcard-without-gateway", "a wildcard certificate in an environment whose edge is Ingresses, which plinth serves it through only with the Gateway API";
     HealthChecksWithoutRoutes = "W040", "health-checks-without-routes", "DNS health checks in an environment where no service has a route host to check";
+    UnreachableCdnOrigin = "P020", "unreachable-cdn-origin", "a CloudFront distribution whose origin no route of the output has external-dns publish, or whose certificate leaves one of its host names uncovered";
     UnissuedCertificate = "P019", "unissued-certificate", "a TLS Secret of a Gateway listener or Ingress that no issuer of the output (or the spec's external `tls_issuer`) issues";
     DnsRecordOnRouteHost = "E209", "dns-record-on-route-host", "a DNS record listed for a route host, whose record external-dns owns";
     NoReadinessProbe = "W001", "no-readiness-probe", "a web service has no readiness probe, so it receives traffic before it is ready";

@@ -27,37 +27,6 @@ fn built(dir: &TempDir) -> std::path::PathBuf {
     out
 }
 
-/// The blocks of `ident` and first label `kind` in an HCL file (`resource`,
-/// `aws_route53_record`), as JSON bodies by their second label, as hcl2json shows them.
-fn blocks(text: &str, ident: &str, kind: &str) -> Vec<(String, serde_json::Value)> {
-    let doc: serde_json::Value = hcl::from_str(text).expect("generated HCL parses");
-    doc[ident][kind]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(name, body)| (name.clone(), body.clone()))
-        .collect()
-}
-
-/// Example `name` (`examples/<name>.toml`) with `edit` applied, built with `targets` into
-/// `dir/out`, which it returns.
-fn example(
-    dir: &TempDir,
-    name: &str,
-    edit: impl Fn(String) -> String,
-    targets: &[&str],
-) -> std::path::PathBuf {
-    let file = format!("{name}.toml");
-    let spec = edit(std::fs::read_to_string(root().join("examples").join(&file)).unwrap());
-    std::fs::write(dir.join(&file), spec).unwrap();
-    let mut args = vec!["build", file.as_str(), "--out", "out"];
-    for t in targets {
-        args.extend(["--target", t]);
-    }
-    assert_exit(&plinth_run(&dir.0, &args), 0);
-    dir.join("out")
-}
-
 /// DevMentor (000) with `edit` applied, built with `targets` into `dir/out`.
 fn devmentor(
     dir: &TempDir,
@@ -502,10 +471,6 @@ fn health_checks_without_route_hosts_are_a_warning() {
 }
 
 /// The documents of a generated YAML file.
-fn yaml_docs(path: &std::path::Path) -> Vec<serde_json::Value> {
-    serde_saphyr::from_multiple(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 #[test]
 fn a_wildcard_certificate_is_proven_in_dns_and_served_by_every_listener() {
     // CodePal's production (003): `certificates = { wildcard = true, renew_before = "30d" }`.

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use super::Ctx;
 use crate::diag::{Code, Diagnostic};
+use crate::ir::naming;
 use crate::spec::{Dns, DnsRecord, HealthChecks, RecordType, Sp};
 use crate::units;
 
@@ -23,6 +24,16 @@ pub(super) fn run(ctx: &mut Ctx) {
     let mut signed: BTreeMap<String, Vec<Signer>> = BTreeMap::new();
     // Each Cloudflare zone's proxy rules, by the environments that set them.
     let mut proxied: BTreeMap<String, Vec<(&Sp<String>, crate::source::Span)>> = BTreeMap::new();
+    for view in ctx.views {
+        let rules = view
+            .cloud
+            .as_ref()
+            .and_then(|c| c.cdn.as_ref())
+            .and_then(|c| c.cache.as_ref());
+        for rule in rules.into_iter().flatten() {
+            cdn_cache_rule(rule, &mut found);
+        }
+    }
     for view in ctx.views {
         let Some(env_name) = &view.env else { continue };
         let Some(env) = ctx.spec.environments.get(env_name.value.as_str()) else {
@@ -63,8 +74,38 @@ pub(super) fn run(ctx: &mut Ctx) {
             .flat_map(|i| i.host.iter().chain(i.redirect_from.iter().flatten()))
             .filter_map(|h| route_host(h, domain.as_deref()).map(|host| (host, h)))
             .collect();
+        let cloudflare = dns
+            .provider
+            .as_ref()
+            .is_some_and(|p| p.value == crate::spec::DnsProvider::Cloudflare);
+        // The CDN fronts the route hosts from this zone (`Environment::cdn_origin`).
+        let cdn = view
+            .cloud
+            .as_ref()
+            .and_then(|c| c.cdn.as_ref())
+            .and_then(|c| c.enabled.as_ref())
+            .filter(|e| e.value && !cloudflare && !hosts.is_empty());
+        let origin = cdn.map(|_| naming::cdn_origin_host(&env_name.value, &zone_name));
         for (host, written) in &hosts {
-            route_host_outside_zone(host, written, &zone_name, &mut found);
+            match cdn {
+                Some(enabled) => {
+                    cdn_host_outside_zone(host, written, &zone_name, enabled, &mut found)
+                }
+                None => route_host_outside_zone(host, written, &zone_name, &mut found),
+            }
+            if origin.as_deref() == Some(host.as_str()) {
+                cdn_origin_taken(host, &written.span, &mut found);
+            }
+        }
+        if let Some(enabled) = cdn {
+            let plain = view
+                .services
+                .values()
+                .filter_map(|s| s.ingress.as_ref())
+                .filter(|i| i.tls.as_ref().is_some_and(|t| !t.value));
+            for ingress in plain {
+                cdn_host_without_tls(ingress, enabled, &mut found);
+            }
         }
         if let Some(checks) = &dns.health_checks {
             invalid_health_check(checks, &mut found);
@@ -76,10 +117,6 @@ pub(super) fn run(ctx: &mut Ctx) {
                 health_checks_without_routes(env_name, checks, &mut found);
             }
         }
-        let cloudflare = dns
-            .provider
-            .as_ref()
-            .is_some_and(|p| p.value == crate::spec::DnsProvider::Cloudflare);
         if cloudflare {
             if dns.api_token.is_none() {
                 cloudflare_without_token(dns.provider.as_ref().unwrap(), &mut found);
@@ -139,6 +176,9 @@ pub(super) fn run(ctx: &mut Ctx) {
             record_ttl(record, cloudflare, &mut found);
             if let Some((_, route)) = hosts.iter().find(|(h, _)| *h == name) {
                 record_on_route_host(record, &name, route, &mut found);
+            }
+            if origin.as_deref() == Some(name.as_str()) {
+                cdn_origin_taken(&name, &record.name.span, &mut found);
             }
             names
                 .entry(name)
@@ -493,6 +533,76 @@ fn route_host_outside_zone(
     );
 }
 
+/// E251 `cdn-host-unservable` for a route host outside the zone of an environment whose CDN
+/// fronts its hosts from a Route 53 zone.
+///
+/// Why: the distribution's certificate is validated through records in the zone and the
+/// host's record points at the distribution from the zone; for a name outside it, ACM
+/// never issues the certificate and the apply waits on the validation until it times out.
+///
+/// Example: `host = "www.example.org"` with `zone = "codepal.com"` and `cdn = { enabled = true }`.
+fn cdn_host_outside_zone(
+    host: &str,
+    written: &Sp<String>,
+    zone: &str,
+    cdn: &Sp<bool>,
+    out: &mut Vec<Diagnostic>,
+) {
+    if in_zone(host, zone) {
+        return;
+    }
+    out.push(
+        Diagnostic::new(
+            Code::CdnHostUnservable,
+            format!("route host `{host}` is outside the DNS zone `{zone}`, which the CDN's certificate is validated in"),
+            written.span.clone(),
+            "outside the zone",
+        )
+        .related(cdn.span.clone(), "the CDN fronts every route host")
+        .help("use a host under the zone (e.g. `api.{domain}` with the zone as domain), or turn the CDN off for this environment"),
+    );
+}
+
+/// E251 `cdn-host-unservable` for a route without TLS in an environment whose CDN fronts
+/// its hosts from a Route 53 zone.
+///
+/// Why: CloudFront reaches the origin over HTTPS, naming the viewer's host; a host the
+/// Gateway serves only over plain HTTP has no listener there, and every request fails.
+///
+/// Example: `ingress = { host = "api.{domain}", tls = false }` with `cdn = { enabled = true }`.
+fn cdn_host_without_tls(ingress: &crate::spec::Ingress, cdn: &Sp<bool>, out: &mut Vec<Diagnostic>) {
+    let Some(tls) = &ingress.tls else { return };
+    out.push(
+        Diagnostic::new(
+            Code::CdnHostUnservable,
+            "a route without TLS in an environment whose CDN reaches the origin over HTTPS".to_owned(),
+            tls.span.clone(),
+            "no TLS",
+        )
+        .related(cdn.span.clone(), "the CDN fronts every route host")
+        .help("remove `tls = false` (cert-manager issues the host's certificate), or turn the CDN off for this environment"),
+    );
+}
+
+/// E252 `cdn-origin-taken`: a route host or listed record named `origin-<env>.<zone>`, the
+/// name plinth gives the CDN's origin.
+///
+/// Why: external-dns points that name at the load balancer for CloudFront to reach; a route
+/// or record of the same name would take it over, or be taken over.
+///
+/// Example: `records = [{ name = "origin-production", type = "CNAME", values = ["x.example.org"] }]`.
+fn cdn_origin_taken(name: &str, span: &crate::source::Span, out: &mut Vec<Diagnostic>) {
+    out.push(
+        Diagnostic::new(
+            Code::CdnOriginTaken,
+            format!("`{name}` is the name the CDN reaches the cluster at"),
+            span.clone(),
+            "the CDN's origin",
+        )
+        .help("choose another name; plinth points `origin-<env>.<zone>` at the load balancer for CloudFront"),
+    );
+}
+
 /// Whether `host` is `zone` or a name under it.
 fn in_zone(host: &str, zone: &str) -> bool {
     host == zone || host.ends_with(&format!(".{zone}"))
@@ -763,6 +873,48 @@ fn invalid_cache_rule(
             );
         }
     }
+    invalid_path_or_ttl(rule, out);
+}
+
+/// E248 `invalid-cache-rule` for a rule of the CloudFront CDN (`cloud.cdn.cache`): a `host`,
+/// which CloudFront cannot match (its behaviours match paths, for every host of the
+/// distribution), a path with characters CloudFront refuses or longer than 255, or a path
+/// or TTL as [`invalid_cache_rule`] refuses them.
+///
+/// Example: `cdn = { enabled = true, cache = [{ host = "www.{domain}", path = "/*" }] }`.
+fn cdn_cache_rule(rule: &crate::spec::CacheRule, out: &mut Vec<Diagnostic>) {
+    if let Some(host) = &rule.host {
+        out.push(
+            Diagnostic::new(
+                Code::InvalidCacheRule,
+                "CloudFront cache rules match paths, not hosts".to_owned(),
+                host.span.clone(),
+                "not expressible on CloudFront",
+            )
+            .help("remove `host`: the rule applies to every host of the distribution"),
+        );
+    }
+    let path = &rule.path.value;
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "_-.*$/~'@:+&?".contains(c);
+    if path.starts_with('/') && (path.len() > 255 || !path.chars().all(allowed)) {
+        out.push(
+            Diagnostic::new(
+                Code::InvalidCacheRule,
+                format!("`{path}` is not a CloudFront path pattern"),
+                rule.path.span.clone(),
+                "not a path pattern",
+            )
+            .help(
+                "use at most 255 letters, digits and `_-.*$/~'@:+&?`, with `*` for any characters",
+            ),
+        );
+    }
+    invalid_path_or_ttl(rule, out);
+}
+
+/// The path and TTL parts of E248 `invalid-cache-rule`, shared by Cloudflare's and
+/// CloudFront's rules.
+fn invalid_path_or_ttl(rule: &crate::spec::CacheRule, out: &mut Vec<Diagnostic>) {
     let path = &rule.path.value;
     if !path.starts_with('/') || path.contains(['"', '\\']) || path.chars().any(char::is_control) {
         out.push(

@@ -191,6 +191,33 @@ fn network_load_balancer() -> BTreeMap<String, String> {
     )])
 }
 
+/// The external-dns annotations of a route (an `HTTPRoute`, or an `Ingress` when `ingress`)
+/// of an environment whose CDN fronts its hosts ([`Environment::cdn_origin`]): external-dns
+/// then takes the route's names only from the hostname annotation, which names the origin.
+///
+/// Why: the route hosts' records belong to Terraform there, as aliases of the CloudFront
+/// distribution; external-dns would otherwise point them back at the load balancer and
+/// bypass the CDN and its firewall. The origin still needs a record pointing at the load
+/// balancer, whose name only the cluster knows: the routes on the Gateway's HTTP listener
+/// (which has no host name) give it one; a route only on a host's HTTPS listener matches no
+/// listener for the origin's name and adds nothing (external-dns v0.21,
+/// `source/gateway.go`).
+pub(crate) fn origin_annotations(
+    env: &Environment,
+    ingress: bool,
+) -> Option<BTreeMap<String, String>> {
+    let origin = env.cdn_origin()?;
+    let source = if ingress {
+        "external-dns.alpha.kubernetes.io/ingress-hostname-source"
+    } else {
+        "external-dns.alpha.kubernetes.io/gateway-hostname-source"
+    };
+    Some(BTreeMap::from([
+        (source.to_owned(), "annotation-only".to_owned()),
+        (naming::EXTERNAL_DNS_HOSTNAME.to_owned(), origin),
+    ]))
+}
+
 /// The annotations of the `Gateway`: the ClusterIssuer cert-manager issues its listeners'
 /// certificates from, and the renewal window when the spec sets one.
 ///

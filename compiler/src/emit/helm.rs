@@ -276,6 +276,9 @@ fn values_without_dashboards(shared: &Shared, env: &Environment) -> Values {
             ingress_pods: env.cluster.edge_pods.clone(),
             tls_issuer: env.cluster.tls_issuer.clone(),
             tls_renew_before: super::gateway::renew_before(env),
+            ingress_annotations: super::gateway::origin_annotations(env, true)
+                .filter(|_| env.cluster.edge == ir::Edge::Ingress)
+                .unwrap_or_default(),
             monitoring_namespace: env.cluster.monitoring_namespace.clone(),
         },
         managed_stores: BTreeMap::new(),
@@ -308,6 +311,7 @@ fn values_without_dashboards(shared: &Shared, env: &Environment) -> Values {
                     Some((w.name.clone(), object(super::gateway::route_spec(&e, w, i))))
                 })
                 .collect(),
+            route_annotations: super::gateway::origin_annotations(env, false).unwrap_or_default(),
             redirects: super::gateway::redirects(&e)
                 .into_iter()
                 .map(|(name, spec)| (name, object(spec)))

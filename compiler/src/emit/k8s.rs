@@ -131,10 +131,12 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
                 })));
             }
             for (name, spec) in gateway::redirects(&edge) {
+                let mut metadata = meta(&name, env, naming::common_labels(&platform.name, env));
+                metadata.annotations = gateway::origin_annotations(env, false);
                 objects.push(Object::Custom(Box::new(CustomObject {
                     api_version: gateway::API_VERSION,
                     kind: "HTTPRoute",
-                    metadata: meta(&name, env, naming::common_labels(&platform.name, env)),
+                    metadata,
                     spec,
                 })));
             }
@@ -971,12 +973,16 @@ fn workload_docs(
     }
     if let Some(i) = &w.ingress {
         match gateway::edge(platform, env) {
-            Some(edge) => docs.push(Object::Custom(Box::new(CustomObject {
-                api_version: gateway::API_VERSION,
-                kind: "HTTPRoute",
-                metadata: meta(&w.name, env, labels.clone()),
-                spec: gateway::route_spec(&edge, w, i),
-            }))),
+            Some(edge) => {
+                let mut metadata = meta(&w.name, env, labels.clone());
+                metadata.annotations = gateway::origin_annotations(env, false);
+                docs.push(Object::Custom(Box::new(CustomObject {
+                    api_version: gateway::API_VERSION,
+                    kind: "HTTPRoute",
+                    metadata,
+                    spec: gateway::route_spec(&edge, w, i),
+                })))
+            }
             None => docs.push(Object::Ingress(Box::new(ingress(
                 env,
                 w,
@@ -1893,6 +1899,12 @@ fn ingress(
             annotations.insert("cert-manager.io/renew-before".to_owned(), r);
         }
         metadata.annotations = Some(annotations);
+    }
+    if let Some(origin) = gateway::origin_annotations(env, true) {
+        metadata
+            .annotations
+            .get_or_insert_with(BTreeMap::new)
+            .extend(origin);
     }
     Ingress {
         metadata,

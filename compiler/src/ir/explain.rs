@@ -222,7 +222,12 @@ pub fn explain(env: &Environment) -> Value {
                 }))).collect::<Map<String, Value>>(),
             },
             "network": { "cidr": c.network.cidr, "azs": c.network.azs },
-            "cdn": { "enabled": c.cdn },
+            "cdn": {
+                "enabled": c.cdn,
+                "cache": c.cdn_cache.iter().map(|r| json!({
+                    "path": r.path, "edge_ttl_seconds": r.edge_ttl_seconds, "browser_ttl_seconds": r.browser_ttl_seconds,
+                })).collect::<Vec<_>>(),
+            },
         })
     });
     json!({

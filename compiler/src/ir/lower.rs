@@ -1658,8 +1658,26 @@ fn lower_cloud(c: &spec::Cloud, env: &str, platform: &str) -> Cloud {
             .as_ref()
             .and_then(|c| c.enabled.as_ref())
             .is_some_and(|e| e.value),
+        cdn_cache: c
+            .cdn
+            .iter()
+            .flat_map(|c| c.cache.iter().flatten())
+            .map(|c| crate::ir::CacheRule {
+                host: None,
+                path: c.path.value.clone(),
+                edge_ttl_seconds: ttl_seconds(&c.edge_ttl),
+                browser_ttl_seconds: ttl_seconds(&c.browser_ttl),
+            })
+            .collect(),
         dns: None,
     }
+}
+
+/// A cache TTL in whole seconds; `None` when unset (or invalid, which `check` reports).
+fn ttl_seconds(v: &Option<crate::spec::Sp<String>>) -> Option<u64> {
+    v.as_ref()
+        .and_then(|t| crate::units::parse_duration(&t.value).ok())
+        .map(|ms| ms / 1000)
 }
 
 /// Default TTL of a listed DNS record, in seconds: short enough to move a record within
@@ -1717,11 +1735,7 @@ fn lower_dns(d: &spec::Dns, domain: Option<&str>) -> Option<crate::ir::Dns> {
             .and_then(|r| crate::units::parse_duration(&r.value).ok())
             .map(|ms| ms / 1000),
     });
-    let seconds = |v: &Option<crate::spec::Sp<String>>| {
-        v.as_ref()
-            .and_then(|t| crate::units::parse_duration(&t.value).ok())
-            .map(|ms| ms / 1000)
-    };
+    let seconds = ttl_seconds;
     let provider = match (d.provider.as_ref().map(|p| p.value), &d.api_token) {
         (Some(crate::spec::DnsProvider::Cloudflare), Some(token)) => {
             crate::ir::DnsProvider::Cloudflare {

@@ -95,6 +95,34 @@ impl Environment {
         self.cluster.mesh && matches!(w.role, Role::Service)
     }
 
+    /// Every host the environment's routes answer on: route hosts and the hosts that
+    /// redirect to them, sorted, each once.
+    pub fn public_hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = self
+            .workloads
+            .iter()
+            .filter_map(|w| w.ingress.as_ref())
+            .flat_map(|i| std::iter::once(&i.host).chain(&i.redirect_from))
+            .cloned()
+            .collect();
+        hosts.sort();
+        hosts.dedup();
+        hosts
+    }
+
+    /// The name CloudFront reaches the environment's edge at ([`naming::cdn_origin_host`]),
+    /// when its CDN fronts the route hosts of a Route 53 zone: CloudFront then has its
+    /// certificate, its origin and the hosts' records from the same output. `None` without a
+    /// CDN, routes or zone, and for a zone Cloudflare serves, where the distribution's
+    /// certificate and origin stay inputs of the Terraform.
+    pub fn cdn_origin(&self) -> Option<String> {
+        let cloud = self.cloud.as_ref()?;
+        let dns = cloud.dns.as_ref()?;
+        let routed = self.workloads.iter().any(|w| w.ingress.is_some());
+        (cloud.cdn && routed && matches!(dns.provider, DnsProvider::Route53))
+            .then(|| naming::cdn_origin_host(&self.name, &dns.zone))
+    }
+
     /// The workloads by name, for emitters that look workloads up per item (a scan each time
     /// is quadratic in the number of workloads). Should a name repeat, which `check` rejects
     /// but lowering does not assume, the first workload of that name is the one found.
@@ -851,6 +879,8 @@ pub struct Cloud {
     pub network: Network,
     /// Whether a CDN is created.
     pub cdn: bool,
+    /// The CDN's cache rules, first match first (no `host`: CloudFront matches paths).
+    pub cdn_cache: Vec<CacheRule>,
     /// The environment's public DNS zone and listed records, when the spec sets `dns`.
     pub dns: Option<Dns>,
 }

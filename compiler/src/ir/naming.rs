@@ -472,6 +472,16 @@ pub const LOGS_NAMESPACE: &str = crate::units::LOGS_NAMESPACE;
 /// Release name of kube-prometheus-stack.
 pub const KUBE_PROMETHEUS_STACK_RELEASE: &str = "kube-prometheus-stack";
 
+/// The name CloudFront reaches an environment's edge at: `origin-<env>.<zone>`. external-dns
+/// points it at the load balancer, as it would the route hosts, whose own records point at
+/// CloudFront instead.
+pub fn cdn_origin_host(env: &str, zone: &str) -> String {
+    format!("origin-{env}.{zone}")
+}
+
+/// The annotation external-dns reads host names from.
+pub const EXTERNAL_DNS_HOSTNAME: &str = "external-dns.alpha.kubernetes.io/hostname";
+
 /// Name of an environment's cloud resources: cluster, VPC, key alias.
 pub fn cloud_name(platform: &str, env: &str) -> String {
     crate::units::cloud_name(platform, env)

@@ -5,15 +5,17 @@
 //! [`super::operators`] already turns the annotation into the `Certificate`s cert-manager
 //! creates, so P005 sees the Secrets produced; what it cannot see is whether cert-manager
 //! can issue them. A Certificate whose issuer does not exist stays pending forever and the
-//! proxy serves no certificate. Whether a TLS host lies inside the environment's DNS zone is
-//! not proven here: a host outside it is legal (its DNS kept by hand) and `check` warns of
-//! it (W018), which an error here would overrule.
+//! proxy serves no certificate. A DNS-01 solver's zone must be one the Terraform looks up,
+//! which cert-manager may change (its IAM role on Route 53). Whether a TLS host lies inside
+//! the environment's DNS zone is not proven here: a host outside it is legal (its DNS kept
+//! by hand, proven through HTTP-01) and `check` warns of it (W018), which an error here
+//! would overrule.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use super::{Finding, Object};
+use super::{Block, Finding, Object};
 use crate::diag::Code;
 
 /// The annotation naming a ClusterIssuer, and the one naming an Issuer of the object's
@@ -167,6 +169,86 @@ pub(super) fn uncovered_hosts(
                     ),
                     "give the host a certificate of its own, or move it directly under the wildcard's zone",
                 ));
+            }
+        }
+    }
+}
+
+/// P019 `unissued-certificate` for an issuer's DNS-01 solver whose zone cannot be changed:
+/// a Route 53 zone the environment's Terraform does not look up, or whose cert-manager has
+/// no IAM role to change it with; a Cloudflare zone the Terraform does not look up.
+///
+/// Why: cert-manager takes the solver for every host under the zone and then fails to write
+/// the `_acme-challenge` record, so the certificates stay pending; with a wildcard, which
+/// only DNS-01 can prove, every HTTPS listener serves none.
+///
+/// Example: `selector.dnsZones: [codepal.com]` with `dns01.route53` in an output whose
+/// cert-manager release lost its `eks.amazonaws.com/role-arn` annotation.
+pub(super) fn unreachable_solver_zones(objects: &[Object], tf: &[Block], out: &mut Vec<Finding>) {
+    let looked_up = |kind: &str, zone: &str| {
+        tf.iter().any(|b| {
+            b.ident == "data"
+                && b.labels.first().is_some_and(|l| l == kind)
+                && (b.body.get("name").and_then(Value::as_str) == Some(zone)
+                    || b.body.pointer("/filter/name").and_then(Value::as_str) == Some(zone))
+        })
+    };
+    let cert_manager_role = tf.iter().any(|b| {
+        b.ident == "resource"
+            && b.labels.first().is_some_and(|l| l == "helm_release")
+            && b.body.get("chart").and_then(Value::as_str) == Some("cert-manager")
+            && b.body
+                .get("set")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .any(|s| {
+                    s.get("name").and_then(Value::as_str)
+                        == Some("serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn")
+                })
+    });
+    let issuers = objects.iter().filter(|o| {
+        matches!(o.kind.as_str(), "ClusterIssuer" | "Issuer") && o.group() == "cert-manager.io"
+    });
+    for o in issuers {
+        let solvers = o
+            .doc
+            .pointer("/spec/acme/solvers")
+            .and_then(Value::as_array);
+        for solver in solvers.into_iter().flatten() {
+            let Some(dns01) = solver.get("dns01") else {
+                continue;
+            };
+            let zones = solver
+                .pointer("/selector/dnsZones")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str);
+            for zone in zones {
+                let why = if dns01.get("route53").is_some() {
+                    if !looked_up("aws_route53_zone", zone) {
+                        Some("the Terraform looks up no such Route 53 zone")
+                    } else if !cert_manager_role {
+                        Some("cert-manager has no IAM role to change it with")
+                    } else {
+                        None
+                    }
+                } else if dns01.get("cloudflare").is_some() && !looked_up("cloudflare_zone", zone) {
+                    Some("the Terraform looks up no such Cloudflare zone")
+                } else {
+                    None
+                };
+                if let Some(why) = why {
+                    out.push(Finding::env(
+                        Code::UnissuedCertificate,
+                        format!(
+                            "{} `{}` proves hosts of `{zone}` through DNS-01, but {why}",
+                            o.kind, o.name
+                        ),
+                        "declare the zone in the environment's `dns` (this is a bug in plinth, which looks it up and gives cert-manager its role)",
+                    ));
+                }
             }
         }
     }

@@ -11,10 +11,12 @@
 //! (`refs.rs`), what the cluster must provide (`cluster.rs`: Secrets, CRDs, storage, metrics
 //! APIs, NetworkPolicy enforcement), the series alert rules and dashboard panels read
 //! (`series.rs`), reachability
-//! under the NetworkPolicies (`network.rs`) and alert routing (`routing.rs`). A family whose
+//! under the NetworkPolicies (`network.rs`), certificate issuers (`issuers.rs`), the CDN's
+//! origin and certificate (`edge.rs`) and alert routing (`routing.rs`). A family whose
 //! files a build did not make is skipped, and a [`Note`] says so.
 
 mod cluster;
+mod edge;
 mod index;
 mod issuers;
 mod locate;
@@ -334,6 +336,8 @@ fn prove(
                     cluster::network_policy_enforcement(objects, tf, out);
                     issuers::unissued_certificates(objects, external_issuer, out);
                     issuers::uncovered_hosts(objects, external_issuer, out);
+                    issuers::unreachable_solver_zones(objects, tf, out);
+                    edge::unreachable_cdn_origins(objects, tf, out);
                 }
                 Some(_) => {}
                 None => skipped.extend(
@@ -344,6 +348,7 @@ fn prove(
                         "autoscaling metrics",
                         "network policy enforcement",
                         "certificate issuers",
+                        "the CDN's origin and certificate",
                     ]
                     .map(|f| (Target::Terraform, f)),
                 ),

@@ -676,3 +676,128 @@ fn the_wildcard_certificate_names_an_issuer_that_exists() {
         "{found:?}"
     );
 }
+
+#[test]
+fn the_cdn_reaches_an_origin_a_route_publishes() {
+    // CodePal's production CloudFront reaches the cluster at origin-production.codepal.com,
+    // which the routes' external-dns annotation publishes; a distribution pointed elsewhere
+    // would answer every request with a 502.
+    let found = breaks(
+        Code::UnreachableCdnOrigin,
+        "terraform/production/cdn.tf",
+        "domain_name = \"origin-production.codepal.com\"",
+        "domain_name = \"origin-prod.codepal.com\"",
+    );
+    assert!(
+        found.iter().any(|d| d.message.contains(
+            "reaches its origin at `origin-prod.codepal.com`, but no route of the output has external-dns publish it"
+        )),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn the_cdn_origin_is_published_only_through_a_listener_that_allows_it() {
+    // With every route but the ones on host listeners renamed away from the origin, only
+    // routes whose listeners allow `app.codepal.com` and the like name it: external-dns
+    // publishes nothing for it.
+    let (files, spec) = codepal();
+    let path = "k8s/production/gateway.yaml";
+    assert_eq!(
+        in_env(&files, &spec, Code::UnreachableCdnOrigin, path),
+        Vec::new()
+    );
+    let mut broken = files.clone();
+    for f in broken
+        .iter_mut()
+        .filter(|f| f.path.starts_with("k8s/production/"))
+    {
+        // The redirect routes (on the HTTP listener, without a host name) lose the origin.
+        if f.path == path {
+            f.contents = f.contents.replace(
+                "external-dns.alpha.kubernetes.io/hostname: origin-production.codepal.com",
+                "external-dns.alpha.kubernetes.io/hostname: elsewhere.codepal.com",
+            );
+        }
+    }
+    let found = in_env(&broken, &spec, Code::UnreachableCdnOrigin, path);
+    assert!(
+        found
+            .iter()
+            .any(|d| d.message.contains("`origin-production.codepal.com`")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn the_cdn_certificate_covers_every_host() {
+    let found = breaks(
+        Code::UnreachableCdnOrigin,
+        "terraform/production/cdn.tf",
+        "subject_alternative_names = [\"app.codepal.com\", \"www.codepal.com\"]",
+        "subject_alternative_names = [\"app.codepal.com\"]",
+    );
+    assert!(
+        found.iter().any(|d| d
+            .message
+            .contains("serves `www.codepal.com`, which its certificate does not cover")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_dns01_solver_needs_a_zone_it_may_change() {
+    // CodePal's production proves codepal.com through DNS-01 with cert-manager's IAM role;
+    // without the role, or with the zone looked up under another name, nothing issues.
+    let found = breaks(
+        Code::UnissuedCertificate,
+        "terraform/production/addons.tf",
+        "name  = \"serviceAccount.annotations.eks\\\\.amazonaws\\\\.com/role-arn\"",
+        "name  = \"serviceAccount.annotations.team\"",
+    );
+    assert!(
+        found.iter().any(|d| d.message.contains(
+            "ClusterIssuer `letsencrypt` proves hosts of `codepal.com` through DNS-01, but cert-manager has no IAM role to change it with"
+        )),
+        "{found:?}"
+    );
+    let found = breaks(
+        Code::UnissuedCertificate,
+        "terraform/production/dns.tf",
+        "name         = \"codepal.com\"",
+        "name         = \"codepal.dev\"",
+    );
+    assert!(
+        found.iter().any(|d| d
+            .message
+            .contains("the Terraform looks up no such Route 53 zone")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn a_cloudflare_dns01_solver_needs_its_zone_looked_up() {
+    let (files, spec) = compiled(&include_str!("../../../examples/devmentor.toml").replacen(
+        "proxy = {",
+        "certificates = { wildcard = true }\nproxy = {",
+        1,
+    ));
+    let path = "terraform/production/dns.tf";
+    assert_eq!(
+        in_env(&files, &spec, Code::UnissuedCertificate, path),
+        Vec::new()
+    );
+    let broken = edit(
+        &files,
+        path,
+        "name = \"devmentor.io\"",
+        "name = \"devmentor.dev\"",
+    );
+    let found = in_env(&broken, &spec, Code::UnissuedCertificate, path);
+    assert!(
+        found.iter().any(|d| d
+            .message
+            .contains("the Terraform looks up no such Cloudflare zone")),
+        "{found:?}"
+    );
+}

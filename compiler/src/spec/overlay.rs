@@ -274,7 +274,7 @@ overlay!(ManagedSettings { leaf instance_class, leaf multi_az, leaf deletion_pro
 overlay!(Cloud { leaf enabled, leaf provider, leaf region, nested state, nested cluster, nested network, nested cdn });
 overlay!(StateBackend { leaf bucket, leaf key, leaf lock_table });
 overlay!(Network { leaf cidr, leaf azs });
-overlay!(Cdn { leaf enabled });
+overlay!(Cdn { leaf enabled, leaf cache });
 overlay!(NodeGroup { leaf instance_types, leaf min, leaf max, leaf desired, leaf spot, leaf dedicated });
 
 impl Overlay for Cluster {

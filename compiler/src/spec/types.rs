@@ -1187,7 +1187,8 @@ pub struct DnsProxy {
     pub cache: Vec<CacheRule>,
 }
 
-/// One cache rule of Cloudflare's proxy: requests whose path matches are cached.
+/// One cache rule of Cloudflare's proxy or of the CloudFront CDN: requests whose path
+/// matches are cached.
 #[derive(Clone, Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CacheRule {
@@ -1382,6 +1383,11 @@ pub struct Network {
 pub struct Cdn {
     /// Whether to create one.
     pub enabled: Option<Sp<bool>>,
+    /// Cache rules, first match first: CloudFront keeps a response whose path matches for
+    /// `edge_ttl` whatever the origin says, and tells browsers to keep it for
+    /// `browser_ttl`. Paths only: CloudFront matches behaviours by path, so `host` is
+    /// refused. Without rules, CloudFront caches only what the origin marks cacheable.
+    pub cache: Option<Vec<CacheRule>>,
 }
 
 /// Alertmanager's replicas, retention and storage.

@@ -232,3 +232,39 @@ pub fn is_root() -> bool {
         .output()
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
+
+/// The blocks of `ident` and first label `kind` in an HCL file (`resource`,
+/// `aws_route53_record`), as JSON bodies by their second label, as hcl2json shows them.
+pub fn blocks(text: &str, ident: &str, kind: &str) -> Vec<(String, serde_json::Value)> {
+    let doc: serde_json::Value = hcl::from_str(text).expect("generated HCL parses");
+    doc[ident][kind]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(name, body)| (name.clone(), body.clone()))
+        .collect()
+}
+
+/// Example `name` (`examples/<name>.toml`) with `edit` applied, built with `targets` into
+/// `dir/out`, which it returns.
+pub fn example(
+    dir: &TempDir,
+    name: &str,
+    edit: impl Fn(String) -> String,
+    targets: &[&str],
+) -> PathBuf {
+    let file = format!("{name}.toml");
+    let spec = edit(std::fs::read_to_string(root().join("examples").join(&file)).unwrap());
+    std::fs::write(dir.join(&file), spec).unwrap();
+    let mut args = vec!["build", file.as_str(), "--out", "out"];
+    for t in targets {
+        args.extend(["--target", t]);
+    }
+    assert_exit(&plinth_run(&dir.0, &args), 0);
+    dir.join("out")
+}
+
+/// The documents of a generated YAML file.
+pub fn yaml_docs(path: &Path) -> Vec<serde_json::Value> {
+    serde_saphyr::from_multiple(&std::fs::read_to_string(path).unwrap()).unwrap()
+}

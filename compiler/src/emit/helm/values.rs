@@ -98,6 +98,10 @@ pub struct GatewayValues {
     pub spec: serde_json::Map<String, serde_json::Value>,
     /// The HTTPRoute spec of each exposed workload, by workload.
     pub routes: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
+    /// external-dns's annotations of every HTTPRoute when the environment's CDN fronts its
+    /// hosts: its records name the origin, not the hosts.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub route_annotations: BTreeMap<String, String>,
     /// The redirect HTTPRoutes of the TLS hosts (plain HTTP to HTTPS), by route name.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub redirects: BTreeMap<String, serde_json::Map<String, serde_json::Value>>,
@@ -210,6 +214,10 @@ pub struct ClusterValues {
     /// duration), when `dns.certificates.renew_before` says.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tls_renew_before: Option<String>,
+    /// external-dns's annotations of every Ingress when the environment's CDN fronts its
+    /// hosts: its records name the origin, not the hosts.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub ingress_annotations: BTreeMap<String, String>,
     /// Namespace of Prometheus, allowed in to metrics ports.
     pub monitoring_namespace: String,
 }

@@ -155,6 +155,30 @@ pub fn lower(platform: &ir::Platform, env: &Environment, cloud: &Cloud) -> Modul
             ]);
         }
     }
+    if ctx.cdn() {
+        if ctx.acme_through_cdn() {
+            module.skips.push(Skip {
+                resource: "aws_cloudfront_distribution.cdn".into(),
+                check: "CKV_AWS_34",
+                reason: "only /.well-known/acme-challenge/* is served over plain HTTP, uncached: Let's Encrypt asks HTTP-01 challenges there; every other path redirects to HTTPS",
+            });
+        }
+        for (i, rule) in cloud.cdn_cache.iter().enumerate() {
+            if rule.browser_ttl_seconds.is_some() {
+                module.skips.push(Skip {
+                    resource: format!("aws_cloudfront_response_headers_policy.cdn_rule_{}", i + 1),
+                    check: "CKV_AWS_259",
+                    reason: "its Strict-Transport-Security is the managed SecurityHeadersPolicy's, which every other path of the host sends; includeSubDomains and preload commit the whole domain, which the spec does not ask for",
+                });
+            }
+        }
+    }
+    if ctx.cdn() && env.cdn_origin().is_none() {
+        module.notes.push(format!(
+            "the CDN of `{}` has no Route 53 zone to validate its certificate in and point its hosts from (`[environments.{}.dns]`): `var.cdn_certificate_arn` and `var.cdn_origin_domain` must be given, and the hosts' records pointed at `cdn_domain_name` by hand",
+            env.name, env.name
+        ));
+    }
     if cloud.cdn && ctx.hosts.is_empty() {
         module
             .notes
@@ -199,19 +223,13 @@ struct Ctx<'a> {
     cloud: &'a Cloud,
     /// `<platform>-<env>`: cluster, VPC and key names.
     name: String,
-    /// Public hosts of the environment's ingresses, sorted.
+    /// Public hosts of the environment's routes (redirecting ones too), sorted.
     hosts: Vec<String>,
 }
 
 impl<'a> Ctx<'a> {
     fn new(platform: &'a ir::Platform, env: &'a Environment, cloud: &'a Cloud) -> Self {
-        let mut hosts: Vec<String> = env
-            .workloads
-            .iter()
-            .filter_map(|w| w.ingress.as_ref().map(|i| i.host.clone()))
-            .collect();
-        hosts.sort();
-        hosts.dedup();
+        let hosts = env.public_hosts();
         Ctx {
             platform,
             env,
@@ -223,6 +241,17 @@ impl<'a> Ctx<'a> {
 
     fn cdn(&self) -> bool {
         self.cloud.cdn && !self.hosts.is_empty()
+    }
+
+    /// Whether HTTP-01 challenges pass through the CDN over plain HTTP: when it fronts the
+    /// hosts and DNS-01 does not answer them all (`dns.certificates`).
+    fn acme_through_cdn(&self) -> bool {
+        self.env.cdn_origin().is_some()
+            && self
+                .cloud
+                .dns
+                .as_ref()
+                .is_none_or(|d| d.certificates.is_none())
     }
 
     fn stores(&self, engine: &str) -> impl Iterator<Item = &'a ManagedStore> + '_ {
@@ -1664,6 +1693,25 @@ impl<'a> Ctx<'a> {
             [a("name", s("Managed-SecurityHeadersPolicy"))],
         ));
         let origin = "ingress";
+        // The origin and certificate come from this output when the CDN fronts a Route 53
+        // zone; otherwise they are inputs (`variables.tf`).
+        let fronted = self.env.cdn_origin();
+        let (origin_domain, certificate_arn) = match &fronted {
+            Some(name) => (
+                s(name),
+                r("aws_acm_certificate_validation.cdn.certificate_arn"),
+            ),
+            None => (r("var.cdn_origin_domain"), r("var.cdn_certificate_arn")),
+        };
+        let acme = fronted.as_ref().filter(|_| self.acme_through_cdn());
+        blocks.extend(super::cdn::rule_policies(&self.name, &self.cloud.cdn_cache));
+        if fronted.is_some() {
+            blocks.extend(super::cdn::certificate(&self.hosts));
+            blocks.extend(super::cdn::alias_records(&self.hosts));
+            if acme.is_some() {
+                blocks.push(super::cdn::caching_disabled());
+            }
+        }
         blocks.push(block(
             "resource",
             ["aws_cloudfront_distribution", "cdn"],
@@ -1683,7 +1731,7 @@ impl<'a> Ctx<'a> {
                     [],
                     [
                         a("origin_id", s(origin)),
-                        a("domain_name", r("var.cdn_origin_domain")),
+                        a("domain_name", origin_domain),
                         b(block(
                             "custom_origin_config",
                             [],
@@ -1696,29 +1744,39 @@ impl<'a> Ctx<'a> {
                         )),
                     ],
                 )),
-                b(block(
-                    "default_cache_behavior",
-                    [],
-                    [
-                        a("target_origin_id", s(origin)),
-                        a("viewer_protocol_policy", s("redirect-to-https")),
-                        a(
-                            "allowed_methods",
-                            strings(["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]),
-                        ),
-                        a("cached_methods", strings(["GET", "HEAD"])),
-                        a("compress", true),
-                        a("cache_policy_id", r("aws_cloudfront_cache_policy.cdn.id")),
-                        a(
-                            "origin_request_policy_id",
-                            r("data.aws_cloudfront_origin_request_policy.all_viewer.id"),
-                        ),
-                        a(
-                            "response_headers_policy_id",
-                            r("data.aws_cloudfront_response_headers_policy.security_headers.id"),
-                        ),
-                    ],
-                )),
+            ]
+            .into_iter()
+            .chain(acme.map(|d| b(super::cdn::acme_origin(d))))
+            .chain([b(block(
+                "default_cache_behavior",
+                [],
+                [
+                    a("target_origin_id", s(origin)),
+                    a("viewer_protocol_policy", s("redirect-to-https")),
+                    a(
+                        "allowed_methods",
+                        strings(["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]),
+                    ),
+                    a("cached_methods", strings(["GET", "HEAD"])),
+                    a("compress", true),
+                    a("cache_policy_id", r("aws_cloudfront_cache_policy.cdn.id")),
+                    a(
+                        "origin_request_policy_id",
+                        r("data.aws_cloudfront_origin_request_policy.all_viewer.id"),
+                    ),
+                    a(
+                        "response_headers_policy_id",
+                        r("data.aws_cloudfront_response_headers_policy.security_headers.id"),
+                    ),
+                ],
+            ))])
+            .chain(acme.map(|_| b(super::cdn::acme_behaviour())))
+            .chain(
+                super::cdn::rule_behaviours(origin, &self.cloud.cdn_cache)
+                    .into_iter()
+                    .map(b),
+            )
+            .chain([
                 b(block(
                     "logging_config",
                     [],
@@ -1741,12 +1799,12 @@ impl<'a> Ctx<'a> {
                     "viewer_certificate",
                     [],
                     [
-                        a("acm_certificate_arn", r("var.cdn_certificate_arn")),
+                        a("acm_certificate_arn", certificate_arn),
                         a("ssl_support_method", s("sni-only")),
                         a("minimum_protocol_version", s("TLSv1.2_2021")),
                     ],
                 )),
-            ],
+            ]),
         ));
         doc_with_locals(locals, blocks)
     }
@@ -2283,7 +2341,7 @@ impl<'a> Ctx<'a> {
                 ));
             }
         }
-        if self.cdn() {
+        if self.cdn() && self.env.cdn_origin().is_none() {
             blocks.push(variable(
                 "cdn_origin_domain",
                 r("string"),

@@ -52,7 +52,36 @@ pub fn align(text: &str) -> String {
             lines[i].comment_pad = pad;
         }
     }
-    lines.iter().map(Line::render).collect()
+    lines
+        .iter()
+        .map(Line::render)
+        .map(|l| spaced_object_for(&l))
+        .collect()
+}
+
+/// An attribute whose value is an object `for` expression on one line, with spaces inside
+/// its braces: hcl-rs writes `key = {for o in xs : o.k => o}`, hclwrite puts a space after
+/// every `{` and before every `}` on a line (`spaceAfterToken`), so `{ for … }`. Only a
+/// line that is `<name> = {for … }` whole is touched, so a string holding the same
+/// characters is left as written.
+fn spaced_object_for(line: &str) -> String {
+    let body = line.trim_end_matches('\n');
+    let newline = &line[body.len()..];
+    let Some((name, value)) = body.split_once(" = {for ") else {
+        return line.to_owned();
+    };
+    let named = name
+        .trim_end()
+        .trim_start()
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        && !name.trim().is_empty();
+    match value.strip_suffix('}') {
+        Some(inner) if named && !inner.ends_with(' ') => {
+            format!("{name} = {{ for {inner} }}{newline}")
+        }
+        _ => line.to_owned(),
+    }
 }
 
 /// Sets each line's indentation from the brackets opened before it, as hclwrite's
@@ -406,6 +435,12 @@ mod tests {
             // Balanced brackets on one line keep the cell: arrays, calls, objects.
             "a = [1, 2]\nlonger = merge({ a = 1 }, { b = 2 })\nc = f(\"x\")\n",
             "a      = [1, 2]\nlonger = merge({ a = 1 }, { b = 2 })\nc      = f(\"x\")\n",
+        ),
+        (
+            // An object `for` expression as hcl-rs writes it gets spaces inside its braces;
+            // the same characters inside a string stay as they are.
+            "for_each = {for o in xs : o.k => o}\nname = \"= {for x}\"\n",
+            "for_each = { for o in xs : o.k => o }\nname     = \"= {for x}\"\n",
         ),
         (
             // `=` inside strings, comparisons and fat arrows are not assignments.

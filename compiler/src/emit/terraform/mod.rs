@@ -17,6 +17,7 @@
 
 mod addons;
 mod aws;
+mod cdn;
 mod cloudflare;
 mod dns;
 pub mod fmt;
