@@ -158,8 +158,10 @@ codes! {
     ZoneRulesTwice = "E249", "zone-rules-twice", "two environments set Cloudflare's `proxy` rules on the same zone, which holds one cache and one WAF ruleset";
     ReservedSecretName = "E250", "reserved-secret-name", "a secret reference to a Secret that the environment's Terraform writes for a managed data store (`<store>-connection`, `<store>-password`)";
     CdnHostUnservable = "E251", "cdn-host-unservable", "a route host that an environment's CDN, fronting its hosts from a Route 53 zone, cannot serve: outside the zone, or without TLS";
+    InvalidAssetsBucket = "E253", "invalid-assets-bucket", "an R2 assets bucket whose host is not a free name of the Cloudflare zone, or whose bucket name is longer than 63 characters";
     CdnOriginTaken = "E252", "cdn-origin-taken", "a route host or DNS record named `origin-<env>.<zone>`, the name the CDN reaches the cluster at";
     WildcardWithoutGateway = "E245", "wildcard-without-gateway", "a wildcard certificate in an environment whose edge is Ingresses, which plinth serves it through only with the Gateway API";
+    CdnCertificateQuota = "W041", "cdn-certificate-quota", "a CDN fronting more hosts than an ACM certificate names by default (10)";
     HealthChecksWithoutRoutes = "W040", "health-checks-without-routes", "DNS health checks in an environment where no service has a route host to check";
     UnreachableCdnOrigin = "P020", "unreachable-cdn-origin", "a CloudFront distribution whose origin no route of the output has external-dns publish, or whose certificate leaves one of its host names uncovered";
     UnissuedCertificate = "P019", "unissued-certificate", "a TLS Secret of a Gateway listener or Ingress that no issuer of the output (or the spec's external `tls_issuer`) issues";

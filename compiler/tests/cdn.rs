@@ -332,3 +332,81 @@ fn hosts_the_cdn_cannot_serve_and_rules_it_cannot_match_are_errors_in_one_run() 
     );
     assert!(codes.contains(&"E252".to_owned()), "{codes:?}");
 }
+
+#[test]
+fn external_dns_reads_only_the_routes_that_name_the_origin() {
+    // cert-manager's HTTP-01 solver routes carry no annotations: external-dns must not
+    // publish the hosts from them, where Terraform's alias records live.
+    let dir = TempDir::new("cdn-filter");
+    let out = codepal(&dir, |s| s, &["helm"]);
+    let values =
+        std::fs::read_to_string(out.join("helm/values-external-dns-staging.yaml")).unwrap();
+    let values: serde_json::Value = serde_saphyr::from_str(&values).unwrap();
+    assert_eq!(
+        values["annotationFilter"],
+        "external-dns.alpha.kubernetes.io/gateway-hostname-source=annotation-only"
+    );
+    // DevMentor has no CDN: external-dns reads every route.
+    let dir = TempDir::new("cdn-filter-none");
+    let out = example(&dir, "devmentor", |s| s, &["helm"]);
+    let values =
+        std::fs::read_to_string(out.join("helm/values-external-dns-production.yaml")).unwrap();
+    assert!(!values.contains("annotationFilter"), "{values}");
+}
+
+#[test]
+fn more_hosts_than_an_acm_certificate_holds_is_a_warning() {
+    let dir = TempDir::new("cdn-quota");
+    let many: Vec<String> = (1..=8).map(|i| format!("\"w{i}.{{domain}}\"")).collect();
+    let spec = std::fs::read_to_string(root().join("examples/codepal.toml"))
+        .unwrap()
+        .replacen(
+            "ingress = { redirect_from = [\"www.{domain}\"] }",
+            &format!(
+                "ingress = {{ redirect_from = [\"www.{{domain}}\", {}] }}",
+                many.join(", ")
+            ),
+            1,
+        );
+    std::fs::write(dir.join("codepal.toml"), spec).unwrap();
+    let run = plinth_run(&dir.0, &["check", "codepal.toml", "--format", "json"]);
+    assert_exit(&run, 0);
+    assert_eq!(codes(&run), ["W041"]);
+    let message = json_diagnostics(&run)[0]["message"].clone();
+    assert_eq!(
+        message,
+        "the CDN's certificate would name 11 hosts, and ACM allows 10 unless the account's quota is raised"
+    );
+}
+
+#[test]
+fn the_certificate_names_a_short_host_first() {
+    // ACM's common name holds at most 64 characters: a longer first host goes to the
+    // alternative names.
+    let dir = TempDir::new("cdn-common-name");
+    let long = format!("{}.codepal.com", "a".repeat(60));
+    let out = codepal(
+        &dir,
+        |s| {
+            s.replacen(
+                "ingress = { redirect_from = [\"www.{domain}\"] }",
+                &format!("ingress = {{ redirect_from = [\"www.{{domain}}\", \"{long}\"] }}"),
+                1,
+            )
+        },
+        &["terraform"],
+    );
+    let cert = one(
+        &cdn_tf(&out, "production"),
+        "resource",
+        "aws_acm_certificate",
+        "cdn",
+    );
+    assert_eq!(cert["domain_name"], "api.codepal.com");
+    let sans = cert["subject_alternative_names"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(sans[0], long.as_str());
+    assert_eq!(sans.len(), 3, "{sans:?}");
+}

@@ -800,3 +800,45 @@ fn cloudflare_dns01_without_a_tls_route_brings_no_token_to_cert_manager() {
         .iter()
         .any(|o| o["kind"] == "ExternalSecret" && o["metadata"]["namespace"] == "external-dns"));
 }
+
+#[test]
+fn a_cloudflare_zone_serves_static_assets_from_an_r2_bucket() {
+    // DevMentor's production (000): "Move static assets to ... Cloudflare R2 and expose via
+    // CDN; set ASSET_BASE_URL in UI".
+    let dir = TempDir::new("dns-assets");
+    let out = devmentor(&dir, |s| s, &["terraform"]);
+    let tf = |f: &str| std::fs::read_to_string(out.join("terraform/production").join(f)).unwrap();
+    let dns = tf("dns.tf");
+    let bucket = &blocks(&dns, "resource", "cloudflare_r2_bucket")[0];
+    assert_eq!(bucket.0, "assets");
+    assert_eq!(bucket.1["name"], "devmentor-production-assets");
+    assert_eq!(
+        bucket.1["account_id"],
+        "${data.cloudflare_zone.main.account.id}"
+    );
+    let domain = &blocks(&dns, "resource", "cloudflare_r2_custom_domain")[0].1;
+    assert_eq!(domain["bucket_name"], "${cloudflare_r2_bucket.assets.name}");
+    assert_eq!(domain["domain"], "assets.devmentor.io");
+    assert_eq!(domain["zone_id"], "${data.cloudflare_zone.main.zone_id}");
+    assert_eq!(domain["enabled"], true);
+    assert_eq!(domain["min_tls"], "1.2");
+    let outputs = tf("outputs.tf");
+    let doc: serde_json::Value = hcl::from_str(&outputs).unwrap();
+    assert_eq!(
+        doc["output"]["assets_url"]["value"],
+        "https://assets.devmentor.io"
+    );
+    assert_eq!(
+        doc["output"]["assets_bucket"]["value"],
+        "${cloudflare_r2_bucket.assets.name}"
+    );
+    // Without `assets`, no bucket.
+    let dir = TempDir::new("dns-no-assets");
+    let out = devmentor(
+        &dir,
+        |s| s.replacen(", assets = { host = \"assets.{domain}\" }", "", 1),
+        &["terraform"],
+    );
+    let dns = std::fs::read_to_string(out.join("terraform/production/dns.tf")).unwrap();
+    assert!(!dns.contains("cloudflare_r2"), "{dns}");
+}

@@ -106,6 +106,11 @@ pub(super) fn run(ctx: &mut Ctx) {
             for ingress in plain {
                 cdn_host_without_tls(ingress, enabled, &mut found);
             }
+            let names: std::collections::BTreeSet<&str> =
+                hosts.iter().map(|(h, _)| h.as_str()).collect();
+            if names.len() > ACM_NAMES {
+                cdn_certificate_quota(names.len(), enabled, &mut found);
+            }
         }
         if let Some(checks) = &dns.health_checks {
             invalid_health_check(checks, &mut found);
@@ -135,6 +140,30 @@ pub(super) fn run(ctx: &mut Ctx) {
             }
             for rule in dns.proxy.iter().flat_map(|p| &p.cache) {
                 invalid_cache_rule(rule, &zone_name, domain.as_deref(), &mut found);
+            }
+            if let Some(assets) = dns.proxy.as_ref().and_then(|p| p.assets.as_ref()) {
+                let bucket = naming::assets_bucket(&units::cloud_name(
+                    &ctx.spec.platform.name.value,
+                    &env_name.value,
+                ));
+                let listed: Vec<String> = dns
+                    .records
+                    .iter()
+                    .map(|r| full_record_name(&r.name.value, &zone_name))
+                    .collect();
+                let taken: Vec<&str> = hosts
+                    .iter()
+                    .map(|(h, _)| h.as_str())
+                    .chain(listed.iter().map(String::as_str))
+                    .collect();
+                invalid_assets(
+                    assets,
+                    &zone_name,
+                    domain.as_deref(),
+                    &taken,
+                    &bucket,
+                    &mut found,
+                );
             }
         } else {
             cloudflare_only(dns, &mut found);
@@ -584,6 +613,28 @@ fn cdn_host_without_tls(ingress: &crate::spec::Ingress, cdn: &Sp<bool>, out: &mu
     );
 }
 
+/// Names an ACM certificate may hold by default (its quota can be raised on request).
+const ACM_NAMES: usize = 10;
+
+/// W041 `cdn-certificate-quota`: a CDN fronting more route and redirect hosts than an ACM
+/// certificate holds by default, where its one certificate must name them all.
+///
+/// Why: ACM refuses the certificate request during the apply unless the account's quota
+/// ("Domain names per ACM certificate") was raised first; a warning, since it may have been.
+///
+/// Example: eleven route hosts in an environment with `cdn = { enabled = true }`.
+fn cdn_certificate_quota(names: usize, cdn: &Sp<bool>, out: &mut Vec<Diagnostic>) {
+    out.push(
+        Diagnostic::new(
+            Code::CdnCertificateQuota,
+            format!("the CDN's certificate would name {names} hosts, and ACM allows {ACM_NAMES} unless the account's quota is raised"),
+            cdn.span.clone(),
+            "one certificate for every host",
+        )
+        .help("raise \"Domain names per ACM certificate\" in Service Quotas before applying, or serve fewer hosts through the CDN"),
+    );
+}
+
 /// E252 `cdn-origin-taken`: a route host or listed record named `origin-<env>.<zone>`, the
 /// name plinth gives the CDN's origin.
 ///
@@ -632,16 +683,7 @@ fn is_host_name(name: &str) -> bool {
 ///
 /// Example: `name = "mail.other.org."` in zone `codepal.com`.
 fn record_name(record: &DnsRecord, zone: &str, out: &mut Vec<Diagnostic>) -> Option<String> {
-    let written = record.name.value.to_ascii_lowercase();
-    let full = if written == "@" {
-        zone.to_owned()
-    } else if let Some(absolute) = written.strip_suffix('.') {
-        absolute.to_owned()
-    } else if in_zone(&written, zone) {
-        written.clone()
-    } else {
-        format!("{written}.{zone}")
-    };
+    let full = full_record_name(&record.name.value, zone);
     if is_host_name(&full) && in_zone(&full, zone) {
         return Some(full);
     }
@@ -941,6 +983,59 @@ fn invalid_path_or_ttl(rule: &crate::spec::CacheRule, out: &mut Vec<Diagnostic>)
                 .help("write a duration such as `5m` or `365d`"),
             ),
         }
+    }
+}
+
+/// E253 `invalid-assets-bucket`: the R2 assets bucket's `host` is not a host name of the
+/// zone, is already a route host or a listed record's name, or its bucket name
+/// (`<platform>-<env>-assets`) is longer than R2's 63 characters.
+///
+/// Why: Cloudflare makes the custom domain's record itself, and refuses one that exists;
+/// a host outside the zone cannot be attached; and a long bucket name fails the apply after
+/// the plan was reviewed.
+///
+/// Example: `assets = { host = "app.{domain}" }` where `app.{domain}` is a route host.
+fn invalid_assets(
+    assets: &crate::spec::AssetsBucket,
+    zone: &str,
+    domain: Option<&str>,
+    taken: &[&str],
+    bucket: &str,
+    out: &mut Vec<Diagnostic>,
+) {
+    let written = &assets.host;
+    let problem = match route_host(written, domain) {
+        Some(h) if !is_host_name(&h) || !in_zone(&h, zone) || h.starts_with("*.") => {
+            Some(format!("`{h}` is not a host name of the zone `{zone}`"))
+        }
+        Some(h) if taken.contains(&h.as_str()) => Some(format!(
+            "`{h}` is already a route host or a listed record, and Cloudflare makes the assets host's record itself"
+        )),
+        Some(_) if bucket.len() > 63 => Some(format!(
+            "the assets bucket `{bucket}` has {} characters, R2 allows 63",
+            bucket.len()
+        )),
+        _ => None,
+    };
+    if let Some(message) = problem {
+        out.push(
+            Diagnostic::new(Code::InvalidAssetsBucket, message, written.span.clone(), "assets host")
+                .help("use a name of the zone that nothing else serves, e.g. `assets.{domain}` (or shorten the platform or environment name)"),
+        );
+    }
+}
+
+/// A listed record's full name as [`record_name`] reads it, without reporting anything.
+fn full_record_name(written: &str, zone: &str) -> String {
+    let written = written.to_ascii_lowercase();
+    if written == "@" {
+        zone.to_owned()
+    } else if let Some(absolute) = written.strip_suffix('.') {
+        absolute.to_owned()
+    } else if in_zone(&written, zone) {
+        written
+    } else {
+        format!("{written}.{zone}")
     }
 }
 

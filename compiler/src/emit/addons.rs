@@ -361,7 +361,8 @@ fn adapter_rule(metric: &str) -> Value {
 /// IAM role names only that zone), and only records it created (`sync` with a TXT registry
 /// owned by `<platform>-<env>`), so the records Terraform makes from `dns.records` and
 /// anyone else's are left alone; the checker rejects a listed record for a route host
-/// (E209), so no name has two owners.
+/// (E209), so no name has two owners. When the CDN fronts the hosts, it reads only the routes
+/// that name the CDN's origin ([`crate::emit::gateway::origin_filter`]).
 fn external_dns(platform: &ir::Platform, env: &Environment) -> Option<Addon> {
     let cloud = env.cloud.as_ref()?;
     let dns = cloud.dns.as_ref()?;
@@ -393,6 +394,9 @@ fn external_dns(platform: &ir::Platform, env: &Environment) -> Option<Addon> {
             "limits": { "cpu": "100m", "memory": "128Mi" },
         },
     });
+    if let Some(filter) = crate::emit::gateway::origin_filter(env, source == "ingress") {
+        values["annotationFilter"] = json!(filter);
+    }
     if let ir::DnsProvider::Cloudflare { proxy: Some(_), .. } = &dns.provider {
         // The route hosts' records through Cloudflare's proxy (the orange cloud): its CDN,
         // cache rules and WAF stand in front of the load balancer.

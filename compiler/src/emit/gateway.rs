@@ -207,15 +207,34 @@ pub(crate) fn origin_annotations(
     ingress: bool,
 ) -> Option<BTreeMap<String, String>> {
     let origin = env.cdn_origin()?;
-    let source = if ingress {
+    Some(BTreeMap::from([
+        (
+            hostname_source(ingress).to_owned(),
+            "annotation-only".to_owned(),
+        ),
+        (naming::EXTERNAL_DNS_HOSTNAME.to_owned(), origin),
+    ]))
+}
+
+/// external-dns's annotation choosing where the names of a route (an `Ingress` when
+/// `ingress`) come from.
+pub(crate) fn hostname_source(ingress: bool) -> &'static str {
+    if ingress {
         "external-dns.alpha.kubernetes.io/ingress-hostname-source"
     } else {
         "external-dns.alpha.kubernetes.io/gateway-hostname-source"
-    };
-    Some(BTreeMap::from([
-        (source.to_owned(), "annotation-only".to_owned()),
-        (naming::EXTERNAL_DNS_HOSTNAME.to_owned(), origin),
-    ]))
+    }
+}
+
+/// external-dns's `annotationFilter` when the CDN fronts the environment's hosts: only the
+/// routes [`origin_annotations`] marks.
+///
+/// Why: cert-manager's HTTP-01 solver makes its own route for a host, without those
+/// annotations; external-dns would publish the host from it, pointing at the load balancer,
+/// and the Terraform alias record for the same name would then fail to be created.
+pub(crate) fn origin_filter(env: &Environment, ingress: bool) -> Option<String> {
+    env.cdn_origin()
+        .map(|_| format!("{}=annotation-only", hostname_source(ingress)))
 }
 
 /// The annotations of the `Gateway`: the ClusterIssuer cert-manager issues its listeners'

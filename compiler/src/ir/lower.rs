@@ -1759,6 +1759,12 @@ fn lower_dns(d: &spec::Dns, domain: Option<&str>) -> Option<crate::ir::Dns> {
                             browser_ttl_seconds: seconds(&c.browser_ttl),
                         })
                         .collect(),
+                    assets: p.assets.as_ref().map(|a| {
+                        a.host
+                            .value
+                            .replace("{domain}", domain.unwrap_or_default())
+                            .to_ascii_lowercase()
+                    }),
                 }),
             }
         }

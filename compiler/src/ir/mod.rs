@@ -934,6 +934,8 @@ pub struct DnsProxy {
     pub waf: bool,
     /// Cache rules, first match first.
     pub cache: Vec<CacheRule>,
+    /// The host of the R2 bucket for static assets, placeholders substituted, when asked.
+    pub assets: Option<String>,
 }
 
 /// One cache rule.

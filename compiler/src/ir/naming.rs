@@ -479,6 +479,12 @@ pub fn cdn_origin_host(env: &str, zone: &str) -> String {
     format!("origin-{env}.{zone}")
 }
 
+/// The R2 bucket for an environment's static assets: `<platform>-<env>-assets`, from the
+/// environment's cloud name.
+pub fn assets_bucket(cloud_name: &str) -> String {
+    format!("{cloud_name}-assets")
+}
+
 /// The annotation external-dns reads host names from.
 pub const EXTERNAL_DNS_HOSTNAME: &str = "external-dns.alpha.kubernetes.io/hostname";
 

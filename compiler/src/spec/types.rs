@@ -1185,6 +1185,19 @@ pub struct DnsProxy {
     /// `[{ host = "{domain}", path = "/static/*", edge_ttl = "1d", browser_ttl = "365d" }]`.
     #[serde(default)]
     pub cache: Vec<CacheRule>,
+    /// An R2 bucket for static assets, served by Cloudflare's CDN at a host of the zone,
+    /// e.g. `{ host = "assets.{domain}" }`; the build uploads into it and the application
+    /// points its asset URL there.
+    pub assets: Option<AssetsBucket>,
+}
+
+/// An R2 bucket for static assets behind Cloudflare's CDN.
+#[derive(Clone, Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssetsBucket {
+    /// The host it answers on (`{domain}` is the environment's domain): a name of the zone
+    /// that is no route host and has no listed record, e.g. `"assets.{domain}"`.
+    pub host: Sp<String>,
 }
 
 /// One cache rule of Cloudflare's proxy or of the CloudFront CDN: requests whose path

@@ -43,8 +43,17 @@ fn zone_id() -> Expression {
 pub(super) fn certificate(hosts: &[String]) -> Vec<Block> {
     let east = || a("provider", r(super::dns::US_EAST_1));
     let mut cert = vec![east()];
-    if let Some((first, rest)) = hosts.split_first() {
+    // The first host short enough to be the certificate's common name (ACM takes at most
+    // 64 characters there, and up to 253 in the other names).
+    let common = hosts.iter().position(|h| h.len() <= 64).unwrap_or(0);
+    if let Some(first) = hosts.get(common) {
         cert.push(a("domain_name", s(first)));
+        let rest: Vec<&String> = hosts
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != common)
+            .map(|(_, h)| h)
+            .collect();
         if !rest.is_empty() {
             cert.push(a("subject_alternative_names", strings(rest)));
         }
@@ -202,7 +211,8 @@ fn rule_label(i: usize) -> String {
 /// query string but not by cookies or `Authorization`; per rule with a browser TTL, a
 /// response headers policy that sets `Cache-Control: public, max-age=<ttl>` over the
 /// origin's, with the security headers of the managed policy the default behaviour uses.
-/// `name` is `<platform>-<env>`, which names the policies (unique in the account).
+/// `name` is `<platform>-<env>`, which names the policies (unique in the account) and their
+/// comments (at most 128 characters, so the path is not in them).
 ///
 /// Why not key by cookies as the default policy does: a rule says the path is the same for
 /// everyone (static assets, public pages), and a key per session would never hit.
@@ -216,7 +226,7 @@ pub(super) fn rule_policies(name: &str, rules: &[CacheRule]) -> Vec<Block> {
                 ["aws_cloudfront_cache_policy", &label],
                 [
                     a("name", s(format!("{name}-rule-{}", i + 1))),
-                    a("comment", s(format!("cache {} for {ttl}s", rule.path))),
+                    a("comment", s(format!("{name} cache rule {}", i + 1))),
                     a("min_ttl", ttl),
                     a("default_ttl", ttl),
                     a("max_ttl", ttl),
@@ -255,10 +265,7 @@ pub(super) fn rule_policies(name: &str, rules: &[CacheRule]) -> Vec<Block> {
                 ["aws_cloudfront_response_headers_policy", &label],
                 [
                     a("name", s(format!("{name}-rule-{}", i + 1))),
-                    a(
-                        "comment",
-                        s(format!("browsers keep {} for {ttl}s", rule.path)),
-                    ),
+                    a("comment", s(format!("{name} cache rule {}", i + 1))),
                     b(block(
                         "custom_headers_config",
                         [],

@@ -106,6 +106,9 @@ pub(super) fn zone(dns: &Dns, proxy: Option<&DnsProxy>, name: &str) -> Vec<Block
                 ],
             ));
         }
+        if let Some(host) = &proxy.assets {
+            blocks.extend(assets(host, name));
+        }
         if proxy.waf {
             blocks.push(block(
                 "resource",
@@ -129,6 +132,68 @@ pub(super) fn zone(dns: &Dns, proxy: Option<&DnsProxy>, name: &str) -> Vec<Block
         }
     }
     blocks
+}
+
+/// The R2 bucket for static assets, `<platform>-<env>-assets` in the zone's account, and
+/// its custom domain `host`, through which Cloudflare's CDN serves it (Cloudflare makes the
+/// host's proxied record itself) over TLS 1.2 or later.
+///
+/// Why a custom domain rather than the bucket's `r2.dev` address: Cloudflare rate-limits
+/// `r2.dev` and serves it without its cache, WAF or cache rules, which a custom domain of
+/// the zone gets like any other host.
+fn assets(host: &str, name: &str) -> Vec<Block> {
+    let account = || r(&format!("data.cloudflare_zone.{ZONE}.account.id"));
+    vec![
+        block(
+            "resource",
+            ["cloudflare_r2_bucket", "assets"],
+            [
+                a("account_id", account()),
+                a("name", s(naming::assets_bucket(name))),
+            ],
+        ),
+        block(
+            "resource",
+            ["cloudflare_r2_custom_domain", "assets"],
+            [
+                a("account_id", account()),
+                a("bucket_name", r("cloudflare_r2_bucket.assets.name")),
+                a("domain", s(host)),
+                a("enabled", true),
+                a(
+                    "zone_id",
+                    r(&format!("data.cloudflare_zone.{ZONE}.zone_id")),
+                ),
+                a("min_tls", s("1.2")),
+            ],
+        ),
+    ]
+}
+
+/// The outputs of the assets bucket: its name, for the build that uploads into it, and the
+/// URL the application serves its assets from.
+pub(super) fn assets_outputs(host: &str) -> Vec<Block> {
+    vec![
+        block(
+            "output",
+            ["assets_bucket"],
+            [
+                a(
+                    "description",
+                    s("R2 bucket the build uploads static assets into (an R2 API token of the account writes it)"),
+                ),
+                a("value", r("cloudflare_r2_bucket.assets.name")),
+            ],
+        ),
+        block(
+            "output",
+            ["assets_url"],
+            [
+                a("description", s("Base URL of the static assets, behind Cloudflare's CDN")),
+                a("value", s(format!("https://{host}"))),
+            ],
+        ),
+    ]
 }
 
 /// The DS record output of a signed Cloudflare zone.

@@ -67,13 +67,21 @@ pub(super) fn lower(dns: &Dns, name: &str, routes: &[&Ingress]) -> Body {
     doc_with_locals(locals, blocks)
 }
 
-/// The outputs of `dns.tf`: the DS record to add at the registrar when the zone is signed.
+/// The outputs of `dns.tf`: the DS record to add at the registrar when the zone is signed,
+/// and a Cloudflare zone's assets bucket.
 pub(super) fn outputs(dns: &Dns) -> Vec<Block> {
+    if let DnsProvider::Cloudflare { proxy, .. } = &dns.provider {
+        let mut blocks = Vec::new();
+        if dns.dnssec {
+            blocks.push(super::cloudflare::ds_output(dns));
+        }
+        if let Some(host) = proxy.as_ref().and_then(|p| p.assets.as_ref()) {
+            blocks.extend(super::cloudflare::assets_outputs(host));
+        }
+        return blocks;
+    }
     if !dns.dnssec {
         return Vec::new();
-    }
-    if let DnsProvider::Cloudflare { .. } = dns.provider {
-        return vec![super::cloudflare::ds_output(dns)];
     }
     vec![block(
         "output",
