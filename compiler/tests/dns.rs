@@ -611,6 +611,13 @@ fn a_cloudflare_zone_is_changed_with_the_token_and_proxied_with_its_rules() {
         rule["action_parameters"]["browser_ttl"]["mode"],
         "override_origin"
     );
+    // The proxy reaches the gateway over HTTPS, checking its certificate.
+    let settings = blocks(&dns, "resource", "cloudflare_zone_setting");
+    let setting = |id: &str| &settings.iter().find(|(n, _)| n == id).unwrap().1;
+    assert_eq!(setting("ssl")["setting_id"], "ssl");
+    assert_eq!(setting("ssl")["value"], "strict");
+    assert_eq!(setting("min_tls_version")["value"], "1.2");
+    assert_eq!(settings.len(), 2, "{settings:?}");
     let waf = &rulesets.iter().find(|(id, _)| id == "waf").unwrap().1;
     assert_eq!(waf["phase"], "http_request_firewall_managed");
     assert_eq!(waf["rules"][0]["action"], "execute");

@@ -106,6 +106,7 @@ pub(super) fn zone(dns: &Dns, proxy: Option<&DnsProxy>, name: &str) -> Vec<Block
                 ],
             ));
         }
+        blocks.extend(proxy_settings());
         if let Some(host) = &proxy.assets {
             blocks.extend(assets(host, name));
         }
@@ -132,6 +133,31 @@ pub(super) fn zone(dns: &Dns, proxy: Option<&DnsProxy>, name: &str) -> Vec<Block
         }
     }
     blocks
+}
+
+/// The zone settings the proxy needs: SSL/TLS mode Full (strict), so Cloudflare reaches the
+/// gateway over HTTPS and checks its certificate (on Flexible it would use plain HTTP, whose
+/// redirect to HTTPS then loops), and TLS 1.2 or later from visitors.
+///
+/// Why not "Always Use HTTPS": it would redirect Let's Encrypt's HTTP-01 request to HTTPS,
+/// which the gateway cannot answer for a host before its first certificate; the gateway
+/// redirects plain HTTP itself, past the challenge path.
+fn proxy_settings() -> Vec<Block> {
+    let zone_id = || r(&format!("data.cloudflare_zone.{ZONE}.zone_id"));
+    [("ssl", "strict"), ("min_tls_version", "1.2")]
+        .into_iter()
+        .map(|(setting, value)| {
+            block(
+                "resource",
+                ["cloudflare_zone_setting", setting],
+                [
+                    a("zone_id", zone_id()),
+                    a("setting_id", s(setting)),
+                    a("value", s(value)),
+                ],
+            )
+        })
+        .collect()
 }
 
 /// The R2 bucket for static assets, `<platform>-<env>-assets` in the zone's account, and
