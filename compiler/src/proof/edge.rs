@@ -7,14 +7,16 @@
 //! family reads both targets and models what external-dns v0.21 does with a route: with
 //! `gateway-hostname-source: annotation-only` it takes only the annotation's names, and
 //! keeps a name only if a listener the route is attached to allows it (a listener without a
-//! host name allows any). An origin or certificate that the Terraform takes as an input
-//! variable is the operator's to give, and not proven.
+//! host name allows any). With the Helm target built, it also reads external-dns's values:
+//! only the route kinds of its `sources` and the routes its `annotationFilter` selects
+//! count, and the origin must lie within its `domainFilters`. An origin or certificate that
+//! the Terraform takes as an input variable is the operator's to give, and not proven.
 
 use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::{Block, Finding, Object};
+use super::{Block, ExternalDnsValues, Finding, Object};
 use crate::diag::Code;
 use crate::ir::naming::EXTERNAL_DNS_HOSTNAME;
 
@@ -33,7 +35,12 @@ const INGRESS_SOURCE: &str = "external-dns.alpha.kubernetes.io/ingress-hostname-
 ///
 /// Example: the origin `origin-production.codepal.com` in an output whose routes lost their
 /// external-dns annotation.
-pub(super) fn unreachable_cdn_origins(objects: &[Object], tf: &[Block], out: &mut Vec<Finding>) {
+pub(super) fn unreachable_cdn_origins(
+    objects: &[Object],
+    tf: &[Block],
+    values: Option<&ExternalDnsValues>,
+    out: &mut Vec<Finding>,
+) {
     let distributions = tf.iter().filter(|b| {
         b.ident == "resource"
             && b.labels
@@ -45,7 +52,7 @@ pub(super) fn unreachable_cdn_origins(objects: &[Object], tf: &[Block], out: &mu
             && b.labels.first().is_some_and(|l| l == "helm_release")
             && b.body.get("chart").and_then(Value::as_str) == Some("external-dns")
     });
-    let published = published_names(objects);
+    let published = published_names(objects, values);
     for d in distributions {
         let address = d.address();
         for origin in blocks(d.body.get("origin")) {
@@ -56,11 +63,20 @@ pub(super) fn unreachable_cdn_origins(objects: &[Object], tf: &[Block], out: &mu
                 // An input variable: the operator's to give.
                 continue;
             }
-            if !external_dns || !published.contains(domain) {
-                let why = if external_dns {
-                    "no route of the output has external-dns publish it"
-                } else {
+            let filtered = values.is_some_and(|v| {
+                !v.domain_filters.is_empty()
+                    && !v
+                        .domain_filters
+                        .iter()
+                        .any(|f| domain == f || domain.ends_with(&format!(".{f}")))
+            });
+            if !external_dns || filtered || !published.contains(domain) {
+                let why = if !external_dns {
                     "no external-dns release publishes it"
+                } else if filtered {
+                    "external-dns may not change its domain (`domainFilters`)"
+                } else {
+                    "no route of the output has external-dns publish it"
                 };
                 out.push(Finding::env(
                     Code::UnreachableCdnOrigin,
@@ -84,8 +100,9 @@ pub(super) fn unreachable_cdn_origins(objects: &[Object], tf: &[Block], out: &mu
 }
 
 /// The names external-dns publishes from the output's routes: for an `HTTPRoute`, the names
-/// its attached listeners allow; for an `Ingress`, every name.
-fn published_names(objects: &[Object]) -> BTreeSet<String> {
+/// its attached listeners allow; for an `Ingress`, every name. With its values known, only
+/// from the kinds its `sources` read and the resources its `annotationFilter` selects.
+fn published_names(objects: &[Object], values: Option<&ExternalDnsValues>) -> BTreeSet<String> {
     let listeners = |gateway: &str,
                      namespace: &str,
                      section: Option<&str>|
@@ -106,6 +123,21 @@ fn published_names(objects: &[Object]) -> BTreeSet<String> {
                 .and_then(|a| a.get(k))
                 .and_then(Value::as_str)
         };
+        let source = match o.kind.as_str() {
+            "Ingress" => "ingress",
+            "HTTPRoute" => "gateway-httproute",
+            _ => continue,
+        };
+        if let Some(v) = values {
+            let annotations = crate::proof::string_map(o.doc.pointer("/metadata/annotations"));
+            let selected = v
+                .annotation_filter
+                .as_deref()
+                .is_none_or(|f| selector_matches(f, &annotations));
+            if !v.sources.iter().any(|s| s == source) || !selected {
+                continue;
+            }
+        }
         let annotated: Vec<String> = annotation(EXTERNAL_DNS_HOSTNAME)
             .into_iter()
             .flat_map(|h| h.split(','))
@@ -153,6 +185,46 @@ fn published_names(objects: &[Object]) -> BTreeSet<String> {
         }
     }
     names
+}
+
+/// Whether a Kubernetes label selector (external-dns's `annotationFilter`, applied to
+/// annotations) selects `labels`: comma-separated requirements `k=v`, `k==v`, `k!=v`,
+/// `k in (a,b)`, `k notin (a,b)`, `k` and `!k`, all of which must hold. A requirement it
+/// cannot read selects nothing, so a malformed filter is a finding rather than a pass.
+fn selector_matches(selector: &str, labels: &std::collections::BTreeMap<String, String>) -> bool {
+    let mut requirements = Vec::new();
+    let (mut depth, mut start) = (0, 0);
+    for (i, c) in selector.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' => depth -= 1,
+            ',' if depth == 0 => {
+                requirements.push(&selector[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    requirements.push(&selector[start..]);
+    requirements.iter().map(|r| r.trim()).all(|r| {
+        let set = |list: &str| -> Option<Vec<String>> {
+            let inner = list.trim().strip_prefix('(')?.strip_suffix(')')?;
+            Some(inner.split(',').map(|v| v.trim().to_owned()).collect())
+        };
+        if let Some((k, v)) = r.split_once("!=") {
+            labels.get(k.trim()).map(String::as_str) != Some(v.trim())
+        } else if let Some((k, v)) = r.split_once("==").or_else(|| r.split_once('=')) {
+            labels.get(k.trim()).map(String::as_str) == Some(v.trim())
+        } else if let Some((k, list)) = r.split_once(" notin ") {
+            set(list).is_some_and(|vs| labels.get(k.trim()).is_none_or(|v| !vs.contains(v)))
+        } else if let Some((k, list)) = r.split_once(" in ") {
+            set(list).is_some_and(|vs| labels.get(k.trim()).is_some_and(|v| vs.contains(v)))
+        } else if let Some(k) = r.strip_prefix('!') {
+            !labels.contains_key(k.trim())
+        } else {
+            !r.is_empty() && !r.contains(char::is_whitespace) && labels.contains_key(r)
+        }
+    })
 }
 
 /// The names of the ACM certificate a distribution's viewer certificate comes from, through
@@ -223,4 +295,34 @@ fn strings(v: Option<&Value>) -> Vec<String> {
         .filter_map(Value::as_str)
         .map(str::to_owned)
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::selector_matches;
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn annotation_filters_read_as_label_selectors() {
+        let labels = BTreeMap::from([
+            ("a".to_owned(), "x".to_owned()),
+            ("b".to_owned(), "y".to_owned()),
+        ]);
+        for (selector, want) in [
+            ("a=x", true),
+            ("a==x", true),
+            ("a=y", false),
+            ("a!=y", true),
+            ("a in (x, z)", true),
+            ("a notin (x)", false),
+            ("c notin (x)", true),
+            ("a,b=y", true),
+            ("a, !c", true),
+            ("!a", false),
+            ("a=x,b in (z)", false),
+            ("a in x", false),
+        ] {
+            assert_eq!(selector_matches(selector, &labels), want, "{selector}");
+        }
+    }
 }

@@ -139,6 +139,22 @@ pub(crate) struct Artifacts {
     /// The Secrets the upstream charts' values files of the environment mount
     /// (kube-prometheus-stack's Alertmanager).
     pub upstream: Option<BTreeSet<String>>,
+    /// external-dns's values (its chart's values file), when the Helm target was built and
+    /// the environment installs it.
+    pub external_dns: Option<ExternalDnsValues>,
+}
+
+/// What the proof reads of external-dns's values: where it takes names from, which
+/// domains it may change and which resources it reads.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub(crate) struct ExternalDnsValues {
+    /// Its sources (`gateway-httproute`, `ingress`…).
+    pub sources: Vec<String>,
+    /// The domains it may change.
+    pub domain_filters: Vec<String>,
+    /// The annotation selector of the resources it reads.
+    pub annotation_filter: Option<String>,
 }
 
 /// A finding before it is pointed at the spec: what is wrong and which workload (or only
@@ -337,7 +353,7 @@ fn prove(
                     issuers::unissued_certificates(objects, external_issuer, out);
                     issuers::uncovered_hosts(objects, external_issuer, out);
                     issuers::unreachable_solver_zones(objects, tf, out);
-                    edge::unreachable_cdn_origins(objects, tf, out);
+                    edge::unreachable_cdn_origins(objects, tf, a.external_dns.as_ref(), out);
                 }
                 Some(_) => {}
                 None => skipped.extend(
@@ -414,6 +430,8 @@ enum Parsed {
     Alertmanager(Option<Value>),
     /// The Secrets an upstream chart's values file mounts.
     Upstream(BTreeSet<String>),
+    /// external-dns's values file.
+    ExternalDns(ExternalDnsValues),
     /// A file that did not parse: its path and why. A bug in plinth, whose emitters write
     /// these files, so reported as an internal error rather than proven without it.
     Unreadable(String, String),
@@ -430,7 +448,13 @@ fn parse(f: &OutputFile, envs: &BTreeSet<&str>) -> Option<(String, Parsed)> {
             .iter()
             .filter(|e| stem.ends_with(&format!("-{e}")))
             .max_by_key(|e| e.len())?;
-        let parsed = upstream_secrets(&f.contents).map(Parsed::Upstream);
+        let parsed = if stem == format!("external-dns-{env}") {
+            serde_saphyr::from_str_with_options(&f.contents, yaml_options())
+                .map(Parsed::ExternalDns)
+                .map_err(|e| e.to_string())
+        } else {
+            upstream_secrets(&f.contents).map(Parsed::Upstream)
+        };
         return Some((env.to_string(), unreadable(parsed, f)));
     }
     let mut parts = f.path.splitn(3, '/');
@@ -498,11 +522,16 @@ fn gather(files: &[OutputFile], built: &[Target]) -> (Vec<Artifacts>, Vec<(Strin
         .collect();
     let mut envs: BTreeMap<String, Artifacts> = BTreeMap::new();
     let mut upstream: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut external_dns: BTreeMap<String, ExternalDnsValues> = BTreeMap::new();
     let mut unreadable = Vec::new();
     for (env, parsed) in parse_all(files, &names) {
         match parsed {
             Parsed::Upstream(secrets) => {
                 upstream.entry(env).or_default().extend(secrets);
+                continue;
+            }
+            Parsed::ExternalDns(values) => {
+                external_dns.insert(env, values);
                 continue;
             }
             Parsed::Unreadable(path, why) => {
@@ -517,7 +546,7 @@ fn gather(files: &[OutputFile], built: &[Target]) -> (Vec<Artifacts>, Vec<(Strin
             Parsed::Terraform(b) => a.terraform.get_or_insert_with(Vec::new).extend(b),
             Parsed::Rules(r) => a.rules = Some(r),
             Parsed::Alertmanager(v) => a.alertmanager = v,
-            Parsed::Upstream(_) | Parsed::Unreadable(..) => {}
+            Parsed::Upstream(_) | Parsed::ExternalDns(_) | Parsed::Unreadable(..) => {}
         }
     }
     for a in envs.values_mut() {
@@ -535,6 +564,7 @@ fn gather(files: &[OutputFile], built: &[Target]) -> (Vec<Artifacts>, Vec<(Strin
         }
         if built.contains(&Target::Helm) {
             a.upstream = Some(upstream.remove(&a.env).unwrap_or_default());
+            a.external_dns = external_dns.remove(&a.env);
         }
     }
     (envs.into_values().collect(), unreadable)

@@ -801,3 +801,39 @@ fn a_cloudflare_dns01_solver_needs_its_zone_looked_up() {
         "{found:?}"
     );
 }
+
+#[test]
+fn the_cdn_origin_is_published_only_by_what_external_dns_reads() {
+    // external-dns's values (the Helm target's file for its release) decide which routes it
+    // reads and which domains it may change.
+    let (files, spec) = codepal();
+    let path = "helm/values-external-dns-production.yaml";
+    let code = Code::UnreachableCdnOrigin;
+    assert_eq!(findings(&files, &spec, code), Vec::new());
+    for (from, to, why) in [
+        (
+            "gateway-hostname-source=annotation-only",
+            "gateway-hostname-source=defined-hosts-only",
+            "no route of the output has external-dns publish it",
+        ),
+        (
+            "domainFilters:\n- codepal.com\n",
+            "domainFilters:\n- codepal.dev\n",
+            "external-dns may not change its domain",
+        ),
+        (
+            "- gateway-httproute\n",
+            "- ingress\n",
+            "no route of the output has external-dns publish it",
+        ),
+    ] {
+        let found = findings(&edit(&files, path, from, to), &spec, code);
+        assert!(
+            found
+                .iter()
+                .any(|d| d.message.contains(why)
+                    && d.message.ends_with("(environment `production`)")),
+            "{to}: {found:?}"
+        );
+    }
+}
