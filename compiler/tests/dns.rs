@@ -849,3 +849,57 @@ fn a_cloudflare_zone_serves_static_assets_from_an_r2_bucket() {
     let dns = std::fs::read_to_string(out.join("terraform/production/dns.tf")).unwrap();
     assert!(!dns.contains("cloudflare_r2"), "{dns}");
 }
+
+#[test]
+fn a_cluster_token_keeps_terraforms_token_out_of_the_cluster() {
+    // `cluster_token`: external-dns and cert-manager get the narrower token; only Terraform
+    // reads `api_token`.
+    let dir = TempDir::new("dns-cluster-token");
+    let out = devmentor(
+        &dir,
+        |s| {
+            s.replace(
+                "proxy = { waf = true,",
+                "cluster_token = { secret = \"cloudflare-dns-token\", key = \"token\" }\ncertificates = {}\nproxy = { waf = true,",
+            )
+        },
+        &["k8s", "terraform", "helm"],
+    );
+    let issuer = yaml_docs(&out.join("k8s/production/cluster-issuer.yaml"));
+    assert_eq!(
+        issuer[0]["spec"]["acme"]["solvers"][0]["dns01"]["cloudflare"]["apiTokenSecretRef"],
+        serde_json::json!({ "name": "cloudflare-dns-token", "key": "token" })
+    );
+    let es = yaml_docs(&out.join("k8s/production/external-secrets.yaml"));
+    let names = |ns: &str| -> Vec<String> {
+        es.iter()
+            .filter(|d| d["kind"] == "ExternalSecret" && d["metadata"]["namespace"] == ns)
+            .map(|d| d["metadata"]["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    for ns in ["external-dns", "cert-manager"] {
+        assert_eq!(names(ns), ["cloudflare-dns-token"], "{ns}");
+    }
+    let values =
+        std::fs::read_to_string(out.join("helm/values-external-dns-production.yaml")).unwrap();
+    assert!(values.contains("name: cloudflare-dns-token"), "{values}");
+    assert!(!values.contains("cloudflare-api-token"), "{values}");
+    let providers = std::fs::read_to_string(out.join("terraform/production/providers.tf")).unwrap();
+    assert!(
+        providers.contains("devmentor/production/cloudflare-api-token"),
+        "{providers}"
+    );
+    // On Route 53 the key is Cloudflare's only.
+    let dir = TempDir::new("dns-cluster-token-route53");
+    let spec = std::fs::read_to_string(root().join("examples/codepal.toml"))
+        .unwrap()
+        .replacen(
+            "dnssec = true\n",
+            "dnssec = true\ncluster_token = { secret = \"cloudflare-dns-token\", key = \"token\" }\n",
+            1,
+        );
+    std::fs::write(dir.join("codepal.toml"), spec).unwrap();
+    let run = plinth_run(&dir.0, &["check", "codepal.toml", "--format", "json"]);
+    assert_exit(&run, 1);
+    assert_eq!(codes(&run), ["E247"]);
+}

@@ -864,11 +864,17 @@ fn cloudflare_only(dns: &Dns, out: &mut Vec<Diagnostic>) {
         .api_token
         .iter()
         .map(|t| (t.secret.span.clone(), "api_token"))
+        .chain(
+            dns.cluster_token
+                .iter()
+                .map(|t| (t.secret.span.clone(), "cluster_token")),
+        )
         .chain(dns.proxy.iter().filter_map(|p| {
             p.waf
                 .as_ref()
                 .map(|w| w.span.clone())
                 .or_else(|| p.cache.first().map(|c| c.path.span.clone()))
+                .or_else(|| p.assets.as_ref().map(|a| a.host.span.clone()))
                 .map(|s| (s, "proxy"))
         }));
     for (span, key) in spans {

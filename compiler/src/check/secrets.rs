@@ -40,6 +40,18 @@ pub(super) fn run(ctx: &mut Ctx) {
     for view in ctx.views {
         unknown_operator_secret_key(view, &mut found);
     }
+    // The Cloudflare tokens of each environment's zone: Secrets like any other, whose names
+    // become ExternalSecrets and Secrets Manager paths.
+    for dns in ctx
+        .spec
+        .environments
+        .values()
+        .filter_map(|e| e.dns.as_ref())
+    {
+        for r in [&dns.api_token, &dns.cluster_token].into_iter().flatten() {
+            malformed_secret_ref(r, false, &mut found);
+        }
+    }
     declared_secret_unknown_or_unused(ctx.spec, ctx.views, &mut found);
     for d in found {
         ctx.report(d);
@@ -47,9 +59,12 @@ pub(super) fn run(ctx: &mut Ctx) {
 }
 
 /// The names of the Secrets one environment's view reads: services' and data stores'
-/// variables (a data store's `{name}` substituted as the lowering does), image pull secrets
-/// and receiver credentials.
-fn referenced_secrets(view: &crate::spec::Resolved) -> BTreeSet<String> {
+/// variables (a data store's `{name}` substituted as the lowering does), image pull secrets,
+/// receiver credentials and, from the environment's `dns`, its Cloudflare tokens.
+fn referenced_secrets(
+    view: &crate::spec::Resolved,
+    dns: Option<&crate::spec::Dns>,
+) -> BTreeSet<String> {
     let mut names = BTreeSet::new();
     for s in view.services.values() {
         names.extend(
@@ -81,6 +96,14 @@ fn referenced_secrets(view: &crate::spec::Resolved) -> BTreeSet<String> {
                 .map(|r| r.secret.value.clone()),
         );
     }
+    if let Some(dns) = dns {
+        names.extend(
+            [&dns.api_token, &dns.cluster_token]
+                .into_iter()
+                .flatten()
+                .map(|r| r.secret.value.clone()),
+        );
+    }
     names
 }
 
@@ -105,7 +128,12 @@ fn declared_secret_unknown_or_unused(
     let mut anywhere = BTreeSet::new();
     let mut with_cloud = BTreeSet::new();
     for view in views {
-        let names = referenced_secrets(view);
+        let dns = view
+            .env
+            .as_ref()
+            .and_then(|e| spec.environments.get(e.value.as_str()))
+            .and_then(|e| e.dns.as_ref());
+        let names = referenced_secrets(view, dns);
         if view.cloud.is_some() {
             with_cloud.extend(names.iter().cloned());
         }

@@ -371,7 +371,7 @@ fn external_dns(platform: &ir::Platform, env: &Environment) -> Option<Addon> {
     } else {
         "ingress"
     };
-    let token = dns.provider.cloudflare_token();
+    let token = dns.provider.cluster_token();
     let env_vars = match token {
         // The token the platform chart's ExternalSecret brings into external-dns's namespace.
         Some(t) => json!([{

@@ -69,7 +69,7 @@ pub(crate) fn secret_uses(env: &Environment) -> Vec<SecretUse> {
     }
     // The Cloudflare API token, for external-dns and, with DNS-01, for cert-manager.
     if let Some(dns) = env.cloud.as_ref().and_then(|c| c.dns.as_ref()) {
-        if let Some(t) = dns.provider.cloudflare_token() {
+        if let Some(t) = dns.provider.cluster_token() {
             let mut namespaces = vec![super::addons::EXTERNAL_DNS_NAMESPACE];
             // cert-manager reads it only through plinth's issuer, which exists (and
             // cert-manager with it) only where a route terminates TLS.
@@ -268,7 +268,7 @@ fn dns01(env: &Environment) -> Option<serde_json::Value> {
     let cloud = env.cloud.as_ref()?;
     let dns = cloud.dns.as_ref()?;
     dns.certificates.as_ref()?;
-    let provider = match dns.provider.cloudflare_token() {
+    let provider = match dns.provider.cluster_token() {
         // The token the platform chart's ExternalSecret brings into cert-manager's namespace,
         // where a ClusterIssuer's secrets live.
         Some(t) => serde_json::json!({

@@ -1743,6 +1743,10 @@ fn lower_dns(d: &spec::Dns, domain: Option<&str>) -> Option<crate::ir::Dns> {
                     secret: token.secret.value.clone(),
                     key: token.key.value.clone(),
                 },
+                cluster_token: d.cluster_token.as_ref().map(|t| SecretRef {
+                    secret: t.secret.value.clone(),
+                    key: t.key.value.clone(),
+                }),
                 proxy: d.proxy.as_ref().map(|p| crate::ir::DnsProxy {
                     waf: p.waf.as_ref().is_some_and(|w| w.value),
                     cache: p

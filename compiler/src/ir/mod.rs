@@ -912,16 +912,32 @@ pub enum DnsProvider {
     Cloudflare {
         /// The API token, in a Secret of this name and key.
         api_token: SecretRef,
+        /// The cluster's narrower token (external-dns, cert-manager), when the spec gives
+        /// one.
+        cluster_token: Option<SecretRef>,
         /// Cloudflare's proxy in front of the route hosts.
         proxy: Option<DnsProxy>,
     },
 }
 
 impl DnsProvider {
-    /// Cloudflare's API token, with that provider.
+    /// Cloudflare's API token, with that provider: Terraform's.
     pub fn cloudflare_token(&self) -> Option<&SecretRef> {
         match self {
             DnsProvider::Cloudflare { api_token, .. } => Some(api_token),
+            DnsProvider::Route53 => None,
+        }
+    }
+
+    /// The token external-dns and cert-manager change the zone with, with Cloudflare: the
+    /// cluster's own when the spec gives one, Terraform's otherwise.
+    pub fn cluster_token(&self) -> Option<&SecretRef> {
+        match self {
+            DnsProvider::Cloudflare {
+                api_token,
+                cluster_token,
+                ..
+            } => Some(cluster_token.as_ref().unwrap_or(api_token)),
             DnsProvider::Route53 => None,
         }
     }

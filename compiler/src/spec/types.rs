@@ -1109,11 +1109,17 @@ pub struct Dns {
     /// The DNS provider: `route53` (the default) or `cloudflare`.
     pub provider: Option<Sp<DnsProvider>>,
     /// The Cloudflare API token (Zone Read and DNS Edit on the zone; with `proxy`, Cache
-    /// Rules Edit and Zone WAF Edit as well), a secret reference:
-    /// Terraform reads it at apply time from AWS Secrets Manager, and ExternalSecrets bring it
-    /// to external-dns (and to cert-manager for DNS-01). Required with `provider =
+    /// Rules Edit, Zone WAF Edit and Zone Settings Write as well, and Workers R2 Storage
+    /// Write with `proxy.assets`), a secret reference: Terraform reads it at apply time from
+    /// AWS Secrets Manager, and, without `cluster_token`, ExternalSecrets bring it to
+    /// external-dns (and to cert-manager for DNS-01). Required with `provider =
     /// "cloudflare"`.
     pub api_token: Option<SecretRef>,
+    /// A narrower Cloudflare API token for the cluster (Zone Read and DNS Edit on the zone),
+    /// a secret reference: external-dns and cert-manager then get this one, and `api_token`
+    /// stays with Terraform. Without it they share `api_token`. Only with `provider =
+    /// "cloudflare"`.
+    pub cluster_token: Option<SecretRef>,
     /// Cloudflare's proxy (the orange cloud) in front of the route hosts: its CDN, the cache
     /// rules listed here and, with `waf = true`, Cloudflare's managed WAF ruleset. Only with
     /// `provider = "cloudflare"`.
