@@ -138,7 +138,7 @@ codes! {
     UnknownSecretDeclaration = "E205", "unknown-secret-declaration", "a `[secrets.NAME]` declaration that names no secret the spec references";
     NoAcmeEmail = "E206", "no-acme-email", "the generated Let's Encrypt ClusterIssuer has no account e-mail: `platform.tls_email` is unset and `platform.owner` is not an address";
     InvalidEmail = "E207", "invalid-email", "a `platform.tls_email` that is not an e-mail address";
-    DnsWithoutCloud = "E204", "dns-without-cloud", "`dns` on an environment without a cloud, where nothing would create its records";
+    DnsWithoutCloud = "E204", "dns-without-cloud", "`dns` on an environment without a cloud that nothing would carry out: a Route 53 zone, or a Cloudflare zone's health checks, certificates or tokens";
     InvalidDnsRecord = "E208", "invalid-dns-record", "a DNS record whose name is outside the zone, whose value its type does not accept, or that clashes with another";
     RedirectHostTaken = "E211", "redirect-host-taken", "a host of an ingress's `redirect_from` that is already a route host or another redirect's host";
     RedirectNotGenerated = "W019", "redirect-not-generated", "`redirect_from` in an environment whose edge is classic Ingress or Compose, where no redirect is generated";

@@ -214,9 +214,11 @@ fn is_consequence(d: &Diagnostic, loaded: &Diagnostics, recovery: &spec::Recover
         && recovery.meant.contains("domain");
     // A misspelt or wrongly typed `mesh` leaves the services' traffic policies without one.
     let mesh_dropped = d.code == Code::TrafficWithoutMesh && recovery.meant.contains("mesh");
-    // A misspelt or wrongly typed DNS `provider` leaves Cloudflare's keys on Route 53, and a
-    // misspelt or wrongly typed `api_token` leaves a Cloudflare zone without one.
-    let dns_key_dropped = (d.code == Code::CloudflareOnly && recovery.meant.contains("provider"))
+    // A misspelt or wrongly typed DNS `provider` leaves Cloudflare's keys on Route 53 (and,
+    // without a cloud, a Route 53 zone nothing would change), and a misspelt or wrongly
+    // typed `api_token` leaves a Cloudflare zone without one.
+    let dns_key_dropped = (matches!(d.code, Code::CloudflareOnly | Code::DnsWithoutCloud)
+        && recovery.meant.contains("provider"))
         || (d.code == Code::CloudflareWithoutToken && recovery.meant.contains("api_token"));
     // A workload whose key was dropped: the findings that key decides. A receiver whose
     // field was dropped is not reported as needing it.

@@ -903,3 +903,65 @@ fn a_cluster_token_keeps_terraforms_token_out_of_the_cluster() {
     assert_exit(&run, 1);
     assert_eq!(codes(&run), ["E247"]);
 }
+
+#[test]
+fn without_a_cloud_a_cloudflare_zone_gets_a_terraform_of_its_own() {
+    // The tutoring marketplace (002) runs on a cluster it already has; production's
+    // Cloudflare zone caches its public pages 5 minutes and its assets a year.
+    let dir = TempDir::new("dns-zone-only");
+    let out = example(
+        &dir,
+        "tutoring-marketplace",
+        |s| {
+            s.replacen(
+                "provider = \"cloudflare\"\n",
+                "provider = \"cloudflare\"\nrecords = [{ name = \"@\", type = \"A\", values = [\"203.0.113.10\"] }]\n",
+                1,
+            )
+        },
+        &["terraform", "k8s"],
+    );
+    let files: Vec<String> = std::fs::read_dir(out.join("terraform/production"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    let mut files = files;
+    files.sort();
+    assert_eq!(
+        files,
+        ["dns.tf", "providers.tf", "variables.tf", "versions.tf"]
+    );
+    assert!(!out.join("terraform/staging").exists());
+    let tf = |f: &str| std::fs::read_to_string(out.join("terraform/production").join(f)).unwrap();
+    // Only the Cloudflare provider, its token an ephemeral input: no AWS anywhere.
+    let versions = tf("versions.tf");
+    assert!(versions.contains("cloudflare/cloudflare"), "{versions}");
+    assert!(!versions.contains("hashicorp/aws"), "{versions}");
+    assert!(!versions.contains("backend"), "{versions}");
+    let doc: serde_json::Value = hcl::from_str(&tf("variables.tf")).unwrap();
+    let token = &doc["variable"]["cloudflare_api_token"];
+    assert_eq!(token["sensitive"], true);
+    assert_eq!(token["ephemeral"], true);
+    let doc: serde_json::Value = hcl::from_str(&tf("providers.tf")).unwrap();
+    assert_eq!(
+        doc["provider"]["cloudflare"]["api_token"],
+        "${var.cloudflare_api_token}"
+    );
+    // The zone's rules: assets a year in browsers, public pages 5 minutes at the edge.
+    let dns = tf("dns.tf");
+    let cache = &blocks(&dns, "resource", "cloudflare_ruleset")[0].1;
+    let rules = cache["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 3);
+    assert_eq!(
+        rules[0]["action_parameters"]["browser_ttl"]["default"],
+        31_536_000
+    );
+    assert_eq!(rules[1]["action_parameters"]["edge_ttl"]["default"], 300);
+    // A listed record for a route host is how it reaches the cluster here: no E209.
+    let record = &blocks(&dns, "resource", "cloudflare_dns_record")[0].1;
+    assert_eq!(record["name"], "example.com");
+    assert_eq!(record["content"], "203.0.113.10");
+    // The proof leaves the cluster's side to the cluster, as without any Terraform.
+    let run = plinth_run(&dir.0, &["check", "tutoring-marketplace.toml"]);
+    assert_exit(&run, 0);
+}

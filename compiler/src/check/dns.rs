@@ -40,9 +40,21 @@ pub(super) fn run(ctx: &mut Ctx) {
             continue;
         };
         let Some(dns) = &env.dns else { continue };
-        if view.cloud.is_none() {
-            dns_without_cloud(env_name, dns, &mut found);
-            continue;
+        let cloudflare = dns
+            .provider
+            .as_ref()
+            .is_some_and(|p| p.value == crate::spec::DnsProvider::Cloudflare);
+        // Without a cloud only a Cloudflare zone is changed (by a Terraform of its own), and
+        // only its zone-level parts: nothing in the cluster is plinth's to install.
+        let clusterless = view.cloud.is_none();
+        let local = env.local.as_ref().is_some_and(|l| l.value);
+        if clusterless {
+            // The local environment is Docker Compose on a workstation: no zone is its.
+            if !cloudflare || local {
+                dns_without_cloud(env_name, dns, &mut found);
+                continue;
+            }
+            needs_a_cloud(env_name, dns, &mut found);
         }
         let Some(zone) = &dns.zone else {
             dns_without_zone(env_name, dns, &mut found);
@@ -74,10 +86,6 @@ pub(super) fn run(ctx: &mut Ctx) {
             .flat_map(|i| i.host.iter().chain(i.redirect_from.iter().flatten()))
             .filter_map(|h| route_host(h, domain.as_deref()).map(|host| (host, h)))
             .collect();
-        let cloudflare = dns
-            .provider
-            .as_ref()
-            .is_some_and(|p| p.value == crate::spec::DnsProvider::Cloudflare);
         // The CDN fronts the route hosts from this zone (`Environment::cdn_origin`).
         let cdn = view
             .cloud
@@ -91,6 +99,8 @@ pub(super) fn run(ctx: &mut Ctx) {
                 Some(enabled) => {
                     cdn_host_outside_zone(host, written, &zone_name, enabled, &mut found)
                 }
+                // Without a cloud no external-dns keeps records: nothing to warn of.
+                None if clusterless => {}
                 None => route_host_outside_zone(host, written, &zone_name, &mut found),
             }
             if origin.as_deref() == Some(host.as_str()) {
@@ -123,7 +133,7 @@ pub(super) fn run(ctx: &mut Ctx) {
             }
         }
         if cloudflare {
-            if dns.api_token.is_none() {
+            if dns.api_token.is_none() && !clusterless {
                 cloudflare_without_token(dns.provider.as_ref().unwrap(), &mut found);
             }
             if let Some(proxy) = &dns.proxy {
@@ -203,7 +213,8 @@ pub(super) fn run(ctx: &mut Ctx) {
             };
             record_values(record, &name, &zone_name, &mut found);
             record_ttl(record, cloudflare, &mut found);
-            if let Some((_, route)) = hosts.iter().find(|(h, _)| *h == name) {
+            // Without a cloud, a listed record is how a route host reaches the cluster.
+            if let Some((_, route)) = hosts.iter().find(|(h, _)| *h == name && !clusterless) {
                 record_on_route_host(record, &name, route, &mut found);
             }
             if origin.as_deref() == Some(name.as_str()) {
@@ -237,6 +248,52 @@ pub(super) fn route_host(written: &Sp<String>, domain: Option<&str>) -> Option<S
         None => written.value.clone(),
     };
     (!host.contains('{')).then(|| host.to_ascii_lowercase())
+}
+
+/// E204 `dns-without-cloud` for the parts of a Cloudflare zone's `dns` that an environment
+/// without a cloud cannot carry out: health checks (Route 53's, in an AWS account), DNS-01
+/// certificates and `cluster_token` (cert-manager and external-dns, which plinth installs only
+/// on a cluster it builds), and `api_token` (a reference into AWS Secrets Manager; its
+/// Terraform takes the token as `TF_VAR_cloudflare_api_token` instead).
+///
+/// Example: `health_checks = { path = "/health" }` in an environment without a cloud.
+fn needs_a_cloud(env: &Sp<String>, dns: &Dns, out: &mut Vec<Diagnostic>) {
+    // An empty table has no span of its own: the zone's (or the environment's) stands in.
+    let fallback = dns.zone.as_ref().map_or(&env.span, |z| &z.span);
+    let parts = [
+        dns.health_checks.as_ref().map(|h| {
+            let span = h.path.as_ref().map(|p| &p.span);
+            let span = span.or(h.interval.as_ref().map(|i| &i.span));
+            let span = span.or(h.failure_threshold.as_ref().map(|t| &t.span));
+            (span.unwrap_or(fallback).clone(), "health_checks")
+        }),
+        dns.certificates.as_ref().map(|c| {
+            let span = c.wildcard.as_ref().map(|w| &w.span);
+            let span = span.or(c.renew_before.as_ref().map(|r| &r.span));
+            (span.unwrap_or(fallback).clone(), "certificates")
+        }),
+        dns.cluster_token
+            .as_ref()
+            .map(|t| (t.secret.span.clone(), "cluster_token")),
+        dns.api_token
+            .as_ref()
+            .map(|t| (t.secret.span.clone(), "api_token")),
+    ];
+    for (span, key) in parts.into_iter().flatten() {
+        out.push(
+            Diagnostic::new(
+                Code::DnsWithoutCloud,
+                format!("`{key}` needs a cloud, and environment `{}` has none", env.value),
+                span,
+                "needs a cloud",
+            )
+            .help(if key == "api_token" {
+                "remove it: without a cloud the zone's Terraform takes the token as `TF_VAR_cloudflare_api_token`"
+            } else {
+                "remove it, or give the environment a `[cloud]`"
+            }),
+        );
+    }
 }
 
 /// E204 `dns-without-cloud`: `dns` on an environment without a cloud.

@@ -228,6 +228,14 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
             .collect(),
         workloads,
         managed_stores,
+        zone: dns
+            .clone()
+            .filter(|d| view.cloud.is_none() && d.provider.cloudflare())
+            .filter(|_| {
+                !env_spec
+                    .and_then(|e| e.local.as_ref())
+                    .is_some_and(|l| l.value)
+            }),
         cloud: view.cloud.as_ref().map(|c| Cloud {
             dns,
             ..lower_cloud(c, &env_name, &platform.name.value)
@@ -1736,42 +1744,40 @@ fn lower_dns(d: &spec::Dns, domain: Option<&str>) -> Option<crate::ir::Dns> {
             .map(|ms| ms / 1000),
     });
     let seconds = ttl_seconds;
-    let provider = match (d.provider.as_ref().map(|p| p.value), &d.api_token) {
-        (Some(crate::spec::DnsProvider::Cloudflare), Some(token)) => {
-            crate::ir::DnsProvider::Cloudflare {
-                api_token: SecretRef {
-                    secret: token.secret.value.clone(),
-                    key: token.key.value.clone(),
-                },
-                cluster_token: d.cluster_token.as_ref().map(|t| SecretRef {
-                    secret: t.secret.value.clone(),
-                    key: t.key.value.clone(),
+    let provider = match d.provider.as_ref().map(|p| p.value) {
+        Some(crate::spec::DnsProvider::Cloudflare) => crate::ir::DnsProvider::Cloudflare {
+            api_token: d.api_token.as_ref().map(|token| SecretRef {
+                secret: token.secret.value.clone(),
+                key: token.key.value.clone(),
+            }),
+            cluster_token: d.cluster_token.as_ref().map(|t| SecretRef {
+                secret: t.secret.value.clone(),
+                key: t.key.value.clone(),
+            }),
+            proxy: d.proxy.as_ref().map(|p| crate::ir::DnsProxy {
+                waf: p.waf.as_ref().is_some_and(|w| w.value),
+                cache: p
+                    .cache
+                    .iter()
+                    .map(|c| crate::ir::CacheRule {
+                        host: c.host.as_ref().map(|h| {
+                            h.value
+                                .replace("{domain}", domain.unwrap_or_default())
+                                .to_ascii_lowercase()
+                        }),
+                        path: c.path.value.clone(),
+                        edge_ttl_seconds: seconds(&c.edge_ttl),
+                        browser_ttl_seconds: seconds(&c.browser_ttl),
+                    })
+                    .collect(),
+                assets: p.assets.as_ref().map(|a| {
+                    a.host
+                        .value
+                        .replace("{domain}", domain.unwrap_or_default())
+                        .to_ascii_lowercase()
                 }),
-                proxy: d.proxy.as_ref().map(|p| crate::ir::DnsProxy {
-                    waf: p.waf.as_ref().is_some_and(|w| w.value),
-                    cache: p
-                        .cache
-                        .iter()
-                        .map(|c| crate::ir::CacheRule {
-                            host: c.host.as_ref().map(|h| {
-                                h.value
-                                    .replace("{domain}", domain.unwrap_or_default())
-                                    .to_ascii_lowercase()
-                            }),
-                            path: c.path.value.clone(),
-                            edge_ttl_seconds: seconds(&c.edge_ttl),
-                            browser_ttl_seconds: seconds(&c.browser_ttl),
-                        })
-                        .collect(),
-                    assets: p.assets.as_ref().map(|a| {
-                        a.host
-                            .value
-                            .replace("{domain}", domain.unwrap_or_default())
-                            .to_ascii_lowercase()
-                    }),
-                }),
-            }
-        }
+            }),
+        },
         // Without a token `check` reports E246 and nothing is built.
         _ => crate::ir::DnsProvider::Route53,
     };

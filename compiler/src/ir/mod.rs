@@ -73,6 +73,11 @@ pub struct Environment {
     pub managed_stores: Vec<ManagedStore>,
     /// The cloud side, when the spec has one.
     pub cloud: Option<Cloud>,
+    /// The Cloudflare zone of an environment without a cloud (`dns` with `provider =
+    /// "cloudflare"`): its Terraform changes only the zone (records, DNSSEC, the proxy's
+    /// rules, settings and assets bucket). With a cloud the zone is the cloud's
+    /// ([`Cloud::dns`]) and this is `None`.
+    pub zone: Option<Dns>,
     /// Metrics and alert definitions.
     pub observability: Observability,
     /// Alert routing.
@@ -910,8 +915,9 @@ pub enum DnsProvider {
     Route53,
     /// Cloudflare, with the API token's secret reference and the proxy, if any.
     Cloudflare {
-        /// The API token, in a Secret of this name and key.
-        api_token: SecretRef,
+        /// The API token, in a Secret of this name and key; `None` for a zone of an
+        /// environment without a cloud, whose Terraform takes it as an input.
+        api_token: Option<SecretRef>,
         /// The cluster's narrower token (external-dns, cert-manager), when the spec gives
         /// one.
         cluster_token: Option<SecretRef>,
@@ -921,10 +927,15 @@ pub enum DnsProvider {
 }
 
 impl DnsProvider {
+    /// Whether Cloudflare serves the zone.
+    pub fn cloudflare(&self) -> bool {
+        matches!(self, DnsProvider::Cloudflare { .. })
+    }
+
     /// Cloudflare's API token, with that provider: Terraform's.
     pub fn cloudflare_token(&self) -> Option<&SecretRef> {
         match self {
-            DnsProvider::Cloudflare { api_token, .. } => Some(api_token),
+            DnsProvider::Cloudflare { api_token, .. } => api_token.as_ref(),
             DnsProvider::Route53 => None,
         }
     }
@@ -937,7 +948,7 @@ impl DnsProvider {
                 api_token,
                 cluster_token,
                 ..
-            } => Some(cluster_token.as_ref().unwrap_or(api_token)),
+            } => cluster_token.as_ref().or(api_token.as_ref()),
             DnsProvider::Route53 => None,
         }
     }

@@ -259,7 +259,12 @@ pub fn run(files: &[OutputFile], built: &[Target], spec: &Spec) -> Proof {
                 ),
             });
         }
-        if artifacts.objects.is_some() && artifacts.terraform.as_ref().is_some_and(Vec::is_empty) {
+        if artifacts.objects.is_some()
+            && artifacts
+                .terraform
+                .as_ref()
+                .is_some_and(|tf| !builds_cluster(tf))
+        {
             proof.notes.push(Note {
                 target: Target::Terraform,
                 message: format!(
@@ -344,7 +349,7 @@ fn prove(
             refs::scale_targets(objects, out);
             network::reachability(objects, index, out);
             match &a.terraform {
-                Some(tf) if !tf.is_empty() => {
+                Some(tf) if builds_cluster(tf) => {
                     cluster::secrets(objects, a.upstream.as_ref(), tf, external, out);
                     cluster::custom_resources(objects, tf, out);
                     cluster::storage(objects, tf, out);
@@ -369,7 +374,7 @@ fn prove(
                     .map(|f| (Target::Terraform, f)),
                 ),
             }
-            if a.upstream.is_none() && a.terraform.as_ref().is_none_or(|tf| !tf.is_empty()) {
+            if a.upstream.is_none() && a.terraform.as_ref().is_none_or(|tf| builds_cluster(tf)) {
                 skipped.push((Target::Helm, "secrets of upstream chart values"));
             }
         }
@@ -404,6 +409,19 @@ fn prove(
             (Target::Prometheus, "alert routing"),
         ]),
     }
+}
+
+/// Whether an environment's Terraform builds its cluster (the EKS module), so that what
+/// the cluster must provide is the output's to install. An environment without a cloud has
+/// no Terraform, or one that changes only its Cloudflare zone.
+pub(crate) fn builds_cluster(tf: &[Block]) -> bool {
+    tf.iter().any(|b| {
+        b.ident == "module"
+            && b.body
+                .get("source")
+                .and_then(Value::as_str)
+                .is_some_and(|s| s.contains("terraform-aws-modules/eks/aws"))
+    })
 }
 
 /// Skipped families by the target that was missing, each family once.

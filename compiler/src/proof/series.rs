@@ -165,11 +165,14 @@ fn scraped(objects: &[Object], index: &Index) -> BTreeSet<String> {
 }
 
 /// Whether the monitoring stack's own series are there: kube-prometheus-stack is a release
-/// of the environment's Terraform, or the environment has no cloud, so its cluster's stack
+/// of the environment's Terraform, or the environment has no cloud (no Terraform, or one of its
+/// Cloudflare zone only), so its cluster's stack
 /// is not the output's to prove (the proof's note says so).
 fn stack_installed(a: &Artifacts) -> bool {
     match &a.terraform {
-        Some(tf) if !tf.is_empty() => cluster::installs_chart(tf, "kube-prometheus-stack"),
+        Some(tf) if super::builds_cluster(tf) => {
+            cluster::installs_chart(tf, "kube-prometheus-stack")
+        }
         _ => true,
     }
 }

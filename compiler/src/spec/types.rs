@@ -1094,7 +1094,8 @@ pub struct Environment {
     /// Cloud overrides (e.g. smaller node groups).
     pub cloud: Option<Cloud>,
     /// The environment's public DNS zone and the records it holds besides the route hosts;
-    /// only in an environment with a cloud.
+    /// in an environment with a cloud, or, served by Cloudflare, one without (its Terraform
+    /// then changes only the zone).
     pub dns: Option<Dns>,
 }
 
@@ -1113,7 +1114,8 @@ pub struct Dns {
     /// Write with `proxy.assets`), a secret reference: Terraform reads it at apply time from
     /// AWS Secrets Manager, and, without `cluster_token`, ExternalSecrets bring it to
     /// external-dns (and to cert-manager for DNS-01). Required with `provider =
-    /// "cloudflare"`.
+    /// "cloudflare"` in an environment with a cloud; without one, Terraform takes the token
+    /// as `TF_VAR_cloudflare_api_token` and this is refused.
     pub api_token: Option<SecretRef>,
     /// A narrower Cloudflare API token for the cluster (Zone Read and DNS Edit on the zone),
     /// a secret reference: external-dns and cert-manager then get this one, and `api_token`

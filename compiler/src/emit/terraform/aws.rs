@@ -38,7 +38,7 @@ use crate::ir::{self, naming, Cloud, Environment, ManagedStore};
 /// Terraform versions the module is written for: 1.11 is the first with write-only
 /// arguments, through which a generated database password reaches RDS without entering the
 /// state (the eks 21 and iam 6 modules accept 1.5.7 and later).
-const TERRAFORM_VERSION: &str = ">= 1.11";
+pub(super) const TERRAFORM_VERSION: &str = ">= 1.11";
 /// Random provider, for an ephemeral generated password: 3.7 is the first with the
 /// ephemeral `random_password`.
 const RANDOM_PROVIDER: &str = "~> 3.7";

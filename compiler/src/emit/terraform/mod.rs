@@ -21,6 +21,7 @@ mod cdn;
 mod cloudflare;
 mod dns;
 pub mod fmt;
+mod zone;
 
 use hcl::expr::{
     BinaryOp, BinaryOperator, Expression, FuncCall, Object, ObjectKey, Traversal, Variable,
@@ -64,7 +65,7 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
     };
     let without: Vec<&str> = envs
         .iter()
-        .filter(|e| e.cloud.is_none())
+        .filter(|e| e.cloud.is_none() && e.zone.is_none())
         .map(|e| e.name.as_str())
         .collect();
     if !without.is_empty() {
@@ -81,6 +82,14 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
     }
     for env in envs {
         let Some(cloud) = &env.cloud else {
+            if let Some(zone) = &env.zone {
+                let module = zone::lower(platform, env, zone);
+                for message in &module.notes {
+                    out.notes
+                        .push(note(format!("environment `{}`: {message}", env.name)));
+                }
+                out.files.extend(render_module(platform, env, module)?);
+            }
             continue;
         };
         let module = match cloud.provider.as_str() {
@@ -101,19 +110,31 @@ pub fn emit(platform: &ir::Platform, envs: &[&Environment]) -> Result<Emitted, E
                 env.name, cloud.state.bucket, cloud.state.key, cloud.state.lock_table
             )));
         }
-        for message in module.notes {
+        for message in &module.notes {
             out.notes
                 .push(note(format!("environment `{}`: {message}", env.name)));
         }
-        for (name, body) in module.files {
-            let text = annotate(&render(platform, &body)?, &module.skips);
-            out.files.push(OutputFile {
-                path: naming::terraform_file(&env.name, name),
-                contents: text,
-            });
-        }
+        out.files.extend(render_module(platform, env, module)?);
     }
     Ok(out)
+}
+
+/// The files of an environment's root module, rendered, with their checkov annotations.
+fn render_module(
+    platform: &ir::Platform,
+    env: &Environment,
+    module: Module,
+) -> Result<Vec<OutputFile>, EmitError> {
+    module
+        .files
+        .iter()
+        .map(|(name, body)| {
+            Ok(OutputFile {
+                path: naming::terraform_file(&env.name, name),
+                contents: annotate(&render(platform, body)?, &module.skips),
+            })
+        })
+        .collect()
 }
 
 /// Renders a document as `terraform fmt` would write it, banner first. Every string literal
