@@ -157,7 +157,7 @@ codes! {
     InvalidCacheRule = "E248", "invalid-cache-rule", "a cache rule (Cloudflare's or the CDN's) whose path is not a path pattern, whose TTL is not a duration from 1s to 365d, or (CloudFront) that names a host";
     ZoneRulesTwice = "E249", "zone-rules-twice", "two environments set Cloudflare's `proxy` rules on the same zone, which holds one cache and one WAF ruleset";
     ReservedSecretName = "E250", "reserved-secret-name", "a secret reference to a Secret that the environment's Terraform writes for a managed data store (`<store>-connection`, `<store>-password`)";
-    CdnHostUnservable = "E251", "cdn-host-unservable", "a route host that an environment's CDN, fronting its hosts from a Route 53 zone, cannot serve: outside the zone, or without TLS";
+    CdnHostUnservable = "E251", "cdn-host-unservable", "a route host that an environment's CDN (fronting its hosts from a Route 53 zone) or Cloudflare proxy cannot serve: outside the zone, without TLS, or (CDN) no host short enough for the certificate's common name";
     InvalidAssetsBucket = "E253", "invalid-assets-bucket", "an R2 assets bucket whose host is not a free name of the Cloudflare zone, or whose bucket name is longer than 63 characters";
     CdnOriginTaken = "E252", "cdn-origin-taken", "a route host or DNS record named `origin-<env>.<zone>`, the name the CDN reaches the cluster at";
     WildcardWithoutGateway = "E245", "wildcard-without-gateway", "a wildcard certificate in an environment whose edge is Ingresses, which plinth serves it through only with the Gateway API";

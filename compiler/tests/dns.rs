@@ -774,18 +774,25 @@ fn cloudflare_dns01_without_a_tls_route_brings_no_token_to_cert_manager() {
     let out = devmentor(
         &dir,
         |s| {
-            s.replace(
-                "proxy = { waf = true,",
-                "certificates = {}\nproxy = { waf = true,",
-            )
-            .replace(
-                "ingress = { host = \"app.{domain}\"",
-                "ingress = { tls = false, host = \"app.{domain}\"",
-            )
-            .replace(
-                "ingress = { host = \"api.{domain}\"",
-                "ingress = { tls = false, host = \"api.{domain}\"",
-            )
+            // Without the proxy too, which reaches the origin over HTTPS only (E251).
+            s.lines()
+                .map(|l| {
+                    if l.starts_with("proxy = ") {
+                        "certificates = {}"
+                    } else {
+                        l
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+                .replace(
+                    "ingress = { host = \"app.{domain}\"",
+                    "ingress = { tls = false, host = \"app.{domain}\"",
+                )
+                .replace(
+                    "ingress = { host = \"api.{domain}\"",
+                    "ingress = { tls = false, host = \"api.{domain}\"",
+                )
         },
         &["k8s"],
     );
@@ -915,7 +922,7 @@ fn without_a_cloud_a_cloudflare_zone_gets_a_terraform_of_its_own() {
         |s| {
             s.replacen(
                 "provider = \"cloudflare\"\n",
-                "provider = \"cloudflare\"\nrecords = [{ name = \"@\", type = \"A\", values = [\"203.0.113.10\"] }]\n",
+                "provider = \"cloudflare\"\nrecords = [{ name = \"@\", type = \"A\", values = [\"203.0.113.10\"], proxied = true }]\n",
                 1,
             )
         },
@@ -961,6 +968,8 @@ fn without_a_cloud_a_cloudflare_zone_gets_a_terraform_of_its_own() {
     let record = &blocks(&dns, "resource", "cloudflare_dns_record")[0].1;
     assert_eq!(record["name"], "example.com");
     assert_eq!(record["content"], "203.0.113.10");
+    assert_eq!(record["proxied"], true);
+    assert_eq!(record["ttl"], 1);
     // The proof leaves the cluster's side to the cluster, as without any Terraform.
     let run = plinth_run(&dir.0, &["check", "tutoring-marketplace.toml"]);
     assert_exit(&run, 0);

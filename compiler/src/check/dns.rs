@@ -47,7 +47,7 @@ pub(super) fn run(ctx: &mut Ctx) {
         // Without a cloud only a Cloudflare zone is changed (by a Terraform of its own), and
         // only its zone-level parts: nothing in the cluster is plinth's to install.
         let clusterless = view.cloud.is_none();
-        let local = env.local.as_ref().is_some_and(|l| l.value);
+        let local = crate::spec::is_local(ctx.spec, Some(env_name));
         if clusterless {
             // The local environment is Docker Compose on a workstation: no zone is its.
             if !cloudflare || local {
@@ -107,19 +107,34 @@ pub(super) fn run(ctx: &mut Ctx) {
                 cdn_origin_taken(host, &written.span, &mut found);
             }
         }
-        if let Some(enabled) = cdn {
+        // What fronts the route hosts over HTTPS: CloudFront, or Cloudflare's proxy, which
+        // reaches the origin in Full (strict) mode.
+        let front = match (cdn, dns.proxy.as_ref().filter(|_| cloudflare)) {
+            (Some(enabled), _) => Some((enabled.span.clone(), "the CDN fronts every route host")),
+            (None, Some(_)) => Some((
+                zone.span.clone(),
+                "Cloudflare's proxy fronts the zone's hosts",
+            )),
+            _ => None,
+        };
+        if let Some(front) = &front {
             let plain = view
                 .services
                 .values()
                 .filter_map(|s| s.ingress.as_ref())
                 .filter(|i| i.tls.as_ref().is_some_and(|t| !t.value));
             for ingress in plain {
-                cdn_host_without_tls(ingress, enabled, &mut found);
+                cdn_host_without_tls(ingress, front, &mut found);
             }
+        }
+        if let Some(enabled) = cdn {
             let names: std::collections::BTreeSet<&str> =
                 hosts.iter().map(|(h, _)| h.as_str()).collect();
             if names.len() > ACM_NAMES {
                 cdn_certificate_quota(names.len(), enabled, &mut found);
+            }
+            if !names.is_empty() && names.iter().all(|h| h.len() > 64) {
+                cdn_no_common_name(enabled, &mut found);
             }
         }
         if let Some(checks) = &dns.health_checks {
@@ -213,6 +228,9 @@ pub(super) fn run(ctx: &mut Ctx) {
             };
             record_values(record, &name, &zone_name, &mut found);
             record_ttl(record, cloudflare, &mut found);
+            if let Some(p) = record.proxied.as_ref().filter(|p| p.value) {
+                unproxiable_record(record, p, cloudflare, &mut found);
+            }
             // Without a cloud, a listed record is how a route host reaches the cluster.
             if let Some((_, route)) = hosts.iter().find(|(h, _)| *h == name && !clusterless) {
                 record_on_route_host(record, &name, route, &mut found);
@@ -650,23 +668,47 @@ fn cdn_host_outside_zone(
 }
 
 /// E251 `cdn-host-unservable` for a route without TLS in an environment whose CDN fronts
-/// its hosts from a Route 53 zone.
+/// its hosts from a Route 53 zone, or whose Cloudflare zone is proxied.
 ///
-/// Why: CloudFront reaches the origin over HTTPS, naming the viewer's host; a host the
-/// Gateway serves only over plain HTTP has no listener there, and every request fails.
+/// Why: CloudFront reaches the origin over HTTPS, naming the viewer's host, and Cloudflare's
+/// proxy does for a visitor on HTTPS in the Full (strict) mode plinth sets; a host the
+/// Gateway serves only over plain HTTP has no listener there, and every such request fails.
 ///
 /// Example: `ingress = { host = "api.{domain}", tls = false }` with `cdn = { enabled = true }`.
-fn cdn_host_without_tls(ingress: &crate::spec::Ingress, cdn: &Sp<bool>, out: &mut Vec<Diagnostic>) {
+fn cdn_host_without_tls(
+    ingress: &crate::spec::Ingress,
+    (front, label): &(crate::source::Span, &'static str),
+    out: &mut Vec<Diagnostic>,
+) {
     let Some(tls) = &ingress.tls else { return };
     out.push(
         Diagnostic::new(
             Code::CdnHostUnservable,
-            "a route without TLS in an environment whose CDN reaches the origin over HTTPS".to_owned(),
+            "a route without TLS in an environment whose edge reaches the origin over HTTPS".to_owned(),
             tls.span.clone(),
             "no TLS",
         )
-        .related(cdn.span.clone(), "the CDN fronts every route host")
-        .help("remove `tls = false` (cert-manager issues the host's certificate), or turn the CDN off for this environment"),
+        .related(front.clone(), *label)
+        .help("remove `tls = false` (cert-manager issues the host's certificate), or take the CDN or proxy off this environment"),
+    );
+}
+
+/// E251 `cdn-host-unservable` when every host behind the CDN is longer than the 64
+/// characters ACM allows in a certificate's common name.
+///
+/// Why: the certificate needs a common name among its names, and ACM refuses the request
+/// during the apply.
+///
+/// Example: one route host of 70 characters with `cdn = { enabled = true }`.
+fn cdn_no_common_name(cdn: &Sp<bool>, out: &mut Vec<Diagnostic>) {
+    out.push(
+        Diagnostic::new(
+            Code::CdnHostUnservable,
+            "every host behind the CDN is longer than the 64 characters of an ACM certificate's common name".to_owned(),
+            cdn.span.clone(),
+            "no host can be the common name",
+        )
+        .help("give the environment a route host of at most 64 characters"),
     );
 }
 
@@ -1078,7 +1120,13 @@ fn invalid_assets(
             "the assets bucket `{bucket}` has {} characters, R2 allows 63",
             bucket.len()
         )),
-        _ => None,
+        Some(_) => None,
+        // A placeholder the lowering cannot fill (`{domain}` without a domain) would make a
+        // host such as `assets.`.
+        None => Some(format!(
+            "`{}` is not a host name of the zone `{zone}`",
+            written.value
+        )),
     };
     if let Some(message) = problem {
         out.push(
@@ -1099,6 +1147,41 @@ fn full_record_name(written: &str, zone: &str) -> String {
         written
     } else {
         format!("{written}.{zone}")
+    }
+}
+
+/// E208 `invalid-dns-record` for `proxied = true` on a record Cloudflare cannot proxy: in a
+/// Route 53 zone, of a type other than `A`, `AAAA` or `CNAME`, or with a `ttl` (a proxied
+/// record's TTL is Cloudflare's).
+///
+/// Why: Route 53 has no proxy, and Cloudflare refuses the others or keeps changing the TTL
+/// back, which Terraform then shows as a change on every plan.
+///
+/// Example: `{ name = "@", type = "MX", values = ["10 mail.shop.example.com"], proxied = true }`.
+fn unproxiable_record(
+    record: &DnsRecord,
+    proxied: &Sp<bool>,
+    cloudflare: bool,
+    out: &mut Vec<Diagnostic>,
+) {
+    let kind = record.kind.value;
+    let why = if !cloudflare {
+        Some("only Cloudflare proxies records, and Route 53 serves this zone".to_owned())
+    } else if !matches!(kind, RecordType::A | RecordType::Aaaa | RecordType::Cname) {
+        Some(format!(
+            "Cloudflare proxies A, AAAA and CNAME records, not {}",
+            kind.as_str()
+        ))
+    } else if record.ttl.is_some() {
+        Some("a proxied record's TTL is Cloudflare's: leave `ttl` out".to_owned())
+    } else {
+        None
+    };
+    if let Some(why) = why {
+        out.push(
+            Diagnostic::new(Code::InvalidDnsRecord, why, proxied.span.clone(), "proxied")
+                .help("remove `proxied`, or what it cannot go with"),
+        );
     }
 }
 

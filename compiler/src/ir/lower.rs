@@ -231,11 +231,7 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
         zone: dns
             .clone()
             .filter(|d| view.cloud.is_none() && d.provider.cloudflare())
-            .filter(|_| {
-                !env_spec
-                    .and_then(|e| e.local.as_ref())
-                    .is_some_and(|l| l.value)
-            }),
+            .filter(|_| !crate::spec::is_local(spec, view.env.as_ref())),
         cloud: view.cloud.as_ref().map(|c| Cloud {
             dns,
             ..lower_cloud(c, &env_name, &platform.name.value)
@@ -1719,6 +1715,7 @@ fn lower_dns(d: &spec::Dns, domain: Option<&str>) -> Option<crate::ir::Dns> {
                     .as_ref()
                     .and_then(|t| crate::units::parse_duration(&t.value).ok())
                     .map_or(DNS_TTL_SECONDS, |ms| ms / 1000),
+                proxied: r.proxied.as_ref().is_some_and(|p| p.value),
             }
         })
         .collect();

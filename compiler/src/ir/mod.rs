@@ -1009,6 +1009,8 @@ pub struct DnsRecord {
     pub values: Vec<String>,
     /// Time to live in seconds.
     pub ttl_seconds: u64,
+    /// Through Cloudflare's proxy.
+    pub proxied: bool,
 }
 
 /// Terraform state backend.

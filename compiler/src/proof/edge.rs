@@ -133,6 +133,7 @@ fn published_names(objects: &[Object], values: Option<&ExternalDnsValues>) -> BT
             let selected = v
                 .annotation_filter
                 .as_deref()
+                .filter(|f| !f.trim().is_empty())
                 .is_none_or(|f| selector_matches(f, &annotations));
             if !v.sources.iter().any(|s| s == source) || !selected {
                 continue;
@@ -215,9 +216,9 @@ fn selector_matches(selector: &str, labels: &std::collections::BTreeMap<String, 
             labels.get(k.trim()).map(String::as_str) != Some(v.trim())
         } else if let Some((k, v)) = r.split_once("==").or_else(|| r.split_once('=')) {
             labels.get(k.trim()).map(String::as_str) == Some(v.trim())
-        } else if let Some((k, list)) = r.split_once(" notin ") {
+        } else if let Some((k, list)) = r.split_once(" notin") {
             set(list).is_some_and(|vs| labels.get(k.trim()).is_none_or(|v| !vs.contains(v)))
-        } else if let Some((k, list)) = r.split_once(" in ") {
+        } else if let Some((k, list)) = r.split_once(" in") {
             set(list).is_some_and(|vs| labels.get(k.trim()).is_some_and(|v| vs.contains(v)))
         } else if let Some(k) = r.strip_prefix('!') {
             !labels.contains_key(k.trim())
@@ -321,6 +322,8 @@ mod tests {
             ("!a", false),
             ("a=x,b in (z)", false),
             ("a in x", false),
+            ("a in(x)", true),
+            ("a notin(y)", true),
         ] {
             assert_eq!(selector_matches(selector, &labels), want, "{selector}");
         }

@@ -146,15 +146,26 @@ pub(crate) struct Artifacts {
 
 /// What the proof reads of external-dns's values: where it takes names from, which
 /// domains it may change and which resources it reads.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, serde::Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub(crate) struct ExternalDnsValues {
-    /// Its sources (`gateway-httproute`, `ingress`…).
+    /// Its sources (`gateway-httproute`, `ingress`…); the chart's `service` and `ingress`
+    /// when the values leave them out.
     pub sources: Vec<String>,
     /// The domains it may change.
     pub domain_filters: Vec<String>,
-    /// The annotation selector of the resources it reads.
+    /// The annotation selector of the resources it reads; empty is none, as in the chart.
     pub annotation_filter: Option<String>,
+}
+
+impl Default for ExternalDnsValues {
+    fn default() -> Self {
+        Self {
+            sources: vec!["service".to_owned(), "ingress".to_owned()],
+            domain_filters: Vec::new(),
+            annotation_filter: None,
+        }
+    }
 }
 
 /// A finding before it is pointed at the spec: what is wrong and which workload (or only
@@ -411,17 +422,14 @@ fn prove(
     }
 }
 
-/// Whether an environment's Terraform builds its cluster (the EKS module), so that what
-/// the cluster must provide is the output's to install. An environment without a cloud has
-/// no Terraform, or one that changes only its Cloudflare zone.
+/// Whether an environment's Terraform is a cloud's (it configures the AWS provider), whose
+/// cluster the output builds, so that what the cluster must provide is the output's to
+/// install. An environment without a cloud has no Terraform, or one that changes only its
+/// Cloudflare zone (the Cloudflare provider alone). The provider rather than the EKS module:
+/// an output that lost its cluster module must still be proven, and fail.
 pub(crate) fn builds_cluster(tf: &[Block]) -> bool {
-    tf.iter().any(|b| {
-        b.ident == "module"
-            && b.body
-                .get("source")
-                .and_then(Value::as_str)
-                .is_some_and(|s| s.contains("terraform-aws-modules/eks/aws"))
-    })
+    tf.iter()
+        .any(|b| b.ident == "provider" && b.labels.first().is_some_and(|l| l == "aws"))
 }
 
 /// Skipped families by the target that was missing, each family once.

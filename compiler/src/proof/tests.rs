@@ -837,3 +837,26 @@ fn the_cdn_origin_is_published_only_by_what_external_dns_reads() {
         );
     }
 }
+
+#[test]
+fn a_terraform_of_a_cloudflare_zone_alone_builds_no_cluster() {
+    // The tutoring marketplace's production has no cloud: its Terraform changes only its
+    // Cloudflare zone, and the proof leaves the cluster's side to the cluster. CodePal's
+    // configures AWS, whose cluster the output builds, even should its EKS module be lost.
+    let blocks = |files: &[OutputFile], env: &str| -> Vec<super::Block> {
+        files
+            .iter()
+            .filter(|f| f.path.starts_with(&format!("terraform/{env}/")))
+            .flat_map(|f| super::blocks_of(&f.contents).unwrap())
+            .collect()
+    };
+    let (files, _) = compiled(include_str!("../../../examples/tutoring-marketplace.toml"));
+    let zone = blocks(&files, "production");
+    assert!(!zone.is_empty());
+    assert!(!super::builds_cluster(&zone));
+    let (files, _) = codepal();
+    let mut cloud = blocks(&files, "production");
+    assert!(super::builds_cluster(&cloud));
+    cloud.retain(|b| !(b.ident == "module" && b.labels == ["eks"]));
+    assert!(super::builds_cluster(&cloud));
+}

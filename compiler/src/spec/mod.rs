@@ -19,6 +19,7 @@ pub use load::{
     load, load_preset, load_recovering, schema, schema_text, too_many_views, too_much_text,
     PresetFile, Recovery, FORMAT_VERSION, MAX_EXPANDED_TEXT, MAX_SPEC_BYTES, MAX_WORKLOAD_VIEWS,
 };
+pub(crate) use overlay::is_local;
 pub use overlay::{resolve, resolve_all, Layer, Origins, Overlay, Resolved};
 pub use reference::reference;
 pub use span::Sp;

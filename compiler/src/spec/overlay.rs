@@ -507,7 +507,7 @@ fn merge_alerting(base: &Alerting, top: &Alerting) -> Alerting {
 
 /// Whether `env` is the environment Docker Compose runs: the one with `local = true`, or,
 /// when none sets it, the one named `dev` (as `ir::Platform::compose_environment` picks it).
-fn is_local(spec: &Spec, env: Option<&Sp<String>>) -> bool {
+pub(crate) fn is_local(spec: &Spec, env: Option<&Sp<String>>) -> bool {
     let Some(env) = env else { return false };
     let local = |e: &Environment| e.local.as_ref().is_some_and(|l| l.value);
     match spec.environments.iter().find(|(_, e)| local(e)) {

@@ -1239,6 +1239,10 @@ pub struct DnsRecord {
     pub values: Vec<Sp<String>>,
     /// Time to live, e.g. `1h`; defaults to 5 minutes.
     pub ttl: Option<Sp<String>>,
+    /// Through Cloudflare's proxy (the orange cloud), so its cache rules, WAF and settings
+    /// apply: Cloudflare only, and only `A`, `AAAA` and `CNAME`, whose TTL is then
+    /// Cloudflare's (no `ttl`). How a route host reaches a cluster plinth does not build.
+    pub proxied: Option<Sp<bool>>,
 }
 
 /// A DNS record type plinth writes.

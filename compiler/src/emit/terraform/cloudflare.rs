@@ -72,12 +72,21 @@ pub(super) fn zone(dns: &Dns, proxy: Option<&DnsProxy>, name: &str) -> Vec<Block
         // Cloudflare keeps one record per value, where Route 53 keeps a set.
         for value in &record.values {
             let label = super::dns::unique(base.clone(), &mut used);
+            // A proxied record's TTL is Cloudflare's own ("automatic", 1).
+            let ttl = if record.proxied {
+                1
+            } else {
+                record.ttl_seconds
+            };
             let mut body: Vec<Item> = vec![
                 a("zone_id", zone_id()),
                 a("name", s(&record.name)),
                 a("type", s(record.kind)),
-                a("ttl", record.ttl_seconds),
+                a("ttl", ttl),
             ];
+            if record.proxied {
+                body.push(a("proxied", true));
+            }
             body.extend(content(record.kind, value));
             blocks.push(block("resource", ["cloudflare_dns_record", &label], body));
         }
