@@ -1666,15 +1666,31 @@ fn lower_cloud(c: &spec::Cloud, env: &str, platform: &str) -> Cloud {
             .cdn
             .iter()
             .flat_map(|c| c.cache.iter().flatten())
+            // CloudFront matches paths only: a `host` is refused (E248), never lowered.
             .map(|c| crate::ir::CacheRule {
                 host: None,
-                path: c.path.value.clone(),
-                edge_ttl_seconds: ttl_seconds(&c.edge_ttl),
-                browser_ttl_seconds: ttl_seconds(&c.browser_ttl),
+                ..cache_rule(c, None)
             })
             .collect(),
         dns: None,
     }
+}
+
+/// A cache rule of Cloudflare's proxy or the CDN, its host's `{domain}` replaced.
+fn cache_rule(c: &spec::CacheRule, domain: Option<&str>) -> crate::ir::CacheRule {
+    crate::ir::CacheRule {
+        host: c.host.as_ref().map(|h| zone_host(h, domain)),
+        path: c.path.value.clone(),
+        edge_ttl_seconds: ttl_seconds(&c.edge_ttl),
+        browser_ttl_seconds: ttl_seconds(&c.browser_ttl),
+    }
+}
+
+/// A host of the zone as the spec writes it, `{domain}` replaced, lowercase.
+fn zone_host(h: &Sp<String>, domain: Option<&str>) -> String {
+    h.value
+        .replace("{domain}", domain.unwrap_or_default())
+        .to_ascii_lowercase()
 }
 
 /// A cache TTL in whole seconds; `None` when unset (or invalid, which `check` reports).
@@ -1740,7 +1756,6 @@ fn lower_dns(d: &spec::Dns, domain: Option<&str>) -> Option<crate::ir::Dns> {
             .and_then(|r| crate::units::parse_duration(&r.value).ok())
             .map(|ms| ms / 1000),
     });
-    let seconds = ttl_seconds;
     let provider = match d.provider.as_ref().map(|p| p.value) {
         Some(crate::spec::DnsProvider::Cloudflare) => crate::ir::DnsProvider::Cloudflare {
             api_token: d.api_token.as_ref().map(|token| SecretRef {
@@ -1753,26 +1768,8 @@ fn lower_dns(d: &spec::Dns, domain: Option<&str>) -> Option<crate::ir::Dns> {
             }),
             proxy: d.proxy.as_ref().map(|p| crate::ir::DnsProxy {
                 waf: p.waf.as_ref().is_some_and(|w| w.value),
-                cache: p
-                    .cache
-                    .iter()
-                    .map(|c| crate::ir::CacheRule {
-                        host: c.host.as_ref().map(|h| {
-                            h.value
-                                .replace("{domain}", domain.unwrap_or_default())
-                                .to_ascii_lowercase()
-                        }),
-                        path: c.path.value.clone(),
-                        edge_ttl_seconds: seconds(&c.edge_ttl),
-                        browser_ttl_seconds: seconds(&c.browser_ttl),
-                    })
-                    .collect(),
-                assets: p.assets.as_ref().map(|a| {
-                    a.host
-                        .value
-                        .replace("{domain}", domain.unwrap_or_default())
-                        .to_ascii_lowercase()
-                }),
+                cache: p.cache.iter().map(|c| cache_rule(c, domain)).collect(),
+                assets: p.assets.as_ref().map(|a| zone_host(&a.host, domain)),
             }),
         },
         // Without a token `check` reports E246 and nothing is built.

@@ -16,7 +16,7 @@ use std::collections::BTreeSet;
 
 use serde_json::Value;
 
-use super::{Block, ExternalDnsValues, Finding, Object};
+use super::{strings, Block, ExternalDnsValues, Finding, Object};
 use crate::diag::Code;
 use crate::ir::naming::EXTERNAL_DNS_HOSTNAME;
 
@@ -286,16 +286,6 @@ fn blocks(v: Option<&Value>) -> Vec<&Value> {
         Some(other @ Value::Object(_)) => vec![other],
         _ => Vec::new(),
     }
-}
-
-/// The strings of a list.
-fn strings(v: Option<&Value>) -> Vec<String> {
-    v.and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(Value::as_str)
-        .map(str::to_owned)
-        .collect()
 }
 
 #[cfg(test)]

@@ -49,24 +49,16 @@ fn rules(policy: &Object) -> Option<Vec<Rule>> {
             .into_iter()
             .flatten()
             .map(|r| {
-                let strings = |v: Option<&Value>| -> Vec<String> {
-                    v.and_then(Value::as_array)
-                        .into_iter()
-                        .flatten()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                };
                 let from = r.get("from").and_then(Value::as_array);
                 let principals = from.map(|f| {
                     f.iter()
-                        .flat_map(|s| strings(s.pointer("/source/principals")))
+                        .flat_map(|s| super::strings(s.pointer("/source/principals")))
                         .collect()
                 });
                 let to = r.get("to").and_then(Value::as_array);
                 let ports = to.map(|t| {
                     t.iter()
-                        .flat_map(|o| strings(o.pointer("/operation/ports")))
+                        .flat_map(|o| super::strings(o.pointer("/operation/ports")))
                         .filter_map(|p| p.parse().ok())
                         .collect()
                 });

@@ -728,6 +728,16 @@ fn blocks_of(text: &str) -> Result<Vec<Block>, String> {
         .collect()
 }
 
+/// The strings of a YAML or JSON list; anything else as empty.
+pub(crate) fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .map(str::to_owned)
+        .collect()
+}
+
 /// A YAML mapping of strings (labels, selectors) as a map; anything else as empty.
 pub(crate) fn string_map(v: Option<&Value>) -> BTreeMap<String, String> {
     v.and_then(Value::as_object)

@@ -1650,36 +1650,7 @@ impl<'a> Ctx<'a> {
                 a("min_ttl", 0),
                 a("default_ttl", 0),
                 a("max_ttl", 31_536_000),
-                b(block(
-                    "parameters_in_cache_key_and_forwarded_to_origin",
-                    [],
-                    [
-                        a("enable_accept_encoding_brotli", true),
-                        a("enable_accept_encoding_gzip", true),
-                        b(block(
-                            "cookies_config",
-                            [],
-                            [a("cookie_behavior", s("all"))],
-                        )),
-                        b(block(
-                            "headers_config",
-                            [],
-                            [
-                                a("header_behavior", s("whitelist")),
-                                b(block(
-                                    "headers",
-                                    [],
-                                    [a("items", strings(["Authorization", "Host"]))],
-                                )),
-                            ],
-                        )),
-                        b(block(
-                            "query_strings_config",
-                            [],
-                            [a("query_string_behavior", s("all"))],
-                        )),
-                    ],
-                )),
+                b(super::cdn::cache_key("all", &["Authorization", "Host"])),
             ],
         ));
         blocks.push(block(
@@ -1750,25 +1721,11 @@ impl<'a> Ctx<'a> {
             .chain([b(block(
                 "default_cache_behavior",
                 [],
-                [
-                    a("target_origin_id", s(origin)),
-                    a("viewer_protocol_policy", s("redirect-to-https")),
-                    a(
-                        "allowed_methods",
-                        strings(["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]),
-                    ),
-                    a("cached_methods", strings(["GET", "HEAD"])),
-                    a("compress", true),
-                    a("cache_policy_id", r("aws_cloudfront_cache_policy.cdn.id")),
-                    a(
-                        "origin_request_policy_id",
-                        r("data.aws_cloudfront_origin_request_policy.all_viewer.id"),
-                    ),
-                    a(
-                        "response_headers_policy_id",
-                        r("data.aws_cloudfront_response_headers_policy.security_headers.id"),
-                    ),
-                ],
+                super::cdn::behaviour(
+                    origin,
+                    "aws_cloudfront_cache_policy.cdn.id",
+                    "data.aws_cloudfront_response_headers_policy.security_headers.id",
+                ),
             ))])
             .chain(acme.map(|_| b(super::cdn::acme_behaviour())))
             .chain(

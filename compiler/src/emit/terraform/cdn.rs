@@ -16,7 +16,7 @@
 use hcl::expr::{Expression, ForExpr};
 use hcl::{Block, Identifier};
 
-use super::{a, b, block, call, r, s, strings};
+use super::{a, b, block, call, r, s, strings, Item};
 use crate::ir::CacheRule;
 
 /// The origin id of the plain-HTTP origin that serves ACME challenges.
@@ -230,32 +230,7 @@ pub(super) fn rule_policies(name: &str, rules: &[CacheRule]) -> Vec<Block> {
                     a("min_ttl", ttl),
                     a("default_ttl", ttl),
                     a("max_ttl", ttl),
-                    b(block(
-                        "parameters_in_cache_key_and_forwarded_to_origin",
-                        [],
-                        [
-                            a("enable_accept_encoding_brotli", true),
-                            a("enable_accept_encoding_gzip", true),
-                            b(block(
-                                "cookies_config",
-                                [],
-                                [a("cookie_behavior", s("none"))],
-                            )),
-                            b(block(
-                                "headers_config",
-                                [],
-                                [
-                                    a("header_behavior", s("whitelist")),
-                                    b(block("headers", [], [a("items", strings(["Host"]))])),
-                                ],
-                            )),
-                            b(block(
-                                "query_strings_config",
-                                [],
-                                [a("query_string_behavior", s("all"))],
-                            )),
-                        ],
-                    )),
+                    b(cache_key("none", &["Host"])),
                 ],
             ));
         }
@@ -348,27 +323,63 @@ pub(super) fn rule_behaviours(origin: &str, rules: &[CacheRule]) -> Vec<Block> {
                     "data.aws_cloudfront_response_headers_policy.security_headers.id".to_owned()
                 }
             };
-            block(
-                "ordered_cache_behavior",
-                [],
-                [
-                    a("path_pattern", s(&rule.path)),
-                    a("target_origin_id", s(origin)),
-                    a("viewer_protocol_policy", s("redirect-to-https")),
-                    a(
-                        "allowed_methods",
-                        strings(["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]),
-                    ),
-                    a("cached_methods", strings(["GET", "HEAD"])),
-                    a("compress", true),
-                    a("cache_policy_id", r(&cache)),
-                    a(
-                        "origin_request_policy_id",
-                        r("data.aws_cloudfront_origin_request_policy.all_viewer.id"),
-                    ),
-                    a("response_headers_policy_id", r(&headers)),
-                ],
-            )
+            let mut body = vec![a("path_pattern", s(&rule.path))];
+            body.extend(behaviour(origin, &cache, &headers));
+            block("ordered_cache_behavior", [], body)
         })
         .collect()
+}
+
+/// The body of a cache behaviour that serves every method from `origin` over HTTPS only
+/// (plain HTTP redirected), compressed, with the cache policy `cache`, the managed AllViewer
+/// origin request policy (the viewer's `Host` included) and the response headers policy
+/// `headers` (Terraform addresses of their ids). The default behaviour and each rule's.
+pub(super) fn behaviour(origin: &str, cache: &str, headers: &str) -> Vec<Item> {
+    vec![
+        a("target_origin_id", s(origin)),
+        a("viewer_protocol_policy", s("redirect-to-https")),
+        a(
+            "allowed_methods",
+            strings(["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"]),
+        ),
+        a("cached_methods", strings(["GET", "HEAD"])),
+        a("compress", true),
+        a("cache_policy_id", r(cache)),
+        a(
+            "origin_request_policy_id",
+            r("data.aws_cloudfront_origin_request_policy.all_viewer.id"),
+        ),
+        a("response_headers_policy_id", r(headers)),
+    ]
+}
+
+/// A cache policy's key: compressed variants, every query string, the cookies as `cookies`
+/// says (`all` or `none`) and the request headers `headers`.
+pub(super) fn cache_key(cookies: &str, headers: &[&str]) -> Block {
+    block(
+        "parameters_in_cache_key_and_forwarded_to_origin",
+        [],
+        [
+            a("enable_accept_encoding_brotli", true),
+            a("enable_accept_encoding_gzip", true),
+            b(block(
+                "cookies_config",
+                [],
+                [a("cookie_behavior", s(cookies))],
+            )),
+            b(block(
+                "headers_config",
+                [],
+                [
+                    a("header_behavior", s("whitelist")),
+                    b(block("headers", [], [a("items", strings(headers))])),
+                ],
+            )),
+            b(block(
+                "query_strings_config",
+                [],
+                [a("query_string_behavior", s("all"))],
+            )),
+        ],
+    )
 }
