@@ -6,6 +6,7 @@
 //! problem, documented with what it catches and why, and tagged with a [`Code`].
 
 pub(crate) mod alerts;
+mod cdn;
 mod cloud;
 mod collisions;
 mod dns;
