@@ -386,6 +386,42 @@ pub(crate) fn threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(2))
 }
 
+/// `work` of every index of `queue`, on [`threads`] threads, returned in the order of the
+/// indexes (`0..queue.len()`, whatever order `queue` takes them in), so that the schedule
+/// shows in no output. Threads take the indexes in the order of `queue`: costliest first,
+/// so that the last to start is a short one.
+pub(crate) fn in_parallel<R: Send>(queue: &[usize], work: impl Fn(usize) -> R + Sync) -> Vec<R> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    let next = AtomicUsize::new(0);
+    let run = || {
+        let mut done = Vec::new();
+        while let Some(&i) = queue.get(next.fetch_add(1, Ordering::Relaxed)) {
+            done.push((i, work(i)));
+        }
+        done
+    };
+    let threads = threads().min(queue.len());
+    let mut results = if threads <= 1 {
+        run()
+    } else {
+        std::thread::scope(|scope| {
+            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(run)).collect();
+            let mut all = run();
+            for h in helpers {
+                match h.join() {
+                    Ok(done) => all.extend(done),
+                    // A panic is a bug; it is carried to this thread as if it had happened here.
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            all
+        })
+    };
+    results.sort_by_key(|(i, _)| *i);
+    results.into_iter().map(|(_, r)| r).collect()
+}
+
 /// What [`emit_targets`] returns: each target's result, in the order given, and the alert
 /// rules the targets shared, for the caller to free or leak.
 type Emissions = (
@@ -400,37 +436,14 @@ type Emissions = (
 /// that the last to start is a short one. Results are put back in the order of `targets`, so
 /// the schedule shows in no output.
 fn emit_targets(platform: &ir::Platform, targets: &[Target], envs: &[String]) -> Emissions {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
     let mut queue: Vec<usize> = (0..targets.len()).collect();
     queue.sort_by_key(|&i| targets[i].cost_rank());
     let shared = emit::Shared::new(platform);
-    let next = AtomicUsize::new(0);
-    let work = || {
-        let mut done = Vec::new();
-        while let Some(&i) = queue.get(next.fetch_add(1, Ordering::Relaxed)) {
-            done.push((i, emit::emit_with(targets[i], &shared, envs)));
-        }
-        done
-    };
-    let threads = threads().min(targets.len());
-    let mut results = if threads <= 1 {
-        work()
-    } else {
-        std::thread::scope(|scope| {
-            let helpers: Vec<_> = (1..threads).map(|_| scope.spawn(work)).collect();
-            let mut all = work();
-            for h in helpers {
-                match h.join() {
-                    Ok(done) => all.extend(done),
-                    // A panic is a bug; it is carried to this thread as if it had happened here.
-                    Err(panic) => std::panic::resume_unwind(panic),
-                }
-            }
-            all
-        })
-    };
-    results.sort_by_key(|(i, _)| *i);
-    let results = results.into_iter().map(|(i, r)| (targets[i], r)).collect();
+    let results = in_parallel(&queue, |i| emit::emit_with(targets[i], &shared, envs));
+    let results = results
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| (targets[i], r))
+        .collect();
     (results, shared.take_rules())
 }

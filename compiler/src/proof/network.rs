@@ -70,11 +70,7 @@ fn peer_admits(
     };
     peers.iter().any(|peer| {
         if let Some(block) = peer.get("ipBlock") {
-            return block.get("cidr").and_then(Value::as_str) == Some("0.0.0.0/0")
-                && block
-                    .get("except")
-                    .and_then(Value::as_array)
-                    .is_none_or(Vec::is_empty);
+            return admits_pods(block);
         }
         let pod_ok = || match peer.get("podSelector") {
             Some(s) => selects(Some(s), pod.labels),
@@ -82,19 +78,40 @@ fn peer_admits(
         };
         match peer.get("namespaceSelector") {
             Some(s) => {
-                let mut labels = namespaces
-                    .get(&pod.object.namespace)
-                    .cloned()
-                    .unwrap_or_default();
-                labels.insert(
-                    "kubernetes.io/metadata.name".to_owned(),
-                    pod.object.namespace.clone(),
-                );
-                selects(Some(s), &labels) && pod_ok()
+                selects(
+                    Some(s),
+                    &namespace_labels(namespaces, &pod.object.namespace),
+                ) && pod_ok()
             }
             None => pod.object.namespace == ns && pod_ok(),
         }
     })
+}
+
+/// Whether an `ipBlock` peer admits the cluster's pods: only all addresses with no exception
+/// is taken to, since which pod addresses a narrower block covers depends on the cluster.
+fn admits_pods(block: &Value) -> bool {
+    block.get("cidr").and_then(Value::as_str) == Some("0.0.0.0/0")
+        && block
+            .get("except")
+            .and_then(Value::as_array)
+            .is_none_or(Vec::is_empty)
+}
+
+/// The labels of namespace `ns`: those the output gives it (`namespaces`, which carry
+/// `kubernetes.io/metadata.name` already) or, for a namespace the output does not create,
+/// the name label Kubernetes sets on every namespace.
+fn namespace_labels<'n>(
+    namespaces: &'n BTreeMap<String, BTreeMap<String, String>>,
+    ns: &str,
+) -> std::borrow::Cow<'n, BTreeMap<String, String>> {
+    match namespaces.get(ns) {
+        Some(labels) => std::borrow::Cow::Borrowed(labels),
+        None => std::borrow::Cow::Owned(BTreeMap::from([(
+            "kubernetes.io/metadata.name".to_owned(),
+            ns.to_owned(),
+        )])),
+    }
 }
 
 /// Whether a rule's `ports` admit the destination port `(number, name, protocol)`.
@@ -135,9 +152,10 @@ pub(super) fn allowed(
             };
             let Some(rules) = rules else { continue };
             restricted = true;
+            // The ports first: they cost no allocation and rule most pairs out.
             if rules.iter().any(|r| {
-                peer_admits(r.get(key), &p.object.namespace, peer, namespaces)
-                    && ports_admit(r.get("ports"), port)
+                ports_admit(r.get("ports"), port)
+                    && peer_admits(r.get(key), &p.object.namespace, peer, namespaces)
             }) {
                 return true;
             }
@@ -237,17 +255,21 @@ fn peer_candidates(
         return;
     };
     for peer in peers {
-        if peer.get("ipBlock").is_some() {
-            out.extend(0..index.pods.len());
-            return;
+        if let Some(block) = peer.get("ipBlock") {
+            // As [`peer_admits`] judges it: only all addresses, with no exception, admits
+            // pods. An internet egress rule (all addresses but the private ranges) admits
+            // none, and counting every pod for it made the family quadratic.
+            if admits_pods(block) {
+                out.extend(0..index.pods.len());
+                return;
+            }
+            continue;
         }
         let pod_selector = peer.get("podSelector");
         match peer.get("namespaceSelector") {
             Some(s) => {
                 for n in index.namespaces() {
-                    let mut labels = namespaces.get(n).cloned().unwrap_or_default();
-                    labels.insert("kubernetes.io/metadata.name".to_owned(), n.to_owned());
-                    if selects(Some(s), &labels) {
+                    if selects(Some(s), &namespace_labels(namespaces, n)) {
                         out.extend(index.pods_selected(n, pod_selector));
                     }
                 }
@@ -282,10 +304,9 @@ pub(super) fn reachability(objects: &[Object], index: &Index, out: &mut Vec<Find
         .iter()
         .filter(|o| o.kind == "Namespace")
         .map(|o| {
-            (
-                o.name.clone(),
-                string_map(o.doc.pointer("/metadata/labels")),
-            )
+            let mut labels = string_map(o.doc.pointer("/metadata/labels"));
+            labels.insert("kubernetes.io/metadata.name".to_owned(), o.name.clone());
+            (o.name.clone(), labels)
         })
         .collect();
     let pods = pods(index);
@@ -349,13 +370,25 @@ pub(super) fn reachability(objects: &[Object], index: &Index, out: &mut Vec<Find
         }
         for p in egress {
             for r in p.egress.iter().flatten() {
+                let mut peers = BTreeSet::new();
                 peer_candidates(
                     r.get("to"),
                     &p.object.namespace,
                     index,
                     &namespaces,
-                    &mut candidates,
+                    &mut peers,
                 );
+                // Only pods with a port the rule admits: an internet egress rule (all
+                // addresses, port 443) admits every pod as a peer and none as a
+                // destination, and pairing the caller with every pod for it made the family
+                // quadratic in the data stores' backup jobs.
+                candidates.extend(peers.into_iter().filter(|&di| {
+                    pods[di].as_ref().is_some_and(|dst| {
+                        dst.ports
+                            .iter()
+                            .any(|port| ports_admit(r.get("ports"), port))
+                    })
+                }));
             }
         }
         for di in candidates {
@@ -430,6 +463,14 @@ pub(super) struct Net<'n, 'a> {
 /// Why: the route is accepted, the host resolves, and every request times out at the
 /// proxy; the workload's policy and the route are generated by different code.
 fn routes_blocked(objects: &[Object], index: &Index, net: &Net, out: &mut Vec<Finding>) {
+    // The proxies of each Gateway, found once: a scan of every pod for every route made the
+    // family quadratic (a route per service).
+    let mut proxies_of: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
+    for (i, pod) in net.pods.iter().enumerate() {
+        if let Some(gateway) = pod.as_ref().and_then(|p| gateway_of(p.object, p.labels)) {
+            proxies_of.entry(gateway).or_default().push(i);
+        }
+    }
     for r in objects.iter().filter(|o| o.kind == "HTTPRoute") {
         let parents = r.doc.pointer("/spec/parentRefs").and_then(Value::as_array);
         let proxies: Vec<usize> = parents
@@ -442,10 +483,7 @@ fn routes_blocked(objects: &[Object], index: &Index, net: &Net, out: &mut Vec<Fi
                     .get("namespace")
                     .and_then(Value::as_str)
                     .unwrap_or(&r.namespace);
-                net.pods.iter().enumerate().filter_map(move |(i, pod)| {
-                    let pod = pod.as_ref()?;
-                    (gateway_of(pod.object, pod.labels) == Some((name, ns))).then_some(i)
-                })
+                proxies_of.get(&(name, ns)).into_iter().flatten().copied()
             })
             .collect();
         let rules = r.doc.pointer("/spec/rules").and_then(Value::as_array);

@@ -196,8 +196,8 @@ pub(super) fn unproduced_series(
     let reads = rules.iter().map(|r| {
         let what = r.alert.as_deref().or(r.record.as_deref()).unwrap_or("rule");
         Read {
-            subject: format!("rule `{what}`"),
-            workload: r.labels.get("service").cloned(),
+            subject: Subject::Rule(what),
+            workload: r.labels.get("service").map(String::as_str),
             expr: r.expr.as_str(),
             panel: false,
         }
@@ -219,7 +219,7 @@ pub(super) fn unproduced_panel_series(
 ) {
     let objects = a.objects.as_deref().unwrap_or_default();
     let (key, value) = crate::ir::naming::GRAFANA_DASHBOARD_LABEL;
-    let mut panels = Vec::new();
+    let mut boards = Vec::new();
     for cm in objects.iter().filter(|o| {
         o.kind == "ConfigMap"
             && o.doc
@@ -228,63 +228,87 @@ pub(super) fn unproduced_panel_series(
                 .and_then(serde_json::Value::as_str)
                 == Some(value)
     }) {
-        for text in super::string_map(cm.doc.get("data")).values() {
-            let Ok(board) = serde_json::from_str::<serde_json::Value>(text) else {
-                continue;
-            };
-            panels.extend(dashboard_reads(&board));
+        for text in cm
+            .doc
+            .get("data")
+            .and_then(serde_json::Value::as_object)
+            .into_iter()
+            .flat_map(|data| data.values())
+            .filter_map(serde_json::Value::as_str)
+        {
+            if let Ok(board) = serde_json::from_str::<Board>(text) {
+                boards.push(board);
+            }
         }
     }
-    let reads = panels.iter().map(|(subject, expr)| Read {
-        subject: subject.clone(),
-        workload: None,
-        expr: expr.as_str(),
-        panel: true,
+    let reads = boards.iter().flat_map(|board| {
+        board.panels.iter().flat_map(move |panel| {
+            panel.targets.iter().filter_map(move |t| {
+                Some(Read {
+                    subject: Subject::Panel {
+                        panel: panel.title.as_deref().unwrap_or_default(),
+                        dashboard: board.title.as_deref().unwrap_or_default(),
+                    },
+                    workload: None,
+                    expr: t.expr.as_deref()?,
+                    panel: true,
+                })
+            })
+        })
     });
     unproduced(a, index, rules, reads, out);
 }
 
-/// Every query of a dashboard, each with the panel it draws: (`panel ... of dashboard ...`,
-/// PromQL).
-fn dashboard_reads(board: &serde_json::Value) -> Vec<(String, String)> {
-    let title = board
-        .get("title")
-        .and_then(serde_json::Value::as_str)
-        .unwrap_or("");
-    let mut reads = Vec::new();
-    for p in board
-        .get("panels")
-        .and_then(serde_json::Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        let panel = p
-            .get("title")
-            .and_then(serde_json::Value::as_str)
-            .unwrap_or("");
-        for t in p
-            .get("targets")
-            .and_then(serde_json::Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(expr) = t.get("expr").and_then(serde_json::Value::as_str) {
-                reads.push((
-                    format!("panel `{panel}` of dashboard `{title}`"),
-                    expr.to_owned(),
-                ));
+/// What the proof reads of a Grafana dashboard: its title and its panels' queries. Typed, so
+/// that the rest of the JSON (layout, field configuration: most of it) is skipped rather
+/// than built into values.
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct Board {
+    title: Option<String>,
+    panels: Vec<BoardPanel>,
+}
+
+/// A panel of [`Board`].
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct BoardPanel {
+    title: Option<String>,
+    targets: Vec<BoardTarget>,
+}
+
+/// A query of [`BoardPanel`].
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+struct BoardTarget {
+    expr: Option<String>,
+}
+
+/// What a finding about a read calls it.
+enum Subject<'a> {
+    /// An alerting or recording rule, by name.
+    Rule(&'a str),
+    /// A dashboard panel, by its title and its dashboard's.
+    Panel { panel: &'a str, dashboard: &'a str },
+}
+
+impl std::fmt::Display for Subject<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Subject::Rule(name) => write!(f, "rule `{name}`"),
+            Subject::Panel { panel, dashboard } => {
+                write!(f, "panel `{panel}` of dashboard `{dashboard}`")
             }
         }
     }
-    reads
 }
 
 /// One expression the output evaluates, and what to call it in a finding.
 struct Read<'a> {
     /// What the finding calls it: a rule or a dashboard panel, by name.
-    subject: String,
+    subject: Subject<'a>,
     /// The workload it is about, when known.
-    workload: Option<String>,
+    workload: Option<&'a str>,
     /// The PromQL.
     expr: &'a str,
     /// Whether it is a dashboard panel's query.
@@ -324,7 +348,6 @@ fn unproduced<'a>(
             // A panel belongs to no workload; its finding points at the one it selects.
             let workload = r
                 .workload
-                .as_deref()
                 .or(eq.get("service").filter(|_| r.panel).map(String::as_str));
             let own = STACK_SERIES.contains(&name.as_str())
                 || STACK_PREFIXES.iter().any(|p| name.starts_with(p))

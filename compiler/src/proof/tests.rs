@@ -329,6 +329,43 @@ fn reachability_equals_the_dependency_graph() {
     );
 }
 
+/// An egress rule to all addresses reaches every pod on the ports it admits: on the
+/// callee's port the path is found, on another port (443, as the data stores' backups to
+/// object storage have it) there is none. The rule's ports narrow the pods the proof pairs the
+/// caller with, and must not hide a path.
+#[test]
+fn an_egress_rule_to_all_addresses_opens_paths_on_its_ports_only() {
+    let (files, spec) = codepal();
+    let path = "k8s/staging/auth-service.yaml";
+    let egress = "  - ports:\n    - port: 5432\n      protocol: TCP\n    to:\n    - podSelector:\n        matchLabels:\n          cnpg.io/cluster: postgres\n";
+    let everyone = edit(
+        &files,
+        "k8s/staging/ai-service.yaml",
+        "  ingress:\n  - from:\n",
+        "  ingress:\n  - {}\n  - from:\n",
+    );
+    let internet = |port: u16| {
+        edit(
+            &everyone,
+            path,
+            egress,
+            &format!("  - ports:\n    - port: {port}\n      protocol: TCP\n    to:\n    - ipBlock:\n        cidr: 0.0.0.0/0\n"),
+        )
+    };
+    let found = in_env(&internet(8080), &spec, Code::UndeclaredPath, path);
+    assert!(
+        found.iter().any(|d| d
+            .message
+            .contains("let `auth-service` reach `ai-service` on port 8080")),
+        "{found:?}"
+    );
+    let found = in_env(&internet(443), &spec, Code::UndeclaredPath, path);
+    assert!(
+        !found.iter().any(|d| d.message.contains("`ai-service`")),
+        "{found:?}"
+    );
+}
+
 #[test]
 fn every_alert_reaches_a_receiver() {
     let found = breaks(
@@ -859,4 +896,62 @@ fn a_terraform_of_a_cloudflare_zone_alone_builds_no_cluster() {
     assert!(super::builds_cluster(&cloud));
     cloud.retain(|b| !(b.ident == "module" && b.labels == ["eks"]));
     assert!(super::builds_cluster(&cloud));
+}
+
+/// The proof reads the generated YAML with libyaml (`serde_norway`), not with serde-saphyr,
+/// which wrote it (`document` says why). Every file the proof reads, of every example's
+/// output, must read the same with both: the same documents, values and key order.
+#[test]
+fn reader_agrees() {
+    let examples = [
+        include_str!("../../../examples/codepal.toml"),
+        include_str!("../../../examples/devmentor.toml"),
+        include_str!("../../../examples/learning-assistant.toml"),
+        include_str!("../../../examples/tutoring-marketplace.toml"),
+    ];
+    let mut read = 0;
+    for text in examples {
+        let (files, _) = compiled(text);
+        for f in &files {
+            let proof_reads = (f.path.starts_with("k8s/") && f.path.ends_with(".yaml"))
+                || f.path.starts_with("helm/values-")
+                || f.path.ends_with("/rules.yaml")
+                || f.path.ends_with("/alertmanager.yaml");
+            if !proof_reads {
+                continue;
+            }
+            let mut options = serde_saphyr::Options::default();
+            options.budget = None;
+            let written: Vec<serde_json::Value> =
+                serde_saphyr::from_multiple_with_options(&f.contents, options).unwrap();
+            let written: Vec<serde_json::Value> =
+                written.into_iter().filter(|d| !d.is_null()).collect();
+            let proof = super::yaml(&f.contents).unwrap();
+            assert_eq!(proof, written, "{}", f.path);
+            // Key order too, which `==` on maps does not compare.
+            assert_eq!(
+                serde_json::to_string(&proof).unwrap(),
+                serde_json::to_string(&written).unwrap(),
+                "{}",
+                f.path
+            );
+            read += 1;
+        }
+    }
+    assert!(read > 100, "only {read} files compared");
+}
+
+/// A quoted scalar that looks like another type stays a string, and a plain one is typed, as
+/// the cluster's YAML reader takes them: the distinction the proof's reader must keep.
+#[test]
+fn reader_keeps_quoted_scalars_strings() {
+    let docs =
+        super::yaml("a: \"8080\"\nb: 8080\nc: 'true'\nd: true\ne: ~\n---\n---\nf: x\n").unwrap();
+    assert_eq!(
+        docs,
+        vec![
+            serde_json::json!({"a": "8080", "b": 8080, "c": "true", "d": true, "e": null}),
+            serde_json::json!({"f": "x"}),
+        ]
+    );
 }
