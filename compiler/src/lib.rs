@@ -269,6 +269,10 @@ pub struct Compilation {
     /// ([`emit::Shared::take_rules`] says why).
     #[allow(dead_code)]
     rules: Vec<std::sync::Arc<emit::prometheus::RuleSet>>,
+    /// The files as the proof parsed them, held to be freed or leaked with the rest
+    /// ([`proof::Read`] says why).
+    #[allow(dead_code)]
+    read_back: proof::Read,
 }
 
 impl Compilation {
@@ -292,6 +296,7 @@ pub fn compile(path: &str, text: &str, options: &Options) -> Compilation {
     let mut files = Vec::new();
     let mut notes = Vec::new();
     let mut kept_rules = Vec::new();
+    let mut read_back = proof::Read::default();
     let mut unknown_envs = Vec::new();
     if let Some(p) = &platform {
         unknown_envs = options
@@ -327,6 +332,7 @@ pub fn compile(path: &str, text: &str, options: &Options) -> Compilation {
             }
             if let (false, Some(kept)) = (diagnostics.has_errors(), &retained) {
                 let proof = proof::run(&files, &targets, &kept.0);
+                read_back = proof.read;
                 notes.extend(proof.notes);
                 for mut d in proof.diagnostics {
                     // Only findings are lowered: the proof's internal errors (a generated
@@ -352,6 +358,7 @@ pub fn compile(path: &str, text: &str, options: &Options) -> Compilation {
         unknown_envs,
         retained,
         rules: kept_rules,
+        read_back,
     }
 }
 
