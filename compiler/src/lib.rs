@@ -280,6 +280,12 @@ impl Compilation {
     pub fn leak(self) {
         std::mem::forget(self);
     }
+
+    /// Frees the files the proof parsed now, for a caller that compiles again before it
+    /// exits (`plinth diff`), whose next compilation would otherwise hold them too.
+    pub fn free_proof_reads(&mut self) {
+        self.read_back = proof::Read::default();
+    }
 }
 
 /// Compiles the spec `text` shown as `path` into files. Pure: reads and writes nothing.
@@ -400,6 +406,14 @@ pub(crate) fn threads() -> usize {
 pub(crate) fn in_parallel<R: Send>(queue: &[usize], work: impl Fn(usize) -> R + Sync) -> Vec<R> {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    debug_assert!(
+        {
+            let mut sorted = queue.to_vec();
+            sorted.sort_unstable();
+            sorted.into_iter().eq(0..queue.len())
+        },
+        "the queue must order the indexes 0..n"
+    );
     let next = AtomicUsize::new(0);
     let run = || {
         let mut done = Vec::new();

@@ -526,11 +526,14 @@ fn unreadable(parsed: Result<Parsed, String>, f: &OutputFile) -> Parsed {
 
 /// Parses the files the proof reads on [`crate::threads`] threads (parsing is most of the
 /// proof's time), the largest first so that the threads finish together, and returns them
-/// in the order of `files`.
+/// in the order of their paths: `compile` hands the files over in the order the targets
+/// wrote them, and the order of the objects is the order of the findings on one spec line.
 fn parse_all(files: &[OutputFile], envs: &BTreeSet<&str>) -> Vec<(String, Parsed)> {
+    let mut by_path: Vec<usize> = (0..files.len()).collect();
+    by_path.sort_by(|&a, &b| files[a].path.cmp(&files[b].path));
     let mut queue: Vec<usize> = (0..files.len()).collect();
-    queue.sort_by_key(|&i| std::cmp::Reverse(files[i].contents.len()));
-    crate::in_parallel(&queue, |i| parse(&files[i], envs))
+    queue.sort_by_key(|&k| std::cmp::Reverse(files[by_path[k]].contents.len()));
+    crate::in_parallel(&queue, |k| parse(&files[by_path[k]], envs))
         .into_iter()
         .flatten()
         .collect()
@@ -610,21 +613,21 @@ fn entry<'a>(envs: &'a mut BTreeMap<String, Artifacts>, env: &str) -> &'a mut Ar
 /// The part of an upstream chart's values the proof reads: kube-prometheus-stack's
 /// `alertmanager.alertmanagerSpec.secrets`. Typed, so the rest of the file (every alert rule,
 /// again) is skipped rather than built into values.
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, Debug)]
 #[serde(default)]
 struct UpstreamValues {
     alertmanager: Option<UpstreamAlertmanager>,
 }
 
 /// `alertmanager` of [`UpstreamValues`].
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, Debug)]
 #[serde(default, rename_all = "camelCase")]
 struct UpstreamAlertmanager {
     alertmanager_spec: Option<UpstreamAlertmanagerSpec>,
 }
 
 /// `alertmanager.alertmanagerSpec` of [`UpstreamValues`].
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, Debug)]
 #[serde(default)]
 struct UpstreamAlertmanagerSpec {
     secrets: Vec<String>,
@@ -651,12 +654,90 @@ fn document<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
 fn yaml(text: &str) -> Result<Vec<Value>, String> {
     let mut docs = Vec::new();
     for doc in serde_norway::Deserializer::from_str(text) {
-        let value: Value = serde::Deserialize::deserialize(doc).map_err(|e| e.to_string())?;
+        let Strict(value) = serde::Deserialize::deserialize(doc).map_err(|e| e.to_string())?;
         if !value.is_null() {
             docs.push(value);
         }
     }
     Ok(docs)
+}
+
+/// A document read into a [`Value`] that refuses a key repeated in one mapping, as the API
+/// server's strict decoding does: `Value`'s own reading keeps the last silently, and a
+/// repeated key is an emitter's mistake the proof must report, not read past.
+struct Strict(Value);
+
+impl<'de> serde::Deserialize<'de> for Strict {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+/// The visitor of [`Strict`]: [`Value`]'s, but for maps.
+struct StrictVisitor;
+
+impl<'de> serde::de::Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a YAML value")
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let Strict(value) = map.next_value()?;
+            if out.contains_key(&key) {
+                return Err(serde::de::Error::custom(format!("duplicate key `{key}`")));
+            }
+            out.insert(key, value);
+        }
+        Ok(Value::Object(out))
+    }
 }
 
 /// The Kubernetes objects of one manifest file.
@@ -677,21 +758,21 @@ fn objects_of(text: &str) -> Result<Vec<Object>, String> {
 }
 
 /// A Prometheus rules file, as far as the proof reads it.
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, Debug)]
 #[serde(default)]
 struct RulesFile {
     groups: Vec<RuleGroup>,
 }
 
 /// A rule group of [`RulesFile`].
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, Debug)]
 #[serde(default)]
 struct RuleGroup {
     rules: Vec<RuleDoc>,
 }
 
 /// A rule of [`RuleGroup`].
-#[derive(serde::Deserialize, Default)]
+#[derive(serde::Deserialize, Default, Debug)]
 #[serde(default)]
 struct RuleDoc {
     alert: Option<String>,

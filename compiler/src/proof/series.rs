@@ -236,8 +236,15 @@ pub(super) fn unproduced_panel_series(
             .flat_map(|data| data.values())
             .filter_map(serde_json::Value::as_str)
         {
-            if let Ok(board) = serde_json::from_str::<Board>(text) {
-                boards.push(board);
+            // Typed, which skips the layout; a board with a field of an unexpected type is
+            // read again as values, so one odd field costs its own read, not the board's.
+            match serde_json::from_str::<Board>(text) {
+                Ok(board) => boards.push(board),
+                Err(_) => {
+                    if let Ok(value) = serde_json::from_str::<serde_json::Value>(text) {
+                        boards.push(Board::from_value(&value));
+                    }
+                }
             }
         }
     }
@@ -267,6 +274,36 @@ pub(super) fn unproduced_panel_series(
 struct Board {
     title: Option<String>,
     panels: Vec<BoardPanel>,
+}
+
+impl Board {
+    /// The board of a dashboard's JSON read as values, each field taken where it has the
+    /// expected type and left out where not.
+    fn from_value(board: &serde_json::Value) -> Self {
+        use serde_json::Value;
+        let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+        let list = |v: &Value, key: &str| {
+            v.get(key)
+                .and_then(Value::as_array)
+                .cloned()
+                .unwrap_or_default()
+        };
+        Board {
+            title: text(board, "title"),
+            panels: list(board, "panels")
+                .iter()
+                .map(|p| BoardPanel {
+                    title: text(p, "title"),
+                    targets: list(p, "targets")
+                        .iter()
+                        .map(|t| BoardTarget {
+                            expr: text(t, "expr"),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
 }
 
 /// A panel of [`Board`].

@@ -291,7 +291,16 @@ fn dashboard_panels_read_produced_series() {
         "kind: ServiceMonitor",
         "kind: ServiceMonitorGone",
     );
-    assert!(panels(&broken, "nothing scrapes `auth-service`") > 0);
+    let found = panels(&broken, "nothing scrapes `auth-service`");
+    assert!(found > 0);
+    // A dashboard with a field of an unexpected type is still read: its panels are proven.
+    let odd = edit(
+        &broken,
+        "k8s/staging/dashboards.yaml",
+        "\"title\": \"codepal / staging: service auth-service\",",
+        "\"title\": 7,",
+    );
+    assert_eq!(panels(&odd, "nothing scrapes `auth-service`"), found);
 }
 
 #[test]
@@ -900,17 +909,25 @@ fn a_terraform_of_a_cloudflare_zone_alone_builds_no_cluster() {
 
 /// The proof reads the generated YAML with libyaml (`serde_norway`), not with serde-saphyr,
 /// which wrote it (`document` says why). Every file the proof reads, of every example's
-/// output, must read the same with both: the same documents, values and key order.
+/// output and of a small synthetic platform's, must read the same with both: the same
+/// documents, values and key order, and the same typed rules and chart values.
 #[test]
 fn reader_agrees() {
-    let examples = [
+    let synthetic = crate::synth::spec(12);
+    let specs = [
         include_str!("../../../examples/codepal.toml"),
         include_str!("../../../examples/devmentor.toml"),
         include_str!("../../../examples/learning-assistant.toml"),
         include_str!("../../../examples/tutoring-marketplace.toml"),
+        synthetic.as_str(),
     ];
-    let mut read = 0;
-    for text in examples {
+    let saphyr = || {
+        let mut options = serde_saphyr::Options::default();
+        options.budget = None;
+        options
+    };
+    let (mut read, mut typed) = (0, 0);
+    for text in specs {
         let (files, _) = compiled(text);
         for f in &files {
             let proof_reads = (f.path.starts_with("k8s/") && f.path.ends_with(".yaml"))
@@ -920,10 +937,8 @@ fn reader_agrees() {
             if !proof_reads {
                 continue;
             }
-            let mut options = serde_saphyr::Options::default();
-            options.budget = None;
             let written: Vec<serde_json::Value> =
-                serde_saphyr::from_multiple_with_options(&f.contents, options).unwrap();
+                serde_saphyr::from_multiple_with_options(&f.contents, saphyr()).unwrap();
             let written: Vec<serde_json::Value> =
                 written.into_iter().filter(|d| !d.is_null()).collect();
             let proof = super::yaml(&f.contents).unwrap();
@@ -936,13 +951,91 @@ fn reader_agrees() {
                 f.path
             );
             read += 1;
+            // The typed reads, which skip what they do not name.
+            let same = |a: String, b: String| assert_eq!(a, b, "{} (typed)", f.path);
+            if f.path.ends_with("/rules.yaml") {
+                let a: super::RulesFile = super::document(&f.contents).unwrap();
+                let b: super::RulesFile =
+                    serde_saphyr::from_str_with_options(&f.contents, saphyr()).unwrap();
+                same(format!("{a:?}"), format!("{b:?}"));
+                typed += 1;
+            } else if f.path.starts_with("helm/values-") {
+                let a: super::UpstreamValues = super::document(&f.contents).unwrap();
+                let b: super::UpstreamValues =
+                    serde_saphyr::from_str_with_options(&f.contents, saphyr()).unwrap();
+                same(format!("{a:?}"), format!("{b:?}"));
+                let a: super::ExternalDnsValues = super::document(&f.contents).unwrap();
+                let b: super::ExternalDnsValues =
+                    serde_saphyr::from_str_with_options(&f.contents, saphyr()).unwrap();
+                same(format!("{a:?}"), format!("{b:?}"));
+                typed += 1;
+            }
         }
     }
     assert!(read > 100, "only {read} files compared");
+    assert!(typed > 10, "only {typed} typed files compared");
 }
 
-/// A quoted scalar that looks like another type stays a string, and a plain one is typed, as
-/// the cluster's YAML reader takes them: the distinction the proof's reader must keep.
+/// A key repeated in one mapping of a generated file is an emitter's mistake: the proof
+/// reports the file as unreadable, as the API server's strict decoding would refuse it,
+/// rather than read the last value.
+#[test]
+fn a_generated_file_with_a_repeated_key_is_an_internal_error() {
+    assert!(super::yaml("a: 1\nb:\n  c: 2\n  c: 3\n").is_err());
+    let (files, spec) = codepal();
+    let broken = edit(
+        &files,
+        "k8s/staging/auth-service.yaml",
+        "kind: Service\n",
+        "kind: Service\nkind: Service\n",
+    );
+    let proof = run(&broken, Target::ALL, &spec);
+    let internal: Vec<&Diagnostic> = proof
+        .diagnostics
+        .iter()
+        .filter(|d| d.code == Code::Internal)
+        .collect();
+    assert_eq!(internal.len(), 1, "{:?}", proof.diagnostics);
+    assert!(internal[0].message.contains("duplicate key `kind`"));
+}
+
+/// The files come to the proof in the order the targets wrote them; its findings must not
+/// depend on that order: several findings on one spec line are listed in the order of the
+/// files' paths, as before the files were parsed on two threads.
+#[test]
+fn findings_do_not_depend_on_the_order_of_the_files() {
+    let (files, spec) = codepal();
+    let path = "k8s/staging/auth-service.yaml";
+    // auth-service may call every pod, and two services admit everyone: two undeclared
+    // paths from the same workload, so two findings on its line.
+    let egress = "  - ports:\n    - port: 5432\n      protocol: TCP\n    to:\n    - podSelector:\n        matchLabels:\n          cnpg.io/cluster: postgres\n";
+    let mut broken = edit(&files, path, egress, "  - to:\n    - podSelector: {}\n");
+    for callee in ["ai-service", "api-gateway"] {
+        broken = edit(
+            &broken,
+            &format!("k8s/staging/{callee}.yaml"),
+            "  ingress:\n  - from:\n",
+            "  ingress:\n  - {}\n  - from:\n",
+        );
+    }
+    let sorted = run(&broken, Target::ALL, &spec).diagnostics;
+    assert!(
+        sorted
+            .iter()
+            .filter(|d| d.code == Code::UndeclaredPath)
+            .count()
+            >= 2,
+        "{sorted:?}"
+    );
+    let mut reversed = broken.clone();
+    reversed.reverse();
+    let unsorted = run(&reversed, Target::ALL, &spec).diagnostics;
+    let messages = |d: &[Diagnostic]| d.iter().map(|d| d.message.clone()).collect::<Vec<_>>();
+    assert_eq!(messages(&unsorted), messages(&sorted));
+}
+
+/// A quoted scalar that looks like another type stays a string, and a plain one is typed
+/// (YAML 1.2): the distinction the proof's reader must keep.
 #[test]
 fn reader_keeps_quoted_scalars_strings() {
     let docs =
