@@ -257,8 +257,7 @@ fn peer_candidates(
     for peer in peers {
         if let Some(block) = peer.get("ipBlock") {
             // As [`peer_admits`] judges it: only all addresses, with no exception, admits
-            // pods. An internet egress rule (all addresses but the private ranges) admits
-            // none, and counting every pod for it made the family quadratic.
+            // pods; a block with exceptions (all but the private ranges) adds no candidate.
             if admits_pods(block) {
                 out.extend(0..index.pods.len());
                 return;
@@ -378,10 +377,10 @@ pub(super) fn reachability(objects: &[Object], index: &Index, out: &mut Vec<Find
                     &namespaces,
                     &mut peers,
                 );
-                // Only pods with a port the rule admits: an internet egress rule (all
-                // addresses, port 443) admits every pod as a peer and none as a
-                // destination, and pairing the caller with every pod for it made the family
-                // quadratic in the data stores' backup jobs.
+                // Only pods with a port the rule admits: a data store's egress to all
+                // addresses on 443 (its backups) admits every pod as a peer and none as a
+                // destination, and pairing each store's pods with every pod for it made the
+                // family quadratic.
                 candidates.extend(peers.into_iter().filter(|&di| {
                     pods[di].as_ref().is_some_and(|dst| {
                         dst.ports

@@ -199,7 +199,6 @@ pub(super) fn unproduced_series(
             subject: Subject::Rule(what),
             workload: r.labels.get("service").map(String::as_str),
             expr: r.expr.as_str(),
-            panel: false,
         }
     });
     unproduced(a, index, rules, reads, out);
@@ -258,7 +257,6 @@ pub(super) fn unproduced_panel_series(
                     },
                     workload: None,
                     expr: t.expr.as_deref()?,
-                    panel: true,
                 })
             })
         })
@@ -281,13 +279,14 @@ impl Board {
     /// expected type and left out where not.
     fn from_value(board: &serde_json::Value) -> Self {
         use serde_json::Value;
-        let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
-        let list = |v: &Value, key: &str| {
+        fn text(v: &Value, key: &str) -> Option<String> {
+            v.get(key).and_then(Value::as_str).map(str::to_owned)
+        }
+        fn list<'v>(v: &'v Value, key: &str) -> &'v [Value] {
             v.get(key)
                 .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default()
-        };
+                .map_or(&[], Vec::as_slice)
+        }
         Board {
             title: text(board, "title"),
             panels: list(board, "panels")
@@ -348,8 +347,6 @@ struct Read<'a> {
     workload: Option<&'a str>,
     /// The PromQL.
     expr: &'a str,
-    /// Whether it is a dashboard panel's query.
-    panel: bool,
 }
 
 /// The findings of P013 over `reads`, with the series `rules` record counted as produced.
@@ -383,9 +380,10 @@ fn unproduced<'a>(
             }
             let target = eq.get("service").or_else(|| eq.get("job"));
             // A panel belongs to no workload; its finding points at the one it selects.
-            let workload = r
-                .workload
-                .or(eq.get("service").filter(|_| r.panel).map(String::as_str));
+            let workload = r.workload.or(eq
+                .get("service")
+                .filter(|_| matches!(r.subject, Subject::Panel { .. }))
+                .map(String::as_str));
             let own = STACK_SERIES.contains(&name.as_str())
                 || STACK_PREFIXES.iter().any(|p| name.starts_with(p))
                 || name.contains(':');

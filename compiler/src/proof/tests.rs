@@ -57,6 +57,15 @@ fn in_env(
     found
 }
 
+/// The proof's internal errors over `files`: generated files it could not read.
+fn internal_errors(files: &[OutputFile], spec: &crate::spec::Spec) -> Vec<Diagnostic> {
+    run(files, Target::ALL, spec)
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.code == Code::Internal)
+        .collect()
+}
+
 /// Asserts that the unbroken output has no finding of `code` and the broken one has.
 fn breaks(code: Code, path: &str, from: &str, to: &str) -> Vec<Diagnostic> {
     breaks_in(codepal(), code, path, from, to)
@@ -394,24 +403,15 @@ fn every_alert_reaches_a_receiver() {
 #[test]
 fn a_generated_file_that_does_not_parse_is_an_internal_error() {
     let (files, spec) = codepal();
-    let unbroken = run(&files, Target::ALL, &spec);
-    assert!(!unbroken
-        .diagnostics
-        .iter()
-        .any(|d| d.code == Code::Internal));
+    assert_eq!(internal_errors(&files, &spec), Vec::new());
     let broken = edit(
         &files,
         "k8s/staging/auth-service.yaml",
         "kind: Service\n",
         "kind: [Service\n",
     );
-    let proof = run(&broken, Target::ALL, &spec);
-    let internal: Vec<&Diagnostic> = proof
-        .diagnostics
-        .iter()
-        .filter(|d| d.code == Code::Internal)
-        .collect();
-    assert_eq!(internal.len(), 1, "{:?}", proof.diagnostics);
+    let internal = internal_errors(&broken, &spec);
+    assert_eq!(internal.len(), 1, "{internal:?}");
     assert!(internal[0]
         .message
         .contains("`k8s/staging/auth-service.yaml`"));
@@ -989,13 +989,8 @@ fn a_generated_file_with_a_repeated_key_is_an_internal_error() {
         "kind: Service\n",
         "kind: Service\nkind: Service\n",
     );
-    let proof = run(&broken, Target::ALL, &spec);
-    let internal: Vec<&Diagnostic> = proof
-        .diagnostics
-        .iter()
-        .filter(|d| d.code == Code::Internal)
-        .collect();
-    assert_eq!(internal.len(), 1, "{:?}", proof.diagnostics);
+    let internal = internal_errors(&broken, &spec);
+    assert_eq!(internal.len(), 1, "{internal:?}");
     assert!(internal[0].message.contains("duplicate key `kind`"));
 }
 
