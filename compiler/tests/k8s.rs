@@ -459,6 +459,47 @@ fn environment_scaling_and_overrides() {
     );
 }
 
+/// An environment's scale factors scale what the lower layers define, never what the
+/// environment writes for the workload itself: its own bounds and amounts are what it runs.
+#[test]
+fn environment_overrides_are_not_scaled_again() {
+    let text = spec(&format!(
+        "{API}\n[datastores.cache]\npreset = \"redis\"\nreplicas = 3\n\
+         [environments.staging]\nresource_scale = 0.5\nreplica_scale = 0.5\n\
+         [environments.staging.services.api]\nautoscaling = {{ max = 8 }}\n\
+         resources = {{ limits = {{ cpu = \"2\" }} }}\n\
+         [environments.staging.datastores.cache]\nreplicas = 3\n"
+    ));
+    let staging = objects(&text, "staging");
+    let hpa = find(&staging, "HorizontalPodAutoscaler", "api");
+    assert_eq!(
+        hpa["spec"]["maxReplicas"], 8,
+        "the environment's own maximum"
+    );
+    assert_eq!(
+        hpa["spec"]["minReplicas"], 1,
+        "the spec's minimum of 2, scaled"
+    );
+    let c = &find(&staging, "Deployment", "api")["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(
+        c["resources"]["limits"]["cpu"], "2",
+        "the environment's own limit"
+    );
+    assert_eq!(
+        c["resources"]["requests"]["cpu"], "100m",
+        "the spec's request, scaled"
+    );
+    assert_eq!(
+        c["resources"]["limits"]["memory"], "256Mi",
+        "the spec's limit, scaled"
+    );
+    assert_eq!(
+        find(&staging, "StatefulSet", "cache")["spec"]["replicas"],
+        3,
+        "the environment's own replica count"
+    );
+}
+
 #[test]
 fn read_replicas_of_in_cluster_stores_are_reported_not_dropped() {
     let text = spec("[datastores.db]\npreset = \"postgres\"\nread_replicas = 2\n");

@@ -391,6 +391,23 @@ fn network_policies_open_replication_and_sentinel_between_redis_pods_only() {
     assert!(ports_for(&job["egress"], "to", &proxy).contains(&6379));
 }
 
+/// A count the environment writes for the store itself is not scaled by its
+/// `replica_scale`: three written in staging run three there, with no warning.
+#[test]
+fn a_count_written_by_the_environment_is_not_scaled() {
+    let text = format!(
+        "{}\n[environments.staging.datastores.cache]\nreplicas = 3\n",
+        fixture()
+    );
+    let (dir, stderr) = build("rha-own", &text, &["k8s"]);
+    assert!(!stderr.contains("W030"), "{stderr}");
+    let staging = objects(&dir.join("out"), "staging");
+    assert_eq!(
+        find(&staging, "StatefulSet", "cache")["spec"]["replicas"],
+        3
+    );
+}
+
 #[test]
 fn two_nodes_warn_and_one_node_stays_as_it_was() {
     let (dir, stderr) = build("rha-two", &fixture(), &["k8s"]);

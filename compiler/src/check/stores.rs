@@ -465,7 +465,7 @@ fn redis_without_quorum(spec: &Spec, views: &[Resolved], out: &mut Vec<Diagnosti
             .as_ref()
             .and_then(|e| spec.environments.get(e.value.as_str()))
             .and_then(|e| e.replica_scale.as_ref());
-        for d in view.datastores.values() {
+        for (name, d) in &view.datastores {
             // Without ports or with a command of its own, no Sentinel is generated.
             let portless = d.ports.as_ref().is_some_and(|p| p.is_empty());
             if engine(d) != "redis" || managed(d) || d.command.is_some() || portless {
@@ -475,6 +475,13 @@ fn redis_without_quorum(spec: &Spec, views: &[Resolved], out: &mut Vec<Diagnosti
                 continue;
             };
             let written = u32::try_from(replicas.value).unwrap_or(1);
+            // A count the environment writes itself is not scaled (`spec::Written`).
+            let env = view
+                .env
+                .as_ref()
+                .and_then(|e| spec.environments.get(e.value.as_str()));
+            let own = crate::spec::Written::store(env, &name.value).replicas;
+            let scale = scale.filter(|_| !own);
             if units::scale_count(written, scale.map_or(1.0, |s| s.value)) != 2 {
                 continue;
             }

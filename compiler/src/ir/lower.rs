@@ -119,6 +119,7 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
     let ctx = Lower {
         platform_egress: egress(platform.egress.as_deref()),
         domain: domain.clone(),
+        env_spec,
         replica_scale,
         resource_scale,
         scrape_interval_ms,
@@ -147,7 +148,15 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
     let mut managed_stores = Vec::new();
     for (name, s) in &view.services {
         let w = ctx.service(name, s);
-        record_scaled(&mut origins, "services", &name.value, &ctx, &scaled);
+        let written = spec::Written::service(env_spec, &name.value);
+        record_scaled(
+            &mut origins,
+            "services",
+            &name.value,
+            &ctx,
+            &scaled,
+            written,
+        );
         workloads.push(w);
     }
     for (name, d) in &view.datastores {
@@ -158,7 +167,15 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
             managed_stores.push(ctx.managed(name, d));
         } else {
             let w = ctx.store(name, d);
-            record_scaled(&mut origins, "datastores", &name.value, &ctx, &scaled);
+            let written = spec::Written::store(env_spec, &name.value);
+            record_scaled(
+                &mut origins,
+                "datastores",
+                &name.value,
+                &ctx,
+                &scaled,
+                written,
+            );
             workloads.push(w);
         }
     }
@@ -250,25 +267,41 @@ fn lower_env(spec: &spec::Spec, mut view: Resolved) -> Environment {
 }
 
 /// Marks the replica and resource fields of `section.name` as scaled when the environment
-/// scales them.
-fn record_scaled(origins: &mut Origins, section: &str, name: &str, ctx: &Lower, layer: &Layer) {
+/// scales them, but for those the environment writes itself ([`spec::Written`]), which keep
+/// the environment as their layer.
+fn record_scaled(
+    origins: &mut Origins,
+    section: &str,
+    name: &str,
+    ctx: &Lower,
+    layer: &Layer,
+    written: spec::Written,
+) {
     if !origins.is_recording() {
         return;
     }
     let path = format!("{section}.{name}");
     if ctx.replica_scale != 1.0 {
-        for f in ["replicas", "autoscaling.min", "autoscaling.max"] {
-            origins.set(&path, f, layer);
+        for (f, own) in [
+            ("replicas", written.replicas),
+            ("autoscaling.min", written.autoscale_min),
+            ("autoscaling.max", written.autoscale_max),
+        ] {
+            if !own {
+                origins.set(&path, f, layer);
+            }
         }
     }
     if ctx.resource_scale != 1.0 {
-        for f in [
-            "resources.requests.cpu",
-            "resources.requests.memory",
-            "resources.limits.cpu",
-            "resources.limits.memory",
+        for (f, own) in [
+            ("resources.requests.cpu", written.cpu_request),
+            ("resources.requests.memory", written.memory_request),
+            ("resources.limits.cpu", written.cpu_limit),
+            ("resources.limits.memory", written.memory_limit),
         ] {
-            origins.set(&path, f, layer);
+            if !own {
+                origins.set(&path, f, layer);
+            }
         }
     }
 }
@@ -806,6 +839,8 @@ fn export_redis_metrics(workloads: &mut [Workload], scrape_interval_ms: u64) {
 struct Lower<'a> {
     platform_egress: Vec<Egress>,
     domain: Option<String>,
+    /// The environment's own definition, whose overrides its scale factors leave as written.
+    env_spec: Option<&'a spec::Environment>,
     replica_scale: f64,
     resource_scale: f64,
     scrape_interval_ms: u64,
@@ -856,11 +891,12 @@ impl Lower<'_> {
             Some(spec::ServiceKind::Job) => Kind::Job,
         };
         let ports = ports(s.ports.as_deref());
+        let written = spec::Written::service(self.env_spec, &name.value);
         let replicas = match &s.autoscaling {
-            Some(a) => Replicas::Auto(self.autoscaler(a)),
+            Some(a) => Replicas::Auto(self.autoscaler(a, written)),
             None => Replicas::Fixed(scale_count(
                 count(&s.replicas, REPLICAS),
-                self.replica_scale,
+                self.replica_factor(written.replicas),
             )),
         };
         let budget = budget(s.disruption_budget.as_ref(), &replicas, kind);
@@ -874,7 +910,7 @@ impl Lower<'_> {
             args: strings(s.args.as_deref()),
             replicas,
             vpa: s.vertical_autoscaling.as_ref().map(|v| v.value),
-            resources: self.resources(s.resources.as_ref()),
+            resources: self.resources(s.resources.as_ref(), written),
             probes: probes(s.probes.as_ref(), &ports),
             rollout: rollout(s.rollout.as_ref(), kind),
             traffic: s.traffic.as_ref().map(traffic),
@@ -961,9 +997,10 @@ impl Lower<'_> {
             Some(repo) => format!("{repo}:{version}"),
             None => String::new(),
         };
+        let written = spec::Written::store(self.env_spec, &name.value);
         let replicas = Replicas::Fixed(scale_count(
             count(&d.replicas, REPLICAS),
-            self.replica_scale,
+            self.replica_factor(written.replicas),
         ));
         let budget = budget(None, &replicas, Kind::Stateful);
         Workload {
@@ -984,7 +1021,7 @@ impl Lower<'_> {
             args: self.store_args(d),
             replicas,
             vpa: d.vertical_autoscaling.as_ref().map(|v| v.value),
-            resources: self.resources(d.resources.as_ref()),
+            resources: self.resources(d.resources.as_ref(), written),
             probes: probes(d.probes.as_ref(), &ports),
             rollout: rollout(None, Kind::Stateful),
             traffic: None,
@@ -1083,9 +1120,30 @@ impl Lower<'_> {
         }
     }
 
-    fn autoscaler(&self, a: &spec::Autoscaling) -> Autoscaler {
-        let min = scale_count(count(&a.min, AUTOSCALE_MIN), self.replica_scale);
-        let max = scale_count(count(&a.max, min), self.replica_scale).max(min);
+    /// The factor a replica count is scaled by: the environment's `replica_scale`, or 1 for a
+    /// count the environment writes itself ([`spec::Written`]).
+    fn replica_factor(&self, written: bool) -> f64 {
+        if written {
+            1.0
+        } else {
+            self.replica_scale
+        }
+    }
+
+    fn autoscaler(&self, a: &spec::Autoscaling, written: spec::Written) -> Autoscaler {
+        let min = scale_count(
+            count(&a.min, AUTOSCALE_MIN),
+            self.replica_factor(written.autoscale_min),
+        );
+        // Without a maximum the bound is the (already scaled) minimum, not scaled again.
+        let max = match &a.max {
+            Some(_) => scale_count(
+                count(&a.max, min),
+                self.replica_factor(written.autoscale_max),
+            ),
+            None => min,
+        }
+        .max(min);
         Autoscaler {
             min,
             max,
@@ -1102,7 +1160,7 @@ impl Lower<'_> {
         }
     }
 
-    fn resources(&self, r: Option<&spec::Resources>) -> Resources {
+    fn resources(&self, r: Option<&spec::Resources>, written: spec::Written) -> Resources {
         let get = |f: fn(&spec::Resources) -> Option<&spec::ResourceAmounts>, cpu: bool| {
             r.and_then(f).and_then(|a| {
                 if cpu {
@@ -1129,14 +1187,26 @@ impl Lower<'_> {
         memory_limit = memory_limit.max(memory_request);
         if self.resource_scale != 1.0 {
             let f = self.resource_scale;
-            let scale_cpu = |m: i64| ((m as f64 * f).ceil() as i64).max(1);
+            // An amount the environment writes itself is taken as written.
+            let scale_cpu = |m: i64, written: bool| {
+                if written {
+                    m
+                } else {
+                    ((m as f64 * f).ceil() as i64).max(1)
+                }
+            };
             // Memory scales to whole mebibytes, rounded up, so quantities stay readable.
-            let scale_mem =
-                |b: i128| (((b as f64 * f) / (1 << 20) as f64).ceil() as i128).max(1) << 20;
-            cpu_request = scale_cpu(cpu_request);
-            cpu_limit = scale_cpu(cpu_limit);
-            memory_request = scale_mem(memory_request);
-            memory_limit = scale_mem(memory_limit);
+            let scale_mem = |b: i128, written: bool| {
+                if written {
+                    b
+                } else {
+                    (((b as f64 * f) / (1 << 20) as f64).ceil() as i128).max(1) << 20
+                }
+            };
+            cpu_request = scale_cpu(cpu_request, written.cpu_request);
+            cpu_limit = scale_cpu(cpu_limit, written.cpu_limit);
+            memory_request = scale_mem(memory_request, written.memory_request);
+            memory_limit = scale_mem(memory_limit, written.memory_limit);
         }
         Resources {
             cpu_request,

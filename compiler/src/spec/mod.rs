@@ -20,7 +20,7 @@ pub use load::{
     PresetFile, Recovery, FORMAT_VERSION, MAX_EXPANDED_TEXT, MAX_SPEC_BYTES, MAX_WORKLOAD_VIEWS,
 };
 pub(crate) use overlay::is_local;
-pub use overlay::{resolve, resolve_all, Layer, Origins, Overlay, Resolved};
+pub use overlay::{resolve, resolve_all, Layer, Origins, Overlay, Resolved, Written};
 pub use reference::reference;
 pub use span::Sp;
 pub use types::*;

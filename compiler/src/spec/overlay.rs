@@ -38,6 +38,74 @@ impl fmt::Display for Layer {
     }
 }
 
+/// The replica and resource fields an environment's override of one workload writes itself.
+///
+/// An environment's `replica_scale` and `resource_scale` stand for "this environment runs on
+/// a fraction of what the spec defines": they scale the values of the lower layers (default,
+/// preset, the spec's definition). A value the environment writes for the workload is
+/// already what that environment should run, so it is taken as written; scaling it again
+/// would turn `[environments.staging.services.api] autoscaling = { min = 3, max = 8 }` into
+/// 2..4 under `replica_scale = 0.5`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Written {
+    /// `replicas`.
+    pub replicas: bool,
+    /// `autoscaling.min`.
+    pub autoscale_min: bool,
+    /// `autoscaling.max`.
+    pub autoscale_max: bool,
+    /// `resources.requests.cpu`.
+    pub cpu_request: bool,
+    /// `resources.limits.cpu`.
+    pub cpu_limit: bool,
+    /// `resources.requests.memory`.
+    pub memory_request: bool,
+    /// `resources.limits.memory`.
+    pub memory_limit: bool,
+}
+
+impl Written {
+    /// What the override of service `name` in `env` writes; nothing without an override.
+    pub fn service(env: Option<&Environment>, name: &str) -> Self {
+        env.and_then(|e| e.services.get(name))
+            .map_or_else(Self::default, |s| Self {
+                replicas: s.replicas.is_some(),
+                autoscale_min: s.autoscaling.as_ref().is_some_and(|a| a.min.is_some()),
+                autoscale_max: s.autoscaling.as_ref().is_some_and(|a| a.max.is_some()),
+                ..Self::resources(s.resources.as_ref())
+            })
+    }
+
+    /// What the override of data store `name` in `env` writes; nothing without an override.
+    pub fn store(env: Option<&Environment>, name: &str) -> Self {
+        env.and_then(|e| e.datastores.get(name))
+            .map_or_else(Self::default, |d| Self {
+                replicas: d.replicas.is_some(),
+                ..Self::resources(d.resources.as_ref())
+            })
+    }
+
+    /// The resource amounts of `r` that are set.
+    fn resources(r: Option<&Resources>) -> Self {
+        let set = |f: fn(&Resources) -> Option<&ResourceAmounts>, cpu: bool| {
+            r.and_then(f).is_some_and(|a| {
+                if cpu {
+                    a.cpu.is_some()
+                } else {
+                    a.memory.is_some()
+                }
+            })
+        };
+        Self {
+            cpu_request: set(|r| r.requests.as_ref(), true),
+            cpu_limit: set(|r| r.limits.as_ref(), true),
+            memory_request: set(|r| r.requests.as_ref(), false),
+            memory_limit: set(|r| r.limits.as_ref(), false),
+            ..Self::default()
+        }
+    }
+}
+
 /// Which layer set each field, by dotted path (`services.api.resources.limits.cpu`).
 ///
 /// Only `plinth explain` reads them, so they are recorded only when asked for: building a path

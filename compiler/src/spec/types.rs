@@ -1064,9 +1064,11 @@ pub struct Environment {
     /// Kubernetes namespace; defaults to the platform's namespace (environments usually live
     /// in separate clusters).
     pub namespace: Option<Sp<String>>,
-    /// Multiplies replica counts and autoscaling bounds (rounded up, at least 1), e.g. `0.5`.
+    /// Multiplies replica counts and autoscaling bounds (rounded up, at least 1), e.g. `0.5`;
+    /// a count this environment's override of a workload writes itself is taken as written.
     pub replica_scale: Option<Sp<f64>>,
-    /// Multiplies CPU and memory requests and limits, e.g. `0.5` for "50% of production".
+    /// Multiplies CPU and memory requests and limits, e.g. `0.5` for "50% of production"; an
+    /// amount this environment's override of a workload writes itself is taken as written.
     pub resource_scale: Option<Sp<f64>>,
     /// The environment Docker Compose is generated for (at most one). When no environment
     /// sets it, the environment named `dev` is used, if there is one.
