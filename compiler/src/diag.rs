@@ -203,6 +203,7 @@ codes! {
     RepeatBeyondRetention = "W016", "repeat-beyond-retention", "an Alertmanager repeat interval longer than Alertmanager keeps its notification log, so notifications repeat sooner";
     IgnoredByOperator = "W011", "ignored-by-operator", "a data store setting that has no effect where the CloudNativePG operator runs the store";
     RedisWithoutQuorum = "W030", "redis-without-quorum", "an in-cluster Redis of two nodes, whose two Sentinels cannot fail over when a node is lost";
+    IgnoredByManagedStore = "W042", "ignored-by-managed-store", "a setting of the in-cluster workload on a data store the cloud runs (`mode = \"managed\"`), which the managed service does not read";
     PoolingManaged = "W010", "pooling-managed", "`pooling` on a managed (RDS) PostgreSQL store, where plinth generates no pooler";
 }
 

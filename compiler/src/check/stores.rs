@@ -35,6 +35,7 @@ pub(super) fn run(ctx: &mut Ctx) {
         }
     }
     redis_without_quorum(ctx.spec, ctx.views, &mut found);
+    ignored_by_managed_store(ctx.spec, ctx.views, &mut found);
     for d in found {
         ctx.report(d);
     }
@@ -687,6 +688,141 @@ fn ignored_by_operator(
             .help(why),
         );
     }
+}
+
+/// W042 `ignored-by-managed-store`: a setting of the in-cluster workload on a data store the
+/// cloud runs (`mode = "managed"`: RDS, ElastiCache, S3), written where only the managed
+/// service reads it: in an environment's override of a store that is managed there, or in
+/// the store's own definition when every environment runs it managed. The settings: `image`,
+/// `command`, `args`, `probes`, `resources`, `vertical_autoscaling`, `volumes`, `security`,
+/// `metrics`, `thresholds`, `storage.class` and `storage.path`, `env` (PostgreSQL takes
+/// only `POSTGRES_DB` and `POSTGRES_USER`), `replicas` (PostgreSQL and object storage),
+/// `storage.size` (Redis and object storage); `backup.verify` is a note of the build
+/// summary, as it is for the operator. What the spec's
+/// definition writes for the environments that run the store in the cluster is theirs, and
+/// is not reported where it is managed.
+///
+/// Why: the managed service is sized by its instance class, probed, secured and upgraded by
+/// the cloud, and publishes its metrics to CloudWatch, which no generated Prometheus scrapes,
+/// so no threshold alert can read them. A setting written for it would be dropped in every
+/// target without a word.
+///
+/// Example: `[environments.production.datastores.postgres] resources = { limits = { cpu = "2" } }`
+/// with `mode = "managed"` there.
+fn ignored_by_managed_store(spec: &Spec, views: &[Resolved], out: &mut Vec<Diagnostic>) {
+    let mut seen = std::collections::BTreeSet::new();
+    for (name, base) in &spec.datastores {
+        let managed_in: Vec<&Resolved> = views
+            .iter()
+            .filter(|v| v.datastores.get(name.value.as_str()).is_some_and(managed))
+            .collect();
+        let everywhere = managed_in.len() == views.len();
+        for view in &managed_in {
+            let store = &view.datastores[name.value.as_str()];
+            let own = view
+                .env
+                .as_ref()
+                .and_then(|e| spec.environments.get(e.value.as_str()))
+                .and_then(|e| e.datastores.get(name.value.as_str()));
+            let written = own.into_iter().chain(everywhere.then_some(base));
+            for d in written {
+                for (key, span, why) in managed_ignores(d, engine(store)) {
+                    if !seen.insert((span.source.0, span.range.start, span.range.end)) {
+                        continue;
+                    }
+                    let r#where = if everywhere {
+                        String::new()
+                    } else {
+                        in_env(view)
+                    };
+                    out.push(
+                        Diagnostic::new(
+                            Code::IgnoredByManagedStore,
+                            format!(
+                                "`{key}` of `{}` has no effect{where}, where the cloud runs it (`mode = \"managed\"`)",
+                                name.value
+                            ),
+                            span,
+                            "not read by the managed service",
+                        )
+                        .help(why),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The settings of `d` (as written in one table of the spec) that a managed store of
+/// `engine` does not read, with where each is written and why.
+fn managed_ignores(d: &DataStore, engine: &str) -> Vec<(&'static str, Span, &'static str)> {
+    const WORKLOAD: &str =
+        "the cloud runs the managed service itself; size it with `managed.instance_class`";
+    let first = |v: Option<&Vec<Sp<String>>>| v.and_then(|c| c.first()).map(|c| c.span.clone());
+    let amount = d.resources.as_ref().and_then(|r| {
+        [&r.requests, &r.limits]
+            .into_iter()
+            .flatten()
+            .find_map(|a| a.cpu.as_ref().or(a.memory.as_ref()))
+            .map(|q| q.span.clone())
+    });
+    let storage = d.storage.as_ref();
+    let mut found = vec![
+        ("image", d.image.as_ref().map(|i| i.span.clone()), "the cloud runs its own engine images, by `version`"),
+        ("command", first(d.command.as_ref()), WORKLOAD),
+        ("args", first(d.args.as_ref()), "server settings of a managed PostgreSQL go in `parameters` (its parameter group)"),
+        (
+            "probes",
+            d.probes.as_ref().and_then(|p| {
+                [&p.liveness, &p.readiness, &p.startup]
+                    .into_iter()
+                    .flatten()
+                    .find_map(probe_span)
+            }),
+            "the cloud checks the health of its instances and fails over by itself",
+        ),
+        ("resources", amount, WORKLOAD),
+        ("vertical_autoscaling", d.vertical_autoscaling.as_ref().map(|v| v.span.clone()), WORKLOAD),
+        ("volumes", d.volumes.as_ref().and_then(|v| v.first()).map(|v| v.name.span.clone()), WORKLOAD),
+        ("security", d.security.as_ref().and_then(security_span), "the cloud runs and isolates the instances; plinth encrypts them with the environment's KMS key"),
+        (
+            "metrics",
+            d.metrics.as_ref().and_then(|m| {
+                m.port.as_ref().map(|p| p.span.clone()).or_else(|| m.path.as_ref().map(|p| p.span.clone()))
+            }),
+            "the managed service publishes its metrics to CloudWatch, which no generated Prometheus scrapes",
+        ),
+        (
+            "thresholds",
+            d.thresholds.as_ref().and_then(|t| t.keys().next()).map(|k| k.span.clone()),
+            "the managed service's metrics are in CloudWatch, which no generated Prometheus scrapes, so no alert can read them; alarm on them in CloudWatch",
+        ),
+        ("storage.class", storage.and_then(|s| s.class.as_ref()).map(|c| c.span.clone()), "the cloud chooses the managed service's storage"),
+        ("storage.path", storage.and_then(|s| s.path.as_ref()).map(|p| p.span.clone()), "the cloud chooses the managed service's storage"),
+    ];
+    let env_span = d.env.iter().flatten().find_map(|(k, _)| {
+        (engine != "postgres" || !["POSTGRES_DB", "POSTGRES_USER"].contains(&k.value.as_str()))
+            .then(|| k.span.clone())
+    });
+    found.push(("env", env_span, "a managed PostgreSQL reads only `POSTGRES_DB` and `POSTGRES_USER` (its database and owner); the others take no variables"));
+    if engine == "postgres" || engine == "object-storage" {
+        let replicas = d.replicas.as_ref().map(|r| r.span.clone());
+        found.push((
+            "replicas",
+            replicas,
+            "a managed PostgreSQL runs one primary and `read_replicas`; a bucket has no instances",
+        ));
+    }
+    if engine == "redis" || engine == "object-storage" {
+        let size = storage
+            .and_then(|s| s.size.as_ref())
+            .map(|q| q.span.clone());
+        found.push(("storage.size", size, "ElastiCache keeps the data in the memory of its instance class, and a bucket has no size"));
+    }
+    found
+        .into_iter()
+        .filter_map(|(key, span, why)| span.map(|span| (key, span, why)))
+        .collect()
 }
 
 /// The store variables the operator's `Cluster` reads: the database and its owner, and the

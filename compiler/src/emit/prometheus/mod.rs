@@ -123,6 +123,7 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
             contents: object,
         });
         out.notes.extend(missing_notes(platform, env, &c.missing));
+        out.notes.extend(managed_notes(env));
         if env.local {
             out.notes.extend(config::unscraped_notes(env));
             out.files.push(OutputFile {
@@ -203,6 +204,31 @@ fn missing_notes(
         )));
     }
     notes
+}
+
+/// The build notes for the data stores the cloud runs in `env`: no generated alert watches
+/// them. RDS and ElastiCache publish their metrics to CloudWatch, which no generated
+/// Prometheus scrapes, so the thresholds that watch an in-cluster store (connections,
+/// replication lag, memory, disk, CPU) have nothing to read there; the spec cannot express
+/// CloudWatch alarms yet, and the README says so.
+fn managed_notes(env: &Environment) -> Vec<Note> {
+    env.managed_stores
+        .iter()
+        .filter_map(|st| {
+            let service = match st.engine.as_str() {
+                "postgres" => "RDS",
+                "redis" => "ElastiCache",
+                _ => return None,
+            };
+            Some(Note {
+                target: Target::Prometheus,
+                message: format!(
+                    "no alert watches `{}` in `{}`, which {service} runs: its metrics are in CloudWatch, which no generated Prometheus scrapes, so its thresholds are not generated there; alarm on them in CloudWatch",
+                    st.name, env.name
+                ),
+            })
+        })
+        .collect()
 }
 
 /// Up to three names in backquotes, then how many more.
