@@ -204,6 +204,8 @@ codes! {
     IgnoredByOperator = "W011", "ignored-by-operator", "a data store setting that has no effect where the CloudNativePG operator runs the store";
     RedisWithoutQuorum = "W030", "redis-without-quorum", "an in-cluster Redis of two nodes, whose two Sentinels cannot fail over when a node is lost";
     IgnoredByManagedStore = "W042", "ignored-by-managed-store", "a setting of the in-cluster workload on a data store the cloud runs (`mode = \"managed\"`), which the managed service does not read";
+    RouteMatchesNothing = "W043", "route-matches-nothing", "an alert route matching a `severity`, `environment` or `team` value that no alert carries";
+    UnusedReceiver = "W044", "unused-receiver", "a receiver that no route and no `default_receiver` names";
     PoolingManaged = "W010", "pooling-managed", "`pooling` on a managed (RDS) PostgreSQL store, where plinth generates no pooler";
 }
 

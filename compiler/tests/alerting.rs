@@ -648,3 +648,52 @@ fn disk_thresholds_need_a_volume() {
     assert!(c.notes.iter().any(|n| n.message
         == "threshold `disk` of `api` is not generated: `api` has no persistent volume"));
 }
+
+/// The warnings of `code` that `text` gets, as (message, the text under its label, help).
+fn warnings_of(text: &str, code: Code) -> Vec<(String, String, String)> {
+    build(text)
+        .diagnostics
+        .0
+        .iter()
+        .filter(|d| d.code == code)
+        .map(|d| {
+            let span = &d.primary.as_ref().unwrap().span;
+            (
+                d.message.clone(),
+                text[span.range.clone()].to_owned(),
+                d.help.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_route_on_a_value_no_alert_carries_is_a_warning() {
+    assert_eq!(warnings_of(&spec(""), Code::RouteMatchesNothing), []);
+    let text = spec("").replace(
+        "match = { severity = \"critical\" }",
+        "match = { severity = \"crit\", environment = \"prodution\", team = \"core\" }",
+    );
+    let found = warnings_of(&text, Code::RouteMatchesNothing);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    // In the order of the spec; `team = "core"` is the platform's team.
+    assert_eq!(found[0].1, "\"crit\"");
+    assert_eq!(found[0].2, "did you mean `critical`?");
+    assert!(
+        found[0]
+            .0
+            .contains("the route to `pagerduty` matches no alert"),
+        "{found:#?}"
+    );
+    assert_eq!(found[1].1, "\"prodution\"");
+    assert_eq!(found[1].2, "did you mean `production`?");
+}
+
+#[test]
+fn a_receiver_nothing_routes_to_is_a_warning() {
+    assert_eq!(warnings_of(&spec(""), Code::UnusedReceiver), []);
+    let text = spec("").replace("receiver = \"pagerduty\"", "receiver = \"slack\"");
+    let found = warnings_of(&text, Code::UnusedReceiver);
+    assert_eq!(found.len(), 1, "{found:#?}");
+    assert_eq!(found[0].1, "pagerduty");
+}

@@ -145,3 +145,25 @@ fn a_build_of_some_targets_says_what_the_proof_skipped() {
         "{stderr}"
     );
 }
+
+/// A build of targets the proof does not read (the Helm chart, Compose, the docs) says that
+/// nothing was proven, rather than passing in silence.
+#[test]
+fn a_build_the_proof_cannot_read_says_so() {
+    let text = std::fs::read_to_string(root().join("examples/devmentor.toml")).unwrap();
+    for target in [plinth::emit::Target::Helm, plinth::emit::Target::Compose] {
+        let options = plinth::Options {
+            targets: vec![target],
+            ..plinth::Options::default()
+        };
+        let c = plinth::compile("devmentor.toml", &text, &options);
+        assert!(!c.files.is_empty());
+        assert!(
+            c.notes
+                .iter()
+                .any(|n| n.message.starts_with("the proof read nothing")),
+            "{target:?}: {:#?}",
+            c.notes
+        );
+    }
+}

@@ -132,6 +132,8 @@ pub(super) fn run(ctx: &mut Ctx) {
         unrouted_severity(ctx, view, &mut found);
         repeat_beyond_retention(a, am, &mut found);
     }
+    route_matches_nothing(ctx, &mut found);
+    unused_receivers(ctx, &mut found);
     for d in found {
         ctx.report(d);
     }
@@ -818,6 +820,123 @@ fn receiver_config(name: &Sp<String>, r: &Receiver, out: &mut Vec<Diagnostic>) {
                     "not a channel",
                 )
                 .help(format!("write `\"#{}\"`", c.value)),
+            );
+        }
+    }
+}
+
+/// W043 `route-matches-nothing`: a route matcher on a label whose every value plinth knows,
+/// with a value no alert carries: `severity` other than `critical`, `warning`, `info` (custom
+/// rules) and `none` (kube-prometheus-stack's own `Watchdog`), `environment` other than an
+/// environment of the spec (Prometheus's external label), `team` other than a team the spec
+/// names. Reported once at the value, with the nearest known value.
+///
+/// Why: Alertmanager matches labels exactly, so a route on `severity = "crit"` never
+/// matches: the alerts it was written for fall through to the default receiver, and the
+/// pager it names stays silent. Other labels (`service`, `alertname`) are left alone:
+/// kube-prometheus-stack's own alerts carry values plinth does not know.
+///
+/// Example: `routes = [{ match = { severity = "crit" }, receiver = "pagerduty" }]`.
+fn route_matches_nothing(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
+    let spec = ctx.spec;
+    let envs: Vec<&str> = spec.environments.keys().map(|e| e.value.as_str()).collect();
+    let mut teams: Vec<&str> = spec
+        .platform
+        .team
+        .iter()
+        .map(|t| t.value.as_str())
+        .collect();
+    for view in ctx.views {
+        teams.extend(
+            view.services
+                .values()
+                .filter_map(|s| s.team.as_ref())
+                .map(|t| t.value.as_str()),
+        );
+    }
+    let severities = ["critical", "warning", "info", "none"];
+    let mut seen = std::collections::BTreeSet::new();
+    for view in ctx.views {
+        for route in &view.alerting.routes {
+            for (label, value) in &route.matchers {
+                let known: &[&str] = match label.value.as_str() {
+                    "severity" => &severities,
+                    // A spec without environments names its alerts' environment itself.
+                    "environment" if !envs.is_empty() => &envs,
+                    "team" => &teams,
+                    _ => continue,
+                };
+                let span = &value.span;
+                if known.contains(&value.value.as_str())
+                    || !seen.insert((span.source.0, span.range.start, span.range.end))
+                {
+                    continue;
+                }
+                let help = match crate::diag::did_you_mean(&value.value, known.iter().copied()) {
+                    Some(near) => format!("did you mean `{near}`?"),
+                    None if known.is_empty() => format!("no alert carries a `{}` label: name a team with `platform.team` or a service's `team`", label.value),
+                    None => format!("the alerts' `{}` values are {}", label.value, super::stores::quoted(known)),
+                };
+                out.push(
+                    Diagnostic::new(
+                        Code::RouteMatchesNothing,
+                        format!(
+                            "the route to `{}` matches no alert: no alert has `{} = \"{}\"`",
+                            route.receiver.value, label.value, value.value
+                        ),
+                        span.clone(),
+                        "no alert carries this value",
+                    )
+                    .help(help),
+                );
+            }
+        }
+    }
+}
+
+/// W044 `unused-receiver`: a receiver that neither `default_receiver` nor any route of any
+/// environment names.
+///
+/// Why: a receiver nothing routes to never notifies; it is usually the pager a misspelt or
+/// deleted route was meant for, and its credentials are still fetched and mounted for
+/// nothing. Not reported while a route names a receiver that does not exist (E102): that
+/// name is the cause.
+///
+/// Example: `receivers.pagerduty` with every route naming `slack`.
+fn unused_receivers(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
+    let mut used = std::collections::BTreeSet::new();
+    for view in ctx.views {
+        let a = &view.alerting;
+        let names = a
+            .default_receiver
+            .iter()
+            .chain(a.routes.iter().map(|r| &r.receiver));
+        for name in names {
+            // A name that is no receiver (E102) is most likely the unused one, misspelt:
+            // the cause is reported, not this consequence.
+            if !a.receivers.contains_key(name.value.as_str()) {
+                return;
+            }
+            used.insert(name.value.as_str());
+        }
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for view in ctx.views {
+        for name in view.alerting.receivers.keys() {
+            let span = &name.span;
+            if used.contains(name.value.as_str())
+                || !seen.insert((span.source.0, span.range.start, span.range.end))
+            {
+                continue;
+            }
+            out.push(
+                Diagnostic::new(
+                    Code::UnusedReceiver,
+                    format!("receiver `{}` receives no alert: no route and no `default_receiver` names it", name.value),
+                    span.clone(),
+                    "never used",
+                )
+                .help("route alerts to it (`routes = [{ match = { severity = \"critical\" }, receiver = \"…\" }]`) or remove it"),
             );
         }
     }

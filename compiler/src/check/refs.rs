@@ -330,42 +330,86 @@ fn unknown_receiver(ctx: &mut Ctx) {
     }
 }
 
-/// E147 `managed-without-cloud`: a data store in `managed` mode needs a `[cloud]` section.
+/// E147 `managed-without-cloud`: a data store in `managed` mode in an environment without a
+/// cloud; E006 `invalid-value`: one whose engine the cloud does not offer (the managed
+/// offerings are PostgreSQL, Redis and object storage). Each is reported once at the `mode`,
+/// naming the environments it applies to.
 ///
 /// Why: managed stores are created by Terraform, which needs a provider and region; without
-/// them the store would silently not exist.
+/// them the store would silently not exist. A spec usually has a `[cloud]` and a local
+/// environment without one, so the message names the environments rather than asking for a
+/// `[cloud]` the file already has.
 fn managed_without_cloud(ctx: &mut Ctx) {
-    let mut found = Vec::new();
+    /// A `mode` setting: the store, whether the engine is offered, and the environments
+    /// without a cloud that run it managed.
+    type Managed<'a> = (&'a Sp<StoreMode>, &'a str, bool, Vec<&'a str>);
+    let mut found: BTreeMap<(u32, usize, usize), Managed> = BTreeMap::new();
     for view in ctx.views {
-        for store in view.datastores.values() {
+        for (name, store) in &view.datastores {
             let Some(mode) = &store.mode else { continue };
             if mode.value != StoreMode::Managed {
                 continue;
             }
+            // A store that lost its preset has no engine; that is reported where it is lost.
+            let offered = store
+                .engine
+                .as_ref()
+                .is_none_or(|e| !crate::units::managed_binding_keys(&e.value).is_empty());
+            let entry = found
+                .entry((
+                    mode.span.source.0,
+                    mode.span.range.start,
+                    mode.span.range.end,
+                ))
+                .or_insert((mode, name.value.as_str(), offered, Vec::new()));
             if view.cloud.is_none() {
-                found.push(
-                    Diagnostic::new(
-                        Code::ManagedWithoutCloud,
-                        "managed data store without a cloud section",
-                        mode.span.clone(),
-                        "needs `[cloud]`",
-                    )
-                    .help("add a `[cloud]` section with provider and region, or use `mode = \"in-cluster\"`"),
-                );
-            } else if store.engine.as_ref().is_some_and(|e| e.value == "qdrant") {
-                found.push(
-                    Diagnostic::new(
-                        Code::InvalidValue,
-                        "qdrant has no managed offering on this provider",
-                        mode.span.clone(),
-                        "not available as a managed service",
-                    )
-                    .help("use `mode = \"in-cluster\"`"),
-                );
+                entry.3.push(view.env_name());
             }
         }
     }
-    for d in found {
+    let has_cloud = ctx.spec.cloud.is_some();
+    let mut out = Vec::new();
+    for (mode, store, offered, without_cloud) in found.into_values() {
+        if !offered {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    format!("data store `{store}` has no managed offering on this provider"),
+                    mode.span.clone(),
+                    "not available as a managed service",
+                )
+                .help("the cloud runs PostgreSQL, Redis and object storage; use `mode = \"in-cluster\"`"),
+            );
+        } else if !without_cloud.is_empty() && !has_cloud {
+            out.push(
+                Diagnostic::new(
+                    Code::ManagedWithoutCloud,
+                    format!("managed data store `{store}` without a cloud section"),
+                    mode.span.clone(),
+                    "needs `[cloud]`",
+                )
+                .help("add a `[cloud]` section with provider and region, or use `mode = \"in-cluster\"`"),
+            );
+        } else if !without_cloud.is_empty() {
+            let envs = without_cloud
+                .iter()
+                .map(|e| format!("`{e}`"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            out.push(
+                Diagnostic::new(
+                    Code::ManagedWithoutCloud,
+                    format!("managed data store `{store}` in {envs}, which has no cloud"),
+                    mode.span.clone(),
+                    "managed where there is no cloud",
+                )
+                .help(format!(
+                    "keep `{store}` in the cluster there and set `mode = \"managed\"` in the override of each environment with a cloud (`[environments.<name>.datastores.{store}]`)"
+                )),
+            );
+        }
+    }
+    for d in out {
         ctx.report(d);
     }
 }

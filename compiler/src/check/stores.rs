@@ -151,43 +151,31 @@ fn unknown_binding_key(view: &Resolved, b: &Binding, out: &mut Vec<Diagnostic>) 
     }
     let key = &b.key;
     let managed_keys = units::managed_binding_keys(engine(d));
-    if managed(d) && !managed_keys.contains(&key.value.as_str()) {
-        if engine(d) == "object-storage"
-            && matches!(key.value.as_str(), "access-key" | "secret-key")
-        {
-            out.push(
-                Diagnostic::new(
-                    Code::UnknownBindingKey,
-                    format!(
-                        "`{}` is an S3 bucket{}: it has no `{}` to bind",
-                        b.from.value,
-                        in_env(view),
-                        key.value
-                    ),
-                    key.span.clone(),
-                    "no static keys on a managed bucket",
-                )
-                .help("the service reaches the bucket with the IAM role plinth gives its ServiceAccount (IRSA), which the AWS SDKs' default credentials find; bind `endpoint`, `bucket` and `region`, and set these variables per environment where the store runs in-cluster"),
-            );
-            return;
-        }
-        if managed_keys.is_empty() {
-            out.push(
-                Diagnostic::new(
-                    Code::UnknownBindingKey,
-                    format!(
-                        "`{}` is a managed `{}` store{}: plinth binds none of its details",
-                        b.from.value,
-                        engine(d),
-                        in_env(view),
-                    ),
-                    key.span.clone(),
-                    "nothing to bind",
-                )
-                .help("a managed bucket has no keys to hand out (grant the service an IAM role instead); read what it needs from a secret you provide, or run the store in-cluster in this environment"),
-            );
-            return;
-        }
+    // A managed store of an engine the cloud does not offer is reported at its `mode`
+    // (`check::refs`); its bindings are consequences of that, not errors of their own.
+    if managed(d) && managed_keys.is_empty() {
+        return;
+    }
+    if managed(d)
+        && !managed_keys.contains(&key.value.as_str())
+        && engine(d) == "object-storage"
+        && matches!(key.value.as_str(), "access-key" | "secret-key")
+    {
+        out.push(
+            Diagnostic::new(
+                Code::UnknownBindingKey,
+                format!(
+                    "`{}` is an S3 bucket{}: it has no `{}` to bind",
+                    b.from.value,
+                    in_env(view),
+                    key.value
+                ),
+                key.span.clone(),
+                "no static keys on a managed bucket",
+            )
+            .help("the service reaches the bucket with the IAM role plinth gives its ServiceAccount (IRSA), which the AWS SDKs' default credentials find; bind `endpoint`, `bucket` and `region`, and set these variables per environment where the store runs in-cluster"),
+        );
+        return;
     }
     let keys = if managed(d) {
         managed_keys
@@ -243,7 +231,7 @@ fn has_api_key(d: &DataStore) -> bool {
 }
 
 /// `a`, `b` and `c`, each in backticks.
-fn quoted(items: &[&str]) -> String {
+pub(super) fn quoted(items: &[&str]) -> String {
     let items: Vec<String> = items.iter().map(|i| format!("`{i}`")).collect();
     match items.split_last() {
         Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
@@ -716,6 +704,16 @@ fn ignored_by_managed_store(spec: &Spec, views: &[Resolved], out: &mut Vec<Diagn
             .iter()
             .filter(|v| v.datastores.get(name.value.as_str()).is_some_and(managed))
             .collect();
+        // A managed store where there is no cloud (E147), or of an engine the cloud does not
+        // offer (E006), is an error already: what it would ignore is a consequence.
+        let erroneous = managed_in.iter().any(|v| {
+            v.cloud.is_none()
+                || units::managed_binding_keys(engine(&v.datastores[name.value.as_str()]))
+                    .is_empty()
+        });
+        if erroneous {
+            continue;
+        }
         let everywhere = managed_in.len() == views.len();
         for view in &managed_in {
             let store = &view.datastores[name.value.as_str()];
@@ -804,7 +802,12 @@ fn managed_ignores(d: &DataStore, engine: &str) -> Vec<(&'static str, Span, &'st
         (engine != "postgres" || !["POSTGRES_DB", "POSTGRES_USER"].contains(&k.value.as_str()))
             .then(|| k.span.clone())
     });
-    found.push(("env", env_span, "a managed PostgreSQL reads only `POSTGRES_DB` and `POSTGRES_USER` (its database and owner); the others take no variables"));
+    let env_why = if engine == "postgres" {
+        "a managed PostgreSQL reads only `POSTGRES_DB` and `POSTGRES_USER` (its database and owner)"
+    } else {
+        "the managed service takes no variables"
+    };
+    found.push(("env", env_span, env_why));
     if engine == "postgres" || engine == "object-storage" {
         let replicas = d.replicas.as_ref().map(|r| r.span.clone());
         found.push((

@@ -111,7 +111,7 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
     });
     if grafana {
         out.files
-            .extend(shared.dashboards(env)?.iter().map(|d| OutputFile {
+            .extend(shared.compose_dashboards(env)?.iter().map(|d| OutputFile {
                 path: naming::compose_dashboard_file(&d.name),
                 contents: d.json.clone(),
             }));
@@ -939,7 +939,7 @@ impl<'a> Builder<'a> {
                 "/etc/prometheus/prometheus.yml",
             ),
             bind_file(
-                &naming::prometheus_rules_file(env),
+                &naming::prometheus_compose_rules_file(env),
                 "/etc/prometheus/rules.yaml",
             ),
             Mount {
@@ -1664,9 +1664,10 @@ impl Notes {
         }
         if let Some(env) = self.monitoring {
             out.push(note(format!(
-                "Prometheus and Alertmanager mount {} and {}: build the prometheus and \
+                "Prometheus and Alertmanager mount {}, {} and {}: build the prometheus and \
                  alertmanager targets into the same output folder",
                 naming::prometheus_config_file(&env),
+                naming::prometheus_compose_rules_file(&env),
                 naming::alertmanager_config_file(&env)
             )));
         }

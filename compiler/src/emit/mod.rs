@@ -30,6 +30,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::ir;
+use prometheus::catalogue::Runtime;
 
 /// One generated file.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -170,9 +171,15 @@ pub fn emit_with(target: Target, shared: &Shared, envs: &[String]) -> Result<Emi
 /// rather than making them a second time.
 pub struct Shared<'p> {
     platform: &'p ir::Platform,
-    rules: Mutex<BTreeMap<String, Arc<OnceLock<Arc<prometheus::RuleSet>>>>>,
-    dashboards: Mutex<BTreeMap<String, Arc<OnceLock<Dashboards>>>>,
+    rules: Mutex<BTreeMap<(String, Runtime), RuleSlot>>,
+    dashboards: Mutex<BTreeMap<(String, Runtime), DashboardSlot>>,
 }
+
+/// The dashboards of one environment and runtime, made by the first target to ask.
+type DashboardSlot = Arc<OnceLock<Dashboards>>;
+
+/// The alert rules of one environment and runtime, made by the first target to ask.
+type RuleSlot = Arc<OnceLock<Arc<prometheus::RuleSet>>>;
 
 /// The dashboards of an environment, or why they could not be made.
 type Dashboards = Result<Arc<Vec<dashboards::Dashboard>>, EmitError>;
@@ -206,36 +213,64 @@ impl<'p> Shared<'p> {
             .collect()
     }
 
-    /// The alert rules of `env`, made on first use.
+    /// The alert rules of `env` in a cluster, made on first use.
     pub(crate) fn rules(&self, env: &ir::Environment) -> Arc<prometheus::RuleSet> {
-        // The map's lock is held only to find the environment's slot; the rules are made
-        // outside it, so targets reading different environments do not wait for each other.
-        let slot = Arc::clone(self.slots().entry(env.name.clone()).or_default());
-        Arc::clone(slot.get_or_init(|| Arc::new(prometheus::RuleSet::build(self.platform, env))))
+        self.rules_for(env, Runtime::Cluster)
     }
 
-    /// The dashboards of `env`, made on first use: the k8s, Helm and Compose targets each
+    /// The alert rules of `env` that Docker Compose's Prometheus evaluates, made on first use
+    /// (only the environment Compose runs with its monitoring stack has them).
+    pub(crate) fn compose_rules(&self, env: &ir::Environment) -> Arc<prometheus::RuleSet> {
+        self.rules_for(env, Runtime::Compose)
+    }
+
+    /// The alert rules of `env` for `runtime`, made on first use.
+    fn rules_for(&self, env: &ir::Environment, runtime: Runtime) -> Arc<prometheus::RuleSet> {
+        // The map's lock is held only to find the environment's slot; the rules are made
+        // outside it, so targets reading different environments do not wait for each other.
+        let slot = Arc::clone(self.slots().entry((env.name.clone(), runtime)).or_default());
+        Arc::clone(
+            slot.get_or_init(|| Arc::new(prometheus::RuleSet::build(self.platform, env, runtime))),
+        )
+    }
+
+    /// The dashboards of `env` in a cluster, made on first use: the k8s and Helm targets each
     /// deliver them, from the same alert rules.
     pub(crate) fn dashboards(
         &self,
         env: &ir::Environment,
     ) -> Result<Arc<Vec<dashboards::Dashboard>>, EmitError> {
+        self.dashboards_for(env, Runtime::Cluster)
+    }
+
+    /// The dashboards the Compose Grafana of `env` provisions, from the Compose rules.
+    pub(crate) fn compose_dashboards(
+        &self,
+        env: &ir::Environment,
+    ) -> Result<Arc<Vec<dashboards::Dashboard>>, EmitError> {
+        self.dashboards_for(env, Runtime::Compose)
+    }
+
+    /// The dashboards of `env` for `runtime`, made on first use.
+    fn dashboards_for(
+        &self,
+        env: &ir::Environment,
+        runtime: Runtime,
+    ) -> Result<Arc<Vec<dashboards::Dashboard>>, EmitError> {
         let slot = Arc::clone(
             self.dashboards
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .entry(env.name.clone())
+                .entry((env.name.clone(), runtime))
                 .or_default(),
         );
-        slot.get_or_init(|| dashboards::of(self, env).map(Arc::new))
+        slot.get_or_init(|| dashboards::of(self, env, runtime).map(Arc::new))
             .clone()
     }
 
     /// The rule slots. A panic elsewhere cannot leave the map half-updated (every change is
     /// one call), so a poisoned lock is still safe to use.
-    fn slots(
-        &self,
-    ) -> std::sync::MutexGuard<'_, BTreeMap<String, Arc<OnceLock<Arc<prometheus::RuleSet>>>>> {
+    fn slots(&self) -> std::sync::MutexGuard<'_, BTreeMap<(String, Runtime), RuleSlot>> {
         self.rules.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -244,6 +244,13 @@ pub fn run(files: &[OutputFile], built: &[Target], spec: &Spec) -> Proof {
     let mut proof = Proof::default();
     let mut found = Found::default();
     let (all, unreadable) = gather(files, built);
+    if all.is_empty() && !files.is_empty() {
+        // A build of only the Helm chart, Compose or the docs: nothing the proof reads.
+        proof.notes.push(Note {
+            target: built.first().copied().unwrap_or(Target::K8s),
+            message: "the proof read nothing: it reads the k8s, terraform, prometheus and alertmanager targets, and none of them was built; build them too, or run `plinth check`, to prove the output".to_owned(),
+        });
+    }
     for (path, why) in unreadable {
         proof.diagnostics.push(
             Diagnostic::global(

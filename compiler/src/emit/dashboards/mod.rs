@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
-use crate::emit::prometheus::catalogue::{self, Catalogue, Family, Producers};
+use crate::emit::prometheus::catalogue::{self, Catalogue, Family, Producers, Runtime};
 use crate::emit::prometheus::signals::{num, selector, Signal, Source, Unit};
 use crate::emit::prometheus::slo::{PAGE, TICKET};
 use crate::emit::{EmitError, Shared};
@@ -38,20 +38,31 @@ pub(crate) struct Dashboard {
     pub json: String,
 }
 
-/// Whether `env` gets dashboards: wherever kube-prometheus-stack, and with it Grafana, is
-/// installed for it (the condition of its values file), and the Compose environment when it
-/// runs Prometheus.
-pub(crate) fn wanted(platform: &ir::Platform, env: &Environment) -> bool {
-    crate::emit::helm::upstream::wants_prometheus(env) || catalogue::is_compose(platform, env)
+/// Whether `env` gets dashboards where `runtime` runs it: in a cluster wherever
+/// kube-prometheus-stack, and with it Grafana, is installed for it (the condition of its
+/// values file); in Docker Compose when Compose runs its Prometheus.
+pub(crate) fn wanted(platform: &ir::Platform, env: &Environment, runtime: Runtime) -> bool {
+    match runtime {
+        Runtime::Cluster => crate::emit::helm::upstream::wants_prometheus(env),
+        Runtime::Compose => catalogue::is_compose(platform, env),
+    }
 }
 
-/// The dashboards of `env` that a build delivers ([`wanted`]), from the alert rules of
-/// `shared`.
-pub(crate) fn of(shared: &Shared, env: &Environment) -> Result<Vec<Dashboard>, EmitError> {
-    if !wanted(shared.platform(), env) {
+/// The dashboards of `env` that a build delivers where `runtime` runs it ([`wanted`]), from
+/// the alert rules of `shared` for the same runtime.
+pub(crate) fn of(
+    shared: &Shared,
+    env: &Environment,
+    runtime: Runtime,
+) -> Result<Vec<Dashboard>, EmitError> {
+    if !wanted(shared.platform(), env, runtime) {
         return Ok(Vec::new());
     }
-    build(shared.platform(), env, &shared.rules(env).catalogue)
+    let rules = match runtime {
+        Runtime::Cluster => shared.rules(env),
+        Runtime::Compose => shared.compose_rules(env),
+    };
+    build(shared.platform(), env, &rules.catalogue, runtime)
 }
 
 /// One ConfigMap per dashboard, in the environment's namespace, labelled for
@@ -85,14 +96,15 @@ pub(crate) fn config_maps(
         .collect()
 }
 
-/// Every dashboard of `env`, in a fixed order: the overview, then services, data stores and
-/// SLOs by name. None where nothing would show in them.
+/// Every dashboard of `env` where `runtime` runs it, in a fixed order: the overview, then
+/// services, data stores and SLOs by name. None where nothing would show in them.
 pub(crate) fn build(
     platform: &ir::Platform,
     env: &Environment,
     rules: &Catalogue,
+    runtime: Runtime,
 ) -> Result<Vec<Dashboard>, EmitError> {
-    let ctx = Context::new(platform, env, rules);
+    let ctx = Context::new(env, rules, runtime);
     let mut boards = vec![(
         "overview".to_owned(),
         format!("{} / {}: overview", platform.name, env.name),
@@ -157,7 +169,7 @@ struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    fn new(platform: &ir::Platform, env: &'a Environment, rules: &'a Catalogue) -> Self {
+    fn new(env: &'a Environment, rules: &'a Catalogue, runtime: Runtime) -> Self {
         let mut families: BTreeMap<&str, Vec<&Family>> = BTreeMap::new();
         for f in &rules.families {
             if let Some(w) = f
@@ -170,8 +182,8 @@ impl<'a> Context<'a> {
         }
         Context {
             env,
-            producers: Producers::of(platform, env),
-            compose: catalogue::is_compose(platform, env),
+            producers: Producers::of(env, runtime),
+            compose: runtime == Runtime::Compose,
             families,
         }
     }

@@ -70,11 +70,11 @@ pub(crate) struct Producers {
 }
 
 impl Producers {
-    /// The producers of `env`.
-    pub fn of(platform: &ir::Platform, env: &Environment) -> Self {
-        let compose = is_compose(platform, env);
+    /// The producers of `env` where `runtime` evaluates its rules.
+    pub fn of(env: &Environment, runtime: Runtime) -> Self {
         Producers {
-            kubernetes: !compose && crate::emit::helm::upstream::wants_prometheus(env),
+            kubernetes: runtime == Runtime::Cluster
+                && crate::emit::helm::upstream::wants_prometheus(env),
             operated: env
                 .workloads
                 .iter()
@@ -96,9 +96,21 @@ impl Producers {
     }
 }
 
-/// Whether the rules of `env` are evaluated by the Prometheus of Docker Compose: it is the
-/// environment Compose runs, with the monitoring stack. Without that stack no Compose
-/// Prometheus reads them, and they are written for a cluster only.
+/// Where a set of rules is evaluated: by the kube-prometheus-stack of a cluster running the
+/// environment, or by the Prometheus of Docker Compose. The two produce different series
+/// (Compose has no kube-state-metrics, cAdvisor or kubelet), so the environment Compose runs
+/// with its monitoring stack has a set of each: turning Compose's monitoring on must not
+/// take an alert away from the same environment's cluster.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Runtime {
+    /// kube-prometheus-stack in a cluster.
+    Cluster,
+    /// The Compose Prometheus ([`is_compose`]).
+    Compose,
+}
+
+/// Whether Docker Compose runs a Prometheus for `env`: it is the environment Compose runs,
+/// with the monitoring stack. Only then do its rules have a [`Runtime::Compose`] set.
 pub(crate) fn is_compose(platform: &ir::Platform, env: &Environment) -> bool {
     env.compose.monitoring
         && platform
@@ -217,10 +229,10 @@ pub(crate) fn rate_window(scrape_interval_ms: u64) -> u64 {
     (4 * scrape_interval_ms).max(300_000).div_ceil(60_000) * 60_000
 }
 
-/// Builds the catalogue of one environment.
-pub(crate) fn build(platform: &ir::Platform, env: &Environment) -> Catalogue {
+/// Builds the catalogue of one environment, for the Prometheus of `runtime`.
+pub(crate) fn build(platform: &ir::Platform, env: &Environment, runtime: Runtime) -> Catalogue {
     let mut c = Catalogue::default();
-    let producers = Producers::of(platform, env);
+    let producers = Producers::of(env, runtime);
     for w in &env.workloads {
         let mut rules = Vec::new();
         for t in &w.thresholds {
@@ -238,7 +250,7 @@ pub(crate) fn build(platform: &ir::Platform, env: &Environment) -> Catalogue {
                 c.families.push(f);
             }
         }
-        let compose = is_compose(platform, env);
+        let compose = runtime == Runtime::Compose;
         for p in packs(env, w) {
             let single = compose && matches!(p.condition, Condition::RedisReplicasDetached { .. });
             let lack = || producers.lack(w, p.condition.sources());

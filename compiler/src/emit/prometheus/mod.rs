@@ -9,7 +9,10 @@
 //!   just above its level, after its `for:`, and stays silent just below it;
 //! - `prometheus-rule.yaml`: the same groups in a `PrometheusRule` object;
 //! - `prometheus.yml`, for environments run with Compose: scrape configs for every workload
-//!   with a metrics endpoint, labelled like the Kubernetes side so the same rules apply.
+//!   with a metrics endpoint, labelled like the Kubernetes side so the same rules apply;
+//! - `compose-rules.yaml` and `compose-rules.test.yaml`, for the environment Compose runs with
+//!   its monitoring stack: the rules its Prometheus evaluates, without those reading series
+//!   only a cluster produces ([`catalogue::Runtime`]). The cluster's files keep every rule.
 
 pub(crate) mod catalogue;
 mod config;
@@ -32,7 +35,7 @@ use crate::emit::gotmpl;
 use crate::ir::{self, naming, Environment};
 use crate::units::format_duration;
 pub(crate) use catalogue::Catalogue;
-use catalogue::Rule;
+use catalogue::{Rule, Runtime};
 
 /// The alert and recording rules of one environment: as data, for the unit tests and the
 /// Alertmanager target's routing proof, and as the YAML of `rules.yaml`, which the
@@ -55,10 +58,10 @@ impl std::fmt::Debug for RuleSet {
 }
 
 impl RuleSet {
-    /// The rules of `env`.
-    pub fn build(platform: &ir::Platform, env: &Environment) -> Self {
+    /// The rules of `env`, for the Prometheus of `runtime`.
+    pub fn build(platform: &ir::Platform, env: &Environment, runtime: Runtime) -> Self {
         RuleSet {
-            catalogue: catalogue::build(platform, env),
+            catalogue: catalogue::build(platform, env, runtime),
             yaml: OnceLock::new(),
         }
     }
@@ -93,7 +96,7 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
         };
         out.files
             .push(file(naming::prometheus_rules_file(&env.name), set.yaml()?));
-        if let Some(tests) = unit_tests::build(c) {
+        if let Some(tests) = unit_tests::build(c, naming::RULES_FILE) {
             out.files.push(OutputFile {
                 path: naming::prometheus_tests_file(&env.name),
                 contents: to_yaml_after(banner.clone(), &[tests])?,
@@ -122,7 +125,24 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
             path: naming::prometheus_rule_file(&env.name),
             contents: object,
         });
-        out.notes.extend(missing_notes(platform, env, &c.missing));
+        out.notes
+            .extend(missing_notes(env, &c.missing, Runtime::Cluster));
+        if catalogue::is_compose(platform, env) {
+            let set = shared.compose_rules(env);
+            let c = &set.catalogue;
+            out.files.push(file(
+                naming::prometheus_compose_rules_file(&env.name),
+                set.yaml()?,
+            ));
+            if let Some(tests) = unit_tests::build(c, naming::COMPOSE_RULES_FILE) {
+                out.files.push(OutputFile {
+                    path: naming::prometheus_compose_tests_file(&env.name),
+                    contents: to_yaml_after(banner.clone(), &[tests])?,
+                });
+            }
+            out.notes
+                .extend(missing_notes(env, &c.missing, Runtime::Compose));
+        }
         out.notes.extend(managed_notes(env));
         if env.local {
             out.notes.extend(config::unscraped_notes(env));
@@ -143,11 +163,7 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
 /// per alert, with the workloads they would have watched; the others once per workload,
 /// in words that do not name the environment, so that the same gap in every environment is
 /// said once.
-fn missing_notes(
-    platform: &ir::Platform,
-    env: &Environment,
-    missing: &[catalogue::Missing],
-) -> Vec<Note> {
+fn missing_notes(env: &Environment, missing: &[catalogue::Missing], runtime: Runtime) -> Vec<Note> {
     use catalogue::Reason;
     let note = |message: String| Note {
         target: Target::Prometheus,
@@ -191,14 +207,19 @@ fn missing_notes(
         };
         notes.push(note(message));
     }
-    let why = if catalogue::is_compose(platform, env) {
-        "it reads kube-state-metrics, cAdvisor or kubelet series, which Docker Compose does not produce"
-    } else {
-        "no kube-prometheus-stack is installed there, as nothing asks for Prometheus (a metrics endpoint, threshold, rule, SLO or receiver)"
+    let (r#where, why) = match runtime {
+        Runtime::Compose => (
+            " by Docker Compose's Prometheus",
+            "it reads kube-state-metrics, cAdvisor or kubelet series, which Docker Compose does not produce; the cluster's rules keep it",
+        ),
+        Runtime::Cluster => (
+            "",
+            "no kube-prometheus-stack is installed there, as nothing asks for Prometheus (a metrics endpoint, threshold, rule, SLO or receiver)",
+        ),
     };
     for (alert, names) in unwatched {
         notes.push(note(format!(
-            "alert `{alert}` is not generated for {} in `{}`: {why}",
+            "alert `{alert}` is not generated for {} in `{}`{where}: {why}",
             name_list(&names),
             env.name
         )));

@@ -285,7 +285,7 @@ fn series(inputs: Vec<Input>) -> Vec<Series> {
 }
 
 /// The test file for a catalogue, or `None` when it has no threshold alerts.
-pub(super) fn build(c: &Catalogue) -> Option<TestFile<'_>> {
+pub(super) fn build<'c>(c: &'c Catalogue, rules_file: &str) -> Option<TestFile<'c>> {
     if c.families.is_empty() && c.packs.is_empty() {
         return None;
     }
@@ -313,7 +313,7 @@ pub(super) fn build(c: &Catalogue) -> Option<TestFile<'_>> {
     }
     tests.extend(pack_groups(&c.packs));
     Some(TestFile {
-        rule_files: vec![naming::RULES_FILE.to_owned()],
+        rule_files: vec![rules_file.to_owned()],
         evaluation_interval: format_duration(STEP_MS),
         tests,
     })
