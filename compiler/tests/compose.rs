@@ -407,9 +407,26 @@ fn workloads_get_the_secure_defaults_and_their_limits() {
     assert_eq!(api["restart"], "unless-stopped");
     assert_eq!(api["deploy"]["resources"]["limits"]["cpus"], "0.75");
     assert_eq!(api["deploy"]["resources"]["limits"]["memory"], "768m");
+    // The memory request is Docker's soft limit; a CPU reservation is Swarm's alone.
+    assert_eq!(
+        api["deploy"]["resources"]["reservations"],
+        serde_json::json!({ "memory": "128m" })
+    );
+    out.note("CPU requests are not expressible in Compose");
     assert!(api["deploy"].get("replicas").is_none());
     // A literal `$` would be interpolated by Compose.
     assert_eq!(api["environment"]["GREETING"], "costs $$5");
+}
+
+#[test]
+fn pod_annotations_are_noted_not_dropped() {
+    let text = SHOP.replace(
+        "[services.api]\n",
+        "[services.api]\nannotations = { \"example.com/owner\" = \"payments\" }\n",
+    );
+    assert!(compile(&text)
+        .note("pod annotations are Kubernetes metadata")
+        .contains("api"));
 }
 
 #[test]
@@ -420,6 +437,7 @@ fn unexpressible_features_are_noted_once_each() {
     out.note("network policies are not expressible");
     out.note("liveness probes");
     assert!(out.note("backups").contains("postgres"));
+    out.note("`platform.labels` are Kubernetes metadata");
     let out = example("learning-assistant");
     assert!(out.note("vertical autoscaling").contains("postgres"));
     out.note("TLS is not terminated locally");

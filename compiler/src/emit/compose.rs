@@ -277,6 +277,15 @@ struct Deploy {
 #[derive(Serialize)]
 struct DeployResources {
     limits: Limits,
+    /// The memory request: Docker's soft limit (`--memory-reservation`), which it reclaims
+    /// down to under memory pressure. A CPU reservation is Swarm's alone; Compose ignores it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reservations: Option<Reservations>,
+}
+
+#[derive(Serialize)]
+struct Reservations {
+    memory: String,
 }
 
 #[derive(Serialize)]
@@ -323,6 +332,7 @@ impl<'a> Builder<'a> {
             ports: HostPorts::default(),
             notes: Notes {
                 mesh: env.cluster.mesh,
+                labels: !env.labels.is_empty(),
                 ..Notes::default()
             },
         }
@@ -486,6 +496,9 @@ impl<'a> Builder<'a> {
                     cpus: cpus(w.resources.cpu_limit),
                     memory: memory(w.resources.memory_limit),
                 },
+                reservations: Some(Reservations {
+                    memory: memory(w.resources.memory_request),
+                }),
             },
         });
         s
@@ -514,6 +527,9 @@ impl<'a> Builder<'a> {
                     cpus: cpus(c.resources.cpu_limit),
                     memory: memory(c.resources.memory_limit),
                 },
+                reservations: Some(Reservations {
+                    memory: memory(c.resources.memory_request),
+                }),
             },
         });
         s
@@ -1458,12 +1474,19 @@ struct Notes {
     /// Whether the platform has a mesh, which Compose does not run.
     mesh: bool,
     receivers_offline: bool,
+    /// Workloads with pod annotations, which Compose containers do not carry.
+    annotations: Vec<String>,
+    /// The platform's labels, which Compose containers do not carry.
+    labels: bool,
     /// The environment whose Prometheus and Alertmanager files are mounted.
     monitoring: Option<String>,
 }
 
 impl Notes {
     fn per_workload(&mut self, w: &Workload, replicas: u32) {
+        if !w.annotations.is_empty() {
+            self.annotations.push(w.name.clone());
+        }
         if w.disruption_budget.is_some() {
             self.budgets.push(w.name.clone());
         }
@@ -1635,6 +1658,22 @@ impl Notes {
             "dependencies on managed data stores are not expressible in Compose",
         );
         add(&self.renamed_tools, "tool services renamed");
+        add(
+            &self.annotations,
+            "pod annotations are Kubernetes metadata, not given to Compose containers",
+        );
+        if self.labels {
+            out.push(note(
+                "`platform.labels` are Kubernetes metadata, not given to Compose containers"
+                    .to_owned(),
+            ));
+        }
+        out.push(note(
+            "CPU requests are not expressible in Compose: Docker reserves memory only \
+             (`deploy.resources.reservations.memory`, a soft limit) outside Swarm; the CPU \
+             limits apply"
+                .to_owned(),
+        ));
         if self.network_policies {
             out.push(note(
                 "network policies are not expressible in Compose: every service can reach \
