@@ -511,6 +511,25 @@ fn read_replicas_of_in_cluster_stores_are_reported_not_dropped() {
     );
 }
 
+/// Continuous archiving asked for beside a schedule, where no operator runs the store: the
+/// dumps are made, and the note says the archiving is not, rather than dropping it.
+#[test]
+fn continuous_archiving_without_an_operator_is_noted() {
+    let text = spec(
+        "[datastores.db]\npreset = \"postgres\"\nbackup = { schedule = \"0 2 * * *\", continuous = true }\n",
+    );
+    let c = plinth::compile("spec.toml", &text, &plinth::Options::default());
+    assert!(
+        c.notes.iter().any(|n| n
+            .message
+            .contains("backups of in-cluster `db` stay in the cluster")
+            && n.message
+                .contains("continuous archiving (`continuous = true`) is not generated")),
+        "{:#?}",
+        c.notes
+    );
+}
+
 #[test]
 fn backup_cron_job_for_in_cluster_postgres() {
     let text = spec("[datastores.db]\npreset = \"postgres\"\nbackup = { schedule = \"0 2 * * *\", retention = \"30d\" }\n");

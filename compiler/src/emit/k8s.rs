@@ -1125,9 +1125,21 @@ fn backup_note(env: &Environment, w: &Workload) -> Option<String> {
         .map(|why| format!("{}: backups of in-cluster `{}` {why}", env.name, w.name))
 }
 
-/// What [`backup_note`] says of the backups themselves, if anything.
-fn backup_note_rest(env: &Environment, w: &Workload, backup: &ir::Backup) -> Option<&'static str> {
-    let why = if backup.schedule.is_none() {
+/// What [`backup_note`] says of the backups themselves, if anything. Continuous archiving
+/// asked for beside a schedule is said too: the dumps do not stand in for it.
+fn backup_note_rest(env: &Environment, w: &Workload, backup: &ir::Backup) -> Option<String> {
+    let why = scheduled_backup_note(env, w, backup);
+    if backup.continuous && backup.schedule.is_some() {
+        return Some(format!(
+            "{why}; continuous archiving (`continuous = true`) is not generated: it needs `mode = \"managed\"` or an environment with a cloud, where CloudNativePG archives the WAL to its bucket"
+        ));
+    }
+    Some(why.to_owned())
+}
+
+/// What [`backup_note_rest`] says of the scheduled backups.
+fn scheduled_backup_note(env: &Environment, w: &Workload, backup: &ir::Backup) -> &'static str {
+    if backup.schedule.is_none() {
         "are not generated: continuous archiving needs `mode = \"managed\"` or a database operator"
     } else if backup_plan(env, w).is_some() {
         "stay in the cluster: they are dumps into a volume of the namespace, lost with it; off-cluster backups need an environment with a cloud, whose Terraform makes the bucket"
@@ -1135,8 +1147,7 @@ fn backup_note_rest(env: &Environment, w: &Workload, backup: &ir::Backup) -> Opt
         "are not generated: off-cluster backups need an environment with a cloud, whose Terraform makes the bucket"
     } else {
         "are not generated: no dump tool is known for this engine; use volume snapshots"
-    };
-    Some(why)
+    }
 }
 
 /// The dump command of an engine plinth can back up in-cluster, if any.
