@@ -497,7 +497,7 @@ fn monitoring_mounts_the_generated_rules_and_config() {
     )));
     // The rules Compose's Prometheus can evaluate: without the cluster's series.
     assert!(mounts.contains(&(
-        "../prometheus/dev/compose-rules.yaml",
+        "../prometheus/dev/local-rules.yaml",
         "/etc/prometheus/rules.yaml"
     )));
     assert_eq!(prom["ports"][0]["published"], "9090");

@@ -261,7 +261,7 @@ replication_lag = { warning = "10s", critical = "30s" }
         alerts(env).contains(&(alert.to_owned(), service.to_owned()))
     };
     let in_compose = |alert: &str, service: &str| {
-        alerts_of("dev", "compose-rules.yaml").contains(&(alert.to_owned(), service.to_owned()))
+        alerts_of("dev", "local-rules.yaml").contains(&(alert.to_owned(), service.to_owned()))
     };
     // The cluster measures what Compose cannot; neither has what nothing produces.
     assert!(has("production", "CPUUsageHigh", "web"));
@@ -285,7 +285,7 @@ replication_lag = { warning = "10s", critical = "30s" }
     let compose = &documents(&dir.join("out/compose/compose.yaml"))[0];
     let mounts = compose["services"]["prometheus"]["volumes"].to_string();
     assert!(
-        mounts.contains("../prometheus/dev/compose-rules.yaml"),
+        mounts.contains("../prometheus/dev/local-rules.yaml"),
         "{mounts}"
     );
     std::fs::remove_dir_all(&dir).unwrap();

@@ -268,7 +268,7 @@ fn the_compose_prometheus_does_not_watch_replicas_compose_does_not_run() {
         stderr.contains("alert `RedisReplicasDetached` of `cache` is not generated: Docker Compose runs one node of `cache`"),
         "{stderr}"
     );
-    let dev = std::fs::read_to_string(dir.join("out/prometheus/dev/compose-rules.yaml")).unwrap();
+    let dev = std::fs::read_to_string(dir.join("out/prometheus/dev/local-rules.yaml")).unwrap();
     assert!(dev.contains("ScrapeTargetDown"), "{dev}");
     assert!(!dev.contains("RedisReplicasDetached"), "{dev}");
     let prod = std::fs::read_to_string(dir.join("out/prometheus/production/rules.yaml")).unwrap();

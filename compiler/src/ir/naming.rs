@@ -869,7 +869,7 @@ pub fn prometheus_rule_selector() -> BTreeMap<String, String> {
 pub const RULES_FILE: &str = "rules.yaml";
 
 /// File name of the rules the Compose Prometheus evaluates, as referenced from their test file.
-pub const COMPOSE_RULES_FILE: &str = "compose-rules.yaml";
+pub const COMPOSE_RULES_FILE: &str = "local-rules.yaml";
 
 /// Path of the rules the Compose Prometheus of the environment Compose runs evaluates.
 pub fn prometheus_compose_rules_file(env: &str) -> String {
@@ -878,7 +878,7 @@ pub fn prometheus_compose_rules_file(env: &str) -> String {
 
 /// Path of the promtool unit tests of [`prometheus_compose_rules_file`].
 pub fn prometheus_compose_tests_file(env: &str) -> String {
-    format!("prometheus/{env}/compose-rules.test.yaml")
+    format!("prometheus/{env}/local-rules.test.yaml")
 }
 
 /// Path of an environment's promtool unit tests; they name the rules file by relative path.

@@ -10,7 +10,7 @@
 //! - `prometheus-rule.yaml`: the same groups in a `PrometheusRule` object;
 //! - `prometheus.yml`, for environments run with Compose: scrape configs for every workload
 //!   with a metrics endpoint, labelled like the Kubernetes side so the same rules apply;
-//! - `compose-rules.yaml` and `compose-rules.test.yaml`, for the environment Compose runs with
+//! - `local-rules.yaml` and `local-rules.test.yaml`, for the environment Compose runs with
 //!   its monitoring stack: the rules its Prometheus evaluates, without those reading series
 //!   only a cluster produces ([`catalogue::Runtime`]). The cluster's files keep every rule.
 
