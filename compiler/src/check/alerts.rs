@@ -455,38 +455,64 @@ fn metric_names(
     latency: &Option<Sp<String>>,
     out: &mut Vec<Diagnostic>,
 ) {
-    let valid = |text: &str, colon: bool| {
-        let mut chars = text.chars();
-        chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || (colon && c == ':'))
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (colon && c == ':'))
-    };
-    for (value, label) in [(requests, false), (latency, false), (status_label, true)] {
-        let Some(v) = value else { continue };
-        let ok = if label {
-            valid(&v.value, false) && !v.value.starts_with("__")
-        } else {
-            valid(&v.value, true)
-        };
-        if ok {
-            continue;
-        }
-        let what = if label { "label" } else { "metric" };
-        out.push(
-            Diagnostic::new(
-                Code::InvalidMetricName,
-                format!("`{}` is not a Prometheus {what} name", v.value),
-                v.span.clone(),
-                "not allowed here",
-            )
-            .help(if label {
-                "a label name is letters, digits and `_`, not starting with a digit or `__`, e.g. `status`"
-            } else {
-                "a metric name is letters, digits, `_` and `:`, not starting with a digit, e.g. `http_requests_total`"
-            }),
-        );
+    for v in [requests, latency].into_iter().flatten() {
+        invalid_metric_name(v, out);
     }
+    let Some(v) = status_label else { return };
+    if name_chars(&v.value, false) && !v.value.starts_with("__") {
+        return;
+    }
+    out.push(
+        Diagnostic::new(
+            Code::InvalidMetricName,
+            format!("`{}` is not a Prometheus label name", v.value),
+            v.span.clone(),
+            "not allowed here",
+        )
+        .help("a label name is letters, digits and `_`, not starting with a digit or `__`, e.g. `status`"),
+    );
+}
+
+/// Whether `text` is made of the characters of a Prometheus name: letters, digits and `_`
+/// (and `:` for a metric name), not starting with a digit.
+fn name_chars(text: &str, colon: bool) -> bool {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || (colon && c == ':'))
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (colon && c == ':'))
+}
+
+/// E016 `invalid-metric-name` for one name that plinth writes into PromQL or an adapter's
+/// series query as it is, so it must be a Prometheus metric name
+/// (`[a-zA-Z_:][a-zA-Z0-9_:]*`). Shared with the autoscalers' custom metrics.
+pub(super) fn invalid_metric_name(v: &Sp<String>, out: &mut Vec<Diagnostic>) {
+    if name_chars(&v.value, true) {
+        return;
+    }
+    // Dashes, dots and spaces are the usual slips (a name copied from another system's
+    // convention); replacing them by `_` is then the name that was meant.
+    let fixed: String = v
+        .value
+        .chars()
+        .map(|c| if matches!(c, '-' | '.' | ' ') { '_' } else { c })
+        .collect();
+    let help = if name_chars(&fixed, true) {
+        format!(
+            "a metric name is letters, digits, `_` and `:`, not starting with a digit: `{fixed}`"
+        )
+    } else {
+        "a metric name is letters, digits, `_` and `:`, not starting with a digit, e.g. `http_requests_total`".to_string()
+    };
+    out.push(
+        Diagnostic::new(
+            Code::InvalidMetricName,
+            format!("`{}` is not a Prometheus metric name", v.value),
+            v.span.clone(),
+            "not allowed here",
+        )
+        .help(help),
+    );
 }
 
 /// The `latency_p95` threshold among `thresholds`.

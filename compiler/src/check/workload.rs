@@ -659,10 +659,15 @@ fn replicas_with_autoscaler(w: &W, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// E120 `autoscale-min-above-max`, E122 `autoscale-no-metric`, E148 `invalid-percent`.
+/// E120 `autoscale-min-above-max`, E122 `autoscale-no-metric`, E148 `invalid-percent`,
+/// E016 `invalid-metric-name` for a custom metric's name.
 ///
 /// Why: Kubernetes rejects an autoscaler whose minimum is above its maximum, and one with no
-/// metric never scales.
+/// metric never scales; a custom metric's name lands in prometheus-adapter's series query and
+/// regular expression, where any character outside a Prometheus metric name breaks or changes
+/// the query.
+///
+/// Example: `metrics = [{ name = "http-requests", target = 100 }]`.
 fn autoscale(w: &W, out: &mut Vec<Diagnostic>) {
     let Some(a) = w.autoscaling else { return };
     if let (Some(min), Some(max)) = (&a.min, &a.max) {
@@ -746,6 +751,9 @@ fn autoscale(w: &W, out: &mut Vec<Diagnostic>) {
         }
     }
     for m in a.metrics.iter().flatten() {
+        // The name is written into the HPA and into prometheus-adapter's series query and
+        // regular expression as it is, so it must be a metric name Prometheus has.
+        super::alerts::invalid_metric_name(&m.name, out);
         quantity(&m.target, Unit::Plain, out);
     }
     for b in [&a.scale_up, &a.scale_down].into_iter().flatten() {
