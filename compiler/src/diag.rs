@@ -203,6 +203,8 @@ codes! {
     RepeatBeyondRetention = "W016", "repeat-beyond-retention", "an Alertmanager repeat interval longer than Alertmanager keeps its notification log, so notifications repeat sooner";
     IgnoredByOperator = "W011", "ignored-by-operator", "a data store setting that has no effect where the CloudNativePG operator runs the store";
     RedisWithoutQuorum = "W030", "redis-without-quorum", "an in-cluster Redis of two nodes, whose two Sentinels cannot fail over when a node is lost";
+    InvalidThresholdName = "E256", "invalid-threshold-name", "a threshold name that is not an ASCII letter followed by letters, digits, `_` and `-`";
+    ThresholdNameCollision = "E257", "threshold-name-collision", "two thresholds of one workload whose names make one alert name or one recorded series (`a-b` and `a_b`)";
     PoolingManaged = "W010", "pooling-managed", "`pooling` on a managed (RDS) PostgreSQL store, where plinth generates no pooler";
 }
 

@@ -137,11 +137,50 @@ pub(super) fn run(ctx: &mut Ctx) {
     }
 }
 
+/// E256 `invalid-threshold-name`: a threshold's name must be an ASCII letter followed by
+/// letters, digits, `_` and `-`.
+///
+/// Why: the name becomes part of the alert's name (`<Name>High`), of the recorded series
+/// holding its value (`plinth:threshold_<name>:value`) and of labels that annotations quote;
+/// other characters are replaced or dropped on the way, so two names could make one alert,
+/// and template or shell syntax (`{{ … }}`, `${…}`) would reach the generated files.
+///
+/// Example: `[observability.thresholds."queue depth"]`.
+fn invalid_threshold_name(name: &Sp<String>, out: &mut Vec<Diagnostic>) {
+    if units::is_threshold_name(&name.value) {
+        return;
+    }
+    // Spaces, dots and colons between words are the evident slips; with them as `_` the
+    // name may be valid, and then it is the one meant.
+    let fixed: String = name
+        .value
+        .trim()
+        .chars()
+        .map(|c| if matches!(c, ' ' | '.' | ':') { '_' } else { c })
+        .collect();
+    let help = if units::is_threshold_name(&fixed) {
+        format!("write `{fixed}`: a threshold name is a letter, then letters, digits, `_` and `-`")
+    } else {
+        "a threshold name is a letter, then letters, digits, `_` and `-`, e.g. `queue_depth`"
+            .to_owned()
+    };
+    out.push(
+        Diagnostic::new(
+            Code::InvalidThresholdName,
+            format!("`{}` is not a threshold name", name.value),
+            name.span.clone(),
+            "not allowed in a threshold name",
+        )
+        .help(help),
+    );
+}
+
 /// E154 `unknown-threshold`, E150 `threshold-order`, E152 for a custom threshold's PromQL.
 ///
 /// Why: a threshold needs an expression to compare against; the built-in ones bring theirs.
 /// A warning at or above its critical level never warns before paging.
 fn threshold(name: &Sp<String>, t: &Threshold, out: &mut Vec<Diagnostic>) {
+    invalid_threshold_name(name, out);
     let builtin = BUILTIN_THRESHOLDS
         .iter()
         .find(|(n, _)| *n == name.value)
