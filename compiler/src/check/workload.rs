@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::Ctx;
 use crate::diag::{Code, Diagnostic};
+use crate::source::Sources;
 use crate::spec::*;
 use crate::units::{self, IntOrPercent};
 
@@ -93,7 +94,7 @@ pub(super) fn run(ctx: &mut Ctx) {
             .or(ctx.spec.platform.domain.as_ref());
         for (name, s) in &view.services {
             let w = service_view(name, s);
-            check_workload(&w, domain.is_some(), &mut found);
+            check_workload(&w, ctx.sources, domain.is_some(), &mut found);
             env_placeholder(s.env.as_ref(), domain.is_some(), &mut found);
             if let (Some(i), Some(domain)) = (&s.ingress, domain) {
                 for host in i.host.iter().chain(i.redirect_from.iter().flatten()) {
@@ -108,7 +109,7 @@ pub(super) fn run(ctx: &mut Ctx) {
                 .is_none_or(|m| m.value == StoreMode::InCluster)
             {
                 let w = store_view(name, d);
-                check_workload(&w, domain.is_some(), &mut found);
+                check_workload(&w, ctx.sources, domain.is_some(), &mut found);
             }
             env_placeholder(d.env.as_ref(), domain.is_some(), &mut found);
             backup_settings(d, &mut found);
@@ -143,7 +144,7 @@ pub(super) fn run(ctx: &mut Ctx) {
     }
 }
 
-fn check_workload(w: &W, has_domain: bool, out: &mut Vec<Diagnostic>) {
+fn check_workload(w: &W, sources: &Sources, has_domain: bool, out: &mut Vec<Diagnostic>) {
     image(w, out);
     ports(w, out);
     port_references(w, out);
@@ -156,6 +157,7 @@ fn check_workload(w: &W, has_domain: bool, out: &mut Vec<Diagnostic>) {
     resources(w, out);
     rollout_and_budget(w, out);
     storage(w, out);
+    storage_not_stateful(w, sources, out);
     ingress(w, has_domain, out);
     security_opt_out(w, out);
     no_readiness_probe(w, out);
@@ -953,6 +955,38 @@ fn rollout_and_budget(w: &W, out: &mut Vec<Diagnostic>) {
 }
 
 type IntOrPercentSpec = crate::spec::IntOrPercent;
+
+/// E006 `invalid-value`: `storage` on a workload whose kind is not `stateful`.
+///
+/// Why: persistent storage is one volume claim per replica of a StatefulSet; a web service,
+/// worker, job or cron job is a Deployment, Job or CronJob, which plinth gives no claim, so
+/// every target would drop the key and the data written to its path would be lost on the
+/// next restart. Scratch space that may be lost is `volumes`.
+///
+/// Example: `kind = "worker"` with `storage = { size = "1Gi" }`.
+fn storage_not_stateful(w: &W, sources: &Sources, out: &mut Vec<Diagnostic>) {
+    if w.storage.is_none() || w.kind == ServiceKind::Stateful {
+        return;
+    }
+    let kind = match w.kind {
+        ServiceKind::Web => "web service",
+        ServiceKind::Worker => "worker",
+        ServiceKind::Job => "job",
+        ServiceKind::Cron => "cron job",
+        ServiceKind::Stateful => "stateful workload",
+    };
+    let mut d = Diagnostic::new(
+        Code::InvalidValue,
+        format!("`storage` of `{}` needs `kind = \"stateful\"`", w.name.value),
+        super::key_span(sources, &w.name.span, "storage"),
+        format!("not kept for a {kind}"),
+    )
+    .help("set `kind = \"stateful\"` for a volume per replica, or use `volumes = [{ name = \"scratch\", path = \"/tmp/scratch\" }]` for scratch space");
+    if let Some(k) = w.kind_span {
+        d = d.related(k.span.clone(), "the kind");
+    }
+    out.push(d);
+}
 
 /// Storage and volume sizes, and the metrics interval.
 fn storage(w: &W, out: &mut Vec<Diagnostic>) {
