@@ -150,7 +150,7 @@ fn check_workload(w: &W, sources: &Sources, has_domain: bool, out: &mut Vec<Diag
     port_references(w, out);
     probe_shape(w, out);
     schedule(w, out);
-    job_shape(w, out);
+    job_shape(w, sources, out);
     replicas_with_autoscaler(w, out);
     vpa_with_hpa(w, out);
     autoscale(w, out);
@@ -567,39 +567,52 @@ fn schedule(w: &W, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// E006 `invalid-value`: a `job` runs once to completion, so the keys of a long-running
-/// workload do not apply to it.
+/// E006 `invalid-value`: a `job` runs once to completion, and a `cron` job to completion on
+/// its schedule, so the keys of a long-running workload do not apply to them.
 ///
-/// Why: a Job has no replicas to scale or keep available, no Service to route to and no
-/// rollout; plinth would have to drop those keys silently, or generate objects (an HPA, a
-/// Service, a PDB) that point at a Job and never work.
+/// Why: a Job or CronJob has no replicas to scale or keep available, no rollout, and (a job)
+/// no Service to route to; plinth would have to drop those keys silently, or generate objects
+/// (an HPA targeting a CronJob, a Service and Ingress for pods that exist a few minutes a
+/// day, a PDB) that never work. A cron job keeps its `ports`: it may serve metrics while it
+/// runs. Each error points at the key.
 ///
-/// Example: `kind = "job"` with `autoscaling = { min = 1, max = 3, cpu = 70 }`.
-fn job_shape(w: &W, out: &mut Vec<Diagnostic>) {
-    if w.kind != ServiceKind::Job {
-        return;
-    }
-    let mut not_for_jobs = |key: &str, span: Option<crate::source::Span>| {
+/// Example: `kind = "cron"` with `autoscaling = { min = 1, max = 3, cpu = 70 }`.
+fn job_shape(w: &W, sources: &Sources, out: &mut Vec<Diagnostic>) {
+    let (what, runs) = match w.kind {
+        ServiceKind::Job => ("a job", "a job runs once to completion on every deploy"),
+        ServiceKind::Cron => (
+            "a cron job",
+            "a cron job runs to completion on its schedule",
+        ),
+        _ => return,
+    };
+    let key = |k: &str| super::key_span(sources, &w.name.span, k);
+    let mut not_for_jobs = |k: &str, span: Option<crate::source::Span>| {
         if let Some(span) = span {
             out.push(
                 Diagnostic::new(
                     Code::InvalidValue,
-                    format!("a job has no `{key}`"),
+                    format!("{what} has no `{k}`"),
                     span,
-                    "not for a job",
+                    format!("not for {what}"),
                 )
                 .help(format!(
-                    "remove `{key}`: a job runs once to completion on every deploy; use `kind = \"worker\"` for a long-running workload"
+                    "remove `{k}`: {runs}; use `kind = \"worker\"` for a long-running workload"
                 )),
             );
         }
     };
     not_for_jobs("replicas", w.replicas.map(|r| r.span.clone()));
-    not_for_jobs("autoscaling", w.autoscaling.map(|_| w.name.span.clone()));
-    not_for_jobs("vertical_autoscaling", w.vpa.map(|v| v.span.clone()));
-    not_for_jobs("ingress", w.ingress.map(|_| w.name.span.clone()));
-    not_for_jobs("ports", w.ports.first().map(|p| p.name.span.clone()));
-    // A progressive strategy on a job is E220's, which names the strategy.
+    not_for_jobs("autoscaling", w.autoscaling.map(|_| key("autoscaling")));
+    not_for_jobs(
+        "vertical_autoscaling",
+        w.vpa.map(|_| key("vertical_autoscaling")),
+    );
+    not_for_jobs("ingress", w.ingress.map(|_| key("ingress")));
+    if w.kind == ServiceKind::Job {
+        not_for_jobs("ports", w.ports.first().map(|p| p.name.span.clone()));
+    }
+    // A progressive strategy is E220's, which names the strategy.
     not_for_jobs(
         "rollout",
         w.rollout
@@ -608,9 +621,9 @@ fn job_shape(w: &W, out: &mut Vec<Diagnostic>) {
                     .as_ref()
                     .is_none_or(|s| s.value == RolloutStrategy::Rolling)
             })
-            .map(|_| w.name.span.clone()),
+            .map(|_| key("rollout")),
     );
-    not_for_jobs("disruption_budget", w.pdb.map(|_| w.name.span.clone()));
+    not_for_jobs("disruption_budget", w.pdb.map(|_| key("disruption_budget")));
 }
 
 /// Reports a malformed cron schedule (E133).
