@@ -234,6 +234,12 @@ pub fn format_bytes(bytes: i128) -> String {
     bytes.to_string()
 }
 
+/// The longest duration Prometheus, Alertmanager and Kubernetes' Go code can hold, in
+/// milliseconds: `time.Duration` counts nanoseconds in an `int64`, about 292 years, and a
+/// longer value is "duration out of range" to promtool and amtool. `106751d` is the longest
+/// whole number of days below it.
+pub const MAX_DURATION_MS: u64 = (i64::MAX / 1_000_000) as u64;
+
 /// A duration such as `30s`, `5m`, `1h30m`, `7d`, `500ms`, in milliseconds.
 pub fn parse_duration(text: &str) -> Result<u64, String> {
     let err = || {

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::workload::{duration, placeholders};
+use super::workload::{duration, placeholders, positive_duration};
 use super::Ctx;
 use crate::diag::{Code, Diagnostic};
 use crate::spec::*;
@@ -107,15 +107,23 @@ pub(super) fn run(ctx: &mut Ctx) {
     }
     let am = spec.observability.alertmanager.as_ref();
     zero_monitoring_replicas(&spec.observability, &mut found);
-    for d in [
-        &spec.observability.scrape_interval,
-        &spec.observability.retention,
+    let o = &spec.observability;
+    let positive = [
+        (&o.scrape_interval, "`observability.scrape_interval`", "30s"),
+        (&o.retention, "`observability.retention`", "15d"),
     ]
     .into_iter()
-    .chain(am.map(|a| &a.retention))
-    .flatten()
-    {
-        duration(d, &mut found);
+    .chain(am.map(|a| {
+        (
+            &a.retention,
+            "`observability.alertmanager.retention`",
+            "120h",
+        )
+    }));
+    for (d, key, example) in positive {
+        if let Some(d) = d {
+            positive_duration(d, key, example, &mut found);
+        }
     }
     // Each environment routes with its own alerting (the spec's, or its override).
     for view in ctx.views {
@@ -123,11 +131,18 @@ pub(super) fn run(ctx: &mut Ctx) {
         for (name, r) in &a.receivers {
             receiver_config(name, r, &mut found);
         }
-        for d in [&a.group_wait, &a.group_interval, &a.repeat_interval]
-            .into_iter()
-            .flatten()
-        {
+        // Alertmanager may send a group's first notification at once (`group_wait = "0s"`),
+        // but refuses a zero interval between notifications.
+        if let Some(d) = &a.group_wait {
             duration(d, &mut found);
+        }
+        for (d, key, example) in [
+            (&a.group_interval, "`alerting.group_interval`", "5m"),
+            (&a.repeat_interval, "`alerting.repeat_interval`", "4h"),
+        ] {
+            if let Some(d) = d {
+                positive_duration(d, key, example, &mut found);
+            }
         }
         unrouted_severity(ctx, view, &mut found);
         repeat_beyond_retention(a, am, &mut found);
@@ -356,9 +371,10 @@ fn custom_rule(r: &AlertRule, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// E155 `invalid-slo`, E152 for SLI queries.
+/// E155 `invalid-slo`, E152 for SLI queries, E006 for a zero window.
 ///
-/// Why: an objective of 100% has no error budget, so every burn-rate alert divides by zero.
+/// Why: an objective of 100% has no error budget, so every burn-rate alert divides by zero;
+/// a zero window is a zero range, which promtool rejects.
 fn invalid_slo(slo: &Slo, out: &mut Vec<Diagnostic>) {
     let objective = slo.objective.value;
     if !(objective > 0.0 && objective < 100.0) {
@@ -383,7 +399,7 @@ fn invalid_slo(slo: &Slo, out: &mut Vec<Diagnostic>) {
         );
     }
     if let Some(w) = &slo.window {
-        duration(w, out);
+        positive_duration(w, "an SLO's `window`", "30d", out);
     }
     for q in [&slo.good, &slo.total] {
         promql(q, &q.value.replace("{window}", "5m"), out);
@@ -619,7 +635,9 @@ fn repeat_beyond_retention(a: &Alerting, am: Option<&AlertmanagerSize>, out: &mu
         },
         None => units::ALERTMANAGER_RETENTION_MS,
     };
-    if repeat_ms <= kept {
+    // A duration out of range is reported as such by `duration`; compared here it would
+    // only add a consequence of that error.
+    if repeat_ms <= kept || repeat_ms > units::MAX_DURATION_MS {
         return;
     }
     let kept_text = retention.map_or_else(|| units::format_go_duration(kept), |r| r.value.clone());
@@ -666,7 +684,9 @@ fn slo_beyond_retention(o: &Observability, slo: &Slo, out: &mut Vec<Diagnostic>)
         },
         None => units::SLO_WINDOW_MS,
     };
-    if window <= kept {
+    // A duration out of range is reported as such by `duration`; compared here it would
+    // only add a consequence of that error.
+    if window <= kept || window > units::MAX_DURATION_MS || kept > units::MAX_DURATION_MS {
         return;
     }
     let window_text = units::format_duration(window);

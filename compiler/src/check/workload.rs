@@ -513,9 +513,28 @@ fn probe_shape(w: &W, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Reports a malformed duration (E132).
+/// E132 `malformed-duration` for a duration that does not parse, and E006 `invalid-value`
+/// for one longer than [`units::MAX_DURATION_MS`].
+///
+/// Why: every duration of the spec reaches a Go program (Prometheus, Alertmanager, the
+/// Kubernetes API server or a controller) that holds it in nanoseconds; one that overflows
+/// is rejected when the output is applied, long after `check` said it was fine.
+///
+/// Example: `window = "99999999999d"`.
 pub(super) fn duration(d: &Sp<String>, out: &mut Vec<Diagnostic>) -> Option<u64> {
     match units::parse_duration(&d.value) {
+        Ok(ms) if ms > units::MAX_DURATION_MS => {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    "duration out of range",
+                    d.span.clone(),
+                    "longer than about 292 years",
+                )
+                .help("Prometheus, Alertmanager and Kubernetes hold durations up to `106751d`; write a shorter one"),
+            );
+            None
+        }
         Ok(ms) => Some(ms),
         Err(e) => {
             out.push(
@@ -533,6 +552,37 @@ pub(super) fn duration(d: &Sp<String>, out: &mut Vec<Diagnostic>) -> Option<u64>
             None
         }
     }
+}
+
+/// E006 `invalid-value`: a zero duration where its consumer needs a positive one
+/// (Alertmanager's `group_interval` and `repeat_interval`, an SLO's window, Prometheus's
+/// retention and scrape interval, Alertmanager's retention); otherwise as [`duration`].
+///
+/// Why: amtool rejects a zero `group_interval` or `repeat_interval` ("cannot be zero"),
+/// promtool a zero range (`[0s]`, "must be greater than 0"), and a zero retention or scrape
+/// interval makes the server fall back to its own default or keep nothing, so the output
+/// would fail to load, or do other than the spec says, after `check` accepted it.
+///
+/// Example: `[alerting] repeat_interval = "0s"`.
+pub(super) fn positive_duration(
+    d: &Sp<String>,
+    what: &str,
+    example: &str,
+    out: &mut Vec<Diagnostic>,
+) -> Option<u64> {
+    let ms = duration(d, out)?;
+    if ms == 0 {
+        out.push(
+            Diagnostic::new(
+                Code::InvalidValue,
+                format!("{what} must be longer than zero"),
+                d.span.clone(),
+                "zero",
+            )
+            .help(format!("write a positive duration, e.g. `\"{example}\"`")),
+        );
+    }
+    Some(ms)
 }
 
 /// E143 `schedule-mismatch`, E133 `malformed-cron`.
