@@ -205,6 +205,7 @@ codes! {
     RedisWithoutQuorum = "W030", "redis-without-quorum", "an in-cluster Redis of two nodes, whose two Sentinels cannot fail over when a node is lost";
     InvalidThresholdName = "E256", "invalid-threshold-name", "a threshold name that is not an ASCII letter followed by letters, digits, `_` and `-`";
     ThresholdNameCollision = "E257", "threshold-name-collision", "two thresholds of one workload whose names make one alert name or one recorded series (`a-b` and `a_b`)";
+    RouteTaken = "E258", "route-taken", "two services whose ingress routes the same host and path in an environment";
     PoolingManaged = "W010", "pooling-managed", "`pooling` on a managed (RDS) PostgreSQL store, where plinth generates no pooler";
 }
 
