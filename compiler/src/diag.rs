@@ -206,6 +206,9 @@ codes! {
     IgnoredByManagedStore = "W042", "ignored-by-managed-store", "a setting of the in-cluster workload on a data store the cloud runs (`mode = \"managed\"`), which the managed service does not read";
     RouteMatchesNothing = "W043", "route-matches-nothing", "an alert route matching a `severity`, `environment` or `team` value that no alert carries";
     UnusedReceiver = "W044", "unused-receiver", "a receiver that no route and no `default_receiver` names";
+    InvalidThresholdName = "E256", "invalid-threshold-name", "a threshold name that is not an ASCII letter followed by letters, digits, `_` and `-`";
+    ThresholdNameCollision = "E257", "threshold-name-collision", "two thresholds of one workload whose names make one alert name or one recorded series (`a-b` and `a_b`)";
+    RouteTaken = "E258", "route-taken", "two services whose ingress routes the same host and path in an environment";
     PoolingManaged = "W010", "pooling-managed", "`pooling` on a managed (RDS) PostgreSQL store, where plinth generates no pooler";
 }
 

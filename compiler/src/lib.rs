@@ -235,6 +235,10 @@ fn is_consequence(d: &Diagnostic, loaded: &Diagnostics, recovery: &spec::Recover
         Code::InvalidValue if d.message.contains("disruption budget") => {
             decided_by("replicas") || decided_by("autoscaling")
         }
+        // A dropped `kind` leaves the workload a web service, which keeps no `storage`.
+        Code::InvalidValue if d.message.contains("needs `kind = \"stateful\"`") => {
+            decided_by("kind")
+        }
         Code::ReceiverConfig => recovery
             .meant
             .iter()

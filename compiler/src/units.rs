@@ -234,6 +234,12 @@ pub fn format_bytes(bytes: i128) -> String {
     bytes.to_string()
 }
 
+/// The longest duration Prometheus, Alertmanager and Kubernetes' Go code can hold, in
+/// milliseconds: `time.Duration` counts nanoseconds in an `int64`, about 292 years, and a
+/// longer value is "duration out of range" to promtool and amtool. `106751d` is the longest
+/// whole number of days below it.
+pub const MAX_DURATION_MS: u64 = (i64::MAX / 1_000_000) as u64;
+
 /// A duration such as `30s`, `5m`, `1h30m`, `7d`, `500ms`, in milliseconds.
 pub fn parse_duration(text: &str) -> Result<u64, String> {
     let err = || {
@@ -884,6 +890,59 @@ pub fn scale_count(n: u32, f: f64) -> u32 {
         return 0;
     }
     ((n as f64 * f).ceil() as u32).max(1)
+}
+
+/// Alert name of a threshold: one name for both levels, told apart by `severity`, so that the
+/// critical alert can inhibit the warning one. Here rather than in `ir::naming` because
+/// `check` predicts it to find two thresholds that would raise one alert.
+pub fn threshold_alert(threshold: &str) -> String {
+    let stem = match threshold {
+        "cpu" => "CPUUsage".to_owned(),
+        "memory" => "MemoryUsage".to_owned(),
+        "error_rate" => "ErrorRate".to_owned(),
+        "latency_p95" => "LatencyP95".to_owned(),
+        "disk" => "DiskUsage".to_owned(),
+        "db_connections" => "DBConnections".to_owned(),
+        "replication_lag" => "ReplicationLag".to_owned(),
+        "redis_memory" => "RedisMemory".to_owned(),
+        other => upper_camel(other),
+    };
+    format!("{stem}High")
+}
+
+/// Recorded series holding a custom threshold's value per workload.
+pub fn threshold_record(threshold: &str) -> String {
+    format!("plinth:threshold_{}:value", metric_safe(threshold))
+}
+
+/// Whether `name` may name a threshold: an ASCII letter, then letters, digits, `_` and `-`.
+/// The name becomes part of an alert name and of a recorded series' name, and a label value
+/// of alerts that annotations may quote, so nothing else is let through.
+pub fn is_threshold_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// `payment_failures` → `PaymentFailures`: the UpperCamelCase form of a snake or kebab name.
+fn upper_camel(name: &str) -> String {
+    name.split(|c: char| !c.is_ascii_alphanumeric())
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut cs = p.chars();
+            cs.next()
+                .map(|c| c.to_ascii_uppercase().to_string() + cs.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
+}
+
+/// `payment-failures` → `payment_failures`: a name usable inside a metric name.
+fn metric_safe(name: &str) -> String {
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use super::workload::{duration, placeholders};
+use super::workload::{duration, placeholders, positive_duration};
 use super::Ctx;
 use crate::diag::{Code, Diagnostic};
 use crate::spec::*;
@@ -107,15 +107,23 @@ pub(super) fn run(ctx: &mut Ctx) {
     }
     let am = spec.observability.alertmanager.as_ref();
     zero_monitoring_replicas(&spec.observability, &mut found);
-    for d in [
-        &spec.observability.scrape_interval,
-        &spec.observability.retention,
+    let o = &spec.observability;
+    let positive = [
+        (&o.scrape_interval, "`observability.scrape_interval`", "30s"),
+        (&o.retention, "`observability.retention`", "15d"),
     ]
     .into_iter()
-    .chain(am.map(|a| &a.retention))
-    .flatten()
-    {
-        duration(d, &mut found);
+    .chain(am.map(|a| {
+        (
+            &a.retention,
+            "`observability.alertmanager.retention`",
+            "120h",
+        )
+    }));
+    for (d, key, example) in positive {
+        if let Some(d) = d {
+            positive_duration(d, key, example, &mut found);
+        }
     }
     // Each environment routes with its own alerting (the spec's, or its override).
     for view in ctx.views {
@@ -123,11 +131,18 @@ pub(super) fn run(ctx: &mut Ctx) {
         for (name, r) in &a.receivers {
             receiver_config(name, r, &mut found);
         }
-        for d in [&a.group_wait, &a.group_interval, &a.repeat_interval]
-            .into_iter()
-            .flatten()
-        {
+        // Alertmanager may send a group's first notification at once (`group_wait = "0s"`),
+        // but refuses a zero interval between notifications.
+        if let Some(d) = &a.group_wait {
             duration(d, &mut found);
+        }
+        for (d, key, example) in [
+            (&a.group_interval, "`alerting.group_interval`", "5m"),
+            (&a.repeat_interval, "`alerting.repeat_interval`", "4h"),
+        ] {
+            if let Some(d) = d {
+                positive_duration(d, key, example, &mut found);
+            }
         }
         unrouted_severity(ctx, view, &mut found);
         repeat_beyond_retention(a, am, &mut found);
@@ -139,11 +154,50 @@ pub(super) fn run(ctx: &mut Ctx) {
     }
 }
 
+/// E256 `invalid-threshold-name`: a threshold's name must be an ASCII letter followed by
+/// letters, digits, `_` and `-`.
+///
+/// Why: the name becomes part of the alert's name (`<Name>High`), of the recorded series
+/// holding its value (`plinth:threshold_<name>:value`) and of labels that annotations quote;
+/// other characters are replaced or dropped on the way, so two names could make one alert,
+/// and template or shell syntax (`{{ … }}`, `${…}`) would reach the generated files.
+///
+/// Example: `[observability.thresholds."queue depth"]`.
+fn invalid_threshold_name(name: &Sp<String>, out: &mut Vec<Diagnostic>) {
+    if units::is_threshold_name(&name.value) {
+        return;
+    }
+    // Spaces, dots and colons between words are the evident slips; with them as `_` the
+    // name may be valid, and then it is the one meant.
+    let fixed: String = name
+        .value
+        .trim()
+        .chars()
+        .map(|c| if matches!(c, ' ' | '.' | ':') { '_' } else { c })
+        .collect();
+    let help = if units::is_threshold_name(&fixed) {
+        format!("write `{fixed}`: a threshold name is a letter, then letters, digits, `_` and `-`")
+    } else {
+        "a threshold name is a letter, then letters, digits, `_` and `-`, e.g. `queue_depth`"
+            .to_owned()
+    };
+    out.push(
+        Diagnostic::new(
+            Code::InvalidThresholdName,
+            format!("`{}` is not a threshold name", name.value),
+            name.span.clone(),
+            "not allowed in a threshold name",
+        )
+        .help(help),
+    );
+}
+
 /// E154 `unknown-threshold`, E150 `threshold-order`, E152 for a custom threshold's PromQL.
 ///
 /// Why: a threshold needs an expression to compare against; the built-in ones bring theirs.
 /// A warning at or above its critical level never warns before paging.
 fn threshold(name: &Sp<String>, t: &Threshold, out: &mut Vec<Diagnostic>) {
+    invalid_threshold_name(name, out);
     let builtin = BUILTIN_THRESHOLDS
         .iter()
         .find(|(n, _)| *n == name.value)
@@ -319,9 +373,10 @@ fn custom_rule(r: &AlertRule, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// E155 `invalid-slo`, E152 for SLI queries.
+/// E155 `invalid-slo`, E152 for SLI queries, E006 for a zero window.
 ///
-/// Why: an objective of 100% has no error budget, so every burn-rate alert divides by zero.
+/// Why: an objective of 100% has no error budget, so every burn-rate alert divides by zero;
+/// a zero window is a zero range, which promtool rejects.
 fn invalid_slo(slo: &Slo, out: &mut Vec<Diagnostic>) {
     let objective = slo.objective.value;
     if !(objective > 0.0 && objective < 100.0) {
@@ -346,7 +401,7 @@ fn invalid_slo(slo: &Slo, out: &mut Vec<Diagnostic>) {
         );
     }
     if let Some(w) = &slo.window {
-        duration(w, out);
+        positive_duration(w, "an SLO's `window`", "30d", out);
     }
     for q in [&slo.good, &slo.total] {
         promql(q, &q.value.replace("{window}", "5m"), out);
@@ -457,38 +512,64 @@ fn metric_names(
     latency: &Option<Sp<String>>,
     out: &mut Vec<Diagnostic>,
 ) {
-    let valid = |text: &str, colon: bool| {
-        let mut chars = text.chars();
-        chars
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || (colon && c == ':'))
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (colon && c == ':'))
-    };
-    for (value, label) in [(requests, false), (latency, false), (status_label, true)] {
-        let Some(v) = value else { continue };
-        let ok = if label {
-            valid(&v.value, false) && !v.value.starts_with("__")
-        } else {
-            valid(&v.value, true)
-        };
-        if ok {
-            continue;
-        }
-        let what = if label { "label" } else { "metric" };
-        out.push(
-            Diagnostic::new(
-                Code::InvalidMetricName,
-                format!("`{}` is not a Prometheus {what} name", v.value),
-                v.span.clone(),
-                "not allowed here",
-            )
-            .help(if label {
-                "a label name is letters, digits and `_`, not starting with a digit or `__`, e.g. `status`"
-            } else {
-                "a metric name is letters, digits, `_` and `:`, not starting with a digit, e.g. `http_requests_total`"
-            }),
-        );
+    for v in [requests, latency].into_iter().flatten() {
+        invalid_metric_name(v, out);
     }
+    let Some(v) = status_label else { return };
+    if name_chars(&v.value, false) && !v.value.starts_with("__") {
+        return;
+    }
+    out.push(
+        Diagnostic::new(
+            Code::InvalidMetricName,
+            format!("`{}` is not a Prometheus label name", v.value),
+            v.span.clone(),
+            "not allowed here",
+        )
+        .help("a label name is letters, digits and `_`, not starting with a digit or `__`, e.g. `status`"),
+    );
+}
+
+/// Whether `text` is made of the characters of a Prometheus name: letters, digits and `_`
+/// (and `:` for a metric name), not starting with a digit.
+fn name_chars(text: &str, colon: bool) -> bool {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_' || (colon && c == ':'))
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_' || (colon && c == ':'))
+}
+
+/// E016 `invalid-metric-name` for one name that plinth writes into PromQL or an adapter's
+/// series query as it is, so it must be a Prometheus metric name
+/// (`[a-zA-Z_:][a-zA-Z0-9_:]*`). Shared with the autoscalers' custom metrics.
+pub(super) fn invalid_metric_name(v: &Sp<String>, out: &mut Vec<Diagnostic>) {
+    if name_chars(&v.value, true) {
+        return;
+    }
+    // Dashes, dots and spaces are the usual slips (a name copied from another system's
+    // convention); replacing them by `_` is then the name that was meant.
+    let fixed: String = v
+        .value
+        .chars()
+        .map(|c| if matches!(c, '-' | '.' | ' ') { '_' } else { c })
+        .collect();
+    let help = if name_chars(&fixed, true) {
+        format!(
+            "a metric name is letters, digits, `_` and `:`, not starting with a digit: `{fixed}`"
+        )
+    } else {
+        "a metric name is letters, digits, `_` and `:`, not starting with a digit, e.g. `http_requests_total`".to_string()
+    };
+    out.push(
+        Diagnostic::new(
+            Code::InvalidMetricName,
+            format!("`{}` is not a Prometheus metric name", v.value),
+            v.span.clone(),
+            "not allowed here",
+        )
+        .help(help),
+    );
 }
 
 /// The `latency_p95` threshold among `thresholds`.
@@ -556,7 +637,9 @@ fn repeat_beyond_retention(a: &Alerting, am: Option<&AlertmanagerSize>, out: &mu
         },
         None => units::ALERTMANAGER_RETENTION_MS,
     };
-    if repeat_ms <= kept {
+    // A duration out of range is reported as such by `duration`; compared here it would
+    // only add a consequence of that error.
+    if repeat_ms <= kept || repeat_ms > units::MAX_DURATION_MS {
         return;
     }
     let kept_text = retention.map_or_else(|| units::format_go_duration(kept), |r| r.value.clone());
@@ -603,7 +686,9 @@ fn slo_beyond_retention(o: &Observability, slo: &Slo, out: &mut Vec<Diagnostic>)
         },
         None => units::SLO_WINDOW_MS,
     };
-    if window <= kept {
+    // A duration out of range is reported as such by `duration`; compared here it would
+    // only add a consequence of that error.
+    if window <= kept || window > units::MAX_DURATION_MS || kept > units::MAX_DURATION_MS {
         return;
     }
     let window_text = units::format_duration(window);

@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use super::Ctx;
 use crate::diag::{Code, Diagnostic};
 use crate::source::Span;
-use crate::spec::{Resolved, RolloutStrategy, Sp, StoreMode};
+use crate::spec::{Resolved, RolloutStrategy, Sp, StoreMode, Threshold};
 use crate::units;
 
 pub(super) fn run(ctx: &mut Ctx) {
@@ -24,6 +24,7 @@ pub(super) fn run(ctx: &mut Ctx) {
         generated_name_collision(view, &mut found);
         generated_name_too_long(&ctx.spec.platform.name.value, view, &mut found);
         tls_secret_collision(view, &mut found);
+        threshold_name_collision(&ctx.spec.observability.thresholds, view, &mut found);
     }
     shared_namespace(ctx, &mut found);
     shared_state_key(ctx, &mut found);
@@ -55,6 +56,67 @@ impl<'a, K: Ord> Seen<'a, K> {
                 self.first.insert(key, (span, what));
                 None
             }
+        }
+    }
+}
+
+/// E257 `threshold-name-collision`: two thresholds of one workload (platform-wide or its
+/// own) whose different names make one alert name or one recorded series.
+///
+/// Why: a threshold's name becomes its alert's name in UpperCamelCase and its recorded
+/// series' name with every character other than a letter or digit as `_`, so `queue-depth`
+/// and `queue_depth` record `plinth:threshold_queue_depth:value` twice (Prometheus evaluates
+/// both rules into one series) and raise `QueueDepthHigh` from both, each alert reading the
+/// other's value. A workload's own threshold of the same name overrides the platform's and
+/// is no collision.
+///
+/// Example: `[observability.thresholds]` with `queue-depth = { … }` and `queue_depth = { … }`.
+fn threshold_name_collision(
+    global: &BTreeMap<Sp<String>, Threshold>,
+    view: &Resolved,
+    out: &mut Vec<Diagnostic>,
+) {
+    let own = view
+        .services
+        .values()
+        .map(|s| s.thresholds.as_ref())
+        .chain(view.datastores.values().map(|d| d.thresholds.as_ref()));
+    // The platform's thresholds alone too, so that a collision among them is found when no
+    // workload has thresholds of its own, or there is no workload at all.
+    for own in std::iter::once(None).chain(own) {
+        let mut records: BTreeMap<String, &Sp<String>> = BTreeMap::new();
+        let mut alerts: BTreeMap<String, &Sp<String>> = BTreeMap::new();
+        for name in global.keys().chain(own.into_iter().flat_map(|t| t.keys())) {
+            let record = units::threshold_record(&name.value);
+            let alert = units::threshold_alert(&name.value);
+            let first = records
+                .get(&record)
+                .filter(|f| f.value != name.value)
+                .map(|f| (*f, format!("recorded series `{record}`")))
+                .or_else(|| {
+                    alerts
+                        .get(&alert)
+                        .filter(|f| f.value != name.value)
+                        .map(|f| (*f, format!("alert `{alert}`")))
+                });
+            if let Some((first, what)) = first {
+                out.push(
+                    Diagnostic::new(
+                        Code::ThresholdNameCollision,
+                        format!(
+                            "thresholds `{}` and `{}` make one {what}",
+                            first.value, name.value
+                        ),
+                        name.span.clone(),
+                        "second threshold",
+                    )
+                    .related(first.span.clone(), "first threshold")
+                    .help("rename one of them: names that differ only in `-`, `_` or where a word starts make one alert and series"),
+                );
+                continue;
+            }
+            records.entry(record).or_insert(name);
+            alerts.entry(alert).or_insert(name);
         }
     }
 }

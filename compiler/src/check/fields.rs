@@ -1,5 +1,5 @@
 //! Fields the target rejects at apply time: label keys and values, environment variable
-//! names, ConfigMap keys, volume names, mount paths, HTTP paths, alert label names, SMTP
+//! names, domains, ConfigMap keys, volume names, mount paths, HTTP paths, alert label names, SMTP
 //! smarthosts, generated AWS names and AWS region codes, validated here with the syntax Kubernetes, Compose,
 //! Prometheus, Alertmanager and AWS apply, so that a spec that passes `check` does not fail in
 //! `kubectl apply`, `docker compose up`, `terraform apply` or an Alertmanager reload, far from
@@ -18,6 +18,13 @@ pub(super) fn run(ctx: &mut Ctx) {
     acme_email_missing_or_invalid(ctx.spec, ctx.views, &mut found);
     ingress_key_with_gateway(platform, &mut found);
     invalid_label(&platform.labels, &mut found);
+    let env_domains = ctx.spec.environments.values().map(|e| e.domain.as_ref());
+    for domain in std::iter::once(platform.domain.as_ref())
+        .chain(env_domains)
+        .flatten()
+    {
+        invalid_domain(domain, &mut found);
+    }
     if let Some(team) = &platform.team {
         invalid_team(team, &mut found);
     }
@@ -108,6 +115,49 @@ pub(super) fn run(ctx: &mut Ctx) {
     for d in found {
         ctx.report(d);
     }
+}
+
+/// E101 `invalid-name`: `platform.domain` or an environment's `domain` that is not a DNS
+/// name: lowercase DNS-1123 labels (letters, digits and `-`, at most 63 characters, not
+/// starting or ending with `-`) separated by dots, at most 253 characters.
+///
+/// Why: the domain replaces `{domain}` in hosts, which reach Ingress and HTTPRoute
+/// hostnames, certificates, external-dns records and Traefik's `Host(...)` rules. Hosts are
+/// validated with `example.com` in its place, so a domain such as
+/// `acme.com") || Host("evil` would otherwise reach every one of them unchecked.
+///
+/// Example: `domain = "Shop.Example.com"`.
+fn invalid_domain(domain: &Sp<String>, out: &mut Vec<Diagnostic>) {
+    if is_domain(&domain.value) {
+        return;
+    }
+    // Capitals, a scheme, a path or a trailing dot are the evident slips (a URL pasted in);
+    // without them the domain may be valid, and then it is the one meant.
+    let trimmed = domain.value.trim().to_ascii_lowercase();
+    let bare = trimmed
+        .strip_prefix("https://")
+        .or_else(|| trimmed.strip_prefix("http://"))
+        .unwrap_or(&trimmed);
+    let fixed = bare.trim_end_matches('/').trim_end_matches('.');
+    let help = if is_domain(fixed) {
+        format!("write `\"{fixed}\"`")
+    } else {
+        "write lowercase DNS labels separated by dots, e.g. `\"shop.example.com\"`".to_owned()
+    };
+    out.push(
+        Diagnostic::new(
+            Code::InvalidName,
+            format!("invalid domain `{}`", domain.value),
+            domain.span.clone(),
+            "not a DNS name",
+        )
+        .help(help),
+    );
+}
+
+/// Whether `name` is a DNS name of lowercase DNS-1123 labels, at most 253 characters.
+fn is_domain(name: &str) -> bool {
+    name.len() <= 253 && name.split('.').all(is_dns_label)
 }
 
 /// Labels plinth sets on every object or cloud resource; a spec label of the same key would

@@ -11,6 +11,9 @@ use crate::spec::Sp;
 /// and one is the HTTP listener every host shares.
 pub(crate) const MAX_TLS_HOSTS: usize = 63;
 
+/// A service's name and the host it routes, as written.
+type Routed<'a> = (&'a Sp<String>, &'a Sp<String>);
+
 pub(super) fn run(ctx: &mut Ctx) {
     let mut found = Vec::new();
     for view in ctx.views {
@@ -27,11 +30,20 @@ pub(super) fn run(ctx: &mut Ctx) {
         // Route hosts first, then redirect hosts, each with the span that wrote it.
         let mut routes: BTreeMap<String, &Sp<String>> = BTreeMap::new();
         let mut tls_hosts: BTreeMap<String, &Sp<String>> = BTreeMap::new();
-        for s in view.services.values() {
+        let mut paths: BTreeMap<(String, String), Routed> = BTreeMap::new();
+        for (name, s) in &view.services {
             let Some(i) = &s.ingress else { continue };
             let tls = i.tls.as_ref().is_none_or(|t| t.value);
             if let Some(written) = &i.host {
                 if let Some(host) = route_host(written, domain.as_deref()) {
+                    let path = route_path(i.path.as_ref().map(|p| p.value.as_str()));
+                    let key = (host.clone(), path);
+                    match paths.get(&key) {
+                        Some(first) => route_taken(&key, (name, written), *first, &mut found),
+                        None => {
+                            paths.insert(key, (name, written));
+                        }
+                    }
                     routes.entry(host.clone()).or_insert(written);
                     if tls {
                         tls_hosts.entry(host).or_insert(written);
@@ -67,6 +79,47 @@ pub(super) fn run(ctx: &mut Ctx) {
     for d in found {
         ctx.report(d);
     }
+}
+
+/// The path prefix an ingress routes, as the controllers compare it: `/` when none is
+/// given, and without a trailing `/`, since a `Prefix` match is by path element (`/api` and
+/// `/api/` match the same requests).
+fn route_path(path: Option<&str>) -> String {
+    match path.map(|p| p.trim_end_matches('/')) {
+        None | Some("") => "/".to_owned(),
+        Some(p) => p.to_owned(),
+    }
+}
+
+/// E258 `route-taken`: two services whose ingress routes the same host and path prefix in an
+/// environment, after `{domain}` is replaced by the environment's domain.
+///
+/// Why: the output would hold two Ingresses or HTTPRoutes (and, in Compose, two Traefik
+/// routers) for one host and path; which service answers depends on the controller, on
+/// creation order or on a router's priority, so half of the spec is silently not served.
+///
+/// Example: `ingress = { host = "app.{domain}" }` on two services.
+fn route_taken(
+    (host, path): &(String, String),
+    (name, written): Routed,
+    (first_name, first): Routed,
+    out: &mut Vec<Diagnostic>,
+) {
+    out.push(
+        Diagnostic::new(
+            Code::RouteTaken,
+            // The host as written, so that one pair of services is one error however many
+            // environments show it; the label names the host the environment resolved.
+            format!(
+                "`{}` and `{}` both route `{}` at `{path}`",
+                first_name.value, name.value, written.value
+            ),
+            written.span.clone(),
+            format!("`{host}{path}` routed a second time"),
+        )
+        .related(first.span.clone(), "first routed here")
+        .help("give one of them another host, or another `path` prefix such as `path = \"/api\"`"),
+    );
 }
 
 /// E211 `redirect-host-taken`: a host of an ingress's `redirect_from` that is also a route

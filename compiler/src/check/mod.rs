@@ -168,3 +168,66 @@ fn allowed(spec: &Spec, diags: Vec<Diagnostic>) -> Vec<Diagnostic> {
     }
     out
 }
+
+/// The span of `key` written in the definition whose name is at `name` (a service's key in
+/// `[services.api]` or `api = { … }`), or `name` itself when the key is not written there.
+///
+/// The spec types keep spans on values, not on tables, so a rule about a whole table
+/// (`storage`, `autoscaling`, `ingress`) finds its key in the text: the first `key` followed
+/// by `=`, `.` or `]` after the name and before the next table header that is not one of the
+/// definition's own sub-tables. A key the definition gets from an environment's override is
+/// written elsewhere; the name is then the narrowest place that shows the problem.
+pub(crate) fn key_span(
+    sources: &Sources,
+    name: &crate::source::Span,
+    key: &str,
+) -> crate::source::Span {
+    let text = &sources.get(name.source).text;
+    let start = name.range.end.min(text.len());
+    // The header the name is written in (`services.api` of `[services.api]`), whose
+    // sub-tables (`[services.api.storage]`) still belong to the definition.
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    let own_header = text[line_start..]
+        .trim_start()
+        .strip_prefix('[')
+        .and_then(|h| h.split(']').next())
+        .map(|h| h.trim_start_matches('[').trim().to_owned());
+    let mut offset = start;
+    let mut first = true;
+    for line in text[start..].split_inclusive('\n') {
+        let line_offset = offset;
+        offset += line.len();
+        let trimmed = line.trim_start();
+        if !first && trimmed.starts_with('[') {
+            let header = trimmed.trim_start_matches('[');
+            let own = own_header
+                .as_deref()
+                .is_some_and(|h| header.starts_with(&format!("{h}.")));
+            if !own {
+                break;
+            }
+        }
+        first = false;
+        let bytes = line.as_bytes();
+        let mut from = 0;
+        while let Some(i) = line[from..].find(key).map(|i| i + from) {
+            from = i + key.len();
+            let before = line[..i].chars().next_back();
+            let after = line[i + key.len()..].trim_start().chars().next();
+            let bounded_before =
+                before.is_none_or(|c| c.is_whitespace() || matches!(c, '{' | ',' | '.' | '['));
+            let bounded_after = matches!(after, Some('=' | '.' | ']'));
+            // A key, not a value or a longer key that ends the same way.
+            if bounded_before
+                && bounded_after
+                && bytes
+                    .get(i + key.len())
+                    .is_some_and(|b| !b.is_ascii_alphanumeric() && *b != b'_')
+            {
+                let at = line_offset + i;
+                return crate::source::Span::new(name.source, at..at + key.len());
+            }
+        }
+    }
+    name.clone()
+}

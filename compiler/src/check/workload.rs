@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use super::Ctx;
 use crate::diag::{Code, Diagnostic};
+use crate::source::Sources;
 use crate::spec::*;
 use crate::units::{self, IntOrPercent};
 
@@ -93,7 +94,7 @@ pub(super) fn run(ctx: &mut Ctx) {
             .or(ctx.spec.platform.domain.as_ref());
         for (name, s) in &view.services {
             let w = service_view(name, s);
-            check_workload(&w, domain.is_some(), &mut found);
+            check_workload(&w, ctx.sources, domain.is_some(), &mut found);
             env_placeholder(s.env.as_ref(), domain.is_some(), &mut found);
             if let (Some(i), Some(domain)) = (&s.ingress, domain) {
                 for host in i.host.iter().chain(i.redirect_from.iter().flatten()) {
@@ -108,7 +109,7 @@ pub(super) fn run(ctx: &mut Ctx) {
                 .is_none_or(|m| m.value == StoreMode::InCluster)
             {
                 let w = store_view(name, d);
-                check_workload(&w, domain.is_some(), &mut found);
+                check_workload(&w, ctx.sources, domain.is_some(), &mut found);
             }
             env_placeholder(d.env.as_ref(), domain.is_some(), &mut found);
             backup_settings(d, &mut found);
@@ -143,19 +144,20 @@ pub(super) fn run(ctx: &mut Ctx) {
     }
 }
 
-fn check_workload(w: &W, has_domain: bool, out: &mut Vec<Diagnostic>) {
+fn check_workload(w: &W, sources: &Sources, has_domain: bool, out: &mut Vec<Diagnostic>) {
     image(w, out);
     ports(w, out);
     port_references(w, out);
     probe_shape(w, out);
     schedule(w, out);
-    job_shape(w, out);
+    job_shape(w, sources, out);
     replicas_with_autoscaler(w, out);
     vpa_with_hpa(w, out);
     autoscale(w, out);
     resources(w, out);
     rollout_and_budget(w, out);
     storage(w, out);
+    storage_not_stateful(w, sources, out);
     ingress(w, has_domain, out);
     security_opt_out(w, out);
     no_readiness_probe(w, out);
@@ -511,9 +513,28 @@ fn probe_shape(w: &W, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// Reports a malformed duration (E132).
+/// E132 `malformed-duration` for a duration that does not parse, and E006 `invalid-value`
+/// for one longer than [`units::MAX_DURATION_MS`].
+///
+/// Why: every duration of the spec reaches a Go program (Prometheus, Alertmanager, the
+/// Kubernetes API server or a controller) that holds it in nanoseconds; one that overflows
+/// is rejected when the output is applied, long after `check` said it was fine.
+///
+/// Example: `window = "99999999999d"`.
 pub(super) fn duration(d: &Sp<String>, out: &mut Vec<Diagnostic>) -> Option<u64> {
     match units::parse_duration(&d.value) {
+        Ok(ms) if ms > units::MAX_DURATION_MS => {
+            out.push(
+                Diagnostic::new(
+                    Code::InvalidValue,
+                    "duration out of range",
+                    d.span.clone(),
+                    "longer than about 292 years",
+                )
+                .help("Prometheus, Alertmanager and Kubernetes hold durations up to `106751d`; write a shorter one"),
+            );
+            None
+        }
         Ok(ms) => Some(ms),
         Err(e) => {
             out.push(
@@ -531,6 +552,37 @@ pub(super) fn duration(d: &Sp<String>, out: &mut Vec<Diagnostic>) -> Option<u64>
             None
         }
     }
+}
+
+/// E006 `invalid-value`: a zero duration where its consumer needs a positive one
+/// (Alertmanager's `group_interval` and `repeat_interval`, an SLO's window, Prometheus's
+/// retention and scrape interval, Alertmanager's retention); otherwise as [`duration`].
+///
+/// Why: amtool rejects a zero `group_interval` or `repeat_interval` ("cannot be zero"),
+/// promtool a zero range (`[0s]`, "must be greater than 0"), and a zero retention or scrape
+/// interval makes the server fall back to its own default or keep nothing, so the output
+/// would fail to load, or do other than the spec says, after `check` accepted it.
+///
+/// Example: `[alerting] repeat_interval = "0s"`.
+pub(super) fn positive_duration(
+    d: &Sp<String>,
+    what: &str,
+    example: &str,
+    out: &mut Vec<Diagnostic>,
+) -> Option<u64> {
+    let ms = duration(d, out)?;
+    if ms == 0 {
+        out.push(
+            Diagnostic::new(
+                Code::InvalidValue,
+                format!("{what} must be longer than zero"),
+                d.span.clone(),
+                "zero",
+            )
+            .help(format!("write a positive duration, e.g. `\"{example}\"`")),
+        );
+    }
+    Some(ms)
 }
 
 /// E143 `schedule-mismatch`, E133 `malformed-cron`.
@@ -565,39 +617,52 @@ fn schedule(w: &W, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// E006 `invalid-value`: a `job` runs once to completion, so the keys of a long-running
-/// workload do not apply to it.
+/// E006 `invalid-value`: a `job` runs once to completion, and a `cron` job to completion on
+/// its schedule, so the keys of a long-running workload do not apply to them.
 ///
-/// Why: a Job has no replicas to scale or keep available, no Service to route to and no
-/// rollout; plinth would have to drop those keys silently, or generate objects (an HPA, a
-/// Service, a PDB) that point at a Job and never work.
+/// Why: a Job or CronJob has no replicas to scale or keep available, no rollout, and (a job)
+/// no Service to route to; plinth would have to drop those keys silently, or generate objects
+/// (an HPA targeting a CronJob, a Service and Ingress for pods that exist a few minutes a
+/// day, a PDB) that never work. A cron job keeps its `ports`: it may serve metrics while it
+/// runs. Each error points at the key.
 ///
-/// Example: `kind = "job"` with `autoscaling = { min = 1, max = 3, cpu = 70 }`.
-fn job_shape(w: &W, out: &mut Vec<Diagnostic>) {
-    if w.kind != ServiceKind::Job {
-        return;
-    }
-    let mut not_for_jobs = |key: &str, span: Option<crate::source::Span>| {
+/// Example: `kind = "cron"` with `autoscaling = { min = 1, max = 3, cpu = 70 }`.
+fn job_shape(w: &W, sources: &Sources, out: &mut Vec<Diagnostic>) {
+    let (what, runs) = match w.kind {
+        ServiceKind::Job => ("a job", "a job runs once to completion on every deploy"),
+        ServiceKind::Cron => (
+            "a cron job",
+            "a cron job runs to completion on its schedule",
+        ),
+        _ => return,
+    };
+    let key = |k: &str| super::key_span(sources, &w.name.span, k);
+    let mut not_for_jobs = |k: &str, span: Option<crate::source::Span>| {
         if let Some(span) = span {
             out.push(
                 Diagnostic::new(
                     Code::InvalidValue,
-                    format!("a job has no `{key}`"),
+                    format!("{what} has no `{k}`"),
                     span,
-                    "not for a job",
+                    format!("not for {what}"),
                 )
                 .help(format!(
-                    "remove `{key}`: a job runs once to completion on every deploy; use `kind = \"worker\"` for a long-running workload"
+                    "remove `{k}`: {runs}; use `kind = \"worker\"` for a long-running workload"
                 )),
             );
         }
     };
     not_for_jobs("replicas", w.replicas.map(|r| r.span.clone()));
-    not_for_jobs("autoscaling", w.autoscaling.map(|_| w.name.span.clone()));
-    not_for_jobs("vertical_autoscaling", w.vpa.map(|v| v.span.clone()));
-    not_for_jobs("ingress", w.ingress.map(|_| w.name.span.clone()));
-    not_for_jobs("ports", w.ports.first().map(|p| p.name.span.clone()));
-    // A progressive strategy on a job is E220's, which names the strategy.
+    not_for_jobs("autoscaling", w.autoscaling.map(|_| key("autoscaling")));
+    not_for_jobs(
+        "vertical_autoscaling",
+        w.vpa.map(|_| key("vertical_autoscaling")),
+    );
+    not_for_jobs("ingress", w.ingress.map(|_| key("ingress")));
+    if w.kind == ServiceKind::Job {
+        not_for_jobs("ports", w.ports.first().map(|p| p.name.span.clone()));
+    }
+    // A progressive strategy is E220's, which names the strategy.
     not_for_jobs(
         "rollout",
         w.rollout
@@ -606,9 +671,9 @@ fn job_shape(w: &W, out: &mut Vec<Diagnostic>) {
                     .as_ref()
                     .is_none_or(|s| s.value == RolloutStrategy::Rolling)
             })
-            .map(|_| w.name.span.clone()),
+            .map(|_| key("rollout")),
     );
-    not_for_jobs("disruption_budget", w.pdb.map(|_| w.name.span.clone()));
+    not_for_jobs("disruption_budget", w.pdb.map(|_| key("disruption_budget")));
 }
 
 /// Reports a malformed cron schedule (E133).
@@ -659,10 +724,15 @@ fn replicas_with_autoscaler(w: &W, out: &mut Vec<Diagnostic>) {
     }
 }
 
-/// E120 `autoscale-min-above-max`, E122 `autoscale-no-metric`, E148 `invalid-percent`.
+/// E120 `autoscale-min-above-max`, E122 `autoscale-no-metric`, E148 `invalid-percent`,
+/// E016 `invalid-metric-name` for a custom metric's name.
 ///
 /// Why: Kubernetes rejects an autoscaler whose minimum is above its maximum, and one with no
-/// metric never scales.
+/// metric never scales; a custom metric's name lands in prometheus-adapter's series query and
+/// regular expression, where any character outside a Prometheus metric name breaks or changes
+/// the query.
+///
+/// Example: `metrics = [{ name = "http-requests", target = 100 }]`.
 fn autoscale(w: &W, out: &mut Vec<Diagnostic>) {
     let Some(a) = w.autoscaling else { return };
     if let (Some(min), Some(max)) = (&a.min, &a.max) {
@@ -746,6 +816,9 @@ fn autoscale(w: &W, out: &mut Vec<Diagnostic>) {
         }
     }
     for m in a.metrics.iter().flatten() {
+        // The name is written into the HPA and into prometheus-adapter's series query and
+        // regular expression as it is, so it must be a metric name Prometheus has.
+        super::alerts::invalid_metric_name(&m.name, out);
         quantity(&m.target, Unit::Plain, out);
     }
     for b in [&a.scale_up, &a.scale_down].into_iter().flatten() {
@@ -945,6 +1018,38 @@ fn rollout_and_budget(w: &W, out: &mut Vec<Diagnostic>) {
 }
 
 type IntOrPercentSpec = crate::spec::IntOrPercent;
+
+/// E006 `invalid-value`: `storage` on a workload whose kind is not `stateful`.
+///
+/// Why: persistent storage is one volume claim per replica of a StatefulSet; a web service,
+/// worker, job or cron job is a Deployment, Job or CronJob, which plinth gives no claim, so
+/// every target would drop the key and the data written to its path would be lost on the
+/// next restart. Scratch space that may be lost is `volumes`.
+///
+/// Example: `kind = "worker"` with `storage = { size = "1Gi" }`.
+fn storage_not_stateful(w: &W, sources: &Sources, out: &mut Vec<Diagnostic>) {
+    if w.storage.is_none() || w.kind == ServiceKind::Stateful {
+        return;
+    }
+    let kind = match w.kind {
+        ServiceKind::Web => "web service",
+        ServiceKind::Worker => "worker",
+        ServiceKind::Job => "job",
+        ServiceKind::Cron => "cron job",
+        ServiceKind::Stateful => "stateful workload",
+    };
+    let mut d = Diagnostic::new(
+        Code::InvalidValue,
+        format!("`storage` of `{}` needs `kind = \"stateful\"`", w.name.value),
+        super::key_span(sources, &w.name.span, "storage"),
+        format!("not kept for a {kind}"),
+    )
+    .help("set `kind = \"stateful\"` for a volume per replica, or use `volumes = [{ name = \"scratch\", path = \"/tmp/scratch\" }]` for scratch space");
+    if let Some(k) = w.kind_span {
+        d = d.related(k.span.clone(), "the kind");
+    }
+    out.push(d);
+}
 
 /// Storage and volume sizes, and the metrics interval.
 fn storage(w: &W, out: &mut Vec<Diagnostic>) {

@@ -1934,7 +1934,7 @@ fn lower_observability(spec: &spec::Spec, scrape_interval_ms: u64) -> Observabil
         replicas: o.replicas.as_ref().map_or(1, |r| r.value.max(1)),
         alertmanager: lower_alertmanager_size(o.alertmanager.as_ref()),
         runbook_url: text(&o.runbook_url),
-        logs: text(&o.logs),
+        logs: o.logs.as_ref().map(|l| l.value.as_str().to_owned()),
         rules: o
             .rules
             .iter()

@@ -772,18 +772,7 @@ pub fn alert_labels(
 /// Alert name of a threshold: one name for both levels, told apart by `severity`, so that the
 /// critical alert can inhibit the warning one.
 pub fn threshold_alert(threshold: &str) -> String {
-    let stem = match threshold {
-        "cpu" => "CPUUsage".to_owned(),
-        "memory" => "MemoryUsage".to_owned(),
-        "error_rate" => "ErrorRate".to_owned(),
-        "latency_p95" => "LatencyP95".to_owned(),
-        "disk" => "DiskUsage".to_owned(),
-        "db_connections" => "DBConnections".to_owned(),
-        "replication_lag" => "ReplicationLag".to_owned(),
-        "redis_memory" => "RedisMemory".to_owned(),
-        other => upper_camel(other),
-    };
-    format!("{stem}High")
+    crate::units::threshold_alert(threshold)
 }
 
 /// Alert raised when scrape targets of a workload are down.
@@ -819,7 +808,7 @@ pub const ALERT_ERROR_BUDGET_BURN: &str = "ErrorBudgetBurn";
 /// Recorded series holding a custom threshold's value per workload, so that the alert compares
 /// a plain series (which the unit tests can feed) with its levels.
 pub fn threshold_record(threshold: &str) -> String {
-    format!("plinth:threshold_{}:value", metric_safe(threshold))
+    crate::units::threshold_record(threshold)
 }
 
 /// Recorded SLI error ratio over `window` (`5m`, `1h`, …).
@@ -916,26 +905,6 @@ pub fn alertmanager_secret_file(r: &super::SecretRef) -> String {
 /// Root receiver of a configuration without a default receiver. plinth proves that none of
 /// its own alerts ends here; alerts from other sources that match no route are dropped.
 pub const UNROUTED_RECEIVER: &str = "unrouted";
-
-/// `payment_failures` → `PaymentFailures`: the UpperCamelCase form of a snake or kebab name.
-fn upper_camel(name: &str) -> String {
-    name.split(|c: char| !c.is_ascii_alphanumeric())
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let mut cs = p.chars();
-            cs.next()
-                .map(|c| c.to_ascii_uppercase().to_string() + cs.as_str())
-                .unwrap_or_default()
-        })
-        .collect()
-}
-
-/// `payment-failures` → `payment_failures`: a name usable inside a metric name.
-fn metric_safe(name: &str) -> String {
-    name.chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect()
-}
 
 /// Alertmanager as Prometheus reaches it on the Compose network: the Compose service name
 /// and Alertmanager's port.

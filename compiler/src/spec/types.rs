@@ -511,6 +511,24 @@ pub enum PolicyKind {
     Pods,
 }
 
+/// A log stack plinth installs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogStack {
+    /// Grafana Loki, with Alloy shipping every pod's logs to it, and a Loki data source in
+    /// Grafana.
+    Loki,
+}
+
+impl LogStack {
+    /// The value as the spec writes it, which the IR and emitters name the stack by.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogStack::Loki => "loki",
+        }
+    }
+}
+
 /// VerticalPodAutoscaler update mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
@@ -1458,8 +1476,8 @@ pub struct Observability {
     /// What the applications' request metrics are called; a service's `metrics` overrides
     /// each name.
     pub metrics: Option<MetricNames>,
-    /// Log stack to install: `loki`.
-    pub logs: Option<Sp<String>>,
+    /// Log stack to install: `loki` (Loki, with Alloy shipping every pod's logs to it).
+    pub logs: Option<Sp<LogStack>>,
     /// Threshold alerts applied to every service (and overridable per service), by name.
     /// Built in: `cpu`, `memory`, `error_rate`, `latency_p95`, `disk`, `db_connections`,
     /// `replication_lag`, `redis_memory`; any other name needs `expr`.
