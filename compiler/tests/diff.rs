@@ -790,6 +790,57 @@ fn partial_build_and_diff_leave_other_environments_alone() {
     assert_eq!(code(&both), 1);
 }
 
+/// A partial build removes the stale files of the selected environments only, read from where
+/// each target writes an environment's files, never from a name that matches: a service named
+/// like one environment, or a platform (the chart's folder) named like another, does not put
+/// the other environment's files in scope.
+#[test]
+fn partial_build_keeps_files_named_like_the_selected_environment() {
+    let d = tempdir("partial-names");
+    let spec = BASE
+        .replace("name = \"shop\"", "name = \"staging\"")
+        .replace("[services.worker]", "[services.dev]")
+        .replace(
+            "[environments.production]",
+            "[environments.dev]\n\n[environments.staging]",
+        );
+    std::fs::write(d.join("platform.toml"), &spec).unwrap();
+    let out = plinth(&["build", "platform.toml"], &d);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let others = [
+        "out/k8s/staging/dev.yaml",
+        "out/helm/staging/values-dev.yaml",
+        "out/helm/values-kube-prometheus-stack-dev.yaml",
+        "out/docs/dev.md",
+    ];
+    for f in others {
+        assert!(d.join(f).exists(), "{f} was not generated");
+    }
+    // Renaming `api` leaves its files stale in both environments.
+    std::fs::write(
+        d.join("platform.toml"),
+        spec.replace("[services.api]", "[services.web]"),
+    )
+    .unwrap();
+    let out = plinth(&["build", "platform.toml", "--env", "dev"], &d);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(
+        !d.join("out/k8s/dev/api.yaml").exists(),
+        "dev's stale file stays"
+    );
+    assert!(d.join("out/k8s/staging/api.yaml").exists());
+    assert!(
+        d.join("out/k8s/staging/dev.yaml").exists(),
+        "a dev build removed staging's"
+    );
+    let out = plinth(&["build", "platform.toml", "--env", "staging"], &d);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(!d.join("out/k8s/staging/api.yaml").exists());
+    for f in others {
+        assert!(d.join(f).exists(), "a build of one environment removed {f}");
+    }
+}
+
 #[test]
 fn pre_commit_hooks_name_check_and_diff() {
     let text = std::fs::read_to_string(common::root().join(".pre-commit-hooks.yaml")).unwrap();

@@ -38,6 +38,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::diff::FileSet;
 use crate::emit::{OutputFile, Target};
+use crate::ir::naming;
 
 /// The manifest's file name, in the output folder.
 pub(crate) const MANIFEST: &str = ".plinth-manifest";
@@ -115,19 +116,26 @@ impl Scope {
     }
 
     /// Whether `path` belongs to the scope. With an environment selection, a file belongs
-    /// when a folder or file of its path is named after a selected environment, or when the
-    /// build produces it; files shared by all environments are never removed by a partial
-    /// build.
+    /// when the build produces it, when the layout of its path places it in a selected
+    /// environment (`naming::environment_of_file`), or when it is in the Compose folder and
+    /// the build writes the Compose file (the folder is the Compose environment's alone).
+    /// Files shared by all environments, and files of no known layout, are never removed by a
+    /// partial build.
     fn contains(&self, path: &str, produced: &BTreeSet<&str>) -> bool {
-        let mut parts = path.split('/');
-        let in_target = parts.next().is_some_and(|t| self.targets.contains(&t));
+        let in_target = path
+            .split('/')
+            .next()
+            .is_some_and(|t| self.targets.contains(&t));
         in_target
             && (self.envs.is_empty()
                 || produced.contains(path)
-                || parts.any(|p| {
-                    let stem = p.split('.').next().unwrap_or(p);
-                    self.envs.iter().any(|e| e == p || e == stem)
-                }))
+                || match naming::environment_of_file(path) {
+                    Some(env) => self.envs.iter().any(|e| e == env),
+                    None => {
+                        path.starts_with("compose/")
+                            && produced.contains(naming::compose_file().as_str())
+                    }
+                })
     }
 }
 
