@@ -851,3 +851,73 @@ fn pre_commit_hooks_name_check_and_diff() {
         assert!(h["entry"].as_str().unwrap().starts_with("plinth "));
     }
 }
+
+/// Values, keys, names and paths in a report come from files a pull request can commit. In
+/// the Markdown comment none can leave its code span or table cell (a fence longer than any
+/// backtick run inside, control characters escaped), and in every format a carriage return,
+/// an escape sequence, a C1 control or a bidirectional override shows as an escape instead of
+/// acting on the terminal, the CI log or the renderer.
+#[test]
+fn untrusted_text_cannot_inject_markup_or_control_characters() {
+    let injected = "x`` **INJECTED** <img src=\"https://evil.example/p.png\"> ``y";
+    // `extra` is a YAML scalar as written, for the escapes YAML spells and JSON does not.
+    let doc = |value: &str, cr: &str, extra: &str| {
+        let value = serde_json::Value::String(value.to_owned()).to_string();
+        let cr = serde_json::Value::String(cr.to_owned()).to_string();
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: \"a`b\", namespace: acme}}\ndata: {{md: {value}, cr: {cr}, c1: {extra}}}\n"
+        )
+    };
+    let path = "k8s/staging/<img src=x>.yaml".to_owned();
+    let old = FileSet::from([(path.clone(), doc("old", "old", "old"))]);
+    let new = FileSet::from([(
+        path,
+        doc(
+            injected,
+            "a\r## Heading\r| x | y |\r\x1b[2K::error::forged",
+            "\"\\x9b2J\\u202e\"",
+        ) + "# ````\n",
+    )]);
+    let report = diff::compare(&old, &new);
+    let o = render::Options {
+        color: false,
+        patch: true,
+    };
+    let md = render::markdown(&report, &o);
+    assert!(
+        md.contains("`data.md`: `old` → ```x`` **INJECTED** <img src=\"https://evil.example/p.png\"> ``y```"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "`data.cr`: `old` → `a\\r## Heading\\r\\| x \\| y \\|\\r\\u{1b}[2K::error::forged`"
+        ),
+        "{md}"
+    );
+    assert!(md.contains("| changed | ``ConfigMap acme/a`b`` |"), "{md}");
+    assert!(
+        md.contains("<summary>changed <code>k8s/staging/&lt;img src=x&gt;.yaml</code></summary>"),
+        "{md}"
+    );
+    assert!(md.contains("\n`````diff\n"), "{md}");
+    let human = render::human(&report, &o);
+    let json = render::json(&report, &o);
+    for text in [&md, &human, &json] {
+        let raw: Vec<char> = text
+            .chars()
+            .filter(|&c| (c.is_control() && c != '\n') || c == '\u{202e}')
+            .collect();
+        assert!(raw.is_empty(), "raw {raw:?} in:\n{text}");
+    }
+    assert!(
+        human.contains("a\\r## Heading\\r| x | y |\\r\\u{1b}[2K::error::forged"),
+        "{human}"
+    );
+    assert!(human.contains("\\u{9b}2J\\u{202e}"), "{human}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let fields = v["resources"][0]["fields"].as_array().unwrap();
+    assert!(
+        fields.iter().any(|f| f["new"] == "\u{9b}2J\u{202e}"),
+        "JSON keeps the value: {json}"
+    );
+}
