@@ -139,9 +139,16 @@ impl Scope {
     }
 }
 
-/// Whether a manifest entry is a plain relative path that stays inside the output folder.
+/// Whether a manifest entry is a plain relative path that stays inside the output folder,
+/// written in the one form plinth writes paths in: `/`-separated names, none of them empty,
+/// `.` or `..`, without a leading or trailing `/` or a backslash. An entry is compared with
+/// the generated paths as a string, so an alias of a generated file (`k8s//dev/api.yaml`,
+/// `./k8s/…`) would otherwise be taken for a stale file and removed; any other spelling is
+/// not plinth's.
 fn safe_relative(path: &str) -> bool {
     !path.is_empty()
+        && !path.contains('\\')
+        && path.split('/').all(|c| !matches!(c, "" | "." | ".."))
         && Path::new(path)
             .components()
             .all(|c| matches!(c, Component::Normal(_)))
