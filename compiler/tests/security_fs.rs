@@ -453,3 +453,36 @@ fn manifest_aliases_of_a_generated_file_do_not_remove_it() {
         assert_exit(&diff, 0);
     }
 }
+
+/// The folder beside `--out` named like plinth's staging folder is outside the output folder:
+/// without the marker plinth makes before staging there, it is someone else's, and neither an
+/// up-to-date build nor one that writes removes it (that build replaces the files one by one
+/// instead). A leftover with its marker, from a killed build, is removed even by a build that
+/// has nothing to write.
+#[test]
+fn a_staging_folder_plinth_did_not_make_is_left_alone() {
+    let dir = built("foreign-staging");
+    let staging = dir.join(".out.plinth-staging");
+    std::fs::create_dir(&staging).unwrap();
+    std::fs::write(staging.join("keep.txt"), "mine\n").unwrap();
+    assert_exit(&plinth_run(&dir.0, &["build"]), 0);
+    assert!(
+        staging.join("keep.txt").is_file(),
+        "an up-to-date build removed it"
+    );
+    let spec = std::fs::read_to_string(dir.join("platform.toml")).unwrap();
+    let changed = spec.replacen("LOG_LEVEL = \"info\"", "LOG_LEVEL = \"debug\"", 1);
+    assert_ne!(changed, spec);
+    std::fs::write(dir.join("platform.toml"), &changed).unwrap();
+    assert_exit(&plinth_run(&dir.0, &["build"]), 0);
+    assert!(
+        staging.join("keep.txt").is_file(),
+        "a build that wrote removed it"
+    );
+    assert_exit(&plinth_run(&dir.0, &["diff"]), 0);
+    // The same folder with plinth's marker beside it is a killed build's leftover.
+    let marker = dir.join(".out.plinth-staging-marker");
+    std::fs::write(&marker, "").unwrap();
+    assert_exit(&plinth_run(&dir.0, &["build"]), 0);
+    assert!(!staging.exists() && !marker.exists());
+}
