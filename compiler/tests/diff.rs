@@ -673,6 +673,53 @@ fn base_revision_reads_the_spec_from_git() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no-such-rev"));
 }
 
+/// A spec committed as a symbolic link (`platform.toml -> specs/real.toml`) is read at the base
+/// revision through the link, as in the working copy; a committed link leading out of the
+/// spec's folder is refused with a clear error, never followed.
+#[test]
+fn base_revision_follows_a_committed_link_within_the_folder() {
+    let d = tempdir("git-link");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(&d)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", show(&out));
+    };
+    git(&["init", "-q"]);
+    std::fs::create_dir_all(d.join("specs")).unwrap();
+    std::fs::write(d.join("specs/real.toml"), BASE).unwrap();
+    std::os::unix::fs::symlink("real.toml", d.join("specs/link.toml")).unwrap();
+    std::os::unix::fs::symlink("specs/link.toml", d.join("platform.toml")).unwrap();
+    std::fs::write(d.join("outside.toml"), BASE).unwrap();
+    std::fs::create_dir_all(d.join("sub")).unwrap();
+    std::os::unix::fs::symlink("../outside.toml", d.join("sub/escape.toml")).unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-qm", "spec"]);
+    let out = plinth(&["diff", "platform.toml", "--base", "HEAD"], &d);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    std::fs::write(d.join("specs/real.toml"), without_worker(BASE)).unwrap();
+    let out = plinth(&["diff", "platform.toml", "--base", "HEAD"], &d);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("worker"),
+        "{}",
+        show(&out)
+    );
+    // The working copy is a plain file now; the revision still holds the link.
+    std::fs::remove_file(d.join("sub/escape.toml")).unwrap();
+    std::fs::write(d.join("sub/escape.toml"), BASE).unwrap();
+    let out = plinth(&["diff", "sub/escape.toml", "--base", "HEAD"], &d);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("outside the folder"),
+        "{}",
+        show(&out)
+    );
+}
+
 #[test]
 fn failed_build_leaves_the_folder_byte_identical() {
     let d = tempdir("failed");
