@@ -410,6 +410,7 @@ fn every_spelling_of_a_secret_kind_is_redacted() {
         format!("base: &b {{kind: Secret}}\n---\n<<: {{kind: Secret, apiVersion: v1}}\n{rest}"),
         format!("apiVersion: v1\nkind: \"\\x53ecret\"\n{rest}  broken: [\n"),
         format!("apiVersion: v1\nkind: {{{{ \"Secret\" }}}}\n{rest}"),
+        format!("apiVersion: v1\nkind: {{{{ \"\\x53ecret\" }}}}\n{rest}"),
         format!("apiVersion: v1\nkind: ConfigMap\nkind: Secret\n{rest}"),
         format!("apiVersion: v1\nkind: Secret\nkind: ConfigMap\n{rest}"),
     ];

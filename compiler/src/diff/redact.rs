@@ -53,9 +53,10 @@ fn file(path: &str, text: &str) -> Option<String> {
     }
     let parsed = if text.contains("{{") {
         // A template is text, not YAML, until Helm renders it: it is withheld when it names a
-        // Secret anywhere, and otherwise shown, because plinth's own chart templates (which
-        // hold no Secret) must stay readable in a review.
-        if !names_secret(text) {
+        // Secret anywhere or holds an escape (a Go string literal spells `\x53ecret` too), and
+        // otherwise shown, because plinth's own chart templates (which hold neither) must stay
+        // readable in a review.
+        if !names_secret(text) && !text.contains('\\') {
             return None;
         }
         None
