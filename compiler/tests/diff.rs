@@ -673,6 +673,53 @@ fn base_revision_reads_the_spec_from_git() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("no-such-rev"));
 }
 
+/// A spec committed as a symbolic link (`platform.toml -> specs/real.toml`) is read at the base
+/// revision through the link, as in the working copy; a committed link leading out of the
+/// spec's folder is refused with a clear error, never followed.
+#[test]
+fn base_revision_follows_a_committed_link_within_the_folder() {
+    let d = tempdir("git-link");
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@example.com"])
+            .args(args)
+            .current_dir(&d)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", show(&out));
+    };
+    git(&["init", "-q"]);
+    std::fs::create_dir_all(d.join("specs")).unwrap();
+    std::fs::write(d.join("specs/real.toml"), BASE).unwrap();
+    std::os::unix::fs::symlink("real.toml", d.join("specs/link.toml")).unwrap();
+    std::os::unix::fs::symlink("specs/link.toml", d.join("platform.toml")).unwrap();
+    std::fs::write(d.join("outside.toml"), BASE).unwrap();
+    std::fs::create_dir_all(d.join("sub")).unwrap();
+    std::os::unix::fs::symlink("../outside.toml", d.join("sub/escape.toml")).unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-qm", "spec"]);
+    let out = plinth(&["diff", "platform.toml", "--base", "HEAD"], &d);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    std::fs::write(d.join("specs/real.toml"), without_worker(BASE)).unwrap();
+    let out = plinth(&["diff", "platform.toml", "--base", "HEAD"], &d);
+    assert_eq!(code(&out), 2, "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("worker"),
+        "{}",
+        show(&out)
+    );
+    // The working copy is a plain file now; the revision still holds the link.
+    std::fs::remove_file(d.join("sub/escape.toml")).unwrap();
+    std::fs::write(d.join("sub/escape.toml"), BASE).unwrap();
+    let out = plinth(&["diff", "sub/escape.toml", "--base", "HEAD"], &d);
+    assert_eq!(code(&out), 1, "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("outside the folder"),
+        "{}",
+        show(&out)
+    );
+}
+
 #[test]
 fn failed_build_leaves_the_folder_byte_identical() {
     let d = tempdir("failed");
@@ -790,6 +837,57 @@ fn partial_build_and_diff_leave_other_environments_alone() {
     assert_eq!(code(&both), 1);
 }
 
+/// A partial build removes the stale files of the selected environments only, read from where
+/// each target writes an environment's files, never from a name that matches: a service named
+/// like one environment, or a platform (the chart's folder) named like another, does not put
+/// the other environment's files in scope.
+#[test]
+fn partial_build_keeps_files_named_like_the_selected_environment() {
+    let d = tempdir("partial-names");
+    let spec = BASE
+        .replace("name = \"shop\"", "name = \"staging\"")
+        .replace("[services.worker]", "[services.dev]")
+        .replace(
+            "[environments.production]",
+            "[environments.dev]\n\n[environments.staging]",
+        );
+    std::fs::write(d.join("platform.toml"), &spec).unwrap();
+    let out = plinth(&["build", "platform.toml"], &d);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    let others = [
+        "out/k8s/staging/dev.yaml",
+        "out/helm/staging/values-dev.yaml",
+        "out/helm/values-kube-prometheus-stack-dev.yaml",
+        "out/docs/dev.md",
+    ];
+    for f in others {
+        assert!(d.join(f).exists(), "{f} was not generated");
+    }
+    // Renaming `api` leaves its files stale in both environments.
+    std::fs::write(
+        d.join("platform.toml"),
+        spec.replace("[services.api]", "[services.web]"),
+    )
+    .unwrap();
+    let out = plinth(&["build", "platform.toml", "--env", "dev"], &d);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(
+        !d.join("out/k8s/dev/api.yaml").exists(),
+        "dev's stale file stays"
+    );
+    assert!(d.join("out/k8s/staging/api.yaml").exists());
+    assert!(
+        d.join("out/k8s/staging/dev.yaml").exists(),
+        "a dev build removed staging's"
+    );
+    let out = plinth(&["build", "platform.toml", "--env", "staging"], &d);
+    assert_eq!(code(&out), 0, "{}", show(&out));
+    assert!(!d.join("out/k8s/staging/api.yaml").exists());
+    for f in others {
+        assert!(d.join(f).exists(), "a build of one environment removed {f}");
+    }
+}
+
 #[test]
 fn pre_commit_hooks_name_check_and_diff() {
     let text = std::fs::read_to_string(common::root().join(".pre-commit-hooks.yaml")).unwrap();
@@ -799,4 +897,74 @@ fn pre_commit_hooks_name_check_and_diff() {
     for h in &hooks {
         assert!(h["entry"].as_str().unwrap().starts_with("plinth "));
     }
+}
+
+/// Values, keys, names and paths in a report come from files a pull request can commit. In
+/// the Markdown comment none can leave its code span or table cell (a fence longer than any
+/// backtick run inside, control characters escaped), and in every format a carriage return,
+/// an escape sequence, a C1 control or a bidirectional override shows as an escape instead of
+/// acting on the terminal, the CI log or the renderer.
+#[test]
+fn untrusted_text_cannot_inject_markup_or_control_characters() {
+    let injected = "x`` **INJECTED** <img src=\"https://evil.example/p.png\"> ``y";
+    // `extra` is a YAML scalar as written, for the escapes YAML spells and JSON does not.
+    let doc = |value: &str, cr: &str, extra: &str| {
+        let value = serde_json::Value::String(value.to_owned()).to_string();
+        let cr = serde_json::Value::String(cr.to_owned()).to_string();
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: \"a`b\", namespace: acme}}\ndata: {{md: {value}, cr: {cr}, c1: {extra}}}\n"
+        )
+    };
+    let path = "k8s/staging/<img src=x>.yaml".to_owned();
+    let old = FileSet::from([(path.clone(), doc("old", "old", "old"))]);
+    let new = FileSet::from([(
+        path,
+        doc(
+            injected,
+            "a\r## Heading\r| x | y |\r\x1b[2K::error::forged",
+            "\"\\x9b2J\\u202e\"",
+        ) + "# ````\n",
+    )]);
+    let report = diff::compare(&old, &new);
+    let o = render::Options {
+        color: false,
+        patch: true,
+    };
+    let md = render::markdown(&report, &o);
+    assert!(
+        md.contains("`data.md`: `old` → ```x`` **INJECTED** <img src=\"https://evil.example/p.png\"> ``y```"),
+        "{md}"
+    );
+    assert!(
+        md.contains(
+            "`data.cr`: `old` → `a\\r## Heading\\r\\| x \\| y \\|\\r\\u{1b}[2K::error::forged`"
+        ),
+        "{md}"
+    );
+    assert!(md.contains("| changed | ``ConfigMap acme/a`b`` |"), "{md}");
+    assert!(
+        md.contains("<summary>changed <code>k8s/staging/&lt;img src=x&gt;.yaml</code></summary>"),
+        "{md}"
+    );
+    assert!(md.contains("\n`````diff\n"), "{md}");
+    let human = render::human(&report, &o);
+    let json = render::json(&report, &o);
+    for text in [&md, &human, &json] {
+        let raw: Vec<char> = text
+            .chars()
+            .filter(|&c| (c.is_control() && c != '\n') || c == '\u{202e}')
+            .collect();
+        assert!(raw.is_empty(), "raw {raw:?} in:\n{text}");
+    }
+    assert!(
+        human.contains("a\\r## Heading\\r| x | y |\\r\\u{1b}[2K::error::forged"),
+        "{human}"
+    );
+    assert!(human.contains("\\u{9b}2J\\u{202e}"), "{human}");
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let fields = v["resources"][0]["fields"].as_array().unwrap();
+    assert!(
+        fields.iter().any(|f| f["new"] == "\u{9b}2J\u{202e}"),
+        "JSON keeps the value: {json}"
+    );
 }

@@ -385,3 +385,61 @@ fn secret_value_change_shows_two_fingerprints() {
     assert_eq!(field.path, "stringData.token");
     assert_ne!(field.old, field.new);
 }
+
+/// Every YAML spelling of `kind: Secret` is redacted, because redaction decides on the parsed
+/// documents rather than on the text: the kind on its own line, behind an anchor or an alias,
+/// with a tag, quoted, escaped, in JSON, through a merge key. A file that may hold a Secret
+/// but does not parse (broken YAML, a template naming one) is withheld whole. Each case is the
+/// only change in a drift, in every format, with the patch.
+#[test]
+fn every_spelling_of_a_secret_kind_is_redacted() {
+    let rest =
+        "metadata: {name: leaked, namespace: acme}\nstringData: {password: hunter2-SUPERSECRET}\n";
+    let cases = [
+        format!("apiVersion: v1\nkind:\n  Secret\n{rest}"),
+        format!("apiVersion: v1\nkind: &k Secret\n{rest}"),
+        format!("apiVersion: v1\nkind: !!str Secret\n{rest}"),
+        format!("apiVersion: v1\nkind: !<tag:yaml.org,2002:str> Secret\n{rest}"),
+        format!("apiVersion: v1\nkind: \"\\x53ecret\"\n{rest}"),
+        format!("apiVersion: v1\nkind: \"\\u0053ecret\"\n{rest}"),
+        format!("apiVersion: v1\nkind: \"Sec\\\n  ret\"\n{rest}"),
+        format!("apiVersion: v1\nkind: 'Secret'\n{rest}"),
+        "apiVersion: v1\nmetadata: {name: &n Secret, namespace: acme}\nkind: *n\nstringData: {password: hunter2-SUPERSECRET}\n".to_owned(),
+        "{\"apiVersion\": \"v1\", \"kind\": \"\\u0053ecret\", \"stringData\": {\"password\": \"hunter2-SUPERSECRET\"}}\n".to_owned(),
+        "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: \"\\x53ecret\"\n  stringData: {password: hunter2-SUPERSECRET}\n".to_owned(),
+        format!("base: &b {{kind: Secret}}\n---\n<<: {{kind: Secret, apiVersion: v1}}\n{rest}"),
+        format!("apiVersion: v1\nkind: \"\\x53ecret\"\n{rest}  broken: [\n"),
+        format!("apiVersion: v1\nkind: {{{{ \"Secret\" }}}}\n{rest}"),
+        format!("apiVersion: v1\nkind: {{{{ \"\\x53ecret\" }}}}\n{rest}"),
+        format!("apiVersion: v1\nkind: ConfigMap\nkind: Secret\n{rest}"),
+        format!("apiVersion: v1\nkind: Secret\nkind: ConfigMap\n{rest}"),
+    ];
+    let render = plinth::diff::render::Options {
+        color: false,
+        patch: true,
+    };
+    for (i, doc) in cases.iter().enumerate() {
+        let old = plinth::diff::FileSet::from([(
+            "k8s/staging/api.yaml".to_owned(),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: acme}\n".to_owned(),
+        )]);
+        let mut new = old.clone();
+        new.get_mut("k8s/staging/api.yaml")
+            .unwrap()
+            .push_str(&format!("---\n{doc}"));
+        new.insert("k8s/staging/leak.yaml".to_owned(), doc.clone());
+        let report = plinth::diff::compare(&old, &new);
+        assert!(report.has_changes(), "case {i}");
+        for text in [
+            plinth::diff::render::human(&report, &render),
+            plinth::diff::render::json(&report, &render),
+            plinth::diff::render::markdown(&report, &render),
+        ] {
+            assert!(
+                !text.contains("SUPERSECRET"),
+                "case {i} printed the value:\n{doc}\n{text}"
+            );
+            assert!(text.contains("leak.yaml"), "case {i}:\n{text}");
+        }
+    }
+}

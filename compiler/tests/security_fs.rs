@@ -409,3 +409,80 @@ fn a_spec_linking_outside_its_folder_is_not_read() {
     let out = plinth_run(&repo, &["check", "inside.toml"]);
     assert_exit(&out, 0);
 }
+
+/// A forged manifest entry that names a generated file by an alias (`k8s//env/x.yaml`,
+/// `./k8s/…`, `k8s/./…`) is not plinth's, so a build that still generates the file does not
+/// take the alias for a stale file and remove it; in the staged mode and in the per-file
+/// transaction (the output folder a symlink) alike.
+#[test]
+fn manifest_aliases_of_a_generated_file_do_not_remove_it() {
+    for linked in [false, true] {
+        let dir = TempDir::new(if linked { "alias-tx" } else { "alias" });
+        std::fs::write(dir.join("platform.toml"), plinth::synth::spec(1)).unwrap();
+        let real = dir.join(if linked { "real" } else { "out" });
+        if linked {
+            std::fs::create_dir(&real).unwrap();
+            symlink(&real, &dir.join("out"));
+        }
+        assert_exit(&plinth_run(&dir.0, &["build"]), 0);
+        let manifest = std::fs::read_to_string(real.join(".plinth-manifest")).unwrap();
+        let rel = manifest
+            .lines()
+            .filter_map(|l| l.split_once("  ").map(|(_, p)| p))
+            .find(|p| p.starts_with("k8s/"))
+            .expect("a k8s file")
+            .to_owned();
+        let bytes = std::fs::read(real.join(&rel)).unwrap();
+        let (top, rest) = rel.split_once('/').unwrap();
+        for alias in [
+            format!("{top}//{rest}"),
+            format!("./{rel}"),
+            format!("{top}/./{rest}"),
+            format!("{rel}/"),
+        ] {
+            forge(&real, &alias, &bytes);
+        }
+        let build = plinth_run(&dir.0, &["build"]);
+        assert_exit(&build, 0);
+        assert!(
+            real.join(&rel).is_file(),
+            "linked {linked}: {rel} was removed"
+        );
+        assert_eq!(std::fs::read(real.join(&rel)).unwrap(), bytes);
+        let diff = plinth_run(&dir.0, &["diff"]);
+        assert_exit(&diff, 0);
+    }
+}
+
+/// The folder beside `--out` named like plinth's staging folder is outside the output folder:
+/// without the marker plinth makes before staging there, it is someone else's, and neither an
+/// up-to-date build nor one that writes removes it (that build replaces the files one by one
+/// instead). A leftover with its marker, from a killed build, is removed even by a build that
+/// has nothing to write.
+#[test]
+fn a_staging_folder_plinth_did_not_make_is_left_alone() {
+    let dir = built("foreign-staging");
+    let staging = dir.join(".out.plinth-staging");
+    std::fs::create_dir(&staging).unwrap();
+    std::fs::write(staging.join("keep.txt"), "mine\n").unwrap();
+    assert_exit(&plinth_run(&dir.0, &["build"]), 0);
+    assert!(
+        staging.join("keep.txt").is_file(),
+        "an up-to-date build removed it"
+    );
+    let spec = std::fs::read_to_string(dir.join("platform.toml")).unwrap();
+    let changed = spec.replacen("LOG_LEVEL = \"info\"", "LOG_LEVEL = \"debug\"", 1);
+    assert_ne!(changed, spec);
+    std::fs::write(dir.join("platform.toml"), &changed).unwrap();
+    assert_exit(&plinth_run(&dir.0, &["build"]), 0);
+    assert!(
+        staging.join("keep.txt").is_file(),
+        "a build that wrote removed it"
+    );
+    assert_exit(&plinth_run(&dir.0, &["diff"]), 0);
+    // The same folder with plinth's marker beside it is a killed build's leftover.
+    let marker = dir.join(".out.plinth-staging-marker");
+    std::fs::write(&marker, "").unwrap();
+    assert_exit(&plinth_run(&dir.0, &["build"]), 0);
+    assert!(!staging.exists() && !marker.exists());
+}

@@ -252,6 +252,8 @@ fn files(mut c: crate::Compilation) -> FileSet {
 /// nothing after it is an option, so no revision can reach git as one (`--output=FILE` would
 /// make `git show` write a file).
 fn git_show(spec: &Path, rev: &str) -> Result<Option<String>, String> {
+    /// How many symbolic links are followed from the spec before giving up (a loop).
+    const MAX_LINKS: usize = 8;
     if rev.starts_with('-') {
         return Err(format!(
             "the revision `{rev}` starts with `-`, which git would read as an option; \
@@ -282,7 +284,52 @@ fn git_show(spec: &Path, rev: &str) -> Result<Option<String>, String> {
             .trim_start_matches("fatal: ")
             .to_owned()
     };
-    let output = git(&["show", "--end-of-options", &format!("{rev}:./{file}")])?;
+    // The path of the file read, relative to the spec's folder: the spec's name, then the
+    // target of each symbolic link the revision stores there.
+    let mut rel = file.clone();
+    let mut links = 0;
+    let output = loop {
+        let output = git(&["show", "--end-of-options", &format!("{rev}:./{rel}")])?;
+        if !output.status.success() {
+            break output;
+        }
+        // `git show` prints a link's target, not the file it names (mode 120000 in the tree).
+        let entry = git(&[
+            "ls-tree",
+            "--end-of-options",
+            rev,
+            "--",
+            &format!("./{rel}"),
+        ])?;
+        if !entry.stdout.starts_with(b"120000 ") {
+            break output;
+        }
+        links += 1;
+        let target = String::from_utf8_lossy(&output.stdout).into_owned();
+        rel = match link_target(&rel, &target) {
+            Some(next) if links <= MAX_LINKS => next,
+            Some(_) => {
+                return Err(format!(
+                    "`{}` at revision `{rev}` is a chain of more than {MAX_LINKS} symbolic links",
+                    display_path(spec)
+                ))
+            }
+            None => {
+                return Err(format!(
+                    "`{}` at revision `{rev}` is a symbolic link to `{}`, outside the folder that \
+                     holds it; a spec that is a link must point at a file in its own folder or below",
+                    display_path(spec),
+                    target.escape_debug()
+                ))
+            }
+        };
+    };
+    if !output.status.success() && rel != file {
+        return Err(format!(
+            "`{}` at revision `{rev}` is a symbolic link to `{rel}`, which that revision does not hold",
+            display_path(spec)
+        ));
+    }
     if !output.status.success() {
         // Why it failed decides what happens: a revision that does not exist is an error,
         // a revision without the file is a spec new in this change. git's own messages are
@@ -327,4 +374,26 @@ fn git_show(spec: &Path, rev: &str) -> Result<Option<String>, String> {
     crate::spec::decode(&display_path(spec), output.stdout)
         .map(Some)
         .map_err(|_| format!("`{}` at revision `{rev}` is not UTF-8", display_path(spec)))
+}
+
+/// Where a symbolic link stored at `link` (a `/`-separated path relative to the spec's folder)
+/// with the text `target` leads, relative to the same folder; `None` when it leaves the folder
+/// (an absolute target, or more `..` than there are folders), which the working copy's reader
+/// refuses too.
+fn link_target(link: &str, target: &str) -> Option<String> {
+    if target.starts_with('/') || target.contains(['\\', '\0', '\n']) {
+        return None;
+    }
+    let mut parts: Vec<&str> = link.split('/').collect();
+    parts.pop();
+    for part in target.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop()?;
+            }
+            name => parts.push(name),
+        }
+    }
+    (!parts.is_empty()).then(|| parts.join("/"))
 }

@@ -7,6 +7,9 @@
 //! are hard-linked into it, new files written, and then the two folders are exchanged with one
 //! `renameat2(RENAME_EXCHANGE)`. A kill before the exchange leaves the old folder untouched, a
 //! kill after it the new one; either way the next build removes the leftover staging folder.
+//! It knows the folder for its own by a marker file beside it (`.<name>.plinth-staging-marker`),
+//! made before the folder and removed after it; a folder of that name without the marker is
+//! someone else's, left alone (and the build uses the per-file transaction instead).
 //!
 //! Elsewhere (the output folder is a mount point, a symlink, the working directory, holds a
 //! Git checkout, or the filesystem cannot exchange) the files are replaced one by one as a
@@ -38,6 +41,7 @@ use std::path::{Component, Path, PathBuf};
 
 use crate::diff::FileSet;
 use crate::emit::{OutputFile, Target};
+use crate::ir::naming;
 
 /// The manifest's file name, in the output folder.
 pub(crate) const MANIFEST: &str = ".plinth-manifest";
@@ -115,25 +119,39 @@ impl Scope {
     }
 
     /// Whether `path` belongs to the scope. With an environment selection, a file belongs
-    /// when a folder or file of its path is named after a selected environment, or when the
-    /// build produces it; files shared by all environments are never removed by a partial
-    /// build.
+    /// when the build produces it, when the layout of its path places it in a selected
+    /// environment (`naming::environment_of_file`), or when it is in the Compose folder and
+    /// the build writes the Compose file (the folder is the Compose environment's alone).
+    /// Files shared by all environments, and files of no known layout, are never removed by a
+    /// partial build.
     fn contains(&self, path: &str, produced: &BTreeSet<&str>) -> bool {
-        let mut parts = path.split('/');
-        let in_target = parts.next().is_some_and(|t| self.targets.contains(&t));
+        let in_target = path
+            .split('/')
+            .next()
+            .is_some_and(|t| self.targets.contains(&t));
         in_target
             && (self.envs.is_empty()
                 || produced.contains(path)
-                || parts.any(|p| {
-                    let stem = p.split('.').next().unwrap_or(p);
-                    self.envs.iter().any(|e| e == p || e == stem)
-                }))
+                || match naming::environment_of_file(path) {
+                    Some(env) => self.envs.iter().any(|e| e == env),
+                    None => {
+                        path.starts_with("compose/")
+                            && produced.contains(naming::compose_file().as_str())
+                    }
+                })
     }
 }
 
-/// Whether a manifest entry is a plain relative path that stays inside the output folder.
+/// Whether a manifest entry is a plain relative path that stays inside the output folder,
+/// written in the one form plinth writes paths in: `/`-separated names, none of them empty,
+/// `.` or `..`, without a leading or trailing `/` or a backslash. An entry is compared with
+/// the generated paths as a string, so an alias of a generated file (`k8s//dev/api.yaml`,
+/// `./k8s/…`) would otherwise be taken for a stale file and removed; any other spelling is
+/// not plinth's.
 fn safe_relative(path: &str) -> bool {
     !path.is_empty()
+        && !path.contains('\\')
+        && path.split('/').all(|c| !matches!(c, "" | "." | ".."))
         && Path::new(path)
             .components()
             .all(|c| matches!(c, Component::Normal(_)))
@@ -912,6 +930,8 @@ fn create_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
 
 /// Carries out `plan`: all of it, or on failure nothing.
 pub(crate) fn apply(out: &Path, plan: &Plan) -> Result<(), String> {
+    // Before the check for an empty plan: a build killed after its exchange left the new set
+    // in place, so the next build writes nothing but must still remove the old folder.
     swap::clear_stale(out);
     if plan.writes.is_empty() && plan.removes.is_empty() {
         return Ok(());
@@ -977,14 +997,42 @@ mod swap {
         Some(out.with_file_name(format!(".{name}.plinth-staging")))
     }
 
-    /// Removes the leftover of a killed build: its half-staged new folder, or the old folder
-    /// it had just exchanged out.
+    /// The marker beside the staging folder, `parent/.name.plinth-staging-marker`: made before
+    /// the folder and removed after it, so that its presence tells a folder plinth staged
+    /// from one that merely has the name (which `--out`'s parent, outside the output folder,
+    /// may hold for reasons of its own).
+    fn marker_path(staging: &Path) -> PathBuf {
+        let mut name = staging.as_os_str().to_owned();
+        name.push("-marker");
+        PathBuf::from(name)
+    }
+
+    /// Removes the leftover of a killed build, recognised by its marker: its half-staged new
+    /// folder, or the old folder it had just exchanged out. Without the marker, nothing is
+    /// removed.
     pub(super) fn clear_stale(out: &Path) {
-        // `symlink_metadata`, so that a link in its place (which `remove_dir_all` removes
-        // without following) goes too.
-        if let Some(staging) = staging_path(out).filter(|s| std::fs::symlink_metadata(s).is_ok()) {
-            let _ = std::fs::remove_dir_all(staging);
+        let Some(staging) = staging_path(out) else {
+            return;
+        };
+        let marker = marker_path(&staging);
+        if !std::fs::symlink_metadata(&marker).is_ok_and(|m| m.is_file()) {
+            return;
         }
+        // `symlink_metadata`, so that a link in its place is removed itself, never followed.
+        match std::fs::symlink_metadata(&staging) {
+            Ok(m) if m.is_dir() => {
+                if std::fs::remove_dir_all(&staging).is_err() {
+                    return;
+                }
+            }
+            Ok(_) => {
+                if std::fs::remove_file(&staging).is_err() {
+                    return;
+                }
+            }
+            Err(_) => {}
+        }
+        let _ = std::fs::remove_file(marker);
     }
 
     pub(super) fn apply(out: &Path, plan: &Plan) -> Outcome {
@@ -1013,7 +1061,23 @@ mod swap {
                 return Outcome::Failed(e);
             }
         }
-        let outcome = exchange_in(out, &staging, plan, exists);
+        // The marker first, so that whatever is at the staging path from now on is known for
+        // plinth's; it goes last, once the staging path is empty again.
+        let marker = marker_path(&staging);
+        let outcome = match super::create_file(
+            &marker,
+            b"plinth stages an output folder beside this file\n",
+        ) {
+            Ok(()) => {
+                let outcome = exchange_in(out, &staging, plan, exists);
+                if std::fs::symlink_metadata(&staging).is_err() {
+                    let _ = std::fs::remove_file(&marker);
+                }
+                outcome
+            }
+            // A marker left by someone else (or a link in its place): stage nothing here.
+            Err(_) => Outcome::Unsupported,
+        };
         if !matches!(outcome, Outcome::Done) {
             parents.rollback();
         }

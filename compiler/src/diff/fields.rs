@@ -113,11 +113,11 @@ fn join(path: &str, key: &str) -> String {
 }
 
 /// A value as one short line: strings bare, everything else as compact JSON, cut at 120
-/// characters.
+/// characters, with control characters escaped ([`printable`]).
 pub fn display_value(v: &Value) -> String {
     let text = match v {
-        Value::String(s) if !s.is_empty() && !s.contains('\n') => s.clone(),
-        other => other.to_string(),
+        Value::String(s) if !s.is_empty() && !s.contains('\n') => printable(s).into_owned(),
+        other => printable(&other.to_string()).into_owned(),
     };
     const MAX: usize = 120;
     if text.chars().count() > MAX {
@@ -126,4 +126,43 @@ pub fn display_value(v: &Value) -> String {
     } else {
         text
     }
+}
+
+/// `text` with every character that could act on a terminal, a CI log or a Markdown renderer
+/// instead of showing written as an escape (`\r`, `\u{1b}`): C0 controls but the tab, DEL,
+/// C1 controls, and the invisible format characters that reorder or hide text (bidirectional
+/// overrides and isolates, zero-width characters, the byte order mark).
+///
+/// The values, names and paths in a report come from files a pull request can commit, and the
+/// report is printed to CI logs and posted as a comment: a raw carriage return or escape
+/// sequence would let them rewrite a log line or forge a CI command, a line break would let
+/// them leave a Markdown table cell.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains(hidden) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c if hidden(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
+/// Whether [`printable`] escapes `c`.
+pub(crate) fn hidden(c: char) -> bool {
+    (c.is_control() && c != '\t')
+        || matches!(
+            c,
+            '\u{061c}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{202a}'..='\u{202e}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{2069}'
+                | '\u{feff}'
+        )
 }

@@ -34,10 +34,13 @@ pub(crate) fn files(files: &FileSet) -> Cow<'_, FileSet> {
 
 /// The text of one file with its secret values replaced, or `None` when it holds none.
 ///
-/// A `.env` file has every value replaced. A file that declares a Kubernetes Secret has the
-/// values of its `data` and `stringData` (and its annotations, where `kubectl apply` keeps a
-/// copy of the whole object) replaced, and is re-serialized; when it cannot be parsed (a Helm
-/// template, broken YAML), its whole text is withheld behind one fingerprint, since no line of
+/// A `.env` file has every value replaced. Any other file that YAML could declare a Secret in
+/// is parsed, and every object whose parsed `kind` is `Secret` has the values of its `data` and
+/// `stringData` (and its annotations, where `kubectl apply` keeps a copy of the whole object)
+/// replaced, and the file is re-serialized. The decision is made on the parsed documents, not
+/// on the text, since YAML spells one value many ways (`kind:` and `Secret` on two lines, an
+/// anchor, a tag, an escape). A file that might declare one but cannot be parsed (a Helm
+/// template, broken YAML) has its whole text withheld behind one fingerprint, since no line of
 /// it can be shown safely.
 fn file(path: &str, text: &str) -> Option<String> {
     let name = path.rsplit('/').next().unwrap_or(path);
@@ -45,28 +48,57 @@ fn file(path: &str, text: &str) -> Option<String> {
         let redacted = dotenv(text);
         return (redacted != text).then_some(redacted);
     }
-    if secret_kinds(text) == 0 {
+    if !might_declare_secret(name, text) {
         return None;
     }
     let parsed = if text.contains("{{") {
+        // A template is text, not YAML, until Helm renders it: it is withheld when it names a
+        // Secret anywhere or holds an escape (a Go string literal spells `\x53ecret` too), and
+        // otherwise shown, because plinth's own chart templates (which hold neither) must stay
+        // readable in a review.
+        if !names_secret(text) && !text.contains('\\') {
+            return None;
+        }
         None
     } else {
         serde_saphyr::from_multiple::<Value>(text).ok()
     };
     if let Some(mut docs) = parsed {
-        let found: usize = docs.iter_mut().map(redact_secrets).sum();
-        // Each `kind: Secret` left must be one of the objects just redacted, not a Secret
-        // written inside a string (a ConfigMap holding a manifest), whose values are intact.
-        if let Some(yaml) = to_yaml(text, &docs).filter(|y| found > 0 && secret_kinds(y) == found) {
+        let replaced: usize = docs.iter_mut().map(redact_secrets).sum();
+        if replaced == 0 {
+            return None;
+        }
+        if let Some(yaml) = to_yaml(text, &docs) {
             return Some(yaml);
         }
     }
     Some(format!(
-        "# the text of this file is withheld: it declares a Kubernetes Secret (fingerprint {:08x})\n",
+        "# the text of this file is withheld: it may declare a Kubernetes Secret (fingerprint {:08x})\n",
         fnv(text)
     ))
 }
 
+/// Whether a file could hold a YAML document whose `kind` is `Secret`, decided cheaply so that
+/// most generated files are not parsed twice.
+///
+/// Terraform and Markdown are never read as YAML by a cluster tool. In any other file, a YAML
+/// scalar can only equal `Secret` if the text holds the word, or writes it with an escape
+/// (`"\x53ecret"`), which needs a backslash: plain and quoted scalars that are folded over
+/// lines gain a space, and anchors, aliases, tags and JSON spelling all keep the word.
+fn might_declare_secret(name: &str, text: &str) -> bool {
+    let extension = name.rsplit_once('.').map_or("", |(_, e)| e);
+    if matches!(extension, "tf" | "md") {
+        return false;
+    }
+    text.contains("Secret") || text.contains('\\')
+}
+
+/// Whether `Secret` occurs as a word of its own (not inside `ExternalSecret` or `SecretStore`).
+fn names_secret(text: &str) -> bool {
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices("Secret")
+        .any(|(i, m)| !text[..i].ends_with(word) && !text[i + m.len()..].starts_with(word))
+}
 /// A `.env` file with each value replaced by its fingerprint; names and comments stay.
 fn dotenv(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -88,42 +120,25 @@ fn dotenv(text: &str) -> String {
     out
 }
 
-/// How many times the text says `kind: Secret`, in YAML or JSON spelling, quoted or not.
-fn secret_kinds(text: &str) -> usize {
-    let quote_or_space = |c: char| matches!(c, ' ' | '\t' | '"' | '\'');
-    text.match_indices("kind")
-        .filter(|(i, _)| {
-            let rest = text[i + 4..].trim_start_matches(quote_or_space);
-            let Some(rest) = rest.strip_prefix(':') else {
-                return false;
-            };
-            let rest = rest.trim_start_matches(quote_or_space);
-            let rest = rest.strip_prefix("!!str").unwrap_or(rest);
-            let rest = rest.trim_start_matches(quote_or_space);
-            rest.strip_prefix("Secret")
-                .is_some_and(|after| !after.starts_with(|c: char| c.is_alphanumeric() || c == '_'))
-        })
-        .count()
-}
-
 /// Replaces the values of every Secret object in `doc` (at any depth, so the items of a
-/// `List` too), returning how many there were.
+/// `List` too), returning how many values were replaced.
 fn redact_secrets(doc: &mut Value) -> usize {
     match doc {
         Value::Object(map) => {
             if map.get("kind").and_then(Value::as_str) == Some("Secret") {
+                let mut replaced = 0;
                 for field in ["data", "stringData"] {
                     if let Some(values) = map.get_mut(field) {
-                        redact_values(values);
+                        replaced += redact_values(values);
                     }
                 }
                 if let Some(annotations) = map
                     .get_mut("metadata")
                     .and_then(|m| m.get_mut("annotations"))
                 {
-                    redact_values(annotations);
+                    replaced += redact_values(annotations);
                 }
-                return 1;
+                return replaced;
             }
             map.values_mut().map(redact_secrets).sum()
         }
@@ -133,15 +148,19 @@ fn redact_secrets(doc: &mut Value) -> usize {
 }
 
 /// Replaces each value of a map (or the value itself, when it is not a map) by its
-/// fingerprint.
-fn redact_values(values: &mut Value) {
+/// fingerprint, returning how many were replaced.
+fn redact_values(values: &mut Value) -> usize {
     match values {
         Value::Object(map) => {
             for v in map.values_mut() {
                 *v = Value::String(redacted(&v.to_string()));
             }
+            map.len()
         }
-        other => *other = Value::String(redacted(&other.to_string())),
+        other => {
+            *other = Value::String(redacted(&other.to_string()));
+            1
+        }
     }
 }
 

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use serde_json::{json, Value};
 
+use super::fields::{hidden, printable};
 use super::{display_value, Change, FieldChange, Report, ResourceChange, RiskLevel};
 
 /// What to include and how.
@@ -95,7 +96,12 @@ fn field_line(f: &FieldChange) -> String {
             .map(display_value)
             .unwrap_or_else(|| "(none)".to_owned())
     };
-    format!("{}: {} → {}", f.path, show(&f.old), show(&f.new))
+    format!(
+        "{}: {} → {}",
+        printable(&f.path),
+        show(&f.old),
+        show(&f.new)
+    )
 }
 
 struct Paint(bool);
@@ -125,10 +131,10 @@ pub fn human(report: &Report, options: &Options) -> String {
     let mut file = None;
     for r in &report.resources {
         if file != Some(&r.file) {
-            let _ = writeln!(out, "{}", paint.code("1", &r.file));
+            let _ = writeln!(out, "{}", paint.code("1", &printable(&r.file)));
             file = Some(&r.file);
         }
-        let head = format!("  {} {}", r.change.marker(), r.title());
+        let head = format!("  {} {}", r.change.marker(), printable(&r.title()));
         let _ = writeln!(out, "{}", paint.change(r.change, &head));
         for f in &r.fields {
             let _ = writeln!(out, "      {}", field_line(f));
@@ -137,7 +143,7 @@ pub fn human(report: &Report, options: &Options) -> String {
             let _ = writeln!(out, "      (compared by text; see the file diff)");
         }
         for risk in &r.risks {
-            let text = format!("      ! {}: {}", risk.level.word(), risk.reason);
+            let text = format!("      ! {}: {}", risk.level.word(), printable(&risk.reason));
             let _ = writeln!(
                 out,
                 "{}",
@@ -154,6 +160,7 @@ pub fn human(report: &Report, options: &Options) -> String {
                 out.push('\n');
             }
             for line in f.unified().lines() {
+                let line = &*printable(line);
                 let colored = if line.starts_with("+++") || line.starts_with("---") {
                     paint.code("1", line)
                 } else if line.starts_with('+') {
@@ -171,7 +178,7 @@ pub fn human(report: &Report, options: &Options) -> String {
     } else if !report.files.is_empty() {
         out.push('\n');
         for f in &report.files {
-            let text = format!("{} {}", f.change.marker(), f.path);
+            let text = format!("{} {}", f.change.marker(), printable(&f.path));
             let _ = writeln!(out, "{}", paint.change(f.change, &text));
         }
     }
@@ -227,19 +234,63 @@ pub fn json(report: &Report, options: &Options) -> String {
         "resources": report.resources.iter().map(resource_json).collect::<Vec<_>>(),
         "files": files,
     });
-    let mut text = serde_json::to_string_pretty(&v).unwrap_or_default();
-    text.push('\n');
-    text
+    let text = serde_json::to_string_pretty(&v).unwrap_or_default();
+    // serde_json escapes the C0 controls; the rest that `printable` hides (DEL, C1, the
+    // invisible format characters) can only be inside strings, where a `\uXXXX` escape keeps
+    // the value the same for a JSON reader and keeps the text inert on a terminal.
+    let mut out = String::with_capacity(text.len() + 1);
+    for c in text.chars() {
+        if c != '\n' && hidden(c) {
+            let mut units = [0; 2];
+            for unit in c.encode_utf16(&mut units) {
+                let _ = write!(out, "\\u{unit:04x}");
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('\n');
+    out
 }
 
-/// Inline code for a Markdown table cell: backticks and pipes cannot break out of it.
+/// Inline code for a Markdown table cell that nothing in `text` can break out of: control
+/// characters escaped ([`printable`]), pipes escaped for the table, and a fence of one
+/// backtick more than the longest run inside (CommonMark's rule), padded with a space when the
+/// text starts or ends with a backtick or a space, which the renderer strips again.
 fn code(text: &str) -> String {
-    let clean = text.replace('|', "\\|").replace('\n', " ");
-    if clean.contains('`') {
-        format!("`` {clean} ``")
+    let clean = printable(text).replace('|', "\\|");
+    let longest = clean.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if clean.starts_with(['`', ' ']) || clean.ends_with(['`', ' ']) {
+        " "
     } else {
-        format!("`{clean}`")
+        ""
+    };
+    format!("{fence}{pad}{clean}{pad}{fence}")
+}
+
+/// Plain Markdown text that shows exactly as written: control characters escaped, and every
+/// ASCII punctuation character that Markdown or HTML could read as markup backslash-escaped
+/// (CommonMark allows it before any ASCII punctuation). Risk reasons quote names and images
+/// from the files compared, which a pull request can choose.
+fn text(text: &str) -> String {
+    let mut out = String::new();
+    for c in printable(text).chars() {
+        if c.is_ascii_punctuation() {
+            out.push('\\');
+        }
+        out.push(c);
     }
+    out
+}
+
+/// Text for an HTML element (the `<summary>` of a patch), which Markdown does not read.
+fn html(text: &str) -> String {
+    printable(text)
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// How many field changes a Markdown row lists before "and N more".
@@ -266,7 +317,7 @@ pub fn markdown(report: &Report, options: &Options) -> String {
                     "> - {} in {}: {}",
                     code(&r.title()),
                     code(&r.file),
-                    risk.reason
+                    text(&risk.reason)
                 );
             }
         }
@@ -296,7 +347,7 @@ pub fn markdown(report: &Report, options: &Options) -> String {
                     RiskLevel::Destructive => "**destructive**",
                     RiskLevel::Restart => "*restart*",
                 };
-                cells.push(format!("{icon}: {}", risk.reason.replace('|', "\\|")));
+                cells.push(format!("{icon}: {}", text(&risk.reason)));
             }
             let _ = writeln!(
                 out,
@@ -311,13 +362,19 @@ pub fn markdown(report: &Report, options: &Options) -> String {
     }
     if options.patch {
         for f in &report.files {
-            let patch = f.unified();
-            let fence = if patch.contains("```") { "~~~~" } else { "```" };
+            let mut patch = String::new();
+            for line in f.unified().lines() {
+                patch.push_str(&printable(line));
+                patch.push('\n');
+            }
+            // A fenced block ends only at a line of at least as many backticks as opened it.
+            let longest = patch.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+            let fence = "`".repeat(longest.max(2) + 1);
             let _ = writeln!(
                 out,
-                "<details><summary>{} {}</summary>\n\n{fence}diff\n{}{fence}\n\n</details>\n",
+                "<details><summary>{} <code>{}</code></summary>\n\n{fence}diff\n{}{fence}\n\n</details>\n",
                 f.change.word(),
-                code(&f.path),
+                html(&f.path),
                 patch
             );
         }

@@ -456,7 +456,65 @@ pub fn helm_release(platform: &str) -> String {
 /// environment. Beside the chart folders rather than in one, so they are never taken for a
 /// values file of the platform's chart.
 pub fn helm_upstream_values_file(chart: &str, env: &str) -> String {
+    debug_assert!(
+        UPSTREAM_CHARTS.contains(&chart),
+        "{chart} is missing from UPSTREAM_CHARTS"
+    );
     format!("helm/values-{chart}-{env}.yaml")
+}
+
+/// Every upstream chart with a values file of its own (`helm_upstream_values_file`), so that
+/// the environment of `helm/values-<chart>-<env>.yaml` can be read back from the name even
+/// when an environment's name has a hyphen (`values-loki-prod-eu.yaml`).
+pub const UPSTREAM_CHARTS: &[&str] = &[
+    "alloy",
+    "argo-rollouts",
+    "base",
+    "cert-manager",
+    "cloudnative-pg",
+    "cni",
+    "external-dns",
+    "external-secrets",
+    "gateway-crds-helm",
+    "gateway-helm",
+    "istiod",
+    "kube-prometheus-stack",
+    "loki",
+    "metrics-server",
+    "plugin-barman-cloud",
+    "prometheus-adapter",
+    "traefik",
+    "vpa",
+];
+
+/// The environment a generated file belongs to, read from the layout of its path (the path
+/// functions of this module), or `None` for a file every environment shares (the chart's
+/// templates, the Compose folder) or a path of no known layout.
+///
+/// `build --env` removes the stale files of the selected environments only, and this is how it
+/// tells them apart: from the path's position, never from a name that merely matches (a
+/// workload named `dev` writes `k8s/staging/dev.yaml`, which is staging's).
+pub fn environment_of_file(path: &str) -> Option<&str> {
+    let parts: Vec<&str> = path.split('/').collect();
+    let env = match parts.as_slice() {
+        ["k8s" | "terraform" | "prometheus" | "alertmanager", env, _, ..] => Some(*env),
+        ["docs", file] => file.strip_suffix(".md"),
+        ["helm", file] => {
+            let rest = file.strip_prefix("values-")?.strip_suffix(".yaml")?;
+            // The longest chart that fits, so that a chart whose name starts another's cannot
+            // take part of that chart's name for an environment.
+            UPSTREAM_CHARTS
+                .iter()
+                .filter_map(|chart| {
+                    Some((chart.len(), rest.strip_prefix(chart)?.strip_prefix('-')?))
+                })
+                .max_by_key(|(len, _)| *len)
+                .map(|(_, env)| env)
+        }
+        ["helm", _chart, file] => file.strip_prefix("values-")?.strip_suffix(".yaml"),
+        _ => None,
+    };
+    env.filter(|e| !e.is_empty())
 }
 
 /// Release name of Loki; its gateway Service, which Grafana's data source and Alloy point at,
@@ -960,6 +1018,38 @@ pub fn listener(scheme: &str, host: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every environment file's path reads back as its environment, whatever the names of the
+    /// workload, the platform or the environment; shared files belong to none.
+    #[test]
+    fn a_file_path_names_its_environment_by_position() {
+        for env in ["dev", "prod-eu", "helm"] {
+            for path in [
+                k8s_workload_file(env, "dev"),
+                k8s_namespace_file(env),
+                terraform_file(env, "main.tf"),
+                prometheus_rules_file(env),
+                alertmanager_config_file(env),
+                docs_file(env),
+                helm_values_file("staging", env),
+                helm_values_file(env, env),
+                helm_upstream_values_file("gateway-crds-helm", env),
+                helm_upstream_values_file("kube-prometheus-stack", env),
+                helm_upstream_values_file("loki", env),
+            ] {
+                assert_eq!(environment_of_file(&path), Some(env), "{path}");
+            }
+        }
+        for shared in [
+            helm_chart_file("dev", "values.yaml"),
+            helm_chart_file("dev", "templates/values-dev.yaml"),
+            compose_file(),
+            compose_dashboard_file("dev"),
+            "k8s/dev".to_owned(),
+        ] {
+            assert_eq!(environment_of_file(&shared), None, "{shared}");
+        }
+    }
 
     #[test]
     fn the_banner_names_the_file_however_the_path_was_typed() {
