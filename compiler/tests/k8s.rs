@@ -570,6 +570,19 @@ fn qdrant_and_minio_run_read_only_and_answer_the_scrape() {
     assert!(env_of("media").contains(&("MINIO_PROMETHEUS_AUTH_TYPE".into(), "public".into())));
 }
 
+/// The MinIO preset runs an image MinIO published. Its images are tagged with the git tag
+/// (`RELEASE.2024-10-13T13-34-11Z`, not the `…-45Z` the preset once named, which no registry
+/// has), and the last one is `RELEASE.2025-09-07T16-13-09Z`: later releases are source only.
+#[test]
+fn minio_runs_the_last_image_minio_published() {
+    let objs = objects(&spec("[datastores.media]\npreset = \"minio\"\n"), "default");
+    let set = find(&objs, "StatefulSet", "media");
+    assert_eq!(
+        set["spec"]["template"]["spec"]["containers"][0]["image"],
+        "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
+    );
+}
+
 /// A Redis whose password secret a client reads requires that password: the server starts
 /// with `--requirepass` from the variable `redis-cli` (the probes) reads too, both from the
 /// secret, never a value; a Redis nobody gave a password runs as the preset says.
