@@ -596,7 +596,15 @@ fn istio_cni(env: &Environment) -> Option<Addon> {
 /// container (Istio CNI redirects the traffic); metrics merging (`enablePrometheusMerge`,
 /// Istio's default, written out because the scraping depends on it) serves each pod's
 /// application metrics on the sidecar agent's port, which Prometheus reaches without a mesh
-/// identity. Installed after the Gateway API CRDs so it watches Gateways from the start.
+/// identity. `gateways.seccompProfile` gives the pods of the Gateway's proxies the runtime's
+/// seccomp profile: istiod deploys them from its `kube-gateway.yaml` template into the
+/// Gateway's namespace, which enforces Pod Security `restricted`, and that template sets a
+/// seccomp profile only when this value is set (the chart's default is none), so the
+/// namespace would refuse every proxy pod. The rest of the template already meets
+/// `restricted`: a non-root proxy (uid 1337) without privilege escalation, every capability
+/// dropped, only the `net.ipv4.ip_unprivileged_port_start` sysctl that the profile allows, and
+/// emptyDir, downward API, projected and ConfigMap volumes. Installed after the Gateway API
+/// CRDs so it watches Gateways from the start.
 fn istiod(env: &Environment) -> Option<Addon> {
     if !runs_istio(env) {
         return None;
@@ -618,6 +626,7 @@ fn istiod(env: &Environment) -> Option<Addon> {
         values: Some(json!({
             "cni": { "enabled": env.cluster.mesh },
             "meshConfig": { "enablePrometheusMerge": true },
+            "gateways": { "seccompProfile": { "type": "RuntimeDefault" } },
         })),
         after,
         role: None,
