@@ -692,6 +692,11 @@ fn qdrant_replicas_form_one_cluster() {
         .unwrap()
         .iter()
         .any(|p| p["containerPort"] == 6335));
+    // A joining node is Ready only once the leader reaches it at `vectors-N.vectors`, so that
+    // name must resolve before the pod is Ready, or the cluster never forms.
+    let service = find(&objs, "Service", "vectors");
+    assert_eq!(service["spec"]["clusterIP"], "None");
+    assert_eq!(service["spec"]["publishNotReadyAddresses"], true);
     let policy = find(&objs, "NetworkPolicy", "vectors");
     let own = |rules: &Value, dir: &str| {
         rules.as_array().unwrap().iter().any(|r| {
@@ -710,6 +715,10 @@ fn qdrant_replicas_form_one_cluster() {
     );
     let c = &find(&objs, "StatefulSet", "vectors")["spec"]["template"]["spec"]["containers"][0];
     assert!(c.get("command").is_none());
+    // A single node's clients must not be sent to it before it is Ready.
+    assert!(find(&objs, "Service", "vectors")["spec"]
+        .get("publishNotReadyAddresses")
+        .is_none());
 
     // Compose runs one node of the cluster, and says so.
     let local = format!("{text}\n[environments.dev]\nlocal = true\n");
