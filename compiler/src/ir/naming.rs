@@ -904,6 +904,10 @@ pub fn alertmanager_secret_file(r: &super::SecretRef) -> String {
 /// its own alerts ends here; alerts from other sources that match no route are dropped.
 pub const UNROUTED_RECEIVER: &str = "unrouted";
 
+/// Receiver without integrations for the monitoring stack's own bookkeeping alerts (`Watchdog`,
+/// `InfoInhibitor`), named as kube-prometheus-stack names its own.
+pub const DISCARD_RECEIVER: &str = "null";
+
 /// `payment_failures` → `PaymentFailures`: the UpperCamelCase form of a snake or kebab name.
 fn upper_camel(name: &str) -> String {
     name.split(|c: char| !c.is_ascii_alphanumeric())
