@@ -900,13 +900,11 @@ pub fn alertmanager_secret_file(r: &super::SecretRef) -> String {
     format!("/etc/alertmanager/secrets/{}/{}", r.secret, r.key)
 }
 
-/// Root receiver of a configuration without a default receiver. plinth proves that none of
-/// its own alerts ends here; alerts from other sources that match no route are dropped.
-pub const UNROUTED_RECEIVER: &str = "unrouted";
+/// Root receiver of a configuration without a default receiver (see [`crate::units::UNROUTED_RECEIVER`]).
+pub const UNROUTED_RECEIVER: &str = crate::units::UNROUTED_RECEIVER;
 
-/// Receiver without integrations for the monitoring stack's own bookkeeping alerts (`Watchdog`,
-/// `InfoInhibitor`), named as kube-prometheus-stack names its own.
-pub const DISCARD_RECEIVER: &str = "null";
+/// Receiver of the monitoring stack's bookkeeping alerts (see [`crate::units::DISCARD_RECEIVER`]).
+pub const DISCARD_RECEIVER: &str = crate::units::DISCARD_RECEIVER;
 
 /// `payment_failures` → `PaymentFailures`: the UpperCamelCase form of a snake or kebab name.
 fn upper_camel(name: &str) -> String {
