@@ -160,6 +160,7 @@ codes! {
     CdnHostUnservable = "E251", "cdn-host-unservable", "a route host that an environment's CDN (fronting its hosts from a Route 53 zone) or Cloudflare proxy cannot serve: outside the zone, without TLS, or (CDN) no host short enough for the certificate's common name";
     InvalidAssetsBucket = "E253", "invalid-assets-bucket", "an R2 assets bucket whose host is not a free name of the Cloudflare zone, or whose bucket name is longer than 63 characters";
     CdnOriginTaken = "E252", "cdn-origin-taken", "a route host or DNS record named `origin-<env>.<zone>`, the name the CDN reaches the cluster at";
+    ReservedReceiver = "E254", "reserved-receiver", "an alert receiver named like one plinth adds to the Alertmanager configuration (`null`, `unrouted`)";
     WildcardWithoutGateway = "E245", "wildcard-without-gateway", "a wildcard certificate in an environment whose edge is Ingresses, which plinth serves it through only with the Gateway API";
     CdnCertificateQuota = "W041", "cdn-certificate-quota", "a CDN fronting more hosts than an ACM certificate names by default (10)";
     HealthChecksWithoutRoutes = "W040", "health-checks-without-routes", "DNS health checks in an environment where no service has a route host to check";

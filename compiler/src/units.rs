@@ -573,6 +573,15 @@ pub const LOGS_NAMESPACE: &str = "observability";
 /// The name of the one environment of a spec that defines none.
 pub const DEFAULT_ENVIRONMENT: &str = "default";
 
+/// Root receiver of an Alertmanager configuration without a default receiver. plinth proves
+/// that none of its own alerts ends here; alerts from other sources that match no route are
+/// dropped.
+pub const UNROUTED_RECEIVER: &str = "unrouted";
+
+/// Receiver without integrations for the monitoring stack's own bookkeeping alerts (`Watchdog`,
+/// `InfoInhibitor`), named as kube-prometheus-stack names its own.
+pub const DISCARD_RECEIVER: &str = "null";
+
 /// An SLO's window when the spec gives none: 30 days. Lowering applies it, and `check`
 /// compares it with the metrics retention.
 pub const SLO_WINDOW_MS: u64 = 30 * 86_400_000;

@@ -220,6 +220,41 @@ fn a_chosen_tls_ingress_installs_cert_manager_and_traefik() {
     assert!(deps.contains(&"helm_release.ingress_controller".to_owned()));
 }
 
+/// With Prometheus in the environment, cert-manager's chart makes its ServiceMonitor (off by
+/// default), so the `certmanager_*` series a rule on certificate expiry reads are scraped,
+/// and the release waits for kube-prometheus-stack, which installs the ServiceMonitor CRD.
+#[test]
+fn cert_manager_is_scraped_where_prometheus_runs() {
+    let tls = "replicas = 2\ningress = { host = \"www.{domain}\" }";
+    let gateway = |text: String| {
+        text.replace(
+            "domain = \"shop.example.com\"",
+            "domain = \"shop.example.com\"\ngateway = \"ingress\"",
+        )
+    };
+    let c = compile(&gateway(spec(
+        &format!("{tls}\nmetrics = {{ path = \"/metrics\", port = \"http\" }}"),
+        "",
+    )));
+    let v = values(&c, "cert_manager", "cert-manager");
+    assert_eq!(v["prometheus"]["servicemonitor"]["enabled"], true);
+    assert!(
+        v["prometheus"].get("podmonitor").is_none(),
+        "one or the other"
+    );
+    let addons = file(&c, "addons.tf").unwrap();
+    let cm = find(&addons, &["helm_release", "cert_manager"]);
+    assert!(attr(cm, "depends_on")
+        .to_string()
+        .contains("helm_release.kube_prometheus_stack"));
+
+    // Without Prometheus there is nothing to scrape it, nor the CRD.
+    let c = compile(&gateway(spec(tls, "")));
+    assert!(values(&c, "cert_manager", "cert-manager")
+        .get("prometheus")
+        .is_none());
+}
+
 #[test]
 fn a_class_the_spec_names_is_a_prerequisite_not_an_install() {
     let text = spec("replicas = 2\ningress = { host = \"www.{domain}\", tls = false }", "")

@@ -457,9 +457,10 @@ fn alertmanager_reads_credentials_from_mounted_secrets() {
         a["route"]["group_by"],
         serde_json::json!(["alertname", "service", "environment"])
     );
-    assert_eq!(a["route"]["routes"][0]["receiver"], "pagerduty");
+    // (After the two routes of the monitoring stack's own alerts.)
+    assert_eq!(a["route"]["routes"][2]["receiver"], "pagerduty");
     assert_eq!(
-        a["route"]["routes"][0]["matchers"][0],
+        a["route"]["routes"][2]["matchers"][0],
         r#"severity="critical""#
     );
     let inhibit = &a["inhibit_rules"][0];
@@ -469,6 +470,47 @@ fn alertmanager_reads_credentials_from_mounted_secrets() {
         inhibit["equal"],
         serde_json::json!(["alertname", "service", "environment", "slo"])
     );
+}
+
+/// kube-prometheus-stack's `Watchdog` (always firing) and `InfoInhibitor` go to a receiver
+/// that notifies nobody, before any route of the spec, and `InfoInhibitor` inhibits the
+/// chart's `info` alerts of its namespace: the chart's own configuration does both, but its
+/// values replace the chart's lists, so without them Watchdog reached the default receiver at
+/// every `repeat_interval`. plinth's alerts carry no `namespace`, so none is inhibited.
+#[test]
+fn the_monitoring_stacks_own_alerts_notify_nobody() {
+    let c = build(&spec(""));
+    let a = yaml(&c, "alertmanager/production/alertmanager.yaml");
+    let routes = a["route"]["routes"].as_array().unwrap();
+    for (i, name) in ["Watchdog", "InfoInhibitor"].into_iter().enumerate() {
+        assert_eq!(routes[i]["receiver"], "null");
+        assert_eq!(
+            routes[i]["matchers"],
+            serde_json::json!([format!("alertname=\"{name}\""), r#"severity="none""#])
+        );
+        assert!(routes[i].get("continue").is_none());
+    }
+    let null = a["receivers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "null")
+        .expect("a `null` receiver");
+    assert_eq!(null, &serde_json::json!({ "name": "null" }));
+    assert!(a["inhibit_rules"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!({
+            "source_matchers": [r#"alertname="InfoInhibitor""#],
+            "target_matchers": [r#"severity="info""#, r#"namespace!="""#],
+            "equal": ["namespace"],
+        })));
+    // amtool proves it with the other cases.
+    let t = yaml(&c, "alertmanager/production/route-tests.yaml");
+    assert!(t["tests"].as_array().unwrap().contains(&serde_json::json!({
+        "labels": { "alertname": "Watchdog", "environment": "production", "severity": "none" },
+        "receivers": ["null"],
+    })));
 }
 
 #[test]

@@ -530,8 +530,11 @@ webhook_url = { secret = "alertmanager-slack", key = "webhook-url" }
     let staging = read("staging");
     let config: serde_json::Value = serde_saphyr::from_str(&staging).unwrap();
     assert_eq!(config["route"]["receiver"], "staging-chat");
+    // Every route but those of the monitoring stack's own alerts, which notify nobody.
     for r in config["route"]["routes"].as_array().unwrap() {
-        assert_eq!(r["receiver"], "staging-chat", "staging pages:\n{staging}");
+        if r["receiver"] != "null" {
+            assert_eq!(r["receiver"], "staging-chat", "staging pages:\n{staging}");
+        }
     }
     assert!(staging.contains("#codepal-staging"));
     let tests =

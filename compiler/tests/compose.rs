@@ -544,6 +544,21 @@ fn cron_jobs_run_on_demand() {
         .contains("report (0 3 * * *)"));
 }
 
+/// Traefik before v3.6.1 hard-codes Docker API 1.24, which Docker Engine 29 refuses ("client
+/// version 1.24 is too old", traefik#12253): the proxy then sees no container and every ingress
+/// host answers 404. From v3.6.1 it negotiates the version with the daemon.
+#[test]
+fn traefik_negotiates_the_docker_api_version() {
+    let out = example("learning-assistant");
+    let image = out.service("traefik")["image"].as_str().unwrap().to_owned();
+    let tag = image.rsplit_once(":v").expect("a `vX.Y.Z` tag").1;
+    let version: Vec<u32> = tag.split('.').map(|n| n.parse().unwrap()).collect();
+    assert!(
+        version.as_slice() >= [3, 6, 1].as_slice(),
+        "{image} cannot talk to Docker Engine 29"
+    );
+}
+
 #[test]
 fn a_workload_named_like_a_tool_keeps_its_name() {
     let spec = SHOP
@@ -556,7 +571,7 @@ fn a_workload_named_like_a_tool_keeps_its_name() {
     assert_eq!(out.service("traefik")["image"], "ghcr.io/acme/search:2.0.0");
     assert_eq!(
         out.service("plinth-traefik")["image"],
-        "docker.io/library/traefik:v3.1.6"
+        plinth::emit::compose::TRAEFIK_IMAGE
     );
     out.note("tool services renamed");
 }

@@ -291,6 +291,23 @@ fn istio_serves_the_gateway_without_a_mesh() {
     for chart in ["\"gateway-crds-helm\"", "\"base\"", "\"istiod\""] {
         assert!(addons.contains(chart), "{chart}");
     }
+    // istiod deploys the proxies into the Gateway's namespace, which enforces Pod Security
+    // `restricted`; that profile refuses a pod without a seccomp profile, and istiod's gateway
+    // template sets one only when `gateways.seccompProfile` is given.
+    let namespace = one(&dir, "k8s/production/namespace.yaml", "Namespace");
+    assert_eq!(
+        namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
+        "restricted"
+    );
+    assert_eq!(
+        gw["metadata"]["namespace"], namespace["metadata"]["name"],
+        "the proxies run in the Gateway's namespace"
+    );
+    let values = objects(&dir, "helm/values-istiod-production.yaml");
+    assert_eq!(
+        values[0]["gateways"]["seccompProfile"]["type"],
+        "RuntimeDefault"
+    );
     // No mesh: no sidecars, no CNI agent, no mesh policies.
     assert!(!addons.contains("\"cni\""));
     assert!(!text(&dir, "k8s/production/web.yaml").contains("sidecar.istio.io/inject"));

@@ -108,6 +108,11 @@ fn alert_families_reach_the_receivers_the_route_tests_predict() {
     let doc: Value = serde_saphyr::from_str(&tests.contents).unwrap();
     let mut want: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for case in doc["tests"].as_array().unwrap() {
+        // The monitoring stack's own alerts (Watchdog, InfoInhibitor) have route tests but
+        // are no alert family of the platform's.
+        if case["labels"]["severity"] == "none" {
+            continue;
+        }
         let name = case["labels"]["alertname"].as_str().unwrap().to_owned();
         let receivers = case["receivers"]
             .as_array()

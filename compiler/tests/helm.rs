@@ -599,6 +599,17 @@ fn upstream_values_where_the_spec_asks_for_them() {
         kps["alertmanager"]["alertmanagerSpec"]["secrets"],
         json!(["pagerduty", "slack"])
     );
+    // EKS runs the control plane out of the cluster and kube-proxy's metrics on loopback: the
+    // chart's monitors of them would only page (KubeControllerManagerDown, KubeSchedulerDown,
+    // critical, and KubeProxyInstanceUnreachable) for as long as the cluster lives.
+    for component in [
+        "kubeControllerManager",
+        "kubeScheduler",
+        "kubeEtcd",
+        "kubeProxy",
+    ] {
+        assert_eq!(kps[component], json!({ "enabled": false }), "{component}");
+    }
 
     // 003: 15s scrape interval, 30 days retention; no log stack asked for.
     let text = std::fs::read_to_string(root().join("examples/codepal.toml")).unwrap();
@@ -695,6 +706,27 @@ fn kube_prometheus_stack_takes_rules_and_alertmanager_config_through_the_hook() 
         .unwrap();
     let bare: serde_json::Value = serde_saphyr::from_str(&bare).unwrap();
     assert!(bare.get("additionalPrometheusRulesMap").is_none());
+    // On the EKS cluster plinth creates, the chart's monitors of the control plane are off
+    // (see upstream_values_where_the_spec_asks_for_them); a cluster plinth did not create may
+    // run its control plane in pods, so the chart's defaults stay.
+    assert!(env.cloud.is_some());
+    assert_eq!(bare["kubeScheduler"], json!({ "enabled": false }));
+    let text = format!("{KITCHEN_SINK}\n[environments.staging.cloud]\nenabled = false\n");
+    let c = compile("spec.toml", &text, &plinth::Options::default());
+    let p = c.platform.as_ref().unwrap();
+    let env = p.environments.iter().find(|e| e.name == "staging").unwrap();
+    assert!(env.cloud.is_none());
+    let bare = plinth::emit::helm::upstream::kube_prometheus_stack_values(env, &Default::default())
+        .unwrap();
+    let bare: serde_json::Value = serde_saphyr::from_str(&bare).unwrap();
+    for component in [
+        "kubeControllerManager",
+        "kubeScheduler",
+        "kubeEtcd",
+        "kubeProxy",
+    ] {
+        assert!(bare.get(component).is_none(), "{component}");
+    }
     assert_eq!(
         bare["alertmanager"],
         json!({ "enabled": true, "alertmanagerSpec": { "replicas": 1, "retention": "120h" } })

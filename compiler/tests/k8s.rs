@@ -630,6 +630,19 @@ fn qdrant_and_minio_run_read_only_and_answer_the_scrape() {
     assert!(env_of("media").contains(&("MINIO_PROMETHEUS_AUTH_TYPE".into(), "public".into())));
 }
 
+/// The MinIO preset runs an image MinIO published. Its images are tagged with the git tag
+/// (`RELEASE.2024-10-13T13-34-11Z`, not the `…-45Z` the preset once named, which no registry
+/// has), and the last one is `RELEASE.2025-09-07T16-13-09Z`: later releases are source only.
+#[test]
+fn minio_runs_the_last_image_minio_published() {
+    let objs = objects(&spec("[datastores.media]\npreset = \"minio\"\n"), "default");
+    let set = find(&objs, "StatefulSet", "media");
+    assert_eq!(
+        set["spec"]["template"]["spec"]["containers"][0]["image"],
+        "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
+    );
+}
+
 /// A Redis whose password secret a client reads requires that password: the server starts
 /// with `--requirepass` from the variable `redis-cli` (the probes) reads too, both from the
 /// secret, never a value; a Redis nobody gave a password runs as the preset says.
@@ -739,6 +752,11 @@ fn qdrant_replicas_form_one_cluster() {
         .unwrap()
         .iter()
         .any(|p| p["containerPort"] == 6335));
+    // A joining node is Ready only once the leader reaches it at `vectors-N.vectors`, so that
+    // name must resolve before the pod is Ready, or the cluster never forms.
+    let service = find(&objs, "Service", "vectors");
+    assert_eq!(service["spec"]["clusterIP"], "None");
+    assert_eq!(service["spec"]["publishNotReadyAddresses"], true);
     let policy = find(&objs, "NetworkPolicy", "vectors");
     let own = |rules: &Value, dir: &str| {
         rules.as_array().unwrap().iter().any(|r| {
@@ -757,6 +775,10 @@ fn qdrant_replicas_form_one_cluster() {
     );
     let c = &find(&objs, "StatefulSet", "vectors")["spec"]["template"]["spec"]["containers"][0];
     assert!(c.get("command").is_none());
+    // A single node's clients must not be sent to it before it is Ready.
+    assert!(find(&objs, "Service", "vectors")["spec"]
+        .get("publishNotReadyAddresses")
+        .is_none());
 
     // Compose runs one node of the cluster, and says so.
     let local = format!("{text}\n[environments.dev]\nlocal = true\n");

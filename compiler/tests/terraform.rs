@@ -207,7 +207,9 @@ fn network_and_cluster_use_pinned_registry_modules() {
     assert!(groups.contains("capacity_type = \"SPOT\""), "{groups}");
     find(&main, "module", &["cluster_autoscaler_irsa"]);
     let helm = file(&c, "terraform/staging/helm.tf");
-    find(&helm, "resource", &["helm_release", "cluster_autoscaler"]);
+    let autoscaler = find(&helm, "resource", &["helm_release", "cluster_autoscaler"]);
+    // Like every release, it waits for the cluster (and is removed before it).
+    assert_eq!(text(attr(autoscaler, "depends_on")), "[module.eks]");
     // Staging keeps its data stores in the cluster: no managed stores.
     assert!(!c
         .files

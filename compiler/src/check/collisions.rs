@@ -25,6 +25,7 @@ pub(super) fn run(ctx: &mut Ctx) {
         generated_name_too_long(&ctx.spec.platform.name.value, view, &mut found);
         tls_secret_collision(view, &mut found);
         threshold_name_collision(&ctx.spec.observability.thresholds, view, &mut found);
+        reserved_receiver(view, &mut found);
     }
     shared_namespace(ctx, &mut found);
     shared_state_key(ctx, &mut found);
@@ -265,6 +266,34 @@ fn generated_name_collision(view: &Resolved, out: &mut Vec<Diagnostic>) {
                 )
             }),
         );
+    }
+}
+
+/// E254 `reserved-receiver`: an alert receiver named `null` or `unrouted`, the names of the
+/// receivers without integrations that plinth adds to every Alertmanager configuration (for
+/// kube-prometheus-stack's `Watchdog` and `InfoInhibitor`) or to one without a default
+/// receiver (its root).
+///
+/// Why: Alertmanager refuses a configuration in which two receivers share a name, so it
+/// would not start, and no alert of the environment would notify anyone.
+///
+/// Example: `[alerting.receivers.null]`.
+fn reserved_receiver(view: &Resolved, out: &mut Vec<Diagnostic>) {
+    for name in view.alerting.receivers.keys() {
+        if [units::DISCARD_RECEIVER, units::UNROUTED_RECEIVER].contains(&name.value.as_str()) {
+            out.push(
+                Diagnostic::new(
+                    Code::ReservedReceiver,
+                    format!(
+                        "receiver `{}` is named like one plinth generates",
+                        name.value
+                    ),
+                    name.span.clone(),
+                    "a generated receiver's name",
+                )
+                .help("rename the receiver (and the routes that name it)"),
+            );
+        }
     }
 }
 

@@ -437,6 +437,13 @@ fn external_dns(platform: &ir::Platform, env: &Environment) -> Option<Addon> {
 /// platform's objects, so cert-manager (and its CRDs) must be installed first. The
 /// barman-cloud plugin's chart issues the certificates of its gRPC connection to the
 /// operator through cert-manager.
+///
+/// When the environment runs Prometheus, the chart's ServiceMonitor is switched on
+/// (`prometheus.servicemonitor.enabled`, off by default in v1.21), so that cert-manager's
+/// `certmanager_*` series, which a rule on certificate expiry reads, are scraped: the
+/// generated values open kube-prometheus-stack's selectors to monitors without its release
+/// label, and the ServiceMonitor's CRD comes with kube-prometheus-stack, which cert-manager is
+/// then installed after.
 fn cert_manager(env: &Environment) -> Option<Addon> {
     let tls = env
         .workloads
@@ -461,6 +468,11 @@ fn cert_manager(env: &Environment) -> Option<Addon> {
             "gatewayAPI": { "enabled": true },
         });
     }
+    let mut after: Vec<After> = crds.map(After::Addon).into_iter().collect();
+    if crate::emit::helm::upstream::wants_prometheus(env) {
+        values["prometheus"] = json!({ "servicemonitor": { "enabled": true } });
+        after.push(After::Prometheus);
+    }
     (tls || needs_barman_cloud(env)).then(|| Addon {
         id: "cert_manager",
         release: "cert-manager",
@@ -469,7 +481,7 @@ fn cert_manager(env: &Environment) -> Option<Addon> {
         version: CERT_MANAGER,
         namespace: CERT_MANAGER_NAMESPACE.to_owned(),
         values: Some(values),
-        after: crds.map(After::Addon).into_iter().collect(),
+        after,
         role: dns01.then_some(Role::CertManager),
     })
 }
@@ -596,7 +608,15 @@ fn istio_cni(env: &Environment) -> Option<Addon> {
 /// container (Istio CNI redirects the traffic); metrics merging (`enablePrometheusMerge`,
 /// Istio's default, written out because the scraping depends on it) serves each pod's
 /// application metrics on the sidecar agent's port, which Prometheus reaches without a mesh
-/// identity. Installed after the Gateway API CRDs so it watches Gateways from the start.
+/// identity. `gateways.seccompProfile` gives the pods of the Gateway's proxies the runtime's
+/// seccomp profile: istiod deploys them from its `kube-gateway.yaml` template into the
+/// Gateway's namespace, which enforces Pod Security `restricted`, and that template sets a
+/// seccomp profile only when this value is set (the chart's default is none), so the
+/// namespace would refuse every proxy pod. The rest of the template already meets
+/// `restricted`: a non-root proxy (uid 1337) without privilege escalation, every capability
+/// dropped, only the `net.ipv4.ip_unprivileged_port_start` sysctl that the profile allows, and
+/// emptyDir, downward API, projected and ConfigMap volumes. Installed after the Gateway API
+/// CRDs so it watches Gateways from the start.
 fn istiod(env: &Environment) -> Option<Addon> {
     if !runs_istio(env) {
         return None;
@@ -618,6 +638,7 @@ fn istiod(env: &Environment) -> Option<Addon> {
         values: Some(json!({
             "cni": { "enabled": env.cluster.mesh },
             "meshConfig": { "enablePrometheusMerge": true },
+            "gateways": { "seccompProfile": { "type": "RuntimeDefault" } },
         })),
         after,
         role: None,

@@ -6,7 +6,10 @@
 //! - `alertmanager.yaml`: receivers with credentials read from files (the mounted secret
 //!   references, never values), a route tree with the spec's routes under a root holding the
 //!   default receiver, grouping and timings, and an inhibit rule by which a critical alert
-//!   silences the warning alert of the same name, service, environment and SLO;
+//!   silences the warning alert of the same name, service, environment and SLO; and what
+//!   kube-prometheus-stack's own configuration would have had, since its values replace the
+//!   chart's lists: `Watchdog` and `InfoInhibitor` routed to a receiver that notifies nobody,
+//!   and `InfoInhibitor` silencing the chart's `info` alerts of its namespace;
 //! - `route-tests.yaml`: one `amtool config routes test` case per distinct label set of an
 //!   alert of the Prometheus target, with the receivers it must reach.
 //!
@@ -59,6 +62,20 @@ pub fn emit(shared: &Shared, envs: &[&Environment]) -> Result<Emitted, EmitError
                     alert.name, env.name
                 )));
             }
+            cases.insert(labels, receivers);
+        }
+        // The monitoring stack's bookkeeping alerts, as the cluster's Prometheus sends them
+        // (with its `environment` external label), so `amtool` proves they notify nobody.
+        for m in DISCARDED {
+            let mut labels: BTreeMap<String, String> = m
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            labels.insert(
+                naming::alert_label::ENVIRONMENT.to_owned(),
+                env.name.clone(),
+            );
+            let receivers = route(a, &root, &labels);
             cases.insert(labels, receivers);
         }
         for r in &a.receivers {
@@ -138,6 +155,10 @@ pub(crate) fn route(
     root: &str,
     labels: &BTreeMap<String, String>,
 ) -> Vec<String> {
+    let holds = |(k, v): &(&str, &str)| labels.get(*k).map_or("", String::as_str) == *v;
+    if DISCARDED.iter().any(|m| m.iter().all(holds)) {
+        return vec![naming::DISCARD_RECEIVER.to_owned()];
+    }
     let mut out = Vec::new();
     for r in &a.routes {
         let matches = r
@@ -156,6 +177,28 @@ pub(crate) fn route(
     }
     out
 }
+
+/// The monitoring stack's bookkeeping alerts, by their matchers, which the first routes send
+/// to [`naming::DISCARD_RECEIVER`].
+///
+/// Why: kube-prometheus-stack's `Watchdog` fires all the time, to prove the alerting pipeline
+/// works, and its `InfoInhibitor` whenever an `info` alert fires without a warning or
+/// critical one in its namespace, only to inhibit it. The chart's default configuration
+/// routes both nowhere, but Helm replaces lists, so plinth's `route.routes` drop that route
+/// and both would reach the default receiver, Watchdog every `repeat_interval`. They carry
+/// `severity="none"`, which no alert of plinth has (its severities are critical, warning and
+/// info), so a spec's alert of the same name is still routed by the spec.
+const DISCARDED: [[(&str, &str); 2]; 2] = {
+    use naming::alert_label::{ALERTNAME, SEVERITY};
+    [
+        [(ALERTNAME, "Watchdog"), (SEVERITY, "none")],
+        [(ALERTNAME, "InfoInhibitor"), (SEVERITY, "none")],
+    ]
+};
+
+/// The label kube-prometheus-stack's alerts about Kubernetes objects carry, and its
+/// `InfoInhibitor` inhibit rule compares; plinth's generated alerts aggregate it away.
+const NAMESPACE: &str = "namespace";
 
 #[derive(Serialize)]
 struct RouteTests {
@@ -267,16 +310,24 @@ fn matcher(name: &str, value: &str) -> String {
 
 fn config(a: &ir::Alerting, root: String) -> Config {
     use naming::alert_label as l;
+    let silent = |name: &str| ReceiverOut {
+        name: name.to_owned(),
+        pagerduty_configs: Vec::new(),
+        slack_configs: Vec::new(),
+        email_configs: Vec::new(),
+        webhook_configs: Vec::new(),
+    };
     let mut receivers: Vec<ReceiverOut> = a.receivers.iter().map(receiver).collect();
     if a.default_receiver.is_none() {
-        receivers.push(ReceiverOut {
-            name: naming::UNROUTED_RECEIVER.to_owned(),
-            pagerduty_configs: Vec::new(),
-            slack_configs: Vec::new(),
-            email_configs: Vec::new(),
-            webhook_configs: Vec::new(),
-        });
+        receivers.push(silent(naming::UNROUTED_RECEIVER));
     }
+    receivers.push(silent(naming::DISCARD_RECEIVER));
+    // First, so that no route of the spec (one on `environment`, say) takes them.
+    let discarded = DISCARDED.iter().map(|m| RouteNode {
+        receiver: naming::DISCARD_RECEIVER.to_owned(),
+        matchers: m.iter().map(|(k, v)| matcher(k, v)).collect(),
+        ..Default::default()
+    });
     Config {
         route: RouteNode {
             receiver: root,
@@ -284,25 +335,36 @@ fn config(a: &ir::Alerting, root: String) -> Config {
             group_wait: Some(format_duration(a.group_wait_ms)),
             group_interval: Some(format_duration(a.group_interval_ms)),
             repeat_interval: Some(format_duration(a.repeat_interval_ms)),
-            routes: a
-                .routes
-                .iter()
-                .map(|r| RouteNode {
+            routes: discarded
+                .chain(a.routes.iter().map(|r| RouteNode {
                     receiver: r.receiver.clone(),
                     matchers: r.matchers.iter().map(|(k, v)| matcher(k, v)).collect(),
                     continue_: r.continue_,
                     ..Default::default()
-                })
+                }))
                 .collect(),
             ..Default::default()
         },
-        inhibit_rules: vec![Inhibit {
-            source_matchers: vec![matcher(l::SEVERITY, "critical")],
-            target_matchers: vec![matcher(l::SEVERITY, "warning")],
-            equal: [l::ALERTNAME, l::SERVICE, l::ENVIRONMENT, l::SLO]
-                .map(str::to_owned)
-                .to_vec(),
-        }],
+        inhibit_rules: vec![
+            Inhibit {
+                source_matchers: vec![matcher(l::SEVERITY, "critical")],
+                target_matchers: vec![matcher(l::SEVERITY, "warning")],
+                equal: [l::ALERTNAME, l::SERVICE, l::ENVIRONMENT, l::SLO]
+                    .map(str::to_owned)
+                    .to_vec(),
+            },
+            // kube-prometheus-stack's rule: its `info` alerts notify only beside a warning or
+            // critical alert of their namespace (InfoInhibitor fires when there is none). The
+            // chart's rule targets every `info` alert; this one only those with a namespace,
+            // which plinth's generated alerts do not carry, so they notify as the spec routes
+            // them (a custom rule whose expression keeps `namespace` is treated like the
+            // chart's).
+            Inhibit {
+                source_matchers: vec![matcher(l::ALERTNAME, "InfoInhibitor")],
+                target_matchers: vec![matcher(l::SEVERITY, "info"), format!("{NAMESPACE}!=\"\"")],
+                equal: vec![NAMESPACE.to_owned()],
+            },
+        ],
         receivers,
     }
 }

@@ -28,8 +28,11 @@ use crate::ir::{
 };
 use crate::units::format_duration;
 
-/// Traefik, the reverse proxy that serves ingress hosts locally (as in reference 004).
-pub const TRAEFIK_IMAGE: &str = "docker.io/library/traefik:v3.1.6";
+/// Traefik, the reverse proxy that serves ingress hosts locally (as in reference 004). It must
+/// be v3.6.1 or later: earlier releases ask the Docker daemon for API 1.24, which Docker Engine
+/// 29 refuses ("client version 1.24 is too old", traefik#12253), so the proxy would never see a
+/// container. v3.7 is the line Traefik supports and the one the cluster's chart runs.
+pub const TRAEFIK_IMAGE: &str = "docker.io/library/traefik:v3.7.9";
 /// Prometheus, when monitoring is asked for.
 pub const PROMETHEUS_IMAGE: &str = "docker.io/prom/prometheus:v2.54.1";
 /// Alertmanager, when monitoring is asked for.

@@ -926,6 +926,12 @@ fn workload_docs(
                 type_: Some("ClusterIP".to_owned()),
                 // A StatefulSet's governing Service is headless so each pod gets a stable name.
                 cluster_ip: (w.kind == Kind::Stateful).then(|| "None".to_owned()),
+                // A clustered store's peers find each other by those names before they are
+                // Ready: a joining Qdrant node becomes Ready only once the leader reaches it
+                // at `<pod>.<store>`, which would otherwise not resolve until it is Ready, so
+                // the cluster could never form. Qdrant's own chart publishes its headless
+                // Service's addresses the same way.
+                publish_not_ready_addresses: w.peer_port.is_some().then_some(true),
                 selector: Some(naming::selector_labels(&platform.name, w)),
                 ports: Some(
                     w.service_ports()

@@ -960,9 +960,11 @@ pub fn alertmanager_secret_file(r: &super::SecretRef) -> String {
     format!("/etc/alertmanager/secrets/{}/{}", r.secret, r.key)
 }
 
-/// Root receiver of a configuration without a default receiver. plinth proves that none of
-/// its own alerts ends here; alerts from other sources that match no route are dropped.
-pub const UNROUTED_RECEIVER: &str = "unrouted";
+/// Root receiver of a configuration without a default receiver (see [`crate::units::UNROUTED_RECEIVER`]).
+pub const UNROUTED_RECEIVER: &str = crate::units::UNROUTED_RECEIVER;
+
+/// Receiver of the monitoring stack's bookkeeping alerts (see [`crate::units::DISCARD_RECEIVER`]).
+pub const DISCARD_RECEIVER: &str = crate::units::DISCARD_RECEIVER;
 
 /// Alertmanager as Prometheus reaches it on the Compose network: the Compose service name
 /// and Alertmanager's port.

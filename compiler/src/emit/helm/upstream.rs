@@ -386,6 +386,14 @@ pub struct KubePrometheusStack {
     prometheus: PrometheusValues,
     alertmanager: AlertmanagerValues,
     grafana: GrafanaValues,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kube_controller_manager: Option<Enabled>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kube_scheduler: Option<Enabled>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kube_etcd: Option<Enabled>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kube_proxy: Option<Enabled>,
 }
 
 #[derive(Serialize)]
@@ -549,8 +557,12 @@ fn storage_spec(bytes: i128) -> StorageSpec {
 /// ScrapeConfigs and PrometheusRules labelled with its own release; plinth's objects carry no
 /// release label, so the selectors are opened to every object
 /// (`*SelectorNilUsesHelmValues: false`).
+///
+/// On the EKS cluster of an environment with an AWS cloud, the chart's monitors of the
+/// control plane's components are switched off ([`eks_control_plane_off`]).
 pub fn kube_prometheus_stack(env: &Environment, extras: &PrometheusExtras) -> KubePrometheusStack {
     let interval = format_duration(env.observability.scrape_interval_ms);
+    let off = || eks_control_plane_off(env).then_some(Enabled { enabled: false });
     KubePrometheusStack {
         prometheus: PrometheusValues {
             prometheus_spec: PrometheusSpec {
@@ -606,5 +618,23 @@ pub fn kube_prometheus_stack(env: &Environment, extras: &PrometheusExtras) -> Ku
                 },
             },
         },
+        kube_controller_manager: off(),
+        kube_scheduler: off(),
+        kube_etcd: off(),
+        kube_proxy: off(),
     }
+}
+
+/// Whether the environment's cluster is the EKS cluster its Terraform creates, where the
+/// chart's monitors of the control plane must be off.
+///
+/// Why: kube-prometheus-stack 88.5.3 enables `kubeControllerManager`, `kubeScheduler`,
+/// `kubeEtcd` and `kubeProxy` by default, scraping pods that EKS does not expose (its control
+/// plane is managed, out of the cluster) or that listen on loopback only (EKS's kube-proxy
+/// serves its metrics on `127.0.0.1:10249`). `KubeControllerManagerDown` and
+/// `KubeSchedulerDown` (critical, `absent(up{…})`) would then fire forever, as would
+/// `KubeProxyInstanceUnreachable` and `TargetDown` for every node's kube-proxy; etcd has no
+/// target at all. Switching a component off removes its Service, ServiceMonitor and rules.
+fn eks_control_plane_off(env: &Environment) -> bool {
+    env.cloud.as_ref().is_some_and(|c| c.provider == "aws")
 }

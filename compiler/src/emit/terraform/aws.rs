@@ -2022,6 +2022,11 @@ impl<'a> Ctx<'a> {
                     a("version", s(CLUSTER_AUTOSCALER)),
                     a("namespace", s(SYSTEM_NAMESPACE)),
                     a("values", yaml("cluster_autoscaler_values")),
+                    // Its values name the cluster (`module.eks.cluster_name`), which orders
+                    // it after the cluster itself but not after the node groups its pod runs
+                    // on and whose Auto Scaling groups it discovers; like every other release
+                    // it waits for the whole module (and is removed before it).
+                    a("depends_on", Expression::Array(vec![r("module.eks")])),
                 ],
             ));
         }
