@@ -394,3 +394,42 @@ fn a_canary_in_the_mesh_is_routed_by_istios_gateway() {
         "{depends}"
     );
 }
+
+/// Every meshed pod sizes its sidecar through the injector's annotations, and the sidecars
+/// and Istio's gateway proxy count against the namespace's quota: with Istio's defaults (2
+/// CPU per sidecar) a quota sized for the applications admitted a handful of pods, and the
+/// build summary said nothing.
+#[test]
+fn sidecars_are_sized_and_count_against_the_quota() {
+    let dir = build("mesh-sidecars", &spec("", ""));
+    let web = one(&dir, "k8s/production/web.yaml", "Deployment");
+    let annotations = &web["spec"]["template"]["metadata"]["annotations"];
+    assert_eq!(annotations["sidecar.istio.io/proxyCPU"], "100m");
+    assert_eq!(annotations["sidecar.istio.io/proxyCPULimit"], "500m");
+    assert_eq!(annotations["sidecar.istio.io/proxyMemory"], "128Mi");
+    assert_eq!(annotations["sidecar.istio.io/proxyMemoryLimit"], "256Mi");
+    let cache = one(&dir, "k8s/production/cache.yaml", "StatefulSet");
+    assert!(
+        cache["spec"]["template"]["metadata"]["annotations"]
+            .get("sidecar.istio.io/proxyCPU")
+            .is_none(),
+        "data stores stay outside the mesh"
+    );
+
+    // The pods' own limits (five services' pods and the cache, at the default 0.5 CPU)
+    // fit in 6 CPU; with the services' sidecars (5 x 0.5) and the gateway's proxy (2)
+    // they do not.
+    let text = spec("", "").replace(
+        "[environments.production]\n",
+        "[environments.production]\nquota = { cpu = \"6\" }\n",
+    );
+    let dir = TempDir::new("mesh-quota");
+    std::fs::write(dir.join("platform.toml"), &text).unwrap();
+    let out = plinth_run(&dir.0, &["build", "platform.toml", "--target", "k8s"]);
+    assert_exit(&out, 0);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("production: at their maximum scale the workloads need"),
+        "{stderr}"
+    );
+}

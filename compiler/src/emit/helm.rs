@@ -742,7 +742,11 @@ fn workload(shared: &Shared, env: &Environment, w: &Workload) -> WorkloadValues 
         }),
         termination_grace_period_seconds: w.shutdown.grace_s,
         pre_stop_sleep_seconds: w.shutdown.drain_s,
-        pod_annotations: w.annotations.clone(),
+        pod_annotations: {
+            let mut a = w.annotations.clone();
+            a.extend(super::mesh::sidecar_annotations(env, w));
+            a
+        },
         image_pull_secrets: w.image_pull_secrets.clone(),
         peer_port: w.peer_port.as_ref().map(|p| p.name.clone()),
         mesh: env.meshed(w),

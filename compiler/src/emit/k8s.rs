@@ -541,11 +541,25 @@ fn quota_docs(
 /// stops short of its maximum there, which is worth knowing before the load arrives.
 fn quota_shortfall(q: &ir::Quota, env: &Environment) -> Option<String> {
     let (mut cpu, mut memory, mut pods) = (0_i64, 0_i128, 0_u32);
+    let (_, sidecar_cpu, _, sidecar_memory) = mesh::SIDECAR_RESOURCES;
     for w in &env.workloads {
         let n = w.max_replicas();
-        cpu += w.resources.cpu_limit * i64::from(n);
-        memory += w.resources.memory_limit * i128::from(n);
+        // A meshed pod's sidecar counts against the quota like the application.
+        let (extra_cpu, extra_memory) = if env.meshed(w) {
+            (sidecar_cpu, sidecar_memory)
+        } else {
+            (0, 0)
+        };
+        cpu += (w.resources.cpu_limit + extra_cpu) * i64::from(n);
+        memory += (w.resources.memory_limit + extra_memory) * i128::from(n);
         pods += n;
+    }
+    // Istio deploys a Gateway's proxy next to it, in the same namespace and quota.
+    if env.cluster.edge == ir::Edge::Istio && env.workloads.iter().any(|w| w.ingress.is_some()) {
+        let (gateway_cpu, gateway_memory) = mesh::ISTIO_GATEWAY_LIMITS;
+        cpu += gateway_cpu;
+        memory += gateway_memory;
+        pods += 1;
     }
     let mut over = Vec::new();
     if q.cpu.is_some_and(|c| cpu > c) {
@@ -781,7 +795,11 @@ fn workload_docs(
             ..Default::default()
         })));
     }
-    let mut template = spread_pod_template(platform, w, &pod_labels(env, w, &labels));
+    let mut template = meshed(
+        spread_pod_template(platform, w, &pod_labels(env, w, &labels)),
+        env,
+        w,
+    );
     redis_ha::pod(&mut template, env, w);
     let proxy =
         redis_ha::sentinel(w).map(|_| redis_ha::proxy_deployment_spec(platform, env, w, &template));
@@ -1631,6 +1649,19 @@ pub(crate) fn spread_pod_template(
     template
 }
 
+/// `template` with the annotations that size a meshed workload's sidecar
+/// ([`mesh::sidecar_annotations`]), which the Helm chart renders from its values too.
+fn meshed(mut template: PodTemplateSpec, env: &Environment, w: &Workload) -> PodTemplateSpec {
+    let sidecar = mesh::sidecar_annotations(env, w);
+    if !sidecar.is_empty() {
+        let meta = template.metadata.get_or_insert_with(Default::default);
+        meta.annotations
+            .get_or_insert_with(Default::default)
+            .extend(sidecar);
+    }
+    template
+}
+
 /// The labels of a workload's pods: its own, and the mesh's injection opt-in when it runs
 /// in the mesh.
 fn pod_labels(
@@ -1654,10 +1685,10 @@ fn pod_labels(
 /// Job with this same function, so the chart renders the same name.
 pub(crate) fn job_name(platform: &ir::Platform, env: &Environment, w: &Workload) -> String {
     let labels = naming::workload_labels(&platform.name, env, w);
-    let template = run_to_completion(spread_pod_template(
-        platform,
+    let template = run_to_completion(meshed(
+        spread_pod_template(platform, w, &pod_labels(env, w, &labels)),
+        env,
         w,
-        &pod_labels(env, w, &labels),
     ));
     let config: Vec<(&str, &str)> = w
         .config_files
