@@ -210,6 +210,7 @@ codes! {
     InvalidThresholdName = "E256", "invalid-threshold-name", "a threshold name that is not an ASCII letter followed by letters, digits, `_` and `-`";
     ThresholdNameCollision = "E257", "threshold-name-collision", "two thresholds of one workload whose names make one alert name or one recorded series (`a-b` and `a_b`)";
     RouteTaken = "E258", "route-taken", "two services whose ingress routes the same host and path in an environment";
+    CacheRuleUnserved = "W045", "cache-rule-unserved", "a Cloudflare cache rule for a host of the zone that the environment serves nothing at";
     PoolingManaged = "W010", "pooling-managed", "`pooling` on a managed (RDS) PostgreSQL store, where plinth generates no pooler";
 }
 

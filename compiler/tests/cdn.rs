@@ -410,3 +410,36 @@ fn the_certificate_names_a_short_host_first() {
     assert_eq!(sans[0], long.as_str());
     assert_eq!(sans.len(), 3, "{sans:?}");
 }
+
+/// A Cloudflare cache rule for a host of the zone that nothing is served at caches nothing:
+/// W045 at its host, naming the hosts the proxy does serve. DevMentor's rule once named the
+/// zone's apex while its UI is served at `app.devmentor.io`.
+#[test]
+fn a_cache_rule_for_a_host_nothing_serves_is_a_warning() {
+    let example = std::fs::read_to_string(root().join("examples/devmentor.toml")).unwrap();
+    let warnings = |text: &str| -> Vec<(String, String)> {
+        let c = plinth::compile("devmentor.toml", text, &plinth::Options::default());
+        c.diagnostics
+            .0
+            .iter()
+            .filter(|d| d.code.id() == "W045")
+            .map(|d| {
+                let span = &d.primary.as_ref().unwrap().span;
+                (
+                    text[span.range.clone()].to_owned(),
+                    d.help.clone().unwrap_or_default(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(warnings(&example), []);
+    let apex = example.replace(
+        "cache = [{ host = \"app.{domain}\"",
+        "cache = [{ host = \"{domain}\"",
+    );
+    assert_ne!(apex, example);
+    let found = warnings(&apex);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "\"{domain}\"");
+    assert!(found[0].1.contains("`app.devmentor.io`"), "{found:?}");
+}

@@ -163,8 +163,33 @@ pub(super) fn run(ctx: &mut Ctx) {
                     .or_default()
                     .push((env_name, span));
             }
+            // The names Cloudflare's proxy serves in this environment: the route and
+            // redirect hosts, the listed records and the assets bucket's host.
+            let served: Vec<String> = hosts
+                .iter()
+                .map(|(h, _)| h.clone())
+                .chain(
+                    dns.records
+                        .iter()
+                        .map(|r| full_record_name(&r.name.value, &zone_name)),
+                )
+                .chain(
+                    dns.proxy
+                        .iter()
+                        .filter_map(|p| p.assets.as_ref())
+                        .filter_map(|a| route_host(&a.host, domain.as_deref())),
+                )
+                .collect();
             for rule in dns.proxy.iter().flat_map(|p| &p.cache) {
                 invalid_cache_rule(rule, &zone_name, domain.as_deref(), &mut found);
+                cache_rule_unserved(
+                    rule,
+                    env_name,
+                    &zone_name,
+                    domain.as_deref(),
+                    &served,
+                    &mut found,
+                );
             }
             if let Some(assets) = dns.proxy.as_ref().and_then(|p| p.assets.as_ref()) {
                 let bucket = naming::assets_bucket(&units::cloud_name(
@@ -905,6 +930,68 @@ fn invalid_cache_rule(
         }
     }
     invalid_path_or_ttl(rule, out);
+}
+
+/// W045 `cache-rule-unserved`: a Cloudflare cache rule whose host (a name of the zone) is
+/// none of the names the environment serves through the proxy: no route or redirect host,
+/// no listed record, not the assets bucket's host.
+///
+/// Why: the rule matches requests by host, so one for a name nothing serves never caches
+/// anything, and the traffic it was written for (usually the same path on the host the app
+/// is really served at) reaches the origin every time. Terraform applies it without a word.
+///
+/// Example: `cache = [{ host = "{domain}", path = "/_next/static/*" }]` where the UI's route
+/// host is `app.{domain}`.
+fn cache_rule_unserved(
+    rule: &crate::spec::CacheRule,
+    env: &Sp<String>,
+    zone: &str,
+    domain: Option<&str>,
+    served: &[String],
+    out: &mut Vec<Diagnostic>,
+) {
+    let Some(written) = &rule.host else {
+        return;
+    };
+    let Some(host) = route_host(written, domain).filter(|h| in_zone(h, zone)) else {
+        // Outside the zone is E248's.
+        return;
+    };
+    if served.contains(&host) {
+        return;
+    }
+    let help = match crate::diag::did_you_mean(&host, served.iter().map(String::as_str)) {
+        Some(near) => format!(
+            "did you mean `{near}`? The proxy serves {}",
+            hosts_list(served)
+        ),
+        None if served.is_empty() => {
+            "nothing in this environment is served through the proxy; give a service a route host"
+                .to_owned()
+        }
+        None => format!("the proxy serves {}", hosts_list(served)),
+    };
+    out.push(
+        Diagnostic::new(
+            Code::CacheRuleUnserved,
+            format!(
+                "cache rule for `{host}` in `{}` caches nothing: nothing is served at `{host}`",
+                env.value
+            ),
+            written.span.clone(),
+            "no route, record or bucket here",
+        )
+        .help(help),
+    );
+}
+
+/// Up to five names in backquotes, then how many more.
+fn hosts_list(names: &[String]) -> String {
+    let shown: Vec<String> = names.iter().take(5).map(|n| format!("`{n}`")).collect();
+    match names.len().saturating_sub(5) {
+        0 => shown.join(", "),
+        more => format!("{} and {more} more", shown.join(", ")),
+    }
 }
 
 /// The path and TTL parts of E248 `invalid-cache-rule`, shared by Cloudflare's and
