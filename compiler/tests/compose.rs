@@ -495,6 +495,13 @@ fn monitoring_mounts_the_generated_rules_and_config() {
         "../prometheus/dev/prometheus.yml",
         "/etc/prometheus/prometheus.yml"
     )));
+    // The versions kube-prometheus-stack 88.5.3 runs in the cluster, so the same rules and
+    // configuration are read by the same releases locally.
+    assert_eq!(prom["image"], "docker.io/prom/prometheus:v3.14.0");
+    assert_eq!(
+        out.service("alertmanager")["image"],
+        "docker.io/prom/alertmanager:v0.34.0"
+    );
     // The rules Compose's Prometheus can evaluate: without the cluster's series.
     assert!(mounts.contains(&(
         "../prometheus/dev/local-rules.yaml",

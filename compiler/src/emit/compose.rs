@@ -33,12 +33,17 @@ use crate::units::format_duration;
 /// 29 refuses ("client version 1.24 is too old", traefik#12253), so the proxy would never see a
 /// container. v3.7 is the line Traefik supports and the one the cluster's chart runs.
 pub const TRAEFIK_IMAGE: &str = "docker.io/library/traefik:v3.7.9";
-/// Prometheus, when monitoring is asked for.
-pub const PROMETHEUS_IMAGE: &str = "docker.io/prom/prometheus:v2.54.1";
-/// Alertmanager, when monitoring is asked for.
-pub const ALERTMANAGER_IMAGE: &str = "docker.io/prom/alertmanager:v0.27.0";
-/// Grafana, when the spec asks for it beside the monitoring stack.
-pub const GRAFANA_IMAGE: &str = "docker.io/grafana/grafana:12.3.0";
+/// Prometheus, when monitoring is asked for: the release kube-prometheus-stack 88.5.3 runs in
+/// the cluster (`prometheus.prometheusSpec.image.tag`, there its `-distroless` build; this
+/// one keeps the image's BusyBox, whose `wget` the health check runs), so the same rules are
+/// evaluated by the same Prometheus locally.
+pub const PROMETHEUS_IMAGE: &str = "docker.io/prom/prometheus:v3.14.0";
+/// Alertmanager, when monitoring is asked for: the release kube-prometheus-stack 88.5.3 runs
+/// (`alertmanager.alertmanagerSpec.image.tag`), so one configuration is read by one version.
+pub const ALERTMANAGER_IMAGE: &str = "docker.io/prom/alertmanager:v0.34.0";
+/// Grafana, when the spec asks for it beside the monitoring stack: the `appVersion` of the
+/// Grafana chart (12.11.1) that kube-prometheus-stack 88.5.3 installs in the cluster.
+pub const GRAFANA_IMAGE: &str = "docker.io/grafana/grafana:13.2.0";
 /// The user Grafana's image runs as (`grafana`, uid 472), named so the container is never
 /// root whatever the image's default.
 const GRAFANA_USER: &str = "472:0";
