@@ -288,3 +288,22 @@ compose = { monitoring = true, grafana = {} }
     assert!(!compose.contains("grafana"), "{compose}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Qdrant's failed REST responses are read from `rest_responses_total` by status, which
+/// every release labels: Qdrant 1.19 exports no `rest_responses_fail_total`, so a panel on
+/// it would be drawn empty on a current Qdrant.
+#[test]
+fn qdrant_failures_are_read_by_status() {
+    let (out, _) = build("qdrant", "devmentor");
+    let boards = dashboards(&out, "production");
+    let (_, qdrant) = boards
+        .iter()
+        .find(|(f, _)| f == "store-qdrant.json")
+        .expect("a Qdrant dashboard");
+    assert!(!qdrant.contains("rest_responses_fail_total"), "{qdrant}");
+    assert!(
+        qdrant.contains(r#"rest_responses_total{namespace=\"devmentor-app\",service=\"qdrant\",status=~\"5..\"}"#),
+        "{qdrant}"
+    );
+    let _ = std::fs::remove_dir_all(out.parent().unwrap());
+}

@@ -702,7 +702,19 @@ fn store(ctx: &Context, w: &Workload, s: &ir::StoreInfo) -> Vec<Panel> {
                         "reqps",
                     )
                     .target(rate("rest_responses_total"), "all")
-                    .target(rate("rest_responses_fail_total"), "failed"),
+                    // The responses with a 5xx status: Qdrant 1.19 exports no
+                    // `rest_responses_fail_total`, and `status` labels the responses in 1.11
+                    // as in 1.19.
+                    .target(
+                        format!(
+                            "sum(rate({}[{window}]))",
+                            selector(
+                                "rest_responses_total",
+                                &[sel[0], sel[1], ("~status", "5..")]
+                            )
+                        ),
+                        "failed",
+                    ),
                 );
             }
             "object-storage" => {
