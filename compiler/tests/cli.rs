@@ -667,7 +667,7 @@ fn a_namespace_quota_comes_with_defaults_and_a_fit_note() {
         .iter()
         .find(|d| d["kind"] == "ResourceQuota")
         .expect("a quota");
-    assert_eq!(quota["spec"]["hard"]["limits.cpu"], "16");
+    assert_eq!(quota["spec"]["hard"]["limits.cpu"], "24");
     assert_eq!(quota["spec"]["hard"]["pods"], "40");
     let limits = docs
         .iter()
@@ -697,7 +697,7 @@ fn a_namespace_quota_comes_with_defaults_and_a_fit_note() {
     );
 
     for (from, to, code) in [
-        ("cpu = \"16\"", "cpu = \"16 cores\"", "E131"),
+        ("cpu = \"24\"", "cpu = \"24 cores\"", "E131"),
         ("pods = 40", "pods = 0", "E006"),
     ] {
         std::fs::write(dir.join("bad.toml"), spec.replace(from, to)).unwrap();

@@ -134,7 +134,9 @@ fn a_cloud_environment_runs_postgres_as_a_cloudnativepg_cluster() {
     assert_eq!(cluster["metadata"]["namespace"], "shop");
     let spec = &cluster["spec"];
     assert_eq!(spec["instances"], 3, "a primary and two read replicas");
-    assert_eq!(spec["imageName"], "ghcr.io/cloudnative-pg/postgresql:16.4");
+    // The preset's release: a current minor of 16 (CloudNativePG's image catalogue builds
+    // 16.15 since August 2026), past the fix of CVE-2025-1094 in 16.7.
+    assert_eq!(spec["imageName"], "ghcr.io/cloudnative-pg/postgresql:16.15");
     assert_eq!(spec["storage"]["size"], "20Gi");
     assert_eq!(spec["resources"]["requests"]["cpu"], "250m");
     assert_eq!(spec["resources"]["limits"]["memory"], "1Gi");

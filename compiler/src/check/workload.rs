@@ -228,7 +228,7 @@ fn image(w: &W, out: &mut Vec<Diagnostic>) {
                                 v.span.clone(),
                                 "not usable as an image tag",
                             )
-                            .help("use a release version such as `\"16.4\"`"),
+                            .help("use a release version such as `\"16.15\"`"),
                         );
                     }
                 }
