@@ -603,7 +603,7 @@ fn a_cloudflare_zone_is_changed_with_the_token_and_proxied_with_its_rules() {
     let rule = &cache["rules"][0];
     assert_eq!(
         rule["expression"],
-        "http.host eq \"devmentor.io\" and http.request.uri.path wildcard \"/_next/static/*\""
+        "http.host eq \"app.devmentor.io\" and http.request.uri.path wildcard \"/_next/static/*\""
     );
     assert_eq!(rule["action"], "set_cache_settings");
     assert_eq!(rule["action_parameters"]["edge_ttl"]["default"], 31_536_000);
