@@ -577,13 +577,24 @@ fn check_rejects_a_severity_no_route_catches() {
         .filter(|d| d.code == Code::UnroutedSeverity)
         .map(|d| d.message.as_str())
         .collect();
+    // Once per source and severity, naming every environment it is unrouted in.
     assert!(
-        unrouted
-            .contains(&"warning alerts of service `api` in environment `dev` reach no receiver"),
+        unrouted.contains(
+            &"warning alerts of service `api` in environments `dev`, `production` reach no receiver"
+        ),
         "{unrouted:?}"
     );
-    assert!(unrouted
-        .contains(&"the alerts of rule `QueueStuck` in environment `dev` reach no receiver"));
+    assert_eq!(
+        unrouted
+            .iter()
+            .filter(|m| m.starts_with("warning alerts of service `api`"))
+            .count(),
+        1,
+        "{unrouted:?}"
+    );
+    assert!(unrouted.contains(
+        &"the alerts of rule `QueueStuck` in environments `dev`, `production` reach no receiver"
+    ));
     // The fixture of rule E151 fails `check` the same way.
     let fixture = std::fs::read_to_string(
         common::root().join("compiler/tests/fixtures/invalid/E151-unrouted-severity.toml"),

@@ -126,6 +126,7 @@ pub(super) fn run(ctx: &mut Ctx) {
         }
     }
     // Each environment routes with its own alerting (the spec's, or its override).
+    let mut unrouted = Unrouted::default();
     for view in ctx.views {
         let a = &view.alerting;
         for (name, r) in &a.receivers {
@@ -144,9 +145,10 @@ pub(super) fn run(ctx: &mut Ctx) {
                 positive_duration(d, key, example, &mut found);
             }
         }
-        unrouted_severity(ctx, view, &mut found);
+        unrouted_severity(ctx, view, &mut unrouted, &mut found);
         repeat_beyond_retention(a, am, &mut found);
     }
+    found.extend(unrouted.into_diagnostics());
     route_matches_nothing(ctx, &mut found);
     unused_receivers(ctx, &mut found);
     for d in found {
@@ -1034,7 +1036,12 @@ fn unused_receivers(ctx: &Ctx, out: &mut Vec<Diagnostic>) {
 /// proven at compile time: each must match a route or fall to a default receiver. This rule
 /// over-approximates on the spec (every service may raise both severities); the Alertmanager
 /// target proves it again, exactly, on the alerts it routes.
-fn unrouted_severity(ctx: &Ctx, view: &crate::spec::Resolved, out: &mut Vec<Diagnostic>) {
+fn unrouted_severity(
+    ctx: &Ctx,
+    view: &crate::spec::Resolved,
+    unrouted: &mut Unrouted,
+    out: &mut Vec<Diagnostic>,
+) {
     let spec = ctx.spec;
     let alerting = &view.alerting;
     if alerting.default_receiver.is_some() {
@@ -1050,10 +1057,6 @@ fn unrouted_severity(ctx: &Ctx, view: &crate::spec::Resolved, out: &mut Vec<Diag
         // Alerts carry their environment, so routes may match on it; a spec without
         // environments gets a default name that routes cannot know, so it is left out.
         let env = view.env.as_ref().map(|e| e.value.clone());
-        let in_env = env
-            .as_ref()
-            .map(|e| format!(" in environment `{e}`"))
-            .unwrap_or_default();
         let base = |mut l: BTreeMap<&'static str, String>, team: &Option<String>| {
             if let Some(t) = team {
                 l.insert("team", t.clone());
@@ -1077,7 +1080,7 @@ fn unrouted_severity(ctx: &Ctx, view: &crate::spec::Resolved, out: &mut Vec<Diag
                 add(
                     base(l, &team),
                     name.span.clone(),
-                    format!("{sev} alerts of service `{}`{in_env}", name.value),
+                    format!("{sev} alerts of service `{}`", name.value),
                 );
             }
         }
@@ -1090,7 +1093,7 @@ fn unrouted_severity(ctx: &Ctx, view: &crate::spec::Resolved, out: &mut Vec<Diag
                 add(
                     base(l, &platform_team),
                     name.span.clone(),
-                    format!("{sev} alerts of data store `{}`{in_env}", name.value),
+                    format!("{sev} alerts of data store `{}`", name.value),
                 );
             }
         }
@@ -1112,7 +1115,7 @@ fn unrouted_severity(ctx: &Ctx, view: &crate::spec::Resolved, out: &mut Vec<Diag
             add(
                 base(l, &team),
                 r.severity.span.clone(),
-                format!("the alerts of rule `{}`{in_env}", r.name.value),
+                format!("the alerts of rule `{}`", r.name.value),
             );
         }
     }
@@ -1120,25 +1123,82 @@ fn unrouted_severity(ctx: &Ctx, view: &crate::spec::Resolved, out: &mut Vec<Diag
         return;
     }
     if alerting.receivers.is_empty() {
-        out.push(
-            Diagnostic::global(Code::NoRoutes, "alerts are generated but no receiver is configured")
-                .help("add `[alerting.receivers.NAME]` and `alerting.default_receiver`, or routes by severity"),
-        );
+        // Said once, however many environments lack receivers.
+        if !std::mem::replace(&mut unrouted.no_receivers, true) {
+            out.push(
+                Diagnostic::global(Code::NoRoutes, "alerts are generated but no receiver is configured")
+                    .help("add `[alerting.receivers.NAME]` and `alerting.default_receiver`, or routes by severity"),
+            );
+        }
         return;
     }
-    let mut reported = std::collections::BTreeSet::new();
+    let env = view.env.as_ref().map(|e| e.value.as_str());
     for (labels, span, what) in alerts {
         let routed = alerting.routes.iter().any(|r| {
             r.matchers
                 .iter()
                 .all(|(k, v)| labels.get(k.value.as_str()) == Some(&v.value))
         });
-        if !routed && reported.insert((labels["severity"].clone(), span.source, span.range.start)) {
-            let sev = &labels["severity"];
-            out.push(
-                Diagnostic::new(Code::UnroutedSeverity, format!("{what} reach no receiver"), span, format!("raises `severity = \"{sev}\"` alerts"))
-                    .help(format!("add a route with `match = {{ severity = \"{sev}\" }}` or set `alerting.default_receiver`")),
-            );
+        if !routed {
+            unrouted.add(&labels["severity"], span, what, env);
         }
+    }
+}
+
+/// An unrouted alert source: where it is written, what raises the alerts, and the
+/// environments in which no route catches them.
+type UnroutedSource = (crate::source::Span, String, Vec<String>);
+
+/// The unrouted alert sources of every environment, each once with the environments it is
+/// unrouted in: the same service is usually unrouted everywhere, and one error per
+/// environment at the same name buried the others.
+#[derive(Default)]
+struct Unrouted {
+    /// By severity and place: the place, what raises them, and the environments.
+    found: BTreeMap<(String, u32, usize, usize), UnroutedSource>,
+    /// Whether W003 (no receiver at all) was said.
+    no_receivers: bool,
+}
+
+impl Unrouted {
+    /// Records that `what`, at `span`, raises `severity` alerts no route catches in `env`.
+    fn add(&mut self, severity: &str, span: crate::source::Span, what: String, env: Option<&str>) {
+        let key = (
+            severity.to_owned(),
+            span.source.0,
+            span.range.start,
+            span.range.end,
+        );
+        let entry = self
+            .found
+            .entry(key)
+            .or_insert_with(|| (span, what, Vec::new()));
+        if let Some(e) = env.filter(|e| !entry.2.iter().any(|x| x == e)) {
+            entry.2.push(e.to_owned());
+        }
+    }
+
+    /// One E151 per unrouted source and severity, naming its environments.
+    fn into_diagnostics(self) -> Vec<Diagnostic> {
+        self.found
+            .into_iter()
+            .map(|((sev, ..), (span, what, envs))| {
+                let r#where = match envs.as_slice() {
+                    [] => String::new(),
+                    [one] => format!(" in environment `{one}`"),
+                    many => format!(
+                        " in environments {}",
+                        many.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ")
+                    ),
+                };
+                Diagnostic::new(
+                    Code::UnroutedSeverity,
+                    format!("{what}{where} reach no receiver"),
+                    span,
+                    format!("raises `severity = \"{sev}\"` alerts"),
+                )
+                .help(format!("add a route with `match = {{ severity = \"{sev}\" }}` or set `alerting.default_receiver`"))
+            })
+            .collect()
     }
 }
