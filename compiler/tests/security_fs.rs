@@ -486,3 +486,26 @@ fn a_staging_folder_plinth_did_not_make_is_left_alone() {
     assert_exit(&plinth_run(&dir.0, &["build"]), 0);
     assert!(!staging.exists() && !marker.exists());
 }
+
+/// A file the committed manifest lists as plinth's, named with a carriage return or an
+/// escape sequence, is removed as stale, and the summary shows its name escaped: raw, it
+/// would rewrite the terminal's line or, after a `\r`, forge a CI log command.
+#[test]
+fn a_removed_files_name_is_printed_escaped() {
+    let dir = TempDir::new("removed-name");
+    std::fs::write(dir.join("platform.toml"), plinth::synth::spec(1)).unwrap();
+    assert_exit(&plinth_run(&dir.0, &["build"]), 0);
+    let out = dir.join("out");
+    let bytes = b"stale\n";
+    for name in ["k8s/x\r::error::forged.yaml", "k8s/y\u{1b}[2Jz.yaml"] {
+        std::fs::write(out.join(name), bytes).unwrap();
+        forge(&out, name, bytes);
+    }
+    let build = plinth_run(&dir.0, &["build"]);
+    assert_exit(&build, 0);
+    let text = printed(&build);
+    assert!(!out.join("k8s/x\r::error::forged.yaml").exists(), "{text}");
+    assert!(!text.contains('\r') && !text.contains('\u{1b}'), "{text:?}");
+    assert!(text.contains(r"k8s/x\r::error::forged.yaml"), "{text}");
+    assert!(text.contains(r"k8s/y\u{1b}[2Jz.yaml"), "{text}");
+}

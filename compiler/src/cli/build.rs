@@ -211,10 +211,15 @@ impl Summary {
                 n - written
             ));
         }
+        // The names come from the committed manifest, which a pull request can write: a line
+        // break or an escape in one must not start a line of its own in a CI log (where
+        // `::error::` is a command) or rewrite the terminal.
         for f in &self.removed {
+            let f = crate::diff::printable(f);
             text.push_str(&format!("removed {out}/{f} (no longer generated)\n"));
         }
         for f in &self.kept {
+            let f = crate::diff::printable(f);
             text.push_str(&format!(
                 "warning: kept {out}/{f}: no longer generated, but edited by hand since plinth wrote it\n"
             ));

@@ -12,6 +12,7 @@
 
 mod artifact;
 mod fields;
+pub use fields::printable;
 mod redact;
 pub mod render;
 mod risk;
