@@ -699,6 +699,12 @@ pub fn managed_binding_keys(engine: &str) -> &'static [&'static str] {
     }
 }
 
+/// Whether the cloud runs stores of `engine` as a managed service: PostgreSQL (RDS), Redis
+/// (ElastiCache) and object storage (S3), the engines with an AWS lowering.
+pub fn has_managed_offering(engine: &str) -> bool {
+    matches!(engine, "postgres" | "redis" | "object-storage")
+}
+
 /// Name of the IAM role through which `service` reaches the managed buckets it binds, in the
 /// environment whose cluster is `cluster` (`<platform>-<env>`).
 pub fn bucket_role(cluster: &str, service: &str) -> String {

@@ -354,7 +354,7 @@ fn managed_without_cloud(ctx: &mut Ctx) {
             let offered = store
                 .engine
                 .as_ref()
-                .is_none_or(|e| !crate::units::managed_binding_keys(&e.value).is_empty());
+                .is_none_or(|e| crate::units::has_managed_offering(&e.value));
             let entry = found
                 .entry((
                     mode.span.source.0,

@@ -153,7 +153,7 @@ fn unknown_binding_key(view: &Resolved, b: &Binding, out: &mut Vec<Diagnostic>) 
     let managed_keys = units::managed_binding_keys(engine(d));
     // A managed store of an engine the cloud does not offer is reported at its `mode`
     // (`check::refs`); its bindings are consequences of that, not errors of their own.
-    if managed(d) && managed_keys.is_empty() {
+    if managed(d) && !units::has_managed_offering(engine(d)) {
         return;
     }
     if managed(d)
@@ -708,8 +708,7 @@ fn ignored_by_managed_store(spec: &Spec, views: &[Resolved], out: &mut Vec<Diagn
         // offer (E006), is an error already: what it would ignore is a consequence.
         let erroneous = managed_in.iter().any(|v| {
             v.cloud.is_none()
-                || units::managed_binding_keys(engine(&v.datastores[name.value.as_str()]))
-                    .is_empty()
+                || !units::has_managed_offering(engine(&v.datastores[name.value.as_str()]))
         });
         if erroneous {
             continue;

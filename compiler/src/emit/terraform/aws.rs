@@ -206,7 +206,7 @@ pub fn lower(platform: &ir::Platform, env: &Environment, cloud: &Cloud) -> Modul
                 reason: "rotated by raising the store's password_version variable, at a time chosen for the restart of the services that read it: a rotation Lambda would change the password under running pods",
             });
         }
-        if !matches!(st.engine.as_str(), "postgres" | "redis" | "object-storage") {
+        if !crate::units::has_managed_offering(&st.engine) {
             module.notes.push(format!(
                 "managed data store `{}`: engine `{}` has no AWS lowering",
                 st.name, st.engine
